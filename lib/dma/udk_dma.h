@@ -1,0 +1,137 @@
+/* udk_dma.h - the map object (DESIGN.md, "The map object") and the devices
+ * that attach to it.
+ *
+ * A struct udk_dmamap is a memory map of its own: it can be created with no
+ * device, accepts mappings at once, and every device attaches to it the same
+ * way.  Devices come and go; the map and its mappings stay.  A device that is
+ * used without a map gets a private one on first use.
+ *
+ * A struct udk_device is one VFIO device (a PCI function bound to vfio-pci)
+ * together with its IOMMU group.  lib/pci builds the PCI view on top of it.
+ *
+ * Thread rules: every call here is control path and thread-safe (each map and
+ * the process's group table have a lock); none is for the fast path.
+ */
+#ifndef UDK_DMA_H
+#define UDK_DMA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "udk_iova.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct udk_dmamap;
+struct udk_device;
+
+enum udk_dmamap_backend {
+	UDK_DMAMAP_AUTO = 0,   /* iommufd when usable, else VFIO type1 */
+	UDK_DMAMAP_VFIO_TYPE1, /* VFIO container, type1v2 when offered */
+	UDK_DMAMAP_IOMMUFD,    /* iommufd IOAS (not built yet: -ENOTSUP) */
+};
+
+struct udk_dmamap_opts {
+	size_t opts_size;                /* set by udk_dmamap_opts_init() */
+	enum udk_dmamap_backend backend;
+	const char *name;                /* for logs; copied */
+	/* Apertures to allocate IOVAs in before the first device tells the real
+	 * ones; NULL: UDK_IOVA_SAFE_*.  Copied. */
+	const struct udk_iova_range *iova_ranges;
+	size_t nb_iova_ranges;
+};
+
+void udk_dmamap_opts_init(struct udk_dmamap_opts *opts, size_t size);
+
+/* Create a map (opts may be NULL).  The caller holds one reference.  No
+ * VFIO is needed yet: the backend opens the kernel object on first attach and
+ * replays the mappings made before it.  0 or -errno/-UDK_E*. */
+int udk_dmamap_create(const struct udk_dmamap_opts *opts, struct udk_dmamap **out);
+
+/* Take and drop a reference.  The map is destroyed (every mapping unmapped)
+ * when the last holder lets go; an attached device holds a reference. */
+struct udk_dmamap *udk_dmamap_get(struct udk_dmamap *map);
+void udk_dmamap_put(struct udk_dmamap *map);
+
+/* Map [vaddr, vaddr+len) for DMA (page aligned) at an IOVA the map chooses
+ * inside its apertures; the IOVA is aligned to the largest power of two up
+ * to 1 GiB that divides len, so hugepage segments map with large IOMMU pages.
+ * One call makes one mapping (one kernel DMA entry), whatever its size.
+ * Errors: -UDK_EOVERLAP (part of the range is mapped), -UDK_ENOIOVA,
+ * -UDK_EMEMLOCK, -EINVAL (unaligned), or the kernel's error. */
+int udk_dmamap_map(struct udk_dmamap *map, void *vaddr, size_t len, uint64_t *iova);
+
+/* The same at an IOVA the caller chooses. */
+int udk_dmamap_map_at(struct udk_dmamap *map, void *vaddr, size_t len, uint64_t iova);
+
+/* Remove the mapping that starts at vaddr and is len long.  The range must
+ * be exactly one earlier mapping: -UDK_ENOTMAPPED otherwise.  A short unmap by
+ * the kernel is reported as -EIO, never ignored. */
+int udk_dmamap_unmap(struct udk_dmamap *map, void *vaddr, size_t len);
+
+/* The IOVA of vaddr in this map; -UDK_ENOTMAPPED if it is not mapped. */
+int udk_dmamap_virt2iova(struct udk_dmamap *map, const void *vaddr, uint64_t *iova);
+
+/* The apertures IOVAs are chosen from: the safe default until a device is
+ * attached, then the intersection of what every attached IOMMU reported. */
+int udk_dmamap_iova_ranges(struct udk_dmamap *map, struct udk_iova_range *out, size_t max,
+			   size_t *n);
+
+struct udk_dmamap_info {
+	enum udk_dmamap_backend backend;
+	unsigned int nb_devices;
+	unsigned int nb_mappings;
+	uint64_t bytes_mapped;
+	bool live;           /* the kernel object holds the mappings (a device is attached) */
+	uint64_t iova_pgsizes; /* IOMMU page sizes, 0 until a device is attached */
+};
+int udk_dmamap_info(struct udk_dmamap *map, struct udk_dmamap_info *info);
+const char *udk_dmamap_name(const struct udk_dmamap *map);
+
+/* Open the VFIO device at PCI address bdf ("0000:00:04.0").  Opens (or reuses)
+ * its IOMMU group and checks it: -UDK_ENOVFIO, -UDK_ENOIOMMU, -UDK_ENOTBOUND,
+ * -UDK_EGROUP_NOT_VIABLE (the message names the device and driver that make
+ * it so), -UDK_EGROUP_BUSY (another process holds the group), -EACCES.  The
+ * device is not attached: call udk_device_attach(), or udk_device_fd(),
+ * which attaches it to a private map on first use. */
+int udk_device_open(const char *bdf, struct udk_device **out);
+
+/* Detach if attached, then close.  The group closes with its last device. */
+void udk_device_close(struct udk_device *dev);
+
+/* Attach dev to map: every mapping of the map becomes visible to the device.
+ * Other devices of the map are not disturbed.  -UDK_EATTACHED if dev is
+ * attached, -UDK_EGROUP_BUSY if another device of its group is attached to a
+ * different map, -UDK_EINCOMPATIBLE if the device's IOMMU cannot hold a
+ * mapping the map already has, -UDK_ENOCONTAINER. */
+int udk_device_attach(struct udk_device *dev, struct udk_dmamap *map);
+
+/* Detach: the device can no longer reach the map.  Under VFIO type1 this
+ * closes the device's file descriptor, which resets the device: its release
+ * callback runs first so BAR mappings and interrupts can be dropped, and the
+ * driver re-initialises the device after the next attach.  -UDK_EDETACHED if
+ * it is not attached. */
+int udk_device_detach(struct udk_device *dev);
+
+/* The map dev is attached to, or NULL (no reference is taken). */
+struct udk_dmamap *udk_device_map(const struct udk_device *dev);
+
+/* The VFIO device fd; attaches dev to a new private map if it is not attached
+ * (the simple case: a one-device program never names a map). */
+int udk_device_fd(struct udk_device *dev, int *fd);
+
+/* Called by udk_device_detach() and udk_device_close() before the device fd
+ * is closed.  One callback per device (lib/pci sets it). */
+typedef void (*udk_device_release_fn)(struct udk_device *dev, void *arg);
+void udk_device_set_release(struct udk_device *dev, udk_device_release_fn fn, void *arg);
+
+const char *udk_device_name(const struct udk_device *dev); /* the PCI address */
+int udk_device_iommu_group(const struct udk_device *dev);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

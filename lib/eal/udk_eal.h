@@ -1,0 +1,84 @@
+/* udk_eal.h - the environment: command-line options, lcores (pinned worker
+ * threads), the process's memory and its default map.
+ *
+ * udk_eal_init() is the one process context of DESIGN.md: it sets up memory
+ * (lib/mem), creates the default map (lib/dma), maps every heap segment into it
+ * as the heap grows, and opens the devices named with -a.
+ */
+#ifndef UDK_EAL_H
+#define UDK_EAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "udk_dma.h"
+#include "udk_mem.h"
+#include "udk_pci.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define UDK_MAX_LCORES 128
+#define UDK_MAX_ALLOW 32
+#define UDK_LCORE_ANY UINT32_MAX
+
+/* Parsed EAL options.  udk_eal_parse() fills it without side effects. */
+struct udk_eal_args {
+	size_t nb_lcores;
+	unsigned int lcore_cpu[UDK_MAX_LCORES]; /* lcore i runs on CPU lcore_cpu[i] */
+	size_t nb_allow;
+	struct udk_pci_addr allow[UDK_MAX_ALLOW];
+	uint64_t socket_mem[UDK_MAX_NUMA_NODES]; /* bytes; 0 = no limit */
+	uint64_t total_mem;                      /* -m N (no comma): bytes over all nodes */
+	const char *huge_dir;
+	bool no_huge;
+	bool help;
+	int log_level;
+	enum udk_dmamap_backend backend;
+};
+
+/* Parse the EAL options at the start of argv (argv[0] is the program).
+ * Returns the number of arguments consumed, including argv[0] and a final
+ * "--" if present, or -UDK_EARGS with a message naming the bad option.
+ * Options: -l/--lcores LIST, -a/--allow BDF (repeatable), -m/--socket-mem
+ * MiB[,MiB...], --huge-dir DIR, --no-huge, --log-level LEVEL,
+ * --iommu-backend auto|type1|iommufd, -h/--help. */
+int udk_eal_parse(int argc, char **argv, struct udk_eal_args *args);
+
+/* Print the EAL options to stream (a FILE *). */
+void udk_eal_usage(void *stream);
+
+/* Parse the options, then set up memory, the default map, lcores, and open
+ * the -a devices attached to the default map.  Returns the number of
+ * arguments consumed (so apps parse argv + ret), or a negative error after
+ * logging which step failed.  With --help, prints the usage and returns the
+ * count with udk_eal_help_requested() true. */
+int udk_eal_init(int argc, char **argv);
+bool udk_eal_help_requested(void);
+
+/* Stop lcores, close devices, unmap and free memory. */
+void udk_eal_cleanup(void);
+
+/* The default map (the EAL holds a reference) and memory. */
+struct udk_dmamap *udk_eal_dmamap(void);
+struct udk_mem *udk_eal_mem(void);
+
+/* The devices opened from -a, in order. */
+size_t udk_eal_nb_devices(void);
+struct udk_pci_dev *udk_eal_device(size_t i);
+
+/* lcores: lcore 0 is the main thread; the others are threads pinned to
+ * their CPUs, started at init and waiting for work. */
+unsigned int udk_lcore_id(void); /* UDK_LCORE_ANY on a non-lcore thread */
+unsigned int udk_lcore_count(void);
+/* Run fn(arg) on worker lcore id (not 0).  -EBUSY if it is running. */
+int udk_lcore_launch(unsigned int id, int (*fn)(void *arg), void *arg);
+/* Wait for lcore id's function; returns what it returned. */
+int udk_lcore_wait(unsigned int id);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,108 @@
+/* udk_mem.h - DMA-able memory: hugepage segments from hugetlbfs (through
+ * libhugetlbfs), one heap per NUMA node (libnuma), and the memory events that
+ * let a map follow the heap as it grows.
+ *
+ * Every segment is backed by a file descriptor (a hugetlbfs file, or a memfd
+ * with --no-huge) so it can be shared with a vhost-user peer or a broker
+ * client.  A segment is contiguous in virtual address space and, once mapped,
+ * in IOVA space.
+ */
+#ifndef UDK_MEM_H
+#define UDK_MEM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define UDK_MAX_NUMA_NODES 8
+#define UDK_BAD_IOVA UINT64_MAX
+#define UDK_SOCKET_ANY (-1)
+
+/* One segment of a heap.  Read-only for everyone but lib/mem, except iova,
+ * which the UDK_MEM_EVENT_ALLOC callback sets (see below). */
+struct udk_memseg {
+	void *va;
+	size_t len;
+	size_t page_size; /* hugepage size, or the system page size with --no-huge */
+	int fd;           /* hugetlbfs file or memfd; owned by lib/mem */
+	off_t fd_offset;
+	int socket;       /* NUMA node the pages sit on */
+	uint64_t iova;    /* in the process's default map; UDK_BAD_IOVA until mapped */
+};
+
+struct udk_mem_opts {
+	size_t opts_size;          /* sizeof(struct udk_mem_opts), set by udk_mem_opts_init() */
+	const char *huge_dir;      /* hugetlbfs mount to use; NULL: libhugetlbfs's default */
+	bool no_huge;              /* plain memfd memory instead of hugepages */
+	uint64_t page_size;        /* hugepage size; 0: the default hugepage size */
+	uint64_t segment_size;     /* bytes per heap growth step; 0: max(page size, 2 MiB) */
+	uint64_t socket_limit[UDK_MAX_NUMA_NODES]; /* bytes per node; 0: no limit */
+	uint64_t total_limit;      /* bytes over all nodes (-m without a list); 0: no limit */
+};
+
+void udk_mem_opts_init(struct udk_mem_opts *opts, size_t size);
+
+struct udk_mem;
+
+/* Check that the memory the options ask for can be had (hugetlbfs mounted,
+ * page size offered); allocates nothing yet.  -UDK_ENOHUGE with a message
+ * saying what to reserve or mount. */
+int udk_mem_create(const struct udk_mem_opts *opts, struct udk_mem **out);
+
+/* Frees every segment (UDK_MEM_EVENT_FREE is sent for each first). */
+void udk_mem_destroy(struct udk_mem *mem);
+
+enum udk_mem_event {
+	UDK_MEM_EVENT_ALLOC, /* a new segment joined the heap; may set seg->iova */
+	UDK_MEM_EVENT_FREE,  /* a segment is about to leave the heap */
+};
+
+/* Called on the thread that grows or shrinks the heap, with the heap's lock
+ * held: the callback must not allocate from this heap.  A non-zero return
+ * from an ALLOC callback fails the growth (the segment is released and the
+ * allocation that needed it fails with that code). */
+typedef int (*udk_mem_event_fn)(enum udk_mem_event ev, struct udk_memseg *seg, void *arg);
+
+/* Register a callback; it is first called with ALLOC for every existing
+ * segment.  Up to 8 callbacks. */
+int udk_mem_event_register(struct udk_mem *mem, udk_mem_event_fn fn, void *arg);
+int udk_mem_event_unregister(struct udk_mem *mem, udk_mem_event_fn fn, void *arg);
+
+/* Allocate size bytes, zeroed, aligned to align (power of two, 0 = 64), on
+ * NUMA node socket (UDK_SOCKET_ANY: the caller's node).  Grows the heap when
+ * needed, up to the limits.  Thread-safe; not for the fast path. */
+void *udk_mem_zmalloc(struct udk_mem *mem, size_t size, size_t align, int socket);
+void udk_mem_free(struct udk_mem *mem, void *ptr);
+
+/* Segment holding va, or NULL.  Lock-free reads are not promised yet. */
+const struct udk_memseg *udk_mem_find(struct udk_mem *mem, const void *va);
+
+/* Call fn for each segment, in address order, until it returns non-zero. */
+int udk_mem_walk(struct udk_mem *mem, int (*fn)(const struct udk_memseg *seg, void *arg), void *arg);
+
+struct udk_mem_stats {
+	uint64_t segments;
+	uint64_t bytes_reserved; /* in segments */
+	uint64_t bytes_in_use;   /* handed out by zmalloc */
+};
+void udk_mem_stats(struct udk_mem *mem, struct udk_mem_stats *st);
+
+/* The process's memory (set by udk_eal_init()); the calls below use it. */
+void udk_mem_set_default(struct udk_mem *mem);
+struct udk_mem *udk_mem_default(void);
+
+/* udk_mem_zmalloc()/free()/find() on the default memory. */
+void *udk_dma_zmalloc(size_t size, size_t align, int socket);
+void udk_dma_free(void *ptr);
+/* IOVA of ptr in the default map, or UDK_BAD_IOVA if ptr is not udk memory. */
+uint64_t udk_virt2iova(const void *ptr);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,5 @@
+/* A header that compiled alone in its own unit links here. */
+int main(void)
+{
+	return 0;
+}
