@@ -1,0 +1,591 @@
+#!/usr/bin/env python3
+"""udk lab runner: boot a QEMU (TCG) guest with an emulated Intel IOMMU, NVMe
+and NICs, the host's root read-only over 9p, and run udk's lab tests inside it
+against real VFIO.  Standard library only.  See doc/lab.md.
+
+  lab.py run   --build-dir B --test NAME [--timeout S] [--dep FILE]... -- NAME:SECS EXE ...
+  lab.py demo  --build-dir B [--timeout S] CMD...
+  lab.py shell --build-dir B
+  lab.py prepare --build-dir B
+
+`run` is what meson calls once per lab test: the first call of a `meson test`
+boots the guest once for all the tests listed after `--` and stores their
+results; every call then reports its own test from those results.
+"""
+
+import argparse
+import ctypes
+import fcntl
+import gzip
+import hashlib
+import json
+import lzma
+import os
+import re
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import threading
+import time
+import zlib
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+RUNNER_FILES = [os.path.abspath(__file__), os.path.join(HERE, 'init.sh'),
+                os.path.join(HERE, 'guest.sh')]
+SKIP = 77
+# LAB.md: the 9p stack, in load order; skipped when built in or absent.
+MODULES = ['virtio_ring', 'virtio', 'virtio_pci_modern_dev', 'virtio_pci_legacy_dev',
+           'virtio_pci', 'netfs', 'fscache', '9pnet', '9pnet_virtio', '9p']
+HUGEPAGES = 128
+NVME_IMAGE_SIZE = 256 << 20
+KERNEL_CMDLINE = 'console=ttyS0 intel_iommu=on iommu=pt quiet panic=-1 tsc=reliable'
+CONSOLE_TAIL = 60
+
+
+class Unavailable(Exception):
+    """The lab cannot run on this machine (tests skip, or fail in CI)."""
+
+
+def log(msg):
+    print('lab: ' + msg, flush=True)
+
+
+# ---------------------------------------------------------------- kernel
+
+def version_key(ver):
+    return [int(p) if p.isdigit() else p for p in re.split(r'(\d+)', ver)]
+
+
+def pick_kernel():
+    """The newest /boot/vmlinuz-*-amd64 whose modules are installed
+    (UDK_LAB_KERNEL=<version> chooses one)."""
+    want = os.environ.get('UDK_LAB_KERNEL')
+    found = []
+    try:
+        names = os.listdir('/boot')
+    except OSError:
+        names = []
+    for name in names:
+        if not name.startswith('vmlinuz-'):
+            continue
+        ver = name[len('vmlinuz-'):]
+        if want and ver != want:
+            continue
+        if not want and not ver.endswith('-amd64'):
+            continue
+        if os.path.isdir('/lib/modules/' + ver) and os.access('/boot/' + name, os.R_OK):
+            found.append(ver)
+    if not found:
+        raise Unavailable('no readable /boot/vmlinuz-*-amd64 with its /lib/modules '
+                          '(install linux-image-amd64: scripts/setup.sh)')
+    ver = max(found, key=version_key)
+    return ver, '/boot/vmlinuz-' + ver
+
+
+def extract_vmlinux(bzimage, out):
+    """Debian's bzImage carries the kernel as xz: find the stream, decompress
+    it to the ELF vmlinux that QEMU boots through PVH."""
+    with open(bzimage, 'rb') as f:
+        data = f.read()
+    candidates = []
+    pos = data.find(b'\xfd7zXZ\x00')
+    while pos >= 0:
+        candidates.append(('xz', pos))
+        pos = data.find(b'\xfd7zXZ\x00', pos + 1)
+    pos = data.find(b'\x1f\x8b\x08')
+    while pos >= 0:
+        candidates.append(('gzip', pos))
+        pos = data.find(b'\x1f\x8b\x08', pos + 1)
+    for kind, pos in candidates:
+        try:
+            if kind == 'xz':
+                d = lzma.LZMADecompressor(format=lzma.FORMAT_XZ)
+            else:
+                d = zlib.decompressobj(wbits=31)
+            # Data after the end of the stream (the rest of the bzImage) is
+            # left in d.unused_data and ignored.
+            elf = d.decompress(data[pos:])
+        except (lzma.LZMAError, zlib.error):
+            continue
+        if elf[:4] == b'\x7fELF':
+            tmp = out + '.tmp'
+            with open(tmp, 'wb') as f:
+                f.write(elf)
+            os.replace(tmp, out)
+            return
+    raise Unavailable('%s: no xz or gzip compressed ELF kernel found inside' % bzimage)
+
+
+# ---------------------------------------------------------------- initramfs
+
+class Cpio:
+    """A cpio archive in the "newc" format, written from Python (no root
+    needed for device nodes)."""
+
+    def __init__(self):
+        self.parts = []
+        self.ino = 1
+
+    def _add(self, name, mode, data=b'', rdev=(0, 0)):
+        name_b = name.encode() + b'\0'
+        hdr = '070701' + ''.join('%08X' % v for v in (
+            self.ino, mode, 0, 0, 1, 0, len(data), 0, 0, rdev[0], rdev[1], len(name_b), 0))
+        self.ino += 1
+        blob = hdr.encode() + name_b
+        blob += b'\0' * (-len(blob) % 4)
+        blob += data + b'\0' * (-len(data) % 4)
+        self.parts.append(blob)
+
+    def dir(self, name):
+        self._add(name, stat.S_IFDIR | 0o755)
+
+    def file(self, name, data, mode=0o644):
+        self._add(name, stat.S_IFREG | mode, data)
+
+    def chardev(self, name, major, minor):
+        self._add(name, stat.S_IFCHR | 0o600, rdev=(major, minor))
+
+    def bytes(self):
+        self._add('TRAILER!!!', 0)
+        return b''.join(self.parts)
+
+
+def is_static_elf(path):
+    """True if the ELF file has no PT_INTERP (no dynamic loader needed)."""
+    with open(path, 'rb') as f:
+        h = f.read(64)
+        if h[:4] != b'\x7fELF' or h[4] != 2:
+            return False
+        phoff = int.from_bytes(h[32:40], 'little')
+        phentsize = int.from_bytes(h[54:56], 'little')
+        phnum = int.from_bytes(h[56:58], 'little')
+        f.seek(phoff)
+        ph = f.read(phentsize * phnum)
+    return all(int.from_bytes(ph[i * phentsize:i * phentsize + 4], 'little') != 3
+               for i in range(phnum))
+
+
+def find_busybox():
+    for p in ('/bin/busybox', '/usr/bin/busybox'):
+        if os.path.exists(p) and is_static_elf(p):
+            return os.path.realpath(p)
+    raise Unavailable('no static busybox (install busybox-static: scripts/setup.sh)')
+
+
+def module_files(ver):
+    """[(name, path)] of MODULES for kernel ver, in load order."""
+    mdir = '/lib/modules/' + ver
+    paths = {}
+    with open(os.path.join(mdir, 'modules.dep')) as f:
+        for line in f:
+            rel = line.split(':', 1)[0]
+            base = os.path.basename(rel)
+            name = base.split('.ko', 1)[0].replace('-', '_')
+            paths[name] = os.path.join(mdir, rel)
+    out = []
+    for m in MODULES:
+        p = paths.get(m)
+        if p and os.path.exists(p):
+            out.append((m, p))
+    return out
+
+
+def read_module(path):
+    with open(path, 'rb') as f:
+        data = f.read()
+    if path.endswith('.xz'):
+        return lzma.decompress(data)
+    if path.endswith('.gz'):
+        return gzip.decompress(data)
+    if path.endswith('.zst'):
+        raise Unavailable('%s is zstd compressed; Python cannot decompress it' % path)
+    return data
+
+
+def build_initramfs(ver, out):
+    busybox = find_busybox()
+    mods = module_files(ver)
+    ar = Cpio()
+    for d in ('bin', 'dev', 'proc', 'sys', 'newroot', 'lib', 'lib/modules'):
+        ar.dir(d)
+    ar.chardev('dev/console', 5, 1)
+    ar.chardev('dev/null', 1, 3)
+    with open(busybox, 'rb') as f:
+        ar.file('bin/busybox', f.read(), 0o755)
+    names = []
+    for m, p in mods:
+        ar.file('lib/modules/%s.ko' % m, read_module(p))
+        names.append(m + '.ko')
+    with open(os.path.join(HERE, 'init.sh')) as f:
+        init = f.read().replace('@MODULES@', ' '.join(names))
+    ar.file('init', init.encode(), 0o755)
+    tmp = out + '.tmp'
+    with open(tmp, 'wb') as f:
+        f.write(gzip.compress(ar.bytes(), compresslevel=6, mtime=0))
+    os.replace(tmp, out)
+
+
+def file_sig(path):
+    st = os.stat(path)
+    return '%s:%d:%d' % (path, st.st_mtime_ns, st.st_size)
+
+
+def content_sig(paths):
+    h = hashlib.sha256()
+    for p in paths:
+        with open(p, 'rb') as f:
+            h.update(p.encode() + b'\0' + f.read())
+    return h.hexdigest()
+
+
+def prepare(cache):
+    """The vmlinux and initramfs of the newest kernel, cached in `cache`."""
+    qemu = shutil.which('qemu-system-x86_64')
+    if not qemu:
+        raise Unavailable('qemu-system-x86_64 not found (install qemu-system-x86: scripts/setup.sh)')
+    ver, bzimage = pick_kernel()
+    os.makedirs(cache, exist_ok=True)
+    vmlinux = os.path.join(cache, 'vmlinux-' + ver)
+    stamp = vmlinux + '.stamp'
+    sig = file_sig(bzimage)
+    if not (os.path.exists(vmlinux) and read_text(stamp) == sig):
+        t = time.monotonic()
+        extract_vmlinux(bzimage, vmlinux)
+        write_text(stamp, sig)
+        log('extracted %s from %s in %.1f s' % (os.path.basename(vmlinux), bzimage,
+                                                 time.monotonic() - t))
+    initrd = os.path.join(cache, 'initramfs-%s.cpio.gz' % ver)
+    stamp = initrd + '.stamp'
+    sig = content_sig([os.path.join(HERE, 'init.sh')]) + ' ' + ' '.join(
+        [file_sig(find_busybox())] + [file_sig(p) for _, p in module_files(ver)])
+    if not (os.path.exists(initrd) and read_text(stamp) == sig):
+        build_initramfs(ver, initrd)
+        write_text(stamp, sig)
+        log('built %s (%d KiB)' % (os.path.basename(initrd), os.path.getsize(initrd) >> 10))
+    return qemu, ver, vmlinux, initrd
+
+
+def read_text(path, default=None):
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return default
+
+
+def write_text(path, text):
+    with open(path, 'w') as f:
+        f.write(text)
+
+
+# ---------------------------------------------------------------- QEMU
+
+def qmp_path(labdir):
+    """<labdir>/qmp.sock, or a short path in /tmp when the build directory is
+    too deep for a UNIX socket name (108 bytes)."""
+    p = os.path.join(labdir, 'qmp.sock')
+    if len(p) < 100:
+        return p
+    return '/tmp/udk-lab-%s.qmp' % hashlib.sha256(labdir.encode()).hexdigest()[:12]
+
+
+def qemu_command(qemu, vmlinux, initrd, labdir):
+    # LAB.md: the intel-iommu must come before the devices.  Every device has
+    # an id so that hot-plug tests can address it over QMP.
+    img0 = os.path.join(labdir, 'nvme0.img')
+    img1 = os.path.join(labdir, 'nvme1.img')
+    return [
+        qemu,
+        '-machine', 'q35,accel=tcg,kernel-irqchip=split', '-cpu', 'max',
+        '-m', '2048', '-smp', '2', '-nographic', '-no-reboot', '-net', 'none', '-vga', 'none',
+        '-device', 'intel-iommu,intremap=on,caching-mode=on',
+        '-kernel', vmlinux, '-initrd', initrd, '-append', KERNEL_CMDLINE,
+        '-virtfs', 'local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap',
+        '-virtfs', 'local,path=%s,mount_tag=labdir,security_model=none' % labdir,
+        # NVMe 1b36:0010 on the root complex.
+        '-drive', 'file=%s,if=none,id=nv0,format=raw' % img0,
+        '-device', 'nvme,id=nvme0,serial=udk-lab-nvme0,drive=nv0',
+        # virtio-net 1af4:1041 and e1000e 8086:10d3, wired together by hub 0.
+        '-netdev', 'hubport,id=p0,hubid=0', '-netdev', 'hubport,id=p1,hubid=0',
+        '-device', 'virtio-net-pci,id=vnet0,netdev=p0,disable-legacy=on,iommu_platform=on,romfile=',
+        '-device', 'e1000e,id=e1000e0,netdev=p1,romfile=',
+        # Two e1000 8086:100e behind a PCIe-to-PCI bridge: one IOMMU group
+        # ("group not viable" tests), wired together by hub 1.
+        '-netdev', 'hubport,id=p2,hubid=1', '-netdev', 'hubport,id=p3,hubid=1',
+        '-device', 'pcie-pci-bridge,id=br1,bus=pcie.0',
+        '-device', 'e1000,id=e1000a,netdev=p2,bus=br1,addr=1,romfile=',
+        '-device', 'e1000,id=e1000b,netdev=p3,bus=br1,addr=2,romfile=',
+        # A second NVMe behind a root port, where QMP can unplug and replug it.
+        '-device', 'pcie-root-port,id=rp1,chassis=1,slot=1',
+        '-drive', 'file=%s,if=none,id=nv1,format=raw' % img1,
+        '-device', 'nvme,id=nvme1,serial=udk-lab-nvme1,drive=nv1,bus=rp1',
+        '-qmp', 'unix:%s,server=on,wait=off' % qmp_path(labdir),
+    ]
+
+
+def set_pdeathsig():
+    # QEMU dies with the runner, even if meson kills the runner hard.
+    try:
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def console_tail(path, n=CONSOLE_TAIL):
+    text = read_text(path, '') or ''
+    lines = text.replace('\r', '').splitlines()
+    return '\n'.join(lines[-n:])
+
+
+def boot(build_dir, mode, timeout, tests=(), demo=(), echo=False, interactive=False):
+    """Boot the guest once; return (ok, message).  The lab directory
+    <build>/lab/run is the guest's writable /mnt."""
+    qemu, ver, vmlinux, initrd = prepare(os.path.join(build_dir, 'lab', 'cache'))
+    labdir = os.path.join(build_dir, 'lab', 'run')
+    if os.path.isdir(labdir):
+        shutil.rmtree(labdir)
+    os.makedirs(os.path.join(labdir, 'results'))
+    shutil.copy(os.path.join(HERE, 'guest.sh'), os.path.join(labdir, 'guest.sh'))
+    write_text(os.path.join(labdir, 'mode'), mode + '\n')
+    write_text(os.path.join(labdir, 'tests.list'),
+               ''.join('%s %d %s\n' % t for t in tests))
+    write_text(os.path.join(labdir, 'demo.list'), ''.join(c + '\n' for c in demo))
+    # Host settings that reach the guest: UDK_* (UDK_LAB_* included) as a file.
+    env = sorted((k, v) for k, v in os.environ.items()
+                 if re.fullmatch(r'UDK_[A-Z0-9_]+', k) and re.fullmatch(r'[\w.:/,=+-]*', v)
+                 and k not in ('UDK_LAB', 'UDK_LAB_DIR', 'UDK_LAB_KERNEL'))
+    write_text(os.path.join(labdir, 'host.env'),
+               '# from the host environment (lab.py)\n' +
+               ''.join('%s=%s\n' % kv for kv in env if kv[0] != 'UDK_LAB_HUGEPAGES') +
+               'UDK_LAB_HUGEPAGES=%s\n' % os.environ.get('UDK_LAB_HUGEPAGES', HUGEPAGES))
+    for img in ('nvme0.img', 'nvme1.img'):
+        with open(os.path.join(labdir, img), 'wb') as f:
+            f.truncate(NVME_IMAGE_SIZE)  # sparse, zero-filled, fresh every boot
+    qmp = qmp_path(labdir)
+    if os.path.exists(qmp):
+        os.unlink(qmp)
+    cmd = qemu_command(qemu, vmlinux, initrd, labdir)
+    console = os.path.join(build_dir, 'lab', 'console.log')
+    write_text(os.path.join(build_dir, 'lab', 'qemu.cmd'),
+               ' '.join("'%s'" % a if ' ' in a else a for a in cmd) + '\n')
+    log('booting kernel %s (timeout %d s, console in %s)' % (ver, timeout, console))
+    t0 = time.monotonic()
+    if interactive:
+        proc = subprocess.Popen(cmd, preexec_fn=set_pdeathsig)
+        rc = proc.wait()
+        return True, 'qemu exited %d' % rc
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, preexec_fn=set_pdeathsig)
+
+    def pump():
+        with open(console, 'wb') as out:
+            for line in proc.stdout:
+                out.write(line)
+                out.flush()
+                if echo:
+                    sys.stdout.write(line.decode(errors='replace').replace('\r', ''))
+                    sys.stdout.flush()
+
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
+
+    def on_term(signum, frame):
+        proc.kill()
+        raise SystemExit(1)
+    old = signal.signal(signal.SIGTERM, on_term)
+    try:
+        try:
+            rc = proc.wait(timeout=timeout)
+            timed_out = False
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            proc.terminate()
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            rc = proc.returncode
+    finally:
+        signal.signal(signal.SIGTERM, old)
+    reader.join(timeout=5)
+    wall = time.monotonic() - t0
+    done = read_text(os.path.join(labdir, 'done'))
+    if timed_out:
+        return False, 'guest killed after its %d s timeout (meson option lab_timeout)' % timeout
+    if done is None:
+        return False, 'guest ended (qemu rc %d, %.1f s) without finishing guest.sh' % (rc, wall)
+    return True, 'guest ran %.1f s (qemu rc %d)' % (wall, rc)
+
+
+# ---------------------------------------------------------------- run (meson)
+
+def invocation_id():
+    """Identifies one `meson test` run: every test it starts has the same
+    parent; its start time tells a reused pid apart."""
+    ppid = os.getppid()
+    stat_ = read_text('/proc/%d/stat' % ppid, '')
+    start = stat_.rsplit(')', 1)[-1].split()[19] if ')' in stat_ else '?'
+    return '%d:%s' % (ppid, start)
+
+
+def parse_tests(items):
+    if len(items) % 2:
+        raise SystemExit('lab.py run: after -- give NAME:SECS EXE pairs')
+    tests = []
+    for spec, exe in zip(items[0::2], items[1::2]):
+        name, _, secs = spec.partition(':')
+        tests.append((name, int(secs or 300), os.path.abspath(exe)))
+    return tests
+
+
+def cmd_run(args):
+    tests = parse_tests(args.tests)
+    names = [t[0] for t in tests]
+    if args.test not in names:
+        raise SystemExit('lab.py run: --test %s is not among the tests after --' % args.test)
+    only = os.environ.get('UDK_LAB_TESTS')
+    if only:  # run a subset in the one boot: UDK_LAB_TESTS=lab_a,lab_b
+        keep = set(only.split(',')) | {args.test}
+        tests = [t for t in tests if t[0] in keep]
+    build_dir = os.path.abspath(args.build_dir)
+    top = os.path.join(build_dir, 'lab')
+    os.makedirs(top, exist_ok=True)
+    stamp_path = os.path.join(top, 'results.json')
+    with open(os.path.join(top, 'lock'), 'w') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            key = hashlib.sha256(json.dumps([
+                [file_sig(t[2]) for t in tests], [t[:2] for t in tests],
+                [file_sig(os.path.abspath(d)) for d in args.dep], content_sig(RUNNER_FILES),
+                args.timeout, sorted((k, v) for k, v in os.environ.items() if k.startswith('UDK_')),
+                invocation_id() if not args.session else args.session,
+            ]).encode()).hexdigest()
+        except OSError as e:
+            print('lab: %s' % e)
+            return 1
+        stamp = json.loads(read_text(stamp_path, 'null') or 'null')
+        if not stamp or stamp.get('key') != key or args.fresh \
+                or args.test not in stamp.get('tests', []):
+            if os.path.exists(stamp_path):
+                os.unlink(stamp_path)
+            t0 = time.monotonic()
+            try:
+                ok, msg = boot(build_dir, 'tests', args.timeout, tests)
+                unavailable = False
+            except Unavailable as e:
+                ok, msg, unavailable = False, str(e), True
+            stamp = {'key': key, 'ok': ok, 'message': msg, 'unavailable': unavailable,
+                     'tests': [t[0] for t in tests], 'wall': time.monotonic() - t0,
+                     'booted_by': args.test}
+            write_text(stamp_path, json.dumps(stamp, indent=1) + '\n')
+        else:
+            log('results of the boot started by %s (%.1f s, %d tests)'
+                % (stamp['booted_by'], stamp['wall'], len(stamp['tests'])))
+    return report(args.test, stamp, top)
+
+
+def report(name, stamp, top):
+    if stamp['unavailable']:
+        print('lab: cannot run the lab here: ' + stamp['message'])
+        if os.environ.get('UDK_LAB_REQUIRED'):
+            print('lab: UDK_LAB_REQUIRED is set, so this is a failure')
+            return 1
+        return SKIP
+    res = os.path.join(top, 'run', 'results')
+    rc = read_text(os.path.join(res, name + '.rc'))
+    out = read_text(os.path.join(res, name + '.log'), '')
+    if stamp['booted_by'] == name:
+        log(stamp['message'])
+    if out:
+        sys.stdout.write(out if out.endswith('\n') else out + '\n')
+    if rc is None or not rc.strip().lstrip('-').isdigit():
+        print('lab: no result for %s: %s' % (name, stamp['message']))
+        print('lab: last %d lines of the guest console (%s):' % (
+            CONSOLE_TAIL, os.path.join(top, 'console.log')))
+        print(console_tail(os.path.join(top, 'console.log')))
+        return 1
+    rc = int(rc)
+    print('lab: %s exited %d%s' % (name, rc, ' (skip)' if rc == SKIP else ''))
+    return rc if 0 <= rc < 256 else 1
+
+
+# ---------------------------------------------------------------- demo, shell
+
+def cmd_demo(args):
+    build_dir = os.path.abspath(args.build_dir)
+    os.makedirs(os.path.join(build_dir, 'lab'), exist_ok=True)
+    with open(os.path.join(build_dir, 'lab', 'lock'), 'w') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        stale = os.path.join(build_dir, 'lab', 'results.json')
+        if os.path.exists(stale):
+            os.unlink(stale)
+        try:
+            t0 = time.monotonic()
+            ok, msg = boot(build_dir, 'demo', args.timeout, demo=args.cmd, echo=True)
+        except Unavailable as e:
+            print('lab: cannot run the lab here: %s' % e)
+            return 1
+        log('%s; whole run %.1f s' % (msg, time.monotonic() - t0))
+        if not ok:
+            print(console_tail(os.path.join(build_dir, 'lab', 'console.log')))
+        return 0 if ok else 1
+
+
+def cmd_shell(args):
+    build_dir = os.path.abspath(args.build_dir)
+    os.makedirs(os.path.join(build_dir, 'lab'), exist_ok=True)
+    with open(os.path.join(build_dir, 'lab', 'lock'), 'w') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        stale = os.path.join(build_dir, 'lab', 'results.json')
+        if os.path.exists(stale):
+            os.unlink(stale)
+        log('QEMU owns this terminal: Ctrl-A X quits, `exit` powers the guest off')
+        boot(build_dir, 'shell', 0, interactive=True)
+    return 0
+
+
+def cmd_prepare(args):
+    try:
+        qemu, ver, vmlinux, initrd = prepare(os.path.join(os.path.abspath(args.build_dir),
+                                                          'lab', 'cache'))
+    except Unavailable as e:
+        print('lab: ' + str(e))
+        return 1
+    print('qemu      %s\nkernel    %s\nvmlinux   %s\ninitramfs %s' % (qemu, ver, vmlinux, initrd))
+    return 0
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest='cmd', required=True)
+    p = sub.add_parser('run', help='report one lab test (booting once for all of them)')
+    p.add_argument('--build-dir', required=True)
+    p.add_argument('--test', required=True, help='the test to report')
+    p.add_argument('--timeout', type=int, default=900, help='seconds for the whole boot')
+    p.add_argument('--dep', action='append', default=[],
+                   help='a file the tests depend on (e.g. libudk.so): a change means a new boot')
+    p.add_argument('--session', help='reuse results across invocations with this id')
+    p.add_argument('--fresh', action='store_true', help='boot even if results exist')
+    p.add_argument('tests', nargs='*', help='NAME:SECS EXE pairs: every lab test of the boot')
+    p.set_defaults(func=cmd_run)
+    p = sub.add_parser('demo', help='boot and run shell commands in the guest, showing the console')
+    p.add_argument('--build-dir', required=True)
+    p.add_argument('--timeout', type=int, default=900)
+    p.add_argument('cmd', nargs='*', default=['cat /mnt/lab.env'])
+    p.set_defaults(func=cmd_demo)
+    p = sub.add_parser('shell', help='boot into an interactive shell on the console')
+    p.add_argument('--build-dir', required=True)
+    p.set_defaults(func=cmd_shell)
+    p = sub.add_parser('prepare', help='only build the cached vmlinux and initramfs')
+    p.add_argument('--build-dir', required=True)
+    p.set_defaults(func=cmd_prepare)
+    args = ap.parse_args()
+    return args.func(args)
+
+
+if __name__ == '__main__':
+    sys.exit(main())
