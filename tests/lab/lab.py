@@ -42,6 +42,8 @@ HUGEPAGES = 128
 NVME_IMAGE_SIZE = 256 << 20
 KERNEL_CMDLINE = 'console=ttyS0 intel_iommu=on iommu=pt quiet panic=-1 tsc=reliable'
 CONSOLE_TAIL = 60
+# Host paths that the guest covers with mounts of its own.
+GUEST_TMPFS = r'/(tmp|run|mnt|dev|proc|sys)(/|$)'
 
 
 class Unavailable(Exception):
@@ -424,9 +426,13 @@ def boot(build_dir, mode, timeout, tests=(), demo=(), echo=False, interactive=Fa
 
 def invocation_id():
     """Identifies one `meson test` run: every test it starts has the same
-    parent; its start time tells a reused pid apart."""
+    parent; its start time tells a reused pid apart.  None when the parent is
+    not meson (a person running lab.py by hand gets a fresh boot)."""
     ppid = os.getppid()
-    stat_ = read_text('/proc/%d/stat' % ppid, '')
+    cmdline = (read_text('/proc/%d/cmdline' % ppid, '') or '').replace('\0', ' ')
+    if 'meson' not in cmdline:
+        return None
+    stat_ = read_text('/proc/%d/stat' % ppid, '') or ''
     start = stat_.rsplit(')', 1)[-1].split()[19] if ')' in stat_ else '?'
     return '%d:%s' % (ppid, start)
 
@@ -450,6 +456,11 @@ def cmd_run(args):
     if only:  # run a subset in the one boot: UDK_LAB_TESTS=lab_a,lab_b
         keep = set(only.split(',')) | {args.test}
         tests = [t for t in tests if t[0] in keep]
+    hidden = [t[2] for t in tests if re.match(GUEST_TMPFS, os.path.realpath(t[2]))]
+    if hidden:
+        print('lab: %s: the guest mounts its own /tmp, /run, /mnt, /dev, /proc and /sys, '
+              'so it cannot see this; use a build directory elsewhere' % ', '.join(hidden))
+        return 1
     build_dir = os.path.abspath(args.build_dir)
     top = os.path.join(build_dir, 'lab')
     os.makedirs(top, exist_ok=True)
@@ -461,13 +472,14 @@ def cmd_run(args):
                 [file_sig(t[2]) for t in tests], [t[:2] for t in tests],
                 [file_sig(os.path.abspath(d)) for d in args.dep], content_sig(RUNNER_FILES),
                 args.timeout, sorted((k, v) for k, v in os.environ.items() if k.startswith('UDK_')),
-                invocation_id() if not args.session else args.session,
+                args.session or invocation_id(),
             ]).encode()).hexdigest()
         except OSError as e:
             print('lab: %s' % e)
             return 1
         stamp = json.loads(read_text(stamp_path, 'null') or 'null')
         if not stamp or stamp.get('key') != key or args.fresh \
+                or not (args.session or invocation_id()) \
                 or args.test not in stamp.get('tests', []):
             if os.path.exists(stamp_path):
                 os.unlink(stamp_path)
