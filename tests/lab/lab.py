@@ -382,11 +382,15 @@ def boot(build_dir, mode, timeout, tests=(), demo=(), echo=False, interactive=Fa
                             stderr=subprocess.STDOUT, preexec_fn=set_pdeathsig)
 
     def pump():
+        # Echo (demo) from the guest's first line on: firmware noise and
+        # QEMU's warnings stay in the console log.
+        shown = False
         with open(console, 'wb') as out:
             for line in proc.stdout:
                 out.write(line)
                 out.flush()
-                if echo:
+                shown = shown or line.startswith(b'udk-lab:')
+                if echo and shown:
                     sys.stdout.write(line.decode(errors='replace').replace('\r', ''))
                     sys.stdout.flush()
 

@@ -1,0 +1,42 @@
+#!/bin/bash
+# Install what udk needs to build and test on Debian 12, lab included (QEMU,
+# a Debian kernel, busybox-static).  Idempotent: does nothing when everything
+# is installed already.  Needs root only when something is missing.
+#   scripts/setup.sh [--force]    --force: apt-get update + install regardless
+set -euo pipefail
+
+PACKAGES=(
+	# build
+	build-essential meson ninja-build pkg-config
+	libhugetlbfs-dev libnuma-dev libcunit1-dev
+	# lab (tests/lab/lab.py): QEMU (TCG), the guest kernel and its modules,
+	# the initramfs' shell, modprobe for the guest (which runs the host's root)
+	qemu-system-x86 linux-image-amd64 busybox-static cpio kmod
+	python3 xz-utils
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+	if ! dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
+		missing+=("$p")
+	fi
+done
+
+if [ ${#missing[@]} -eq 0 ] && [ "${1:-}" != --force ]; then
+	echo "setup: all ${#PACKAGES[@]} packages installed"
+	exit 0
+fi
+[ "${1:-}" = --force ] && missing=("${PACKAGES[@]}")
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "setup: missing packages: ${missing[*]}" >&2
+	echo "setup: install them as root:" >&2
+	echo "  apt-get update && apt-get install -y --no-install-recommends ${missing[*]}" >&2
+	exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+echo "setup: installing ${missing[*]}"
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null
+echo "setup: done"

@@ -1,0 +1,75 @@
+#!/bin/bash
+# Every test of udk, from a fresh clone: installs what is missing
+# (scripts/setup.sh), builds build/ and runs all its tests (unit and lab), then
+# builds build-asan/ with AddressSanitizer and UBSan and runs the unit tests
+# again.  Ends with one line "N passed, N failed, N skipped" counted from
+# meson's test logs; exits non-zero if anything failed or no test ran.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+failed_steps=0
+step() {
+	echo "==> $*"
+	if ! "$@"; then
+		echo "==> FAILED: $*"
+		failed_steps=$((failed_steps + 1))
+		return 1
+	fi
+}
+
+if ! step scripts/setup.sh; then
+	echo "0 passed, 1 failed, 0 skipped"
+	exit 1
+fi
+# setup.sh installed QEMU and a kernel: the lab must run, not skip.
+export UDK_LAB_REQUIRED=1
+
+logs=()
+run_suite() { # build-dir [meson setup options...] -- [meson test options...]
+	local dir=$1
+	shift
+	local setup_opts=()
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		setup_opts+=("$1")
+		shift
+	done
+	shift
+	if [ ! -f "$dir/build.ninja" ]; then
+		step meson setup "$dir" "${setup_opts[@]}" || return
+	fi
+	step ninja -C "$dir" || return
+	rm -f "$dir/meson-logs/testlog.json"
+	logs+=("$dir/meson-logs/testlog.json")
+	step meson test -C "$dir" --print-errorlogs "$@"
+}
+
+run_suite build --
+run_suite build-asan -Db_sanitize=address,undefined -Db_lundef=false -- --suite unit
+
+/usr/bin/python3 - "$failed_steps" "${logs[@]}" <<'PY'
+import json, sys
+passed = failed = skipped = 0
+steps = int(sys.argv[1])
+for path in sys.argv[2:]:
+    try:
+        f = open(path)
+    except OSError:
+        continue
+    for line in f:
+        if not line.strip():
+            continue
+        r = json.loads(line)['result']
+        if r in ('OK', 'EXPECTEDFAIL'):
+            passed += 1
+        elif r == 'SKIP':
+            skipped += 1
+        else:  # FAIL, TIMEOUT, ERROR, UNEXPECTEDPASS, ...
+            failed += 1
+# A failed step (setup, build) that left no test result counts as a failure
+# of its own, so the line never says "0 failed" for a broken run.
+tests_failed = failed
+if steps and not failed:
+    failed = steps
+print('%d passed, %d failed, %d skipped' % (passed, failed, skipped))
+sys.exit(1 if failed or passed + tests_failed + skipped == 0 else 0)
+PY
