@@ -99,9 +99,9 @@ tests)
 	while read -r name tmo exe; do
 		[ -n "$name" ] || continue
 		log "$name: start at $(uptime_s) s"
-		mkdir -p "/tmp/lab/$name"
+		mkdir -p "/tmp/udk-lab/$name"
 		t0=$(uptime_s)
-		(cd "/tmp/lab/$name" && exec $T -k 10 "$tmo" "$exe") > "$L/results/$name.log" 2>&1 < /dev/null
+		(cd "/tmp/udk-lab/$name" && exec $T -k 10 "$tmo" "$exe") > "$L/results/$name.log" 2>&1 < /dev/null
 		rc=$?
 		case $rc in
 		124 | 137 | 143) echo "udk-lab: $name killed after its ${tmo} s timeout (rc $rc)" >> "$L/results/$name.log" ;;

@@ -25,8 +25,22 @@ o=trans=virtio,version=9p2000.L,msize=512000
 mount -t 9p -o "$o,ro,cache=loose" hostroot /newroot ||
 	mount -t 9p -o "$o,ro" hostroot /newroot || die "cannot mount the host root (9p tag hostroot)"
 mount -t 9p -o "$o" labdir /newroot/mnt || die "cannot mount the lab share (9p tag labdir)"
+# Host directories under /tmp or /run that the tests need (a build tree in
+# /tmp, say), listed by lab.py: set aside now, put back on top of the tmpfs.
+mkdir -p /stage
+: > /stage/list
+i=0
+while read -r p; do
+	[ -d "/newroot$p" ] || continue
+	mkdir -p "/stage/$i"
+	mount --bind "/newroot$p" "/stage/$i" && echo "$i $p" >> /stage/list
+	i=$((i + 1))
+done < /newroot/mnt/host-binds
 mount -t tmpfs -o mode=1777 tmpfs /newroot/tmp || die "cannot mount /tmp"
 mount -t tmpfs -o mode=755 tmpfs /newroot/run || die "cannot mount /run"
+while read -r i p; do
+	mkdir -p "/newroot$p" && mount --move "/stage/$i" "/newroot$p" || die "cannot bind $p"
+done < /stage/list
 for d in proc sys dev; do
 	mount --move "/$d" "/newroot/$d" || die "cannot move /$d"
 done

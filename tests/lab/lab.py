@@ -42,8 +42,11 @@ HUGEPAGES = 128
 NVME_IMAGE_SIZE = 256 << 20
 KERNEL_CMDLINE = 'console=ttyS0 intel_iommu=on iommu=pt quiet panic=-1 tsc=reliable'
 CONSOLE_TAIL = 60
-# Host paths that the guest covers with mounts of its own.
-GUEST_TMPFS = r'/(tmp|run|mnt|dev|proc|sys)(/|$)'
+# Host paths that the guest covers with mounts of its own.  Directories the
+# tests need under /tmp and /run are bound back over the guest's tmpfs
+# (host_binds); the others cannot be seen from the guest.
+GUEST_HIDDEN = r'/(mnt|dev|proc|sys)(/|$)'
+GUEST_TMPFS = r'/(tmp|run)/[^/]+'
 
 
 class Unavailable(Exception):
@@ -327,6 +330,17 @@ def qemu_command(qemu, vmlinux, initrd, labdir):
     ]
 
 
+def host_binds(paths):
+    """The top directories under /tmp and /run that hold `paths`: the guest
+    binds them over its own tmpfs (init.sh)."""
+    out = []
+    for p in paths:
+        m = re.match(GUEST_TMPFS, os.path.realpath(p))
+        if m and m.group(0) not in out:
+            out.append(m.group(0))
+    return out
+
+
 def set_pdeathsig():
     # QEMU dies with the runner, even if meson kills the runner hard.
     try:
@@ -354,6 +368,8 @@ def boot(build_dir, mode, timeout, tests=(), demo=(), echo=False, interactive=Fa
     write_text(os.path.join(labdir, 'tests.list'),
                ''.join('%s %d %s\n' % t for t in tests))
     write_text(os.path.join(labdir, 'demo.list'), ''.join(c + '\n' for c in demo))
+    write_text(os.path.join(labdir, 'host-binds'), ''.join(p + '\n' for p in host_binds(
+        [build_dir, os.path.dirname(os.path.dirname(HERE))] + [t[2] for t in tests])))
     # Host settings that reach the guest: UDK_* (UDK_LAB_* included) as a file.
     env = sorted((k, v) for k, v in os.environ.items()
                  if re.fullmatch(r'UDK_[A-Z0-9_]+', k) and re.fullmatch(r'[\w.:/,=+-]*', v)
@@ -460,9 +476,9 @@ def cmd_run(args):
     if only:  # run a subset in the one boot: UDK_LAB_TESTS=lab_a,lab_b
         keep = set(only.split(',')) | {args.test}
         tests = [t for t in tests if t[0] in keep]
-    hidden = [t[2] for t in tests if re.match(GUEST_TMPFS, os.path.realpath(t[2]))]
+    hidden = [t[2] for t in tests if re.match(GUEST_HIDDEN, os.path.realpath(t[2]))]
     if hidden:
-        print('lab: %s: the guest mounts its own /tmp, /run, /mnt, /dev, /proc and /sys, '
+        print('lab: %s: the guest mounts its own /mnt, /dev, /proc and /sys, '
               'so it cannot see this; use a build directory elsewhere' % ', '.join(hidden))
         return 1
     build_dir = os.path.abspath(args.build_dir)
