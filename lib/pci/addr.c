@@ -57,12 +57,19 @@ int pci_addr_parse_quiet(const char *s, struct udk_pci_addr *addr)
 int udk_pci_addr_parse(const char *s, struct udk_pci_addr *addr)
 {
 	int rc = pci_addr_parse_quiet(s, addr);
+	char shown[65];
+	size_t i;
 
-	if (rc < 0)
-		udk_log(UDK_LOG_ERR, "pci",
-			"bad PCI address '%.64s': expected DDDD:BB:DD.F or BB:DD.F in hex "
-			"(device 00-1f, function 0-7), e.g. 0000:03:00.1",
-			s ? s : "(null)");
+	if (rc == 0)
+		return 0;
+	/* Keep the log line one line: show control characters as '?'. */
+	for (i = 0; s != NULL && s[i] != '\0' && i < sizeof(shown) - 1; i++)
+		shown[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
+	shown[i] = '\0';
+	udk_log(UDK_LOG_ERR, "pci",
+		"bad PCI address '%s': expected DDDD:BB:DD.F or BB:DD.F in hex "
+		"(device 00-1f, function 0-7), e.g. 0000:03:00.1",
+		s ? shown : "(null)");
 	return rc;
 }
 

@@ -129,13 +129,11 @@ int udk_pci_unbind_vfio(const struct udk_pci_addr *addr)
 		return rc;
 	udk_pci_addr_format(addr, bdf, sizeof(bdf));
 
-	if (info.driver_override[0] != '\0') {
-		rc = pci_dev_path(addr, "driver_override", path, sizeof(path));
-		if (rc == 0)
-			rc = step_write("unbind", bdf, "clear driver_override", path, "\n");
-		if (rc < 0)
-			return rc;
-	}
+	rc = pci_dev_path(addr, "driver_override", path, sizeof(path));
+	if (rc == 0)
+		rc = step_write("unbind", bdf, "clear driver_override", path, "\n");
+	if (rc < 0)
+		return rc;
 	if (info.driver[0] != '\0' && strcmp(info.driver, "vfio-pci") != 0)
 		return 0; /* already on a kernel driver */
 
