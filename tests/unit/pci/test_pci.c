@@ -418,6 +418,30 @@ static void test_unbind_steps(void)
 	CU_ASSERT_STRING_EQUAL(buf, "");
 }
 
+/* ---- the VFIO device: what can be checked without VFIO ---- */
+
+static void test_dev_open_preconditions(void)
+{
+	struct udk_pci_dev *pdev = NULL;
+	struct udk_pci_addr a;
+
+	CU_ASSERT_EQUAL(udk_pci_addr_parse("0000:09:00.0", &a), 0);
+	CU_ASSERT_EQUAL(udk_pci_dev_open(&a, NULL, &pdev), -ENODEV);
+	CU_ASSERT_PTR_NULL(pdev);
+
+	CU_ASSERT_EQUAL(udk_pci_addr_parse("00:04.0", &a), 0);
+	udk_last_error_clear();
+	CU_ASSERT_EQUAL(udk_pci_dev_open(&a, NULL, &pdev), -UDK_ENOTBOUND);
+	CU_ASSERT_PTR_NOT_NULL(strstr(udk_last_error(), "udk-devbind bind 0000:00:04.0"));
+
+	CU_ASSERT_EQUAL(udk_pci_addr_parse("01:02.0", &a), 0);
+	udk_last_error_clear();
+	CU_ASSERT_EQUAL(udk_pci_dev_open(&a, NULL, &pdev), -UDK_EGROUP_NOT_VIABLE);
+	CU_ASSERT_PTR_NOT_NULL(strstr(udk_last_error(), "0000:01:01.0 is bound to e1000"));
+	CU_ASSERT_PTR_NULL(pdev);
+	udk_pci_dev_close(NULL); /* harmless */
+}
+
 /* ---- udk-devbind against the fixture ---- */
 
 static int run(const char *args, char *out, size_t len)
@@ -487,6 +511,7 @@ int main(int argc, char **argv)
 	CU_add_test(s, "bind steps and rollback", test_bind_steps);
 	CU_add_test(s, "bind needs root", test_bind_needs_root);
 	CU_add_test(s, "unbind steps", test_unbind_steps);
+	CU_add_test(s, "dev_open checks before VFIO", test_dev_open_preconditions);
 	CU_add_test(s, "udk-devbind status names the blocker", test_devbind_status);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
