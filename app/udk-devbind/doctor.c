@@ -21,6 +21,7 @@ enum verdict { OK, WARN, FAIL };
 
 struct doctor {
 	int fails, warns;
+	int devices; /* vfio-pci devices checked when none was named */
 };
 
 static void report(struct doctor *d, enum verdict v, const char *check, const char *fmt, ...)
@@ -398,8 +399,10 @@ static int collect_vfio(const struct udk_pci_info *info, void *arg)
 {
 	struct doctor *d = arg;
 
-	if (strcmp(info->driver, "vfio-pci") == 0)
+	if (strcmp(info->driver, "vfio-pci") == 0) {
 		check_device(d, &info->addr);
+		d->devices++;
+	}
 	return 0;
 }
 
@@ -430,8 +433,11 @@ int cmd_doctor(const struct udk_pci_addr *addrs, int naddrs)
 	if (naddrs > 0)
 		for (int i = 0; i < naddrs; i++)
 			check_device(&d, &addrs[i]);
-	else
-		(void)udk_pci_scan(collect_vfio, &d);
+	else if (udk_pci_scan(collect_vfio, &d) < 0)
+		report(&d, FAIL, "devices", "%s", udk_last_error());
+	else if (d.devices == 0)
+		report(&d, OK, "devices", "none bound to vfio-pci (name one: 'udk-devbind doctor "
+		       "BDF'; bind one: 'udk-devbind bind BDF')");
 	printf("%d FAIL, %d WARN\n", d.fails, d.warns);
 	return d.fails ? EXIT_FAIL : EXIT_OK;
 }
