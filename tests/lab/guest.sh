@@ -27,6 +27,7 @@ busybox hostname udk-lab
 # Settings from the host (environment variables do not cross into the guest).
 UDK_LAB_HUGEPAGES=128
 [ -f "$L/host.env" ] && . "$L/host.env"
+[ -n "${UDK_LAB_PATH:-}" ] && PATH=$UDK_LAB_PATH:$PATH
 
 modprobe vfio-pci || log "modprobe vfio-pci failed"
 # Kernel drivers for the devices, as on a real machine: tests move what they

@@ -374,10 +374,16 @@ def boot(build_dir, mode, timeout, tests=(), demo=(), echo=False, interactive=Fa
     env = sorted((k, v) for k, v in os.environ.items()
                  if re.fullmatch(r'UDK_[A-Z0-9_]+', k) and re.fullmatch(r'[\w.:/,=+-]*', v)
                  and k not in ('UDK_LAB', 'UDK_LAB_DIR', 'UDK_LAB_KERNEL'))
+    # The build's tools (app/*/) go first in the guest's PATH.
+    app = os.path.join(build_dir, 'app')
+    tools = sorted(os.path.join(app, d) for d in (os.listdir(app) if os.path.isdir(app) else [])
+                   if os.path.isdir(os.path.join(app, d)))
     write_text(os.path.join(labdir, 'host.env'),
                '# from the host environment (lab.py)\n' +
-               ''.join('%s=%s\n' % kv for kv in env if kv[0] != 'UDK_LAB_HUGEPAGES') +
-               'UDK_LAB_HUGEPAGES=%s\n' % os.environ.get('UDK_LAB_HUGEPAGES', HUGEPAGES))
+               ''.join('%s=%s\n' % kv for kv in env
+                       if kv[0] not in ('UDK_LAB_HUGEPAGES', 'UDK_LAB_PATH')) +
+               'UDK_LAB_HUGEPAGES=%s\n' % os.environ.get('UDK_LAB_HUGEPAGES', HUGEPAGES) +
+               'UDK_LAB_PATH=%s\n' % ':'.join(tools))
     for img in ('nvme0.img', 'nvme1.img'):
         with open(os.path.join(labdir, img), 'wb') as f:
             f.truncate(NVME_IMAGE_SIZE)  # sparse, zero-filled, fresh every boot

@@ -66,7 +66,7 @@ void lab_skip(const char *fmt, ...)
 	exit(LAB_SKIP);
 }
 
-void lab_fail(const char *fmt, ...)
+void lab_fatal(const char *fmt, ...)
 {
 	va_list ap;
 

@@ -36,7 +36,7 @@ int lab_result(void);
 /* Print "SKIP: <reason>" and exit 77. */
 _Noreturn void lab_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Print "FAIL: <reason>" and exit 1. */
-_Noreturn void lab_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+_Noreturn void lab_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /*
  * Skip unless running as root inside the lab guest (UDK_LAB=1 in the
