@@ -24,6 +24,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -341,6 +342,84 @@ def host_binds(paths):
     return out
 
 
+class QmpBridge(threading.Thread):
+    """Lets guest tests drive QEMU's monitor (hot-plug): the guest writes
+    <labdir>/qmp/NAME.req, {"command": {...}, "wait_event": "EVENT" or null,
+    "timeout": SECS}; the host sends the command over QMP, waits for the event
+    if asked, and answers in NAME.reply: {"reply": {...}, "events": [...]}.
+    labutil.h: lab_qmp()."""
+
+    def __init__(self, labdir, path):
+        super().__init__(daemon=True)
+        self.dir = os.path.join(labdir, 'qmp')
+        self.path = path
+        self.stop = threading.Event()
+        self.sock = self.rfile = None
+        os.makedirs(self.dir, exist_ok=True)
+
+    def _connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(30)
+        self.sock.connect(self.path)
+        self.rfile = self.sock.makefile('r')
+        json.loads(self.rfile.readline())  # greeting
+        self._send({'execute': 'qmp_capabilities'})
+        self._reply([])
+
+    def _send(self, obj):
+        self.sock.sendall(json.dumps(obj).encode() + b'\n')
+
+    def _reply(self, events):
+        while True:
+            msg = json.loads(self.rfile.readline())
+            if 'event' in msg:
+                events.append(msg)
+            else:
+                return msg
+
+    def handle(self, req):
+        if self.sock is None:
+            self._connect()
+        events = []
+        self._send(req['command'])
+        reply = self._reply(events)
+        want = req.get('wait_event')
+        deadline = time.monotonic() + float(req.get('timeout') or 10)
+        while want and 'return' in reply and not any(e['event'] == want for e in events):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            self.sock.settimeout(left)
+            try:
+                msg = json.loads(self.rfile.readline())
+            except socket.timeout:
+                break
+            finally:
+                self.sock.settimeout(30)
+            if 'event' in msg:
+                events.append(msg)
+        return {'reply': reply, 'events': events}
+
+    def run(self):
+        while not self.stop.wait(0.1):
+            for name in sorted(os.listdir(self.dir)):
+                if not name.endswith('.req'):
+                    continue
+                p = os.path.join(self.dir, name)
+                try:
+                    with open(p) as f:
+                        req = json.load(f)
+                    os.unlink(p)
+                    out = self.handle(req)
+                except (OSError, ValueError, KeyError) as e:
+                    out = {'reply': {'error': {'class': 'LabBridgeError', 'desc': str(e)}},
+                           'events': []}
+                    self.sock = None
+                base = p[:-len('.req')]
+                write_text(base + '.reply.tmp', json.dumps(out) + '\n')
+                os.replace(base + '.reply.tmp', base + '.reply')
+
+
 def set_pdeathsig():
     # QEMU dies with the runner, even if meson kills the runner hard.
     try:
@@ -381,10 +460,11 @@ def boot(build_dir, mode, timeout, tests=(), demo=(), echo=False, interactive=Fa
     write_text(os.path.join(labdir, 'host.env'),
                '# from the host environment (lab.py)\n' +
                ''.join('%s=%s\n' % kv for kv in env
-                       if kv[0] not in ('UDK_LAB_HUGEPAGES', 'UDK_LAB_PATH')) +
+                       if kv[0] not in ('UDK_LAB_HUGEPAGES', 'UDK_LAB_PATH', 'UDK_LAB_HOST_DIR')) +
                'UDK_LAB_HUGEPAGES=%s\n' % os.environ.get('UDK_LAB_HUGEPAGES', HUGEPAGES) +
-               'UDK_LAB_PATH=%s\n' % ':'.join(tools))
-    for img in ('nvme0.img', 'nvme1.img'):
+               'UDK_LAB_PATH=%s\n' % ':'.join(tools) +
+               'UDK_LAB_HOST_DIR=%s\n' % labdir)
+    for img in ('nvme0.img', 'nvme1.img', 'nvme-hotplug.img'):
         with open(os.path.join(labdir, img), 'wb') as f:
             f.truncate(NVME_IMAGE_SIZE)  # sparse, zero-filled, fresh every boot
     qmp = qmp_path(labdir)
@@ -418,6 +498,8 @@ def boot(build_dir, mode, timeout, tests=(), demo=(), echo=False, interactive=Fa
 
     reader = threading.Thread(target=pump, daemon=True)
     reader.start()
+    bridge = QmpBridge(labdir, qmp)
+    bridge.start()
 
     def on_term(signum, frame):
         proc.kill()
@@ -438,6 +520,7 @@ def boot(build_dir, mode, timeout, tests=(), demo=(), echo=False, interactive=Fa
             rc = proc.returncode
     finally:
         signal.signal(signal.SIGTERM, old)
+    bridge.stop.set()
     reader.join(timeout=5)
     wall = time.monotonic() - t0
     done = read_text(os.path.join(labdir, 'done'))

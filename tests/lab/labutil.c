@@ -461,3 +461,46 @@ long lab_hugepages_total(void)
 {
 	return meminfo("HugePages_Total");
 }
+
+/* ---- QMP through the lab share (lab.py, QmpBridge) ---- */
+
+int lab_qmp(const char *command, const char *wait_event, int timeout_s, char *out, size_t len)
+{
+	static unsigned int counter;
+	const char *dir = lab_env("UDK_LAB_DIR");
+	char req[512], tmp[520], reply[512], buf[8192], want[128];
+	long long deadline;
+	FILE *f;
+	int rc;
+
+	if (!dir)
+		dir = "/mnt";
+	snprintf(req, sizeof(req), "%s/qmp/%d-%u.req", dir, (int)getpid(), counter);
+	snprintf(reply, sizeof(reply), "%s/qmp/%d-%u.reply", dir, (int)getpid(), counter++);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", req);
+	f = fopen(tmp, "we");
+	if (!f)
+		return -errno;
+	fprintf(f, "{\"command\": %s, \"wait_event\": %s%s%s, \"timeout\": %d}\n", command,
+		wait_event ? "\"" : "", wait_event ? wait_event : "null", wait_event ? "\"" : "",
+		timeout_s);
+	if (fclose(f) != 0 || rename(tmp, req) != 0)
+		return -errno;
+
+	deadline = now_ms() + (timeout_s + 10) * 1000LL;
+	while ((rc = lab_read_file(reply, buf, sizeof(buf))) == -ENOENT && now_ms() < deadline)
+		usleep(50 * 1000);
+	if (rc == -ENOENT)
+		return -ETIMEDOUT;
+	if (rc)
+		return rc;
+	unlink(reply);
+	if (out && len)
+		snprintf(out, len, "%s", buf);
+	if (!strstr(buf, "\"return\""))
+		return -EIO;
+	snprintf(want, sizeof(want), "\"event\": \"%s\"", wait_event ? wait_event : "");
+	if (wait_event && !strstr(buf, want))
+		return -EIO;
+	return 0;
+}

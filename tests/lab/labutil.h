@@ -93,6 +93,21 @@ int lab_write_file(const char *path, const char *s);
 uint64_t lab_kmsg_mark(void);
 int lab_kmsg_find(uint64_t since, const char *pattern, int timeout_ms, char *line, size_t len);
 
+/*
+ * Send one QMP command to the QEMU that runs this guest (hot-plug), through
+ * the lab share (lab.py's QMP bridge).  command is a JSON object, e.g.
+ * {"execute":"device_del","arguments":{"id":"nvme1"}}; with wait_event (e.g.
+ * "DEVICE_DELETED") the host also waits up to timeout_s for that event.  The
+ * answer, {"reply": {...}, "events": [...]}, goes to out (if not NULL).
+ * Returns 0 when QEMU returned success (and the event came, if asked for),
+ * -EIO when it answered with an error or the event did not come, -ETIMEDOUT
+ * when the host did not answer at all.  QEMU's device ids: nvme0, nvme1 (on
+ * root port rp1, the one to unplug), vnet0, e1000e0, e1000a, e1000b; the host
+ * path of the share, for blockdev-add, is lab_env("UDK_LAB_HOST_DIR"), with a
+ * spare image nvme-hotplug.img in it.
+ */
+int lab_qmp(const char *command, const char *wait_event, int timeout_s, char *out, size_t len);
+
 /* Free and total 2 MiB hugepages (from /proc/meminfo); -1 if unknown. */
 long lab_hugepages_free(void);
 long lab_hugepages_total(void);
