@@ -563,7 +563,10 @@ def cmd_run(args):
         raise SystemExit('lab.py run: --test %s is not among the tests after --' % args.test)
     only = os.environ.get('UDK_LAB_TESTS')
     if only:  # run a subset in the one boot: UDK_LAB_TESTS=lab_a,lab_b
-        keep = set(only.split(',')) | {args.test}
+        keep = set(only.split(','))
+        if args.test not in keep:
+            print('lab: %s is not in UDK_LAB_TESTS=%s' % (args.test, only))
+            return SKIP
         tests = [t for t in tests if t[0] in keep]
     hidden = [t[2] for t in tests if re.match(GUEST_HIDDEN, os.path.realpath(t[2]))]
     if hidden:
