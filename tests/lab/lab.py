@@ -625,8 +625,14 @@ def report(name, stamp, top):
         log(stamp['message'])
     if out:
         sys.stdout.write(out if out.endswith('\n') else out + '\n')
-    if rc is None or not rc.strip().lstrip('-').isdigit():
-        print('lab: no result for %s: %s' % (name, stamp['message']))
+    if not stamp['ok'] or rc is None or not rc.strip().lstrip('-').isdigit():
+        # A guest that failed fails every test of its boot, even those that
+        # finished: whatever broke it may have touched their results too.
+        if rc is None:
+            print('lab: no result for %s: %s' % (name, stamp['message']))
+        else:
+            print('lab: %s exited %s, but the boot failed: %s' % (name, rc.strip(),
+                                                                   stamp['message']))
         print('lab: last %d lines of the guest console (%s):' % (
             CONSOLE_TAIL, os.path.join(top, 'console.log')))
         print(console_tail(os.path.join(top, 'console.log')))
