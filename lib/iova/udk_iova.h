@@ -9,6 +9,7 @@
 #ifndef UDK_IOVA_H
 #define UDK_IOVA_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,6 +43,11 @@ void udk_iova_space_destroy(struct udk_iova_space *sp);
 /* Allocate len bytes aligned to align (a power of two, at least 4 KiB).
  * 0, or -UDK_ENOIOVA when no free range fits.  Thread-safe. */
 int udk_iova_alloc(struct udk_iova_space *sp, uint64_t len, uint64_t align, uint64_t *iova);
+
+/* Like udk_iova_alloc(), preferring an IOVA aligned to pref (so large IOMMU
+ * pages can be used) and settling for min_align when no such range is free. */
+int udk_iova_alloc_pref(struct udk_iova_space *sp, uint64_t len, uint64_t pref,
+			uint64_t min_align, uint64_t *iova);
 
 /* Take exactly [iova, iova+len) (a caller-chosen IOVA).  -UDK_EOVERLAP if any
  * of it is allocated, -UDK_ENOIOVA if it lies outside the apertures. */

@@ -1,0 +1,317 @@
+/* dmamap.c - the map object: its record of mappings, its IOVA space and its
+ * lifetime.  The record is the truth; a backend mirrors it into the kernel
+ * while devices are attached (map->live) and replays it when the first device
+ * comes. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dma_internal.h"
+#include "udk_util.h"
+
+#define MAX_MAP_ALIGN (1ULL << 30)
+
+void udk_dmamap_opts_init(struct udk_dmamap_opts *opts, size_t size)
+{
+	struct udk_dmamap_opts d = {.opts_size = size, .backend = UDK_DMAMAP_AUTO};
+
+	memset(opts, 0, size);
+	memcpy(opts, &d, size < sizeof(d) ? size : sizeof(d));
+}
+
+int udk_dmamap_create(const struct udk_dmamap_opts *opts, struct udk_dmamap **out)
+{
+	static atomic_uint seq;
+	struct udk_dmamap_opts o;
+	struct udk_dmamap *map;
+	int rc;
+
+	udk_dmamap_opts_init(&o, sizeof(o));
+	if (opts != NULL)
+		memcpy(&o, opts, opts->opts_size < sizeof(o) ? opts->opts_size : sizeof(o));
+	if (o.backend == UDK_DMAMAP_IOMMUFD) {
+		udk_log(UDK_LOG_ERR, UDK_DMA_LOG,
+			"map create: the iommufd backend is not built in this udk; "
+			"use --iommu-backend type1 (or auto)");
+		return -ENOTSUP;
+	}
+	map = calloc(1, sizeof(*map));
+	if (map == NULL)
+		return -ENOMEM;
+	rc = udk_iova_space_create(o.iova_ranges, o.nb_iova_ranges, &map->iova);
+	if (rc < 0) {
+		free(map);
+		return rc;
+	}
+	pthread_mutex_init(&map->lock, NULL);
+	atomic_init(&map->refcnt, 1);
+	if (o.name != NULL)
+		snprintf(map->name, sizeof(map->name), "%s", o.name);
+	else
+		snprintf(map->name, sizeof(map->name), "map%u", atomic_fetch_add(&seq, 1));
+	/* AUTO means type1 until the iommufd backend lands (issue: iommufd). */
+	map->backend = UDK_DMAMAP_VFIO_TYPE1;
+	map->ops = &udk_dmamap_type1_ops;
+	map->container_fd = -1;
+	*out = map;
+	return 0;
+}
+
+struct udk_dmamap *udk_dmamap_get(struct udk_dmamap *map)
+{
+	atomic_fetch_add(&map->refcnt, 1);
+	return map;
+}
+
+void udk_dmamap_put(struct udk_dmamap *map)
+{
+	if (map == NULL || atomic_fetch_sub(&map->refcnt, 1) != 1)
+		return;
+	/* Last reference: no device holds the map, so nothing is live; the
+	 * kernel object (if any) is closed by the backend. */
+	if (map->ops->fini != NULL)
+		map->ops->fini(map);
+	udk_iova_space_destroy(map->iova);
+	pthread_mutex_destroy(&map->lock);
+	free(map->m);
+	free(map);
+}
+
+const char *udk_dmamap_name(const struct udk_dmamap *map)
+{
+	return map->name;
+}
+
+/* Index of the first mapping that ends above va. */
+static size_t find_idx(const struct udk_dmamap *map, uintptr_t va)
+{
+	size_t lo = 0, hi = map->nm;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (map->m[mid].vaddr + map->m[mid].len - 1 < va)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static int record_insert(struct udk_dmamap *map, size_t at, const struct udk_mapping *m)
+{
+	if (map->nm == map->capm) {
+		size_t cap = map->capm ? map->capm * 2 : 16;
+		struct udk_mapping *n = realloc(map->m, cap * sizeof(*n));
+		if (n == NULL)
+			return -ENOMEM;
+		map->m = n;
+		map->capm = cap;
+	}
+	memmove(&map->m[at + 1], &map->m[at], (map->nm - at) * sizeof(*map->m));
+	map->m[at] = *m;
+	map->nm++;
+	map->bytes += m->len;
+	return 0;
+}
+
+static void record_remove(struct udk_dmamap *map, size_t at)
+{
+	map->bytes -= map->m[at].len;
+	memmove(&map->m[at], &map->m[at + 1], (map->nm - at - 1) * sizeof(*map->m));
+	map->nm--;
+}
+
+/* The largest power of two up to 1 GiB that divides both len and vaddr, so
+ * IOVA and VA agree modulo every IOMMU page size the segment can use. */
+static uint64_t natural_align(uintptr_t vaddr, uint64_t len)
+{
+	uint64_t x = len | (uint64_t)vaddr | MAX_MAP_ALIGN;
+
+	return x & -x;
+}
+
+static int check_range(struct udk_dmamap *map, void *vaddr, size_t len, const char *step)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+
+	if (len == 0 || (uintptr_t)vaddr % (uintptr_t)pg != 0 || len % (size_t)pg != 0 ||
+	    (uintptr_t)vaddr + len - 1 < (uintptr_t)vaddr) {
+		udk_log(UDK_LOG_ERR, UDK_DMA_LOG,
+			"%s on %s: %p+0x%zx is not a page-aligned, non-empty range", step,
+			map->name, vaddr, len);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int map_locked(struct udk_dmamap *map, void *vaddr, size_t len, uint64_t iova,
+		      bool at, uint64_t *out)
+{
+	struct udk_mapping m = {.vaddr = (uintptr_t)vaddr, .len = len};
+	size_t k = find_idx(map, m.vaddr);
+	int rc;
+
+	if (k < map->nm && map->m[k].vaddr <= m.vaddr + len - 1) {
+		udk_log(UDK_LOG_ERR, UDK_DMA_LOG,
+			"map on %s: %p+0x%zx overlaps the mapping %p+0x%llx (IOVA 0x%llx); "
+			"unmap it first or map only the part that is new",
+			map->name, vaddr, len, (void *)map->m[k].vaddr,
+			(unsigned long long)map->m[k].len, (unsigned long long)map->m[k].iova);
+		return -UDK_EOVERLAP;
+	}
+	if (at) {
+		rc = udk_iova_reserve(map->iova, iova, len);
+	} else {
+		rc = udk_iova_alloc_pref(map->iova, len, natural_align(m.vaddr, len), 4096, &iova);
+	}
+	if (rc < 0)
+		return rc;
+	m.iova = iova;
+	if (map->live) {
+		rc = map->ops->map(map, &m);
+		if (rc < 0)
+			goto err_free_iova;
+	}
+	rc = record_insert(map, k, &m);
+	if (rc < 0)
+		goto err_unmap;
+	if (out != NULL)
+		*out = iova;
+	return 0;
+
+err_unmap:
+	if (map->live)
+		map->ops->unmap(map, &m);
+err_free_iova:
+	udk_iova_free(map->iova, iova, len);
+	return rc;
+}
+
+int udk_dmamap_map(struct udk_dmamap *map, void *vaddr, size_t len, uint64_t *iova)
+{
+	int rc = check_range(map, vaddr, len, "map");
+
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&map->lock);
+	rc = map_locked(map, vaddr, len, 0, false, iova);
+	pthread_mutex_unlock(&map->lock);
+	return rc;
+}
+
+int udk_dmamap_map_at(struct udk_dmamap *map, void *vaddr, size_t len, uint64_t iova)
+{
+	int rc = check_range(map, vaddr, len, "map_at");
+
+	if (rc < 0)
+		return rc;
+	if (iova % (uint64_t)sysconf(_SC_PAGESIZE) != 0) {
+		udk_log(UDK_LOG_ERR, UDK_DMA_LOG, "map_at on %s: IOVA 0x%llx is not page aligned",
+			map->name, (unsigned long long)iova);
+		return -EINVAL;
+	}
+	pthread_mutex_lock(&map->lock);
+	rc = map_locked(map, vaddr, len, iova, true, NULL);
+	pthread_mutex_unlock(&map->lock);
+	return rc;
+}
+
+int udk_dmamap_unmap(struct udk_dmamap *map, void *vaddr, size_t len)
+{
+	uintptr_t va = (uintptr_t)vaddr;
+	struct udk_mapping m;
+	size_t k;
+	int rc = 0;
+
+	pthread_mutex_lock(&map->lock);
+	k = find_idx(map, va);
+	if (k == map->nm || map->m[k].vaddr != va || map->m[k].len != len) {
+		if (k < map->nm && map->m[k].vaddr <= va + len - 1)
+			udk_log(UDK_LOG_ERR, UDK_DMA_LOG,
+				"unmap on %s: %p+0x%zx is not exactly one mapping (the mapping "
+				"there is %p+0x%llx); unmap whole mappings only",
+				map->name, vaddr, len, (void *)map->m[k].vaddr,
+				(unsigned long long)map->m[k].len);
+		else
+			udk_log(UDK_LOG_ERR, UDK_DMA_LOG, "unmap on %s: %p+0x%zx is not mapped",
+				map->name, vaddr, len);
+		pthread_mutex_unlock(&map->lock);
+		return -UDK_ENOTMAPPED;
+	}
+	m = map->m[k];
+	if (map->live)
+		rc = map->ops->unmap(map, &m);
+	if (rc == 0) {
+		record_remove(map, k);
+		rc = udk_iova_free(map->iova, m.iova, m.len);
+	}
+	pthread_mutex_unlock(&map->lock);
+	return rc;
+}
+
+int udk_dmamap_virt2iova(struct udk_dmamap *map, const void *vaddr, uint64_t *iova)
+{
+	uintptr_t va = (uintptr_t)vaddr;
+	size_t k;
+	int rc = -UDK_ENOTMAPPED;
+
+	pthread_mutex_lock(&map->lock);
+	k = find_idx(map, va);
+	if (k < map->nm && map->m[k].vaddr <= va) {
+		*iova = map->m[k].iova + (va - map->m[k].vaddr);
+		rc = 0;
+	}
+	pthread_mutex_unlock(&map->lock);
+	return rc;
+}
+
+int udk_dmamap_iova_ranges(struct udk_dmamap *map, struct udk_iova_range *out, size_t max,
+			   size_t *n)
+{
+	return udk_iova_space_ranges(map->iova, out, max, n);
+}
+
+int udk_dmamap_info(struct udk_dmamap *map, struct udk_dmamap_info *info)
+{
+	pthread_mutex_lock(&map->lock);
+	*info = (struct udk_dmamap_info){
+		.backend = map->backend,
+		.nb_devices = map->nb_devices,
+		.nb_mappings = (unsigned int)map->nm,
+		.bytes_mapped = map->bytes,
+		.live = map->live,
+		.iova_pgsizes = map->pgsizes,
+	};
+	pthread_mutex_unlock(&map->lock);
+	return 0;
+}
+
+/* Mirror the whole record into the kernel (first device attached).  On
+ * failure, what was mirrored is taken back and the map is not live. */
+int udk_dma_replay(struct udk_dmamap *map)
+{
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < map->nm; i++) {
+		rc = map->ops->map(map, &map->m[i]);
+		if (rc < 0)
+			break;
+	}
+	if (rc < 0) {
+		while (i-- > 0)
+			map->ops->unmap(map, &map->m[i]);
+		return rc;
+	}
+	map->live = true;
+	return 0;
+}
+
+/* The kernel dropped every mapping (the last group left the container). */
+void udk_dma_kernel_lost(struct udk_dmamap *map)
+{
+	map->live = false;
+	map->pgsizes = 0;
+}

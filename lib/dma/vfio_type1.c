@@ -1,0 +1,287 @@
+/* vfio_type1.c - the map object on a VFIO type1 container.  The container is
+ * opened when the first group attaches; type1 takes no mapping before a group
+ * has set the IOMMU model, so the record is replayed then, and again whenever
+ * the container lost its last group (the kernel drops every mapping then). */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/vfio.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "dma_internal.h"
+#include "udk_util.h"
+
+static int open_container(struct udk_dmamap *map, const char *bdf)
+{
+	int fd, ver;
+
+	fd = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		int err = errno;
+		if (err == ENOENT) {
+			udk_log(UDK_LOG_ERR, UDK_DMA_LOG,
+				"attach %s to %s: /dev/vfio/vfio is missing: load VFIO with "
+				"'modprobe vfio-pci'", bdf, map->name);
+			return -UDK_ENOVFIO;
+		}
+		udk_log(UDK_LOG_ERR, UDK_DMA_LOG, "attach %s to %s: cannot open /dev/vfio/vfio: %s",
+			bdf, map->name, strerror(err));
+		return err == EMFILE || err == ENFILE ? -UDK_ENOCONTAINER : -err;
+	}
+	ver = ioctl(fd, VFIO_GET_API_VERSION);
+	if (ver != VFIO_API_VERSION) {
+		close(fd);
+		udk_log(UDK_LOG_ERR, UDK_DMA_LOG,
+			"attach %s to %s: VFIO API version %d, udk speaks %d", bdf, map->name, ver,
+			VFIO_API_VERSION);
+		return -UDK_EIOMMU_UNSUPPORTED;
+	}
+	map->container_fd = fd;
+	return 0;
+}
+
+/* Read the IOMMU's page sizes and IOVA ranges (VFIO_IOMMU_GET_INFO and its
+ * IOVA-range capability) and narrow the map's IOVA space to them. */
+static int learn_aperture(struct udk_dmamap *map, const char *bdf)
+{
+	struct vfio_iommu_type1_info *info;
+	struct udk_iova_range *ranges = NULL, bad;
+	size_t n = 0;
+	uint32_t argsz = sizeof(*info);
+	int rc;
+
+	info = calloc(1, argsz);
+	if (info == NULL)
+		return -ENOMEM;
+	info->argsz = argsz;
+	if (ioctl(map->container_fd, VFIO_IOMMU_GET_INFO, info) < 0)
+		goto err_ioctl;
+	if (info->argsz > argsz) {
+		struct vfio_iommu_type1_info *big = realloc(info, info->argsz);
+		if (big == NULL) {
+			free(info);
+			return -ENOMEM;
+		}
+		info = big;
+		argsz = info->argsz;
+		memset(info, 0, argsz);
+		info->argsz = argsz;
+		if (ioctl(map->container_fd, VFIO_IOMMU_GET_INFO, info) < 0)
+			goto err_ioctl;
+	}
+	map->pgsizes = (info->flags & VFIO_IOMMU_INFO_PGSIZES) ? info->iova_pgsizes : 0;
+	if ((info->flags & VFIO_IOMMU_INFO_CAPS) && info->cap_offset != 0) {
+		uint32_t off = info->cap_offset;
+		while (off != 0 && off + sizeof(struct vfio_info_cap_header) <= argsz) {
+			struct vfio_info_cap_header *h = (void *)((char *)info + off);
+			if (h->id == VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE) {
+				struct vfio_iommu_type1_info_cap_iova_range *cap = (void *)h;
+				ranges = calloc(cap->nr_iovas ? cap->nr_iovas : 1, sizeof(*ranges));
+				if (ranges == NULL) {
+					free(info);
+					return -ENOMEM;
+				}
+				for (uint32_t i = 0; i < cap->nr_iovas; i++)
+					ranges[i] = (struct udk_iova_range){cap->iova_ranges[i].start,
+									    cap->iova_ranges[i].end};
+				n = cap->nr_iovas;
+			}
+			off = h->next;
+		}
+	}
+	free(info);
+	if (n == 0) {
+		free(ranges);
+		return 0; /* an old kernel: keep the safe default */
+	}
+	rc = udk_iova_space_restrict(map->iova, ranges, n, &bad);
+	if (rc == -UDK_EINCOMPATIBLE)
+		udk_log(UDK_LOG_ERR, UDK_DMA_LOG,
+			"attach %s to %s: device incompatible with the map: its IOMMU cannot "
+			"reach the mapping at IOVA 0x%llx-0x%llx (first IOMMU range 0x%llx-0x%llx, "
+			"%zu in all); create a separate map for this device",
+			bdf, map->name, (unsigned long long)bad.start, (unsigned long long)bad.last,
+			(unsigned long long)ranges[0].start, (unsigned long long)ranges[0].last, n);
+	free(ranges);
+	return rc;
+
+err_ioctl:
+	rc = -errno;
+	free(info);
+	udk_log(UDK_LOG_ERR, UDK_DMA_LOG, "attach %s to %s: VFIO_IOMMU_GET_INFO: %s", bdf,
+		map->name, strerror(-rc));
+	return rc;
+}
+
+static int type1_attach_group(struct udk_dmamap *map, struct udk_group *grp)
+{
+	char bdf[32];
+	bool first = map->nb_groups == 0;
+	int rc, model;
+
+	snprintf(bdf, sizeof(bdf), "group %d", grp->num);
+	if (map->container_fd < 0) {
+		rc = open_container(map, bdf);
+		if (rc < 0)
+			return rc;
+	}
+	if (ioctl(grp->fd, VFIO_GROUP_SET_CONTAINER, &map->container_fd) < 0) {
+		int err = errno;
+		/* Type1 refuses a second group whose IOMMU cannot hold what the
+		 * container already maps (aperture conflict) or cannot share. */
+		if (!first && (err == EINVAL || err == EPERM)) {
+			udk_log(UDK_LOG_ERR, UDK_DMA_LOG,
+				"attach %s to %s: device incompatible with the map: the kernel "
+				"refused to add it to the container (%s)",
+				bdf, map->name, strerror(err));
+			return -UDK_EINCOMPATIBLE;
+		}
+		if (err == EBUSY) {
+			udk_log(UDK_LOG_ERR, UDK_DMA_LOG,
+				"attach %s to %s: the group is already in another container",
+				bdf, map->name);
+			return -UDK_EGROUP_BUSY;
+		}
+		udk_log(UDK_LOG_ERR, UDK_DMA_LOG, "attach %s to %s: VFIO_GROUP_SET_CONTAINER: %s",
+			bdf, map->name, strerror(err));
+		return -err;
+	}
+	if (!first) {
+		/* The kernel mirrored the container's mappings into the group's
+		 * domain; the aperture may only have narrowed. */
+		rc = learn_aperture(map, bdf);
+		if (rc < 0)
+			ioctl(grp->fd, VFIO_GROUP_UNSET_CONTAINER);
+		return rc;
+	}
+
+	if (ioctl(map->container_fd, VFIO_CHECK_EXTENSION, VFIO_TYPE1v2_IOMMU) > 0) {
+		model = VFIO_TYPE1v2_IOMMU;
+	} else if (ioctl(map->container_fd, VFIO_CHECK_EXTENSION, VFIO_TYPE1_IOMMU) > 0) {
+		model = VFIO_TYPE1_IOMMU;
+	} else {
+		udk_log(UDK_LOG_ERR, UDK_DMA_LOG,
+			"attach %s to %s: the kernel offers no VFIO type1 IOMMU model "
+			"(is vfio_iommu_type1 loaded?)", bdf, map->name);
+		rc = -UDK_EIOMMU_UNSUPPORTED;
+		goto err_unset;
+	}
+	if (ioctl(map->container_fd, VFIO_SET_IOMMU, model) < 0) {
+		int err = errno;
+		udk_log(UDK_LOG_ERR, UDK_DMA_LOG, "attach %s to %s: VFIO_SET_IOMMU: %s%s", bdf,
+			map->name, strerror(err),
+			err == ENOSPC || err == ENOMEM ? " (out of IOMMU domains)" : "");
+		rc = (err == ENOSPC || err == ENOMEM) ? -UDK_ENOCONTAINER : -err;
+		goto err_unset;
+	}
+	rc = learn_aperture(map, bdf);
+	if (rc < 0)
+		goto err_unset;
+	rc = udk_dma_replay(map);
+	if (rc < 0)
+		goto err_unset;
+	return 0;
+
+err_unset:
+	ioctl(grp->fd, VFIO_GROUP_UNSET_CONTAINER);
+	udk_dma_kernel_lost(map);
+	return rc;
+}
+
+static void type1_detach_group(struct udk_dmamap *map, struct udk_group *grp)
+{
+	if (ioctl(grp->fd, VFIO_GROUP_UNSET_CONTAINER) < 0)
+		udk_log(UDK_LOG_WARN, UDK_DMA_LOG, "detach group %d from %s: %s", grp->num,
+			map->name, strerror(errno));
+	/* The last group out takes the container's IOMMU, and every mapping,
+	 * with it: the record is replayed at the next first attach. */
+	if (map->nb_groups == 1)
+		udk_dma_kernel_lost(map);
+}
+
+static int type1_map(struct udk_dmamap *map, const struct udk_mapping *m)
+{
+	struct vfio_iommu_type1_dma_map dm = {
+		.argsz = sizeof(dm),
+		.flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
+		.vaddr = m->vaddr,
+		.iova = m->iova,
+		.size = m->len,
+	};
+	struct rlimit rl;
+	int err;
+
+	if (ioctl(map->container_fd, VFIO_IOMMU_MAP_DMA, &dm) == 0)
+		return 0;
+	err = errno;
+	switch (err) {
+	case EEXIST:
+		udk_log(UDK_LOG_ERR, UDK_DMA_LOG,
+			"map on %s: the kernel already has a mapping at IOVA 0x%llx+0x%llx (EEXIST)",
+			map->name, (unsigned long long)m->iova, (unsigned long long)m->len);
+		return -UDK_EOVERLAP;
+	case ENOMEM:
+		getrlimit(RLIMIT_MEMLOCK, &rl);
+		udk_log(UDK_LOG_ERR, UDK_DMA_LOG,
+			"map on %s: cannot pin 0x%llx bytes: RLIMIT_MEMLOCK is %llu KiB; raise it "
+			"('ulimit -l unlimited' or /etc/security/limits.conf) or run as root",
+			map->name, (unsigned long long)m->len,
+			rl.rlim_cur == RLIM_INFINITY ? 0ULL : (unsigned long long)rl.rlim_cur / 1024);
+		return -UDK_EMEMLOCK;
+	case ENOSPC:
+		udk_log(UDK_LOG_ERR, UDK_DMA_LOG,
+			"map on %s: the kernel's DMA entry limit is reached (vfio_iommu_type1 "
+			"dma_entry_limit); use fewer, larger mappings", map->name);
+		return -ENOSPC;
+	default:
+		udk_log(UDK_LOG_ERR, UDK_DMA_LOG,
+			"map on %s: VFIO_IOMMU_MAP_DMA of %p+0x%llx at IOVA 0x%llx: %s", map->name,
+			(void *)m->vaddr, (unsigned long long)m->len, (unsigned long long)m->iova,
+			strerror(err));
+		return -err;
+	}
+}
+
+static int type1_unmap(struct udk_dmamap *map, const struct udk_mapping *m)
+{
+	struct vfio_iommu_type1_dma_unmap du = {
+		.argsz = sizeof(du),
+		.iova = m->iova,
+		.size = m->len,
+	};
+
+	if (ioctl(map->container_fd, VFIO_IOMMU_UNMAP_DMA, &du) < 0) {
+		udk_log(UDK_LOG_ERR, UDK_DMA_LOG, "unmap on %s: VFIO_IOMMU_UNMAP_DMA at 0x%llx: %s",
+			map->name, (unsigned long long)m->iova, strerror(errno));
+		return -errno;
+	}
+	/* A short unmap means the kernel's view and ours differ: never ignore it. */
+	if (du.size != m->len) {
+		udk_log(UDK_LOG_ERR, UDK_DMA_LOG,
+			"unmap on %s: the kernel unmapped 0x%llx of 0x%llx bytes at IOVA 0x%llx",
+			map->name, (unsigned long long)du.size, (unsigned long long)m->len,
+			(unsigned long long)m->iova);
+		return -EIO;
+	}
+	return 0;
+}
+
+static void type1_fini(struct udk_dmamap *map)
+{
+	if (map->container_fd >= 0)
+		close(map->container_fd);
+	map->container_fd = -1;
+}
+
+const struct udk_dmamap_ops udk_dmamap_type1_ops = {
+	.name = "vfio-type1",
+	.attach_group = type1_attach_group,
+	.detach_group = type1_detach_group,
+	.map = type1_map,
+	.unmap = type1_unmap,
+	.fini = type1_fini,
+};
