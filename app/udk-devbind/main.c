@@ -1,0 +1,296 @@
+/* main.c - udk-devbind: show PCI devices as udk sees them, bind them to
+ * vfio-pci and back, and diagnose a host (doctor.c).  Library errors reach
+ * stderr through a log sink with the program's prefix. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "devbind.h"
+#include "udk_util.h"
+
+#ifndef UDK_VERSION
+#define UDK_VERSION "unknown"
+#endif
+
+static const char usage[] =
+	"usage: " PROG " [status] [--all] [--json]\n"
+	"       " PROG " bind BDF...\n"
+	"       " PROG " unbind BDF...\n"
+	"       " PROG " doctor [BDF...]\n"
+	"\n"
+	"Show, bind and check PCI devices for udk (VFIO).\n"
+	"\n"
+	"commands:\n"
+	"  status        NICs (class 02), NVMe (0108) and devices on vfio-pci, with\n"
+	"                driver, IOMMU group and NUMA node; says what makes the group\n"
+	"                of a vfio-pci device not viable (the default command)\n"
+	"  bind          bind each BDF to vfio-pci (driver_override, unbind, probe)\n"
+	"  unbind        give each BDF back to its kernel driver\n"
+	"  doctor        check IOMMU, VFIO, limits, hugepages and the given devices\n"
+	"                (every vfio-pci device when none is given); one line per\n"
+	"                check with OK, WARN or FAIL and the fix\n"
+	"\n"
+	"options:\n"
+	"  -a, --all     status: every PCI device\n"
+	"  -j, --json    status: machine-readable output\n"
+	"  -h, --help    this text\n"
+	"  -V, --version the version\n"
+	"\n"
+	"BDF is DDDD:BB:DD.F or BB:DD.F (hex).  Exit status: 0 success, 1 failure,\n"
+	"2 bad usage or address.  UDK_SYSFS_ROOT points the tool at another sysfs.\n";
+
+void errmsg(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs(PROG ": ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static void log_sink(int level, const char *component, const char *msg, void *arg)
+{
+	(void)component;
+	(void)arg;
+	fprintf(stderr, PROG ": %s%s\n", level == UDK_LOG_WARN ? "warning: " : "", msg);
+}
+
+static const char *kind_of(const struct udk_pci_info *info)
+{
+	if ((info->class_code >> 16) == 0x02)
+		return "net";
+	if ((info->class_code >> 8) == 0x0108)
+		return "nvme";
+	return "other";
+}
+
+struct status_ctx {
+	bool all, json;
+	int count;
+	int err;
+};
+
+static void json_str(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else if (c < 0x20)
+			printf("\\u%04x", c);
+		else
+			putchar(c);
+	}
+	putchar('"');
+}
+
+/* viable: 1 viable, 0 not (blocker filled), -1 not applicable or unknown. */
+static int viability(const struct udk_pci_info *info, struct udk_pci_info *blocker)
+{
+	int rc;
+
+	if (strcmp(info->driver, "vfio-pci") != 0 || info->iommu_group < 0)
+		return -1;
+	rc = udk_pci_group_blocker(info->iommu_group, blocker);
+	if (rc < 0)
+		return -1;
+	return rc == 0;
+}
+
+static int status_one(const struct udk_pci_info *info, void *arg)
+{
+	struct status_ctx *c = arg;
+	char bdf[UDK_PCI_ADDR_STRLEN], bbdf[UDK_PCI_ADDR_STRLEN];
+	struct udk_pci_info blk;
+	const char *kind = kind_of(info);
+	int viable;
+
+	if (!c->all && strcmp(kind, "other") == 0 && strcmp(info->driver, "vfio-pci") != 0)
+		return 0;
+	udk_pci_addr_format(&info->addr, bdf, sizeof(bdf));
+	viable = viability(info, &blk);
+	if (viable == 0)
+		udk_pci_addr_format(&blk.addr, bbdf, sizeof(bbdf));
+
+	if (c->json) {
+		printf("%s\n    {\"address\": \"%s\", \"vendor\": \"%04x\", \"device\": \"%04x\", "
+		       "\"subsystem_vendor\": \"%04x\", \"subsystem_device\": \"%04x\", "
+		       "\"class\": \"%06x\", \"kind\": \"%s\", \"driver\": ",
+		       c->count ? "," : "", bdf, info->vendor_id, info->device_id,
+		       info->subsys_vendor_id, info->subsys_device_id, info->class_code, kind);
+		json_str(info->driver);
+		printf(", \"driver_override\": ");
+		json_str(info->driver_override);
+		printf(", \"iommu_group\": ");
+		if (info->iommu_group >= 0)
+			printf("%d", info->iommu_group);
+		else
+			printf("null");
+		printf(", \"numa_node\": ");
+		if (info->numa_node >= 0)
+			printf("%d", info->numa_node);
+		else
+			printf("null");
+		printf(", \"viable\": %s, \"blocker\": ",
+		       viable < 0 ? "null" : viable ? "true" : "false");
+		if (viable == 0) {
+			printf("{\"address\": \"%s\", \"driver\": ", bbdf);
+			json_str(blk.driver);
+			printf("}");
+		} else {
+			printf("null");
+		}
+		printf("}");
+	} else {
+		char group[16], node[16];
+
+		if (c->count == 0)
+			printf("%-12s  %-9s  %-5s  %-14s  %5s  %4s\n", "ADDRESS", "VID:DID", "KIND",
+			       "DRIVER", "GROUP", "NODE");
+		snprintf(group, sizeof(group), "%d", info->iommu_group);
+		snprintf(node, sizeof(node), "%d", info->numa_node);
+		printf("%-12s  %04x:%04x  %-5s  %-14s  %5s  %4s\n", bdf, info->vendor_id,
+		       info->device_id, kind, info->driver[0] ? info->driver : "-",
+		       info->iommu_group >= 0 ? group : "-", info->numa_node >= 0 ? node : "-");
+		if (viable == 0)
+			printf("    group %d not viable: %s is bound to %s\n", info->iommu_group, bbdf,
+			       blk.driver);
+	}
+	c->count++;
+	return 0;
+}
+
+static int cmd_status(bool all, bool json)
+{
+	struct status_ctx c = {.all = all, .json = json};
+	int rc;
+
+	if (json)
+		printf("{\"devices\": [");
+	rc = udk_pci_scan(status_one, &c);
+	if (json)
+		printf("%s]}\n", c.count ? "\n" : "");
+	else if (rc == 0 && c.count == 0)
+		printf("no %sPCI devices\n", all ? "" : "NIC, NVMe or vfio-pci ");
+	return rc < 0 ? EXIT_FAIL : EXIT_OK;
+}
+
+static int cmd_bind(bool bind, const struct udk_pci_addr *addrs, int n)
+{
+	char bdf[UDK_PCI_ADDR_STRLEN];
+	int status = EXIT_OK;
+
+	for (int i = 0; i < n; i++) {
+		struct udk_pci_info before, after;
+		int rc;
+
+		udk_pci_addr_format(&addrs[i], bdf, sizeof(bdf));
+		if (udk_pci_info_get(&addrs[i], &before) < 0) {
+			status = EXIT_FAIL;
+			continue;
+		}
+		rc = bind ? udk_pci_bind_vfio(&addrs[i]) : udk_pci_unbind_vfio(&addrs[i]);
+		if (rc < 0) {
+			status = EXIT_FAIL;
+			continue;
+		}
+		if (udk_pci_info_get(&addrs[i], &after) < 0)
+			after.driver[0] = '\0';
+		printf("%s: %s -> %s\n", bdf, before.driver[0] ? before.driver : "(none)",
+		       after.driver[0] ? after.driver : "(none)");
+		if (bind && after.iommu_group >= 0) {
+			struct udk_pci_info blk;
+			char bbdf[UDK_PCI_ADDR_STRLEN];
+
+			if (udk_pci_group_blocker(after.iommu_group, &blk) == 1) {
+				udk_pci_addr_format(&blk.addr, bbdf, sizeof(bbdf));
+				errmsg("warning: group %d not viable: %s is bound to %s; bind it to "
+				       "vfio-pci too or unbind it", after.iommu_group, bbdf, blk.driver);
+			}
+		}
+	}
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	const char *cmd = NULL;
+	struct udk_pci_addr *addrs;
+	bool all = false, json = false;
+	int naddrs = 0, status, level;
+	const char *env_level = getenv("UDK_LOG_LEVEL");
+
+	udk_log_set_sink(log_sink, NULL);
+	if (env_level != NULL && udk_log_level_parse(env_level, &level) == 0)
+		udk_log_set_level(level);
+
+	addrs = calloc((size_t)argc, sizeof(*addrs));
+	if (addrs == NULL) {
+		errmsg("out of memory");
+		return EXIT_FAIL;
+	}
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			fputs(usage, stdout);
+			free(addrs);
+			return EXIT_OK;
+		} else if (strcmp(a, "-V") == 0 || strcmp(a, "--version") == 0) {
+			printf(PROG " (udk) %s\n", UDK_VERSION);
+			free(addrs);
+			return EXIT_OK;
+		} else if (strcmp(a, "-a") == 0 || strcmp(a, "--all") == 0) {
+			all = true;
+		} else if (strcmp(a, "-j") == 0 || strcmp(a, "--json") == 0) {
+			json = true;
+		} else if (a[0] == '-' && a[1] != '\0') {
+			errmsg("unknown option '%s' (see --help)", a);
+			goto usage_error;
+		} else if (cmd == NULL) {
+			cmd = a;
+		} else if (udk_pci_addr_parse(a, &addrs[naddrs]) < 0) {
+			goto usage_error; /* the library said what is wrong */
+		} else {
+			naddrs++;
+		}
+	}
+	if (cmd == NULL)
+		cmd = "status";
+
+	if (strcmp(cmd, "status") == 0) {
+		if (naddrs > 0) {
+			errmsg("status takes no address (see --help)");
+			goto usage_error;
+		}
+		status = cmd_status(all, json);
+	} else if (strcmp(cmd, "bind") == 0 || strcmp(cmd, "unbind") == 0) {
+		if (naddrs == 0) {
+			errmsg("%s needs at least one PCI address (DDDD:BB:DD.F)", cmd);
+			goto usage_error;
+		}
+		if (all || json) {
+			errmsg("--all and --json are options of status (see --help)");
+			goto usage_error;
+		}
+		status = cmd_bind(cmd[0] == 'b', addrs, naddrs);
+	} else if (strcmp(cmd, "doctor") == 0) {
+		status = cmd_doctor(addrs, naddrs);
+	} else {
+		errmsg("unknown command '%s': expected status, bind, unbind or doctor (see --help)",
+		       cmd);
+		goto usage_error;
+	}
+	free(addrs);
+	return status;
+
+usage_error:
+	free(addrs);
+	return EXIT_USAGE;
+}

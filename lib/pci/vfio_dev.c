@@ -1,0 +1,369 @@
+/* vfio_dev.c - the VFIO view of one PCI function, on top of lib/dma's
+ * struct udk_device: BARs mmapped through the device fd, config space
+ * through the config region, bus mastering, MSI-X routed to eventfds and
+ * function-level reset.  What hangs on the device fd (BAR mappings,
+ * eventfds) is dropped by the release callback when lib/dma detaches. */
+#include <errno.h>
+#include <linux/vfio.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "pci_internal.h"
+#include "udk_util.h"
+
+#define PCI_NUM_BARS 6
+#define PCI_COMMAND 0x04             /* PCI Local Bus 3.0 §6.2.2, Command register */
+#define PCI_COMMAND_MASTER 0x4       /* bit 2: Bus Master Enable */
+#define PCI_BAR0 0x10                /* PCI Local Bus 3.0 §6.2.5.1, Base Addresses */
+#define PCI_BAR_IO 0x1               /* bit 0 set: I/O space BAR */
+
+struct pci_bar {
+	void *va;
+	size_t len;
+};
+
+struct udk_pci_dev {
+	struct udk_device *dev;
+	struct udk_pci_info info;
+	char bdf[UDK_PCI_ADDR_STRLEN];
+	struct pci_bar bars[PCI_NUM_BARS];
+	int *efds;               /* MSI-X eventfds, nvec of them */
+	unsigned int nvec;
+};
+
+/* Everything that depends on the device fd goes before lib/dma closes it:
+ * an mmapped BAR would keep the fd (and the group) busy. */
+static void drop_fd_state(struct udk_pci_dev *p)
+{
+	for (int i = 0; i < PCI_NUM_BARS; i++) {
+		if (p->bars[i].va != NULL)
+			munmap(p->bars[i].va, p->bars[i].len);
+		p->bars[i].va = NULL;
+		p->bars[i].len = 0;
+	}
+	for (unsigned int i = 0; i < p->nvec; i++)
+		close(p->efds[i]);
+	free(p->efds);
+	p->efds = NULL;
+	p->nvec = 0;
+}
+
+static void on_release(struct udk_device *dev, void *arg)
+{
+	(void)dev;
+	drop_fd_state(arg);
+}
+
+int udk_pci_dev_open(const struct udk_pci_addr *addr, struct udk_dmamap *map,
+		     struct udk_pci_dev **out)
+{
+	struct udk_pci_dev *p;
+	int rc;
+
+	p = calloc(1, sizeof(*p));
+	if (p == NULL)
+		return -ENOMEM;
+	rc = udk_pci_info_get(addr, &p->info);
+	if (rc < 0)
+		goto err_free;
+	udk_pci_addr_format(addr, p->bdf, sizeof(p->bdf));
+	rc = udk_device_open(p->bdf, &p->dev);
+	if (rc < 0)
+		goto err_free;
+	udk_device_set_release(p->dev, on_release, p);
+	if (map != NULL) {
+		rc = udk_device_attach(p->dev, map);
+		if (rc < 0)
+			goto err_close;
+	}
+	*out = p;
+	return 0;
+
+err_close:
+	udk_device_close(p->dev);
+err_free:
+	free(p);
+	return rc;
+}
+
+void udk_pci_dev_close(struct udk_pci_dev *pdev)
+{
+	if (pdev == NULL)
+		return;
+	udk_device_close(pdev->dev); /* detaches: on_release drops BARs, eventfds */
+	drop_fd_state(pdev);         /* in case it was never attached */
+	free(pdev);
+}
+
+struct udk_device *udk_pci_dev_device(struct udk_pci_dev *pdev)
+{
+	return pdev->dev;
+}
+
+const struct udk_pci_info *udk_pci_dev_info(const struct udk_pci_dev *pdev)
+{
+	return &pdev->info;
+}
+
+static int region_info(struct udk_pci_dev *p, int fd, unsigned int index, const char *what,
+		       struct vfio_region_info *ri)
+{
+	memset(ri, 0, sizeof(*ri));
+	ri->argsz = sizeof(*ri);
+	ri->index = index;
+	if (ioctl(fd, VFIO_DEVICE_GET_REGION_INFO, ri) < 0) {
+		int err = errno;
+
+		udk_log(UDK_LOG_ERR, "pci", "%s: VFIO_DEVICE_GET_REGION_INFO of %s: %s", p->bdf,
+			what, strerror(err));
+		return -err;
+	}
+	return 0;
+}
+
+static int cfg_access(struct udk_pci_dev *p, bool write, uint32_t off, void *buf, size_t len)
+{
+	struct vfio_region_info ri;
+	ssize_t n;
+	int fd, rc;
+
+	rc = udk_device_fd(p->dev, &fd);
+	if (rc < 0)
+		return rc;
+	rc = region_info(p, fd, VFIO_PCI_CONFIG_REGION_INDEX, "the config region", &ri);
+	if (rc < 0)
+		return rc;
+	if (len == 0 || (uint64_t)off + len > ri.size) {
+		udk_log(UDK_LOG_ERR, "pci", "%s: config %s of %zu bytes at 0x%x is outside the "
+			"%llu-byte config space", p->bdf, write ? "write" : "read", len, off,
+			(unsigned long long)ri.size);
+		return -EINVAL;
+	}
+	if (write)
+		n = pwrite(fd, buf, len, (off_t)(ri.offset + off));
+	else
+		n = pread(fd, buf, len, (off_t)(ri.offset + off));
+	if (n < 0 || (size_t)n != len) {
+		rc = n < 0 ? -errno : -EIO;
+		udk_log(UDK_LOG_ERR, "pci", "%s: config %s of %zu bytes at 0x%x: %s", p->bdf,
+			write ? "write" : "read", len, off, n < 0 ? udk_strerror(rc) : "short");
+		return rc;
+	}
+	return 0;
+}
+
+int udk_pci_cfg_read(struct udk_pci_dev *pdev, uint32_t off, void *buf, size_t len)
+{
+	return cfg_access(pdev, false, off, buf, len);
+}
+
+int udk_pci_cfg_write(struct udk_pci_dev *pdev, uint32_t off, const void *buf, size_t len)
+{
+	return cfg_access(pdev, true, off, (void *)buf, len);
+}
+
+int udk_pci_bus_master(struct udk_pci_dev *pdev, bool enable)
+{
+	uint16_t cmd, want;
+	int rc;
+
+	rc = udk_pci_cfg_read(pdev, PCI_COMMAND, &cmd, sizeof(cmd));
+	if (rc < 0)
+		return rc;
+	want = enable ? (uint16_t)(cmd | PCI_COMMAND_MASTER) : (uint16_t)(cmd & ~PCI_COMMAND_MASTER);
+	if (want == cmd)
+		return 0;
+	return udk_pci_cfg_write(pdev, PCI_COMMAND, &want, sizeof(want));
+}
+
+int udk_pci_bar_map(struct udk_pci_dev *pdev, int bar, void **va, size_t *len)
+{
+	struct vfio_region_info ri;
+	char what[16];
+	uint32_t raw;
+	void *m;
+	int fd, rc;
+
+	if (bar < 0 || bar >= PCI_NUM_BARS) {
+		udk_log(UDK_LOG_ERR, "pci", "%s: map BAR %d: there are BARs 0 to 5", pdev->bdf, bar);
+		return -EINVAL;
+	}
+	if (pdev->bars[bar].va != NULL)
+		goto out;
+	rc = udk_device_fd(pdev->dev, &fd);
+	if (rc < 0)
+		return rc;
+	snprintf(what, sizeof(what), "BAR %d", bar);
+	rc = region_info(pdev, fd, VFIO_PCI_BAR0_REGION_INDEX + (unsigned int)bar, what, &ri);
+	if (rc < 0)
+		return rc;
+	if (ri.size == 0) {
+		udk_log(UDK_LOG_ERR, "pci", "%s: map BAR %d: the device does not implement it",
+			pdev->bdf, bar);
+		return -ENOENT;
+	}
+	if (!(ri.flags & VFIO_REGION_INFO_FLAG_MMAP)) {
+		bool io = udk_pci_cfg_read(pdev, PCI_BAR0 + 4u * (unsigned int)bar, &raw,
+					   sizeof(raw)) == 0 && (raw & PCI_BAR_IO);
+
+		udk_log(UDK_LOG_ERR, "pci", "%s: map BAR %d: %s", pdev->bdf, bar,
+			io ? "it is an I/O-port BAR, which cannot be mmapped"
+			   : "VFIO does not allow mmap of it (smaller than a page?)");
+		return -ENOTSUP;
+	}
+	m = mmap(NULL, ri.size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)ri.offset);
+	if (m == MAP_FAILED) {
+		rc = -errno;
+		udk_log(UDK_LOG_ERR, "pci", "%s: mmap of BAR %d (%llu bytes): %s", pdev->bdf, bar,
+			(unsigned long long)ri.size, udk_strerror(rc));
+		return rc;
+	}
+	pdev->bars[bar].va = m;
+	pdev->bars[bar].len = ri.size;
+out:
+	*va = pdev->bars[bar].va;
+	*len = pdev->bars[bar].len;
+	return 0;
+}
+
+/* VFIO_DEVICE_SET_IRQS on the MSI-X index: nvec eventfds, or none to
+ * disable (count 0, DATA_NONE). */
+static int msix_set(struct udk_pci_dev *p, int fd, const int *efds, unsigned int nvec)
+{
+	struct vfio_irq_set *set;
+	size_t sz = sizeof(*set) + nvec * sizeof(int32_t);
+	int rc = 0;
+
+	set = calloc(1, sz);
+	if (set == NULL)
+		return -ENOMEM;
+	set->argsz = (uint32_t)sz;
+	set->flags = (nvec ? VFIO_IRQ_SET_DATA_EVENTFD : VFIO_IRQ_SET_DATA_NONE) |
+		     VFIO_IRQ_SET_ACTION_TRIGGER;
+	set->index = VFIO_PCI_MSIX_IRQ_INDEX;
+	set->start = 0;
+	set->count = nvec;
+	if (nvec)
+		memcpy(set->data, efds, nvec * sizeof(int32_t));
+	if (ioctl(fd, VFIO_DEVICE_SET_IRQS, set) < 0) {
+		rc = -errno;
+		udk_log(UDK_LOG_ERR, "pci", "%s: VFIO_DEVICE_SET_IRQS (MSI-X, %u vectors): %s",
+			p->bdf, nvec, udk_strerror(rc));
+	}
+	free(set);
+	return rc;
+}
+
+int udk_pci_msix_disable(struct udk_pci_dev *pdev)
+{
+	int fd, rc;
+
+	if (pdev->nvec == 0)
+		return 0;
+	rc = udk_device_fd(pdev->dev, &fd);
+	if (rc < 0)
+		return rc;
+	rc = msix_set(pdev, fd, NULL, 0);
+	if (rc < 0)
+		return rc;
+	for (unsigned int i = 0; i < pdev->nvec; i++)
+		close(pdev->efds[i]);
+	free(pdev->efds);
+	pdev->efds = NULL;
+	pdev->nvec = 0;
+	return 0;
+}
+
+int udk_pci_msix_enable(struct udk_pci_dev *pdev, unsigned int nvec, int *efds)
+{
+	struct vfio_irq_info ii = {.argsz = sizeof(ii), .index = VFIO_PCI_MSIX_IRQ_INDEX};
+	unsigned int made = 0;
+	int fd, rc, *fds;
+
+	if (nvec == 0) {
+		udk_log(UDK_LOG_ERR, "pci", "%s: MSI-X enable: asked for 0 vectors", pdev->bdf);
+		return -EINVAL;
+	}
+	rc = udk_device_fd(pdev->dev, &fd);
+	if (rc < 0)
+		return rc;
+	if (ioctl(fd, VFIO_DEVICE_GET_IRQ_INFO, &ii) < 0) {
+		rc = -errno;
+		udk_log(UDK_LOG_ERR, "pci", "%s: VFIO_DEVICE_GET_IRQ_INFO (MSI-X): %s", pdev->bdf,
+			udk_strerror(rc));
+		return rc;
+	}
+	if (ii.count == 0 || !(ii.flags & VFIO_IRQ_INFO_EVENTFD)) {
+		udk_log(UDK_LOG_ERR, "pci", "%s: the device has no MSI-X capability", pdev->bdf);
+		return -ENOTSUP;
+	}
+	if (nvec > ii.count) {
+		udk_log(UDK_LOG_ERR, "pci", "%s: MSI-X enable: %u vectors asked, the table has %u",
+			pdev->bdf, nvec, ii.count);
+		return -E2BIG;
+	}
+	/* A new vector count needs MSI-X off first (vfio-pci only grows a
+	 * live configuration within the count it was enabled with). */
+	rc = udk_pci_msix_disable(pdev);
+	if (rc < 0)
+		return rc;
+
+	fds = calloc(nvec, sizeof(*fds));
+	if (fds == NULL)
+		return -ENOMEM;
+	for (made = 0; made < nvec; made++) {
+		fds[made] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (fds[made] < 0) {
+			rc = -errno;
+			udk_log(UDK_LOG_ERR, "pci", "%s: MSI-X enable: eventfd %u of %u: %s",
+				pdev->bdf, made, nvec, udk_strerror(rc));
+			goto err_close;
+		}
+	}
+	rc = msix_set(pdev, fd, fds, nvec);
+	if (rc < 0)
+		goto err_close;
+	pdev->efds = fds;
+	pdev->nvec = nvec;
+	memcpy(efds, fds, nvec * sizeof(*fds));
+	return 0;
+
+err_close:
+	while (made > 0)
+		close(fds[--made]);
+	free(fds);
+	return rc;
+}
+
+int udk_pci_reset(struct udk_pci_dev *pdev)
+{
+	struct vfio_device_info di = {.argsz = sizeof(di)};
+	int fd, rc;
+
+	rc = udk_device_fd(pdev->dev, &fd);
+	if (rc < 0)
+		return rc;
+	if (ioctl(fd, VFIO_DEVICE_GET_INFO, &di) < 0) {
+		rc = -errno;
+		udk_log(UDK_LOG_ERR, "pci", "%s: VFIO_DEVICE_GET_INFO: %s", pdev->bdf,
+			udk_strerror(rc));
+		return rc;
+	}
+	if (!(di.flags & VFIO_DEVICE_FLAGS_RESET)) {
+		udk_log(UDK_LOG_ERR, "pci", "%s: reset: the device offers no function-level reset "
+			"through VFIO (no FLR, PM or bus reset possible)", pdev->bdf);
+		return -ENOTSUP;
+	}
+	if (ioctl(fd, VFIO_DEVICE_RESET) < 0) {
+		rc = -errno;
+		udk_log(UDK_LOG_ERR, "pci", "%s: VFIO_DEVICE_RESET: %s", pdev->bdf,
+			udk_strerror(rc));
+		return rc;
+	}
+	return 0;
+}
