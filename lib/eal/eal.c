@@ -81,8 +81,7 @@ int udk_eal_init(int argc, char **argv)
 	if (consumed < 0)
 		return consumed;
 	if (eal.args.help) {
-		udk_eal_usage(stdout);
-		eal.help = true;
+		eal.help = true; /* the app prints udk_eal_usage(): a library never writes stdout */
 		return consumed;
 	}
 	udk_log_set_level(eal.args.log_level);
