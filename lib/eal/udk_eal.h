@@ -53,8 +53,9 @@ void udk_eal_usage(void *stream);
 /* Parse the options, then set up memory, the default map, lcores, and open
  * the -a devices attached to the default map.  Returns the number of
  * arguments consumed (so apps parse argv + ret), or a negative error after
- * logging which step failed.  With --help, prints the usage and returns the
- * count with udk_eal_help_requested() true. */
+ * logging which step failed.  With --help it sets nothing up and returns the
+ * count with udk_eal_help_requested() true: the app then prints
+ * udk_eal_usage(stdout) next to its own options and exits. */
 int udk_eal_init(int argc, char **argv);
 bool udk_eal_help_requested(void);
 

@@ -75,7 +75,9 @@ int udk_mem_event_unregister(struct udk_mem *mem, udk_mem_event_fn fn, void *arg
 
 /* Allocate size bytes, zeroed, aligned to align (power of two, 0 = 64), on
  * NUMA node socket (UDK_SOCKET_ANY: the caller's node).  Grows the heap when
- * needed, up to the limits.  Thread-safe; not for the fast path. */
+ * needed, up to the limits.  Thread-safe; not for the fast path.  On failure
+ * returns NULL, logs one line, and sets errno to the positive code: ENOMEM,
+ * EINVAL, UDK_EMEMLIMIT, UDK_ENOHUGE or an event callback's code. */
 void *udk_mem_zmalloc(struct udk_mem *mem, size_t size, size_t align, int socket);
 void udk_mem_free(struct udk_mem *mem, void *ptr);
 

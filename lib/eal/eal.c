@@ -1,0 +1,194 @@
+/* eal.c - the one process context (DESIGN.md): udk_eal_init() sets up memory,
+ * the default map that follows the heap through memory events, the lcores and
+ * the -a devices, in that order; udk_eal_cleanup() undoes it in reverse.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "eal_internal.h"
+#include "udk_util.h"
+
+static struct {
+	bool up;
+	bool help;
+	struct udk_eal_args args;
+	struct udk_mem *mem;
+	struct udk_dmamap *map;
+	struct udk_pci_dev *devs[UDK_MAX_ALLOW];
+	size_t nb_devs;
+} eal;
+
+/* Keeps the default map equal to the heap: every segment is mapped before
+ * any of it is handed out, and unmapped before it is released. */
+static int map_follows_heap(enum udk_mem_event ev, struct udk_memseg *seg, void *arg)
+{
+	struct udk_dmamap *map = arg;
+	uint64_t iova;
+	int ret;
+
+	if (ev == UDK_MEM_EVENT_ALLOC) {
+		ret = udk_dmamap_map(map, seg->va, seg->len, &iova);
+		if (ret < 0)
+			return ret;
+		seg->iova = iova;
+		return 0;
+	}
+	if (seg->iova != UDK_BAD_IOVA) {
+		/* The segment goes away whatever the map says; the map logged. */
+		udk_dmamap_unmap(map, seg->va, seg->len);
+		seg->iova = UDK_BAD_IOVA;
+	}
+	return 0;
+}
+
+/* Say which step of init failed.  The layer below usually logged the real
+ * reason with its remedy already; that line stays the last error, and this
+ * one only adds the step.  If nothing was logged, this is the error line. */
+static int step_failed(const char *step, int ret)
+{
+	if (udk_last_error()[0] == '\0')
+		udk_log(UDK_LOG_ERR, "eal", "init failed at step '%s': %s", step, udk_strerror(ret));
+	else
+		udk_log(UDK_LOG_WARN, "eal", "init failed at step '%s' (%s); undoing the steps "
+			"before it", step, udk_strerror_name(ret));
+	return ret;
+}
+
+static void close_devices(void)
+{
+	while (eal.nb_devs > 0) {
+		eal.nb_devs--;
+		udk_pci_dev_close(eal.devs[eal.nb_devs]);
+		eal.devs[eal.nb_devs] = NULL;
+	}
+}
+
+int udk_eal_init(int argc, char **argv)
+{
+	struct udk_mem_opts mo;
+	struct udk_dmamap_opts dmo;
+	char bdf[UDK_PCI_ADDR_STRLEN], step[32];
+	int consumed, ret;
+
+	eal.help = false;
+	if (eal.up) {
+		udk_log(UDK_LOG_ERR, "eal", "init: the EAL is already initialised; call "
+			"udk_eal_cleanup() first");
+		return -EBUSY;
+	}
+	consumed = udk_eal_parse(argc, argv, &eal.args);
+	if (consumed < 0)
+		return consumed;
+	if (eal.args.help) {
+		eal.help = true; /* the app prints udk_eal_usage(): a library never writes stdout */
+		return consumed;
+	}
+	udk_log_set_level(eal.args.log_level);
+
+	udk_last_error_clear();
+	udk_mem_opts_init(&mo, sizeof(mo));
+	mo.huge_dir = eal.args.huge_dir;
+	mo.no_huge = eal.args.no_huge;
+	mo.total_limit = eal.args.total_mem;
+	memcpy(mo.socket_limit, eal.args.socket_mem, sizeof(mo.socket_limit));
+	ret = udk_mem_create(&mo, &eal.mem);
+	if (ret < 0)
+		return step_failed("memory", ret);
+
+	udk_last_error_clear();
+	udk_dmamap_opts_init(&dmo, sizeof(dmo));
+	dmo.backend = eal.args.backend;
+	dmo.name = "default";
+	ret = udk_dmamap_create(&dmo, &eal.map);
+	if (ret < 0) {
+		step_failed("default map", ret);
+		goto err_mem;
+	}
+
+	udk_last_error_clear();
+	ret = udk_mem_event_register(eal.mem, map_follows_heap, eal.map);
+	if (ret < 0) {
+		step_failed("map the heap", ret);
+		goto err_map;
+	}
+	udk_mem_set_default(eal.mem);
+
+	udk_last_error_clear();
+	ret = eal_lcores_start(eal.args.lcore_cpu, eal.args.nb_lcores);
+	if (ret < 0) {
+		step_failed("lcores", ret);
+		goto err_default;
+	}
+
+	for (eal.nb_devs = 0; eal.nb_devs < eal.args.nb_allow; eal.nb_devs++) {
+		udk_last_error_clear();
+		ret = udk_pci_dev_open(&eal.args.allow[eal.nb_devs], eal.map,
+				       &eal.devs[eal.nb_devs]);
+		if (ret < 0) {
+			udk_pci_addr_format(&eal.args.allow[eal.nb_devs], bdf, sizeof(bdf));
+			snprintf(step, sizeof(step), "open -a %s", bdf);
+			step_failed(step, ret);
+			goto err_devices;
+		}
+	}
+	eal.up = true;
+	return consumed;
+
+err_devices:
+	close_devices();
+	eal_lcores_stop();
+err_default:
+	udk_mem_set_default(NULL);
+err_map:
+	/* Destroying the memory sends FREE, which unmaps from the map. */
+	udk_mem_destroy(eal.mem);
+	eal.mem = NULL;
+	udk_dmamap_put(eal.map);
+	eal.map = NULL;
+	return ret;
+err_mem:
+	udk_mem_destroy(eal.mem);
+	eal.mem = NULL;
+	return ret;
+}
+
+bool udk_eal_help_requested(void)
+{
+	return eal.help;
+}
+
+void udk_eal_cleanup(void)
+{
+	if (!eal.up)
+		return;
+	/* Devices first: nothing may DMA into memory that is about to go. */
+	close_devices();
+	eal_lcores_stop();
+	udk_mem_set_default(NULL);
+	udk_mem_destroy(eal.mem);
+	eal.mem = NULL;
+	udk_dmamap_put(eal.map);
+	eal.map = NULL;
+	eal.up = false;
+}
+
+struct udk_dmamap *udk_eal_dmamap(void)
+{
+	return eal.map;
+}
+
+struct udk_mem *udk_eal_mem(void)
+{
+	return eal.mem;
+}
+
+size_t udk_eal_nb_devices(void)
+{
+	return eal.nb_devs;
+}
+
+struct udk_pci_dev *udk_eal_device(size_t i)
+{
+	return i < eal.nb_devs ? eal.devs[i] : NULL;
+}
