@@ -15,6 +15,7 @@ ninja -C build
 # devices found by vendor:device: UDK_LAB_NVME, UDK_LAB_NVME2, UDK_LAB_VIRTIO,
 # UDK_LAB_E1000E, UDK_LAB_E1000_A, UDK_LAB_E1000_B (doc/lab.md).
 DEMO=(
+	'modprobe -a nvme e1000e e1000 virtio_net  # the kernel drivers claim the devices, as on a real machine'
 	'udk-devbind status'
 	'udk-devbind bind $UDK_LAB_NVME $UDK_LAB_VIRTIO $UDK_LAB_E1000_A'
 	'udk-devbind status'

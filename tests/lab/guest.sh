@@ -29,10 +29,10 @@ UDK_LAB_HUGEPAGES=128
 [ -f "$L/host.env" ] && . "$L/host.env"
 [ -n "${UDK_LAB_PATH:-}" ] && PATH=$UDK_LAB_PATH:$PATH
 
+# Only vfio-pci: the devices start with no driver at all (the guest has no
+# udev to load theirs).  Tests bind what they need and load a kernel driver
+# themselves when they want one (e.g. modprobe e1000 for "group not viable").
 modprobe vfio-pci || log "modprobe vfio-pci failed"
-# Kernel drivers for the devices, as on a real machine: tests move what they
-# need to vfio-pci themselves (labutil.h: lab_bind_vfio).
-modprobe -a nvme e1000e e1000 virtio_net 2>/dev/null || log "some kernel NIC/NVMe drivers did not load"
 mount -t hugetlbfs hugetlbfs /dev/hugepages || log "cannot mount hugetlbfs"
 echo "$UDK_LAB_HUGEPAGES" > /proc/sys/vm/nr_hugepages
 
@@ -45,30 +45,10 @@ find_dev() {
 		[ "$v:$p" = "0x$1:0x$2" ] && echo "${d##*/}"
 	done
 }
-nvme_serial() {
-	cat /sys/bus/pci/devices/"$1"/nvme/nvme*/serial 2>/dev/null | sed 's/ *$//'
-}
-# NVMe controllers: udk-lab-nvme0 and udk-lab-nvme1, told apart by serial
-# (the kernel nvme driver reads it; wait for its asynchronous probe).
-NVME_ALL=$(find_dev 1b36 0010)
-NVME= NVME2=
-i=0
-while [ $i -lt 50 ]; do
-	for b in $NVME_ALL; do
-		case "$(nvme_serial "$b")" in
-		udk-lab-nvme0) NVME=$b ;;
-		udk-lab-nvme1) NVME2=$b ;;
-		esac
-	done
-	[ -n "$NVME" ] && { [ -n "$NVME2" ] || [ "$(echo $NVME_ALL | wc -w)" -lt 2 ]; } && break
-	i=$((i + 1))
-	sleep 0.1
-done
-if [ -z "$NVME" ]; then
-	set -- $NVME_ALL
-	NVME=${1:-} NVME2=${2:-}
-	log "NVMe serials not readable; taking controllers in address order"
-fi
+# The NVMe on the root complex (serial udk-lab-nvme0) comes before the one
+# behind the root port (udk-lab-nvme1) in address order.
+set -- $(find_dev 1b36 0010)
+NVME=${1:-} NVME2=${2:-}
 set -- $(find_dev 8086 100e)
 E1000_A=${1:-} E1000_B=${2:-}
 {

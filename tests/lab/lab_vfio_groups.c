@@ -4,9 +4,11 @@
  * need, checked through the raw VFIO uapi (no libudk): a device moved to
  * vfio-pci gets /dev/vfio/<group>; the e1000 pair behind the PCI bridge is
  * "not viable" while one of them stays on the e1000 driver, and viable once
- * the other is unbound or on vfio-pci too.  Leaves every device as found.
+ * the other is unbound or on vfio-pci too.  Leaves every device (and the
+ * e1000 module) as found.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <linux/vfio.h>
 #include <stdio.h>
@@ -48,6 +50,7 @@ int main(void)
 {
 	char nvme_drv[64] = "", a_drv[64] = "", b_drv[64] = "";
 	const char *nvme, *a, *b;
+	bool e1000_loaded;
 	char path[64];
 	int g;
 
@@ -58,6 +61,7 @@ int main(void)
 	lab_device_driver(nvme, nvme_drv, sizeof(nvme_drv));
 	lab_device_driver(a, a_drv, sizeof(a_drv));
 	lab_device_driver(b, b_drv, sizeof(b_drv));
+	e1000_loaded = access("/sys/module/e1000", F_OK) == 0;
 
 	/* A device alone in its group. */
 	g = lab_device_group(nvme);
@@ -85,5 +89,7 @@ int main(void)
 
 	CHECK(lab_bind(a, a_drv) == 0);
 	CHECK(lab_bind(b, b_drv) == 0);
+	if (!e1000_loaded)
+		CHECK(lab_sh("modprobe -r e1000") == 0);
 	return lab_result();
 }
