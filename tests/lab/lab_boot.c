@@ -6,6 +6,7 @@
  * No libudk: this test says whether the lab works, not whether udk does.
  */
 #include <dirent.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -90,9 +91,15 @@ int main(void)
 			CHECK_MSG(group[i] != group[j], "%s and %s share group %d",
 				  devices[i].env, devices[j].env, group[i]);
 
-	/* The kernel log is readable: lab_kmsg_find sees the IOMMU's boot line. */
+	/* The kernel log is readable: lab_kmsg_find sees the IOMMU's boot line,
+	 * and a mark hides what came before it. */
 	CHECK_MSG(lab_kmsg_find(0, "DMAR: (IOMMU enabled|Intel\\(R\\) Virtualization)", 0, NULL,
 				0) == 1,
 		  "no DMAR line in /dev/kmsg");
+	uint64_t mark = lab_kmsg_mark();
+	/* With its newline, or the record stays open and unread. */
+	CHECK(lab_write_file("/dev/kmsg", "lab_boot: kmsg marker\n") == 0);
+	CHECK(lab_kmsg_find(mark, "lab_boot: kmsg marker", 2000, NULL, 0) == 1);
+	CHECK(lab_kmsg_find(lab_kmsg_mark(), "lab_boot: kmsg marker", 0, NULL, 0) == 0);
 	return lab_result();
 }
