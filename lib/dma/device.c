@@ -79,10 +79,14 @@ static int check_device(const char *bdf, int *group)
 	snprintf(path, sizeof(path), "%s/bus/pci/devices/%s/driver", sys, bdf);
 	rc = udk_sysfs_link_name(path, drv, sizeof(drv));
 	if (rc < 0 || strcmp(drv, "vfio-pci") != 0) {
-		udk_log(UDK_LOG_ERR, UDK_DMA_LOG,
-			"open %s: the device is %s%s, not to vfio-pci: run 'udk-devbind bind %s'",
-			bdf, rc < 0 ? "not bound to a driver" : "bound to ", rc < 0 ? "" : drv,
-			bdf);
+		if (rc < 0)
+			udk_log(UDK_LOG_ERR, UDK_DMA_LOG,
+				"open %s: the device is not bound to a driver (udk needs vfio-pci): "
+				"run 'udk-devbind bind %s'", bdf, bdf);
+		else
+			udk_log(UDK_LOG_ERR, UDK_DMA_LOG,
+				"open %s: the device is bound to %s, not to vfio-pci: run "
+				"'udk-devbind bind %s'", bdf, drv, bdf);
 		return -UDK_ENOTBOUND;
 	}
 
@@ -262,7 +266,7 @@ int udk_device_attach(struct udk_device *dev, struct udk_dmamap *map)
 	}
 	pthread_mutex_lock(&map->lock);
 	if (g->map == NULL) {
-		rc = map->ops->attach_group(map, g);
+		rc = map->ops->attach_group(map, g, dev->bdf);
 		if (rc < 0)
 			goto out_unlock_map;
 		g->map = map;

@@ -24,8 +24,9 @@ struct udk_group;
 struct udk_dmamap_ops {
 	const char *name;
 	/* Make the group's devices see the map (first group: create the kernel
-	 * object, learn the aperture, replay the record). */
-	int (*attach_group)(struct udk_dmamap *map, struct udk_group *grp);
+	 * object, learn the aperture, replay the record).  bdf names the device
+	 * whose attach brought the group, for messages. */
+	int (*attach_group)(struct udk_dmamap *map, struct udk_group *grp, const char *bdf);
 	void (*detach_group)(struct udk_dmamap *map, struct udk_group *grp);
 	/* Only called while map->live. */
 	int (*map)(struct udk_dmamap *map, const struct udk_mapping *m);

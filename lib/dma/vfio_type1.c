@@ -117,13 +117,11 @@ err_ioctl:
 	return rc;
 }
 
-static int type1_attach_group(struct udk_dmamap *map, struct udk_group *grp)
+static int type1_attach_group(struct udk_dmamap *map, struct udk_group *grp, const char *bdf)
 {
-	char bdf[32];
 	bool first = map->nb_groups == 0;
 	int rc, model;
 
-	snprintf(bdf, sizeof(bdf), "group %d", grp->num);
 	if (map->container_fd < 0) {
 		rc = open_container(map, bdf);
 		if (rc < 0)
@@ -142,8 +140,8 @@ static int type1_attach_group(struct udk_dmamap *map, struct udk_group *grp)
 		}
 		if (err == EBUSY) {
 			udk_log(UDK_LOG_ERR, UDK_DMA_LOG,
-				"attach %s to %s: the group is already in another container",
-				bdf, map->name);
+				"attach %s to %s: its IOMMU group %d is already in another container",
+				bdf, map->name, grp->num);
 			return -UDK_EGROUP_BUSY;
 		}
 		udk_log(UDK_LOG_ERR, UDK_DMA_LOG, "attach %s to %s: VFIO_GROUP_SET_CONTAINER: %s",

@@ -63,6 +63,7 @@ int main(void)
 	id = udk_dma_zmalloc(4096, 4096, UDK_SOCKET_ANY);
 	LAB_CHECK(id != NULL);
 	LAB_CHECK_RC(lab_nvme_init(&nvme, pn, map), 0);
+	LAB_CHECK_RC(lab_peer_up(0x8086, 0x10d3, 0, "e1000e"), 0);
 	LAB_CHECK_RC(lab_virtio_init(&vio, pv, map), 0);
 	if (identify(&nvme, map, id) || tx(&vio, 4))
 		return LAB_FAIL;

@@ -30,6 +30,8 @@ int main(void)
 	struct udk_pci_dev *pn = udk_eal_device(0), *pv = udk_eal_device(1);
 	LAB_CHECK(udk_device_map(udk_pci_dev_device(pn)) == map);
 	LAB_CHECK(udk_device_map(udk_pci_dev_device(pv)) == map);
+	/* The heap grows on first use; its first segment lands in the map. */
+	LAB_CHECK_RC(lab_nvme_init(&nvme, pn, map), 0);
 	LAB_CHECK_RC(udk_dmamap_info(map, &info), 0);
 	printf("map %s: %u devices, %u mappings, %llu bytes, live %d, IOMMU page sizes 0x%llx\n",
 	       udk_dmamap_name(map), info.nb_devices, info.nb_mappings,
@@ -45,13 +47,13 @@ int main(void)
 		       (unsigned long long)r[i].last);
 	LAB_CHECK(n >= 1 && r[n - 1].last <= (1ULL << 39) - 1);
 
-	LAB_CHECK_RC(lab_nvme_init(&nvme, pn, map), 0);
 	id = udk_dma_zmalloc(4096, 4096, UDK_SOCKET_ANY);
 	LAB_CHECK(id != NULL && udk_virt2iova(id) != UDK_BAD_IOVA);
 	printf("Identify into %p (IOVA 0x%llx)\n", id, (unsigned long long)udk_virt2iova(id));
 	LAB_CHECK_RC(lab_nvme_identify(&nvme, udk_virt2iova(id)), 0);
 	LAB_CHECK(lab_nvme_identify_ok(id, "udk-lab-nvme0"));
 
+	LAB_CHECK_RC(lab_peer_up(0x8086, 0x10d3, 0, "e1000e"), 0);
 	LAB_CHECK_RC(lab_virtio_init(&vio, pv, map), 0);
 	memset(frame, 0xff, 6);                            /* broadcast */
 	memcpy(frame + 6, "\x02\x00\x00\x00\x00\x01", 6);  /* local MAC */

@@ -5,11 +5,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/klog.h>
+#include <dirent.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "labdev.h"
+#include "labutil.h"
 #include "udk_mem.h"
 #include "udk_util.h"
 
@@ -83,30 +87,46 @@ int lab_find_bind(uint16_t vendor, uint16_t device, int nth, struct udk_pci_addr
 	return rc;
 }
 
-bool lab_kmsg_has(const char *a, const char *b)
+int lab_peer_up(uint16_t vendor, uint16_t device, int nth, const char *driver)
 {
-	int len = klogctl(10 /* SYSLOG_ACTION_SIZE_BUFFER */, NULL, 0);
-	bool found = false;
-	char *buf, *line, *save;
+	char bdf[LAB_BDF_LEN], dir[128];
+	struct ifreq ifr;
+	struct dirent *de;
+	DIR *d = NULL;
+	int rc, fd;
 
-	if (len <= 0)
-		len = 1 << 20;
-	buf = malloc((size_t)len + 1);
-	if (buf == NULL)
-		return false;
-	len = klogctl(3 /* SYSLOG_ACTION_READ_ALL */, buf, len);
-	if (len < 0) {
-		free(buf);
-		return false;
+	rc = lab_find_device(vendor, device, (unsigned int)nth, bdf);
+	if (rc == 0)
+		rc = lab_bind(bdf, driver);
+	if (rc < 0) {
+		fprintf(stderr, "peer %04x:%04x: cannot bind it to %s: %s\n", vendor, device, driver,
+			strerror(-rc));
+		return rc;
 	}
-	buf[len] = '\0';
-	for (line = strtok_r(buf, "\n", &save); line && !found; line = strtok_r(NULL, "\n", &save))
-		if (strstr(line, a) && (b == NULL || strstr(line, b))) {
-			printf("  kernel log: %s\n", line);
-			found = true;
-		}
-	free(buf);
-	return found;
+	snprintf(dir, sizeof(dir), "/sys/bus/pci/devices/%s/net", bdf);
+	for (int i = 0; i < 50 && (d = opendir(dir)) == NULL; i++)
+		usleep(100000);
+	if (d == NULL) {
+		fprintf(stderr, "peer %s: no network interface under %s\n", bdf, dir);
+		return -ENODEV;
+	}
+	memset(&ifr, 0, sizeof(ifr));
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%.15s", de->d_name);
+	closedir(d);
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || ioctl(fd, SIOCGIFFLAGS, &ifr) < 0) {
+		rc = -errno;
+		goto out;
+	}
+	ifr.ifr_flags |= IFF_UP;
+	rc = ioctl(fd, SIOCSIFFLAGS, &ifr) < 0 ? -errno : 0;
+	printf("  peer %s (%s) is up on %s\n", bdf, ifr.ifr_name, driver);
+out:
+	if (fd >= 0)
+		close(fd);
+	return rc;
 }
 
 static uint64_t now_ms(void)

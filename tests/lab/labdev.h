@@ -48,8 +48,11 @@ int lab_find(uint16_t vendor, uint16_t device, int nth, struct udk_pci_addr *add
 int lab_find_bind(uint16_t vendor, uint16_t device, int nth, struct udk_pci_addr *addr,
 		  char *bdf, size_t len);
 
-/* The kernel log holds a line containing both a and b (b may be NULL). */
-bool lab_kmsg_has(const char *a, const char *b);
+/* Give the nth vendor:device NIC to its kernel driver and bring its
+ * interface up, so it takes what the hub sends it: QEMU's hub holds a
+ * sender's frames while no peer receives (LAB.md), and a transmit would then
+ * never complete. */
+int lab_peer_up(uint16_t vendor, uint16_t device, int nth, const char *driver);
 
 struct lab_nvme {
 	struct udk_pci_dev *pdev;
