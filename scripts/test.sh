@@ -44,6 +44,9 @@ run_suite() { # build-dir [meson setup options...] -- [meson test options...]
 }
 
 run_suite build --
+# UBSan only warns by default: make any undefined behaviour fail its test.
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
 run_suite build-asan -Db_sanitize=address,undefined -Db_lundef=false -- --suite unit
 
 /usr/bin/python3 - "$failed_steps" "${logs[@]}" <<'PY'
