@@ -12,10 +12,12 @@
 #include "udk_util.h"
 
 /* ---- Intel 82574 / 8254x ------------------------------------------------
- * 82574 datasheet (Intel 82574 GbE Controller Family, rev 3.4) §10.2.2.2
- * STATUS and §10.2.5 receive registers (RAL/RAH); the 8254x family
- * (Software Developer's Manual, rev 4.0) has the same registers at the same
- * offsets (§13.4.2 STATUS, §13.4.28 RAL/RAH). */
+ * The 82574 (Intel 82574 GbE Controller Family Datasheet, rev 3.4, §10.2
+ * register descriptions: STATUS at 0x00008, RAL/RAH at 0x05400/0x05404) keeps
+ * the registers of the 8254x family (PCI/PCI-X Family of Gigabit Ethernet
+ * Controllers Software Developer's Manual: §13.4.2 STATUS, §13.5.2 RAL,
+ * §13.5.3 RAH, §2.5 byte order: RAL bits 7:0 are the first byte on the wire).
+ * After reset the device loads RAL0/RAH0 from its NVM, with AV set. */
 #define E1000_STATUS 0x0008
 #define E1000_STATUS_FD 0x1          /* bit 0: full duplex */
 #define E1000_STATUS_LU 0x2          /* bit 1: link up */
