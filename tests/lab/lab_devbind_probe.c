@@ -113,7 +113,9 @@ int main(void)
 	char drv_nvme[64] = "", drv_virtio[64] = "", drv_e1000e[64] = "";
 	char kmac_e1000e[32] = "", kmac_virtio[32] = "", cmd[512], want[512];
 	bool had_e1000e, had_virtio_net;
+	char fault[256] = "";
 	const char *dev;
+	uint64_t mark;
 	int rc;
 
 	lab_require_guest();
@@ -140,7 +142,11 @@ int main(void)
 	CHECK(strcmp(kmac_virtio, mac_virtio) == 0);
 
 	snprintf(cmd, sizeof(cmd), "udk-devbind probe --bind --json %s %s %s", nvme, virtio, e1000e);
+	mark = lab_kmsg_mark();
 	rc = run(cmd);
+	/* Identify's DMA went through the device's map: the IOMMU blocked nothing. */
+	CHECK_MSG(lab_kmsg_find(mark, "DMAR: \\[DMA", 500, fault, sizeof(fault)) == 0,
+		  "DMA fault during probe: %s", fault);
 	CHECK_MSG(rc == 0, "probe exit %d", rc);
 	CHECK_MSG(err[0] == '\0', "nothing on stderr");
 	REQUIRE(lab_json_valid(out));
