@@ -1,7 +1,7 @@
 /* dmamap.c - the map object: its record of mappings, its IOVA space and its
  * lifetime.  The record is the truth; a backend mirrors it into the kernel
- * while devices are attached (map->live) and replays it when the first device
- * comes. */
+ * while map->live: type1 while devices are attached (it replays the record
+ * when the first device comes), iommufd from create on. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,16 +48,21 @@ int udk_dmamap_create(const struct udk_dmamap_opts *opts, struct udk_dmamap **ou
 	map->container_fd = -1;
 	map->iommufd = -1;
 	rc = udk_dma_backend_pick(o.backend, map->name, &map->backend, &map->ops);
-	if (rc == 0 && map->ops->init != NULL)
+	if (rc < 0)
+		goto err_free;
+	if (map->ops->init != NULL) {
 		rc = map->ops->init(map);
-	if (rc < 0) {
-		udk_iova_space_destroy(map->iova);
-		pthread_mutex_destroy(&map->lock);
-		free(map);
-		return rc;
+		if (rc < 0)
+			goto err_free;
 	}
 	*out = map;
 	return 0;
+
+err_free:
+	udk_iova_space_destroy(map->iova);
+	pthread_mutex_destroy(&map->lock);
+	free(map);
+	return rc;
 }
 
 struct udk_dmamap *udk_dmamap_get(struct udk_dmamap *map)
