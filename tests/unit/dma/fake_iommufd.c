@@ -153,7 +153,7 @@ bool was_closed(int fd)
 
 static char root[PATH_MAX];
 
-static void put_file(const char *rel, const char *text)
+void fixture_put(const char *rel, const char *text)
 {
 	char p[PATH_MAX * 2], *s;
 	FILE *f;
@@ -189,16 +189,16 @@ void fixture_dev(const char *bdf, int group, const char *cdev)
 	char rel[256], tgt[256];
 
 	snprintf(rel, sizeof(rel), "devices/pci0000:00/%s", bdf);
-	put_file(rel, NULL);
-	put_file("bus/pci/devices", NULL);
-	put_file("bus/pci/drivers/vfio-pci", NULL);
+	fixture_put(rel, NULL);
+	fixture_put("bus/pci/devices", NULL);
+	fixture_put("bus/pci/drivers/vfio-pci", NULL);
 	snprintf(rel, sizeof(rel), "bus/pci/devices/%s", bdf);
 	snprintf(tgt, sizeof(tgt), "../../../devices/pci0000:00/%s", bdf);
 	put_link(tgt, rel);
 	snprintf(rel, sizeof(rel), "kernel/iommu_groups/%d/devices", group);
-	put_file(rel, NULL);
+	fixture_put(rel, NULL);
 	snprintf(rel, sizeof(rel), "kernel/iommu_groups/%d/reserved_regions", group);
-	put_file(rel, "0x00000000fee00000 0x00000000feefffff msi\n");
+	fixture_put(rel, "0x00000000fee00000 0x00000000feefffff msi\n");
 	snprintf(rel, sizeof(rel), "kernel/iommu_groups/%d/devices/%s", group, bdf);
 	snprintf(tgt, sizeof(tgt), "../../../../devices/pci0000:00/%s", bdf);
 	put_link(tgt, rel);
@@ -209,7 +209,7 @@ void fixture_dev(const char *bdf, int group, const char *cdev)
 	put_link("../../../bus/pci/drivers/vfio-pci", rel);
 	if (cdev != NULL) {
 		snprintf(rel, sizeof(rel), "devices/pci0000:00/%s/vfio-dev/%s/dev", bdf, cdev);
-		put_file(rel, "511:0\n");
+		fixture_put(rel, "511:0\n");
 	}
 }
 

@@ -65,5 +65,7 @@ void fixture_teardown(void);
 /* A vfio-pci device in its own group (reserved region: the MSI window);
  * cdev: its VFIO cdev name ("vfio0"), or NULL for a kernel without them. */
 void fixture_dev(const char *bdf, int group, const char *cdev);
+/* A file under the fixture root with text, or a directory (text NULL). */
+void fixture_put(const char *rel, const char *text);
 
 #endif

@@ -497,6 +497,38 @@ static void test_attach_errors(void)
 	munmap(buf, 1 << 20);
 }
 
+/* A kernel with /dev/iommu whose VFIO devices have no cdev (6.1-6.5, or no
+ * CONFIG_VFIO_DEVICE_CDEV): AUTO stays on type1, iommufd by name still made. */
+static void test_auto_without_cdevs(void)
+{
+	struct udk_dmamap_info info;
+	struct udk_dmamap_opts o;
+	struct udk_dmamap *map;
+	enum udk_dmamap_backend b;
+	char why[200];
+
+	CU_ASSERT_EQUAL_FATAL(fixture_setup(), 0);
+	fixture_put("class/vfio-dev/vfio0", NULL);
+	fake_reset(true);
+	CU_ASSERT_EQUAL(udk_dmamap_auto_backend(NULL, &b, why, sizeof(why)), 0);
+	CU_ASSERT_EQUAL(b, UDK_DMAMAP_VFIO_TYPE1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(why, "CONFIG_VFIO_DEVICE_CDEV"));
+	CU_ASSERT_EQUAL_FATAL(udk_dmamap_create(NULL, &map), 0);
+	CU_ASSERT_EQUAL(udk_dmamap_info(map, &info), 0);
+	CU_ASSERT_EQUAL(info.backend, UDK_DMAMAP_VFIO_TYPE1);
+	udk_dmamap_put(map);
+	udk_dmamap_opts_init(&o, sizeof(o));
+	o.backend = UDK_DMAMAP_IOMMUFD;
+	CU_ASSERT_EQUAL_FATAL(udk_dmamap_create(&o, &map), 0);
+	udk_dmamap_put(map);
+	/* Once the device has its node, AUTO takes iommufd. */
+	fixture_put("class/vfio-dev/vfio0/dev", "511:0\n");
+	CU_ASSERT_EQUAL(udk_dmamap_auto_backend(NULL, &b, why, sizeof(why)), 0);
+	CU_ASSERT_EQUAL(b, UDK_DMAMAP_IOMMUFD);
+	udk_iommufd_set_sys(NULL);
+	fixture_teardown();
+}
+
 /* The EAL's --iommu-backend reaches the default map. */
 static void test_eal_backend_option(void)
 {
@@ -531,6 +563,7 @@ int main(void)
 		{"IOVA-range replies restrict the space", test_iova_ranges_restrict},
 		{"attach and detach: the requests", test_attach_detach_requests},
 		{"attach errors", test_attach_errors},
+		{"AUTO on a kernel without device cdevs", test_auto_without_cdevs},
 		{"EAL --iommu-backend reaches the map", test_eal_backend_option},
 	};
 	udk_log_set_level(UDK_LOG_ERR);
