@@ -276,6 +276,23 @@ static int attach_conflict(struct udk_dmamap *map, struct udk_device *dev, int e
 	}
 	if (f != NULL)
 		fclose(f);
+	/* Not in a reserved region: outside the aperture, which the kernel does
+	 * not tell before an attach succeeds.  The likely culprit is a mapping
+	 * outside what every IOMMU udk has met accepts (UDK_IOVA_SAFE_*). */
+	for (size_t i = 0; i < map->nm; i++) {
+		const struct udk_mapping *m = &map->m[i];
+		if (m->iova < UDK_IOVA_SAFE_START || m->iova + m->len - 1 > UDK_IOVA_SAFE_LAST) {
+			udk_log(UDK_LOG_ERR, UDK_DMA_LOG,
+				"attach %s to %s: device incompatible with the map: the kernel "
+				"refused to attach it (VFIO_DEVICE_ATTACH_IOMMUFD_PT: %s), most likely "
+				"for the mapping %p+0x%llx at IOVA 0x%llx-0x%llx, outside its IOMMU's "
+				"aperture; create a separate map for this device", dev->bdf,
+				map->name, strerror(err), (void *)m->vaddr,
+				(unsigned long long)m->len, (unsigned long long)m->iova,
+				(unsigned long long)(m->iova + m->len - 1));
+			return -UDK_EINCOMPATIBLE;
+		}
+	}
 	udk_log(UDK_LOG_ERR, UDK_DMA_LOG,
 		"attach %s to %s: device incompatible with the map: the kernel refused to attach "
 		"it (VFIO_DEVICE_ATTACH_IOMMUFD_PT: %s): a mapping lies outside its IOMMU's "

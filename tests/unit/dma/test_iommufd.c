@@ -481,6 +481,16 @@ static void test_attach_errors(void)
 	CU_ASSERT_LAST_ERROR_HAS("at IOVA 0xfee00000 lies in the device's reserved IOVA region "
 				 "0xfee00000-0xfeefffff");
 	CU_ASSERT_EQUAL(udk_dmamap_unmap(map, buf, 0x1000), 0);
+	/* ... and beyond the aperture (as the lab's 6.12 kernel answers for a
+	 * mapping at 1 TiB): the mapping outside 39 bits is named. */
+	CU_ASSERT_EQUAL(udk_dmamap_map_at(map, buf, 0x1000, 1ULL << 40), 0);
+	fk.fail_code = VFIO_DEVICE_ATTACH_IOMMUFD_PT;
+	fk.fail_errno = EADDRINUSE;
+	CU_ASSERT_EQUAL(udk_device_attach(dev, map), -UDK_EINCOMPATIBLE);
+	CU_ASSERT_LAST_ERROR_HAS("most likely for the mapping");
+	CU_ASSERT_LAST_ERROR_HAS("at IOVA 0x10000000000-0x10000000fff, outside its IOMMU's aperture");
+	CU_ASSERT_PTR_NULL(udk_device_map(dev));
+	CU_ASSERT_EQUAL(udk_dmamap_unmap(map, buf, 0x1000), 0);
 
 	/* More ranges than the first buffer holds: asked again, bigger. */
 	fk.ranges[0] = (struct iommu_iova_range){0, 0xfffff};
