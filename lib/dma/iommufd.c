@@ -333,13 +333,22 @@ static int open_and_bind(struct udk_dmamap *map, struct udk_device *dev)
 	if (sys->ioctl(fd, VFIO_DEVICE_BIND_IOMMUFD, &bind) < 0) {
 		err = errno;
 		sys->close(fd);
+		/* Linux 6.12: EINVAL when the device is already open through its
+		 * cdev (vfio_df_open), EBUSY when its group file is open or the
+		 * group has a device on a host driver (DMA ownership). */
+		if (err == EINVAL) {
+			udk_log(UDK_LOG_ERR, UDK_DMA_LOG,
+				"attach %s to %s: the device is in use elsewhere: already open "
+				"through its cdev, in another process or bound to another iommufd "
+				"context (VFIO_DEVICE_BIND_IOMMUFD: EINVAL)", dev->bdf, map->name);
+			return -UDK_EDEVBUSY;
+		}
 		if (err == EBUSY) {
 			udk_log(UDK_LOG_ERR, UDK_DMA_LOG,
-				"attach %s to %s: the device is in use elsewhere: bound to another "
-				"iommufd context (another process?), or its VFIO group /dev/vfio/%d "
-				"is open, or a device of group %d is on a host driver "
-				"(VFIO_DEVICE_BIND_IOMMUFD: EBUSY)", dev->bdf, map->name,
-				udk_device_iommu_group(dev), udk_device_iommu_group(dev));
+				"attach %s to %s: the device is in use elsewhere: its VFIO group "
+				"/dev/vfio/%d is open (a VFIO type1 user), or a device of group %d "
+				"is on a host driver (VFIO_DEVICE_BIND_IOMMUFD: EBUSY)", dev->bdf,
+				map->name, udk_device_iommu_group(dev), udk_device_iommu_group(dev));
 			return -UDK_EDEVBUSY;
 		}
 		udk_log(UDK_LOG_ERR, UDK_DMA_LOG, "attach %s to %s: VFIO_DEVICE_BIND_IOMMUFD: %s",

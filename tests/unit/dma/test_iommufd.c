@@ -450,12 +450,19 @@ static void test_attach_errors(void)
 	map = make_map(&wide, 1);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(map);
 
-	/* Bound elsewhere. */
+	/* In use elsewhere: open through its cdev by another process or
+	 * context (6.12 answers EINVAL), or its group file open (EBUSY). */
+	fk.fail_code = VFIO_DEVICE_BIND_IOMMUFD;
+	fk.fail_errno = EINVAL;
+	CU_ASSERT_EQUAL(udk_device_attach(dev, map), -UDK_EDEVBUSY);
+	CU_ASSERT_LAST_ERROR_HAS("the device is in use elsewhere: already open through its cdev");
+	CU_ASSERT_TRUE(was_closed(CDEV_FD));
+	CU_ASSERT_PTR_NULL(udk_device_map(dev));
 	fk.fail_code = VFIO_DEVICE_BIND_IOMMUFD;
 	fk.fail_errno = EBUSY;
 	CU_ASSERT_EQUAL(udk_device_attach(dev, map), -UDK_EDEVBUSY);
-	CU_ASSERT_LAST_ERROR_HAS("the device is in use elsewhere: bound to another iommufd context");
-	CU_ASSERT_TRUE(was_closed(CDEV_FD));
+	CU_ASSERT_LAST_ERROR_HAS("its VFIO group /dev/vfio/4 is open (a VFIO type1 user)");
+	CU_ASSERT_TRUE(was_closed(CDEV_FD + 1));
 	CU_ASSERT_PTR_NULL(udk_device_map(dev));
 
 	/* A mapping beyond the device's aperture: the IOVA-range reply after
