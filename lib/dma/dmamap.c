@@ -1,7 +1,7 @@
 /* dmamap.c - the map object: its record of mappings, its IOVA space and its
  * lifetime.  The record is the truth; a backend mirrors it into the kernel
- * while devices are attached (map->live) and replays it when the first device
- * comes. */
+ * while map->live: type1 while devices are attached (it replays the record
+ * when the first device comes), iommufd from create on. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,12 +31,6 @@ int udk_dmamap_create(const struct udk_dmamap_opts *opts, struct udk_dmamap **ou
 	udk_dmamap_opts_init(&o, sizeof(o));
 	if (opts != NULL)
 		memcpy(&o, opts, opts->opts_size < sizeof(o) ? opts->opts_size : sizeof(o));
-	if (o.backend == UDK_DMAMAP_IOMMUFD) {
-		udk_log(UDK_LOG_ERR, UDK_DMA_LOG,
-			"map create: the iommufd backend is not built in this udk; "
-			"use --iommu-backend type1 (or auto)");
-		return -ENOTSUP;
-	}
 	map = calloc(1, sizeof(*map));
 	if (map == NULL)
 		return -ENOMEM;
@@ -51,12 +45,24 @@ int udk_dmamap_create(const struct udk_dmamap_opts *opts, struct udk_dmamap **ou
 		snprintf(map->name, sizeof(map->name), "%s", o.name);
 	else
 		snprintf(map->name, sizeof(map->name), "map%u", atomic_fetch_add(&seq, 1));
-	/* AUTO means type1 until the iommufd backend lands (issue: iommufd). */
-	map->backend = UDK_DMAMAP_VFIO_TYPE1;
-	map->ops = &udk_dmamap_type1_ops;
 	map->container_fd = -1;
+	map->iommufd = -1;
+	rc = udk_dma_backend_pick(o.backend, map->name, &map->backend, &map->ops);
+	if (rc < 0)
+		goto err_free;
+	if (map->ops->init != NULL) {
+		rc = map->ops->init(map);
+		if (rc < 0)
+			goto err_free;
+	}
 	*out = map;
 	return 0;
+
+err_free:
+	udk_iova_space_destroy(map->iova);
+	pthread_mutex_destroy(&map->lock);
+	free(map);
+	return rc;
 }
 
 struct udk_dmamap *udk_dmamap_get(struct udk_dmamap *map)

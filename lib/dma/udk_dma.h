@@ -29,9 +29,9 @@ struct udk_dmamap;
 struct udk_device;
 
 enum udk_dmamap_backend {
-	UDK_DMAMAP_AUTO = 0,   /* iommufd when usable, else VFIO type1 */
+	UDK_DMAMAP_AUTO = 0,   /* iommufd when built in and /dev/iommu exists, else VFIO type1 */
 	UDK_DMAMAP_VFIO_TYPE1, /* VFIO container, type1v2 when offered */
-	UDK_DMAMAP_IOMMUFD,    /* iommufd IOAS (not built yet: -ENOTSUP) */
+	UDK_DMAMAP_IOMMUFD,    /* iommufd IOAS; -ENOTSUP if not built, -UDK_ENOIOMMUFD without /dev/iommu */
 };
 
 struct udk_dmamap_opts {
@@ -46,9 +46,12 @@ struct udk_dmamap_opts {
 
 void udk_dmamap_opts_init(struct udk_dmamap_opts *opts, size_t size);
 
-/* Create a map (opts may be NULL).  The caller holds one reference.  No
- * VFIO is needed yet: the backend opens the kernel object on first attach and
- * replays the mappings made before it.  0 or -errno/-UDK_E*. */
+/* Create a map (opts may be NULL).  The caller holds one reference.
+ * VFIO type1: nothing is opened yet; the container is made at the first
+ * attach and the mappings made before it are replayed.  iommufd: /dev/iommu
+ * is opened and the IOAS made now (it takes mappings before any device, so
+ * nothing is replayed).  0 or -errno/-UDK_E*: -ENOTSUP (iommufd asked for
+ * but not built), -UDK_ENOIOMMUFD (no /dev/iommu), -EACCES. */
 int udk_dmamap_create(const struct udk_dmamap_opts *opts, struct udk_dmamap **out);
 
 /* Take and drop a reference.  The map is destroyed (every mapping unmapped)
@@ -85,17 +88,31 @@ struct udk_dmamap_info {
 	unsigned int nb_devices;
 	unsigned int nb_mappings;
 	uint64_t bytes_mapped;
-	bool live;           /* the kernel object holds the mappings (a device is attached) */
-	uint64_t iova_pgsizes; /* IOMMU page sizes, 0 until a device is attached */
+	bool live;           /* the kernel holds the mappings (type1: a device is attached;
+				iommufd: always) */
+	uint64_t iova_pgsizes; /* IOMMU page sizes, 0 until a device is attached (and
+				  always under iommufd, which does not report them) */
 };
 int udk_dmamap_info(struct udk_dmamap *map, struct udk_dmamap_info *info);
 const char *udk_dmamap_name(const struct udk_dmamap *map);
 
-/* Open the VFIO device at PCI address bdf ("0000:00:04.0").  Opens (or reuses)
- * its IOMMU group and checks it: -UDK_ENOVFIO, -UDK_ENOIOMMU, -UDK_ENOTBOUND,
- * -UDK_EGROUP_NOT_VIABLE (the message names the device and driver that make
- * it so), -UDK_EGROUP_BUSY (another process holds the group), -EACCES.  The
- * device is not attached: call udk_device_attach(), or udk_device_fd(),
+/* The backend a map created with UDK_DMAMAP_AUTO gets on this system, in
+ * *out, and why in a few words in why (for 'udk-devbind doctor').  With a
+ * device (bdf not NULL) also whether it can go that way: -UDK_ENOCDEV when
+ * AUTO picks iommufd but the device has no VFIO cdev.  Else 0. */
+int udk_dmamap_auto_backend(const char *bdf, enum udk_dmamap_backend *out, char *why,
+			    size_t len);
+
+/* Open the VFIO device at PCI address bdf ("0000:00:04.0").  Checks it in
+ * sysfs (-ENODEV, -UDK_ENOIOMMU, -UDK_ENOTBOUND, -UDK_EGROUP_NOT_VIABLE: the
+ * message names the device and driver that make it so), then opens what its
+ * backend will need.  When iommufd is usable (udk_dmamap_auto_backend()) and
+ * the device has a VFIO cdev, only the cdev is checked (-UDK_ENOCDEV,
+ * -EACCES) and opened at attach, and the IOMMU group file stays closed
+ * (iommufd refuses a device whose group file is open); a type1 map opens the
+ * group at attach.  Otherwise its IOMMU group is opened (or reused) now:
+ * -UDK_ENOVFIO, -UDK_EGROUP_BUSY (another process holds the group), -EACCES.
+ * The device is not attached: call udk_device_attach(), or udk_device_fd(),
  * which attaches it to a private map on first use. */
 int udk_device_open(const char *bdf, struct udk_device **out);
 
@@ -106,14 +123,19 @@ void udk_device_close(struct udk_device *dev);
  * Other devices of the map are not disturbed.  -UDK_EATTACHED if dev is
  * attached, -UDK_EGROUP_BUSY if another device of its group is attached to a
  * different map, -UDK_EINCOMPATIBLE if the device's IOMMU cannot hold a
- * mapping the map already has, -UDK_ENOCONTAINER. */
+ * mapping the map already has (the device is left detached; nothing is
+ * remapped), -UDK_ENOCONTAINER.  iommufd maps also: -UDK_ENOCDEV (the kernel
+ * gave the device no cdev), -UDK_EDEVBUSY (bound to another iommufd context
+ * or open through its group). */
 int udk_device_attach(struct udk_device *dev, struct udk_dmamap *map);
 
-/* Detach: the device can no longer reach the map.  Under VFIO type1 this
- * closes the device's file descriptor, which resets the device: its release
- * callback runs first so BAR mappings and interrupts can be dropped, and the
- * driver re-initialises the device after the next attach.  -UDK_EDETACHED if
- * it is not attached. */
+/* Detach: the device can no longer reach the map.  Its release callback runs
+ * first, under both backends, so BAR mappings and interrupts are dropped; the
+ * driver re-initialises the device after the next attach.  Under VFIO type1
+ * the device's file descriptor is closed, which resets the device.  Under
+ * iommufd it stays open and bound to the map's iommufd context (no reset);
+ * attaching it to another map reopens it (a reset, as under type1).
+ * -UDK_EDETACHED if it is not attached. */
 int udk_device_detach(struct udk_device *dev);
 
 /* The map dev is attached to, or NULL (no reference is taken). */
@@ -123,8 +145,9 @@ struct udk_dmamap *udk_device_map(const struct udk_device *dev);
  * (the simple case: a one-device program never names a map). */
 int udk_device_fd(struct udk_device *dev, int *fd);
 
-/* Called by udk_device_detach() and udk_device_close() before the device fd
- * is closed.  One callback per device (lib/pci sets it). */
+/* Called by udk_device_detach() and udk_device_close() before the device is
+ * detached (and, under type1, its fd closed).  One callback per device
+ * (lib/pci sets it). */
 typedef void (*udk_device_release_fn)(struct udk_device *dev, void *arg);
 void udk_device_set_release(struct udk_device *dev, udk_device_release_fn fn, void *arg);
 
