@@ -2,7 +2,8 @@
 # Every test of udk, from a fresh clone: installs what is missing
 # (scripts/setup.sh), builds build/ and runs all its tests (unit and lab), then
 # builds build-asan/ with AddressSanitizer and UBSan and runs the unit tests
-# again.  Ends with one line "N passed, N failed, N skipped" counted from
+# again, and build-tsan/ with ThreadSanitizer for the multi-thread stress tests
+# (suite 'tsan').  Ends with one line "N passed, N failed, N skipped" counted from
 # meson's test logs; exits non-zero if anything failed or no test ran.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -48,6 +49,9 @@ run_suite build --
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
 run_suite build-asan -Db_sanitize=address,undefined -Db_lundef=false -- --suite unit
+# Any data race TSan sees fails its test (exit code 66).
+export TSAN_OPTIONS=halt_on_error=1:exitcode=66
+run_suite build-tsan -Db_sanitize=thread -Db_lundef=false -- --suite tsan
 
 /usr/bin/python3 - "$failed_steps" "${logs[@]}" <<'PY'
 import json, sys
