@@ -51,6 +51,8 @@ struct udk_dmamap {
 	unsigned int nb_devices;
 	uint64_t pgsizes;
 	int container_fd;      /* type1 */
+	struct udk_iova_xlate *xlate; /* every record entry, for lock-free virt2iova */
+	struct dma_ext *ext;          /* per-I/O mapping state (extmem.c) */
 };
 
 /* An IOMMU group, opened once per process and shared by its devices. */
@@ -71,6 +73,10 @@ struct udk_device {
 	udk_device_release_fn release;
 	void *release_arg;
 };
+
+/* extmem.c: the per-I/O mapping state of a map. */
+int dma_ext_init(struct udk_dmamap *map);
+void dma_ext_fini(struct udk_dmamap *map);
 
 /* Kernel-facing helpers of the generic code, for backends. */
 int udk_dma_replay(struct udk_dmamap *map);
