@@ -133,8 +133,13 @@ int udk_iova_xlate_insert(struct udk_iova_xlate *x, uintptr_t va, uint64_t len, 
 	int rc = 0;
 
 	if (len == 0 || (va | len | iova) & (PAGE - 1) || va + len < va ||
-	    (va + len - 1) >> UDK_IOVA_XLATE_VA_BITS)
+	    (va + len - 1) >> UDK_IOVA_XLATE_VA_BITS) {
+		udk_log(UDK_LOG_ERR, "iova",
+			"cannot translate %#lx+%#llx (IOVA %#llx): not a 4 KiB-aligned range "
+			"below the 47-bit user address space", (unsigned long)va,
+			(unsigned long long)len, (unsigned long long)iova);
 		return -EINVAL;
+	}
 	pthread_mutex_lock(&p->lock);
 	if (!range_free(x, va, len)) {
 		rc = -UDK_EOVERLAP;

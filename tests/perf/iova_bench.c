@@ -30,6 +30,7 @@
 #include "udk_util.h"
 
 #define BACKGROUND 1024
+#define MAX_THREADS 2
 #define AP_START (1ULL << 30)
 #define AP_LAST ((1ULL << 39) - 1)
 
@@ -206,8 +207,8 @@ static double measure(enum kind kind, unsigned int cls, int threads)
 	struct bump_alloc bump = {.lock = PTHREAD_MUTEX_INITIALIZER, .next = AP_START};
 	struct udk_iova_space *sp = NULL;
 	pthread_barrier_t start;
-	pthread_t t[2];
-	struct run r[2];
+	pthread_t t[MAX_THREADS];
+	struct run r[MAX_THREADS];
 	uint64_t size = udk_iova_class_size(cls), iova;
 	double worst = 0;
 
@@ -221,6 +222,8 @@ static double measure(enum kind kind, unsigned int cls, int threads)
 		else
 			bump_alloc(&bump, 4096, &iova);
 	}
+	if (threads > MAX_THREADS)
+		threads = MAX_THREADS;
 	pthread_barrier_init(&start, NULL, (unsigned int)threads);
 	for (int i = 0; i < threads; i++) {
 		r[i] = (struct run){kind, cls, (unsigned int)i, sp, &tree, &bump, &start, 0, 0};
@@ -362,7 +365,7 @@ int main(int argc, char **argv)
 		printf("alloc+free pairs, ns per pair (all threads; lower is better)\n"
 		       "%-22s %8s %9s %9s %10s %10s\n", "class/threads", "udk", "tree", "bump",
 		       "tree/udk", "bump/udk");
-	for (int threads = 1; threads <= 2; threads++) {
+	for (int threads = 1; threads <= MAX_THREADS; threads++) {
 		for (unsigned int cls = 0; cls < UDK_IOVA_NB_CLASSES; cls++) {
 			char what[32];
 			double u = measure(UDK, cls, threads);
