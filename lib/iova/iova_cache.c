@@ -105,6 +105,20 @@ static struct iova_cache *get_cache(struct udk_iova_space *sp, unsigned int idx)
 	return c;
 }
 
+/* How many IOVAs a magazine of class cls holds, and how many magazines its
+ * depot may own.  1 GiB IOVAs are few (512 in a 39-bit space): a cache keeps
+ * at most two of them and the depot four, so idle lcores cannot hoard the
+ * space; every smaller class gets full 64-entry magazines. */
+static inline unsigned int mag_cap(unsigned int cls)
+{
+	return cls == UDK_IOVA_CLASS_1G ? 1 : MAG_SIZE;
+}
+
+static inline unsigned int depot_cap(unsigned int cls)
+{
+	return cls == UDK_IOVA_CLASS_1G ? 4 : DEPOT_MAGS;
+}
+
 static void swap_mags(struct cache_class *cc)
 {
 	struct mag *t = cc->loaded;
@@ -140,10 +154,8 @@ static int refill(struct udk_iova_space *sp, struct cache_class *cc, unsigned in
 		return 0;
 	}
 	pthread_mutex_unlock(&d->lock);
-	/* Half, not all: the IOVAs carved now are held by this lcore alone,
-	 * and a 1 GiB class has few to spare. */
-	m->n = iova_carve(sp, udk_iova_class_size(cls), m->iova,
-			  cls == UDK_IOVA_CLASS_1G ? 1 : MAG_SIZE / 2);
+	/* Half, not all: the IOVAs carved now are held by this lcore alone. */
+	m->n = iova_carve(sp, udk_iova_class_size(cls), m->iova, (mag_cap(cls) + 1) / 2);
 	return m->n > 0 ? 0 : -UDK_ENOIOVA;
 }
 
@@ -158,7 +170,7 @@ static void spill(struct udk_iova_space *sp, struct cache_class *cc, unsigned in
 	pthread_mutex_lock(&d->lock);
 	if (d->nempty > 0) {
 		e = d->empty[--d->nempty];
-	} else if (d->nfull + d->nempty < DEPOT_MAGS) {
+	} else if (d->nfull + d->nempty < depot_cap(cls)) {
 		e = malloc(sizeof(*e)); /* slow path, bounded: see above */
 	}
 	if (e != NULL) {
@@ -188,8 +200,10 @@ static int cache_alloc(struct udk_iova_space *sp, struct iova_cache *c, unsigned
 		return 0;
 	}
 	if (refill(sp, cc, cls) < 0) {
-		/* Another lcore may just have filled the depot, or a control-path
-		 * free made room: one more look before giving up. */
+		/* Free IOVAs of other classes may sit in their depots, cutting
+		 * the space into pieces: give them back, and look once more
+		 * (another lcore may also just have filled this depot). */
+		udk_iova_space_drain(sp);
 		if (refill(sp, cc, cls) < 0)
 			return -UDK_ENOIOVA;
 	}
@@ -202,8 +216,8 @@ static void cache_free(struct udk_iova_space *sp, struct iova_cache *c, unsigned
 {
 	struct cache_class *cc = &c->cls[cls];
 
-	if (unlikely(cc->loaded->n == MAG_SIZE)) {
-		if (cc->prev->n == MAG_SIZE)
+	if (unlikely(cc->loaded->n == mag_cap(cls))) {
+		if (cc->prev->n == mag_cap(cls))
 			spill(sp, cc, cls);
 		swap_mags(cc);
 	}

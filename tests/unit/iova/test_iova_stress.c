@@ -2,24 +2,27 @@
  * 'tsan'): lcores allocate and free IOVAs of every class through their own
  * caches and the shared path while a shadow bitmap (one bit per 4 KiB of the
  * space, set and cleared with atomic read-modify-writes) proves that no IOVA
- * is handed out twice; after the threads end and the caches are flushed, the
+ * is handed out twice (frees come also from other lcores, as I/Os complete
+ * elsewhere); after the threads end and the caches are flushed, the
  * range allocator must be back to zero bytes used (none leaked).  A second
  * test races translation readers against a writer that inserts and removes
  * mappings: a reader sees the right IOVA or none, never another. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "../common/unit.h"
 #include "udk_iova.h"
 #include "udk_util.h"
 
 #define AP_START (1ULL << 30)
-#define AP_LEN (16ULL << 30)
+#define AP_LEN (64ULL << 30)
 #define NB_PAGES (AP_LEN / 4096)
 #define THREADS 4
-#define HELD_MAX 96
+#define HELD_MAX 1024
 #define ITER 200000
+#define INBOX 256
 
 static _Atomic uint64_t shadow[NB_PAGES / 64];
 static atomic_uint twice, unowned, outside, failed_alloc;
@@ -60,9 +63,9 @@ static unsigned int pick_class(unsigned int *seed)
 
 	if (r == 0)
 		return UDK_IOVA_CLASS_1G;
-	if (r < 20)
+	if (r < 10)
 		return 9;
-	return r % 6;
+	return r % 4;
 }
 
 struct held {
@@ -70,18 +73,68 @@ struct held {
 	unsigned int cls;
 };
 
+/* I/Os complete on other lcores: a thread hands some of its IOVAs to the
+ * next one, which frees them through its own cache.  (The handoff is the
+ * test's, under its own lock; the allocator sees only frees from afar.) */
+static struct inbox {
+	pthread_mutex_t lock;
+	int n;
+	struct held h[INBOX];
+} inbox[THREADS];
+
+static bool hand_over(unsigned int to, struct held h)
+{
+	bool ok;
+
+	pthread_mutex_lock(&inbox[to].lock);
+	ok = inbox[to].n < INBOX;
+	if (ok)
+		inbox[to].h[inbox[to].n++] = h;
+	pthread_mutex_unlock(&inbox[to].lock);
+	return ok;
+}
+
+static void take_delivery(unsigned int id, unsigned int cache)
+{
+	struct held got[INBOX];
+	int n;
+
+	pthread_mutex_lock(&inbox[id].lock);
+	n = inbox[id].n;
+	memcpy(got, inbox[id].h, (size_t)n * sizeof(got[0]));
+	inbox[id].n = 0;
+	pthread_mutex_unlock(&inbox[id].lock);
+	for (int i = 0; i < n; i++) {
+		shadow_give(got[i].iova, udk_iova_class_size(got[i].cls));
+		udk_iova_cache_free(space, cache, got[i].cls, got[i].iova);
+	}
+}
+
 static void *worker(void *arg)
 {
 	unsigned int id = (unsigned int)(uintptr_t)arg;
 	/* The last thread is not an lcore: it takes the shared path. */
 	unsigned int cache = id == THREADS - 1 ? UDK_IOVA_SHARED : id;
 	unsigned int seed = id * 7919 + 1;
-	struct held h[HELD_MAX];
+	struct held *h = calloc(HELD_MAX, sizeof(*h));
+	bool filling = true;
 	int n = 0;
 
+	/* Phases of mostly-alloc and mostly-free, hundreds deep: far more than
+	 * two magazines hold, so magazines go through the depot and the
+	 * depot to and from the range allocator. */
 	for (int i = 0; i < ITER; i++) {
-		bool alloc = n == 0 || (n < HELD_MAX && rand_r(&seed) % 2);
+		bool alloc;
 
+		if (i % 64 == 0)
+			take_delivery(id, cache);
+		if (n == HELD_MAX || (filling && rand_r(&seed) % 600 == 0))
+			filling = false;
+		else if (n == 0)
+			filling = true;
+		alloc = rand_r(&seed) % 10 < (filling ? 9 : 1);
+		if (n == 0 || n == HELD_MAX)
+			alloc = n == 0;
 		if (alloc) {
 			unsigned int cls = pick_class(&seed);
 			uint64_t iova;
@@ -95,8 +148,10 @@ static void *worker(void *arg)
 		} else {
 			int k = rand_r(&seed) % n;
 
-			shadow_give(h[k].iova, udk_iova_class_size(h[k].cls));
-			udk_iova_cache_free(space, cache, h[k].cls, h[k].iova);
+			if (rand_r(&seed) % 4 != 0 || !hand_over((id + 1) % THREADS, h[k])) {
+				shadow_give(h[k].iova, udk_iova_class_size(h[k].cls));
+				udk_iova_cache_free(space, cache, h[k].cls, h[k].iova);
+			}
 			h[k] = h[--n];
 		}
 	}
@@ -105,6 +160,7 @@ static void *worker(void *arg)
 		shadow_give(h[n].iova, udk_iova_class_size(h[n].cls));
 		udk_iova_cache_free(space, cache, h[n].cls, h[n].iova);
 	}
+	free(h);
 	return NULL;
 }
 
@@ -115,9 +171,14 @@ static void test_no_iova_twice_none_leaked(void)
 
 	CU_ASSERT_EQUAL_FATAL(udk_iova_space_create(&ap, 1, &space), 0);
 	for (unsigned int i = 0; i < THREADS; i++)
+		pthread_mutex_init(&inbox[i].lock, NULL);
+	for (unsigned int i = 0; i < THREADS; i++)
 		pthread_create(&t[i], NULL, worker, (void *)(uintptr_t)i);
 	for (unsigned int i = 0; i < THREADS; i++)
 		pthread_join(t[i], NULL);
+	/* What was handed over after its receiver's last look. */
+	for (unsigned int i = 0; i < THREADS; i++)
+		take_delivery(i, i == THREADS - 1 ? UDK_IOVA_SHARED : i);
 	CU_ASSERT_EQUAL(atomic_load(&twice), 0);
 	CU_ASSERT_EQUAL(atomic_load(&unowned), 0);
 	CU_ASSERT_EQUAL(atomic_load(&outside), 0);
