@@ -9,8 +9,11 @@
  * A struct udk_device is one VFIO device (a PCI function bound to vfio-pci)
  * together with its IOMMU group.  lib/pci builds the PCI view on top of it.
  *
- * Thread rules: every call here is control path and thread-safe (each map and
- * the process's group table have a lock); none is for the fast path.
+ * Thread rules: every call here is thread-safe (each map and the process's
+ * group table have a lock).  All are control path except translation
+ * (udk_dmamap_virt2iova: lock-free) and the per-I/O calls udk_dma_map_buf /
+ * unmap_buf / flush, whose IOVA allocation is lock-free per lcore and whose
+ * kernel call is a system call by nature.
  */
 #ifndef UDK_DMA_H
 #define UDK_DMA_H

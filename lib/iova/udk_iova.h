@@ -47,7 +47,8 @@ struct udk_iova_range {
 struct udk_iova_space;
 
 /* A space over the given apertures (NULL, 0: the safe default above).
- * The caller owns the result; free it with udk_iova_space_destroy(). */
+ * The caller owns the result; free it with udk_iova_space_destroy(), once no
+ * thread uses the space any more (its caches go with it).  Control path. */
 int udk_iova_space_create(const struct udk_iova_range *ranges, size_t n,
 			  struct udk_iova_space **out);
 void udk_iova_space_destroy(struct udk_iova_space *sp);
@@ -57,33 +58,38 @@ void udk_iova_space_destroy(struct udk_iova_space *sp);
 int udk_iova_alloc(struct udk_iova_space *sp, uint64_t len, uint64_t align, uint64_t *iova);
 
 /* Like udk_iova_alloc(), preferring an IOVA aligned to pref (so large IOMMU
- * pages can be used) and settling for min_align when no such range is free. */
+ * pages can be used) and settling for min_align when no such range is free.
+ * Before reporting exhaustion it drains the depot once.  Thread-safe (the
+ * space's mutex); control path. */
 int udk_iova_alloc_pref(struct udk_iova_space *sp, uint64_t len, uint64_t pref,
 			uint64_t min_align, uint64_t *iova);
 
 /* Take exactly [iova, iova+len) (a caller-chosen IOVA).  -UDK_EOVERLAP if any
- * of it is allocated, -UDK_ENOIOVA if it lies outside the apertures. */
+ * of it is allocated, -UDK_ENOIOVA if it lies outside the apertures.
+ * Thread-safe; control path. */
 int udk_iova_reserve(struct udk_iova_space *sp, uint64_t iova, uint64_t len);
 
 /* Give back a range returned by alloc or reserve.  The range must be exactly
- * one earlier allocation: -UDK_ENOTMAPPED otherwise. */
+ * one earlier allocation: -UDK_ENOTMAPPED otherwise.  Thread-safe. */
 int udk_iova_free(struct udk_iova_space *sp, uint64_t iova, uint64_t len);
 
 /* Narrow the apertures to their intersection with ranges (what a newly
  * attached IOMMU reports).  Fails with -UDK_EINCOMPATIBLE, changing nothing,
  * if an allocated range would fall outside; *bad (if not NULL) then holds the
- * first such allocation. */
+ * first such allocation.  The depot is drained first; IOVAs parked in lcore
+ * caches count as allocated.  Thread-safe; control path. */
 int udk_iova_space_restrict(struct udk_iova_space *sp, const struct udk_iova_range *ranges,
 			    size_t n, struct udk_iova_range *bad);
 
 /* Copy up to max apertures (what is allocatable or allocated) into out;
- * *n gets the total number. */
+ * *n gets the total number.  Thread-safe. */
 int udk_iova_space_ranges(struct udk_iova_space *sp, struct udk_iova_range *out, size_t max,
 			  size_t *n);
 
 /* Bytes currently allocated from the range allocator.  IOVAs that sit free
  * in a cache or the depot count as allocated (the range allocator handed
- * them out); udk_iova_space_drain() and udk_iova_cache_flush() give them back. */
+ * them out); udk_iova_space_drain() and udk_iova_cache_flush() give them back.
+ * Thread-safe. */
 uint64_t udk_iova_space_used(struct udk_iova_space *sp);
 
 /* ---- Size classes and per-lcore caches (the fast path) ---- */
