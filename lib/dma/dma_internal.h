@@ -43,6 +43,8 @@ struct udk_dmamap {
 	enum udk_dmamap_backend backend;
 	const struct udk_dmamap_ops *ops;
 	struct udk_iova_space *iova;
+	struct udk_iova_xlate *xlate; /* every record entry, for lock-free virt2iova */
+	struct dma_ext *ext;          /* per-I/O mapping state (extmem.c) */
 	struct udk_mapping *m; /* sorted by vaddr, disjoint */
 	size_t nm, capm;
 	uint64_t bytes;
@@ -51,8 +53,6 @@ struct udk_dmamap {
 	unsigned int nb_devices;
 	uint64_t pgsizes;
 	int container_fd;      /* type1 */
-	struct udk_iova_xlate *xlate; /* every record entry, for lock-free virt2iova */
-	struct dma_ext *ext;          /* per-I/O mapping state (extmem.c) */
 };
 
 /* An IOMMU group, opened once per process and shared by its devices. */
@@ -74,7 +74,8 @@ struct udk_device {
 	void *release_arg;
 };
 
-/* extmem.c: the per-I/O mapping state of a map. */
+/* extmem.c: a map's translation table and per-I/O mapping state; init
+ * before the map is used, fini at its destruction. */
 int dma_ext_init(struct udk_dmamap *map);
 void dma_ext_fini(struct udk_dmamap *map);
 

@@ -41,16 +41,21 @@ int udk_dmamap_create(const struct udk_dmamap_opts *opts, struct udk_dmamap **ou
 	if (map == NULL)
 		return -ENOMEM;
 	rc = udk_iova_space_create(o.iova_ranges, o.nb_iova_ranges, &map->iova);
-	if (rc < 0)
-		goto err_free;
-	rc = udk_iova_xlate_create(&map->xlate);
-	if (rc < 0)
-		goto err_space;
-	rc = dma_ext_init(map);
-	if (rc < 0)
-		goto err_xlate;
+	if (rc < 0) {
+		free(map);
+		return rc;
+	}
 	pthread_mutex_init(&map->lock, NULL);
 	atomic_init(&map->refcnt, 1);
+	/* The translation table and the per-I/O state (extmem.c). */
+	rc = dma_ext_init(map);
+	if (rc < 0) {
+		udk_iova_space_destroy(map->iova);
+		pthread_mutex_destroy(&map->lock);
+		free(map);
+		return rc;
+	}
+
 	if (o.name != NULL)
 		snprintf(map->name, sizeof(map->name), "%s", o.name);
 	else
@@ -61,14 +66,6 @@ int udk_dmamap_create(const struct udk_dmamap_opts *opts, struct udk_dmamap **ou
 	map->container_fd = -1;
 	*out = map;
 	return 0;
-
-err_xlate:
-	udk_iova_xlate_destroy(map->xlate);
-err_space:
-	udk_iova_space_destroy(map->iova);
-err_free:
-	free(map);
-	return rc;
 }
 
 struct udk_dmamap *udk_dmamap_get(struct udk_dmamap *map)
@@ -86,7 +83,6 @@ void udk_dmamap_put(struct udk_dmamap *map)
 	if (map->ops->fini != NULL)
 		map->ops->fini(map);
 	dma_ext_fini(map);
-	udk_iova_xlate_destroy(map->xlate);
 	udk_iova_space_destroy(map->iova);
 	pthread_mutex_destroy(&map->lock);
 	free(map->m);

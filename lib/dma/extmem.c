@@ -42,9 +42,15 @@ struct dma_ext {
 int dma_ext_init(struct udk_dmamap *map)
 {
 	struct dma_ext *x = calloc(1, sizeof(*x));
+	int rc;
 
 	if (x == NULL)
 		return -ENOMEM;
+	rc = udk_iova_xlate_create(&map->xlate);
+	if (rc < 0) {
+		free(x);
+		return rc;
+	}
 	atomic_init(&x->mode, UDK_DMA_UNMAP_STRICT);
 	atomic_init(&x->batch, DEFQ_DEFAULT);
 	pthread_mutex_init(&x->shared_lock, NULL);
@@ -53,7 +59,8 @@ int dma_ext_init(struct udk_dmamap *map)
 }
 
 /* The last reference is gone, so no device is attached and the kernel holds
- * no mapping: queued entries need no unmap, their IOVAs die with the space. */
+ * no mapping: queued entries need no unmap, their IOVAs die with the space.
+ * The translation table goes too: no reader can be left. */
 void dma_ext_fini(struct udk_dmamap *map)
 {
 	struct dma_ext *x = map->ext;
@@ -66,6 +73,8 @@ void dma_ext_fini(struct udk_dmamap *map)
 	pthread_mutex_destroy(&x->shared_lock);
 	free(x);
 	map->ext = NULL;
+	udk_iova_xlate_destroy(map->xlate);
+	map->xlate = NULL;
 }
 
 /* Is [va, va+len) on the calling thread's stack?  The bounds are read once
