@@ -2,7 +2,9 @@
 # From a fresh clone to udk on (emulated) hardware in one command: installs
 # what is missing (scripts/setup.sh), builds into build/, boots the lab guest
 # (QEMU TCG: an emulated Intel IOMMU, two NVMe controllers, four NICs) and runs
-# the commands below in it, printing their output.
+# the commands below in it, printing their output: the devices as the kernel
+# sees them, bound to vfio-pci, checked, then identified by udk through VFIO
+# (udk-devbind probe: NVMe Identify, the NICs' MAC addresses and features).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,5 +23,6 @@ DEMO=(
 	'udk-devbind status'
 	'udk-devbind doctor $UDK_LAB_E1000_A'
 	'udk-devbind bind $UDK_LAB_E1000_B && udk-devbind doctor $UDK_LAB_NVME $UDK_LAB_E1000_A'
+	'udk-devbind probe --bind $UDK_LAB_NVME $UDK_LAB_VIRTIO $UDK_LAB_E1000E $UDK_LAB_E1000_A  # udk identifies each device through VFIO'
 )
 exec /usr/bin/python3 tests/lab/lab.py demo --build-dir build "${DEMO[@]}"

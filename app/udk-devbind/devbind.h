@@ -18,4 +18,11 @@ void errmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * naddrs is 0).  Returns an exit code. */
 int cmd_doctor(const struct udk_pci_addr *addrs, int naddrs);
 
+/* s as a JSON string, quoted and escaped, on stdout. */
+void json_str(const char *s);
+
+/* probe (probe.c): open each address through VFIO and identify it.
+ * Returns an exit code. */
+int cmd_probe(const struct udk_pci_addr *addrs, int naddrs, bool json, bool bind, bool no_dma);
+
 #endif

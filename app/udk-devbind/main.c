@@ -1,6 +1,7 @@
 /* main.c - udk-devbind: show PCI devices as udk sees them, bind them to
- * vfio-pci and back, and diagnose a host (doctor.c).  Library errors reach
- * stderr through a log sink with the program's prefix. */
+ * vfio-pci and back, diagnose a host (doctor.c) and identify devices through
+ * VFIO (probe.c).  Library errors reach stderr through a log sink with the
+ * program's prefix. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@ static const char usage[] =
 	"       " PROG " bind BDF...\n"
 	"       " PROG " unbind BDF...\n"
 	"       " PROG " doctor [BDF...]\n"
+	"       " PROG " probe [--json] [--bind] [--no-dma] BDF...\n"
 	"\n"
 	"Show, bind and check PCI devices for udk (VFIO).\n"
 	"\n"
@@ -31,10 +33,16 @@ static const char usage[] =
 	"  doctor        check IOMMU, VFIO, limits, hugepages and the given devices\n"
 	"                (every vfio-pci device when none is given); one line per\n"
 	"                check with OK, WARN or FAIL and the fix\n"
+	"  probe         open each BDF through VFIO (a private map) and identify it:\n"
+	"                config space, capabilities, BARs, IOMMU group and map, and\n"
+	"                the device's registers (NVMe: CAP/VS and Identify; e1000/e1000e:\n"
+	"                MAC and link; virtio: features, ACCESS_PLATFORM, MAC)\n"
 	"\n"
 	"options:\n"
 	"  -a, --all     status: every PCI device\n"
-	"  -j, --json    status: machine-readable output\n"
+	"  -j, --json    status, probe: machine-readable output\n"
+	"  -b, --bind    probe: bind each device to vfio-pci first (it stays bound)\n"
+	"      --no-dma  probe: read registers only; never enable an NVMe controller\n"
 	"  -h, --help    this text\n"
 	"  -V, --version the version\n"
 	"\n"
@@ -74,7 +82,7 @@ struct status_ctx {
 	int err;
 };
 
-static void json_str(const char *s)
+void json_str(const char *s)
 {
 	putchar('"');
 	for (; *s; s++) {
@@ -222,7 +230,7 @@ int main(int argc, char **argv)
 {
 	const char *cmd = NULL;
 	struct udk_pci_addr *addrs;
-	bool all = false, json = false;
+	bool all = false, json = false, bind = false, no_dma = false;
 	int naddrs = 0, status, level;
 	const char *env_level = getenv("UDK_LOG_LEVEL");
 
@@ -250,6 +258,10 @@ int main(int argc, char **argv)
 			all = true;
 		} else if (strcmp(a, "-j") == 0 || strcmp(a, "--json") == 0) {
 			json = true;
+		} else if (strcmp(a, "-b") == 0 || strcmp(a, "--bind") == 0) {
+			bind = true;
+		} else if (strcmp(a, "--no-dma") == 0) {
+			no_dma = true;
 		} else if (a[0] == '-' && a[1] != '\0') {
 			errmsg("unknown option '%s' (see --help)", a);
 			goto usage_error;
@@ -264,6 +276,10 @@ int main(int argc, char **argv)
 	if (cmd == NULL)
 		cmd = "status";
 
+	if ((bind || no_dma) && strcmp(cmd, "probe") != 0) {
+		errmsg("--bind and --no-dma are options of probe (see --help)");
+		goto usage_error;
+	}
 	if (strcmp(cmd, "status") == 0) {
 		if (naddrs > 0) {
 			errmsg("status takes no address (see --help)");
@@ -282,9 +298,19 @@ int main(int argc, char **argv)
 		status = cmd_bind(cmd[0] == 'b', addrs, naddrs);
 	} else if (strcmp(cmd, "doctor") == 0) {
 		status = cmd_doctor(addrs, naddrs);
+	} else if (strcmp(cmd, "probe") == 0) {
+		if (naddrs == 0) {
+			errmsg("probe needs at least one PCI address (DDDD:BB:DD.F)");
+			goto usage_error;
+		}
+		if (all) {
+			errmsg("--all is an option of status (see --help)");
+			goto usage_error;
+		}
+		status = cmd_probe(addrs, naddrs, json, bind, no_dma);
 	} else {
-		errmsg("unknown command '%s': expected status, bind, unbind or doctor (see --help)",
-		       cmd);
+		errmsg("unknown command '%s': expected status, bind, unbind, doctor or probe "
+		       "(see --help)", cmd);
 		goto usage_error;
 	}
 	free(addrs);

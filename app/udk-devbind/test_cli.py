@@ -72,7 +72,8 @@ def fixture(root, vfio=True):
 rc, out, err = run("--help")
 check("--help exits 0 and shows usage", rc == 0 and out.startswith("usage: udk-devbind"), out + err)
 check("--help names every command",
-      all(c in out for c in ("status", "bind", "unbind", "doctor", "--json", "--all")), out)
+      all(c in out for c in ("status", "bind", "unbind", "doctor", "probe", "--json", "--all",
+                             "--bind", "--no-dma")), out)
 rc, out, err = run("--version")
 check("--version exits 0", rc == 0 and out.startswith("udk-devbind (udk) "), out + err)
 
@@ -91,6 +92,34 @@ check("unknown option exits 2", rc == 2 and "unknown option '--bogus'" in err, e
 rc, out, err = run("bind")
 check("bind without address exits 2", rc == 2 and "bind needs at least one PCI address" in err,
       err)
+
+rc, out, err = run("probe")
+check("probe without address exits 2", rc == 2 and "probe needs at least one PCI address" in err,
+      err)
+rc, out, err = run("probe", "4:00.0")
+check("probe of a bad address exits 2", rc == 2 and "bad PCI address '4:00.0'" in err, err)
+rc, out, err = run("probe", "--all", "00:04.0")
+check("probe --all exits 2", rc == 2 and "--all is an option of status" in err, err)
+rc, out, err = run("status", "--bind")
+check("--bind outside probe exits 2", rc == 2 and "--bind and --no-dma are options of probe" in err,
+      err)
+
+with tempfile.TemporaryDirectory(prefix="udk-devbind-") as root:
+    fixture(root)
+    rc, out, err = run("probe", "0000:00:04.0", root=root)
+    check("probe of a device on a host driver fails with the library's message",
+          rc == 1 and out == "" and err == "udk-devbind: open 0000:00:04.0: the device is bound "
+          "to nvme, not to vfio-pci: run 'udk-devbind bind 0000:00:04.0'\n", out + err)
+    rc, out, err = run("probe", "--json", "0000:09:00.0", "0000:00:04.0", root=root)
+    try:
+        doc = json.loads(out)
+        check("probe --json: one object per address, each with its error",
+              rc == 1 and [d["address"] for d in doc] == ["0000:09:00.0", "0000:00:04.0"]
+              and "no PCI device 0000:09:00.0" in doc[0]["error"]
+              and "bound to nvme, not to vfio-pci" in doc[1]["error"], out)
+    except (ValueError, KeyError, TypeError) as e:
+        check("probe --json is valid JSON", False, f"{e}\n{out}")
+    check("probe --json: errors on stderr too", err.count("udk-devbind: ") == 2, err)
 
 with tempfile.TemporaryDirectory(prefix="udk-devbind-") as root:
     fixture(root)

@@ -172,6 +172,18 @@ static int parse_allow(const char *opt, const char *val, struct udk_eal_args *ar
 	return 0;
 }
 
+static int parse_vdev(const char *opt, const char *val, struct udk_eal_args *args)
+{
+	if (*val == '\0' || *val == ',')
+		return bad(opt, val, "a software device", "NAME[,KEY=VALUE...], e.g. net_ring0");
+	if (args->nb_vdevs == UDK_MAX_VDEVS) {
+		udk_log(UDK_LOG_ERR, "eal", "%s: more than %d software devices", opt, UDK_MAX_VDEVS);
+		return -UDK_EARGS;
+	}
+	args->vdev[args->nb_vdevs++] = val;
+	return 0;
+}
+
 static int parse_backend(const char *opt, const char *val, struct udk_eal_args *args)
 {
 	if (strcmp(val, "auto") == 0)
@@ -212,6 +224,8 @@ static const struct option_def options[] = {
 	{ 'l', "lcores", parse_lcores, "LIST",
 	  "CPUs to run lcores on, e.g. 0-3,5 (lcore i runs on the i-th CPU listed)" },
 	{ 'a', "allow", parse_allow, "BDF", "open this PCI device (repeatable), e.g. 0000:03:00.1" },
+	{ 0, "vdev", parse_vdev, "NAME[,ARGS]",
+	  "add a software device (repeatable), e.g. net_ring0 or net_ring1,peer=net_ring0" },
 	{ 'm', "socket-mem", parse_mem, "MiB[,MiB..]",
 	  "memory limit: N for the whole process, or one value per NUMA node (0: no limit)" },
 	{ 0, "huge-dir", parse_huge_dir, "DIR", "hugetlbfs mount to take hugepages from" },

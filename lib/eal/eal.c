@@ -194,3 +194,13 @@ struct udk_pci_dev *udk_eal_device(size_t i)
 {
 	return i < eal.nb_devs ? eal.devs[i] : NULL;
 }
+
+size_t udk_eal_nb_vdevs(void)
+{
+	return eal.up ? eal.args.nb_vdevs : 0;
+}
+
+const char *udk_eal_vdev(size_t i)
+{
+	return eal.up && i < eal.args.nb_vdevs ? eal.args.vdev[i] : NULL;
+}

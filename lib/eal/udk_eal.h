@@ -22,6 +22,7 @@ extern "C" {
 
 #define UDK_MAX_LCORES 128
 #define UDK_MAX_ALLOW 32
+#define UDK_MAX_VDEVS 32
 #define UDK_LCORE_ANY UINT32_MAX
 
 /* Parsed EAL options.  udk_eal_parse() fills it without side effects. */
@@ -30,6 +31,8 @@ struct udk_eal_args {
 	unsigned int lcore_cpu[UDK_MAX_LCORES]; /* lcore i runs on CPU lcore_cpu[i] */
 	size_t nb_allow;
 	struct udk_pci_addr allow[UDK_MAX_ALLOW];
+	size_t nb_vdevs;
+	const char *vdev[UDK_MAX_VDEVS];         /* point into argv */
 	uint64_t socket_mem[UDK_MAX_NUMA_NODES]; /* bytes; 0 = no limit */
 	uint64_t total_mem;                      /* -m N (no comma): bytes over all nodes */
 	const char *huge_dir;
@@ -43,7 +46,8 @@ struct udk_eal_args {
  * Returns the number of arguments consumed, including argv[0] and a final
  * "--" if present, or -UDK_EARGS with a message naming the bad option.
  * Options: -l/--lcores LIST, -a/--allow BDF (repeatable), -m/--socket-mem
- * MiB[,MiB...], --huge-dir DIR, --no-huge, --log-level LEVEL,
+ * MiB[,MiB...], --vdev NAME[,ARGS] (repeatable), --huge-dir DIR, --no-huge,
+ * --log-level LEVEL,
  * --iommu-backend auto|type1|iommufd, -h/--help. */
 int udk_eal_parse(int argc, char **argv, struct udk_eal_args *args);
 
@@ -69,6 +73,11 @@ struct udk_mem *udk_eal_mem(void);
 /* The devices opened from -a, in order. */
 size_t udk_eal_nb_devices(void);
 struct udk_pci_dev *udk_eal_device(size_t i);
+
+/* The --vdev specs ("net_ring0,peer=net_ring1"), in order; lib/ethdev probes
+ * them (udk_eth_probe_eal()).  The strings point into init's argv. */
+size_t udk_eal_nb_vdevs(void);
+const char *udk_eal_vdev(size_t i);
 
 /* lcores: lcore 0 is the main thread; the others are threads pinned to
  * their CPUs, started at init and waiting for work. */

@@ -43,6 +43,10 @@ HUGEPAGES = 128
 NVME_IMAGE_SIZE = 256 << 20
 KERNEL_CMDLINE = 'console=ttyS0 intel_iommu=on iommu=pt quiet panic=-1 tsc=reliable'
 CONSOLE_TAIL = 60
+# Each NIC's MAC, fixed so that tests and docs know what the device must
+# report (lab.env: UDK_LAB_MAC_VIRTIO, _E1000E, _E1000_A, _E1000_B).
+LAB_MACS = {'vnet0': '52:54:00:1a:b0:01', 'e1000e0': '52:54:00:1a:b0:02',
+            'e1000a': '52:54:00:1a:b0:03', 'e1000b': '52:54:00:1a:b0:04'}
 # Host paths that the guest covers with mounts of its own.  Directories the
 # tests need under /tmp and /run are bound back over the guest's tmpfs
 # (host_binds); the others cannot be seen from the guest.
@@ -315,14 +319,14 @@ def qemu_command(qemu, vmlinux, initrd, labdir):
         '-device', 'nvme,id=nvme0,serial=udk-lab-nvme0,drive=nv0',
         # virtio-net 1af4:1041 and e1000e 8086:10d3, wired together by hub 0.
         '-netdev', 'hubport,id=p0,hubid=0', '-netdev', 'hubport,id=p1,hubid=0',
-        '-device', 'virtio-net-pci,id=vnet0,netdev=p0,disable-legacy=on,iommu_platform=on,romfile=',
-        '-device', 'e1000e,id=e1000e0,netdev=p1,romfile=',
+        '-device', 'virtio-net-pci,id=vnet0,netdev=p0,disable-legacy=on,iommu_platform=on,romfile=,mac=%s' % LAB_MACS['vnet0'],
+        '-device', 'e1000e,id=e1000e0,netdev=p1,romfile=,mac=%s' % LAB_MACS['e1000e0'],
         # Two e1000 8086:100e behind a PCIe-to-PCI bridge: one IOMMU group
         # ("group not viable" tests), wired together by hub 1.
         '-netdev', 'hubport,id=p2,hubid=1', '-netdev', 'hubport,id=p3,hubid=1',
         '-device', 'pcie-pci-bridge,id=br1,bus=pcie.0',
-        '-device', 'e1000,id=e1000a,netdev=p2,bus=br1,addr=1,romfile=',
-        '-device', 'e1000,id=e1000b,netdev=p3,bus=br1,addr=2,romfile=',
+        '-device', 'e1000,id=e1000a,netdev=p2,bus=br1,addr=1,romfile=,mac=%s' % LAB_MACS['e1000a'],
+        '-device', 'e1000,id=e1000b,netdev=p3,bus=br1,addr=2,romfile=,mac=%s' % LAB_MACS['e1000b'],
         # A second NVMe behind a root port, where QMP can unplug and replug it.
         '-device', 'pcie-root-port,id=rp1,chassis=1,slot=1',
         '-drive', 'file=%s,if=none,id=nv1,format=raw' % img1,
@@ -463,7 +467,10 @@ def boot(build_dir, mode, timeout, tests=(), demo=(), echo=False, interactive=Fa
                        if kv[0] not in ('UDK_LAB_HUGEPAGES', 'UDK_LAB_PATH', 'UDK_LAB_HOST_DIR')) +
                'UDK_LAB_HUGEPAGES=%s\n' % os.environ.get('UDK_LAB_HUGEPAGES', HUGEPAGES) +
                'UDK_LAB_PATH=%s\n' % ':'.join(tools) +
-               'UDK_LAB_HOST_DIR=%s\n' % labdir)
+               'UDK_LAB_HOST_DIR=%s\n' % labdir +
+               ''.join('UDK_LAB_MAC_%s=%s\n' % (k, LAB_MACS[q]) for k, q in (
+                   ('VIRTIO', 'vnet0'), ('E1000E', 'e1000e0'), ('E1000_A', 'e1000a'),
+                   ('E1000_B', 'e1000b'))))
     for img in ('nvme0.img', 'nvme1.img', 'nvme-hotplug.img'):
         with open(os.path.join(labdir, img), 'wb') as f:
             f.truncate(NVME_IMAGE_SIZE)  # sparse, zero-filled, fresh every boot

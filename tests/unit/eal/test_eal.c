@@ -1,7 +1,7 @@
 /* Unit tests for lib/eal: every option good and bad (codes and error text),
  * consumed counts, init/cleanup on memfd memory (no VFIO, no hugepages), the
  * default map following heap growth, and lcore launch/wait. */
-#include <CUnit/Basic.h>
+#include "../common/unit.h"
 #include <errno.h>
 #include <sched.h>
 #include <stdarg.h>
@@ -464,37 +464,21 @@ static void test_lcores(void)
 	CU_ASSERT_EQUAL(udk_lcore_launch(1, on_lcore, seen), -EINVAL);
 }
 
-static void quiet(int level, const char *comp, const char *msg, void *arg)
-{
-	(void)level;
-	(void)comp;
-	(void)msg;
-	(void)arg;
-}
-
 int main(void)
 {
-	CU_pSuite s;
-	unsigned int failed;
+	static const struct unit_test t[] = {
+		{"defaults, consumed counts, UDK_LOG_LEVEL", test_parse_defaults_and_counts},
+		{"-l/--lcores", test_parse_lcores},
+		{"-a/--allow", test_parse_allow},
+		{"-m/--socket-mem", test_parse_mem},
+		{"other options and unknown ones", test_parse_other_options},
+		{"usage lists every option", test_usage},
+		{"init and cleanup (no-huge), map follows the heap", test_init_cleanup},
+		{"init failures undo every step", test_init_failures},
+		{"-m limit through init", test_init_mem_limit},
+		{"lcore launch and wait", test_lcores},
+	};
 
-	if (getenv("UDK_TEST_VERBOSE") == NULL)
-		udk_log_set_sink(quiet, NULL);
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	s = CU_add_suite("eal", NULL, NULL);
-	CU_add_test(s, "defaults, consumed counts, UDK_LOG_LEVEL", test_parse_defaults_and_counts);
-	CU_add_test(s, "-l/--lcores", test_parse_lcores);
-	CU_add_test(s, "-a/--allow", test_parse_allow);
-	CU_add_test(s, "-m/--socket-mem", test_parse_mem);
-	CU_add_test(s, "other options and unknown ones", test_parse_other_options);
-	CU_add_test(s, "usage lists every option", test_usage);
-	CU_add_test(s, "init and cleanup (no-huge), map follows the heap", test_init_cleanup);
-	CU_add_test(s, "init failures undo every step", test_init_failures);
-	CU_add_test(s, "-m limit through init", test_init_mem_limit);
-	CU_add_test(s, "lcore launch and wait", test_lcores);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
-	return failed ? 1 : 0;
+	unit_quiet_logs();
+	return unit_run("eal", t, UDK_ARRAY_SIZE(t));
 }

@@ -1,7 +1,7 @@
 /* Unit tests for lib/mem: the heap allocator on memfd memory (no_huge):
  * alignment, zeroing, coalescing, growth events, limits, bad frees, lookup,
  * stats; and the messages of the hugepage path when hugepages are missing. */
-#include <CUnit/Basic.h>
+#include "../common/unit.h"
 #include <errno.h>
 #include <hugetlbfs.h>
 #include <pthread.h>
@@ -429,37 +429,20 @@ static void test_hugepage_messages(void)
 	}
 }
 
-static void quiet(int level, const char *comp, const char *msg, void *arg)
-{
-	(void)level;
-	(void)comp;
-	(void)msg;
-	(void)arg;
-}
-
 int main(void)
 {
-	CU_pSuite s;
-	unsigned int failed;
+	static const struct unit_test t[] = {
+		{"alignment and zeroing", test_align_and_zero},
+		{"free and coalesce", test_free_coalesce},
+		{"growth events, find, walk, virt2iova", test_growth_events},
+		{"a failing ALLOC callback fails the growth", test_callback_failure},
+		{"-m limits and their message", test_limits},
+		{"bad and double free", test_bad_free},
+		{"threads", test_threads},
+		{"options", test_bad_opts},
+		{"hugepage error messages", test_hugepage_messages},
+	};
 
-	/* Errors are checked through udk_last_error(); keep the output short. */
-	if (getenv("UDK_TEST_VERBOSE") == NULL)
-		udk_log_set_sink(quiet, NULL);
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	s = CU_add_suite("mem", NULL, NULL);
-	CU_add_test(s, "alignment and zeroing", test_align_and_zero);
-	CU_add_test(s, "free and coalesce", test_free_coalesce);
-	CU_add_test(s, "growth events, find, walk, virt2iova", test_growth_events);
-	CU_add_test(s, "a failing ALLOC callback fails the growth", test_callback_failure);
-	CU_add_test(s, "-m limits and their message", test_limits);
-	CU_add_test(s, "bad and double free", test_bad_free);
-	CU_add_test(s, "threads", test_threads);
-	CU_add_test(s, "options", test_bad_opts);
-	CU_add_test(s, "hugepage error messages", test_hugepage_messages);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
-	return failed ? 1 : 0;
+	unit_quiet_logs();
+	return unit_run("mem", t, UDK_ARRAY_SIZE(t));
 }

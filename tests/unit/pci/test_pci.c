@@ -1,7 +1,7 @@
 /* Unit tests for lib/pci: address parsing and formatting, the sysfs scan and
  * group viability over a fixture tree (UDK_SYSFS_ROOT), bind/unbind steps,
  * and udk-devbind's status against the same fixture (argv[1] is its path). */
-#include <CUnit/Basic.h>
+#include "../common/unit.h"
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -482,40 +482,29 @@ static void test_devbind_status(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "0000:00:04.0"));
 }
 
-static void quiet(int level, const char *component, const char *msg, void *arg)
-{
-	(void)level;
-	(void)component;
-	(void)msg;
-	(void)arg;
-}
-
 int main(int argc, char **argv)
 {
-	CU_pSuite s;
-	unsigned int failed;
+	static const struct unit_test addr[] = {
+		{"parse good addresses", test_addr_parse_good},
+		{"reject bad addresses with a message", test_addr_parse_bad},
+		{"format and compare", test_addr_format_cmp},
+	};
+	static const struct unit_test sysfs[] = {
+		{"scan in address order with fields", test_scan_order_and_fields},
+		{"info_get, missing device", test_info_get},
+		{"group blocker", test_group_blocker},
+		{"bind without vfio-pci", test_bind_without_vfio_pci},
+		{"bind steps and rollback", test_bind_steps},
+		{"bind needs root", test_bind_needs_root},
+		{"unbind steps", test_unbind_steps},
+		{"dev_open checks before VFIO", test_dev_open_preconditions},
+		{"udk-devbind status names the blocker", test_devbind_status},
+	};
 
 	devbind_path = argc > 1 ? argv[1] : NULL;
-	udk_log_set_sink(quiet, NULL); /* udk_last_error() still records */
-	if (CU_initialize_registry() != CUE_SUCCESS)
+	udk_log_set_sink(unit_quiet_sink, NULL); /* udk_last_error() still records */
+	if (unit_add("pci-addr", NULL, NULL, addr, UDK_ARRAY_SIZE(addr)) ||
+	    unit_add("pci-sysfs", fixture_init, fixture_fini, sysfs, UDK_ARRAY_SIZE(sysfs)))
 		return 1;
-	s = CU_add_suite("pci-addr", NULL, NULL);
-	CU_add_test(s, "parse good addresses", test_addr_parse_good);
-	CU_add_test(s, "reject bad addresses with a message", test_addr_parse_bad);
-	CU_add_test(s, "format and compare", test_addr_format_cmp);
-	s = CU_add_suite("pci-sysfs", fixture_init, fixture_fini);
-	CU_add_test(s, "scan in address order with fields", test_scan_order_and_fields);
-	CU_add_test(s, "info_get, missing device", test_info_get);
-	CU_add_test(s, "group blocker", test_group_blocker);
-	CU_add_test(s, "bind without vfio-pci", test_bind_without_vfio_pci);
-	CU_add_test(s, "bind steps and rollback", test_bind_steps);
-	CU_add_test(s, "bind needs root", test_bind_needs_root);
-	CU_add_test(s, "unbind steps", test_unbind_steps);
-	CU_add_test(s, "dev_open checks before VFIO", test_dev_open_preconditions);
-	CU_add_test(s, "udk-devbind status names the blocker", test_devbind_status);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
-	return failed ? 1 : 0;
+	return unit_run_all();
 }

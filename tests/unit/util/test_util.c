@@ -1,6 +1,6 @@
 /* Unit tests for lib/util: error strings, log levels and sink, last error,
  * sysfs readers, size parsing. */
-#include <CUnit/Basic.h>
+#include "../common/unit.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,19 +122,12 @@ static void test_sysfs_helpers(void)
 
 int main(void)
 {
-	CU_pSuite s;
-	unsigned int failed;
+	static const struct unit_test t[] = {
+		{"strerror covers every code", test_strerror_every_code},
+		{"log levels, sink and last error", test_log_levels_and_sink},
+		{"size parsing", test_parse_size},
+		{"sysfs helpers", test_sysfs_helpers},
+	};
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	s = CU_add_suite("util", NULL, NULL);
-	CU_add_test(s, "strerror covers every code", test_strerror_every_code);
-	CU_add_test(s, "log levels, sink and last error", test_log_levels_and_sink);
-	CU_add_test(s, "size parsing", test_parse_size);
-	CU_add_test(s, "sysfs helpers", test_sysfs_helpers);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
-	return failed ? 1 : 0;
+	return unit_run("util", t, UDK_ARRAY_SIZE(t));
 }

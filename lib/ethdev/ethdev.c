@@ -1,0 +1,546 @@
+/* ethdev.c - the port table, probing through registered drivers, and the
+ * control calls with their checks.  The burst calls are inline in
+ * udk_ethdev.h over udk_eth_fp_[], which start fills and stop empties. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "udk_eal.h"
+#include "udk_ethdev.h"
+#include "udk_util.h"
+
+#define LOG "ethdev"
+
+struct udk_eth_fp udk_eth_fp_[UDK_ETH_MAX_PORTS];
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static struct udk_eth_dev *ports[UDK_ETH_MAX_PORTS];
+static struct udk_eth_driver *drivers;
+
+/* A stopped port's table answers every burst with nothing. */
+static uint16_t no_burst(void *queue, struct udk_mbuf **pkts, uint16_t n)
+{
+	(void)queue;
+	(void)pkts;
+	(void)n;
+	return 0;
+}
+
+static void fp_clear(uint16_t port)
+{
+	struct udk_eth_fp *fp = &udk_eth_fp_[port];
+
+	fp->nb_rxq = fp->nb_txq = 0;
+	fp->rx_burst = no_burst;
+	fp->tx_burst = no_burst;
+	memset(fp->rxq, 0, sizeof(fp->rxq));
+	memset(fp->txq, 0, sizeof(fp->txq));
+}
+
+void udk_eth_driver_register(struct udk_eth_driver *drv)
+{
+	pthread_mutex_lock(&lock);
+	drv->next = drivers;
+	drivers = drv;
+	pthread_mutex_unlock(&lock);
+}
+
+#define OPTS_INIT(type, fn, ...)                                                           \
+	void fn(type *c, size_t size)                                                      \
+	{                                                                                  \
+		type d = {.opts_size = size, __VA_ARGS__};                                 \
+		memset(c, 0, size);                                                        \
+		memcpy(c, &d, size < sizeof(d) ? size : sizeof(d));                       \
+	}
+OPTS_INIT(struct udk_eth_conf, udk_eth_conf_init, .nb_rx_queues = 1, .nb_tx_queues = 1,
+	  .mtu = UDK_ETHER_MTU)
+OPTS_INIT(struct udk_eth_rxq_conf, udk_eth_rxq_conf_init, .socket = UDK_SOCKET_ANY)
+OPTS_INIT(struct udk_eth_txq_conf, udk_eth_txq_conf_init, .socket = UDK_SOCKET_ANY)
+
+/* Copy a caller's options struct of any (older) size over the defaults. */
+#define OPTS_COPY(dst, src, init)                                                          \
+	do {                                                                               \
+		init(&(dst), sizeof(dst));                                                 \
+		memcpy(&(dst), (src),                                                      \
+		       (src)->opts_size < sizeof(dst) ? (src)->opts_size : sizeof(dst));   \
+		(dst).opts_size = sizeof(dst);                                             \
+	} while (0)
+
+static int alloc_port(const char *name, const struct udk_eth_driver *drv,
+		      struct udk_eth_dev **out)
+{
+	for (uint16_t p = 0; p < UDK_ETH_MAX_PORTS; p++) {
+		if (ports[p] != NULL && strcmp(ports[p]->name, name) == 0) {
+			udk_log(UDK_LOG_ERR, LOG, "probe %s: a port of that name exists (port %u)",
+				name, p);
+			return -EEXIST;
+		}
+	}
+	for (uint16_t p = 0; p < UDK_ETH_MAX_PORTS; p++) {
+		if (ports[p] == NULL) {
+			struct udk_eth_dev *dev = calloc(1, sizeof(*dev));
+			if (dev == NULL)
+				return -ENOMEM;
+			dev->port = p;
+			snprintf(dev->name, sizeof(dev->name), "%s", name);
+			dev->drv = drv;
+			*out = dev;
+			return 0;
+		}
+	}
+	udk_log(UDK_LOG_ERR, LOG, "probe %s: all %d ports are in use; close one first", name,
+		UDK_ETH_MAX_PORTS);
+	return -ENOSPC;
+}
+
+static int publish(struct udk_eth_dev *dev, uint16_t *port)
+{
+	fp_clear(dev->port);
+	ports[dev->port] = dev;
+	if (port != NULL)
+		*port = dev->port;
+	udk_log(UDK_LOG_INFO, LOG, "port %u: %s (%s)", dev->port, dev->name, dev->drv->name);
+	return 0;
+}
+
+int udk_eth_probe_vdev(const char *spec, uint16_t *port)
+{
+	char name[64];
+	const char *args = strchr(spec, ',');
+	size_t len = args ? (size_t)(args - spec) : strlen(spec);
+	struct udk_eth_driver *drv;
+	struct udk_eth_dev *dev;
+	int rc;
+
+	if (len == 0 || len >= sizeof(name)) {
+		udk_log(UDK_LOG_ERR, LOG, "--vdev '%s': expected NAME[,KEY=VALUE...]", spec);
+		return -EINVAL;
+	}
+	memcpy(name, spec, len);
+	name[len] = '\0';
+	pthread_mutex_lock(&lock);
+	for (drv = drivers; drv != NULL; drv = drv->next)
+		if (drv->vdev_prefix && strncmp(name, drv->vdev_prefix, strlen(drv->vdev_prefix)) == 0)
+			break;
+	if (drv == NULL) {
+		char known[256] = "";
+		size_t k = 0;
+		for (drv = drivers; drv != NULL && k < sizeof(known); drv = drv->next)
+			if (drv->vdev_prefix)
+				k += (size_t)snprintf(known + k, sizeof(known) - k, "%s%s*",
+						      k ? ", " : "", drv->vdev_prefix);
+		pthread_mutex_unlock(&lock);
+		udk_log(UDK_LOG_ERR, LOG, "--vdev %s: no driver takes this name (known: %s)", name,
+			known[0] ? known : "none");
+		return -ENODEV;
+	}
+	rc = alloc_port(name, drv, &dev);
+	if (rc == 0) {
+		rc = drv->probe_vdev(dev, name, args ? args + 1 : "");
+		if (rc == 0)
+			rc = publish(dev, port);
+		else
+			free(dev);
+	}
+	pthread_mutex_unlock(&lock);
+	return rc;
+}
+
+int udk_eth_probe_pci(struct udk_pci_dev *pdev, uint16_t *port)
+{
+	const struct udk_pci_info *info = udk_pci_dev_info(pdev);
+	struct udk_eth_driver *drv;
+	struct udk_eth_dev *dev;
+	char bdf[UDK_PCI_ADDR_STRLEN];
+	int rc = -ENODEV;
+
+	udk_pci_addr_format(&info->addr, bdf, sizeof(bdf));
+	pthread_mutex_lock(&lock);
+	for (drv = drivers; drv != NULL && rc == -ENODEV; drv = drv->next) {
+		for (size_t i = 0; drv->pci_ids && drv->pci_ids[i][0] != 0; i++) {
+			if (drv->pci_ids[i][0] != info->vendor_id ||
+			    drv->pci_ids[i][1] != info->device_id)
+				continue;
+			rc = alloc_port(bdf, drv, &dev);
+			if (rc == 0) {
+				rc = drv->probe_pci(dev, pdev);
+				if (rc == 0)
+					rc = publish(dev, port);
+				else
+					free(dev);
+			}
+			break;
+		}
+	}
+	pthread_mutex_unlock(&lock);
+	if (rc == -ENODEV)
+		udk_log(UDK_LOG_NOTICE, LOG, "%s (%04x:%04x): no network driver takes it", bdf,
+			info->vendor_id, info->device_id);
+	return rc;
+}
+
+int udk_eth_probe_eal(void)
+{
+	int n = 0, rc;
+
+	for (size_t i = 0; i < udk_eal_nb_devices(); i++) {
+		rc = udk_eth_probe_pci(udk_eal_device(i), NULL);
+		if (rc == 0)
+			n++;
+		else if (rc != -ENODEV)
+			return rc;
+	}
+	for (size_t i = 0; i < udk_eal_nb_vdevs(); i++) {
+		rc = udk_eth_probe_vdev(udk_eal_vdev(i), NULL);
+		if (rc < 0)
+			return rc;
+		n++;
+	}
+	return n;
+}
+
+/* The device of port, with the lock held; logs and returns NULL if none. */
+static struct udk_eth_dev *get_locked(uint16_t port, const char *what)
+{
+	pthread_mutex_lock(&lock);
+	if (port < UDK_ETH_MAX_PORTS && ports[port] != NULL)
+		return ports[port];
+	pthread_mutex_unlock(&lock);
+	udk_log(UDK_LOG_ERR, LOG, "%s: port %u does not exist (%u ports; see --vdev and -a)",
+		what, port, udk_eth_dev_count());
+	return NULL;
+}
+
+struct udk_eth_dev *udk_eth_dev_get(uint16_t port)
+{
+	return port < UDK_ETH_MAX_PORTS ? ports[port] : NULL;
+}
+
+unsigned int udk_eth_dev_count(void)
+{
+	unsigned int n = 0;
+
+	for (uint16_t p = 0; p < UDK_ETH_MAX_PORTS; p++)
+		n += ports[p] != NULL;
+	return n;
+}
+
+bool udk_eth_dev_is_valid(uint16_t port)
+{
+	return udk_eth_dev_get(port) != NULL;
+}
+
+int udk_eth_dev_find(const char *name, uint16_t *port)
+{
+	for (uint16_t p = 0; p < UDK_ETH_MAX_PORTS; p++) {
+		if (ports[p] != NULL && strcmp(ports[p]->name, name) == 0) {
+			*port = p;
+			return 0;
+		}
+	}
+	return -ENODEV;
+}
+
+static void info_locked(struct udk_eth_dev *dev, struct udk_eth_dev_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	snprintf(info->driver, sizeof(info->driver), "%s", dev->drv->name);
+	snprintf(info->name, sizeof(info->name), "%s", dev->name);
+	dev->drv->ops->info(dev, info);
+}
+
+int udk_eth_dev_info_get(uint16_t port, struct udk_eth_dev_info *info)
+{
+	struct udk_eth_dev *dev = get_locked(port, "info");
+
+	if (dev == NULL)
+		return -ENODEV;
+	info_locked(dev, info);
+	pthread_mutex_unlock(&lock);
+	return 0;
+}
+
+static void release_queues(struct udk_eth_dev *dev)
+{
+	for (int q = 0; q < UDK_ETH_MAX_QUEUES; q++) {
+		if (dev->rxq[q] != NULL)
+			dev->drv->ops->rxq_release(dev, dev->rxq[q]);
+		if (dev->txq[q] != NULL)
+			dev->drv->ops->txq_release(dev, dev->txq[q]);
+		dev->rxq[q] = dev->txq[q] = NULL;
+	}
+}
+
+int udk_eth_dev_configure(uint16_t port, const struct udk_eth_conf *conf)
+{
+	struct udk_eth_dev *dev = get_locked(port, "configure");
+	struct udk_eth_dev_info info;
+	struct udk_eth_conf c;
+	int rc = -EINVAL;
+
+	if (dev == NULL)
+		return -ENODEV;
+	OPTS_COPY(c, conf, udk_eth_conf_init);
+	info_locked(dev, &info);
+	if (dev->started) {
+		udk_log(UDK_LOG_ERR, LOG, "configure port %u: stop the port first", port);
+		rc = -EBUSY;
+	} else if (c.nb_rx_queues == 0 || c.nb_rx_queues > info.max_rx_queues ||
+		   c.nb_tx_queues == 0 || c.nb_tx_queues > info.max_tx_queues) {
+		udk_log(UDK_LOG_ERR, LOG,
+			"configure port %u (%s): %u rx and %u tx queues asked; the device has "
+			"1..%u rx and 1..%u tx queues", port, dev->name, c.nb_rx_queues,
+			c.nb_tx_queues, info.max_rx_queues, info.max_tx_queues);
+	} else if (c.mtu < info.min_mtu || c.mtu > info.max_mtu) {
+		udk_log(UDK_LOG_ERR, LOG, "configure port %u (%s): MTU %u is outside %u..%u", port,
+			dev->name, c.mtu, info.min_mtu, info.max_mtu);
+	} else {
+		release_queues(dev);
+		rc = dev->drv->ops->configure(dev, &c);
+		if (rc == 0) {
+			dev->conf = c;
+			dev->configured = true;
+		}
+	}
+	pthread_mutex_unlock(&lock);
+	return rc;
+}
+
+/* Checks common to both queue kinds; logs and returns an error or 0. */
+static int check_queue(struct udk_eth_dev *dev, const char *kind, uint16_t q, uint16_t nq,
+		       uint16_t *nb_desc)
+{
+	struct udk_eth_dev_info info;
+
+	info_locked(dev, &info);
+	if (!dev->configured || dev->started) {
+		udk_log(UDK_LOG_ERR, LOG, "%s queue %u of port %u: %s", kind, q, dev->port,
+			dev->started ? "stop the port first" : "configure the port first");
+		return -EBUSY;
+	}
+	if (q >= nq) {
+		udk_log(UDK_LOG_ERR, LOG, "%s queue %u of port %u: the port was configured with "
+			"%u %s queues", kind, q, dev->port, nq, kind);
+		return -EINVAL;
+	}
+	if (*nb_desc == 0) /* the default: 256, within the device's limits */
+		*nb_desc = 256 < info.min_desc ? info.min_desc : 256 > info.max_desc ? info.max_desc : 256;
+	if (*nb_desc < info.min_desc || *nb_desc > info.max_desc) {
+		udk_log(UDK_LOG_ERR, LOG, "%s queue %u of port %u: %u descriptors is outside the "
+			"device's %u..%u", kind, q, dev->port, *nb_desc, info.min_desc,
+			info.max_desc);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int udk_eth_rx_queue_setup(uint16_t port, uint16_t q, const struct udk_eth_rxq_conf *conf)
+{
+	struct udk_eth_dev *dev = get_locked(port, "rx queue setup");
+	struct udk_eth_rxq_conf c;
+	int rc;
+
+	if (dev == NULL)
+		return -ENODEV;
+	OPTS_COPY(c, conf, udk_eth_rxq_conf_init);
+	rc = check_queue(dev, "rx", q, dev->conf.nb_rx_queues, &c.nb_desc);
+	if (rc == 0 && c.mp == NULL) {
+		udk_log(UDK_LOG_ERR, LOG, "rx queue %u of port %u: no mempool given for received "
+			"packets", q, port);
+		rc = -EINVAL;
+	}
+	if (rc == 0) {
+		if (dev->rxq[q] != NULL)
+			dev->drv->ops->rxq_release(dev, dev->rxq[q]);
+		dev->rxq[q] = NULL;
+		rc = dev->drv->ops->rxq_setup(dev, q, &c, &dev->rxq[q]);
+	}
+	pthread_mutex_unlock(&lock);
+	return rc;
+}
+
+int udk_eth_tx_queue_setup(uint16_t port, uint16_t q, const struct udk_eth_txq_conf *conf)
+{
+	struct udk_eth_dev *dev = get_locked(port, "tx queue setup");
+	struct udk_eth_txq_conf c;
+	int rc;
+
+	if (dev == NULL)
+		return -ENODEV;
+	OPTS_COPY(c, conf, udk_eth_txq_conf_init);
+	rc = check_queue(dev, "tx", q, dev->conf.nb_tx_queues, &c.nb_desc);
+	if (rc == 0) {
+		if (dev->txq[q] != NULL)
+			dev->drv->ops->txq_release(dev, dev->txq[q]);
+		dev->txq[q] = NULL;
+		rc = dev->drv->ops->txq_setup(dev, q, &c, &dev->txq[q]);
+	}
+	pthread_mutex_unlock(&lock);
+	return rc;
+}
+
+int udk_eth_dev_start(uint16_t port)
+{
+	struct udk_eth_dev *dev = get_locked(port, "start");
+	struct udk_eth_fp *fp = &udk_eth_fp_[port];
+	int rc = 0;
+
+	if (dev == NULL)
+		return -ENODEV;
+	if (dev->started)
+		goto out;
+	for (uint16_t q = 0; dev->configured && q < dev->conf.nb_rx_queues; q++)
+		if (dev->rxq[q] == NULL)
+			rc = -EINVAL;
+	for (uint16_t q = 0; dev->configured && q < dev->conf.nb_tx_queues; q++)
+		if (dev->txq[q] == NULL)
+			rc = -EINVAL;
+	if (!dev->configured || rc < 0) {
+		udk_log(UDK_LOG_ERR, LOG, "start port %u: %s", port,
+			!dev->configured ? "configure the port first"
+					 : "set up every configured rx and tx queue first");
+		rc = dev->configured ? -EINVAL : -EBUSY;
+		goto out;
+	}
+	rc = dev->drv->ops->start(dev);
+	if (rc < 0)
+		goto out;
+	if (dev->drv->ops->promiscuous_set)
+		dev->drv->ops->promiscuous_set(dev, dev->conf.promiscuous);
+	memcpy(fp->rxq, dev->rxq, sizeof(fp->rxq));
+	memcpy(fp->txq, dev->txq, sizeof(fp->txq));
+	fp->rx_burst = dev->drv->ops->rx_burst;
+	fp->tx_burst = dev->drv->ops->tx_burst;
+	/* Publish the queue counts last: a burst that sees them sees the rest. */
+	__atomic_store_n(&fp->nb_rxq, dev->conf.nb_rx_queues, __ATOMIC_RELEASE);
+	__atomic_store_n(&fp->nb_txq, dev->conf.nb_tx_queues, __ATOMIC_RELEASE);
+	dev->started = true;
+out:
+	pthread_mutex_unlock(&lock);
+	return rc;
+}
+
+static void stop_locked(struct udk_eth_dev *dev)
+{
+	if (!dev->started)
+		return;
+	/* The caller guarantees no lcore is inside a burst of this port. */
+	fp_clear(dev->port);
+	dev->drv->ops->stop(dev);
+	dev->started = false;
+}
+
+int udk_eth_dev_stop(uint16_t port)
+{
+	struct udk_eth_dev *dev = get_locked(port, "stop");
+
+	if (dev == NULL)
+		return -ENODEV;
+	stop_locked(dev);
+	pthread_mutex_unlock(&lock);
+	return 0;
+}
+
+int udk_eth_dev_close(uint16_t port)
+{
+	struct udk_eth_dev *dev = get_locked(port, "close");
+
+	if (dev == NULL)
+		return -ENODEV;
+	stop_locked(dev);
+	release_queues(dev);
+	dev->drv->ops->close(dev);
+	ports[port] = NULL;
+	fp_clear(port);
+	pthread_mutex_unlock(&lock);
+	free(dev);
+	return 0;
+}
+
+void udk_eth_close_all(void)
+{
+	for (uint16_t p = 0; p < UDK_ETH_MAX_PORTS; p++)
+		if (ports[p] != NULL)
+			udk_eth_dev_close(p);
+}
+
+int udk_eth_stats_get(uint16_t port, struct udk_eth_stats *st)
+{
+	struct udk_eth_dev *dev = get_locked(port, "stats");
+
+	if (dev == NULL)
+		return -ENODEV;
+	memset(st, 0, sizeof(*st));
+	dev->drv->ops->stats_get(dev, st);
+	pthread_mutex_unlock(&lock);
+	return 0;
+}
+
+int udk_eth_stats_reset(uint16_t port)
+{
+	struct udk_eth_dev *dev = get_locked(port, "stats reset");
+
+	if (dev == NULL)
+		return -ENODEV;
+	dev->drv->ops->stats_reset(dev);
+	pthread_mutex_unlock(&lock);
+	return 0;
+}
+
+int udk_eth_link_get(uint16_t port, struct udk_eth_link *link)
+{
+	struct udk_eth_dev *dev = get_locked(port, "link");
+
+	if (dev == NULL)
+		return -ENODEV;
+	memset(link, 0, sizeof(*link));
+	if (dev->started)
+		dev->drv->ops->link_get(dev, link);
+	pthread_mutex_unlock(&lock);
+	return 0;
+}
+
+int udk_eth_macaddr_get(uint16_t port, struct udk_ether_addr *mac)
+{
+	struct udk_eth_dev *dev = get_locked(port, "MAC address");
+
+	if (dev == NULL)
+		return -ENODEV;
+	*mac = dev->mac;
+	pthread_mutex_unlock(&lock);
+	return 0;
+}
+
+int udk_eth_promiscuous_set(uint16_t port, bool on)
+{
+	struct udk_eth_dev *dev = get_locked(port, "promiscuous");
+	int rc = 0;
+
+	if (dev == NULL)
+		return -ENODEV;
+	dev->conf.promiscuous = on;
+	if (dev->started && dev->drv->ops->promiscuous_set)
+		rc = dev->drv->ops->promiscuous_set(dev, on);
+	pthread_mutex_unlock(&lock);
+	return rc;
+}
+
+int udk_eth_mtu_get(uint16_t port, uint32_t *mtu)
+{
+	struct udk_eth_dev *dev = get_locked(port, "MTU");
+
+	if (dev == NULL)
+		return -ENODEV;
+	*mtu = dev->configured ? dev->conf.mtu : UDK_ETHER_MTU;
+	pthread_mutex_unlock(&lock);
+	return 0;
+}
+
+/* Before any port exists, every table entry answers bursts with nothing. */
+__attribute__((constructor)) static void fp_init(void)
+{
+	for (uint16_t p = 0; p < UDK_ETH_MAX_PORTS; p++)
+		fp_clear(p);
+}

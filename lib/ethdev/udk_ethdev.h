@@ -1,0 +1,228 @@
+/* udk_ethdev.h - network ports: probing, configuration, queues, statistics,
+ * and the inline rx/tx burst calls.
+ *
+ * A port is a number (0 .. UDK_ETH_MAX_PORTS-1) given at probe time.  Control
+ * calls (configure, queue setup, start, stop, stats, ...) are thread-safe
+ * against each other and slow; the burst calls are the fast path: inline,
+ * through a small per-port table of their own (so the cache lines a burst
+ * touches hold nothing else), no lock, no system call, no log.  One queue is
+ * used by one lcore at a time.
+ *
+ * Drivers register themselves with UDK_NET_DRIVER(); the second half of this
+ * header is for them.
+ */
+#ifndef UDK_ETHDEV_H
+#define UDK_ETHDEV_H
+
+#include <stdalign.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "udk_mbuf.h"
+#include "udk_pci.h"
+#include "udk_util.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define UDK_ETH_MAX_PORTS 32
+#define UDK_ETH_MAX_QUEUES 16
+#define UDK_ETHER_HDR_LEN 14
+#define UDK_ETHER_MTU 1500
+
+struct udk_ether_addr {
+	uint8_t b[6];
+};
+
+struct udk_eth_dev_info {
+	char driver[32];
+	char name[64];           /* PCI address or vdev name */
+	uint16_t max_rx_queues, max_tx_queues;
+	uint16_t min_desc, max_desc;
+	uint32_t min_mtu, max_mtu;
+};
+
+struct udk_eth_conf {
+	size_t opts_size;        /* set by udk_eth_conf_init() */
+	uint16_t nb_rx_queues;   /* default 1 */
+	uint16_t nb_tx_queues;   /* default 1 */
+	uint32_t mtu;            /* default UDK_ETHER_MTU */
+	bool promiscuous;
+};
+
+struct udk_eth_rxq_conf {
+	size_t opts_size;
+	uint16_t nb_desc;        /* 0: the driver's default */
+	int socket;
+	struct udk_mempool *mp;  /* where received packets are allocated; required */
+};
+
+struct udk_eth_txq_conf {
+	size_t opts_size;
+	uint16_t nb_desc;
+	int socket;
+};
+
+void udk_eth_conf_init(struct udk_eth_conf *c, size_t size);
+void udk_eth_rxq_conf_init(struct udk_eth_rxq_conf *c, size_t size);
+void udk_eth_txq_conf_init(struct udk_eth_txq_conf *c, size_t size);
+
+struct udk_eth_stats {
+	uint64_t ipackets, ibytes;
+	uint64_t opackets, obytes;
+	uint64_t ierrors, oerrors;
+	uint64_t imissed;        /* dropped by the port: no descriptor or buffer */
+	uint64_t rx_nombuf;      /* receive buffers the mempool could not give */
+};
+
+struct udk_eth_link {
+	bool up;
+	bool full_duplex;
+	uint32_t speed_mbps;     /* 0 when unknown */
+};
+
+/* Probe every device of the EAL (-a and --vdev) that a registered driver
+ * claims; returns the number of ports made, or a negative error (the failing
+ * device is named in the message; ports made before it stay). */
+int udk_eth_probe_eal(void);
+/* Probe one software device ("net_ring0,peer=net_ring1"). */
+int udk_eth_probe_vdev(const char *spec, uint16_t *port);
+/* Probe one opened PCI device. */
+int udk_eth_probe_pci(struct udk_pci_dev *pdev, uint16_t *port);
+
+unsigned int udk_eth_dev_count(void);
+/* Port of a name ("net_ring0", "0000:00:04.0"): 0 or -ENODEV. */
+int udk_eth_dev_find(const char *name, uint16_t *port);
+bool udk_eth_dev_is_valid(uint16_t port);
+
+/* Every call below returns 0 or a negative error: -ENODEV for a port that
+ * does not exist (with a message), -EINVAL for a value out of the device's
+ * limits (naming the limit), -EBUSY for a call the port's state forbids. */
+int udk_eth_dev_info_get(uint16_t port, struct udk_eth_dev_info *info);
+int udk_eth_dev_configure(uint16_t port, const struct udk_eth_conf *conf);
+int udk_eth_rx_queue_setup(uint16_t port, uint16_t q, const struct udk_eth_rxq_conf *conf);
+int udk_eth_tx_queue_setup(uint16_t port, uint16_t q, const struct udk_eth_txq_conf *conf);
+int udk_eth_dev_start(uint16_t port);
+int udk_eth_dev_stop(uint16_t port);
+/* Stop if started, release queues and the device; the port number is free. */
+int udk_eth_dev_close(uint16_t port);
+int udk_eth_stats_get(uint16_t port, struct udk_eth_stats *st);
+int udk_eth_stats_reset(uint16_t port);
+int udk_eth_link_get(uint16_t port, struct udk_eth_link *link);
+int udk_eth_macaddr_get(uint16_t port, struct udk_ether_addr *mac);
+int udk_eth_promiscuous_set(uint16_t port, bool on);
+int udk_eth_mtu_get(uint16_t port, uint32_t *mtu);
+/* Close every port (before udk_eal_cleanup()). */
+void udk_eth_close_all(void);
+
+/* ---- fast path ---- */
+
+typedef uint16_t (*udk_eth_burst_fn)(void *queue, struct udk_mbuf **pkts, uint16_t n);
+
+/* Internal: the per-port fast-path table, filled at start, emptied at stop. */
+struct udk_eth_fp {
+	alignas(64) udk_eth_burst_fn rx_burst;
+	udk_eth_burst_fn tx_burst;
+	uint16_t nb_rxq, nb_txq;
+	void *rxq[UDK_ETH_MAX_QUEUES];
+	void *txq[UDK_ETH_MAX_QUEUES];
+};
+extern struct udk_eth_fp udk_eth_fp_[UDK_ETH_MAX_PORTS];
+
+/* Receive up to n packets from queue q of port; returns how many.  A port
+ * that is not started, or a queue it does not have, receives nothing. */
+static inline uint16_t udk_eth_rx_burst(uint16_t port, uint16_t q, struct udk_mbuf **pkts,
+					uint16_t n)
+{
+	struct udk_eth_fp *fp;
+
+	if (unlikely(port >= UDK_ETH_MAX_PORTS))
+		return 0;
+	fp = &udk_eth_fp_[port];
+	if (unlikely(q >= fp->nb_rxq))
+		return 0;
+	return fp->rx_burst(fp->rxq[q], pkts, n);
+}
+
+/* Send up to n packets on queue q of port; returns how many the port took
+ * (it frees them once sent).  The caller still owns pkts[ret..n-1]. */
+static inline uint16_t udk_eth_tx_burst(uint16_t port, uint16_t q, struct udk_mbuf **pkts,
+					uint16_t n)
+{
+	struct udk_eth_fp *fp;
+
+	if (unlikely(port >= UDK_ETH_MAX_PORTS))
+		return 0;
+	fp = &udk_eth_fp_[port];
+	if (unlikely(q >= fp->nb_txq))
+		return 0;
+	return fp->tx_burst(fp->txq[q], pkts, n);
+}
+
+/* ---- for drivers ---- */
+
+struct udk_eth_dev;
+
+struct udk_eth_ops {
+	void (*info)(struct udk_eth_dev *dev, struct udk_eth_dev_info *info);
+	int (*configure)(struct udk_eth_dev *dev, const struct udk_eth_conf *conf);
+	int (*rxq_setup)(struct udk_eth_dev *dev, uint16_t q, const struct udk_eth_rxq_conf *c,
+			 void **queue);
+	int (*txq_setup)(struct udk_eth_dev *dev, uint16_t q, const struct udk_eth_txq_conf *c,
+			 void **queue);
+	void (*rxq_release)(struct udk_eth_dev *dev, void *queue);
+	void (*txq_release)(struct udk_eth_dev *dev, void *queue);
+	int (*start)(struct udk_eth_dev *dev);
+	void (*stop)(struct udk_eth_dev *dev);
+	void (*close)(struct udk_eth_dev *dev);
+	void (*stats_get)(struct udk_eth_dev *dev, struct udk_eth_stats *st);
+	void (*stats_reset)(struct udk_eth_dev *dev);
+	void (*link_get)(struct udk_eth_dev *dev, struct udk_eth_link *link);
+	int (*promiscuous_set)(struct udk_eth_dev *dev, bool on);
+	udk_eth_burst_fn rx_burst;
+	udk_eth_burst_fn tx_burst;
+};
+
+struct udk_eth_driver {
+	const char *name;
+	const struct udk_eth_ops *ops;
+	/* PCI devices the driver takes: {vendor, device} pairs ending in {0, 0}. */
+	const uint16_t (*pci_ids)[2];
+	int (*probe_pci)(struct udk_eth_dev *dev, struct udk_pci_dev *pdev);
+	/* Software devices whose name starts with vdev_prefix ("net_ring"). */
+	const char *vdev_prefix;
+	int (*probe_vdev)(struct udk_eth_dev *dev, const char *name, const char *args);
+	struct udk_eth_driver *next;
+};
+
+/* What a driver may read and set on its device. */
+struct udk_eth_dev {
+	uint16_t port;
+	char name[64];
+	const struct udk_eth_driver *drv;
+	void *priv;                   /* the driver's */
+	struct udk_ether_addr mac;    /* set at probe */
+	struct udk_eth_conf conf;     /* valid after configure */
+	void *rxq[UDK_ETH_MAX_QUEUES];
+	void *txq[UDK_ETH_MAX_QUEUES];
+	bool configured, started;
+};
+
+void udk_eth_driver_register(struct udk_eth_driver *drv);
+/* Register a driver from a constructor: a new driver is a new folder and a
+ * line in meson, never an edit to a central list. */
+#define UDK_NET_DRIVER(nm, drv)                                                            \
+	__attribute__((constructor)) static void udk_net_driver_register_##nm(void)         \
+	{                                                                                  \
+		udk_eth_driver_register(&(drv));                                           \
+	}
+
+/* The device behind a port (drivers use it to find a peer); NULL if none. */
+struct udk_eth_dev *udk_eth_dev_get(uint16_t port);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

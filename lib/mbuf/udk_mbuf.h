@@ -1,0 +1,242 @@
+/* udk_mbuf.h - packet buffers: one 64-byte header (the cache line rx/tx
+ * touch), headroom, data; chained segments; a reference count; the buffer's
+ * IOVA computed once at pool creation so drivers never translate.
+ *
+ * Buffers come from a mempool made by udk_pktmbuf_pool_create().  Every call
+ * below but pool creation is inline fast path: no lock, no system call, no
+ * log.  A buffer belongs to one thread at a time, except that the reference
+ * count may be shared (atomic).
+ */
+#ifndef UDK_MBUF_H
+#define UDK_MBUF_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "udk_mempool.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define UDK_PKTMBUF_HEADROOM 128
+#define UDK_MBUF_DEFAULT_DATAROOM 2048
+#define UDK_MBUF_DEFAULT_BUF_SIZE (UDK_MBUF_DEFAULT_DATAROOM + UDK_PKTMBUF_HEADROOM)
+#define UDK_MBUF_MAX_SEGS UINT16_MAX
+#define UDK_PORT_NONE UINT16_MAX
+
+struct udk_mbuf {
+	void *buf_addr;          /* start of the buffer (headroom first) */
+	uint64_t buf_iova;       /* IOVA of buf_addr */
+	uint16_t data_off;       /* data starts at buf_addr + data_off */
+	_Atomic uint16_t refcnt;
+	uint16_t nb_segs;        /* segments in the chain (valid in the first) */
+	uint16_t port;           /* input port, UDK_PORT_NONE if none */
+	uint64_t ol_flags;       /* offload flags (none defined yet) */
+	uint32_t pkt_len;        /* bytes in the whole chain (valid in the first) */
+	uint16_t data_len;       /* bytes in this segment */
+	uint16_t buf_len;        /* bytes of buffer, headroom included */
+	struct udk_mbuf *next;   /* next segment, or NULL */
+	struct udk_mempool *pool;
+	uint64_t udata64;        /* for the application */
+};
+_Static_assert(sizeof(struct udk_mbuf) == 64, "the mbuf header is one cache line");
+
+/* A pool of n buffers of data_room bytes each (headroom included; 0 means
+ * UDK_MBUF_DEFAULT_BUF_SIZE), with per-lcore caches of cache_size.  Errors
+ * as udk_mempool_create(), and -EINVAL for a data room over 65535. */
+int udk_pktmbuf_pool_create(const char *name, uint32_t n, uint32_t cache_size,
+			    uint32_t data_room, int socket, struct udk_mempool **out);
+
+static inline void udk_pktmbuf_reset(struct udk_mbuf *m)
+{
+	m->next = NULL;
+	m->pkt_len = 0;
+	m->data_len = 0;
+	m->nb_segs = 1;
+	m->port = UDK_PORT_NONE;
+	m->ol_flags = 0;
+	m->data_off = m->buf_len < UDK_PKTMBUF_HEADROOM ? m->buf_len : UDK_PKTMBUF_HEADROOM;
+}
+
+/* A reset buffer with refcnt 1, or NULL when the pool is empty. */
+static inline struct udk_mbuf *udk_pktmbuf_alloc(struct udk_mempool *mp)
+{
+	void *obj;
+
+	if (udk_mempool_get(mp, &obj) != 0)
+		return NULL;
+	udk_pktmbuf_reset(obj);
+	return obj;
+}
+
+/* n reset buffers, all or none: 0 or -ENOBUFS. */
+static inline int udk_pktmbuf_alloc_bulk(struct udk_mempool *mp, struct udk_mbuf **ms,
+					 unsigned int n)
+{
+	if (udk_mempool_get_bulk(mp, (void **)ms, n) != 0)
+		return -ENOBUFS;
+	for (unsigned int i = 0; i < n; i++)
+		udk_pktmbuf_reset(ms[i]);
+	return 0;
+}
+
+static inline uint16_t udk_mbuf_refcnt_read(const struct udk_mbuf *m)
+{
+	return atomic_load_explicit(&((struct udk_mbuf *)m)->refcnt, memory_order_relaxed);
+}
+
+/* Add v (may be negative) to the reference count; returns the new count. */
+static inline uint16_t udk_mbuf_refcnt_update(struct udk_mbuf *m, int16_t v)
+{
+	return (uint16_t)(atomic_fetch_add_explicit(&m->refcnt, (uint16_t)v,
+						    memory_order_acq_rel) + (uint16_t)v);
+}
+
+/* Drop one reference to this segment only; the last one returns it to its
+ * pool.  Returns the next segment. */
+static inline struct udk_mbuf *udk_pktmbuf_free_seg(struct udk_mbuf *m)
+{
+	struct udk_mbuf *next = m->next;
+
+	/* The common case (sole owner) skips the atomic read-modify-write. */
+	if (udk_mbuf_refcnt_read(m) == 1 || udk_mbuf_refcnt_update(m, -1) == 0) {
+		atomic_store_explicit(&m->refcnt, 1, memory_order_relaxed);
+		m->next = NULL;
+		m->nb_segs = 1;
+		udk_mempool_put(m->pool, m);
+	}
+	return next;
+}
+
+/* Free a whole chain (NULL is fine). */
+static inline void udk_pktmbuf_free(struct udk_mbuf *m)
+{
+	while (m != NULL)
+		m = udk_pktmbuf_free_seg(m);
+}
+
+static inline void udk_pktmbuf_free_bulk(struct udk_mbuf **ms, unsigned int n)
+{
+	for (unsigned int i = 0; i < n; i++)
+		udk_pktmbuf_free(ms[i]);
+}
+
+#define udk_pktmbuf_mtod_offset(m, t, o) ((t)((char *)(m)->buf_addr + (m)->data_off + (o)))
+#define udk_pktmbuf_mtod(m, t) udk_pktmbuf_mtod_offset(m, t, 0)
+
+/* IOVA of the segment's data, what a descriptor points at. */
+static inline uint64_t udk_pktmbuf_iova(const struct udk_mbuf *m)
+{
+	return m->buf_iova + m->data_off;
+}
+
+static inline uint16_t udk_pktmbuf_headroom(const struct udk_mbuf *m)
+{
+	return m->data_off;
+}
+
+static inline uint16_t udk_pktmbuf_tailroom(const struct udk_mbuf *m)
+{
+	return (uint16_t)(m->buf_len - m->data_off - m->data_len);
+}
+
+static inline struct udk_mbuf *udk_pktmbuf_lastseg(struct udk_mbuf *m)
+{
+	while (m->next != NULL)
+		m = m->next;
+	return m;
+}
+
+/* Grow the packet by len bytes at its end (in the last segment); returns
+ * where they start, or NULL if the last segment has no room. */
+static inline char *udk_pktmbuf_append(struct udk_mbuf *m, uint16_t len)
+{
+	struct udk_mbuf *last = udk_pktmbuf_lastseg(m);
+	char *p;
+
+	if (len > udk_pktmbuf_tailroom(last))
+		return NULL;
+	p = (char *)last->buf_addr + last->data_off + last->data_len;
+	last->data_len = (uint16_t)(last->data_len + len);
+	m->pkt_len += len;
+	return p;
+}
+
+/* Grow the packet by len bytes at its front; NULL if the headroom is short. */
+static inline char *udk_pktmbuf_prepend(struct udk_mbuf *m, uint16_t len)
+{
+	if (len > m->data_off)
+		return NULL;
+	m->data_off = (uint16_t)(m->data_off - len);
+	m->data_len = (uint16_t)(m->data_len + len);
+	m->pkt_len += len;
+	return (char *)m->buf_addr + m->data_off;
+}
+
+/* Remove len bytes from the front of the first segment; returns the new
+ * start, or NULL if the segment is shorter. */
+static inline char *udk_pktmbuf_adj(struct udk_mbuf *m, uint16_t len)
+{
+	if (len > m->data_len)
+		return NULL;
+	m->data_off = (uint16_t)(m->data_off + len);
+	m->data_len = (uint16_t)(m->data_len - len);
+	m->pkt_len -= len;
+	return (char *)m->buf_addr + m->data_off;
+}
+
+/* Remove len bytes from the end of the last segment: 0, or -EINVAL. */
+static inline int udk_pktmbuf_trim(struct udk_mbuf *m, uint16_t len)
+{
+	struct udk_mbuf *last = udk_pktmbuf_lastseg(m);
+
+	if (len > last->data_len)
+		return -EINVAL;
+	last->data_len = (uint16_t)(last->data_len - len);
+	m->pkt_len -= len;
+	return 0;
+}
+
+/* Append the chain tail to the chain head: 0, or -EOVERFLOW if the chain
+ * would pass UDK_MBUF_MAX_SEGS segments (nothing changes then). */
+static inline int udk_pktmbuf_chain(struct udk_mbuf *head, struct udk_mbuf *tail)
+{
+	if ((uint32_t)head->nb_segs + tail->nb_segs > UDK_MBUF_MAX_SEGS)
+		return -EOVERFLOW;
+	udk_pktmbuf_lastseg(head)->next = tail;
+	head->nb_segs = (uint16_t)(head->nb_segs + tail->nb_segs);
+	head->pkt_len += tail->pkt_len;
+	tail->pkt_len = tail->data_len;
+	tail->nb_segs = 1;
+	return 0;
+}
+
+/* Copy len bytes at offset off of the packet (across segments) into buf:
+ * 0, or -ERANGE if the packet is shorter. */
+static inline int udk_pktmbuf_read(const struct udk_mbuf *m, uint32_t off, uint32_t len,
+				   void *buf)
+{
+	char *out = buf;
+
+	if ((uint64_t)off + len > m->pkt_len)
+		return -ERANGE;
+	for (; m != NULL && len > 0; m = m->next) {
+		if (off >= m->data_len) {
+			off -= m->data_len;
+			continue;
+		}
+		uint32_t n = m->data_len - off < len ? m->data_len - off : len;
+		memcpy(out, (const char *)m->buf_addr + m->data_off + off, n);
+		out += n;
+		len -= n;
+		off = 0;
+	}
+	return 0;
+}
+
+#ifdef __cplusplus
+}
+#endif
+#endif

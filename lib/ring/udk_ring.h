@@ -1,0 +1,200 @@
+/* udk_ring.h - a bounded lock-free FIFO of pointers, for single or multiple
+ * producers and consumers, with bulk (all or nothing) and burst (as many as
+ * fit) calls.
+ *
+ * The ring is the hand-off between lcores: mempool caches refill from it,
+ * software ports pass packets through it.  Enqueue and dequeue are static
+ * inline, take no lock and make no system call.  Each side keeps a head (what
+ * has been claimed) and a tail (what is published) on a cache line of its
+ * own; a multi-producer claims slots with one compare-and-swap of the head,
+ * copies, then publishes in claim order by waiting for the tail to reach its
+ * claim.  A single producer (UDK_RING_SP) skips the compare-and-swap.
+ *
+ * Thread rules: with UDK_RING_SP (UDK_RING_SC), only one thread at a time may
+ * enqueue (dequeue); otherwise any number may.  A multi-producer that is
+ * preempted between claim and publish delays the producers behind it (as in
+ * every ring of this design): pin lcores, as the EAL does.
+ */
+#ifndef UDK_RING_H
+#define UDK_RING_H
+
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum {
+	UDK_RING_SP = 1 << 0, /* one producer at a time */
+	UDK_RING_SC = 1 << 1, /* one consumer at a time */
+};
+
+#define UDK_RING_MAX_COUNT (1u << 30)
+#define UDK_CACHE_LINE 64
+
+/* Internal layout, public only so the fast path can be inline: use the
+ * functions below, never the fields. */
+struct udk_ring_side {
+	alignas(UDK_CACHE_LINE) _Atomic uint32_t head;
+	_Atomic uint32_t tail;
+	uint32_t single;
+};
+
+struct udk_ring {
+	char name[32];
+	uint32_t size;     /* slots, a power of two */
+	uint32_t mask;     /* size - 1 */
+	uint32_t capacity; /* usable slots: size - 1, or the count asked for */
+	struct udk_ring_side prod;
+	struct udk_ring_side cons;
+	alignas(UDK_CACHE_LINE) void *slot[];
+};
+
+/* A ring that holds up to count pointers (1 .. UDK_RING_MAX_COUNT; need not
+ * be a power of two).  flags: UDK_RING_SP, UDK_RING_SC.  The ring lives in
+ * ordinary memory; the caller owns it and frees it with udk_ring_free().
+ * 0, -EINVAL (bad count or flags, with a message), -ENOMEM. */
+int udk_ring_create(const char *name, unsigned int count, unsigned int flags,
+		    struct udk_ring **out);
+void udk_ring_free(struct udk_ring *r);
+
+static inline void udk_ring_pause_(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ volatile("yield");
+#endif
+}
+
+/* Claim n slots on one side.  Internal. */
+static inline uint32_t udk_ring_claim_(struct udk_ring_side *me, struct udk_ring_side *other,
+				       uint32_t limit, uint32_t n, bool exact, uint32_t *old)
+{
+	uint32_t head, avail;
+
+	head = atomic_load_explicit(&me->head, memory_order_relaxed);
+	for (;;) {
+		/* Acquire: the slots the other side published are visible. */
+		avail = limit + atomic_load_explicit(&other->tail, memory_order_acquire) - head;
+		if (n > avail) {
+			if (exact || avail == 0)
+				return 0;
+			n = avail;
+		}
+		if (me->single) {
+			atomic_store_explicit(&me->head, head + n, memory_order_relaxed);
+			break;
+		}
+		if (atomic_compare_exchange_weak_explicit(&me->head, &head, head + n,
+							  memory_order_relaxed,
+							  memory_order_relaxed))
+			break;
+	}
+	*old = head;
+	return n;
+}
+
+/* Publish slots [old, old+n) on one side, in claim order.  Internal.  The
+ * wait acquires the tail of the thread before us, so our release store
+ * carries its slot accesses too: a plain store does not continue another
+ * thread's release sequence. */
+static inline void udk_ring_publish_(struct udk_ring_side *me, uint32_t old, uint32_t n)
+{
+	if (!me->single)
+		while (atomic_load_explicit(&me->tail, memory_order_acquire) != old)
+			udk_ring_pause_();
+	atomic_store_explicit(&me->tail, old + n, memory_order_release);
+}
+
+static inline unsigned int udk_ring_enqueue_(struct udk_ring *r, void *const *objs,
+					     unsigned int n, bool exact)
+{
+	uint32_t old, idx, first;
+
+	n = udk_ring_claim_(&r->prod, &r->cons, r->capacity, n, exact, &old);
+	if (n == 0)
+		return 0;
+	idx = old & r->mask;
+	first = r->size - idx < n ? r->size - idx : n;
+	for (uint32_t i = 0; i < first; i++)
+		r->slot[idx + i] = objs[i];
+	for (uint32_t i = first; i < n; i++)
+		r->slot[i - first] = objs[i];
+	udk_ring_publish_(&r->prod, old, n);
+	return n;
+}
+
+static inline unsigned int udk_ring_dequeue_(struct udk_ring *r, void **objs, unsigned int n,
+					     bool exact)
+{
+	uint32_t old, idx, first;
+
+	n = udk_ring_claim_(&r->cons, &r->prod, 0, n, exact, &old);
+	if (n == 0)
+		return 0;
+	idx = old & r->mask;
+	first = r->size - idx < n ? r->size - idx : n;
+	for (uint32_t i = 0; i < first; i++)
+		objs[i] = r->slot[idx + i];
+	for (uint32_t i = first; i < n; i++)
+		objs[i] = r->slot[i - first];
+	udk_ring_publish_(&r->cons, old, n);
+	return n;
+}
+
+/* Enqueue all n pointers or none; returns n or 0. */
+static inline unsigned int udk_ring_enqueue_bulk(struct udk_ring *r, void *const *objs,
+						 unsigned int n)
+{
+	return udk_ring_enqueue_(r, objs, n, true);
+}
+
+/* Enqueue as many of the n pointers as fit; returns how many. */
+static inline unsigned int udk_ring_enqueue_burst(struct udk_ring *r, void *const *objs,
+						  unsigned int n)
+{
+	return udk_ring_enqueue_(r, objs, n, false);
+}
+
+/* Dequeue exactly n pointers or none; returns n or 0. */
+static inline unsigned int udk_ring_dequeue_bulk(struct udk_ring *r, void **objs, unsigned int n)
+{
+	return udk_ring_dequeue_(r, objs, n, true);
+}
+
+/* Dequeue up to n pointers; returns how many. */
+static inline unsigned int udk_ring_dequeue_burst(struct udk_ring *r, void **objs,
+						  unsigned int n)
+{
+	return udk_ring_dequeue_(r, objs, n, false);
+}
+
+/* Entries in the ring now (a snapshot when others are active). */
+static inline unsigned int udk_ring_count(const struct udk_ring *r)
+{
+	uint32_t p = atomic_load_explicit(&((struct udk_ring *)r)->prod.tail, memory_order_acquire);
+	uint32_t c = atomic_load_explicit(&((struct udk_ring *)r)->cons.tail, memory_order_acquire);
+	uint32_t n = p - c;
+
+	return n > r->capacity ? r->capacity : n;
+}
+
+static inline unsigned int udk_ring_free_count(const struct udk_ring *r)
+{
+	return r->capacity - udk_ring_count(r);
+}
+
+static inline unsigned int udk_ring_capacity(const struct udk_ring *r)
+{
+	return r->capacity;
+}
+
+#ifdef __cplusplus
+}
+#endif
+#endif

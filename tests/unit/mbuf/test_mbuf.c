@@ -1,0 +1,161 @@
+/* Unit tests for lib/mbuf on --no-huge memory: pool creation, a reset
+ * buffer's layout and IOVA, headroom and tailroom limits, chains, reading
+ * across segments, reference counts, exhaustion. */
+#include <errno.h>
+
+#include "../common/unit.h"
+#include "udk_eal.h"
+#include "udk_mbuf.h"
+
+static struct udk_mempool *mp;
+
+static int setup(void)
+{
+	char *argv[] = {"test", "--no-huge", "-m", "64", "-l", "0", NULL};
+
+	if (udk_eal_init(6, argv) != 6)
+		return 1;
+	return udk_pktmbuf_pool_create("mbufs", 64, 8, 0, UDK_SOCKET_ANY, &mp) != 0;
+}
+
+static int teardown(void)
+{
+	udk_mempool_free(mp);
+	udk_eal_cleanup();
+	return 0;
+}
+
+static void test_pool_errors(void)
+{
+	struct udk_mempool *bad;
+
+	udk_last_error_clear();
+	CU_ASSERT_EQUAL(udk_pktmbuf_pool_create("big", 8, 0, 70000, UDK_SOCKET_ANY, &bad), -EINVAL);
+	CU_ASSERT_LAST_ERROR_HAS("chain segments instead");
+	CU_ASSERT_EQUAL(udk_pktmbuf_pool_create("none", 0, 0, 0, UDK_SOCKET_ANY, &bad), -EINVAL);
+}
+
+static void test_alloc_layout(void)
+{
+	struct udk_mbuf *m = udk_pktmbuf_alloc(mp);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	CU_ASSERT_EQUAL(m->buf_len, UDK_MBUF_DEFAULT_BUF_SIZE);
+	CU_ASSERT_EQUAL(udk_pktmbuf_headroom(m), UDK_PKTMBUF_HEADROOM);
+	CU_ASSERT_EQUAL(udk_pktmbuf_tailroom(m), UDK_MBUF_DEFAULT_DATAROOM);
+	CU_ASSERT_EQUAL(m->pkt_len, 0);
+	CU_ASSERT_EQUAL(m->nb_segs, 1);
+	CU_ASSERT_EQUAL(m->port, UDK_PORT_NONE);
+	CU_ASSERT_EQUAL(udk_mbuf_refcnt_read(m), 1);
+	CU_ASSERT_PTR_EQUAL(m->pool, mp);
+	/* The precomputed IOVA is the heap's translation of the data. */
+	CU_ASSERT_EQUAL(udk_pktmbuf_iova(m), udk_virt2iova(udk_pktmbuf_mtod(m, void *)));
+	CU_ASSERT_NOT_EQUAL(udk_pktmbuf_iova(m), UDK_BAD_IOVA);
+	udk_pktmbuf_free(m);
+}
+
+static void test_room_limits(void)
+{
+	struct udk_mbuf *m = udk_pktmbuf_alloc(mp);
+	char *p;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	CU_ASSERT_PTR_NULL(udk_pktmbuf_append(m, UDK_MBUF_DEFAULT_DATAROOM + 1));
+	CU_ASSERT_EQUAL(m->pkt_len, 0);
+	p = udk_pktmbuf_append(m, 100);
+	CU_ASSERT_PTR_EQUAL(p, udk_pktmbuf_mtod(m, char *));
+	memset(p, 0xab, 100);
+	CU_ASSERT_EQUAL(m->data_len, 100);
+	CU_ASSERT_PTR_NULL(udk_pktmbuf_prepend(m, UDK_PKTMBUF_HEADROOM + 1));
+	p = udk_pktmbuf_prepend(m, 14);
+	CU_ASSERT_PTR_NOT_NULL(p);
+	CU_ASSERT_EQUAL(m->pkt_len, 114);
+	CU_ASSERT_EQUAL(udk_pktmbuf_headroom(m), UDK_PKTMBUF_HEADROOM - 14);
+	CU_ASSERT_PTR_NULL(udk_pktmbuf_adj(m, 115));
+	CU_ASSERT_PTR_EQUAL(udk_pktmbuf_adj(m, 14), p + 14);
+	CU_ASSERT_EQUAL(udk_pktmbuf_trim(m, 101), -EINVAL);
+	CU_ASSERT_EQUAL(udk_pktmbuf_trim(m, 50), 0);
+	CU_ASSERT_EQUAL(m->pkt_len, 50);
+	CU_ASSERT_EQUAL(m->data_len, 50);
+	CU_ASSERT_EQUAL((uint8_t)*udk_pktmbuf_mtod_offset(m, char *, 49), 0xab);
+	udk_pktmbuf_free(m);
+}
+
+static void test_chain_read_free(void)
+{
+	struct udk_mbuf *a = udk_pktmbuf_alloc(mp), *b = udk_pktmbuf_alloc(mp),
+			*c = udk_pktmbuf_alloc(mp);
+	unsigned int before;
+	char out[30];
+
+	CU_ASSERT_FATAL(a && b && c);
+	before = udk_mempool_avail_count(mp);
+	memcpy(udk_pktmbuf_append(a, 10), "0123456789", 10);
+	memcpy(udk_pktmbuf_append(b, 10), "abcdefghij", 10);
+	memcpy(udk_pktmbuf_append(c, 5), "KLMNO", 5);
+	CU_ASSERT_EQUAL(udk_pktmbuf_chain(b, c), 0);
+	CU_ASSERT_EQUAL(udk_pktmbuf_chain(a, b), 0);
+	CU_ASSERT_EQUAL(a->nb_segs, 3);
+	CU_ASSERT_EQUAL(a->pkt_len, 25);
+	CU_ASSERT_PTR_EQUAL(udk_pktmbuf_lastseg(a), c);
+	CU_ASSERT_EQUAL(udk_pktmbuf_read(a, 8, 10, out), 0);
+	CU_ASSERT_NSTRING_EQUAL(out, "89abcdefgh", 10);
+	CU_ASSERT_EQUAL(udk_pktmbuf_read(a, 0, 25, out), 0);
+	CU_ASSERT_NSTRING_EQUAL(out + 20, "KLMNO", 5);
+	CU_ASSERT_EQUAL(udk_pktmbuf_read(a, 20, 6, out), -ERANGE);
+	/* Appending goes to the last segment; the total follows. */
+	CU_ASSERT_PTR_NOT_NULL(udk_pktmbuf_append(a, 3));
+	CU_ASSERT_EQUAL(c->data_len, 8);
+	CU_ASSERT_EQUAL(a->pkt_len, 28);
+	CU_ASSERT_EQUAL(udk_pktmbuf_trim(a, 3), 0);
+	a->nb_segs = UDK_MBUF_MAX_SEGS;
+	struct udk_mbuf *d = udk_pktmbuf_alloc(mp);
+	CU_ASSERT_EQUAL(udk_pktmbuf_chain(a, d), -EOVERFLOW);
+	a->nb_segs = 3;
+	udk_pktmbuf_free(d);
+	udk_pktmbuf_free(a); /* the whole chain goes back */
+	CU_ASSERT_EQUAL(udk_mempool_avail_count(mp), before + 3);
+}
+
+static void test_refcnt(void)
+{
+	struct udk_mbuf *m = udk_pktmbuf_alloc(mp);
+	unsigned int before;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	before = udk_mempool_avail_count(mp);
+	CU_ASSERT_EQUAL(udk_mbuf_refcnt_update(m, 1), 2);
+	udk_pktmbuf_free(m); /* one reference left */
+	CU_ASSERT_EQUAL(udk_mempool_avail_count(mp), before);
+	CU_ASSERT_EQUAL(udk_mbuf_refcnt_read(m), 1);
+	udk_pktmbuf_free(m);
+	CU_ASSERT_EQUAL(udk_mempool_avail_count(mp), before + 1);
+}
+
+static void test_exhaustion(void)
+{
+	struct udk_mbuf *ms[64], *one;
+
+	CU_ASSERT_EQUAL(udk_pktmbuf_alloc_bulk(mp, ms, 64), 0);
+	CU_ASSERT_PTR_NULL(udk_pktmbuf_alloc(mp));
+	CU_ASSERT_EQUAL(udk_pktmbuf_alloc_bulk(mp, &one, 1), -ENOBUFS);
+	udk_pktmbuf_free_bulk(ms, 64);
+	CU_ASSERT_EQUAL(udk_mempool_avail_count(mp), 64);
+}
+
+int main(void)
+{
+	static const struct unit_test t[] = {
+		{"pool errors", test_pool_errors},
+		{"a new buffer's layout and IOVA", test_alloc_layout},
+		{"headroom and tailroom limits", test_room_limits},
+		{"chains: read across segments, free all", test_chain_read_free},
+		{"reference counts", test_refcnt},
+		{"exhaustion", test_exhaustion},
+	};
+
+	unit_quiet_logs();
+	if (unit_add("mbuf", setup, teardown, t, UDK_ARRAY_SIZE(t)))
+		return 1;
+	return unit_run_all();
+}
