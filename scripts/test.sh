@@ -53,7 +53,10 @@ run_suite build-asan -Db_sanitize=address,undefined -Db_lundef=false -- --suite 
 export TSAN_OPTIONS=halt_on_error=1:exitcode=66
 # labdev.c's fences are MMIO ordering for a device, which TSan cannot model
 # (-Wtsan): not an error in this build, which runs only the stress tests.
-run_suite build-tsan -Db_sanitize=thread -Db_lundef=false -Dc_args=-Wno-error=tsan -- --suite tsan
+# TSan slows the stress tests 10-50x (ring and mempool took 35-90 s each on a
+# loaded 2-core machine, against 120 s timeouts): give them five times longer.
+run_suite build-tsan -Db_sanitize=thread -Db_lundef=false -Dc_args=-Wno-error=tsan -- \
+	--suite tsan --timeout-multiplier 5
 
 /usr/bin/python3 - "$failed_steps" "${logs[@]}" <<'PY'
 import json, sys
