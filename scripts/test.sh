@@ -48,7 +48,10 @@ run_suite build --
 # UBSan only warns by default: make any undefined behaviour fail its test.
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
-run_suite build-asan -Db_sanitize=address,undefined -Db_lundef=false -- --suite unit
+# Sanitized stress tests run several times slower (mempool's took 76-120+ s
+# here under ASan on a loaded 2-core machine): three times the timeouts.
+run_suite build-asan -Db_sanitize=address,undefined -Db_lundef=false -- --suite unit \
+	--timeout-multiplier 3
 # Any data race TSan sees fails its test (exit code 66).
 export TSAN_OPTIONS=halt_on_error=1:exitcode=66
 # labdev.c's fences are MMIO ordering for a device, which TSan cannot model
