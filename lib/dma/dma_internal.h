@@ -61,6 +61,8 @@ struct udk_dmamap {
 	enum udk_dmamap_backend backend;
 	const struct udk_dmamap_ops *ops;
 	struct udk_iova_space *iova;
+	struct udk_iova_xlate *xlate; /* every record entry, for lock-free virt2iova */
+	struct dma_ext *ext;          /* per-I/O mapping state (extmem.c) */
 	struct udk_mapping *m; /* sorted by vaddr, disjoint */
 	size_t nm, capm;
 	uint64_t bytes;
@@ -102,6 +104,11 @@ struct udk_device {
 	udk_device_release_fn release;
 	void *release_arg;
 };
+
+/* extmem.c: a map's translation table and per-I/O mapping state; init
+ * before the map is used, fini at its destruction. */
+int dma_ext_init(struct udk_dmamap *map);
+void dma_ext_fini(struct udk_dmamap *map);
 
 /* Kernel-facing helpers of the generic code, for backends. */
 int udk_dma_replay(struct udk_dmamap *map);

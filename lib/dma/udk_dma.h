@@ -9,8 +9,11 @@
  * A struct udk_device is one VFIO device (a PCI function bound to vfio-pci)
  * together with its IOMMU group.  lib/pci builds the PCI view on top of it.
  *
- * Thread rules: every call here is control path and thread-safe (each map and
- * the process's group table have a lock); none is for the fast path.
+ * Thread rules: every call here is thread-safe (each map and the process's
+ * group table have a lock).  All are control path except translation
+ * (udk_dmamap_virt2iova: lock-free) and the per-I/O calls udk_dma_map_buf /
+ * unmap_buf / flush, whose IOVA allocation is lock-free per lcore and whose
+ * kernel call is a system call by nature.
  */
 #ifndef UDK_DMA_H
 #define UDK_DMA_H
@@ -75,8 +78,80 @@ int udk_dmamap_map_at(struct udk_dmamap *map, void *vaddr, size_t len, uint64_t 
  * the kernel is reported as -EIO, never ignored. */
 int udk_dmamap_unmap(struct udk_dmamap *map, void *vaddr, size_t len);
 
-/* The IOVA of vaddr in this map; -UDK_ENOTMAPPED if it is not mapped. */
+/* The IOVA of vaddr in this map; -UDK_ENOTMAPPED if it is not mapped (by
+ * udk_dmamap_map/map_at or udk_dma_register; per-I/O mappings are not
+ * translated: their IOVA is what udk_dma_map_buf() returned).  Lock-free,
+ * O(1), any thread. */
 int udk_dmamap_virt2iova(struct udk_dmamap *map, const void *vaddr, uint64_t *iova);
+
+/* The map's translation table, for udk_iova_xlate_lookup() inline on a fast
+ * path (and for udk_mem_set_xlate_fallback()).  Lives as long as the map. */
+const struct udk_iova_xlate *udk_dmamap_xlate(const struct udk_dmamap *map);
+
+/* The map's IOVA space (lib/iova), owned by the map. */
+struct udk_iova_space *udk_dmamap_iova_space(const struct udk_dmamap *map);
+
+/* ---- External memory: buffers that are not udk's heap ---- */
+
+/* Register a long-lived buffer (any malloc'ed or mmap'ed memory) for DMA.
+ * The range is widened to whole pages and mapped like udk_dmamap_map(); its
+ * IOVAs come from udk_dmamap_virt2iova() (and udk_virt2iova() for the
+ * default map).  Two registrations may not share a page (-UDK_EOVERLAP).
+ * A buffer on the calling thread's stack is refused with -EINVAL.  Control
+ * path, thread-safe. */
+int udk_dma_register(struct udk_dmamap *map, void *vaddr, size_t len);
+/* Undo exactly one udk_dma_register() (same vaddr and len). */
+int udk_dma_unregister(struct udk_dmamap *map, void *vaddr, size_t len);
+
+/* How udk_dma_unmap_buf() takes a per-I/O mapping down. */
+enum udk_dma_unmap_mode {
+	/* The IOMMU mapping is removed in the call: once it returns, the device
+	 * can no longer reach the buffer.  One system call per I/O. */
+	UDK_DMA_UNMAP_STRICT = 0,
+	/* The unmap is queued on the calling lcore and done with others in one
+	 * flush (adjacent IOVAs in one system call), when the queue holds
+	 * `batch` entries or at udk_dma_flush().  Until then the device can
+	 * still reach the buffer, and the IOVA is not reused: it returns to the
+	 * allocator only after the flush has unmapped it. */
+	UDK_DMA_UNMAP_DEFERRED,
+};
+
+/* Choose the mode (and, for deferred, the batch size, 1..256; 0 = 64).
+ * Set it before the map's first per-I/O mapping.  Switching to strict
+ * flushes the caller's queue; other lcores flush theirs at their next
+ * udk_dma_flush().  Control path. */
+int udk_dma_set_unmap_mode(struct udk_dmamap *map, enum udk_dma_unmap_mode mode,
+			   unsigned int batch);
+
+/* Map [vaddr, vaddr+len) for one I/O: any memory the process can write
+ * (malloc, mmap'ed files; not the calling thread's stack: -EINVAL).  The
+ * pages around it are mapped whole, at an IOVA from the caller's lcore cache
+ * (lib/iova's size classes, up to 1 GiB); *iova is the IOVA of vaddr itself.
+ * The IOVA allocation takes no lock; the kernel call (VFIO_IOMMU_MAP_DMA) is
+ * made under the map's lock (the kernel serialises a container's mappings on
+ * its own lock anyway).  A map with no device attached hands out the IOVA
+ * and programs nothing: per-I/O mappings are not replayed at attach.
+ * Any thread; an lcore uses its own cache (udk_iova_thread_cache()).
+ * 0, -EINVAL (empty, > 1 GiB, stack), -UDK_ENOIOVA, or the kernel's error. */
+int udk_dma_map_buf(struct udk_dmamap *map, const void *vaddr, size_t len, uint64_t *iova);
+
+/* End the mapping udk_dma_map_buf() made for (iova, len), in the map's mode.
+ * Strict: unmapped on return.  Deferred: queued (see above).  If the kernel
+ * refuses the unmap the IOVA is never reused (it stays out of circulation)
+ * and the error is returned.  Any thread, typically where the I/O completed. */
+int udk_dma_unmap_buf(struct udk_dmamap *map, uint64_t iova, size_t len);
+
+/* Carry out the calling thread's queued unmaps now (deferred mode), then
+ * release their IOVAs.  0 or the first kernel error. */
+int udk_dma_flush(struct udk_dmamap *map);
+
+struct udk_dma_buf_stats {
+	uint64_t maps;         /* udk_dma_map_buf() calls that succeeded */
+	uint64_t unmaps;       /* per-I/O mappings taken down (strict or flushed) */
+	uint64_t unmap_calls;  /* kernel unmap calls they took */
+	uint64_t flushes;      /* deferred flushes */
+};
+void udk_dma_buf_stats(struct udk_dmamap *map, struct udk_dma_buf_stats *st);
 
 /* The apertures IOVAs are chosen from: the safe default until a device is
  * attached, then the intersection of what every attached IOMMU reported. */
