@@ -236,9 +236,13 @@ static inline uint16_t rx_fill(struct vnet_rxq *rxq)
 	while (vq->num_free > 0) {
 		uint16_t k = vq->num_free < VNET_REFILL_BATCH ? vq->num_free : VNET_REFILL_BATCH;
 
-		if (unlikely(udk_pktmbuf_alloc_bulk(rxq->mp, ms, k) != 0)) {
-			rxq->nombuf += k;
-			break;
+		/* A pool short of a whole batch still gives what it has. */
+		while (unlikely(udk_pktmbuf_alloc_bulk(rxq->mp, ms, k) != 0)) {
+			if (k == 1) {
+				rxq->nombuf += vq->num_free;
+				return added;
+			}
+			k /= 2;
 		}
 		for (uint16_t i = 0; i < k; i++) {
 			struct udk_mbuf *m = ms[i];

@@ -296,7 +296,7 @@ static int cap_window(struct virtio_pci *p, const uint8_t *cap, uint8_t pos,
 static int find_caps(struct virtio_pci *p)
 {
 	uint16_t status = 0;
-	uint8_t pos = 0, cap[20];
+	uint8_t pos = 0, cap[16];
 	uint32_t common_len = 0, isr_len = 0;
 	int guard = 48, rc;
 
@@ -319,7 +319,9 @@ static int find_caps(struct virtio_pci *p)
 			case VIRTIO_PCI_CAP_NOTIFY_CFG:
 				if (p->notify == NULL) {
 					rc = cap_window(p, cap, pos, &p->notify, &p->notify_len);
-					memcpy(&p->notify_mult, cap + VCAP_NOTIFY_MULT, 4);
+					if (rc == 0)
+						rc = udk_pci_cfg_read(p->pdev, pos + VCAP_NOTIFY_MULT,
+								      &p->notify_mult, 4);
 					p->notify_mult = le32toh(p->notify_mult);
 				}
 				break;
