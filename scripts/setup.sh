@@ -9,6 +9,8 @@ PACKAGES=(
 	# build
 	build-essential meson ninja-build pkg-config
 	libhugetlbfs-dev libnuma-dev libcunit1-dev
+	# udk-fwd --pcap
+	libpcap-dev
 	# lab (tests/lab/lab.py): QEMU (TCG), the guest kernel and its modules,
 	# the initramfs' shell, modprobe for the guest (which runs the host's root)
 	qemu-system-x86 linux-image-amd64 busybox-static cpio kmod
