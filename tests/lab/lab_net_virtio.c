@@ -7,7 +7,9 @@
  *   3. the port's statistics count exactly what moved;
  *   4. bad input: 2 queues, a non-power-of-two ring, a frame over the MTU
  *      (dropped, oerrors), promiscuous off, bursts on a stopped port; a
- *      stop/start cycle moves traffic again; no mbuf leaks.
+ *      stop/start cycle moves traffic again; a pool smaller than the ring
+ *      (rx_nombuf counted, frames still all arrive); no mbuf leaks, no DMA
+ *      fault in the kernel log.
  * Puts the virtio-net back on virtio-pci and the e1000e back unbound. */
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -37,6 +39,7 @@
 #define BURST 32
 #define DIR_TX 0x54 /* 'T': udk -> kernel */
 #define DIR_RX 0x52 /* 'R': kernel -> udk */
+#define SMALL_POOL 40
 
 static uint8_t mac_virtio[6], mac_e1000e[6];
 
@@ -321,7 +324,7 @@ int main(void)
 {
 	char virtio[LAB_BDF_LEN], e1000e[LAB_BDF_LEN], drv_virtio[64], drv_e1000e[64];
 	char ifname[IFNAMSIZ] = "";
-	struct udk_mempool *mp = NULL;
+	struct udk_mempool *mp = NULL, *small = NULL;
 	struct udk_eth_dev_info info;
 	struct udk_eth_stats st;
 	struct udk_eth_link link;
@@ -370,6 +373,7 @@ int main(void)
 	REQUIRE(strcmp(carrier, "1") == 0);
 	printf("%s has its carrier after %llu ms\n", ifname, (unsigned long long)(now_ms() - t_up));
 
+	uint64_t kmsg = lab_kmsg_mark();
 	REQUIRE(lab_bind_vfio(virtio) == 0);
 	char *argv[] = {"lab_net_virtio", "-m", "64", "-a", virtio, NULL};
 	REQUIRE(udk_eal_init(5, argv) == 5);
@@ -449,10 +453,39 @@ int main(void)
 	udk_to_kernel(port, mp, fd, N, 100, &rxt);
 	kernel_to_udk(port, fd, N, 100, &rxt);
 
+	/* A pool smaller than the ring: start fills what it can (in smaller
+	 * batches), counts the rest as rx_nombuf, and frames still all arrive
+	 * as the buffers come back (the hub holds them meanwhile). */
+	CHECK(udk_eth_dev_stop(port) == 0);
+	REQUIRE(udk_pktmbuf_pool_create("vnet-small", SMALL_POOL, 0, 0, UDK_SOCKET_ANY, &small) == 0);
+	udk_eth_rxq_conf_init(&rxc, sizeof(rxc));
+	rxc.mp = small;
+	CHECK(udk_eth_rx_queue_setup(port, 0, &rxc) == 0);
+	CHECK(udk_eth_dev_start(port) == 0);
+	CHECK(udk_eth_stats_get(port, &st) == 0);
+	CHECK_MSG(st.rx_nombuf == 256 - SMALL_POOL && st.imissed == st.rx_nombuf,
+		  "rx_nombuf %llu imissed %llu after filling 256 descriptors from %u mbufs",
+		  (unsigned long long)st.rx_nombuf, (unsigned long long)st.imissed, SMALL_POOL);
+	CHECK(udk_mempool_avail_count(small) == 0);
+	memset(&rxt, 0, sizeof(rxt));
+	kernel_to_udk(port, fd, N + 100, 100, &rxt);
+	/* Each buffer the device returned counts at most once, however many
+	 * refills found the pool empty. */
+	CHECK(udk_eth_stats_get(port, &st) == 0 && st.ipackets == rxt.all && st.ierrors == 0);
+	CHECK(st.rx_nombuf >= 256 - SMALL_POOL && st.rx_nombuf <= 256 - SMALL_POOL + rxt.all);
+	printf("  with %u mbufs for 256 descriptors: rx_nombuf %llu\n", SMALL_POOL,
+	       (unsigned long long)st.rx_nombuf);
+
 	CHECK(udk_eth_dev_close(port) == 0);
 	CHECK_MSG(udk_mempool_avail_count(mp) == NB_MBUF, "%u of %u mbufs in the pool after close",
 		  udk_mempool_avail_count(mp), NB_MBUF);
+	CHECK(udk_mempool_avail_count(small) == SMALL_POOL);
+	udk_mempool_free(small);
 	udk_mempool_free(mp);
+	/* The device's DMA stayed inside the map all along. */
+	char line[256];
+	CHECK_MSG(lab_kmsg_find(kmsg, "DMAR: \\[DMA", 0, line, sizeof(line)) == 0,
+		  "DMA fault: %s", line);
 	udk_eal_cleanup();
 	close(fd);
 

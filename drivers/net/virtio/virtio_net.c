@@ -52,6 +52,7 @@ struct vnet_rxq {
 	struct udk_mempool *mp;
 	uint16_t port;
 	uint16_t refill_min;       /* refill once this many descriptors are free */
+	uint16_t unfilled;         /* descriptors the last refill left empty */
 	uint64_t packets, bytes, errors, nombuf;
 	void *mem;
 };
@@ -239,7 +240,11 @@ static inline uint16_t rx_fill(struct vnet_rxq *rxq)
 		/* A pool short of a whole batch still gives what it has. */
 		while (unlikely(udk_pktmbuf_alloc_bulk(rxq->mp, ms, k) != 0)) {
 			if (k == 1) {
-				rxq->nombuf += vq->num_free;
+				/* Each buffer the device returned that could not be
+				 * replaced counts once, however often we retry. */
+				if (vq->num_free > rxq->unfilled)
+					rxq->nombuf += (uint16_t)(vq->num_free - rxq->unfilled);
+				rxq->unfilled = vq->num_free;
 				return added;
 			}
 			k /= 2;
@@ -254,6 +259,7 @@ static inline uint16_t rx_fill(struct vnet_rxq *rxq)
 		}
 		added = (uint16_t)(added + k);
 	}
+	rxq->unfilled = 0;
 	return added;
 }
 
@@ -383,8 +389,10 @@ static int vnet_quiesce(struct udk_eth_dev *dev)
 	int rc = virtio_dev_negotiate(vn->vd, VNET_FEATURES);
 
 	for (uint16_t q = 0; q < UDK_ETH_MAX_QUEUES; q++) {
-		if (dev->rxq[q] != NULL)
+		if (dev->rxq[q] != NULL) {
 			virtq_reset(((struct vnet_rxq *)dev->rxq[q])->vq, free_mbuf, NULL);
+			((struct vnet_rxq *)dev->rxq[q])->unfilled = 0;
+		}
 		if (dev->txq[q] != NULL)
 			virtq_reset(((struct vnet_txq *)dev->txq[q])->vq, free_mbuf, NULL);
 	}
@@ -455,8 +463,9 @@ static void vnet_stats_get(struct udk_eth_dev *dev, struct udk_eth_stats *st)
 		st->ipackets = rxq->packets;
 		st->ibytes = rxq->bytes;
 		st->ierrors = rxq->errors;
-		/* Buffers the pool could not give at refill: the device may have
-		 * dropped frames for want of them. */
+		/* Receive buffers the device gave back that the pool could not
+		 * replace (each once): slots the device could not use.  virtio
+		 * reports no drops of its own, so this is also imissed. */
 		st->rx_nombuf = rxq->nombuf;
 		st->imissed = rxq->nombuf;
 	}
