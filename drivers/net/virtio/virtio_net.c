@@ -69,6 +69,7 @@ struct vnet_txq {
 struct vnet {
 	struct virtio_dev *vd;
 	uint16_t qmax;             /* entries of the smaller of queues 0 and 1 */
+	bool stuck;                /* a reset timed out: the rings may still be in use */
 };
 
 static void free_mbuf(void *cookie, void *arg)
@@ -203,21 +204,26 @@ err_free:
 static void vnet_rxq_release(struct udk_eth_dev *dev, void *queue)
 {
 	struct vnet_rxq *rxq = queue;
+	bool stuck = ((struct vnet *)dev->priv)->stuck;
 
-	(void)dev; /* the port is stopped: the device is reset and holds nothing */
-	virtq_free(rxq->vq, free_mbuf, NULL);
-	udk_dma_free(rxq->mem);
+	/* The port is stopped: the device is reset and holds nothing, unless
+	 * its reset failed; then its memory is left to it. */
+	virtq_free(rxq->vq, stuck ? NULL : free_mbuf, NULL);
+	if (!stuck)
+		udk_dma_free(rxq->mem);
 	free(rxq);
 }
 
 static void vnet_txq_release(struct udk_eth_dev *dev, void *queue)
 {
 	struct vnet_txq *txq = queue;
+	bool stuck = ((struct vnet *)dev->priv)->stuck;
 
-	(void)dev;
-	virtq_free(txq->vq, free_mbuf, NULL);
-	udk_dma_free(txq->mem);
-	udk_dma_free(txq->hdrs);
+	virtq_free(txq->vq, stuck ? NULL : free_mbuf, NULL);
+	if (!stuck) {
+		udk_dma_free(txq->mem);
+		udk_dma_free(txq->hdrs);
+	}
 	free(txq);
 }
 
@@ -388,6 +394,14 @@ static int vnet_quiesce(struct udk_eth_dev *dev)
 	struct vnet *vn = dev->priv;
 	int rc = virtio_dev_negotiate(vn->vd, VNET_FEATURES);
 
+	/* A device that did not come out of reset may still write into the
+	 * buffers: better to leak them than to hand them out again. */
+	if (rc == -ETIMEDOUT) {
+		udk_log(UDK_LOG_WARN, LOG, "port %u: the device did not reset; its rings and the "
+			"mbufs in them are not freed", dev->port);
+		vn->stuck = true;
+		return rc;
+	}
 	for (uint16_t q = 0; q < UDK_ETH_MAX_QUEUES; q++) {
 		if (dev->rxq[q] != NULL) {
 			virtq_reset(((struct vnet_rxq *)dev->rxq[q])->vq, free_mbuf, NULL);
