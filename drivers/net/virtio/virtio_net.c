@@ -577,8 +577,12 @@ static int vnet_init(struct udk_eth_dev *dev, struct virtio_dev *vd)
 	vn->vd = vd;
 	vn->qmax = rxmax < txmax ? rxmax : txmax;
 	if (vd->features & VIRTIO_BIT(VIRTIO_NET_F_MAC)) {
-		for (int i = 0; i < 6; i++)
-			vd->ops->read_config(vd, VNET_CFG_MAC + (uint32_t)i, &dev->mac.b[i], 1);
+		/* One read, so the six bytes come from one configuration generation. */
+		rc = vd->ops->read_config(vd, VNET_CFG_MAC, dev->mac.b, sizeof(dev->mac.b));
+		if (rc < 0) {
+			free(vn);
+			return rc;
+		}
 	} else {
 		/* §5.1.5: the driver SHOULD generate a random address. */
 		if (getrandom(dev->mac.b, sizeof(dev->mac.b), 0) != sizeof(dev->mac.b))
