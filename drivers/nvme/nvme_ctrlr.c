@@ -57,11 +57,12 @@ static int wait_rdy(struct udk_nvme_ctrlr *c, uint32_t want, const char *step)
 
 static int disable(struct udk_nvme_ctrlr *c)
 {
-	uint32_t cc = nvme_rd32(c, NVME_REG_CC);
+	uint32_t cc = nvme_rd32(c, NVME_REG_CC), csts = nvme_rd32(c, NVME_REG_CSTS);
 
 	/* §3.1.5: clearing EN while RDY is still settling from a previous
-	 * enable is undefined; let it settle first. */
-	if ((cc & NVME_CC_EN) && !(nvme_rd32(c, NVME_REG_CSTS) & NVME_CSTS_RDY))
+	 * enable is undefined; let it settle first (unless it failed: then
+	 * clearing EN is the way out, §9.5). */
+	if ((cc & NVME_CC_EN) && !(csts & (NVME_CSTS_RDY | NVME_CSTS_CFS)))
 		wait_rdy(c, 1, "disable (waiting for a previous enable)");
 	nvme_wr32(c, NVME_REG_CC, cc & ~NVME_CC_EN);
 	return wait_rdy(c, 0, "disable");
