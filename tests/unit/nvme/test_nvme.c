@@ -72,7 +72,7 @@ struct fake {
 	struct nvme_sqe sq[4];
 	struct nvme_req reqs[3];
 	uint16_t free_cids[3];
-	uint8_t bar[0x2000];
+	uint8_t bar[0x2000] __attribute__((aligned(8)));
 };
 
 static struct fake *fake_new(void)
