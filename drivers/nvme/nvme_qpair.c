@@ -227,8 +227,9 @@ static void expire(struct udk_nvme_qpair *qp, uint64_t now)
 		uint32_t csts = nvme_rd32(qp->ctrlr, NVME_REG_CSTS);
 
 		if (csts == UINT32_MAX || (csts & NVME_CSTS_CFS)) {
+			/* Other lcores read it on their next submit. */
 			qp->failed = true;
-			qp->ctrlr->failed = true;
+			__atomic_store_n(&qp->ctrlr->failed, true, __ATOMIC_RELAXED);
 		}
 	}
 }

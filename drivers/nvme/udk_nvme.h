@@ -114,10 +114,10 @@ int udk_nvme_ctrlr_reset(struct udk_nvme_ctrlr *ctrlr);
  * it reads all ones (removed).  Control path (one MMIO read). */
 int udk_nvme_ctrlr_health(struct udk_nvme_ctrlr *ctrlr);
 
-/* A raw admin command (§5), waited for.  cmd is 16 dwords (struct of
- * udk_nvme_cmd); the driver sets CID and the PRPs from buf (udk DMA memory,
- * up to max_xfer bytes, or NULL).  0 on success, -EIO with the status in
- * cpl (if not NULL) and a line on a device error, -ETIMEDOUT, -UDK_EDEVSTATE. */
+/* A raw admin command (§5), waited for.  cmd is the 64-byte submission queue
+ * entry; the driver sets CID, and the PRPs from buf when buf is not NULL (udk
+ * DMA memory, up to 2 MiB).  0 on success; -EIO with the status in cpl (if
+ * not NULL) and a line on a device error; -ETIMEDOUT after admin_timeout_ms. */
 struct udk_nvme_cmd {
 	uint8_t opc, flags;
 	uint16_t cid;
