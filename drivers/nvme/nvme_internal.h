@@ -31,6 +31,14 @@ struct nvme_req {
 	uint8_t state;
 };
 
+/* A segment of udk memory this qpair has translated: lib/mem's lookup
+ * takes a lock, so the fast path asks it once per segment and qpair. */
+struct nvme_xlate {
+	uintptr_t va, end;
+	uint64_t iova;
+};
+#define NVME_XLATE_SLOTS 8
+
 struct udk_nvme_qpair {
 	/* fast path */
 	struct nvme_sqe *sq;
@@ -47,6 +55,8 @@ struct udk_nvme_qpair {
 	uint32_t timed_out;     /* REQ_TIMED_OUT slots */
 	uint64_t timeout_ns;
 	uint64_t next_check_ns;
+	struct nvme_xlate xlate[NVME_XLATE_SLOTS];
+	unsigned int xlate_next;
 	/* control */
 	struct udk_nvme_ctrlr *ctrlr;
 	uint16_t qid;
@@ -94,8 +104,11 @@ int nvme_qpair_submit(struct udk_nvme_qpair *qp, struct nvme_sqe *sqe, void *buf
 		      udk_nvme_cb cb, void *arg);
 /* Fill sqe's PRP1/PRP2 for [buf, buf+len), using list (one page) if needed.
  * 0, -EINVAL (unaligned) or -UDK_ENOTMAPPED (logged by the caller). */
+typedef uint64_t (*nvme_v2i_fn)(void *ctx, const void *va);
 int nvme_build_prps(struct nvme_sqe *sqe, void *buf, size_t len, uint64_t *list,
-		    uint64_t list_iova, uint64_t (*v2i)(const void *));
+		    uint64_t list_iova, nvme_v2i_fn v2i, void *ctx);
+/* The IOVA of va through qp's segment cache, or UDK_BAD_IOVA. */
+uint64_t nvme_qpair_v2i(void *qp, const void *va);
 /* Submit on qp and poll until done (control path and sync helper). */
 int nvme_qpair_exec(struct udk_nvme_qpair *qp, struct nvme_sqe *sqe, void *buf, size_t len,
 		    struct udk_nvme_cpl *cpl);

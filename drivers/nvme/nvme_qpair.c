@@ -117,6 +117,8 @@ void nvme_qpair_reset_ring(struct udk_nvme_qpair *qp)
 	qp->nb_free = nslots;
 	qp->in_flight = qp->timed_out = 0;
 	qp->next_check_ns = 0;
+	/* A map may have been rebuilt (reset after a failure): translate anew. */
+	memset(qp->xlate, 0, sizeof(qp->xlate));
 }
 
 void nvme_qpair_cancel_all(struct udk_nvme_qpair *qp)
@@ -136,8 +138,31 @@ void nvme_qpair_cancel_all(struct udk_nvme_qpair *qp)
 	nvme_qpair_reset_ring(qp);
 }
 
+uint64_t nvme_qpair_v2i(void *arg, const void *va)
+{
+	struct udk_nvme_qpair *qp = arg;
+	const struct udk_memseg *seg;
+	uintptr_t v = (uintptr_t)va;
+	struct nvme_xlate *x;
+
+	for (unsigned int i = 0; i < NVME_XLATE_SLOTS; i++) {
+		x = &qp->xlate[i];
+		if (v >= x->va && v < x->end)
+			return x->iova + (v - x->va);
+	}
+	/* First use of this segment on this qpair: ask lib/mem (takes its lock). */
+	seg = udk_mem_find(udk_mem_default(), va);
+	if (seg == NULL || seg->iova == UDK_BAD_IOVA)
+		return UDK_BAD_IOVA;
+	x = &qp->xlate[qp->xlate_next++ % NVME_XLATE_SLOTS];
+	x->va = (uintptr_t)seg->va;
+	x->end = x->va + seg->len;
+	x->iova = seg->iova;
+	return x->iova + (v - x->va);
+}
+
 int nvme_build_prps(struct nvme_sqe *sqe, void *buf, size_t len, uint64_t *list,
-		    uint64_t list_iova, uint64_t (*v2i)(const void *))
+		    uint64_t list_iova, nvme_v2i_fn v2i, void *ctx)
 {
 	uintptr_t va = (uintptr_t)buf;
 	size_t first, rest, npages;
@@ -148,7 +173,7 @@ int nvme_build_prps(struct nvme_sqe *sqe, void *buf, size_t len, uint64_t *list,
 	sqe->prp2 = 0;
 	if (va & 3) /* §4.3: PRP1 may carry an offset, but dword aligned */
 		return -EINVAL;
-	iova = v2i(buf);
+	iova = v2i(ctx, buf);
 	if (iova == UDK_BAD_IOVA)
 		return -UDK_ENOTMAPPED;
 	sqe->prp1 = iova;
@@ -161,7 +186,7 @@ int nvme_build_prps(struct nvme_sqe *sqe, void *buf, size_t len, uint64_t *list,
 	if (npages > NVME_PRP_ENTRIES)
 		return -E2BIG;
 	for (size_t i = 0; i < npages; i++) {
-		iova = v2i((const void *)(va + i * NVME_PAGE));
+		iova = v2i(ctx, (const void *)(va + i * NVME_PAGE));
 		if (iova == UDK_BAD_IOVA)
 			return -UDK_ENOTMAPPED;
 		if (npages == 1) {
@@ -185,7 +210,7 @@ int nvme_qpair_submit(struct udk_nvme_qpair *qp, struct nvme_sqe *sqe, void *buf
 		return -EAGAIN;
 	cid = qp->free_cids[qp->nb_free - 1];
 	r = &qp->reqs[cid];
-	rc = nvme_build_prps(sqe, buf, len, r->prp_list, r->prp_list_iova, udk_virt2iova);
+	rc = nvme_build_prps(sqe, buf, len, r->prp_list, r->prp_list_iova, nvme_qpair_v2i, qp);
 	if (unlikely(rc < 0))
 		return rc;
 	qp->nb_free--;

@@ -18,10 +18,11 @@
 
 static uintptr_t hole_start, hole_end; /* a range fake_v2i cannot translate */
 
-static uint64_t fake_v2i(const void *p)
+static uint64_t fake_v2i(void *ctx, const void *p)
 {
 	uintptr_t v = (uintptr_t)p;
 
+	(void)ctx;
 	if (v >= hole_start && v < hole_end)
 		return UDK_BAD_IOVA;
 	return FAKE_IOVA_BASE + v;
@@ -36,26 +37,27 @@ static void test_prp(void)
 	CU_ASSERT_FATAL(mem != NULL);
 	hole_start = hole_end = 0;
 	/* One page: PRP1 only. */
-	CU_ASSERT(nvme_build_prps(&sqe, mem, 4096, list, 0x77000, fake_v2i) == 0);
-	CU_ASSERT(sqe.prp1 == fake_v2i(mem) && sqe.prp2 == 0);
+	CU_ASSERT(nvme_build_prps(&sqe, mem, 4096, list, 0x77000, fake_v2i, NULL) == 0);
+	CU_ASSERT(sqe.prp1 == fake_v2i(NULL, mem) && sqe.prp2 == 0);
 	/* An offset into the first page, ending in the second: PRP2 is that page. */
-	CU_ASSERT(nvme_build_prps(&sqe, mem + 512, 4096, list, 0x77000, fake_v2i) == 0);
-	CU_ASSERT(sqe.prp1 == fake_v2i(mem + 512) && sqe.prp2 == fake_v2i(mem + 4096));
+	CU_ASSERT(nvme_build_prps(&sqe, mem + 512, 4096, list, 0x77000, fake_v2i, NULL) == 0);
+	CU_ASSERT(sqe.prp1 == fake_v2i(NULL, mem + 512) && sqe.prp2 == fake_v2i(NULL, mem + 4096));
 	/* Three pages: a list of the second and third. */
-	CU_ASSERT(nvme_build_prps(&sqe, mem, 3 * 4096, list, 0x77000, fake_v2i) == 0);
+	CU_ASSERT(nvme_build_prps(&sqe, mem, 3 * 4096, list, 0x77000, fake_v2i, NULL) == 0);
 	CU_ASSERT(sqe.prp2 == 0x77000);
-	CU_ASSERT(list[0] == fake_v2i(mem + 4096) && list[1] == fake_v2i(mem + 8192));
+	CU_ASSERT(list[0] == fake_v2i(NULL, mem + 4096) && list[1] == fake_v2i(NULL, mem + 8192));
 	/* 2 MiB from mid-page: 512 list entries, the most one page holds. */
-	CU_ASSERT(nvme_build_prps(&sqe, mem + 100, 2u << 20, list, 0x77000, fake_v2i) == 0);
-	CU_ASSERT(list[511] == fake_v2i(mem + (2u << 20)));
-	CU_ASSERT(nvme_build_prps(&sqe, mem + 100, (2u << 20) + 4096, list, 0x77000, fake_v2i) ==
-		  -E2BIG);
+	CU_ASSERT(nvme_build_prps(&sqe, mem + 100, 2u << 20, list, 0x77000, fake_v2i, NULL) == 0);
+	CU_ASSERT(list[511] == fake_v2i(NULL, mem + (2u << 20)));
+	CU_ASSERT(nvme_build_prps(&sqe, mem + 100, (2u << 20) + 4096, list, 0x77000, fake_v2i,
+				  NULL) == -E2BIG);
 	/* Not dword aligned; a page that does not translate. */
-	CU_ASSERT(nvme_build_prps(&sqe, mem + 2, 512, list, 0x77000, fake_v2i) == -EINVAL);
+	CU_ASSERT(nvme_build_prps(&sqe, mem + 2, 512, list, 0x77000, fake_v2i, NULL) == -EINVAL);
 	hole_start = (uintptr_t)mem + 8192;
 	hole_end = hole_start + 4096;
-	CU_ASSERT(nvme_build_prps(&sqe, mem, 4 * 4096, list, 0x77000, fake_v2i) == -UDK_ENOTMAPPED);
-	CU_ASSERT(nvme_build_prps(&sqe, mem + 8192, 512, list, 0x77000, fake_v2i) ==
+	CU_ASSERT(nvme_build_prps(&sqe, mem, 4 * 4096, list, 0x77000, fake_v2i, NULL) ==
+		  -UDK_ENOTMAPPED);
+	CU_ASSERT(nvme_build_prps(&sqe, mem + 8192, 512, list, 0x77000, fake_v2i, NULL) ==
 		  -UDK_ENOTMAPPED);
 	hole_start = hole_end = 0;
 	free(mem);
@@ -246,6 +248,23 @@ static void test_qpair_timeout_cancel(void)
 	free(f);
 }
 
+static void test_xlate_cache(void)
+{
+	struct fake *f = fake_new();
+	static uint8_t seg[8192];
+
+	/* No udk memory at all (no EAL): nothing translates. */
+	CU_ASSERT(nvme_qpair_v2i(&f->qp, seg) == UDK_BAD_IOVA);
+	/* A segment the qpair has seen translates without lib/mem. */
+	f->qp.xlate[3] = (struct nvme_xlate){.va = (uintptr_t)seg,
+					     .end = (uintptr_t)seg + sizeof(seg), .iova = 0x40000};
+	CU_ASSERT(nvme_qpair_v2i(&f->qp, seg + 4100) == 0x40000 + 4100);
+	CU_ASSERT(nvme_qpair_v2i(&f->qp, seg + sizeof(seg)) == UDK_BAD_IOVA);
+	nvme_qpair_reset_ring(&f->qp); /* a reset forgets it */
+	CU_ASSERT(nvme_qpair_v2i(&f->qp, seg + 4100) == UDK_BAD_IOVA);
+	free(f);
+}
+
 static void test_status_str(void)
 {
 	CU_ASSERT_STRING_EQUAL(udk_nvme_status_str(0x0080), "LBA Out of Range (SCT 0, SC 0x80)");
@@ -278,6 +297,7 @@ int main(void)
 		{"io_build", test_io_build},
 		{"qpair_poll", test_qpair_poll},
 		{"qpair_timeout_cancel", test_qpair_timeout_cancel},
+		{"xlate_cache", test_xlate_cache},
 		{"status_str", test_status_str},
 		{"opts", test_opts},
 	};
