@@ -10,7 +10,7 @@
  * the MTU dropped and counted; a chained mbuf sent as one frame; a stopped
  * port sending nothing; the link up at 1000 Mb/s full duplex; an empty
  * mempool (frames dropped, counted as imissed and rx_nombuf, the ring intact);
- * stop and start again; no DMA fault in the kernel log.  Puts the e1000e, the
+ * the address filter with and without promiscuous mode; stop and start again; no DMA fault in the kernel log.  Puts the e1000e, the
  * virtio NIC and virtio_net back as found.
  */
 #include <arpa/inet.h>
@@ -393,6 +393,48 @@ static void empty_pool(uint64_t *ipackets)
 	*ipackets += got;
 }
 
+/* (6) The address filter: the device drops a frame for another station
+ * unless the port is promiscuous (RCTL.UPE).  A frame for us follows each as
+ * a marker: the hub keeps order, so once it is here the other was judged. */
+static void promiscuous(uint64_t *ipackets)
+{
+	static const uint8_t other[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x99};
+	unsigned int foreign[2] = {0, 0};
+	uint8_t f[100];
+
+	for (int on = 0; on < 2; on++) {
+		bool marker = false;
+		uint64_t end = now_ms() + 5000;
+
+		CHECK(udk_eth_promiscuous_set(port, on) == 0);
+		frame_fill(f, sizeof(f), 1, N + 10 + (uint32_t)on);
+		memcpy(f, other, 6);
+		CHECK(send(sock, f, sizeof(f), 0) == sizeof(f));
+		frame_fill(f, sizeof(f), 1, N + 20 + (uint32_t)on);
+		CHECK(send(sock, f, sizeof(f), 0) == sizeof(f));
+		while (!marker && now_ms() < end) {
+			struct udk_mbuf *rx[BURST];
+			uint16_t nb = udk_eth_rx_burst(port, 0, rx, BURST);
+
+			for (uint16_t i = 0; i < nb; i++) {
+				const uint8_t *p = udk_pktmbuf_mtod(rx[i], const uint8_t *);
+				uint32_t seq = (uint32_t)p[20] << 8 | p[21];
+
+				(*ipackets)++;
+				if (memcmp(p, other, 6) == 0 && seq == N + 10 + (uint32_t)on)
+					foreign[on]++;
+				marker |= memcmp(p, mac_e, 6) == 0 && seq == N + 20 + (uint32_t)on;
+			}
+			udk_pktmbuf_free_bulk(rx, nb);
+		}
+		CHECK_MSG(marker, "marker frame %d arrived", on);
+	}
+	printf("(6) frame for another station: received %u times not promiscuous, %u times "
+	       "promiscuous\n", foreign[0], foreign[1]);
+	CHECK(foreign[0] == 0 && foreign[1] == 1);
+	CHECK(udk_eth_promiscuous_set(port, false) == 0);
+}
+
 static int find_ifname(const char *bdf)
 {
 	char pat[128];
@@ -577,6 +619,7 @@ int main(void)
 	CHECK(st.opackets == opackets && st.obytes == obytes && st.oerrors == 1);
 
 	empty_pool(&ipackets);
+	promiscuous(&ipackets);
 	CHECK(udk_eth_stats_get(port, &st) == 0);
 	CHECK(st.ipackets == ipackets && st.ierrors == 0);
 

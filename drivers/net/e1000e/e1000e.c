@@ -51,17 +51,7 @@ static void hw_stats_update(struct e1k_priv *p)
 	h->rxerrc += e1k_rd(p, E1K_RXERRC);
 	h->mpc += e1k_rd(p, E1K_MPC);
 	h->rnbc += e1k_rd(p, E1K_RNBC);
-	h->ruc += e1k_rd(p, E1K_RUC);
 	h->roc += e1k_rd(p, E1K_ROC);
-	h->gprc += e1k_rd(p, E1K_GPRC);
-	h->gptc += e1k_rd(p, E1K_GPTC);
-	h->tpr += e1k_rd(p, E1K_TPR);
-	h->tpt += e1k_rd(p, E1K_TPT);
-	/* Low half first: reading the high half clears the pair. */
-	h->gorc += e1k_rd(p, E1K_GORCL);
-	h->gorc += (uint64_t)e1k_rd(p, E1K_GORCL + 4) << 32;
-	h->gotc += e1k_rd(p, E1K_GOTCL);
-	h->gotc += (uint64_t)e1k_rd(p, E1K_GOTCL + 4) << 32;
 }
 
 /* §4.6.1 and §4.6.2: mask interrupts, stop both units and the device's bus

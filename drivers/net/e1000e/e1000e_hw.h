@@ -81,20 +81,12 @@
 #define E1K_TIDV 0x03820
 #define E1K_TADV 0x0382c
 
-/* ---- §10.2 statistics: clear on read; a 64-bit pair clears when its
- * high half is read, so the low half is read first ---- */
+/* ---- §10.2 statistics: clear on read ---- */
 #define E1K_CRCERRS 0x04000
 #define E1K_RXERRC 0x0400c
 #define E1K_MPC 0x04010                 /* missed: dropped for lack of FIFO space */
-#define E1K_GPRC 0x04074                /* good packets received */
-#define E1K_GPTC 0x04080                /* good packets transmitted */
-#define E1K_GORCL 0x04088
-#define E1K_GOTCL 0x04090
 #define E1K_RNBC 0x040a0                /* receive no buffers (not a drop by itself) */
-#define E1K_RUC 0x040a4
-#define E1K_ROC 0x040ac
-#define E1K_TPR 0x040d0
-#define E1K_TPT 0x040d4
+#define E1K_ROC 0x040ac                 /* receive oversize */
 
 /* §7.1.4: legacy receive descriptor.  The driver writes addr; the device
  * writes the rest back with DD set. */
@@ -166,7 +158,7 @@ struct e1k_txq {
 
 /* Hardware counters, accumulated from the clear-on-read registers. */
 struct e1k_hw_stats {
-	uint64_t crcerrs, rxerrc, mpc, rnbc, ruc, roc, gprc, gptc, gorc, gotc, tpr, tpt;
+	uint64_t crcerrs, rxerrc, mpc, rnbc, roc;
 };
 
 struct e1k_priv {
