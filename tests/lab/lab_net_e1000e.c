@@ -10,8 +10,9 @@
  * the MTU dropped and counted; a chained mbuf sent as one frame; a stopped
  * port sending nothing; the link up at 1000 Mb/s full duplex; an empty
  * mempool (frames dropped, counted as imissed and rx_nombuf, the ring intact);
- * the address filter with and without promiscuous mode; stop and start again; no DMA fault in the kernel log.  Puts the e1000e, the
- * virtio NIC and virtio_net back as found.
+ * the address filter with and without promiscuous mode; stop and start
+ * again; no DMA fault in the kernel log.  Puts the e1000e, the virtio NIC and
+ * virtio_net back as found.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -202,8 +203,10 @@ static uint64_t udk_to_kernel(uint64_t *obytes)
 			unsigned int k = N - sent < BURST ? N - sent : BURST;
 			uint16_t nb;
 
-			for (unsigned int j = 0; j < k; j++)
-				REQUIRE((ms[j] = mbuf_frame(0, sent + j, frame_len(sent + j))) != NULL);
+			for (unsigned int j = 0; j < k; j++) {
+				ms[j] = mbuf_frame(0, sent + j, frame_len(sent + j));
+				REQUIRE(ms[j] != NULL);
+			}
 			nb = udk_eth_tx_burst(port, 0, ms, (uint16_t)k);
 			for (unsigned int j = 0; j < nb; j++)
 				*obytes += frame_len(sent + j);
@@ -251,14 +254,15 @@ static uint64_t kernel_to_udk(uint64_t *ibytes, uint64_t *ipackets)
 		for (uint16_t i = 0; i < nb; i++) {
 			struct udk_mbuf *m = rx[i];
 			const uint8_t *p = udk_pktmbuf_mtod(m, const uint8_t *);
-			const char *why;
+			const char *why = NULL;
 			uint32_t seq;
 
 			(*ipackets)++;
 			*ibytes += m->pkt_len;
 			if (m->pkt_len < 14 || p[12] != ETYPE >> 8 || p[13] != (ETYPE & 0xff)) {
 				other++;
-			} else if (m->nb_segs != 1 || m->port != port || m->data_len != m->pkt_len ||
+			} else if (m->nb_segs != 1 || m->port != port ||
+				   m->data_len != m->pkt_len ||
 				   frame_check(p, m->pkt_len, 1, &seq, &why) < 0 || seq >= N) {
 				if (++bad <= 5)
 					printf("  udk got a bad frame (%u bytes, %u segs): %s\n",
@@ -579,7 +583,8 @@ int main(void)
 		lab_write_file(v6path, "1");
 	REQUIRE(if_updown(true) == 0);
 	REQUIRE(open_socket() == 0);
-	printf("peer: %s on %s (virtio_net), MAC %s\n", ifname, virtio, lab_env("UDK_LAB_MAC_VIRTIO"));
+	printf("peer: %s on %s (virtio_net), MAC %s\n", ifname, virtio,
+	       lab_env("UDK_LAB_MAC_VIRTIO"));
 
 	mark = lab_kmsg_mark();
 	REQUIRE(lab_bind_vfio(e1000e) == 0);
@@ -636,8 +641,8 @@ int main(void)
 	/* Every descriptor and buffer address the device used was in the map. */
 	CHECK_MSG(lab_kmsg_find(mark, "DMAR: \\[DMA", 200, fault, sizeof(fault)) == 0,
 		  "DMA fault: %s", fault);
-	CHECK_MSG(udk_mempool_avail_count(mp) == pool_n, "every mbuf is back in the pool (%u of %u)",
-		  udk_mempool_avail_count(mp), pool_n);
+	CHECK_MSG(udk_mempool_avail_count(mp) == pool_n,
+		  "every mbuf is back in the pool (%u of %u)", udk_mempool_avail_count(mp), pool_n);
 	udk_mempool_free(mp);
 	udk_eal_cleanup();
 

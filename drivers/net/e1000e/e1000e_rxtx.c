@@ -72,8 +72,8 @@ int e1k_rxq_setup(struct udk_eth_dev *dev, uint16_t q, const struct udk_eth_rxq_
 	udk_pktmbuf_free(m);
 	if (room < E1K_RX_BUF) {
 		udk_log(UDK_LOG_ERR, LOG, "rx queue of %s: mempool %s has %u bytes after the "
-			"headroom; the 82574 needs %u per buffer (udk_pktmbuf_pool_create with data "
-			"room 0 gives enough)", dev->name, c->mp->name, room, E1K_RX_BUF);
+			"headroom; the 82574 needs %u per buffer (udk_pktmbuf_pool_create "
+			"with data room 0 gives enough)", dev->name, c->mp->name, room, E1K_RX_BUF);
 		return -EINVAL;
 	}
 	rxq = calloc(1, sizeof(*rxq));
@@ -297,8 +297,9 @@ uint16_t e1k_tx_burst(void *queue, struct udk_mbuf **pkts, uint16_t n)
 			d->addr = udk_pktmbuf_iova(s);
 			d->length = s->data_len;
 			d->cso = 0;
-			d->cmd = (uint8_t)(E1K_TXD_CMD_RS |
-					   (s->next == NULL ? E1K_TXD_CMD_EOP | E1K_TXD_CMD_IFCS : 0));
+			d->cmd = E1K_TXD_CMD_RS;
+			if (s->next == NULL)
+				d->cmd = E1K_TXD_CMD_RS | E1K_TXD_CMD_EOP | E1K_TXD_CMD_IFCS;
 			d->status = 0;
 			d->css = 0;
 			d->special = 0;
