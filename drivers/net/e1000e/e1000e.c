@@ -55,7 +55,9 @@ static void hw_stats_update(struct e1k_priv *p)
 }
 
 /* §4.6.1 and §4.6.2: mask interrupts, stop both units and the device's bus
- * mastering, global reset (CTRL.RST), wait for it, mask interrupts again. */
+ * mastering, global reset (CTRL.RST), wait for it, mask interrupts again.
+ * Callers then program every register they rely on instead of trusting reset
+ * defaults: QEMU's model resets little more than the receive address here. */
 static int hw_reset(struct e1k_priv *p, const char *name)
 {
 	uint32_t ctrl;
@@ -65,8 +67,8 @@ static int hw_reset(struct e1k_priv *p, const char *name)
 	e1k_wr(p, E1K_RCTL, 0);
 	e1k_wr(p, E1K_TCTL, 0);
 	/* PCIe master disable (CTRL.GIO Master Disable, then STATUS.GIO Master
-	 * Enable Status clears): let DMA in flight end before the reset.  QEMU
-	 * does not model the status bit: after 10 ms the reset goes ahead. */
+	 * Enable Status clears): let DMA in flight end before the reset.  If
+	 * requests are still pending after 10 ms, the reset ends them. */
 	ctrl = e1k_rd(p, E1K_CTRL);
 	e1k_wr(p, E1K_CTRL, ctrl | E1K_CTRL_GIO_MASTER_DIS);
 	wait_reg(p, E1K_STATUS, E1K_STATUS_GIO_MASTER_EN, 0, 10000);
