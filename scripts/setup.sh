@@ -9,6 +9,12 @@ PACKAGES=(
 	# build
 	build-essential meson ninja-build pkg-config
 	libhugetlbfs-dev libnuma-dev libcunit1-dev
+	# udk-fwd --pcap
+	libpcap-dev
+	# the iommufd backend's uapi headers (<linux/iommufd.h>, the VFIO cdev
+	# ioctls), which linux-libc-dev 6.1 lacks: scripts/kernel-headers.sh
+	# installs them into the build dir from this tarball
+	linux-source-6.12
 	# lab (tests/lab/lab.py): QEMU (TCG), the guest kernel and its modules,
 	# the initramfs' shell, modprobe for the guest (which runs the host's root)
 	qemu-system-x86 linux-image-amd64 busybox-static cpio kmod

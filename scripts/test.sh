@@ -2,7 +2,8 @@
 # Every test of udk, from a fresh clone: installs what is missing
 # (scripts/setup.sh), builds build/ and runs all its tests (unit and lab), then
 # builds build-asan/ with AddressSanitizer and UBSan and runs the unit tests
-# again.  Ends with one line "N passed, N failed, N skipped" counted from
+# again, and build-tsan/ with ThreadSanitizer for the multi-thread stress tests
+# (suite 'tsan').  Ends with one line "N passed, N failed, N skipped" counted from
 # meson's test logs; exits non-zero if anything failed or no test ran.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -47,7 +48,18 @@ run_suite build --
 # UBSan only warns by default: make any undefined behaviour fail its test.
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
-run_suite build-asan -Db_sanitize=address,undefined -Db_lundef=false -- --suite unit
+# Sanitized stress tests run several times slower (mempool's took 76-120+ s
+# here under ASan on a loaded 2-core machine): three times the timeouts.
+run_suite build-asan -Db_sanitize=address,undefined -Db_lundef=false -- --suite unit \
+	--timeout-multiplier 3
+# Any data race TSan sees fails its test (exit code 66).
+export TSAN_OPTIONS=halt_on_error=1:exitcode=66
+# labdev.c's fences are MMIO ordering for a device, which TSan cannot model
+# (-Wtsan): not an error in this build, which runs only the stress tests.
+# TSan slows the stress tests 10-50x (ring and mempool took 35-90 s each on a
+# loaded 2-core machine, against 120 s timeouts): give them five times longer.
+run_suite build-tsan -Db_sanitize=thread -Db_lundef=false -Dc_args=-Wno-error=tsan -- \
+	--suite tsan --timeout-multiplier 5
 
 /usr/bin/python3 - "$failed_steps" "${logs[@]}" <<'PY'
 import json, sys

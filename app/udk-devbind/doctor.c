@@ -188,13 +188,22 @@ static void check_dev_vfio(struct doctor *d)
 		report(d, OK, "/dev/vfio/vfio", "present and accessible");
 }
 
+static const char *backend_name(enum udk_dmamap_backend b)
+{
+	return b == UDK_DMAMAP_IOMMUFD ? "iommufd" : "vfio-type1";
+}
+
+/* What --iommu-backend auto picks on this host, and why. */
 static void check_iommufd(struct doctor *d)
 {
-	if (exists("/dev/iommu"))
-		report(d, OK, "iommufd", "present (/dev/iommu)");
+	enum udk_dmamap_backend b;
+	char why[256];
+
+	udk_dmamap_auto_backend(NULL, &b, why, sizeof(why));
+	if (b == UDK_DMAMAP_IOMMUFD)
+		report(d, OK, "iommufd", "maps use iommufd (%s)", why);
 	else
-		report(d, OK, "iommufd", "absent: udk uses VFIO type1 (Debian kernels do not "
-		       "enable CONFIG_IOMMUFD)");
+		report(d, OK, "iommufd", "maps use VFIO type1 (%s)", why);
 }
 
 static void check_dma_entry_limit(struct doctor *d)
@@ -381,6 +390,13 @@ static void check_device(struct doctor *d, const struct udk_pci_addr *addr)
 	} else {
 		report(d, WARN, check, "group %d: cannot list its devices: %s", info.iommu_group,
 		       udk_strerror(rc));
+	}
+	{
+		enum udk_dmamap_backend b;
+		char why[256];
+
+		rc = udk_dmamap_auto_backend(bdf, &b, why, sizeof(why));
+		report(d, rc < 0 ? WARN : OK, check, "backend %s: %s", backend_name(b), why);
 	}
 	snprintf(gpath, sizeof(gpath), "/dev/vfio/%d", info.iommu_group);
 	if (!exists(gpath))

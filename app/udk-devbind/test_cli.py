@@ -164,6 +164,9 @@ with tempfile.TemporaryDirectory(prefix="udk-devbind-") as root:
           "FAIL  0000:00:04.0: bound to nvme: run 'udk-devbind bind 0000:00:04.0'" in out, out)
     check("doctor: iommu groups present", "OK    iommu: 4 IOMMU groups" in out, out)
     check("doctor: iommufd line", "iommufd: " in out, out)
+    if not os.path.exists("/dev/iommu"):
+        check("doctor: which backend a device uses, and why",
+              "OK    0000:01:02.0: backend vfio-type1: " in out and "CONFIG_IOMMUFD" in out, out)
     check("doctor: summary line", out.rstrip().splitlines()[-1].endswith("WARN"), out)
 
 with tempfile.TemporaryDirectory(prefix="udk-devbind-") as root:

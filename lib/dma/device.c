@@ -1,7 +1,8 @@
 /* device.c - VFIO devices and their IOMMU groups: opening a device checks
  * every precondition in order and names the one that fails; attach and
- * detach move the device's group in and out of a map.  The process's group
- * table lives here: the kernel lets a process open a group only once. */
+ * detach move the device (type1: its group) in and out of a map.  The
+ * process's group table lives here: the kernel lets a process open a group
+ * only once, and devices of one group always share one map. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -113,20 +114,14 @@ static int check_device(const char *bdf, int *group)
 	return rc;
 }
 
-static int group_open(int num, const char *bdf, struct udk_group **out)
+/* Open the group's file /dev/vfio/N and check the kernel finds it viable. */
+static int group_open_file(struct udk_group *g, const char *bdf)
 {
 	struct vfio_group_status st = {.argsz = sizeof(st)};
-	struct udk_group *g;
+	int num = g->num;
 	char path[64];
 	int fd, err;
 
-	for (g = groups; g != NULL; g = g->next) {
-		if (g->num == num) {
-			g->refcnt++;
-			*out = g;
-			return 0;
-		}
-	}
 	snprintf(path, sizeof(path), "/dev/vfio/%d", num);
 	fd = open(path, O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
@@ -171,16 +166,41 @@ static int group_open(int num, const char *bdf, struct udk_group **out)
 			bdf, num, udk_sysfs_root(), num);
 		return -UDK_EGROUP_NOT_VIABLE;
 	}
-	g = calloc(1, sizeof(*g));
-	if (g == NULL) {
-		close(fd);
-		return -ENOMEM;
-	}
-	g->num = num;
 	g->fd = fd;
-	g->refcnt = 1;
-	g->next = groups;
-	groups = g;
+	return 0;
+}
+
+/* Find or make the group's entry; open its file now if open_file. */
+static int group_get(int num, const char *bdf, bool open_file, struct udk_group **out)
+{
+	struct udk_group *g;
+	bool fresh = false;
+	int rc;
+
+	for (g = groups; g != NULL; g = g->next)
+		if (g->num == num)
+			break;
+	if (g == NULL) {
+		g = calloc(1, sizeof(*g));
+		if (g == NULL)
+			return -ENOMEM;
+		g->num = num;
+		g->fd = -1;
+		fresh = true;
+	}
+	if (open_file && g->fd < 0) {
+		rc = group_open_file(g, bdf);
+		if (rc < 0) {
+			if (fresh)
+				free(g);
+			return rc;
+		}
+	}
+	if (fresh) {
+		g->next = groups;
+		groups = g;
+	}
+	g->refcnt++;
 	*out = g;
 	return 0;
 }
@@ -197,7 +217,8 @@ static void group_close(struct udk_group *g)
 			break;
 		}
 	}
-	close(g->fd);
+	if (g->fd >= 0)
+		close(g->fd);
 	free(g);
 }
 
@@ -205,6 +226,7 @@ int udk_device_open(const char *bdf, struct udk_device **out)
 {
 	struct udk_device *dev;
 	int num = -1, rc;
+	bool via_cdev;
 
 	if (bdf == NULL || strlen(bdf) >= sizeof(dev->bdf)) {
 		udk_log(UDK_LOG_ERR, UDK_DMA_LOG, "open: '%s' is not a PCI address",
@@ -219,8 +241,20 @@ int udk_device_open(const char *bdf, struct udk_device **out)
 		return -ENOMEM;
 	snprintf(dev->bdf, sizeof(dev->bdf), "%s", bdf);
 	dev->fd = -1;
+	/* Where iommufd is usable the device goes through its cdev, and the
+	 * group file must stay closed (the kernel refuses to bind a device whose
+	 * group file is open); a type1 map opens it at attach. */
+	udk_dma_find_cdev(bdf, dev->cdev, sizeof(dev->cdev));
+	via_cdev = dev->cdev[0] != '\0' && udk_dma_iommufd_usable(NULL, 0);
+	if (via_cdev) {
+		rc = udk_dma_cdev_check(dev);
+		if (rc < 0) {
+			free(dev);
+			return rc;
+		}
+	}
 	pthread_mutex_lock(&groups_lock);
-	rc = group_open(num, bdf, &dev->grp);
+	rc = group_get(num, bdf, !via_cdev, &dev->grp);
 	pthread_mutex_unlock(&groups_lock);
 	if (rc < 0) {
 		free(dev);
@@ -236,17 +270,47 @@ void udk_device_close(struct udk_device *dev)
 		return;
 	if (dev->map != NULL)
 		udk_device_detach(dev);
+	if (dev->fd >= 0)
+		udk_dma_close_fd(dev->fd); /* an iommufd cdev: closing unbinds it */
 	pthread_mutex_lock(&groups_lock);
 	group_close(dev->grp);
 	pthread_mutex_unlock(&groups_lock);
 	free(dev);
 }
 
+/* Type1 reaches a device through its group: the group's file must be open
+ * (it may not be yet where iommufd is usable), and a cdev fd left from an
+ * iommufd map must go (a bound cdev keeps the group from opening). */
+static int prepare_group_path(struct udk_device *dev)
+{
+	if (dev->fd >= 0) {
+		udk_dma_close_fd(dev->fd);
+		dev->fd = -1;
+		dev->bound_ctx = 0;
+	}
+	return dev->grp->fd >= 0 ? 0 : group_open_file(dev->grp, dev->bdf);
+}
+
+static int get_device_fd(struct udk_device *dev, struct udk_dmamap *map)
+{
+	int fd = ioctl(dev->grp->fd, VFIO_GROUP_GET_DEVICE_FD, dev->bdf);
+
+	if (fd < 0) {
+		int err = errno;
+		udk_log(UDK_LOG_ERR, UDK_DMA_LOG,
+			"attach %s to %s: VFIO_GROUP_GET_DEVICE_FD failed: %s%s", dev->bdf,
+			map->name, strerror(err), err == EBUSY ? " (the device is open elsewhere)" : "");
+		return err == EBUSY ? -UDK_EDEVSTATE : -err;
+	}
+	dev->fd = fd;
+	return 0;
+}
+
 int udk_device_attach(struct udk_device *dev, struct udk_dmamap *map)
 {
 	struct udk_group *g = dev->grp;
 	bool joined = false;
-	int rc = 0, fd;
+	int rc = 0;
 
 	pthread_mutex_lock(&groups_lock);
 	if (dev->map != NULL) {
@@ -265,38 +329,44 @@ int udk_device_attach(struct udk_device *dev, struct udk_dmamap *map)
 		goto out_unlock;
 	}
 	pthread_mutex_lock(&map->lock);
-	if (g->map == NULL) {
-		rc = map->ops->attach_group(map, g, dev->bdf);
+	if (map->ops->attach_dev == NULL) {
+		rc = prepare_group_path(dev);
 		if (rc < 0)
 			goto out_unlock_map;
+	} else if (g->fd >= 0 && g->nb_attached == 0) {
+		/* No device of the group uses it: iommufd needs it closed. */
+		close(g->fd);
+		g->fd = -1;
+	}
+	if (g->map == NULL) {
+		if (map->ops->attach_group != NULL) {
+			rc = map->ops->attach_group(map, g, dev->bdf);
+			if (rc < 0)
+				goto out_unlock_map;
+		}
 		g->map = map;
 		map->nb_groups++;
 		joined = true;
 	}
-	fd = ioctl(g->fd, VFIO_GROUP_GET_DEVICE_FD, dev->bdf);
-	if (fd < 0) {
-		rc = -errno;
-		udk_log(UDK_LOG_ERR, UDK_DMA_LOG,
-			"attach %s to %s: VFIO_GROUP_GET_DEVICE_FD failed: %s%s", dev->bdf,
-			map->name, strerror(errno),
-			errno == EBUSY ? " (the device is open elsewhere)" : "");
-		if (rc == -EBUSY)
-			rc = -UDK_EDEVSTATE;
+	if (map->ops->attach_dev != NULL)
+		rc = map->ops->attach_dev(map, dev);
+	else
+		rc = get_device_fd(dev, map);
+	if (rc < 0)
 		goto err_leave;
-	}
-	dev->fd = fd;
 	dev->map = udk_dmamap_get(map);
 	g->nb_attached++;
 	map->nb_devices++;
 	pthread_mutex_unlock(&map->lock);
 	pthread_mutex_unlock(&groups_lock);
-	udk_log(UDK_LOG_INFO, UDK_DMA_LOG, "%s attached to %s (group %d)", dev->bdf, map->name,
-		g->num);
+	udk_log(UDK_LOG_INFO, UDK_DMA_LOG, "%s attached to %s (group %d, %s)", dev->bdf,
+		map->name, g->num, map->ops->name);
 	return 0;
 
 err_leave:
 	if (joined) {
-		map->ops->detach_group(map, g);
+		if (map->ops->detach_group != NULL)
+			map->ops->detach_group(map, g);
 		g->map = NULL;
 		map->nb_groups--;
 	}
@@ -325,13 +395,18 @@ int udk_device_detach(struct udk_device *dev)
 	 * while any device file of it is open. */
 	if (dev->release != NULL)
 		dev->release(dev, dev->release_arg);
-	close(dev->fd);
-	dev->fd = -1;
-	dev->map = NULL;
 	pthread_mutex_lock(&map->lock);
+	if (map->ops->detach_dev != NULL) {
+		map->ops->detach_dev(map, dev); /* iommufd: the cdev stays open */
+	} else {
+		close(dev->fd);
+		dev->fd = -1;
+	}
+	dev->map = NULL;
 	map->nb_devices--;
 	if (--g->nb_attached == 0) {
-		map->ops->detach_group(map, g);
+		if (map->ops->detach_group != NULL)
+			map->ops->detach_group(map, g);
 		g->map = NULL;
 		map->nb_groups--;
 	}

@@ -1,7 +1,7 @@
 /* dmamap.c - the map object: its record of mappings, its IOVA space and its
  * lifetime.  The record is the truth; a backend mirrors it into the kernel
- * while devices are attached (map->live) and replays it when the first device
- * comes. */
+ * while map->live: type1 while devices are attached (it replays the record
+ * when the first device comes), iommufd from create on. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,12 +31,6 @@ int udk_dmamap_create(const struct udk_dmamap_opts *opts, struct udk_dmamap **ou
 	udk_dmamap_opts_init(&o, sizeof(o));
 	if (opts != NULL)
 		memcpy(&o, opts, opts->opts_size < sizeof(o) ? opts->opts_size : sizeof(o));
-	if (o.backend == UDK_DMAMAP_IOMMUFD) {
-		udk_log(UDK_LOG_ERR, UDK_DMA_LOG,
-			"map create: the iommufd backend is not built in this udk; "
-			"use --iommu-backend type1 (or auto)");
-		return -ENOTSUP;
-	}
 	map = calloc(1, sizeof(*map));
 	if (map == NULL)
 		return -ENOMEM;
@@ -47,16 +41,37 @@ int udk_dmamap_create(const struct udk_dmamap_opts *opts, struct udk_dmamap **ou
 	}
 	pthread_mutex_init(&map->lock, NULL);
 	atomic_init(&map->refcnt, 1);
+	/* The translation table and the per-I/O state (extmem.c). */
+	rc = dma_ext_init(map);
+	if (rc < 0) {
+		udk_iova_space_destroy(map->iova);
+		pthread_mutex_destroy(&map->lock);
+		free(map);
+		return rc;
+	}
+
 	if (o.name != NULL)
 		snprintf(map->name, sizeof(map->name), "%s", o.name);
 	else
 		snprintf(map->name, sizeof(map->name), "map%u", atomic_fetch_add(&seq, 1));
-	/* AUTO means type1 until the iommufd backend lands (issue: iommufd). */
-	map->backend = UDK_DMAMAP_VFIO_TYPE1;
-	map->ops = &udk_dmamap_type1_ops;
 	map->container_fd = -1;
+	map->iommufd = -1;
+	rc = udk_dma_backend_pick(o.backend, map->name, &map->backend, &map->ops);
+	if (rc < 0)
+		goto err_free;
+	if (map->ops->init != NULL) {
+		rc = map->ops->init(map);
+		if (rc < 0)
+			goto err_free;
+	}
 	*out = map;
 	return 0;
+
+err_free:
+	udk_iova_space_destroy(map->iova);
+	pthread_mutex_destroy(&map->lock);
+	free(map);
+	return rc;
 }
 
 struct udk_dmamap *udk_dmamap_get(struct udk_dmamap *map)
@@ -73,6 +88,7 @@ void udk_dmamap_put(struct udk_dmamap *map)
 	 * kernel object (if any) is closed by the backend. */
 	if (map->ops->fini != NULL)
 		map->ops->fini(map);
+	dma_ext_fini(map);
 	udk_iova_space_destroy(map->iova);
 	pthread_mutex_destroy(&map->lock);
 	free(map->m);
@@ -174,13 +190,20 @@ static int map_locked(struct udk_dmamap *map, void *vaddr, size_t len, uint64_t 
 		if (rc < 0)
 			goto err_free_iova;
 	}
-	rc = record_insert(map, k, &m);
+	/* Translatable only once the kernel has it, so a reader that finds
+	 * the IOVA may hand it to a device at once. */
+	rc = udk_iova_xlate_insert(map->xlate, m.vaddr, m.len, m.iova);
 	if (rc < 0)
 		goto err_unmap;
+	rc = record_insert(map, k, &m);
+	if (rc < 0)
+		goto err_xlate;
 	if (out != NULL)
 		*out = iova;
 	return 0;
 
+err_xlate:
+	udk_iova_xlate_remove(map->xlate, m.vaddr, m.len);
 err_unmap:
 	if (map->live)
 		map->ops->unmap(map, &m);
@@ -241,11 +264,17 @@ int udk_dmamap_unmap(struct udk_dmamap *map, void *vaddr, size_t len)
 		return -UDK_ENOTMAPPED;
 	}
 	m = map->m[k];
+	/* Stop translating first: no reader may pick up an IOVA that is about
+	 * to leave the IOMMU. */
+	udk_iova_xlate_remove(map->xlate, m.vaddr, m.len);
 	if (map->live)
 		rc = map->ops->unmap(map, &m);
 	if (rc == 0) {
 		record_remove(map, k);
 		rc = udk_iova_free(map->iova, m.iova, m.len);
+	} else {
+		/* Still mapped: still translatable. */
+		udk_iova_xlate_insert(map->xlate, m.vaddr, m.len, m.iova);
 	}
 	pthread_mutex_unlock(&map->lock);
 	return rc;
@@ -253,18 +282,22 @@ int udk_dmamap_unmap(struct udk_dmamap *map, void *vaddr, size_t len)
 
 int udk_dmamap_virt2iova(struct udk_dmamap *map, const void *vaddr, uint64_t *iova)
 {
-	uintptr_t va = (uintptr_t)vaddr;
-	size_t k;
-	int rc = -UDK_ENOTMAPPED;
+	uint64_t r = udk_iova_xlate_lookup(map->xlate, vaddr);
 
-	pthread_mutex_lock(&map->lock);
-	k = find_idx(map, va);
-	if (k < map->nm && map->m[k].vaddr <= va) {
-		*iova = map->m[k].iova + (va - map->m[k].vaddr);
-		rc = 0;
-	}
-	pthread_mutex_unlock(&map->lock);
-	return rc;
+	if (r == UDK_IOVA_BAD)
+		return -UDK_ENOTMAPPED;
+	*iova = r;
+	return 0;
+}
+
+const struct udk_iova_xlate *udk_dmamap_xlate(const struct udk_dmamap *map)
+{
+	return map->xlate;
+}
+
+struct udk_iova_space *udk_dmamap_iova_space(const struct udk_dmamap *map)
+{
+	return map->iova;
 }
 
 int udk_dmamap_iova_ranges(struct udk_dmamap *map, struct udk_iova_range *out, size_t max,

@@ -112,6 +112,8 @@ int udk_eal_init(int argc, char **argv)
 		step_failed("map the heap", ret);
 		goto err_map;
 	}
+	/* udk_virt2iova() finds registered buffers of the default map too. */
+	udk_mem_set_xlate_fallback(eal.mem, udk_dmamap_xlate(eal.map));
 	udk_mem_set_default(eal.mem);
 
 	udk_last_error_clear();

@@ -45,6 +45,8 @@ static void *worker(void *p)
 	struct lcore *lc = p;
 
 	this_lcore = (unsigned int)(lc - lcores);
+	/* Per-I/O IOVAs of this lcore come from its own lib/iova cache. */
+	udk_iova_thread_set_cache(this_lcore);
 	pthread_mutex_lock(&lc->lock);
 	for (;;) {
 		while (!lc->quit && !lc->busy)
@@ -95,6 +97,7 @@ int eal_lcores_start(const unsigned int *cpus, size_t n)
 		lcores[0].cpu = cpu < 0 ? 0 : (unsigned int)cpu;
 		nb_lcores = 1;
 		this_lcore = 0;
+		udk_iova_thread_set_cache(0);
 		return 0;
 	}
 	lcores[0].cpu = cpus[0];
@@ -109,6 +112,7 @@ int eal_lcores_start(const unsigned int *cpus, size_t n)
 		main_pinned = true;
 	}
 	this_lcore = 0;
+	udk_iova_thread_set_cache(0);
 	nb_lcores = 1;
 
 	for (i = 1; i < n; i++) {
@@ -147,6 +151,7 @@ void eal_lcores_stop(void)
 	main_pinned = false;
 	nb_lcores = 0;
 	this_lcore = UDK_LCORE_ANY;
+	udk_iova_thread_set_cache(UDK_IOVA_SHARED);
 }
 
 static int check_worker(unsigned int id, const char *what)

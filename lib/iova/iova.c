@@ -1,29 +1,14 @@
-/* iova.c - the foundation's IOVA allocator: apertures plus a sorted array of
- * allocations, first fit, one mutex.  Control path only; the lockless
- * allocator of DESIGN.md will stand behind the same calls. */
+/* iova.c - the range allocator of an IOVA space: apertures plus a sorted
+ * array of allocations, first fit, one mutex.  It serves the control path
+ * (segments, registered memory) and is the slow path behind the size-class
+ * caches of iova_cache.c, which carve from it a batch at a time. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "udk_iova.h"
+#include "iova_internal.h"
 #include "udk_util.h"
-
-#define IOVA_MIN_ALIGN 4096ULL
-
-struct alloc {
-	uint64_t start;
-	uint64_t len;
-};
-
-struct udk_iova_space {
-	pthread_mutex_t lock;
-	struct udk_iova_range *ap; /* sorted, disjoint */
-	size_t nap;
-	struct alloc *a;           /* sorted by start, disjoint */
-	size_t na, cap;
-	uint64_t used;
-};
 
 static int range_cmp(const void *x, const void *y)
 {
@@ -89,6 +74,13 @@ int udk_iova_space_create(const struct udk_iova_range *ranges, size_t n,
 		return -UDK_ENOIOVA;
 	}
 	pthread_mutex_init(&sp->lock, NULL);
+	rc = iova_caches_init(sp);
+	if (rc < 0) {
+		pthread_mutex_destroy(&sp->lock);
+		free(sp->ap);
+		free(sp);
+		return rc;
+	}
 	*out = sp;
 	return 0;
 }
@@ -97,6 +89,7 @@ void udk_iova_space_destroy(struct udk_iova_space *sp)
 {
 	if (sp == NULL)
 		return;
+	iova_caches_destroy(sp);
 	pthread_mutex_destroy(&sp->lock);
 	free(sp->ap);
 	free(sp->a);
@@ -219,11 +212,18 @@ int udk_iova_alloc_pref(struct udk_iova_space *sp, uint64_t len, uint64_t pref,
 		min_align = IOVA_MIN_ALIGN;
 	if (pref < min_align)
 		pref = min_align;
-	pthread_mutex_lock(&sp->lock);
-	rc = alloc_locked(sp, len, pref, iova);
-	if (rc == -UDK_ENOIOVA && pref != min_align)
-		rc = alloc_locked(sp, len, min_align, iova);
-	pthread_mutex_unlock(&sp->lock);
+	for (int pass = 0; pass < 2; pass++) {
+		pthread_mutex_lock(&sp->lock);
+		rc = alloc_locked(sp, len, pref, iova);
+		if (rc == -UDK_ENOIOVA && pref != min_align)
+			rc = alloc_locked(sp, len, min_align, iova);
+		pthread_mutex_unlock(&sp->lock);
+		if (rc != -UDK_ENOIOVA || pass == 1)
+			break;
+		/* Free IOVAs may sit in the depot's full magazines: give them
+		 * back and try once more before calling the space exhausted. */
+		udk_iova_space_drain(sp);
+	}
 	if (rc == -UDK_ENOIOVA)
 		log_exhausted(sp, len, min_align);
 	return rc;
@@ -258,24 +258,54 @@ int udk_iova_reserve(struct udk_iova_space *sp, uint64_t iova, uint64_t len)
 	return rc;
 }
 
-int udk_iova_free(struct udk_iova_space *sp, uint64_t iova, uint64_t len)
+static int free_locked(struct udk_iova_space *sp, uint64_t iova, uint64_t len)
 {
-	size_t k;
+	size_t k = first_after(sp, iova);
 
-	pthread_mutex_lock(&sp->lock);
-	k = first_after(sp, iova);
-	if (k == sp->na || sp->a[k].start != iova || sp->a[k].len != len) {
-		pthread_mutex_unlock(&sp->lock);
-		udk_log(UDK_LOG_ERR, "iova",
-			"free of IOVA 0x%llx+0x%llx does not match an allocation",
-			(unsigned long long)iova, (unsigned long long)len);
+	if (k == sp->na || sp->a[k].start != iova || sp->a[k].len != len)
 		return -UDK_ENOTMAPPED;
-	}
 	memmove(&sp->a[k], &sp->a[k + 1], (sp->na - k - 1) * sizeof(*sp->a));
 	sp->na--;
 	sp->used -= len;
-	pthread_mutex_unlock(&sp->lock);
 	return 0;
+}
+
+int udk_iova_free(struct udk_iova_space *sp, uint64_t iova, uint64_t len)
+{
+	int rc;
+
+	pthread_mutex_lock(&sp->lock);
+	rc = free_locked(sp, iova, len);
+	pthread_mutex_unlock(&sp->lock);
+	if (rc < 0)
+		udk_log(UDK_LOG_ERR, "iova",
+			"free of IOVA 0x%llx+0x%llx does not match an allocation",
+			(unsigned long long)iova, (unsigned long long)len);
+	return rc;
+}
+
+unsigned int iova_carve(struct udk_iova_space *sp, uint64_t size, uint64_t *out, unsigned int n)
+{
+	unsigned int got = 0;
+
+	pthread_mutex_lock(&sp->lock);
+	while (got < n && alloc_locked(sp, size, size, &out[got]) == 0)
+		got++;
+	pthread_mutex_unlock(&sp->lock);
+	return got;
+}
+
+void iova_release(struct udk_iova_space *sp, uint64_t size, const uint64_t *iova, unsigned int n)
+{
+	pthread_mutex_lock(&sp->lock);
+	for (unsigned int i = 0; i < n; i++)
+		if (free_locked(sp, iova[i], size) < 0)
+			/* A cache got an IOVA the range allocator never gave: a
+			 * caller freed into the wrong class or space.  Drop it. */
+			udk_log(UDK_LOG_WARN, "iova",
+				"cached IOVA 0x%llx+0x%llx was not allocated here; dropped",
+				(unsigned long long)iova[i], (unsigned long long)size);
+	pthread_mutex_unlock(&sp->lock);
 }
 
 int udk_iova_space_restrict(struct udk_iova_space *sp, const struct udk_iova_range *ranges,
@@ -288,6 +318,9 @@ int udk_iova_space_restrict(struct udk_iova_space *sp, const struct udk_iova_ran
 	rc = normalize(ranges, n, &in, &nin);
 	if (rc < 0)
 		return rc;
+	/* Free IOVAs parked in the depot must not count as allocations the new
+	 * aperture has to hold. */
+	udk_iova_space_drain(sp);
 	pthread_mutex_lock(&sp->lock);
 	out = calloc(sp->nap + nin + 1, sizeof(*out));
 	if (out == NULL) {

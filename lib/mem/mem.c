@@ -1,6 +1,7 @@
 /* mem.c - the memory object: options, the address-sorted segment table that
- * udk_mem_find() and udk_virt2iova() search, the event callbacks that let a
- * map follow the heap, and the process's default memory.
+ * udk_mem_find() searches, the lock-free translation table udk_virt2iova()
+ * reads, the event callbacks that let a map follow the heap, and the
+ * process's default memory.
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -49,6 +50,10 @@ int udk_mem_create(const struct udk_mem_opts *opts, struct udk_mem **out)
 	/* The caller's string need not outlive us. */
 	mem->opts.huge_dir = mem->huge_dir[0] != '\0' ? mem->huge_dir : NULL;
 
+	ret = udk_iova_xlate_create(&mem->xlate);
+	if (ret < 0)
+		goto err_free;
+	atomic_init(&mem->xlate_fallback, NULL);
 	pthread_mutex_init(&mem->lock, NULL);
 	for (int i = 0; i < UDK_MAX_NUMA_NODES; i++)
 		heap_init(&mem->heaps[i], i);
@@ -60,9 +65,12 @@ err_free:
 	return ret;
 }
 
-/* Send FREE for seg to callbacks [0, n), newest first. */
+/* Send FREE for seg to callbacks [0, n), newest first.  Translation of the
+ * segment stops first, so no reader gets an IOVA that is being unmapped. */
 static void send_free(struct udk_mem *mem, struct seg *seg, size_t n)
 {
+	if (seg->pub.iova != UDK_BAD_IOVA)
+		udk_iova_xlate_remove(mem->xlate, (uintptr_t)seg->pub.va, seg->pub.len);
 	while (n-- > 0)
 		mem->cbs[n].fn(UDK_MEM_EVENT_FREE, &seg->pub, mem->cbs[n].arg);
 }
@@ -84,6 +92,7 @@ void udk_mem_destroy(struct udk_mem *mem)
 	for (int i = 0; i < UDK_MAX_NUMA_NODES; i++)
 		heap_fini(&mem->heaps[i]);
 	pthread_mutex_destroy(&mem->lock);
+	udk_iova_xlate_destroy(mem->xlate);
 	free(mem->table);
 	free(mem);
 }
@@ -130,6 +139,19 @@ int mem_seg_announce(struct udk_mem *mem, struct seg *seg)
 			return ret < 0 ? ret : -ret;
 		}
 	}
+	/* The callbacks gave the segment its IOVA: publish its translation
+	 * before any of it is handed out. */
+	if (seg->pub.iova != UDK_BAD_IOVA) {
+		ret = udk_iova_xlate_insert(mem->xlate, (uintptr_t)seg->pub.va, seg->pub.len,
+					    seg->pub.iova);
+		if (ret < 0) {
+			udk_log(UDK_LOG_ERR, "mem", "cannot publish the translation of a segment at "
+				"%p: %s", seg->pub.va, udk_strerror(ret));
+			seg->pub.iova = UDK_BAD_IOVA; /* nothing to remove */
+			send_free(mem, seg, mem->nb_cbs);
+			return ret;
+		}
+	}
 	pos = upper_bound(mem, (uintptr_t)seg->pub.va);
 	memmove(&mem->table[pos + 1], &mem->table[pos], (mem->nb_segs - pos) * sizeof(*mem->table));
 	mem->table[pos] = seg;
@@ -155,6 +177,22 @@ struct seg *mem_seg_lookup(struct udk_mem *mem, const void *va)
 	return seg;
 }
 
+/* A callback replayed for an existing segment may have given it another
+ * IOVA (or taken it away): make the translation follow. */
+static void republish(struct udk_mem *mem, struct seg *seg, uint64_t old)
+{
+	if (seg->pub.iova == old)
+		return;
+	if (old != UDK_BAD_IOVA)
+		udk_iova_xlate_remove(mem->xlate, (uintptr_t)seg->pub.va, seg->pub.len);
+	if (seg->pub.iova != UDK_BAD_IOVA &&
+	    udk_iova_xlate_insert(mem->xlate, (uintptr_t)seg->pub.va, seg->pub.len,
+				  seg->pub.iova) < 0)
+		udk_log(UDK_LOG_WARN, "mem", "segment %p: its new IOVA 0x%llx could not be "
+			"published; udk_virt2iova() will not find it", seg->pub.va,
+			(unsigned long long)seg->pub.iova);
+}
+
 int udk_mem_event_register(struct udk_mem *mem, udk_mem_event_fn fn, void *arg)
 {
 	size_t i;
@@ -178,10 +216,16 @@ int udk_mem_event_register(struct udk_mem *mem, udk_mem_event_fn fn, void *arg)
 	/* Replay: the new callback sees the heap as if it had been there from
 	 * the start. */
 	for (i = 0; i < mem->nb_segs; i++) {
+		uint64_t old = mem->table[i]->pub.iova;
+
 		ret = fn(UDK_MEM_EVENT_ALLOC, &mem->table[i]->pub, arg);
+		republish(mem, mem->table[i], old);
 		if (ret != 0) {
-			while (i-- > 0)
+			while (i-- > 0) {
+				old = mem->table[i]->pub.iova;
 				fn(UDK_MEM_EVENT_FREE, &mem->table[i]->pub, arg);
+				republish(mem, mem->table[i], old);
+			}
 			ret = ret < 0 ? ret : -ret;
 			goto out;
 		}
@@ -277,15 +321,28 @@ void udk_dma_free(void *ptr)
 	udk_mem_free(udk_mem_default(), ptr);
 }
 
+void udk_mem_set_xlate_fallback(struct udk_mem *mem, const struct udk_iova_xlate *x)
+{
+	atomic_store_explicit(&mem->xlate_fallback, x, memory_order_release);
+}
+
+uint64_t udk_mem_virt2iova(struct udk_mem *mem, const void *ptr)
+{
+	const struct udk_iova_xlate *fb;
+	uint64_t iova;
+
+	if (mem == NULL)
+		return UDK_BAD_IOVA;
+	/* Heap memory first: the common case is one lookup of the segment's
+	 * 2 MiB slot and one add. */
+	iova = udk_iova_xlate_lookup(mem->xlate, ptr);
+	if (likely(iova != UDK_IOVA_BAD))
+		return iova;
+	fb = atomic_load_explicit(&mem->xlate_fallback, memory_order_acquire);
+	return fb != NULL ? udk_iova_xlate_lookup(fb, ptr) : UDK_BAD_IOVA;
+}
+
 uint64_t udk_virt2iova(const void *ptr)
 {
-	struct udk_mem *mem = udk_mem_default();
-	struct seg *seg;
-
-	if (mem == NULL || ptr == NULL)
-		return UDK_BAD_IOVA;
-	seg = mem_seg_lookup(mem, ptr);
-	if (seg == NULL || seg->pub.iova == UDK_BAD_IOVA)
-		return UDK_BAD_IOVA;
-	return seg->pub.iova + (uint64_t)((uintptr_t)ptr - (uintptr_t)seg->pub.va);
+	return udk_mem_virt2iova(atomic_load_explicit(&default_mem, memory_order_acquire), ptr);
 }

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "udk_iova.h"
 #include "udk_mem.h"
 
 #define MEM_MAX_CALLBACKS 8
@@ -62,6 +63,12 @@ struct udk_mem {
 	struct mem_cb cbs[MEM_MAX_CALLBACKS];
 	size_t nb_cbs;
 	uint64_t total_reserved;
+
+	/* Lock-free translation of every segment that has an IOVA, for
+	 * udk_virt2iova(); then the table of memory registered elsewhere (the
+	 * default map's), set by the EAL. */
+	struct udk_iova_xlate *xlate;
+	_Atomic(const struct udk_iova_xlate *) xlate_fallback;
 
 	struct heap heaps[UDK_MAX_NUMA_NODES];
 };

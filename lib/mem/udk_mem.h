@@ -15,12 +15,14 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "udk_iova.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 #define UDK_MAX_NUMA_NODES 8
-#define UDK_BAD_IOVA UINT64_MAX
+#define UDK_BAD_IOVA UDK_IOVA_BAD
 #define UDK_SOCKET_ANY (-1)
 
 /* One segment of a heap.  Read-only for everyone but lib/mem, except iova,
@@ -81,8 +83,22 @@ int udk_mem_event_unregister(struct udk_mem *mem, udk_mem_event_fn fn, void *arg
 void *udk_mem_zmalloc(struct udk_mem *mem, size_t size, size_t align, int socket);
 void udk_mem_free(struct udk_mem *mem, void *ptr);
 
-/* Segment holding va, or NULL.  Lock-free reads are not promised yet. */
+/* Segment holding va, or NULL.  Control path: it takes the memory's lock
+ * (translation on the fast path is udk_mem_virt2iova()). */
 const struct udk_memseg *udk_mem_find(struct udk_mem *mem, const void *va);
+
+/* The IOVA of ptr: heap memory whose segment has an IOVA (set by an ALLOC
+ * callback), else memory found in the fallback table (below), else
+ * UDK_BAD_IOVA.  Lock-free and O(1) (a radix-table lookup, udk_iova.h): any
+ * thread, any time, also while the heap grows.  A segment's translation is
+ * published after its ALLOC callbacks and withdrawn before its FREE ones. */
+uint64_t udk_mem_virt2iova(struct udk_mem *mem, const void *ptr);
+
+/* A second table udk_mem_virt2iova() consults for memory that is not the
+ * heap's: the EAL passes the default map's (udk_dmamap_xlate()), so buffers
+ * registered with udk_dma_register() translate too.  NULL removes it.  The
+ * table must outlive its use here.  Thread-safe. */
+void udk_mem_set_xlate_fallback(struct udk_mem *mem, const struct udk_iova_xlate *x);
 
 /* Call fn for each segment, in address order, until it returns non-zero. */
 int udk_mem_walk(struct udk_mem *mem, int (*fn)(const struct udk_memseg *seg, void *arg), void *arg);
@@ -101,7 +117,9 @@ struct udk_mem *udk_mem_default(void);
 /* udk_mem_zmalloc()/free()/find() on the default memory. */
 void *udk_dma_zmalloc(size_t size, size_t align, int socket);
 void udk_dma_free(void *ptr);
-/* IOVA of ptr in the default map, or UDK_BAD_IOVA if ptr is not udk memory. */
+/* udk_mem_virt2iova() on the default memory: the IOVA of ptr in the default
+ * map (heap or registered memory), or UDK_BAD_IOVA if ptr is neither.
+ * Lock-free, O(1), any thread. */
 uint64_t udk_virt2iova(const void *ptr);
 
 #ifdef __cplusplus

@@ -39,6 +39,9 @@ enum udk_error {
 	UDK_EATTACHED,          /* the device is already attached to a map */
 	UDK_EDETACHED,          /* the device is not attached to any map */
 	UDK_EREMOVED,           /* the device was removed */
+	UDK_ENOIOMMUFD,         /* /dev/iommu missing: kernel without CONFIG_IOMMUFD */
+	UDK_ENOCDEV,            /* no VFIO device cdev: kernel without CONFIG_VFIO_DEVICE_CDEV */
+	UDK_EDEVBUSY,           /* the device is bound to another iommufd context or open via its group */
 	UDK_ELAST
 };
 

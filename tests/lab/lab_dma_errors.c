@@ -1,10 +1,11 @@
 /* lab_dma_errors: every error of the map object and of device opening that
  * the lab can produce, each checked for its code and for the words of its
  * message: device not bound, group not viable (a pcie-pci-bridge puts two
- * e1000 in one group; one stays on its kernel driver), group held by another
- * process, group already in another map, device incompatible with a map,
- * VFIO missing, RLIMIT_MEMLOCK too low, overlapping and inexact mappings on a
- * live map, no such device. */
+ * e1000 in one group; one stays on its kernel driver), group (type1) or device
+ * (iommufd) held by another process, group already in another map, device
+ * incompatible with a map, VFIO missing, iommufd missing (where the kernel
+ * has it), RLIMIT_MEMLOCK too low, overlapping and inexact mappings on a
+ * live map, no such device.  Holds for whichever backend AUTO picks. */
 #include <errno.h>
 #include <linux/capability.h>
 #include <stdio.h>
@@ -83,28 +84,45 @@ static int not_bound_and_not_viable(void)
 	return 0;
 }
 
+/* Type1: opening a device holds its group file, so a second process fails
+ * at open.  iommufd: open holds nothing; the device is taken when it is
+ * bound at attach, and a second process fails there. */
 static int group_held_by_another_process(const char *nvme)
 {
-	int ready[2], done[2];
+	int ready[2], done[2], fd;
+	enum udk_dmamap_backend b;
 	struct udk_device *dev;
-	char c = 0;
+	char c = 0, why[256];
 	pid_t pid;
 	int status;
+	bool cdev;
 
-	STEP("IOMMU group held by another process");
+	udk_dmamap_auto_backend(nvme, &b, why, sizeof(why));
+	cdev = b == UDK_DMAMAP_IOMMUFD;
+	STEP("%s", cdev ? "device held by another process (iommufd: bound through its cdev)"
+			: "IOMMU group held by another process");
 	LAB_CHECK(pipe(ready) == 0 && pipe(done) == 0);
 	pid = fork();
 	if (pid == 0) {
 		struct udk_device *d;
 		int rc = udk_device_open(nvme, &d);
+		if (rc == 0 && cdev)
+			rc = udk_device_fd(d, &fd);
 		c = rc == 0 ? 'y' : 'n';
 		if (write(ready[1], &c, 1) != 1 || read(done[0], &c, 1) != 1)
 			_exit(3);
 		_exit(rc == 0 ? 0 : 2);
 	}
 	LAB_CHECK(read(ready[0], &c, 1) == 1 && c == 'y');
-	LAB_CHECK_RC(udk_device_open(nvme, &dev), -UDK_EGROUP_BUSY);
-	LAB_CHECK(lab_last_error_has("held by another process"));
+	if (cdev) {
+		LAB_CHECK_RC(udk_device_open(nvme, &dev), 0);
+		LAB_CHECK_RC(udk_device_fd(dev, &fd), -UDK_EDEVBUSY);
+		LAB_CHECK(lab_last_error_has("in use elsewhere: already open through its cdev"));
+		udk_device_close(dev);
+	} else {
+		LAB_CHECK_RC(udk_device_open(nvme, &dev), -UDK_EGROUP_BUSY);
+		LAB_CHECK(lab_last_error_has("held by another process"));
+	}
 	LAB_CHECK(write(done[1], "x", 1) == 1);
 	LAB_CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
 		  WEXITSTATUS(status) == 0);
@@ -163,8 +181,10 @@ static int incompatible_map(const char *nvme)
 	return 0;
 }
 
+/* A type1 map, whatever AUTO would pick: the container is its device. */
 static int vfio_missing(const char *nvme)
 {
+	struct udk_dmamap_opts o;
 	struct udk_device *dev;
 	struct udk_dmamap *map;
 	struct stat st;
@@ -173,7 +193,9 @@ static int vfio_missing(const char *nvme)
 	STEP("VFIO missing: /dev/vfio/vfio removed between open and attach");
 	LAB_CHECK(stat("/dev/vfio/vfio", &st) == 0);
 	LAB_CHECK_RC(udk_device_open(nvme, &dev), 0);
-	LAB_CHECK_RC(udk_dmamap_create(NULL, &map), 0);
+	udk_dmamap_opts_init(&o, sizeof(o));
+	o.backend = UDK_DMAMAP_VFIO_TYPE1;
+	LAB_CHECK_RC(udk_dmamap_create(&o, &map), 0);
 	LAB_CHECK(unlink("/dev/vfio/vfio") == 0);
 	rc = udk_device_attach(dev, map);
 	LAB_CHECK(mknod("/dev/vfio/vfio", S_IFCHR | 0666, st.st_rdev) == 0);
@@ -181,6 +203,30 @@ static int vfio_missing(const char *nvme)
 	LAB_CHECK(lab_last_error_has("modprobe vfio-pci"));
 	LAB_CHECK_RC(udk_device_attach(dev, map), 0); /* back again */
 	udk_device_close(dev);
+	udk_dmamap_put(map);
+	return 0;
+}
+
+/* Where the kernel has iommufd: without /dev/iommu, asking for it says
+ * which kernel option is missing. */
+static int iommufd_missing(void)
+{
+	struct udk_dmamap_opts o;
+	struct udk_dmamap *map;
+	struct stat st;
+	int rc;
+
+	if (stat("/dev/iommu", &st) != 0)
+		return 0;
+	STEP("iommufd missing: /dev/iommu removed before a map asks for it");
+	udk_dmamap_opts_init(&o, sizeof(o));
+	o.backend = UDK_DMAMAP_IOMMUFD;
+	LAB_CHECK(unlink("/dev/iommu") == 0);
+	rc = udk_dmamap_create(&o, &map);
+	LAB_CHECK(mknod("/dev/iommu", S_IFCHR | 0660, st.st_rdev) == 0);
+	LAB_CHECK_RC(rc, -UDK_ENOIOMMUFD);
+	LAB_CHECK(lab_last_error_has("CONFIG_IOMMUFD"));
+	LAB_CHECK_RC(udk_dmamap_create(&o, &map), 0); /* back again */
 	udk_dmamap_put(map);
 	return 0;
 }
@@ -280,8 +326,8 @@ int main(void)
 	if (lab_find_bind(0x1b36, 0x0010, 0, &a, nvme, sizeof(nvme)) < 0)
 		return LAB_FAIL;
 	if (not_bound_and_not_viable() || group_held_by_another_process(nvme) ||
-	    incompatible_map(nvme) || vfio_missing(nvme) || memlock_too_low(nvme) ||
-	    no_hugepages() || bad_addresses())
+	    incompatible_map(nvme) || vfio_missing(nvme) || iommufd_missing() ||
+	    memlock_too_low(nvme) || no_hugepages() || bad_addresses())
 		return LAB_FAIL;
 	printf("PASS\n");
 	return LAB_PASS;

@@ -1,8 +1,8 @@
 /* ring.c - net_ring: a software port over lib/ring, for tests and for
  * wiring lcores together.  "--vdev net_ring0" is a port whose transmit queue
  * q feeds its own receive queue q (loopback); "--vdev net_ring1,peer=net_ring0"
- * crosses them with an existing port instead, both ways.  Packets move by
- * pointer: no copy, no descriptor, no DMA. */
+ * crosses them with an existing port instead, both ways, once both have
+ * started.  Packets move by pointer: no copy, no descriptor, no DMA. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,33 +120,44 @@ static void ring_txq_release(struct udk_eth_dev *dev, void *queue)
 	free(queue);
 }
 
-/* Resolve where each transmit queue delivers.  The peer must have as many
- * receive queues as this port has transmit queues. */
+/* Point from's transmit queues at to's receive rings, queue for queue. */
+static void link_queues(struct udk_eth_dev *from, struct udk_eth_dev *to)
+{
+	for (uint16_t q = 0; q < from->conf.nb_tx_queues; q++) {
+		struct ring_txq *txq = from->txq[q];
+		if (txq == NULL)
+			continue;
+		txq->max_len = from->conf.mtu + UDK_ETHER_HDR_LEN;
+		txq->dst = to->configured && q < to->conf.nb_rx_queues && to->rxq[q] != NULL
+				   ? ((struct ring_rxq *)to->rxq[q])->ring
+				   : NULL;
+	}
+}
+
+/* Whichever of two crossed ports starts second completes both links: until
+ * then the first one's sends return 0, as on a cable with nobody at the far
+ * end. */
 static int ring_start(struct udk_eth_dev *dev)
 {
 	struct ring_priv *p = dev->priv;
-	struct udk_eth_dev *dst = dev;
-	uint16_t peer_port;
+	struct udk_eth_dev *peer = NULL;
+	uint16_t port;
 
-	if (p->peer[0] != '\0') {
-		if (udk_eth_dev_find(p->peer, &peer_port) < 0) {
-			udk_log(UDK_LOG_ERR, "net_ring", "start %s: peer %s does not exist", dev->name,
-				p->peer);
-			return -ENODEV;
-		}
-		dst = udk_eth_dev_get(peer_port);
+	if (p->peer[0] == '\0') {
+		link_queues(dev, dev);
+		return 0;
 	}
-	for (uint16_t q = 0; q < dev->conf.nb_tx_queues; q++) {
-		struct ring_txq *txq = dev->txq[q];
-		if (!dst->configured || q >= dst->conf.nb_rx_queues || dst->rxq[q] == NULL) {
-			udk_log(UDK_LOG_ERR, "net_ring", "start %s: tx queue %u has no rx queue %u on "
-				"%s to deliver to; configure and set it up first", dev->name, q, q,
-				dst->name);
-			return -EINVAL;
-		}
-		txq->dst = ((struct ring_rxq *)dst->rxq[q])->ring;
-		txq->max_len = dev->conf.mtu + UDK_ETHER_HDR_LEN;
+	if (udk_eth_dev_find(p->peer, &port) == 0)
+		peer = udk_eth_dev_get(port);
+	if (peer == NULL || !peer->started) {
+		link_queues(dev, dev); /* sets max_len; dst stays NULL below */
+		for (uint16_t q = 0; q < UDK_ETH_MAX_QUEUES; q++)
+			if (dev->txq[q] != NULL)
+				((struct ring_txq *)dev->txq[q])->dst = NULL;
+		return 0;
 	}
+	link_queues(dev, peer);
+	link_queues(peer, dev);
 	return 0;
 }
 
@@ -155,6 +166,10 @@ static void ring_stop(struct udk_eth_dev *dev)
 	for (uint16_t q = 0; q < UDK_ETH_MAX_QUEUES; q++)
 		if (dev->txq[q] != NULL)
 			((struct ring_txq *)dev->txq[q])->dst = NULL;
+	/* A stopped port receives nothing either: its peer's sends return 0. */
+	for (uint16_t q = 0; q < UDK_ETH_MAX_QUEUES; q++)
+		if (dev->rxq[q] != NULL)
+			unlink_ring(dev, ((struct ring_rxq *)dev->rxq[q])->ring);
 }
 
 static void ring_close(struct udk_eth_dev *dev)

@@ -318,6 +318,16 @@ static void test_init_cleanup(void)
 	CU_ASSERT_NOT_EQUAL(udk_virt2iova(p), UDK_BAD_IOVA);
 	CU_ASSERT_EQUAL(udk_dmamap_virt2iova(udk_eal_dmamap(), p, &iova), 0);
 	CU_ASSERT_EQUAL(iova, udk_virt2iova(p));
+	/* Memory registered with the default map translates too. */
+	char *ext = malloc(8192);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ext);
+	CU_ASSERT_EQUAL(udk_virt2iova(ext + 100), UDK_BAD_IOVA);
+	CU_ASSERT_EQUAL(udk_dma_register(udk_eal_dmamap(), ext, 8192), 0);
+	CU_ASSERT_EQUAL(udk_dmamap_virt2iova(udk_eal_dmamap(), ext + 100, &iova), 0);
+	CU_ASSERT_EQUAL(udk_virt2iova(ext + 100), iova);
+	CU_ASSERT_EQUAL(udk_dma_unregister(udk_eal_dmamap(), ext, 8192), 0);
+	CU_ASSERT_EQUAL(udk_virt2iova(ext + 100), UDK_BAD_IOVA);
+	free(ext);
 
 	/* More than one segment: the growth maps the new one before the
 	 * pointer comes back. */

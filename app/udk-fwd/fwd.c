@@ -1,0 +1,179 @@
+/* fwd.c - udk-fwd's forwarding loops: io (as is), mac (addresses swapped),
+ * txonly (a generator whose frames carry a sequence number and a pattern)
+ * and rxonly (a sink that can verify those frames and write them to a pcap
+ * file).  One lcore serves a set of ports; no lock on the way. */
+#include <pcap/pcap.h>
+#include <string.h>
+
+#include "fwd.h"
+
+/* Frame layout after the Ethernet header: magic, sender port, sequence,
+ * then bytes that depend on (sequence, offset) so any corruption shows. */
+struct fwd_hdr {
+	uint32_t magic;
+	uint16_t sender;
+	uint16_t len;
+	uint64_t seq;
+} __attribute__((packed));
+
+static uint8_t pattern(uint64_t seq, unsigned int i)
+{
+	return (uint8_t)(seq * 31 + i * 7);
+}
+
+int fwd_build(struct fwd *f, struct fwd_port *p, struct udk_mbuf *m)
+{
+	uint16_t len = f->o.pkt_size;
+	uint8_t *d = (uint8_t *)udk_pktmbuf_append(m, len);
+	struct fwd_hdr h = {FWD_MAGIC, p->port, len, p->tx_seq};
+	unsigned int off = UDK_ETHER_HDR_LEN + sizeof(h);
+
+	if (d == NULL)
+		return -1;
+	memset(d, 0xff, 6);                 /* broadcast: every peer takes it */
+	memcpy(d + 6, p->mac.b, 6);
+	d[12] = FWD_ETHERTYPE >> 8;
+	d[13] = FWD_ETHERTYPE & 0xff;
+	memcpy(d + UDK_ETHER_HDR_LEN, &h, sizeof(h));
+	for (unsigned int i = off; i < len; i++)
+		d[i] = pattern(p->tx_seq, i);
+	p->tx_seq++;
+	return 0;
+}
+
+/* Check one received frame of ours; count valid, invalid and lost ones. */
+static void verify(struct fwd_port *p, struct udk_mbuf *m)
+{
+	uint8_t buf[UDK_ETHER_HDR_LEN + sizeof(struct fwd_hdr)];
+	struct fwd_hdr h;
+	bool ok = true;
+
+	if (m->pkt_len < sizeof(buf) || udk_pktmbuf_read(m, 0, sizeof(buf), buf) != 0 ||
+	    buf[12] != (FWD_ETHERTYPE >> 8) || buf[13] != (FWD_ETHERTYPE & 0xff))
+		return; /* not ours: somebody else's traffic */
+	memcpy(&h, buf + UDK_ETHER_HDR_LEN, sizeof(h));
+	if (h.magic != FWD_MAGIC || h.sender >= UDK_ETH_MAX_PORTS || h.len != m->pkt_len) {
+		atomic_fetch_add_explicit(&p->invalid, 1, memory_order_relaxed);
+		return;
+	}
+	/* Walk the payload segment by segment. */
+	uint32_t i = 0;
+	for (struct udk_mbuf *s = m; s != NULL && ok; s = s->next) {
+		const uint8_t *d = udk_pktmbuf_mtod(s, const uint8_t *);
+		for (uint16_t k = 0; k < s->data_len; k++, i++)
+			if (i >= sizeof(buf) && d[k] != pattern(h.seq, i)) {
+				ok = false;
+				break;
+			}
+	}
+	if (!ok) {
+		atomic_fetch_add_explicit(&p->invalid, 1, memory_order_relaxed);
+		return;
+	}
+	atomic_fetch_add_explicit(&p->valid, 1, memory_order_relaxed);
+	uint64_t *next = &p->next_seq[h.sender % FWD_MAX_PORTS];
+	if (h.seq > *next)
+		atomic_fetch_add_explicit(&p->lost, h.seq - *next, memory_order_relaxed);
+	if (h.seq >= *next)
+		*next = h.seq + 1;
+}
+
+static void swap_mac(struct udk_mbuf *m)
+{
+	uint8_t *d = udk_pktmbuf_mtod(m, uint8_t *), t[6];
+
+	if (m->data_len < 12)
+		return;
+	memcpy(t, d, 6);
+	memcpy(d, d + 6, 6);
+	memcpy(d + 6, t, 6);
+}
+
+static void dump(struct fwd *f, struct udk_mbuf *m)
+{
+	struct pcap_pkthdr h;
+	uint8_t buf[16384];
+	uint32_t len = m->pkt_len < sizeof(buf) ? m->pkt_len : sizeof(buf);
+
+	gettimeofday(&h.ts, NULL);
+	h.caplen = len;
+	h.len = m->pkt_len;
+	udk_pktmbuf_read(m, 0, len, buf);
+	pcap_dump(f->pcap, &h, buf);
+}
+
+/* Send n packets on port; what the port does not take is dropped. */
+static void send_all(struct fwd_port *p, struct udk_mbuf **pkts, uint16_t n)
+{
+	uint16_t sent = udk_eth_tx_burst(p->port, 0, pkts, n);
+	uint64_t bytes = 0;
+
+	for (uint16_t i = 0; i < sent; i++)
+		bytes += pkts[i]->pkt_len;
+	if (sent < n) {
+		atomic_fetch_add_explicit(&p->dropped, n - sent, memory_order_relaxed);
+		udk_pktmbuf_free_bulk(pkts + sent, n - sent);
+	}
+	atomic_fetch_add_explicit(&p->tx, sent, memory_order_relaxed);
+	atomic_fetch_add_explicit(&p->tx_bytes, bytes, memory_order_relaxed);
+}
+
+static void serve(struct fwd *f, struct fwd_port *p, struct udk_mbuf **pkts)
+{
+	uint16_t burst = f->o.burst, n;
+	uint64_t bytes = 0;
+
+	if (f->o.mode == MODE_TXONLY) {
+		uint16_t k = 0;
+		if (udk_pktmbuf_alloc_bulk(f->mp, pkts, burst) == 0) {
+			for (k = 0; k < burst; k++)
+				if (fwd_build(f, p, pkts[k]) != 0)
+					break;
+			send_all(p, pkts, k);
+			udk_pktmbuf_free_bulk(pkts + k, burst - k);
+		}
+	}
+	n = udk_eth_rx_burst(p->port, 0, pkts, burst);
+	if (n == 0)
+		return;
+	for (uint16_t i = 0; i < n; i++)
+		bytes += pkts[i]->pkt_len;
+	atomic_fetch_add_explicit(&p->rx, n, memory_order_relaxed);
+	atomic_fetch_add_explicit(&p->rx_bytes, bytes, memory_order_relaxed);
+	atomic_fetch_add_explicit(&f->rx_total, n, memory_order_relaxed);
+	if (f->o.verify)
+		for (uint16_t i = 0; i < n; i++)
+			verify(p, pkts[i]);
+	if (f->pcap != NULL && p == &f->port[0])
+		for (uint16_t i = 0; i < n; i++)
+			dump(f, pkts[i]);
+	switch (f->o.mode) {
+	case MODE_MAC:
+		for (uint16_t i = 0; i < n; i++)
+			swap_mac(pkts[i]);
+		/* fall through */
+	case MODE_IO:
+		send_all(&f->port[p->peer], pkts, n);
+		break;
+	default:
+		udk_pktmbuf_free_bulk(pkts, n);
+	}
+}
+
+void fwd_poll(struct fwd_lcore *lc)
+{
+	struct udk_mbuf *pkts[512];
+
+	for (unsigned int i = lc->first; i < lc->first + lc->n; i++)
+		serve(lc->f, &lc->f->port[i], pkts);
+}
+
+int fwd_lcore_main(void *arg)
+{
+	struct fwd_lcore *lc = arg;
+
+	while (!atomic_load_explicit(&lc->f->stop, memory_order_relaxed))
+		fwd_poll(lc);
+	udk_mempool_cache_flush(lc->f->mp);
+	return 0;
+}

@@ -1,0 +1,67 @@
+/* fwd.h - udk-fwd's shared state: options, per-port counters and the
+ * forwarding loops (fwd.c) that the main program (main.c) runs on lcores. */
+#ifndef UDK_FWD_H
+#define UDK_FWD_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "udk_ethdev.h"
+
+#define FWD_MAX_PORTS 8
+#define FWD_MAGIC 0x46574455u /* "UDWF" on the wire, little endian */
+#define FWD_ETHERTYPE 0x88b5   /* IEEE local experimental */
+
+enum fwd_mode { MODE_IO, MODE_MAC, MODE_TXONLY, MODE_RXONLY };
+
+struct fwd_opts {
+	enum fwd_mode mode;
+	uint16_t ports[FWD_MAX_PORTS];
+	unsigned int nb_ports;
+	uint16_t pkt_size;         /* txonly frame length, FCS excluded */
+	uint16_t burst;
+	double duration;           /* seconds, 0 = until signalled */
+	uint64_t count;            /* stop after this many packets received, 0 = no limit */
+	double interval;           /* statistics period in seconds */
+	bool json;
+	bool verify;               /* check txonly frames that arrive */
+	const char *pcap;
+	uint32_t nb_mbufs;
+	uint16_t nb_desc;
+};
+
+/* Counters of one port, written by the one lcore that serves it. */
+struct fwd_port {
+	uint16_t port;
+	uint16_t peer;             /* where received packets go (io, mac) */
+	struct udk_ether_addr mac;
+	_Atomic uint64_t rx, tx, rx_bytes, tx_bytes, dropped;
+	_Atomic uint64_t valid, invalid, lost; /* --verify */
+	uint64_t tx_seq;           /* txonly sequence number */
+	uint64_t next_seq[FWD_MAX_PORTS]; /* --verify: expected from each sender */
+};
+
+struct fwd {
+	struct fwd_opts o;
+	struct fwd_port port[FWD_MAX_PORTS];
+	struct udk_mempool *mp;
+	void *pcap;                /* pcap_dumper_t *, written by the lcore of port 0 */
+	atomic_bool stop;
+	_Atomic uint64_t rx_total;
+};
+
+/* The loop one lcore runs for ports [first, first + n). */
+struct fwd_lcore {
+	struct fwd *f;
+	unsigned int first, n;
+};
+int fwd_lcore_main(void *arg);
+/* One round over the lcore's ports. */
+void fwd_poll(struct fwd_lcore *lc);
+
+/* Write a txonly frame into m (pkt_size bytes) from port p. */
+int fwd_build(struct fwd *f, struct fwd_port *p, struct udk_mbuf *m);
+
+#endif

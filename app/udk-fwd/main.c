@@ -1,0 +1,411 @@
+/* udk-fwd - forward, generate or sink packets between udk ports, with live
+ * statistics: the testpmd/l2fwd of udk.
+ *
+ *   udk-fwd [EAL options] -- [--mode io|mac|txonly|rxonly] [--ports LIST] ...
+ *
+ * Ports are paired in the order given (the first with the second, ...); an
+ * lcore serves whole pairs.  Statistics go to stderr every --interval
+ * seconds; the summary to stdout (text, or one JSON object with --json).
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <pcap/pcap.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fwd.h"
+#include "udk_eal.h"
+
+#define PROG "udk-fwd"
+
+static struct fwd F;
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: " PROG " [EAL options] -- [options]\n"
+		"Forward, generate or sink packets between udk ports.\n\n"
+		"Options:\n"
+		"  --mode MODE         io (forward as is, default), mac (swap addresses),\n"
+		"                      txonly (generate), rxonly (receive and drop)\n"
+		"  --ports LIST        ports to use, e.g. 0,1 (default: all); paired in order\n"
+		"  --pkt-size N        txonly frame size in bytes, 60..MTU+14 (default 64)\n"
+		"  --burst N           packets per burst, 1..512 (default 32)\n"
+		"  --duration SEC      stop after SEC seconds (default: at Ctrl-C)\n"
+		"  --count N           stop after N packets received in all\n"
+		"  --interval SEC      statistics period (default 1; 0: none)\n"
+		"  --verify            check that txonly frames arrive whole and in sequence\n"
+		"  --pcap FILE         write the packets received on the first port to FILE\n"
+		"  --nb-mbufs N        packet buffers (default 8191)\n"
+		"  --desc N            descriptors per queue (default: the driver's)\n"
+		"  --json              print the summary as JSON\n"
+		"  --help, --version\n\n");
+	udk_eal_usage(f);
+}
+
+static int die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, PROG ": ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return 1;
+}
+
+static int num(const char *opt, const char *v, double lo, double hi, double *out)
+{
+	char *end;
+	double d;
+
+	if (v == NULL)
+		return die("%s needs a value", opt);
+	d = strtod(v, &end);
+	if (end == v || *end != '\0' || isnan(d) || d < lo || d > hi)
+		return die("%s: '%s' is not a number in %g..%g", opt, v, lo, hi);
+	*out = d;
+	return 0;
+}
+
+static int parse_ports(const char *v, struct fwd_opts *o)
+{
+	char buf[128], *save, *tok;
+
+	if (v == NULL || strlen(v) >= sizeof(buf))
+		return die("--ports needs a list such as 0,1");
+	strcpy(buf, v);
+	o->nb_ports = 0;
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char *end;
+		long p = strtol(tok, &end, 10);
+		if (*end != '\0' || p < 0 || p >= UDK_ETH_MAX_PORTS)
+			return die("--ports: '%s' is not a port number", tok);
+		if (o->nb_ports == FWD_MAX_PORTS)
+			return die("--ports: at most %d ports", FWD_MAX_PORTS);
+		o->ports[o->nb_ports++] = (uint16_t)p;
+	}
+	return o->nb_ports ? 0 : die("--ports: empty list");
+}
+
+static int parse(int argc, char **argv, struct fwd_opts *o)
+{
+	double d;
+
+	*o = (struct fwd_opts){.mode = MODE_IO, .pkt_size = 64, .burst = 32, .interval = 1,
+			       .nb_mbufs = 8191};
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (strcmp(a, "--mode") == 0 && v) {
+			i++;
+			if (!strcmp(v, "io")) o->mode = MODE_IO;
+			else if (!strcmp(v, "mac")) o->mode = MODE_MAC;
+			else if (!strcmp(v, "txonly")) o->mode = MODE_TXONLY;
+			else if (!strcmp(v, "rxonly")) o->mode = MODE_RXONLY;
+			else return die("--mode: '%s' is not io, mac, txonly or rxonly", v);
+		} else if (strcmp(a, "--ports") == 0) {
+			if (parse_ports(v, o)) return 1;
+			i++;
+		} else if (strcmp(a, "--pkt-size") == 0) {
+			if (num(a, v, 60, 9614, &d)) return 1;
+			o->pkt_size = (uint16_t)d, i++;
+		} else if (strcmp(a, "--burst") == 0) {
+			if (num(a, v, 1, 512, &d)) return 1;
+			o->burst = (uint16_t)d, i++;
+		} else if (strcmp(a, "--duration") == 0) {
+			if (num(a, v, 0, 1e7, &o->duration)) return 1;
+			i++;
+		} else if (strcmp(a, "--count") == 0) {
+			if (num(a, v, 1, 1e18, &d)) return 1;
+			o->count = (uint64_t)d, i++;
+		} else if (strcmp(a, "--interval") == 0) {
+			if (num(a, v, 0, 3600, &o->interval)) return 1;
+			i++;
+		} else if (strcmp(a, "--nb-mbufs") == 0) {
+			if (num(a, v, 64, 1 << 24, &d)) return 1;
+			o->nb_mbufs = (uint32_t)d, i++;
+		} else if (strcmp(a, "--desc") == 0) {
+			if (num(a, v, 1, 65535, &d)) return 1;
+			o->nb_desc = (uint16_t)d, i++;
+		} else if (strcmp(a, "--pcap") == 0 && v) {
+			o->pcap = v, i++;
+		} else if (strcmp(a, "--verify") == 0) {
+			o->verify = true;
+		} else if (strcmp(a, "--json") == 0) {
+			o->json = true;
+		} else {
+			return die("unknown option '%s' (see --help)", a);
+		}
+	}
+	return 0;
+}
+
+/* Library errors reach the user once, through die() with what was being
+ * done; the library's other lines are shown as they come. */
+static void log_sink(int level, const char *comp, const char *msg, void *arg)
+{
+	(void)arg;
+	if (level != UDK_LOG_ERR)
+		fprintf(stderr, PROG ": %s: %s\n", comp, msg);
+}
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	atomic_store(&F.stop, true);
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Configure, set up and start one port with one queue pair. */
+static int port_up(struct fwd *f, uint16_t port)
+{
+	struct udk_eth_conf c;
+	struct udk_eth_rxq_conf rc;
+	struct udk_eth_txq_conf tc;
+	uint32_t mtu;
+
+	udk_eth_conf_init(&c, sizeof(c));
+	c.promiscuous = true;
+	udk_eth_rxq_conf_init(&rc, sizeof(rc));
+	udk_eth_txq_conf_init(&tc, sizeof(tc));
+	rc.mp = f->mp;
+	rc.nb_desc = tc.nb_desc = f->o.nb_desc;
+	if (udk_eth_dev_configure(port, &c) || udk_eth_rx_queue_setup(port, 0, &rc) ||
+	    udk_eth_tx_queue_setup(port, 0, &tc) || udk_eth_dev_start(port))
+		return die("port %u: %s", port, udk_last_error());
+	udk_eth_mtu_get(port, &mtu);
+	if (f->o.mode == MODE_TXONLY && f->o.pkt_size > mtu + UDK_ETHER_HDR_LEN)
+		return die("--pkt-size %u is longer than port %u's MTU %u plus the %u-byte header",
+			   f->o.pkt_size, port, mtu, UDK_ETHER_HDR_LEN);
+	return 0;
+}
+
+struct snap {
+	uint64_t rx, tx, rx_bytes, tx_bytes, dropped;
+};
+
+static void snap(struct fwd_port *p, struct snap *s)
+{
+	s->rx = atomic_load(&p->rx);
+	s->tx = atomic_load(&p->tx);
+	s->rx_bytes = atomic_load(&p->rx_bytes);
+	s->tx_bytes = atomic_load(&p->tx_bytes);
+	s->dropped = atomic_load(&p->dropped);
+}
+
+static void progress(struct fwd *f, struct snap *last, double dt)
+{
+	for (unsigned int i = 0; i < f->o.nb_ports; i++) {
+		struct snap s;
+		snap(&f->port[i], &s);
+		/* Bits on the wire: frame + FCS 4 + preamble 8 + gap 12. */
+		double rxg = (double)(s.rx_bytes - last[i].rx_bytes + 24 * (s.rx - last[i].rx)) * 8;
+		double txg = (double)(s.tx_bytes - last[i].tx_bytes + 24 * (s.tx - last[i].tx)) * 8;
+		fprintf(stderr, "port %u: rx %.3f Mpps %.3f Gbit/s | tx %.3f Mpps %.3f Gbit/s | "
+			"dropped %llu\n", f->port[i].port, (double)(s.rx - last[i].rx) / dt / 1e6,
+			rxg / dt / 1e9, (double)(s.tx - last[i].tx) / dt / 1e6, txg / dt / 1e9,
+			(unsigned long long)(s.dropped - last[i].dropped));
+		last[i] = s;
+	}
+}
+
+static const char *mode_name(enum fwd_mode m)
+{
+	static const char *n[] = {"io", "mac", "txonly", "rxonly"};
+	return n[m];
+}
+
+static void summary(struct fwd *f, double secs)
+{
+	if (f->o.json)
+		printf("{\"mode\":\"%s\",\"seconds\":%.3f,\"ports\":[", mode_name(f->o.mode), secs);
+	for (unsigned int i = 0; i < f->o.nb_ports; i++) {
+		struct fwd_port *p = &f->port[i];
+		struct udk_eth_stats st = {0};
+		struct snap s;
+
+		snap(p, &s);
+		udk_eth_stats_get(p->port, &st);
+		if (f->o.json) {
+			printf("%s{\"port\":%u,\"rx\":%llu,\"tx\":%llu,\"rx_bytes\":%llu,"
+			       "\"tx_bytes\":%llu,\"dropped\":%llu,\"rx_mpps\":%.4f,\"tx_mpps\":%.4f,"
+			       "\"port_ierrors\":%llu,\"port_oerrors\":%llu,\"port_imissed\":%llu",
+			       i ? "," : "", p->port, (unsigned long long)s.rx,
+			       (unsigned long long)s.tx, (unsigned long long)s.rx_bytes,
+			       (unsigned long long)s.tx_bytes, (unsigned long long)s.dropped,
+			       secs > 0 ? (double)s.rx / secs / 1e6 : 0,
+			       secs > 0 ? (double)s.tx / secs / 1e6 : 0,
+			       (unsigned long long)st.ierrors, (unsigned long long)st.oerrors,
+			       (unsigned long long)st.imissed);
+			if (f->o.verify)
+				printf(",\"valid\":%llu,\"invalid\":%llu,\"lost\":%llu",
+				       (unsigned long long)atomic_load(&p->valid),
+				       (unsigned long long)atomic_load(&p->invalid),
+				       (unsigned long long)atomic_load(&p->lost));
+			printf("}");
+		} else {
+			printf("port %u: rx %llu (%.3f Mpps), tx %llu (%.3f Mpps), dropped %llu, "
+			       "port errors rx %llu tx %llu, missed %llu",
+			       p->port, (unsigned long long)s.rx,
+			       secs > 0 ? (double)s.rx / secs / 1e6 : 0, (unsigned long long)s.tx,
+			       secs > 0 ? (double)s.tx / secs / 1e6 : 0,
+			       (unsigned long long)s.dropped, (unsigned long long)st.ierrors,
+			       (unsigned long long)st.oerrors, (unsigned long long)st.imissed);
+			if (f->o.verify)
+				printf(", verified %llu, invalid %llu, lost %llu",
+				       (unsigned long long)atomic_load(&p->valid),
+				       (unsigned long long)atomic_load(&p->invalid),
+				       (unsigned long long)atomic_load(&p->lost));
+			printf("\n");
+		}
+	}
+	if (f->o.json)
+		printf("]}\n");
+}
+
+int main(int argc, char **argv)
+{
+	struct fwd_lcore lcs[UDK_MAX_LCORES];
+	struct snap last[FWD_MAX_PORTS] = {{0}};
+	pcap_t *pc = NULL;
+	unsigned int nl, pairs, i;
+	double t0, tl;
+	int n, rc = 1;
+
+	for (i = 1; i < (unsigned int)argc && strcmp(argv[i], "--") != 0; i++) {
+		if (!strcmp(argv[i], "--version")) {
+			printf(PROG " 0.1.0\n");
+			return 0;
+		}
+	}
+	udk_log_set_sink(log_sink, NULL);
+	n = udk_eal_init(argc, argv);
+	if (n < 0)
+		return die("EAL init failed: %s", udk_last_error());
+	if (udk_eal_help_requested() || (argc > n && !strcmp(argv[n], "--help"))) {
+		usage(stdout);
+		udk_eal_cleanup();
+		return 0;
+	}
+	if (parse(argc - n, argv + n, &F.o))
+		goto out_eal;
+	if (udk_eth_probe_eal() < 0) {
+		die("probing ports failed: %s", udk_last_error());
+		goto out_eal;
+	}
+	if (F.o.nb_ports == 0)
+		for (uint16_t p = 0; p < UDK_ETH_MAX_PORTS && F.o.nb_ports < FWD_MAX_PORTS; p++)
+			if (udk_eth_dev_is_valid(p))
+				F.o.ports[F.o.nb_ports++] = p;
+	if (F.o.nb_ports == 0) {
+		die("no ports: give devices with -a BDF or --vdev NAME");
+		goto out_eal;
+	}
+	for (i = 0; i < F.o.nb_ports; i++) {
+		if (!udk_eth_dev_is_valid(F.o.ports[i])) {
+			die("--ports: port %u does not exist (%u ports probed)", F.o.ports[i],
+			    udk_eth_dev_count());
+			goto out_eal;
+		}
+	}
+	if (udk_pktmbuf_pool_create("udk-fwd", F.o.nb_mbufs, 256 < F.o.nb_mbufs / 4 ? 256 :
+				    F.o.nb_mbufs / 4, 0, UDK_SOCKET_ANY, &F.mp) < 0) {
+		die("packet buffers: %s", udk_last_error());
+		goto out_eal;
+	}
+	for (i = 0; i < F.o.nb_ports; i++) {
+		struct fwd_port *p = &F.port[i];
+		p->port = F.o.ports[i];
+		p->peer = (uint16_t)((i ^ 1) < F.o.nb_ports ? (i ^ 1) : i);
+		udk_eth_macaddr_get(p->port, &p->mac);
+		if (port_up(&F, p->port))
+			goto out_ports;
+	}
+	if (F.o.pcap != NULL) {
+		pc = pcap_open_dead(DLT_EN10MB, 65535);
+		F.pcap = pc ? pcap_dump_open(pc, F.o.pcap) : NULL;
+		if (F.pcap == NULL) {
+			die("--pcap %s: %s", F.o.pcap, pc ? pcap_geterr(pc) : "cannot open");
+			goto out_ports;
+		}
+	}
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+
+	/* Whole pairs per lcore: a pair's two transmit queues then have one user. */
+	pairs = (F.o.nb_ports + 1) / 2;
+	nl = udk_lcore_count() > 1 ? udk_lcore_count() - 1 : 1;
+	if (nl > pairs)
+		nl = pairs;
+	for (i = 0; i < nl; i++) {
+		unsigned int a = pairs * i / nl, b = pairs * (i + 1) / nl;
+		lcs[i] = (struct fwd_lcore){&F, 2 * a, 2 * b > F.o.nb_ports ? F.o.nb_ports - 2 * a
+									   : 2 * (b - a)};
+	}
+	fprintf(stderr, PROG ": mode %s, %u ports, %u forwarding lcore%s%s\n", mode_name(F.o.mode),
+		F.o.nb_ports, nl, nl == 1 ? "" : "s",
+		udk_lcore_count() > 1 ? "" : " (the main lcore; give -l with two CPUs for a "
+					     "separate statistics lcore)");
+	t0 = tl = now();
+	if (udk_lcore_count() > 1) {
+		for (i = 0; i < nl; i++)
+			udk_lcore_launch(i + 1, fwd_lcore_main, &lcs[i]);
+		while (!atomic_load(&F.stop)) {
+			usleep(10000);
+			double t = now();
+			if (F.o.duration > 0 && t - t0 >= F.o.duration)
+				atomic_store(&F.stop, true);
+			if (F.o.count && atomic_load(&F.rx_total) >= F.o.count)
+				atomic_store(&F.stop, true);
+			if (F.o.interval > 0 && t - tl >= F.o.interval) {
+				progress(&F, last, t - tl);
+				tl = t;
+			}
+		}
+		for (i = 0; i < nl; i++)
+			udk_lcore_wait(i + 1);
+	} else {
+		/* One lcore: forward, and look at the clock every few rounds. */
+		while (!atomic_load(&F.stop)) {
+			for (int k = 0; k < 64; k++)
+				fwd_poll(&lcs[0]);
+			double t = now();
+			if (F.o.duration > 0 && t - t0 >= F.o.duration)
+				break;
+			if (F.o.count && atomic_load(&F.rx_total) >= F.o.count)
+				break;
+			if (F.o.interval > 0 && t - tl >= F.o.interval) {
+				progress(&F, last, t - tl);
+				tl = t;
+			}
+		}
+		udk_mempool_cache_flush(F.mp);
+	}
+	summary(&F, now() - t0);
+	rc = 0;
+	if (F.pcap != NULL)
+		pcap_dump_close(F.pcap);
+	if (pc != NULL)
+		pcap_close(pc);
+out_ports:
+	udk_eth_close_all();
+	if (F.mp)
+		udk_mempool_free(F.mp);
+out_eal:
+	udk_eal_cleanup();
+	return rc;
+}

@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""udk-fwd on the host, over two crossed net_ring ports: generation with
+verification, the JSON summary, the pcap file, and every bad input's message
+and exit status."""
+import json
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+
+FWD = sys.argv[1]
+EAL = ['--no-huge', '-m', '64', '-l', '0', '--vdev', 'net_ring0',
+       '--vdev', 'net_ring1,peer=net_ring0']
+failures = 0
+
+
+def run(args, eal=EAL):
+    p = subprocess.run([FWD] + eal + ['--'] + args, capture_output=True, text=True,
+                       timeout=60)
+    return p.returncode, p.stdout, p.stderr
+
+
+def check(cond, what, detail=''):
+    global failures
+    print(('ok   ' if cond else 'FAIL ') + what)
+    if not cond:
+        failures += 1
+        if detail:
+            print('     ' + detail.replace('\n', '\n     '))
+
+
+rc, out, err = run(['--help'])
+check(rc == 0 and '--mode MODE' in out and '--vdev' in out, '--help lists its and the EAL options', out + err)
+p = subprocess.run([FWD, '--version'], capture_output=True, text=True)
+check(p.returncode == 0 and p.stdout.startswith('udk-fwd '), '--version', p.stdout)
+
+rc, out, err = run(['--mode', 'txonly', '--verify', '--count', '20000', '--json', '--interval', '0'])
+try:
+    s = json.loads(out)
+    ports = s['ports']
+    ok = (rc == 0 and s['mode'] == 'txonly' and len(ports) == 2 and
+          all(p['valid'] > 0 and p['invalid'] == 0 and p['lost'] == 0 for p in ports) and
+          all(p['rx'] == p['valid'] for p in ports) and
+          ports[0]['rx'] <= ports[1]['tx'] and ports[1]['rx'] <= ports[0]['tx'] and
+          ports[0]['rx_bytes'] == 64 * ports[0]['rx'])
+    check(ok, 'txonly --verify: every frame arrives whole and in sequence, both ways', out)
+except (ValueError, KeyError) as e:
+    check(False, 'txonly --json prints one JSON object', '%s: %s %s' % (e, out, err))
+
+with tempfile.TemporaryDirectory() as d:
+    path = os.path.join(d, 'rx.pcap')
+    rc, out, err = run(['--mode', 'txonly', '--pkt-size', '100', '--count', '500', '--burst', '8',
+                        '--pcap', path, '--json', '--interval', '0'])
+    try:
+        data = open(path, 'rb').read()
+        magic, _, _, _, _, snap, link = struct.unpack('<IHHiIII', data[:24])
+        off, frames, good = 24, 0, 0
+        while off + 16 <= len(data):
+            _, _, caplen, length = struct.unpack('<IIII', data[off:off + 16])
+            frame = data[off + 16:off + 16 + caplen]
+            frames += 1
+            good += caplen == 100 and length == 100 and frame[12:14] == b'\x88\xb5'
+            off += 16 + caplen
+        rx0 = json.loads(out)['ports'][0]['rx']
+        check(rc == 0 and magic == 0xa1b2c3d4 and link == 1 and frames == rx0 and good == frames,
+              '--pcap writes every frame received on the first port (%d)' % frames,
+              'magic %x link %d frames %d good %d rx %d' % (magic, link, frames, good, rx0))
+    except (OSError, ValueError, struct.error, KeyError, IndexError) as e:
+        check(False, '--pcap writes a readable file', '%s %s' % (e, err))
+
+bad = [
+    (['--mode', 'fast'], 1, "--mode: 'fast' is not io, mac, txonly or rxonly"),
+    (['--ports', '0,5'], 1, '--ports: port 5 does not exist (2 ports probed)'),
+    (['--ports', 'x'], 1, "--ports: 'x' is not a port number"),
+    (['--mode', 'txonly', '--pkt-size', '9000'], 1,
+     "--pkt-size 9000 is longer than port 0's MTU 1500"),
+    (['--pkt-size', '20'], 1, "--pkt-size: '20' is not a number in 60..9614"),
+    (['--burst'], 1, '--burst needs a value'),
+    (['--frobnicate'], 1, "unknown option '--frobnicate'"),
+    (['--pcap', '/nonexistent/dir/x.pcap', '--duration', '0.1'], 1, '--pcap /nonexistent/dir/x.pcap'),
+]
+for args, want_rc, want in bad:
+    rc, out, err = run(args)
+    check(rc == want_rc and ('udk-fwd: ' + want) in err,
+          'bad input %s: exit %d, says "%s"' % (' '.join(args), want_rc, want), 'rc %d: %s' % (rc, err))
+
+rc, out, err = run([], eal=['--no-huge', '-m', '64', '-l', '0'])
+check(rc == 1 and 'no ports: give devices with -a BDF or --vdev NAME' in err, 'no ports: says how to give some', err)
+rc, out, err = run([], eal=['--no-huge', '--vdev', 'net_tap0'])
+check(rc == 1 and 'no driver takes this name' in err, 'an unknown --vdev is named', err)
+rc, out, err = run([], eal=['--lcores', 'x'])
+check(rc == 1 and 'EAL init failed' in err and '-l' in err, 'a bad EAL option fails init with its message', err)
+
+print('%d failed' % failures)
+sys.exit(1 if failures else 0)

@@ -1,0 +1,74 @@
+/* virtio_dev.h - a virtio device as the device-type code (virtio_net.c) sees
+ * it, whatever carries it: status, features, device configuration and queue
+ * registration behind one ops table per transport (virtio_pci.c today; a
+ * vhost-user client later).  Control path only; one thread per device. */
+#ifndef UDK_VIRTIO_DEV_H
+#define UDK_VIRTIO_DEV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "virtqueue.h"
+
+/* §2.1: device status bits. */
+#define VIRTIO_STATUS_ACKNOWLEDGE 1
+#define VIRTIO_STATUS_DRIVER 2
+#define VIRTIO_STATUS_DRIVER_OK 4
+#define VIRTIO_STATUS_FEATURES_OK 8
+#define VIRTIO_STATUS_NEEDS_RESET 64
+#define VIRTIO_STATUS_FAILED 128
+
+/* §6: reserved feature bits udk knows. */
+#define VIRTIO_F_VERSION_1 32
+#define VIRTIO_F_ACCESS_PLATFORM 33
+#define VIRTIO_BIT(f) (1ULL << (f))
+
+struct virtio_dev;
+
+struct virtio_transport_ops {
+	/* Write 0 to the status and wait until the device reads back 0
+	 * (§2.1.2, §4.1.4.3.2): 0 or -ETIMEDOUT (logged). */
+	int (*reset)(struct virtio_dev *vd);
+	uint8_t (*get_status)(struct virtio_dev *vd);
+	void (*set_status)(struct virtio_dev *vd, uint8_t status);
+	uint64_t (*get_features)(struct virtio_dev *vd);
+	void (*set_features)(struct virtio_dev *vd, uint64_t features);
+	/* Read len bytes of the device configuration at off, consistently
+	 * (§2.4.1: retried until the configuration generation is stable).
+	 * 0, or -EINVAL if the range is outside what the device exposes. */
+	int (*read_config)(struct virtio_dev *vd, uint32_t off, void *buf, size_t len);
+	/* The device's largest size for queue idx; 0 if it has no such queue. */
+	uint16_t (*queue_max)(struct virtio_dev *vd, uint16_t idx);
+	/* Give vq to the device (its index, size and ring addresses) and set
+	 * vq->notify: before DRIVER_OK (§3.1.1 step 7).  0 or -errno (logged). */
+	int (*queue_enable)(struct virtio_dev *vd, struct virtq *vq);
+	/* Release the transport (the device is left reset).  vd is freed. */
+	void (*close)(struct virtio_dev *vd);
+};
+
+struct virtio_dev {
+	const struct virtio_transport_ops *ops;
+	char name[64];               /* for messages: the PCI address, the socket path */
+	uint64_t required_features;  /* refused without them (the transport says which) */
+	uint64_t features;           /* negotiated, valid after virtio_dev_negotiate() */
+	uint64_t device_features;    /* what the device offered */
+};
+
+/* §3.1.1 steps 1-6: reset, ACKNOWLEDGE, DRIVER, read the device's features,
+ * refuse it if it lacks one of vd->required_features (the message names the
+ * feature and its consequence), accept device & wanted, FEATURES_OK and
+ * check the device kept it.  On failure the status gets FAILED.  0, -ENOTSUP
+ * (a required feature is missing, or the device refused ours), -ETIMEDOUT. */
+int virtio_dev_negotiate(struct virtio_dev *vd, uint64_t wanted);
+
+/* The name of feature bit f for messages ("VIRTIO_F_ACCESS_PLATFORM"). */
+const char *virtio_feature_name(unsigned int f);
+
+/* Modern virtio over PCI through VFIO (virtio_pci.c): walk the vendor
+ * capabilities (§4.1.4), map the structures they point at, enable bus
+ * mastering.  It requires VERSION_1 and ACCESS_PLATFORM: udk's IOVAs are not
+ * guest-physical addresses.  0 or -errno (logged). */
+struct udk_pci_dev;
+int virtio_pci_open(struct udk_pci_dev *pdev, struct virtio_dev **out);
+
+#endif

@@ -1,0 +1,626 @@
+/* virtio_net.c - net_virtio: the virtio network device (virtio 1.1 §5.1) as
+ * a udk port, over any transport of virtio_dev.h.  One receive and one
+ * transmit queue (virtqueues 0 and 1, §5.1.2), buffers straight from mbufs
+ * with the 12-byte virtio_net_hdr in their headroom, polled bursts. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "udk_eal.h"
+#include "udk_ethdev.h"
+#include "udk_mbuf.h"
+#include "udk_util.h"
+#include "virtio_dev.h"
+
+#define LOG "net_virtio"
+
+/* §5.1.3: the device feature bits udk implements. */
+#define VIRTIO_NET_F_MAC 5
+#define VIRTIO_NET_F_STATUS 16
+#define VNET_FEATURES (VIRTIO_BIT(VIRTIO_NET_F_MAC) | VIRTIO_BIT(VIRTIO_NET_F_STATUS))
+
+/* §5.1.4: struct virtio_net_config. */
+#define VNET_CFG_MAC 0
+#define VNET_CFG_STATUS 6
+#define VIRTIO_NET_S_LINK_UP 1
+
+/* §5.1.6: struct virtio_net_hdr; with VERSION_1 it always has num_buffers,
+ * so it is 12 bytes (§5.1.6.1). */
+struct virtio_net_hdr {
+	uint8_t flags;
+	uint8_t gso_type;
+	uint16_t hdr_len;
+	uint16_t gso_size;
+	uint16_t csum_start;
+	uint16_t csum_offset;
+	uint16_t num_buffers;
+};
+#define VNET_HDR_LEN 12
+_Static_assert(sizeof(struct virtio_net_hdr) == VNET_HDR_LEN, "virtio 1.1 §5.1.6: 12 bytes");
+
+/* §5.1.6.3.1: without VIRTIO_NET_F_MRG_RXBUF or offloads, each receive
+ * buffer holds a whole frame: 1514 bytes plus the header. */
+#define VNET_MAX_FRAME (UDK_ETHER_MTU + UDK_ETHER_HDR_LEN)
+#define VNET_MIN_MTU 68
+#define VNET_REFILL_BATCH 32
+#define VNET_HDR_SLOT 16 /* bytes per header in a transmit queue's header area */
+
+struct vnet_rxq {
+	struct virtq *vq;
+	struct udk_mempool *mp;
+	uint16_t port;
+	uint16_t refill_min;       /* refill once this many descriptors are free */
+	uint16_t unfilled;         /* descriptors the last refill left empty */
+	uint64_t packets, bytes, errors, nombuf;
+	void *mem;
+};
+
+struct vnet_txq {
+	struct virtq *vq;
+	uint32_t max_len;          /* MTU plus Ethernet header */
+	uint64_t hdrs_iova;        /* one zeroed header per descriptor, for mbufs
+				    * whose headroom cannot take one */
+	uint64_t packets, bytes, errors;
+	void *mem, *hdrs;
+};
+
+struct vnet {
+	struct virtio_dev *vd;
+	uint16_t qmax;             /* entries of the smaller of queues 0 and 1 */
+	bool stuck;                /* a reset timed out: the rings may still be in use */
+};
+
+static void free_mbuf(void *cookie, void *arg)
+{
+	(void)arg;
+	udk_pktmbuf_free(cookie);
+}
+
+static void vnet_info(struct udk_eth_dev *dev, struct udk_eth_dev_info *info)
+{
+	struct vnet *vn = dev->priv;
+
+	/* One queue pair: more needs VIRTIO_NET_F_MQ and the control queue. */
+	info->max_rx_queues = 1;
+	info->max_tx_queues = 1;
+	info->min_desc = 1;
+	info->max_desc = vn->qmax;
+	info->min_mtu = VNET_MIN_MTU;
+	/* Without VIRTIO_NET_F_MTU (or mergeable buffers) the device's frames
+	 * are Ethernet's. */
+	info->max_mtu = UDK_ETHER_MTU;
+}
+
+static int vnet_configure(struct udk_eth_dev *dev, const struct udk_eth_conf *conf)
+{
+	(void)dev;
+	(void)conf;
+	return 0;
+}
+
+/* Queue memory from the DMA heap, with its IOVA in the default map. */
+static int queue_mem(struct udk_eth_dev *dev, const char *kind, uint16_t idx, uint16_t n,
+		     int socket, void **mem, struct virtq **vq)
+{
+	uint64_t iova;
+	int rc;
+
+	if (!UDK_IS_POW2(n)) {
+		udk_log(UDK_LOG_ERR, LOG, "%s queue of port %u: %u descriptors; a split virtqueue "
+			"has a power of two (virtio 1.1 §2.6)", kind, dev->port, n);
+		return -EINVAL;
+	}
+	*mem = udk_dma_zmalloc(virtq_mem_size(n), 4096, socket);
+	if (*mem == NULL)
+		return -ENOMEM; /* lib/mem said why */
+	iova = udk_virt2iova(*mem);
+	if (iova == UDK_BAD_IOVA) {
+		udk_log(UDK_LOG_ERR, LOG, "%s queue of port %u: its memory has no IOVA in the "
+			"default map", kind, dev->port);
+		rc = -UDK_ENOTMAPPED;
+		goto err_free;
+	}
+	rc = virtq_create(idx, n, *mem, iova, vq);
+	if (rc < 0)
+		goto err_free;
+	return 0;
+
+err_free:
+	udk_dma_free(*mem);
+	*mem = NULL;
+	return rc;
+}
+
+static int vnet_rxq_setup(struct udk_eth_dev *dev, uint16_t q, const struct udk_eth_rxq_conf *c,
+			  void **queue)
+{
+	struct vnet_rxq *rxq;
+	struct udk_mbuf *m;
+	uint32_t room;
+	int rc;
+
+	/* §5.1.6.3.1: a buffer must hold a whole frame after the headroom. */
+	m = udk_pktmbuf_alloc(c->mp);
+	if (m == NULL) {
+		udk_log(UDK_LOG_ERR, LOG, "rx queue %u of port %u: mempool %s is empty", q,
+			dev->port, c->mp->name);
+		return -ENOBUFS;
+	}
+	room = (uint32_t)m->buf_len - m->data_off;
+	udk_pktmbuf_free(m);
+	if (room < VNET_MAX_FRAME || UDK_PKTMBUF_HEADROOM < VNET_HDR_LEN) {
+		udk_log(UDK_LOG_ERR, LOG, "rx queue %u of port %u: mbufs of mempool %s hold %u bytes "
+			"after the headroom; virtio-net without mergeable buffers needs %u per "
+			"frame", q, dev->port, c->mp->name, room, VNET_MAX_FRAME);
+		return -EINVAL;
+	}
+	rxq = calloc(1, sizeof(*rxq));
+	if (rxq == NULL)
+		return -ENOMEM;
+	rc = queue_mem(dev, "rx", (uint16_t)(2 * q), c->nb_desc, c->socket, &rxq->mem, &rxq->vq);
+	if (rc < 0) {
+		free(rxq);
+		return rc;
+	}
+	rxq->mp = c->mp;
+	rxq->port = dev->port;
+	rxq->refill_min = c->nb_desc >= 4 * VNET_REFILL_BATCH ? VNET_REFILL_BATCH : 1;
+	*queue = rxq;
+	return 0;
+}
+
+static int vnet_txq_setup(struct udk_eth_dev *dev, uint16_t q, const struct udk_eth_txq_conf *c,
+			  void **queue)
+{
+	struct vnet_txq *txq = calloc(1, sizeof(*txq));
+	int rc;
+
+	if (txq == NULL)
+		return -ENOMEM;
+	rc = queue_mem(dev, "tx", (uint16_t)(2 * q + 1), c->nb_desc, c->socket, &txq->mem,
+		       &txq->vq);
+	if (rc < 0)
+		goto err_free;
+	txq->hdrs = udk_dma_zmalloc((size_t)c->nb_desc * VNET_HDR_SLOT, 64, c->socket);
+	if (txq->hdrs == NULL) {
+		rc = -ENOMEM;
+		goto err_vq;
+	}
+	txq->hdrs_iova = udk_virt2iova(txq->hdrs);
+	txq->max_len = dev->conf.mtu + UDK_ETHER_HDR_LEN;
+	*queue = txq;
+	return 0;
+
+err_vq:
+	virtq_free(txq->vq, NULL, NULL);
+	udk_dma_free(txq->mem);
+err_free:
+	free(txq);
+	return rc;
+}
+
+static void vnet_rxq_release(struct udk_eth_dev *dev, void *queue)
+{
+	struct vnet_rxq *rxq = queue;
+	bool stuck = ((struct vnet *)dev->priv)->stuck;
+
+	/* The port is stopped: the device is reset and holds nothing, unless
+	 * its reset failed; then its memory is left to it. */
+	virtq_free(rxq->vq, stuck ? NULL : free_mbuf, NULL);
+	if (!stuck)
+		udk_dma_free(rxq->mem);
+	free(rxq);
+}
+
+static void vnet_txq_release(struct udk_eth_dev *dev, void *queue)
+{
+	struct vnet_txq *txq = queue;
+	bool stuck = ((struct vnet *)dev->priv)->stuck;
+
+	virtq_free(txq->vq, stuck ? NULL : free_mbuf, NULL);
+	if (!stuck) {
+		udk_dma_free(txq->mem);
+		udk_dma_free(txq->hdrs);
+	}
+	free(txq);
+}
+
+/* ---- fast path ---- */
+
+/* Put as many empty mbufs on the receive queue as it has room for, in
+ * batches; the header goes in the headroom so the frame lands at data_off
+ * (§5.1.6.3: the buffer starts with struct virtio_net_hdr).  Returns how
+ * many; the caller publishes them. */
+static inline uint16_t rx_fill(struct vnet_rxq *rxq)
+{
+	struct virtq *vq = rxq->vq;
+	struct udk_mbuf *ms[VNET_REFILL_BATCH];
+	struct virtq_chain ch;
+	uint16_t added = 0;
+
+	while (vq->num_free > 0) {
+		uint16_t k = vq->num_free < VNET_REFILL_BATCH ? vq->num_free : VNET_REFILL_BATCH;
+
+		/* A pool short of a whole batch still gives what it has. */
+		while (unlikely(udk_pktmbuf_alloc_bulk(rxq->mp, ms, k) != 0)) {
+			if (k == 1) {
+				/* Each buffer the device returned that could not be
+				 * replaced counts once, however often we retry. */
+				if (vq->num_free > rxq->unfilled)
+					rxq->nombuf += (uint16_t)(vq->num_free - rxq->unfilled);
+				rxq->unfilled = vq->num_free;
+				return added;
+			}
+			k /= 2;
+		}
+		for (uint16_t i = 0; i < k; i++) {
+			struct udk_mbuf *m = ms[i];
+
+			virtq_chain_start(vq, &ch, 1, m);
+			virtq_chain_add(vq, &ch, m->buf_iova + m->data_off - VNET_HDR_LEN,
+					(uint32_t)(m->buf_len - m->data_off) + VNET_HDR_LEN, true);
+			virtq_chain_end(vq, &ch);
+		}
+		added = (uint16_t)(added + k);
+	}
+	rxq->unfilled = 0;
+	return added;
+}
+
+static uint16_t vnet_rx_burst(void *queue, struct udk_mbuf **pkts, uint16_t n)
+{
+	struct vnet_rxq *rxq = queue;
+	struct virtq *vq = rxq->vq;
+	uint16_t ready = virtq_used_count(vq), got = 0;
+	uint64_t bytes = 0;
+
+	if (ready > n)
+		ready = n;
+	for (uint16_t i = 0; i < ready; i++) {
+		uint32_t len;
+		struct udk_mbuf *m = virtq_used_take(vq, &len);
+
+		if (unlikely(m == NULL)) {
+			rxq->errors++; /* the device named a chain it was not given */
+			continue;
+		}
+		if (unlikely(len <= VNET_HDR_LEN ||
+			     len - VNET_HDR_LEN > (uint32_t)(m->buf_len - m->data_off))) {
+			rxq->errors++;
+			udk_pktmbuf_free(m);
+			continue;
+		}
+		len -= VNET_HDR_LEN;
+		m->data_len = (uint16_t)len;
+		m->pkt_len = len;
+		m->port = rxq->port;
+		pkts[got++] = m;
+		bytes += len;
+	}
+	rxq->packets += got;
+	rxq->bytes += bytes;
+	if (vq->num_free >= rxq->refill_min && rx_fill(rxq) != 0) {
+		virtq_publish(vq);
+		virtq_kick(vq); /* one doorbell per burst, if the device wants one */
+	}
+	return got;
+}
+
+/* Free what the device has sent (§2.6.14). */
+static inline void tx_clean(struct vnet_txq *txq)
+{
+	struct virtq *vq = txq->vq;
+	uint16_t done = virtq_used_count(vq);
+
+	for (uint16_t i = 0; i < done; i++) {
+		uint32_t len;
+		struct udk_mbuf *m = virtq_used_take(vq, &len);
+
+		if (likely(m != NULL))
+			udk_pktmbuf_free(m);
+	}
+}
+
+/* Non-empty segments of m: a zero-length descriptor is not a buffer. */
+static inline uint32_t tx_segs(const struct udk_mbuf *m)
+{
+	uint32_t n = 0;
+
+	for (; m != NULL; m = m->next)
+		n += m->data_len != 0;
+	return n;
+}
+
+static uint16_t vnet_tx_burst(void *queue, struct udk_mbuf **pkts, uint16_t n)
+{
+	struct vnet_txq *txq = queue;
+	struct virtq *vq = txq->vq;
+	struct virtq_chain ch;
+	uint64_t bytes = 0, sent = 0;
+	uint16_t i;
+
+	tx_clean(txq);
+	for (i = 0; i < n; i++) {
+		struct udk_mbuf *m = pkts[i];
+		uint32_t len = m->pkt_len;
+		/* The header goes in the first segment's headroom when we own it
+		 * alone; else it is a descriptor of its own. */
+		bool inplace = m->data_off >= VNET_HDR_LEN && m->data_len != 0 &&
+			       udk_mbuf_refcnt_read(m) == 1;
+		uint32_t need = (m->next == NULL ? 1 : tx_segs(m)) + !inplace;
+
+		/* Frames over the MTU or without an Ethernet header are dropped
+		 * and counted, as a NIC would; they count as taken. */
+		if (unlikely(len > txq->max_len || len < UDK_ETHER_HDR_LEN || need > vq->size)) {
+			txq->errors++;
+			udk_pktmbuf_free(m);
+			continue;
+		}
+		if (unlikely(need > vq->num_free))
+			break; /* the ring is full: the caller keeps pkts[i..n-1] */
+		virtq_chain_start(vq, &ch, (uint16_t)need, m);
+		if (inplace) {
+			void *h = udk_pktmbuf_prepend(m, VNET_HDR_LEN);
+
+			memset(h, 0, VNET_HDR_LEN); /* no offload, no GSO (§5.1.6.2) */
+		} else {
+			virtq_chain_add(vq, &ch, txq->hdrs_iova + (uint64_t)ch.head * VNET_HDR_SLOT,
+					VNET_HDR_LEN, false);
+		}
+		for (struct udk_mbuf *s = m; s != NULL; s = s->next)
+			if (s->data_len != 0)
+				virtq_chain_add(vq, &ch, udk_pktmbuf_iova(s), s->data_len, false);
+		virtq_chain_end(vq, &ch);
+		bytes += len;
+		sent++;
+	}
+	if (sent != 0) {
+		virtq_publish(vq);
+		virtq_kick(vq); /* one doorbell per burst, if the device wants one */
+	}
+	txq->packets += sent;
+	txq->bytes += bytes;
+	return i;
+}
+
+/* ---- control ---- */
+
+/* Back to the state probe left: the device reset and its features
+ * negotiated again, every queue empty (their mbufs freed). */
+static int vnet_quiesce(struct udk_eth_dev *dev)
+{
+	struct vnet *vn = dev->priv;
+	int rc = virtio_dev_negotiate(vn->vd, VNET_FEATURES);
+
+	/* A device that did not come out of reset may still write into the
+	 * buffers: better to leak them than to hand them out again. */
+	if (rc == -ETIMEDOUT) {
+		udk_log(UDK_LOG_WARN, LOG, "port %u: the device did not reset; its rings and the "
+			"mbufs in them are not freed", dev->port);
+		vn->stuck = true;
+		return rc;
+	}
+	for (uint16_t q = 0; q < UDK_ETH_MAX_QUEUES; q++) {
+		if (dev->rxq[q] != NULL) {
+			virtq_reset(((struct vnet_rxq *)dev->rxq[q])->vq, free_mbuf, NULL);
+			((struct vnet_rxq *)dev->rxq[q])->unfilled = 0;
+		}
+		if (dev->txq[q] != NULL)
+			virtq_reset(((struct vnet_txq *)dev->txq[q])->vq, free_mbuf, NULL);
+	}
+	return rc;
+}
+
+/* §3.1.1 steps 7-8 and §5.1.5: give the queues to the device, fill the
+ * receive queue, DRIVER_OK, and only then notify (§3.1.1: no notification
+ * before DRIVER_OK). */
+static int vnet_start(struct udk_eth_dev *dev)
+{
+	struct vnet *vn = dev->priv;
+	struct virtio_dev *vd = vn->vd;
+	struct vnet_rxq *rxq = dev->rxq[0];
+	struct vnet_txq *txq = dev->txq[0];
+	int rc;
+
+	rc = vd->ops->queue_enable(vd, rxq->vq);
+	if (rc == 0)
+		rc = vd->ops->queue_enable(vd, txq->vq);
+	if (rc < 0)
+		goto err;
+	if (rx_fill(rxq) == 0) {
+		udk_log(UDK_LOG_ERR, LOG, "start port %u: mempool %s has no mbuf for the receive "
+			"queue", dev->port, rxq->mp->name);
+		rc = -ENOBUFS;
+		goto err;
+	}
+	virtq_publish(rxq->vq);
+	txq->max_len = dev->conf.mtu + UDK_ETHER_HDR_LEN;
+	vd->ops->set_status(vd, vd->ops->get_status(vd) | VIRTIO_STATUS_DRIVER_OK);
+	if (vd->ops->get_status(vd) & VIRTIO_STATUS_NEEDS_RESET) {
+		udk_log(UDK_LOG_ERR, LOG, "start port %u (%s): the device set DEVICE_NEEDS_RESET "
+			"after DRIVER_OK", dev->port, vd->name);
+		rc = -EIO;
+		goto err;
+	}
+	virtq_kick(rxq->vq);
+	return 0;
+
+err:
+	vnet_quiesce(dev);
+	return rc;
+}
+
+static void vnet_stop(struct udk_eth_dev *dev)
+{
+	if (vnet_quiesce(dev) < 0)
+		udk_log(UDK_LOG_WARN, LOG, "stop port %u: the device could not be set up again "
+			"after its reset; the next start will fail", dev->port);
+}
+
+static void vnet_close(struct udk_eth_dev *dev)
+{
+	struct vnet *vn = dev->priv;
+
+	vn->vd->ops->close(vn->vd);
+	free(vn);
+	dev->priv = NULL;
+}
+
+static void vnet_stats_get(struct udk_eth_dev *dev, struct udk_eth_stats *st)
+{
+	struct vnet_rxq *rxq = dev->rxq[0];
+	struct vnet_txq *txq = dev->txq[0];
+
+	if (rxq != NULL) {
+		st->ipackets = rxq->packets;
+		st->ibytes = rxq->bytes;
+		st->ierrors = rxq->errors;
+		/* Receive buffers the device gave back that the pool could not
+		 * replace (each once): slots the device could not use.  virtio
+		 * reports no drops of its own, so this is also imissed. */
+		st->rx_nombuf = rxq->nombuf;
+		st->imissed = rxq->nombuf;
+	}
+	if (txq != NULL) {
+		st->opackets = txq->packets;
+		st->obytes = txq->bytes;
+		st->oerrors = txq->errors;
+	}
+}
+
+static void vnet_stats_reset(struct udk_eth_dev *dev)
+{
+	struct vnet_rxq *rxq = dev->rxq[0];
+	struct vnet_txq *txq = dev->txq[0];
+
+	if (rxq != NULL)
+		rxq->packets = rxq->bytes = rxq->errors = rxq->nombuf = 0;
+	if (txq != NULL)
+		txq->packets = txq->bytes = txq->errors = 0;
+}
+
+/* §5.1.4: the status field, when VIRTIO_NET_F_STATUS was negotiated;
+ * without it the link is to be taken as up.  The speed is unknown without
+ * VIRTIO_NET_F_SPEED_DUPLEX. */
+static void vnet_link_get(struct udk_eth_dev *dev, struct udk_eth_link *link)
+{
+	struct vnet *vn = dev->priv;
+	uint16_t status = VIRTIO_NET_S_LINK_UP;
+
+	if (vn->vd->features & VIRTIO_BIT(VIRTIO_NET_F_STATUS)) {
+		if (vn->vd->ops->read_config(vn->vd, VNET_CFG_STATUS, &status, 2) < 0)
+			status = 0;
+		status = le16toh(status);
+	}
+	link->up = (status & VIRTIO_NET_S_LINK_UP) != 0;
+	link->full_duplex = true;
+	link->speed_mbps = 0;
+}
+
+/* Filtering needs the control queue (VIRTIO_NET_F_CTRL_RX, §5.1.6.5.1),
+ * which udk does not negotiate: such a device receives every frame (QEMU's
+ * default is promiscuous). */
+static int vnet_promiscuous_set(struct udk_eth_dev *dev, bool on)
+{
+	if (on)
+		return 0;
+	/* start() applies the configured mode before the port counts as started;
+	 * only a user's explicit request is an error. */
+	if (!dev->started)
+		return 0;
+	udk_log(UDK_LOG_ERR, LOG, "port %u: promiscuous mode cannot be turned off: it needs the "
+		"control queue (VIRTIO_NET_F_CTRL_RX), which net_virtio does not use", dev->port);
+	return -ENOTSUP;
+}
+
+static const struct udk_eth_ops vnet_ops = {
+	.info = vnet_info,
+	.configure = vnet_configure,
+	.rxq_setup = vnet_rxq_setup,
+	.txq_setup = vnet_txq_setup,
+	.rxq_release = vnet_rxq_release,
+	.txq_release = vnet_txq_release,
+	.start = vnet_start,
+	.stop = vnet_stop,
+	.close = vnet_close,
+	.stats_get = vnet_stats_get,
+	.stats_reset = vnet_stats_reset,
+	.link_get = vnet_link_get,
+	.promiscuous_set = vnet_promiscuous_set,
+	.rx_burst = vnet_rx_burst,
+	.tx_burst = vnet_tx_burst,
+};
+
+/* §5.1.5: negotiate, read the MAC (or make a random local one), learn the
+ * queue sizes.  The device stays at FEATURES_OK until start. */
+static int vnet_init(struct udk_eth_dev *dev, struct virtio_dev *vd)
+{
+	struct vnet *vn;
+	uint16_t rxmax, txmax;
+	int rc;
+
+	rc = virtio_dev_negotiate(vd, VNET_FEATURES);
+	if (rc < 0)
+		return rc;
+	rxmax = vd->ops->queue_max(vd, 0);
+	txmax = vd->ops->queue_max(vd, 1);
+	if (rxmax == 0 || txmax == 0) {
+		udk_log(UDK_LOG_ERR, LOG, "%s: the device has no receiveq1/transmitq1 (queue sizes "
+			"%u and %u)", vd->name, rxmax, txmax);
+		return -ENODEV;
+	}
+	vn = calloc(1, sizeof(*vn));
+	if (vn == NULL)
+		return -ENOMEM;
+	vn->vd = vd;
+	vn->qmax = rxmax < txmax ? rxmax : txmax;
+	if (vd->features & VIRTIO_BIT(VIRTIO_NET_F_MAC)) {
+		/* One read, so the six bytes come from one configuration generation. */
+		rc = vd->ops->read_config(vd, VNET_CFG_MAC, dev->mac.b, sizeof(dev->mac.b));
+		if (rc < 0) {
+			free(vn);
+			return rc;
+		}
+	} else {
+		/* §5.1.5: the driver SHOULD generate a random address. */
+		if (getrandom(dev->mac.b, sizeof(dev->mac.b), 0) != sizeof(dev->mac.b))
+			memcpy(dev->mac.b, (uint8_t[]){0, 0x76, 0x69, 0x72, 0x74, (uint8_t)dev->port}, 6);
+		dev->mac.b[0] = (uint8_t)((dev->mac.b[0] & 0xfe) | 0x02); /* unicast, local */
+	}
+	dev->priv = vn;
+	udk_log(UDK_LOG_INFO, LOG, "%s: features 0x%llx of 0x%llx, queues of up to %u entries, "
+		"MAC %02x:%02x:%02x:%02x:%02x:%02x", vd->name, (unsigned long long)vd->features,
+		(unsigned long long)vd->device_features, vn->qmax, dev->mac.b[0], dev->mac.b[1],
+		dev->mac.b[2], dev->mac.b[3], dev->mac.b[4], dev->mac.b[5]);
+	return 0;
+}
+
+static int vnet_probe_pci(struct udk_eth_dev *dev, struct udk_pci_dev *pdev)
+{
+	struct virtio_dev *vd;
+	int rc = virtio_pci_open(pdev, &vd);
+
+	if (rc < 0)
+		return rc;
+	rc = vnet_init(dev, vd);
+	if (rc < 0)
+		vd->ops->close(vd);
+	return rc;
+}
+
+/* §4.1.2: 0x1040 + device type 1; the transitional id 0x1000 is legacy. */
+static const uint16_t vnet_pci_ids[][2] = {
+	{0x1af4, 0x1041},
+	{0, 0},
+};
+
+static struct udk_eth_driver net_virtio = {
+	.name = "net_virtio",
+	.ops = &vnet_ops,
+	.pci_ids = vnet_pci_ids,
+	.probe_pci = vnet_probe_pci,
+};
+
+UDK_NET_DRIVER(net_virtio, net_virtio)

@@ -1,0 +1,389 @@
+/* virtio_pci.c - the modern virtio PCI transport (virtio 1.1 §4.1) over
+ * lib/pci and VFIO: the vendor capability walk that finds the common
+ * configuration, notification, ISR and device configuration structures in the
+ * BARs (§4.1.4), status and feature access, and queue registration. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "udk_eal.h"
+#include "udk_pci.h"
+#include "virtio_dev.h"
+
+#define LOG "virtio"
+
+/* §4.1.4: struct virtio_pci_cap, in PCI configuration space. */
+#define PCI_STATUS 0x06
+#define PCI_STATUS_CAP_LIST 0x10
+#define PCI_CAP_PTR 0x34
+#define PCI_CAP_ID_VNDR 0x09
+#define VCAP_CFG_TYPE 3
+#define VCAP_BAR 4
+#define VCAP_OFFSET 8
+#define VCAP_LENGTH 12
+#define VCAP_NOTIFY_MULT 16        /* §4.1.4.4: struct virtio_pci_notify_cap */
+#define VIRTIO_PCI_CAP_COMMON_CFG 1
+#define VIRTIO_PCI_CAP_NOTIFY_CFG 2
+#define VIRTIO_PCI_CAP_ISR_CFG 3
+#define VIRTIO_PCI_CAP_DEVICE_CFG 4
+
+/* §4.1.4.3: struct virtio_pci_common_cfg. */
+#define VC_DEVICE_FEATURE_SELECT 0
+#define VC_DEVICE_FEATURE 4
+#define VC_DRIVER_FEATURE_SELECT 8
+#define VC_DRIVER_FEATURE 12
+#define VC_NUM_QUEUES 18
+#define VC_DEVICE_STATUS 20
+#define VC_CONFIG_GENERATION 21
+#define VC_QUEUE_SELECT 22
+#define VC_QUEUE_SIZE 24
+#define VC_QUEUE_MSIX_VECTOR 26
+#define VC_QUEUE_ENABLE 28
+#define VC_QUEUE_NOTIFY_OFF 30
+#define VC_QUEUE_DESC 32
+#define VC_QUEUE_DRIVER 40
+#define VC_QUEUE_DEVICE 48
+#define VC_COMMON_LEN 56
+#define VIRTIO_MSI_NO_VECTOR 0xffff
+
+#define RESET_TIMEOUT_MS 5000
+
+struct virtio_pci {
+	struct virtio_dev vd;          /* first: the ops get a struct virtio_dev * */
+	struct udk_pci_dev *pdev;
+	volatile uint8_t *common;
+	volatile uint8_t *notify;
+	volatile uint8_t *isr;
+	volatile uint8_t *devcfg;
+	uint32_t notify_len, notify_mult, devcfg_len;
+	uint16_t num_queues;
+};
+
+static struct virtio_pci *to_pci(struct virtio_dev *vd)
+{
+	return (struct virtio_pci *)vd;
+}
+
+/* §4.1.3.1: 8-, 16- and 32-bit fields are accessed at their width; a 64-bit
+ * field as two 32-bit halves. */
+static uint8_t rd8(struct virtio_pci *p, uint32_t off)
+{
+	return *(volatile uint8_t *)(p->common + off);
+}
+static uint16_t rd16(struct virtio_pci *p, uint32_t off)
+{
+	return le16toh(*(volatile uint16_t *)(p->common + off));
+}
+static uint32_t rd32(struct virtio_pci *p, uint32_t off)
+{
+	return le32toh(*(volatile uint32_t *)(p->common + off));
+}
+static void wr8(struct virtio_pci *p, uint32_t off, uint8_t v)
+{
+	*(volatile uint8_t *)(p->common + off) = v;
+}
+static void wr16(struct virtio_pci *p, uint32_t off, uint16_t v)
+{
+	*(volatile uint16_t *)(p->common + off) = htole16(v);
+}
+static void wr32(struct virtio_pci *p, uint32_t off, uint32_t v)
+{
+	*(volatile uint32_t *)(p->common + off) = htole32(v);
+}
+static void wr64(struct virtio_pci *p, uint32_t off, uint64_t v)
+{
+	wr32(p, off, (uint32_t)v);
+	wr32(p, off + 4, (uint32_t)(v >> 32));
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* §4.1.4.3.2: after writing 0 the driver waits until device_status reads 0
+ * before reinitialising the device. */
+static int pci_reset(struct virtio_dev *vd)
+{
+	struct virtio_pci *p = to_pci(vd);
+	uint64_t end = now_ms() + RESET_TIMEOUT_MS;
+
+	wr8(p, VC_DEVICE_STATUS, 0);
+	while (rd8(p, VC_DEVICE_STATUS) != 0) {
+		if (now_ms() > end) {
+			udk_log(UDK_LOG_ERR, LOG, "%s: device_status did not read back 0 within %d ms "
+				"of a reset (virtio 1.1 §4.1.4.3.2); the device is stuck", vd->name,
+				RESET_TIMEOUT_MS);
+			return -ETIMEDOUT;
+		}
+		usleep(100);
+	}
+	return 0;
+}
+
+static uint8_t pci_get_status(struct virtio_dev *vd)
+{
+	return rd8(to_pci(vd), VC_DEVICE_STATUS);
+}
+
+static void pci_set_status(struct virtio_dev *vd, uint8_t status)
+{
+	wr8(to_pci(vd), VC_DEVICE_STATUS, status);
+}
+
+static uint64_t pci_get_features(struct virtio_dev *vd)
+{
+	struct virtio_pci *p = to_pci(vd);
+	uint64_t f;
+
+	wr32(p, VC_DEVICE_FEATURE_SELECT, 0);
+	f = rd32(p, VC_DEVICE_FEATURE);
+	wr32(p, VC_DEVICE_FEATURE_SELECT, 1);
+	return f | (uint64_t)rd32(p, VC_DEVICE_FEATURE) << 32;
+}
+
+static void pci_set_features(struct virtio_dev *vd, uint64_t features)
+{
+	struct virtio_pci *p = to_pci(vd);
+
+	wr32(p, VC_DRIVER_FEATURE_SELECT, 0);
+	wr32(p, VC_DRIVER_FEATURE, (uint32_t)features);
+	wr32(p, VC_DRIVER_FEATURE_SELECT, 1);
+	wr32(p, VC_DRIVER_FEATURE, (uint32_t)(features >> 32));
+}
+
+/* §4.1.4.3.1: config_generation changes when the device changes its
+ * configuration; a read that straddles a change is retried.  Fields are read
+ * at their natural width (§4.1.3.1): callers ask for one field at a time. */
+static int pci_read_config(struct virtio_dev *vd, uint32_t off, void *buf, size_t len)
+{
+	struct virtio_pci *p = to_pci(vd);
+	volatile uint8_t *src = p->devcfg + off;
+	uint8_t gen;
+	int tries = 0;
+
+	if (p->devcfg == NULL || (uint64_t)off + len > p->devcfg_len) {
+		udk_log(UDK_LOG_ERR, LOG, "%s: device configuration bytes %u..%zu are outside the "
+			"%u the device exposes", vd->name, off, off + len, p->devcfg_len);
+		return -EINVAL;
+	}
+	do {
+		gen = rd8(p, VC_CONFIG_GENERATION);
+		if (len == 2 && off % 2 == 0) {
+			uint16_t v = *(volatile uint16_t *)src;
+			memcpy(buf, &v, 2);
+		} else if (len == 4 && off % 4 == 0) {
+			uint32_t v = *(volatile uint32_t *)src;
+			memcpy(buf, &v, 4);
+		} else {
+			for (size_t i = 0; i < len; i++)
+				((uint8_t *)buf)[i] = src[i];
+		}
+	} while (gen != rd8(p, VC_CONFIG_GENERATION) && ++tries < 100);
+	return 0;
+}
+
+static uint16_t pci_queue_max(struct virtio_dev *vd, uint16_t idx)
+{
+	struct virtio_pci *p = to_pci(vd);
+
+	if (idx >= p->num_queues)
+		return 0;
+	wr16(p, VC_QUEUE_SELECT, idx);
+	return rd16(p, VC_QUEUE_SIZE);
+}
+
+/* §4.1.5.2: without VIRTIO_F_NOTIFICATION_DATA the driver writes the queue's
+ * index to its notification address. */
+static void pci_notify(struct virtq *vq)
+{
+	*(volatile uint16_t *)vq->notify_addr = htole16(vq->index);
+}
+
+/* §4.1.5.1.3: select the queue, set its size (a smaller power of two is
+ * allowed for split queues), its three areas, read its notification offset,
+ * enable it. */
+static int pci_queue_enable(struct virtio_dev *vd, struct virtq *vq)
+{
+	struct virtio_pci *p = to_pci(vd);
+	uint16_t max = pci_queue_max(vd, vq->index);
+	uint32_t noff;
+
+	if (max == 0 || vq->size > max) {
+		udk_log(UDK_LOG_ERR, LOG, "%s: queue %u: %u entries asked, the device has %u",
+			vd->name, vq->index, vq->size, max);
+		return -EINVAL;
+	}
+	wr16(p, VC_QUEUE_SELECT, vq->index);
+	wr16(p, VC_QUEUE_SIZE, vq->size);
+	wr16(p, VC_QUEUE_MSIX_VECTOR, VIRTIO_MSI_NO_VECTOR); /* polled: no interrupt */
+	wr64(p, VC_QUEUE_DESC, vq->desc_iova);
+	wr64(p, VC_QUEUE_DRIVER, vq->avail_iova);
+	wr64(p, VC_QUEUE_DEVICE, vq->used_iova);
+	noff = (uint32_t)rd16(p, VC_QUEUE_NOTIFY_OFF) * p->notify_mult;
+	/* §4.1.4.4: the address is cap.offset + queue_notify_off * multiplier. */
+	if (noff + 2 > p->notify_len) {
+		udk_log(UDK_LOG_ERR, LOG, "%s: queue %u's notification address (offset 0x%x) is "
+			"outside the notification structure (%u bytes)", vd->name, vq->index, noff,
+			p->notify_len);
+		return -EINVAL;
+	}
+	vq->notify_addr = p->notify + noff;
+	vq->notify = pci_notify;
+	wr16(p, VC_QUEUE_ENABLE, 1);
+	return 0;
+}
+
+static void pci_close(struct virtio_dev *vd)
+{
+	struct virtio_pci *p = to_pci(vd);
+
+	/* Leave the device reset: it no longer touches memory we free. */
+	if (p->common != NULL)
+		pci_reset(vd);
+	free(p);
+}
+
+static const struct virtio_transport_ops pci_ops = {
+	.reset = pci_reset,
+	.get_status = pci_get_status,
+	.set_status = pci_set_status,
+	.get_features = pci_get_features,
+	.set_features = pci_set_features,
+	.read_config = pci_read_config,
+	.queue_max = pci_queue_max,
+	.queue_enable = pci_queue_enable,
+	.close = pci_close,
+};
+
+/* Map the window a capability describes; checks it lies inside its BAR. */
+static int cap_window(struct virtio_pci *p, const uint8_t *cap, uint8_t pos,
+		      volatile uint8_t **va, uint32_t *len)
+{
+	uint32_t off, clen;
+	size_t blen;
+	void *bar;
+	int rc;
+
+	memcpy(&off, cap + VCAP_OFFSET, 4);
+	memcpy(&clen, cap + VCAP_LENGTH, 4);
+	off = le32toh(off);
+	clen = le32toh(clen);
+	rc = udk_pci_bar_map(p->pdev, cap[VCAP_BAR], &bar, &blen);
+	if (rc < 0) {
+		udk_log(UDK_LOG_ERR, LOG, "%s: cannot map BAR %u that the virtio capability at "
+			"0x%02x points into: %s", p->vd.name, cap[VCAP_BAR], pos, udk_strerror(rc));
+		return rc;
+	}
+	if ((uint64_t)off + clen > blen) {
+		udk_log(UDK_LOG_ERR, LOG, "%s: virtio capability at 0x%02x: window 0x%x+0x%x is "
+			"outside BAR %u (%zu bytes)", p->vd.name, pos, off, clen, cap[VCAP_BAR], blen);
+		return -EINVAL;
+	}
+	*va = (volatile uint8_t *)bar + off;
+	*len = clen;
+	return 0;
+}
+
+/* §4.1.4: walk the capability list; the first capability of each type is
+ * the one to use (§4.1.4.1), and one naming a reserved BAR is skipped. */
+static int find_caps(struct virtio_pci *p)
+{
+	uint16_t status = 0;
+	uint8_t pos = 0, cap[16];
+	uint32_t common_len = 0, isr_len = 0;
+	int guard = 48, rc;
+
+	rc = udk_pci_cfg_read(p->pdev, PCI_STATUS, &status, 2);
+	if (rc == 0 && !(le16toh(status) & PCI_STATUS_CAP_LIST))
+		rc = -ENOTSUP;
+	if (rc == 0)
+		rc = udk_pci_cfg_read(p->pdev, PCI_CAP_PTR, &pos, 1);
+	while (rc == 0 && (pos & ~3u) >= 0x40 && guard-- > 0) {
+		pos &= (uint8_t)~3u;
+		rc = udk_pci_cfg_read(p->pdev, pos, cap, sizeof(cap));
+		if (rc < 0)
+			break;
+		if (cap[0] == PCI_CAP_ID_VNDR && cap[VCAP_BAR] <= 5) {
+			switch (cap[VCAP_CFG_TYPE]) {
+			case VIRTIO_PCI_CAP_COMMON_CFG:
+				if (p->common == NULL)
+					rc = cap_window(p, cap, pos, &p->common, &common_len);
+				break;
+			case VIRTIO_PCI_CAP_NOTIFY_CFG:
+				if (p->notify == NULL) {
+					rc = cap_window(p, cap, pos, &p->notify, &p->notify_len);
+					if (rc == 0)
+						rc = udk_pci_cfg_read(p->pdev, pos + VCAP_NOTIFY_MULT,
+								      &p->notify_mult, 4);
+					p->notify_mult = le32toh(p->notify_mult);
+				}
+				break;
+			case VIRTIO_PCI_CAP_ISR_CFG:
+				if (p->isr == NULL)
+					rc = cap_window(p, cap, pos, &p->isr, &isr_len);
+				break;
+			case VIRTIO_PCI_CAP_DEVICE_CFG:
+				if (p->devcfg == NULL)
+					rc = cap_window(p, cap, pos, &p->devcfg, &p->devcfg_len);
+				break;
+			}
+		}
+		pos = cap[1];
+	}
+	if (rc < 0 && rc != -ENOTSUP)
+		return rc;
+	if (p->common == NULL || common_len < VC_COMMON_LEN || p->notify == NULL) {
+		udk_log(UDK_LOG_ERR, LOG, "%s: no virtio common configuration or notification "
+			"capability (virtio 1.1 §4.1.4): not a modern virtio PCI device", p->vd.name);
+		p->common = NULL;
+		return -ENOTSUP;
+	}
+	return 0;
+}
+
+int virtio_pci_open(struct udk_pci_dev *pdev, struct virtio_dev **out)
+{
+	struct udk_device *dev = udk_pci_dev_device(pdev);
+	struct virtio_pci *p = calloc(1, sizeof(*p));
+	int rc;
+
+	if (p == NULL)
+		return -ENOMEM;
+	p->pdev = pdev;
+	p->vd.ops = &pci_ops;
+	snprintf(p->vd.name, sizeof(p->vd.name), "%s", udk_device_name(dev));
+	/* The device does DMA through the IOMMU with udk's IOVAs; mbufs and
+	 * rings carry IOVAs of the EAL's default map, so the device must be in
+	 * that map. */
+	p->vd.required_features = VIRTIO_BIT(VIRTIO_F_VERSION_1) |
+				  VIRTIO_BIT(VIRTIO_F_ACCESS_PLATFORM);
+	if (udk_device_map(dev) != udk_eal_dmamap()) {
+		udk_log(UDK_LOG_ERR, LOG, "%s: the device is not attached to the EAL's default map, "
+			"where packet buffers have their IOVAs; open it with -a", p->vd.name);
+		rc = -EINVAL;
+		goto err_free;
+	}
+	rc = find_caps(p);
+	if (rc < 0)
+		goto err_free;
+	p->num_queues = rd16(p, VC_NUM_QUEUES);
+	rc = udk_pci_bus_master(pdev, true);
+	if (rc < 0) {
+		udk_log(UDK_LOG_ERR, LOG, "%s: cannot enable bus mastering: %s", p->vd.name,
+			udk_strerror(rc));
+		goto err_free;
+	}
+	*out = &p->vd;
+	return 0;
+
+err_free:
+	free(p);
+	return rc;
+}

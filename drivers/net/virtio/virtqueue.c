@@ -1,0 +1,85 @@
+/* virtqueue.c - the control half of split virtqueues (virtio 1.1 §2.6):
+ * layout over caller-given memory, the free list, and draining a queue after
+ * its device was reset.  The fast path is inline in virtqueue.h. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "virtqueue.h"
+
+#define USED_ALIGN 4096 /* §2.6 asks for 4; a page of its own is kinder to caches */
+
+static size_t avail_bytes(uint16_t size)
+{
+	return 6 + 2u * size; /* flags, idx, ring[size], used_event */
+}
+
+static size_t used_off(uint16_t size)
+{
+	return UDK_ALIGN_UP(16u * size + avail_bytes(size), (size_t)USED_ALIGN);
+}
+
+size_t virtq_mem_size(uint16_t size)
+{
+	return used_off(size) + 6 + 8u * size; /* flags, idx, ring[size], avail_event */
+}
+
+/* Every descriptor free, linked in order: a fresh queue hands out 0, 1, 2... */
+static void init_rings(struct virtq *vq)
+{
+	memset(vq->mem, 0, virtq_mem_size(vq->size));
+	for (uint16_t i = 0; i < vq->size; i++)
+		vq->desc[i].next = htole16((uint16_t)((i + 1u) & vq->mask));
+	vq->free_head = 0;
+	vq->num_free = vq->size;
+	vq->avail_idx = vq->last_used = vq->kicked_idx = 0;
+	/* §2.6.7: a polling driver asks the device not to interrupt it. */
+	vq->avail->flags = htole16(VIRTQ_AVAIL_F_NO_INTERRUPT);
+}
+
+int virtq_create(uint16_t index, uint16_t size, void *mem, uint64_t iova, struct virtq **out)
+{
+	struct virtq *vq;
+
+	if (!UDK_IS_POW2(size) || size > VIRTQ_MAX_SIZE) {
+		udk_log(UDK_LOG_ERR, "virtio", "queue %u: %u entries; a split virtqueue has a power "
+			"of two from 1 to %u (virtio 1.1 §2.6)", index, size, VIRTQ_MAX_SIZE);
+		return -EINVAL;
+	}
+	vq = calloc(1, sizeof(*vq) + size * sizeof(vq->info[0]));
+	if (vq == NULL)
+		return -ENOMEM;
+	vq->index = index;
+	vq->size = size;
+	vq->mask = (uint16_t)(size - 1);
+	vq->mem = mem;
+	vq->desc = mem;
+	vq->avail = (struct virtq_avail *)((char *)mem + 16u * size);
+	vq->used = (struct virtq_used *)((char *)mem + used_off(size));
+	vq->desc_iova = iova;
+	vq->avail_iova = iova + 16u * size;
+	vq->used_iova = iova + used_off(size);
+	init_rings(vq);
+	*out = vq;
+	return 0;
+}
+
+void virtq_reset(struct virtq *vq, void (*fn)(void *cookie, void *arg), void *arg)
+{
+	for (uint16_t i = 0; i < vq->size; i++) {
+		if (vq->info[i].cookie != NULL && fn != NULL)
+			fn(vq->info[i].cookie, arg);
+		vq->info[i].cookie = NULL;
+	}
+	init_rings(vq);
+}
+
+void virtq_free(struct virtq *vq, void (*fn)(void *cookie, void *arg), void *arg)
+{
+	if (vq == NULL)
+		return;
+	for (uint16_t i = 0; i < vq->size; i++)
+		if (vq->info[i].cookie != NULL && fn != NULL)
+			fn(vq->info[i].cookie, arg);
+	free(vq);
+}

@@ -1,0 +1,672 @@
+/* nvme_ctrlr.c - one NVMe controller: the initialisation of NVMe 1.4 §7.6.1
+ * (CAP/VS, disable, admin queue, enable, Identify, Number of Queues, active
+ * namespaces), admin commands (§5), reset (§7.3.2) and shutdown (§7.6.2). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "nvme_internal.h"
+#include "udk_eal.h"
+#include "udk_mem.h"
+#include "udk_util.h"
+
+static uint64_t rd64(const struct udk_nvme_ctrlr *c, uint32_t off)
+{
+	/* §3.1: 64-bit registers may be accessed as two dwords, low first. */
+	return (uint64_t)nvme_rd32(c, off) | (uint64_t)nvme_rd32(c, off + 4) << 32;
+}
+
+static void wr64(struct udk_nvme_ctrlr *c, uint32_t off, uint64_t v)
+{
+	nvme_wr32(c, off, (uint32_t)v);
+	nvme_wr32(c, off + 4, (uint32_t)(v >> 32));
+}
+
+/* Wait for CSTS.RDY == want, up to CAP.TO (§3.1.1). */
+static int wait_rdy(struct udk_nvme_ctrlr *c, uint32_t want, const char *step)
+{
+	uint64_t end = nvme_now_ns() + (uint64_t)c->info.timeout_ms * 1000000ull;
+	uint32_t csts;
+
+	for (;;) {
+		csts = nvme_rd32(c, NVME_REG_CSTS);
+		if (csts == UINT32_MAX) {
+			udk_log(UDK_LOG_ERR, NVME_LOG, "%s: %s: registers read all ones: the "
+				"controller is gone", c->info.bdf, step);
+			return -ENODEV;
+		}
+		if ((csts & NVME_CSTS_RDY) == want)
+			return 0;
+		if (want && (csts & NVME_CSTS_CFS)) {
+			udk_log(UDK_LOG_ERR, NVME_LOG, "%s: %s: the controller reports a fatal status "
+				"(CSTS 0x%x, CFS = 1); reset it or the PCI function", c->info.bdf,
+				step, csts);
+			return -UDK_EDEVSTATE;
+		}
+		if (nvme_now_ns() > end) {
+			udk_log(UDK_LOG_ERR, NVME_LOG, "%s: %s: CSTS.RDY did not become %u within "
+				"CAP.TO = %u ms (CSTS 0x%x)", c->info.bdf, step, want,
+				c->info.timeout_ms, csts);
+			return -ETIMEDOUT;
+		}
+		usleep(1000);
+	}
+}
+
+static int disable(struct udk_nvme_ctrlr *c)
+{
+	uint32_t cc = nvme_rd32(c, NVME_REG_CC), csts = nvme_rd32(c, NVME_REG_CSTS);
+
+	/* §3.1.5: clearing EN while RDY is still settling from a previous
+	 * enable is undefined; let it settle first (unless it failed: then
+	 * clearing EN is the way out, §9.5). */
+	if ((cc & NVME_CC_EN) && !(csts & (NVME_CSTS_RDY | NVME_CSTS_CFS)))
+		wait_rdy(c, 1, "disable (waiting for a previous enable)");
+	nvme_wr32(c, NVME_REG_CC, cc & ~NVME_CC_EN);
+	return wait_rdy(c, 0, "disable");
+}
+
+static int enable(struct udk_nvme_ctrlr *c)
+{
+	struct udk_nvme_qpair *a = &c->admin;
+
+	nvme_qpair_reset_ring(a);
+	/* §7.6.1 steps 3-5: AQA (0's based sizes), ASQ, ACQ, then CC. */
+	nvme_wr32(c, NVME_REG_AQA, (uint32_t)(a->qsize - 1) << 16 | (uint32_t)(a->qsize - 1));
+	wr64(c, NVME_REG_ASQ, a->sq_iova);
+	wr64(c, NVME_REG_ACQ, a->cq_iova);
+	nvme_wr32(c, NVME_REG_CC, NVME_CC_CONFIG);
+	nvme_wr32(c, NVME_REG_CC, NVME_CC_CONFIG | NVME_CC_EN);
+	return wait_rdy(c, 1, "enable");
+}
+
+/* An admin command, waited for; the caller holds c->lock (or owns c). */
+static int admin(struct udk_nvme_ctrlr *c, struct nvme_sqe *sqe, void *buf, size_t len,
+		 struct udk_nvme_cpl *cpl, const char *what)
+{
+	struct udk_nvme_cpl local;
+	int rc;
+
+	if (cpl == NULL)
+		cpl = &local;
+	memset(cpl, 0, sizeof(*cpl));
+	rc = nvme_qpair_exec(&c->admin, sqe, buf, len, cpl);
+	if (rc == -EIO)
+		udk_log(UDK_LOG_ERR, NVME_LOG, "%s: %s failed: %s", c->info.bdf, what,
+			udk_nvme_status_str(cpl->status));
+	else if (rc == -ETIMEDOUT)
+		udk_log(UDK_LOG_ERR, NVME_LOG, "%s: %s: no completion within %u ms (CSTS 0x%x%s)",
+			c->info.bdf, what, c->opts.admin_timeout_ms, nvme_rd32(c, NVME_REG_CSTS),
+			c->failed ? ", fatal status: reset the controller" : "");
+	else if (rc == -UDK_ENOTMAPPED)
+		udk_log(UDK_LOG_ERR, NVME_LOG, "%s: %s: buffer %p is not udk DMA memory; allocate "
+			"it with udk_dma_zmalloc()", c->info.bdf, what, buf);
+	else if (rc == -EINVAL || rc == -E2BIG)
+		udk_log(UDK_LOG_ERR, NVME_LOG, "%s: %s: buffer %p (%zu bytes) is unaligned or "
+			"larger than %u bytes", c->info.bdf, what, buf, len, NVME_MAX_XFER_CAP);
+	return rc;
+}
+
+static int identify(struct udk_nvme_ctrlr *c, uint8_t cns, uint32_t nsid, void *buf)
+{
+	struct nvme_sqe sqe = {.opc = NVME_ADM_IDENTIFY, .nsid = nsid, .cdw10 = cns};
+	char what[48];
+
+	snprintf(what, sizeof(what), "Identify (CNS %u, namespace %u)", cns, nsid);
+	return admin(c, &sqe, buf, NVME_PAGE, NULL, what);
+}
+
+static void copy_str(char *dst, const uint8_t *src, size_t len)
+{
+	/* §1.5: ASCII, left justified, padded with spaces. */
+	memcpy(dst, src, len);
+	dst[len] = '\0';
+	while (len > 0 && (dst[len - 1] == ' ' || dst[len - 1] == '\0'))
+		dst[--len] = '\0';
+}
+
+static void parse_idc(struct udk_nvme_ctrlr *c)
+{
+	const uint8_t *d = c->idc;
+	struct udk_nvme_ctrlr_info *i = &c->info;
+	uint8_t mdts = d[NVME_IDC_MDTS];
+
+	memcpy(&i->vid, d + NVME_IDC_VID, 2);
+	memcpy(&i->ssvid, d + NVME_IDC_SSVID, 2);
+	copy_str(i->serial, d + NVME_IDC_SN, 20);
+	copy_str(i->model, d + NVME_IDC_MN, 40);
+	copy_str(i->firmware, d + NVME_IDC_FR, 8);
+	memcpy(&i->cntlid, d + NVME_IDC_CNTLID, 2);
+	memcpy(&i->nn, d + NVME_IDC_NN, 4);
+	memcpy(&i->oncs, d + NVME_IDC_ONCS, 2);
+	i->elpe = d[NVME_IDC_ELPE];
+	i->vwc = d[NVME_IDC_VWC] & 1;
+	/* §5.15.2 MDTS: 2^n units of CAP.MPSMIN; 0 = no limit.  One PRP list
+	 * page per command caps udk at 2 MiB. */
+	i->max_xfer = NVME_MAX_XFER_CAP;
+	if (mdts != 0 && mdts < 20) {
+		uint64_t m = (uint64_t)NVME_PAGE << NVME_CAP_MPSMIN(i->cap) << mdts;
+		if (m < i->max_xfer)
+			i->max_xfer = (uint32_t)m;
+	}
+}
+
+/* Identify the active namespaces (CNS 02h) and each of them (CNS 00h). */
+static int scan_ns(struct udk_nvme_ctrlr *c)
+{
+	uint32_t ids[NVME_PAGE / 4], n = 0;
+	struct udk_nvme_ns *ns;
+	int rc;
+
+	rc = identify(c, NVME_CNS_ACTIVE_NS, 0, c->scratch);
+	if (rc < 0)
+		return rc;
+	memcpy(ids, c->scratch, sizeof(ids));
+	while (n < UDK_ARRAY_SIZE(ids) && ids[n] != 0)
+		n++;
+	ns = calloc(n ? n : 1, sizeof(*ns));
+	if (ns == NULL)
+		return -ENOMEM;
+	for (uint32_t k = 0; k < n; k++) {
+		const uint8_t *d = c->scratch;
+		uint32_t lbaf;
+		uint8_t lbads;
+
+		rc = identify(c, NVME_CNS_NS, ids[k], c->scratch);
+		if (rc < 0)
+			goto err;
+		ns[k].ctrlr = c;
+		ns[k].nsid = ids[k];
+		memcpy(&ns[k].nsze, d + NVME_IDN_NSZE, 8);
+		memcpy(&ns[k].ncap, d + NVME_IDN_NCAP, 8);
+		memcpy(&ns[k].nuse, d + NVME_IDN_NUSE, 8);
+		ns[k].nlbaf = d[NVME_IDN_NLBAF];
+		ns[k].flbas = d[NVME_IDN_FLBAS];
+		memcpy(&lbaf, d + NVME_IDN_LBAF + 4 * (ns[k].flbas & 0xf), 4);
+		ns[k].ms = (uint16_t)(lbaf & 0xffff);
+		lbads = (uint8_t)(lbaf >> 16);
+		if (lbads < 9 || lbads > 16) {
+			udk_log(UDK_LOG_ERR, NVME_LOG, "%s: namespace %u reports a block size of "
+				"2^%u bytes; udk handles 512 B to 64 KiB", c->info.bdf, ids[k], lbads);
+			rc = -ENOTSUP;
+			goto err;
+		}
+		ns[k].block_shift = lbads;
+		ns[k].block_size = 1u << lbads;
+	}
+	/* Handles stay valid across a reset or format that keeps the set. */
+	if (c->ns != NULL && n == c->info.nb_active_ns) {
+		bool same = true;
+		for (uint32_t k = 0; k < n; k++)
+			same = same && c->ns[k].nsid == ns[k].nsid;
+		if (same) {
+			memcpy(c->ns, ns, n * sizeof(*ns));
+			free(ns);
+			return 0;
+		}
+	}
+	free(c->ns);
+	c->ns = ns;
+	c->info.nb_active_ns = n;
+	return 0;
+err:
+	free(ns);
+	return rc;
+}
+
+static int set_num_queues(struct udk_nvme_ctrlr *c)
+{
+	uint32_t want = c->opts.nb_io_queues - 1u, dw0 = 0, got;
+	struct nvme_sqe sqe = {.opc = NVME_ADM_SET_FEATURES, .cdw10 = NVME_FEAT_NUM_QUEUES,
+			       .cdw11 = want << 16 | want};
+	struct udk_nvme_cpl cpl;
+	int rc;
+
+	rc = admin(c, &sqe, NULL, 0, &cpl, "Set Features (Number of Queues)");
+	if (rc < 0)
+		return rc;
+	dw0 = cpl.dw0;
+	/* §5.21.1.7: DW0 = NCQA 31:16, NSQA 15:0, both 0's based. */
+	got = (dw0 & 0xffff) < (dw0 >> 16) ? (dw0 & 0xffff) : (dw0 >> 16);
+	got += 1;
+	if (got > c->opts.nb_io_queues)
+		got = c->opts.nb_io_queues;
+	if (c->qid_used == NULL) {
+		c->qid_used = calloc(got + 1u, 1);
+		if (c->qid_used == NULL)
+			return -ENOMEM;
+		c->info.nb_io_queues = (uint16_t)got;
+	} else if (got < c->info.nb_io_queues) {
+		udk_log(UDK_LOG_ERR, NVME_LOG, "%s: after the reset the controller grants %u I/O "
+			"queues, fewer than the %u before", c->info.bdf, got, c->info.nb_io_queues);
+		return -EBUSY;
+	}
+	return 0;
+}
+
+int nvme_ctrlr_create_io_queues(struct udk_nvme_ctrlr *c, struct udk_nvme_qpair *qp)
+{
+	/* §5.4 Create I/O CQ: QSIZE 31:16, QID 15:0; PC = 1, no interrupts. */
+	struct nvme_sqe cq = {.opc = NVME_ADM_CREATE_CQ, .prp1 = qp->cq_iova,
+			      .cdw10 = (uint32_t)(qp->qsize - 1) << 16 | qp->qid, .cdw11 = 1};
+	/* §5.5 Create I/O SQ: CQID 31:16, PC = 1. */
+	struct nvme_sqe sq = {.opc = NVME_ADM_CREATE_SQ, .prp1 = qp->sq_iova,
+			      .cdw10 = (uint32_t)(qp->qsize - 1) << 16 | qp->qid,
+			      .cdw11 = (uint32_t)qp->qid << 16 | 1};
+	int rc;
+
+	rc = admin(c, &cq, NULL, 0, NULL, "Create I/O Completion Queue");
+	if (rc < 0)
+		return rc;
+	rc = admin(c, &sq, NULL, 0, NULL, "Create I/O Submission Queue");
+	if (rc < 0) {
+		struct nvme_sqe del = {.opc = NVME_ADM_DELETE_CQ, .cdw10 = qp->qid};
+		admin(c, &del, NULL, 0, NULL, "Delete I/O Completion Queue");
+	}
+	return rc;
+}
+
+int nvme_ctrlr_delete_io_queues(struct udk_nvme_ctrlr *c, struct udk_nvme_qpair *qp)
+{
+	/* §5.6, §5.7: the SQ first, then its CQ. */
+	struct nvme_sqe sq = {.opc = NVME_ADM_DELETE_SQ, .cdw10 = qp->qid};
+	struct nvme_sqe cq = {.opc = NVME_ADM_DELETE_CQ, .cdw10 = qp->qid};
+	int rc;
+
+	rc = admin(c, &sq, NULL, 0, NULL, "Delete I/O Submission Queue");
+	if (rc == 0)
+		rc = admin(c, &cq, NULL, 0, NULL, "Delete I/O Completion Queue");
+	return rc;
+}
+
+/* Enable, then Identify, queues and namespaces: attach and reset share it. */
+static int bring_up(struct udk_nvme_ctrlr *c)
+{
+	int rc;
+
+	c->failed = false;
+	c->admin.failed = false;
+	rc = enable(c);
+	if (rc < 0)
+		return rc;
+	rc = identify(c, NVME_CNS_CTRLR, 0, c->idc);
+	if (rc < 0)
+		return rc;
+	parse_idc(c);
+	rc = set_num_queues(c);
+	if (rc < 0)
+		return rc;
+	return scan_ns(c);
+}
+
+void udk_nvme_ctrlr_opts_init(struct udk_nvme_ctrlr_opts *opts, size_t size)
+{
+	struct udk_nvme_ctrlr_opts d = {.opts_size = sizeof(d), .admin_qsize = 32,
+					.nb_io_queues = 16, .admin_timeout_ms = 10000};
+
+	if (opts == NULL || size == 0)
+		return;
+	if (size > sizeof(d))
+		size = sizeof(d);
+	d.opts_size = size;
+	memcpy(opts, &d, size);
+}
+
+/* §3.1.1/§3.1.2: is this an NVMe controller udk can drive? */
+static int check_cap(struct udk_nvme_ctrlr *c)
+{
+	uint64_t cap = rd64(c, NVME_REG_CAP);
+
+	if (cap == UINT64_MAX) {
+		udk_log(UDK_LOG_ERR, NVME_LOG, "%s: CAP reads all ones: the controller is not "
+			"there", c->info.bdf);
+		return -ENODEV;
+	}
+	c->info.cap = cap;
+	c->info.vs = nvme_rd32(c, NVME_REG_VS);
+	c->info.timeout_ms = NVME_CAP_TO(cap) ? NVME_CAP_TO(cap) * 500u : 500u;
+	c->info.max_qsize = NVME_CAP_MQES(cap) + 1u;
+	c->dstrd = 4u << NVME_CAP_DSTRD(cap);
+	if (c->info.vs < 0x00010000u) {
+		udk_log(UDK_LOG_ERR, NVME_LOG, "%s: VS 0x%x is not an NVMe version (1.0 or later)",
+			c->info.bdf, c->info.vs);
+		return -ENODEV;
+	}
+	if (!NVME_CAP_CSS_NVM(cap)) {
+		udk_log(UDK_LOG_ERR, NVME_LOG, "%s: CAP.CSS does not offer the NVM command set",
+			c->info.bdf);
+		return -ENOTSUP;
+	}
+	if (NVME_CAP_MPSMIN(cap) != 0) {
+		udk_log(UDK_LOG_ERR, NVME_LOG, "%s: the smallest memory page the controller takes "
+			"is %u bytes; udk uses 4 KiB", c->info.bdf, NVME_PAGE << NVME_CAP_MPSMIN(cap));
+		return -ENOTSUP;
+	}
+	if (c->bar_len < NVME_REG_DBS + 2u * (c->opts.nb_io_queues + 1u) * c->dstrd) {
+		udk_log(UDK_LOG_ERR, NVME_LOG, "%s: BAR0 (%zu bytes) is too small for %u queue "
+			"doorbells", c->info.bdf, c->bar_len, c->opts.nb_io_queues + 1u);
+		return -ENOTSUP;
+	}
+	return 0;
+}
+
+static int check_map(struct udk_nvme_ctrlr *c)
+{
+	struct udk_dmamap *m = udk_device_map(udk_pci_dev_device(c->pdev));
+
+	if (m == NULL) {
+		udk_log(UDK_LOG_ERR, NVME_LOG, "%s: the device is not attached to a map; open it "
+			"with the EAL's -a option or attach it to udk_eal_dmamap()", c->info.bdf);
+		return -UDK_EDETACHED;
+	}
+	if (m != udk_eal_dmamap()) {
+		udk_log(UDK_LOG_ERR, NVME_LOG, "%s: the device is attached to map %s, not to the "
+			"EAL's default map that holds udk DMA memory; attach it to udk_eal_dmamap()",
+			c->info.bdf, udk_dmamap_name(m));
+		return -UDK_EINCOMPATIBLE;
+	}
+	return 0;
+}
+
+int udk_nvme_ctrlr_attach(struct udk_pci_dev *pdev, const struct udk_nvme_ctrlr_opts *opts,
+			  struct udk_nvme_ctrlr **out)
+{
+	struct udk_nvme_ctrlr *c;
+	void *bar;
+	int rc;
+
+	if (pdev == NULL || out == NULL)
+		return -EINVAL;
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return -ENOMEM;
+	pthread_mutex_init(&c->lock, NULL);
+	c->pdev = pdev;
+	udk_pci_addr_format(&udk_pci_dev_info(pdev)->addr, c->info.bdf, sizeof(c->info.bdf));
+	udk_nvme_ctrlr_opts_init(&c->opts, sizeof(c->opts));
+	if (opts != NULL) {
+		if (opts->opts_size == 0 || opts->opts_size > sizeof(c->opts)) {
+			rc = -EINVAL;
+			goto err_free;
+		}
+		memcpy(&c->opts, opts, opts->opts_size);
+		c->opts.opts_size = sizeof(c->opts);
+	}
+	if (c->opts.admin_qsize < 2 || c->opts.admin_qsize > 4096 || c->opts.nb_io_queues == 0) {
+		udk_log(UDK_LOG_ERR, NVME_LOG, "%s: admin_qsize %u (2..4096) or nb_io_queues %u "
+			"(at least 1) out of range", c->info.bdf, c->opts.admin_qsize,
+			c->opts.nb_io_queues);
+		rc = -EINVAL;
+		goto err_free;
+	}
+	rc = check_map(c);
+	if (rc < 0)
+		goto err_free;
+	rc = udk_pci_bar_map(pdev, 0, &bar, &c->bar_len);
+	if (rc < 0)
+		goto err_free; /* lib/pci said why */
+	c->bar = bar;
+	rc = check_cap(c);
+	if (rc < 0)
+		goto err_free;
+	c->idc = udk_dma_zmalloc(NVME_PAGE, NVME_PAGE, UDK_SOCKET_ANY);
+	c->scratch = udk_dma_zmalloc(NVME_PAGE, NVME_PAGE, UDK_SOCKET_ANY);
+	if (c->idc == NULL || c->scratch == NULL) {
+		rc = -ENOMEM;
+		goto err_dma;
+	}
+	if (c->opts.admin_qsize > c->info.max_qsize)
+		c->opts.admin_qsize = (uint16_t)c->info.max_qsize;
+	rc = nvme_qpair_init(&c->admin, c, 0, c->opts.admin_qsize, c->opts.admin_timeout_ms);
+	if (rc < 0)
+		goto err_dma;
+	rc = udk_pci_bus_master(pdev, true);
+	if (rc < 0)
+		goto err_admin;
+	rc = disable(c);
+	if (rc < 0)
+		goto err_admin;
+	rc = bring_up(c);
+	if (rc < 0)
+		goto err_disable;
+	udk_log(UDK_LOG_INFO, NVME_LOG, "%s: %s (serial %s, firmware %s), NVMe %u.%u, %u "
+		"namespaces active, %u I/O queues", c->info.bdf, c->info.model, c->info.serial,
+		c->info.firmware, c->info.vs >> 16, (c->info.vs >> 8) & 0xff,
+		c->info.nb_active_ns, c->info.nb_io_queues);
+	*out = c;
+	return 0;
+
+err_disable:
+	if (disable(c) < 0)
+		goto err_leak; /* it may still write into the admin queue: keep it */
+err_admin:
+	nvme_qpair_fini(&c->admin);
+err_dma:
+	udk_dma_free(c->idc);
+	udk_dma_free(c->scratch);
+err_free:
+	free(c->ns);
+	free(c->qid_used);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+	return rc;
+err_leak:
+	return rc;
+}
+
+void udk_nvme_ctrlr_detach(struct udk_nvme_ctrlr *c)
+{
+	uint64_t end;
+
+	if (c == NULL)
+		return;
+	while (c->qpairs != NULL)
+		udk_nvme_qpair_destroy(c->qpairs);
+	/* §7.6.2: normal shutdown, then disable. */
+	if (!c->failed) {
+		nvme_wr32(c, NVME_REG_CC, nvme_rd32(c, NVME_REG_CC) | NVME_CC_SHN_NORMAL);
+		end = nvme_now_ns() + (uint64_t)c->info.timeout_ms * 1000000ull;
+		while ((nvme_rd32(c, NVME_REG_CSTS) & NVME_CSTS_SHST_MASK) != NVME_CSTS_SHST_DONE &&
+		       nvme_now_ns() < end)
+			usleep(1000);
+	}
+	if (disable(c) == 0) {
+		nvme_qpair_fini(&c->admin);
+		udk_dma_free(c->idc);
+		udk_dma_free(c->scratch);
+	}
+	udk_pci_bus_master(c->pdev, false);
+	free(c->ns);
+	free(c->qid_used);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+}
+
+int udk_nvme_ctrlr_reset(struct udk_nvme_ctrlr *c)
+{
+	struct udk_nvme_qpair *qp;
+	int rc;
+
+	pthread_mutex_lock(&c->lock);
+	/* §7.3.2: CC.EN = 0 deletes every queue; what was in flight is lost. */
+	rc = disable(c);
+	for (qp = c->qpairs; qp != NULL; qp = qp->next)
+		nvme_qpair_cancel_all(qp);
+	nvme_qpair_cancel_all(&c->admin);
+	if (rc < 0)
+		goto out;
+	rc = bring_up(c);
+	for (qp = c->qpairs; rc == 0 && qp != NULL; qp = qp->next) {
+		qp->failed = false;
+		rc = nvme_ctrlr_create_io_queues(c, qp);
+	}
+	if (rc == 0)
+		udk_log(UDK_LOG_NOTICE, NVME_LOG, "%s: controller reset; queues rebuilt",
+			c->info.bdf);
+out:
+	if (rc < 0)
+		c->failed = true;
+	pthread_mutex_unlock(&c->lock);
+	return rc;
+}
+
+int udk_nvme_ctrlr_health(struct udk_nvme_ctrlr *c)
+{
+	uint32_t csts = nvme_rd32(c, NVME_REG_CSTS);
+
+	if (csts == UINT32_MAX) {
+		udk_log(UDK_LOG_ERR, NVME_LOG, "%s: CSTS reads all ones: the controller was removed",
+			c->info.bdf);
+		c->failed = true;
+		return -ENODEV;
+	}
+	if (csts & NVME_CSTS_CFS) {
+		udk_log(UDK_LOG_ERR, NVME_LOG, "%s: controller fatal status (CSTS 0x%x, CFS = 1); "
+			"reset it with udk_nvme_ctrlr_reset()", c->info.bdf, csts);
+		c->failed = true;
+		return -UDK_EDEVSTATE;
+	}
+	if (!(csts & NVME_CSTS_RDY)) {
+		udk_log(UDK_LOG_ERR, NVME_LOG, "%s: the controller is not ready (CSTS 0x%x); "
+			"reset it with udk_nvme_ctrlr_reset()", c->info.bdf, csts);
+		return -UDK_EDEVSTATE;
+	}
+	return 0;
+}
+
+int udk_nvme_ctrlr_info(const struct udk_nvme_ctrlr *c, struct udk_nvme_ctrlr_info *info)
+{
+	if (c == NULL || info == NULL)
+		return -EINVAL;
+	*info = c->info;
+	return 0;
+}
+
+const void *udk_nvme_ctrlr_identify_data(const struct udk_nvme_ctrlr *c)
+{
+	return c->idc;
+}
+
+int udk_nvme_ctrlr_admin(struct udk_nvme_ctrlr *c, const struct udk_nvme_cmd *cmd, void *buf,
+			 size_t len, struct udk_nvme_cpl *cpl)
+{
+	struct nvme_sqe sqe;
+	char what[32];
+	int rc;
+
+	_Static_assert(sizeof(struct udk_nvme_cmd) == sizeof(struct nvme_sqe), "64 bytes");
+	memcpy(&sqe, cmd, sizeof(sqe));
+	snprintf(what, sizeof(what), "admin command 0x%02x", cmd->opc);
+	pthread_mutex_lock(&c->lock);
+	rc = admin(c, &sqe, buf, len, cpl, what);
+	pthread_mutex_unlock(&c->lock);
+	return rc;
+}
+
+int udk_nvme_ctrlr_get_log_page(struct udk_nvme_ctrlr *c, uint8_t lid, uint32_t nsid, void *buf,
+				size_t len)
+{
+	uint32_t numd = (uint32_t)(len / 4) - 1; /* 0's based dwords */
+	struct nvme_sqe sqe = {.opc = NVME_ADM_GET_LOG, .nsid = nsid,
+			       .cdw10 = lid | (numd & 0xffff) << 16, .cdw11 = numd >> 16};
+	char what[40];
+	int rc;
+
+	if (len == 0 || len % 4) {
+		udk_log(UDK_LOG_ERR, NVME_LOG, "%s: Get Log Page %u: length %zu is not a non-zero "
+			"multiple of 4", c->info.bdf, lid, len);
+		return -EINVAL;
+	}
+	snprintf(what, sizeof(what), "Get Log Page 0x%02x", lid);
+	pthread_mutex_lock(&c->lock);
+	rc = admin(c, &sqe, buf, len, NULL, what);
+	pthread_mutex_unlock(&c->lock);
+	return rc;
+}
+
+static int features(struct udk_nvme_ctrlr *c, uint8_t opc, uint8_t fid, uint32_t cdw11,
+		    uint32_t *dw0)
+{
+	struct nvme_sqe sqe = {.opc = opc, .cdw10 = fid, .cdw11 = cdw11};
+	struct udk_nvme_cpl cpl;
+	char what[40];
+	int rc;
+
+	snprintf(what, sizeof(what), "%s Features 0x%02x",
+		 opc == NVME_ADM_SET_FEATURES ? "Set" : "Get", fid);
+	pthread_mutex_lock(&c->lock);
+	rc = admin(c, &sqe, NULL, 0, &cpl, what);
+	pthread_mutex_unlock(&c->lock);
+	if (rc == 0 && dw0 != NULL)
+		*dw0 = cpl.dw0;
+	return rc;
+}
+
+int udk_nvme_ctrlr_set_features(struct udk_nvme_ctrlr *c, uint8_t fid, uint32_t cdw11,
+				uint32_t *dw0)
+{
+	return features(c, NVME_ADM_SET_FEATURES, fid, cdw11, dw0);
+}
+
+int udk_nvme_ctrlr_get_features(struct udk_nvme_ctrlr *c, uint8_t fid, uint32_t cdw11,
+				uint32_t *dw0)
+{
+	return features(c, NVME_ADM_GET_FEATURES, fid, cdw11, dw0);
+}
+
+int udk_nvme_ctrlr_format(struct udk_nvme_ctrlr *c, uint32_t nsid, uint8_t lbaf, uint8_t ses)
+{
+	/* §5.23: LBAF 3:0, SES 11:9 (no metadata, no protection information). */
+	struct nvme_sqe sqe = {.opc = NVME_ADM_FORMAT, .nsid = nsid,
+			       .cdw10 = (lbaf & 0xfu) | (uint32_t)(ses & 7) << 9};
+	int rc;
+
+	if (lbaf > 15 || ses > 2) {
+		udk_log(UDK_LOG_ERR, NVME_LOG, "%s: format: LBA format %u (0..15) or secure erase "
+			"%u (0..2) out of range", c->info.bdf, lbaf, ses);
+		return -EINVAL;
+	}
+	pthread_mutex_lock(&c->lock);
+	rc = admin(c, &sqe, NULL, 0, NULL, "Format NVM");
+	if (rc == 0)
+		rc = scan_ns(c);
+	pthread_mutex_unlock(&c->lock);
+	return rc;
+}
+
+uint32_t udk_nvme_ctrlr_active_ns(const struct udk_nvme_ctrlr *c, uint32_t *nsids, uint32_t max)
+{
+	for (uint32_t i = 0; i < c->info.nb_active_ns && i < max; i++)
+		nsids[i] = c->ns[i].nsid;
+	return c->info.nb_active_ns;
+}
+
+int udk_nvme_ctrlr_ns(struct udk_nvme_ctrlr *c, uint32_t nsid, struct udk_nvme_ns **ns)
+{
+	char list[64] = "";
+	size_t off = 0;
+
+	for (uint32_t i = 0; i < c->info.nb_active_ns; i++)
+		if (c->ns[i].nsid == nsid) {
+			*ns = &c->ns[i];
+			return 0;
+		}
+	for (uint32_t i = 0; i < c->info.nb_active_ns && off + 12 < sizeof(list); i++)
+		off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%u", i ? "," : "",
+					c->ns[i].nsid);
+	udk_log(UDK_LOG_ERR, NVME_LOG, "%s: namespace %u is not active on this controller "
+		"(active: %s)", c->info.bdf, nsid, off ? list : "none");
+	return -ENOENT;
+}
+
+int udk_nvme_ns_info(const struct udk_nvme_ns *ns, struct udk_nvme_ns_info *info)
+{
+	if (ns == NULL || info == NULL)
+		return -EINVAL;
+	*info = (struct udk_nvme_ns_info){.nsid = ns->nsid, .nsze = ns->nsze, .ncap = ns->ncap,
+					  .nuse = ns->nuse, .block_size = ns->block_size,
+					  .ms = ns->ms, .nlbaf = ns->nlbaf, .flbas = ns->flbas};
+	return 0;
+}

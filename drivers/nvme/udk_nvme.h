@@ -1,0 +1,301 @@
+/* udk_nvme.h - NVMe over PCIe through VFIO: controllers, namespaces and I/O
+ * queue pairs.
+ *
+ * A struct udk_nvme_ctrlr drives one NVMe controller (a struct udk_pci_dev of
+ * lib/pci, attached to the EAL's default map); its namespaces are struct
+ * udk_nvme_ns handles it owns; struct udk_nvme_qpair is one I/O submission /
+ * completion queue pair, owned by one lcore.
+ *
+ * Memory: every buffer given to an I/O or admin call is udk DMA memory
+ * (udk_dma_zmalloc()); a buffer udk_virt2iova() cannot translate is refused
+ * with -UDK_ENOTMAPPED before anything reaches the device.
+ *
+ * Threads: control calls (attach, detach, reset, admin commands, qpair create
+ * and destroy) are thread-safe against each other (the controller has a lock).
+ * The I/O calls (udk_nvme_ns_io() and its wrappers, udk_nvme_qpair_poll()) take
+ * no lock, make no system call, allocate nothing and log only when they refuse
+ * bad input: each qpair must be used by one thread at a time (its lcore), and
+ * never while a control call destroys it or resets its controller.
+ */
+#ifndef UDK_NVME_H
+#define UDK_NVME_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "udk_pci.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct udk_nvme_ctrlr;
+struct udk_nvme_ns;
+struct udk_nvme_qpair;
+
+/* How a command ended.  rc: 0 success; -EIO the device returned an error
+ * status (status holds SCT << 8 | SC, NVMe 1.4 §4.6.1); -ETIMEDOUT no
+ * completion within the qpair's timeout; -ECANCELED failed by a controller
+ * reset (udk_nvme_ctrlr_reset()) or by qpair destruction. */
+struct udk_nvme_cpl {
+	int rc;
+	uint16_t status; /* SCT 10:8, SC 7:0; 0 on success */
+	uint32_t dw0;    /* command specific */
+};
+
+/* Called from udk_nvme_qpair_poll() on the qpair's thread (or from
+ * udk_nvme_ctrlr_reset()/udk_nvme_qpair_destroy() for cancelled commands),
+ * once per command.  It may submit new commands on the same qpair. */
+typedef void (*udk_nvme_cb)(void *arg, const struct udk_nvme_cpl *cpl);
+
+/* A status as words: "Invalid Field in Command (SCT 0, SC 0x2)".  Never NULL. */
+const char *udk_nvme_status_str(uint16_t status);
+
+/* ---- controllers ---- */
+
+struct udk_nvme_ctrlr_opts {
+	size_t opts_size;       /* set by udk_nvme_ctrlr_opts_init() */
+	uint16_t admin_qsize;   /* admin queue entries, 2..4096 (default 32) */
+	uint16_t nb_io_queues;  /* I/O queue pairs to ask for (default 16) */
+	uint32_t admin_timeout_ms; /* per admin command (default 10000) */
+};
+void udk_nvme_ctrlr_opts_init(struct udk_nvme_ctrlr_opts *opts, size_t size);
+
+/* Initialise the controller of pdev (NVMe 1.4 §7.6.1): check CAP and VS,
+ * disable it (waiting up to CAP.TO), set up the admin queue pair, enable it,
+ * Identify the controller, ask for the I/O queues (Set Features, Number of
+ * Queues), Identify the active namespaces.  pdev must be attached to the
+ * EAL's default map (udk_eal_init() with -a does this) and stays owned by
+ * the caller; it must outlive the controller.  0 or a negative error, with a
+ * line naming the step: -ENODEV (not an NVMe controller, or gone),
+ * -ENOTSUP (no NVM command set, or pages above 4 KiB), -UDK_EDETACHED /
+ * -UDK_EINCOMPATIBLE (pdev not on the default map), -ETIMEDOUT (RDY did
+ * not follow CC.EN within CAP.TO), -UDK_EDEVSTATE (fatal status, CSTS.CFS). */
+int udk_nvme_ctrlr_attach(struct udk_pci_dev *pdev, const struct udk_nvme_ctrlr_opts *opts,
+			  struct udk_nvme_ctrlr **out);
+
+/* Destroy every qpair left (their commands complete with -ECANCELED), shut
+ * the controller down (CC.SHN, then CC.EN = 0) and free it.  Its namespaces
+ * and qpairs become invalid.  pdev is left open. */
+void udk_nvme_ctrlr_detach(struct udk_nvme_ctrlr *ctrlr);
+
+/* Values read at attach (and refreshed by reset).  Strings are trimmed. */
+struct udk_nvme_ctrlr_info {
+	char bdf[UDK_PCI_ADDR_STRLEN];
+	char serial[21], model[41], firmware[9];
+	uint16_t vid, ssvid, cntlid;
+	uint32_t vs;            /* §3.1.2: major 31:16, minor 15:8, tertiary 7:0 */
+	uint64_t cap;           /* §3.1.1 */
+	uint32_t timeout_ms;    /* CAP.TO */
+	uint32_t max_qsize;     /* CAP.MQES + 1 */
+	uint32_t max_xfer;      /* bytes per I/O: MDTS, at most 2 MiB (one PRP list page) */
+	uint32_t nn;            /* number of namespaces (Identify NN) */
+	uint32_t nb_active_ns;
+	uint16_t oncs;          /* optional NVM commands (DSM bit 2, Write Zeroes bit 3) */
+	uint16_t nb_io_queues;  /* granted by the controller */
+	uint8_t elpe;           /* error log entries - 1 */
+	bool vwc;               /* a volatile write cache is present */
+};
+int udk_nvme_ctrlr_info(const struct udk_nvme_ctrlr *ctrlr, struct udk_nvme_ctrlr_info *info);
+
+/* The 4096-byte Identify Controller data (§5.15.2), owned by ctrlr. */
+const void *udk_nvme_ctrlr_identify_data(const struct udk_nvme_ctrlr *ctrlr);
+
+/* Reset the controller (CC.EN = 0, then the §7.6.1 sequence again) and
+ * rebuild the admin queue and every I/O qpair at its size; qpair and namespace
+ * handles stay valid.  Every command in flight is completed first, on the
+ * calling thread, with rc -ECANCELED.  No thread may use the controller's
+ * qpairs during the call.  This is also the way out of a fatal status. */
+int udk_nvme_ctrlr_reset(struct udk_nvme_ctrlr *ctrlr);
+
+/* Read CSTS: 0 when ready; -UDK_EDEVSTATE with a line when the controller
+ * reports a fatal status (CSTS.CFS: reset it) or is not ready; -ENODEV when
+ * it reads all ones (removed).  Control path (one MMIO read). */
+int udk_nvme_ctrlr_health(struct udk_nvme_ctrlr *ctrlr);
+
+/* A raw admin command (§5), waited for.  cmd is the 64-byte submission queue
+ * entry; the driver sets CID, and the PRPs from buf when buf is not NULL (udk
+ * DMA memory, up to 2 MiB).  0 on success; -EIO with the status in cpl (if
+ * not NULL) and a line on a device error; -ETIMEDOUT after admin_timeout_ms. */
+struct udk_nvme_cmd {
+	uint8_t opc, flags;
+	uint16_t cid;
+	uint32_t nsid, cdw2, cdw3;
+	uint64_t mptr, prp1, prp2;
+	uint32_t cdw10, cdw11, cdw12, cdw13, cdw14, cdw15;
+};
+int udk_nvme_ctrlr_admin(struct udk_nvme_ctrlr *ctrlr, const struct udk_nvme_cmd *cmd, void *buf,
+			 size_t len, struct udk_nvme_cpl *cpl);
+
+/* Get Log Page (§5.14) lid for nsid (0xffffffff: the controller) into buf
+ * (udk DMA memory, len a multiple of 4). */
+#define UDK_NVME_LOG_ERROR 0x01
+#define UDK_NVME_LOG_SMART 0x02
+int udk_nvme_ctrlr_get_log_page(struct udk_nvme_ctrlr *ctrlr, uint8_t lid, uint32_t nsid,
+				void *buf, size_t len);
+
+/* Set / Get Features (§5.21, §5.9); dw0 (may be NULL) gets completion DW0. */
+int udk_nvme_ctrlr_set_features(struct udk_nvme_ctrlr *ctrlr, uint8_t fid, uint32_t cdw11,
+				uint32_t *dw0);
+int udk_nvme_ctrlr_get_features(struct udk_nvme_ctrlr *ctrlr, uint8_t fid, uint32_t cdw11,
+				uint32_t *dw0);
+
+/* Format NVM (§5.23) namespace nsid (0xffffffff: all) with LBA format lbaf
+ * and secure erase setting ses (0 none, 1 user data, 2 crypto), then read the
+ * namespaces again.  No I/O may be in flight on nsid. */
+int udk_nvme_ctrlr_format(struct udk_nvme_ctrlr *ctrlr, uint32_t nsid, uint8_t lbaf, uint8_t ses);
+
+/* §5.14.1.2, Figure 196: SMART / Health Information (log 02h). */
+struct udk_nvme_smart_log {
+	uint8_t critical_warning;
+	uint16_t temperature;        /* Kelvin */
+	uint8_t avail_spare, spare_thresh, percent_used, endurance_group_warning;
+	uint8_t rsvd7[25];
+	uint8_t data_units_read[16]; /* 128-bit little-endian counters, 1000 * 512 bytes */
+	uint8_t data_units_written[16];
+	uint8_t host_read_cmds[16];
+	uint8_t host_write_cmds[16];
+	uint8_t ctrl_busy_time[16];
+	uint8_t power_cycles[16];
+	uint8_t power_on_hours[16];
+	uint8_t unsafe_shutdowns[16];
+	uint8_t media_errors[16];
+	uint8_t num_err_log_entries[16];
+	uint32_t warning_temp_time, critical_temp_time;
+	uint16_t temp_sensor[8];
+	uint8_t rsvd216[296];
+} __attribute__((packed));
+_Static_assert(sizeof(struct udk_nvme_smart_log) == 512, "NVMe 1.4 §5.14.1.2: 512 bytes");
+
+/* §5.14.1.1, Figure 194: one Error Information log entry (log 01h). */
+struct udk_nvme_error_log {
+	uint64_t error_count;        /* 0: the entry is empty */
+	uint16_t sqid, cid, status;  /* status: bit 0 phase, 15:1 as in a CQE */
+	uint16_t param_error_location;
+	uint64_t lba;
+	uint32_t nsid;
+	uint8_t vs, trtype, rsvd30[2];
+	uint64_t cmd_specific;
+	uint16_t trtype_specific;
+	uint8_t rsvd42[22];
+} __attribute__((packed));
+_Static_assert(sizeof(struct udk_nvme_error_log) == 64, "NVMe 1.4 §5.14.1.1: 64 bytes");
+
+/* ---- namespaces (owned by their controller) ---- */
+
+/* The active namespace IDs (Identify CNS 02h at attach), up to max; returns
+ * how many there are. */
+uint32_t udk_nvme_ctrlr_active_ns(const struct udk_nvme_ctrlr *ctrlr, uint32_t *nsids,
+				  uint32_t max);
+
+/* The namespace nsid, or -ENOENT with a line ("namespace 5 is not active on
+ * 0000:00:04.0; active: 1") when it is not an active namespace. */
+int udk_nvme_ctrlr_ns(struct udk_nvme_ctrlr *ctrlr, uint32_t nsid, struct udk_nvme_ns **ns);
+
+struct udk_nvme_ns_info {
+	uint32_t nsid;
+	uint64_t nsze, ncap, nuse; /* in blocks */
+	uint32_t block_size;       /* bytes per LBA of the format in use */
+	uint16_t ms;               /* metadata bytes per LBA */
+	uint8_t nlbaf, flbas;
+};
+int udk_nvme_ns_info(const struct udk_nvme_ns *ns, struct udk_nvme_ns_info *info);
+
+/* ---- I/O queue pairs ---- */
+
+struct udk_nvme_qpair_opts {
+	size_t opts_size;     /* set by udk_nvme_qpair_opts_init() */
+	uint16_t qsize;       /* entries, 2..CAP.MQES+1 (default 256); qsize-1 in flight */
+	uint32_t timeout_ms;  /* per command, 0: none (default 30000) */
+};
+void udk_nvme_qpair_opts_init(struct udk_nvme_qpair_opts *opts, size_t size);
+
+/* Create an I/O queue pair (Create I/O CQ, then SQ, §5.4/§5.5) with its
+ * request slots and one PRP list page per slot preallocated.  Control path.
+ * -EBUSY with a line when every queue the controller granted is in use. */
+int udk_nvme_qpair_create(struct udk_nvme_ctrlr *ctrlr, const struct udk_nvme_qpair_opts *opts,
+			  struct udk_nvme_qpair **out);
+
+/* Delete the queues on the controller and free the qpair; commands still in
+ * flight complete with -ECANCELED first.  Control path; the qpair's lcore
+ * must not be using it. */
+int udk_nvme_qpair_destroy(struct udk_nvme_qpair *qp);
+
+enum udk_nvme_io_op {
+	UDK_NVME_IO_READ,
+	UDK_NVME_IO_WRITE,
+	UDK_NVME_IO_FLUSH,        /* lba, nlb and buf are ignored */
+	UDK_NVME_IO_WRITE_ZEROES, /* buf ignored */
+	UDK_NVME_IO_DEALLOCATE,   /* Dataset Management, one range; buf ignored */
+};
+#define UDK_NVME_IO_FUA (1u << 30) /* flags: force unit access (read, write) */
+
+/* Queue one command on qp: nlb blocks of ns from lba, buf (udk DMA memory,
+ * 4-byte aligned, nlb * block size bytes, up to max_xfer).  The command goes
+ * to the device at the next udk_nvme_qpair_poll() (one doorbell write per
+ * batch); cb runs there when it completes.  Returns 0, -EAGAIN when the qpair
+ * is full (poll, then retry), or, without touching the device and with one
+ * line saying why: -ERANGE (LBA range past the end of the namespace, or
+ * nlb 0), -E2BIG (more than max_xfer), -EINVAL (NULL or unaligned buffer, a
+ * namespace of another controller, an operation the controller does not
+ * support), -UDK_ENOTMAPPED (buffer not udk DMA memory), -UDK_EDEVSTATE
+ * (controller failed).  Lock-free; one thread per qpair. */
+int udk_nvme_ns_io(struct udk_nvme_qpair *qp, struct udk_nvme_ns *ns, enum udk_nvme_io_op op,
+		   void *buf, uint64_t lba, uint32_t nlb, uint32_t flags, udk_nvme_cb cb,
+		   void *arg);
+
+static inline int udk_nvme_ns_read(struct udk_nvme_qpair *qp, struct udk_nvme_ns *ns, void *buf,
+				   uint64_t lba, uint32_t nlb, udk_nvme_cb cb, void *arg)
+{
+	return udk_nvme_ns_io(qp, ns, UDK_NVME_IO_READ, buf, lba, nlb, 0, cb, arg);
+}
+
+static inline int udk_nvme_ns_write(struct udk_nvme_qpair *qp, struct udk_nvme_ns *ns,
+				    const void *buf, uint64_t lba, uint32_t nlb, udk_nvme_cb cb,
+				    void *arg)
+{
+	return udk_nvme_ns_io(qp, ns, UDK_NVME_IO_WRITE, (void *)(uintptr_t)buf, lba, nlb, 0, cb,
+			      arg);
+}
+
+static inline int udk_nvme_ns_flush(struct udk_nvme_qpair *qp, struct udk_nvme_ns *ns,
+				    udk_nvme_cb cb, void *arg)
+{
+	return udk_nvme_ns_io(qp, ns, UDK_NVME_IO_FLUSH, NULL, 0, 0, 0, cb, arg);
+}
+
+static inline int udk_nvme_ns_write_zeroes(struct udk_nvme_qpair *qp, struct udk_nvme_ns *ns,
+					   uint64_t lba, uint32_t nlb, udk_nvme_cb cb, void *arg)
+{
+	return udk_nvme_ns_io(qp, ns, UDK_NVME_IO_WRITE_ZEROES, NULL, lba, nlb, 0, cb, arg);
+}
+
+static inline int udk_nvme_ns_deallocate(struct udk_nvme_qpair *qp, struct udk_nvme_ns *ns,
+					 uint64_t lba, uint32_t nlb, udk_nvme_cb cb, void *arg)
+{
+	return udk_nvme_ns_io(qp, ns, UDK_NVME_IO_DEALLOCATE, NULL, lba, nlb, 0, cb, arg);
+}
+
+/* Ring the submission doorbell for what was queued, then reap up to max
+ * completions (0: all there are), calling their callbacks, and write the
+ * completion doorbell once.  When nothing completed, commands older than
+ * the qpair's timeout complete with -ETIMEDOUT (their slots stay reserved
+ * until the device answers or the controller is reset).  Returns the number
+ * of commands completed.  Lock-free; the qpair's thread only. */
+int udk_nvme_qpair_poll(struct udk_nvme_qpair *qp, uint32_t max);
+
+/* Commands queued or in flight (timed-out ones excluded). */
+uint32_t udk_nvme_qpair_outstanding(const struct udk_nvme_qpair *qp);
+
+/* Blocking helper for tools and tests: udk_nvme_ns_io(), then poll until it
+ * completes.  Returns the completion's rc (or the submit error); cpl (may be
+ * NULL) gets the completion.  Must not be mixed with callbacks' own polling
+ * on the same qpair from inside a callback. */
+int udk_nvme_ns_io_sync(struct udk_nvme_qpair *qp, struct udk_nvme_ns *ns, enum udk_nvme_io_op op,
+			void *buf, uint64_t lba, uint32_t nlb, struct udk_nvme_cpl *cpl);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,307 @@
+/* test_nvme.c - drivers/nvme without a device: PRPs (NVMe 1.4 §4.3) from a
+ * fake translation, the checks that refuse bad I/O with their messages, the
+ * command words of §6, and the queue pair's logic on rings in plain memory
+ * (no doorbell before the poll and one per batch, the phase tag across the
+ * wrap, error status, timeouts, cancellation). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <stdio.h>
+#include <stddef.h>
+#include <unistd.h>
+
+#include "nvme_internal.h"
+#include "udk_mem.h"
+#include "../common/unit.h"
+
+#define FAKE_IOVA_BASE 0x100000000ull
+
+static uintptr_t hole_start, hole_end; /* a range fake_v2i cannot translate */
+
+static uint64_t fake_v2i(void *ctx, const void *p)
+{
+	uintptr_t v = (uintptr_t)p;
+
+	(void)ctx;
+	if (v >= hole_start && v < hole_end)
+		return UDK_BAD_IOVA;
+	return FAKE_IOVA_BASE + v;
+}
+
+static void test_prp(void)
+{
+	uint8_t *mem = aligned_alloc(4096, 3u << 20);
+	uint64_t list[512];
+	struct nvme_sqe sqe;
+
+	CU_ASSERT_FATAL(mem != NULL);
+	hole_start = hole_end = 0;
+	/* One page: PRP1 only. */
+	CU_ASSERT(nvme_build_prps(&sqe, mem, 4096, list, 0x77000, fake_v2i, NULL) == 0);
+	CU_ASSERT(sqe.prp1 == fake_v2i(NULL, mem) && sqe.prp2 == 0);
+	/* An offset into the first page, ending in the second: PRP2 is that page. */
+	CU_ASSERT(nvme_build_prps(&sqe, mem + 512, 4096, list, 0x77000, fake_v2i, NULL) == 0);
+	CU_ASSERT(sqe.prp1 == fake_v2i(NULL, mem + 512) && sqe.prp2 == fake_v2i(NULL, mem + 4096));
+	/* Three pages: a list of the second and third. */
+	CU_ASSERT(nvme_build_prps(&sqe, mem, 3 * 4096, list, 0x77000, fake_v2i, NULL) == 0);
+	CU_ASSERT(sqe.prp2 == 0x77000);
+	CU_ASSERT(list[0] == fake_v2i(NULL, mem + 4096) && list[1] == fake_v2i(NULL, mem + 8192));
+	/* 2 MiB from mid-page: 512 list entries, the most one page holds. */
+	CU_ASSERT(nvme_build_prps(&sqe, mem + 100, 2u << 20, list, 0x77000, fake_v2i, NULL) == 0);
+	CU_ASSERT(list[511] == fake_v2i(NULL, mem + (2u << 20)));
+	CU_ASSERT(nvme_build_prps(&sqe, mem + 100, (2u << 20) + 4096, list, 0x77000, fake_v2i,
+				  NULL) == -E2BIG);
+	/* Not dword aligned; a page that does not translate. */
+	CU_ASSERT(nvme_build_prps(&sqe, mem + 2, 512, list, 0x77000, fake_v2i, NULL) == -EINVAL);
+	hole_start = (uintptr_t)mem + 8192;
+	hole_end = hole_start + 4096;
+	CU_ASSERT(nvme_build_prps(&sqe, mem, 4 * 4096, list, 0x77000, fake_v2i, NULL) ==
+		  -UDK_ENOTMAPPED);
+	CU_ASSERT(nvme_build_prps(&sqe, mem + 8192, 512, list, 0x77000, fake_v2i, NULL) ==
+		  -UDK_ENOTMAPPED);
+	hole_start = hole_end = 0;
+	free(mem);
+}
+
+/* A controller and namespace in plain memory; BAR0 is a zeroed buffer. */
+struct fake {
+	struct udk_nvme_ctrlr c;
+	struct udk_nvme_ns ns;
+	struct udk_nvme_qpair qp;
+	uint32_t sq_db, cq_db;
+	int writes_sq_db;
+	struct nvme_cqe cq[4];
+	struct nvme_sqe sq[4];
+	struct nvme_req reqs[3];
+	uint16_t free_cids[3];
+	uint8_t bar[0x2000] __attribute__((aligned(8)));
+};
+
+static struct fake *fake_new(void)
+{
+	struct fake *f = calloc(1, sizeof(*f));
+
+	snprintf(f->c.info.bdf, sizeof(f->c.info.bdf), "0000:00:03.0");
+	f->c.info.max_xfer = 128 * 1024;
+	f->c.info.oncs = 1u << 2; /* DSM, no Write Zeroes */
+	f->c.bar = f->bar;
+	f->ns = (struct udk_nvme_ns){.ctrlr = &f->c, .nsid = 1, .nsze = 1000, .block_size = 512,
+				     .block_shift = 9};
+	f->qp.ctrlr = &f->c;
+	f->qp.qid = 1;
+	f->qp.qsize = 4;
+	f->qp.sq = f->sq;
+	f->qp.cq = f->cq;
+	f->qp.reqs = f->reqs;
+	f->qp.free_cids = f->free_cids;
+	f->qp.sq_db = &f->sq_db;
+	f->qp.cq_db = &f->cq_db;
+	f->cq_db = f->sq_db = 0xdead;
+	nvme_qpair_reset_ring(&f->qp);
+	return f;
+}
+
+static void test_io_check(void)
+{
+	struct fake *f = fake_new(), *g = fake_new();
+	struct udk_nvme_qpair *qp = &f->qp;
+	struct udk_nvme_ns *ns = &f->ns;
+	uint8_t buf[64] __attribute__((aligned(8)));
+
+	CU_ASSERT(nvme_io_check(qp, ns, UDK_NVME_IO_READ, buf, 0, 8) == 0);
+	CU_ASSERT(nvme_io_check(qp, ns, UDK_NVME_IO_READ, buf, 992, 8) == 0);
+	CU_ASSERT(nvme_io_check(qp, ns, UDK_NVME_IO_READ, buf, 1000, 8) == -ERANGE);
+	CU_ASSERT_LAST_ERROR_HAS("LBA 1000+8 is past the end of namespace 1 (1000 blocks)");
+	CU_ASSERT(nvme_io_check(qp, ns, UDK_NVME_IO_WRITE, buf, 993, 8) == -ERANGE);
+	CU_ASSERT(nvme_io_check(qp, ns, UDK_NVME_IO_WRITE, buf, UINT64_MAX - 1, 8) == -ERANGE);
+	CU_ASSERT(nvme_io_check(qp, ns, UDK_NVME_IO_READ, buf, 0, 0) == -ERANGE);
+	CU_ASSERT_LAST_ERROR_HAS("needs at least one block");
+	CU_ASSERT(nvme_io_check(qp, ns, UDK_NVME_IO_READ, buf, 0, 257) == -E2BIG);
+	CU_ASSERT_LAST_ERROR_HAS("exceeds the controller's maximum transfer of 131072 bytes");
+	CU_ASSERT(nvme_io_check(qp, ns, UDK_NVME_IO_READ, buf + 1, 0, 1) == -EINVAL);
+	CU_ASSERT_LAST_ERROR_HAS("is not 4-byte aligned");
+	CU_ASSERT(nvme_io_check(qp, ns, UDK_NVME_IO_READ, NULL, 0, 1) == -EINVAL);
+	CU_ASSERT_LAST_ERROR_HAS("read with no buffer");
+	CU_ASSERT(nvme_io_check(qp, NULL, UDK_NVME_IO_READ, buf, 0, 1) == -EINVAL);
+	CU_ASSERT_LAST_ERROR_HAS("no namespace given");
+	CU_ASSERT(nvme_io_check(qp, &g->ns, UDK_NVME_IO_READ, buf, 0, 1) == -EINVAL);
+	CU_ASSERT_LAST_ERROR_HAS("use a qpair of the namespace's controller");
+	CU_ASSERT(nvme_io_check(qp, ns, UDK_NVME_IO_WRITE_ZEROES, NULL, 0, 1) == -EINVAL);
+	CU_ASSERT_LAST_ERROR_HAS("does not support write zeroes");
+	CU_ASSERT(nvme_io_check(qp, ns, UDK_NVME_IO_DEALLOCATE, NULL, 0, 1000) == 0);
+	CU_ASSERT(nvme_io_check(qp, ns, UDK_NVME_IO_FLUSH, NULL, 0, 0) == 0);
+	f->c.failed = true;
+	CU_ASSERT(nvme_io_check(qp, ns, UDK_NVME_IO_FLUSH, NULL, 0, 0) == -UDK_EDEVSTATE);
+	CU_ASSERT_LAST_ERROR_HAS("reset it with udk_nvme_ctrlr_reset()");
+	free(f);
+	free(g);
+}
+
+static void test_io_build(void)
+{
+	struct fake *f = fake_new();
+	struct nvme_sqe s;
+
+	nvme_io_build(&s, &f->ns, UDK_NVME_IO_READ, 0x123456789ull, 8, UDK_NVME_IO_FUA);
+	CU_ASSERT(s.opc == NVME_CMD_READ && s.nsid == 1);
+	CU_ASSERT(s.cdw10 == 0x23456789u && s.cdw11 == 0x1 && s.cdw12 == (7u | 1u << 30));
+	nvme_io_build(&s, &f->ns, UDK_NVME_IO_WRITE, 5, 1, 0);
+	CU_ASSERT(s.opc == NVME_CMD_WRITE && s.cdw10 == 5 && s.cdw12 == 0);
+	nvme_io_build(&s, &f->ns, UDK_NVME_IO_DEALLOCATE, 5, 1, 0);
+	CU_ASSERT(s.opc == NVME_CMD_DSM && s.cdw10 == 0 && s.cdw11 == 4);
+	nvme_io_build(&s, &f->ns, UDK_NVME_IO_FLUSH, 0, 0, 0);
+	CU_ASSERT(s.opc == NVME_CMD_FLUSH && s.nsid == 1);
+	free(f);
+}
+
+struct seen {
+	int n, last_rc;
+	uint16_t last_status;
+};
+
+static void seen_cb(void *arg, const struct udk_nvme_cpl *cpl)
+{
+	struct seen *s = arg;
+
+	s->n++;
+	s->last_rc = cpl->rc;
+	s->last_status = cpl->status;
+}
+
+/* The device's side: complete cid in the next CQ slot with the phase tag. */
+static void device_complete(struct fake *f, unsigned int *slot, uint8_t *phase, uint16_t cid,
+			    uint16_t status)
+{
+	f->cq[*slot] = (struct nvme_cqe){.cid = cid, .sqid = 1,
+					 .status = (uint16_t)(status << 1 | *phase)};
+	if (++*slot == 4) {
+		*slot = 0;
+		*phase ^= 1;
+	}
+}
+
+static void test_qpair_poll(void)
+{
+	struct fake *f = fake_new();
+	struct udk_nvme_qpair *qp = &f->qp;
+	struct seen s = {0};
+	unsigned int slot = 0;
+	uint8_t phase = 1;
+
+	/* qsize 4: three in flight at most. */
+	for (int i = 0; i < 3; i++)
+		CU_ASSERT(udk_nvme_ns_flush(qp, &f->ns, seen_cb, &s) == 0);
+	CU_ASSERT(udk_nvme_ns_flush(qp, &f->ns, seen_cb, &s) == -EAGAIN);
+	CU_ASSERT(f->sq_db == 0xdead); /* nothing rung before the poll */
+	CU_ASSERT(udk_nvme_qpair_outstanding(qp) == 3);
+	CU_ASSERT(udk_nvme_qpair_poll(qp, 0) == 0);
+	CU_ASSERT(f->sq_db == 3 && f->cq_db == 0xdead); /* one doorbell for the batch */
+	for (int i = 0; i < 3; i++)
+		CU_ASSERT(f->sq[i].opc == NVME_CMD_FLUSH && f->sq[i].nsid == 1);
+	device_complete(f, &slot, &phase, f->sq[1].cid, 0);
+	device_complete(f, &slot, &phase, f->sq[0].cid, 0x0080); /* SCT 0, SC 0x80 */
+	CU_ASSERT(udk_nvme_qpair_poll(qp, 0) == 2);
+	CU_ASSERT(s.n == 2 && s.last_rc == -EIO && s.last_status == 0x80);
+	CU_ASSERT(f->cq_db == 2);
+	/* Two more, across the end of the rings: the phase tag flips. */
+	CU_ASSERT(udk_nvme_ns_flush(qp, &f->ns, seen_cb, &s) == 0);
+	CU_ASSERT(udk_nvme_ns_flush(qp, &f->ns, seen_cb, &s) == 0);
+	CU_ASSERT(udk_nvme_qpair_poll(qp, 0) == 0);
+	CU_ASSERT(f->sq_db == 1); /* tail wrapped: 3, 0, then 1 */
+	device_complete(f, &slot, &phase, f->sq[2].cid, 0);
+	device_complete(f, &slot, &phase, f->sq[3].cid, 0);
+	device_complete(f, &slot, &phase, f->sq[0].cid, 0);
+	CU_ASSERT(phase == 0);
+	CU_ASSERT(udk_nvme_qpair_poll(qp, 2) == 2); /* max honoured */
+	CU_ASSERT(udk_nvme_qpair_poll(qp, 0) == 1);
+	CU_ASSERT(s.n == 5 && s.last_rc == 0 && qp->phase == 0 && f->cq_db == 1);
+	CU_ASSERT(udk_nvme_qpair_outstanding(qp) == 0 && qp->nb_free == 3);
+	free(f);
+}
+
+static void test_qpair_timeout_cancel(void)
+{
+	struct fake *f = fake_new();
+	struct udk_nvme_qpair *qp = &f->qp;
+	struct seen s = {0};
+	unsigned int slot = 0;
+	uint8_t phase = 1;
+
+	qp->timeout_ns = 2000000; /* 2 ms */
+	CU_ASSERT(udk_nvme_ns_flush(qp, &f->ns, seen_cb, &s) == 0);
+	CU_ASSERT(udk_nvme_qpair_poll(qp, 0) == 0); /* starts its clock */
+	usleep(5000);
+	CU_ASSERT(udk_nvme_qpair_poll(qp, 0) == 0);
+	CU_ASSERT(s.n == 1 && s.last_rc == -ETIMEDOUT);
+	CU_ASSERT(udk_nvme_qpair_outstanding(qp) == 0);
+	CU_ASSERT(qp->nb_free == 2); /* the slot waits for the device */
+	device_complete(f, &slot, &phase, f->sq[0].cid, 0);
+	CU_ASSERT(udk_nvme_qpair_poll(qp, 0) == 0);
+	CU_ASSERT(s.n == 1 && qp->nb_free == 3); /* no second callback; slot back */
+
+	/* A controller reset (or destroy) cancels what is in flight. */
+	CU_ASSERT(udk_nvme_ns_flush(qp, &f->ns, seen_cb, &s) == 0);
+	CU_ASSERT(udk_nvme_ns_flush(qp, &f->ns, seen_cb, &s) == 0);
+	nvme_qpair_cancel_all(qp);
+	CU_ASSERT(s.n == 3 && s.last_rc == -ECANCELED);
+	CU_ASSERT(qp->nb_free == 3 && qp->sq_tail == 0 && qp->phase == 1);
+	free(f);
+}
+
+static void test_xlate_cache(void)
+{
+	struct fake *f = fake_new();
+	static uint8_t seg[8192];
+
+	/* No udk memory at all (no EAL): nothing translates. */
+	CU_ASSERT(nvme_qpair_v2i(&f->qp, seg) == UDK_BAD_IOVA);
+	/* A segment the qpair has seen translates without lib/mem. */
+	f->qp.xlate[3] = (struct nvme_xlate){.va = (uintptr_t)seg,
+					     .end = (uintptr_t)seg + sizeof(seg), .iova = 0x40000};
+	CU_ASSERT(nvme_qpair_v2i(&f->qp, seg + 4100) == 0x40000 + 4100);
+	CU_ASSERT(nvme_qpair_v2i(&f->qp, seg + sizeof(seg)) == UDK_BAD_IOVA);
+	nvme_qpair_reset_ring(&f->qp); /* a reset forgets it */
+	CU_ASSERT(nvme_qpair_v2i(&f->qp, seg + 4100) == UDK_BAD_IOVA);
+	free(f);
+}
+
+static void test_status_str(void)
+{
+	CU_ASSERT_STRING_EQUAL(udk_nvme_status_str(0x0080), "LBA Out of Range (SCT 0, SC 0x80)");
+	CU_ASSERT_STRING_EQUAL(udk_nvme_status_str(0x0102), "Invalid Queue Size (SCT 1, SC 0x02)");
+	CU_ASSERT_STRING_EQUAL(udk_nvme_status_str(0x0281),
+			       "Unrecovered Read Error (SCT 2, SC 0x81)");
+	CU_ASSERT(strstr(udk_nvme_status_str(0x07ff), "unknown status") != NULL);
+}
+
+static void test_opts(void)
+{
+	struct udk_nvme_ctrlr_opts co;
+	struct udk_nvme_qpair_opts qo;
+
+	udk_nvme_ctrlr_opts_init(&co, sizeof(co));
+	CU_ASSERT(co.opts_size == sizeof(co) && co.admin_qsize == 32 && co.nb_io_queues == 16);
+	udk_nvme_qpair_opts_init(&qo, sizeof(qo));
+	CU_ASSERT(qo.opts_size == sizeof(qo) && qo.qsize == 256 && qo.timeout_ms == 30000);
+	/* An older caller's smaller struct: only what it knows is written. */
+	memset(&qo, 0xab, sizeof(qo));
+	udk_nvme_qpair_opts_init(&qo, offsetof(struct udk_nvme_qpair_opts, timeout_ms));
+	CU_ASSERT(qo.qsize == 256 && qo.timeout_ms == 0xabababab);
+}
+
+int main(void)
+{
+	static const struct unit_test tests[] = {
+		{"prp", test_prp},
+		{"io_check", test_io_check},
+		{"io_build", test_io_build},
+		{"qpair_poll", test_qpair_poll},
+		{"qpair_timeout_cancel", test_qpair_timeout_cancel},
+		{"xlate_cache", test_xlate_cache},
+		{"status_str", test_status_str},
+		{"opts", test_opts},
+	};
+
+	unit_quiet_logs();
+	return unit_run("nvme", tests, UDK_ARRAY_SIZE(tests));
+}

@@ -1,0 +1,392 @@
+/* Unit tests for drivers/net/virtio without a device: the split virtqueue
+ * (virtio 1.1 §2.6) on plain memory, with the test playing the device
+ * (reading the available ring, writing the used ring), and the feature
+ * negotiation of §3.1.1 over a fake transport (refusal of a device without
+ * VERSION_1 or ACCESS_PLATFORM, with the message; FEATURES_OK refused). */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "../common/unit.h"
+#include "virtio_dev.h"
+#include "virtqueue.h"
+
+static unsigned int notifies;
+
+static void count_notify(struct virtq *vq)
+{
+	(void)vq;
+	notifies++;
+}
+
+/* A queue over malloc'd memory whose "IOVA" is a made-up base. */
+#define FAKE_IOVA 0x100000000ull
+static struct virtq *make(uint16_t size)
+{
+	struct virtq *vq = NULL;
+	void *mem = aligned_alloc(4096, UDK_ALIGN_UP(virtq_mem_size(size), (size_t)4096));
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mem);
+	CU_ASSERT_EQUAL_FATAL(virtq_create(1, size, mem, FAKE_IOVA, &vq), 0);
+	vq->notify = count_notify;
+	return vq;
+}
+
+static void destroy(struct virtq *vq)
+{
+	void *mem = vq->mem;
+
+	virtq_free(vq, NULL, NULL);
+	free(mem);
+}
+
+/* The device's side: the avail entry at position i, the used ring entry. */
+static uint16_t dev_avail(struct virtq *vq, uint16_t i)
+{
+	return le16toh(vq->avail->ring[i & vq->mask]);
+}
+
+static void dev_use(struct virtq *vq, uint32_t id, uint32_t len)
+{
+	uint16_t idx = le16toh(vq->used->idx);
+
+	vq->used->ring[idx & vq->mask] = (struct virtq_used_elem){htole32(id), htole32(len)};
+	__atomic_store_n(&vq->used->idx, htole16((uint16_t)(idx + 1)), __ATOMIC_RELEASE);
+}
+
+static int cookies[64];
+
+static void add_one(struct virtq *vq, uint64_t addr, uint32_t len, bool write, void *cookie)
+{
+	struct virtq_chain ch;
+
+	virtq_chain_start(vq, &ch, 1, cookie);
+	virtq_chain_add(vq, &ch, addr, len, write);
+	virtq_chain_end(vq, &ch);
+}
+
+static void test_layout(void)
+{
+	struct virtq *vq = NULL;
+	char mem[64];
+
+	/* §2.6: 16-byte descriptors, then avail (6 + 2n), used on its page. */
+	CU_ASSERT_EQUAL(virtq_mem_size(256), 4096 + 4096 + 6 + 8 * 256);
+	CU_ASSERT_EQUAL(virtq_mem_size(1), 4096 + 6 + 8);
+	udk_last_error_clear();
+	CU_ASSERT_EQUAL(virtq_create(0, 100, mem, 0, &vq), -EINVAL);
+	CU_ASSERT_LAST_ERROR_HAS("power of two");
+	CU_ASSERT_EQUAL(virtq_create(0, 0, mem, 0, &vq), -EINVAL);
+	CU_ASSERT_PTR_NULL(vq);
+
+	vq = make(256);
+	CU_ASSERT_EQUAL(vq->size, 256);
+	CU_ASSERT_EQUAL(vq->num_free, 256);
+	CU_ASSERT_PTR_EQUAL(vq->desc, vq->mem);
+	CU_ASSERT_EQUAL((char *)vq->avail - (char *)vq->mem, 16 * 256);
+	CU_ASSERT_EQUAL((uintptr_t)vq->used % 4096, 0);
+	CU_ASSERT_EQUAL(vq->desc_iova, FAKE_IOVA);
+	CU_ASSERT_EQUAL(vq->avail_iova, FAKE_IOVA + 16 * 256);
+	CU_ASSERT_EQUAL(vq->used_iova - FAKE_IOVA, (uint64_t)((char *)vq->used - (char *)vq->mem));
+	/* §2.6.7: a polling driver asks for no interrupts. */
+	CU_ASSERT_EQUAL(le16toh(vq->avail->flags), VIRTQ_AVAIL_F_NO_INTERRUPT);
+	CU_ASSERT_EQUAL(vq->avail->idx, 0);
+	destroy(vq);
+}
+
+static void test_single_buffers(void)
+{
+	struct virtq *vq = make(8);
+	uint32_t len;
+
+	for (int i = 0; i < 3; i++)
+		add_one(vq, 0x1000u * (i + 1), 2048, true, &cookies[i]);
+	CU_ASSERT_EQUAL(vq->num_free, 5);
+	CU_ASSERT_EQUAL(vq->avail->idx, 0); /* not yet published */
+	virtq_publish(vq);
+	CU_ASSERT_EQUAL(le16toh(vq->avail->idx), 3);
+	for (uint16_t i = 0; i < 3; i++) {
+		struct virtq_desc *d = &vq->desc[dev_avail(vq, i)];
+		CU_ASSERT_EQUAL(le64toh(d->addr), 0x1000u * (i + 1));
+		CU_ASSERT_EQUAL(le32toh(d->len), 2048);
+		CU_ASSERT_EQUAL(le16toh(d->flags), VIRTQ_DESC_F_WRITE);
+	}
+	/* The device may return buffers in any order (§2.6.8). */
+	CU_ASSERT_EQUAL(virtq_used_count(vq), 0);
+	dev_use(vq, dev_avail(vq, 2), 100);
+	dev_use(vq, dev_avail(vq, 0), 60);
+	CU_ASSERT_EQUAL(virtq_used_count(vq), 2);
+	CU_ASSERT_PTR_EQUAL(virtq_used_take(vq, &len), &cookies[2]);
+	CU_ASSERT_EQUAL(len, 100);
+	CU_ASSERT_PTR_EQUAL(virtq_used_take(vq, &len), &cookies[0]);
+	CU_ASSERT_EQUAL(len, 60);
+	dev_use(vq, dev_avail(vq, 1), 1514);
+	CU_ASSERT_PTR_EQUAL(virtq_used_take(vq, &len), &cookies[1]);
+	CU_ASSERT_EQUAL(vq->num_free, 8);
+	CU_ASSERT_EQUAL(virtq_used_count(vq), 0);
+	destroy(vq);
+}
+
+/* Walk the chain at head the way a device does; returns its length. */
+static unsigned int dev_walk(struct virtq *vq, uint16_t head, bool *seen)
+{
+	unsigned int n = 1;
+
+	for (uint16_t d = head;; n++) {
+		CU_ASSERT_FALSE(seen[d]);
+		seen[d] = true;
+		if (!(le16toh(vq->desc[d].flags) & VIRTQ_DESC_F_NEXT))
+			break;
+		d = le16toh(vq->desc[d].next);
+	}
+	return n;
+}
+
+static void test_chains(void)
+{
+	struct virtq *vq = make(16);
+	struct virtq_chain ch;
+	bool seen[16] = {false};
+	uint32_t len;
+
+	/* Four chains of four fill the table exactly. */
+	for (int c = 0; c < 4; c++) {
+		CU_ASSERT_TRUE(vq->num_free >= 4);
+		virtq_chain_start(vq, &ch, 4, &cookies[c]);
+		for (int s = 0; s < 4; s++)
+			virtq_chain_add(vq, &ch, 0x10000u * c + 0x100u * s, 12 + s, false);
+		virtq_chain_end(vq, &ch);
+	}
+	CU_ASSERT_EQUAL(vq->num_free, 0);
+	virtq_publish(vq);
+	for (uint16_t c = 0; c < 4; c++) {
+		uint16_t d = dev_avail(vq, c);
+		CU_ASSERT_EQUAL(dev_walk(vq, d, seen), 4);
+		for (int s = 0; s < 4; s++, d = le16toh(vq->desc[d].next)) {
+			CU_ASSERT_EQUAL(le64toh(vq->desc[d].addr), 0x10000u * c + 0x100u * s);
+			CU_ASSERT_EQUAL(le32toh(vq->desc[d].len), 12u + s);
+			CU_ASSERT_EQUAL(le16toh(vq->desc[d].flags) & VIRTQ_DESC_F_WRITE, 0);
+		}
+	}
+	/* Returned in reverse, then one chain of all 16: the free list holds
+	 * every descriptor once. */
+	for (int c = 3; c >= 0; c--)
+		dev_use(vq, dev_avail(vq, (uint16_t)c), 0);
+	for (int c = 3; c >= 0; c--)
+		CU_ASSERT_PTR_EQUAL(virtq_used_take(vq, &len), &cookies[c]);
+	CU_ASSERT_EQUAL(vq->num_free, 16);
+	virtq_chain_start(vq, &ch, 16, &cookies[9]);
+	for (int s = 0; s < 16; s++)
+		virtq_chain_add(vq, &ch, (uint64_t)s, 1, true);
+	virtq_chain_end(vq, &ch);
+	virtq_publish(vq);
+	memset(seen, 0, sizeof(seen));
+	CU_ASSERT_EQUAL(dev_walk(vq, dev_avail(vq, 4), seen), 16);
+	dev_use(vq, dev_avail(vq, 4), 16);
+	CU_ASSERT_PTR_EQUAL(virtq_used_take(vq, &len), &cookies[9]);
+	CU_ASSERT_EQUAL(vq->num_free, 16);
+	destroy(vq);
+}
+
+/* 16-bit indexes wrap (§2.6.6: idx "wraps naturally at 65536"). */
+static void test_wrap(void)
+{
+	struct virtq *vq = make(4);
+	uint32_t len;
+
+	for (unsigned int i = 0; i < 70000; i++) {
+		add_one(vq, i, 64, false, &cookies[i % 4]);
+		virtq_publish(vq);
+		dev_use(vq, dev_avail(vq, (uint16_t)i), 64);
+		if (virtq_used_count(vq) != 1 || virtq_used_take(vq, &len) != &cookies[i % 4]) {
+			CU_FAIL("a buffer was lost at the wrap");
+			break;
+		}
+	}
+	CU_ASSERT_EQUAL(le16toh(vq->avail->idx), (uint16_t)70000);
+	CU_ASSERT_EQUAL(vq->num_free, 4);
+	destroy(vq);
+}
+
+/* §2.6.13.4 / §2.6.10: notify once per publish, never under NO_NOTIFY. */
+static void test_kick(void)
+{
+	struct virtq *vq = make(8);
+
+	notifies = 0;
+	CU_ASSERT_FALSE(virtq_kick(vq)); /* nothing published */
+	add_one(vq, 1, 1, false, &cookies[0]);
+	add_one(vq, 2, 1, false, &cookies[1]);
+	virtq_publish(vq);
+	CU_ASSERT_TRUE(virtq_kick(vq));
+	CU_ASSERT_FALSE(virtq_kick(vq)); /* nothing new */
+	CU_ASSERT_EQUAL(notifies, 1);
+	vq->used->flags = htole16(VIRTQ_USED_F_NO_NOTIFY);
+	add_one(vq, 3, 1, false, &cookies[2]);
+	virtq_publish(vq);
+	CU_ASSERT_FALSE(virtq_kick(vq));
+	CU_ASSERT_EQUAL(notifies, 1);
+	vq->used->flags = 0;
+	add_one(vq, 4, 1, false, &cookies[3]);
+	virtq_publish(vq);
+	CU_ASSERT_TRUE(virtq_kick(vq));
+	CU_ASSERT_EQUAL(notifies, 2);
+	destroy(vq);
+}
+
+static unsigned int drained;
+static void count_cookie(void *cookie, void *arg)
+{
+	(void)cookie;
+	(void)arg;
+	drained++;
+}
+
+/* A broken device naming a chain it was not given changes nothing; a reset
+ * gives every cookie back. */
+static void test_bad_id_and_reset(void)
+{
+	struct virtq *vq = make(8);
+	uint32_t len;
+
+	for (int i = 0; i < 5; i++)
+		add_one(vq, (uint64_t)i, 1, true, &cookies[i]);
+	virtq_publish(vq);
+	dev_use(vq, 8, 0);            /* out of range */
+	dev_use(vq, 7, 0);            /* never given */
+	CU_ASSERT_PTR_NULL(virtq_used_take(vq, &len));
+	CU_ASSERT_PTR_NULL(virtq_used_take(vq, &len));
+	CU_ASSERT_EQUAL(vq->num_free, 3);
+	dev_use(vq, dev_avail(vq, 0), 0);
+	CU_ASSERT_PTR_EQUAL(virtq_used_take(vq, &len), &cookies[0]);
+	drained = 0;
+	virtq_reset(vq, count_cookie, NULL);
+	CU_ASSERT_EQUAL(drained, 4);
+	CU_ASSERT_EQUAL(vq->num_free, 8);
+	CU_ASSERT_EQUAL(vq->avail_idx, 0);
+	CU_ASSERT_EQUAL(vq->last_used, 0);
+	CU_ASSERT_EQUAL(vq->used->idx, 0);
+	CU_ASSERT_EQUAL(le16toh(vq->avail->flags), VIRTQ_AVAIL_F_NO_INTERRUPT);
+	add_one(vq, 9, 1, true, &cookies[9]);
+	drained = 0;
+	void *mem = vq->mem;
+	virtq_free(vq, count_cookie, NULL); /* frees the struct; the memory is ours */
+	CU_ASSERT_EQUAL(drained, 1);
+	free(mem);
+}
+
+/* ---- negotiation over a fake transport ---- */
+
+struct fake {
+	struct virtio_dev vd;
+	uint64_t offered, accepted;
+	uint8_t status, statuses[8];
+	int nstatus;
+	bool refuse;
+};
+
+static int f_reset(struct virtio_dev *vd)
+{
+	((struct fake *)vd)->status = 0;
+	return 0;
+}
+static uint8_t f_get_status(struct virtio_dev *vd)
+{
+	return ((struct fake *)vd)->status;
+}
+static void f_set_status(struct virtio_dev *vd, uint8_t s)
+{
+	struct fake *f = (struct fake *)vd;
+
+	if (f->refuse)
+		s &= (uint8_t)~VIRTIO_STATUS_FEATURES_OK;
+	f->status = s;
+	if (f->nstatus < 8)
+		f->statuses[f->nstatus++] = s;
+}
+static uint64_t f_get_features(struct virtio_dev *vd)
+{
+	return ((struct fake *)vd)->offered;
+}
+static void f_set_features(struct virtio_dev *vd, uint64_t features)
+{
+	((struct fake *)vd)->accepted = features;
+}
+
+static const struct virtio_transport_ops fake_ops = {
+	.reset = f_reset,
+	.get_status = f_get_status,
+	.set_status = f_set_status,
+	.get_features = f_get_features,
+	.set_features = f_set_features,
+};
+
+#define REQ (VIRTIO_BIT(VIRTIO_F_VERSION_1) | VIRTIO_BIT(VIRTIO_F_ACCESS_PLATFORM))
+#define MAC VIRTIO_BIT(5)
+#define STATUS VIRTIO_BIT(16)
+#define MRG_RXBUF VIRTIO_BIT(15)
+#define CTRL_VQ VIRTIO_BIT(17)
+
+static void fake_init(struct fake *f, uint64_t offered)
+{
+	memset(f, 0, sizeof(*f));
+	f->vd.ops = &fake_ops;
+	snprintf(f->vd.name, sizeof(f->vd.name), "fake0");
+	f->vd.required_features = REQ;
+	f->offered = offered;
+}
+
+static void test_negotiate(void)
+{
+	struct fake f;
+
+	/* Only what udk implements is accepted, in the order of §3.1.1. */
+	fake_init(&f, REQ | MAC | STATUS | MRG_RXBUF | CTRL_VQ);
+	CU_ASSERT_EQUAL(virtio_dev_negotiate(&f.vd, MAC | STATUS), 0);
+	CU_ASSERT_EQUAL(f.accepted, REQ | MAC | STATUS);
+	CU_ASSERT_EQUAL(f.vd.features, REQ | MAC | STATUS);
+	CU_ASSERT_EQUAL(f.nstatus, 3);
+	CU_ASSERT_EQUAL(f.statuses[0], VIRTIO_STATUS_ACKNOWLEDGE);
+	CU_ASSERT_EQUAL(f.statuses[1], VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
+	CU_ASSERT_EQUAL(f.statuses[2], VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
+				       VIRTIO_STATUS_FEATURES_OK);
+	/* A device without STATUS: negotiated without it. */
+	fake_init(&f, REQ | MAC);
+	CU_ASSERT_EQUAL(virtio_dev_negotiate(&f.vd, MAC | STATUS), 0);
+	CU_ASSERT_EQUAL(f.vd.features, REQ | MAC);
+
+	/* LAB.md: a device that would bypass the IOMMU is refused. */
+	fake_init(&f, VIRTIO_BIT(VIRTIO_F_VERSION_1) | MAC);
+	udk_last_error_clear();
+	CU_ASSERT_EQUAL(virtio_dev_negotiate(&f.vd, MAC), -ENOTSUP);
+	CU_ASSERT_LAST_ERROR_HAS("fake0: the device does not offer VIRTIO_F_ACCESS_PLATFORM");
+	CU_ASSERT_LAST_ERROR_HAS("iommu_platform=on");
+	CU_ASSERT_TRUE(f.status & VIRTIO_STATUS_FAILED);
+	CU_ASSERT_FALSE(f.status & VIRTIO_STATUS_FEATURES_OK);
+	fake_init(&f, VIRTIO_BIT(VIRTIO_F_ACCESS_PLATFORM) | MAC);
+	CU_ASSERT_EQUAL(virtio_dev_negotiate(&f.vd, MAC), -ENOTSUP);
+	CU_ASSERT_LAST_ERROR_HAS("does not offer VIRTIO_F_VERSION_1");
+	CU_ASSERT_LAST_ERROR_HAS("legacy");
+
+	/* §3.1.1 step 6: FEATURES_OK not kept means the subset is refused. */
+	fake_init(&f, REQ | MAC);
+	f.refuse = true;
+	CU_ASSERT_EQUAL(virtio_dev_negotiate(&f.vd, MAC), -ENOTSUP);
+	CU_ASSERT_LAST_ERROR_HAS("FEATURES_OK stayed clear");
+	CU_ASSERT_TRUE(f.status & VIRTIO_STATUS_FAILED);
+}
+
+int main(void)
+{
+	static const struct unit_test tests[] = {
+		{"layout", test_layout},
+		{"single buffers, any order", test_single_buffers},
+		{"chains and the free list", test_chains},
+		{"index wrap", test_wrap},
+		{"notify suppression", test_kick},
+		{"bad used id, reset", test_bad_id_and_reset},
+		{"feature negotiation", test_negotiate},
+	};
+
+	unit_quiet_logs();
+	return unit_run("virtio", tests, UDK_ARRAY_SIZE(tests));
+}
