@@ -35,20 +35,14 @@ int udk_dmamap_create(const struct udk_dmamap_opts *opts, struct udk_dmamap **ou
 	if (map == NULL)
 		return -ENOMEM;
 	rc = udk_iova_space_create(o.iova_ranges, o.nb_iova_ranges, &map->iova);
-	if (rc < 0) {
-		free(map);
-		return rc;
-	}
+	if (rc < 0)
+		goto err_map;
 	pthread_mutex_init(&map->lock, NULL);
 	atomic_init(&map->refcnt, 1);
 	/* The translation table and the per-I/O state (extmem.c). */
 	rc = dma_ext_init(map);
-	if (rc < 0) {
-		udk_iova_space_destroy(map->iova);
-		pthread_mutex_destroy(&map->lock);
-		free(map);
-		return rc;
-	}
+	if (rc < 0)
+		goto err_iova;
 
 	if (o.name != NULL)
 		snprintf(map->name, sizeof(map->name), "%s", o.name);
@@ -58,18 +52,21 @@ int udk_dmamap_create(const struct udk_dmamap_opts *opts, struct udk_dmamap **ou
 	map->iommufd = -1;
 	rc = udk_dma_backend_pick(o.backend, map->name, &map->backend, &map->ops);
 	if (rc < 0)
-		goto err_free;
+		goto err_ext;
 	if (map->ops->init != NULL) {
 		rc = map->ops->init(map);
 		if (rc < 0)
-			goto err_free;
+			goto err_ext;
 	}
 	*out = map;
 	return 0;
 
-err_free:
+err_ext:
+	dma_ext_fini(map);
+err_iova:
 	udk_iova_space_destroy(map->iova);
 	pthread_mutex_destroy(&map->lock);
+err_map:
 	free(map);
 	return rc;
 }

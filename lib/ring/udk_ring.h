@@ -22,10 +22,15 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sched.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
+#endif
+
+#ifndef unlikely
+#define unlikely(x) __builtin_expect(!!(x), 0)
 #endif
 
 enum {
@@ -105,9 +110,19 @@ static inline uint32_t udk_ring_claim_(struct udk_ring_side *me, struct udk_ring
  * thread's release sequence. */
 static inline void udk_ring_publish_(struct udk_ring_side *me, uint32_t old, uint32_t n)
 {
-	if (!me->single)
-		while (atomic_load_explicit(&me->tail, memory_order_acquire) != old)
+	if (!me->single) {
+		unsigned int spins = 0;
+		while (atomic_load_explicit(&me->tail, memory_order_acquire) != old) {
 			udk_ring_pause_();
+			/* The thread before us was preempted between claim and
+			 * publish (an oversubscribed machine): let it run rather
+			 * than spin its time slice away.  Never on a normal pass. */
+			if (unlikely(++spins == 4096)) {
+				sched_yield();
+				spins = 0;
+			}
+		}
+	}
 	atomic_store_explicit(&me->tail, old + n, memory_order_release);
 }
 

@@ -101,8 +101,12 @@ int udk_parse_size(const char *s, uint64_t *bytes);
 #define UDK_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define UDK_ALIGN_UP(x, a) (((x) + ((a) - 1)) & ~((__typeof__(x))(a) - 1))
 #define UDK_IS_POW2(x) ((x) != 0 && (((x) & ((x) - 1)) == 0))
+#ifndef likely
 #define likely(x) __builtin_expect(!!(x), 1)
+#endif
+#ifndef unlikely
 #define unlikely(x) __builtin_expect(!!(x), 0)
+#endif
 
 #ifdef __cplusplus
 }

@@ -119,7 +119,7 @@ static void test_lcore_cache(void)
 }
 
 #define STRESS_OBJS 512
-#define STRESS_ROUNDS 20000
+#define STRESS_ROUNDS 5000
 
 struct stress {
 	struct udk_mempool *mp;
