@@ -1,0 +1,230 @@
+/* Unit tests for net_e1000e's rings (drivers/net/e1000e/e1000e_rxtx.c), no
+ * device: the test plays the 82574, writing receive descriptors back and
+ * setting DD on transmit descriptors, over a BAR that is plain memory.  What
+ * the lab cannot force: the tail values written at each wrap, error
+ * descriptors, a full transmit ring taking part of a burst, reclaim of
+ * written-back descriptors, multi-segment descriptor commands, and every
+ * mbuf coming back. */
+#include <errno.h>
+
+#include "../common/unit.h"
+#include "e1000e_hw.h"
+#include "udk_eal.h"
+#include "udk_ethdev.h"
+#include "udk_mbuf.h"
+
+#define POOL 512
+#define NB 32
+
+static struct udk_mempool *mp;
+static struct e1k_priv priv;
+static struct udk_eth_dev dev;
+
+static int setup(void)
+{
+	char *argv[] = {"test", "--no-huge", "-m", "64", "-l", "0", NULL};
+
+	if (udk_eal_init(6, argv) != 6)
+		return 1;
+	if (udk_pktmbuf_pool_create("e1k", POOL, 32, 0, UDK_SOCKET_ANY, &mp) != 0)
+		return 1;
+	priv.bar = calloc(1, 0x20000);
+	priv.bar_len = 0x20000;
+	dev.priv = &priv;
+	dev.port = 3;
+	snprintf(dev.name, sizeof(dev.name), "fake-82574");
+	return priv.bar == NULL;
+}
+
+static int teardown(void)
+{
+	free((void *)priv.bar);
+	udk_mempool_free(mp);
+	udk_eal_cleanup();
+	return 0;
+}
+
+static uint32_t reg(uint32_t off)
+{
+	return e1k_rd(&priv, off);
+}
+
+/* The device receives a frame of len bytes into descriptor i. */
+static void dev_rx(struct e1k_rxq *rxq, uint16_t i, uint16_t len, uint8_t status, uint8_t errors)
+{
+	uint8_t *p = udk_pktmbuf_mtod(rxq->bufs[i], uint8_t *);
+
+	CU_ASSERT_EQUAL(rxq->ring[i].addr, udk_pktmbuf_iova(rxq->bufs[i]));
+	for (uint16_t b = 0; b < len; b++)
+		p[b] = (uint8_t)(i + b);
+	rxq->ring[i].length = len;
+	rxq->ring[i].errors = errors;
+	rxq->ring[i].status = status;
+}
+
+static void test_rx(void)
+{
+	struct udk_eth_rxq_conf c = {.opts_size = sizeof(c), .nb_desc = 100, .mp = mp};
+	struct udk_mbuf *pkts[NB];
+	struct e1k_rxq *rxq;
+	uint64_t old_addr;
+	void *q;
+
+	udk_last_error_clear();
+	CU_ASSERT_EQUAL(e1k_rxq_setup(&dev, 0, &c, &q), -EINVAL);
+	CU_ASSERT_LAST_ERROR_HAS("100 descriptors is not a multiple of 8");
+	c.nb_desc = NB;
+	CU_ASSERT_EQUAL_FATAL(e1k_rxq_setup(&dev, 0, &c, &q), 0);
+	rxq = q;
+	CU_ASSERT_EQUAL((uintptr_t)rxq->ring % E1K_RING_ALIGN, 0);
+	CU_ASSERT_EQUAL(rxq->ring_iova % E1K_RING_ALIGN, 0);
+	CU_ASSERT_EQUAL_FATAL(e1k_rxq_fill(rxq), 0);
+	CU_ASSERT_EQUAL(udk_mempool_avail_count(mp), POOL - NB);
+	CU_ASSERT_EQUAL(e1k_rx_burst(rxq, pkts, NB), 0); /* nothing written back */
+
+	/* Eight frames: delivered with their lengths and bytes; RDT = 7. */
+	for (uint16_t i = 0; i < 8; i++)
+		dev_rx(rxq, i, (uint16_t)(60 + i), E1K_RXD_STAT_DD | E1K_RXD_STAT_EOP, 0);
+	old_addr = rxq->ring[0].addr;
+	CU_ASSERT_EQUAL_FATAL(e1k_rx_burst(rxq, pkts, NB), 8);
+	for (uint16_t i = 0; i < 8; i++) {
+		CU_ASSERT_EQUAL(pkts[i]->pkt_len, 60 + i);
+		CU_ASSERT_EQUAL(pkts[i]->data_len, 60 + i);
+		CU_ASSERT_EQUAL(pkts[i]->port, 3);
+		CU_ASSERT_EQUAL(udk_pktmbuf_mtod(pkts[i], uint8_t *)[59], (uint8_t)(i + 59));
+		CU_ASSERT_EQUAL(rxq->ring[i].status, 0);
+	}
+	CU_ASSERT_NOT_EQUAL(rxq->ring[0].addr, old_addr); /* a fresh buffer took its place */
+	CU_ASSERT_EQUAL(reg(E1K_RDT), 7);
+	udk_pktmbuf_free_bulk(pkts, 8);
+
+	/* A frame error and a frame without EOP: not delivered, counted, the
+	 * buffer reused; the good frame behind them comes up. */
+	dev_rx(rxq, 8, 64, E1K_RXD_STAT_DD | E1K_RXD_STAT_EOP, 0x01 /* CE */);
+	dev_rx(rxq, 9, 64, E1K_RXD_STAT_DD, 0);
+	dev_rx(rxq, 10, 70, E1K_RXD_STAT_DD | E1K_RXD_STAT_EOP, 0);
+	old_addr = rxq->ring[8].addr;
+	CU_ASSERT_EQUAL_FATAL(e1k_rx_burst(rxq, pkts, NB), 1);
+	CU_ASSERT_EQUAL(pkts[0]->pkt_len, 70);
+	CU_ASSERT_EQUAL(rxq->errors, 2);
+	CU_ASSERT_EQUAL(rxq->ring[8].addr, old_addr);
+	CU_ASSERT_EQUAL(reg(E1K_RDT), 10);
+	udk_pktmbuf_free(pkts[0]);
+
+	/* A burst smaller than what is waiting takes only its share. */
+	for (uint16_t i = 11; i < NB; i++)
+		dev_rx(rxq, i, 100, E1K_RXD_STAT_DD | E1K_RXD_STAT_EOP, 0);
+	CU_ASSERT_EQUAL(e1k_rx_burst(rxq, pkts, 4), 4);
+	CU_ASSERT_EQUAL(reg(E1K_RDT), 14);
+	udk_pktmbuf_free_bulk(pkts, 4);
+	/* The rest, up to the end of the ring: RDT wraps to the last slot. */
+	CU_ASSERT_EQUAL(e1k_rx_burst(rxq, pkts, NB), NB - 15);
+	CU_ASSERT_EQUAL(rxq->next, 0);
+	CU_ASSERT_EQUAL(reg(E1K_RDT), NB - 1);
+	udk_pktmbuf_free_bulk(pkts, NB - 15);
+	CU_ASSERT_EQUAL(rxq->packets, 8 + 1 + 4 + NB - 15);
+
+	/* The pool is empty: the frame is dropped, counted, its buffer reused. */
+	{
+		static struct udk_mbuf *hoard[POOL];
+		unsigned int held = 0;
+
+		while ((hoard[held] = udk_pktmbuf_alloc(mp)) != NULL)
+			held++;
+		dev_rx(rxq, 0, 80, E1K_RXD_STAT_DD | E1K_RXD_STAT_EOP, 0);
+		old_addr = rxq->ring[0].addr;
+		CU_ASSERT_EQUAL(e1k_rx_burst(rxq, pkts, NB), 0);
+		CU_ASSERT_EQUAL(rxq->missed, 1);
+		CU_ASSERT_EQUAL(rxq->nombuf, 1);
+		CU_ASSERT_EQUAL(rxq->ring[0].addr, old_addr);
+		CU_ASSERT_EQUAL(reg(E1K_RDT), 0);
+		udk_pktmbuf_free_bulk(hoard, held);
+	}
+	e1k_rxq_release(&dev, rxq);
+	CU_ASSERT_EQUAL(udk_mempool_avail_count(mp), POOL);
+}
+
+static struct udk_mbuf *frame(uint16_t len)
+{
+	struct udk_mbuf *m = udk_pktmbuf_alloc(mp);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(udk_pktmbuf_append(m, len));
+	return m;
+}
+
+static void test_tx(void)
+{
+	struct udk_eth_txq_conf c = {.opts_size = sizeof(c), .nb_desc = NB};
+	const uint8_t last = E1K_TXD_CMD_RS | E1K_TXD_CMD_EOP | E1K_TXD_CMD_IFCS;
+	struct udk_mbuf *pkts[40];
+	struct e1k_txq *txq;
+	void *q;
+
+	CU_ASSERT_EQUAL_FATAL(e1k_txq_setup(&dev, 0, &c, &q), 0);
+	txq = q;
+	e1k_txq_drain(txq); /* what start does */
+	txq->max_len = UDK_ETHER_MTU + UDK_ETHER_HDR_LEN;
+
+	/* 40 frames into a ring of 32: 31 taken (one slot stays free). */
+	for (int i = 0; i < 40; i++)
+		pkts[i] = frame((uint16_t)(60 + i));
+	CU_ASSERT_EQUAL_FATAL(e1k_tx_burst(txq, pkts, 40), NB - 1);
+	CU_ASSERT_EQUAL(reg(E1K_TDT), NB - 1);
+	for (int i = 0; i < NB - 1; i++) {
+		CU_ASSERT_EQUAL(txq->ring[i].addr, udk_pktmbuf_iova(pkts[i]));
+		CU_ASSERT_EQUAL(txq->ring[i].length, 60 + i);
+		CU_ASSERT_EQUAL(txq->ring[i].cmd, last);
+	}
+	CU_ASSERT_EQUAL(e1k_tx_burst(txq, pkts + NB - 1, 9), 0); /* full */
+
+	/* The device sends the first ten: the next burst frees them first. */
+	for (int i = 0; i < 10; i++)
+		txq->ring[i].status = E1K_TXD_STAT_DD;
+	CU_ASSERT_EQUAL(e1k_tx_burst(txq, pkts + NB - 1, 9), 9);
+	CU_ASSERT_EQUAL(txq->clean, 10);
+	CU_ASSERT_EQUAL(reg(E1K_TDT), (NB - 1 + 9) % NB); /* wrapped */
+	CU_ASSERT_EQUAL(udk_mempool_avail_count(mp), POOL - 40 + 10);
+	CU_ASSERT_EQUAL(txq->packets, 40);
+
+	/* Let the device finish everything, then: a frame over the MTU between
+	 * two good ones (taken, dropped, counted), and three segments. */
+	for (int i = 0; i < NB; i++)
+		txq->ring[i].status = E1K_TXD_STAT_DD;
+	pkts[0] = frame(60);
+	pkts[1] = frame(1515);
+	pkts[2] = frame(61);
+	pkts[3] = frame(100);
+	CU_ASSERT_EQUAL_FATAL(udk_pktmbuf_chain(pkts[3], frame(200)), 0);
+	CU_ASSERT_EQUAL_FATAL(udk_pktmbuf_chain(pkts[3], frame(300)), 0);
+	uint16_t t = txq->tail;
+	CU_ASSERT_EQUAL(e1k_tx_burst(txq, pkts, 4), 4);
+	CU_ASSERT_EQUAL(txq->errors, 1);
+	CU_ASSERT_EQUAL(txq->ring[t].length, 60);
+	CU_ASSERT_EQUAL(txq->ring[(t + 1) % NB].length, 61);
+	CU_ASSERT_EQUAL(txq->ring[(t + 2) % NB].length, 100);
+	CU_ASSERT_EQUAL(txq->ring[(t + 2) % NB].cmd, E1K_TXD_CMD_RS);
+	CU_ASSERT_EQUAL(txq->ring[(t + 3) % NB].cmd, E1K_TXD_CMD_RS);
+	CU_ASSERT_EQUAL(txq->ring[(t + 4) % NB].length, 300);
+	CU_ASSERT_EQUAL(txq->ring[(t + 4) % NB].cmd, last);
+	CU_ASSERT_EQUAL(reg(E1K_TDT), (t + 5) % NB);
+	CU_ASSERT_EQUAL(txq->bytes, (40 * 60 + 39 * 40 / 2) + 60 + 61 + 600);
+	CU_ASSERT_EQUAL(txq->packets, 40 + 3);
+
+	/* Release takes back whatever the ring still holds. */
+	e1k_txq_release(&dev, txq);
+	CU_ASSERT_EQUAL(udk_mempool_avail_count(mp), POOL);
+}
+
+int main(void)
+{
+	static const struct unit_test t[] = {
+		{"rx: write-back, errors, tail at each wrap, empty pool", test_rx},
+		{"tx: full ring, reclaim, MTU drop, segments, release", test_tx},
+	};
+
+	unit_quiet_logs();
+	if (unit_add("net_e1000e", setup, teardown, t, UDK_ARRAY_SIZE(t)))
+		return 1;
+	return unit_run_all();
+}
