@@ -102,8 +102,9 @@ static void dump(struct fwd *f, struct udk_mbuf *m)
 	pcap_dump(f->pcap, &h, buf);
 }
 
-/* Send n packets on port; what the port does not take is dropped. */
-static void send_all(struct fwd_port *p, struct udk_mbuf **pkts, uint16_t n)
+/* Send n packets on port; what the port does not take is dropped.  Returns
+ * how many it took. */
+static uint16_t send_all(struct fwd_port *p, struct udk_mbuf **pkts, uint16_t n)
 {
 	uint16_t sent = udk_eth_tx_burst(p->port, 0, pkts, n);
 	uint64_t bytes = 0;
@@ -116,6 +117,7 @@ static void send_all(struct fwd_port *p, struct udk_mbuf **pkts, uint16_t n)
 	}
 	atomic_fetch_add_explicit(&p->tx, sent, memory_order_relaxed);
 	atomic_fetch_add_explicit(&p->tx_bytes, bytes, memory_order_relaxed);
+	return sent;
 }
 
 static void serve(struct fwd *f, struct fwd_port *p, struct udk_mbuf **pkts)
@@ -129,7 +131,11 @@ static void serve(struct fwd *f, struct fwd_port *p, struct udk_mbuf **pkts)
 			for (k = 0; k < burst; k++)
 				if (fwd_build(f, p, pkts[k]) != 0)
 					break;
-			send_all(p, pkts, k);
+			uint16_t sent = send_all(p, pkts, k);
+			/* Frames the port did not take were never on the wire: their
+			 * sequence numbers go to the next burst, so --verify's "lost"
+			 * counts only frames a port accepted and the peer never saw. */
+			p->tx_seq -= k - sent;
 			udk_pktmbuf_free_bulk(pkts + k, burst - k);
 		}
 	}
