@@ -4,7 +4,9 @@
  * for about two seconds a run: random reads at QD1 and QD32, random writes,
  * a 70% read mix, and one run on a single lcore; each run's JSON must hold
  * I/Os and no errors, ordered percentiles, a read/write split that follows
- * the mix, and a total that matches IOPS x seconds.  Then the one-line
+ * the mix, and a total that matches IOPS x seconds; the QD32 run's I/O count
+ * must equal the device's own (SMART host read commands, before and after,
+ * read by udk-nvme).  Then the one-line
  * errors for bad input.  Not a timed pass/fail test: the figures are printed.
  * Puts the device back on the driver it had.
  */
@@ -47,6 +49,18 @@ static double num(const char *doc, const char *path)
 	if (lab_json_text(lab_json_path(doc, path), buf, sizeof(buf)) < 0)
 		return NAN;
 	return atof(buf);
+}
+
+/* The controller's SMART "host read commands", through udk-nvme. */
+static double smart_reads(const char *bdf)
+{
+	char buf[4096] = "", v[32];
+
+	if (lab_sh("udk-nvme -a %s smart-log --json >smart.json 2>&1", bdf) != 0 ||
+	    lab_read_file("smart.json", buf, sizeof(buf)) < 0 ||
+	    lab_json_text(lab_json_member(buf, "host_read_commands"), v, sizeof(v)) < 0)
+		return NAN;
+	return atof(v);
 }
 
 /* The checks every run's JSON must pass; mix is the expected % of reads. */
@@ -107,8 +121,13 @@ int main(void)
 	check_run("randread QD1 4 KiB", 100);
 	CHECK(lab_json_is(lab_json_index(lab_json_member(out, "jobs"), 0), "lcore", "1"));
 	CHECK(lab_json_is(lab_json_index(lab_json_member(out, "jobs"), 0), "bdf", bdf));
+	double dev0 = smart_reads(bdf);
 	CHECK(perf(eal, "--pattern randread --qd 32 --io-size 4k --time 2 --json") == 0);
 	check_run("randread QD32 4 KiB", 100);
+	double ios = num(out, "total.ios"), dev1 = smart_reads(bdf);
+	CHECK_MSG(dev1 - dev0 == ios, "the device counted %.0f reads, the tool %.0f", dev1 - dev0,
+		  ios);
+	printf("the device counted %.0f read commands, the tool %.0f\n", dev1 - dev0, ios);
 	CHECK(perf(eal, "--pattern randwrite --qd 8 --io-size 4096 --time 2 --json") == 0);
 	check_run("randwrite QD8 4 KiB", 0);
 	CHECK(perf(eal, "--pattern rw --mix 70 --qd 16 --io-size 8192 --time 2 --json") == 0);
