@@ -19,6 +19,8 @@ PACKAGES=(
 	# the initramfs' shell, modprobe for the guest (which runs the host's root)
 	qemu-system-x86 linux-image-amd64 busybox-static cpio kmod
 	python3 xz-utils
+	# tests/perf/nvme_vs_fio.py: the kernel nvme driver's side of the comparison
+	fio
 )
 
 missing=()

@@ -1,0 +1,645 @@
+/* udk-nvme-perf - measure NVMe IOPS, bandwidth and latency through udk: QD
+ * commands kept in flight per queue pair, one queue pair per worker lcore and
+ * namespace, a latency histogram per queue pair, live progress on stderr.
+ *
+ *   udk-nvme-perf [EAL options] -- --qd N --io-size BYTES --pattern P --time SEC
+ *
+ * Exit 0 on success, 2 on bad input (options, or values the device refuses:
+ * queue depth, I/O size, namespace), 1 on a runtime error (attach, memory,
+ * an I/O that failed). */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hist.h"
+#include "udk_eal.h"
+#include "udk_mem.h"
+#include "udk_nvme.h"
+#include "udk_util.h"
+
+#define PROG "udk-nvme-perf"
+
+enum pattern { P_READ, P_WRITE, P_RANDREAD, P_RANDWRITE, P_RW, P_RANDRW };
+static const char *const pattern_names[] = {"read", "write", "randread", "randwrite", "rw",
+					    "randrw"};
+
+struct opts {
+	uint32_t qd;
+	uint64_t io_size;
+	enum pattern pattern;
+	int mix;        /* % reads; -1: from the pattern */
+	double time;
+	uint32_t nsid;
+	bool json;
+};
+
+struct target {
+	struct udk_nvme_ctrlr *ctrlr;
+	struct udk_nvme_ctrlr_info info;
+	struct udk_nvme_ns *ns;
+	struct udk_nvme_ns_info ni;
+};
+
+struct job;
+
+/* One command slot: its buffer stays with it for the whole run. */
+struct slot {
+	struct job *job;
+	void *buf;
+	uint64_t t_submit; /* ns */
+	bool read;
+};
+
+/* One queue pair on one namespace, served by one lcore. */
+struct job {
+	unsigned int lcore;
+	struct target *tg;
+	struct udk_nvme_qpair *qp;
+	struct slot *slots;
+	uint32_t qd;
+	uint32_t nlb;         /* blocks per I/O */
+	uint64_t nb_units;    /* I/O-sized units in the namespace */
+	uint64_t next;        /* sequential: next unit */
+	uint64_t rng;
+	bool random;
+	int mix;
+	uint64_t reads, writes, errors;
+	uint16_t err_status;
+	int err_rc;
+	_Atomic uint64_t pub_ios; /* reads + writes, for the progress line */
+	double t0, t1;            /* when its worker started and saw the stop */
+	struct hist hist;
+} __attribute__((aligned(64)));
+
+struct worker {
+	struct job **jobs;
+	unsigned int nb_jobs;
+};
+
+static _Atomic bool stop;
+
+static void log_sink(int level, const char *comp, const char *msg, void *arg)
+{
+	(void)arg;
+	if (level != UDK_LOG_ERR && level <= udk_log_get_level())
+		fprintf(stderr, PROG ": %s: %s\n", comp, msg);
+}
+
+static int die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, PROG ": ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return 1;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: " PROG " [EAL options] -- [options]\n"
+		"Measure NVMe IOPS, bandwidth and latency through udk (VFIO).\n\n"
+		"Options:\n"
+		"  --qd N              commands in flight per queue pair (default 1)\n"
+		"  --io-size BYTES     bytes per I/O, a multiple of the block size, up to the\n"
+		"                      controller's maximum transfer; K/M suffixes (default 4096)\n"
+		"  --pattern P         read, write, randread, randwrite, rw, randrw\n"
+		"                      (default randread)\n"
+		"  --mix READ%%         reads in rw/randrw, 0..100 (default 50)\n"
+		"  --time SEC          seconds to run (default 5)\n"
+		"  --ns NSID           namespace on every controller (default 1)\n"
+		"  --json              print the results as JSON\n"
+		"  --help, --version\n\n"
+		"Controllers are the -a devices.  EAL -l: lcore 0 reports, lcores 1.. each\n"
+		"drive one queue pair per namespace given to them; with one lcore, lcore 0\n"
+		"does both.  Exit 2 on bad input, 1 on a runtime error.\n\n");
+	udk_eal_usage(f);
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static inline uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts); /* vDSO: no system call */
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static inline uint64_t xorshift(uint64_t *s)
+{
+	uint64_t x = *s;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return *s = x;
+}
+
+/* ---- the I/O path: no allocation, no lock, no system call ---- */
+
+static void on_complete(void *arg, const struct udk_nvme_cpl *cpl);
+
+static void submit(struct job *j, struct slot *s, uint64_t t)
+{
+	uint64_t unit;
+	int rc;
+
+	s->read = j->mix >= 100 || (j->mix > 0 && (int)(xorshift(&j->rng) % 100) < j->mix);
+	if (j->random) {
+		unit = xorshift(&j->rng) % j->nb_units;
+	} else {
+		unit = j->next;
+		j->next = j->next + 1 >= j->nb_units ? 0 : j->next + 1;
+	}
+	s->t_submit = t;
+	rc = udk_nvme_ns_io(j->qp, j->tg->ns, s->read ? UDK_NVME_IO_READ : UDK_NVME_IO_WRITE,
+			    s->buf, unit * j->nlb, j->nlb, 0, on_complete, s);
+	if (unlikely(rc < 0)) {
+		j->errors++;
+		if (j->err_rc == 0)
+			j->err_rc = rc;
+	}
+}
+
+static void on_complete(void *arg, const struct udk_nvme_cpl *cpl)
+{
+	struct slot *s = arg;
+	struct job *j = s->job;
+	uint64_t t = now_ns();
+
+	if (unlikely(cpl->rc != 0)) {
+		j->errors++;
+		if (j->err_rc == 0) {
+			j->err_rc = cpl->rc;
+			j->err_status = cpl->status;
+		}
+		return; /* the slot stays idle: a failing command is reported, not repeated */
+	}
+	hist_add(&j->hist, t - s->t_submit);
+	if (s->read)
+		j->reads++;
+	else
+		j->writes++;
+	/* One writer: a relaxed store is enough for the reporting lcore. */
+	atomic_store_explicit(&j->pub_ios, j->reads + j->writes, memory_order_relaxed);
+	if (!atomic_load_explicit(&stop, memory_order_relaxed))
+		submit(j, s, t);
+}
+
+static void jobs_start(struct worker *w)
+{
+	for (unsigned int i = 0; i < w->nb_jobs; i++) {
+		struct job *j = w->jobs[i];
+		uint64_t t = now_ns();
+
+		j->t0 = now();
+		for (uint32_t k = 0; k < j->qd; k++)
+			submit(j, &j->slots[k], t);
+	}
+}
+
+static void jobs_stop(struct worker *w)
+{
+	double t = now(), deadline = t + 35; /* past the qpair's command timeout */
+	bool busy = true;
+
+	for (unsigned int i = 0; i < w->nb_jobs; i++)
+		w->jobs[i]->t1 = t;
+	while (busy && now() < deadline) {
+		busy = false;
+		for (unsigned int i = 0; i < w->nb_jobs; i++) {
+			udk_nvme_qpair_poll(w->jobs[i]->qp, 0);
+			busy = busy || udk_nvme_qpair_outstanding(w->jobs[i]->qp) > 0;
+		}
+	}
+}
+
+static int worker_main(void *arg)
+{
+	struct worker *w = arg;
+
+	jobs_start(w);
+	while (!atomic_load_explicit(&stop, memory_order_relaxed))
+		for (unsigned int i = 0; i < w->nb_jobs; i++)
+			udk_nvme_qpair_poll(w->jobs[i]->qp, 0);
+	jobs_stop(w);
+	return 0;
+}
+
+/* ---- options ---- */
+
+static int number(const char *opt, const char *v, uint64_t lo, uint64_t max, uint64_t *out)
+{
+	char *end;
+	unsigned long long n;
+
+	if (v == NULL)
+		return die("%s needs a value (see --help)", opt) + 1;
+	errno = 0;
+	n = strtoull(v, &end, 0);
+	if (!errno && end != v && (*end == 'k' || *end == 'K') && end[1] == '\0')
+		n <<= 10, end++;
+	else if (!errno && end != v && (*end == 'm' || *end == 'M') && end[1] == '\0')
+		n <<= 20, end++;
+	if (errno || end == v || *end != '\0' || v[0] == '-' || n < lo || n > max)
+		return die("%s: '%s' is not a number in %llu..%llu", opt, v,
+			   (unsigned long long)lo, (unsigned long long)max) + 1;
+	*out = n;
+	return 0;
+}
+
+/* 0, or the exit code 2. */
+static int parse(int argc, char **argv, struct opts *o)
+{
+	uint64_t v;
+
+	*o = (struct opts){.qd = 1, .io_size = 4096, .pattern = P_RANDREAD, .mix = -1,
+			   .time = 5, .nsid = 1};
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+		int rc = 0;
+
+		if (!strcmp(a, "--json")) {
+			o->json = true;
+			continue;
+		}
+		if (!strcmp(a, "--qd")) {
+			rc = number(a, val, 1, 65535, &v), o->qd = (uint32_t)v;
+		} else if (!strcmp(a, "--io-size")) {
+			rc = number(a, val, 1, 1u << 30, &o->io_size);
+		} else if (!strcmp(a, "--mix")) {
+			rc = number(a, val, 0, 100, &v), o->mix = (int)v;
+		} else if (!strcmp(a, "--ns")) {
+			rc = number(a, val, 1, 0xfffffffe, &v), o->nsid = (uint32_t)v;
+		} else if (!strcmp(a, "--time")) {
+			char *end;
+			if (val == NULL)
+				return die("--time needs a value (see --help)") + 1;
+			o->time = strtod(val, &end);
+			if (end == val || *end != '\0' || !(o->time > 0 && o->time <= 86400))
+				return die("--time: '%s' is not a number of seconds in (0, 86400]",
+					   val) + 1;
+		} else if (!strcmp(a, "--pattern")) {
+			size_t k;
+			if (val == NULL)
+				return die("--pattern needs a value (see --help)") + 1;
+			for (k = 0; k < UDK_ARRAY_SIZE(pattern_names); k++)
+				if (!strcmp(val, pattern_names[k]))
+					break;
+			if (k == UDK_ARRAY_SIZE(pattern_names))
+				return die("--pattern: unknown pattern '%s' (read, write, randread, "
+					   "randwrite, rw, randrw)", val) + 1;
+			o->pattern = (enum pattern)k;
+		} else {
+			return die("unknown option '%s' (see --help)", a) + 1;
+		}
+		if (rc)
+			return rc;
+		i++;
+	}
+	if (o->mix >= 0 && o->pattern != P_RW && o->pattern != P_RANDRW)
+		return die("--mix applies to the rw and randrw patterns, not %s",
+			   pattern_names[o->pattern]) + 1;
+	if (o->mix < 0)
+		o->mix = o->pattern == P_READ || o->pattern == P_RANDREAD ? 100 :
+			 o->pattern == P_WRITE || o->pattern == P_RANDWRITE ? 0 : 50;
+	return 0;
+}
+
+/* ---- set-up: controllers, namespaces, jobs ---- */
+
+/* Attach every -a controller and check the options against it.  0, or the
+ * exit code (2: the options do not fit the device, 1: it failed). */
+static int targets_open(const struct opts *o, struct target *tg, size_t nt)
+{
+	for (size_t i = 0; i < nt; i++) {
+		struct target *t = &tg[i];
+
+		if (udk_nvme_ctrlr_attach(udk_eal_device(i), NULL, &t->ctrlr) < 0)
+			return die("controller %zu: %s", i, udk_last_error());
+		udk_nvme_ctrlr_info(t->ctrlr, &t->info);
+		if (udk_nvme_ctrlr_ns(t->ctrlr, o->nsid, &t->ns) < 0)
+			return die("--ns: %s", udk_last_error()) + 1;
+		udk_nvme_ns_info(t->ns, &t->ni);
+		if (o->qd > t->info.max_qsize - 1)
+			return die("--qd %u: %s has queues of at most %u entries, so at most %u "
+				   "commands in flight", o->qd, t->info.bdf, t->info.max_qsize,
+				   t->info.max_qsize - 1) + 1;
+		if (o->io_size % t->ni.block_size)
+			return die("--io-size %llu is not a multiple of the block size of "
+				   "namespace %u on %s (%u bytes)", (unsigned long long)o->io_size,
+				   o->nsid, t->info.bdf, t->ni.block_size) + 1;
+		if (o->io_size > t->info.max_xfer)
+			return die("--io-size %llu is more than %s can move in one command "
+				   "(MDTS: %u bytes)", (unsigned long long)o->io_size, t->info.bdf,
+				   t->info.max_xfer) + 1;
+		if (o->io_size / t->ni.block_size > t->ni.nsze)
+			return die("--io-size %llu is larger than namespace %u on %s",
+				   (unsigned long long)o->io_size, o->nsid, t->info.bdf) + 1;
+	}
+	return 0;
+}
+
+static int job_open(const struct opts *o, struct job *j, unsigned int idx)
+{
+	struct udk_nvme_qpair_opts qo;
+	struct target *t = j->tg;
+
+	j->qd = o->qd;
+	j->nlb = (uint32_t)(o->io_size / t->ni.block_size);
+	j->nb_units = t->ni.nsze / j->nlb;
+	j->random = o->pattern == P_RANDREAD || o->pattern == P_RANDWRITE ||
+		    o->pattern == P_RANDRW;
+	j->mix = o->mix;
+	j->rng = 0x9e3779b97f4a7c15ull * (idx + 1);
+	j->next = j->nb_units / 8 * (idx % 8); /* jobs on one namespace start apart */
+	hist_init(&j->hist);
+	j->slots = calloc(o->qd, sizeof(*j->slots));
+	if (j->slots == NULL)
+		return die("out of memory");
+	for (uint32_t k = 0; k < o->qd; k++) {
+		j->slots[k].job = j;
+		j->slots[k].buf = udk_dma_zmalloc(o->io_size, 4096, UDK_SOCKET_ANY);
+		if (j->slots[k].buf == NULL)
+			return die("no DMA memory for %u buffers of %llu bytes: %s", o->qd,
+				   (unsigned long long)o->io_size, udk_last_error());
+		memset(j->slots[k].buf, 0xa5 ^ (int)k, o->io_size);
+	}
+	udk_nvme_qpair_opts_init(&qo, sizeof(qo));
+	qo.qsize = (uint16_t)(o->qd + 1 > 256 ? o->qd + 1 : 256);
+	if (qo.qsize > t->info.max_qsize)
+		qo.qsize = (uint16_t)t->info.max_qsize;
+	if (udk_nvme_qpair_create(t->ctrlr, &qo, &j->qp) < 0)
+		return die("queue pair for lcore %u on %s: %s", j->lcore, t->info.bdf,
+			   udk_last_error());
+	return 0;
+}
+
+static void job_close(struct job *j, uint32_t qd)
+{
+	if (j->qp != NULL)
+		udk_nvme_qpair_destroy(j->qp);
+	for (uint32_t k = 0; j->slots != NULL && k < qd; k++)
+		udk_dma_free(j->slots[k].buf);
+	free(j->slots);
+}
+
+/* ---- reporting ---- */
+
+static void progress(struct job *jobs, unsigned int nj, uint64_t *last, double dt, double t,
+		     uint64_t io_size)
+{
+	uint64_t ios = 0;
+
+	for (unsigned int i = 0; i < nj; i++)
+		ios += atomic_load_explicit(&jobs[i].pub_ios, memory_order_relaxed);
+	fprintf(stderr, PROG ": %5.1f s  %10.0f IOPS  %9.2f MiB/s\n", t,
+		(double)(ios - *last) / dt, (double)(ios - *last) * (double)io_size / dt / 1048576);
+	*last = ios;
+}
+
+struct result {
+	uint64_t reads, writes, errors;
+	double secs;
+	const struct hist *h;
+};
+
+static void result_text(const char *name, const struct result *r, uint64_t io_size)
+{
+	const struct hist *h = r->h;
+	double ios = (double)(r->reads + r->writes), iops = r->secs > 0 ? ios / r->secs : 0;
+
+	printf("%-26s %10.0f %9.2f %9.1f %9.1f %9.1f %9.1f %9.1f %9.1f %9.1f\n", name, iops,
+	       iops * (double)io_size / 1048576,
+	       h->count ? (double)h->sum / (double)h->count / 1e3 : 0,
+	       h->count ? (double)h->min / 1e3 : 0, (double)h->max / 1e3,
+	       (double)hist_percentile(h, 0.50) / 1e3, (double)hist_percentile(h, 0.90) / 1e3,
+	       (double)hist_percentile(h, 0.99) / 1e3, (double)hist_percentile(h, 0.999) / 1e3);
+}
+
+static void result_json(const struct result *r, uint64_t io_size)
+{
+	const struct hist *h = r->h;
+	double ios = (double)(r->reads + r->writes), iops = r->secs > 0 ? ios / r->secs : 0;
+
+	printf("\"seconds\":%.3f,\"ios\":%llu,\"reads\":%llu,\"writes\":%llu,\"errors\":%llu,"
+	       "\"iops\":%.1f,\"mib_s\":%.3f,\"latency_us\":{\"avg\":%.3f,\"min\":%.3f,"
+	       "\"max\":%.3f,\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,\"p99_9\":%.3f}",
+	       r->secs, (unsigned long long)(r->reads + r->writes),
+	       (unsigned long long)r->reads, (unsigned long long)r->writes,
+	       (unsigned long long)r->errors, iops, iops * (double)io_size / 1048576,
+	       h->count ? (double)h->sum / (double)h->count / 1e3 : 0,
+	       h->count ? (double)h->min / 1e3 : 0, (double)h->max / 1e3,
+	       (double)hist_percentile(h, 0.50) / 1e3, (double)hist_percentile(h, 0.90) / 1e3,
+	       (double)hist_percentile(h, 0.99) / 1e3, (double)hist_percentile(h, 0.999) / 1e3);
+}
+
+static void report(const struct opts *o, struct job *jobs, unsigned int nj, double secs)
+{
+	static struct hist total;
+	struct result tr = {.secs = secs, .h = &total};
+
+	hist_init(&total);
+	if (o->json)
+		printf("{\"pattern\":\"%s\",\"qd\":%u,\"io_size\":%llu,\"mix\":%d,\"nsid\":%u,"
+		       "\"jobs\":[", pattern_names[o->pattern], o->qd,
+		       (unsigned long long)o->io_size, o->mix, o->nsid);
+	else
+		printf("%-26s %10s %9s %9s %9s %9s %9s %9s %9s %9s\n", "lcore / device", "IOPS",
+		       "MiB/s", "avg us", "min us", "max us", "p50 us", "p90 us", "p99 us",
+		       "p99.9 us");
+	for (unsigned int i = 0; i < nj; i++) {
+		struct job *j = &jobs[i];
+		struct result r = {j->reads, j->writes, j->errors, j->t1 - j->t0, &j->hist};
+		char name[64];
+
+		hist_merge(&total, &j->hist);
+		tr.reads += j->reads;
+		tr.writes += j->writes;
+		tr.errors += j->errors;
+		if (o->json) {
+			printf("%s{\"lcore\":%u,\"bdf\":\"%s\",\"nsid\":%u,", i ? "," : "", j->lcore,
+			       j->tg->info.bdf, o->nsid);
+			result_json(&r, o->io_size);
+			printf("}");
+		} else {
+			snprintf(name, sizeof(name), "lcore %u %s ns %u", j->lcore, j->tg->info.bdf,
+				 o->nsid);
+			result_text(name, &r, o->io_size);
+		}
+	}
+	if (o->json) {
+		printf("],\"total\":{");
+		result_json(&tr, o->io_size);
+		printf("}}\n");
+	} else {
+		result_text("total", &tr, o->io_size);
+		if (o->mix > 0 && o->mix < 100)
+			printf("reads %llu, writes %llu (%.1f%% reads)\n",
+			       (unsigned long long)tr.reads, (unsigned long long)tr.writes,
+			       tr.reads + tr.writes ? 100.0 * (double)tr.reads /
+						      (double)(tr.reads + tr.writes) : 0);
+	}
+}
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	atomic_store(&stop, true);
+}
+
+int main(int argc, char **argv)
+{
+	struct udk_eal_args ea;
+	struct target tg[UDK_MAX_ALLOW] = {{0}};
+	struct worker wk[UDK_MAX_LCORES] = {{0}};
+	struct job *jobs = NULL;
+	struct opts o;
+	unsigned int nw, nt = 0, nj = 0, i;
+	uint64_t last = 0;
+	double t0, tl, secs;
+	int n, rc;
+
+	for (i = 1; i < (unsigned int)argc && strcmp(argv[i], "--") != 0; i++)
+		if (!strcmp(argv[i], "--version")) {
+			printf(PROG " 0.1.0\n");
+			return 0;
+		}
+	udk_log_set_sink(log_sink, NULL);
+	n = udk_eal_parse(argc, argv, &ea);
+	if (n < 0)
+		return die("%s", udk_last_error()) + 1;
+	for (i = (unsigned int)n; i < (unsigned int)argc; i++)
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+			ea.help = true;
+	if (ea.help) {
+		usage(stdout);
+		return 0;
+	}
+	rc = parse(argc - n, argv + n, &o);
+	if (rc)
+		return rc;
+	if (udk_eal_init(n, argv) < 0)
+		return die("EAL init failed: %s", udk_last_error());
+	rc = 1;
+	nt = (unsigned int)udk_eal_nb_devices();
+	if (nt == 0) {
+		rc = die("no controller: name it with the EAL option -a BDF (bound to vfio-pci; "
+			 "see 'udk-devbind status')") + 1;
+		goto out_eal;
+	}
+	rc = targets_open(&o, tg, nt);
+	if (rc)
+		goto out_targets;
+
+	/* More workers than namespaces: each worker a queue pair on the namespace
+	 * i % nt.  Fewer: each namespace a queue pair on the worker i % nw. */
+	nw = udk_lcore_count() > 1 ? udk_lcore_count() - 1 : 1;
+	nj = nw > nt ? nw : nt;
+	jobs = aligned_alloc(64, sizeof(*jobs) * nj);
+	if (jobs == NULL) {
+		rc = die("out of memory");
+		goto out_targets;
+	}
+	memset(jobs, 0, sizeof(*jobs) * nj);
+	for (i = 0; i < nw; i++) {
+		wk[i].jobs = calloc(nj, sizeof(struct job *));
+		if (wk[i].jobs == NULL) {
+			rc = die("out of memory");
+			goto out_jobs;
+		}
+	}
+	for (i = 0; i < nj; i++) {
+		struct worker *w = &wk[i % nw];
+
+		jobs[i].tg = &tg[i % nt];
+		jobs[i].lcore = udk_lcore_count() > 1 ? i % nw + 1 : 0;
+		w->jobs[w->nb_jobs++] = &jobs[i];
+		rc = job_open(&o, &jobs[i], i);
+		if (rc)
+			goto out_jobs;
+	}
+
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	fprintf(stderr, PROG ": %s, %llu bytes, QD %u, %u controller%s, %u queue pair%s on %u "
+		"lcore%s, %.1f s\n", pattern_names[o.pattern], (unsigned long long)o.io_size, o.qd,
+		nt, nt == 1 ? "" : "s", nj, nj == 1 ? "" : "s", nw, nw == 1 ? "" : "s", o.time);
+	t0 = tl = now();
+	if (udk_lcore_count() > 1) {
+		for (i = 0; i < nw; i++)
+			udk_lcore_launch(i + 1, worker_main, &wk[i]);
+		while (!atomic_load(&stop)) {
+			usleep(10000);
+			double t = now();
+			if (t - t0 >= o.time)
+				atomic_store(&stop, true);
+			else if (t - tl >= 1.0) {
+				progress(jobs, nj, &last, t - tl, t - t0, o.io_size);
+				tl = t;
+			}
+		}
+		for (i = 0; i < nw; i++)
+			udk_lcore_wait(i + 1);
+	} else {
+		/* One lcore: submit, and look at the clock every few rounds. */
+		jobs_start(&wk[0]);
+		while (!atomic_load(&stop)) {
+			for (int k = 0; k < 64; k++)
+				for (i = 0; i < wk[0].nb_jobs; i++)
+					udk_nvme_qpair_poll(wk[0].jobs[i]->qp, 0);
+			double t = now();
+			if (t - t0 >= o.time)
+				atomic_store(&stop, true);
+			else if (t - tl >= 1.0) {
+				progress(jobs, nj, &last, t - tl, t - t0, o.io_size);
+				tl = t;
+			}
+		}
+		jobs_stop(&wk[0]);
+	}
+	secs = 0;
+	for (i = 0; i < nj; i++)
+		if (jobs[i].t1 - jobs[i].t0 > secs)
+			secs = jobs[i].t1 - jobs[i].t0;
+	report(&o, jobs, nj, secs);
+	rc = 0;
+	for (i = 0; i < nj; i++) {
+		if (jobs[i].errors == 0)
+			continue;
+		rc = die("lcore %u, %s: %llu I/O errors; the first: %s%s%s", jobs[i].lcore,
+			 jobs[i].tg->info.bdf, (unsigned long long)jobs[i].errors,
+			 udk_strerror(jobs[i].err_rc), jobs[i].err_status ? ", " : "",
+			 jobs[i].err_status ? udk_nvme_status_str(jobs[i].err_status) : "");
+	}
+out_jobs:
+	for (i = 0; i < nj; i++)
+		job_close(&jobs[i], o.qd);
+	for (i = 0; i < nw; i++)
+		free(wk[i].jobs);
+	free(jobs);
+out_targets:
+	for (i = 0; i < nt; i++)
+		if (tg[i].ctrlr != NULL)
+			udk_nvme_ctrlr_detach(tg[i].ctrlr);
+out_eal:
+	udk_eal_cleanup();
+	return rc;
+}

@@ -1,0 +1,46 @@
+#!/usr/bin/env python3
+"""udk-nvme-perf on the host, where there is no NVMe to drive: --help,
+--version, and each usage error decided before the EAL starts (exit 2 with
+one line).  The lab test lab_nvme_perf runs it against a real controller."""
+import subprocess
+import sys
+
+TOOL = sys.argv[1]
+failures = 0
+
+
+def run(args):
+    p = subprocess.run([TOOL] + args, capture_output=True, text=True, timeout=30)
+    return p.returncode, p.stdout, p.stderr
+
+
+def check(cond, what, detail=''):
+    global failures
+    print(('ok   ' if cond else 'FAIL ') + what)
+    if not cond:
+        failures += 1
+        if detail:
+            print('     ' + detail.replace('\n', '\n     '))
+
+
+rc, out, err = run(['--', '--help'])
+check(rc == 0 and '--pattern' in out and '--allow' in out, '--help lists options and EAL options',
+      out + err)
+rc, out, err = run(['--version'])
+check(rc == 0 and out.startswith('udk-nvme-perf '), '--version', out)
+
+for args, text in [
+        (['--qd', '0'], "--qd: '0' is not a number in 1..65535"),
+        (['--pattern', 'zigzag'], "--pattern: unknown pattern 'zigzag'"),
+        (['--mix', '70'], '--mix applies to the rw and randrw patterns'),
+        (['--pattern', 'rw', '--mix', '101'], "--mix: '101' is not a number in 0..100"),
+        (['--time', '0'], "--time: '0' is not a number of seconds"),
+        (['--io-size', 'big'], "--io-size: 'big' is not a number"),
+        (['--frob'], "unknown option '--frob'"),
+]:
+    rc, out, err = run(['-a', '0000:00:03.0', '--'] + args)
+    check(rc == 2 and text in err and err.count('\n') == 1,
+          'usage error %s: exit 2, "%s"' % (args, text), 'rc %d, stderr: %s' % (rc, err))
+
+print('%d failed' % failures)
+sys.exit(1 if failures else 0)
