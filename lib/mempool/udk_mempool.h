@@ -96,9 +96,10 @@ static inline int udk_mempool_get_bulk(struct udk_mempool *mp, void **objs, unsi
 		if (c->len < n)
 			return -ENOBUFS;
 	}
-	/* Hand out the most recently freed (cache-warm) objects first. */
-	for (unsigned int i = 0; i < n; i++)
-		objs[i] = c->objs[--c->len];
+	/* Hand out the n most recently freed (cache-warm) objects: the top of
+	 * the stack, copied forward (vector moves) rather than popped one by one. */
+	c->len -= n;
+	udk_ring_copy_(objs, &c->objs[c->len], n);
 	return 0;
 }
 
@@ -113,7 +114,8 @@ static inline void udk_mempool_put_bulk(struct udk_mempool *mp, void *const *obj
 		return;
 	}
 	c = &mp->cache[lc];
-	memcpy(&c->objs[c->len], objs, n * sizeof(void *));
+	/* Not memcpy(): with n unknown at compile time that is a libc call. */
+	udk_ring_copy_(&c->objs[c->len], objs, n);
 	c->len += n;
 	if (c->len > c->flush) {
 		udk_ring_enqueue_burst(mp->ring, &c->objs[c->size], c->len - c->size);

@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <sched.h>
 #include <stdint.h>
+#include <string.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -126,6 +127,24 @@ static inline void udk_ring_publish_(struct udk_ring_side *me, uint32_t old, uin
 	atomic_store_explicit(&me->tail, old + n, memory_order_release);
 }
 
+/* Copy n pointers.  Internal (lib/mempool uses it too).  Four at a time
+ * through a fixed-size memcpy, which compiles to two or four vector moves:
+ * a loop of one pointer a step costs a bulk of 8 about twice as much, and a
+ * variable-size memcpy() is a call into libc. */
+static inline void udk_ring_copy_(void **dst, void *const *src, uint32_t n)
+{
+	uint32_t i = 0;
+
+	for (; i + 4 <= n; i += 4)
+		memcpy(&dst[i], &src[i], 4 * sizeof(void *));
+	if (n & 2) {
+		memcpy(&dst[i], &src[i], 2 * sizeof(void *));
+		i += 2;
+	}
+	if (n & 1)
+		dst[i] = src[i];
+}
+
 static inline unsigned int udk_ring_enqueue_(struct udk_ring *r, void *const *objs,
 					     unsigned int n, bool exact)
 {
@@ -136,10 +155,9 @@ static inline unsigned int udk_ring_enqueue_(struct udk_ring *r, void *const *ob
 		return 0;
 	idx = old & r->mask;
 	first = r->size - idx < n ? r->size - idx : n;
-	for (uint32_t i = 0; i < first; i++)
-		r->slot[idx + i] = objs[i];
-	for (uint32_t i = first; i < n; i++)
-		r->slot[i - first] = objs[i];
+	udk_ring_copy_(&r->slot[idx], objs, first);
+	if (unlikely(first < n))
+		udk_ring_copy_(r->slot, objs + first, n - first);
 	udk_ring_publish_(&r->prod, old, n);
 	return n;
 }
@@ -154,10 +172,9 @@ static inline unsigned int udk_ring_dequeue_(struct udk_ring *r, void **objs, un
 		return 0;
 	idx = old & r->mask;
 	first = r->size - idx < n ? r->size - idx : n;
-	for (uint32_t i = 0; i < first; i++)
-		objs[i] = r->slot[idx + i];
-	for (uint32_t i = first; i < n; i++)
-		objs[i] = r->slot[i - first];
+	udk_ring_copy_(objs, &r->slot[idx], first);
+	if (unlikely(first < n))
+		udk_ring_copy_(objs + first, r->slot, n - first);
 	udk_ring_publish_(&r->cons, old, n);
 	return n;
 }
