@@ -113,6 +113,8 @@ void dma_ext_fini(struct udk_dmamap *map);
 /* Kernel-facing helpers of the generic code, for backends. */
 int udk_dma_replay(struct udk_dmamap *map);
 void udk_dma_kernel_lost(struct udk_dmamap *map);
+/* The shared report of a kernel map refusal (EEXIST, ENOMEM). */
+int udk_dma_map_error(struct udk_dmamap *map, const struct udk_mapping *m, int err);
 
 /* backend.c: the backend a map gets (requested: what the caller asked for),
  * with the one-line error when it cannot be had.  0 or -errno/-UDK_E*. */

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "dma_internal.h"
@@ -344,4 +345,25 @@ void udk_dma_kernel_lost(struct udk_dmamap *map)
 {
 	map->live = false;
 	map->pgsizes = 0;
+}
+
+/* The kernel refused a mapping for a reason every backend shares: say which,
+ * with the remedy.  err is the positive errno (EEXIST or ENOMEM). */
+int udk_dma_map_error(struct udk_dmamap *map, const struct udk_mapping *m, int err)
+{
+	struct rlimit rl;
+
+	if (err == EEXIST) {
+		udk_log(UDK_LOG_ERR, UDK_DMA_LOG,
+			"map on %s: the kernel already has a mapping at IOVA 0x%llx+0x%llx (EEXIST)",
+			map->name, (unsigned long long)m->iova, (unsigned long long)m->len);
+		return -UDK_EOVERLAP;
+	}
+	getrlimit(RLIMIT_MEMLOCK, &rl);
+	udk_log(UDK_LOG_ERR, UDK_DMA_LOG,
+		"map on %s: cannot pin 0x%llx bytes: RLIMIT_MEMLOCK is %llu KiB; raise it "
+		"('ulimit -l unlimited' or /etc/security/limits.conf) or run as root",
+		map->name, (unsigned long long)m->len,
+		rl.rlim_cur == RLIM_INFINITY ? 0ULL : (unsigned long long)rl.rlim_cur / 1024);
+	return -UDK_EMEMLOCK;
 }

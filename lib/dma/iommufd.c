@@ -111,7 +111,6 @@ static void iommufd_fini(struct udk_dmamap *map)
 static int iommufd_map(struct udk_dmamap *map, const struct udk_mapping *m)
 {
 	struct iommu_ioas_map req = iommufd_req_map(map->ioas_id, m);
-	struct rlimit rl;
 	int err;
 
 	if (sys->ioctl(map->iommufd, IOMMU_IOAS_MAP, &req) == 0)
@@ -119,18 +118,8 @@ static int iommufd_map(struct udk_dmamap *map, const struct udk_mapping *m)
 	err = errno;
 	switch (err) {
 	case EEXIST:
-		udk_log(UDK_LOG_ERR, UDK_DMA_LOG,
-			"map on %s: the kernel already has a mapping at IOVA 0x%llx+0x%llx (EEXIST)",
-			map->name, (unsigned long long)m->iova, (unsigned long long)m->len);
-		return -UDK_EOVERLAP;
 	case ENOMEM:
-		getrlimit(RLIMIT_MEMLOCK, &rl);
-		udk_log(UDK_LOG_ERR, UDK_DMA_LOG,
-			"map on %s: cannot pin 0x%llx bytes: RLIMIT_MEMLOCK is %llu KiB; raise it "
-			"('ulimit -l unlimited' or /etc/security/limits.conf) or run as root",
-			map->name, (unsigned long long)m->len,
-			rl.rlim_cur == RLIM_INFINITY ? 0ULL : (unsigned long long)rl.rlim_cur / 1024);
-		return -UDK_EMEMLOCK;
+		return udk_dma_map_error(map, m, err);
 	case EADDRINUSE:
 		udk_log(UDK_LOG_ERR, UDK_DMA_LOG,
 			"map on %s: IOVA 0x%llx+0x%llx lies in a range the attached IOMMUs reserve "

@@ -210,7 +210,6 @@ static int type1_map(struct udk_dmamap *map, const struct udk_mapping *m)
 		.iova = m->iova,
 		.size = m->len,
 	};
-	struct rlimit rl;
 	int err;
 
 	if (ioctl(map->container_fd, VFIO_IOMMU_MAP_DMA, &dm) == 0)
@@ -218,18 +217,8 @@ static int type1_map(struct udk_dmamap *map, const struct udk_mapping *m)
 	err = errno;
 	switch (err) {
 	case EEXIST:
-		udk_log(UDK_LOG_ERR, UDK_DMA_LOG,
-			"map on %s: the kernel already has a mapping at IOVA 0x%llx+0x%llx (EEXIST)",
-			map->name, (unsigned long long)m->iova, (unsigned long long)m->len);
-		return -UDK_EOVERLAP;
 	case ENOMEM:
-		getrlimit(RLIMIT_MEMLOCK, &rl);
-		udk_log(UDK_LOG_ERR, UDK_DMA_LOG,
-			"map on %s: cannot pin 0x%llx bytes: RLIMIT_MEMLOCK is %llu KiB; raise it "
-			"('ulimit -l unlimited' or /etc/security/limits.conf) or run as root",
-			map->name, (unsigned long long)m->len,
-			rl.rlim_cur == RLIM_INFINITY ? 0ULL : (unsigned long long)rl.rlim_cur / 1024);
-		return -UDK_EMEMLOCK;
+		return udk_dma_map_error(map, m, err);
 	case ENOSPC:
 		udk_log(UDK_LOG_ERR, UDK_DMA_LOG,
 			"map on %s: the kernel's DMA entry limit is reached (vfio_iommu_type1 "
