@@ -115,6 +115,9 @@ int udk_dma_replay(struct udk_dmamap *map);
 void udk_dma_kernel_lost(struct udk_dmamap *map);
 /* The shared report of a kernel map refusal (EEXIST, ENOMEM). */
 int udk_dma_map_error(struct udk_dmamap *map, const struct udk_mapping *m, int err);
+/* The shared judgement of a kernel unmap (error, or short unmap = -EIO). */
+int udk_dma_unmap_result(struct udk_dmamap *map, const struct udk_mapping *m, const char *call,
+			 int err, uint64_t done);
 
 /* backend.c: the backend a map gets (requested: what the caller asked for),
  * with the one-line error when it cannot be had.  0 or -errno/-UDK_E*. */

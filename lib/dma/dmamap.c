@@ -367,3 +367,24 @@ int udk_dma_map_error(struct udk_dmamap *map, const struct udk_mapping *m, int e
 		rl.rlim_cur == RLIM_INFINITY ? 0ULL : (unsigned long long)rl.rlim_cur / 1024);
 	return -UDK_EMEMLOCK;
 }
+
+/* Judge a kernel unmap: err is the call's errno (0 if it returned), done
+ * the length the kernel says it unmapped.  A short unmap means the kernel's
+ * view and ours differ: it is an error, never ignored. */
+int udk_dma_unmap_result(struct udk_dmamap *map, const struct udk_mapping *m, const char *call,
+			 int err, uint64_t done)
+{
+	if (err != 0) {
+		udk_log(UDK_LOG_ERR, UDK_DMA_LOG, "unmap on %s: %s at 0x%llx: %s", map->name, call,
+			(unsigned long long)m->iova, strerror(err));
+		return -err;
+	}
+	if (done != m->len) {
+		udk_log(UDK_LOG_ERR, UDK_DMA_LOG,
+			"unmap on %s: the kernel unmapped 0x%llx of 0x%llx bytes at IOVA 0x%llx",
+			map->name, (unsigned long long)done, (unsigned long long)m->len,
+			(unsigned long long)m->iova);
+		return -EIO;
+	}
+	return 0;
+}

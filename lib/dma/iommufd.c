@@ -138,23 +138,9 @@ static int iommufd_map(struct udk_dmamap *map, const struct udk_mapping *m)
 static int iommufd_unmap(struct udk_dmamap *map, const struct udk_mapping *m)
 {
 	struct iommu_ioas_unmap req = iommufd_req_unmap(map->ioas_id, m);
-	int err;
+	int err = sys->ioctl(map->iommufd, IOMMU_IOAS_UNMAP, &req) < 0 ? errno : 0;
 
-	if (sys->ioctl(map->iommufd, IOMMU_IOAS_UNMAP, &req) < 0) {
-		err = errno;
-		udk_log(UDK_LOG_ERR, UDK_DMA_LOG, "unmap on %s: IOMMU_IOAS_UNMAP at 0x%llx: %s",
-			map->name, (unsigned long long)m->iova, strerror(err));
-		return -err;
-	}
-	/* A short unmap means the kernel's view and ours differ: never ignore it. */
-	if (req.length != m->len) {
-		udk_log(UDK_LOG_ERR, UDK_DMA_LOG,
-			"unmap on %s: the kernel unmapped 0x%llx of 0x%llx bytes at IOVA 0x%llx",
-			map->name, (unsigned long long)req.length, (unsigned long long)m->len,
-			(unsigned long long)m->iova);
-		return -EIO;
-	}
-	return 0;
+	return udk_dma_unmap_result(map, m, "IOMMU_IOAS_UNMAP", err, req.length);
 }
 
 /* The mapping of the record that holds IOVA iova, for messages. */

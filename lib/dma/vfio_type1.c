@@ -241,20 +241,9 @@ static int type1_unmap(struct udk_dmamap *map, const struct udk_mapping *m)
 		.size = m->len,
 	};
 
-	if (ioctl(map->container_fd, VFIO_IOMMU_UNMAP_DMA, &du) < 0) {
-		udk_log(UDK_LOG_ERR, UDK_DMA_LOG, "unmap on %s: VFIO_IOMMU_UNMAP_DMA at 0x%llx: %s",
-			map->name, (unsigned long long)m->iova, strerror(errno));
-		return -errno;
-	}
-	/* A short unmap means the kernel's view and ours differ: never ignore it. */
-	if (du.size != m->len) {
-		udk_log(UDK_LOG_ERR, UDK_DMA_LOG,
-			"unmap on %s: the kernel unmapped 0x%llx of 0x%llx bytes at IOVA 0x%llx",
-			map->name, (unsigned long long)du.size, (unsigned long long)m->len,
-			(unsigned long long)m->iova);
-		return -EIO;
-	}
-	return 0;
+	int err = ioctl(map->container_fd, VFIO_IOMMU_UNMAP_DMA, &du) < 0 ? errno : 0;
+
+	return udk_dma_unmap_result(map, m, "VFIO_IOMMU_UNMAP_DMA", err, du.size);
 }
 
 static void type1_fini(struct udk_dmamap *map)
