@@ -109,6 +109,9 @@ struct udk_device {
  * before the map is used, fini at its destruction. */
 int dma_ext_init(struct udk_dmamap *map);
 void dma_ext_fini(struct udk_dmamap *map);
+/* Map every recorded per-I/O mapping (the map is becoming live; under
+ * map->lock).  0, or the backend's error with nothing of them left mapped. */
+int dma_ext_replay(struct udk_dmamap *map);
 
 /* Kernel-facing helpers of the generic code, for backends. */
 int udk_dma_replay(struct udk_dmamap *map);

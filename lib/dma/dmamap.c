@@ -319,8 +319,9 @@ int udk_dmamap_info(struct udk_dmamap *map, struct udk_dmamap_info *info)
 	return 0;
 }
 
-/* Mirror the whole record into the kernel (first device attached).  On
- * failure, what was mirrored is taken back and the map is not live. */
+/* Mirror the whole record into the kernel (first device attached), the
+ * per-I/O mappings too.  On failure, what was mirrored is taken back and the
+ * map is not live. */
 int udk_dma_replay(struct udk_dmamap *map)
 {
 	size_t i;
@@ -331,6 +332,8 @@ int udk_dma_replay(struct udk_dmamap *map)
 		if (rc < 0)
 			break;
 	}
+	if (rc == 0)
+		rc = dma_ext_replay(map);
 	if (rc < 0) {
 		while (i-- > 0)
 			map->ops->unmap(map, &map->m[i]);

@@ -8,11 +8,18 @@
  * flush, after the kernel unmap of its run returned, gives it back.  If the
  * kernel refuses an unmap, nobody gives it back: the IOVA stays out of
  * circulation for the life of the map, rather than risk a second user.
+ *
+ * Every per-I/O mapping is also recorded (an IOVA-keyed table, under the map's
+ * lock like the kernel call beside it) from map_buf until its kernel unmap
+ * returned, so that a mapping made before any device is attached, or alive
+ * while the last device leaves a type1 map, is replayed with the heap's
+ * record when the map becomes live again (udk_dma_replay).
  */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include "dma_internal.h"
 #include "udk_util.h"
@@ -21,14 +28,31 @@
 #define DEFQ_MAX 256
 #define DEFQ_DEFAULT 64
 
+/* One per-I/O mapping queued for a deferred unmap. */
+struct qent {
+	uint64_t iova, len;
+};
+
 struct defq {
 	unsigned int n;
-	struct {
-		uint64_t iova, len;
-	} e[DEFQ_MAX];
+	struct qent e[DEFQ_MAX];
+};
+
+/* The record of per-I/O mappings: open addressing on the IOVA (page aligned,
+ * unique while mapped), linear probing, deletion by backward shift. */
+struct bufrec {
+	uint64_t iova;
+	uint64_t len; /* 0: an empty slot */
+	uintptr_t va;
+};
+
+struct bufrecs {
+	struct bufrec *slot;
+	size_t cap, n; /* cap is 0 or a power of two; n < cap / 2 */
 };
 
 struct dma_ext {
+	struct bufrecs rec; /* under map->lock */
 	atomic_int mode;
 	atomic_uint batch;
 	/* One queue per lcore (cache index), created on its first deferred
@@ -71,10 +95,109 @@ void dma_ext_fini(struct udk_dmamap *map)
 		free(atomic_load_explicit(&x->q[i], memory_order_relaxed));
 	free(x->shared);
 	pthread_mutex_destroy(&x->shared_lock);
+	free(x->rec.slot);
 	free(x);
 	map->ext = NULL;
 	udk_iova_xlate_destroy(map->xlate);
 	map->xlate = NULL;
+}
+
+static size_t rec_home(const struct bufrecs *r, uint64_t iova)
+{
+	return (size_t)((iova >> 12) * 0x9e3779b97f4a7c15ULL >> 20) & (r->cap - 1);
+}
+
+static void rec_put(struct bufrecs *r, const struct bufrec *e)
+{
+	size_t i = rec_home(r, e->iova);
+
+	while (r->slot[i].len != 0)
+		i = (i + 1) & (r->cap - 1);
+	r->slot[i] = *e;
+	r->n++;
+}
+
+/* Record a per-I/O mapping.  0, or -ENOMEM when the table cannot grow. */
+static int rec_add(struct bufrecs *r, const struct udk_mapping *m)
+{
+	struct bufrec e = {.iova = m->iova, .len = m->len, .va = m->vaddr};
+
+	if ((r->n + 1) * 2 > r->cap) {
+		struct bufrecs big = {.cap = r->cap ? r->cap * 2 : 64};
+
+		big.slot = calloc(big.cap, sizeof(*big.slot));
+		if (big.slot == NULL)
+			return -ENOMEM;
+		for (size_t i = 0; i < r->cap; i++)
+			if (r->slot[i].len != 0)
+				rec_put(&big, &r->slot[i]);
+		free(r->slot);
+		*r = big;
+	}
+	rec_put(r, &e);
+	return 0;
+}
+
+/* The slot of the mapping at iova, or -1. */
+static ssize_t rec_find(const struct bufrecs *r, uint64_t iova, uint64_t len)
+{
+	if (r->cap == 0)
+		return -1;
+	for (size_t i = rec_home(r, iova);; i = (i + 1) & (r->cap - 1)) {
+		if (r->slot[i].len == 0)
+			return -1;
+		if (r->slot[i].iova == iova)
+			return r->slot[i].len == len ? (ssize_t)i : -1;
+	}
+}
+
+/* Forget the mapping in slot i. */
+static void rec_del(struct bufrecs *r, size_t i)
+{
+	size_t j;
+
+	/* Backward shift: pull later entries of the probe run into the hole
+	 * when their home does not lie cyclically in (hole, their slot]. */
+	for (j = i;;) {
+		size_t home;
+
+		r->slot[i].len = 0;
+		do {
+			j = (j + 1) & (r->cap - 1);
+			if (r->slot[j].len == 0) {
+				r->n--;
+				return;
+			}
+			home = rec_home(r, r->slot[j].iova);
+		} while (i <= j ? (i < home && home <= j) : (i < home || home <= j));
+		r->slot[i] = r->slot[j];
+		i = j;
+	}
+}
+
+/* The map became live (first attach of type1, after the heap's record was
+ * mapped): give the kernel every recorded per-I/O mapping.  Under map->lock.
+ * On failure, what this call mapped is unmapped again. */
+int dma_ext_replay(struct udk_dmamap *map)
+{
+	struct bufrecs *r = &map->ext->rec;
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < r->cap; i++) {
+		struct udk_mapping m = {r->slot[i].va, r->slot[i].len, r->slot[i].iova};
+
+		if (m.len != 0 && (rc = map->ops->map(map, &m)) < 0)
+			break;
+	}
+	if (rc < 0)
+		while (i-- > 0) {
+			struct udk_mapping m = {r->slot[i].va, r->slot[i].len, r->slot[i].iova};
+
+			if (m.len != 0)
+				map->ops->unmap(map, &m);
+		}
+	return rc;
 }
 
 /* Is [va, va+len) on the calling thread's stack?  The bounds are read once
@@ -148,19 +271,35 @@ int udk_dma_unregister(struct udk_dmamap *map, void *vaddr, size_t len)
 	return udk_dmamap_unmap(map, (void *)va0, plen);
 }
 
-/* The kernel side of an unmap of [iova, iova+len), which may cover several
- * whole per-I/O mappings.  Under the map's lock: live and the kernel object
- * may change with an attach or detach. */
-static int kernel_unmap(struct udk_dmamap *map, uint64_t iova, uint64_t len)
+/* The kernel side of an unmap of the run [iova, iova+len), made of the n
+ * whole per-I/O mappings e[] (adjacent in IOVA); once the kernel let go of
+ * them (or never had them: the map is not live), they leave the record.
+ * Under the map's lock: live and the kernel object may change with an attach
+ * or detach. */
+static int kernel_unmap(struct udk_dmamap *map, uint64_t iova, uint64_t len,
+			const struct qent *e, unsigned int n)
 {
 	struct udk_mapping m = {.vaddr = 0, .len = len, .iova = iova};
+	struct bufrecs *r = &map->ext->rec;
 	int rc = 0;
 
 	pthread_mutex_lock(&map->lock);
-	if (map->live) {
+	for (unsigned int i = 0; i < n; i++)
+		if (rec_find(r, e[i].iova, e[i].len) < 0) {
+			udk_log(UDK_LOG_ERR, UDK_DMA_LOG,
+				"unmap_buf on %s: IOVA 0x%llx+0x%llx is not a per-I/O mapping of "
+				"this map (already unmapped, or not from udk_dma_map_buf())",
+				map->name, (unsigned long long)e[i].iova,
+				(unsigned long long)e[i].len);
+			rc = -UDK_ENOTMAPPED;
+		}
+	if (rc == 0 && map->live) {
 		rc = map->ops->unmap(map, &m);
 		atomic_fetch_add_explicit(&map->ext->unmap_calls, 1, memory_order_relaxed);
 	}
+	if (rc == 0)
+		for (unsigned int i = 0; i < n; i++)
+			rec_del(r, (size_t)rec_find(r, e[i].iova, e[i].len));
 	pthread_mutex_unlock(&map->lock);
 	return rc;
 }
@@ -208,6 +347,13 @@ int udk_dma_map_buf(struct udk_dmamap *map, const void *vaddr, size_t len, uint6
 	pthread_mutex_lock(&map->lock);
 	if (map->live)
 		rc = map->ops->map(map, &m);
+	if (likely(rc == 0) && unlikely((rc = rec_add(&map->ext->rec, &m)) < 0)) {
+		udk_log(UDK_LOG_ERR, UDK_DMA_LOG,
+			"map_buf on %s: out of memory recording the mapping %p+0x%zx", map->name,
+			vaddr, len);
+		if (map->live)
+			map->ops->unmap(map, &m);
+	}
 	pthread_mutex_unlock(&map->lock);
 	if (unlikely(rc < 0)) {
 		/* Never mapped: the IOVA may go straight back. */
@@ -240,7 +386,7 @@ static int flush_queue(struct udk_dmamap *map, struct defq *q, unsigned int cach
 
 		for (j = i + 1; j < q->n && q->e[j].iova == start + len; j++)
 			len += q->e[j].len;
-		rc = kernel_unmap(map, start, len);
+		rc = kernel_unmap(map, start, len, &q->e[i], j - i);
 		if (rc < 0) {
 			/* The kernel may still map some of it: keep these IOVAs
 			 * out of circulation for good (the backend logged why). */
@@ -291,7 +437,9 @@ static int defer(struct udk_dmamap *map, uint64_t base, uint64_t plen)
 	}
 	if (unlikely(q == NULL)) {
 		/* No queue: do it the strict way rather than lose the IOVA. */
-		rc = kernel_unmap(map, base, plen);
+		struct qent e = {base, plen};
+
+		rc = kernel_unmap(map, base, plen, &e, 1);
 		if (rc == 0) {
 			udk_iova_cache_free(map->iova, cache, (unsigned int)udk_iova_class_of(plen),
 					    base);
@@ -323,7 +471,7 @@ int udk_dma_unmap_buf(struct udk_dmamap *map, uint64_t iova, size_t len)
 	}
 	if (atomic_load_explicit(&map->ext->mode, memory_order_relaxed) == UDK_DMA_UNMAP_DEFERRED)
 		return defer(map, base, plen);
-	rc = kernel_unmap(map, base, plen);
+	rc = kernel_unmap(map, base, plen, &(struct qent){base, plen}, 1);
 	if (rc < 0)
 		return rc; /* the IOVA stays out of circulation: see the top */
 	udk_iova_cache_free(map->iova, udk_iova_thread_cache(), (unsigned int)cls, base);
@@ -359,4 +507,7 @@ void udk_dma_buf_stats(struct udk_dmamap *map, struct udk_dma_buf_stats *st)
 	st->unmaps = atomic_load_explicit(&x->unmaps, memory_order_relaxed);
 	st->unmap_calls = atomic_load_explicit(&x->unmap_calls, memory_order_relaxed);
 	st->flushes = atomic_load_explicit(&x->flushes, memory_order_relaxed);
+	pthread_mutex_lock(&map->lock);
+	st->mapped = x->rec.n;
+	pthread_mutex_unlock(&map->lock);
 }

@@ -150,6 +150,8 @@ struct udk_dma_buf_stats {
 	uint64_t unmaps;       /* per-I/O mappings taken down (strict or flushed) */
 	uint64_t unmap_calls;  /* kernel unmap calls they took */
 	uint64_t flushes;      /* deferred flushes */
+	uint64_t mapped;       /* per-I/O mappings held now: mapped, or unmapped and queued
+				* for a flush (what a device attached later gets replayed) */
 };
 void udk_dma_buf_stats(struct udk_dmamap *map, struct udk_dma_buf_stats *st);
 

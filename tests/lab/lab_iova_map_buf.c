@@ -16,6 +16,7 @@
 #include "labdev.h"
 #include "labutil.h"
 #include "udk_eal.h"
+#include "udk_mem.h"
 #include "udk_util.h"
 
 static bool all_zero(const uint8_t *p, size_t n)
@@ -134,6 +135,67 @@ static int batching(struct udk_dmamap *map)
 	return LAB_PASS;
 }
 
+static int map_segment(const struct udk_memseg *seg, void *arg)
+{
+	uint64_t iova;
+
+	return udk_dmamap_map(arg, seg->va, seg->len, &iova);
+}
+
+/* A per-I/O mapping made while the map has no device (so the kernel has no
+ * container for it yet) is replayed when the first device attaches, and again
+ * when the last device left and came back; its unmap then takes it away. */
+static int before_attach(struct lab_nvme *nvme, struct udk_pci_dev *pn, struct udk_dmamap *map)
+{
+	struct udk_device *dn = udk_pci_dev_device(pn);
+	struct udk_dmamap *map2;
+	struct udk_dma_buf_stats st;
+	uint8_t *raw = malloc(2 * 4096), *buf;
+	char needle[96], line[512];
+	uint64_t iova, mark;
+
+	LAB_CHECK(raw != NULL);
+	buf = (uint8_t *)UDK_ALIGN_UP((uintptr_t)raw, 4096);
+	memset(buf, 0, 4096);
+	lab_nvme_fini(nvme, true);
+	LAB_CHECK_RC(udk_device_detach(dn), 0);
+	LAB_CHECK_RC(udk_dmamap_create(NULL, &map2), 0);
+	LAB_CHECK_RC(udk_mem_walk(udk_eal_mem(), map_segment, map2), 0);
+	LAB_CHECK_RC(udk_dma_map_buf(map2, buf, 4096, &iova), 0);
+	udk_dma_buf_stats(map2, &st);
+	LAB_CHECK(st.mapped == 1);
+	printf("before attach: malloc'ed page mapped at IOVA 0x%llx in a map with no device\n",
+	       (unsigned long long)iova);
+	for (int round = 0; round < 2; round++) {
+		LAB_CHECK_RC(udk_device_attach(dn, map2), 0);
+		LAB_CHECK_RC(lab_nvme_init(nvme, pn, map2), 0);
+		memset(buf, 0, 4096);
+		LAB_CHECK_RC(lab_nvme_identify(nvme, iova), 0);
+		LAB_CHECK(lab_nvme_identify_ok(buf, "udk-lab-nvme0"));
+		printf("before attach: %s: the device wrote the page through the replayed "
+		       "mapping\n", round == 0 ? "first attach" : "detach and attach again");
+		if (round == 0) {
+			lab_nvme_fini(nvme, true);
+			LAB_CHECK_RC(udk_device_detach(dn), 0);
+		}
+	}
+	LAB_CHECK_RC(udk_dma_unmap_buf(map2, iova, 4096), 0);
+	memset(buf, 0, 4096);
+	snprintf(needle, sizeof(needle), "DMAR.*fault addr 0x%llx ", (unsigned long long)iova);
+	mark = lab_kmsg_mark();
+	lab_nvme_identify(nvme, iova);
+	LAB_CHECK(all_zero(buf, 4096));
+	LAB_CHECK(lab_kmsg_find(mark, needle, 10000, line, sizeof(line)) == 1);
+	printf("before attach: unmapped, the IOMMU blocks it: %s\n", line);
+	lab_nvme_fini(nvme, true);
+	LAB_CHECK_RC(udk_device_detach(dn), 0); /* map2's last reference goes */
+	udk_dmamap_put(map2);
+	LAB_CHECK_RC(udk_device_attach(dn, map), 0);
+	LAB_CHECK_RC(lab_nvme_init(nvme, pn, map), 0);
+	free(raw);
+	return LAB_PASS;
+}
+
 int main(void)
 {
 	char bdf[16];
@@ -151,6 +213,8 @@ int main(void)
 	if (round_trip(&nvme, map, false) != LAB_PASS || round_trip(&nvme, map, true) != LAB_PASS)
 		return LAB_FAIL;
 	if (batching(map) != LAB_PASS)
+		return LAB_FAIL;
+	if (before_attach(&nvme, udk_eal_device(0), map) != LAB_PASS)
 		return LAB_FAIL;
 
 	/* A buffer on the stack is refused with the reason. */

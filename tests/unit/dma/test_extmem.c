@@ -164,6 +164,54 @@ static void test_lcore_and_shared_paths(void)
 	free(buf);
 }
 
+/* Per-I/O mappings made while no device is attached are recorded until
+ * their unmap (so the first attach replays them): thousands held at once,
+ * freed in a scrambled order (the record's deletions), the count back to 0;
+ * an unmap of an IOVA the map never gave is refused without touching the
+ * record; and a deferred unmap stays recorded until its flush. */
+static void test_record_of_live_mappings(void)
+{
+	struct udk_dmamap *map;
+	struct udk_dma_buf_stats st;
+	enum { N = 3000 };
+	char *buf = malloc(4096);
+	uint64_t *iova = calloc(N, sizeof(*iova)), x;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(iova);
+	CU_ASSERT_EQUAL_FATAL(udk_dmamap_create(NULL, &map), 0);
+	for (int i = 0; i < N; i++)
+		CU_ASSERT_EQUAL_FATAL(udk_dma_map_buf(map, buf, 4096, &iova[i]), 0);
+	udk_dma_buf_stats(map, &st);
+	CU_ASSERT_EQUAL(st.mapped, N);
+	/* Every third, then the rest backwards: holes all over the table. */
+	for (int i = 0; i < N; i += 3)
+		CU_ASSERT_EQUAL(udk_dma_unmap_buf(map, iova[i], 4096), 0);
+	udk_dma_buf_stats(map, &st);
+	CU_ASSERT_EQUAL(st.mapped, N - (N + 2) / 3);
+	udk_last_error_clear();
+	CU_ASSERT_EQUAL(udk_dma_unmap_buf(map, iova[0], 4096), -UDK_ENOTMAPPED);
+	CU_ASSERT_LAST_ERROR_HAS("is not a per-I/O mapping of this map");
+	CU_ASSERT_EQUAL(udk_dma_unmap_buf(map, iova[1], 8192), -UDK_ENOTMAPPED);
+	for (int i = N - 1; i >= 0; i--)
+		if (i % 3 != 0)
+			CU_ASSERT_EQUAL(udk_dma_unmap_buf(map, iova[i], 4096), 0);
+	udk_dma_buf_stats(map, &st);
+	CU_ASSERT_EQUAL(st.mapped, 0);
+	CU_ASSERT_EQUAL(st.unmaps, N);
+	/* Deferred: recorded until the flush. */
+	CU_ASSERT_EQUAL(udk_dma_set_unmap_mode(map, UDK_DMA_UNMAP_DEFERRED, 16), 0);
+	CU_ASSERT_EQUAL(udk_dma_map_buf(map, buf, 4096, &x), 0);
+	CU_ASSERT_EQUAL(udk_dma_unmap_buf(map, x, 4096), 0);
+	udk_dma_buf_stats(map, &st);
+	CU_ASSERT_EQUAL(st.mapped, 1);
+	CU_ASSERT_EQUAL(udk_dma_flush(map), 0);
+	udk_dma_buf_stats(map, &st);
+	CU_ASSERT_EQUAL(st.mapped, 0);
+	udk_dmamap_put(map);
+	free(iova);
+	free(buf);
+}
+
 int main(void)
 {
 	static const struct unit_test t[] = {
@@ -172,6 +220,7 @@ int main(void)
 		{"map_buf, strict unmap", test_map_buf_strict},
 		{"deferred: no reuse before the flush", test_deferred_iova_not_reused_before_flush},
 		{"lcore and shared paths", test_lcore_and_shared_paths},
+		{"record of live per-I/O mappings", test_record_of_live_mappings},
 	};
 	udk_log_set_level(UDK_LOG_ERR);
 	return unit_run("dma_extmem", t, UDK_ARRAY_SIZE(t));
