@@ -150,6 +150,32 @@ static void *unplug_main(void *arg)
 	return NULL;
 }
 
+/* A thread that reads the doomed controller's CSTS register (BAR0 + 0x1c)
+ * in a loop through the whole removal: the mapping is swapped under it, so
+ * it must end up reading all ones, never die of SIGBUS or SIGSEGV. */
+struct mmio_reader {
+	pthread_t thr;
+	volatile uint32_t *csts;
+	atomic_bool stop;
+	uint64_t reads, ones_after;
+	uint32_t first;
+};
+
+static void *mmio_main(void *arg)
+{
+	struct mmio_reader *r = arg;
+
+	r->first = *r->csts;
+	while (!atomic_load_explicit(&r->stop, memory_order_relaxed)) {
+		uint32_t v = *r->csts;
+
+		r->reads++;
+		if (v == UINT32_MAX)
+			r->ones_after++;
+	}
+	return NULL;
+}
+
 /* ---- I/O ---- */
 
 struct target {
@@ -159,7 +185,7 @@ struct target {
 	uint64_t seed;
 	uint32_t next_unit;
 	uint32_t acked[UNITS];   /* generation of the last acknowledged write, 0: none */
-	uint64_t submitted, ok, removed, other;
+	uint64_t submitted, ok, removed, refused, other; /* removed: completions */
 	int first_other;
 	bool stop;
 };
@@ -219,7 +245,7 @@ static void submit(struct slot *s)
 	if (rc == 0)
 		t->submitted++;
 	else if (rc == -UDK_EREMOVED)
-		t->removed++; /* refused at once: counted, not resubmitted */
+		t->refused++; /* refused at once: counted, not resubmitted */
 	else if (t->first_other == 0)
 		t->first_other = rc, t->other++;
 }
@@ -357,7 +383,10 @@ static struct slot sa[QD], sb[QD];
 static void phase_removal(struct udk_nvme_ctrlr *ca, struct udk_nvme_ctrlr *cb)
 {
 	struct unplugger u = {0};
+	struct mmio_reader mr = {0};
 	struct udk_dmamap_info mi;
+	size_t bar_len;
+	void *bar;
 	struct udk_nvme_ns *nsb;
 	uint64_t ok_at_removal = 0;
 	uint32_t checked;
@@ -375,6 +404,9 @@ static void phase_removal(struct udk_nvme_ctrlr *ca, struct udk_nvme_ctrlr *cb)
 		submit(&sa[k]);
 		submit(&sb[k]);
 	}
+	REQUIRE(udk_pci_bar_map(udk_eal_device(1), 0, &bar, &bar_len) == 0);
+	mr.csts = (volatile uint32_t *)((uint8_t *)bar + 0x1c);
+	REQUIRE(pthread_create(&mr.thr, NULL, mmio_main, &mr) == 0);
 	REQUIRE(pthread_create(&u.thr, NULL, unplug_main, &u) == 0);
 	t0 = now();
 	while (now() - t0 < 90) {
@@ -389,6 +421,13 @@ static void phase_removal(struct udk_nvme_ctrlr *ca, struct udk_nvme_ctrlr *cb)
 			break;
 	}
 	pthread_join(u.thr, NULL);
+	atomic_store(&mr.stop, true);
+	pthread_join(mr.thr, NULL);
+	printf("CSTS read %llu times across the removal: first 0x%x, all ones %llu times\n",
+	       (unsigned long long)mr.reads, mr.first, (unsigned long long)mr.ones_after);
+	CHECK(mr.first == 1);          /* RDY, the device itself */
+	CHECK(mr.ones_after > 0);      /* then the tombstone, and the process lives */
+	CHECK(udk_pci_bar_map(udk_eal_device(1), 0, &bar, &bar_len) == -UDK_EREMOVED);
 	ta.stop = true;
 	while (udk_nvme_qpair_outstanding(ta.qp) > 0)
 		udk_nvme_qpair_poll(ta.qp, 0);
@@ -400,11 +439,14 @@ static void phase_removal(struct udk_nvme_ctrlr *ca, struct udk_nvme_ctrlr *cb)
 	CHECK(nb_removed == 1 && strcmp(last_removed, bdf_b) == 0);
 	pthread_mutex_unlock(&ev_lock);
 	CHECK(udk_pci_dev_removed(udk_eal_device(1)) && !udk_pci_dev_removed(udk_eal_device(0)));
-	printf("%s: %llu writes submitted, %llu acknowledged, %llu ended UDK_EREMOVED, %llu "
-	       "other\n", bdf_b, (unsigned long long)tb.submitted, (unsigned long long)tb.ok,
-	       (unsigned long long)tb.removed, (unsigned long long)tb.other);
+	printf("%s: %llu writes submitted, %llu acknowledged, %llu completed with UDK_EREMOVED, "
+	       "%llu refused with it, %llu other\n", bdf_b, (unsigned long long)tb.submitted,
+	       (unsigned long long)tb.ok, (unsigned long long)tb.removed,
+	       (unsigned long long)tb.refused, (unsigned long long)tb.other);
 	CHECK_MSG(tb.other == 0, "first other error: %s", udk_strerror(tb.first_other));
-	CHECK(tb.removed > 0); /* at least the resubmission after removal was refused */
+	/* Every command completed exactly once, acknowledged or removed. */
+	CHECK(tb.submitted == tb.ok + tb.removed);
+	CHECK(tb.removed + tb.refused == QD); /* each slot ended on the removal once */
 	CHECK(udk_nvme_qpair_outstanding(tb.qp) == 0);
 	CHECK(udk_nvme_ns_write(tb.qp, nsb, sb[0].buf, 0, tb.nlb, write_done, &sb[0]) ==
 	      -UDK_EREMOVED);
@@ -412,7 +454,7 @@ static void phase_removal(struct udk_nvme_ctrlr *ca, struct udk_nvme_ctrlr *cb)
 	CHECK(strstr(udk_strerror(-UDK_EREMOVED), "hot-unplug") != NULL);
 	printf("%s: %llu writes acknowledged, %llu of them after the removal\n", bdf_a,
 	       (unsigned long long)ta.ok, (unsigned long long)(ta.ok - ok_at_removal));
-	CHECK(ta.other == 0 && ta.removed == 0);
+	CHECK(ta.other == 0 && ta.removed == 0 && ta.refused == 0);
 	CHECK(ta.ok > ok_at_removal + 1000);
 	udk_dmamap_info(udk_eal_dmamap(), &mi);
 	printf("map: %u device(s) attached\n", mi.nb_devices);
