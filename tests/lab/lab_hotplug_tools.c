@@ -110,6 +110,19 @@ static int unplug(const char *id)
 	return rc;
 }
 
+/* Run a tool, pull device `id` once it reports progress (`progress` on
+ * stderr), and wait for the tool to end: its exit status; secs gets how
+ * long it ran after the unplug. */
+static int run_and_unplug(char *const argv[], const char *progress, const char *id,
+			  double *secs)
+{
+	pid_t pid = start(argv);
+
+	REQUIRE(wait_err(progress) == 0); /* running: I/O or frames are moving */
+	CHECK(unplug(id) == 0);
+	return finish(pid, secs);
+}
+
 static int replug(const char *json)
 {
 	char reply[4096];
@@ -188,14 +201,10 @@ static void nvme_perf(const char *a, const char *b)
 		       "--pattern", "write", "--qd", "8", "--time", "60", "--json", NULL};
 	const char *ja, *jb;
 	double secs;
-	pid_t pid;
 	int rc;
 
 	printf("== udk-nvme-perf on two controllers loses %s\n", b);
-	pid = start(both);
-	REQUIRE(wait_err("IOPS") == 0); /* the first progress line: I/O is running */
-	CHECK(unplug("nvme1") == 0);
-	rc = finish(pid, &secs);
+	rc = run_and_unplug(both, "IOPS", "nvme1", &secs);
 	CHECK_MSG(rc == 0, "udk-nvme-perf carries on with the other controller: exit 0");
 	CHECK(strstr(err, "was removed (hot-unplug)") != NULL && strstr(err, b) != NULL);
 	CHECK(strstr(err, "controllers left: 1 of 2") != NULL);
@@ -216,10 +225,7 @@ static void nvme_perf(const char *a, const char *b)
 	REQUIRE(replug_nvme(b, true) == 0);
 
 	printf("== udk-nvme-perf loses its only controller\n");
-	pid = start(one);
-	REQUIRE(wait_err("IOPS") == 0);
-	CHECK(unplug("nvme1") == 0);
-	rc = finish(pid, &secs);
+	rc = run_and_unplug(one, "IOPS", "nvme1", &secs);
 	CHECK_MSG(rc == 1, "nothing left: exit 1");
 	CHECK(strstr(err, "every controller was removed") != NULL);
 	CHECK_MSG(secs < 30, "it stopped at the removal, not after --time 60");
@@ -235,14 +241,10 @@ static void fwd(const char *virtio, const char *e1000e, const char *mac)
 		       "--duration", "60", "--interval", "1", NULL};
 	const char *p0, *p1;
 	double secs;
-	pid_t pid;
 	int rc;
 
 	printf("== udk-fwd on virtio-net and e1000e loses the e1000e\n");
-	pid = start(both);
-	REQUIRE(wait_err("Mpps") == 0);
-	CHECK(unplug("e1000e0") == 0);
-	rc = finish(pid, &secs);
+	rc = run_and_unplug(both, "Mpps", "e1000e0", &secs);
 	CHECK_MSG(rc == 0, "udk-fwd carries on with the other port: exit 0");
 	CHECK(strstr(err, "was removed (hot-unplug); carrying on") != NULL);
 	CHECK(lab_json_valid(out));
@@ -259,10 +261,7 @@ static void fwd(const char *virtio, const char *e1000e, const char *mac)
 	REQUIRE(replug_e1000e(e1000e, mac) == 0);
 
 	printf("== udk-fwd loses its only port\n");
-	pid = start(one);
-	REQUIRE(wait_err("Mpps") == 0);
-	CHECK(unplug("e1000e0") == 0);
-	rc = finish(pid, &secs);
+	rc = run_and_unplug(one, "Mpps", "e1000e0", &secs);
 	CHECK_MSG(rc == 1, "nothing left: exit 1");
 	CHECK(strstr(err, "every port was removed") != NULL);
 	CHECK_MSG(secs < 30, "it stopped at the removal, not after --duration 60");
