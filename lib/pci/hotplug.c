@@ -363,7 +363,7 @@ static bool do_remove(struct udk_pci_dev *p, const char *why, struct udk_pci_eve
 		pthread_mutex_unlock(&p->lock);
 		return false;
 	}
-	__atomic_store_n(&p->removed, true, __ATOMIC_RELEASE);
+	__atomic_store_n(&p->removed, 1, __ATOMIC_RELEASE);
 	fn = p->remove_fn;
 	arg = p->remove_arg;
 	pthread_mutex_unlock(&p->lock);
@@ -435,5 +435,5 @@ void udk_pci_dev_set_remove_handler(struct udk_pci_dev *pdev, udk_pci_remove_fn 
 
 bool udk_pci_dev_removed(const struct udk_pci_dev *pdev)
 {
-	return __atomic_load_n(&pdev->removed, __ATOMIC_RELAXED);
+	return __atomic_load_n(&pdev->removed, __ATOMIC_RELAXED) != 0;
 }

@@ -25,7 +25,9 @@ struct udk_pci_dev {
 	int *efds;               /* MSI-X eventfds, nvec of them */
 	unsigned int nvec;
 	/* hotplug.c */
-	bool removed;            /* atomic: set once removal begins */
+	/* atomic: set once removal begins.  An int, not a bool: GCC 12 with
+	 * ASan misreports a 1-byte atomic store here (-Wstringop-overflow). */
+	int removed;
 	int req_efd;             /* request interrupt eventfd, or -1 */
 	int req_fd;              /* the device fd it was registered on */
 	uint64_t serial;         /* tells this device from a closed one in epoll */

@@ -13,7 +13,9 @@
  * reaches the callback already bound, opened and attached to the map, and
  * is used at once.  Last, ten remove/re-add cycles of that device with no
  * leak: open fds, the map's mappings and bytes, its IOVA use, udk's heap
- * and malloc's are counted before and after.
+ * and malloc's are counted before and after.  Last, udk_pci_dev_remove():
+ * the application gives the device back (the same steps, one event), and
+ * it can be opened again.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -569,6 +571,26 @@ int main(int argc, char **argv0)
 	CHECK_MSG(after.malloc_in_use <= before.malloc_in_use,
 		  "malloc grew by %zd bytes over %d cycles",
 		  (ssize_t)(after.malloc_in_use - before.malloc_in_use), CYCLES);
+
+	printf("== udk_pci_dev_remove: the application gives a device back\n");
+	int r0 = removed_count();
+	struct udk_pci_addr addr_b;
+
+	CHECK(udk_pci_dev_remove(pc) == 0);
+	CHECK(removed_count() == r0 + 1 && udk_pci_dev_removed(pc));
+	CHECK(udk_nvme_ctrlr_health(cc) == -UDK_EREMOVED);
+	CHECK(udk_pci_dev_remove(pc) == 0 && removed_count() == r0 + 1); /* only once */
+	/* The device stays in the system, on vfio-pci, and can be opened again. */
+	CHECK(on_bus(bdf_b));
+	CHECK(lab_device_driver(bdf_b, drv, sizeof(drv)) == 0 && strcmp(drv, "vfio-pci") == 0);
+	udk_nvme_ctrlr_detach(cc);
+	udk_pci_dev_close(pc);
+	REQUIRE(udk_pci_addr_parse(bdf_b, &addr_b) == 0);
+	REQUIRE(udk_pci_dev_open(&addr_b, udk_eal_dmamap(), &pc) == 0);
+	REQUIRE(udk_nvme_ctrlr_attach(pc, NULL, &cc) == 0);
+	n = use_controller(cc, 0x30, 200);
+	printf("reopened after giving it back: %d units verified\n", n);
+	CHECK(n > 0);
 
 	udk_pci_hotadd_stop();
 	udk_nvme_ctrlr_detach(cc);

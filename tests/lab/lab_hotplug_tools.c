@@ -43,7 +43,12 @@ static void slurp(const char *path, char *buf, size_t len)
 /* Start argv with stdout and stderr in tool.out and tool.err. */
 static pid_t start(char *const argv[])
 {
-	pid_t pid = fork();
+	pid_t pid;
+
+	/* Not the last run's words: wait_err() reads these while the tool starts. */
+	unlink("tool.out");
+	unlink("tool.err");
+	pid = fork();
 
 	if (pid == 0) {
 		int o = open("tool.out", O_WRONLY | O_CREAT | O_TRUNC, 0644);
