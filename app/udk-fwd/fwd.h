@@ -39,6 +39,7 @@ struct fwd_port {
 	struct udk_ether_addr mac;
 	_Atomic uint64_t rx, tx, rx_bytes, tx_bytes, dropped;
 	_Atomic uint64_t valid, invalid, lost; /* --verify */
+	atomic_bool removed;       /* hot-unplugged: its bursts return 0 */
 	uint64_t tx_seq;           /* txonly sequence number */
 	uint64_t next_seq[FWD_MAX_PORTS]; /* --verify: expected from each sender */
 };

@@ -6,6 +6,8 @@
  * Ports are paired in the order given (the first with the second, ...); an
  * lcore serves whole pairs.  Statistics go to stderr every --interval
  * seconds; the summary to stdout (text, or one JSON object with --json).
+ * A port whose device is hot-unplugged is reported and the others carry on;
+ * when none is left the run ends with exit status 1 (doc/hotplug.md).
  */
 #include <errno.h>
 #include <math.h>
@@ -162,6 +164,28 @@ static void on_signal(int sig)
 	atomic_store(&F.stop, true);
 }
 
+static atomic_uint nb_removed;
+
+/* The hot-plug thread: a port's device went away.  ethdev already makes its
+ * bursts return 0; the lcores carry on with the others. */
+static void on_pci_event(const struct udk_pci_event *ev, void *arg)
+{
+	uint16_t port;
+
+	(void)arg;
+	if (ev->type != UDK_PCI_EVENT_REMOVED || udk_eth_dev_find(ev->bdf, &port) < 0)
+		return;
+	for (unsigned int i = 0; i < F.o.nb_ports; i++) {
+		if (F.port[i].port != port || atomic_exchange(&F.port[i].removed, true))
+			continue;
+		unsigned int left = F.o.nb_ports - (atomic_fetch_add(&nb_removed, 1) + 1);
+		fprintf(stderr, PROG ": port %u (%s) was removed (hot-unplug); %s\n", port,
+			ev->bdf, left ? "carrying on with the others" : "no port is left");
+		if (left == 0)
+			atomic_store(&F.stop, true);
+	}
+}
+
 static double now(void)
 {
 	struct timespec ts;
@@ -239,12 +263,13 @@ static void summary(struct fwd *f, double secs)
 		struct snap s;
 
 		snap(p, &s);
-		udk_eth_stats_get(p->port, &st);
+		udk_eth_stats_get(p->port, &st); /* zeros for a removed port */
 		if (f->o.json) {
-			printf("%s{\"port\":%u,\"rx\":%llu,\"tx\":%llu,\"rx_bytes\":%llu,"
+			printf("%s{\"port\":%u,\"removed\":%s,\"rx\":%llu,\"tx\":%llu,\"rx_bytes\":%llu,"
 			       "\"tx_bytes\":%llu,\"dropped\":%llu,\"rx_mpps\":%.4f,\"tx_mpps\":%.4f,"
 			       "\"port_ierrors\":%llu,\"port_oerrors\":%llu,\"port_imissed\":%llu",
-			       i ? "," : "", p->port, (unsigned long long)s.rx,
+			       i ? "," : "", p->port, atomic_load(&p->removed) ? "true" : "false",
+			       (unsigned long long)s.rx,
 			       (unsigned long long)s.tx, (unsigned long long)s.rx_bytes,
 			       (unsigned long long)s.tx_bytes, (unsigned long long)s.dropped,
 			       secs > 0 ? (double)s.rx / secs / 1e6 : 0,
@@ -258,9 +283,10 @@ static void summary(struct fwd *f, double secs)
 				       (unsigned long long)atomic_load(&p->lost));
 			printf("}");
 		} else {
-			printf("port %u: rx %llu (%.3f Mpps), tx %llu (%.3f Mpps), dropped %llu, "
+			printf("port %u%s: rx %llu (%.3f Mpps), tx %llu (%.3f Mpps), dropped %llu, "
 			       "port errors rx %llu tx %llu, missed %llu",
-			       p->port, (unsigned long long)s.rx,
+			       p->port, atomic_load(&p->removed) ? " (removed)" : "",
+			       (unsigned long long)s.rx,
 			       secs > 0 ? (double)s.rx / secs / 1e6 : 0, (unsigned long long)s.tx,
 			       secs > 0 ? (double)s.tx / secs / 1e6 : 0,
 			       (unsigned long long)s.dropped, (unsigned long long)st.ierrors,
@@ -303,6 +329,7 @@ int main(int argc, char **argv)
 	}
 	if (parse(argc - n, argv + n, &F.o))
 		goto out_eal;
+	udk_pci_event_register(on_pci_event, NULL);
 	if (udk_eth_probe_eal() < 0) {
 		die("probing ports failed: %s", udk_last_error());
 		goto out_eal;
@@ -383,6 +410,8 @@ int main(int argc, char **argv)
 		while (!atomic_load(&F.stop)) {
 			for (int k = 0; k < 64; k++)
 				fwd_poll(&lcs[0]);
+			if (atomic_load(&F.stop))
+				break;
 			double t = now();
 			if (F.o.duration > 0 && t - t0 >= F.o.duration)
 				break;
@@ -397,6 +426,8 @@ int main(int argc, char **argv)
 	}
 	summary(&F, now() - t0);
 	rc = 0;
+	if (atomic_load(&nb_removed) == F.o.nb_ports)
+		rc = die("every port was removed during the run: nothing left to forward");
 	if (F.pcap != NULL)
 		pcap_dump_close(F.pcap);
 	if (pc != NULL)
@@ -406,6 +437,7 @@ out_ports:
 	if (F.mp)
 		udk_mempool_free(F.mp);
 out_eal:
+	udk_pci_event_unregister(on_pci_event, NULL);
 	udk_eal_cleanup();
 	return rc;
 }

@@ -6,7 +6,9 @@
  *
  * Exit 0 on success, 2 on bad input (options, or values the device refuses:
  * queue depth, I/O size, namespace), 1 on a runtime error (attach, memory,
- * an I/O that failed). */
+ * an I/O that failed, --verify finding a block that differs, every
+ * controller removed).  A controller hot-unplugged during the run is
+ * reported and the others carry on (doc/hotplug.md). */
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -37,9 +39,12 @@ struct opts {
 	double time;
 	uint32_t nsid;
 	bool json;
+	bool verify;    /* read back every acknowledged write after the run */
 };
 
 struct target {
+	struct udk_pci_dev *pdev;
+	atomic_bool removed;      /* set by the hot-plug callback */
 	struct udk_nvme_ctrlr *ctrlr;
 	struct udk_nvme_ctrlr_info info;
 	struct udk_nvme_ns *ns;
@@ -54,6 +59,8 @@ struct slot {
 	void *buf;
 	uint64_t t_submit; /* ns */
 	bool read;
+	uint64_t unit;     /* --verify: what the write holds */
+	uint32_t gen;
 };
 
 /* One queue pair on one namespace, served by one lcore. */
@@ -70,6 +77,10 @@ struct job {
 	bool random;
 	int mix;
 	uint64_t reads, writes, errors;
+	uint64_t removed;         /* commands that ended or were refused with UDK_EREMOVED */
+	uint32_t *acked;          /* --verify: per unit, generation of its last acknowledged write */
+	uint32_t wgen;
+	uint64_t verified, verify_bad;
 	uint16_t err_status;
 	int err_rc;
 	_Atomic uint64_t pub_ios; /* reads + writes, for the progress line */
@@ -83,6 +94,7 @@ struct worker {
 };
 
 static _Atomic bool stop;
+static atomic_uint nb_removed;
 
 static void log_sink(int level, const char *comp, const char *msg, void *arg)
 {
@@ -119,6 +131,8 @@ static void usage(FILE *f)
 		"  --time SEC          seconds to run (default 5)\n"
 		"  --ns NSID           namespace on every controller (default 1)\n"
 		"  --json              print the results as JSON\n"
+		"  --verify            with --pattern write: stamp every block, then read back\n"
+		"                      each acknowledged write of the controllers that remain\n"
 		"  --help, --version\n\n"
 		"Controllers are the -a devices.  EAL -l: lcore 0 reports, lcores 1.. each\n"
 		"drive one queue pair per namespace given to them; with one lcore, lcore 0\n"
@@ -156,6 +170,23 @@ static inline uint64_t xorshift(uint64_t *s)
 
 static void on_complete(void *arg, const struct udk_nvme_cpl *cpl);
 
+/* --verify: each block of a write starts with its LBA and the write's
+ * generation, so a read-back tells the last acknowledged write from an
+ * older one. */
+static void stamp(struct job *j, struct slot *s, uint64_t unit)
+{
+	uint32_t bs = j->tg->ni.block_size;
+
+	s->unit = unit;
+	s->gen = ++j->wgen ? j->wgen : ++j->wgen; /* never 0: "no write" */
+	for (uint32_t b = 0; b < j->nlb; b++) {
+		uint64_t *w = (uint64_t *)((uint8_t *)s->buf + (size_t)b * bs);
+
+		w[0] = unit * j->nlb + b;
+		w[1] = s->gen;
+	}
+}
+
 static void submit(struct job *j, struct slot *s, uint64_t t)
 {
 	uint64_t unit;
@@ -169,9 +200,13 @@ static void submit(struct job *j, struct slot *s, uint64_t t)
 		j->next = j->next + 1 >= j->nb_units ? 0 : j->next + 1;
 	}
 	s->t_submit = t;
+	if (j->acked != NULL && !s->read)
+		stamp(j, s, unit);
 	rc = udk_nvme_ns_io(j->qp, j->tg->ns, s->read ? UDK_NVME_IO_READ : UDK_NVME_IO_WRITE,
 			    s->buf, unit * j->nlb, j->nlb, 0, on_complete, s);
-	if (unlikely(rc < 0)) {
+	if (unlikely(rc == -UDK_EREMOVED)) {
+		j->removed++; /* the controller is gone: the slot stays idle */
+	} else if (unlikely(rc < 0)) {
 		j->errors++;
 		if (j->err_rc == 0)
 			j->err_rc = rc;
@@ -184,6 +219,10 @@ static void on_complete(void *arg, const struct udk_nvme_cpl *cpl)
 	struct job *j = s->job;
 	uint64_t t = now_ns();
 
+	if (unlikely(cpl->rc == -UDK_EREMOVED)) {
+		j->removed++;
+		return;
+	}
 	if (unlikely(cpl->rc != 0)) {
 		j->errors++;
 		if (j->err_rc == 0) {
@@ -193,10 +232,13 @@ static void on_complete(void *arg, const struct udk_nvme_cpl *cpl)
 		return; /* the slot stays idle: a failing command is reported, not repeated */
 	}
 	hist_add(&j->hist, t - s->t_submit);
-	if (s->read)
+	if (s->read) {
 		j->reads++;
-	else
+	} else {
 		j->writes++;
+		if (j->acked != NULL)
+			j->acked[s->unit] = s->gen;
+	}
 	/* One writer: a relaxed store is enough for the reporting lcore. */
 	atomic_store_explicit(&j->pub_ios, j->reads + j->writes, memory_order_relaxed);
 	if (!atomic_load_explicit(&stop, memory_order_relaxed))
@@ -243,6 +285,63 @@ static int worker_main(void *arg)
 	return 0;
 }
 
+/* ---- hot-unplug and --verify ---- */
+
+static struct target *ev_tg;
+static unsigned int ev_nt;
+
+/* The hot-plug thread: note the removal; the workers see their commands end
+ * with UDK_EREMOVED and leave those slots idle. */
+static void on_pci_event(const struct udk_pci_event *ev, void *arg)
+{
+	(void)arg;
+	if (ev->type != UDK_PCI_EVENT_REMOVED)
+		return;
+	for (unsigned int i = 0; i < ev_nt; i++) {
+		if (ev_tg[i].pdev != ev->pdev || atomic_exchange(&ev_tg[i].removed, true))
+			continue;
+		unsigned int n = atomic_fetch_add(&nb_removed, 1) + 1;
+		fprintf(stderr, PROG ": %s was removed (hot-unplug): its commands end with "
+			"UDK_EREMOVED; controllers left: %u of %u\n", ev->bdf, ev_nt - n, ev_nt);
+	}
+}
+
+/* Read back every unit whose last write was acknowledged and compare the
+ * stamps; the job's worker is done, so the main thread polls its qpair. */
+static void verify_job(struct job *j)
+{
+	uint32_t bs = j->tg->ni.block_size;
+	void *buf = j->slots[0].buf;
+
+	for (uint64_t u = 0; u < j->nb_units && !atomic_load(&j->tg->removed); u++) {
+		if (j->acked[u] == 0)
+			continue;
+		j->verified++;
+		if (udk_nvme_ns_io_sync(j->qp, j->tg->ns, UDK_NVME_IO_READ, buf, u * j->nlb, j->nlb,
+					NULL) != 0) {
+			j->verify_bad++;
+			continue;
+		}
+		for (uint32_t b = 0; b < j->nlb; b++) {
+			const uint64_t *w = (const uint64_t *)((uint8_t *)buf + (size_t)b * bs);
+
+			if (w[0] != u * j->nlb + b || w[1] != j->acked[u]) {
+				if (j->verify_bad == 0)
+					fprintf(stderr, PROG ": verify: %s LBA %llu holds LBA %llu of "
+						"write %llu, not write %u\n", j->tg->info.bdf,
+						(unsigned long long)(u * j->nlb + b),
+						(unsigned long long)w[0], (unsigned long long)w[1],
+						j->acked[u]);
+				j->verify_bad++;
+				break;
+			}
+		}
+	}
+	fprintf(stderr, PROG ": verify: %s: %llu acknowledged writes read back, %llu differ\n",
+		j->tg->info.bdf, (unsigned long long)j->verified,
+		(unsigned long long)j->verify_bad);
+}
+
 /* ---- options ---- */
 
 static int number(const char *opt, const char *v, uint64_t lo, uint64_t max, uint64_t *out)
@@ -278,6 +377,10 @@ static int parse(int argc, char **argv, struct opts *o)
 
 		if (!strcmp(a, "--json")) {
 			o->json = true;
+			continue;
+		}
+		if (!strcmp(a, "--verify")) {
+			o->verify = true;
 			continue;
 		}
 		if (!strcmp(a, "--qd")) {
@@ -317,6 +420,9 @@ static int parse(int argc, char **argv, struct opts *o)
 	if (o->mix >= 0 && o->pattern != P_RW && o->pattern != P_RANDRW)
 		return die("--mix applies to the rw and randrw patterns, not %s",
 			   pattern_names[o->pattern]) + 1;
+	if (o->verify && o->pattern != P_WRITE)
+		return die("--verify needs --pattern write (sequential writes: one write per block "
+			   "in flight at a time), not %s", pattern_names[o->pattern]) + 1;
 	if (o->mix < 0)
 		o->mix = o->pattern == P_READ || o->pattern == P_RANDREAD ? 100 :
 			 o->pattern == P_WRITE || o->pattern == P_RANDWRITE ? 0 : 50;
@@ -332,7 +438,8 @@ static int targets_open(const struct opts *o, struct target *tg, size_t nt)
 	for (size_t i = 0; i < nt; i++) {
 		struct target *t = &tg[i];
 
-		if (udk_nvme_ctrlr_attach(udk_eal_device(i), NULL, &t->ctrlr) < 0)
+		t->pdev = udk_eal_device(i);
+		if (udk_nvme_ctrlr_attach(t->pdev, NULL, &t->ctrlr) < 0)
 			return die("controller %zu: %s", i, udk_last_error());
 		udk_nvme_ctrlr_info(t->ctrlr, &t->info);
 		if (udk_nvme_ctrlr_ns(t->ctrlr, o->nsid, &t->ns) < 0)
@@ -371,6 +478,15 @@ static int job_open(const struct opts *o, struct job *j, unsigned int idx)
 	j->rng = 0x9e3779b97f4a7c15ull * (idx + 1);
 	j->next = j->nb_units / 8 * (idx % 8); /* jobs on one namespace start apart */
 	hist_init(&j->hist);
+	if (o->verify) {
+		if (j->nb_units > (1u << 26) || o->qd >= j->nb_units)
+			return die("--verify: namespace %u on %s has %llu I/O units; it needs more "
+				   "than --qd and at most 64M", o->nsid, t->info.bdf,
+				   (unsigned long long)j->nb_units) + 1;
+		j->acked = calloc(j->nb_units, sizeof(*j->acked));
+		if (j->acked == NULL)
+			return die("out of memory");
+	}
 	j->slots = calloc(o->qd, sizeof(*j->slots));
 	if (j->slots == NULL)
 		return die("out of memory");
@@ -399,6 +515,7 @@ static void job_close(struct job *j, uint32_t qd)
 	for (uint32_t k = 0; j->slots != NULL && k < qd; k++)
 		udk_dma_free(j->slots[k].buf);
 	free(j->slots);
+	free(j->acked);
 }
 
 /* ---- reporting ---- */
@@ -468,20 +585,25 @@ static void report(const struct opts *o, struct job *jobs, unsigned int nj, doub
 	for (unsigned int i = 0; i < nj; i++) {
 		struct job *j = &jobs[i];
 		struct result r = {j->reads, j->writes, j->errors, j->t1 - j->t0, &j->hist};
-		char name[64];
+		bool gone = atomic_load(&j->tg->removed);
+		char name[80];
 
 		hist_merge(&total, &j->hist);
 		tr.reads += j->reads;
 		tr.writes += j->writes;
 		tr.errors += j->errors;
 		if (o->json) {
-			printf("%s{\"lcore\":%u,\"bdf\":\"%s\",\"nsid\":%u,", i ? "," : "", j->lcore,
-			       j->tg->info.bdf, o->nsid);
+			printf("%s{\"lcore\":%u,\"bdf\":\"%s\",\"nsid\":%u,\"removed\":%s,", i ? "," : "",
+			       j->lcore, j->tg->info.bdf, o->nsid, gone ? "true" : "false");
+			if (o->verify)
+				printf("\"verified\":%llu,\"verify_errors\":%llu,",
+				       (unsigned long long)j->verified,
+				       (unsigned long long)j->verify_bad);
 			result_json(&r, o->io_size);
 			printf("}");
 		} else {
-			snprintf(name, sizeof(name), "lcore %u %s ns %u", j->lcore, j->tg->info.bdf,
-				 o->nsid);
+			snprintf(name, sizeof(name), "lcore %u %s ns %u%s", j->lcore, j->tg->info.bdf,
+				 o->nsid, gone ? " (removed)" : "");
 			result_text(name, &r, o->io_size);
 		}
 	}
@@ -497,6 +619,13 @@ static void report(const struct opts *o, struct job *jobs, unsigned int nj, doub
 			       tr.reads + tr.writes ? 100.0 * (double)tr.reads /
 						      (double)(tr.reads + tr.writes) : 0);
 	}
+}
+
+/* Nothing left to drive: end the run early (the main loop's check). */
+static void all_removed(unsigned int nt)
+{
+	if (atomic_load(&nb_removed) == nt && !atomic_exchange(&stop, true))
+		fprintf(stderr, PROG ": every controller was removed; stopping\n");
 }
 
 static void on_signal(int sig)
@@ -545,6 +674,9 @@ int main(int argc, char **argv)
 			 "see 'udk-devbind status')") + 1;
 		goto out_eal;
 	}
+	ev_tg = tg;
+	ev_nt = nt;
+	udk_pci_event_register(on_pci_event, NULL);
 	rc = targets_open(&o, tg, nt);
 	if (rc)
 		goto out_targets;
@@ -553,6 +685,12 @@ int main(int argc, char **argv)
 	 * i % nt.  Fewer: each namespace a queue pair on the worker i % nw. */
 	nw = udk_lcore_count() > 1 ? udk_lcore_count() - 1 : 1;
 	nj = nw > nt ? nw : nt;
+	if (o.verify && nj != nt) {
+		rc = die("--verify: each namespace needs exactly one queue pair; %u worker lcores "
+			 "for %u controller%s (use -l with at most %u lcores)", nw, nt,
+			 nt == 1 ? "" : "s", nt + 1) + 1;
+		goto out_targets;
+	}
 	jobs = aligned_alloc(64, sizeof(*jobs) * nj);
 	if (jobs == NULL) {
 		rc = die("out of memory");
@@ -588,6 +726,7 @@ int main(int argc, char **argv)
 			udk_lcore_launch(i + 1, worker_main, &wk[i]);
 		while (!atomic_load(&stop)) {
 			usleep(10000);
+			all_removed(nt);
 			double t = now();
 			if (t - t0 >= o.time)
 				atomic_store(&stop, true);
@@ -605,6 +744,7 @@ int main(int argc, char **argv)
 			for (int k = 0; k < 64; k++)
 				for (i = 0; i < wk[0].nb_jobs; i++)
 					udk_nvme_qpair_poll(wk[0].jobs[i]->qp, 0);
+			all_removed(nt);
 			double t = now();
 			if (t - t0 >= o.time)
 				atomic_store(&stop, true);
@@ -619,8 +759,18 @@ int main(int argc, char **argv)
 	for (i = 0; i < nj; i++)
 		if (jobs[i].t1 - jobs[i].t0 > secs)
 			secs = jobs[i].t1 - jobs[i].t0;
+	for (i = 0; o.verify && i < nj; i++)
+		if (!atomic_load(&jobs[i].tg->removed))
+			verify_job(&jobs[i]);
 	report(&o, jobs, nj, secs);
 	rc = 0;
+	for (i = 0; i < nj; i++)
+		if (jobs[i].verify_bad)
+			rc = die("verify: %s: %llu of %llu acknowledged writes read back wrong",
+				 jobs[i].tg->info.bdf, (unsigned long long)jobs[i].verify_bad,
+				 (unsigned long long)jobs[i].verified);
+	if (atomic_load(&nb_removed) == nt)
+		rc = die("every controller was removed during the run: nothing left to measure");
 	for (i = 0; i < nj; i++) {
 		if (jobs[i].errors == 0)
 			continue;
@@ -640,6 +790,7 @@ out_targets:
 		if (tg[i].ctrlr != NULL)
 			udk_nvme_ctrlr_detach(tg[i].ctrlr);
 out_eal:
+	udk_pci_event_unregister(on_pci_event, NULL);
 	udk_eal_cleanup();
 	return rc;
 }

@@ -37,6 +37,8 @@ for args, text in [
         (['--time', '0'], "--time: '0' is not a number of seconds"),
         (['--io-size', 'big'], "--io-size: 'big' is not a number"),
         (['--frob'], "unknown option '--frob'"),
+        (['--verify'], '--verify needs --pattern write'),
+        (['--verify', '--pattern', 'randwrite'], '--verify needs --pattern write'),
 ]:
     rc, out, err = run(['-a', '0000:00:03.0', '--'] + args)
     check(rc == 2 and text in err and err.count('\n') == 1,

@@ -435,6 +435,7 @@ int udk_nvme_ctrlr_attach(struct udk_pci_dev *pdev, const struct udk_nvme_ctrlr_
 		"namespaces active, %u I/O queues", c->info.bdf, c->info.model, c->info.serial,
 		c->info.firmware, c->info.vs >> 16, (c->info.vs >> 8) & 0xff,
 		c->info.nb_active_ns, c->info.nb_io_queues);
+	nvme_remove_hook(c, true);
 	*out = c;
 	return 0;
 
@@ -462,8 +463,16 @@ void udk_nvme_ctrlr_detach(struct udk_nvme_ctrlr *c)
 
 	if (c == NULL)
 		return;
+	nvme_remove_hook(c, false);
 	while (c->qpairs != NULL)
 		udk_nvme_qpair_destroy(c->qpairs);
+	if (nvme_ctrlr_removed(c)) {
+		/* Gone, and detached from the map: nothing can DMA into its memory. */
+		nvme_qpair_fini(&c->admin);
+		udk_dma_free(c->idc);
+		udk_dma_free(c->scratch);
+		goto out_free;
+	}
 	/* §7.6.2: normal shutdown, then disable. */
 	if (!c->failed) {
 		nvme_wr32(c, NVME_REG_CC, nvme_rd32(c, NVME_REG_CC) | NVME_CC_SHN_NORMAL);
@@ -478,6 +487,7 @@ void udk_nvme_ctrlr_detach(struct udk_nvme_ctrlr *c)
 		udk_dma_free(c->scratch);
 	}
 	udk_pci_bus_master(c->pdev, false);
+out_free:
 	free(c->ns);
 	free(c->qid_used);
 	pthread_mutex_destroy(&c->lock);
@@ -516,6 +526,8 @@ int udk_nvme_ctrlr_health(struct udk_nvme_ctrlr *c)
 {
 	uint32_t csts = nvme_rd32(c, NVME_REG_CSTS);
 
+	if (nvme_ctrlr_removed(c))
+		return -UDK_EREMOVED;
 	if (csts == UINT32_MAX) {
 		udk_log(UDK_LOG_ERR, NVME_LOG, "%s: CSTS reads all ones: the controller was removed",
 			c->info.bdf);

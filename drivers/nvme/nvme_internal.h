@@ -90,6 +90,7 @@ struct udk_nvme_ctrlr {
 	struct udk_nvme_qpair *qpairs;
 	uint8_t *qid_used;      /* [nb_io_queues + 1] */
 	bool failed;
+	bool removed;           /* atomic: hot-unplugged (remove.c); failed is set too */
 };
 
 /* nvme_qpair.c */
@@ -119,6 +120,13 @@ int nvme_io_check(const struct udk_nvme_qpair *qp, const struct udk_nvme_ns *ns,
 		  enum udk_nvme_io_op op, const void *buf, uint64_t lba, uint32_t nlb);
 void nvme_io_build(struct nvme_sqe *sqe, const struct udk_nvme_ns *ns, enum udk_nvme_io_op op,
 		   uint64_t lba, uint32_t nlb, uint32_t flags);
+
+/* remove.c: surprise removal.  hook: set (on) or clear lib/pci's remove
+ * handler; removed: the flag, one acquire load; qpair_removed: on the
+ * qpair's thread, complete everything it holds with -UDK_EREMOVED. */
+void nvme_remove_hook(struct udk_nvme_ctrlr *c, bool on);
+bool nvme_ctrlr_removed(const struct udk_nvme_ctrlr *c);
+void nvme_qpair_removed(struct udk_nvme_qpair *qp);
 
 /* nvme_ctrlr.c */
 int nvme_ctrlr_create_io_queues(struct udk_nvme_ctrlr *c, struct udk_nvme_qpair *qp);

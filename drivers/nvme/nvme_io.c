@@ -36,6 +36,8 @@ int nvme_io_check(const struct udk_nvme_qpair *qp, const struct udk_nvme_ns *ns,
 		return -EINVAL;
 	}
 	if (qp->failed || __atomic_load_n(&c->failed, __ATOMIC_RELAXED)) {
+		if (nvme_ctrlr_removed(c))
+			return -UDK_EREMOVED; /* logged once, at removal */
 		udk_log(UDK_LOG_ERR, NVME_LOG, "%s: the controller has failed (fatal status "
 			"CSTS.CFS, or removed); reset it with udk_nvme_ctrlr_reset()", c->info.bdf);
 		return -UDK_EDEVSTATE;

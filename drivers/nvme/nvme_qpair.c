@@ -123,7 +123,8 @@ void nvme_qpair_reset_ring(struct udk_nvme_qpair *qp)
 
 void nvme_qpair_cancel_all(struct udk_nvme_qpair *qp)
 {
-	struct udk_nvme_cpl cpl = {.rc = -ECANCELED};
+	struct udk_nvme_cpl cpl = {.rc = nvme_ctrlr_removed(qp->ctrlr) ? -UDK_EREMOVED
+								: -ECANCELED};
 
 	for (uint16_t i = 0; i + 1 < qp->qsize; i++) {
 		struct nvme_req *r = &qp->reqs[i];
@@ -308,6 +309,8 @@ int udk_nvme_qpair_poll(struct udk_nvme_qpair *qp, uint32_t max)
 	}
 	if (qp->cq_head != head)
 		*qp->cq_db = qp->cq_head;
+	else if (unlikely(qp->in_flight + qp->timed_out > 0 && nvme_ctrlr_removed(qp->ctrlr)))
+		nvme_qpair_removed(qp); /* remove.c: nothing more will come */
 	else if (qp->in_flight > 0 && qp->timeout_ns != 0) {
 		uint64_t now = nvme_now_ns();
 

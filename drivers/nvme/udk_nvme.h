@@ -37,7 +37,9 @@ struct udk_nvme_qpair;
 /* How a command ended.  rc: 0 success; -EIO the device returned an error
  * status (status holds SCT << 8 | SC, NVMe 1.4 §4.6.1); -ETIMEDOUT no
  * completion within the qpair's timeout; -ECANCELED failed by a controller
- * reset (udk_nvme_ctrlr_reset()) or by qpair destruction. */
+ * reset (udk_nvme_ctrlr_reset()) or by qpair destruction; -UDK_EREMOVED the
+ * controller was hot-unplugged (doc/hotplug.md): every command it had not
+ * completed ends so, on the qpair's thread, at its next poll. */
 struct udk_nvme_cpl {
 	int rc;
 	uint16_t status; /* SCT 10:8, SC 7:0; 0 on success */
@@ -77,7 +79,8 @@ int udk_nvme_ctrlr_attach(struct udk_pci_dev *pdev, const struct udk_nvme_ctrlr_
 
 /* Destroy every qpair left (their commands complete with -ECANCELED), shut
  * the controller down (CC.SHN, then CC.EN = 0) and free it.  Its namespaces
- * and qpairs become invalid.  pdev is left open. */
+ * and qpairs become invalid.  pdev is left open.  A removed controller is
+ * only freed (its commands end with -UDK_EREMOVED). */
 void udk_nvme_ctrlr_detach(struct udk_nvme_ctrlr *ctrlr);
 
 /* Values read at attach (and refreshed by reset).  Strings are trimmed. */
@@ -240,7 +243,8 @@ enum udk_nvme_io_op {
  * nlb 0), -E2BIG (more than max_xfer), -EINVAL (NULL or unaligned buffer, a
  * namespace of another controller, an operation the controller does not
  * support), -UDK_ENOTMAPPED (buffer not udk DMA memory), -UDK_EDEVSTATE
- * (controller failed).  Lock-free; one thread per qpair. */
+ * (controller failed), -UDK_EREMOVED (controller removed, silently).
+ * Lock-free; one thread per qpair. */
 int udk_nvme_ns_io(struct udk_nvme_qpair *qp, struct udk_nvme_ns *ns, enum udk_nvme_io_op op,
 		   void *buf, uint64_t lba, uint32_t nlb, uint32_t flags, udk_nvme_cb cb,
 		   void *arg);

@@ -192,9 +192,13 @@ err_unset:
 
 static void type1_detach_group(struct udk_dmamap *map, struct udk_group *grp)
 {
+	/* EINVAL: the kernel took the group out itself, as it does when the
+	 * group's last device is removed (hot-unplug, doc/hotplug.md). */
 	if (ioctl(grp->fd, VFIO_GROUP_UNSET_CONTAINER) < 0)
-		udk_log(UDK_LOG_WARN, UDK_DMA_LOG, "detach group %d from %s: %s", grp->num,
-			map->name, strerror(errno));
+		udk_log(errno == EINVAL ? UDK_LOG_INFO : UDK_LOG_WARN, UDK_DMA_LOG,
+			"detach group %d from %s: %s", grp->num, map->name,
+			errno == EINVAL ? "the kernel already took it out (its device was removed)"
+					: strerror(errno));
 	/* The last group out takes the container's IOMMU, and every mapping,
 	 * with it: the record is replayed at the next first attach. */
 	if (map->nb_groups == 1)

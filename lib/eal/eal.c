@@ -166,6 +166,7 @@ void udk_eal_cleanup(void)
 		return;
 	/* Devices first: nothing may DMA into memory that is about to go. */
 	close_devices();
+	udk_pci_hotplug_fini();
 	eal_lcores_stop();
 	udk_mem_set_default(NULL);
 	udk_mem_destroy(eal.mem);

@@ -148,6 +148,8 @@ int udk_eth_probe_vdev(const char *spec, uint16_t *port)
 	return rc;
 }
 
+static void on_remove(struct udk_pci_dev *pdev, void *arg);
+
 int udk_eth_probe_pci(struct udk_pci_dev *pdev, uint16_t *port)
 {
 	const struct udk_pci_info *info = udk_pci_dev_info(pdev);
@@ -165,12 +167,15 @@ int udk_eth_probe_pci(struct udk_pci_dev *pdev, uint16_t *port)
 				continue;
 			rc = alloc_port(bdf, drv, &dev);
 			if (rc == 0) {
+				dev->pdev = pdev;
 				rc = drv->probe_pci(dev, pdev);
 				if (rc == 0)
 					rc = publish(dev, port);
 				else
 					free(dev);
 			}
+			if (rc == 0)
+				udk_pci_dev_set_remove_handler(pdev, on_remove, dev);
 			break;
 		}
 	}
@@ -199,6 +204,46 @@ int udk_eth_probe_eal(void)
 		n++;
 	}
 	return n;
+}
+
+/* ---- surprise removal (doc/hotplug.md) ---- */
+
+/* lib/pci's hot-plug thread, under its lock: no ethdev lock here.  The
+ * bursts see no queues from now on and return 0; the driver's rings and
+ * the mbufs in them are released at close, on the application's thread. */
+static void on_remove(struct udk_pci_dev *pdev, void *arg)
+{
+	struct udk_eth_dev *dev = arg;
+	struct udk_eth_fp *fp = &udk_eth_fp_[dev->port];
+
+	(void)pdev;
+	__atomic_store_n(&fp->nb_rxq, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&fp->nb_txq, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&dev->removed, true, __ATOMIC_RELEASE);
+	udk_log(UDK_LOG_NOTICE, LOG, "port %u (%s) removed: its bursts return 0; close it "
+		"with udk_eth_dev_close()", dev->port, dev->name);
+}
+
+static bool is_removed(const struct udk_eth_dev *dev)
+{
+	return __atomic_load_n(&dev->removed, __ATOMIC_ACQUIRE);
+}
+
+static int refuse_removed(const struct udk_eth_dev *dev, const char *what)
+{
+	udk_log(UDK_LOG_ERR, LOG, "%s port %u (%s): the device was removed (hot-unplug); "
+		"close the port", what, dev->port, dev->name);
+	return -UDK_EREMOVED;
+}
+
+bool udk_eth_dev_is_removed(uint16_t port)
+{
+	bool r;
+
+	pthread_mutex_lock(&lock);
+	r = port < UDK_ETH_MAX_PORTS && ports[port] != NULL && is_removed(ports[port]);
+	pthread_mutex_unlock(&lock);
+	return r;
 }
 
 /* The device of port, with the lock held; logs and returns NULL if none. */
@@ -284,7 +329,9 @@ int udk_eth_dev_configure(uint16_t port, const struct udk_eth_conf *conf)
 		return -ENODEV;
 	OPTS_COPY(c, conf, udk_eth_conf_init);
 	info_locked(dev, &info);
-	if (dev->started) {
+	if (is_removed(dev)) {
+		rc = refuse_removed(dev, "configure");
+	} else if (dev->started) {
 		udk_log(UDK_LOG_ERR, LOG, "configure port %u: stop the port first", port);
 		rc = -EBUSY;
 	} else if (c.nb_rx_queues == 0 || c.nb_rx_queues > info.max_rx_queues ||
@@ -314,6 +361,8 @@ static int check_queue(struct udk_eth_dev *dev, const char *kind, uint16_t q, ui
 {
 	struct udk_eth_dev_info info;
 
+	if (is_removed(dev))
+		return refuse_removed(dev, kind[0] == 'r' ? "rx queue setup" : "tx queue setup");
 	info_locked(dev, &info);
 	if (!dev->configured || dev->started) {
 		udk_log(UDK_LOG_ERR, LOG, "%s queue %u of port %u: %s", kind, q, dev->port,
@@ -389,6 +438,10 @@ int udk_eth_dev_start(uint16_t port)
 
 	if (dev == NULL)
 		return -ENODEV;
+	if (is_removed(dev)) {
+		rc = refuse_removed(dev, "start");
+		goto out;
+	}
 	if (dev->started)
 		goto out;
 	for (uint16_t q = 0; dev->configured && q < dev->conf.nb_rx_queues; q++)
@@ -428,7 +481,8 @@ static void stop_locked(struct udk_eth_dev *dev)
 		return;
 	/* The caller guarantees no lcore is inside a burst of this port. */
 	fp_clear(dev->port);
-	dev->drv->ops->stop(dev);
+	if (!is_removed(dev)) /* a removed device has nothing to stop */
+		dev->drv->ops->stop(dev);
 	dev->started = false;
 }
 
@@ -449,8 +503,10 @@ int udk_eth_dev_close(uint16_t port)
 
 	if (dev == NULL)
 		return -ENODEV;
+	if (dev->pdev != NULL)
+		udk_pci_dev_set_remove_handler(dev->pdev, NULL, NULL);
 	stop_locked(dev);
-	release_queues(dev);
+	release_queues(dev); /* removed or not: the mbufs in the rings go back */
 	dev->drv->ops->close(dev);
 	ports[port] = NULL;
 	fp_clear(port);
@@ -469,13 +525,17 @@ void udk_eth_close_all(void)
 int udk_eth_stats_get(uint16_t port, struct udk_eth_stats *st)
 {
 	struct udk_eth_dev *dev = get_locked(port, "stats");
+	int rc = 0;
 
 	if (dev == NULL)
 		return -ENODEV;
 	memset(st, 0, sizeof(*st));
-	dev->drv->ops->stats_get(dev, st);
+	if (is_removed(dev)) /* its registers are gone: no counters to read */
+		rc = -UDK_EREMOVED;
+	else
+		dev->drv->ops->stats_get(dev, st);
 	pthread_mutex_unlock(&lock);
-	return 0;
+	return rc;
 }
 
 int udk_eth_stats_reset(uint16_t port)
@@ -484,7 +544,8 @@ int udk_eth_stats_reset(uint16_t port)
 
 	if (dev == NULL)
 		return -ENODEV;
-	dev->drv->ops->stats_reset(dev);
+	if (!is_removed(dev))
+		dev->drv->ops->stats_reset(dev);
 	pthread_mutex_unlock(&lock);
 	return 0;
 }
@@ -492,14 +553,17 @@ int udk_eth_stats_reset(uint16_t port)
 int udk_eth_link_get(uint16_t port, struct udk_eth_link *link)
 {
 	struct udk_eth_dev *dev = get_locked(port, "link");
+	int rc = 0;
 
 	if (dev == NULL)
 		return -ENODEV;
 	memset(link, 0, sizeof(*link));
-	if (dev->started)
+	if (is_removed(dev))
+		rc = -UDK_EREMOVED; /* link down */
+	else if (dev->started)
 		dev->drv->ops->link_get(dev, link);
 	pthread_mutex_unlock(&lock);
-	return 0;
+	return rc;
 }
 
 int udk_eth_macaddr_get(uint16_t port, struct udk_ether_addr *mac)
@@ -521,7 +585,9 @@ int udk_eth_promiscuous_set(uint16_t port, bool on)
 	if (dev == NULL)
 		return -ENODEV;
 	dev->conf.promiscuous = on;
-	if (dev->started && dev->drv->ops->promiscuous_set)
+	if (is_removed(dev))
+		rc = refuse_removed(dev, "promiscuous");
+	else if (dev->started && dev->drv->ops->promiscuous_set)
 		rc = dev->drv->ops->promiscuous_set(dev, on);
 	pthread_mutex_unlock(&lock);
 	return rc;

@@ -114,6 +114,12 @@ int udk_eth_link_get(uint16_t port, struct udk_eth_link *link);
 int udk_eth_macaddr_get(uint16_t port, struct udk_ether_addr *mac);
 int udk_eth_promiscuous_set(uint16_t port, bool on);
 int udk_eth_mtu_get(uint16_t port, uint32_t *mtu);
+/* True once the port's PCI device was hot-unplugged (doc/hotplug.md): its
+ * bursts return 0 from then on; configure, queue setup, start and
+ * promiscuous answer -UDK_EREMOVED, stats and link -UDK_EREMOVED with zeros
+ * (link down); stop and close work, and close returns every mbuf the rings
+ * held to its pool. */
+bool udk_eth_dev_is_removed(uint16_t port);
 /* Close every port (before udk_eal_cleanup()). */
 void udk_eth_close_all(void);
 
@@ -208,6 +214,8 @@ struct udk_eth_dev {
 	void *rxq[UDK_ETH_MAX_QUEUES];
 	void *txq[UDK_ETH_MAX_QUEUES];
 	bool configured, started;
+	struct udk_pci_dev *pdev;     /* PCI ports; NULL for software ones */
+	bool removed;                 /* atomic: hot-unplugged; ethdev skips stop */
 };
 
 void udk_eth_driver_register(struct udk_eth_driver *drv);

@@ -98,6 +98,94 @@ int udk_pci_msix_disable(struct udk_pci_dev *pdev);
  * has none. */
 int udk_pci_reset(struct udk_pci_dev *pdev);
 
+/* ---- hot-plug (doc/hotplug.md) ----
+ *
+ * Surprise removal.  Every device opened here registers VFIO's request
+ * interrupt (VFIO_PCI_REQ_IRQ_INDEX) on an eventfd that lib/pci's hot-plug
+ * thread watches (epoll; started with the first device).  When the kernel
+ * asks for the device back (hot-unplug, `echo 1 > .../remove`, unbind), that
+ * thread removes it: it marks it removed, calls the driver's remove handler,
+ * swaps every mapped BAR for anonymous memory filled with 0xff (so a late
+ * MMIO read returns all ones and a late write lands nowhere, never SIGBUS or
+ * SIGSEGV), closes the udk_device (detached from its map, other devices of
+ * the map untouched; device fd and, with its last device, group fd closed,
+ * so the kernel's unplug completes), then tells the event callbacks.  The
+ * struct udk_pci_dev stays valid until its owner calls udk_pci_dev_close();
+ * every call on it but close answers -UDK_EREMOVED. */
+
+/* Called on the hot-plug thread when removal begins, before the BARs are
+ * swapped and the device closed.  The driver flags its queues removed (what
+ * its fast path reads; the queues' own threads then complete what is
+ * outstanding with -UDK_EREMOVED).  It runs under lib/pci's hot-plug lock:
+ * it must not block, take a lock held around udk_pci_dev_close(), or close
+ * the device.  One handler per device; NULL removes it. */
+typedef void (*udk_pci_remove_fn)(struct udk_pci_dev *pdev, void *arg);
+void udk_pci_dev_set_remove_handler(struct udk_pci_dev *pdev, udk_pci_remove_fn fn, void *arg);
+
+/* True once removal has begun.  Lock-free (one relaxed load), any thread. */
+bool udk_pci_dev_removed(const struct udk_pci_dev *pdev);
+
+/* Remove pdev as the request interrupt would (the same steps, on the calling
+ * thread): for an application that gives a device back, and for tests.
+ * 0, or 0 again when it was already removed.  Control path. */
+int udk_pci_dev_remove(struct udk_pci_dev *pdev);
+
+enum udk_pci_event_type {
+	UDK_PCI_EVENT_REMOVED = 1, /* a device of this process was removed */
+	UDK_PCI_EVENT_ADDED,       /* the hot-add monitor opened a new device */
+};
+
+struct udk_pci_event {
+	enum udk_pci_event_type type;
+	struct udk_pci_addr addr;
+	char bdf[UDK_PCI_ADDR_STRLEN];
+	uint16_t vendor_id, device_id;
+	/* REMOVED: the removed device, for identity (its owner still closes
+	 * it).  ADDED: the new device, opened and attached to the monitor's map;
+	 * it belongs to the application from now on (udk_pci_dev_close()). */
+	struct udk_pci_dev *pdev;
+};
+
+/* Called on the hot-plug thread with no lib/pci lock held: it may open and
+ * attach devices (start an ADDED device's driver) and should hand the rest
+ * to the application's own threads.  It must not close ev->pdev of a
+ * REMOVED event: its owner does that, on its own thread. */
+typedef void (*udk_pci_event_fn)(const struct udk_pci_event *ev, void *arg);
+
+/* Register / unregister an event callback (up to 8; the same fn and arg
+ * once).  0, -ENOSPC, -EEXIST; unregister: 0 or -ENOENT.  Thread-safe. */
+int udk_pci_event_register(udk_pci_event_fn fn, void *arg);
+int udk_pci_event_unregister(udk_pci_event_fn fn, void *arg);
+
+/* Hot-add: a netlink (NETLINK_KOBJECT_UEVENT) monitor on the hot-plug thread
+ * that notices PCI functions appearing and opens those the allow-list takes
+ * (a vendor:device pair or an address), attached to map, and hands them to
+ * the event callbacks as UDK_PCI_EVENT_ADDED.  With bind, a device that is
+ * not on vfio-pci is bound to it first (root); without, the monitor waits
+ * for someone else to bind it.  Devices already open are left alone, and
+ * the map and its other devices are not touched. */
+struct udk_pci_id {
+	uint16_t vendor_id, device_id;
+};
+struct udk_pci_hotadd_opts {
+	size_t opts_size;          /* set by udk_pci_hotadd_opts_init() */
+	struct udk_dmamap *map;    /* required; a reference is held while monitoring */
+	bool bind;                 /* bind matching devices to vfio-pci */
+	const struct udk_pci_id *ids; /* copied */
+	size_t nb_ids;
+	const struct udk_pci_addr *addrs; /* copied */
+	size_t nb_addrs;
+};
+void udk_pci_hotadd_opts_init(struct udk_pci_hotadd_opts *opts, size_t size);
+/* Start the monitor (one per process).  0, -EBUSY (running), -EINVAL (no map
+ * or an empty allow-list), or the socket's error. */
+int udk_pci_hotadd_start(const struct udk_pci_hotadd_opts *opts);
+void udk_pci_hotadd_stop(void);
+
+/* Stop the hot-plug thread and the monitor (udk_eal_cleanup() calls it once
+ * every device is closed). */
+void udk_pci_hotplug_fini(void);
+
 #ifdef __cplusplus
 }
 #endif

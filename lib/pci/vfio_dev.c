@@ -2,7 +2,10 @@
  * struct udk_device: BARs mmapped through the device fd, config space
  * through the config region, bus mastering, MSI-X routed to eventfds and
  * function-level reset.  What hangs on the device fd (BAR mappings,
- * eventfds) is dropped by the release callback when lib/dma detaches. */
+ * eventfds, the request interrupt) is dropped by the release callback when
+ * lib/dma detaches.  Surprise removal (hotplug.c) swaps the BAR mappings for
+ * tombstones and closes the udk_device; every call here then answers
+ * -UDK_EREMOVED. */
 #include <errno.h>
 #include <linux/vfio.h>
 #include <stdio.h>
@@ -11,41 +14,31 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include "pci_internal.h"
 #include "udk_util.h"
 
-#define PCI_NUM_BARS 6
 #define PCI_COMMAND 0x04             /* PCI Local Bus 3.0 §6.2.2, Command register */
 #define PCI_COMMAND_MASTER 0x4       /* bit 2: Bus Master Enable */
 #define PCI_BAR0 0x10                /* PCI Local Bus 3.0 §6.2.5.1, Base Addresses */
 #define PCI_BAR_IO 0x1               /* bit 0 set: I/O space BAR */
 
-struct pci_bar {
-	void *va;
-	size_t len;
-};
-
-struct udk_pci_dev {
-	struct udk_device *dev;
-	struct udk_pci_info info;
-	char bdf[UDK_PCI_ADDR_STRLEN];
-	struct pci_bar bars[PCI_NUM_BARS];
-	int *efds;               /* MSI-X eventfds, nvec of them */
-	unsigned int nvec;
-};
-
 /* Everything that depends on the device fd goes before lib/dma closes it:
- * an mmapped BAR would keep the fd (and the group) busy. */
+ * an mmapped BAR would keep the fd (and the group) busy.  Tombstones (the
+ * anonymous memory a removed device's BARs were swapped for) stay until
+ * udk_pci_dev_close(): a late access must find memory there. */
 static void drop_fd_state(struct udk_pci_dev *p)
 {
 	for (int i = 0; i < PCI_NUM_BARS; i++) {
-		if (p->bars[i].va != NULL)
+		if (p->bars[i].va != NULL && !p->bars[i].tombstone) {
 			munmap(p->bars[i].va, p->bars[i].len);
-		p->bars[i].va = NULL;
-		p->bars[i].len = 0;
+			p->bars[i].va = NULL;
+			p->bars[i].len = 0;
+		}
 	}
+	pci_req_irq_drop(p);
 	for (unsigned int i = 0; i < p->nvec; i++)
 		close(p->efds[i]);
 	free(p->efds);
@@ -63,11 +56,14 @@ int udk_pci_dev_open(const struct udk_pci_addr *addr, struct udk_dmamap *map,
 		     struct udk_pci_dev **out)
 {
 	struct udk_pci_dev *p;
-	int rc;
+	int fd, rc;
 
 	p = calloc(1, sizeof(*p));
 	if (p == NULL)
 		return -ENOMEM;
+	pthread_mutex_init(&p->lock, NULL);
+	p->req_efd = -1;
+	p->req_fd = -1;
 	rc = udk_pci_info_get(addr, &p->info);
 	if (rc < 0)
 		goto err_free;
@@ -76,8 +72,15 @@ int udk_pci_dev_open(const struct udk_pci_addr *addr, struct udk_dmamap *map,
 	if (rc < 0)
 		goto err_free;
 	udk_device_set_release(p->dev, on_release, p);
+	pci_hotplug_track(p);
 	if (map != NULL) {
 		rc = udk_device_attach(p->dev, map);
+		if (rc < 0)
+			goto err_close;
+		/* The kernel's request interrupt from the start (hotplug.c). */
+		pthread_mutex_lock(&p->lock);
+		rc = pci_fd(p, &fd);
+		pthread_mutex_unlock(&p->lock);
 		if (rc < 0)
 			goto err_close;
 	}
@@ -85,8 +88,11 @@ int udk_pci_dev_open(const struct udk_pci_addr *addr, struct udk_dmamap *map,
 	return 0;
 
 err_close:
+	pci_hotplug_untrack(p);
 	udk_device_close(p->dev);
+	drop_fd_state(p);
 err_free:
+	pthread_mutex_destroy(&p->lock);
 	free(p);
 	return rc;
 }
@@ -95,14 +101,38 @@ void udk_pci_dev_close(struct udk_pci_dev *pdev)
 {
 	if (pdev == NULL)
 		return;
+	pci_hotplug_untrack(pdev); /* no removal can start on it any more */
 	udk_device_close(pdev->dev); /* detaches: on_release drops BARs, eventfds */
 	drop_fd_state(pdev);         /* in case it was never attached */
+	for (int i = 0; i < PCI_NUM_BARS; i++)
+		if (pdev->bars[i].va != NULL)
+			munmap(pdev->bars[i].va, pdev->bars[i].len); /* tombstones */
+	pthread_mutex_destroy(&pdev->lock);
 	free(pdev);
 }
 
 struct udk_device *udk_pci_dev_device(struct udk_pci_dev *pdev)
 {
 	return pdev->dev;
+}
+
+/* The device fd (attaching to a private map on first use), with the request
+ * interrupt registered on it; -UDK_EREMOVED after removal.  p->lock held. */
+int pci_fd(struct udk_pci_dev *p, int *fd)
+{
+	int rc;
+
+	if (p->dev == NULL || __atomic_load_n(&p->removed, __ATOMIC_ACQUIRE)) {
+		udk_log(UDK_LOG_ERR, "pci", "%s: the device was removed (hot-unplug); close it "
+			"with udk_pci_dev_close()", p->bdf);
+		return -UDK_EREMOVED;
+	}
+	rc = udk_device_fd(p->dev, fd);
+	if (rc < 0)
+		return rc;
+	if (p->req_efd < 0)
+		pci_req_irq_enable(p, *fd); /* best effort: logged when it fails */
+	return 0;
 }
 
 const struct udk_pci_info *udk_pci_dev_info(const struct udk_pci_dev *pdev)
@@ -132,7 +162,7 @@ static int cfg_access(struct udk_pci_dev *p, bool write, uint32_t off, void *buf
 	ssize_t n;
 	int fd, rc;
 
-	rc = udk_device_fd(p->dev, &fd);
+	rc = pci_fd(p, &fd);
 	if (rc < 0)
 		return rc;
 	rc = region_info(p, fd, VFIO_PCI_CONFIG_REGION_INDEX, "the config region", &ri);
@@ -159,12 +189,22 @@ static int cfg_access(struct udk_pci_dev *p, bool write, uint32_t off, void *buf
 
 int udk_pci_cfg_read(struct udk_pci_dev *pdev, uint32_t off, void *buf, size_t len)
 {
-	return cfg_access(pdev, false, off, buf, len);
+	int rc;
+
+	pthread_mutex_lock(&pdev->lock);
+	rc = cfg_access(pdev, false, off, buf, len);
+	pthread_mutex_unlock(&pdev->lock);
+	return rc;
 }
 
 int udk_pci_cfg_write(struct udk_pci_dev *pdev, uint32_t off, const void *buf, size_t len)
 {
-	return cfg_access(pdev, true, off, (void *)buf, len);
+	int rc;
+
+	pthread_mutex_lock(&pdev->lock);
+	rc = cfg_access(pdev, true, off, (void *)buf, len);
+	pthread_mutex_unlock(&pdev->lock);
+	return rc;
 }
 
 int udk_pci_bus_master(struct udk_pci_dev *pdev, bool enable)
@@ -181,7 +221,7 @@ int udk_pci_bus_master(struct udk_pci_dev *pdev, bool enable)
 	return udk_pci_cfg_write(pdev, PCI_COMMAND, &want, sizeof(want));
 }
 
-int udk_pci_bar_map(struct udk_pci_dev *pdev, int bar, void **va, size_t *len)
+static int bar_map(struct udk_pci_dev *pdev, int bar, void **va, size_t *len)
 {
 	struct vfio_region_info ri;
 	char what[16];
@@ -193,9 +233,9 @@ int udk_pci_bar_map(struct udk_pci_dev *pdev, int bar, void **va, size_t *len)
 		udk_log(UDK_LOG_ERR, "pci", "%s: map BAR %d: there are BARs 0 to 5", pdev->bdf, bar);
 		return -EINVAL;
 	}
-	if (pdev->bars[bar].va != NULL)
+	if (pdev->bars[bar].va != NULL && !pdev->removed)
 		goto out;
-	rc = udk_device_fd(pdev->dev, &fd);
+	rc = pci_fd(pdev, &fd);
 	if (rc < 0)
 		return rc;
 	snprintf(what, sizeof(what), "BAR %d", bar);
@@ -208,7 +248,7 @@ int udk_pci_bar_map(struct udk_pci_dev *pdev, int bar, void **va, size_t *len)
 		return -ENOENT;
 	}
 	if (!(ri.flags & VFIO_REGION_INFO_FLAG_MMAP)) {
-		bool io = udk_pci_cfg_read(pdev, PCI_BAR0 + 4u * (unsigned int)bar, &raw,
+		bool io = cfg_access(pdev, false, PCI_BAR0 + 4u * (unsigned int)bar, &raw,
 					   sizeof(raw)) == 0 && (raw & PCI_BAR_IO);
 
 		udk_log(UDK_LOG_ERR, "pci", "%s: map BAR %d: %s", pdev->bdf, bar,
@@ -259,13 +299,13 @@ static int msix_set(struct udk_pci_dev *p, int fd, const int *efds, unsigned int
 	return rc;
 }
 
-int udk_pci_msix_disable(struct udk_pci_dev *pdev)
+static int msix_disable(struct udk_pci_dev *pdev)
 {
 	int fd, rc;
 
 	if (pdev->nvec == 0)
 		return 0;
-	rc = udk_device_fd(pdev->dev, &fd);
+	rc = pci_fd(pdev, &fd);
 	if (rc < 0)
 		return rc;
 	rc = msix_set(pdev, fd, NULL, 0);
@@ -279,7 +319,7 @@ int udk_pci_msix_disable(struct udk_pci_dev *pdev)
 	return 0;
 }
 
-int udk_pci_msix_enable(struct udk_pci_dev *pdev, unsigned int nvec, int *efds)
+static int msix_enable(struct udk_pci_dev *pdev, unsigned int nvec, int *efds)
 {
 	struct vfio_irq_info ii = {.argsz = sizeof(ii), .index = VFIO_PCI_MSIX_IRQ_INDEX};
 	unsigned int made = 0;
@@ -289,7 +329,7 @@ int udk_pci_msix_enable(struct udk_pci_dev *pdev, unsigned int nvec, int *efds)
 		udk_log(UDK_LOG_ERR, "pci", "%s: MSI-X enable: asked for 0 vectors", pdev->bdf);
 		return -EINVAL;
 	}
-	rc = udk_device_fd(pdev->dev, &fd);
+	rc = pci_fd(pdev, &fd);
 	if (rc < 0)
 		return rc;
 	if (ioctl(fd, VFIO_DEVICE_GET_IRQ_INFO, &ii) < 0) {
@@ -309,7 +349,7 @@ int udk_pci_msix_enable(struct udk_pci_dev *pdev, unsigned int nvec, int *efds)
 	}
 	/* A new vector count needs MSI-X off first (vfio-pci only grows a
 	 * live configuration within the count it was enabled with). */
-	rc = udk_pci_msix_disable(pdev);
+	rc = msix_disable(pdev);
 	if (rc < 0)
 		return rc;
 
@@ -340,12 +380,12 @@ err_close:
 	return rc;
 }
 
-int udk_pci_reset(struct udk_pci_dev *pdev)
+static int reset(struct udk_pci_dev *pdev)
 {
 	struct vfio_device_info di = {.argsz = sizeof(di)};
 	int fd, rc;
 
-	rc = udk_device_fd(pdev->dev, &fd);
+	rc = pci_fd(pdev, &fd);
 	if (rc < 0)
 		return rc;
 	if (ioctl(fd, VFIO_DEVICE_GET_INFO, &di) < 0) {
@@ -366,4 +406,34 @@ int udk_pci_reset(struct udk_pci_dev *pdev)
 		return rc;
 	}
 	return 0;
+}
+
+/* The public calls, one at a time per device and never during a removal. */
+#define LOCKED(call)                                                                       \
+	do {                                                                               \
+		int rc_;                                                                   \
+		pthread_mutex_lock(&pdev->lock);                                           \
+		rc_ = (call);                                                              \
+		pthread_mutex_unlock(&pdev->lock);                                         \
+		return rc_;                                                                \
+	} while (0)
+
+int udk_pci_bar_map(struct udk_pci_dev *pdev, int bar, void **va, size_t *len)
+{
+	LOCKED(bar_map(pdev, bar, va, len));
+}
+
+int udk_pci_msix_enable(struct udk_pci_dev *pdev, unsigned int nvec, int *efds)
+{
+	LOCKED(msix_enable(pdev, nvec, efds));
+}
+
+int udk_pci_msix_disable(struct udk_pci_dev *pdev)
+{
+	LOCKED(msix_disable(pdev));
+}
+
+int udk_pci_reset(struct udk_pci_dev *pdev)
+{
+	LOCKED(reset(pdev));
 }

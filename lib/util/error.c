@@ -30,7 +30,7 @@ static const struct {
 	E(UDK_EDEVSTATE, "device is in a state that does not allow this operation"),
 	E(UDK_EATTACHED, "device is already attached to a map (detach it first)"),
 	E(UDK_EDETACHED, "device is not attached to a map"),
-	E(UDK_EREMOVED, "device was removed"),
+	E(UDK_EREMOVED, "the device was removed (hot-unplug, or the kernel took it back): its I/O ended; close it"),
 	E(UDK_ENOIOMMUFD, "no /dev/iommu: the kernel lacks CONFIG_IOMMUFD (use the VFIO type1 backend)"),
 	E(UDK_ENOCDEV, "the device has no VFIO cdev: the kernel lacks CONFIG_VFIO_DEVICE_CDEV (use the VFIO type1 backend)"),
 	E(UDK_EDEVBUSY, "device is in use elsewhere (bound to another iommufd context, or open through its VFIO group)"),

@@ -320,7 +320,9 @@ def qemu_command(qemu, vmlinux, initrd, labdir):
         # virtio-net 1af4:1041 and e1000e 8086:10d3, wired together by hub 0.
         '-netdev', 'hubport,id=p0,hubid=0', '-netdev', 'hubport,id=p1,hubid=0',
         '-device', 'virtio-net-pci,id=vnet0,netdev=p0,disable-legacy=on,iommu_platform=on,romfile=,mac=%s' % LAB_MACS['vnet0'],
-        '-device', 'e1000e,id=e1000e0,netdev=p1,romfile=,mac=%s' % LAB_MACS['e1000e0'],
+        # The e1000e sits behind root port rp2, where QMP can unplug and replug it.
+        '-device', 'pcie-root-port,id=rp2,chassis=2,slot=2',
+        '-device', 'e1000e,id=e1000e0,netdev=p1,bus=rp2,romfile=,mac=%s' % LAB_MACS['e1000e0'],
         # Two e1000 8086:100e behind a PCIe-to-PCI bridge: one IOMMU group
         # ("group not viable" tests), wired together by hub 1.
         '-netdev', 'hubport,id=p2,hubid=1', '-netdev', 'hubport,id=p3,hubid=1',

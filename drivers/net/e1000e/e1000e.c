@@ -262,13 +262,16 @@ static void e1k_stop(struct udk_eth_dev *dev)
 static void e1k_close(struct udk_eth_dev *dev)
 {
 	struct e1k_priv *p = dev->priv;
+	bool gone = udk_pci_dev_removed(p->pdev); /* hot-unplugged: no registers */
 
-	hw_reset(p, dev->name);
+	if (!gone)
+		hw_reset(p, dev->name);
 	if (p->hw.rnbc != 0 || p->hw.mpc != 0)
 		udk_log(UDK_LOG_INFO, LOG, "%s: the device found no rx buffer %llu times and "
 			"missed %llu frames", dev->name, (unsigned long long)p->hw.rnbc,
 			(unsigned long long)p->hw.mpc);
-	udk_pci_bus_master(p->pdev, false);
+	if (!gone)
+		udk_pci_bus_master(p->pdev, false);
 	free(p);
 	dev->priv = NULL;
 }

@@ -244,8 +244,9 @@ static void pci_close(struct virtio_dev *vd)
 {
 	struct virtio_pci *p = to_pci(vd);
 
-	/* Leave the device reset: it no longer touches memory we free. */
-	if (p->common != NULL)
+	/* Leave the device reset: it no longer touches memory we free (a
+	 * hot-unplugged one is gone, and has no registers left). */
+	if (p->common != NULL && !udk_pci_dev_removed(p->pdev))
 		pci_reset(vd);
 	free(p);
 }
