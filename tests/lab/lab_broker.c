@@ -10,7 +10,9 @@
  * map nothing itself, and a DMA it aims outside its segments is blocked by
  * the IOMMU (DMAR fault in the kernel log, its memory untouched); a client
  * killed with SIGKILL mid-I/O leaves the device usable by the next user
- * (uid 1002), whose grant first evicts (resets, zeroes) uid 1000's session.
+ * (uid 1002), whose grant first evicts (resets, zeroes) uid 1000's session;
+ * the client's heap grows by asking the broker, up to the policy's limit;
+ * udk-fwd drives both NICs as uid 1003.
  *
  * "lab_broker rogue SOCK BDF" is the client half of the isolation check,
  * run as uid 1000.
@@ -29,6 +31,7 @@
 #include <unistd.h>
 
 #include "labdev.h"
+#include "labjson.h"
 #include "labutil.h"
 #include "udk_eal.h"
 #include "udk_util.h"
@@ -184,7 +187,7 @@ static int rogue_seg(const struct udk_memseg *seg, void *arg)
 /* The client half of the isolation check, as an unprivileged user. */
 static int rogue(const char *sock, const char *bdf)
 {
-	char *argv[] = {"rogue", "--broker", (char *)sock, "-m", "16", "-a", (char *)bdf, NULL};
+	char *argv[] = {"rogue", "--broker", (char *)sock, "-a", (char *)bdf, NULL};
 	struct lab_nvme nvme;
 	uint64_t iova, end = 0;
 	uint8_t *page, *id;
@@ -193,7 +196,7 @@ static int rogue(const char *sock, const char *bdf)
 	setvbuf(stdout, NULL, _IONBF, 0);
 	printf("rogue: uid %u\n", (unsigned int)getuid());
 	LAB_CHECK(getuid() != 0);
-	LAB_CHECK(udk_eal_init(7, argv) == 7);
+	LAB_CHECK(udk_eal_init(5, argv) == 5);
 	struct udk_dmamap *map = udk_eal_dmamap();
 
 	/* The client cannot map anything itself. */
@@ -227,9 +230,52 @@ static int rogue(const char *sock, const char *bdf)
 	LAB_CHECK(zero);
 	lab_nvme_fini(&nvme, true);
 	udk_dma_free(id);
+
+	/* The heap grows by asking the broker, up to the policy's limit. */
+	size_t got = 0;
+	void *p;
+
+	udk_last_error_clear();
+	while ((p = udk_dma_zmalloc(8u << 20, 4096, UDK_SOCKET_ANY)) != NULL)
+		got += 8u << 20;
+	printf("rogue: the heap grew to %zu MiB of 8 MiB blocks, then: %s\n", got >> 20,
+	       udk_last_error());
+	LAB_CHECK(got >= (128u << 20) && got <= (160u << 20));
+	LAB_CHECK(lab_last_error_has("memory limit of uid 1000 is 160 MiB"));
 	udk_eal_cleanup();
 	printf("rogue: done\n");
 	return LAB_PASS;
+}
+
+static unsigned long long num(const char *port, const char *key)
+{
+	char buf[32];
+
+	if (lab_json_text(lab_json_member(port, key), buf, sizeof(buf)) != 0)
+		return ~0ULL;
+	return strtoull(buf, NULL, 10);
+}
+
+/* udk-fwd as uid 1003: each NIC generates numbered frames and verifies the
+ * other's, both devices and the memory from the broker. */
+static void fwd(const char *virtio, const char *e1000e)
+{
+	REQUIRE(lab_bind_vfio(virtio) == 0);
+	REQUIRE(lab_bind_vfio(e1000e) == 0);
+	CHECK(run(NULL, AS(1003) "udk-fwd -l 0,1 --broker %s -a %s -a %s -m 48 -- --mode txonly "
+		  "--verify --duration 3 --interval 1 --json", SOCK, virtio, e1000e) == 0);
+	CHECK(lab_json_valid(out));
+	for (int i = 0; i < 2; i++) {
+		const char *p = lab_json_index(lab_json_member(out, "ports"), i);
+
+		CHECK(p != NULL);
+		if (p == NULL)
+			continue;
+		printf("udk-fwd port %d as uid 1003: tx %llu, verified %llu, invalid %llu\n", i,
+		       num(p, "tx"), num(p, "valid"), num(p, "invalid"));
+		CHECK(num(p, "tx") > 1000 && num(p, "valid") > 1000 && num(p, "invalid") == 0);
+	}
+	CHECK(log_has("GRANTED uid 1003", virtio, 1000));
 }
 
 static void write_policy(const char *bdf)
@@ -239,7 +285,9 @@ static void write_policy(const char *bdf)
 	REQUIRE(f != NULL);
 	fprintf(f, "# lab_broker: uid 1000 and 1002 may have the second NVMe\n"
 		   "user 1000 devices %s mem 160M\n"
-		   "user 1002 devices %s mem 32M\n", bdf, bdf);
+		   "user 1002 devices %s mem 32M\n"
+		   "user 1003 devices %s,%s mem 64M\n", bdf, bdf, lab_env_require("UDK_LAB_VIRTIO"),
+		lab_env_require("UDK_LAB_E1000E"));
 	fclose(f);
 }
 
@@ -343,11 +391,17 @@ int main(int argc, char **argv)
 	CHECK(log_has("uid 1000: evicted (uid 1002 wants", "zeroed and returned", 1000));
 	CHECK(log_has("GRANTED uid 1002", "zeroed and pinned now", 1000));
 
+	/* 7. udk-fwd, unchanged, on both NICs through the broker. */
+	fwd(lab_env_require("UDK_LAB_VIRTIO"), lab_env_require("UDK_LAB_E1000E"));
+
 	kill(broker, SIGTERM);
 	waitpid(broker, &st, 0);
 	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	CHECK(log_has("stopped", NULL, 1000));
 	lab_sh("cat broker.log");
+	/* Only now: unbinding a device the broker holds waits until it lets go. */
+	lab_bind(lab_env_require("UDK_LAB_VIRTIO"), NULL);
+	lab_bind(lab_env_require("UDK_LAB_E1000E"), NULL);
 	lab_bind(bdf, drv);
 	lab_bind(other, drv_other);
 	return lab_result();
