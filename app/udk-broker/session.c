@@ -196,15 +196,18 @@ void session_evict(struct broker *b, struct session *s, const char *why)
 	uint64_t t0 = now_us();
 	struct session **p;
 
-	/* Devices first: nothing may DMA into memory while it is scrubbed. */
-	for (unsigned int i = 0; i < s->nb_devs; i++) {
+	/* Devices quiet first: nothing may DMA into memory while it is scrubbed. */
+	for (unsigned int i = 0; i < s->nb_devs; i++)
 		quiesce_dev(&s->devs[i], s->uid);
-		udk_device_close(s->devs[i].dev); /* detach: closes the fd, leaves the container */
-	}
+	/* Memory out of the IOMMU while the devices are still in the map (the
+	 * kernel drops a type1 map's mappings only with its last group): if a
+	 * copy of a device fd survives elsewhere, it reaches nothing. */
 	for (unsigned int i = 0; i < s->nb_segs; i++) {
 		struct bseg *g = &s->segs[i];
 
-		udk_dmamap_unmap(s->map, g->va, g->len);
+		if (udk_dmamap_unmap(s->map, g->va, g->len) < 0)
+			blog("uid %u: a segment at IOVA 0x%llx could not be unmapped (see above)",
+			     (unsigned int)s->uid, (unsigned long long)g->iova);
 		memset(g->va, 0, g->len); /* scrub */
 		munmap(g->va, g->len);
 		/* Truncating drops the pages from every mapping of the file, so a
@@ -214,6 +217,12 @@ void session_evict(struct broker *b, struct session *s, const char *why)
 			     strerror(errno));
 		close(g->fd);
 	}
+	/* Detach: closes the broker's device fd and takes the group out of the
+	 * container (the kernel refuses while another copy of a device fd is
+	 * open; lib/dma logs it, and the group then stays out of reach of
+	 * other users' maps until that copy is closed). */
+	for (unsigned int i = 0; i < s->nb_devs; i++)
+		udk_device_close(s->devs[i].dev);
 	udk_dmamap_put(s->map);
 	blog("uid %u: evicted (%s): %u devices reset and returned, %llu MiB zeroed and returned "
 	     "in %.1f ms", (unsigned int)s->uid, why, s->nb_devs,
