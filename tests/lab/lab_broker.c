@@ -12,7 +12,9 @@
  * killed with SIGKILL mid-I/O leaves the device usable by the next user
  * (uid 1002), whose grant first evicts (resets, zeroes) uid 1000's session;
  * the client's heap grows by asking the broker, up to the policy's limit;
- * udk-fwd drives both NICs as uid 1003.
+ * udk-fwd drives both NICs as uid 1003; a device fd a client's child keeps
+ * after the client is gone keeps the device from the next user until it is
+ * closed.
  *
  * "lab_broker rogue SOCK BDF" is the client half of the isolation check,
  * run as uid 1000.
@@ -278,6 +280,29 @@ static void fwd(const char *virtio, const char *e1000e)
 	CHECK(log_has("GRANTED uid 1003", virtio, 1000));
 }
 
+/* A client whose child keeps a copy of the device fd (and nothing else)
+ * after the client exits. */
+static int stale(const char *sock, const char *bdf)
+{
+	char *argv[] = {"stale", "--broker", (char *)sock, "-m", "16", "-a", (char *)bdf, NULL};
+	int fd;
+	pid_t child;
+
+	LAB_CHECK(udk_eal_init(7, argv) == 7);
+	LAB_CHECK_RC(udk_device_fd(udk_pci_dev_device(udk_eal_device(0)), &fd), 0);
+	child = fork();
+	if (child == 0) {
+		for (int i = 0; i < 1024; i++)
+			if (i != fd)
+				close(i);
+		pause();
+		_exit(0);
+	}
+	printf("STALE_CHILD %d keeps device fd %d\n", (int)child, fd);
+	fflush(stdout);
+	_exit(0); /* no cleanup: the socket closes with the process */
+}
+
 static void write_policy(const char *bdf)
 {
 	FILE *f = fopen("policy", "w");
@@ -303,6 +328,8 @@ int main(int argc, char **argv)
 
 	if (argc == 4 && strcmp(argv[1], "rogue") == 0)
 		return rogue(argv[2], argv[3]);
+	if (argc == 4 && strcmp(argv[1], "stale") == 0)
+		return stale(argv[2], argv[3]);
 	setvbuf(stdout, NULL, _IONBF, 0);
 	lab_require_guest();
 	bdf = lab_env_require("UDK_LAB_NVME2");
@@ -391,7 +418,27 @@ int main(int argc, char **argv)
 	CHECK(log_has("uid 1000: evicted (uid 1002 wants", "zeroed and returned", 1000));
 	CHECK(log_has("GRANTED uid 1002", "zeroed and pinned now", 1000));
 
-	/* 7. udk-fwd, unchanged, on both NICs through the broker. */
+	/* 7. A copy of a device fd that outlives its client: the device is not
+	 * handed to another user while it lives, and is once it is gone. */
+	CHECK(run(NULL, AS(1002) "%s stale %s %s", self, SOCK, bdf) == 0);
+	{
+		const char *p = strstr(out, "STALE_CHILD ");
+		int child = 0;
+
+		CHECK(p != NULL && sscanf(p, "STALE_CHILD %d", &child) == 1 && child > 0);
+		CHECK(log_has("uid 1002: parked", NULL, 10000));
+		CHECK(run(NULL, AS(1000) "udk-nvme --broker %s -a %s -m 16 identify", SOCK, bdf) != 0);
+		CHECK(strstr(err, "held by another process") != NULL);
+		CHECK(log_has("uid 1002: evicted (uid 1000 wants", NULL, 1000));
+		CHECK(log_has("detach group", "busy", 1000));
+		if (child > 0)
+			kill(child, SIGKILL);
+		usleep(500000);
+		CHECK(run(NULL, AS(1000) "udk-nvme --broker %s -a %s -m 16 identify", SOCK, bdf) == 0);
+		CHECK(strstr(out, "udk-lab-nvme1") != NULL);
+	}
+
+	/* 8. udk-fwd, unchanged, on both NICs through the broker. */
 	fwd(lab_env_require("UDK_LAB_VIRTIO"), lab_env_require("UDK_LAB_E1000E"));
 
 	kill(broker, SIGTERM);
