@@ -108,7 +108,9 @@ struct conn {
 
 /* Handle one message of a connection (buf, len as received, with nfds
  * descriptors, already closed by the caller).  Returns 0 to keep the
- * connection, or a negative code to drop it (logged). */
+ * connection (also after a refused MEM: the client goes on without that
+ * memory), or a negative code to drop it (a refused HELLO, a malformed or
+ * out-of-order message; logged). */
 int grant_message(struct broker *b, struct conn *c, const void *buf, size_t len,
 		  unsigned int nfds);
 

@@ -212,16 +212,22 @@ static int more_mem(struct broker *b, struct conn *c, uint64_t len)
 	struct bseg *g;
 	int rc;
 
-	if (s->mem + want > s->rule->mem)
-		return refuse(c, -UDK_EMEMLIMIT, "memory limit of uid %u is %llu MiB (policy %s, "
+	/* A refused MEM keeps the connection: the client lives on with the
+	 * memory it has (its allocation fails, nothing else). */
+	if (s->mem + want > s->rule->mem) {
+		refuse(c, -UDK_EMEMLIMIT, "memory limit of uid %u is %llu MiB (policy %s, "
 			      "rule %s): %llu MiB granted, %llu MiB more asked; raise 'mem' in the "
 			      "policy", (unsigned int)c->uid,
 			      (unsigned long long)(s->rule->mem >> 20), b->policy.path,
 			      rule_name(s->rule, rn, sizeof(rn)),
 			      (unsigned long long)(s->mem >> 20), (unsigned long long)(want >> 20));
+		return 0;
+	}
 	rc = add_seg(b, s, want, why, sizeof(why));
-	if (rc < 0)
-		return refuse(c, rc, "%s", why);
+	if (rc < 0) {
+		refuse(c, rc, "%s", why);
+		return 0;
+	}
 	g = &s->segs[s->nb_segs - 1];
 	m.u.seg = (struct udk_broker_seg){.len = g->len, .iova = g->iova,
 					  .page_size = g->page_size};
