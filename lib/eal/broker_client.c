@@ -4,6 +4,7 @@
  * owns, and hugepage segments the broker already mapped there.  It can map
  * nothing itself, so its devices reach only the memory granted to it. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -113,6 +114,21 @@ int eal_broker_connect(const struct udk_eal_args *args)
 	const struct udk_broker_grant *g;
 	int rc;
 
+	/* Options that choose memory or the map the broker chooses: refused
+	 * rather than silently ignored. */
+	if (args->huge_dir != NULL || args->no_huge || args->backend != UDK_DMAMAP_AUTO) {
+		udk_log(UDK_LOG_ERR, LOG, "--broker: %s cannot go with it: the broker chooses the "
+			"memory and the map", args->huge_dir != NULL ? "--huge-dir"
+			: args->no_huge ? "--no-huge" : "--iommu-backend");
+		return -UDK_EARGS;
+	}
+	for (int i = 0; i < UDK_MAX_NUMA_NODES; i++) {
+		if (args->socket_mem[i] != 0) {
+			udk_log(UDK_LOG_ERR, LOG, "--broker: -m with one value per NUMA node cannot "
+				"go with it (the broker places the memory); give one total, -m N");
+			return -UDK_EARGS;
+		}
+	}
 	if (args->nb_allow > UDK_BROKER_MAX_DEVS) {
 		udk_log(UDK_LOG_ERR, LOG, "--broker: %zu devices asked for; a broker client may "
 			"have at most %d", args->nb_allow, UDK_BROKER_MAX_DEVS);
@@ -202,10 +218,13 @@ static int request_segment(size_t len, struct held_seg *out)
 
 static int take(void *arg, int node, size_t len, struct udk_mem_given *out)
 {
+	/* Two heaps (nodes) may grow at once; the socket and the table are one. */
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 	struct held_seg fresh, *best = NULL;
-	int rc;
+	int rc = 0;
 
 	(void)arg;
+	pthread_mutex_lock(&lock);
 	(void)node; /* the broker places the memory */
 	for (unsigned int i = 0; i < bc.nb_segs; i++) {
 		struct held_seg *h = &bc.segs[i];
@@ -216,14 +235,16 @@ static int take(void *arg, int node, size_t len, struct udk_mem_given *out)
 	if (best == NULL) {
 		rc = request_segment(len, &fresh);
 		if (rc < 0)
-			return rc;
+			goto out;
 		best = &fresh;
 	}
 	*out = (struct udk_mem_given){.fd = best->fd, .len = best->s.len,
 				      .page_size = best->s.page_size, .socket = best->s.node,
 				      .iova = best->s.iova};
 	best->fd = -1; /* lib/mem owns it now */
-	return 0;
+out:
+	pthread_mutex_unlock(&lock);
+	return rc;
 }
 
 const struct udk_mem_source *eal_broker_mem_source(void)

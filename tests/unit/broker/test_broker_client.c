@@ -190,6 +190,20 @@ static void test_no_broker(void)
 	CU_ASSERT(said("no udk-broker listens there"));
 	CU_ASSERT_EQUAL(udk_eal_init(3, empty), -UDK_EARGS);
 	CU_ASSERT(said("is not a socket path"));
+	for (int i = 0; i < 3; i++) {
+		static char *opt[][2] = {{"--no-huge", NULL}, {"--huge-dir", "/dev/hugepages"},
+					 {"--iommu-backend", "type1"}};
+		static const char *name[] = {"--no-huge cannot", "--huge-dir cannot",
+					     "--iommu-backend cannot"};
+		char *a[] = {"test", "--broker", "/x.sock", opt[i][0], opt[i][1], NULL};
+
+		CU_ASSERT_EQUAL(udk_eal_init(opt[i][1] ? 5 : 4, a), -UDK_EARGS);
+		CU_ASSERT(said(name[i]));
+	}
+	char *pernode[] = {"test", "--broker", "/x.sock", "-m", "16,16", NULL};
+
+	CU_ASSERT_EQUAL(udk_eal_init(5, pernode), -UDK_EARGS);
+	CU_ASSERT(said("one value per NUMA node"));
 }
 
 int main(void)
