@@ -115,6 +115,10 @@ int udk_dma_backend_pick(enum udk_dmamap_backend requested, const char *mapname,
 	switch (requested) {
 	case UDK_DMAMAP_VFIO_TYPE1:
 		break;
+	case UDK_DMAMAP_BROKERED:
+		*out = UDK_DMAMAP_BROKERED;
+		*ops = &udk_dmamap_broker_ops;
+		return 0;
 	case UDK_DMAMAP_AUTO:
 		st = iommufd_state(why, sizeof(why));
 		udk_log(UDK_LOG_DEBUG, UDK_DMA_LOG, "map create %s: backend %s (%s)", mapname,

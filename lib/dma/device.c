@@ -264,6 +264,44 @@ int udk_device_open(const char *bdf, struct udk_device **out)
 	return 0;
 }
 
+int udk_device_open_fd(const char *bdf, int fd, struct udk_device **out)
+{
+	struct udk_device *dev;
+	char path[PATH_MAX], name[64];
+	int num = -1, rc;
+
+	if (bdf == NULL || strlen(bdf) >= sizeof(dev->bdf) || fd < 0) {
+		udk_log(UDK_LOG_ERR, UDK_DMA_LOG, "open %s from a handed-over fd %d: bad address "
+			"or fd", bdf ? bdf : "(null)", fd);
+		if (fd >= 0)
+			close(fd);
+		return -EINVAL;
+	}
+	/* The group number only names the device in messages; its file stays
+	 * closed (the broker holds it). */
+	snprintf(path, sizeof(path), "%s/bus/pci/devices/%s/iommu_group", udk_sysfs_root(), bdf);
+	if (udk_sysfs_link_name(path, name, sizeof(name)) == 0)
+		num = atoi(name);
+	dev = calloc(1, sizeof(*dev));
+	if (dev == NULL) {
+		close(fd);
+		return -ENOMEM;
+	}
+	snprintf(dev->bdf, sizeof(dev->bdf), "%s", bdf);
+	dev->fd = fd;
+	dev->given_fd = true;
+	pthread_mutex_lock(&groups_lock);
+	rc = group_get(num, bdf, false, &dev->grp);
+	pthread_mutex_unlock(&groups_lock);
+	if (rc < 0) {
+		close(fd);
+		free(dev);
+		return rc;
+	}
+	*out = dev;
+	return 0;
+}
+
 void udk_device_close(struct udk_device *dev)
 {
 	if (dev == NULL)
@@ -326,6 +364,13 @@ int udk_device_attach(struct udk_device *dev, struct udk_dmamap *map)
 			"group share one map); attach it to %s or detach the group's other devices",
 			dev->bdf, map->name, g->num, g->map->name, g->map->name);
 		rc = -UDK_EGROUP_BUSY;
+		goto out_unlock;
+	}
+	if (dev->given_fd && map->backend != UDK_DMAMAP_BROKERED) {
+		udk_log(UDK_LOG_ERR, UDK_DMA_LOG,
+			"attach %s to %s: the device came from udk-broker and can only be in the "
+			"broker's map", dev->bdf, map->name);
+		rc = -UDK_EINCOMPATIBLE;
 		goto out_unlock;
 	}
 	pthread_mutex_lock(&map->lock);

@@ -50,6 +50,7 @@ struct udk_dmamap_ops {
 };
 
 extern const struct udk_dmamap_ops udk_dmamap_type1_ops;
+extern const struct udk_dmamap_ops udk_dmamap_broker_ops;
 #ifdef UDK_HAVE_IOMMUFD
 extern const struct udk_dmamap_ops udk_dmamap_iommufd_ops;
 #endif
@@ -74,6 +75,7 @@ struct udk_dmamap {
 	int iommufd;           /* iommufd: this map's /dev/iommu context, or -1 */
 	uint32_t ioas_id;      /* iommufd: the IOAS in it */
 	uint64_t ictx_serial;  /* iommufd: tells this context from a closed one */
+	struct dma_broker *broker; /* brokered: the granted ranges (brokered.c) */
 };
 
 /* An IOMMU group, opened once per process and shared by its devices.  Its
@@ -103,6 +105,7 @@ struct udk_device {
 	uint32_t hwpt_id;       /* iommufd: the page table ATTACH_PT answered */
 	udk_device_release_fn release;
 	void *release_arg;
+	bool given_fd;          /* fd handed over (udk_device_open_fd): no group path */
 };
 
 /* extmem.c: a map's translation table and per-I/O mapping state; init

@@ -35,6 +35,7 @@ enum udk_dmamap_backend {
 	UDK_DMAMAP_AUTO = 0,   /* iommufd when built in and /dev/iommu exists, else VFIO type1 */
 	UDK_DMAMAP_VFIO_TYPE1, /* VFIO container, type1v2 when offered */
 	UDK_DMAMAP_IOMMUFD,    /* iommufd IOAS; -ENOTSUP if not built, -UDK_ENOIOMMUFD without /dev/iommu */
+	UDK_DMAMAP_BROKERED,   /* owned by udk-broker: holds only what the broker granted */
 };
 
 struct udk_dmamap_opts {
@@ -230,6 +231,29 @@ void udk_device_set_release(struct udk_device *dev, udk_device_release_fn fn, vo
 
 const char *udk_device_name(const struct udk_device *dev); /* the PCI address */
 int udk_device_iommu_group(const struct udk_device *dev);
+
+/* ---- Brokered maps (udk-broker, doc/broker.md) ----
+ *
+ * A map created with UDK_DMAMAP_BROKERED mirrors a map that a udk-broker
+ * process owns: this process has no container or IOAS, only device fds that
+ * reach the broker's map.  It records, for translation, the segments the
+ * broker mapped and told us about; any other mapping (udk_dmamap_map,
+ * udk_dma_register, udk_dma_map_buf) fails with -EPERM and a line naming the
+ * broker's policy. */
+
+/* Tell map that the broker mapped [iova, iova+len); a later
+ * udk_dmamap_map_at() of exactly that range (at any vaddr) is then accepted.
+ * who names the broker and policy for messages ("udk-broker at SOCK, policy
+ * for uid 1000"); copied.  len 0 only sets who.  -EINVAL if map is not
+ * brokered. */
+int udk_dmamap_broker_grant(struct udk_dmamap *map, uint64_t iova, uint64_t len,
+			    const char *who);
+
+/* A device whose VFIO device fd was handed over (udk-broker's SCM_RIGHTS):
+ * no group is opened; the fd is owned by the device from now on (closed at
+ * udk_device_close(), also on failure).  It can only attach to a brokered
+ * map (-UDK_EINCOMPATIBLE otherwise). */
+int udk_device_open_fd(const char *bdf, int fd, struct udk_device **out);
 
 #ifdef __cplusplus
 }

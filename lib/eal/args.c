@@ -212,6 +212,14 @@ static int parse_huge_dir(const char *opt, const char *val, struct udk_eal_args 
 	return 0;
 }
 
+static int parse_broker(const char *opt, const char *val, struct udk_eal_args *args)
+{
+	if (*val == '\0' || strlen(val) >= 108) /* sizeof(sun_path) */
+		return bad(opt, val, "a socket path", "the UNIX socket udk-broker listens on");
+	args->broker = val;
+	return 0;
+}
+
 struct option_def {
 	char short_name;     /* 0: long only */
 	const char *long_name;
@@ -233,6 +241,8 @@ static const struct option_def options[] = {
 	{ 0, "log-level", parse_log_level, "LEVEL",
 	  "err, warn, notice, info or debug (default: $UDK_LOG_LEVEL, else notice)" },
 	{ 0, "iommu-backend", parse_backend, "NAME", "auto, type1 or iommufd (default auto)" },
+	{ 0, "broker", parse_broker, "SOCK",
+	  "take memory and the -a devices from udk-broker at SOCK (no root needed)" },
 	{ 'h', "help", NULL, NULL, "print this help" },
 };
 

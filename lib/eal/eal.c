@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "broker_client.h"
 #include "eal_internal.h"
 #include "udk_util.h"
 
@@ -88,26 +89,38 @@ int udk_eal_init(int argc, char **argv)
 
 	udk_last_error_clear();
 	udk_mem_opts_init(&mo, sizeof(mo));
+	if (eal.args.broker != NULL) {
+		/* Memory and devices come from udk-broker (broker_client.c). */
+		ret = eal_broker_connect(&eal.args);
+		if (ret < 0)
+			return step_failed("broker", ret);
+		mo.source = eal_broker_mem_source();
+	}
 	mo.huge_dir = eal.args.huge_dir;
 	mo.no_huge = eal.args.no_huge;
 	mo.total_limit = eal.args.total_mem;
 	memcpy(mo.socket_limit, eal.args.socket_mem, sizeof(mo.socket_limit));
 	ret = udk_mem_create(&mo, &eal.mem);
-	if (ret < 0)
-		return step_failed("memory", ret);
+	if (ret < 0) {
+		step_failed("memory", ret);
+		goto err_broker;
+	}
 
 	udk_last_error_clear();
 	udk_dmamap_opts_init(&dmo, sizeof(dmo));
-	dmo.backend = eal.args.backend;
+	dmo.backend = eal.args.broker != NULL ? UDK_DMAMAP_BROKERED : eal.args.backend;
 	dmo.name = "default";
 	ret = udk_dmamap_create(&dmo, &eal.map);
+	if (ret == 0 && eal.args.broker != NULL && (ret = eal_broker_adopt_map(eal.map)) < 0)
+		udk_dmamap_put(eal.map);
 	if (ret < 0) {
 		step_failed("default map", ret);
 		goto err_mem;
 	}
 
 	udk_last_error_clear();
-	ret = udk_mem_event_register(eal.mem, map_follows_heap, eal.map);
+	ret = udk_mem_event_register(eal.mem, eal.args.broker != NULL ? eal_broker_seg_event
+					      : map_follows_heap, eal.map);
 	if (ret < 0) {
 		step_failed("map the heap", ret);
 		goto err_map;
@@ -125,8 +138,12 @@ int udk_eal_init(int argc, char **argv)
 
 	for (eal.nb_devs = 0; eal.nb_devs < eal.args.nb_allow; eal.nb_devs++) {
 		udk_last_error_clear();
-		ret = udk_pci_dev_open(&eal.args.allow[eal.nb_devs], eal.map,
-				       &eal.devs[eal.nb_devs]);
+		if (eal.args.broker != NULL)
+			ret = eal_broker_open_device(&eal.args.allow[eal.nb_devs], eal.map,
+						     &eal.devs[eal.nb_devs]);
+		else
+			ret = udk_pci_dev_open(&eal.args.allow[eal.nb_devs], eal.map,
+					       &eal.devs[eal.nb_devs]);
 		if (ret < 0) {
 			udk_pci_addr_format(&eal.args.allow[eal.nb_devs], bdf, sizeof(bdf));
 			snprintf(step, sizeof(step), "open -a %s", bdf);
@@ -148,10 +165,13 @@ err_map:
 	eal.mem = NULL;
 	udk_dmamap_put(eal.map);
 	eal.map = NULL;
+	eal_broker_close();
 	return ret;
 err_mem:
 	udk_mem_destroy(eal.mem);
 	eal.mem = NULL;
+err_broker:
+	eal_broker_close();
 	return ret;
 }
 
@@ -173,6 +193,7 @@ void udk_eal_cleanup(void)
 	eal.mem = NULL;
 	udk_dmamap_put(eal.map);
 	eal.map = NULL;
+	eal_broker_close(); /* the broker resets our devices when the socket closes */
 	eal.up = false;
 }
 

@@ -40,6 +40,7 @@ struct udk_eal_args {
 	bool help;
 	int log_level;
 	enum udk_dmamap_backend backend;
+	const char *broker;                      /* --broker SOCK: take memory and devices from udk-broker */
 };
 
 /* Parse the EAL options at the start of argv (argv[0] is the program).
@@ -48,7 +49,7 @@ struct udk_eal_args {
  * Options: -l/--lcores LIST, -a/--allow BDF (repeatable), -m/--socket-mem
  * MiB[,MiB...], --vdev NAME[,ARGS] (repeatable), --huge-dir DIR, --no-huge,
  * --log-level LEVEL,
- * --iommu-backend auto|type1|iommufd, -h/--help. */
+ * --iommu-backend auto|type1|iommufd, --broker SOCK, -h/--help. */
 int udk_eal_parse(int argc, char **argv, struct udk_eal_args *args);
 
 /* Print the EAL options to stream (a FILE *). */

@@ -159,7 +159,7 @@ static int grow(struct udk_mem *mem, struct heap *h, size_t len, size_t align)
 	for (tail = &h->segs; *tail != NULL; tail = &(*tail)->next)
 		;
 	*tail = seg;
-	h->bytes_reserved += seglen;
+	h->bytes_reserved += seg->pub.len; /* a source may give more than asked */
 out:
 	pthread_mutex_unlock(&mem->lock);
 	return ret;

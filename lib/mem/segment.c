@@ -186,7 +186,9 @@ int seg_check_opts(struct udk_mem *mem)
 	char dir[512], size[32];
 	int ret;
 
-	if (o->no_huge) {
+	if (o->no_huge || o->source != NULL) {
+		/* A source says each segment's page size; the heap only needs the
+		 * smallest to align its growth requests. */
 		o->page_size = (uint64_t)sysconf(_SC_PAGESIZE);
 		mem->huge_dir[0] = '\0';
 	} else {
@@ -202,7 +204,7 @@ int seg_check_opts(struct udk_mem *mem)
 	if (o->segment_size == 0)
 		o->segment_size = o->page_size > 2 * MIB ? o->page_size : 2 * MIB;
 	o->segment_size = UDK_ALIGN_UP(o->segment_size, o->page_size);
-	if (o->no_huge)
+	if (o->no_huge || o->source != NULL)
 		return 0;
 
 	/* Pages that are free but promised to other mappings are not ours. */
@@ -285,6 +287,47 @@ static void policy_pop(int old_mode, const unsigned long *old_mask)
 		set_mempolicy(old_mode, old_mask, MASK_BITS);
 }
 
+/* A segment from the memory's source: mmap what it gave, IOVA and all. */
+static int seg_take(struct udk_mem *mem, int node, size_t len, struct seg **out)
+{
+	const struct udk_mem_source *src = mem->opts.source;
+	struct udk_mem_given g = {.fd = -1, .iova = UDK_BAD_IOVA};
+	struct seg *seg;
+	struct block *b;
+	void *va;
+	int ret;
+
+	seg = calloc(1, sizeof(*seg));
+	b = calloc(1, sizeof(*b));
+	if (seg == NULL || b == NULL) {
+		ret = -ENOMEM;
+		goto err_free;
+	}
+	ret = src->take(src->arg, node, len, &g);
+	if (ret < 0)
+		goto err_free;
+	va = mmap(NULL, g.len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, g.fd, 0);
+	if (va == MAP_FAILED) {
+		ret = -errno;
+		udk_log(UDK_LOG_ERR, "mem", "mmap of a given segment (%zu bytes, fd %d) failed: %s",
+			g.len, g.fd, strerror(errno));
+		close(g.fd);
+		goto err_free;
+	}
+	seg->pub = (struct udk_memseg){.va = va, .len = g.len, .page_size = g.page_size,
+				       .fd = g.fd, .socket = g.socket, .iova = g.iova};
+	b->len = g.len;
+	b->free = true;
+	seg->blocks = b;
+	*out = seg;
+	return 0;
+
+err_free:
+	free(b);
+	free(seg);
+	return ret;
+}
+
 int seg_create(struct udk_mem *mem, int node, size_t len, struct seg **out)
 {
 	unsigned long old_mask[MASK_BITS / (8 * sizeof(unsigned long))] = { 0 };
@@ -296,6 +339,8 @@ int seg_create(struct udk_mem *mem, int node, size_t len, struct seg **out)
 	bool pushed;
 	void *va;
 
+	if (mem->opts.source != NULL)
+		return seg_take(mem, node, len, out);
 	/* Check first: hugetlbfs refuses an mmap it cannot reserve, but a
 	 * count that is short on this node is worth a message of its own. */
 	if (!mem->opts.no_huge) {

@@ -37,6 +37,26 @@ struct udk_memseg {
 	uint64_t iova;    /* in the process's default map; UDK_BAD_IOVA until mapped */
 };
 
+/* A segment somebody else made and mapped (udk-broker, through lib/eal's
+ * --broker client): lib/mem mmaps fd (ownership passes to lib/mem) and the
+ * segment comes with its IOVA already set. */
+struct udk_mem_given {
+	int fd;
+	size_t len;
+	size_t page_size;
+	int socket;
+	uint64_t iova;
+};
+
+/* Where segments come from instead of hugetlbfs/memfd.  take() gives a
+ * segment of at least len bytes for node, or returns a negative code after
+ * logging why (the allocation that needed it fails with that code).  Called
+ * with the heap's lock held, on the thread that grows the heap. */
+struct udk_mem_source {
+	int (*take)(void *arg, int node, size_t len, struct udk_mem_given *out);
+	void *arg;
+};
+
 struct udk_mem_opts {
 	size_t opts_size;          /* sizeof(struct udk_mem_opts), set by udk_mem_opts_init() */
 	const char *huge_dir;      /* hugetlbfs mount to use; NULL: libhugetlbfs's default */
@@ -45,6 +65,7 @@ struct udk_mem_opts {
 	uint64_t segment_size;     /* bytes per heap growth step; 0: max(page size, 2 MiB) */
 	uint64_t socket_limit[UDK_MAX_NUMA_NODES]; /* bytes per node; 0: no limit */
 	uint64_t total_limit;      /* bytes over all nodes (-m without a list); 0: no limit */
+	const struct udk_mem_source *source; /* NULL: hugetlbfs (or memfd with no_huge) */
 };
 
 void udk_mem_opts_init(struct udk_mem_opts *opts, size_t size);

@@ -74,6 +74,11 @@ struct udk_pci_dev;
 int udk_pci_dev_open(const struct udk_pci_addr *addr, struct udk_dmamap *map,
 		     struct udk_pci_dev **out);
 void udk_pci_dev_close(struct udk_pci_dev *pdev);
+/* The same with a VFIO device fd handed over by udk-broker (owned by pdev
+ * from now on, closed on failure too); map must be a brokered map
+ * (udk_device_open_fd()). */
+int udk_pci_dev_open_fd(const struct udk_pci_addr *addr, int fd, struct udk_dmamap *map,
+			struct udk_pci_dev **out);
 
 struct udk_device *udk_pci_dev_device(struct udk_pci_dev *pdev);
 const struct udk_pci_info *udk_pci_dev_info(const struct udk_pci_dev *pdev);

@@ -52,15 +52,19 @@ static void on_release(struct udk_device *dev, void *arg)
 	drop_fd_state(arg);
 }
 
-int udk_pci_dev_open(const struct udk_pci_addr *addr, struct udk_dmamap *map,
-		     struct udk_pci_dev **out)
+/* Open through lib/dma (a group, or a handed-over fd when fd >= 0, which is
+ * then owned here, also on failure), then attach to map if given. */
+static int dev_open(const struct udk_pci_addr *addr, int fd, struct udk_dmamap *map,
+		    struct udk_pci_dev **out)
 {
 	struct udk_pci_dev *p;
-	int fd, rc;
+	int dfd, rc;
 
 	p = calloc(1, sizeof(*p));
-	if (p == NULL)
-		return -ENOMEM;
+	if (p == NULL) {
+		rc = -ENOMEM;
+		goto err_fd;
+	}
 	pthread_mutex_init(&p->lock, NULL);
 	p->req_efd = -1;
 	p->req_fd = -1;
@@ -68,7 +72,8 @@ int udk_pci_dev_open(const struct udk_pci_addr *addr, struct udk_dmamap *map,
 	if (rc < 0)
 		goto err_free;
 	udk_pci_addr_format(addr, p->bdf, sizeof(p->bdf));
-	rc = udk_device_open(p->bdf, &p->dev);
+	rc = fd >= 0 ? udk_device_open_fd(p->bdf, fd, &p->dev) : udk_device_open(p->bdf, &p->dev);
+	fd = -1; /* lib/dma owns it now */
 	if (rc < 0)
 		goto err_free;
 	udk_device_set_release(p->dev, on_release, p);
@@ -79,7 +84,7 @@ int udk_pci_dev_open(const struct udk_pci_addr *addr, struct udk_dmamap *map,
 			goto err_close;
 		/* The kernel's request interrupt from the start (hotplug.c). */
 		pthread_mutex_lock(&p->lock);
-		rc = pci_fd(p, &fd);
+		rc = pci_fd(p, &dfd);
 		pthread_mutex_unlock(&p->lock);
 		if (rc < 0)
 			goto err_close;
@@ -94,7 +99,24 @@ err_close:
 err_free:
 	pthread_mutex_destroy(&p->lock);
 	free(p);
+err_fd:
+	if (fd >= 0)
+		close(fd);
 	return rc;
+}
+
+int udk_pci_dev_open(const struct udk_pci_addr *addr, struct udk_dmamap *map,
+		     struct udk_pci_dev **out)
+{
+	return dev_open(addr, -1, map, out);
+}
+
+int udk_pci_dev_open_fd(const struct udk_pci_addr *addr, int fd, struct udk_dmamap *map,
+			struct udk_pci_dev **out)
+{
+	if (fd < 0)
+		return -EINVAL;
+	return dev_open(addr, fd, map, out);
 }
 
 void udk_pci_dev_close(struct udk_pci_dev *pdev)

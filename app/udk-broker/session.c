@@ -1,0 +1,237 @@
+/* session.c - what one user holds: a map of its own (a VFIO type1 container
+ * made through lib/dma), the devices attached to it and the hugepage segments
+ * mapped into it.  A session outlives its client (parked) so the same user's
+ * next start finds its memory zeroed, pinned and mapped already; it is evicted
+ * (devices reset, memory zeroed and freed, map destroyed) before anything of
+ * it goes to another user. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/vfio.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "broker.h"
+#include "udk_util.h"
+
+struct session *session_find_uid(struct broker *b, uid_t uid)
+{
+	for (struct session *s = b->sessions; s != NULL; s = s->next)
+		if (s->uid == uid)
+			return s;
+	return NULL;
+}
+
+struct session *session_holding(struct broker *b, const char *bdf)
+{
+	for (struct session *s = b->sessions; s != NULL; s = s->next)
+		for (unsigned int i = 0; i < s->nb_devs; i++)
+			if (strcmp(s->devs[i].bdf, bdf) == 0)
+				return s;
+	return NULL;
+}
+
+int session_create(struct broker *b, uid_t uid, gid_t gid, struct session **out)
+{
+	struct udk_dmamap_opts o;
+	struct session *s = calloc(1, sizeof(*s));
+	char name[48];
+	int rc;
+
+	if (s == NULL)
+		return -ENOMEM;
+	s->uid = uid;
+	s->gid = gid;
+	s->sock = -1;
+	udk_dmamap_opts_init(&o, sizeof(o));
+	/* Type1: the client needs nothing but the device fd, which the group
+	 * hands out here.  (iommufd brokering is later work, doc/broker.md.) */
+	o.backend = UDK_DMAMAP_VFIO_TYPE1;
+	snprintf(name, sizeof(name), "uid%u", (unsigned int)uid);
+	o.name = name;
+	rc = udk_dmamap_create(&o, &s->map);
+	if (rc < 0) {
+		free(s);
+		return rc;
+	}
+	s->next = b->sessions;
+	b->sessions = s;
+	*out = s;
+	return 0;
+}
+
+int session_add_dev(struct session *s, const char *bdf, char *why, size_t len)
+{
+	struct bdev *d = &s->devs[s->nb_devs];
+	int rc;
+
+	if (s->nb_devs == UDK_BROKER_MAX_DEVS) {
+		snprintf(why, len, "more than %d devices", UDK_BROKER_MAX_DEVS);
+		return -E2BIG;
+	}
+	udk_last_error_clear();
+	rc = udk_device_open(bdf, &d->dev);
+	if (rc == 0) {
+		rc = udk_device_attach(d->dev, s->map);
+		if (rc < 0)
+			udk_device_close(d->dev);
+	}
+	if (rc == 0)
+		rc = udk_device_fd(d->dev, &d->fd);
+	if (rc < 0) {
+		snprintf(why, len, "device %s cannot be opened by the broker: %s", bdf,
+			 udk_last_error()[0] ? udk_last_error() : udk_strerror(rc));
+		return rc;
+	}
+	snprintf(d->bdf, sizeof(d->bdf), "%s", bdf);
+	s->nb_devs++;
+	return 0;
+}
+
+int session_add_seg(struct broker *b, struct session *s, uint64_t want, char *why, size_t wlen)
+{
+	struct bseg *g = &s->segs[s->nb_segs];
+	char path[300];
+	uint64_t len = UDK_ALIGN_UP(want, b->huge_page);
+	int rc;
+
+	if (s->nb_segs == UDK_BROKER_MAX_SEGS) {
+		snprintf(why, wlen, "the client already has %d segments, the most one may have",
+			 UDK_BROKER_MAX_SEGS);
+		return -E2BIG;
+	}
+	snprintf(path, sizeof(path), "%s/udk-broker-uid%u.XXXXXX", b->huge_dir,
+		 (unsigned int)s->uid);
+	g->fd = mkostemp(path, O_CLOEXEC);
+	if (g->fd < 0) {
+		rc = -errno;
+		snprintf(why, wlen, "cannot create a segment in %s: %s", b->huge_dir, strerror(errno));
+		return rc;
+	}
+	unlink(path);
+	if (ftruncate(g->fd, (off_t)len) < 0) {
+		rc = -errno;
+		snprintf(why, wlen, "cannot size a %llu MiB segment: %s",
+			 (unsigned long long)(len >> 20), strerror(errno));
+		goto err_close;
+	}
+	g->va = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, g->fd, 0);
+	if (g->va == MAP_FAILED) {
+		rc = -errno;
+		snprintf(why, wlen, "no %llu MiB of free hugepages in %s (%s); reserve more "
+			 "(/proc/sys/vm/nr_hugepages)", (unsigned long long)(len >> 20), b->huge_dir,
+			 strerror(errno));
+		goto err_close;
+	}
+	/* Zeroed by the broker, whatever the kernel did: the client sees no
+	 * byte it did not write. */
+	memset(g->va, 0, len);
+	udk_last_error_clear();
+	rc = udk_dmamap_map(s->map, g->va, len, &g->iova);
+	if (rc < 0) {
+		snprintf(why, wlen, "cannot map a %llu MiB segment: %s",
+			 (unsigned long long)(len >> 20),
+			 udk_last_error()[0] ? udk_last_error() : udk_strerror(rc));
+		goto err_unmap;
+	}
+	g->len = len;
+	g->page_size = b->huge_page;
+	s->mem += len;
+	s->nb_segs++;
+	return 0;
+
+err_unmap:
+	munmap(g->va, len);
+err_close:
+	close(g->fd);
+	return rc;
+}
+
+static void quiesce_dev(struct bdev *d, uid_t uid)
+{
+	struct vfio_irq_set off = {.argsz = sizeof(off),
+				   .flags = VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER};
+	struct vfio_device_info di = {.argsz = sizeof(di)};
+	struct vfio_region_info ri = {.argsz = sizeof(ri), .index = VFIO_PCI_CONFIG_REGION_INDEX};
+	uint16_t cmd;
+	const char *reset = "reset";
+
+	/* Interrupts off (the client's eventfds go with it). */
+	for (unsigned int idx = VFIO_PCI_INTX_IRQ_INDEX; idx <= VFIO_PCI_MSIX_IRQ_INDEX; idx++) {
+		off.index = idx;
+		ioctl(d->fd, VFIO_DEVICE_SET_IRQS, &off);
+	}
+	/* Bus mastering off first: no DMA from here on, even if the device has
+	 * no reset (PCI Local Bus 3.0 6.2.2, Command register bit 2). */
+	if (ioctl(d->fd, VFIO_DEVICE_GET_REGION_INFO, &ri) == 0 &&
+	    pread(d->fd, &cmd, 2, (off_t)(ri.offset + 4)) == 2) {
+		cmd &= (uint16_t)~0x4u;
+		if (pwrite(d->fd, &cmd, 2, (off_t)(ri.offset + 4)) != 2)
+			blog("uid %u: %s: cannot clear bus mastering: %s", (unsigned int)uid, d->bdf,
+			     strerror(errno));
+	}
+	if (ioctl(d->fd, VFIO_DEVICE_GET_INFO, &di) < 0 || !(di.flags & VFIO_DEVICE_FLAGS_RESET))
+		reset = "no reset offered (bus mastering cleared)";
+	else if (ioctl(d->fd, VFIO_DEVICE_RESET) < 0)
+		reset = "VFIO_DEVICE_RESET failed (bus mastering cleared)";
+	blog("uid %u: %s: interrupts off, %s", (unsigned int)uid, d->bdf, reset);
+}
+
+void session_park(struct session *s)
+{
+	for (unsigned int i = 0; i < s->nb_devs; i++)
+		quiesce_dev(&s->devs[i], s->uid);
+	s->sock = -1;
+	s->pid = 0;
+	blog("uid %u: parked: %u devices reset, %llu MiB in %u segments kept mapped for the "
+	     "same user's next start", (unsigned int)s->uid, s->nb_devs,
+	     (unsigned long long)(s->mem >> 20), s->nb_segs);
+}
+
+void session_evict(struct broker *b, struct session *s, const char *why)
+{
+	uint64_t t0 = now_us();
+	struct session **p;
+
+	/* Devices quiet first: nothing may DMA into memory while it is scrubbed. */
+	for (unsigned int i = 0; i < s->nb_devs; i++)
+		quiesce_dev(&s->devs[i], s->uid);
+	/* Memory out of the IOMMU while the devices are still in the map (the
+	 * kernel drops a type1 map's mappings only with its last group): if a
+	 * copy of a device fd survives elsewhere, it reaches nothing. */
+	for (unsigned int i = 0; i < s->nb_segs; i++) {
+		struct bseg *g = &s->segs[i];
+
+		if (udk_dmamap_unmap(s->map, g->va, g->len) < 0)
+			blog("uid %u: a segment at IOVA 0x%llx could not be unmapped (see above)",
+			     (unsigned int)s->uid, (unsigned long long)g->iova);
+		memset(g->va, 0, g->len); /* scrub */
+		munmap(g->va, g->len);
+		/* Truncating drops the pages from every mapping of the file, so a
+		 * copy of the fd the client kept cannot reach them either. */
+		if (ftruncate(g->fd, 0) < 0)
+			blog("uid %u: truncating a segment: %s", (unsigned int)s->uid,
+			     strerror(errno));
+		close(g->fd);
+	}
+	/* Detach: closes the broker's device fd and takes the group out of the
+	 * container (the kernel refuses while another copy of a device fd is
+	 * open; lib/dma logs it, and the group then stays out of reach of
+	 * other users' maps until that copy is closed). */
+	for (unsigned int i = 0; i < s->nb_devs; i++)
+		udk_device_close(s->devs[i].dev);
+	udk_dmamap_put(s->map);
+	blog("uid %u: evicted (%s): %u devices reset and returned, %llu MiB zeroed and returned "
+	     "in %.1f ms", (unsigned int)s->uid, why, s->nb_devs,
+	     (unsigned long long)(s->mem >> 20), (double)(now_us() - t0) / 1000.0);
+	for (p = &b->sessions; *p != NULL; p = &(*p)->next) {
+		if (*p == s) {
+			*p = s->next;
+			break;
+		}
+	}
+	free(s);
+}
