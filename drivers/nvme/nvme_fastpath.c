@@ -15,30 +15,34 @@
 /* How often an idle poll looks for expired commands. */
 #define TIMEOUT_CHECK_NS 1000000ull
 
-static uint64_t v2i(void *ctx, const void *va)
+static uint64_t v2i(void *mem, const void *va)
 {
-	(void)ctx;
-	return udk_virt2iova(va);
+	return udk_mem_virt2iova(mem, va);
 }
 
-int nvme_qpair_submit(struct udk_nvme_qpair *qp, struct nvme_sqe *sqe, void *buf, size_t len,
-		      udk_nvme_cb cb, void *arg, uint8_t req_flags)
+/* Take the top free slot for the SQE already at sq[sq_tail] (the caller
+ * checked there is one), give it its data pointer and queue it. */
+static inline __attribute__((always_inline)) int
+queue_sqe(struct udk_nvme_qpair *qp, struct nvme_sqe *sqe, void *buf, size_t len, udk_nvme_cb cb,
+	  void *arg, uint8_t req_flags)
 {
-	struct nvme_req *r;
-	uint16_t cid;
-	int rc;
+	uint16_t cid = qp->free_cids[qp->nb_free - 1];
+	struct nvme_req *r = &qp->reqs[cid];
+	int rc = 0;
 
-	if (unlikely(qp->nb_free == 0))
-		return -EAGAIN;
-	cid = qp->free_cids[qp->nb_free - 1];
-	r = &qp->reqs[cid];
-	if (qp->dptr == DPTR_PRP || (qp->dptr == DPTR_SGL_MULTI && len <= NVME_PAGE &&
-				     ((uintptr_t)buf & (NVME_PAGE - 1)) + len <= NVME_PAGE))
-		rc = nvme_build_prps(sqe, buf, len, r->prp_list, r->prp_list_iova, v2i, NULL);
-	else
-		rc = nvme_build_sgl(sqe, buf, len, r->prp_list, r->prp_list_iova, v2i, NULL);
-	if (unlikely(rc < 0))
-		return rc;
+	if (len != 0) {
+		if (qp->dptr == DPTR_PRP ||
+		    (qp->dptr == DPTR_SGL_MULTI &&
+		     ((uintptr_t)buf & (NVME_PAGE - 1)) + len <= NVME_PAGE))
+			rc = nvme_build_prps(sqe, buf, len, r->prp_list, r->prp_list_iova, v2i,
+					     qp->mem);
+		else
+			rc = nvme_build_sgl(sqe, buf, len, r->prp_list, r->prp_list_iova, v2i,
+					    qp->mem);
+		if (unlikely(rc < 0))
+			return rc;
+	}
+	sqe->cid = cid;
 	qp->nb_free--;
 	r->cb = cb;
 	r->arg = arg;
@@ -46,50 +50,97 @@ int nvme_qpair_submit(struct udk_nvme_qpair *qp, struct nvme_sqe *sqe, void *buf
 	r->state = REQ_BUSY;
 	r->flags = req_flags;
 	qp->in_flight++;
-	sqe->cid = cid;
-	memcpy(&qp->sq[qp->sq_tail], sqe, sizeof(*sqe));
 	if (++qp->sq_tail == qp->qsize)
 		qp->sq_tail = 0;
 	return 0;
 }
 
+int nvme_qpair_submit(struct udk_nvme_qpair *qp, struct nvme_sqe *sqe, void *buf, size_t len,
+		      udk_nvme_cb cb, void *arg, uint8_t req_flags)
+{
+	struct nvme_sqe *s = &qp->sq[qp->sq_tail];
+
+	if (unlikely(qp->nb_free == 0))
+		return -EAGAIN;
+	memcpy(s, sqe, sizeof(*s));
+	return queue_sqe(qp, s, buf, len, cb, arg, req_flags);
+}
+
+static void log_dptr_error(const struct udk_nvme_qpair *qp, int rc, const void *buf, size_t len)
+{
+	if (rc == -UDK_ENOTMAPPED)
+		udk_log(UDK_LOG_ERR, NVME_LOG, "%s: buffer %p (%zu bytes) is not udk DMA memory: "
+			"udk_virt2iova() cannot translate it; allocate it with udk_dma_zmalloc()",
+			qp->ctrlr->info.bdf, buf, len);
+	else if (rc == -E2BIG)
+		udk_log(UDK_LOG_ERR, NVME_LOG, "%s: buffer %p (%zu bytes) lies in more pieces of "
+			"IOVA space than one SGL segment (256) holds; use udk_dma_zmalloc() memory",
+			qp->ctrlr->info.bdf, buf, len);
+}
+
+/* A read or write that passes every check of nvme_io_check(), decided in a
+ * few compares; anything else takes the slow path, which says what is wrong. */
+static inline bool rw_ok(const struct udk_nvme_qpair *qp, const struct udk_nvme_ns *ns,
+			 enum udk_nvme_io_op op, const void *buf, uint64_t lba, uint32_t nlb)
+{
+	return ns != NULL && ns->ctrlr == qp->ctrlr && (unsigned int)op <= UDK_NVME_IO_WRITE &&
+	       !qp->failed && !__atomic_load_n(&qp->ctrlr->failed, __ATOMIC_RELAXED) &&
+	       nlb - 1u < NVME_MAX_NLB && lba < ns->nsze && nlb <= ns->nsze - lba &&
+	       ((uint64_t)nlb << ns->block_shift) <= qp->max_xfer && buf != NULL &&
+	       !((uintptr_t)buf & 3);
+}
+
 int udk_nvme_ns_io(struct udk_nvme_qpair *qp, struct udk_nvme_ns *ns, enum udk_nvme_io_op op,
 		   void *buf, uint64_t lba, uint32_t nlb, uint32_t flags, udk_nvme_cb cb, void *arg)
 {
-	struct nvme_sqe sqe;
-	size_t len = 0;
+	struct nvme_sqe *sqe;
+	size_t len;
 	int rc;
 
+	if (likely(rw_ok(qp, ns, op, buf, lba, nlb))) {
+		if (unlikely(qp->nb_free == 0))
+			return -EAGAIN;
+		/* Built in place in the SQ: the device sees it only after the
+		 * tail doorbell, so a refusal below leaves nothing behind. */
+		sqe = &qp->sq[qp->sq_tail];
+		*sqe = (struct nvme_sqe){
+			.opc = op == UDK_NVME_IO_READ ? NVME_CMD_READ : NVME_CMD_WRITE,
+			.nsid = ns->nsid,
+			/* §6.9/§6.15: SLBA in CDW10-11, NLB (0's based) in CDW12 15:0. */
+			.cdw10 = (uint32_t)lba,
+			.cdw11 = (uint32_t)(lba >> 32),
+			.cdw12 = (nlb - 1) | (flags & UDK_NVME_IO_FUA),
+		};
+		len = (size_t)nlb << ns->block_shift;
+		rc = queue_sqe(qp, sqe, buf, len, cb, arg, 0);
+		if (unlikely(rc < 0))
+			log_dptr_error(qp, rc, buf, len);
+		return rc;
+	}
+	/* Bad input (with its error line), or flush, write zeroes, deallocate. */
 	rc = nvme_io_check(qp, ns, op, buf, lba, nlb);
-	if (unlikely(rc < 0))
+	if (rc < 0)
 		return rc;
 	if (unlikely(qp->nb_free == 0))
 		return -EAGAIN;
-	nvme_io_build(&sqe, ns, op, lba, nlb, flags);
-	if (likely(op == UDK_NVME_IO_READ || op == UDK_NVME_IO_WRITE)) {
-		len = (size_t)nlb << ns->block_shift;
-	} else if (op == UDK_NVME_IO_DEALLOCATE) {
-		/* The range goes in the list page of the slot submit will take;
-		 * Dataset Management's range list is always described by PRPs
-		 * here: it sits in one page. */
+	sqe = &qp->sq[qp->sq_tail];
+	nvme_io_build(sqe, ns, op, lba, nlb, flags);
+	len = op == UDK_NVME_IO_READ || op == UDK_NVME_IO_WRITE ? (size_t)nlb << ns->block_shift :
+								  0;
+	if (op == UDK_NVME_IO_DEALLOCATE) {
+		/* The range goes in the list page of the slot queue_sqe() will
+		 * take (the top of the free stack); PRP1 points to it. */
 		struct nvme_req *r = &qp->reqs[qp->free_cids[qp->nb_free - 1]];
 		struct nvme_dsm_range *range = (struct nvme_dsm_range *)r->prp_list;
 
 		range->cattr = 0;
 		range->nlb = nlb;
 		range->slba = lba;
-		sqe.prp1 = r->prp_list_iova;
-		buf = NULL;
-	} else {
-		buf = NULL;
+		sqe->prp1 = r->prp_list_iova;
 	}
-	rc = nvme_qpair_submit(qp, &sqe, buf, len, cb, arg, 0);
-	if (unlikely(rc < 0 && rc != -EAGAIN))
-		udk_log(UDK_LOG_ERR, NVME_LOG, "%s: buffer %p (%zu bytes): %s", qp->ctrlr->info.bdf,
-			buf, len, rc == -UDK_ENOTMAPPED ? "not udk DMA memory: udk_virt2iova() "
-			"cannot translate it; allocate it with udk_dma_zmalloc()" :
-			"in more pieces of IOVA space than one SGL segment (256) holds; use "
-			"udk_dma_zmalloc() memory or a smaller transfer");
+	rc = queue_sqe(qp, sqe, len ? buf : NULL, len, cb, arg, 0);
+	if (unlikely(rc < 0))
+		log_dptr_error(qp, rc, buf, len);
 	return rc;
 }
 

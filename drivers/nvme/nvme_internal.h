@@ -9,11 +9,13 @@
 #include <stdint.h>
 
 #include "nvme_spec.h"
+#include "udk_mem.h"
 #include "udk_nvme.h"
 
 #define NVME_LOG "nvme"
 #define NVME_PRP_ENTRIES (NVME_PAGE / 8)                     /* one PRP list page */
 #define NVME_MAX_XFER_CAP (NVME_PRP_ENTRIES * NVME_PAGE)    /* 2 MiB */
+#define NVME_MAX_NLB 65536u /* §6.9: NLB is a 16-bit 0's based field */
 #define NVME_SGL_ENTRIES (NVME_PAGE / 16)                   /* descriptors in one page */
 #define NVME_AER_MAX 4 /* Asynchronous Event Requests kept outstanding, at most */
 
@@ -62,6 +64,8 @@ struct udk_nvme_qpair {
 		bool failed;            /* the controller failed or is gone */
 		uint32_t in_flight;     /* REQ_BUSY slots */
 		uint32_t timed_out;     /* REQ_TIMED_OUT slots */
+		uint32_t max_xfer;      /* the controller's, copied here for the checks */
+		struct udk_mem *mem;    /* translates buffers: udk_mem_default() */
 		uint64_t timeout_ns;
 		uint64_t next_check_ns;
 	} __attribute__((aligned(64)));

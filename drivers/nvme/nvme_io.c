@@ -11,8 +11,6 @@
 #include "udk_mem.h"
 #include "udk_util.h"
 
-#define NVME_MAX_NLB 65536u /* §6.9: NLB is a 16-bit 0's based field */
-
 static const char *op_name(enum udk_nvme_io_op op)
 {
 	static const char *n[] = {"read", "write", "flush", "write zeroes", "deallocate"};

@@ -47,6 +47,8 @@ int nvme_qpair_init(struct udk_nvme_qpair *qp, struct udk_nvme_ctrlr *c, uint16_
 	qp->qid = qid;
 	qp->qsize = qsize;
 	qp->timeout_ns = (uint64_t)timeout_ms * 1000000ull;
+	qp->max_xfer = c->info.max_xfer;
+	qp->mem = udk_mem_default();
 	qp->sq = udk_dma_zmalloc((size_t)qsize * sizeof(struct nvme_sqe), NVME_PAGE, UDK_SOCKET_ANY);
 	qp->cq = udk_dma_zmalloc((size_t)qsize * sizeof(struct nvme_cqe), NVME_PAGE, UDK_SOCKET_ANY);
 	qp->prp_pages = udk_dma_zmalloc((size_t)nslots * NVME_PAGE, NVME_PAGE, UDK_SOCKET_ANY);
