@@ -1,6 +1,7 @@
 /* nvme_internal.h - the insides of drivers/nvme's handles, shared by the
- * controller (nvme_ctrlr.c), queue pair (nvme_qpair.c) and command
- * (nvme_cmd.c) code and by tests/unit/nvme.  Not installed. */
+ * controller (nvme_ctrlr.c, nvme_aer.c, nvme_recover.c), queue pair
+ * (nvme_qpair.c, nvme_fastpath.c) and command (nvme_io.c) code and by
+ * tests/unit/nvme and a few lab tests.  Not installed. */
 #ifndef UDK_NVME_INTERNAL_H
 #define UDK_NVME_INTERNAL_H
 
