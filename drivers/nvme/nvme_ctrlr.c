@@ -502,6 +502,10 @@ int nvme_ctrlr_reset_locked(struct udk_nvme_ctrlr *c)
 	c->recovering = true; /* a timeout during the bring-up is not recovered from */
 	/* §7.3.2: CC.EN = 0 deletes every queue; what was in flight is lost. */
 	rc = disable(c);
+	/* A callback that submits again while its command is being cancelled
+	 * gets -UDK_EDEVSTATE, instead of a command the rebuild would drop. */
+	for (qp = c->qpairs; qp != NULL; qp = qp->next)
+		qp->failed = true;
 	for (qp = c->qpairs; qp != NULL; qp = qp->next)
 		nvme_qpair_cancel_all(qp);
 	nvme_qpair_cancel_all(&c->admin);
