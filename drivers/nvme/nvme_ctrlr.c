@@ -435,7 +435,9 @@ int udk_nvme_ctrlr_attach(struct udk_pci_dev *pdev, const struct udk_nvme_ctrlr_
 	rc = disable(c);
 	if (rc < 0)
 		goto err_admin;
+	c->recovering = true; /* a timeout during attach fails it: no Abort, no reset */
 	rc = bring_up(c);
+	c->recovering = false;
 	if (rc < 0)
 		goto err_disable;
 	udk_log(UDK_LOG_INFO, NVME_LOG, "%s: %s (serial %s, firmware %s), NVMe %u.%u, %u "

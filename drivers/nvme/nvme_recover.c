@@ -77,9 +77,10 @@ bool nvme_recover_timeouts(struct udk_nvme_qpair *qp, bool fatal)
 				c->info.bdf);
 	} else if (failed) {
 		__atomic_store_n(&c->failed, true, __ATOMIC_RELAXED);
-		udk_log(UDK_LOG_ERR, NVME_LOG, "%s: a timed-out command on queue %u could not be "
-			"aborted; new I/O is refused until udk_nvme_ctrlr_reset()", c->info.bdf,
-			qp->qid);
+		udk_log(UDK_LOG_ERR, NVME_LOG, "%s: %s on queue %u; new I/O is refused until "
+			"udk_nvme_ctrlr_reset()", c->info.bdf, fatal ?
+			"fatal controller status (CSTS.CFS) after a timeout" :
+			"a timed-out command could not be aborted", qp->qid);
 	}
 	c->recovering = false;
 	if (!admin)

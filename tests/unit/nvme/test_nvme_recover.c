@@ -179,10 +179,15 @@ static void test_abort_unanswered_marks_failed(void)
 	__atomic_store_n(&r.d->hold_io, true, __ATOMIC_RELEASE);
 	__atomic_store_n(&r.d->abort_mode, FAKE_ABORT_SILENT, __ATOMIC_RELEASE);
 	CU_ASSERT(udk_nvme_ns_read(r.qp, r.ns, r.buf, 0, 8, cb, &a) == 0);
+	logged[0] = '\0';
 	poll_until(r.qp, &a, 1);
 	CU_ASSERT(a.n == 1 && a.rc == -ETIMEDOUT);
 	CU_ASSERT(fakedev_get(&r.d->nabort) == 1);
 	CU_ASSERT(fakedev_get(&r.d->ndisable) == resets); /* the application resets */
+	CU_ASSERT(strstr(logged, "Abort of command 0 on queue 1: no completion within 3000 ms") !=
+		  NULL);
+	CU_ASSERT(strstr(logged, "a timed-out command could not be aborted on queue 1; new I/O "
+			 "is refused until udk_nvme_ctrlr_reset()") != NULL);
 	CU_ASSERT(udk_nvme_ns_read(r.qp, r.ns, r.buf, 0, 8, cb, &a) == -UDK_EDEVSTATE);
 	CU_ASSERT_LAST_ERROR_HAS("the controller has failed");
 	__atomic_store_n(&r.d->hold_io, false, __ATOMIC_RELEASE);
