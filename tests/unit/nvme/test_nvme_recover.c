@@ -82,7 +82,7 @@ static bool rig_up(struct rig *r, enum udk_nvme_timeout_action action)
 		return false;
 	udk_nvme_qpair_opts_init(&qo, sizeof(qo));
 	qo.qsize = 16;
-	qo.timeout_ms = 300;
+	qo.timeout_ms = 1000; /* a stalled device thread must not look like a timeout */
 	r->buf = udk_dma_zmalloc(4096, 4096, UDK_SOCKET_ANY);
 	return r->buf != NULL && udk_nvme_qpair_create(r->c, &qo, &r->qp) == 0 &&
 	       udk_nvme_ctrlr_ns(r->c, 1, &r->ns) == 0;
@@ -139,16 +139,17 @@ static void test_abort_refused_then_reset(void)
 	int resets = fakedev_get(&r.d->ndisable);
 	__atomic_store_n(&r.d->hold_io, true, __ATOMIC_RELEASE);
 	__atomic_store_n(&r.d->abort_mode, FAKE_ABORT_NOT, __ATOMIC_RELEASE);
-	/* a's clock starts at the first idle poll; b is queued 150 ms later, so
-	 * it is still within its time when a expires. */
+	/* a, b, and c (whose callback submits again) go in together; b's and
+	 * c's deadlines are then pushed far out, so only a times out however
+	 * the machine schedules this thread. */
+	uint16_t slot_b = (uint16_t)(r.qp->sq_tail + 1), slot_c = (uint16_t)(r.qp->sq_tail + 2);
 	CU_ASSERT(udk_nvme_ns_read(r.qp, r.ns, r.buf, 0, 8, cb, &a) == 0);
-	udk_nvme_qpair_poll(r.qp, 0);
-	sleep_ms(2);
-	udk_nvme_qpair_poll(r.qp, 0);
-	sleep_ms(150);
 	CU_ASSERT(udk_nvme_ns_read(r.qp, r.ns, r.buf, 8, 8, cb, &b) == 0);
 	r.resubmit_rc = 1;
 	CU_ASSERT(udk_nvme_ns_read(r.qp, r.ns, r.buf, 16, 8, resubmit_cb, &r) == 0);
+	udk_nvme_qpair_poll(r.qp, 0); /* rings the doorbell, starts the clocks */
+	r.qp->reqs[r.qp->sq[slot_b].cid].deadline_ns = UINT64_MAX / 2;
+	r.qp->reqs[r.qp->sq[slot_c].cid].deadline_ns = UINT64_MAX / 2;
 	logged[0] = '\0';
 	poll_until(r.qp, &a, 1);
 	CU_ASSERT(a.n == 1 && a.rc == -ETIMEDOUT);
