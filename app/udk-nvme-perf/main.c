@@ -435,11 +435,17 @@ static int parse(int argc, char **argv, struct opts *o)
  * exit code (2: the options do not fit the device, 1: it failed). */
 static int targets_open(const struct opts *o, struct target *tg, size_t nt)
 {
+	struct udk_nvme_ctrlr_opts co;
+
+	/* Several lcores poll qpairs of one controller: a timeout aborts the
+	 * command, and a reset would be the user's to make, never a worker's. */
+	udk_nvme_ctrlr_opts_init(&co, sizeof(co));
+	co.timeout_action = UDK_NVME_TIMEOUT_ABORT;
 	for (size_t i = 0; i < nt; i++) {
 		struct target *t = &tg[i];
 
 		t->pdev = udk_eal_device(i);
-		if (udk_nvme_ctrlr_attach(t->pdev, NULL, &t->ctrlr) < 0)
+		if (udk_nvme_ctrlr_attach(t->pdev, &co, &t->ctrlr) < 0)
 			return die("controller %zu: %s", i, udk_last_error());
 		udk_nvme_ctrlr_info(t->ctrlr, &t->info);
 		if (udk_nvme_ctrlr_ns(t->ctrlr, o->nsid, &t->ns) < 0)
@@ -733,6 +739,9 @@ int main(int argc, char **argv)
 			else if (t - tl >= 1.0) {
 				progress(jobs, nj, &last, t - tl, t - t0, o.io_size);
 				tl = t;
+				/* Asynchronous events are logged as they come. */
+				for (size_t k = 0; k < nt; k++)
+					udk_nvme_ctrlr_process_admin(tg[k].ctrlr);
 			}
 		}
 		for (i = 0; i < nw; i++)
@@ -751,6 +760,9 @@ int main(int argc, char **argv)
 			else if (t - tl >= 1.0) {
 				progress(jobs, nj, &last, t - tl, t - t0, o.io_size);
 				tl = t;
+				/* Asynchronous events are logged as they come. */
+				for (size_t k = 0; k < nt; k++)
+					udk_nvme_ctrlr_process_admin(tg[k].ctrlr);
 			}
 		}
 		jobs_stop(&wk[0]);

@@ -83,8 +83,8 @@ static int enable(struct udk_nvme_ctrlr *c)
 }
 
 /* An admin command, waited for; the caller holds c->lock (or owns c). */
-static int admin(struct udk_nvme_ctrlr *c, struct nvme_sqe *sqe, void *buf, size_t len,
-		 struct udk_nvme_cpl *cpl, const char *what)
+int nvme_admin(struct udk_nvme_ctrlr *c, struct nvme_sqe *sqe, void *buf, size_t len,
+	       struct udk_nvme_cpl *cpl, const char *what)
 {
 	struct udk_nvme_cpl local;
 	int rc;
@@ -115,7 +115,7 @@ static int identify(struct udk_nvme_ctrlr *c, uint8_t cns, uint32_t nsid, void *
 	char what[48];
 
 	snprintf(what, sizeof(what), "Identify (CNS %u, namespace %u)", cns, nsid);
-	return admin(c, &sqe, buf, NVME_PAGE, NULL, what);
+	return nvme_admin(c, &sqe, buf, NVME_PAGE, NULL, what);
 }
 
 static void copy_str(char *dst, const uint8_t *src, size_t len)
@@ -142,6 +142,8 @@ static void parse_idc(struct udk_nvme_ctrlr *c)
 	memcpy(&i->nn, d + NVME_IDC_NN, 4);
 	memcpy(&i->oncs, d + NVME_IDC_ONCS, 2);
 	i->elpe = d[NVME_IDC_ELPE];
+	i->aerl = d[NVME_IDC_AERL];
+	memcpy(&i->sgls, d + NVME_IDC_SGLS, 4);
 	i->vwc = d[NVME_IDC_VWC] & 1;
 	/* §5.15.2 MDTS: 2^n units of CAP.MPSMIN; 0 = no limit.  One PRP list
 	 * page per command caps udk at 2 MiB. */
@@ -224,7 +226,7 @@ static int set_num_queues(struct udk_nvme_ctrlr *c)
 	struct udk_nvme_cpl cpl;
 	int rc;
 
-	rc = admin(c, &sqe, NULL, 0, &cpl, "Set Features (Number of Queues)");
+	rc = nvme_admin(c, &sqe, NULL, 0, &cpl, "Set Features (Number of Queues)");
 	if (rc < 0)
 		return rc;
 	dw0 = cpl.dw0;
@@ -257,13 +259,13 @@ int nvme_ctrlr_create_io_queues(struct udk_nvme_ctrlr *c, struct udk_nvme_qpair 
 			      .cdw11 = (uint32_t)qp->qid << 16 | 1};
 	int rc;
 
-	rc = admin(c, &cq, NULL, 0, NULL, "Create I/O Completion Queue");
+	rc = nvme_admin(c, &cq, NULL, 0, NULL, "Create I/O Completion Queue");
 	if (rc < 0)
 		return rc;
-	rc = admin(c, &sq, NULL, 0, NULL, "Create I/O Submission Queue");
+	rc = nvme_admin(c, &sq, NULL, 0, NULL, "Create I/O Submission Queue");
 	if (rc < 0) {
 		struct nvme_sqe del = {.opc = NVME_ADM_DELETE_CQ, .cdw10 = qp->qid};
-		admin(c, &del, NULL, 0, NULL, "Delete I/O Completion Queue");
+		nvme_admin(c, &del, NULL, 0, NULL, "Delete I/O Completion Queue");
 	}
 	return rc;
 }
@@ -275,9 +277,9 @@ int nvme_ctrlr_delete_io_queues(struct udk_nvme_ctrlr *c, struct udk_nvme_qpair 
 	struct nvme_sqe cq = {.opc = NVME_ADM_DELETE_CQ, .cdw10 = qp->qid};
 	int rc;
 
-	rc = admin(c, &sq, NULL, 0, NULL, "Delete I/O Submission Queue");
+	rc = nvme_admin(c, &sq, NULL, 0, NULL, "Delete I/O Submission Queue");
 	if (rc == 0)
-		rc = admin(c, &cq, NULL, 0, NULL, "Delete I/O Completion Queue");
+		rc = nvme_admin(c, &cq, NULL, 0, NULL, "Delete I/O Completion Queue");
 	return rc;
 }
 
@@ -298,13 +300,17 @@ static int bring_up(struct udk_nvme_ctrlr *c)
 	rc = set_num_queues(c);
 	if (rc < 0)
 		return rc;
-	return scan_ns(c);
+	rc = scan_ns(c);
+	if (rc < 0)
+		return rc;
+	return nvme_aer_arm(c);
 }
 
 void udk_nvme_ctrlr_opts_init(struct udk_nvme_ctrlr_opts *opts, size_t size)
 {
 	struct udk_nvme_ctrlr_opts d = {.opts_size = sizeof(d), .admin_qsize = 32,
-					.nb_io_queues = 16, .admin_timeout_ms = 10000};
+					.nb_io_queues = 16, .admin_timeout_ms = 10000,
+					.timeout_action = UDK_NVME_TIMEOUT_ABORT_RESET};
 
 	if (opts == NULL || size == 0)
 		return;
@@ -394,10 +400,11 @@ int udk_nvme_ctrlr_attach(struct udk_pci_dev *pdev, const struct udk_nvme_ctrlr_
 		memcpy(&c->opts, opts, opts->opts_size);
 		c->opts.opts_size = sizeof(c->opts);
 	}
-	if (c->opts.admin_qsize < 2 || c->opts.admin_qsize > 4096 || c->opts.nb_io_queues == 0) {
-		udk_log(UDK_LOG_ERR, NVME_LOG, "%s: admin_qsize %u (2..4096) or nb_io_queues %u "
-			"(at least 1) out of range", c->info.bdf, c->opts.admin_qsize,
-			c->opts.nb_io_queues);
+	if (c->opts.admin_qsize < 2 || c->opts.admin_qsize > 4096 || c->opts.nb_io_queues == 0 ||
+	    c->opts.timeout_action > UDK_NVME_TIMEOUT_NONE) {
+		udk_log(UDK_LOG_ERR, NVME_LOG, "%s: admin_qsize %u (2..4096), nb_io_queues %u "
+			"(at least 1) or timeout_action %u (0..2) out of range", c->info.bdf,
+			c->opts.admin_qsize, c->opts.nb_io_queues, c->opts.timeout_action);
 		rc = -EINVAL;
 		goto err_free;
 	}
@@ -428,7 +435,9 @@ int udk_nvme_ctrlr_attach(struct udk_pci_dev *pdev, const struct udk_nvme_ctrlr_
 	rc = disable(c);
 	if (rc < 0)
 		goto err_admin;
+	c->recovering = true; /* a timeout during attach fails it: no Abort, no reset */
 	rc = bring_up(c);
+	c->recovering = false;
 	if (rc < 0)
 		goto err_disable;
 	udk_log(UDK_LOG_INFO, NVME_LOG, "%s: %s (serial %s, firmware %s), NVMe %u.%u, %u "
@@ -447,6 +456,7 @@ err_admin:
 err_dma:
 	udk_dma_free(c->idc);
 	udk_dma_free(c->scratch);
+	udk_dma_free(c->aer_log);
 err_free:
 	free(c->ns);
 	free(c->qid_used);
@@ -485,6 +495,7 @@ void udk_nvme_ctrlr_detach(struct udk_nvme_ctrlr *c)
 		nvme_qpair_fini(&c->admin);
 		udk_dma_free(c->idc);
 		udk_dma_free(c->scratch);
+		udk_dma_free(c->aer_log);
 	}
 	udk_pci_bus_master(c->pdev, false);
 out_free:
@@ -494,17 +505,24 @@ out_free:
 	free(c);
 }
 
-int udk_nvme_ctrlr_reset(struct udk_nvme_ctrlr *c)
+int nvme_ctrlr_reset_locked(struct udk_nvme_ctrlr *c)
 {
+	bool nested = c->recovering;
 	struct udk_nvme_qpair *qp;
 	int rc;
 
-	pthread_mutex_lock(&c->lock);
+	c->recovering = true; /* a timeout during the bring-up is not recovered from */
 	/* §7.3.2: CC.EN = 0 deletes every queue; what was in flight is lost. */
 	rc = disable(c);
+	/* A callback that submits again while its command is being cancelled
+	 * gets -UDK_EDEVSTATE, instead of a command the rebuild would drop. */
+	for (qp = c->qpairs; qp != NULL; qp = qp->next)
+		qp->failed = true;
 	for (qp = c->qpairs; qp != NULL; qp = qp->next)
 		nvme_qpair_cancel_all(qp);
 	nvme_qpair_cancel_all(&c->admin);
+	c->aer_armed = 0;
+	c->nb_events = 0;
 	if (rc < 0)
 		goto out;
 	rc = bring_up(c);
@@ -518,6 +536,16 @@ int udk_nvme_ctrlr_reset(struct udk_nvme_ctrlr *c)
 out:
 	if (rc < 0)
 		c->failed = true;
+	c->recovering = nested;
+	return rc;
+}
+
+int udk_nvme_ctrlr_reset(struct udk_nvme_ctrlr *c)
+{
+	int rc;
+
+	pthread_mutex_lock(&c->lock);
+	rc = nvme_ctrlr_reset_locked(c);
 	pthread_mutex_unlock(&c->lock);
 	return rc;
 }
@@ -572,7 +600,7 @@ int udk_nvme_ctrlr_admin(struct udk_nvme_ctrlr *c, const struct udk_nvme_cmd *cm
 	memcpy(&sqe, cmd, sizeof(sqe));
 	snprintf(what, sizeof(what), "admin command 0x%02x", cmd->opc);
 	pthread_mutex_lock(&c->lock);
-	rc = admin(c, &sqe, buf, len, cpl, what);
+	rc = nvme_admin(c, &sqe, buf, len, cpl, what);
 	pthread_mutex_unlock(&c->lock);
 	return rc;
 }
@@ -593,7 +621,7 @@ int udk_nvme_ctrlr_get_log_page(struct udk_nvme_ctrlr *c, uint8_t lid, uint32_t 
 	}
 	snprintf(what, sizeof(what), "Get Log Page 0x%02x", lid);
 	pthread_mutex_lock(&c->lock);
-	rc = admin(c, &sqe, buf, len, NULL, what);
+	rc = nvme_admin(c, &sqe, buf, len, NULL, what);
 	pthread_mutex_unlock(&c->lock);
 	return rc;
 }
@@ -609,7 +637,7 @@ static int features(struct udk_nvme_ctrlr *c, uint8_t opc, uint8_t fid, uint32_t
 	snprintf(what, sizeof(what), "%s Features 0x%02x",
 		 opc == NVME_ADM_SET_FEATURES ? "Set" : "Get", fid);
 	pthread_mutex_lock(&c->lock);
-	rc = admin(c, &sqe, NULL, 0, &cpl, what);
+	rc = nvme_admin(c, &sqe, NULL, 0, &cpl, what);
 	pthread_mutex_unlock(&c->lock);
 	if (rc == 0 && dw0 != NULL)
 		*dw0 = cpl.dw0;
@@ -641,7 +669,7 @@ int udk_nvme_ctrlr_format(struct udk_nvme_ctrlr *c, uint32_t nsid, uint8_t lbaf,
 		return -EINVAL;
 	}
 	pthread_mutex_lock(&c->lock);
-	rc = admin(c, &sqe, NULL, 0, NULL, "Format NVM");
+	rc = nvme_admin(c, &sqe, NULL, 0, NULL, "Format NVM");
 	if (rc == 0)
 		rc = scan_ns(c);
 	pthread_mutex_unlock(&c->lock);

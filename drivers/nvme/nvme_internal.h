@@ -1,6 +1,7 @@
 /* nvme_internal.h - the insides of drivers/nvme's handles, shared by the
- * controller (nvme_ctrlr.c), queue pair (nvme_qpair.c) and command
- * (nvme_cmd.c) code and by tests/unit/nvme.  Not installed. */
+ * controller (nvme_ctrlr.c, nvme_aer.c, nvme_recover.c), queue pair
+ * (nvme_qpair.c, nvme_fastpath.c) and command (nvme_io.c) code and by
+ * tests/unit/nvme and a few lab tests.  Not installed. */
 #ifndef UDK_NVME_INTERNAL_H
 #define UDK_NVME_INTERNAL_H
 
@@ -9,11 +10,15 @@
 #include <stdint.h>
 
 #include "nvme_spec.h"
+#include "udk_mem.h"
 #include "udk_nvme.h"
 
 #define NVME_LOG "nvme"
 #define NVME_PRP_ENTRIES (NVME_PAGE / 8)                     /* one PRP list page */
 #define NVME_MAX_XFER_CAP (NVME_PRP_ENTRIES * NVME_PAGE)    /* 2 MiB */
+#define NVME_MAX_NLB 65536u /* §6.9: NLB is a 16-bit 0's based field */
+#define NVME_SGL_ENTRIES (NVME_PAGE / 16)                   /* descriptors in one page */
+#define NVME_AER_MAX 4 /* Asynchronous Event Requests kept outstanding, at most */
 
 enum req_state {
 	REQ_FREE = 0,
@@ -21,48 +26,56 @@ enum req_state {
 	REQ_TIMED_OUT /* callback done with -ETIMEDOUT; slot kept until the device answers */
 };
 
+#define REQ_F_NO_TIMEOUT 0x1 /* an Asynchronous Event Request: completes when an event does */
+#define REQ_F_ABORT_SENT 0x2 /* timed out, and recovery has sent Abort for it */
+
 /* One request slot per command identifier; allocated with the qpair. */
 struct nvme_req {
 	udk_nvme_cb cb;
 	void *arg;
 	uint64_t deadline_ns;
-	uint64_t *prp_list;     /* one page, preallocated */
+	uint64_t *prp_list;     /* one page, preallocated: PRP list or SGL segment */
 	uint64_t prp_list_iova;
 	uint8_t state;
+	uint8_t flags;          /* REQ_F_* */
 };
 
-/* A segment of udk memory this qpair has translated: lib/mem's lookup
- * takes a lock, so the fast path asks it once per segment and qpair. */
-struct nvme_xlate {
-	uintptr_t va, end;
-	uint64_t iova;
+/* How data pointers are built (qpair opts sgl, resolved against SGLS). */
+enum nvme_dptr_mode {
+	DPTR_PRP = 0,  /* always PRPs */
+	DPTR_SGL_MULTI, /* SGLs for transfers of more than one page, PRPs for one */
+	DPTR_SGL       /* always SGLs */
 };
-#define NVME_XLATE_SLOTS 8
 
+/* The fast path's table: what submit and poll touch, in cache lines of
+ * their own (STYLE.md 17); the control half follows on separate lines. */
 struct udk_nvme_qpair {
-	/* fast path */
-	struct nvme_sqe *sq;
-	volatile struct nvme_cqe *cq;
-	volatile uint32_t *sq_db, *cq_db;
-	struct nvme_req *reqs;  /* [qsize - 1], indexed by CID */
-	uint16_t *free_cids;    /* stack */
-	uint16_t nb_free;
-	uint16_t qsize;
-	uint16_t sq_tail, sq_db_tail, cq_head;
-	uint8_t phase;
-	bool failed;            /* the controller failed or is gone */
-	uint32_t in_flight;     /* REQ_BUSY slots */
-	uint32_t timed_out;     /* REQ_TIMED_OUT slots */
-	uint64_t timeout_ns;
-	uint64_t next_check_ns;
-	struct nvme_xlate xlate[NVME_XLATE_SLOTS];
-	unsigned int xlate_next;
-	/* control */
-	struct udk_nvme_ctrlr *ctrlr;
-	uint16_t qid;
-	uint64_t sq_iova, cq_iova;
-	void *prp_pages;
-	struct udk_nvme_qpair *next; /* the controller's list */
+	struct {
+		struct nvme_sqe *sq;
+		volatile struct nvme_cqe *cq;
+		volatile uint32_t *sq_db, *cq_db;
+		struct nvme_req *reqs;  /* [qsize - 1], indexed by CID */
+		uint16_t *free_cids;    /* stack */
+		struct udk_nvme_ctrlr *ctrlr;
+		uint16_t nb_free;
+		uint16_t qsize;
+		uint16_t sq_tail, sq_db_tail, cq_head;
+		uint8_t phase;
+		uint8_t dptr;           /* enum nvme_dptr_mode */
+		bool failed;            /* the controller failed or is gone */
+		uint32_t in_flight;     /* REQ_BUSY slots */
+		uint32_t timed_out;     /* REQ_TIMED_OUT slots */
+		uint32_t max_xfer;      /* the controller's, copied here for the checks */
+		struct udk_mem *mem;    /* translates buffers: udk_mem_default() */
+		uint64_t timeout_ns;
+		uint64_t next_check_ns;
+	} __attribute__((aligned(64)));
+	struct {
+		uint16_t qid;
+		uint64_t sq_iova, cq_iova;
+		void *prp_pages;
+		struct udk_nvme_qpair *next; /* the controller's list */
+	} __attribute__((aligned(64)));
 };
 
 struct udk_nvme_ns {
@@ -91,30 +104,37 @@ struct udk_nvme_ctrlr {
 	uint8_t *qid_used;      /* [nb_io_queues + 1] */
 	bool failed;
 	bool removed;           /* atomic: hot-unplugged (remove.c); failed is set too */
+	bool recovering;        /* inside timeout recovery or reset: no nested recovery */
+	uint32_t sgls;          /* Identify SGLS */
+	/* Asynchronous events (nvme_aer.c) */
+	udk_nvme_aer_cb aer_cb;
+	void *aer_arg;
+	uint16_t aer_armed;     /* AERs outstanding on the admin queue */
+	uint16_t aer_limit;     /* AERL + 1, at most NVME_AER_MAX */
+	uint16_t nb_events;     /* completed, not yet handled */
+	uint32_t events[NVME_AER_MAX];
+	void *aer_log;          /* 4 KiB DMA page the event's log page is read into */
+	uint64_t nb_aer_events; /* handled since attach */
 };
 
-/* nvme_qpair.c */
+/* nvme_qpair.c (control half of a qpair) */
 uint64_t nvme_now_ns(void);
 int nvme_qpair_init(struct udk_nvme_qpair *qp, struct udk_nvme_ctrlr *ctrlr, uint16_t qid,
 		    uint16_t qsize, uint32_t timeout_ms);
 void nvme_qpair_reset_ring(struct udk_nvme_qpair *qp);
 void nvme_qpair_cancel_all(struct udk_nvme_qpair *qp);
 void nvme_qpair_fini(struct udk_nvme_qpair *qp);
-/* Queue a prepared SQE (cid set here) with buf's PRPs; no doorbell. */
-int nvme_qpair_submit(struct udk_nvme_qpair *qp, struct nvme_sqe *sqe, void *buf, size_t len,
-		      udk_nvme_cb cb, void *arg);
-/* Fill sqe's PRP1/PRP2 for [buf, buf+len), using list (one page) if needed.
- * 0, -EINVAL (unaligned) or -UDK_ENOTMAPPED (logged by the caller). */
-typedef uint64_t (*nvme_v2i_fn)(void *ctx, const void *va);
-int nvme_build_prps(struct nvme_sqe *sqe, void *buf, size_t len, uint64_t *list,
-		    uint64_t list_iova, nvme_v2i_fn v2i, void *ctx);
-/* The IOVA of va through qp's segment cache, or UDK_BAD_IOVA. */
-uint64_t nvme_qpair_v2i(void *qp, const void *va);
 /* Submit on qp and poll until done (control path and sync helper). */
 int nvme_qpair_exec(struct udk_nvme_qpair *qp, struct nvme_sqe *sqe, void *buf, size_t len,
 		    struct udk_nvme_cpl *cpl);
 
-/* nvme_cmd.c: checks of an I/O request against its namespace, with the
+/* nvme_fastpath.c (and nvme_dptr.h): submission and completion. */
+/* Queue a prepared SQE (cid set here) with buf's data pointer (PRPs, or an
+ * SGL when the qpair's mode says so); no doorbell.  req_flags: REQ_F_*. */
+int nvme_qpair_submit(struct udk_nvme_qpair *qp, struct nvme_sqe *sqe, void *buf, size_t len,
+		      udk_nvme_cb cb, void *arg, uint8_t req_flags);
+
+/* nvme_io.c: checks of an I/O request against its namespace, with the
  * error line; the fast path calls it.  0 or the error code. */
 int nvme_io_check(const struct udk_nvme_qpair *qp, const struct udk_nvme_ns *ns,
 		  enum udk_nvme_io_op op, const void *buf, uint64_t lba, uint32_t nlb);
@@ -131,6 +151,26 @@ void nvme_qpair_removed(struct udk_nvme_qpair *qp);
 /* nvme_ctrlr.c */
 int nvme_ctrlr_create_io_queues(struct udk_nvme_ctrlr *c, struct udk_nvme_qpair *qp);
 int nvme_ctrlr_delete_io_queues(struct udk_nvme_ctrlr *c, struct udk_nvme_qpair *qp);
+/* udk_nvme_ctrlr_reset() with c->lock held. */
+int nvme_ctrlr_reset_locked(struct udk_nvme_ctrlr *c);
+/* An admin command, waited for, with c->lock held; logs a failure naming what. */
+int nvme_admin(struct udk_nvme_ctrlr *c, struct nvme_sqe *sqe, void *buf, size_t len,
+	       struct udk_nvme_cpl *cpl, const char *what);
+
+/* nvme_aer.c: Asynchronous Event Requests (§5.2). */
+/* Enable the events (Set Features 0Bh) and submit AERs up to AERL + 1 (or
+ * re-submit after a reset); c->lock held. */
+int nvme_aer_arm(struct udk_nvme_ctrlr *c);
+/* Handle the events the admin queue has delivered: read each one's log page
+ * (which clears it), tell the user, re-arm; c->lock held. */
+void nvme_aer_handle(struct udk_nvme_ctrlr *c);
+
+/* nvme_recover.c: a command of qp timed out (its callback has run): Abort
+ * it (§5.1), and when that fails reset the controller (opts.timeout_action).
+ * Runs on qp's thread from its poll; takes c->lock unless qp is the admin
+ * queue (whose users hold it).  Returns true when the controller was reset
+ * (the caller's ring state is new: stop polling this round). */
+bool nvme_recover_timeouts(struct udk_nvme_qpair *qp, bool fatal);
 
 static inline uint32_t nvme_rd32(const struct udk_nvme_ctrlr *c, uint32_t off)
 {

@@ -1,6 +1,7 @@
 /* nvme_io.c - NVM commands (NVMe 1.4 §6) on I/O queue pairs: the checks that
  * keep bad input away from the device, the command words, the blocking
- * helper, queue pair creation and deletion, and status codes as words. */
+ * helper, queue pair creation and deletion (with the choice of PRPs or
+ * SGLs), and status codes as words.  Submission itself is nvme_fastpath.c. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,8 +10,6 @@
 #include "nvme_internal.h"
 #include "udk_mem.h"
 #include "udk_util.h"
-
-#define NVME_MAX_NLB 65536u /* §6.9: NLB is a 16-bit 0's based field */
 
 static const char *op_name(enum udk_nvme_io_op op)
 {
@@ -119,42 +118,6 @@ void nvme_io_build(struct nvme_sqe *sqe, const struct udk_nvme_ns *ns, enum udk_
 	}
 }
 
-int udk_nvme_ns_io(struct udk_nvme_qpair *qp, struct udk_nvme_ns *ns, enum udk_nvme_io_op op,
-		   void *buf, uint64_t lba, uint32_t nlb, uint32_t flags, udk_nvme_cb cb, void *arg)
-{
-	struct nvme_sqe sqe;
-	size_t len = 0;
-	int rc;
-
-	rc = nvme_io_check(qp, ns, op, buf, lba, nlb);
-	if (unlikely(rc < 0))
-		return rc;
-	if (unlikely(qp->nb_free == 0))
-		return -EAGAIN;
-	nvme_io_build(&sqe, ns, op, lba, nlb, flags);
-	if (op == UDK_NVME_IO_READ || op == UDK_NVME_IO_WRITE) {
-		len = (size_t)nlb << ns->block_shift;
-	} else if (op == UDK_NVME_IO_DEALLOCATE) {
-		/* The range goes in the PRP list page of the slot submit will take. */
-		struct nvme_req *r = &qp->reqs[qp->free_cids[qp->nb_free - 1]];
-		struct nvme_dsm_range *range = (struct nvme_dsm_range *)r->prp_list;
-
-		range->cattr = 0;
-		range->nlb = nlb;
-		range->slba = lba;
-		buf = range;
-		len = sizeof(*range);
-	} else {
-		buf = NULL;
-	}
-	rc = nvme_qpair_submit(qp, &sqe, buf, len, cb, arg);
-	if (unlikely(rc == -UDK_ENOTMAPPED))
-		udk_log(UDK_LOG_ERR, NVME_LOG, "%s: buffer %p (%zu bytes) is not udk DMA memory: "
-			"udk_virt2iova() cannot translate it; allocate it with udk_dma_zmalloc()",
-			qp->ctrlr->info.bdf, buf, len);
-	return rc;
-}
-
 struct sync_wait {
 	bool done;
 	struct udk_nvme_cpl cpl;
@@ -196,7 +159,8 @@ int udk_nvme_ns_io_sync(struct udk_nvme_qpair *qp, struct udk_nvme_ns *ns, enum 
 
 void udk_nvme_qpair_opts_init(struct udk_nvme_qpair_opts *opts, size_t size)
 {
-	struct udk_nvme_qpair_opts d = {.opts_size = sizeof(d), .qsize = 256, .timeout_ms = 30000};
+	struct udk_nvme_qpair_opts d = {.opts_size = sizeof(d), .qsize = 256, .timeout_ms = 30000,
+					.sgl = UDK_NVME_SGL_AUTO};
 
 	if (opts == NULL || size == 0)
 		return;
@@ -229,6 +193,17 @@ int udk_nvme_qpair_create(struct udk_nvme_ctrlr *c, const struct udk_nvme_qpair_
 			c->info.bdf, o.qsize, c->info.max_qsize);
 		return -EINVAL;
 	}
+	if (o.sgl > UDK_NVME_SGL_ALWAYS) {
+		udk_log(UDK_LOG_ERR, NVME_LOG, "%s: qpair sgl mode %u is not a udk_nvme_sgl_mode",
+			c->info.bdf, o.sgl);
+		return -EINVAL;
+	}
+	if (o.sgl == UDK_NVME_SGL_ALWAYS && !(c->info.sgls & 3)) {
+		udk_log(UDK_LOG_ERR, NVME_LOG, "%s: SGLs asked for, but the controller does not "
+			"support them for I/O (Identify SGLS 0x%x); use UDK_NVME_SGL_AUTO or "
+			"UDK_NVME_SGL_NEVER", c->info.bdf, c->info.sgls);
+		return -ENOTSUP;
+	}
 	pthread_mutex_lock(&c->lock);
 	for (uint16_t i = 1; i <= c->info.nb_io_queues; i++)
 		if (!c->qid_used[i]) {
@@ -252,6 +227,10 @@ int udk_nvme_qpair_create(struct udk_nvme_ctrlr *c, const struct udk_nvme_qpair_
 		free(qp);
 		goto out;
 	}
+	if (o.sgl == UDK_NVME_SGL_NEVER || !(c->info.sgls & 3))
+		qp->dptr = DPTR_PRP;
+	else
+		qp->dptr = o.sgl == UDK_NVME_SGL_ALWAYS ? DPTR_SGL : DPTR_SGL_MULTI;
 	rc = nvme_ctrlr_create_io_queues(c, qp);
 	if (rc < 0) {
 		nvme_qpair_fini(qp);
@@ -311,6 +290,8 @@ const char *udk_nvme_status_str(uint16_t status)
 		case 0x06: s = "Internal Error"; break;
 		case 0x07: s = "Command Abort Requested"; break;
 		case 0x08: s = "Command Aborted due to SQ Deletion"; break;
+		case 0x0f: s = "Data SGL Length Invalid"; break;
+		case 0x11: s = "SGL Descriptor Type Invalid"; break;
 		case 0x0b: s = "Invalid Namespace or Format"; break;
 		case 0x13: s = "Invalid PRP Offset"; break;
 		case 0x80: s = "LBA Out of Range"; break;
@@ -322,6 +303,7 @@ const char *udk_nvme_status_str(uint16_t status)
 		case 0x00: s = "Completion Queue Invalid"; break;
 		case 0x01: s = "Invalid Queue Identifier"; break;
 		case 0x02: s = "Invalid Queue Size"; break;
+		case 0x05: s = "Asynchronous Event Request Limit Exceeded"; break;
 		case 0x09: s = "Invalid Log Page"; break;
 		case 0x0a: s = "Invalid Format"; break;
 		case 0x0d: s = "Feature Identifier Not Saveable"; break;

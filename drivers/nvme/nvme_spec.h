@@ -69,6 +69,8 @@ _Static_assert(sizeof(struct nvme_cqe) == 16, "NVMe 1.4 §4.6: a CQE is 16 bytes
 #define NVME_ADM_IDENTIFY 0x06
 #define NVME_ADM_SET_FEATURES 0x09
 #define NVME_ADM_GET_FEATURES 0x0a
+#define NVME_ADM_ABORT 0x08
+#define NVME_ADM_AER 0x0c
 #define NVME_ADM_FORMAT 0x80
 
 /* §5.15: Identify CNS values. */
@@ -78,6 +80,9 @@ _Static_assert(sizeof(struct nvme_cqe) == 16, "NVMe 1.4 §4.6: a CQE is 16 bytes
 
 /* §5.21.1.7: Number of Queues feature. */
 #define NVME_FEAT_NUM_QUEUES 0x07
+/* §5.21.1.11: Asynchronous Event Configuration: SMART critical warnings 7:0,
+ * notices from bit 8 (namespace attribute 8, firmware activation 9). */
+#define NVME_FEAT_AEC 0x0b
 
 /* §6, Figure 346: NVM command set opcodes. */
 #define NVME_CMD_FLUSH 0x00
@@ -95,11 +100,14 @@ _Static_assert(sizeof(struct nvme_cqe) == 16, "NVMe 1.4 §4.6: a CQE is 16 bytes
 #define NVME_IDC_MDTS 77
 #define NVME_IDC_CNTLID 78
 #define NVME_IDC_VER 80
+#define NVME_IDC_OAES 92  /* optional asynchronous events supported, 4 bytes */
 #define NVME_IDC_OACS 256
+#define NVME_IDC_AERL 259 /* outstanding AERs, 0's based */
 #define NVME_IDC_ELPE 262 /* error log page entries, 0's based */
 #define NVME_IDC_NN 516
 #define NVME_IDC_ONCS 520
 #define NVME_IDC_VWC 525
+#define NVME_IDC_SGLS 536 /* 4 bytes: bits 1:0 SGL support for I/O */
 
 /* §5.15.2, Figure 249: byte offsets in the Identify Namespace data. */
 #define NVME_IDN_NSZE 0

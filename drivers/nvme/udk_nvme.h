@@ -56,11 +56,32 @@ const char *udk_nvme_status_str(uint16_t status);
 
 /* ---- controllers ---- */
 
+/* What a command timeout leads to (NVMe 1.4 §5.1, §7.3.2).  The timed-out
+ * command's callback always runs first, with -ETIMEDOUT; then: */
+enum udk_nvme_timeout_action {
+	/* Abort the command (admin Abort, SQID and CID); if the controller
+	 * cannot abort it (error, "not aborted", or no answer within the admin
+	 * timeout) or reports a fatal status, reset the controller right there,
+	 * on the polling thread: every other command in flight completes with
+	 * -ECANCELED.  Safe when the controller's qpairs are all polled by the
+	 * thread that sees the timeout (tools, one-lcore programs). */
+	UDK_NVME_TIMEOUT_ABORT_RESET = 0,
+	/* Abort; if that fails, mark the controller failed (new I/O gets
+	 * -UDK_EDEVSTATE) and leave the reset to the application, which stops
+	 * its lcores and calls udk_nvme_ctrlr_reset().  For several lcores. */
+	UDK_NVME_TIMEOUT_ABORT,
+	/* Nothing beyond the -ETIMEDOUT callback (the slot stays reserved
+	 * until the device answers or the controller is reset). */
+	UDK_NVME_TIMEOUT_NONE,
+};
+
 struct udk_nvme_ctrlr_opts {
 	size_t opts_size;       /* set by udk_nvme_ctrlr_opts_init() */
 	uint16_t admin_qsize;   /* admin queue entries, 2..4096 (default 32) */
 	uint16_t nb_io_queues;  /* I/O queue pairs to ask for (default 16) */
 	uint32_t admin_timeout_ms; /* per admin command (default 10000) */
+	uint8_t timeout_action; /* enum udk_nvme_timeout_action (default ABORT_RESET) */
+	bool no_aer;            /* submit no Asynchronous Event Requests (default false) */
 };
 void udk_nvme_ctrlr_opts_init(struct udk_nvme_ctrlr_opts *opts, size_t size);
 
@@ -99,6 +120,9 @@ struct udk_nvme_ctrlr_info {
 	uint16_t nb_io_queues;  /* granted by the controller */
 	uint8_t elpe;           /* error log entries - 1 */
 	bool vwc;               /* a volatile write cache is present */
+	uint32_t sgls;          /* Identify SGLS (§5.15.2): bits 1:0 != 0 if SGLs work for I/O */
+	uint8_t aerl;           /* Identify AERL: outstanding AERs supported - 1 */
+	uint16_t nb_aer;        /* AERs udk keeps outstanding (0 with no_aer) */
 };
 int udk_nvme_ctrlr_info(const struct udk_nvme_ctrlr *ctrlr, struct udk_nvme_ctrlr_info *info);
 
@@ -111,6 +135,44 @@ const void *udk_nvme_ctrlr_identify_data(const struct udk_nvme_ctrlr *ctrlr);
  * calling thread, with rc -ECANCELED.  No thread may use the controller's
  * qpairs during the call.  This is also the way out of a fatal status. */
 int udk_nvme_ctrlr_reset(struct udk_nvme_ctrlr *ctrlr);
+
+/* ---- asynchronous events (§5.2) ---- */
+
+/* One Asynchronous Event, as completed by the controller (§5.2.1, Figure
+ * 146) and with the log page udk read to clear it. */
+#define UDK_NVME_AER_ERROR 0   /* type: error status */
+#define UDK_NVME_AER_SMART 1   /* type: SMART / health status */
+#define UDK_NVME_AER_NOTICE 2  /* type: notice */
+#define UDK_NVME_AER_IO 6      /* type: I/O command set specific */
+#define UDK_NVME_AER_VENDOR 7  /* type: vendor specific */
+struct udk_nvme_aer {
+	uint8_t type;          /* UDK_NVME_AER_* */
+	uint8_t info;          /* Asynchronous Event Information, e.g. SMART 01h temperature threshold */
+	uint8_t log_page;      /* the log page that holds the details (read by udk) */
+	uint32_t dw0;          /* the completion's DW0 as is */
+	int log_rc;            /* 0, or the error of reading the log page */
+	const void *log;       /* the first 512 bytes of that log page (valid during the callback) */
+};
+
+/* Called on the thread that runs udk_nvme_ctrlr_process_admin() (or any
+ * control call that polls the admin queue), with the controller's lock held:
+ * it must not make control calls on ctrlr. */
+typedef void (*udk_nvme_aer_cb)(void *arg, struct udk_nvme_ctrlr *ctrlr,
+				const struct udk_nvme_aer *ev);
+
+/* Register (cb != NULL) or remove the event callback.  Each event is also
+ * logged (notice level) whether or not a callback is registered. */
+void udk_nvme_ctrlr_register_aer_cb(struct udk_nvme_ctrlr *ctrlr, udk_nvme_aer_cb cb, void *arg);
+
+/* Poll the admin queue: handle the asynchronous events that completed (read
+ * the log page each names, which clears it on the controller, call the
+ * callback, submit a new AER).  Call it now and then from a control thread
+ * (once a second is plenty).  Returns the number of events handled, or
+ * -UDK_EDEVSTATE when the controller has failed.  Takes the lock. */
+int udk_nvme_ctrlr_process_admin(struct udk_nvme_ctrlr *ctrlr);
+
+/* "SMART/health: temperature threshold (type 1, info 0x01, log 0x02)". */
+const char *udk_nvme_aer_str(const struct udk_nvme_aer *ev);
 
 /* Read CSTS: 0 when ready; -UDK_EDEVSTATE with a line when the controller
  * reports a fatal status (CSTS.CFS: reset it) or is not ready; -ENODEV when
@@ -207,16 +269,25 @@ int udk_nvme_ns_info(const struct udk_nvme_ns *ns, struct udk_nvme_ns_info *info
 
 /* ---- I/O queue pairs ---- */
 
+/* Data pointers of read and write commands (§4.3 PRPs, §4.4 SGLs). */
+enum udk_nvme_sgl_mode {
+	UDK_NVME_SGL_AUTO = 0, /* SGLs for transfers over one page if the controller has them */
+	UDK_NVME_SGL_NEVER,    /* PRPs only */
+	UDK_NVME_SGL_ALWAYS,   /* SGLs for every transfer; -ENOTSUP at create without SGLS */
+};
+
 struct udk_nvme_qpair_opts {
 	size_t opts_size;     /* set by udk_nvme_qpair_opts_init() */
 	uint16_t qsize;       /* entries, 2..CAP.MQES+1 (default 256); qsize-1 in flight */
 	uint32_t timeout_ms;  /* per command, 0: none (default 30000) */
+	uint8_t sgl;          /* enum udk_nvme_sgl_mode (default AUTO) */
 };
 void udk_nvme_qpair_opts_init(struct udk_nvme_qpair_opts *opts, size_t size);
 
 /* Create an I/O queue pair (Create I/O CQ, then SQ, §5.4/§5.5) with its
- * request slots and one PRP list page per slot preallocated.  Control path.
- * -EBUSY with a line when every queue the controller granted is in use. */
+ * request slots and one PRP list / SGL segment page per slot preallocated.
+ * Control path.  -EBUSY with a line when every queue the controller granted
+ * is in use; -ENOTSUP when opts ask for SGLs the controller lacks. */
 int udk_nvme_qpair_create(struct udk_nvme_ctrlr *ctrlr, const struct udk_nvme_qpair_opts *opts,
 			  struct udk_nvme_qpair **out);
 
@@ -243,8 +314,9 @@ enum udk_nvme_io_op {
  * nlb 0), -E2BIG (more than max_xfer), -EINVAL (NULL or unaligned buffer, a
  * namespace of another controller, an operation the controller does not
  * support), -UDK_ENOTMAPPED (buffer not udk DMA memory), -UDK_EDEVSTATE
- * (controller failed), -UDK_EREMOVED (controller removed, silently).
- * Lock-free; one thread per qpair. */
+ * (controller failed), -UDK_EREMOVED (controller removed, silently), -E2BIG
+ * (with SGLs: a buffer in more than 256 pieces of IOVA space).  Lock-free;
+ * one thread per qpair. */
 int udk_nvme_ns_io(struct udk_nvme_qpair *qp, struct udk_nvme_ns *ns, enum udk_nvme_io_op op,
 		   void *buf, uint64_t lba, uint32_t nlb, uint32_t flags, udk_nvme_cb cb,
 		   void *arg);
@@ -284,9 +356,10 @@ static inline int udk_nvme_ns_deallocate(struct udk_nvme_qpair *qp, struct udk_n
 /* Ring the submission doorbell for what was queued, then reap up to max
  * completions (0: all there are), calling their callbacks, and write the
  * completion doorbell once.  When nothing completed, commands older than
- * the qpair's timeout complete with -ETIMEDOUT (their slots stay reserved
- * until the device answers or the controller is reset).  Returns the number
- * of commands completed.  Lock-free; the qpair's thread only. */
+ * the qpair's timeout complete with -ETIMEDOUT, and then the controller's
+ * timeout_action runs on this thread (Abort, then maybe a reset: the only
+ * case where a poll takes the controller's lock and waits).  Returns the
+ * number of commands completed.  Lock-free otherwise; the qpair's thread. */
 int udk_nvme_qpair_poll(struct udk_nvme_qpair *qp, uint32_t max);
 
 /* Commands queued or in flight (timed-out ones excluded). */

@@ -46,7 +46,11 @@ int main(void)
 	data = udk_dma_zmalloc(64 * 512, 4096, UDK_SOCKET_ANY);
 	buf = udk_dma_zmalloc(64 * 512, 4096, UDK_SOCKET_ANY);
 	REQUIRE(data != NULL && buf != NULL);
-	REQUIRE(udk_nvme_ctrlr_attach(udk_eal_device(0), NULL, &c) == 0);
+	/* The application resets (lab_nvme_timeout has the driver do it). */
+	struct udk_nvme_ctrlr_opts co;
+	udk_nvme_ctrlr_opts_init(&co, sizeof(co));
+	co.timeout_action = UDK_NVME_TIMEOUT_ABORT;
+	REQUIRE(udk_nvme_ctrlr_attach(udk_eal_device(0), &co, &c) == 0);
 	REQUIRE(udk_nvme_ctrlr_ns(c, 1, &ns) == 0);
 	udk_nvme_qpair_opts_init(&qo, sizeof(qo));
 	qo.timeout_ms = 3000;

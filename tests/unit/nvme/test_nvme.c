@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <unistd.h>
 
+#include "nvme_dptr.h"
 #include "nvme_internal.h"
 #include "udk_mem.h"
 #include "../common/unit.h"
@@ -31,7 +32,7 @@ static uint64_t fake_v2i(void *ctx, const void *p)
 static void test_prp(void)
 {
 	uint8_t *mem = aligned_alloc(4096, 3u << 20);
-	uint64_t list[512];
+	uint64_t list[512] = {0};
 	struct nvme_sqe sqe;
 
 	CU_ASSERT_FATAL(mem != NULL);
@@ -60,6 +61,66 @@ static void test_prp(void)
 	CU_ASSERT(nvme_build_prps(&sqe, mem + 8192, 512, list, 0x77000, fake_v2i, NULL) ==
 		  -UDK_ENOTMAPPED);
 	hole_start = hole_end = 0;
+	free(mem);
+}
+
+static void test_sgl(void)
+{
+	uint8_t *mem = aligned_alloc(4096, 3u << 20);
+	uint64_t list[512] = {0};
+	struct nvme_sqe sqe;
+
+	CU_ASSERT_FATAL(mem != NULL);
+	hole_start = hole_end = 0;
+	/* Contiguous in IOVA: one Data Block descriptor in the SQE, PSDT 01b. */
+	memset(&sqe, 0, sizeof(sqe));
+	CU_ASSERT(nvme_build_sgl(&sqe, mem + 512, 64 * 1024, list, 0x77000, fake_v2i, NULL) == 0);
+	CU_ASSERT(sqe.flags == NVME_SQE_PSDT_SGL);
+	CU_ASSERT(sqe.prp1 == fake_v2i(NULL, mem + 512));
+	CU_ASSERT(sqe.prp2 == (64u * 1024 | (uint64_t)NVME_SGL_DATA_BLOCK << 56));
+	memset(&sqe, 0, sizeof(sqe));
+	CU_ASSERT(nvme_build_sgl(&sqe, mem, 2u << 20, list, 0x77000, fake_v2i, NULL) == 0);
+	CU_ASSERT(sqe.prp2 == (2u << 20));
+	CU_ASSERT(nvme_build_sgl(&sqe, mem + 2, 512, list, 0x77000, fake_v2i, NULL) == -EINVAL);
+	free(mem);
+}
+
+static uint64_t scattered_v2i(void *ctx, const void *p)
+{
+	uintptr_t base = (uintptr_t)ctx, off = (uintptr_t)p - base;
+
+	/* Page i of the buffer at IOVA 0x100000 * (i + 1), pages 4 and 5
+	 * adjacent: a buffer that is contiguous in VA space only. */
+	if (off / 4096 == 5)
+		return 0x500000 + 4096 + off % 4096;
+	return 0x100000ull * (off / 4096 + 1) + off % 4096;
+}
+
+static void test_sgl_scattered(void)
+{
+	uint8_t *mem = aligned_alloc(4096, 1u << 20);
+	struct nvme_sgl_desc *d;
+	uint64_t list[512] = {0};
+	struct nvme_sqe sqe = {0};
+
+	CU_ASSERT_FATAL(mem != NULL);
+	/* 32 KiB from offset 1024 touch 9 pages: pieces 3K, 4K, 4K, 4K, 8K
+	 * (pages 4 and 5 merge), 4K, 4K, 1K: a Last Segment of 8 Data Blocks. */
+	CU_ASSERT(nvme_build_sgl(&sqe, mem + 1024, 8 * 4096, list, 0x77000, scattered_v2i,
+				 mem) == 0);
+	CU_ASSERT(sqe.flags == NVME_SQE_PSDT_SGL);
+	CU_ASSERT(sqe.prp1 == 0x77000);
+	CU_ASSERT(sqe.prp2 == (8u * 16 | (uint64_t)NVME_SGL_LAST_SEGMENT << 56));
+	d = (struct nvme_sgl_desc *)list;
+	CU_ASSERT(d[0].addr == 0x100000 + 1024 && d[0].len == 3072 && d[0].id == 0);
+	CU_ASSERT(d[1].addr == 0x200000 && d[1].len == 4096);
+	CU_ASSERT(d[4].addr == 0x500000 && d[4].len == 8192);
+	CU_ASSERT(d[6].addr == 0x800000 && d[6].len == 4096);
+	CU_ASSERT(d[7].addr == 0x900000 && d[7].len == 1024);
+	/* 257 pieces do not fit one segment page; 256 do. */
+	CU_ASSERT(nvme_build_sgl(&sqe, mem, 258 * 4096, list, 0x77000, scattered_v2i, mem) ==
+		  -E2BIG);
+	CU_ASSERT(nvme_build_sgl(&sqe, mem, 257 * 4096, list, 0x77000, scattered_v2i, mem) == 0);
 	free(mem);
 }
 
@@ -97,6 +158,8 @@ static struct fake *fake_new(void)
 	f->qp.sq_db = &f->sq_db;
 	f->qp.cq_db = &f->cq_db;
 	f->cq_db = f->sq_db = 0xdead;
+	udk_nvme_ctrlr_opts_init(&f->c.opts, sizeof(f->c.opts));
+	f->c.opts.timeout_action = UDK_NVME_TIMEOUT_NONE; /* recovery: test_nvme_recover.c */
 	nvme_qpair_reset_ring(&f->qp);
 	return f;
 }
@@ -248,23 +311,6 @@ static void test_qpair_timeout_cancel(void)
 	free(f);
 }
 
-static void test_xlate_cache(void)
-{
-	struct fake *f = fake_new();
-	static uint8_t seg[8192];
-
-	/* No udk memory at all (no EAL): nothing translates. */
-	CU_ASSERT(nvme_qpair_v2i(&f->qp, seg) == UDK_BAD_IOVA);
-	/* A segment the qpair has seen translates without lib/mem. */
-	f->qp.xlate[3] = (struct nvme_xlate){.va = (uintptr_t)seg,
-					     .end = (uintptr_t)seg + sizeof(seg), .iova = 0x40000};
-	CU_ASSERT(nvme_qpair_v2i(&f->qp, seg + 4100) == 0x40000 + 4100);
-	CU_ASSERT(nvme_qpair_v2i(&f->qp, seg + sizeof(seg)) == UDK_BAD_IOVA);
-	nvme_qpair_reset_ring(&f->qp); /* a reset forgets it */
-	CU_ASSERT(nvme_qpair_v2i(&f->qp, seg + 4100) == UDK_BAD_IOVA);
-	free(f);
-}
-
 static void test_status_str(void)
 {
 	CU_ASSERT_STRING_EQUAL(udk_nvme_status_str(0x0080), "LBA Out of Range (SCT 0, SC 0x80)");
@@ -297,7 +343,8 @@ int main(void)
 		{"io_build", test_io_build},
 		{"qpair_poll", test_qpair_poll},
 		{"qpair_timeout_cancel", test_qpair_timeout_cancel},
-		{"xlate_cache", test_xlate_cache},
+		{"sgl", test_sgl},
+		{"sgl_scattered", test_sgl_scattered},
 		{"status_str", test_status_str},
 		{"opts", test_opts},
 	};

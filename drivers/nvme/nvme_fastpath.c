@@ -1,0 +1,248 @@
+/* nvme_fastpath.c - the hot path of a queue pair (NVMe 1.4 §4.1): submission
+ * without a doorbell, and the poll that rings the doorbell once, reaps
+ * completions by their phase tag (§4.6) and expires timed-out commands.  It
+ * touches only the qpair's fast-path half (nvme_internal.h) and translates
+ * with lib/mem's lock-free udk_virt2iova().  The admin queue (qid 0) and the
+ * I/O queues share it; the control half is nvme_qpair.c. */
+#include <errno.h>
+#include <string.h>
+
+#include "nvme_dptr.h"
+#include "nvme_internal.h"
+#include "udk_mem.h"
+#include "udk_util.h"
+
+/* How often an idle poll looks for expired commands. */
+#define TIMEOUT_CHECK_NS 1000000ull
+
+static uint64_t v2i(void *mem, const void *va)
+{
+	return udk_mem_virt2iova(mem, va);
+}
+
+/* Take the top free slot for the SQE already at sq[sq_tail] (the caller
+ * checked there is one), give it its data pointer and queue it. */
+static inline __attribute__((always_inline)) int
+queue_sqe(struct udk_nvme_qpair *qp, struct nvme_sqe *sqe, void *buf, size_t len, udk_nvme_cb cb,
+	  void *arg, uint8_t req_flags)
+{
+	uint16_t cid = qp->free_cids[qp->nb_free - 1];
+	struct nvme_req *r = &qp->reqs[cid];
+	int rc = 0;
+
+	if (len != 0) {
+		if (qp->dptr == DPTR_PRP ||
+		    (qp->dptr == DPTR_SGL_MULTI &&
+		     ((uintptr_t)buf & (NVME_PAGE - 1)) + len <= NVME_PAGE))
+			rc = nvme_build_prps(sqe, buf, len, r->prp_list, r->prp_list_iova, v2i,
+					     qp->mem);
+		else
+			rc = nvme_build_sgl(sqe, buf, len, r->prp_list, r->prp_list_iova, v2i,
+					    qp->mem);
+		if (unlikely(rc < 0))
+			return rc;
+	}
+	sqe->cid = cid;
+	qp->nb_free--;
+	r->cb = cb;
+	r->arg = arg;
+	r->deadline_ns = 0; /* set by the first idle poll that sees it */
+	r->state = REQ_BUSY;
+	r->flags = req_flags;
+	qp->in_flight++;
+	if (++qp->sq_tail == qp->qsize)
+		qp->sq_tail = 0;
+	return 0;
+}
+
+int nvme_qpair_submit(struct udk_nvme_qpair *qp, struct nvme_sqe *sqe, void *buf, size_t len,
+		      udk_nvme_cb cb, void *arg, uint8_t req_flags)
+{
+	struct nvme_sqe *s = &qp->sq[qp->sq_tail];
+
+	if (unlikely(qp->nb_free == 0))
+		return -EAGAIN;
+	memcpy(s, sqe, sizeof(*s));
+	return queue_sqe(qp, s, buf, len, cb, arg, req_flags);
+}
+
+static void log_dptr_error(const struct udk_nvme_qpair *qp, int rc, const void *buf, size_t len)
+{
+	if (rc == -UDK_ENOTMAPPED)
+		udk_log(UDK_LOG_ERR, NVME_LOG, "%s: buffer %p (%zu bytes) is not udk DMA memory: "
+			"udk_virt2iova() cannot translate it; allocate it with udk_dma_zmalloc()",
+			qp->ctrlr->info.bdf, buf, len);
+	else if (rc == -E2BIG)
+		udk_log(UDK_LOG_ERR, NVME_LOG, "%s: buffer %p (%zu bytes) lies in more pieces of "
+			"IOVA space than one SGL segment (256) holds; use udk_dma_zmalloc() memory",
+			qp->ctrlr->info.bdf, buf, len);
+}
+
+/* A read or write that passes every check of nvme_io_check(), decided in a
+ * few compares; anything else takes the slow path, which says what is wrong. */
+static inline bool rw_ok(const struct udk_nvme_qpair *qp, const struct udk_nvme_ns *ns,
+			 enum udk_nvme_io_op op, const void *buf, uint64_t lba, uint32_t nlb)
+{
+	return ns != NULL && ns->ctrlr == qp->ctrlr && (unsigned int)op <= UDK_NVME_IO_WRITE &&
+	       !qp->failed && !__atomic_load_n(&qp->ctrlr->failed, __ATOMIC_RELAXED) &&
+	       nlb - 1u < NVME_MAX_NLB && lba < ns->nsze && nlb <= ns->nsze - lba &&
+	       ((uint64_t)nlb << ns->block_shift) <= qp->max_xfer && buf != NULL &&
+	       !((uintptr_t)buf & 3);
+}
+
+int udk_nvme_ns_io(struct udk_nvme_qpair *qp, struct udk_nvme_ns *ns, enum udk_nvme_io_op op,
+		   void *buf, uint64_t lba, uint32_t nlb, uint32_t flags, udk_nvme_cb cb, void *arg)
+{
+	struct nvme_sqe *sqe;
+	size_t len;
+	int rc;
+
+	if (likely(rw_ok(qp, ns, op, buf, lba, nlb))) {
+		if (unlikely(qp->nb_free == 0))
+			return -EAGAIN;
+		/* Built in place in the SQ: the device sees it only after the
+		 * tail doorbell, so a refusal below leaves nothing behind. */
+		sqe = &qp->sq[qp->sq_tail];
+		*sqe = (struct nvme_sqe){
+			.opc = op == UDK_NVME_IO_READ ? NVME_CMD_READ : NVME_CMD_WRITE,
+			.nsid = ns->nsid,
+			/* §6.9/§6.15: SLBA in CDW10-11, NLB (0's based) in CDW12 15:0. */
+			.cdw10 = (uint32_t)lba,
+			.cdw11 = (uint32_t)(lba >> 32),
+			.cdw12 = (nlb - 1) | (flags & UDK_NVME_IO_FUA),
+		};
+		len = (size_t)nlb << ns->block_shift;
+		rc = queue_sqe(qp, sqe, buf, len, cb, arg, 0);
+		if (unlikely(rc < 0))
+			log_dptr_error(qp, rc, buf, len);
+		return rc;
+	}
+	/* Bad input (with its error line), or flush, write zeroes, deallocate. */
+	rc = nvme_io_check(qp, ns, op, buf, lba, nlb);
+	if (rc < 0)
+		return rc;
+	if (unlikely(qp->nb_free == 0))
+		return -EAGAIN;
+	sqe = &qp->sq[qp->sq_tail];
+	nvme_io_build(sqe, ns, op, lba, nlb, flags);
+	len = op == UDK_NVME_IO_READ || op == UDK_NVME_IO_WRITE ? (size_t)nlb << ns->block_shift :
+								  0;
+	if (op == UDK_NVME_IO_DEALLOCATE) {
+		/* The range goes in the list page of the slot queue_sqe() will
+		 * take (the top of the free stack); PRP1 points to it. */
+		struct nvme_req *r = &qp->reqs[qp->free_cids[qp->nb_free - 1]];
+		struct nvme_dsm_range *range = (struct nvme_dsm_range *)r->prp_list;
+
+		range->cattr = 0;
+		range->nlb = nlb;
+		range->slba = lba;
+		sqe->prp1 = r->prp_list_iova;
+	}
+	rc = queue_sqe(qp, sqe, len ? buf : NULL, len, cb, arg, 0);
+	if (unlikely(rc < 0))
+		log_dptr_error(qp, rc, buf, len);
+	return rc;
+}
+
+/* Commands past their deadline complete with -ETIMEDOUT; then, if the
+ * controller asks for it, recovery.  True when recovery reset the
+ * controller (the ring this poll was reading is gone). */
+static bool expire(struct udk_nvme_qpair *qp, uint64_t now)
+{
+	struct udk_nvme_cpl cpl = {.rc = -ETIMEDOUT};
+	bool any = false, fatal = false;
+
+	for (uint16_t i = 0; i + 1 < qp->qsize; i++) {
+		struct nvme_req *r = &qp->reqs[i];
+
+		if (r->state != REQ_BUSY || (r->flags & REQ_F_NO_TIMEOUT))
+			continue;
+		if (r->deadline_ns == 0) {
+			r->deadline_ns = now + qp->timeout_ns;
+		} else if (now >= r->deadline_ns) {
+			r->state = REQ_TIMED_OUT;
+			qp->in_flight--;
+			qp->timed_out++;
+			any = true;
+			if (r->cb != NULL)
+				r->cb(r->arg, &cpl);
+		}
+	}
+	if (!any)
+		return false;
+	/* A timeout is the moment to look at the controller (one MMIO read). */
+	uint32_t csts = nvme_rd32(qp->ctrlr, NVME_REG_CSTS);
+
+	if (csts == UINT32_MAX || (csts & NVME_CSTS_CFS)) {
+		/* Other lcores read it on their next submit. */
+		fatal = true;
+		qp->failed = true;
+		__atomic_store_n(&qp->ctrlr->failed, true, __ATOMIC_RELAXED);
+	}
+	if (qp->ctrlr->opts.timeout_action == UDK_NVME_TIMEOUT_NONE)
+		return false;
+	return nvme_recover_timeouts(qp, fatal);
+}
+
+int udk_nvme_qpair_poll(struct udk_nvme_qpair *qp, uint32_t max)
+{
+	uint16_t head = qp->cq_head;
+	uint32_t n = 0;
+
+	if (qp->sq_tail != qp->sq_db_tail) {
+		/* The entries are visible before the device learns of them. */
+		__atomic_thread_fence(__ATOMIC_RELEASE);
+		*qp->sq_db = qp->sq_tail;
+		qp->sq_db_tail = qp->sq_tail;
+	}
+	for (;;) {
+		volatile struct nvme_cqe *e = &qp->cq[qp->cq_head];
+		uint16_t st = e->status;
+		struct udk_nvme_cpl cpl;
+		struct nvme_req *r;
+		uint16_t cid;
+
+		if ((st & 1) != qp->phase)
+			break;
+		__atomic_thread_fence(__ATOMIC_ACQUIRE); /* the rest of the entry after P */
+		cid = e->cid;
+		cpl.dw0 = e->dw0;
+		if (++qp->cq_head == qp->qsize) {
+			qp->cq_head = 0;
+			qp->phase ^= 1;
+		}
+		if (unlikely(cid >= qp->qsize - 1))
+			continue; /* not ours: ignore */
+		r = &qp->reqs[cid];
+		if (unlikely(r->state != REQ_BUSY)) {
+			if (r->state == REQ_TIMED_OUT) { /* late, or aborted: the slot is free now */
+				r->state = REQ_FREE;
+				qp->timed_out--;
+				qp->free_cids[qp->nb_free++] = cid;
+			}
+			continue;
+		}
+		qp->free_cids[qp->nb_free++] = cid;
+		r->state = REQ_FREE;
+		qp->in_flight--;
+		cpl.status = (uint16_t)(((st >> 1) & 0xff) | (((st >> 9) & 0x7) << 8));
+		cpl.rc = cpl.status ? -EIO : 0;
+		if (r->cb != NULL)
+			r->cb(r->arg, &cpl);
+		if (++n == max)
+			break;
+	}
+	if (qp->cq_head != head) {
+		*qp->cq_db = qp->cq_head;
+	} else if (unlikely(qp->in_flight + qp->timed_out > 0 && nvme_ctrlr_removed(qp->ctrlr))) {
+		nvme_qpair_removed(qp); /* remove.c: nothing more will come */
+	} else if (qp->in_flight > 0 && qp->timeout_ns != 0) {
+		uint64_t now = nvme_now_ns();
+
+		if (now >= qp->next_check_ns) {
+			qp->next_check_ns = now + TIMEOUT_CHECK_NS;
+			expire(qp, now);
+		}
+	}
+	return (int)n;
+}
