@@ -375,7 +375,9 @@ int main(int argc, char **argv)
 	other = lab_env_require("UDK_LAB_NVME");
 	if (access("/usr/bin/setpriv", X_OK) != 0)
 		lab_skip("no setpriv (util-linux) to run as another user");
-	REQUIRE(readlink("/proc/self/exe", self, sizeof(self) - 1) > 0);
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	REQUIRE(n > 0);
+	self[n] = '\0'; /* readlink does not terminate */
 	lab_device_driver(bdf, drv, sizeof(drv));
 	lab_device_driver(other, drv_other, sizeof(drv_other));
 	REQUIRE(lab_bind_vfio(bdf) == 0);
