@@ -376,6 +376,14 @@ static int check_map(struct udk_nvme_ctrlr *c)
 	return 0;
 }
 
+/* The controller's own DMA pages (the admin queue pair has its own fini). */
+static void free_dma(struct udk_nvme_ctrlr *c)
+{
+	udk_dma_free(c->idc);
+	udk_dma_free(c->scratch);
+	udk_dma_free(c->aer_log);
+}
+
 int udk_nvme_ctrlr_attach(struct udk_pci_dev *pdev, const struct udk_nvme_ctrlr_opts *opts,
 			  struct udk_nvme_ctrlr **out)
 {
@@ -454,9 +462,7 @@ err_disable:
 err_admin:
 	nvme_qpair_fini(&c->admin);
 err_dma:
-	udk_dma_free(c->idc);
-	udk_dma_free(c->scratch);
-	udk_dma_free(c->aer_log);
+	free_dma(c);
 err_free:
 	free(c->ns);
 	free(c->qid_used);
@@ -479,8 +485,7 @@ void udk_nvme_ctrlr_detach(struct udk_nvme_ctrlr *c)
 	if (nvme_ctrlr_removed(c)) {
 		/* Gone, and detached from the map: nothing can DMA into its memory. */
 		nvme_qpair_fini(&c->admin);
-		udk_dma_free(c->idc);
-		udk_dma_free(c->scratch);
+		free_dma(c);
 		goto out_free;
 	}
 	/* §7.6.2: normal shutdown, then disable. */
@@ -493,9 +498,7 @@ void udk_nvme_ctrlr_detach(struct udk_nvme_ctrlr *c)
 	}
 	if (disable(c) == 0) {
 		nvme_qpair_fini(&c->admin);
-		udk_dma_free(c->idc);
-		udk_dma_free(c->scratch);
-		udk_dma_free(c->aer_log);
+		free_dma(c);
 	}
 	udk_pci_bus_master(c->pdev, false);
 out_free:
