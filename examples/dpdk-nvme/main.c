@@ -13,6 +13,7 @@
 
 #include <rte_eal.h>
 #include <rte_malloc.h>
+#include <rte_memory.h>
 
 #include "udk_dpdk.h"
 #include "udk_eal.h"
@@ -103,18 +104,39 @@ static int write_read_verify(struct udk_nvme_qpair *qp, struct udk_nvme_ns *ns, 
 	return 0;
 }
 
+/* udk's errors reach the user once, through this program's message with
+ * udk_last_error(); other lines as they come. */
+static void log_sink(int level, const char *comp, const char *msg, void *arg)
+{
+	(void)arg;
+	if (level != UDK_LOG_ERR)
+		fprintf(stderr, PROG ": %s: %s\n", comp, msg);
+}
+
+static int count_page(const struct rte_memseg_list *msl, const struct rte_memseg *ms, void *arg)
+{
+	(void)ms;
+	if (!msl->external)
+		(*(unsigned long long *)arg)++;
+	return 0;
+}
+
+/* DPDK's own count of its pages next to what udk's map holds: they must
+ * agree at every step. */
 static void print_stats(const char *when, struct udk_dpdk *d)
 {
 	struct udk_dpdk_stats st;
 	struct udk_dmamap_info mi;
+	unsigned long long dpdk_pages = 0;
 
+	rte_memseg_walk(count_page, &dpdk_pages);
 	udk_dpdk_stats(d, &st);
 	udk_dmamap_info(udk_eal_dmamap(), &mi);
-	printf("%s: dpdk pages %llu (%llu MiB), mapped %llu, unmapped %llu, windows %llu, "
-	       "map mappings %u\n", when, (unsigned long long)st.pages,
-	       (unsigned long long)(st.bytes >> 20), (unsigned long long)st.pages_mapped,
-	       (unsigned long long)st.pages_unmapped, (unsigned long long)st.windows,
-	       mi.nb_mappings);
+	printf("%s: dpdk_pages %llu udk_pages %llu map_mappings %u (%llu MiB), mapped %llu, "
+	       "unmapped %llu, windows %llu\n", when, dpdk_pages, (unsigned long long)st.pages,
+	       mi.nb_mappings, (unsigned long long)(st.bytes >> 20),
+	       (unsigned long long)st.pages_mapped, (unsigned long long)st.pages_unmapped,
+	       (unsigned long long)st.windows);
 	fflush(stdout);
 }
 
@@ -133,6 +155,7 @@ int main(int argc, char **argv)
 	size_t len;
 	int n, rc = 1;
 
+	udk_log_set_sink(log_sink, NULL);
 	n = rte_eal_init(argc, argv);
 	if (n < 0) {
 		fprintf(stderr, PROG ": rte_eal_init failed (see DPDK's message above)\n");
