@@ -21,6 +21,9 @@ PACKAGES=(
 	python3 xz-utils
 	# tests/perf/nvme_vs_fio.py: the kernel nvme driver's side of the comparison
 	fio
+	# DPDK interop (doc/dpdk.md): libudk_dpdk, examples/dpdk-nvme, the fwd-dpdk
+	# and lab_dpdk_* tests; dpdk-testpmd for tests/perf/dpdk_fwd_bench.py
+	libdpdk-dev dpdk-dev
 )
 
 missing=()
