@@ -27,6 +27,7 @@ struct drxq {
 	struct rte_mempool *rxp;
 	void *rxmem;                /* udk memory under rxp (zero copy) */
 	struct udk_mempool *hdrs;   /* zero copy: headers, one per held rte_mbuf */
+	unsigned int hdr_shift;     /* log2 of a header's size */
 	struct rte_mbuf **held;     /* by header index */
 	struct udk_mempool *mp;     /* copy: the application's pool */
 	uint16_t port;              /* udk port number, for mbuf->port */

@@ -30,6 +30,39 @@ static inline void know_thread(void)
 	}
 }
 
+/* Zero-copy receive queues, so transmit can tell a udk header that lends a
+ * DPDK buffer (and hand DPDK that buffer itself).  Changed only while ports
+ * are stopped (queue setup and close). */
+#define MAX_ZC_RXQ 64
+static struct drxq *zc_rxq[MAX_ZC_RXQ];
+static unsigned int nb_zc_rxq;
+
+static void zc_add(struct drxq *rxq)
+{
+	if (nb_zc_rxq < MAX_ZC_RXQ)
+		zc_rxq[nb_zc_rxq++] = rxq;
+}
+
+static void zc_remove(struct drxq *rxq)
+{
+	for (unsigned int i = 0; i < nb_zc_rxq; i++)
+		if (zc_rxq[i] == rxq)
+			zc_rxq[i] = zc_rxq[--nb_zc_rxq];
+}
+
+static inline struct drxq *zc_owner(const struct udk_mbuf *m)
+{
+	for (unsigned int i = 0; i < nb_zc_rxq; i++)
+		if (zc_rxq[i]->hdrs == m->pool)
+			return zc_rxq[i];
+	return NULL;
+}
+
+static inline uint32_t hdr_index(const struct drxq *rxq, const struct udk_mbuf *m)
+{
+	return (uint32_t)((uintptr_t)((const uint8_t *)m - rxq->hdrs->base) >> rxq->hdr_shift);
+}
+
 /* ---- receive ---- */
 
 static void hdr_init(struct udk_mempool *mp, void *obj, uint32_t idx, void *arg)
@@ -143,6 +176,12 @@ int drxq_create(struct dport *p, uint16_t q, uint16_t nb_desc, struct udk_mempoo
 		rc = udk_mempool_create(&o, &rxq->hdrs);
 		if (rc < 0)
 			goto err_pool;
+		/* Headers are one cache line each: an index is a shift away. */
+		rxq->hdr_shift = (unsigned int)__builtin_ctz(rxq->hdrs->elt_size);
+		if (rxq->hdrs->elt_size != 1u << rxq->hdr_shift) {
+			rc = -EINVAL;
+			goto err_hdrs;
+		}
 		rxq->held = calloc(RX_HDRS, sizeof(*rxq->held));
 		if (rxq->held == NULL) {
 			rc = -ENOMEM;
@@ -155,6 +194,8 @@ int drxq_create(struct dport *p, uint16_t q, uint16_t nb_desc, struct udk_mempoo
 			"failed: %s", p->dev->name, q, nb_desc, rte_strerror(-rc));
 		goto err_held;
 	}
+	if (!rxq->copy)
+		zc_add(rxq);
 	*out = rxq;
 	return 0;
 
@@ -175,6 +216,7 @@ err_free:
 /* After DPDK released the queue (port closed): give back what headers hold. */
 void drxq_free(struct drxq *rxq)
 {
+	zc_remove(rxq);
 	if (rxq->held != NULL) {
 		for (unsigned int i = 0; i < RX_HDRS; i++)
 			if (rxq->held[i] != NULL)
@@ -235,7 +277,7 @@ fail:
 /* Zero copy: header m lends r's buffer. */
 static void borrow(struct drxq *rxq, struct udk_mbuf *m, struct rte_mbuf *r)
 {
-	uint32_t idx = (uint32_t)(((uint8_t *)m - rxq->hdrs->base) / rxq->hdrs->elt_size);
+	uint32_t idx = hdr_index(rxq, m);
 
 	/* The header came back to its pool: the buffer it lent last time is
 	 * free, and DPDK gets it back only now. */
@@ -417,10 +459,32 @@ static struct rte_mbuf *copy_out(struct rte_mempool *pool, struct udk_mbuf *m)
 	return r;
 }
 
+/* A udk header that lends a DPDK buffer from a zero-copy receive queue
+ * (io forwarding from a dpdk port): DPDK gets its own mbuf back, with the
+ * header's view of the data, and no extbuf is needed.  The header keeps its
+ * claim until the send is taken (see dport_tx_burst). */
+static struct rte_mbuf *take_back(struct udk_mbuf *m, struct drxq **from)
+{
+	struct drxq *rxq;
+	struct rte_mbuf *r;
+
+	if (m->next != NULL || udk_mbuf_refcnt_read(m) != 1 || (rxq = zc_owner(m)) == NULL)
+		return NULL;
+	r = rxq->held[hdr_index(rxq, m)];
+	if (r == NULL || r->buf_addr != m->buf_addr)
+		return NULL;
+	r->data_off = m->data_off;
+	r->data_len = m->data_len;
+	r->pkt_len = m->pkt_len;
+	*from = rxq;
+	return r;
+}
+
 uint16_t dport_tx_burst(void *queue, struct udk_mbuf **pkts, uint16_t n)
 {
 	struct dtxq *txq = queue;
 	struct rte_mbuf *rm[MAX_BURST];
+	struct drxq *from[MAX_BURST];
 	uint16_t k, sent;
 	uint64_t bytes = 0;
 
@@ -428,7 +492,11 @@ uint16_t dport_tx_burst(void *queue, struct udk_mbuf **pkts, uint16_t n)
 	if (n > MAX_BURST)
 		n = MAX_BURST;
 	for (k = 0; k < n; k++) {
-		rm[k] = txq->copy ? copy_out(txq->pool, pkts[k]) : wrap(txq->pool, pkts[k]);
+		from[k] = NULL;
+		if (txq->copy)
+			rm[k] = copy_out(txq->pool, pkts[k]);
+		else if ((rm[k] = take_back(pkts[k], &from[k])) == NULL)
+			rm[k] = wrap(txq->pool, pkts[k]);
 		if (rm[k] == NULL)
 			break;
 	}
@@ -441,9 +509,29 @@ uint16_t dport_tx_burst(void *queue, struct udk_mbuf **pkts, uint16_t n)
 		rte_pktmbuf_free_bulk(rm + sent, k - sent);
 		txq->copies += sent;
 	} else {
-		/* Unsent headers go back without freeing what they carry: the
-		 * caller still owns pkts[sent..]. */
+		/* Sent buffers that were DPDK's own are DPDK's again: their
+		 * headers are free, with nothing to lend (given back in runs of
+		 * one pool, usually the whole burst). */
+		uint16_t run = 0;
+		struct udk_mbuf *done[MAX_BURST];
+
+		for (uint16_t i = 0; i < sent; i++) {
+			if (from[i] == NULL)
+				continue;
+			from[i]->held[hdr_index(from[i], pkts[i])] = NULL;
+			if (run > 0 && done[0]->pool != pkts[i]->pool) {
+				udk_mempool_put_bulk(done[0]->pool, (void *const *)done, run);
+				run = 0;
+			}
+			done[run++] = pkts[i];
+		}
+		if (run > 0)
+			udk_mempool_put_bulk(done[0]->pool, (void *const *)done, run);
+		/* Unsent ones go back to the caller as they were: extbuf headers
+		 * are freed without freeing what they carry. */
 		for (uint16_t i = sent; i < k; i++) {
+			if (from[i] != NULL)
+				continue;
 			for (struct udk_mbuf *s = pkts[i]; s != NULL; s = s->next)
 				udk_mbuf_refcnt_update(s, 1);
 			rte_pktmbuf_free(rm[i]);
