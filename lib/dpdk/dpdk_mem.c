@@ -47,9 +47,9 @@ static struct udk_dpdk *attached;
 
 static void *provider_zmalloc(void *arg, size_t size, size_t align, int socket)
 {
+	struct udk_dpdk *d = arg;
 	void *p;
 
-	(void)arg;
 	p = rte_zmalloc_socket("udk", size, (unsigned int)align,
 			       socket == UDK_SOCKET_ANY ? SOCKET_ID_ANY : socket);
 	if (p == NULL) {
@@ -57,6 +57,18 @@ static void *provider_zmalloc(void *arg, size_t size, size_t align, int socket)
 			"DPDK's heap is exhausted (give DPDK more memory: -m, or more hugepages)",
 			size, socket);
 		errno = ENOMEM;
+		return NULL;
+	}
+	/* DPDK's event cannot refuse a page udk failed to map: do not hand
+	 * out memory a device could not reach. */
+	if (udk_mem_virt2iova(d->mem, p) == UDK_BAD_IOVA ||
+	    udk_mem_virt2iova(d->mem, (char *)p + size - 1) == UDK_BAD_IOVA) {
+		udk_log(UDK_LOG_ERR, LOG, "DPDK memory at %p (%zu bytes) is not in map %s: a page "
+			"of it could not be mapped (the line before says why)", p, size,
+			udk_dmamap_name(d->map));
+		rte_free(p);
+		errno = UDK_ENOTMAPPED;
+		return NULL;
 	}
 	return p;
 }
@@ -209,6 +221,7 @@ int udk_dpdk_attach(struct udk_dmamap *map, struct udk_dpdk **out)
 		if (rc < 0)
 			goto err_free;
 	}
+	p.arg = d;
 	rc = udk_mem_create_external(&p, &d->mem);
 	if (rc < 0)
 		goto err_map;
