@@ -229,38 +229,33 @@ int udk_dmamap_map(struct udk_dmamap *map, void *vaddr, size_t len, uint64_t *io
 	return rc;
 }
 
-int udk_dmamap_map_at(struct udk_dmamap *map, void *vaddr, size_t len, uint64_t iova)
+/* map_at and map_in: at an IOVA the caller names. */
+static int map_fixed(struct udk_dmamap *map, void *vaddr, size_t len, uint64_t iova,
+		     enum iova_src src, const char *step)
 {
-	int rc = check_range(map, vaddr, len, "map_at");
+	int rc = check_range(map, vaddr, len, step);
 
 	if (rc < 0)
 		return rc;
 	if (iova % (uint64_t)sysconf(_SC_PAGESIZE) != 0) {
-		udk_log(UDK_LOG_ERR, UDK_DMA_LOG, "map_at on %s: IOVA 0x%llx is not page aligned",
-			map->name, (unsigned long long)iova);
+		udk_log(UDK_LOG_ERR, UDK_DMA_LOG, "%s on %s: IOVA 0x%llx is not page aligned",
+			step, map->name, (unsigned long long)iova);
 		return -EINVAL;
 	}
 	pthread_mutex_lock(&map->lock);
-	rc = map_locked(map, vaddr, len, iova, IOVA_AT, NULL);
+	rc = map_locked(map, vaddr, len, iova, src, NULL);
 	pthread_mutex_unlock(&map->lock);
 	return rc;
 }
 
+int udk_dmamap_map_at(struct udk_dmamap *map, void *vaddr, size_t len, uint64_t iova)
+{
+	return map_fixed(map, vaddr, len, iova, IOVA_AT, "map_at");
+}
+
 int udk_dmamap_map_in(struct udk_dmamap *map, void *vaddr, size_t len, uint64_t iova)
 {
-	int rc = check_range(map, vaddr, len, "map_in");
-
-	if (rc < 0)
-		return rc;
-	if (iova % (uint64_t)sysconf(_SC_PAGESIZE) != 0) {
-		udk_log(UDK_LOG_ERR, UDK_DMA_LOG, "map_in on %s: IOVA 0x%llx is not page aligned",
-			map->name, (unsigned long long)iova);
-		return -EINVAL;
-	}
-	pthread_mutex_lock(&map->lock);
-	rc = map_locked(map, vaddr, len, iova, IOVA_HELD, NULL);
-	pthread_mutex_unlock(&map->lock);
-	return rc;
+	return map_fixed(map, vaddr, len, iova, IOVA_HELD, "map_in");
 }
 
 int udk_dmamap_unmap(struct udk_dmamap *map, void *vaddr, size_t len)

@@ -20,27 +20,12 @@ static char out[1 << 16];
 
 static int run(const char *cmd)
 {
-	FILE *f;
-	size_t n;
-
-	printf("$ %s\n", cmd);
-	fflush(stdout);
-	f = popen(cmd, "r");
-	if (f == NULL)
-		return -1;
-	n = fread(out, 1, sizeof(out) - 1, f);
-	out[n] = '\0';
-	printf("%s", out);
-	return pclose(f);
+	return lab_run_output(cmd, out, sizeof(out));
 }
 
 static unsigned long long num(const char *port, const char *key)
 {
-	char buf[32];
-
-	if (lab_json_text(lab_json_member(port, key), buf, sizeof(buf)) != 0)
-		return ~0ULL;
-	return strtoull(buf, NULL, 10);
+	return lab_json_u64(port, key);
 }
 
 int main(void)

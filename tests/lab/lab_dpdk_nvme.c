@@ -25,19 +25,10 @@ static char out[65536];
 
 static int run(const char *args)
 {
-	FILE *f;
-	size_t n;
-	int rc = lab_sh("%s %s >run.out 2>&1", DPDK_NVME, args);
+	char cmd[1024];
 
-	out[0] = '\0';
-	if ((f = fopen("run.out", "r")) != NULL) {
-		n = fread(out, 1, sizeof(out) - 1, f);
-		out[n] = '\0';
-		fclose(f);
-	}
-	printf("$ dpdk-nvme %s  -> exit %d\n%s", args, rc, out);
-	fflush(stdout);
-	return rc;
+	snprintf(cmd, sizeof(cmd), "%s %s 2>&1", DPDK_NVME, args);
+	return lab_run_output(cmd, out, sizeof(out));
 }
 
 /* "when: dpdk_pages N udk_pages M map_mappings K": DPDK's pages and udk's

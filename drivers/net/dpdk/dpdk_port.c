@@ -244,12 +244,10 @@ static void dpdk_close(struct udk_eth_dev *dev)
 	dev->priv = NULL;
 }
 
-static void dpdk_stats_get(struct udk_eth_dev *dev, struct udk_eth_stats *st)
+/* Both kinds of statistics from one pass over the queues. */
+static void sum_queues(struct udk_eth_dev *dev, struct udk_eth_stats *st,
+		       struct udk_dpdk_port_stats *ds)
 {
-	struct udk_dpdk_port_stats ds;
-	struct rte_eth_stats es;
-
-	udk_dpdk_port_stats(dev->port, &ds);
 	for (uint16_t q = 0; q < DPORT_MAX_QUEUES; q++) {
 		struct drxq *rxq = dev->rxq[q];
 		struct dtxq *txq = dev->txq[q];
@@ -258,13 +256,25 @@ static void dpdk_stats_get(struct udk_eth_dev *dev, struct udk_eth_stats *st)
 			st->ipackets += rxq->packets;
 			st->ibytes += rxq->bytes;
 			st->rx_nombuf += rxq->nombuf;
+			ds->rx_zero_copy += rxq->zero_copy;
+			ds->rx_copies += rxq->copies;
 		}
 		if (txq != NULL) {
 			st->opackets += txq->packets;
 			st->obytes += txq->bytes;
+			ds->tx_zero_copy += txq->zero_copy;
+			ds->tx_copies += txq->copies;
 		}
 	}
-	st->copies = ds.rx_copies + ds.tx_copies;
+	st->copies = ds->rx_copies + ds->tx_copies;
+}
+
+static void dpdk_stats_get(struct udk_eth_dev *dev, struct udk_eth_stats *st)
+{
+	struct udk_dpdk_port_stats ds = {0};
+	struct rte_eth_stats es;
+
+	sum_queues(dev, st, &ds);
 	if (rte_eth_stats_get(P(dev)->pid, &es) == 0) {
 		st->ierrors = es.ierrors;
 		st->oerrors = es.oerrors;
@@ -415,24 +425,13 @@ static int dpdk_probe_vdev(struct udk_eth_dev *dev, const char *name, const char
 int udk_dpdk_port_stats(uint16_t port, struct udk_dpdk_port_stats *st)
 {
 	struct udk_eth_dev *dev = udk_eth_dev_get(port);
+	struct udk_eth_stats es = {0};
 
 	memset(st, 0, sizeof(*st));
 	if (dev == NULL || dev->drv != &dpdk_driver || dev->priv == NULL)
 		return -ENODEV;
 	st->dpdk_port = P(dev)->pid;
-	for (uint16_t q = 0; q < DPORT_MAX_QUEUES; q++) {
-		struct drxq *rxq = dev->rxq[q];
-		struct dtxq *txq = dev->txq[q];
-
-		if (rxq != NULL) {
-			st->rx_zero_copy += rxq->zero_copy;
-			st->rx_copies += rxq->copies;
-		}
-		if (txq != NULL) {
-			st->tx_zero_copy += txq->zero_copy;
-			st->tx_copies += txq->copies;
-		}
-	}
+	sum_queues(dev, &es, st);
 	return 0;
 }
 
