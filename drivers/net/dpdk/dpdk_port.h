@@ -19,16 +19,17 @@ struct dport;
  * udk's (zero copy: a udk mbuf header from hdrs lends the rte_mbuf's buffer,
  * which goes back to DPDK when the header is next taken), or, when the PMD
  * needs DPDK's own memory (copy), of an ordinary DPDK pool, copied into
- * buffers of the application's pool mp. */
+ * buffers of the application's pool mp.  A header's buf_addr names the
+ * rte_mbuf it lends (the pool has no private area: the rte_mbuf sits right
+ * before its buffer), also while the header is back in its pool; NULL when
+ * it lends nothing. */
 struct drxq {
 	struct dport *p;
 	uint16_t pid, q;
 	bool copy;
 	struct rte_mempool *rxp;
 	void *rxmem;                /* udk memory under rxp (zero copy) */
-	struct udk_mempool *hdrs;   /* zero copy: headers, one per held rte_mbuf */
-	unsigned int hdr_shift;     /* log2 of a header's size */
-	struct rte_mbuf **held;     /* by header index */
+	struct udk_mempool *hdrs;   /* zero copy: headers, one per lent rte_mbuf */
 	struct udk_mempool *mp;     /* copy: the application's pool */
 	uint16_t port;              /* udk port number, for mbuf->port */
 	uint64_t packets, bytes, zero_copy, copies, nombuf;

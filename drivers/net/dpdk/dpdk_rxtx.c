@@ -19,7 +19,7 @@
 
 /* DPDK's per-lcore mempool caches work only on threads DPDK knows: a udk
  * lcore registers itself the first time it touches a dpdk queue. */
-static __thread bool thread_known;
+static __thread bool thread_known __attribute__((tls_model("initial-exec")));
 
 static inline void know_thread(void)
 {
@@ -58,9 +58,12 @@ static inline struct drxq *zc_owner(const struct udk_mbuf *m)
 	return NULL;
 }
 
-static inline uint32_t hdr_index(const struct drxq *rxq, const struct udk_mbuf *m)
+/* The rte_mbuf whose buffer header m lends (rx pools have no private
+ * area), or NULL. */
+static inline struct rte_mbuf *lent(const struct udk_mbuf *m)
 {
-	return (uint32_t)((uintptr_t)((const uint8_t *)m - rxq->hdrs->base) >> rxq->hdr_shift);
+	return m->buf_addr == NULL ? NULL
+				   : (struct rte_mbuf *)((char *)m->buf_addr - sizeof(struct rte_mbuf));
 }
 
 /* ---- receive ---- */
@@ -176,31 +179,18 @@ int drxq_create(struct dport *p, uint16_t q, uint16_t nb_desc, struct udk_mempoo
 		rc = udk_mempool_create(&o, &rxq->hdrs);
 		if (rc < 0)
 			goto err_pool;
-		/* Headers are one cache line each: an index is a shift away. */
-		rxq->hdr_shift = (unsigned int)__builtin_ctz(rxq->hdrs->elt_size);
-		if (rxq->hdrs->elt_size != 1u << rxq->hdr_shift) {
-			rc = -EINVAL;
-			goto err_hdrs;
-		}
-		rxq->held = calloc(RX_HDRS, sizeof(*rxq->held));
-		if (rxq->held == NULL) {
-			rc = -ENOMEM;
-			goto err_hdrs;
-		}
 	}
 	rc = rte_eth_rx_queue_setup(p->pid, q, nb_desc, (unsigned int)p->socket, NULL, rxq->rxp);
 	if (rc < 0) {
 		udk_log(UDK_LOG_ERR, LOG, "%s: rte_eth_rx_queue_setup(queue %u, %u descriptors) "
 			"failed: %s", p->dev->name, q, nb_desc, rte_strerror(-rc));
-		goto err_held;
+		goto err_hdrs;
 	}
 	if (!rxq->copy)
 		zc_add(rxq);
 	*out = rxq;
 	return 0;
 
-err_held:
-	free(rxq->held);
 err_hdrs:
 	if (rxq->hdrs != NULL)
 		udk_mempool_free(rxq->hdrs);
@@ -217,14 +207,15 @@ err_free:
 void drxq_free(struct drxq *rxq)
 {
 	zc_remove(rxq);
-	if (rxq->held != NULL) {
-		for (unsigned int i = 0; i < RX_HDRS; i++)
-			if (rxq->held[i] != NULL)
-				rte_pktmbuf_free(rxq->held[i]);
-		free(rxq->held);
-	}
-	if (rxq->hdrs != NULL)
+	if (rxq->hdrs != NULL) {
+		for (uint32_t i = 0; i < rxq->hdrs->count; i++) {
+			struct rte_mbuf *r = lent((struct udk_mbuf *)(rxq->hdrs->base +
+								(size_t)i * rxq->hdrs->elt_size));
+			if (r != NULL)
+				rte_pktmbuf_free(r);
+		}
 		udk_mempool_free(rxq->hdrs);
+	}
 	rte_mempool_free(rxq->rxp);
 	if (rxq->rxmem != NULL)
 		udk_dma_free(rxq->rxmem);
@@ -277,13 +268,12 @@ fail:
 /* Zero copy: header m lends r's buffer. */
 static void borrow(struct drxq *rxq, struct udk_mbuf *m, struct rte_mbuf *r)
 {
-	uint32_t idx = hdr_index(rxq, m);
+	struct rte_mbuf *prev = lent(m);
 
 	/* The header came back to its pool: the buffer it lent last time is
 	 * free, and DPDK gets it back only now. */
-	if (rxq->held[idx] != NULL)
-		rte_pktmbuf_free_seg(rxq->held[idx]);
-	rxq->held[idx] = r;
+	if (prev != NULL)
+		rte_pktmbuf_free_seg(prev);
 	m->buf_addr = r->buf_addr;
 	m->buf_iova = rte_mbuf_iova_get(r);
 	m->buf_len = r->buf_len;
@@ -294,6 +284,26 @@ static void borrow(struct drxq *rxq, struct udk_mbuf *m, struct rte_mbuf *r)
 	m->nb_segs = 1;
 	m->ol_flags = 0;
 	m->port = rxq->port;
+}
+
+static void udk_seg_done(void *addr, void *opaque);
+
+/* A udk segment that went out through a dpdk port and came back as it went
+ * (loopback PMDs such as net_ring hand the sent mbuf to the receiver): the
+ * udk mbuf itself is received, its DPDK header let go. */
+static struct udk_mbuf *reclaim(struct drxq *rxq, struct rte_mbuf *r)
+{
+	struct udk_mbuf *m = r->shinfo->fcb_opaque;
+
+	udk_mbuf_refcnt_update(m, 1); /* the free callback drops this one */
+	m->data_off = r->data_off;
+	m->data_len = r->data_len;
+	m->pkt_len = r->pkt_len;
+	m->next = NULL;
+	m->nb_segs = 1;
+	m->port = rxq->port;
+	rte_pktmbuf_free_seg(r);
+	return m;
 }
 
 uint16_t dport_rx_burst(void *queue, struct udk_mbuf **pkts, uint16_t n)
@@ -319,12 +329,18 @@ uint16_t dport_rx_burst(void *queue, struct udk_mbuf **pkts, uint16_t n)
 		struct rte_mbuf *r = rm[i];
 		struct udk_mbuf *m;
 
-		if (!rxq->copy && r->nb_segs == 1) {
+		if (!rxq->copy && r->nb_segs == 1 && RTE_MBUF_DIRECT(r) && r->pool == rxq->rxp) {
 			m = hdr[h++];
 			borrow(rxq, m, r);
 			rxq->zero_copy++;
+		} else if (!rxq->copy && r->nb_segs == 1 && RTE_MBUF_HAS_EXTBUF(r) &&
+			   r->shinfo->free_cb == udk_seg_done && rte_mbuf_refcnt_read(r) == 1 &&
+			   rte_mbuf_ext_refcnt_read(r->shinfo) == 1) {
+			m = reclaim(rxq, r);
+			rxq->zero_copy++;
 		} else {
-			/* Copy mode, or a chain (a header lends one buffer only). */
+			/* Copy mode, a chain (a header lends one buffer only), or
+			 * a buffer of some other pool. */
 			m = copy_in(rxq->mp, r);
 			rte_pktmbuf_free(r);
 			if (m == NULL) {
@@ -470,8 +486,8 @@ static struct rte_mbuf *take_back(struct udk_mbuf *m, struct drxq **from)
 
 	if (m->next != NULL || udk_mbuf_refcnt_read(m) != 1 || (rxq = zc_owner(m)) == NULL)
 		return NULL;
-	r = rxq->held[hdr_index(rxq, m)];
-	if (r == NULL || r->buf_addr != m->buf_addr)
+	r = lent(m);
+	if (r == NULL)
 		return NULL;
 	r->data_off = m->data_off;
 	r->data_len = m->data_len;
@@ -518,7 +534,7 @@ uint16_t dport_tx_burst(void *queue, struct udk_mbuf **pkts, uint16_t n)
 		for (uint16_t i = 0; i < sent; i++) {
 			if (from[i] == NULL)
 				continue;
-			from[i]->held[hdr_index(from[i], pkts[i])] = NULL;
+			pkts[i]->buf_addr = NULL; /* it lends nothing now */
 			if (run > 0 && done[0]->pool != pkts[i]->pool) {
 				udk_mempool_put_bulk(done[0]->pool, (void *const *)done, run);
 				run = 0;
