@@ -23,6 +23,9 @@ PACKAGES=(
 	fio
 	# tests/fuzz: libFuzzer targets (clang -fsanitize=fuzzer) for udk-broker's parser
 	clang libclang-rt-14-dev
+	# DPDK interop (doc/dpdk.md): libudk_dpdk, examples/dpdk-nvme, the fwd-dpdk
+	# and lab_dpdk_* tests; dpdk-testpmd for tests/perf/dpdk_fwd_bench.py
+	libdpdk-dev dpdk-dev
 )
 
 missing=()

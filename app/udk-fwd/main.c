@@ -22,6 +22,9 @@
 
 #include "fwd.h"
 #include "udk_eal.h"
+#ifdef UDK_HAVE_DPDK
+#include "udk_dpdk.h"
+#endif
 
 #define PROG "udk-fwd"
 
@@ -46,6 +49,8 @@ static void usage(FILE *f)
 		"  --nb-mbufs N        packet buffers (default 8191)\n"
 		"  --desc N            descriptors per queue (default: the driver's)\n"
 		"  --json              print the summary as JSON\n"
+		"  --dpdk-args \"ARGS\"  DPDK EAL arguments for dpdk ports (--vdev dpdk0,dev=NAME;\n"
+		"                      built with DPDK only; doc/dpdk.md)\n"
 		"  --help, --version\n\n");
 	udk_eal_usage(f);
 }
@@ -142,6 +147,14 @@ static int parse(int argc, char **argv, struct fwd_opts *o)
 			o->verify = true;
 		} else if (strcmp(a, "--json") == 0) {
 			o->json = true;
+		} else if (strcmp(a, "--dpdk-args") == 0) {
+#ifdef UDK_HAVE_DPDK
+			if (v == NULL || udk_dpdk_eal_args(v) < 0)
+				return die("--dpdk-args: %s", v ? udk_last_error() : "needs a value");
+			i++;
+#else
+			return die("--dpdk-args: this udk-fwd was built without DPDK (libdpdk-dev)");
+#endif
 		} else {
 			return die("unknown option '%s' (see --help)", a);
 		}
@@ -267,7 +280,8 @@ static void summary(struct fwd *f, double secs)
 		if (f->o.json) {
 			printf("%s{\"port\":%u,\"removed\":%s,\"rx\":%llu,\"tx\":%llu,\"rx_bytes\":%llu,"
 			       "\"tx_bytes\":%llu,\"dropped\":%llu,\"rx_mpps\":%.4f,\"tx_mpps\":%.4f,"
-			       "\"port_ierrors\":%llu,\"port_oerrors\":%llu,\"port_imissed\":%llu",
+			       "\"port_ierrors\":%llu,\"port_oerrors\":%llu,\"port_imissed\":%llu,"
+			       "\"port_copies\":%llu",
 			       i ? "," : "", p->port, atomic_load(&p->removed) ? "true" : "false",
 			       (unsigned long long)s.rx,
 			       (unsigned long long)s.tx, (unsigned long long)s.rx_bytes,
@@ -275,7 +289,7 @@ static void summary(struct fwd *f, double secs)
 			       secs > 0 ? (double)s.rx / secs / 1e6 : 0,
 			       secs > 0 ? (double)s.tx / secs / 1e6 : 0,
 			       (unsigned long long)st.ierrors, (unsigned long long)st.oerrors,
-			       (unsigned long long)st.imissed);
+			       (unsigned long long)st.imissed, (unsigned long long)st.copies);
 			if (f->o.verify)
 				printf(",\"valid\":%llu,\"invalid\":%llu,\"lost\":%llu",
 				       (unsigned long long)atomic_load(&p->valid),

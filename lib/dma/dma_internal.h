@@ -16,6 +16,7 @@ struct udk_mapping {
 	uintptr_t vaddr;
 	uint64_t len;
 	uint64_t iova;
+	bool caller_iova; /* udk_dmamap_map_in(): the IOVA stays the caller's at unmap */
 };
 
 struct udk_group;

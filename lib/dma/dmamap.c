@@ -160,10 +160,15 @@ static int check_range(struct udk_dmamap *map, void *vaddr, size_t len, const ch
 	return 0;
 }
 
+/* How map_locked() gets the IOVA: chosen by the map, reserved at the
+ * caller's address, or already held by the caller (map_in). */
+enum iova_src { IOVA_ALLOC, IOVA_AT, IOVA_HELD };
+
 static int map_locked(struct udk_dmamap *map, void *vaddr, size_t len, uint64_t iova,
-		      bool at, uint64_t *out)
+		      enum iova_src src, uint64_t *out)
 {
-	struct udk_mapping m = {.vaddr = (uintptr_t)vaddr, .len = len};
+	struct udk_mapping m = {.vaddr = (uintptr_t)vaddr, .len = len,
+				.caller_iova = src == IOVA_HELD};
 	size_t k = find_idx(map, m.vaddr);
 	int rc;
 
@@ -175,11 +180,12 @@ static int map_locked(struct udk_dmamap *map, void *vaddr, size_t len, uint64_t 
 			(unsigned long long)map->m[k].len, (unsigned long long)map->m[k].iova);
 		return -UDK_EOVERLAP;
 	}
-	if (at) {
+	if (src == IOVA_AT)
 		rc = udk_iova_reserve(map->iova, iova, len);
-	} else {
+	else if (src == IOVA_ALLOC)
 		rc = udk_iova_alloc_pref(map->iova, len, natural_align(m.vaddr, len), 4096, &iova);
-	}
+	else
+		rc = 0;
 	if (rc < 0)
 		return rc;
 	m.iova = iova;
@@ -206,7 +212,8 @@ err_unmap:
 	if (map->live)
 		map->ops->unmap(map, &m);
 err_free_iova:
-	udk_iova_free(map->iova, iova, len);
+	if (!m.caller_iova)
+		udk_iova_free(map->iova, iova, len);
 	return rc;
 }
 
@@ -217,26 +224,38 @@ int udk_dmamap_map(struct udk_dmamap *map, void *vaddr, size_t len, uint64_t *io
 	if (rc < 0)
 		return rc;
 	pthread_mutex_lock(&map->lock);
-	rc = map_locked(map, vaddr, len, 0, false, iova);
+	rc = map_locked(map, vaddr, len, 0, IOVA_ALLOC, iova);
+	pthread_mutex_unlock(&map->lock);
+	return rc;
+}
+
+/* map_at and map_in: at an IOVA the caller names. */
+static int map_fixed(struct udk_dmamap *map, void *vaddr, size_t len, uint64_t iova,
+		     enum iova_src src, const char *step)
+{
+	int rc = check_range(map, vaddr, len, step);
+
+	if (rc < 0)
+		return rc;
+	if (iova % (uint64_t)sysconf(_SC_PAGESIZE) != 0) {
+		udk_log(UDK_LOG_ERR, UDK_DMA_LOG, "%s on %s: IOVA 0x%llx is not page aligned",
+			step, map->name, (unsigned long long)iova);
+		return -EINVAL;
+	}
+	pthread_mutex_lock(&map->lock);
+	rc = map_locked(map, vaddr, len, iova, src, NULL);
 	pthread_mutex_unlock(&map->lock);
 	return rc;
 }
 
 int udk_dmamap_map_at(struct udk_dmamap *map, void *vaddr, size_t len, uint64_t iova)
 {
-	int rc = check_range(map, vaddr, len, "map_at");
+	return map_fixed(map, vaddr, len, iova, IOVA_AT, "map_at");
+}
 
-	if (rc < 0)
-		return rc;
-	if (iova % (uint64_t)sysconf(_SC_PAGESIZE) != 0) {
-		udk_log(UDK_LOG_ERR, UDK_DMA_LOG, "map_at on %s: IOVA 0x%llx is not page aligned",
-			map->name, (unsigned long long)iova);
-		return -EINVAL;
-	}
-	pthread_mutex_lock(&map->lock);
-	rc = map_locked(map, vaddr, len, iova, true, NULL);
-	pthread_mutex_unlock(&map->lock);
-	return rc;
+int udk_dmamap_map_in(struct udk_dmamap *map, void *vaddr, size_t len, uint64_t iova)
+{
+	return map_fixed(map, vaddr, len, iova, IOVA_HELD, "map_in");
 }
 
 int udk_dmamap_unmap(struct udk_dmamap *map, void *vaddr, size_t len)
@@ -269,7 +288,8 @@ int udk_dmamap_unmap(struct udk_dmamap *map, void *vaddr, size_t len)
 		rc = map->ops->unmap(map, &m);
 	if (rc == 0) {
 		record_remove(map, k);
-		rc = udk_iova_free(map->iova, m.iova, m.len);
+		if (!m.caller_iova)
+			rc = udk_iova_free(map->iova, m.iova, m.len);
 	} else {
 		/* Still mapped: still translatable. */
 		udk_iova_xlate_insert(map->xlate, m.vaddr, m.len, m.iova);

@@ -181,22 +181,22 @@ static void rec_del(struct bufrecs *r, size_t i)
 int dma_ext_replay(struct udk_dmamap *map)
 {
 	struct bufrecs *r = &map->ext->rec;
+	struct udk_mapping m = {0};
 	size_t i;
 	int rc = 0;
 
 	for (i = 0; i < r->cap; i++) {
-		struct udk_mapping m = {r->slot[i].va, r->slot[i].len, r->slot[i].iova};
-
+		m = (struct udk_mapping){.vaddr = r->slot[i].va, .len = r->slot[i].len,
+					 .iova = r->slot[i].iova};
 		if (m.len != 0 && (rc = map->ops->map(map, &m)) < 0)
 			break;
 	}
-	if (rc < 0)
-		while (i-- > 0) {
-			struct udk_mapping m = {r->slot[i].va, r->slot[i].len, r->slot[i].iova};
-
-			if (m.len != 0)
-				map->ops->unmap(map, &m);
-		}
+	while (rc < 0 && i-- > 0) {
+		m = (struct udk_mapping){.vaddr = r->slot[i].va, .len = r->slot[i].len,
+					 .iova = r->slot[i].iova};
+		if (m.len != 0)
+			map->ops->unmap(map, &m);
+	}
 	return rc;
 }
 

@@ -74,6 +74,14 @@ int udk_dmamap_map(struct udk_dmamap *map, void *vaddr, size_t len, uint64_t *io
 /* The same at an IOVA the caller chooses. */
 int udk_dmamap_map_at(struct udk_dmamap *map, void *vaddr, size_t len, uint64_t iova);
 
+/* The same at an IOVA inside a range the caller already holds in the map's
+ * IOVA space (udk_iova_alloc(udk_dmamap_iova_space(map), ...)): the IOVA is
+ * not reserved again, and udk_dmamap_unmap() leaves it with the caller.  For
+ * a user that keeps VA and IOVA in step over a region it maps piece by piece
+ * (lib/dpdk: one DPDK memseg list, one hugepage at a time).  The caller
+ * must not map two pieces at one IOVA: the kernel refuses the second. */
+int udk_dmamap_map_in(struct udk_dmamap *map, void *vaddr, size_t len, uint64_t iova);
+
 /* Remove the mapping that starts at vaddr and is len long.  The range must
  * be exactly one earlier mapping: -UDK_ENOTMAPPED otherwise.  A short unmap by
  * the kernel is reported as -EIO, never ignored. */

@@ -78,6 +78,11 @@ int udk_eal_init(int argc, char **argv)
 			"udk_eal_cleanup() first");
 		return -EBUSY;
 	}
+	if (eal.mem != NULL) {
+		udk_log(UDK_LOG_ERR, "eal", "init: udk runs inside another environment "
+			"(udk_eal_adopt()); detach from it first");
+		return -EBUSY;
+	}
 	consumed = udk_eal_parse(argc, argv, &eal.args);
 	if (consumed < 0)
 		return consumed;
@@ -195,6 +200,30 @@ void udk_eal_cleanup(void)
 	eal.map = NULL;
 	eal_broker_close(); /* the broker resets our devices when the socket closes */
 	eal.up = false;
+}
+
+int udk_eal_adopt(struct udk_mem *mem, struct udk_dmamap *map)
+{
+	if (eal.up) {
+		udk_log(UDK_LOG_ERR, "eal", "adopt: udk_eal_init() is in effect; udk runs either "
+			"with its own EAL or inside another environment, not both");
+		return -EBUSY;
+	}
+	if ((mem == NULL) != (map == NULL))
+		return -EINVAL;
+	if (mem != NULL && eal.mem != NULL) {
+		udk_log(UDK_LOG_ERR, "eal", "adopt: another memory and map are adopted already");
+		return -EBUSY;
+	}
+	if (mem == NULL)
+		udk_mem_set_default(NULL);
+	eal.mem = mem;
+	eal.map = map;
+	if (mem != NULL) {
+		udk_mem_set_xlate_fallback(mem, udk_dmamap_xlate(map));
+		udk_mem_set_default(mem);
+	}
+	return 0;
 }
 
 struct udk_dmamap *udk_eal_dmamap(void)

@@ -67,6 +67,15 @@ bool udk_eal_help_requested(void);
 /* Stop lcores, close devices, unmap and free memory. */
 void udk_eal_cleanup(void);
 
+/* Run udk inside another environment's process (lib/dpdk inside a DPDK
+ * application): make mem the process's memory (udk_dma_zmalloc(),
+ * udk_virt2iova()) and map its default map (udk_eal_dmamap(), which drivers
+ * check their devices against), without parsing options, starting lcores or
+ * opening devices.  The caller keeps both and must call
+ * udk_eal_adopt(NULL, NULL) before it frees them.  -EBUSY while
+ * udk_eal_init() is in effect or another pair is adopted. */
+int udk_eal_adopt(struct udk_mem *mem, struct udk_dmamap *map);
+
 /* The default map (the EAL holds a reference) and memory. */
 struct udk_dmamap *udk_eal_dmamap(void);
 struct udk_mem *udk_eal_mem(void);

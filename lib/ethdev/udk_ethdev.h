@@ -75,6 +75,7 @@ struct udk_eth_stats {
 	uint64_t ierrors, oerrors;
 	uint64_t imissed;        /* dropped by the port: no descriptor or buffer */
 	uint64_t rx_nombuf;      /* receive buffers the mempool could not give */
+	uint64_t copies;         /* packets the driver had to copy (drivers/net/dpdk) */
 };
 
 struct udk_eth_link {

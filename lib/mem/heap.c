@@ -194,6 +194,8 @@ void *udk_mem_zmalloc(struct udk_mem *mem, size_t size, size_t align, int socket
 	void *p = NULL;
 	int node, ret;
 
+	if (mem != NULL && mem->provider != NULL)
+		return ext_zmalloc(mem, size, align, socket);
 	if (mem == NULL || size == 0 || size > SIZE_MAX / 2) {
 		udk_log(UDK_LOG_ERR, "mem", "zmalloc of %zu bytes: %s", size,
 			mem == NULL ? "no memory object (udk_eal_init() not called?)" : "bad size");
@@ -256,6 +258,10 @@ void udk_mem_free(struct udk_mem *mem, void *ptr)
 
 	if (ptr == NULL)
 		return;
+	if (mem != NULL && mem->provider != NULL) {
+		mem->provider->free(mem->provider->arg, ptr);
+		return;
+	}
 	seg = mem != NULL ? mem_seg_lookup(mem, ptr) : NULL;
 	if (seg == NULL) {
 		udk_log(UDK_LOG_ERR, "mem", "free(%p): not memory from this heap; ignored", ptr);

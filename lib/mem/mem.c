@@ -53,10 +53,7 @@ int udk_mem_create(const struct udk_mem_opts *opts, struct udk_mem **out)
 	ret = udk_iova_xlate_create(&mem->xlate);
 	if (ret < 0)
 		goto err_free;
-	atomic_init(&mem->xlate_fallback, NULL);
-	pthread_mutex_init(&mem->lock, NULL);
-	for (int i = 0; i < UDK_MAX_NUMA_NODES; i++)
-		heap_init(&mem->heaps[i], i);
+	mem_init_common(mem);
 	*out = mem;
 	return 0;
 
@@ -65,9 +62,17 @@ err_free:
 	return ret;
 }
 
+void mem_init_common(struct udk_mem *mem)
+{
+	atomic_init(&mem->xlate_fallback, NULL);
+	pthread_mutex_init(&mem->lock, NULL);
+	for (int i = 0; i < UDK_MAX_NUMA_NODES; i++)
+		heap_init(&mem->heaps[i], i);
+}
+
 /* Send FREE for seg to callbacks [0, n), newest first.  Translation of the
  * segment stops first, so no reader gets an IOVA that is being unmapped. */
-static void send_free(struct udk_mem *mem, struct seg *seg, size_t n)
+void mem_send_free(struct udk_mem *mem, struct seg *seg, size_t n)
 {
 	if (seg->pub.iova != UDK_BAD_IOVA)
 		udk_iova_xlate_remove(mem->xlate, (uintptr_t)seg->pub.va, seg->pub.len);
@@ -84,9 +89,13 @@ void udk_mem_destroy(struct udk_mem *mem)
 	self = mem;
 	atomic_compare_exchange_strong(&default_mem, &self, NULL);
 	pthread_mutex_lock(&mem->lock);
-	for (size_t i = mem->nb_segs; i-- > 0;) {
-		send_free(mem, mem->table[i], mem->nb_cbs);
-		seg_release(mem->table[i]);
+	if (mem->provider != NULL) {
+		ext_destroy_segs(mem);
+	} else {
+		for (size_t i = mem->nb_segs; i-- > 0;) {
+			mem_send_free(mem, mem->table[i], mem->nb_cbs);
+			seg_release(mem->table[i]);
+		}
 	}
 	pthread_mutex_unlock(&mem->lock);
 	for (int i = 0; i < UDK_MAX_NUMA_NODES; i++)
@@ -135,7 +144,7 @@ int mem_seg_announce(struct udk_mem *mem, struct seg *seg)
 			/* The callback logged why; undo the ones that accepted. */
 			udk_log(UDK_LOG_INFO, "mem", "segment event callback %zu refused a segment "
 				"on node %d: %s", i, seg->heap->node, udk_strerror(ret));
-			send_free(mem, seg, i);
+			mem_send_free(mem, seg, i);
 			return ret < 0 ? ret : -ret;
 		}
 	}
@@ -148,7 +157,7 @@ int mem_seg_announce(struct udk_mem *mem, struct seg *seg)
 			udk_log(UDK_LOG_ERR, "mem", "cannot publish the translation of a segment at "
 				"%p: %s", seg->pub.va, udk_strerror(ret));
 			seg->pub.iova = UDK_BAD_IOVA; /* nothing to remove */
-			send_free(mem, seg, mem->nb_cbs);
+			mem_send_free(mem, seg, mem->nb_cbs);
 			return ret;
 		}
 	}

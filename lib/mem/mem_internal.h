@@ -71,6 +71,11 @@ struct udk_mem {
 	_Atomic(const struct udk_iova_xlate *) xlate_fallback;
 
 	struct heap heaps[UDK_MAX_NUMA_NODES];
+
+	/* External object (external.c): zmalloc/free go here; NULL for
+	 * udk's own heaps. */
+	const struct udk_mem_provider *provider;
+	struct udk_mem_provider provider_copy;
 };
 
 /* segment.c: hugetlbfs/memfd backing. */
@@ -84,6 +89,14 @@ int mem_node_count(void);
 int mem_seg_announce(struct udk_mem *mem, struct seg *seg);
 void mem_seg_forget(struct udk_mem *mem, struct seg *seg);
 struct seg *mem_seg_lookup(struct udk_mem *mem, const void *va);
+
+/* mem.c */
+void mem_send_free(struct udk_mem *mem, struct seg *seg, size_t n);
+void mem_init_common(struct udk_mem *mem);
+
+/* external.c */
+void ext_destroy_segs(struct udk_mem *mem);
+void *ext_zmalloc(struct udk_mem *mem, size_t size, size_t align, int socket);
 
 /* heap.c */
 void heap_init(struct heap *h, int node);

@@ -131,6 +131,38 @@ struct udk_mem_stats {
 };
 void udk_mem_stats(struct udk_mem *mem, struct udk_mem_stats *st);
 
+/* ---- memory another allocator owns (udk inside a DPDK application) ----
+ *
+ * An external memory object has no heaps of its own: zmalloc and free go to
+ * the provider, and its segments are what the provider says it has, added
+ * and removed one by one as that allocator grows and shrinks.  Everything
+ * else (events, so a map follows it; udk_mem_find(); lock-free
+ * udk_mem_virt2iova()) works as for udk's own heap.  lib/dpdk is the user. */
+struct udk_mem_provider {
+	/* size bytes, zeroed, aligned to align (a power of two), on socket
+	 * (UDK_SOCKET_ANY: any); NULL with errno set on failure.  Memory the
+	 * allocation needed must have been added (udk_mem_seg_add()) before
+	 * it returns. */
+	void *(*zmalloc)(void *arg, size_t size, size_t align, int socket);
+	void (*free)(void *arg, void *ptr);
+	void *arg;
+};
+
+/* Create an external memory object over provider p (copied).  0, -EINVAL,
+ * -ENOMEM. */
+int udk_mem_create_external(const struct udk_mem_provider *p, struct udk_mem **out);
+
+/* Add [va, va+len) as one segment (page_size: its page size; fd: a file
+ * that backs it, or -1; not owned) and send UDK_MEM_EVENT_ALLOC.  0,
+ * -UDK_EOVERLAP (part of it is a segment already), -EINVAL (not an external
+ * object), or a callback's refusal (the segment is not added).  Thread-safe. */
+int udk_mem_seg_add(struct udk_mem *mem, void *va, size_t len, size_t page_size, int fd,
+		    off_t fd_offset, int socket);
+
+/* Send UDK_MEM_EVENT_FREE for the segment that is exactly [va, va+len) and
+ * forget it.  0, -ENOENT (no such segment), -EINVAL.  Thread-safe. */
+int udk_mem_seg_remove(struct udk_mem *mem, void *va, size_t len);
+
 /* The process's memory (set by udk_eal_init()); the calls below use it. */
 void udk_mem_set_default(struct udk_mem *mem);
 struct udk_mem *udk_mem_default(void);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* labjson.c - a validating scanner for small JSON documents (labjson.h). */
+#include <stdlib.h>
 #include <string.h>
 
 #include "labjson.h"
@@ -253,4 +254,13 @@ bool lab_json_is(const char *v, const char *path, const char *want)
 
 	return lab_json_text(lab_json_path(v, path), buf, sizeof(buf)) == 0 &&
 	       strcmp(buf, want) == 0;
+}
+
+unsigned long long lab_json_u64(const char *v, const char *key)
+{
+	char buf[32];
+
+	if (lab_json_text(lab_json_member(v, key), buf, sizeof(buf)) != 0)
+		return ~0ULL;
+	return strtoull(buf, NULL, 10);
 }

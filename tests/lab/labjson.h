@@ -30,5 +30,7 @@ const char *lab_json_path(const char *v, const char *path);
 int lab_json_text(const char *v, char *out, size_t len);
 /* lab_json_text(lab_json_path(v, path)) compared with want. */
 bool lab_json_is(const char *v, const char *path, const char *want);
+/* The number in member key of object v, or ~0ULL if there is none. */
+unsigned long long lab_json_u64(const char *v, const char *key);
 
 #endif /* UDK_LABJSON_H */

@@ -504,3 +504,21 @@ int lab_qmp(const char *command, const char *wait_event, int timeout_s, char *ou
 		return -EIO;
 	return 0;
 }
+
+int lab_run_output(const char *cmd, char *out, size_t len)
+{
+	FILE *f;
+	size_t n;
+
+	printf("$ %s\n", cmd);
+	fflush(stdout);
+	out[0] = '\0';
+	f = popen(cmd, "r");
+	if (f == NULL)
+		return -1;
+	n = fread(out, 1, len - 1, f);
+	out[n] = '\0';
+	printf("%s", out);
+	fflush(stdout);
+	return pclose(f);
+}

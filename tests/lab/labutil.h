@@ -112,4 +112,10 @@ int lab_qmp(const char *command, const char *wait_event, int timeout_s, char *ou
 long lab_hugepages_free(void);
 long lab_hugepages_total(void);
 
+/*
+ * Run a shell command, print it and what it wrote, keep its stdout in out
+ * (NUL-terminated, cut at len - 1).  Returns its exit status, or -1.
+ */
+int lab_run_output(const char *cmd, char *out, size_t len);
+
 #endif /* UDK_LABUTIL_H */

@@ -125,6 +125,43 @@ static void test_map_at_and_iova_collisions(void)
 	munmap(buf, 1 << 20);
 }
 
+/* map_in: pieces of a window the caller holds, mapped one by one; the IOVA
+ * stays the caller's when they are unmapped (lib/dpdk's use). */
+static void test_map_in_a_held_window(void)
+{
+	struct udk_dmamap *map;
+	struct udk_iova_space *sp;
+	uint64_t win, t, other;
+	char *buf = pages(1 << 20);
+
+	CU_ASSERT_EQUAL_FATAL(udk_dmamap_create(NULL, &map), 0);
+	sp = udk_dmamap_iova_space(map);
+	CU_ASSERT_EQUAL_FATAL(udk_iova_alloc(sp, 1 << 20, 1 << 20, &win), 0);
+	/* Two pieces, out of order, each at its offset in the window. */
+	CU_ASSERT_EQUAL(udk_dmamap_map_in(map, buf + 0x8000, 0x4000, win + 0x8000), 0);
+	CU_ASSERT_EQUAL(udk_dmamap_map_in(map, buf, 0x8000, win), 0);
+	CU_ASSERT_EQUAL(udk_dmamap_virt2iova(map, buf + 0x9234, &t), 0);
+	CU_ASSERT_EQUAL(t, win + 0x9234);
+	/* The window is held: nobody else gets it. */
+	CU_ASSERT_EQUAL(udk_dmamap_map_at(map, buf + 0x80000, 0x1000, win + 0x20000),
+			-UDK_EOVERLAP);
+	CU_ASSERT_EQUAL(udk_dmamap_map(map, buf + 0x80000, 0x1000, &other), 0);
+	CU_ASSERT(other + 0x1000 <= win || other >= win + (1 << 20));
+	/* Unmapped, a piece's IOVA stays in the window: it maps again there. */
+	CU_ASSERT_EQUAL(udk_dmamap_unmap(map, buf + 0x8000, 0x4000), 0);
+	CU_ASSERT_EQUAL(udk_dmamap_virt2iova(map, buf + 0x8000, &t), -UDK_ENOTMAPPED);
+	CU_ASSERT_EQUAL(udk_iova_reserve(sp, win + 0x8000, 0x4000), -UDK_EOVERLAP);
+	CU_ASSERT_EQUAL(udk_dmamap_map_in(map, buf + 0x8000, 0x4000, win + 0x8000), 0);
+	/* Overlaps and bad alignment are refused as for map_at. */
+	CU_ASSERT_EQUAL(udk_dmamap_map_in(map, buf + 0x8000, 0x1000, win + 0x40000), -UDK_EOVERLAP);
+	CU_ASSERT_EQUAL(udk_dmamap_map_in(map, buf + 0x40000, 0x1000, win + 0x40001), -EINVAL);
+	CU_ASSERT_EQUAL(udk_dmamap_unmap(map, buf, 0x8000), 0);
+	CU_ASSERT_EQUAL(udk_dmamap_unmap(map, buf + 0x8000, 0x4000), 0);
+	CU_ASSERT_EQUAL(udk_iova_free(sp, win, 1 << 20), 0);
+	udk_dmamap_put(map);
+	munmap(buf, 1 << 20);
+}
+
 static void test_iova_space_exhaustion(void)
 {
 	struct udk_iova_range small = {0x100000, 0x2fffff}; /* 2 MiB */
@@ -330,6 +367,7 @@ int main(void)
 		{"segments map with large alignment", test_segments_map_with_large_alignment},
 		{"overlaps and inexact unmaps are errors", test_overlap_and_inexact_unmap_are_errors},
 		{"map_at and IOVA collisions", test_map_at_and_iova_collisions},
+		{"map_in a held window", test_map_in_a_held_window},
 		{"IOVA space exhaustion", test_iova_space_exhaustion},
 		{"refcount and options", test_refcount_and_options},
 		{"open: no IOMMU", test_open_no_iommu},

@@ -1,0 +1,74 @@
+/* dpdk_port.h - what the two files of drivers/net/dpdk share: the port, its
+ * queues, and the receive/transmit paths (dpdk_rxtx.c). */
+#ifndef UDK_DPDK_PORT_H
+#define UDK_DPDK_PORT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+
+#include "udk_ethdev.h"
+
+#define DPORT_MAX_QUEUES UDK_ETH_MAX_QUEUES
+
+struct dport;
+
+/* Receive: the DPDK PMD fills rte_mbufs of a DPDK pool whose memory is
+ * udk's (zero copy: a udk mbuf header from hdrs lends the rte_mbuf's buffer,
+ * which goes back to DPDK when the header is next taken), or, when the PMD
+ * needs DPDK's own memory (copy), of an ordinary DPDK pool, copied into
+ * buffers of the application's pool mp.  A header's buf_addr names the
+ * rte_mbuf it lends (the pool has no private area: the rte_mbuf sits right
+ * before its buffer), also while the header is back in its pool; NULL when
+ * it lends nothing. */
+struct drxq {
+	struct dport *p;
+	uint16_t pid, q;
+	bool copy;
+	struct rte_mempool *rxp;
+	void *rxmem;                /* udk memory under rxp (zero copy) */
+	struct udk_mempool *hdrs;   /* zero copy: headers, one per lent rte_mbuf */
+	struct udk_mempool *mp;     /* copy: the application's pool */
+	uint16_t port;              /* udk port number, for mbuf->port */
+	uint64_t packets, bytes, zero_copy, copies, nombuf;
+};
+
+/* Transmit: each udk segment is attached to a header rte_mbuf (extbuf) whose
+ * free callback frees the udk segment; copy mode copies into mbufs of a DPDK
+ * pool (for PMDs whose peer can only reach DPDK's memory). */
+struct dtxq {
+	struct dport *p;
+	uint16_t pid, q;
+	bool copy;
+	struct rte_mempool *pool;   /* headers (zero copy) or buffers (copy) */
+	uint64_t packets, bytes, zero_copy, copies, errors;
+};
+
+struct dport {
+	struct udk_eth_dev *dev;
+	uint16_t pid;
+	bool pci;                   /* its DMA needs udk memory in DPDK's container */
+	bool copy;                  /* copy both ways (copy=1, or the PMD requires it) */
+	int socket;
+	char dpdk_name[64];
+	/* Released queues, freed at close, after DPDK let go of their mbufs. */
+	struct drxq *dead_rx[DPORT_MAX_QUEUES * 4];
+	struct dtxq *dead_tx[DPORT_MAX_QUEUES * 4];
+	unsigned int nb_dead_rx, nb_dead_tx;
+};
+
+int drxq_create(struct dport *p, uint16_t q, uint16_t nb_desc, struct udk_mempool *mp,
+		struct drxq **out);
+void drxq_free(struct drxq *rxq);
+int dtxq_create(struct dport *p, uint16_t q, uint16_t nb_desc, struct dtxq **out);
+void dtxq_free(struct dtxq *txq);
+uint16_t dport_rx_burst(void *queue, struct udk_mbuf **pkts, uint16_t n);
+uint16_t dport_tx_burst(void *queue, struct udk_mbuf **pkts, uint16_t n);
+
+/* dpdk_port.c: udk's memory registered with DPDK (rte_extmem_register) and,
+ * for PCI ports, mapped into their VFIO container (rte_dev_dma_map). */
+int dport_mem_register(struct dport *p);
+
+#endif
