@@ -435,6 +435,7 @@ int udk_nvme_ctrlr_attach(struct udk_pci_dev *pdev, const struct udk_nvme_ctrlr_
 		"namespaces active, %u I/O queues", c->info.bdf, c->info.model, c->info.serial,
 		c->info.firmware, c->info.vs >> 16, (c->info.vs >> 8) & 0xff,
 		c->info.nb_active_ns, c->info.nb_io_queues);
+	nvme_telemetry_add(c);
 	*out = c;
 	return 0;
 
@@ -462,6 +463,7 @@ void udk_nvme_ctrlr_detach(struct udk_nvme_ctrlr *c)
 
 	if (c == NULL)
 		return;
+	nvme_telemetry_remove(c);
 	while (c->qpairs != NULL)
 		udk_nvme_qpair_destroy(c->qpairs);
 	/* §7.6.2: normal shutdown, then disable. */
