@@ -21,6 +21,8 @@ PACKAGES=(
 	python3 xz-utils
 	# tests/perf/nvme_vs_fio.py: the kernel nvme driver's side of the comparison
 	fio
+	# tests/unit/telemetry: the request parser's libFuzzer test (clang -fsanitize=fuzzer)
+	clang libclang-rt-14-dev
 )
 
 missing=()
