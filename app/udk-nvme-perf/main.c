@@ -37,6 +37,7 @@ struct opts {
 	double time;
 	uint32_t nsid;
 	bool json;
+	bool qpair_latency;
 };
 
 struct target {
@@ -119,6 +120,9 @@ static void usage(FILE *f)
 		"  --time SEC          seconds to run (default 5)\n"
 		"  --ns NSID           namespace on every controller (default 1)\n"
 		"  --json              print the results as JSON\n"
+		"  --qpair-latency     have the driver keep each queue pair's latency\n"
+		"                      histogram for telemetry (udk-top; costs a clock read\n"
+		"                      per submit and per poll that completes)\n"
 		"  --help, --version\n\n"
 		"Controllers are the -a devices.  EAL -l: lcore 0 reports, lcores 1.. each\n"
 		"drive one queue pair per namespace given to them; with one lcore, lcore 0\n"
@@ -236,9 +240,13 @@ static int worker_main(void *arg)
 	struct worker *w = arg;
 
 	jobs_start(w);
-	while (!atomic_load_explicit(&stop, memory_order_relaxed))
+	while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
+		int n = 0;
+
 		for (unsigned int i = 0; i < w->nb_jobs; i++)
-			udk_nvme_qpair_poll(w->jobs[i]->qp, 0);
+			n += udk_nvme_qpair_poll(w->jobs[i]->qp, 0);
+		udk_lcore_poll(n > 0); /* telemetry's busy/idle poll counts */
+	}
 	jobs_stop(w);
 	return 0;
 }
@@ -278,6 +286,10 @@ static int parse(int argc, char **argv, struct opts *o)
 
 		if (!strcmp(a, "--json")) {
 			o->json = true;
+			continue;
+		}
+		if (!strcmp(a, "--qpair-latency")) {
+			o->qpair_latency = true;
 			continue;
 		}
 		if (!strcmp(a, "--qd")) {
@@ -386,6 +398,7 @@ static int job_open(const struct opts *o, struct job *j, unsigned int idx)
 	qo.qsize = (uint16_t)(o->qd + 1 > 256 ? o->qd + 1 : 256);
 	if (qo.qsize > t->info.max_qsize)
 		qo.qsize = (uint16_t)t->info.max_qsize;
+	qo.latency_hist = o->qpair_latency;
 	if (udk_nvme_qpair_create(t->ctrlr, &qo, &j->qp) < 0)
 		return die("queue pair for lcore %u on %s: %s", j->lcore, t->info.bdf,
 			   udk_last_error());
@@ -602,9 +615,13 @@ int main(int argc, char **argv)
 		/* One lcore: submit, and look at the clock every few rounds. */
 		jobs_start(&wk[0]);
 		while (!atomic_load(&stop)) {
-			for (int k = 0; k < 64; k++)
+			for (int k = 0; k < 64; k++) {
+				int n = 0;
+
 				for (i = 0; i < wk[0].nb_jobs; i++)
-					udk_nvme_qpair_poll(wk[0].jobs[i]->qp, 0);
+					n += udk_nvme_qpair_poll(wk[0].jobs[i]->qp, 0);
+				udk_lcore_poll(n > 0);
+			}
 			double t = now();
 			if (t - t0 >= o.time)
 				atomic_store(&stop, true);
