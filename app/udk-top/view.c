@@ -216,7 +216,7 @@ void top_draw(const struct proc *prev, const struct proc *cur, size_t n, enum so
 		r->pid = pid;
 		r->key = sort == SORT_TRAFFIC ? rxp + txp + iops : polls > 0 ? busy / polls : 0;
 		snprintf(r->text, sizeof(r->text), "%8.0f %-16.16s %7.0f %6.0f %6.1f %10.0f %10.0f %8.0f "
-			 "%10.0f %9s", pid, json_str(info, "prog"), json_num(info, "uptime_s"),
+			 "%10.0f %9s", pid, strrchr(json_str(info, "prog"), '/') ? strrchr(json_str(info, "prog"), '/') + 1 : json_str(info, "prog"), json_num(info, "uptime_s"),
 			 json_num(info, "lcores"), polls > 0 ? 100 * busy / polls : 0, rxp, txp, drops,
 			 iops, "");
 		if (lat_n > 0)
