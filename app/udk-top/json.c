@@ -22,13 +22,10 @@ static void ws(struct parser *ps)
 
 static int hexval(char c)
 {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
+	static const char digits[] = "0123456789abcdef";
+	const char *d = c != '\0' ? strchr(digits, c | 0x20) : NULL; /* | 0x20: lower case */
+
+	return d != NULL ? (int)(d - digits) : -1;
 }
 
 /* A string at ps->p (at its quote) into a new unescaped copy; NULL if bad.

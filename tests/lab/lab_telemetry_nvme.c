@@ -40,27 +40,11 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* lab_json_path() with array indices: "processes.0.nvme.0.qpairs.0.completed". */
-static const char *jpath(const char *v, const char *path)
-{
-	char part[64];
-
-	while (v != NULL && *path != '\0') {
-		size_t n = strcspn(path, ".");
-
-		snprintf(part, sizeof(part), "%.*s", (int)n, path);
-		v = part[0] >= '0' && part[0] <= '9' ? lab_json_index(v, atoi(part)) :
-						      lab_json_member(v, part);
-		path += n + (path[n] == '.');
-	}
-	return v;
-}
-
 static double num(const char *v, const char *path)
 {
 	char b[64];
 
-	if (lab_json_text(jpath(v, path), b, sizeof(b)) < 0)
+	if (lab_json_text(lab_json_path(v, path), b, sizeof(b)) < 0)
 		return NAN;
 	return atof(b);
 }
@@ -125,7 +109,7 @@ int main(void)
 			bad_json++;
 			continue;
 		}
-		proc = jpath(doc, "processes.0");
+		proc = lab_json_path(doc, "processes.0");
 		if (ns < MAX_SNAPS && !isnan(num(proc, "nvme.0.qpairs.0.completed"))) {
 			s[ns].t = (now() - t0 + t) / 2; /* the middle of the query */
 			s[ns].completed = num(proc, "nvme.0.qpairs.0.completed");
@@ -133,12 +117,12 @@ int main(void)
 			s[ns].in_flight = num(proc, "nvme.0.qpairs.0.in_flight");
 			s[ns].busy = num(proc, "lcores.1.busy_polls");
 			if (ns == 2) { /* once, in the middle of the run */
-				CHECK(lab_json_is(jpath(proc, "devices.0"), "bdf", bdf));
-				CHECK(lab_json_is(jpath(proc, "maps.maps.0"), "live", "true"));
+				CHECK(lab_json_is(lab_json_path(proc, "devices.0"), "bdf", bdf));
+				CHECK(lab_json_is(lab_json_path(proc, "maps.maps.0"), "live", "true"));
 				CHECK(num(proc, "maps.maps.0.devices") == 1);
 				CHECK(num(proc, "maps.maps.0.bytes_mapped") >=
 				      num(proc, "maps.memory.bytes_reserved"));
-				CHECK(lab_json_is(jpath(proc, "nvme.0"), "bdf", bdf));
+				CHECK(lab_json_is(lab_json_path(proc, "nvme.0"), "bdf", bdf));
 				CHECK(num(proc, "info.lcores") == 2);
 			}
 			ns++;
@@ -214,8 +198,8 @@ int main(void)
 			if (!found && lab_sh("udk-top --json -p %d >top2.json 2>&1", (int)pid) == 0 &&
 			    read_doc("top2.json") &&
 			    num(doc, "processes.0.info.pid") == pid &&
-			    strncmp(lab_json_path(jpath(doc, "processes.0"), "socket") ?
-				    lab_json_path(jpath(doc, "processes.0"), "socket") : "", "\"/run/udk/",
+			    strncmp(lab_json_path(lab_json_path(doc, "processes.0"), "socket") ?
+				    lab_json_path(lab_json_path(doc, "processes.0"), "socket") : "", "\"/run/udk/",
 				    10) == 0)
 				found = true;
 			if (found && !drawn &&

@@ -100,36 +100,11 @@ static int ask(const char *cmd, char *buf, size_t len)
 	return n;
 }
 
-/* jpath() with array indices too: "data.0.busy_polls". */
-static const char *jpath(const char *v, const char *path)
-{
-	char part[64];
-
-	while (v != NULL && *path != '\0') {
-		size_t n = strcspn(path, ".");
-
-		snprintf(part, sizeof(part), "%.*s", (int)n, path);
-		if (part[0] >= '0' && part[0] <= '9')
-			v = lab_json_index(v, atoi(part));
-		else
-			v = lab_json_member(v, part);
-		path += n + (path[n] == '.');
-	}
-	return v;
-}
-
-static bool jis(const char *v, const char *path, const char *want)
-{
-	char b[256];
-
-	return lab_json_text(jpath(v, path), b, sizeof(b)) == 0 && strcmp(b, want) == 0;
-}
-
 static double num(const char *doc, const char *path)
 {
 	char b[64];
 
-	if (lab_json_text(jpath(doc, path), b, sizeof(b)) < 0)
+	if (lab_json_text(lab_json_path(doc, path), b, sizeof(b)) < 0)
 		return -1;
 	return atof(b);
 }
@@ -153,9 +128,9 @@ static void expect_error(const char *req, const char *code, const char *msg_part
 {
 	char *a = handle(req);
 
-	if (!jis(a, "error.code", code) || strstr(a, msg_part) == NULL)
+	if (!lab_json_is(a, "error.code", code) || strstr(a, msg_part) == NULL)
 		fprintf(stderr, "request '%s' -> %s", req, a);
-	CU_ASSERT(jis(a, "error.code", code));
+	CU_ASSERT(lab_json_is(a, "error.code", code));
 	CU_ASSERT_PTR_NOT_NULL(strstr(a, msg_part));
 	CU_ASSERT_PTR_NULL(lab_json_member(a, "data"));
 	free(a);
@@ -190,11 +165,11 @@ static void test_parser(void)
 	char *a, big[1100];
 
 	a = handle("{\"cmd\":\"help\"}");
-	CU_ASSERT(jis(a, "cmd", "help"));
-	CU_ASSERT(jis(a, "data.0.cmd", "help"));
+	CU_ASSERT(lab_json_is(a, "cmd", "help"));
+	CU_ASSERT(lab_json_is(a, "data.0.cmd", "help"));
 	free(a);
 	a = handle(" { \"cmd\" :\t\"help\" } \r");
-	CU_ASSERT(jis(a, "cmd", "help"));
+	CU_ASSERT(lab_json_is(a, "cmd", "help"));
 	free(a);
 	expect_error("", "EINVAL", "a request is a JSON object");
 	expect_error("help", "EINVAL", "a request is a JSON object");
@@ -220,7 +195,7 @@ static void test_parser(void)
 		size_t len;
 
 		CU_ASSERT_EQUAL(udk_telemetry_handle("{\"cmd\":\"he\0p\"}", 14, &b, &len), 0);
-		CU_ASSERT(jis(b, "error.code", "EINVAL"));
+		CU_ASSERT(lab_json_is(b, "error.code", "EINVAL"));
 		free(b);
 	}
 }
@@ -239,9 +214,9 @@ static void test_providers(void)
 	expect_error("{\"cmd\":\"t_fail\"}", "EIO", "'t_fail' failed");
 	expect_error("{\"cmd\":\"t_half\"}", "EPROTO", "no complete value");
 	a = handle("{\"cmd\":\"t_echo\"}");
-	CU_ASSERT(jis(a, "data.s", "q\"\\\n\x01"));
-	CU_ASSERT(jis(a, "data.nan", "null"));
-	CU_ASSERT(jis(a, "data.neg", "-5"));
+	CU_ASSERT(lab_json_is(a, "data.s", "q\"\\\n\x01"));
+	CU_ASSERT(lab_json_is(a, "data.nan", "null"));
+	CU_ASSERT(lab_json_is(a, "data.neg", "-5"));
 	free(a);
 	a = handle("{\"cmd\":\"help\"}");
 	CU_ASSERT_PTR_NOT_NULL(strstr(a, "\"cmd\":\"t_echo\",\"help\":\"echo\""));
@@ -351,18 +326,18 @@ static void test_counters_match(void)
 
 	CU_ASSERT(ask("ports", buf, sizeof(buf)) > 0);
 	CU_ASSERT(lab_json_valid(buf));
-	CU_ASSERT(jis(buf, "cmd", "ports"));
+	CU_ASSERT(lab_json_is(buf, "cmd", "ports"));
 	CU_ASSERT_EQUAL(lab_json_length(lab_json_member(buf, "data")), 2);
 	for (int i = 0; i < 2; i++) {
 		port = lab_json_index(lab_json_member(buf, "data"), i);
-		if (jis(port, "name", "net_ring0")) {
+		if (lab_json_is(port, "name", "net_ring0")) {
 			CU_ASSERT_EQUAL(num(port, "stats.opackets"), NB_PKTS);
 			CU_ASSERT_EQUAL(num(port, "stats.obytes"), NB_PKTS * 100);
 			CU_ASSERT_EQUAL(num(port, "stats.ipackets"), 0);
-			CU_ASSERT(jis(port, "driver", "net_ring"));
-			CU_ASSERT(jis(port, "started", "true"));
+			CU_ASSERT(lab_json_is(port, "driver", "net_ring"));
+			CU_ASSERT(lab_json_is(port, "started", "true"));
 		} else {
-			CU_ASSERT(jis(port, "name", "net_ring1"));
+			CU_ASSERT(lab_json_is(port, "name", "net_ring1"));
 			CU_ASSERT_EQUAL(num(port, "stats.ipackets"), NB_PKTS);
 			CU_ASSERT_EQUAL(num(port, "stats.ibytes"), NB_PKTS * 100);
 			CU_ASSERT_EQUAL(num(port, "stats.opackets"), 0);
@@ -373,14 +348,14 @@ static void test_counters_match(void)
 	CU_ASSERT_EQUAL(lab_json_length(lab_json_member(buf, "data")), 1);
 	CU_ASSERT_EQUAL(num(buf, "data.0.busy_polls"), busy);
 	CU_ASSERT_EQUAL(num(buf, "data.0.idle_polls"), idle);
-	CU_ASSERT(jis(buf, "data.0.lcore", "0"));
+	CU_ASSERT(lab_json_is(buf, "data.0.lcore", "0"));
 
 	CU_ASSERT(ask("info", buf, sizeof(buf)) > 0);
 	CU_ASSERT_EQUAL(num(buf, "data.pid"), getpid());
-	CU_ASSERT(jis(buf, "data.prog", "test"));
-	CU_ASSERT(jis(buf, "data.args.11", sock_path));
-	CU_ASSERT(jis(buf, "data.socket", sock_path));
-	CU_ASSERT(jis(buf, "data.protocol", "1"));
+	CU_ASSERT(lab_json_is(buf, "data.prog", "test"));
+	CU_ASSERT(lab_json_is(buf, "data.args.11", sock_path));
+	CU_ASSERT(lab_json_is(buf, "data.socket", sock_path));
+	CU_ASSERT(lab_json_is(buf, "data.protocol", "1"));
 
 	{
 		struct udk_mem_stats ms;
@@ -392,14 +367,14 @@ static void test_counters_match(void)
 		CU_ASSERT(ms.segments > 0);
 		CU_ASSERT_EQUAL(num(buf, "data.memory.segments"), ms.segments);
 		CU_ASSERT_EQUAL(num(buf, "data.memory.bytes_reserved"), ms.bytes_reserved);
-		CU_ASSERT_EQUAL(lab_json_length(jpath(buf, "data.memory.segment")),
+		CU_ASSERT_EQUAL(lab_json_length(lab_json_path(buf, "data.memory.segment")),
 				(int)ms.segments);
-		CU_ASSERT(jis(buf, "data.maps.0.name", "default"));
+		CU_ASSERT(lab_json_is(buf, "data.maps.0.name", "default"));
 		CU_ASSERT_EQUAL(num(buf, "data.maps.0.mappings"), mi.nb_mappings);
 		CU_ASSERT_EQUAL(num(buf, "data.maps.0.bytes_mapped"), mi.bytes_mapped);
 		CU_ASSERT(num(buf, "data.maps.0.bytes_mapped") >= ms.bytes_reserved);
 		CU_ASSERT(num(buf, "data.maps.0.iova_used") >= ms.bytes_reserved);
-		CU_ASSERT(lab_json_length(jpath(buf, "data.maps.0.iova_ranges")) > 0);
+		CU_ASSERT(lab_json_length(lab_json_path(buf, "data.maps.0.iova_ranges")) > 0);
 	}
 	CU_ASSERT(ask("devices", buf, sizeof(buf)) > 0);
 	CU_ASSERT_EQUAL(lab_json_length(lab_json_member(buf, "data")), 0);
@@ -416,17 +391,17 @@ static void test_pipelined(void)
 	CU_ASSERT_FATAL(fd >= 0);
 	CU_ASSERT(send_str(fd, "{\"cmd\":\"info\"}\n{\"cmd\":\"bogus\"}\n{\"cmd\":\"lcores\"}\n"));
 	CU_ASSERT(read_line(fd, buf, sizeof(buf), 5000) > 0);
-	CU_ASSERT(jis(buf, "cmd", "info"));
+	CU_ASSERT(lab_json_is(buf, "cmd", "info"));
 	CU_ASSERT(read_line(fd, buf, sizeof(buf), 5000) > 0);
-	CU_ASSERT(jis(buf, "error.code", "ENOENT"));
+	CU_ASSERT(lab_json_is(buf, "error.code", "ENOENT"));
 	CU_ASSERT(read_line(fd, buf, sizeof(buf), 5000) > 0);
-	CU_ASSERT(jis(buf, "cmd", "lcores"));
+	CU_ASSERT(lab_json_is(buf, "cmd", "lcores"));
 	/* A malformed request does not end the connection. */
 	CU_ASSERT(send_str(fd, "{{{\n{\"cmd\":\"info\"}\n"));
 	CU_ASSERT(read_line(fd, buf, sizeof(buf), 5000) > 0);
-	CU_ASSERT(jis(buf, "error.code", "EINVAL"));
+	CU_ASSERT(lab_json_is(buf, "error.code", "EINVAL"));
 	CU_ASSERT(read_line(fd, buf, sizeof(buf), 5000) > 0);
-	CU_ASSERT(jis(buf, "cmd", "info"));
+	CU_ASSERT(lab_json_is(buf, "cmd", "info"));
 	close(fd);
 }
 
@@ -442,7 +417,7 @@ static void test_oversized(void)
 	big[sizeof(big) - 1] = '\0';
 	send_str(fd, big);
 	CU_ASSERT(read_line(fd, buf, sizeof(buf), 5000) > 0);
-	CU_ASSERT(jis(buf, "error.code", "E2BIG"));
+	CU_ASSERT(lab_json_is(buf, "error.code", "E2BIG"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(buf, "request too long"));
 	CU_ASSERT_EQUAL(read_line(fd, buf, sizeof(buf), 5000), 0); /* closed */
 	close(fd);
@@ -464,7 +439,7 @@ static void test_endless(void)
 		double a = now_s();
 
 		CU_ASSERT(ask("info", buf, sizeof(buf)) > 0);
-		CU_ASSERT(jis(buf, "cmd", "info"));
+		CU_ASSERT(lab_json_is(buf, "cmd", "info"));
 		CU_ASSERT(now_s() - a < 1.0);
 		/* The slow client trickles a byte now and then: no newline ever. */
 		send_str(slow, " ");
@@ -472,12 +447,12 @@ static void test_endless(void)
 	}
 	CU_ASSERT(read_line(slow, buf, sizeof(buf), 6000) > 0);
 	t = now_s() - t0;
-	CU_ASSERT(jis(buf, "error.code", "ETIMEDOUT"));
+	CU_ASSERT(lab_json_is(buf, "error.code", "ETIMEDOUT"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(buf, "within 2000 ms"));
 	CU_ASSERT(t >= 1.9 && t < 4.0);
 	CU_ASSERT_EQUAL(read_line(slow, buf, sizeof(buf), 5000), 0);
 	CU_ASSERT(read_line(slow2, buf, sizeof(buf), 5000) > 0);
-	CU_ASSERT(jis(buf, "error.code", "ETIMEDOUT"));
+	CU_ASSERT(lab_json_is(buf, "error.code", "ETIMEDOUT"));
 	close(slow);
 	close(slow2);
 }
@@ -502,7 +477,7 @@ static void test_many_clients(void)
 	usleep(300000);
 	for (int i = 16; i < 20; i++) {
 		if (read_line(fds[i], buf, sizeof(buf), 3000) > 0 &&
-		    jis(buf, "error.code", "EBUSY"))
+		    lab_json_is(buf, "error.code", "EBUSY"))
 			refused++;
 	}
 	CU_ASSERT_EQUAL(refused, 4);
@@ -513,7 +488,7 @@ static void test_many_clients(void)
 		int fd = client(sock_path);
 
 		CU_ASSERT(read_line(fd, buf, sizeof(buf), 3000) > 0);
-		CU_ASSERT(jis(buf, "error.code", "EBUSY"));
+		CU_ASSERT(lab_json_is(buf, "error.code", "EBUSY"));
 		CU_ASSERT(now_s() - a < 1.0);
 		close(fd);
 	}
@@ -522,7 +497,7 @@ static void test_many_clients(void)
 	usleep(200000);
 	/* Slots free again. */
 	for (int i = 0; i < 3 && n == 0; i++) {
-		if (ask("info", buf, sizeof(buf)) > 0 && jis(buf, "cmd", "info"))
+		if (ask("info", buf, sizeof(buf)) > 0 && lab_json_is(buf, "cmd", "info"))
 			n = 1;
 		else
 			usleep(200000);
@@ -566,7 +541,7 @@ static void test_other_uid(void)
 	CU_ASSERT_EQUAL(chmod(sock_path, 0600), 0);
 	/* Root and the owner still get in. */
 	CU_ASSERT(ask("info", buf, sizeof(buf)) > 0);
-	CU_ASSERT(jis(buf, "cmd", "info"));
+	CU_ASSERT(lab_json_is(buf, "cmd", "info"));
 }
 
 /* Start and stop, the default path, the options. */
