@@ -316,6 +316,8 @@ static void on_writable(struct conn *c, uint64_t now)
 		conn_close(c);
 		return;
 	}
+	if (c->in_len > 0)
+		c->req_start_ms = now; /* the rest's clock was stopped while we wrote */
 	process_lines(c, now);
 }
 
@@ -364,7 +366,9 @@ static int expire(uint64_t now)
 
 		if (c->fd < 0)
 			continue;
-		if (c->req_start_ms != 0 && !c->closing) {
+		/* While answers wait the request is not read, so its clock does not
+		 * run; the idle timeout covers a client that never reads them. */
+		if (c->req_start_ms != 0 && !c->closing && c->out == NULL) {
 			d = c->req_start_ms + srv.opts.req_timeout_ms;
 			if (now >= d) {
 				char msg[96];

@@ -33,6 +33,9 @@ static uint16_t p0, p1;
 static atomic_bool stop;
 static atomic_int bad_answers;
 static uint64_t lcore_busy, lcore_idle, lcore_pkts;
+static atomic_uint_fast64_t progress; /* packets the lcore received so far */
+
+#define TARGET_PKTS 100000
 
 static int client(void)
 {
@@ -85,7 +88,8 @@ static void *client_main(void *arg)
 	long failed = 0;
 
 	(void)arg;
-	for (int r = 0; r < ROUNDS; r++) {
+	/* Query while the lcore works: at least ROUNDS times, and until it is done. */
+	for (int r = 0; r < ROUNDS || atomic_load(&progress) < TARGET_PKTS; r++) {
 		int fd = client();
 
 		if (fd < 0 || write(fd, reqs, sizeof(reqs) - 1) != (ssize_t)sizeof(reqs) - 1 ||
@@ -112,7 +116,7 @@ static int lcore_main(void *arg)
 		struct udk_mbuf *m[8];
 		uint16_t n = 0, k;
 
-		if (pkts < 100000) {
+		if (pkts < TARGET_PKTS) {
 			while (n < 8 && (m[n] = udk_pktmbuf_alloc(mp)) != NULL) {
 				udk_pktmbuf_append(m[n], 64);
 				n++;
@@ -125,6 +129,7 @@ static int lcore_main(void *arg)
 		for (uint16_t i = 0; i < n; i++)
 			udk_pktmbuf_free(m[i]);
 		pkts += n;
+		atomic_store_explicit(&progress, pkts, memory_order_relaxed);
 		udk_lcore_poll(n > 0);
 		if (n > 0)
 			busy++;
@@ -210,6 +215,8 @@ static void test_stress(void)
 
 		CU_ASSERT_EQUAL(udk_eth_stats_get(p1, &st), 0);
 		CU_ASSERT_EQUAL(st.ipackets, lcore_pkts);
+		CU_ASSERT(lcore_pkts >= TARGET_PKTS);
+		CU_ASSERT(lcore_busy > 0);
 	}
 	printf("\n  lcore 1: %llu busy, %llu idle polls, %llu packets\n",
 	       (unsigned long long)lcore_busy, (unsigned long long)lcore_idle,
