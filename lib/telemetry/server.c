@@ -177,9 +177,10 @@ static int listen_at(const char *path)
 	}
 	/* Connecting needs write permission on the socket: owner only.  (Until
 	 * this chmod the umask's mode applies; SO_PEERCRED covers that window.) */
-	if (chmod(path, 0600) < 0 || listen(fd, 16) < 0) {
-		rc = -errno;
-		udk_log(UDK_LOG_ERR, TELEMETRY_LOG, "chmod/listen %s: %s", path, strerror(-rc));
+	rc = chmod(path, 0600) < 0 ? -errno : listen(fd, 16) < 0 ? -errno : 0;
+	if (rc < 0) {
+		udk_log(UDK_LOG_ERR, TELEMETRY_LOG, "making the socket %s private and listening: "
+			"%s", sa.sun_path, udk_strerror(rc));
 		unlink(path);
 		goto err_close;
 	}

@@ -2,7 +2,7 @@
 /*
  * lab_telemetry_nvme: udk-nvme-perf (random reads, QD8, two lcores, the
  * driver's latency histograms on) against the first lab controller, watched
- * by udk-top --json every ~0.3 s through its telemetry socket.  The queue
+ * by udk-top --json every ~0.2 s (plus its own run time) through its telemetry socket.  The queue
  * pair's completed count must grow from snapshot to snapshot, never pass
  * the tool's final I/O count, and fall short of it by no more than the
  * I/Os the tool's own IOPS allow in the time after the last snapshot; the
@@ -81,7 +81,7 @@ int main(void)
 	REQUIRE(lab_bind_vfio(bdf) == 0);
 
 	snprintf(cmd, sizeof(cmd), "exec udk-nvme-perf -l 0-1 -a %s --telemetry-path %s -- "
-		 "--pattern randread --qd %d --time 4 --json --qpair-latency >perf.out "
+		 "--pattern randread --qd %d --time 8 --json --qpair-latency >perf.out "
 		 "2>perf.err", bdf, sock, QD);
 	printf("$ %s\n", cmd);
 	t0 = now();
@@ -127,7 +127,7 @@ int main(void)
 			}
 			ns++;
 		}
-		usleep(300000);
+		usleep(200000);
 	}
 	t_end = now() - t0;
 	CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "udk-nvme-perf exit status %d",
