@@ -121,8 +121,8 @@ void udk_telemetry_stop(void);
 const char *udk_telemetry_path(void);
 
 /* Directories a client looks in for servers, in order: /run/udk, then the
- * fallbacks above for the calling user.  Fills up to max paths of size len
- * each; returns how many. */
+ * fallbacks above for the calling user.  Fills up to max paths (108 bytes
+ * each, the size of a UNIX socket path); returns how many. */
 size_t udk_telemetry_dirs(char (*dirs)[108], size_t max);
 
 #ifdef __cplusplus
