@@ -20,6 +20,7 @@
 
 #include "../common/unit.h"
 #include "labjson.h"
+#include "ring_ports.h"
 #include "udk_eal.h"
 #include "udk_ethdev.h"
 #include "udk_mbuf.h"
@@ -253,29 +254,7 @@ static int eal_up(void)
 
 static int eal_down(void)
 {
-	udk_eth_close_all();
-	udk_mempool_free(mp);
-	udk_eal_cleanup();
-	rmdir(tmpdir);
-	return 0;
-}
-
-static void port_up(uint16_t port)
-{
-	struct udk_eth_conf c;
-	struct udk_eth_rxq_conf rc;
-	struct udk_eth_txq_conf tc;
-
-	udk_eth_conf_init(&c, sizeof(c));
-	udk_eth_rxq_conf_init(&rc, sizeof(rc));
-	udk_eth_txq_conf_init(&tc, sizeof(tc));
-	rc.mp = mp;
-	rc.nb_desc = 256;
-	tc.nb_desc = 256;
-	CU_ASSERT_EQUAL_FATAL(udk_eth_dev_configure(port, &c), 0);
-	CU_ASSERT_EQUAL_FATAL(udk_eth_rx_queue_setup(port, 0, &rc), 0);
-	CU_ASSERT_EQUAL_FATAL(udk_eth_tx_queue_setup(port, 0, &tc), 0);
-	CU_ASSERT_EQUAL_FATAL(udk_eth_dev_start(port), 0);
+	return ring_ports_down(mp, tmpdir);
 }
 
 /* Sends NB_PKTS frames of 100 bytes p0 -> p1, receiving as it goes, and
@@ -290,8 +269,8 @@ static void test_counters_match(void)
 	CU_ASSERT_EQUAL_FATAL(udk_eth_probe_eal(), 2);
 	CU_ASSERT_EQUAL(udk_eth_dev_find("net_ring0", &p0), 0);
 	CU_ASSERT_EQUAL(udk_eth_dev_find("net_ring1", &p1), 0);
-	port_up(p0);
-	port_up(p1);
+	ring_port_up(p0, mp);
+	ring_port_up(p1, mp);
 	CU_ASSERT_STRING_EQUAL(udk_telemetry_path(), sock_path);
 	CU_ASSERT_EQUAL(stat(sock_path, &st), 0);
 	CU_ASSERT_EQUAL(st.st_mode & 0777, 0600);

@@ -19,6 +19,7 @@
 
 #include "../common/unit.h"
 #include "labjson.h"
+#include "ring_ports.h"
 #include "udk_eal.h"
 #include "udk_ethdev.h"
 #include "udk_mbuf.h"
@@ -142,22 +143,6 @@ static int lcore_main(void *arg)
 	return 0;
 }
 
-static void port_up(uint16_t port)
-{
-	struct udk_eth_conf c;
-	struct udk_eth_rxq_conf rc;
-	struct udk_eth_txq_conf tc;
-
-	udk_eth_conf_init(&c, sizeof(c));
-	udk_eth_rxq_conf_init(&rc, sizeof(rc));
-	udk_eth_txq_conf_init(&tc, sizeof(tc));
-	rc.mp = mp;
-	CU_ASSERT_EQUAL_FATAL(udk_eth_dev_configure(port, &c), 0);
-	CU_ASSERT_EQUAL_FATAL(udk_eth_rx_queue_setup(port, 0, &rc), 0);
-	CU_ASSERT_EQUAL_FATAL(udk_eth_tx_queue_setup(port, 0, &tc), 0);
-	CU_ASSERT_EQUAL_FATAL(udk_eth_dev_start(port), 0);
-}
-
 static void test_stress(void)
 {
 	pthread_t th[CLIENTS];
@@ -168,8 +153,8 @@ static void test_stress(void)
 	CU_ASSERT_EQUAL_FATAL(udk_eth_probe_eal(), 2);
 	CU_ASSERT_EQUAL(udk_eth_dev_find("net_ring0", &p0), 0);
 	CU_ASSERT_EQUAL(udk_eth_dev_find("net_ring1", &p1), 0);
-	port_up(p0);
-	port_up(p1);
+	ring_port_up(p0, mp);
+	ring_port_up(p1, mp);
 	CU_ASSERT_EQUAL_FATAL(udk_lcore_launch(1, lcore_main, NULL), 0);
 	for (int i = 0; i < CLIENTS; i++)
 		CU_ASSERT_EQUAL_FATAL(pthread_create(&th[i], NULL, client_main, NULL), 0);
@@ -239,11 +224,7 @@ static int setup(void)
 
 static int teardown(void)
 {
-	udk_eth_close_all();
-	udk_mempool_free(mp);
-	udk_eal_cleanup();
-	rmdir(tmpdir);
-	return 0;
+	return ring_ports_down(mp, tmpdir);
 }
 
 int main(void)
