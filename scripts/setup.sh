@@ -21,7 +21,8 @@ PACKAGES=(
 	python3 xz-utils
 	# tests/perf/nvme_vs_fio.py: the kernel nvme driver's side of the comparison
 	fio
-	# tests/fuzz: libFuzzer targets (clang -fsanitize=fuzzer) for udk-broker's parser
+	# tests/fuzz: libFuzzer targets (clang -fsanitize=fuzzer) for udk-broker's parser and the
+	# telemetry request parser
 	clang libclang-rt-14-dev
 	# DPDK interop (doc/dpdk.md): libudk_dpdk, examples/dpdk-nvme, the fwd-dpdk
 	# and lab_dpdk_* tests; dpdk-testpmd for tests/perf/dpdk_fwd_bench.py

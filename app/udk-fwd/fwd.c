@@ -120,9 +120,10 @@ static uint16_t send_all(struct fwd_port *p, struct udk_mbuf **pkts, uint16_t n)
 	return sent;
 }
 
-static void serve(struct fwd *f, struct fwd_port *p, struct udk_mbuf **pkts)
+/* One round on port p; true if it moved any packet (for udk_lcore_poll()). */
+static bool serve(struct fwd *f, struct fwd_port *p, struct udk_mbuf **pkts)
 {
-	uint16_t burst = f->o.burst, n;
+	uint16_t burst = f->o.burst, n, sent = 0;
 	uint64_t bytes = 0;
 
 	if (f->o.mode == MODE_TXONLY) {
@@ -131,7 +132,7 @@ static void serve(struct fwd *f, struct fwd_port *p, struct udk_mbuf **pkts)
 			for (k = 0; k < burst; k++)
 				if (fwd_build(f, p, pkts[k]) != 0)
 					break;
-			uint16_t sent = send_all(p, pkts, k);
+			sent = send_all(p, pkts, k);
 			/* Frames the port did not take were never on the wire: their
 			 * sequence numbers go to the next burst, so --verify's "lost"
 			 * counts only frames a port accepted and the peer never saw. */
@@ -141,7 +142,7 @@ static void serve(struct fwd *f, struct fwd_port *p, struct udk_mbuf **pkts)
 	}
 	n = udk_eth_rx_burst(p->port, 0, pkts, burst);
 	if (n == 0)
-		return;
+		return sent > 0;
 	for (uint16_t i = 0; i < n; i++)
 		bytes += pkts[i]->pkt_len;
 	atomic_fetch_add_explicit(&p->rx, n, memory_order_relaxed);
@@ -164,14 +165,17 @@ static void serve(struct fwd *f, struct fwd_port *p, struct udk_mbuf **pkts)
 	default:
 		udk_pktmbuf_free_bulk(pkts, n);
 	}
+	return true;
 }
 
 void fwd_poll(struct fwd_lcore *lc)
 {
 	struct udk_mbuf *pkts[512];
+	bool busy = false;
 
 	for (unsigned int i = lc->first; i < lc->first + lc->n; i++)
-		serve(lc->f, &lc->f->port[i], pkts);
+		busy |= serve(lc->f, &lc->f->port[i], pkts);
+	udk_lcore_poll(busy); /* telemetry's busy/idle poll counts */
 }
 
 int fwd_lcore_main(void *arg)

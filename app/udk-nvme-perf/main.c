@@ -40,6 +40,7 @@ struct opts {
 	uint32_t nsid;
 	bool json;
 	bool verify;    /* read back every acknowledged write after the run */
+	bool qpair_latency;
 };
 
 struct target {
@@ -133,6 +134,9 @@ static void usage(FILE *f)
 		"  --json              print the results as JSON\n"
 		"  --verify            with --pattern write: stamp every block, then read back\n"
 		"                      each acknowledged write of the controllers that remain\n"
+		"  --qpair-latency     have the driver keep each queue pair's latency\n"
+		"                      histogram for telemetry (udk-top; costs a clock read\n"
+		"                      per submit and per poll that completes)\n"
 		"  --help, --version\n\n"
 		"Controllers are the -a devices.  EAL -l: lcore 0 reports, lcores 1.. each\n"
 		"drive one queue pair per namespace given to them; with one lcore, lcore 0\n"
@@ -278,9 +282,13 @@ static int worker_main(void *arg)
 	struct worker *w = arg;
 
 	jobs_start(w);
-	while (!atomic_load_explicit(&stop, memory_order_relaxed))
+	while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
+		int n = 0;
+
 		for (unsigned int i = 0; i < w->nb_jobs; i++)
-			udk_nvme_qpair_poll(w->jobs[i]->qp, 0);
+			n += udk_nvme_qpair_poll(w->jobs[i]->qp, 0);
+		udk_lcore_poll(n > 0); /* telemetry's busy/idle poll counts */
+	}
 	jobs_stop(w);
 	return 0;
 }
@@ -381,6 +389,10 @@ static int parse(int argc, char **argv, struct opts *o)
 		}
 		if (!strcmp(a, "--verify")) {
 			o->verify = true;
+			continue;
+		}
+		if (!strcmp(a, "--qpair-latency")) {
+			o->qpair_latency = true;
 			continue;
 		}
 		if (!strcmp(a, "--qd")) {
@@ -508,6 +520,7 @@ static int job_open(const struct opts *o, struct job *j, unsigned int idx)
 	qo.qsize = (uint16_t)(o->qd + 1 > 256 ? o->qd + 1 : 256);
 	if (qo.qsize > t->info.max_qsize)
 		qo.qsize = (uint16_t)t->info.max_qsize;
+	qo.latency_hist = o->qpair_latency;
 	if (udk_nvme_qpair_create(t->ctrlr, &qo, &j->qp) < 0)
 		return die("queue pair for lcore %u on %s: %s", j->lcore, t->info.bdf,
 			   udk_last_error());
@@ -750,9 +763,13 @@ int main(int argc, char **argv)
 		/* One lcore: submit, and look at the clock every few rounds. */
 		jobs_start(&wk[0]);
 		while (!atomic_load(&stop)) {
-			for (int k = 0; k < 64; k++)
+			for (int k = 0; k < 64; k++) {
+				int n = 0;
+
 				for (i = 0; i < wk[0].nb_jobs; i++)
-					udk_nvme_qpair_poll(wk[0].jobs[i]->qp, 0);
+					n += udk_nvme_qpair_poll(wk[0].jobs[i]->qp, 0);
+				udk_lcore_poll(n > 0);
+			}
 			all_removed(nt);
 			double t = now();
 			if (t - t0 >= o.time)

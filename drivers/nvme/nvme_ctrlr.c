@@ -453,6 +453,7 @@ int udk_nvme_ctrlr_attach(struct udk_pci_dev *pdev, const struct udk_nvme_ctrlr_
 		c->info.firmware, c->info.vs >> 16, (c->info.vs >> 8) & 0xff,
 		c->info.nb_active_ns, c->info.nb_io_queues);
 	nvme_remove_hook(c, true);
+	nvme_telemetry_add(c);
 	*out = c;
 	return 0;
 
@@ -480,6 +481,7 @@ void udk_nvme_ctrlr_detach(struct udk_nvme_ctrlr *c)
 	if (c == NULL)
 		return;
 	nvme_remove_hook(c, false);
+	nvme_telemetry_remove(c);
 	while (c->qpairs != NULL)
 		udk_nvme_qpair_destroy(c->qpairs);
 	if (nvme_ctrlr_removed(c)) {

@@ -50,6 +50,9 @@ queue_sqe(struct udk_nvme_qpair *qp, struct nvme_sqe *sqe, void *buf, size_t len
 	r->state = REQ_BUSY;
 	r->flags = req_flags;
 	qp->in_flight++;
+	udk_counter_add(&qp->stats.submitted, 1);
+	if (unlikely(qp->lat_hist != NULL))
+		r->submit_ns = nvme_now_ns();
 	if (++qp->sq_tail == qp->qsize)
 		qp->sq_tail = 0;
 	return 0;
@@ -163,6 +166,7 @@ static bool expire(struct udk_nvme_qpair *qp, uint64_t now)
 			r->state = REQ_TIMED_OUT;
 			qp->in_flight--;
 			qp->timed_out++;
+			udk_counter_add(&qp->stats.timeouts, 1);
 			any = true;
 			if (r->cb != NULL)
 				r->cb(r->arg, &cpl);
@@ -187,6 +191,7 @@ static bool expire(struct udk_nvme_qpair *qp, uint64_t now)
 int udk_nvme_qpair_poll(struct udk_nvme_qpair *qp, uint32_t max)
 {
 	uint16_t head = qp->cq_head;
+	uint64_t lat_now = 0; /* one clock read per poll, when latency is recorded */
 	uint32_t n = 0;
 
 	if (qp->sq_tail != qp->sq_db_tail) {
@@ -227,11 +232,20 @@ int udk_nvme_qpair_poll(struct udk_nvme_qpair *qp, uint32_t max)
 		qp->in_flight--;
 		cpl.status = (uint16_t)(((st >> 1) & 0xff) | (((st >> 9) & 0x7) << 8));
 		cpl.rc = cpl.status ? -EIO : 0;
+		if (unlikely(cpl.status != 0))
+			udk_counter_add(&qp->stats.errors, 1);
+		if (unlikely(qp->lat_hist != NULL)) {
+			if (lat_now == 0)
+				lat_now = nvme_now_ns();
+			nvme_lat_record(qp, r->submit_ns, lat_now);
+		}
 		if (r->cb != NULL)
 			r->cb(r->arg, &cpl);
 		if (++n == max)
 			break;
 	}
+	if (n > 0)
+		udk_counter_add(&qp->stats.completed, n);
 	if (qp->cq_head != head) {
 		*qp->cq_db = qp->cq_head;
 	} else if (unlikely(qp->in_flight + qp->timed_out > 0 && nvme_ctrlr_removed(qp->ctrlr))) {

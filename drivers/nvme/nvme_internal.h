@@ -12,6 +12,7 @@
 #include "nvme_spec.h"
 #include "udk_mem.h"
 #include "udk_nvme.h"
+#include "udk_telemetry.h"
 
 #define NVME_LOG "nvme"
 #define NVME_PRP_ENTRIES (NVME_PAGE / 8)                     /* one PRP list page */
@@ -36,8 +37,21 @@ struct nvme_req {
 	uint64_t deadline_ns;
 	uint64_t *prp_list;     /* one page, preallocated: PRP list or SGL segment */
 	uint64_t prp_list_iova;
+	uint64_t submit_ns;     /* only with a latency histogram */
 	uint8_t state;
 	uint8_t flags;          /* REQ_F_* */
+};
+
+/* Per-qpair counters for telemetry (nvme_telemetry.c), written by the
+ * qpair's thread only (udk_counter_add: no locked instruction). */
+#define NVME_LAT_BUCKETS 40 /* bucket b: [2^b, 2^(b+1)) ns, b = 0 also 0 ns; the last open */
+struct nvme_qpair_stats {
+	uint64_t submitted;     /* commands queued */
+	uint64_t completed;     /* completions delivered (errors included) */
+	uint64_t errors;        /* completions with a device error status */
+	uint64_t timeouts;      /* commands completed with -ETIMEDOUT */
+	uint64_t cancelled;     /* commands completed with -ECANCELED */
+	uint64_t lat_sum_ns, lat_max_ns; /* with a latency histogram */
 };
 
 /* How data pointers are built (qpair opts sgl, resolved against SGLS). */
@@ -69,6 +83,8 @@ struct udk_nvme_qpair {
 		struct udk_mem *mem;    /* translates buffers: udk_mem_default() */
 		uint64_t timeout_ns;
 		uint64_t next_check_ns;
+		struct nvme_qpair_stats stats; /* telemetry's counters */
+		uint64_t *lat_hist;     /* [NVME_LAT_BUCKETS]; NULL: latency not recorded */
 	} __attribute__((aligned(64)));
 	struct {
 		uint16_t qid;
@@ -147,6 +163,24 @@ void nvme_io_build(struct nvme_sqe *sqe, const struct udk_nvme_ns *ns, enum udk_
 void nvme_remove_hook(struct udk_nvme_ctrlr *c, bool on);
 bool nvme_ctrlr_removed(const struct udk_nvme_ctrlr *c);
 void nvme_qpair_removed(struct udk_nvme_qpair *qp);
+
+/* nvme_telemetry.c: the "nvme" command's list of controllers. */
+void nvme_telemetry_add(struct udk_nvme_ctrlr *c);
+void nvme_telemetry_remove(struct udk_nvme_ctrlr *c);
+
+/* One command's latency into qp's histogram (the histogram is there). */
+static inline void nvme_lat_record(struct udk_nvme_qpair *qp, uint64_t submit_ns, uint64_t now)
+{
+	uint64_t d = now > submit_ns ? now - submit_ns : 0;
+	unsigned int b = d > 1 ? 63u - (unsigned int)__builtin_clzll(d) : 0;
+
+	if (b >= NVME_LAT_BUCKETS)
+		b = NVME_LAT_BUCKETS - 1;
+	udk_counter_add(&qp->lat_hist[b], 1);
+	udk_counter_add(&qp->stats.lat_sum_ns, d);
+	if (d > qp->stats.lat_max_ns)
+		__atomic_store_n(&qp->stats.lat_max_ns, d, __ATOMIC_RELAXED);
+}
 
 /* nvme_ctrlr.c */
 int nvme_ctrlr_create_io_queues(struct udk_nvme_ctrlr *c, struct udk_nvme_qpair *qp);

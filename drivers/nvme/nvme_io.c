@@ -231,9 +231,16 @@ int udk_nvme_qpair_create(struct udk_nvme_ctrlr *c, const struct udk_nvme_qpair_
 		qp->dptr = DPTR_PRP;
 	else
 		qp->dptr = o.sgl == UDK_NVME_SGL_ALWAYS ? DPTR_SGL : DPTR_SGL_MULTI;
+	if (o.latency_hist && (qp->lat_hist = calloc(NVME_LAT_BUCKETS, sizeof(uint64_t))) == NULL) {
+		rc = -ENOMEM;
+		nvme_qpair_fini(qp);
+		free(qp);
+		goto out;
+	}
 	rc = nvme_ctrlr_create_io_queues(c, qp);
 	if (rc < 0) {
 		nvme_qpair_fini(qp);
+		free(qp->lat_hist);
 		free(qp);
 		goto out;
 	}
@@ -264,8 +271,10 @@ int udk_nvme_qpair_destroy(struct udk_nvme_qpair *qp)
 			break;
 		}
 	c->qid_used[qp->qid] = 0;
-	if (rc == 0)
+	if (rc == 0) {
 		nvme_qpair_fini(qp);
+		free(qp->lat_hist);
+	}
 	else /* the device may still write there: keep the memory */
 		udk_log(UDK_LOG_WARN, NVME_LOG, "%s: queue %u could not be deleted; its memory is "
 			"kept until the controller is reset or detached", c->info.bdf, qp->qid);

@@ -133,6 +133,7 @@ void nvme_qpair_cancel_all(struct udk_nvme_qpair *qp)
 
 		if (r->state == REQ_BUSY) {
 			r->state = REQ_FREE;
+			udk_counter_add(&qp->stats.cancelled, 1);
 			if (r->cb != NULL)
 				r->cb(r->arg, &cpl);
 		}

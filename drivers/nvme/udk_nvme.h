@@ -281,6 +281,12 @@ struct udk_nvme_qpair_opts {
 	uint16_t qsize;       /* entries, 2..CAP.MQES+1 (default 256); qsize-1 in flight */
 	uint32_t timeout_ms;  /* per command, 0: none (default 30000) */
 	uint8_t sgl;          /* enum udk_nvme_sgl_mode (default AUTO) */
+	/* Record each command's latency (submit to completion) in a log2
+	 * histogram that telemetry reports ("nvme" command, doc/telemetry.md).
+	 * Costs a clock read (vDSO, no system call) per submit and per poll that
+	 * completes something.  Default off.  The counters of submitted,
+	 * completed, failed, timed-out and cancelled commands are always kept. */
+	bool latency_hist;
 };
 void udk_nvme_qpair_opts_init(struct udk_nvme_qpair_opts *opts, size_t size);
 

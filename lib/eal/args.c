@@ -220,6 +220,14 @@ static int parse_broker(const char *opt, const char *val, struct udk_eal_args *a
 	return 0;
 }
 
+static int parse_telemetry_path(const char *opt, const char *val, struct udk_eal_args *args)
+{
+	if (*val == '\0')
+		return bad(opt, val, "a socket path", "e.g. /run/udk/myapp.sock");
+	args->telemetry_path = val;
+	return 0;
+}
+
 struct option_def {
 	char short_name;     /* 0: long only */
 	const char *long_name;
@@ -243,6 +251,9 @@ static const struct option_def options[] = {
 	{ 0, "iommu-backend", parse_backend, "NAME", "auto, type1 or iommufd (default auto)" },
 	{ 0, "broker", parse_broker, "SOCK",
 	  "take memory and the -a devices from udk-broker at SOCK (no root needed)" },
+	{ 0, "no-telemetry", NULL, NULL, "serve no telemetry socket (doc/telemetry.md)" },
+	{ 0, "telemetry-path", parse_telemetry_path, "PATH",
+	  "telemetry socket (default /run/udk/PROG.PID.sock)" },
 	{ 'h', "help", NULL, NULL, "print this help" },
 };
 
@@ -330,6 +341,8 @@ int udk_eal_parse(int argc, char **argv, struct udk_eal_args *args)
 			}
 			if (o->short_name == 'h')
 				args->help = true;
+			else if (strcmp(o->long_name, "no-telemetry") == 0)
+				args->no_telemetry = true;
 			else
 				args->no_huge = true;
 			continue;

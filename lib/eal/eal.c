@@ -135,10 +135,17 @@ int udk_eal_init(int argc, char **argv)
 	udk_mem_set_default(eal.mem);
 
 	udk_last_error_clear();
+	ret = eal_telemetry_start(&eal.args, argc, argv);
+	if (ret < 0) {
+		step_failed("telemetry", ret);
+		goto err_default;
+	}
+
+	udk_last_error_clear();
 	ret = eal_lcores_start(eal.args.lcore_cpu, eal.args.nb_lcores);
 	if (ret < 0) {
 		step_failed("lcores", ret);
-		goto err_default;
+		goto err_telemetry;
 	}
 
 	for (eal.nb_devs = 0; eal.nb_devs < eal.args.nb_allow; eal.nb_devs++) {
@@ -157,11 +164,14 @@ int udk_eal_init(int argc, char **argv)
 		}
 	}
 	eal.up = true;
+	eal_telemetry_register();
 	return consumed;
 
 err_devices:
 	close_devices();
 	eal_lcores_stop();
+err_telemetry:
+	eal_telemetry_stop();
 err_default:
 	udk_mem_set_default(NULL);
 err_map:
@@ -189,6 +199,7 @@ void udk_eal_cleanup(void)
 {
 	if (!eal.up)
 		return;
+	eal_telemetry_stop();
 	/* Devices first: nothing may DMA into memory that is about to go. */
 	close_devices();
 	udk_pci_hotplug_fini();

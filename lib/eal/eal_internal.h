@@ -11,4 +11,11 @@
 int eal_lcores_start(const unsigned int *cpus, size_t n);
 void eal_lcores_stop(void);
 
+/* eal_telemetry.c: start the server (unless --no-telemetry) before the
+ * lcores, so that its thread keeps the process's CPU mask; register the
+ * EAL's commands once init has succeeded.  stop undoes both. */
+int eal_telemetry_start(const struct udk_eal_args *args, int argc, char **argv);
+void eal_telemetry_register(void);
+void eal_telemetry_stop(void);
+
 #endif

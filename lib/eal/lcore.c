@@ -24,6 +24,11 @@ struct lcore {
 };
 
 static struct lcore lcores[UDK_MAX_LCORES];
+/* Poll counters (udk_lcore_poll()): one cache line per lcore, and one for
+ * every thread that is not an lcore, whose counts nobody reads. */
+static struct udk_lcore_stats lcore_stats[UDK_MAX_LCORES];
+static struct udk_lcore_stats lcore_stats_none;
+_Thread_local struct udk_lcore_stats *udk_lcore_stats_self_ = &lcore_stats_none;
 static unsigned int nb_lcores;
 static _Thread_local unsigned int this_lcore = UDK_LCORE_ANY;
 /* The main thread's affinity before -l pinned it, restored at cleanup. */
@@ -45,6 +50,7 @@ static void *worker(void *p)
 	struct lcore *lc = p;
 
 	this_lcore = (unsigned int)(lc - lcores);
+	udk_lcore_stats_self_ = &lcore_stats[this_lcore];
 	/* Per-I/O IOVAs of this lcore come from its own lib/iova cache. */
 	udk_iova_thread_set_cache(this_lcore);
 	pthread_mutex_lock(&lc->lock);
@@ -90,6 +96,8 @@ int eal_lcores_start(const unsigned int *cpus, size_t n)
 	int ret;
 
 	main_pinned = false;
+	memset(lcore_stats, 0, sizeof(lcore_stats));
+	udk_lcore_stats_self_ = &lcore_stats[0];
 	if (n == 0) {
 		/* No -l: one lcore, the caller, wherever it runs now. */
 		int cpu = sched_getcpu();
@@ -151,6 +159,7 @@ void eal_lcores_stop(void)
 	main_pinned = false;
 	nb_lcores = 0;
 	this_lcore = UDK_LCORE_ANY;
+	udk_lcore_stats_self_ = &lcore_stats_none;
 	udk_iova_thread_set_cache(UDK_IOVA_SHARED);
 }
 
@@ -207,4 +216,21 @@ int udk_lcore_wait(unsigned int id)
 	ret = lc->ret;
 	pthread_mutex_unlock(&lc->lock);
 	return ret;
+}
+
+int udk_lcore_info(unsigned int id, struct udk_lcore_info *info)
+{
+	if (id >= nb_lcores)
+		return -EINVAL;
+	info->cpu = lcores[id].cpu;
+	info->busy_polls = udk_counter_read(&lcore_stats[id].busy);
+	info->idle_polls = udk_counter_read(&lcore_stats[id].idle);
+	if (id == 0) {
+		info->running = true; /* the main thread runs the application */
+	} else {
+		pthread_mutex_lock(&lcores[id].lock);
+		info->running = lcores[id].busy;
+		pthread_mutex_unlock(&lcores[id].lock);
+	}
+	return 0;
 }

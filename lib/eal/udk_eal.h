@@ -8,6 +8,7 @@
 #ifndef UDK_EAL_H
 #define UDK_EAL_H
 
+#include <stdalign.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -15,6 +16,7 @@
 #include "udk_dma.h"
 #include "udk_mem.h"
 #include "udk_pci.h"
+#include "udk_telemetry.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -41,6 +43,8 @@ struct udk_eal_args {
 	int log_level;
 	enum udk_dmamap_backend backend;
 	const char *broker;                      /* --broker SOCK: take memory and devices from udk-broker */
+	bool no_telemetry;                       /* --no-telemetry */
+	const char *telemetry_path;              /* --telemetry-path; NULL: the default */
 };
 
 /* Parse the EAL options at the start of argv (argv[0] is the program).
@@ -49,7 +53,8 @@ struct udk_eal_args {
  * Options: -l/--lcores LIST, -a/--allow BDF (repeatable), -m/--socket-mem
  * MiB[,MiB...], --vdev NAME[,ARGS] (repeatable), --huge-dir DIR, --no-huge,
  * --log-level LEVEL,
- * --iommu-backend auto|type1|iommufd, --broker SOCK, -h/--help. */
+ * --iommu-backend auto|type1|iommufd, --broker SOCK, --no-telemetry,
+ * --telemetry-path PATH, -h/--help. */
 int udk_eal_parse(int argc, char **argv, struct udk_eal_args *args);
 
 /* Print the EAL options to stream (a FILE *). */
@@ -64,7 +69,12 @@ void udk_eal_usage(void *stream);
 int udk_eal_init(int argc, char **argv);
 bool udk_eal_help_requested(void);
 
-/* Stop lcores, close devices, unmap and free memory. */
+/* udk_eal_init() also starts the telemetry server (lib/telemetry, doc/
+ * telemetry.md) unless --no-telemetry is given, and registers the commands
+ * "info", "lcores", "maps" and "devices".  A failure to start it at the
+ * default path is a warning; at a --telemetry-path it fails init. */
+
+/* Stop telemetry, lcores, close devices, unmap and free memory. */
 void udk_eal_cleanup(void);
 
 /* Run udk inside another environment's process (lib/dpdk inside a DPDK
@@ -97,6 +107,33 @@ unsigned int udk_lcore_count(void);
 int udk_lcore_launch(unsigned int id, int (*fn)(void *arg), void *arg);
 /* Wait for lcore id's function; returns what it returned. */
 int udk_lcore_wait(unsigned int id);
+
+/* Poll-loop accounting for telemetry: an application's poll loop calls
+ * udk_lcore_poll(true) after a round that did work (packets, completions)
+ * and udk_lcore_poll(false) after an empty one.  It costs one increment of
+ * a counter in the calling lcore's own cache line: no lock, no system call.
+ * On a thread that is not an lcore it counts into a slot nobody reads. */
+struct udk_lcore_stats {
+	alignas(64) uint64_t busy;
+	uint64_t idle;
+};
+extern _Thread_local struct udk_lcore_stats *udk_lcore_stats_self_;
+
+static inline void udk_lcore_poll(bool busy)
+{
+	struct udk_lcore_stats *s = udk_lcore_stats_self_;
+
+	udk_counter_add(busy ? &s->busy : &s->idle, 1);
+}
+
+struct udk_lcore_info {
+	unsigned int cpu;
+	bool running;            /* lcore 0 always; a worker while a launched function runs */
+	uint64_t busy_polls, idle_polls;
+};
+/* A snapshot of lcore id: 0, or -EINVAL if there is no such lcore.
+ * Any thread; the counts are read without stopping the lcore. */
+int udk_lcore_info(unsigned int id, struct udk_lcore_info *info);
 
 #ifdef __cplusplus
 }

@@ -9,6 +9,7 @@
 
 #include "udk_eal.h"
 #include "udk_ethdev.h"
+#include "udk_telemetry.h"
 #include "udk_util.h"
 
 #define LOG "ethdev"
@@ -604,9 +605,61 @@ int udk_eth_mtu_get(uint16_t port, uint32_t *mtu)
 	return 0;
 }
 
+/* Telemetry's "ports" (doc/telemetry.md): every port with its state and
+ * counters, read under the port table's lock as udk_eth_stats_get() does. */
+static int ports_cmd(struct udk_json *j, void *unused)
+{
+	(void)unused;
+	udk_json_arr_open(j, NULL);
+	pthread_mutex_lock(&lock);
+	for (uint16_t p = 0; p < UDK_ETH_MAX_PORTS; p++) {
+		struct udk_eth_dev *dev = ports[p];
+		struct udk_eth_stats st = {0};
+		struct udk_eth_link link = {0};
+		char mac[18];
+
+		if (dev == NULL)
+			continue;
+		dev->drv->ops->stats_get(dev, &st);
+		if (dev->started)
+			dev->drv->ops->link_get(dev, &link);
+		snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", dev->mac.b[0],
+			 dev->mac.b[1], dev->mac.b[2], dev->mac.b[3], dev->mac.b[4], dev->mac.b[5]);
+		udk_json_obj_open(j, NULL);
+		udk_json_u64(j, "port", p);
+		udk_json_str(j, "name", dev->name);
+		udk_json_str(j, "driver", dev->drv->name);
+		udk_json_str(j, "mac", mac);
+		udk_json_bool(j, "started", dev->started);
+		udk_json_u64(j, "rx_queues", dev->configured ? dev->conf.nb_rx_queues : 0);
+		udk_json_u64(j, "tx_queues", dev->configured ? dev->conf.nb_tx_queues : 0);
+		udk_json_obj_open(j, "link");
+		udk_json_bool(j, "up", link.up);
+		udk_json_u64(j, "speed_mbps", link.speed_mbps);
+		udk_json_bool(j, "full_duplex", link.full_duplex);
+		udk_json_obj_close(j);
+		udk_json_obj_open(j, "stats");
+		udk_json_u64(j, "ipackets", st.ipackets);
+		udk_json_u64(j, "ibytes", st.ibytes);
+		udk_json_u64(j, "opackets", st.opackets);
+		udk_json_u64(j, "obytes", st.obytes);
+		udk_json_u64(j, "ierrors", st.ierrors);
+		udk_json_u64(j, "oerrors", st.oerrors);
+		udk_json_u64(j, "imissed", st.imissed);
+		udk_json_u64(j, "rx_nombuf", st.rx_nombuf);
+		udk_json_obj_close(j);
+		udk_json_obj_close(j);
+	}
+	pthread_mutex_unlock(&lock);
+	udk_json_arr_close(j);
+	return 0;
+}
+
 /* Before any port exists, every table entry answers bursts with nothing. */
 __attribute__((constructor)) static void fp_init(void)
 {
 	for (uint16_t p = 0; p < UDK_ETH_MAX_PORTS; p++)
 		fp_clear(p);
+	udk_telemetry_register("ports", "network ports with their link and counters", ports_cmd,
+			       NULL);
 }

@@ -223,7 +223,11 @@ const char *lab_json_path(const char *v, const char *path)
 			return NULL;
 		memcpy(key, path, n);
 		key[n] = '\0';
-		v = lab_json_member(v, key);
+		/* A number steps into an array: "nvme.0.qpairs.1.qid". */
+		if (*v == '[' && n > 0 && strspn(key, "0123456789") == n)
+			v = lab_json_index(v, atoi(key));
+		else
+			v = lab_json_member(v, key);
 		path += n;
 		if (*path == '.')
 			path++;

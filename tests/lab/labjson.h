@@ -19,7 +19,8 @@ const char *lab_json_index(const char *v, int i);
 int lab_json_length(const char *v);
 /* The value of member `key` of the object at v, or NULL. */
 const char *lab_json_member(const char *v, const char *key);
-/* Members by a dotted path, "nvme.identify.model"; "" is v itself. */
+/* Members by a dotted path, "nvme.identify.model"; a number is an array
+ * index ("jobs.0.lcore"); "" is v itself. */
 const char *lab_json_path(const char *v, const char *path);
 
 /*

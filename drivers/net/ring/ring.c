@@ -10,6 +10,7 @@
 
 #include "udk_ethdev.h"
 #include "udk_ring.h"
+#include "udk_telemetry.h"
 #include "udk_util.h"
 
 #define MAX_DESC 4096
@@ -17,7 +18,9 @@
 
 struct ring_rxq {
 	struct udk_ring *ring;
-	uint64_t packets, bytes;   /* written by the receiving lcore only */
+	/* Written by the receiving lcore only, read by stats (telemetry's thread
+	 * too): udk_counter_add/read. */
+	uint64_t packets, bytes;
 };
 
 struct ring_txq {
@@ -190,13 +193,13 @@ static void ring_stats_get(struct udk_eth_dev *dev, struct udk_eth_stats *st)
 		struct ring_rxq *rxq = dev->rxq[q];
 		struct ring_txq *txq = dev->txq[q];
 		if (rxq != NULL) {
-			st->ipackets += rxq->packets;
-			st->ibytes += rxq->bytes;
+			st->ipackets += udk_counter_read(&rxq->packets);
+			st->ibytes += udk_counter_read(&rxq->bytes);
 		}
 		if (txq != NULL) {
-			st->opackets += txq->packets;
-			st->obytes += txq->bytes;
-			st->oerrors += txq->errors;
+			st->opackets += udk_counter_read(&txq->packets);
+			st->obytes += udk_counter_read(&txq->bytes);
+			st->oerrors += udk_counter_read(&txq->errors);
 		}
 	}
 }
@@ -226,15 +229,19 @@ static uint16_t ring_rx_burst(void *queue, struct udk_mbuf **pkts, uint16_t n)
 	struct ring_rxq *rxq = queue;
 	uint16_t got = (uint16_t)udk_ring_dequeue_burst(rxq->ring, (void **)pkts, n);
 
+	uint64_t bytes = 0;
+
 	for (uint16_t i = 0; i < got; i++)
-		rxq->bytes += pkts[i]->pkt_len;
-	rxq->packets += got;
+		bytes += pkts[i]->pkt_len;
+	udk_counter_add(&rxq->bytes, bytes);
+	udk_counter_add(&rxq->packets, got);
 	return got;
 }
 
 static uint16_t ring_tx_burst(void *queue, struct udk_mbuf **pkts, uint16_t n)
 {
 	struct ring_txq *txq = queue;
+	uint64_t bytes = 0;
 	uint16_t i, sent;
 
 	if (unlikely(txq->dst == NULL))
@@ -248,7 +255,7 @@ static uint16_t ring_tx_burst(void *queue, struct udk_mbuf **pkts, uint16_t n)
 		uint16_t k = i;
 		for (; i < n; i++) {
 			if (pkts[i]->pkt_len > txq->max_len) {
-				txq->errors++;
+				udk_counter_add(&txq->errors, 1);
 				udk_pktmbuf_free(pkts[i]);
 			} else {
 				pkts[k++] = pkts[i];
@@ -257,16 +264,18 @@ static uint16_t ring_tx_burst(void *queue, struct udk_mbuf **pkts, uint16_t n)
 		sent = (uint16_t)udk_ring_enqueue_burst(txq->dst, (void **)pkts, k);
 		/* The dropped ones count as taken; the unsent tail moves up. */
 		for (uint16_t j = 0; j < sent; j++)
-			txq->bytes += pkts[j]->pkt_len;
-		txq->packets += sent;
+			bytes += pkts[j]->pkt_len;
+		udk_counter_add(&txq->bytes, bytes);
+		udk_counter_add(&txq->packets, sent);
 		txq->full += k - sent;
 		memmove(&pkts[n - (k - sent)], &pkts[sent], (k - sent) * sizeof(*pkts));
 		return (uint16_t)(n - (k - sent));
 	}
 	sent = (uint16_t)udk_ring_enqueue_burst(txq->dst, (void **)pkts, n);
 	for (i = 0; i < sent; i++)
-		txq->bytes += pkts[i]->pkt_len;
-	txq->packets += sent;
+		bytes += pkts[i]->pkt_len;
+	udk_counter_add(&txq->bytes, bytes);
+	udk_counter_add(&txq->packets, sent);
 	txq->full += n - sent;
 	return sent;
 }
