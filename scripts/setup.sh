@@ -21,6 +21,9 @@ PACKAGES=(
 	python3 xz-utils
 	# tests/perf/nvme_vs_fio.py: the kernel nvme driver's side of the comparison
 	fio
+	# the lab's iommufd guest kernel, built from linux-source-6.12 by
+	# tests/lab/labkernel.py (lab.py kernel): the kernel's build tools
+	flex bison libelf-dev libssl-dev bc
 )
 
 missing=()

@@ -5,16 +5,15 @@
  * same fd, no reset); a map whose mapping lies beyond the aperture is refused
  * with UDK_EINCOMPATIBLE and the device is left detached.
  *
- * Skips unless the guest kernel has /dev/iommu: Debian's 6.1 has no
- * CONFIG_IOMMUFD, so this runs only in the iommufd lab guest (LAB.md, "An
- * iommufd guest"; CONFIG_IOMMUFD=y, CONFIG_VFIO_DEVICE_CDEV=y).  Passed
- * once by hand in such a guest (6.12.117 built from linux-source-6.12); the
- * lab runner does not boot that kernel yet. */
+ * Skips in the Debian guest, whose 6.1 kernel has no CONFIG_IOMMUFD; runs
+ * in the iommufd lab guest (lab.py --guest iommufd, suite lab-iommufd),
+ * where a missing /dev/iommu or an AUTO that picks type1 fails it. */
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "labbackend.h"
 #include "labdev.h"
 #include "labutil.h"
 #include "udk_eal.h"
@@ -45,6 +44,12 @@ int main(void)
 	size_t n;
 	int fd, fd2, zero;
 
+	const char *want = lab_env("UDK_LAB_IOMMU_BACKEND");
+	bool must = want != NULL && strcmp(want, "iommufd") == 0;
+
+	/* In the iommufd guest a missing /dev/iommu is a failure, not a skip. */
+	if (access("/dev/iommu", F_OK) != 0 && must)
+		lab_fatal("the iommufd lab guest has no /dev/iommu: its kernel lacks CONFIG_IOMMUFD");
 	if (access("/dev/iommu", F_OK) != 0)
 		lab_skip("this guest kernel has no /dev/iommu (no CONFIG_IOMMUFD, as in every Debian "
 			 "kernel): runs in the iommufd lab guest (LAB.md, 'An iommufd guest')");
@@ -53,6 +58,8 @@ int main(void)
 	LAB_CHECK_RC(udk_dmamap_auto_backend(bdf, &b, why, sizeof(why)), 0);
 	printf("auto backend for %s: %s (%s)\n", bdf, b == UDK_DMAMAP_IOMMUFD ? "iommufd" : "type1",
 	       why);
+	if (b != UDK_DMAMAP_IOMMUFD && must)
+		lab_fatal("AUTO picks type1 in the iommufd lab guest: %s", why);
 	if (b != UDK_DMAMAP_IOMMUFD)
 		lab_skip("iommufd is not usable here: %s", why);
 
@@ -65,6 +72,7 @@ int main(void)
 	LAB_CHECK(id != NULL);
 	LAB_CHECK_RC(udk_dmamap_info(map, &info), 0);
 	LAB_CHECK(info.backend == UDK_DMAMAP_IOMMUFD && info.live && info.nb_devices == 0);
+	LAB_CHECK(lab_backend_ok(map));
 	LAB_CHECK(info.nb_mappings > 0);
 
 	LAB_CHECK_RC(udk_pci_dev_open(&a, map, &pdev), 0);
