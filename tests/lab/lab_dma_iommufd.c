@@ -2,8 +2,10 @@
  * IOAS that holds the heap before any device; NVMe attaches through its cdev,
  * the aperture narrows to what the IOMMU reports, Identify lands by DMA and
  * an unmapped IOVA is blocked; a detach keeps the device open (re-attach:
- * same fd, no reset); a map whose mapping lies beyond the aperture is refused
- * with UDK_EINCOMPATIBLE and the device is left detached.
+ * same fd, no reset); a map whose mapping lies beyond the aperture, or in the
+ * MSI window the kernel reserves, is refused with UDK_EINCOMPATIBLE and the
+ * device is left detached.  IOVAs given out before the first attach lie in
+ * what every likely aperture holds.
  *
  * Skips in the Debian guest, whose 6.1 kernel has no CONFIG_IOMMUFD; runs
  * in the iommufd lab guest (lab.py --guest iommufd, suite lab-iommufd),
@@ -75,6 +77,20 @@ int main(void)
 	LAB_CHECK(lab_backend_ok(map));
 	LAB_CHECK(info.nb_mappings > 0);
 
+	/* Before any device the IOAS would take any IOVA (the kernel reports
+	 * 0-max), so udk gives out IOVAs only from what every likely aperture
+	 * holds: above 1 MiB, below 39 bits, outside the MSI window. */
+	LAB_CHECK_RC(udk_dmamap_iova_ranges(map, r, 8, &n), 0);
+	for (size_t i = 0; i < n && i < 8; i++) {
+		printf("IOVA range before any device: 0x%llx-0x%llx\n",
+		       (unsigned long long)r[i].start, (unsigned long long)r[i].last);
+		LAB_CHECK(r[i].start >= UDK_IOVA_SAFE_START && r[i].last <= UDK_IOVA_SAFE_LAST);
+		LAB_CHECK(r[i].last < UDK_IOVA_MSI_START || r[i].start > UDK_IOVA_MSI_LAST);
+	}
+	iova = udk_virt2iova(id);
+	printf("heap IOVA before any device: 0x%llx\n", (unsigned long long)iova);
+	LAB_CHECK(iova >= UDK_IOVA_SAFE_START && iova <= UDK_IOVA_SAFE_LAST);
+
 	LAB_CHECK_RC(udk_pci_dev_open(&a, map, &pdev), 0);
 	dev = udk_pci_dev_device(pdev);
 	LAB_CHECK_RC(udk_dmamap_iova_ranges(map, r, 8, &n), 0);
@@ -134,6 +150,16 @@ int main(void)
 	LAB_CHECK_RC(udk_device_attach(dev, far), -UDK_EINCOMPATIBLE);
 	LAB_CHECK(lab_last_error_has("device incompatible with the map"));
 	LAB_CHECK(lab_last_error_has("at IOVA 0x10000000000-0x10000000fff"));
+	LAB_CHECK(udk_device_map(dev) == NULL);
+	udk_dmamap_put(far);
+
+	/* A mapping in the MSI window, which the kernel reserves for the
+	 * device once it attaches: refused, the reserved region named. */
+	LAB_CHECK_RC(udk_dmamap_create(&o, &far), 0);
+	LAB_CHECK_RC(udk_dmamap_map_at(far, buf, 4096, UDK_IOVA_MSI_START), 0);
+	udk_last_error_clear();
+	LAB_CHECK_RC(udk_device_attach(dev, far), -UDK_EINCOMPATIBLE);
+	LAB_CHECK(lab_last_error_has("reserved IOVA region 0xfee00000-0xfeefffff"));
 	LAB_CHECK(udk_device_map(dev) == NULL);
 	udk_dmamap_put(far);
 	LAB_CHECK_RC(udk_device_attach(dev, map), 0);
