@@ -307,7 +307,7 @@ def prepare_iommufd(cache):
         raise Unavailable(str(e))
     if not found:
         raise Unavailable('the iommufd guest kernel is not built yet: run `python3 %s kernel` '
-                          '(builds it once per machine, about 10 min on 2 cores; cached in %s)'
+                          '(builds it once per machine, 5-30 min on 2 cores; cached in %s)'
                           % (os.path.abspath(__file__), labkernel.cache_dir()))
     kdir, info = found
     os.makedirs(cache, exist_ok=True)
