@@ -5,7 +5,8 @@
  * same fd, no reset); a map whose mapping lies beyond the aperture, or in the
  * MSI window the kernel reserves, is refused with UDK_EINCOMPATIBLE and the
  * device is left detached.  IOVAs given out before the first attach lie in
- * what every likely aperture holds.
+ * what every likely aperture holds.  The device attached in a second iommufd
+ * context of this process while the first holds it: UDK_EGROUP_BUSY.
  *
  * Skips in the Debian guest, whose 6.1 kernel has no CONFIG_IOMMUFD; runs
  * in the iommufd lab guest (lab.py --guest iommufd, suite lab-iommufd),
@@ -134,6 +135,28 @@ int main(void)
 	if (identify_into(&nvme, id, udk_virt2iova(id)))
 		return LAB_FAIL;
 	printf("detach + re-attach on the same cdev (fd %d): ok\n", fd);
+
+	/* The same device opened again in this process and attached to a map
+	 * of its own (another iommufd context) while the first holds it: udk
+	 * refuses it before the kernel would (its group is in a map already;
+	 * iommufd too puts a whole group in one page table), and the first
+	 * keeps working.  Another process doing the same meets the kernel's
+	 * refusal, UDK_EDEVBUSY: lab_dma_errors. */
+	struct udk_dmamap *other;
+	struct udk_device *dev2;
+	udk_dmamap_opts_init(&o, sizeof(o));
+	o.backend = UDK_DMAMAP_IOMMUFD;
+	o.name = "other";
+	LAB_CHECK_RC(udk_dmamap_create(&o, &other), 0);
+	LAB_CHECK_RC(udk_device_open(bdf, &dev2), 0);
+	udk_last_error_clear();
+	LAB_CHECK_RC(udk_device_attach(dev2, other), -UDK_EGROUP_BUSY);
+	LAB_CHECK(lab_last_error_has("is already in default"));
+	udk_device_close(dev2);
+	udk_dmamap_put(other);
+	if (identify_into(&nvme, id, udk_virt2iova(id)))
+		return LAB_FAIL;
+	printf("a second context for the same device refused; the first still works\n");
 
 	/* A map with a mapping beyond the 39-bit aperture: refused, named, the
 	 * device left detached; back on the default map it works again. */
