@@ -27,6 +27,9 @@ PACKAGES=(
 	# DPDK interop (doc/dpdk.md): libudk_dpdk, examples/dpdk-nvme, the fwd-dpdk
 	# and lab_dpdk_* tests; dpdk-testpmd for tests/perf/dpdk_fwd_bench.py
 	libdpdk-dev dpdk-dev
+	# the lab's iommufd guest kernel, built from linux-source-6.12 by
+	# tests/lab/labkernel.py (lab.py kernel): the kernel's build tools
+	flex bison libelf-dev libssl-dev bc
 )
 
 missing=()

@@ -1,6 +1,8 @@
 #!/bin/bash
 # Every test of udk, from a fresh clone: installs what is missing
-# (scripts/setup.sh), builds build/ and runs all its tests (unit and lab), then
+# (scripts/setup.sh), builds the iommufd lab kernel once (cached), builds
+# build/ and runs all its tests (unit, and lab in both guests: suite lab on
+# the Debian kernel, suite lab-iommufd on the iommufd one), then
 # builds build-asan/ with AddressSanitizer and UBSan and runs the unit tests
 # again, and build-tsan/ with ThreadSanitizer for the multi-thread stress tests
 # (suite 'tsan').  Ends with one line "N passed, N failed, N skipped" counted from
@@ -24,6 +26,12 @@ if ! step scripts/setup.sh; then
 fi
 # setup.sh installed QEMU and a kernel: the lab must run, not skip.
 export UDK_LAB_REQUIRED=1
+
+# The iommufd lab guest's kernel, built from linux-source-6.12 once per
+# machine and cached (tests/lab/labkernel.py; ~/.cache/udk-lab or
+# $UDK_LAB_CACHE): the suite lab-iommufd boots it.  If this fails, that
+# suite's tests fail (UDK_LAB_REQUIRED).
+step /usr/bin/python3 tests/lab/lab.py kernel
 
 logs=()
 run_suite() { # build-dir [meson setup options...] -- [meson test options...]

@@ -25,6 +25,11 @@ o=trans=virtio,version=9p2000.L,msize=512000
 mount -t 9p -o "$o,ro,cache=loose" hostroot /newroot ||
 	mount -t 9p -o "$o,ro" hostroot /newroot || die "cannot mount the host root (9p tag hostroot)"
 mount -t 9p -o "$o" labdir /newroot/mnt || die "cannot mount the lab share (9p tag labdir)"
+# The iommufd guest's kernel is not the host's: lab.py puts its modules (the
+# lab devices' drivers) in the share, and they take the place of the host's.
+if [ -d /newroot/mnt/modules ]; then
+	mount --bind /newroot/mnt/modules /newroot/lib/modules || die "cannot bind the guest's modules"
+fi
 # Host directories under /tmp or /run that the tests need (a build tree in
 # /tmp, say), listed by lab.py: set aside now, put back on top of the tmpfs.
 mkdir -p /stage

@@ -7,6 +7,12 @@ against real VFIO.  Standard library only.  See doc/lab.md.
   lab.py demo  --build-dir B [--timeout S] CMD...
   lab.py shell --build-dir B
   lab.py prepare --build-dir B
+  lab.py kernel
+
+Every command but `kernel` takes --guest debian|iommufd: the Debian kernel of
+/boot (type1 only; the default), or the iommufd kernel that `kernel` builds
+from linux-source-6.12 and caches (labkernel.py).  Each guest has its own
+directory, <build>/lab or <build>/lab-iommufd.
 
 `run` is what meson calls once per lab test: the first call of a `meson test`
 boots the guest once for all the tests listed after `--` and stores their
@@ -32,14 +38,19 @@ import threading
 import time
 import zlib
 
+import labkernel
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 RUNNER_FILES = [os.path.abspath(__file__), os.path.join(HERE, 'init.sh'),
-                os.path.join(HERE, 'guest.sh')]
+                os.path.join(HERE, 'guest.sh'), os.path.join(HERE, 'labkernel.py')]
 SKIP = 77
 # LAB.md: the 9p stack, in load order; skipped when built in or absent.
 MODULES = ['virtio_ring', 'virtio', 'virtio_pci_modern_dev', 'virtio_pci_legacy_dev',
            'virtio_pci', 'netfs', 'fscache', '9pnet', '9pnet_virtio', '9p']
 HUGEPAGES = 128
+# The guests (--guest) and the VFIO backend udk's AUTO must pick in each
+# (lab.env: UDK_LAB_GUEST, UDK_LAB_IOMMU_BACKEND; labdev.h lab_check_backend).
+GUEST_BACKEND = {'debian': 'type1', 'iommufd': 'iommufd'}
 NVME_IMAGE_SIZE = 256 << 20
 # no_timer_check: under TCG on a loaded host the kernel's IO-APIC timer test
 # can miss its window and panic at boot ("timer doesn't work through
@@ -217,9 +228,8 @@ def read_module(path):
     return data
 
 
-def build_initramfs(ver, out):
+def build_initramfs(mods, out):
     busybox = find_busybox()
-    mods = module_files(ver)
     ar = Cpio()
     for d in ('bin', 'dev', 'proc', 'sys', 'newroot', 'lib', 'lib/modules'):
         ar.dir(d)
@@ -253,11 +263,19 @@ def content_sig(paths):
     return h.hexdigest()
 
 
-def prepare(cache):
-    """The vmlinux and initramfs of the newest kernel, cached in `cache`."""
+def find_qemu():
     qemu = shutil.which('qemu-system-x86_64')
     if not qemu:
         raise Unavailable('qemu-system-x86_64 not found (install qemu-system-x86: scripts/setup.sh)')
+    return qemu
+
+
+def prepare(cache, guest='debian'):
+    """(qemu, kernel release, vmlinux, initramfs, modules dir or None) of the
+    guest's kernel, the derived files cached in `cache`."""
+    if guest == 'iommufd':
+        return prepare_iommufd(cache)
+    qemu = find_qemu()
     ver, bzimage = pick_kernel()
     os.makedirs(cache, exist_ok=True)
     vmlinux = os.path.join(cache, 'vmlinux-' + ver)
@@ -274,10 +292,41 @@ def prepare(cache):
     sig = content_sig([os.path.join(HERE, 'init.sh')]) + ' ' + ' '.join(
         [file_sig(find_busybox())] + [file_sig(p) for _, p in module_files(ver)])
     if not (os.path.exists(initrd) and read_text(stamp) == sig):
-        build_initramfs(ver, initrd)
+        build_initramfs(module_files(ver), initrd)
         write_text(stamp, sig)
         log('built %s (%d KiB)' % (os.path.basename(initrd), os.path.getsize(initrd) >> 10))
-    return qemu, ver, vmlinux, initrd
+    return qemu, ver, vmlinux, initrd, None
+
+
+def prepare_iommufd(cache):
+    """The iommufd guest: the kernel labkernel.py built (never built here: a
+    test run that finds none says how to build it), an initramfs with no
+    modules (all it needs is built in), and the modules of the lab devices'
+    drivers, which the guest binds over its /lib/modules."""
+    qemu = find_qemu()
+    try:
+        found = labkernel.cached()
+    except labkernel.KernelUnavailable as e:
+        raise Unavailable(str(e))
+    if not found:
+        raise Unavailable('the iommufd guest kernel is not built yet: run `python3 %s kernel` '
+                          '(builds it once per machine, 5-30 min on 2 cores; cached in %s)'
+                          % (os.path.abspath(__file__), labkernel.cache_dir()))
+    kdir, info = found
+    os.makedirs(cache, exist_ok=True)
+    initrd = os.path.join(cache, 'initramfs-nomodules.cpio.gz')
+    stamp = initrd + '.stamp'
+    sig = content_sig([os.path.join(HERE, 'init.sh')]) + ' ' + file_sig(find_busybox())
+    if not (os.path.exists(initrd) and read_text(stamp) == sig):
+        build_initramfs([], initrd)
+        write_text(stamp, sig)
+    modules = os.path.join(kdir, 'modules', 'lib', 'modules')
+    return qemu, info['release'], os.path.join(kdir, 'vmlinux'), initrd, modules
+
+
+def lab_top(build_dir, guest):
+    """<build>/lab for the Debian guest, <build>/lab-iommufd for the other."""
+    return os.path.join(build_dir, 'lab' if guest == 'debian' else 'lab-' + guest)
 
 
 def read_text(path, default=None):
@@ -443,14 +492,18 @@ def console_tail(path, n=CONSOLE_TAIL):
     return '\n'.join(lines[-n:])
 
 
-def boot(build_dir, mode, timeout, tests=(), demo=(), echo=False, interactive=False):
+def boot(build_dir, mode, timeout, tests=(), demo=(), echo=False, interactive=False,
+         guest='debian'):
     """Boot the guest once; return (ok, message).  The lab directory
-    <build>/lab/run is the guest's writable /mnt."""
-    qemu, ver, vmlinux, initrd = prepare(os.path.join(build_dir, 'lab', 'cache'))
-    labdir = os.path.join(build_dir, 'lab', 'run')
+    <build>/lab/run (lab-iommufd/run) is the guest's writable /mnt."""
+    top = lab_top(build_dir, guest)
+    qemu, ver, vmlinux, initrd, modules = prepare(os.path.join(top, 'cache'), guest)
+    labdir = os.path.join(top, 'run')
     if os.path.isdir(labdir):
         shutil.rmtree(labdir)
     os.makedirs(os.path.join(labdir, 'results'))
+    if modules:  # init.sh binds it over the guest's /lib/modules
+        shutil.copytree(modules, os.path.join(labdir, 'modules'), symlinks=True)
     shutil.copy(os.path.join(HERE, 'guest.sh'), os.path.join(labdir, 'guest.sh'))
     write_text(os.path.join(labdir, 'mode'), mode + '\n')
     write_text(os.path.join(labdir, 'tests.list'),
@@ -469,10 +522,13 @@ def boot(build_dir, mode, timeout, tests=(), demo=(), echo=False, interactive=Fa
     write_text(os.path.join(labdir, 'host.env'),
                '# from the host environment (lab.py)\n' +
                ''.join('%s=%s\n' % kv for kv in env
-                       if kv[0] not in ('UDK_LAB_HUGEPAGES', 'UDK_LAB_PATH', 'UDK_LAB_HOST_DIR')) +
+                       if kv[0] not in ('UDK_LAB_HUGEPAGES', 'UDK_LAB_PATH', 'UDK_LAB_HOST_DIR',
+                                        'UDK_LAB_GUEST', 'UDK_LAB_IOMMU_BACKEND')) +
                'UDK_LAB_HUGEPAGES=%s\n' % os.environ.get('UDK_LAB_HUGEPAGES', HUGEPAGES) +
                'UDK_LAB_PATH=%s\n' % ':'.join(tools) +
                'UDK_LAB_HOST_DIR=%s\n' % labdir +
+               'UDK_LAB_GUEST=%s\n' % guest +
+               'UDK_LAB_IOMMU_BACKEND=%s\n' % GUEST_BACKEND[guest] +
                ''.join('UDK_LAB_MAC_%s=%s\n' % (k, LAB_MACS[q]) for k, q in (
                    ('VIRTIO', 'vnet0'), ('E1000E', 'e1000e0'), ('E1000_A', 'e1000a'),
                    ('E1000_B', 'e1000b'))))
@@ -483,10 +539,11 @@ def boot(build_dir, mode, timeout, tests=(), demo=(), echo=False, interactive=Fa
     if os.path.exists(qmp):
         os.unlink(qmp)
     cmd = qemu_command(qemu, vmlinux, initrd, labdir)
-    console = os.path.join(build_dir, 'lab', 'console.log')
-    write_text(os.path.join(build_dir, 'lab', 'qemu.cmd'),
+    console = os.path.join(top, 'console.log')
+    write_text(os.path.join(top, 'qemu.cmd'),
                ' '.join("'%s'" % a if ' ' in a else a for a in cmd) + '\n')
-    log('booting kernel %s (timeout %d s, console in %s)' % (ver, timeout, console))
+    log('booting the %s guest, kernel %s (timeout %d s, console in %s)'
+        % (guest, ver, timeout, console))
     t0 = time.monotonic()
     if interactive:
         proc = subprocess.Popen(cmd, preexec_fn=set_pdeathsig)
@@ -586,7 +643,7 @@ def cmd_run(args):
               'so it cannot see this; use a build directory elsewhere' % ', '.join(hidden))
         return 1
     build_dir = os.path.abspath(args.build_dir)
-    top = os.path.join(build_dir, 'lab')
+    top = lab_top(build_dir, args.guest)
     os.makedirs(top, exist_ok=True)
     stamp_path = os.path.join(top, 'results.json')
     with open(os.path.join(top, 'lock'), 'w') as lock:
@@ -609,7 +666,7 @@ def cmd_run(args):
                 os.unlink(stamp_path)
             t0 = time.monotonic()
             try:
-                ok, msg = boot(build_dir, 'tests', args.timeout, tests)
+                ok, msg = boot(build_dir, 'tests', args.timeout, tests, guest=args.guest)
                 unavailable = False
             except Unavailable as e:
                 ok, msg, unavailable = False, str(e), True
@@ -658,45 +715,66 @@ def report(name, stamp, top):
 
 def cmd_demo(args):
     build_dir = os.path.abspath(args.build_dir)
-    os.makedirs(os.path.join(build_dir, 'lab'), exist_ok=True)
-    with open(os.path.join(build_dir, 'lab', 'lock'), 'w') as lock:
+    top = lab_top(build_dir, args.guest)
+    os.makedirs(top, exist_ok=True)
+    with open(os.path.join(top, 'lock'), 'w') as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        stale = os.path.join(build_dir, 'lab', 'results.json')
+        stale = os.path.join(top, 'results.json')
         if os.path.exists(stale):
             os.unlink(stale)
         try:
             t0 = time.monotonic()
-            ok, msg = boot(build_dir, 'demo', args.timeout, demo=args.cmd, echo=True)
+            ok, msg = boot(build_dir, 'demo', args.timeout, demo=args.cmd, echo=True,
+                           guest=args.guest)
         except Unavailable as e:
             print('lab: cannot run the lab here: %s' % e)
             return 1
         log('%s; whole run %.1f s' % (msg, time.monotonic() - t0))
         if not ok:
-            print(console_tail(os.path.join(build_dir, 'lab', 'console.log')))
+            print(console_tail(os.path.join(top, 'console.log')))
         return 0 if ok else 1
 
 
 def cmd_shell(args):
     build_dir = os.path.abspath(args.build_dir)
-    os.makedirs(os.path.join(build_dir, 'lab'), exist_ok=True)
-    with open(os.path.join(build_dir, 'lab', 'lock'), 'w') as lock:
+    top = lab_top(build_dir, args.guest)
+    os.makedirs(top, exist_ok=True)
+    with open(os.path.join(top, 'lock'), 'w') as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        stale = os.path.join(build_dir, 'lab', 'results.json')
+        stale = os.path.join(top, 'results.json')
         if os.path.exists(stale):
             os.unlink(stale)
         log('QEMU owns this terminal: Ctrl-A X quits, `exit` powers the guest off')
-        boot(build_dir, 'shell', 0, interactive=True)
+        boot(build_dir, 'shell', 0, interactive=True, guest=args.guest)
     return 0
 
 
 def cmd_prepare(args):
     try:
-        qemu, ver, vmlinux, initrd = prepare(os.path.join(os.path.abspath(args.build_dir),
-                                                          'lab', 'cache'))
-    except Unavailable as e:
+        if args.guest == 'iommufd':
+            labkernel.build(log)
+        qemu, ver, vmlinux, initrd, modules = prepare(
+            os.path.join(lab_top(os.path.abspath(args.build_dir), args.guest), 'cache'),
+            args.guest)
+    except (Unavailable, labkernel.KernelUnavailable) as e:
         print('lab: ' + str(e))
         return 1
     print('qemu      %s\nkernel    %s\nvmlinux   %s\ninitramfs %s' % (qemu, ver, vmlinux, initrd))
+    if modules:
+        print('modules   %s' % modules)
+    return 0
+
+
+def cmd_kernel(args):
+    """Build (once, cached) the iommufd guest kernel; print where it is."""
+    try:
+        kdir, info = labkernel.build(log, args.jobs)
+    except labkernel.KernelUnavailable as e:
+        print('lab: ' + str(e))
+        return 1
+    print('kernel    %s (%s, from %s)\ndirectory %s\nbuilt     %s in %s s (make %s s, %d jobs)'
+          % (info['release'], info['version'], info['source'], kdir, info['built'],
+             info['total_s'], info['make_s'], info['jobs']))
     return 0
 
 
@@ -725,6 +803,14 @@ def main():
     p = sub.add_parser('prepare', help='only build the cached vmlinux and initramfs')
     p.add_argument('--build-dir', required=True)
     p.set_defaults(func=cmd_prepare)
+    for p in sub.choices.values():
+        p.add_argument('--guest', choices=sorted(GUEST_BACKEND), default='debian',
+                       help="the guest's kernel: debian (/boot, type1 only; the default) or "
+                       "iommufd (built by `lab.py kernel`)")
+    p = sub.add_parser('kernel', help='build the iommufd guest kernel (once; cached, see '
+                       'labkernel.py) and print where it is')
+    p.add_argument('--jobs', type=int, help='make -j (default: the number of CPUs)')
+    p.set_defaults(func=cmd_kernel)
     args = ap.parse_args()
     return args.func(args)
 

@@ -4,7 +4,8 @@
  * NVMe, virtio-net and e1000e through VFIO, and what it says matches what the
  * kernel's own drivers and QEMU's command line say: NVMe VS 1.4 and Identify
  * (model, serial), the e1000e's and the virtio-net's MAC as read by e1000e
- * and virtio_net, ACCESS_PLATFORM offered.  Then the errors a user meets: a
+ * and virtio_net, ACCESS_PLATFORM offered, the map on this guest's backend
+ * (type1, or iommufd in the iommufd guest; `doctor` says the same).  Then the errors a user meets: a
  * device not bound to vfio-pci, a bad address.  Puts back every driver and
  * module it changed.  Runs the tool from PATH (lab.env's UDK_LAB_PATH).
  */
@@ -76,6 +77,14 @@ static int kernel_mac(const char *bdf, char *mac, size_t len)
 	return -1;
 }
 
+/* The map backend udk must pick in this guest, as the tools name it. */
+static const char *want_backend(void)
+{
+	const char *b = lab_env("UDK_LAB_IOMMU_BACKEND");
+
+	return b != NULL && strcmp(b, "iommufd") == 0 ? "iommufd" : "vfio-type1";
+}
+
 static void check_common(const char *dev, const char *bdf)
 {
 	char want[16];
@@ -85,7 +94,8 @@ static void check_common(const char *dev, const char *bdf)
 	CHECK_MSG(lab_json_is(dev, "error", "null"), "%s: no error", bdf);
 	CHECK_MSG(lab_json_is(dev, "driver", "vfio-pci"), "%s: bound to vfio-pci", bdf);
 	CHECK_MSG(lab_json_is(dev, "iommu_group", want), "%s: IOMMU group %s", bdf, want);
-	CHECK_MSG(lab_json_is(dev, "map.backend", "vfio-type1"), "%s: type1 map", bdf);
+	CHECK_MSG(lab_json_is(dev, "map.backend", want_backend()), "%s: %s map", bdf,
+		  want_backend());
 	char name[64] = "";
 	lab_json_text(lab_json_path(dev, "map.name"), name, sizeof(name));
 	CHECK_MSG(strncmp(name, "private:", 8) == 0, "%s: map '%s' is private", bdf, name);
@@ -186,6 +196,12 @@ int main(void)
 	CHECK(strstr(out, "VS 1.4, CC 0x0, CSTS 0x0") != NULL);
 	snprintf(cmd, sizeof(cmd), "udk-devbind probe --no-dma %s", nvme);
 	CHECK(run(cmd) == 0 && strstr(out, "identify     not run: --no-dma") != NULL);
+
+	/* doctor says which backend the device will use (and why). */
+	snprintf(cmd, sizeof(cmd), "udk-devbind doctor %s", nvme);
+	run(cmd);
+	snprintf(want, sizeof(want), "backend %s: ", want_backend());
+	CHECK_MSG(strstr(out, want) != NULL, "doctor says '%s'", want);
 
 	/* Errors: a device on no driver, without --bind; a bad address. */
 	CHECK(lab_bind(e1000e, NULL) == 0);

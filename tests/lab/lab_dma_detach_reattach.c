@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "labbackend.h"
 #include "labdev.h"
 #include "udk_eal.h"
 #include "udk_util.h"
@@ -57,6 +58,7 @@ int main(void)
 	char *argv[] = {"lab", "-m", "64", "-a", nvme_bdf, "-a", virtio_bdf, NULL};
 	LAB_CHECK(udk_eal_init(7, argv) == 7);
 	struct udk_dmamap *map = udk_eal_dmamap();
+	LAB_CHECK(lab_backend_ok(map));
 	struct udk_pci_dev *pn = udk_eal_device(0), *pv = udk_eal_device(1);
 	struct udk_device *dn = udk_pci_dev_device(pn), *dv = udk_pci_dev_device(pv);
 

@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "labbackend.h"
 #include "labdev.h"
 #include "udk_eal.h"
 #include "udk_util.h"
@@ -69,6 +70,7 @@ static int not_bound_and_not_viable(void)
 	LAB_CHECK(udk_device_iommu_group(da) == udk_device_iommu_group(db));
 	LAB_CHECK_RC(udk_dmamap_create(NULL, &m1), 0);
 	LAB_CHECK_RC(udk_dmamap_create(NULL, &m2), 0);
+	LAB_CHECK(lab_backend_ok(m1));
 	LAB_CHECK_RC(udk_device_attach(da, m1), 0);
 	LAB_CHECK_RC(udk_device_attach(db, m2), -UDK_EGROUP_BUSY);
 	LAB_CHECK(lab_last_error_has("is already in"));

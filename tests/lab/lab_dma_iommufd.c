@@ -2,19 +2,21 @@
  * IOAS that holds the heap before any device; NVMe attaches through its cdev,
  * the aperture narrows to what the IOMMU reports, Identify lands by DMA and
  * an unmapped IOVA is blocked; a detach keeps the device open (re-attach:
- * same fd, no reset); a map whose mapping lies beyond the aperture is refused
- * with UDK_EINCOMPATIBLE and the device is left detached.
+ * same fd, no reset); a map whose mapping lies beyond the aperture, or in the
+ * MSI window the kernel reserves, is refused with UDK_EINCOMPATIBLE and the
+ * device is left detached.  IOVAs given out before the first attach lie in
+ * what every likely aperture holds.  The device attached in a second iommufd
+ * context of this process while the first holds it: UDK_EGROUP_BUSY.
  *
- * Skips unless the guest kernel has /dev/iommu: Debian's 6.1 has no
- * CONFIG_IOMMUFD, so this runs only in the iommufd lab guest (LAB.md, "An
- * iommufd guest"; CONFIG_IOMMUFD=y, CONFIG_VFIO_DEVICE_CDEV=y).  Passed
- * once by hand in such a guest (6.12.117 built from linux-source-6.12); the
- * lab runner does not boot that kernel yet. */
+ * Skips in the Debian guest, whose 6.1 kernel has no CONFIG_IOMMUFD; runs
+ * in the iommufd lab guest (lab.py --guest iommufd, suite lab-iommufd),
+ * where a missing /dev/iommu or an AUTO that picks type1 fails it. */
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "labbackend.h"
 #include "labdev.h"
 #include "labutil.h"
 #include "udk_eal.h"
@@ -45,6 +47,12 @@ int main(void)
 	size_t n;
 	int fd, fd2, zero;
 
+	const char *want = lab_env("UDK_LAB_IOMMU_BACKEND");
+	bool must = want != NULL && strcmp(want, "iommufd") == 0;
+
+	/* In the iommufd guest a missing /dev/iommu is a failure, not a skip. */
+	if (access("/dev/iommu", F_OK) != 0 && must)
+		lab_fatal("the iommufd lab guest has no /dev/iommu: its kernel lacks CONFIG_IOMMUFD");
 	if (access("/dev/iommu", F_OK) != 0)
 		lab_skip("this guest kernel has no /dev/iommu (no CONFIG_IOMMUFD, as in every Debian "
 			 "kernel): runs in the iommufd lab guest (LAB.md, 'An iommufd guest')");
@@ -53,6 +61,8 @@ int main(void)
 	LAB_CHECK_RC(udk_dmamap_auto_backend(bdf, &b, why, sizeof(why)), 0);
 	printf("auto backend for %s: %s (%s)\n", bdf, b == UDK_DMAMAP_IOMMUFD ? "iommufd" : "type1",
 	       why);
+	if (b != UDK_DMAMAP_IOMMUFD && must)
+		lab_fatal("AUTO picks type1 in the iommufd lab guest: %s", why);
 	if (b != UDK_DMAMAP_IOMMUFD)
 		lab_skip("iommufd is not usable here: %s", why);
 
@@ -65,7 +75,22 @@ int main(void)
 	LAB_CHECK(id != NULL);
 	LAB_CHECK_RC(udk_dmamap_info(map, &info), 0);
 	LAB_CHECK(info.backend == UDK_DMAMAP_IOMMUFD && info.live && info.nb_devices == 0);
+	LAB_CHECK(lab_backend_ok(map));
 	LAB_CHECK(info.nb_mappings > 0);
+
+	/* Before any device the IOAS would take any IOVA (the kernel reports
+	 * 0-max), so udk gives out IOVAs only from what every likely aperture
+	 * holds: above 1 MiB, below 39 bits, outside the MSI window. */
+	LAB_CHECK_RC(udk_dmamap_iova_ranges(map, r, 8, &n), 0);
+	for (size_t i = 0; i < n && i < 8; i++) {
+		printf("IOVA range before any device: 0x%llx-0x%llx\n",
+		       (unsigned long long)r[i].start, (unsigned long long)r[i].last);
+		LAB_CHECK(r[i].start >= UDK_IOVA_SAFE_START && r[i].last <= UDK_IOVA_SAFE_LAST);
+		LAB_CHECK(r[i].last < UDK_IOVA_MSI_START || r[i].start > UDK_IOVA_MSI_LAST);
+	}
+	iova = udk_virt2iova(id);
+	printf("heap IOVA before any device: 0x%llx\n", (unsigned long long)iova);
+	LAB_CHECK(iova >= UDK_IOVA_SAFE_START && iova <= UDK_IOVA_SAFE_LAST);
 
 	LAB_CHECK_RC(udk_pci_dev_open(&a, map, &pdev), 0);
 	dev = udk_pci_dev_device(pdev);
@@ -111,6 +136,28 @@ int main(void)
 		return LAB_FAIL;
 	printf("detach + re-attach on the same cdev (fd %d): ok\n", fd);
 
+	/* The same device opened again in this process and attached to a map
+	 * of its own (another iommufd context) while the first holds it: udk
+	 * refuses it before the kernel would (its group is in a map already;
+	 * iommufd too puts a whole group in one page table), and the first
+	 * keeps working.  Another process doing the same meets the kernel's
+	 * refusal, UDK_EDEVBUSY: lab_dma_errors. */
+	struct udk_dmamap *other;
+	struct udk_device *dev2;
+	udk_dmamap_opts_init(&o, sizeof(o));
+	o.backend = UDK_DMAMAP_IOMMUFD;
+	o.name = "other";
+	LAB_CHECK_RC(udk_dmamap_create(&o, &other), 0);
+	LAB_CHECK_RC(udk_device_open(bdf, &dev2), 0);
+	udk_last_error_clear();
+	LAB_CHECK_RC(udk_device_attach(dev2, other), -UDK_EGROUP_BUSY);
+	LAB_CHECK(lab_last_error_has("is already in default"));
+	udk_device_close(dev2);
+	udk_dmamap_put(other);
+	if (identify_into(&nvme, id, udk_virt2iova(id)))
+		return LAB_FAIL;
+	printf("a second context for the same device refused; the first still works\n");
+
 	/* A map with a mapping beyond the 39-bit aperture: refused, named, the
 	 * device left detached; back on the default map it works again. */
 	lab_nvme_fini(&nvme, true);
@@ -126,6 +173,16 @@ int main(void)
 	LAB_CHECK_RC(udk_device_attach(dev, far), -UDK_EINCOMPATIBLE);
 	LAB_CHECK(lab_last_error_has("device incompatible with the map"));
 	LAB_CHECK(lab_last_error_has("at IOVA 0x10000000000-0x10000000fff"));
+	LAB_CHECK(udk_device_map(dev) == NULL);
+	udk_dmamap_put(far);
+
+	/* A mapping in the MSI window, which the kernel reserves for the
+	 * device once it attaches: refused, the reserved region named. */
+	LAB_CHECK_RC(udk_dmamap_create(&o, &far), 0);
+	LAB_CHECK_RC(udk_dmamap_map_at(far, buf, 4096, UDK_IOVA_MSI_START), 0);
+	udk_last_error_clear();
+	LAB_CHECK_RC(udk_device_attach(dev, far), -UDK_EINCOMPATIBLE);
+	LAB_CHECK(lab_last_error_has("reserved IOVA region 0xfee00000-0xfeefffff"));
 	LAB_CHECK(udk_device_map(dev) == NULL);
 	udk_dmamap_put(far);
 	LAB_CHECK_RC(udk_device_attach(dev, map), 0);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "labbackend.h"
 #include "labdev.h"
 #include "udk_eal.h"
 #include "udk_util.h"
@@ -26,6 +27,7 @@ int main(void)
 	LAB_CHECK(udk_eal_init(7, argv) == 7);
 
 	struct udk_dmamap *map = udk_eal_dmamap();
+	LAB_CHECK(lab_backend_ok(map));
 	LAB_CHECK(udk_eal_nb_devices() == 2);
 	struct udk_pci_dev *pn = udk_eal_device(0), *pv = udk_eal_device(1);
 	LAB_CHECK(udk_device_map(udk_pci_dev_device(pn)) == map);

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "labbackend.h"
 #include "labdev.h"
 #include "labutil.h"
 #include "udk_eal.h"
@@ -214,6 +215,7 @@ int main(void)
 	char *argv[] = {"lab", "-m", "64", "-a", bdf, NULL};
 	LAB_CHECK(udk_eal_init(5, argv) == 5);
 	struct udk_dmamap *map = udk_eal_dmamap();
+	LAB_CHECK(lab_backend_ok(map));
 	LAB_CHECK_RC(lab_nvme_init(&nvme, udk_eal_device(0), map), 0);
 
 	if (round_trip(&nvme, map, false) != LAB_PASS || round_trip(&nvme, map, true) != LAB_PASS)

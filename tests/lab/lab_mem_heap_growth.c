@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "labbackend.h"
 #include "labdev.h"
 #include "udk_eal.h"
 #include "udk_util.h"
@@ -23,6 +24,7 @@ int main(void)
 	char *argv[] = {"lab", "-m", "128", "-a", bdf, NULL};
 	LAB_CHECK(udk_eal_init(5, argv) == 5);
 	struct udk_dmamap *map = udk_eal_dmamap();
+	LAB_CHECK(lab_backend_ok(map));
 	LAB_CHECK_RC(lab_nvme_init(&nvme, udk_eal_device(0), map), 0);
 
 	udk_mem_stats(udk_eal_mem(), &st0);

@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "labbackend.h"
 #include "labutil.h"
 #include "udk_eal.h"
 #include "udk_ethdev.h"
@@ -590,6 +591,7 @@ int main(void)
 	REQUIRE(lab_bind_vfio(e1000e) == 0);
 	char *argv[] = {"lab", "-l", "0", "-m", "64", "-a", (char *)e1000e, NULL};
 	REQUIRE(udk_eal_init(7, argv) == 7);
+	REQUIRE(lab_backend_ok(udk_eal_dmamap()));
 	REQUIRE(udk_pktmbuf_pool_create("lab_e1000e", pool_n, 64, 0, UDK_SOCKET_ANY, &mp) == 0);
 	REQUIRE(udk_eth_probe_eal() == 1);
 	REQUIRE(udk_eth_dev_find(e1000e, &port) == 0);

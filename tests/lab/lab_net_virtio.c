@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "labdev.h"
+#include "labbackend.h"
 #include "labutil.h"
 #include "udk_eal.h"
 #include "udk_ethdev.h"
@@ -377,6 +378,7 @@ int main(void)
 	REQUIRE(lab_bind_vfio(virtio) == 0);
 	char *argv[] = {"lab_net_virtio", "-m", "64", "-a", virtio, NULL};
 	REQUIRE(udk_eal_init(5, argv) == 5);
+	REQUIRE(lab_backend_ok(udk_eal_dmamap()));
 	REQUIRE(udk_pktmbuf_pool_create("vnet", NB_MBUF, 64, 0, UDK_SOCKET_ANY, &mp) == 0);
 	CHECK(udk_eth_probe_eal() == 1);
 	REQUIRE(udk_eth_dev_find(virtio, &port) == 0);

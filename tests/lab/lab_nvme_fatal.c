@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "labbackend.h"
 #include "labutil.h"
 #include "nvme_internal.h"
 #include "udk_eal.h"
@@ -43,6 +44,7 @@ int main(void)
 	REQUIRE(lab_bind_vfio(bdf) == 0);
 	char *argv[] = {"lab", "-m", "64", "-a", (char *)bdf, NULL};
 	REQUIRE(udk_eal_init(5, argv) == 5);
+	REQUIRE(lab_backend_ok(udk_eal_dmamap()));
 	data = udk_dma_zmalloc(64 * 512, 4096, UDK_SOCKET_ANY);
 	buf = udk_dma_zmalloc(64 * 512, 4096, UDK_SOCKET_ANY);
 	REQUIRE(data != NULL && buf != NULL);

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "labbackend.h"
 #include "labutil.h"
 #include "udk_eal.h"
 #include "udk_nvme.h"
@@ -321,6 +322,7 @@ int main(void)
 	char *argv[] = {"lab", "-l", "0,1", "-m", "160", "-a", (char *)bdf0, "-a", (char *)bdf1,
 			NULL};
 	REQUIRE(udk_eal_init(9, argv) == 9);
+	REQUIRE(lab_backend_ok(udk_eal_dmamap()));
 	REQUIRE(udk_nvme_ctrlr_attach(udk_eal_device(0), NULL, &c0) == 0);
 	REQUIRE(udk_nvme_ctrlr_attach(udk_eal_device(1), NULL, &c1) == 0);
 	udk_nvme_ctrlr_info(c0, &i0);

@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "labbackend.h"
 #include "labutil.h"
 #include "udk_eal.h"
 #include "udk_nvme.h"
@@ -57,6 +58,7 @@ static int udk_phase(const char *bdf, int phase)
 	long bad;
 
 	REQUIRE(udk_eal_init(5, argv) == 5);
+	REQUIRE(lab_backend_ok(udk_eal_dmamap()));
 	REQUIRE(udk_nvme_ctrlr_attach(udk_eal_device(0), NULL, &c) == 0);
 	REQUIRE(udk_nvme_ctrlr_ns(c, 1, &ns) == 0);
 	REQUIRE(udk_nvme_qpair_create(c, NULL, &qp) == 0);

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "labbackend.h"
 #include "labutil.h"
 #include "udk_pci.h"
 #include "udk_util.h"
@@ -181,6 +182,7 @@ static void shared_map(const struct udk_pci_addr *a, const struct udk_pci_addr *
 
 	printf("-- NVMe in a shared map\n");
 	REQUIRE(udk_dmamap_create(NULL, &map) == 0);
+	REQUIRE(lab_backend_ok(map));
 	REQUIRE(udk_pci_dev_open(a, map, &p) == 0);
 	CHECK(udk_device_map(udk_pci_dev_device(p)) == map);
 	CHECK(udk_pci_bar_map(p, 0, &bar, &len) == 0 && rd32(bar, NVME_VS) == NVME_VS_1_4);
