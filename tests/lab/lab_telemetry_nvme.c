@@ -153,8 +153,11 @@ int main(void)
 	CHECK(s[ns - 1].completed > s[0].completed);
 	CHECK(s[ns - 1].busy > s[0].busy);
 	for (int i = 0; i < ns; i++) {
-		/* Read one after the other while the lcore runs: a poll's worth apart. */
-		CHECK_MSG(fabs(s[i].lat_count - s[i].completed) <= 2 * QD,
+		/* Read one after the other while the lcore runs: a poll's worth apart,
+		 * or a few polls when the telemetry thread loses the CPU between the
+		 * two reads (seen: 32 apart at 283K on a loaded host); 0.1% bounds
+		 * that while still catching a histogram that misses completions. */
+		CHECK_MSG(fabs(s[i].lat_count - s[i].completed) <= fmax(2 * QD, s[i].completed / 1000),
 			  "histogram count %.0f vs completed %.0f", s[i].lat_count, s[i].completed);
 		CHECK_MSG(s[i].in_flight <= QD, "in flight %.0f > QD %d", s[i].in_flight, QD);
 		CHECK_MSG(s[i].completed <= final_ios, "snapshot %.0f > the tool's total %.0f",
