@@ -25,15 +25,10 @@ struct lcore {
 
 static struct lcore lcores[UDK_MAX_LCORES];
 static unsigned int nb_lcores;
-static _Thread_local unsigned int this_lcore = UDK_LCORE_ANY;
+_Thread_local unsigned int udk_lcore_id_ __attribute__((tls_model("initial-exec"))) = UDK_LCORE_ANY;
 /* The main thread's affinity before -l pinned it, restored at cleanup. */
 static cpu_set_t main_saved;
 static bool main_pinned;
-
-unsigned int udk_lcore_id(void)
-{
-	return this_lcore;
-}
 
 unsigned int udk_lcore_count(void)
 {
@@ -44,9 +39,9 @@ static void *worker(void *p)
 {
 	struct lcore *lc = p;
 
-	this_lcore = (unsigned int)(lc - lcores);
+	udk_lcore_id_ = (unsigned int)(lc - lcores);
 	/* Per-I/O IOVAs of this lcore come from its own lib/iova cache. */
-	udk_iova_thread_set_cache(this_lcore);
+	udk_iova_thread_set_cache(udk_lcore_id_);
 	pthread_mutex_lock(&lc->lock);
 	for (;;) {
 		while (!lc->quit && !lc->busy)
@@ -96,7 +91,7 @@ int eal_lcores_start(const unsigned int *cpus, size_t n)
 
 		lcores[0].cpu = cpu < 0 ? 0 : (unsigned int)cpu;
 		nb_lcores = 1;
-		this_lcore = 0;
+		udk_lcore_id_ = 0;
 		udk_iova_thread_set_cache(0);
 		return 0;
 	}
@@ -111,7 +106,7 @@ int eal_lcores_start(const unsigned int *cpus, size_t n)
 		}
 		main_pinned = true;
 	}
-	this_lcore = 0;
+	udk_lcore_id_ = 0;
 	udk_iova_thread_set_cache(0);
 	nb_lcores = 1;
 
@@ -150,7 +145,7 @@ void eal_lcores_stop(void)
 		pthread_setaffinity_np(pthread_self(), sizeof(main_saved), &main_saved);
 	main_pinned = false;
 	nb_lcores = 0;
-	this_lcore = UDK_LCORE_ANY;
+	udk_lcore_id_ = UDK_LCORE_ANY;
 	udk_iova_thread_set_cache(UDK_IOVA_SHARED);
 }
 

@@ -1,5 +1,6 @@
 /* virtio_net.c - net_virtio: the virtio network device (virtio 1.1 §5.1) as
- * a udk port, over any transport of virtio_dev.h.  One receive and one
+ * a udk port, over any transport of virtio_dev.h (PCI: -a BDF; vhost-user:
+ * --vdev virtio_user0,path=SOCK).  One receive and one
  * transmit queue (virtqueues 0 and 1, §5.1.2), buffers straight from mbufs
  * with the 12-byte virtio_net_hdr in their headroom, polled bursts. */
 #include <errno.h>
@@ -597,17 +598,30 @@ static int vnet_init(struct udk_eth_dev *dev, struct virtio_dev *vd)
 	return 0;
 }
 
-static int vnet_probe_pci(struct udk_eth_dev *dev, struct udk_pci_dev *pdev)
+/* The network device over a transport just opened (rc its result; *vd is
+ * read after the open, which a plain argument would not guarantee). */
+static int vnet_probe(struct udk_eth_dev *dev, int rc, struct virtio_dev *const *vd)
 {
-	struct virtio_dev *vd;
-	int rc = virtio_pci_open(pdev, &vd);
-
 	if (rc < 0)
 		return rc;
-	rc = vnet_init(dev, vd);
+	rc = vnet_init(dev, *vd);
 	if (rc < 0)
-		vd->ops->close(vd);
+		(*vd)->ops->close(*vd);
 	return rc;
+}
+
+static int vnet_probe_pci(struct udk_eth_dev *dev, struct udk_pci_dev *pdev)
+{
+	struct virtio_dev *vd = NULL;
+
+	return vnet_probe(dev, virtio_pci_open(pdev, &vd), &vd);
+}
+
+static int vnet_probe_user(struct udk_eth_dev *dev, const char *name, const char *args)
+{
+	struct virtio_dev *vd = NULL;
+
+	return vnet_probe(dev, virtio_user_open(name, args, &vd), &vd);
 }
 
 /* §4.1.2: 0x1040 + device type 1; the transitional id 0x1000 is legacy. */
@@ -624,3 +638,13 @@ static struct udk_eth_driver net_virtio = {
 };
 
 UDK_NET_DRIVER(net_virtio, net_virtio)
+
+/* --vdev virtio_user0,path=SOCK: the same device over vhost-user. */
+static struct udk_eth_driver net_virtio_user = {
+	.name = "net_virtio_user",
+	.ops = &vnet_ops,
+	.vdev_prefix = "virtio_user",
+	.probe_vdev = vnet_probe_user,
+};
+
+UDK_NET_DRIVER(net_virtio_user, net_virtio_user)
