@@ -21,6 +21,9 @@ PACKAGES=(
 	python3 xz-utils
 	# tests/perf/nvme_vs_fio.py: the kernel nvme driver's side of the comparison
 	fio
+	# tests/peer (suite 'peer') and tests/perf/vhost_bench.py: dpdk-testpmd as
+	# the vhost-user back-end of udk's virtio-user port
+	dpdk-dev
 )
 
 missing=()

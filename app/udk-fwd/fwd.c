@@ -106,12 +106,17 @@ static void dump(struct fwd *f, struct udk_mbuf *m)
  * how many it took. */
 static uint16_t send_all(struct fwd_port *p, struct udk_mbuf **pkts, uint16_t n)
 {
-	uint16_t sent = udk_eth_tx_burst(p->port, 0, pkts, n);
 	uint64_t bytes = 0;
+	uint16_t sent;
 
-	for (uint16_t i = 0; i < sent; i++)
+	/* Counted before the send: a port may prepend its own header to (or
+	 * already free) the frames it takes. */
+	for (uint16_t i = 0; i < n; i++)
 		bytes += pkts[i]->pkt_len;
+	sent = udk_eth_tx_burst(p->port, 0, pkts, n);
 	if (sent < n) {
+		for (uint16_t i = sent; i < n; i++)
+			bytes -= pkts[i]->pkt_len;
 		atomic_fetch_add_explicit(&p->dropped, n - sent, memory_order_relaxed);
 		udk_pktmbuf_free_bulk(pkts + sent, n - sent);
 	}
@@ -125,7 +130,7 @@ static void serve(struct fwd *f, struct fwd_port *p, struct udk_mbuf **pkts)
 	uint16_t burst = f->o.burst, n;
 	uint64_t bytes = 0;
 
-	if (f->o.mode == MODE_TXONLY) {
+	if (f->o.mode == MODE_TXONLY || unlikely(p->tx_first > 0)) {
 		uint16_t k = 0;
 		if (udk_pktmbuf_alloc_bulk(f->mp, pkts, burst) == 0) {
 			for (k = 0; k < burst; k++)
@@ -137,6 +142,8 @@ static void serve(struct fwd *f, struct fwd_port *p, struct udk_mbuf **pkts)
 			 * counts only frames a port accepted and the peer never saw. */
 			p->tx_seq -= k - sent;
 			udk_pktmbuf_free_bulk(pkts + k, burst - k);
+			if (p->tx_first > 0)
+				p->tx_first--;
 		}
 	}
 	n = udk_eth_rx_burst(p->port, 0, pkts, burst);

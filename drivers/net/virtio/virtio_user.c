@@ -227,7 +227,7 @@ static int vu_read_config(struct virtio_dev *vd, uint32_t off, void *buf, size_t
 	pthread_mutex_lock(&u->lock);
 	up = vhu_alive(&u->conn);
 	if (!up && !u->said_lost) {
-		udk_log(UDK_LOG_ERR, LOG, "%s: the vhost-user back-end at %s closed the "
+		udk_log(UDK_LOG_WARN, LOG, "%s: the vhost-user back-end at %s closed the "
 			"connection: link down", vd->name, u->conn.path);
 		u->said_lost = true;
 	}
