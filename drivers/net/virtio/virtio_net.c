@@ -309,18 +309,26 @@ static uint16_t vnet_rx_burst(void *queue, struct udk_mbuf **pkts, uint16_t n)
 	return got;
 }
 
-/* Free what the device has sent (§2.6.14). */
+/* Free what the device has sent (§2.6.14), in bulk: one trip to the
+ * mempool cache per batch, not per mbuf. */
 static inline void tx_clean(struct vnet_txq *txq)
 {
 	struct virtq *vq = txq->vq;
-	uint16_t done = virtq_used_count(vq);
+	struct udk_mbuf *done[VNET_REFILL_BATCH];
+	uint16_t left = virtq_used_count(vq);
 
-	for (uint16_t i = 0; i < done; i++) {
-		uint32_t len;
-		struct udk_mbuf *m = virtq_used_take(vq, &len);
+	while (left > 0) {
+		uint16_t k = left < VNET_REFILL_BATCH ? left : VNET_REFILL_BATCH, n = 0;
 
-		if (likely(m != NULL))
-			udk_pktmbuf_free(m);
+		for (uint16_t i = 0; i < k; i++) {
+			uint32_t len;
+			struct udk_mbuf *m = virtq_used_take(vq, &len);
+
+			if (likely(m != NULL))
+				done[n++] = m;
+		}
+		udk_pktmbuf_free_bulk(done, n);
+		left = (uint16_t)(left - k);
 	}
 }
 
