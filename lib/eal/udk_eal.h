@@ -84,7 +84,11 @@ const char *udk_eal_vdev(size_t i);
 /* Internal: the calling thread's lcore, set by lib/eal when the thread
  * becomes an lcore.  initial-exec: libudk is linked, never dlopen()ed, so the
  * read is one %fs-relative load, also from outside the shared library. */
+#ifdef __cplusplus
+extern thread_local unsigned int udk_lcore_id_ __attribute__((tls_model("initial-exec")));
+#else
 extern _Thread_local unsigned int udk_lcore_id_ __attribute__((tls_model("initial-exec")));
+#endif
 
 /* The calling thread's lcore, UDK_LCORE_ANY on a non-lcore thread.  A
  * thread-local read (inline, no call): any thread, the fast path included. */

@@ -13,7 +13,7 @@
 
 Every check requires traffic that actually flowed (counts > 0 and equal on
 both sides), so the test cannot pass when nothing moved.
-Usage: test_vhost_user.py UDK_FWD PEER_VHOST_GROW"""
+Usage: test_vhost_user.py UDK_FWD PEER_VHOST_GROW L2ECHO"""
 import json
 import os
 import re
@@ -27,7 +27,7 @@ import tempfile
 import threading
 import time
 
-FWD, GROW = sys.argv[1], sys.argv[2]
+FWD, GROW, L2ECHO = sys.argv[1], sys.argv[2], sys.argv[3]
 TESTPMD = shutil.which('dpdk-testpmd')
 failures = 0
 
@@ -172,6 +172,15 @@ st, log = tp.stop()
 check(p.returncode == 0 and 'after growth, from the new segment: sent 512, echoed intact 512' in
       p.stdout and 'the back-end has the new memory table' in p.stderr,
       'heap growth: frames from the new segment reach the back-end and come back',
+      '%s%s\ntestpmd: %s' % (p.stdout, p.stderr[-2000:], st))
+
+# 3b. doc/packet-io.md's example program against the same back-end.
+tp = Testpmd(SOCK, 'io')
+p = subprocess.run([L2ECHO] + EAL + ['--vdev', VDEV, '--', '--send', '1000', '--seconds', '30'],
+                   capture_output=True, text=True, timeout=120)
+st, log = tp.stop()
+check(p.returncode == 0 and 'sent 1000, came back intact 1000' in p.stdout and st is not None
+      and st['rx'] == 1000, 'examples/l2echo: 1000 frames to testpmd and back',
       '%s%s\ntestpmd: %s' % (p.stdout, p.stderr[-2000:], st))
 
 # 4. The back-end dies mid-run: udk-fwd stops with the reason, no hang.
