@@ -24,6 +24,7 @@
 
 #define BURST 32
 #define FRAME_LEN 64
+#define WINDOW 128 /* frames in flight in --send mode; half the default ring */
 
 static volatile sig_atomic_t quit;
 
@@ -108,7 +109,10 @@ static uint64_t send_and_count(uint16_t port, struct udk_mempool *mp, uint64_t n
 	while (back < n && !quit && now() < end) {
 		uint16_t k = 0, nb;
 
-		while (sent + k < n && k < BURST && (pkts[k] = make_frame(mp, &mac, (uint32_t)(sent + k))))
+		/* At most WINDOW frames out at once: more would overflow the receive
+		 * ring when they all come back, and the peer would drop them. */
+		while (sent + k < n && k < BURST && sent + k < back + WINDOW &&
+		       (pkts[k] = make_frame(mp, &mac, (uint32_t)(sent + k))))
 			k++;
 		nb = udk_eth_tx_burst(port, 0, pkts, k); /* the port owns what it took */
 		udk_pktmbuf_free_bulk(pkts + nb, k - nb); /* we still own the rest */

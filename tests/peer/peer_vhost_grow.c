@@ -43,7 +43,8 @@ static int round_trip(uint16_t port, struct udk_mempool *mp, uint32_t base, cons
 	while (back < FRAMES && now() < end) {
 		uint16_t n = 0;
 
-		while (sent < FRAMES && n < 32) {
+		/* At most 128 out at once: the echoes must fit the receive ring. */
+		while (sent + n < FRAMES && n < 32 && sent + n < back + bad + 128) {
 			struct udk_mbuf *m = udk_pktmbuf_alloc(mp);
 			uint8_t *d;
 			uint32_t seq = base + sent + n;
