@@ -3,7 +3,8 @@
  * mempool go out and come back intact; then a second mempool makes the heap
  * grow by a segment, and frames from it must come back too, which they can
  * only if the back-end received the new memory table (it reads the frames at
- * IOVAs inside the new segment).
+ * IOVAs inside the new segment).  Last, the port is stopped and started
+ * again and frames flow once more.
  *
  *   peer_vhost_grow [EAL options with --vdev virtio_user0,path=SOCK]
  *
@@ -135,6 +136,14 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (round_trip(0, b, FRAMES, "after growth, from the new segment") < 0)
+		goto out;
+	/* Stop (GET_VRING_BASE) and start again: the rings go back to the
+	 * back-end from index 0 and traffic resumes. */
+	if (udk_eth_dev_stop(0) < 0 || udk_eth_dev_start(0) < 0) {
+		fprintf(stderr, "peer_vhost_grow: restart: %s\n", udk_last_error());
+		goto out;
+	}
+	if (round_trip(0, b, 2 * FRAMES, "after stop and start") < 0)
 		goto out;
 	ret = 0;
 out:

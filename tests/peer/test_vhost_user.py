@@ -170,8 +170,10 @@ p = subprocess.run([GROW] + EAL + ['--log-level', 'info', '--vdev', VDEV], captu
                    text=True, timeout=120)
 st, log = tp.stop()
 check(p.returncode == 0 and 'after growth, from the new segment: sent 512, echoed intact 512' in
-      p.stdout and 'the back-end has the new memory table' in p.stderr,
-      'heap growth: frames from the new segment reach the back-end and come back',
+      p.stdout and 'the back-end has the new memory table' in p.stderr and
+      'after stop and start: sent 512, echoed intact 512' in p.stdout,
+      'heap growth: frames from the new segment reach the back-end and come back; after stop '
+      'and start too',
       '%s%s\ntestpmd: %s' % (p.stdout, p.stderr[-2000:], st))
 
 # 3b. doc/packet-io.md's example program against the same back-end.

@@ -83,7 +83,7 @@ int vhu_connect(struct vhu_conn *c, const char *name, const char *path, int time
 			"(%zu bytes)", name, path, sizeof(sa.sun_path) - 1);
 		return -ENAMETOOLONG;
 	}
-	snprintf(c->path, sizeof(c->path), "%s", path);
+	memcpy(c->path, path, strlen(path) + 1); /* both sizeof(sa.sun_path) */
 	memcpy(sa.sun_path, path, strlen(path) + 1);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
