@@ -5,7 +5,7 @@ back-end (net_vhost0, io forwarding, one forwarding lcore on CPU 1) against
   B. udk-fwd as the virtio-user front-end (udk's net_virtio over vhost-user),
 both in io forwarding with the same number of frames injected at start
 (--tx-first), one forwarding lcore on CPU 0, 64-byte frames, 256-entry
-queues, bursts of 32.  The frames then loop front-end -> back-end -> front-end
+queues (--desc), bursts of 32.  The frames then loop front-end -> back-end -> front-end
 as fast as both sides turn them around.  The same instrument measures both:
 the back-end's own receive rate (testpmd's Rx-pps, once a second), after a
 warm-up.  Runs alternate A, B, A, B...; the figures are the median and the
@@ -36,6 +36,8 @@ ap.add_argument('--nice', type=int, default=0,
                 'preempted; default 0)')
 ap.add_argument('--bursts', type=int, default=8,
                 help='bursts of 32 frames injected at start (default 8)')
+ap.add_argument('--desc', type=int, default=256,
+                help='entries per virtqueue on the front-end side (default 256)')
 args = ap.parse_args()
 
 TESTPMD = shutil.which('dpdk-testpmd')
@@ -72,17 +74,18 @@ def front_end(kind):
         # injects one burst per --tx-first; more bursts need its interactive
         # "start tx_first N", fed on stdin.
         cmd = NICE + [TESTPMD, '-l', '1,0', '--main-lcore', '1', '--file-prefix', PFX + 'u'] + COMMON + [
-            '--vdev', 'net_virtio_user0,path=%s,queues=1,queue_size=256' % SOCK, '--', '-i',
-            '--forward-mode=io', '--nb-cores=1', '--total-num-mbufs=8192', '--burst=32',
-            '--rxd=256', '--txd=256']
+            '--vdev', 'net_virtio_user0,path=%s,queues=1,queue_size=%d' % (SOCK, args.desc), '--',
+            '-i', '--forward-mode=io', '--nb-cores=1', '--total-num-mbufs=8192', '--burst=32',
+            '--rxd=%d' % args.desc, '--txd=%d' % args.desc]
         p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL, text=True)
         p.stdin.write('start tx_first %d\n' % args.bursts)
         p.stdin.flush()
         return p
     cmd = NICE + [args.udk_fwd, '--no-huge', '-m', '256', '-l', '0', '--vdev',
-           'virtio_user0,path=%s,queue_size=256' % SOCK, '--', '--mode', 'io', '--tx-first',
-           str(args.bursts), '--burst', '32', '--interval', '0', '--desc', '256']
+           'virtio_user0,path=%s,queue_size=%d' % (SOCK, args.desc), '--', '--mode', 'io',
+           '--tx-first', str(args.bursts), '--burst', '32', '--interval', '0', '--desc',
+           str(args.desc)]
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -131,8 +134,9 @@ for i in range(args.rounds):
         res[kind] += rates
         print('round %d %-4s median %.3f Mpps' % (i + 1, kind, statistics.median(rates) if rates
                                                    else 0), flush=True)
-print('vhost-user loop, 64-byte frames, %d x 32 in flight, one forwarding lcore per side, '
-      '%d samples of 1 s each:' % (args.bursts, min(len(res['dpdk']), len(res['udk']))))
+print('vhost-user loop, 64-byte frames, %d x 32 in flight, %d-entry rings, one forwarding lcore '
+      'per side, %d samples of 1 s each:' % (args.bursts, args.desc,
+                                             min(len(res['dpdk']), len(res['udk']))))
 fig = {}
 for kind, label in (('dpdk', 'DPDK virtio-user (testpmd io)'), ('udk', 'udk virtio-user (udk-fwd io)')):
     r = res[kind] or [0.0]
