@@ -16,6 +16,14 @@ struct fwd_hdr {
 	uint64_t seq;
 } __attribute__((packed));
 
+/* A counter only this lcore writes: a plain add the statistics thread may
+ * read at any time, without a locked instruction on the fast path. */
+static inline void count(_Atomic uint64_t *c, uint64_t v)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + v,
+			      memory_order_relaxed);
+}
+
 static uint8_t pattern(uint64_t seq, unsigned int i)
 {
 	return (uint8_t)(seq * 31 + i * 7);
@@ -53,7 +61,7 @@ static void verify(struct fwd_port *p, struct udk_mbuf *m)
 		return; /* not ours: somebody else's traffic */
 	memcpy(&h, buf + UDK_ETHER_HDR_LEN, sizeof(h));
 	if (h.magic != FWD_MAGIC || h.sender >= UDK_ETH_MAX_PORTS || h.len != m->pkt_len) {
-		atomic_fetch_add_explicit(&p->invalid, 1, memory_order_relaxed);
+		count(&p->invalid, 1);
 		return;
 	}
 	/* Walk the payload segment by segment. */
@@ -67,13 +75,13 @@ static void verify(struct fwd_port *p, struct udk_mbuf *m)
 			}
 	}
 	if (!ok) {
-		atomic_fetch_add_explicit(&p->invalid, 1, memory_order_relaxed);
+		count(&p->invalid, 1);
 		return;
 	}
-	atomic_fetch_add_explicit(&p->valid, 1, memory_order_relaxed);
+	count(&p->valid, 1);
 	uint64_t *next = &p->next_seq[h.sender % FWD_MAX_PORTS];
 	if (h.seq > *next)
-		atomic_fetch_add_explicit(&p->lost, h.seq - *next, memory_order_relaxed);
+		count(&p->lost, h.seq - *next);
 	if (h.seq >= *next)
 		*next = h.seq + 1;
 }
@@ -106,17 +114,22 @@ static void dump(struct fwd *f, struct udk_mbuf *m)
  * how many it took. */
 static uint16_t send_all(struct fwd_port *p, struct udk_mbuf **pkts, uint16_t n)
 {
-	uint16_t sent = udk_eth_tx_burst(p->port, 0, pkts, n);
 	uint64_t bytes = 0;
+	uint16_t sent;
 
-	for (uint16_t i = 0; i < sent; i++)
+	/* Counted before the send: a port may prepend its own header to (or
+	 * already free) the frames it takes. */
+	for (uint16_t i = 0; i < n; i++)
 		bytes += pkts[i]->pkt_len;
+	sent = udk_eth_tx_burst(p->port, 0, pkts, n);
 	if (sent < n) {
-		atomic_fetch_add_explicit(&p->dropped, n - sent, memory_order_relaxed);
+		for (uint16_t i = sent; i < n; i++)
+			bytes -= pkts[i]->pkt_len;
+		count(&p->dropped, n - sent);
 		udk_pktmbuf_free_bulk(pkts + sent, n - sent);
 	}
-	atomic_fetch_add_explicit(&p->tx, sent, memory_order_relaxed);
-	atomic_fetch_add_explicit(&p->tx_bytes, bytes, memory_order_relaxed);
+	count(&p->tx, sent);
+	count(&p->tx_bytes, bytes);
 	return sent;
 }
 
@@ -126,7 +139,7 @@ static bool serve(struct fwd *f, struct fwd_port *p, struct udk_mbuf **pkts)
 	uint16_t burst = f->o.burst, n, sent = 0;
 	uint64_t bytes = 0;
 
-	if (f->o.mode == MODE_TXONLY) {
+	if (f->o.mode == MODE_TXONLY || unlikely(p->tx_first > 0)) {
 		uint16_t k = 0;
 		if (udk_pktmbuf_alloc_bulk(f->mp, pkts, burst) == 0) {
 			for (k = 0; k < burst; k++)
@@ -138,6 +151,8 @@ static bool serve(struct fwd *f, struct fwd_port *p, struct udk_mbuf **pkts)
 			 * counts only frames a port accepted and the peer never saw. */
 			p->tx_seq -= k - sent;
 			udk_pktmbuf_free_bulk(pkts + k, burst - k);
+			if (p->tx_first > 0)
+				p->tx_first--;
 		}
 	}
 	n = udk_eth_rx_burst(p->port, 0, pkts, burst);
@@ -145,9 +160,9 @@ static bool serve(struct fwd *f, struct fwd_port *p, struct udk_mbuf **pkts)
 		return sent > 0;
 	for (uint16_t i = 0; i < n; i++)
 		bytes += pkts[i]->pkt_len;
-	atomic_fetch_add_explicit(&p->rx, n, memory_order_relaxed);
-	atomic_fetch_add_explicit(&p->rx_bytes, bytes, memory_order_relaxed);
-	atomic_fetch_add_explicit(&f->rx_total, n, memory_order_relaxed);
+	count(&p->rx, n);
+	count(&p->rx_bytes, bytes);
+	atomic_fetch_add_explicit(&f->rx_total, n, memory_order_relaxed); /* shared by every lcore */
 	if (f->o.verify)
 		for (uint16_t i = 0; i < n; i++)
 			verify(p, pkts[i]);

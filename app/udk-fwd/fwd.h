@@ -30,6 +30,7 @@ struct fwd_opts {
 	const char *pcap;
 	uint32_t nb_mbufs;
 	uint16_t nb_desc;
+	unsigned int tx_first;     /* bursts each port generates before forwarding */
 };
 
 /* Counters of one port, written by the one lcore that serves it. */
@@ -41,6 +42,7 @@ struct fwd_port {
 	_Atomic uint64_t valid, invalid, lost; /* --verify */
 	atomic_bool removed;       /* hot-unplugged: its bursts return 0 */
 	uint64_t tx_seq;           /* txonly sequence number */
+	unsigned int tx_first;     /* io/mac: generated bursts still to send (--tx-first) */
 	uint64_t next_seq[FWD_MAX_PORTS]; /* --verify: expected from each sender */
 };
 

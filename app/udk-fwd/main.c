@@ -45,6 +45,8 @@ static void usage(FILE *f)
 		"  --count N           stop after N packets received in all\n"
 		"  --interval SEC      statistics period (default 1; 0: none)\n"
 		"  --verify            check that txonly frames arrive whole and in sequence\n"
+		"  --tx-first [N]      io/mac: each port first sends N bursts of txonly frames\n"
+		"                      (default 1), which then loop between the ports and a peer\n"
 		"  --pcap FILE         write the packets received on the first port to FILE\n"
 		"  --nb-mbufs N        packet buffers (default 8191)\n"
 		"  --desc N            descriptors per queue (default: the driver's)\n"
@@ -143,6 +145,12 @@ static int parse(int argc, char **argv, struct fwd_opts *o)
 			o->nb_desc = (uint16_t)d, i++;
 		} else if (strcmp(a, "--pcap") == 0 && v) {
 			o->pcap = v, i++;
+		} else if (strcmp(a, "--tx-first") == 0) {
+			o->tx_first = 1;
+			if (v != NULL && v[0] != '-') {
+				if (num(a, v, 1, 1024, &d)) return 1;
+				o->tx_first = (unsigned int)d, i++;
+			}
 		} else if (strcmp(a, "--verify") == 0) {
 			o->verify = true;
 		} else if (strcmp(a, "--json") == 0) {
@@ -260,6 +268,25 @@ static void progress(struct fwd *f, struct snap *last, double dt)
 	}
 }
 
+/* A port whose link went down since the last look (a vhost-user back-end
+ * that went away, a cable pulled) ends the run with an error: counting on
+ * would only report a silent success. */
+static bool link_lost(struct fwd *f, bool *was_up)
+{
+	for (unsigned int i = 0; i < f->o.nb_ports; i++) {
+		struct udk_eth_link l = {0};
+
+		if (udk_eth_link_get(f->port[i].port, &l) < 0)
+			continue;
+		if (was_up[i] && !l.up) {
+			die("port %u: link down during the run; stopping", f->port[i].port);
+			return true;
+		}
+		was_up[i] = l.up;
+	}
+	return false;
+}
+
 static const char *mode_name(enum fwd_mode m)
 {
 	static const char *n[] = {"io", "mac", "txonly", "rxonly"};
@@ -323,7 +350,8 @@ int main(int argc, char **argv)
 	struct snap last[FWD_MAX_PORTS] = {{0}};
 	pcap_t *pc = NULL;
 	unsigned int nl, pairs, i;
-	double t0, tl;
+	bool was_up[FWD_MAX_PORTS] = {false}, lost = false;
+	double t0, tl, tlink;
 	int n, rc = 1;
 
 	for (i = 1; i < (unsigned int)argc && strcmp(argv[i], "--") != 0; i++) {
@@ -372,6 +400,7 @@ int main(int argc, char **argv)
 		struct fwd_port *p = &F.port[i];
 		p->port = F.o.ports[i];
 		p->peer = (uint16_t)((i ^ 1) < F.o.nb_ports ? (i ^ 1) : i);
+		p->tx_first = F.o.mode == MODE_IO || F.o.mode == MODE_MAC ? F.o.tx_first : 0;
 		udk_eth_macaddr_get(p->port, &p->mac);
 		if (port_up(&F, p->port))
 			goto out_ports;
@@ -401,7 +430,8 @@ int main(int argc, char **argv)
 		F.o.nb_ports, nl, nl == 1 ? "" : "s",
 		udk_lcore_count() > 1 ? "" : " (the main lcore; give -l with two CPUs for a "
 					     "separate statistics lcore)");
-	t0 = tl = now();
+	link_lost(&F, was_up);
+	t0 = tl = tlink = now();
 	if (udk_lcore_count() > 1) {
 		for (i = 0; i < nl; i++)
 			udk_lcore_launch(i + 1, fwd_lcore_main, &lcs[i]);
@@ -415,6 +445,13 @@ int main(int argc, char **argv)
 			if (F.o.interval > 0 && t - tl >= F.o.interval) {
 				progress(&F, last, t - tl);
 				tl = t;
+			}
+			if (t - tlink >= 1) {
+				tlink = t;
+				if (link_lost(&F, was_up)) {
+					lost = true;
+					atomic_store(&F.stop, true);
+				}
 			}
 		}
 		for (i = 0; i < nl; i++)
@@ -435,11 +472,18 @@ int main(int argc, char **argv)
 				progress(&F, last, t - tl);
 				tl = t;
 			}
+			if (t - tlink >= 1) {
+				tlink = t;
+				if (link_lost(&F, was_up)) {
+					lost = true;
+					break;
+				}
+			}
 		}
 		udk_mempool_cache_flush(F.mp);
 	}
 	summary(&F, now() - t0);
-	rc = 0;
+	rc = lost ? 1 : 0;
 	if (atomic_load(&nb_removed) == F.o.nb_ports)
 		rc = die("every port was removed during the run: nothing left to forward");
 	if (F.pcap != NULL)

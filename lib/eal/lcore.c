@@ -30,15 +30,10 @@ static struct udk_lcore_stats lcore_stats[UDK_MAX_LCORES];
 static struct udk_lcore_stats lcore_stats_none;
 _Thread_local struct udk_lcore_stats *udk_lcore_stats_self_ = &lcore_stats_none;
 static unsigned int nb_lcores;
-static _Thread_local unsigned int this_lcore = UDK_LCORE_ANY;
+_Thread_local unsigned int udk_lcore_id_ __attribute__((tls_model("initial-exec"))) = UDK_LCORE_ANY;
 /* The main thread's affinity before -l pinned it, restored at cleanup. */
 static cpu_set_t main_saved;
 static bool main_pinned;
-
-unsigned int udk_lcore_id(void)
-{
-	return this_lcore;
-}
 
 unsigned int udk_lcore_count(void)
 {
@@ -49,10 +44,10 @@ static void *worker(void *p)
 {
 	struct lcore *lc = p;
 
-	this_lcore = (unsigned int)(lc - lcores);
-	udk_lcore_stats_self_ = &lcore_stats[this_lcore];
+	udk_lcore_id_ = (unsigned int)(lc - lcores);
+	udk_lcore_stats_self_ = &lcore_stats[udk_lcore_id_];
 	/* Per-I/O IOVAs of this lcore come from its own lib/iova cache. */
-	udk_iova_thread_set_cache(this_lcore);
+	udk_iova_thread_set_cache(udk_lcore_id_);
 	pthread_mutex_lock(&lc->lock);
 	for (;;) {
 		while (!lc->quit && !lc->busy)
@@ -104,7 +99,7 @@ int eal_lcores_start(const unsigned int *cpus, size_t n)
 
 		lcores[0].cpu = cpu < 0 ? 0 : (unsigned int)cpu;
 		nb_lcores = 1;
-		this_lcore = 0;
+		udk_lcore_id_ = 0;
 		udk_iova_thread_set_cache(0);
 		return 0;
 	}
@@ -119,7 +114,7 @@ int eal_lcores_start(const unsigned int *cpus, size_t n)
 		}
 		main_pinned = true;
 	}
-	this_lcore = 0;
+	udk_lcore_id_ = 0;
 	udk_iova_thread_set_cache(0);
 	nb_lcores = 1;
 
@@ -158,7 +153,7 @@ void eal_lcores_stop(void)
 		pthread_setaffinity_np(pthread_self(), sizeof(main_saved), &main_saved);
 	main_pinned = false;
 	nb_lcores = 0;
-	this_lcore = UDK_LCORE_ANY;
+	udk_lcore_id_ = UDK_LCORE_ANY;
 	udk_lcore_stats_self_ = &lcore_stats_none;
 	udk_iova_thread_set_cache(UDK_IOVA_SHARED);
 }

@@ -101,7 +101,21 @@ const char *udk_eal_vdev(size_t i);
 
 /* lcores: lcore 0 is the main thread; the others are threads pinned to
  * their CPUs, started at init and waiting for work. */
-unsigned int udk_lcore_id(void); /* UDK_LCORE_ANY on a non-lcore thread */
+/* Internal: the calling thread's lcore, set by lib/eal when the thread
+ * becomes an lcore.  initial-exec: libudk is linked, never dlopen()ed, so the
+ * read is one %fs-relative load, also from outside the shared library. */
+#ifdef __cplusplus
+extern thread_local unsigned int udk_lcore_id_ __attribute__((tls_model("initial-exec")));
+#else
+extern _Thread_local unsigned int udk_lcore_id_ __attribute__((tls_model("initial-exec")));
+#endif
+
+/* The calling thread's lcore, UDK_LCORE_ANY on a non-lcore thread.  A
+ * thread-local read (inline, no call): any thread, the fast path included. */
+static inline unsigned int udk_lcore_id(void)
+{
+	return udk_lcore_id_;
+}
 unsigned int udk_lcore_count(void);
 /* Run fn(arg) on worker lcore id (not 0).  -EBUSY if it is running. */
 int udk_lcore_launch(unsigned int id, int (*fn)(void *arg), void *arg);

@@ -1,7 +1,8 @@
 /* virtio_dev.h - a virtio device as the device-type code (virtio_net.c) sees
  * it, whatever carries it: status, features, device configuration and queue
- * registration behind one ops table per transport (virtio_pci.c today; a
- * vhost-user client later).  Control path only; one thread per device. */
+ * registration behind one ops table per transport (virtio_pci.c over VFIO,
+ * virtio_user.c over vhost-user).  Control path only; one thread per device
+ * (virtio_user.c also takes lib/mem's events from any thread, under its lock). */
 #ifndef UDK_VIRTIO_DEV_H
 #define UDK_VIRTIO_DEV_H
 
@@ -70,5 +71,12 @@ const char *virtio_feature_name(unsigned int f);
  * guest-physical addresses.  0 or -errno (logged). */
 struct udk_pci_dev;
 int virtio_pci_open(struct udk_pci_dev *pdev, struct virtio_dev **out);
+
+/* A vhost-user front-end (virtio_user.c) for --vdev NAME,ARGS: connect to the
+ * back-end's socket (args "path=SOCK[,queues=1][,queue_size=N][,mac=MAC]"),
+ * agree on protocol features and follow the heap's segments as its memory
+ * table.  It requires VERSION_1.  0 or -errno (logged: a missing socket, a
+ * refused connection, a back-end that does not answer). */
+int virtio_user_open(const char *name, const char *args, struct virtio_dev **out);
 
 #endif

@@ -52,7 +52,8 @@ static void test_probe(void)
 	/* Bad software devices. */
 	udk_last_error_clear();
 	CU_ASSERT_EQUAL(udk_eth_probe_vdev("net_tap0", NULL), -ENODEV);
-	CU_ASSERT_LAST_ERROR_HAS("no driver takes this name (known: net_ring*)");
+	CU_ASSERT_LAST_ERROR_HAS("no driver takes this name (known: ");
+	CU_ASSERT_LAST_ERROR_HAS("net_ring*"); /* among other drivers' prefixes */
 	CU_ASSERT_EQUAL(udk_eth_probe_vdev("net_ring0", NULL), -EEXIST);
 	CU_ASSERT_EQUAL(udk_eth_probe_vdev("net_ring5,speed=9", NULL), -EINVAL);
 	CU_ASSERT_LAST_ERROR_HAS("takes only peer=NAME");
