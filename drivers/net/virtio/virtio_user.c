@@ -377,8 +377,8 @@ static int parse_args(const char *name, const char *args, struct vu_args *a)
 				return -EINVAL;
 			if (a->queues != 1) {
 				udk_log(UDK_LOG_ERR, LOG, "--vdev %s: queues=%lu: net_virtio uses one "
-					"queue pair (VIRTIO_NET_F_MQ is not implemented); use "
-					"queues=1", name, a->queues);
+					"queue pair (it does not negotiate VIRTIO_NET_F_MQ); "
+					"use queues=1", name, a->queues);
 				return -ENOTSUP;
 			}
 		} else if (strcmp(kv, "queue_size") == 0) {
