@@ -244,8 +244,10 @@ int udk_nvme_qpair_poll(struct udk_nvme_qpair *qp, uint32_t max)
 		if (++n == max)
 			break;
 	}
+	/* Release: a reader that sees this count (acquire, nvme_telemetry.c)
+	 * sees the histogram entries recorded above too (a plain store on x86). */
 	if (n > 0)
-		udk_counter_add(&qp->stats.completed, n);
+		__atomic_store_n(&qp->stats.completed, qp->stats.completed + n, __ATOMIC_RELEASE);
 	if (qp->cq_head != head) {
 		*qp->cq_db = qp->cq_head;
 	} else if (unlikely(qp->in_flight + qp->timed_out > 0 && nvme_ctrlr_removed(qp->ctrlr))) {

@@ -84,7 +84,10 @@ static void latency(struct udk_json *j, const struct udk_nvme_qpair *qp)
 static void qpair(struct udk_json *j, const struct udk_nvme_qpair *qp)
 {
 	const struct nvme_qpair_stats *s = &qp->stats;
-	uint64_t sub = udk_counter_read(&s->submitted), done = udk_counter_read(&s->completed);
+	uint64_t sub = udk_counter_read(&s->submitted);
+	/* Acquire, paired with the poll's release: the histogram read below
+	 * (latency()) counts at least these completions. */
+	uint64_t done = __atomic_load_n(&s->completed, __ATOMIC_ACQUIRE);
 	uint64_t tmo = udk_counter_read(&s->timeouts), can = udk_counter_read(&s->cancelled);
 
 	udk_json_obj_open(j, NULL);
