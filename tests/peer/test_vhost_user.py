@@ -174,7 +174,7 @@ check(p.returncode == 0 and 'after growth, from the new segment: sent 512, echoe
       'after stop and start: sent 512, echoed intact 512' in p.stdout,
       'heap growth: frames from the new segment reach the back-end and come back; after stop '
       'and start too',
-      '%s%s\ntestpmd: %s' % (p.stdout, p.stderr[-2000:], st))
+      '%s%s\ntestpmd: %s\n%s' % (p.stdout, p.stderr[-2000:], st, log[-1500:]))
 
 # 3b. doc/packet-io.md's example program against the same back-end.
 tp = Testpmd(SOCK, 'io')
