@@ -548,53 +548,81 @@ static void hdrs_done(struct udk_mbuf **pkts, const bool *back, uint16_t sent)
 		udk_mempool_put_bulk(done[0]->pool, (void *const *)done, run);
 }
 
+/* Zero copy: DPDK's own buffers go back as they are (take_back), udk
+ * segments as external buffers (wrap).  back[i] says which; done[] lists
+ * the headers taken back, one_owner that they all came from one queue. */
+static uint16_t tx_zero_copy(struct dtxq *txq, struct udk_mbuf **pkts, uint16_t n)
+{
+	struct rte_mbuf *rm[MAX_BURST];
+	struct udk_mbuf *done[MAX_BURST];
+	bool back[MAX_BURST], one_owner = true;
+	struct drxq *own = NULL;
+	uint16_t k, sent, nb_done = 0;
+	uint64_t bytes = 0;
+
+	for (k = 0; k < n; k++) {
+		struct udk_mbuf *m = pkts[k];
+		struct drxq *prev = own;
+
+		rm[k] = take_back(m, &own);
+		back[k] = rm[k] != NULL;
+		if (back[k]) {
+			one_owner &= prev == NULL || prev == own;
+			done[nb_done++] = m;
+		} else if ((rm[k] = wrap(txq->pool, m)) == NULL) {
+			break;
+		}
+		bytes += m->pkt_len;
+	}
+	sent = rte_eth_tx_burst(txq->pid, txq->q, rm, k);
+	if (likely(sent == k && one_owner && nb_done > 0)) {
+		/* The usual burst: all sent, DPDK's buffers DPDK's again, their
+		 * headers free with nothing to lend. */
+		for (uint16_t i = 0; i < nb_done; i++)
+			done[i]->buf_addr = NULL;
+		udk_mempool_put_bulk(done[0]->pool, (void *const *)done, nb_done);
+	} else if (nb_done > 0) {
+		hdrs_done(pkts, back, sent);
+	}
+	/* Unsent ones go back to the caller as they were: extbuf headers are
+	 * freed without freeing what they carry. */
+	for (uint16_t i = sent; i < k; i++) {
+		bytes -= pkts[i]->pkt_len;
+		if (back[i])
+			continue;
+		for (struct udk_mbuf *s = pkts[i]; s != NULL; s = s->next)
+			udk_mbuf_refcnt_update(s, 1);
+		rte_pktmbuf_free(rm[i]);
+	}
+	txq->zero_copy += sent;
+	txq->errors += n - k;
+	txq->packets += sent;
+	txq->bytes += bytes;
+	return sent;
+}
+
 uint16_t dport_tx_burst(void *queue, struct udk_mbuf **pkts, uint16_t n)
 {
 	struct dtxq *txq = queue;
 	struct rte_mbuf *rm[MAX_BURST];
-	bool back[MAX_BURST];
-	struct drxq *own = NULL;
-	uint16_t k, sent, nb_back = 0;
+	uint16_t k, sent;
 	uint64_t bytes = 0;
 
 	know_thread();
 	if (n > MAX_BURST)
 		n = MAX_BURST;
-	for (k = 0; k < n; k++) {
-		if (txq->copy) {
-			rm[k] = copy_out(txq->pool, pkts[k]);
-		} else {
-			rm[k] = take_back(pkts[k], &own);
-			back[k] = rm[k] != NULL;
-			nb_back += back[k];
-			if (!back[k])
-				rm[k] = wrap(txq->pool, pkts[k]);
-		}
-		if (rm[k] == NULL)
+	if (likely(!txq->copy))
+		return tx_zero_copy(txq, pkts, n);
+	for (k = 0; k < n; k++)
+		if ((rm[k] = copy_out(txq->pool, pkts[k])) == NULL)
 			break;
-	}
 	sent = rte_eth_tx_burst(txq->pid, txq->q, rm, k);
 	for (uint16_t i = 0; i < sent; i++)
 		bytes += pkts[i]->pkt_len;
-	if (txq->copy) {
-		/* The copies went (or go back); the udk buffers are done. */
-		udk_pktmbuf_free_bulk(pkts, sent);
-		rte_pktmbuf_free_bulk(rm + sent, k - sent);
-		txq->copies += sent;
-	} else {
-		if (nb_back > 0)
-			hdrs_done(pkts, back, sent);
-		/* Unsent ones go back to the caller as they were: extbuf headers
-		 * are freed without freeing what they carry. */
-		for (uint16_t i = sent; i < k; i++) {
-			if (back[i])
-				continue;
-			for (struct udk_mbuf *s = pkts[i]; s != NULL; s = s->next)
-				udk_mbuf_refcnt_update(s, 1);
-			rte_pktmbuf_free(rm[i]);
-		}
-		txq->zero_copy += sent;
-	}
+	/* The copies went (or go back); the udk buffers are done. */
+	udk_pktmbuf_free_bulk(pkts, sent);
+	rte_pktmbuf_free_bulk(rm + sent, k - sent);
+	txq->copies += sent;
 	txq->errors += n - k;
 	txq->packets += sent;
 	txq->bytes += bytes;
