@@ -162,7 +162,8 @@ static bool serve(struct fwd *f, struct fwd_port *p, struct udk_mbuf **pkts)
 		bytes += pkts[i]->pkt_len;
 	count(&p->rx, n);
 	count(&p->rx_bytes, bytes);
-	atomic_fetch_add_explicit(&f->rx_total, n, memory_order_relaxed); /* shared by every lcore */
+	if (f->o.count) /* shared by every lcore: a locked add, only when --count needs it */
+		atomic_fetch_add_explicit(&f->rx_total, n, memory_order_relaxed);
 	if (f->o.verify)
 		for (uint16_t i = 0; i < n; i++)
 			verify(p, pkts[i]);

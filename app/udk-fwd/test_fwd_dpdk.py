@@ -9,23 +9,27 @@
 3. the bad inputs: no dev=, an unknown argument, a DPDK device that does not
    exist, bad DPDK EAL arguments.
 
-4. dpdk-testpmd as the far peer: testpmd serves vhost-user (net_vhost) and
-   reflects every frame (io forwarding on one port); udk-fwd sends through
-   DPDK's virtio-user PMD as a udk port, in copy mode (virtio-user's peer can
-   reach only memory DPDK shares with it), and verifies what comes back;
-   every packet counted as copied.  When udk's own virtio-user port
-   (drivers/net/virtio) lands, the same peer takes a second leg: udk-fwd
-   forwarding between it and a DPDK software port.
+4. dpdk-testpmd as the far peer (tests/peer/testpmd.py): testpmd serves
+   vhost-user (net_vhost) and reflects every frame (io forwarding on one
+   port); udk-fwd sends through DPDK's virtio-user PMD as a udk port, in copy
+   mode (virtio-user's peer can reach only memory DPDK shares with it), and
+   verifies what comes back; every packet counted as copied.
+5. the same peer behind udk's own virtio-user port (drivers/net/virtio):
+   udk-fwd forwards (io) between it and a DPDK net_ring port; frames go round
+   and are verified on every receive; udk-fwd's and testpmd's counts agree.
 Usage: test_fwd_dpdk.py UDK-FWD
 """
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import time
+
+# tests/peer/testpmd.py: dpdk-testpmd as a vhost-user back-end.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests",
+                                "peer"))
+import testpmd  # noqa: E402
 
 FWD = sys.argv[1]
 DPDK = "--no-pci --no-huge -m 256 --no-shconf --no-telemetry -l 0 --log-level=lib.eal:warning"
@@ -103,40 +107,55 @@ check(p.returncode != 0 and "rte_eal_init" in p.stderr and "--dpdk-args" in p.st
       "bad DPDK EAL arguments")
 
 
-# 4. dpdk-testpmd as the far peer over vhost-user.
-def testpmd_peer(sock):
-    cmd = [shutil.which("dpdk-testpmd"), "--no-pci", "--no-huge", "-m", "512", "--no-shconf",
-           "--no-telemetry", "--file-prefix", "udkpeer%d" % os.getpid(),
-           "--lcores", "0@1,1@0", "--vdev", "net_vhost0,iface=%s" % sock, "--",
-           "--forward-mode=io", "--nb-cores=1", "--total-num-mbufs=8192", "--stats-period", "10"]
-    print("$", " ".join(cmd), flush=True)
-    return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+# 4 and 5: dpdk-testpmd as the far peer over vhost-user (tests/peer's helper).
+def peer_leg(tmp, name, leg):
+    sock = os.path.join(tmp, name + ".sock")
+    try:
+        peer = testpmd.Testpmd(sock, tmp, "udkfwd%d-%s" % (os.getpid(), name))
+    except RuntimeError as e:
+        check(False, "dpdk-testpmd listens on %s: %s" % (sock, e))
+        return
+    try:
+        p = leg(sock)
+    finally:
+        st, out = peer.stop()
+        shutil.rmtree("/var/run/dpdk/udkfwd%d-%s" % (os.getpid(), name), ignore_errors=True)
+    print(out[-1500:], flush=True)
+    return p, st
 
 
-if shutil.which("dpdk-testpmd") is None:
-    print("skip: dpdk-testpmd not installed (package dpdk-dev): no far-peer leg", flush=True)
+def copy_leg(sock):
+    """4. udk-fwd sends through DPDK's virtio-user PMD as a udk port, in copy
+    mode (virtio-user's peer can reach only memory DPDK shares with it), and
+    verifies what testpmd reflects; every packet counted as copied."""
+    return run(["--vdev", "dpdk0,dev=net_virtio_user0"],
+               ["--mode", "txonly", "--verify", "--duration", "2", "--interval", "0", "--json"],
+               DPDK + " --vdev net_virtio_user0,path=%s" % sock)
+
+
+TX_FIRST, BURST = 4, 32
+
+
+def fwd_leg(sock):
+    """5. udk-fwd forwards (io) between a DPDK software port (net_ring, looped
+    back inside DPDK) and udk's own virtio-user port (drivers/net/virtio),
+    whose back-end is testpmd reflecting every frame: the frames each port
+    generates first (--tx-first) go round ring -> udk-fwd -> virtio ->
+    testpmd -> virtio -> udk-fwd -> ring ... and are verified on every
+    receive on both ports."""
+    return run(["--vdev", "dpdk0,dev=net_ring0", "--vdev", "virtio_user0,path=%s" % sock],
+               ["--mode", "io", "--tx-first", str(TX_FIRST), "--burst", str(BURST), "--verify",
+                "--duration", "3", "--interval", "0", "--json"], DPDK + " --vdev net_ring0")
+
+
+if testpmd.TESTPMD is None:
+    print("skip: dpdk-testpmd not installed (package dpdk-dev): no far-peer legs", flush=True)
 else:
     tmp = tempfile.mkdtemp()
-    sock = os.path.join(tmp, "vhost.sock")
-    peer = testpmd_peer(sock)
-    for _ in range(200):
-        if os.path.exists(sock) or peer.poll() is not None:
-            break
-        time.sleep(0.05)
-    check(os.path.exists(sock), "dpdk-testpmd listens on %s" % sock)
-    p = run(["--vdev", "dpdk0,dev=net_virtio_user0"],
-            ["--mode", "txonly", "--verify", "--duration", "2", "--interval", "0", "--json"],
-            DPDK + " --vdev net_virtio_user0,path=%s" % sock)
-    peer.send_signal(signal.SIGINT)
-    try:
-        out, _ = peer.communicate(timeout=20)
-    except subprocess.TimeoutExpired:
-        peer.kill()
-        out, _ = peer.communicate()
-    print(out[-1500:], flush=True)
-    s = summary(p)
-    check(p.returncode == 0 and s is not None, "udk-fwd over DPDK's virtio-user ran")
+    r = peer_leg(tmp, "copy", copy_leg)
+    s = summary(r[0]) if r else None
+    check(r is not None and r[0].returncode == 0 and s is not None,
+          "udk-fwd over DPDK's virtio-user ran")
     if s:
         port = s["ports"][0]
         check(port["valid"] > 1000, "%d frames came back from dpdk-testpmd verified" % port["valid"])
@@ -146,6 +165,37 @@ else:
         check(port["port_copies"] == port["rx"] + port["tx"],
               "virtio-user needs DPDK's memory: every packet copied and counted (%d)"
               % port["port_copies"])
+
+    r = peer_leg(tmp, "fwd", fwd_leg)
+    s = summary(r[0]) if r else None
+    st = r[1] if r else None
+    check(r is not None and r[0].returncode == 0 and s is not None and st is not None,
+          "udk-fwd between a DPDK net_ring port and udk's virtio-user port, testpmd the peer, ran")
+    if s and st:
+        ring, virtio = s["ports"]
+        gen = TX_FIRST * BURST  # frames each port generated first
+        for port, what in ((ring, "DPDK net_ring"), (virtio, "udk virtio-user")):
+            check(port["valid"] > 20 * gen and port["invalid"] == 0,
+                  "%s port: %d frames received, every byte verified, %d corrupted"
+                  % (what, port["valid"], port["invalid"]))
+            check(port["valid"] == port["rx"], "%s port: every frame it received was ours (%d of %d)"
+                  % (what, port["valid"], port["rx"]))
+        # Forwarding is synchronous: what one port received went out on the
+        # other or was dropped there, besides the frames each port generated.
+        check(virtio["tx"] + virtio["dropped"] == ring["rx"] + gen,
+              "virtio port sent what the ring port received (%d + %d dropped = %d + %d generated)"
+              % (virtio["tx"], virtio["dropped"], ring["rx"], gen))
+        check(ring["tx"] + ring["dropped"] == virtio["rx"] + gen,
+              "ring port sent what the virtio port received (%d + %d dropped = %d + %d generated)"
+              % (ring["tx"], ring["dropped"], virtio["rx"], gen))
+        # testpmd's own counters: it received what udk's virtio port sent
+        # (less what was still in the queue when it stopped) and sent back at
+        # least what that port received.
+        check(virtio["tx"] - 2 * gen <= st["rx"] <= virtio["tx"],
+              "testpmd received %d of the %d frames udk's virtio port sent" % (st["rx"], virtio["tx"]))
+        check(virtio["rx"] <= st["tx"] and st["tx"] > 20 * gen,
+              "testpmd sent %d frames back, udk's virtio port received %d" % (st["tx"], virtio["rx"]))
+        check(ring["port_copies"] == 0, "the DPDK ring port copied nothing (%d)" % ring["port_copies"])
     shutil.rmtree(tmp, ignore_errors=True)
 
 print("%d failed" % failures)

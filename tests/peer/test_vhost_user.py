@@ -16,9 +16,7 @@ both sides), so the test cannot pass when nothing moved.
 Usage: test_vhost_user.py UDK_FWD PEER_VHOST_GROW L2ECHO"""
 import json
 import os
-import re
 import shutil
-import signal
 import socket
 import struct
 import subprocess
@@ -27,8 +25,10 @@ import tempfile
 import threading
 import time
 
+import testpmd  # this directory's: the dpdk-testpmd peer
+
 FWD, GROW, L2ECHO = sys.argv[1], sys.argv[2], sys.argv[3]
-TESTPMD = shutil.which('dpdk-testpmd')
+TESTPMD = testpmd.TESTPMD
 failures = 0
 
 
@@ -54,48 +54,8 @@ EAL = ['--no-huge', '-m', '256', '-l', '0']
 PREFIX = 'udk-peer-%d' % os.getpid()
 
 
-class Testpmd:
-    """dpdk-testpmd as the vhost-user back-end (server) on sock."""
-
-    def __init__(self, sock, mode='io', extra=()):
-        self.sock = sock
-        self.log = open(os.path.join(TMP, 'testpmd-%s.log' % mode), 'w+')
-        if os.path.exists(sock):
-            os.unlink(sock)
-        # --no-huge: ordinary memory (testpmd's own, never shared); it maps
-        # udk's memory from the fds udk sends.  -l 0,1: the main lcore and one
-        # forwarding lcore.
-        self.p = subprocess.Popen(
-            [TESTPMD, '-l', '0,1', '--main-lcore', '0', '--no-pci', '--no-huge', '-m', '512',
-             '--file-prefix', PREFIX, '--single-file-segments',
-             '--vdev', 'net_vhost0,iface=%s,queues=1' % sock, '--',
-             '--forward-mode=%s' % mode, '--auto-start', '--stats-period', '1',
-             '--nb-cores=1', '--total-num-mbufs=8192'] + list(extra),
-            stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.time() + 60
-        while not os.path.exists(sock) and time.time() < deadline and self.p.poll() is None:
-            time.sleep(0.1)
-        if not os.path.exists(sock):
-            self.log.seek(0)
-            raise RuntimeError('testpmd did not create %s:\n%s' % (sock, self.log.read()[-3000:]))
-
-    def stop(self):
-        """SIGINT, then testpmd's final forward statistics of port 0."""
-        if self.p.poll() is None:
-            self.p.send_signal(signal.SIGINT)
-            try:
-                self.p.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.p.kill()
-                self.p.wait()
-        self.log.seek(0)
-        out = self.log.read()
-        m = re.search(r'Forward statistics for port 0\s+-+\s+RX-packets:\s*(\d+)\s+RX-dropped:\s*(\d+)'
-                      r'.*?TX-packets:\s*(\d+)\s+TX-dropped:\s*(\d+)', out, re.S)
-        if m is None:
-            return None, out
-        return {'rx': int(m.group(1)), 'rx_dropped': int(m.group(2)),
-                'tx': int(m.group(3)), 'tx_dropped': int(m.group(4))}, out
+def Testpmd(sock, mode='io', extra=()):
+    return testpmd.Testpmd(sock, TMP, PREFIX, mode, extra)
 
 
 def fwd(vdev, args, timeout=120):

@@ -13,19 +13,32 @@ the best of each and the median of the per-round ratios (the goal: >= 0.95).
 On a shared machine rounds vary widely: compare within a round.  Not
 pass/fail.
 
+With --instructions (needs valgrind): instead of the rates, each forwarder
+runs once under callgrind (--separate-threads) and the figure is the
+instructions its forwarding thread (the busiest one) executed per packet
+received: a count that does not depend on what else the machine runs, so it
+shows what each side costs even where rates are noise.
+
 Usage: dpdk_fwd_bench.py UDK-FWD [SECONDS] [ROUNDS]
+       dpdk_fwd_bench.py --instructions UDK-FWD [SECONDS]
 """
+import glob
+import json
+import os
 import re
 import shutil
 import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
-FWD = sys.argv[1]
-SECS = int(sys.argv[2]) if len(sys.argv) > 2 else 5
-ROUNDS = int(sys.argv[3]) if len(sys.argv) > 3 else 2
+INSTR = len(sys.argv) > 1 and sys.argv[1] == "--instructions"
+ARGS = sys.argv[2:] if INSTR else sys.argv[1:]
+FWD = ARGS[0]
+SECS = int(ARGS[1]) if len(ARGS) > 1 else (20 if INSTR else 5)
+ROUNDS = int(ARGS[2]) if len(ARGS) > 2 else 2
 EAL = "--no-pci --no-huge -m 512 --no-shconf --no-telemetry --log-level=lib.eal:warning"
 TESTPMD = shutil.which("dpdk-testpmd")
 
@@ -35,10 +48,20 @@ def median_after_first(samples):
     return statistics.median(s) if s else 0.0
 
 
+def testpmd_cmd():
+    return [TESTPMD] + EAL.split() + ["-l", "0,1", "--vdev", "net_null0", "--vdev", "net_null1",
+                                      "--", "--forward-mode=io", "--nb-cores=1", "--burst=32",
+                                      "--stats-period", "1", "--total-num-mbufs=16384"]
+
+
+def udk_cmd(secs, extra=()):
+    return [FWD, "--no-huge", "-l", "0,1", "--vdev", "dpdk0,dev=net_null0", "--vdev",
+            "dpdk1,dev=net_null1", "--", "--mode", "io", "--burst", "32", "--duration",
+            str(secs), "--nb-mbufs", "16383", "--dpdk-args", EAL + " -l 0"] + list(extra)
+
+
 def testpmd():
-    cmd = [TESTPMD] + EAL.split() + ["-l", "0,1", "--vdev", "net_null0", "--vdev", "net_null1",
-                                     "--", "--forward-mode=io", "--nb-cores=1", "--burst=32",
-                                     "--stats-period", "1", "--total-num-mbufs=16384"]
+    cmd = testpmd_cmd()
     p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT, text=True)
     time.sleep(SECS + 2)
@@ -56,19 +79,66 @@ def testpmd():
 
 
 def udk():
-    cmd = [FWD, "--no-huge", "-l", "0,1", "--vdev", "dpdk0,dev=net_null0", "--vdev",
-           "dpdk1,dev=net_null1", "--", "--mode", "io", "--burst", "32", "--duration",
-           str(SECS + 1), "--interval", "1", "--nb-mbufs", "16383", "--dpdk-args", EAL + " -l 0"]
+    cmd = udk_cmd(SECS + 1, ["--interval", "1"])
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=SECS + 60)
     rx = [float(x) for x in re.findall(r"port \d+: rx ([0-9.]+) Mpps", p.stderr)]
     sums = [rx[i] + rx[i + 1] for i in range(0, len(rx) - 1, 2)]
     return median_after_first(sums), p.returncode, p.stderr[-400:]
 
 
+def busiest_thread(out):
+    """Instructions of the thread that executed the most (callgrind files)."""
+    best = 0
+    for f in glob.glob(out + "*"):
+        with open(f) as fh:
+            m = re.search(r"^(?:summary|totals): (\d+)", fh.read(), re.M)
+        best = max(best, int(m.group(1)) if m else 0)
+    return best
+
+
+def instructions():
+    """Instructions per packet of each forwarder's forwarding thread."""
+    if shutil.which("valgrind") is None:
+        print("dpdk_fwd_bench: --instructions needs valgrind; skipped")
+        return 77
+    tmp = tempfile.mkdtemp()
+    vg = ["valgrind", "--tool=callgrind", "--separate-threads=yes"]
+    out = os.path.join(tmp, "testpmd.cg")
+    # testpmd forwards until SIGINT, then prints its accumulated statistics.
+    p = subprocess.run(["timeout", "-s", "INT", str(SECS + 10)] + vg +
+                       ["--callgrind-out-file=" + out] + testpmd_cmd(),
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True)
+    tot = re.findall(r"RX-total:\s+(\d+)", p.stdout)
+    t_pkts, t_ins = (int(tot[-1]) if tot else 0), busiest_thread(out)
+    out = os.path.join(tmp, "udk.cg")
+    p = subprocess.run(vg + ["--callgrind-out-file=" + out] +
+                       udk_cmd(SECS, ["--interval", "0", "--json"]),
+                       capture_output=True, text=True, timeout=SECS * 10 + 120)
+    try:
+        u_pkts = sum(x["rx"] for x in json.loads(p.stdout.strip().splitlines()[-1])["ports"])
+    except (ValueError, IndexError, KeyError):
+        print("udk-fwd failed under valgrind:", p.stderr[-400:])
+        return 1
+    u_ins = busiest_thread(out)
+    shutil.rmtree(tmp, ignore_errors=True)
+    if t_pkts == 0 or u_pkts == 0:
+        print("dpdk_fwd_bench: no packets counted (testpmd %d, udk-fwd %d)" % (t_pkts, u_pkts))
+        return 1
+    t, u = t_ins / t_pkts, u_ins / u_pkts
+    print("io forwarding, 2 x net_null, 1 lcore, burst 32, 64-byte packets, under callgrind")
+    print("dpdk-testpmd          %7.1f instructions per packet (%d packets)" % (t, t_pkts))
+    print("udk-fwd (dpdk ports)  %7.1f instructions per packet (%d packets)" % (u, u_pkts))
+    print("ratio                 %7.3f  (testpmd's / udk-fwd's: what the rate ratio would be "
+          "if every instruction cost the same)" % (t / u))
+    return 0
+
+
 def main():
     if TESTPMD is None:
         print("dpdk_fwd_bench: dpdk-testpmd not found (package dpdk); skipped")
         return 77
+    if INSTR:
+        return instructions()
     t, u = [], []
     for r in range(ROUNDS):
         t.append(testpmd())

@@ -265,15 +265,16 @@ fail:
 	return NULL;
 }
 
-/* Zero copy: header m lends r's buffer. */
-static void borrow(struct drxq *rxq, struct udk_mbuf *m, struct rte_mbuf *r)
+/* Zero copy: header m lends r's buffer.  The buffer m lent last time (the
+ * header came back to its pool, so that buffer is free) goes to *stale, for
+ * DPDK to get back in bulk at the end of the burst. */
+static inline void borrow(struct drxq *rxq, struct udk_mbuf *m, struct rte_mbuf *r,
+			  struct rte_mbuf **stale, uint16_t *nb_stale)
 {
 	struct rte_mbuf *prev = lent(m);
 
-	/* The header came back to its pool: the buffer it lent last time is
-	 * free, and DPDK gets it back only now. */
 	if (prev != NULL)
-		rte_pktmbuf_free_seg(prev);
+		stale[(*nb_stale)++] = prev;
 	m->buf_addr = r->buf_addr;
 	m->buf_iova = rte_mbuf_iova_get(r);
 	m->buf_len = r->buf_len;
@@ -306,12 +307,36 @@ static struct udk_mbuf *reclaim(struct drxq *rxq, struct rte_mbuf *r)
 	return m;
 }
 
+/* Copy mode, a chain (a header lends one buffer only), a buffer of some
+ * other pool, or a udk segment back from a loopback PMD: the slow path. */
+static struct udk_mbuf *rx_other(struct drxq *rxq, struct rte_mbuf *r)
+{
+	struct udk_mbuf *m;
+
+	if (!rxq->copy && r->nb_segs == 1 && RTE_MBUF_HAS_EXTBUF(r) &&
+	    r->shinfo->free_cb == udk_seg_done && rte_mbuf_refcnt_read(r) == 1 &&
+	    rte_mbuf_ext_refcnt_read(r->shinfo) == 1) {
+		rxq->zero_copy++;
+		return reclaim(rxq, r);
+	}
+	m = copy_in(rxq->mp, r);
+	rte_pktmbuf_free(r);
+	if (m == NULL) {
+		rxq->nombuf++;
+		return NULL;
+	}
+	m->port = rxq->port;
+	rxq->copies++;
+	return m;
+}
+
 uint16_t dport_rx_burst(void *queue, struct udk_mbuf **pkts, uint16_t n)
 {
 	struct drxq *rxq = queue;
-	struct rte_mbuf *rm[MAX_BURST];
+	struct rte_mbuf *rm[MAX_BURST], *stale[MAX_BURST];
 	struct udk_mbuf *hdr[MAX_BURST];
-	uint16_t nb, h = 0, out = 0;
+	const struct rte_mempool *own = rxq->rxp;
+	uint16_t nb, h = 0, out = 0, nb_stale = 0;
 	uint64_t bytes = 0;
 
 	know_thread();
@@ -320,7 +345,18 @@ uint16_t dport_rx_burst(void *queue, struct udk_mbuf **pkts, uint16_t n)
 	nb = rte_eth_rx_burst(rxq->pid, rxq->q, rm, n);
 	if (nb == 0)
 		return 0;
-	if (!rxq->copy && udk_mempool_get_bulk(rxq->hdrs, (void **)hdr, nb) != 0) {
+	if (rxq->copy) {
+		for (uint16_t i = 0; i < nb; i++) {
+			struct udk_mbuf *m = rx_other(rxq, rm[i]);
+
+			if (m != NULL) {
+				bytes += m->pkt_len;
+				pkts[out++] = m;
+			}
+		}
+		goto done;
+	}
+	if (udk_mempool_get_bulk(rxq->hdrs, (void **)hdr, nb) != 0) {
 		rxq->nombuf += nb;
 		rte_pktmbuf_free_bulk(rm, nb);
 		return 0;
@@ -329,32 +365,22 @@ uint16_t dport_rx_burst(void *queue, struct udk_mbuf **pkts, uint16_t n)
 		struct rte_mbuf *r = rm[i];
 		struct udk_mbuf *m;
 
-		if (!rxq->copy && r->nb_segs == 1 && RTE_MBUF_DIRECT(r) && r->pool == rxq->rxp) {
+		/* The usual case: one buffer of this queue's pool over udk memory. */
+		if (likely(r->pool == own && r->nb_segs == 1 && RTE_MBUF_DIRECT(r))) {
 			m = hdr[h++];
-			borrow(rxq, m, r);
-			rxq->zero_copy++;
-		} else if (!rxq->copy && r->nb_segs == 1 && RTE_MBUF_HAS_EXTBUF(r) &&
-			   r->shinfo->free_cb == udk_seg_done && rte_mbuf_refcnt_read(r) == 1 &&
-			   rte_mbuf_ext_refcnt_read(r->shinfo) == 1) {
-			m = reclaim(rxq, r);
-			rxq->zero_copy++;
-		} else {
-			/* Copy mode, a chain (a header lends one buffer only), or
-			 * a buffer of some other pool. */
-			m = copy_in(rxq->mp, r);
-			rte_pktmbuf_free(r);
-			if (m == NULL) {
-				rxq->nombuf++;
-				continue;
-			}
-			m->port = rxq->port;
-			rxq->copies++;
+			borrow(rxq, m, r, stale, &nb_stale);
+		} else if ((m = rx_other(rxq, r)) == NULL) {
+			continue;
 		}
 		bytes += m->pkt_len;
 		pkts[out++] = m;
 	}
-	if (!rxq->copy && h < nb)
+	rxq->zero_copy += h;
+	if (h < nb)
 		udk_mempool_put_bulk(rxq->hdrs, (void *const *)&hdr[h], nb - h);
+	if (nb_stale > 0)
+		rte_pktmbuf_free_bulk(stale, nb_stale);
+done:
 	rxq->packets += out;
 	rxq->bytes += bytes;
 	return out;
@@ -478,82 +504,125 @@ static struct rte_mbuf *copy_out(struct rte_mempool *pool, struct udk_mbuf *m)
 /* A udk header that lends a DPDK buffer from a zero-copy receive queue
  * (io forwarding from a dpdk port): DPDK gets its own mbuf back, with the
  * header's view of the data, and no extbuf is needed.  The header keeps its
- * claim until the send is taken (see dport_tx_burst). */
-static struct rte_mbuf *take_back(struct udk_mbuf *m, struct drxq **from)
+ * claim until the send is taken (see dport_tx_burst).  *own caches the queue
+ * the last such header came from (a burst usually comes from one). */
+static inline struct rte_mbuf *take_back(struct udk_mbuf *m, struct drxq **own)
 {
-	struct drxq *rxq;
 	struct rte_mbuf *r;
 
-	if (m->next != NULL || udk_mbuf_refcnt_read(m) != 1 || (rxq = zc_owner(m)) == NULL)
+	if (m->next != NULL || m->buf_addr == NULL || udk_mbuf_refcnt_read(m) != 1)
 		return NULL;
+	if (*own == NULL || (*own)->hdrs != m->pool) {
+		struct drxq *q = zc_owner(m);
+
+		if (q == NULL)
+			return NULL;
+		*own = q;
+	}
 	r = lent(m);
-	if (r == NULL)
-		return NULL;
 	r->data_off = m->data_off;
 	r->data_len = m->data_len;
 	r->pkt_len = m->pkt_len;
-	*from = rxq;
 	return r;
+}
+
+/* Sent headers that lent DPDK's own buffers: the buffers are DPDK's again,
+ * the headers free with nothing to lend (given back in runs of one pool,
+ * usually the whole burst). */
+static void hdrs_done(struct udk_mbuf **pkts, const bool *back, uint16_t sent)
+{
+	struct udk_mbuf *done[MAX_BURST];
+	uint16_t run = 0;
+
+	for (uint16_t i = 0; i < sent; i++) {
+		if (!back[i])
+			continue;
+		pkts[i]->buf_addr = NULL;
+		if (run > 0 && done[0]->pool != pkts[i]->pool) {
+			udk_mempool_put_bulk(done[0]->pool, (void *const *)done, run);
+			run = 0;
+		}
+		done[run++] = pkts[i];
+	}
+	if (run > 0)
+		udk_mempool_put_bulk(done[0]->pool, (void *const *)done, run);
+}
+
+/* Zero copy: DPDK's own buffers go back as they are (take_back), udk
+ * segments as external buffers (wrap).  back[i] says which; done[] lists
+ * the headers taken back, one_owner that they all came from one queue. */
+static uint16_t tx_zero_copy(struct dtxq *txq, struct udk_mbuf **pkts, uint16_t n)
+{
+	struct rte_mbuf *rm[MAX_BURST];
+	struct udk_mbuf *done[MAX_BURST];
+	bool back[MAX_BURST], one_owner = true;
+	struct drxq *own = NULL;
+	uint16_t k, sent, nb_done = 0;
+	uint64_t bytes = 0;
+
+	for (k = 0; k < n; k++) {
+		struct udk_mbuf *m = pkts[k];
+		struct drxq *prev = own;
+
+		rm[k] = take_back(m, &own);
+		back[k] = rm[k] != NULL;
+		if (back[k]) {
+			one_owner &= prev == NULL || prev == own;
+			done[nb_done++] = m;
+		} else if ((rm[k] = wrap(txq->pool, m)) == NULL) {
+			break;
+		}
+		bytes += m->pkt_len;
+	}
+	sent = rte_eth_tx_burst(txq->pid, txq->q, rm, k);
+	if (likely(sent == k && one_owner && nb_done > 0)) {
+		/* The usual burst: all sent, DPDK's buffers DPDK's again, their
+		 * headers free with nothing to lend. */
+		for (uint16_t i = 0; i < nb_done; i++)
+			done[i]->buf_addr = NULL;
+		udk_mempool_put_bulk(done[0]->pool, (void *const *)done, nb_done);
+	} else if (nb_done > 0) {
+		hdrs_done(pkts, back, sent);
+	}
+	/* Unsent ones go back to the caller as they were: extbuf headers are
+	 * freed without freeing what they carry. */
+	for (uint16_t i = sent; i < k; i++) {
+		bytes -= pkts[i]->pkt_len;
+		if (back[i])
+			continue;
+		for (struct udk_mbuf *s = pkts[i]; s != NULL; s = s->next)
+			udk_mbuf_refcnt_update(s, 1);
+		rte_pktmbuf_free(rm[i]);
+	}
+	txq->zero_copy += sent;
+	txq->errors += n - k;
+	txq->packets += sent;
+	txq->bytes += bytes;
+	return sent;
 }
 
 uint16_t dport_tx_burst(void *queue, struct udk_mbuf **pkts, uint16_t n)
 {
 	struct dtxq *txq = queue;
 	struct rte_mbuf *rm[MAX_BURST];
-	struct drxq *from[MAX_BURST];
 	uint16_t k, sent;
 	uint64_t bytes = 0;
 
 	know_thread();
 	if (n > MAX_BURST)
 		n = MAX_BURST;
-	for (k = 0; k < n; k++) {
-		from[k] = NULL;
-		if (txq->copy)
-			rm[k] = copy_out(txq->pool, pkts[k]);
-		else if ((rm[k] = take_back(pkts[k], &from[k])) == NULL)
-			rm[k] = wrap(txq->pool, pkts[k]);
-		if (rm[k] == NULL)
+	if (likely(!txq->copy))
+		return tx_zero_copy(txq, pkts, n);
+	for (k = 0; k < n; k++)
+		if ((rm[k] = copy_out(txq->pool, pkts[k])) == NULL)
 			break;
-	}
 	sent = rte_eth_tx_burst(txq->pid, txq->q, rm, k);
 	for (uint16_t i = 0; i < sent; i++)
 		bytes += pkts[i]->pkt_len;
-	if (txq->copy) {
-		/* The copies went (or go back); the udk buffers are done. */
-		udk_pktmbuf_free_bulk(pkts, sent);
-		rte_pktmbuf_free_bulk(rm + sent, k - sent);
-		txq->copies += sent;
-	} else {
-		/* Sent buffers that were DPDK's own are DPDK's again: their
-		 * headers are free, with nothing to lend (given back in runs of
-		 * one pool, usually the whole burst). */
-		uint16_t run = 0;
-		struct udk_mbuf *done[MAX_BURST];
-
-		for (uint16_t i = 0; i < sent; i++) {
-			if (from[i] == NULL)
-				continue;
-			pkts[i]->buf_addr = NULL; /* it lends nothing now */
-			if (run > 0 && done[0]->pool != pkts[i]->pool) {
-				udk_mempool_put_bulk(done[0]->pool, (void *const *)done, run);
-				run = 0;
-			}
-			done[run++] = pkts[i];
-		}
-		if (run > 0)
-			udk_mempool_put_bulk(done[0]->pool, (void *const *)done, run);
-		/* Unsent ones go back to the caller as they were: extbuf headers
-		 * are freed without freeing what they carry. */
-		for (uint16_t i = sent; i < k; i++) {
-			if (from[i] != NULL)
-				continue;
-			for (struct udk_mbuf *s = pkts[i]; s != NULL; s = s->next)
-				udk_mbuf_refcnt_update(s, 1);
-			rte_pktmbuf_free(rm[i]);
-		}
-		txq->zero_copy += sent;
-	}
+	/* The copies went (or go back); the udk buffers are done. */
+	udk_pktmbuf_free_bulk(pkts, sent);
+	rte_pktmbuf_free_bulk(rm + sent, k - sent);
+	txq->copies += sent;
 	txq->errors += n - k;
 	txq->packets += sent;
 	txq->bytes += bytes;
