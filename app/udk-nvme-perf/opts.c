@@ -93,7 +93,8 @@ static int parse_ns(const char *v, struct opts *o)
 			return 2;
 		for (unsigned int k = 0; k < o->nb_nsids; k++)
 			if (o->nsids[k] == n)
-				return die("--ns: namespace %llu is listed twice", (unsigned long long)n) + 1;
+				return die("--ns: namespace %llu is listed twice",
+					   (unsigned long long)n) + 1;
 		if (o->nb_nsids == MAX_NS)
 			return die("--ns: more than %d namespaces", MAX_NS) + 1;
 		o->nsids[o->nb_nsids++] = (uint32_t)n;

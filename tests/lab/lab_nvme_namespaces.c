@@ -196,7 +196,8 @@ static void tools(const char *bdf0, const char *bdf1)
 	static const char *const want[NB_NS] = {"1", "2", "1"};
 	for (int i = 0; i < NB_NS; i++) {
 		v = lab_json_index(ns, i);
-		CHECK(lab_json_is(v, "bdf", i < 2 ? bdf0 : bdf1) && lab_json_is(v, "nsid", want[i]));
+		CHECK(lab_json_is(v, "bdf", i < 2 ? bdf0 : bdf1));
+		CHECK(lab_json_is(v, "nsid", want[i]));
 		CHECK_MSG(num(v, "ios") > 0 && num(v, "errors") == 0, "namespace row %d", i);
 		sum += num(v, "ios");
 		jobs += num(lab_json_index(lab_json_member(out, "jobs"), i), "ios");
