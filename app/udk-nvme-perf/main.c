@@ -284,8 +284,9 @@ static void verify_job(struct job *j)
 
 			if (w[0] != u * j->nlb + b || w[1] != j->acked[u]) {
 				if (j->verify_bad == 0)
-					fprintf(stderr, PROG ": verify: %s LBA %llu holds LBA %llu of "
-						"write %llu, not write %u\n", j->tg->info.bdf,
+					fprintf(stderr, PROG ": verify: %s ns %u LBA %llu holds LBA "
+						"%llu of write %llu, not write %u\n", j->tg->info.bdf,
+						j->nr->ni.nsid,
 						(unsigned long long)(u * j->nlb + b),
 						(unsigned long long)w[0], (unsigned long long)w[1],
 						j->acked[u]);
@@ -294,8 +295,8 @@ static void verify_job(struct job *j)
 			}
 		}
 	}
-	fprintf(stderr, PROG ": verify: %s: %llu acknowledged writes read back, %llu differ\n",
-		j->tg->info.bdf, (unsigned long long)j->verified,
+	fprintf(stderr, PROG ": verify: %s ns %u: %llu acknowledged writes read back, %llu "
+		"differ\n", j->tg->info.bdf, j->nr->ni.nsid, (unsigned long long)j->verified,
 		(unsigned long long)j->verify_bad);
 }
 
@@ -720,8 +721,9 @@ int main(int argc, char **argv)
 	rc = 0;
 	for (i = 0; i < nj; i++)
 		if (jobs[i].verify_bad)
-			rc = die("verify: %s: %llu of %llu acknowledged writes read back wrong",
-				 jobs[i].tg->info.bdf, (unsigned long long)jobs[i].verify_bad,
+			rc = die("verify: %s ns %u: %llu of %llu acknowledged writes read back "
+				 "wrong", jobs[i].tg->info.bdf, jobs[i].nr->ni.nsid,
+				 (unsigned long long)jobs[i].verify_bad,
 				 (unsigned long long)jobs[i].verified);
 	if (atomic_load(&nb_removed) == nt)
 		rc = die("every controller was removed during the run: nothing left to measure");

@@ -10,7 +10,8 @@
  * 3 is refused with its message and the SMART command counters prove nothing
  * reached the device.  Then the tools: udk-nvme identify lists both
  * namespaces, and udk-nvme-perf --ns all drives the three namespaces at once
- * with per-namespace rows that sum to the total.
+ * with per-namespace rows that sum to the total, and with --verify reads back
+ * every write it made to them.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -205,6 +206,19 @@ static void tools(const char *bdf0, const char *bdf1)
 	printf("udk-nvme-perf: per-namespace I/Os sum to %.0f, per-job to %.0f, total %.0f\n", sum,
 	       jobs, num(out, "total.ios"));
 	CHECK(sum == num(out, "total.ios") && jobs == sum);
+
+	/* Sequential writes to the three, each block stamped with its LBA and
+	 * write generation, then every acknowledged write read back. */
+	snprintf(cmd, sizeof(cmd), "udk-nvme-perf -l 0,1 -m 128 -a %s -a %s -- --ns all --qd 4 "
+		 "--pattern write --time 1 --verify --json", bdf0, bdf1);
+	rc = lab_run_output(cmd, out, sizeof(out));
+	CHECK_MSG(WIFEXITED(rc) && WEXITSTATUS(rc) == 0, "udk-nvme-perf --verify: status 0x%x", rc);
+	CHECK(lab_json_valid(out) && lab_json_length(lab_json_member(out, "jobs")) == NB_NS);
+	for (int i = 0; i < NB_NS; i++) {
+		v = lab_json_index(lab_json_member(out, "jobs"), i);
+		CHECK_MSG(num(v, "verified") > 0 && num(v, "verify_errors") == 0, "job %d: verified "
+			  "%.0f, %.0f wrong", i, num(v, "verified"), num(v, "verify_errors"));
+	}
 
 	snprintf(cmd, sizeof(cmd), "udk-nvme-perf -l 0 -m 64 -a %s -a %s -- --ns 1,2 --time 1 "
 		 "2>&1", bdf0, bdf1);
