@@ -20,34 +20,22 @@
 #include <unistd.h>
 
 #include "hist.h"
+#include "opts.h"
 #include "udk_eal.h"
 #include "udk_mem.h"
 #include "udk_nvme.h"
 #include "udk_util.h"
-
-#define PROG "udk-nvme-perf"
-
-enum pattern { P_READ, P_WRITE, P_RANDREAD, P_RANDWRITE, P_RW, P_RANDRW };
-static const char *const pattern_names[] = {"read", "write", "randread", "randwrite", "rw",
-					    "randrw"};
-
-struct opts {
-	uint32_t qd;
-	uint64_t io_size;
-	enum pattern pattern;
-	int mix;        /* % reads; -1: from the pattern */
-	double time;
-	uint32_t nsid;
-	bool json;
-	bool verify;    /* read back every acknowledged write after the run */
-	bool qpair_latency;
-};
 
 struct target {
 	struct udk_pci_dev *pdev;
 	atomic_bool removed;      /* set by the hot-plug callback */
 	struct udk_nvme_ctrlr *ctrlr;
 	struct udk_nvme_ctrlr_info info;
+};
+
+/* One namespace of one controller: the jobs on it share it. */
+struct nsref {
+	struct target *tg;
 	struct udk_nvme_ns *ns;
 	struct udk_nvme_ns_info ni;
 };
@@ -68,6 +56,7 @@ struct slot {
 struct job {
 	unsigned int lcore;
 	struct target *tg;
+	struct nsref *nr;
 	struct udk_nvme_qpair *qp;
 	struct slot *slots;
 	uint32_t qd;
@@ -102,46 +91,6 @@ static void log_sink(int level, const char *comp, const char *msg, void *arg)
 	(void)arg;
 	if (level != UDK_LOG_ERR && level <= udk_log_get_level())
 		fprintf(stderr, PROG ": %s: %s\n", comp, msg);
-}
-
-static int die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, PROG ": ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	return 1;
-}
-
-static void usage(FILE *f)
-{
-	fprintf(f,
-		"usage: " PROG " [EAL options] -- [options]\n"
-		"Measure NVMe IOPS, bandwidth and latency through udk (VFIO).\n\n"
-		"Options:\n"
-		"  --qd N              commands in flight per queue pair (default 1)\n"
-		"  --io-size BYTES     bytes per I/O, a multiple of the block size, up to the\n"
-		"                      controller's maximum transfer; K/M suffixes (default 4096)\n"
-		"  --pattern P         read, write, randread, randwrite, rw, randrw\n"
-		"                      (default randread)\n"
-		"  --mix READ%%         reads in rw/randrw, 0..100 (default 50)\n"
-		"  --time SEC          seconds to run (default 5)\n"
-		"  --ns NSID           namespace on every controller (default 1)\n"
-		"  --json              print the results as JSON\n"
-		"  --verify            with --pattern write: stamp every block, then read back\n"
-		"                      each acknowledged write of the controllers that remain\n"
-		"  --qpair-latency     have the driver keep each queue pair's latency\n"
-		"                      histogram for telemetry (udk-top; costs a clock read\n"
-		"                      per submit and per poll that completes)\n"
-		"  --help, --version\n\n"
-		"Controllers are the -a devices.  EAL -l: lcore 0 reports, lcores 1.. each\n"
-		"drive one queue pair per namespace given to them; with one lcore, lcore 0\n"
-		"does both.  Exit 2 on bad input, 1 on a runtime error.\n\n");
-	udk_eal_usage(f);
 }
 
 static double now(void)
@@ -179,7 +128,7 @@ static void on_complete(void *arg, const struct udk_nvme_cpl *cpl);
  * older one. */
 static void stamp(struct job *j, struct slot *s, uint64_t unit)
 {
-	uint32_t bs = j->tg->ni.block_size;
+	uint32_t bs = j->nr->ni.block_size;
 
 	s->unit = unit;
 	s->gen = ++j->wgen ? j->wgen : ++j->wgen; /* never 0: "no write" */
@@ -206,7 +155,7 @@ static void submit(struct job *j, struct slot *s, uint64_t t)
 	s->t_submit = t;
 	if (j->acked != NULL && !s->read)
 		stamp(j, s, unit);
-	rc = udk_nvme_ns_io(j->qp, j->tg->ns, s->read ? UDK_NVME_IO_READ : UDK_NVME_IO_WRITE,
+	rc = udk_nvme_ns_io(j->qp, j->nr->ns, s->read ? UDK_NVME_IO_READ : UDK_NVME_IO_WRITE,
 			    s->buf, unit * j->nlb, j->nlb, 0, on_complete, s);
 	if (unlikely(rc == -UDK_EREMOVED)) {
 		j->removed++; /* the controller is gone: the slot stays idle */
@@ -318,14 +267,14 @@ static void on_pci_event(const struct udk_pci_event *ev, void *arg)
  * stamps; the job's worker is done, so the main thread polls its qpair. */
 static void verify_job(struct job *j)
 {
-	uint32_t bs = j->tg->ni.block_size;
+	uint32_t bs = j->nr->ni.block_size;
 	void *buf = j->slots[0].buf;
 
 	for (uint64_t u = 0; u < j->nb_units && !atomic_load(&j->tg->removed); u++) {
 		if (j->acked[u] == 0)
 			continue;
 		j->verified++;
-		if (udk_nvme_ns_io_sync(j->qp, j->tg->ns, UDK_NVME_IO_READ, buf, u * j->nlb, j->nlb,
+		if (udk_nvme_ns_io_sync(j->qp, j->nr->ns, UDK_NVME_IO_READ, buf, u * j->nlb, j->nlb,
 					NULL) != 0) {
 			j->verify_bad++;
 			continue;
@@ -335,8 +284,9 @@ static void verify_job(struct job *j)
 
 			if (w[0] != u * j->nlb + b || w[1] != j->acked[u]) {
 				if (j->verify_bad == 0)
-					fprintf(stderr, PROG ": verify: %s LBA %llu holds LBA %llu of "
-						"write %llu, not write %u\n", j->tg->info.bdf,
+					fprintf(stderr, PROG ": verify: %s ns %u LBA %llu holds LBA "
+						"%llu of write %llu, not write %u\n", j->tg->info.bdf,
+						j->nr->ni.nsid,
 						(unsigned long long)(u * j->nlb + b),
 						(unsigned long long)w[0], (unsigned long long)w[1],
 						j->acked[u]);
@@ -345,139 +295,77 @@ static void verify_job(struct job *j)
 			}
 		}
 	}
-	fprintf(stderr, PROG ": verify: %s: %llu acknowledged writes read back, %llu differ\n",
-		j->tg->info.bdf, (unsigned long long)j->verified,
+	fprintf(stderr, PROG ": verify: %s ns %u: %llu acknowledged writes read back, %llu "
+		"differ\n", j->tg->info.bdf, j->nr->ni.nsid, (unsigned long long)j->verified,
 		(unsigned long long)j->verify_bad);
-}
-
-/* ---- options ---- */
-
-static int number(const char *opt, const char *v, uint64_t lo, uint64_t max, uint64_t *out)
-{
-	char *end;
-	unsigned long long n;
-
-	if (v == NULL)
-		return die("%s needs a value (see --help)", opt) + 1;
-	errno = 0;
-	n = strtoull(v, &end, 0);
-	if (!errno && end != v && (*end == 'k' || *end == 'K') && end[1] == '\0')
-		n <<= 10, end++;
-	else if (!errno && end != v && (*end == 'm' || *end == 'M') && end[1] == '\0')
-		n <<= 20, end++;
-	if (errno || end == v || *end != '\0' || v[0] == '-' || n < lo || n > max)
-		return die("%s: '%s' is not a number in %llu..%llu", opt, v,
-			   (unsigned long long)lo, (unsigned long long)max) + 1;
-	*out = n;
-	return 0;
-}
-
-/* 0, or the exit code 2. */
-static int parse(int argc, char **argv, struct opts *o)
-{
-	uint64_t v;
-
-	*o = (struct opts){.qd = 1, .io_size = 4096, .pattern = P_RANDREAD, .mix = -1,
-			   .time = 5, .nsid = 1};
-	for (int i = 0; i < argc; i++) {
-		const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-		int rc = 0;
-
-		if (!strcmp(a, "--json")) {
-			o->json = true;
-			continue;
-		}
-		if (!strcmp(a, "--verify")) {
-			o->verify = true;
-			continue;
-		}
-		if (!strcmp(a, "--qpair-latency")) {
-			o->qpair_latency = true;
-			continue;
-		}
-		if (!strcmp(a, "--qd")) {
-			rc = number(a, val, 1, 65535, &v), o->qd = (uint32_t)v;
-		} else if (!strcmp(a, "--io-size")) {
-			rc = number(a, val, 1, 1u << 30, &o->io_size);
-		} else if (!strcmp(a, "--mix")) {
-			rc = number(a, val, 0, 100, &v), o->mix = (int)v;
-		} else if (!strcmp(a, "--ns")) {
-			rc = number(a, val, 1, 0xfffffffe, &v), o->nsid = (uint32_t)v;
-		} else if (!strcmp(a, "--time")) {
-			char *end;
-			if (val == NULL)
-				return die("--time needs a value (see --help)") + 1;
-			o->time = strtod(val, &end);
-			if (end == val || *end != '\0' || !(o->time > 0 && o->time <= 86400))
-				return die("--time: '%s' is not a number of seconds in (0, 86400]",
-					   val) + 1;
-		} else if (!strcmp(a, "--pattern")) {
-			size_t k;
-			if (val == NULL)
-				return die("--pattern needs a value (see --help)") + 1;
-			for (k = 0; k < UDK_ARRAY_SIZE(pattern_names); k++)
-				if (!strcmp(val, pattern_names[k]))
-					break;
-			if (k == UDK_ARRAY_SIZE(pattern_names))
-				return die("--pattern: unknown pattern '%s' (read, write, randread, "
-					   "randwrite, rw, randrw)", val) + 1;
-			o->pattern = (enum pattern)k;
-		} else {
-			return die("unknown option '%s' (see --help)", a) + 1;
-		}
-		if (rc)
-			return rc;
-		i++;
-	}
-	if (o->mix >= 0 && o->pattern != P_RW && o->pattern != P_RANDRW)
-		return die("--mix applies to the rw and randrw patterns, not %s",
-			   pattern_names[o->pattern]) + 1;
-	if (o->verify && o->pattern != P_WRITE)
-		return die("--verify needs --pattern write (sequential writes: one write per block "
-			   "in flight at a time), not %s", pattern_names[o->pattern]) + 1;
-	if (o->mix < 0)
-		o->mix = o->pattern == P_READ || o->pattern == P_RANDREAD ? 100 :
-			 o->pattern == P_WRITE || o->pattern == P_RANDWRITE ? 0 : 50;
-	return 0;
 }
 
 /* ---- set-up: controllers, namespaces, jobs ---- */
 
-/* Attach every -a controller and check the options against it.  0, or the
- * exit code (2: the options do not fit the device, 1: it failed). */
-static int targets_open(const struct opts *o, struct target *tg, size_t nt)
+/* Fill nr with namespace nsid of t and check the options against it.  0, or
+ * the exit code 2. */
+static int ns_open(const struct opts *o, struct target *t, uint32_t nsid, struct nsref *nr)
+{
+	nr->tg = t;
+	if (udk_nvme_ctrlr_ns(t->ctrlr, nsid, &nr->ns) < 0)
+		return die("--ns: %s (--ns all takes each controller's active namespaces)",
+			   udk_last_error()) + 1;
+	udk_nvme_ns_info(nr->ns, &nr->ni);
+	if (o->io_size % nr->ni.block_size)
+		return die("--io-size %llu is not a multiple of the block size of namespace %u on "
+			   "%s (%u bytes)", (unsigned long long)o->io_size, nsid, t->info.bdf,
+			   nr->ni.block_size) + 1;
+	if (o->io_size / nr->ni.block_size > nr->ni.nsze)
+		return die("--io-size %llu is larger than namespace %u on %s",
+			   (unsigned long long)o->io_size, nsid, t->info.bdf) + 1;
+	return 0;
+}
+
+/* Attach every -a controller, find the --ns namespaces of each (nr[], *nn of
+ * them) and check the options against them.  0, or the exit code (2: the
+ * options do not fit the device, 1: it failed). */
+static int targets_open(const struct opts *o, struct target *tg, size_t nt, struct nsref *nr,
+			unsigned int *nn)
 {
 	struct udk_nvme_ctrlr_opts co;
+	uint32_t ids[MAX_NS];
+	int rc;
 
 	/* Several lcores poll qpairs of one controller: a timeout aborts the
 	 * command, and a reset would be the user's to make, never a worker's. */
 	udk_nvme_ctrlr_opts_init(&co, sizeof(co));
 	co.timeout_action = UDK_NVME_TIMEOUT_ABORT;
+	*nn = 0;
 	for (size_t i = 0; i < nt; i++) {
 		struct target *t = &tg[i];
+		uint32_t n = o->nb_nsids;
 
 		t->pdev = udk_eal_device(i);
 		if (udk_nvme_ctrlr_attach(t->pdev, &co, &t->ctrlr) < 0)
 			return die("controller %zu: %s", i, udk_last_error());
 		udk_nvme_ctrlr_info(t->ctrlr, &t->info);
-		if (udk_nvme_ctrlr_ns(t->ctrlr, o->nsid, &t->ns) < 0)
-			return die("--ns: %s", udk_last_error()) + 1;
-		udk_nvme_ns_info(t->ns, &t->ni);
 		if (o->qd > t->info.max_qsize - 1)
 			return die("--qd %u: %s has queues of at most %u entries, so at most %u "
 				   "commands in flight", o->qd, t->info.bdf, t->info.max_qsize,
 				   t->info.max_qsize - 1) + 1;
-		if (o->io_size % t->ni.block_size)
-			return die("--io-size %llu is not a multiple of the block size of "
-				   "namespace %u on %s (%u bytes)", (unsigned long long)o->io_size,
-				   o->nsid, t->info.bdf, t->ni.block_size) + 1;
 		if (o->io_size > t->info.max_xfer)
 			return die("--io-size %llu is more than %s can move in one command "
 				   "(MDTS: %u bytes)", (unsigned long long)o->io_size, t->info.bdf,
 				   t->info.max_xfer) + 1;
-		if (o->io_size / t->ni.block_size > t->ni.nsze)
-			return die("--io-size %llu is larger than namespace %u on %s",
-				   (unsigned long long)o->io_size, o->nsid, t->info.bdf) + 1;
+		memcpy(ids, o->nsids, sizeof(ids));
+		if (o->ns_all) {
+			n = udk_nvme_ctrlr_active_ns(t->ctrlr, ids, MAX_NS);
+			if (n == 0)
+				return die("--ns all: %s has no active namespace", t->info.bdf) + 1;
+			if (n > MAX_NS)
+				return die("--ns all: %s has %u active namespaces, more than %d; list "
+					   "the ones to use", t->info.bdf, n, MAX_NS) + 1;
+		}
+		for (uint32_t k = 0; k < n; k++) {
+			rc = ns_open(o, t, ids[k], &nr[(*nn)++]);
+			if (rc)
+				return rc;
+		}
 	}
 	return 0;
 }
@@ -486,10 +374,11 @@ static int job_open(const struct opts *o, struct job *j, unsigned int idx)
 {
 	struct udk_nvme_qpair_opts qo;
 	struct target *t = j->tg;
+	struct nsref *nr = j->nr;
 
 	j->qd = o->qd;
-	j->nlb = (uint32_t)(o->io_size / t->ni.block_size);
-	j->nb_units = t->ni.nsze / j->nlb;
+	j->nlb = (uint32_t)(o->io_size / nr->ni.block_size);
+	j->nb_units = nr->ni.nsze / j->nlb;
 	j->random = o->pattern == P_RANDREAD || o->pattern == P_RANDWRITE ||
 		    o->pattern == P_RANDRW;
 	j->mix = o->mix;
@@ -499,7 +388,7 @@ static int job_open(const struct opts *o, struct job *j, unsigned int idx)
 	if (o->verify) {
 		if (j->nb_units > (1u << 26) || o->qd >= j->nb_units)
 			return die("--verify: namespace %u on %s has %llu I/O units; it needs more "
-				   "than --qd and at most 64M", o->nsid, t->info.bdf,
+				   "than --qd and at most 64M", nr->ni.nsid, t->info.bdf,
 				   (unsigned long long)j->nb_units) + 1;
 		j->acked = calloc(j->nb_units, sizeof(*j->acked));
 		if (j->acked == NULL)
@@ -587,33 +476,52 @@ static void result_json(const struct result *r, uint64_t io_size)
 	       (double)hist_percentile(h, 0.99) / 1e3, (double)hist_percentile(h, 0.999) / 1e3);
 }
 
-static void report(const struct opts *o, struct job *jobs, unsigned int nj, double secs)
+/* One namespace's jobs together: their I/Os, and the longest run among them. */
+static void ns_result(const struct nsref *nr, struct job *jobs, unsigned int nj,
+		      struct result *r, struct hist *h)
 {
-	static struct hist total;
-	struct result tr = {.secs = secs, .h = &total};
+	hist_init(h);
+	*r = (struct result){.h = h};
+	for (unsigned int i = 0; i < nj; i++) {
+		struct job *j = &jobs[i];
+
+		if (j->nr != nr)
+			continue;
+		hist_merge(h, &j->hist);
+		r->reads += j->reads, r->writes += j->writes, r->errors += j->errors;
+		if (j->t1 - j->t0 > r->secs)
+			r->secs = j->t1 - j->t0;
+	}
+}
+
+static void report(const struct opts *o, struct job *jobs, unsigned int nj, struct nsref *nr,
+		   unsigned int nn, double secs)
+{
+	static struct hist total, nh;
+	struct result tr = {.secs = secs, .h = &total}, r;
+	char name[80];
 
 	hist_init(&total);
 	if (o->json)
-		printf("{\"pattern\":\"%s\",\"qd\":%u,\"io_size\":%llu,\"mix\":%d,\"nsid\":%u,"
+		printf("{\"pattern\":\"%s\",\"qd\":%u,\"io_size\":%llu,\"mix\":%d,\"ns\":\"%s\","
 		       "\"jobs\":[", pattern_names[o->pattern], o->qd,
-		       (unsigned long long)o->io_size, o->mix, o->nsid);
+		       (unsigned long long)o->io_size, o->mix, o->ns_arg);
 	else
 		printf("%-26s %10s %9s %9s %9s %9s %9s %9s %9s %9s\n", "lcore / device", "IOPS",
 		       "MiB/s", "avg us", "min us", "max us", "p50 us", "p90 us", "p99 us",
 		       "p99.9 us");
 	for (unsigned int i = 0; i < nj; i++) {
 		struct job *j = &jobs[i];
-		struct result r = {j->reads, j->writes, j->errors, j->t1 - j->t0, &j->hist};
 		bool gone = atomic_load(&j->tg->removed);
-		char name[80];
 
+		r = (struct result){j->reads, j->writes, j->errors, j->t1 - j->t0, &j->hist};
 		hist_merge(&total, &j->hist);
 		tr.reads += j->reads;
 		tr.writes += j->writes;
 		tr.errors += j->errors;
 		if (o->json) {
 			printf("%s{\"lcore\":%u,\"bdf\":\"%s\",\"nsid\":%u,\"removed\":%s,", i ? "," : "",
-			       j->lcore, j->tg->info.bdf, o->nsid, gone ? "true" : "false");
+			       j->lcore, j->tg->info.bdf, j->nr->ni.nsid, gone ? "true" : "false");
 			if (o->verify)
 				printf("\"verified\":%llu,\"verify_errors\":%llu,",
 				       (unsigned long long)j->verified,
@@ -622,7 +530,22 @@ static void report(const struct opts *o, struct job *jobs, unsigned int nj, doub
 			printf("}");
 		} else {
 			snprintf(name, sizeof(name), "lcore %u %s ns %u%s", j->lcore, j->tg->info.bdf,
-				 o->nsid, gone ? " (removed)" : "");
+				 j->nr->ni.nsid, gone ? " (removed)" : "");
+			result_text(name, &r, o->io_size);
+		}
+	}
+	/* Per namespace: the sum of its jobs (one row each when several). */
+	if (o->json)
+		printf("],\"namespaces\":[");
+	for (unsigned int k = 0; k < nn && (o->json || nn > 1); k++) {
+		ns_result(&nr[k], jobs, nj, &r, &nh);
+		if (o->json) {
+			printf("%s{\"bdf\":\"%s\",\"nsid\":%u,", k ? "," : "", nr[k].tg->info.bdf,
+			       nr[k].ni.nsid);
+			result_json(&r, o->io_size);
+			printf("}");
+		} else {
+			snprintf(name, sizeof(name), "%s ns %u", nr[k].tg->info.bdf, nr[k].ni.nsid);
 			result_text(name, &r, o->io_size);
 		}
 	}
@@ -657,10 +580,11 @@ int main(int argc, char **argv)
 {
 	struct udk_eal_args ea;
 	struct target tg[UDK_MAX_ALLOW] = {{0}};
+	static struct nsref nr[UDK_MAX_ALLOW * MAX_NS];
 	struct worker wk[UDK_MAX_LCORES] = {{0}};
 	struct job *jobs = NULL;
 	struct opts o;
-	unsigned int nw, nt = 0, nj = 0, i;
+	unsigned int nw, nt = 0, nn = 0, nj = 0, i;
 	uint64_t last = 0;
 	double t0, tl, secs;
 	int n, rc;
@@ -696,18 +620,18 @@ int main(int argc, char **argv)
 	ev_tg = tg;
 	ev_nt = nt;
 	udk_pci_event_register(on_pci_event, NULL);
-	rc = targets_open(&o, tg, nt);
+	rc = targets_open(&o, tg, nt, nr, &nn);
 	if (rc)
 		goto out_targets;
 
 	/* More workers than namespaces: each worker a queue pair on the namespace
-	 * i % nt.  Fewer: each namespace a queue pair on the worker i % nw. */
+	 * i % nn.  Fewer: each namespace a queue pair on the worker i % nw. */
 	nw = udk_lcore_count() > 1 ? udk_lcore_count() - 1 : 1;
-	nj = nw > nt ? nw : nt;
-	if (o.verify && nj != nt) {
+	nj = nw > nn ? nw : nn;
+	if (o.verify && nj != nn) {
 		rc = die("--verify: each namespace needs exactly one queue pair; %u worker lcores "
-			 "for %u controller%s (use -l with at most %u lcores)", nw, nt,
-			 nt == 1 ? "" : "s", nt + 1) + 1;
+			 "for %u namespace%s (use -l with at most %u lcores)", nw, nn,
+			 nn == 1 ? "" : "s", nn + 1) + 1;
 		goto out_targets;
 	}
 	jobs = aligned_alloc(64, sizeof(*jobs) * nj);
@@ -726,7 +650,8 @@ int main(int argc, char **argv)
 	for (i = 0; i < nj; i++) {
 		struct worker *w = &wk[i % nw];
 
-		jobs[i].tg = &tg[i % nt];
+		jobs[i].nr = &nr[i % nn];
+		jobs[i].tg = nr[i % nn].tg;
 		jobs[i].lcore = udk_lcore_count() > 1 ? i % nw + 1 : 0;
 		w->jobs[w->nb_jobs++] = &jobs[i];
 		rc = job_open(&o, &jobs[i], i);
@@ -736,9 +661,10 @@ int main(int argc, char **argv)
 
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
-	fprintf(stderr, PROG ": %s, %llu bytes, QD %u, %u controller%s, %u queue pair%s on %u "
-		"lcore%s, %.1f s\n", pattern_names[o.pattern], (unsigned long long)o.io_size, o.qd,
-		nt, nt == 1 ? "" : "s", nj, nj == 1 ? "" : "s", nw, nw == 1 ? "" : "s", o.time);
+	fprintf(stderr, PROG ": %s, %llu bytes, QD %u, %u controller%s, %u namespace%s, %u queue "
+		"pair%s on %u lcore%s, %.1f s\n", pattern_names[o.pattern],
+		(unsigned long long)o.io_size, o.qd, nt, nt == 1 ? "" : "s", nn, nn == 1 ? "" : "s",
+		nj, nj == 1 ? "" : "s", nw, nw == 1 ? "" : "s", o.time);
 	t0 = tl = now();
 	if (udk_lcore_count() > 1) {
 		for (i = 0; i < nw; i++)
@@ -791,12 +717,13 @@ int main(int argc, char **argv)
 	for (i = 0; o.verify && i < nj; i++)
 		if (!atomic_load(&jobs[i].tg->removed))
 			verify_job(&jobs[i]);
-	report(&o, jobs, nj, secs);
+	report(&o, jobs, nj, nr, nn, secs);
 	rc = 0;
 	for (i = 0; i < nj; i++)
 		if (jobs[i].verify_bad)
-			rc = die("verify: %s: %llu of %llu acknowledged writes read back wrong",
-				 jobs[i].tg->info.bdf, (unsigned long long)jobs[i].verify_bad,
+			rc = die("verify: %s ns %u: %llu of %llu acknowledged writes read back "
+				 "wrong", jobs[i].tg->info.bdf, jobs[i].nr->ni.nsid,
+				 (unsigned long long)jobs[i].verify_bad,
 				 (unsigned long long)jobs[i].verified);
 	if (atomic_load(&nb_removed) == nt)
 		rc = die("every controller was removed during the run: nothing left to measure");

@@ -39,6 +39,13 @@ for args, text in [
         (['--frob'], "unknown option '--frob'"),
         (['--verify'], '--verify needs --pattern write'),
         (['--verify', '--pattern', 'randwrite'], '--verify needs --pattern write'),
+        (['--ns', '0'], "--ns: '0' is not a number in 1..4294967294"),
+        (['--ns', '1,,2'], "--ns: '1,,2' is not 'all' or a list of NSIDs"),
+        (['--ns', '2,'], "--ns: '2,' is not 'all' or a list of NSIDs"),
+        (['--ns', '1,x'], "--ns: 'x' is not a number"),
+        (['--ns', '1,2,1'], '--ns: namespace 1 is listed twice'),
+        (['--ns', ','.join(str(n) for n in range(1, 18))], '--ns: more than 16 namespaces'),
+        (['--ns'], '--ns needs a value'),
 ]:
     rc, out, err = run(['-a', '0000:00:03.0', '--'] + args)
     check(rc == 2 and text in err and err.count('\n') == 1,

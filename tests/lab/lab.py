@@ -358,6 +358,7 @@ def qemu_command(qemu, vmlinux, initrd, labdir):
     # an id so that hot-plug tests can address it over QMP.
     img0 = os.path.join(labdir, 'nvme0.img')
     img1 = os.path.join(labdir, 'nvme1.img')
+    img0n2 = os.path.join(labdir, 'nvme0n2.img')
     return [
         qemu,
         '-machine', 'q35,accel=tcg,kernel-irqchip=split', '-cpu', 'max',
@@ -366,9 +367,12 @@ def qemu_command(qemu, vmlinux, initrd, labdir):
         '-kernel', vmlinux, '-initrd', initrd, '-append', KERNEL_CMDLINE,
         '-virtfs', 'local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap',
         '-virtfs', 'local,path=%s,mount_tag=labdir,security_model=none' % labdir,
-        # NVMe 1b36:0010 on the root complex.
+        # NVMe 1b36:0010 on the root complex, with two namespaces.
         '-drive', 'file=%s,if=none,id=nv0,format=raw' % img0,
-        '-device', 'nvme,id=nvme0,serial=udk-lab-nvme0,drive=nv0',
+        '-drive', 'file=%s,if=none,id=nv0n2,format=raw' % img0n2,
+        '-device', 'nvme,id=nvme0,serial=udk-lab-nvme0',
+        '-device', 'nvme-ns,drive=nv0,bus=nvme0,nsid=1',
+        '-device', 'nvme-ns,drive=nv0n2,bus=nvme0,nsid=2',
         # virtio-net 1af4:1041 and e1000e 8086:10d3, wired together by hub 0.
         '-netdev', 'hubport,id=p0,hubid=0', '-netdev', 'hubport,id=p1,hubid=0',
         '-device', 'virtio-net-pci,id=vnet0,netdev=p0,disable-legacy=on,iommu_platform=on,romfile=,mac=%s' % LAB_MACS['vnet0'],
@@ -532,7 +536,7 @@ def boot(build_dir, mode, timeout, tests=(), demo=(), echo=False, interactive=Fa
                ''.join('UDK_LAB_MAC_%s=%s\n' % (k, LAB_MACS[q]) for k, q in (
                    ('VIRTIO', 'vnet0'), ('E1000E', 'e1000e0'), ('E1000_A', 'e1000a'),
                    ('E1000_B', 'e1000b'))))
-    for img in ('nvme0.img', 'nvme1.img', 'nvme-hotplug.img'):
+    for img in ('nvme0.img', 'nvme0n2.img', 'nvme1.img', 'nvme-hotplug.img'):
         with open(os.path.join(labdir, img), 'wb') as f:
             f.truncate(NVME_IMAGE_SIZE)  # sparse, zero-filled, fresh every boot
     qmp = qmp_path(labdir)

@@ -258,7 +258,7 @@ static void bad_inputs(struct udk_nvme_ctrlr *c, struct udk_nvme_qpair *qp,
 	CHECK(err_has(udk_nvme_ns_read(qp, ns, buf, 0, ci.max_xfer / ni.block_size + 1, io_cb,
 				       NULL), -E2BIG, "maximum transfer"));
 	CHECK(err_has(udk_nvme_ctrlr_ns(c, 7, &missing), -ENOENT,
-		      "namespace 7 is not active on this controller (active: 1)"));
+		      "namespace 7 is not active on this controller (active: 1,2)"));
 	CHECK(missing == NULL);
 	CHECK(err_has(udk_nvme_ns_read(qp, NULL, buf, 0, 1, io_cb, NULL), -EINVAL,
 		      "no namespace given"));
@@ -335,7 +335,8 @@ int main(void)
 	CHECK(strncmp(i0.model, "QEMU NVMe Ctrl", 14) == 0);
 	CHECK(udk_device_map(udk_pci_dev_device(udk_eal_device(0))) ==
 	      udk_device_map(udk_pci_dev_device(udk_eal_device(1))));
-	CHECK(udk_nvme_ctrlr_active_ns(c0, ids, 4) == 1 && ids[0] == 1);
+	CHECK(udk_nvme_ctrlr_active_ns(c0, ids, 4) == 2 && ids[0] == 1 && ids[1] == 2);
+	CHECK(udk_nvme_ctrlr_active_ns(c1, ids, 4) == 1 && ids[0] == 1);
 	REQUIRE(udk_nvme_ctrlr_ns(c0, 1, &ns0) == 0 && udk_nvme_ctrlr_ns(c1, 1, &ns1) == 0);
 	udk_nvme_ns_info(ns0, &ni);
 	printf("namespace 1: %llu blocks of %u bytes\n", (unsigned long long)ni.nsze, ni.block_size);

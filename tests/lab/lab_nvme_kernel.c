@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * lab_nvme_kernel: udk and the Linux kernel's nvme driver agree on the data.
- * udk writes a pattern; the device is rebound to `nvme` and the kernel reads
- * it back from /dev/nvmeXn1 (pread, O_DIRECT); the kernel writes a second
- * pattern (pwrite, O_DIRECT, fsync); the device goes back to vfio-pci and udk
- * reads the kernel's pattern and its own.  Each udk phase runs in a child
+ * udk writes a pattern to namespace 1; the device is rebound to `nvme` and
+ * the kernel reads it back from that namespace's disk, /dev/nvmeXnY (pread,
+ * O_DIRECT); the kernel writes a second pattern (pwrite, O_DIRECT, fsync);
+ * the device goes back to vfio-pci and udk reads the kernel's pattern and its
+ * own.  Each udk phase runs in a child
  * process of its own (one EAL per process).  Puts the device back unbound and
  * unloads nvme.
  */
@@ -102,14 +103,18 @@ static int in_child(const char *bdf, int phase)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-/* /dev/nvmeXn1 of the controller at bdf, waiting for the kernel to probe it. */
+/* The disk of namespace 1 of the controller at bdf (/dev/nvmeXnY), waiting for
+ * the kernel to probe it.  It is found by its sysfs nsid, not by its name: the
+ * kernel numbers a controller's disks in the order it scans them, and the
+ * lab's first controller has two namespaces.  Under multipath the entry in
+ * the controller's directory is the hidden path nvmeXcZnY of disk nvmeXnY. */
 static int kernel_disk(const char *bdf, char *dev, size_t len)
 {
-	char dir[128];
+	char dir[128], path[400], nsid[16], name[64];
 
 	snprintf(dir, sizeof(dir), "/sys/bus/pci/devices/%s/nvme", bdf);
 	for (int i = 0; i < 100; i++, usleep(100000)) {
-		DIR *d = opendir(dir);
+		DIR *d = opendir(dir), *cd;
 		struct dirent *de;
 		char ctrl[32] = "";
 
@@ -121,7 +126,26 @@ static int kernel_disk(const char *bdf, char *dev, size_t len)
 		closedir(d);
 		if (ctrl[0] == '\0')
 			continue;
-		snprintf(dev, len, "/dev/%sn1", ctrl);
+		snprintf(path, sizeof(path), "%s/%s", dir, ctrl);
+		if ((cd = opendir(path)) == NULL)
+			continue;
+		name[0] = '\0';
+		while ((de = readdir(cd)) != NULL && name[0] == '\0') {
+			char *c;
+
+			if (strncmp(de->d_name, "nvme", 4) != 0 || strchr(de->d_name + 4, 'n') == NULL)
+				continue;
+			snprintf(path, sizeof(path), "%s/%s/%.60s/nsid", dir, ctrl, de->d_name);
+			if (lab_read_file(path, nsid, sizeof(nsid)) < 0 || atoi(nsid) != 1)
+				continue;
+			snprintf(name, sizeof(name), "%.60s", de->d_name);
+			if ((c = strchr(name + 4, 'c')) != NULL) /* nvmeXcZnY -> nvmeXnY */
+				memmove(c, strchr(c, 'n'), strlen(strchr(c, 'n')) + 1);
+		}
+		closedir(cd);
+		if (name[0] == '\0')
+			continue;
+		snprintf(dev, len, "/dev/%s", name);
 		if (access(dev, R_OK) == 0)
 			return 0;
 	}
