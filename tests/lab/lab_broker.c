@@ -441,8 +441,29 @@ static bool on_iommufd(void)
 	return want != NULL && strcmp(want, "iommufd") == 0;
 }
 
-/* Two clients at once, each with its own device: A cannot reach B. */
-static void two_clients(const char *self, const char *a_bdf, const char *b_bdf)
+/* How many of pid's fds are open on path. */
+static int fds_on(pid_t pid, const char *path)
+{
+	int n = 0;
+
+	for (int fd = 0; fd < 1024; fd++) {
+		char link[64], t[256];
+		ssize_t len;
+
+		snprintf(link, sizeof(link), "/proc/%d/fd/%d", (int)pid, fd);
+		len = readlink(link, t, sizeof(t) - 1);
+		if (len <= 0)
+			continue;
+		t[len] = '\0';
+		n += strcmp(t, path) == 0;
+	}
+	return n;
+}
+
+/* Two clients at once, each with its own device: A cannot reach B.  The
+ * broker holds three sessions then (uids 1000, 1002 and the parked 1003),
+ * each with a map object of its own. */
+static void two_clients(pid_t broker, const char *self, const char *a_bdf, const char *b_bdf)
 {
 	bool iommufd = on_iommufd();
 	unsigned long long target = 0;
@@ -474,6 +495,14 @@ static void two_clients(const char *self, const char *a_bdf, const char *b_bdf)
 		  iommufd ? "iommufd" : "type1") == 0);
 	CHECK(log_has("uid 1000: backend", iommufd ? "backend iommufd" : "backend vfio-type1",
 		      1000));
+	{
+		const char *obj = iommufd ? "/dev/iommu" : "/dev/vfio/vfio";
+		int n = fds_on(broker, obj);
+
+		printf("the broker holds %d fds on %s for its 3 sessions (one context or container "
+		       "per user)\n", n, obj);
+		CHECK(n == 3);
+	}
 	snprintf(needle, sizeof(needle), "DMAR.*fault addr 0x%llx ", target);
 	CHECK(lab_kmsg_find(mark, needle, 10000, line, sizeof(line)) == 1);
 	printf("kernel log: %s\n", line);
@@ -754,7 +783,7 @@ int main(int argc, char **argv)
 	fwd(lab_env_require("UDK_LAB_VIRTIO"), lab_env_require("UDK_LAB_E1000E"));
 
 	/* 9. Two clients at once, each with its own device. */
-	two_clients(self, bdf, other);
+	two_clients(broker, self, bdf, other);
 
 	kill(broker, SIGTERM);
 	waitpid(broker, &st, 0);
