@@ -86,6 +86,10 @@ int session_create(struct broker *b, uid_t uid, gid_t gid, struct session **out)
 /* Open bdf and attach it to the session's map.  0 or a negative code with
  * the reason in why. */
 int session_add_dev(struct session *s, const char *bdf, char *why, size_t len);
+/* Which backend the session's map is on, for the log: on iommufd its IOAS
+ * and each device's object and page-table ids (all in the session's own
+ * context). */
+void session_backend(const struct session *s, char *buf, size_t len);
 /* Allocate, zero and map a segment of at least len bytes.  0 or a negative
  * code with the reason in why. */
 int session_add_seg(struct broker *b, struct session *s, uint64_t len, char *why, size_t wlen);

@@ -126,6 +126,7 @@ static int hello(struct broker *b, struct conn *c, const struct udk_broker_hello
 	uint64_t t0 = now_us();
 	struct session *s;
 	char why[400], rn[64], list[UDK_BROKER_MAX_DEVS * UDK_BROKER_BDF_LEN + 8] = "";
+	char backend[UDK_BROKER_MAX_DEVS * 80 + 96];
 	bool kept, fresh = false;
 	int rc;
 
@@ -186,12 +187,14 @@ static int hello(struct broker *b, struct conn *c, const struct udk_broker_hello
 	for (unsigned int i = 0; i < h->nb_devs; i++)
 		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? "," : "",
 			 h->devs[i]);
+	session_backend(s, backend, sizeof(backend));
 	blog("GRANTED uid %u gid %u pid %d (rule %s): devices %s, %llu MiB in %u segments "
 	     "(%s) in %.1f ms", (unsigned int)c->uid, (unsigned int)c->gid, (int)c->pid,
 	     rule_name(r, rn, sizeof(rn)), list[0] ? list : "none",
 	     (unsigned long long)(s->mem >> 20), s->nb_segs,
 	     kept ? "kept from the last session: not zeroed or pinned again" : "zeroed and pinned now",
 	     (double)(now_us() - t0) / 1000.0);
+	blog("uid %u: %s", (unsigned int)c->uid, backend);
 	return 0;
 
 err:

@@ -1,5 +1,6 @@
-/* session.c - what one user holds: a map of its own (a VFIO type1 container
- * made through lib/dma), the devices attached to it and the hugepage segments
+/* session.c - what one user holds: a map of its own (an iommufd context with
+ * one IOAS where the kernel has iommufd, else a VFIO type1 container, made
+ * through lib/dma), the devices attached to it and the hugepage segments
  * mapped into it.  A session outlives its client (parked) so the same user's
  * next start finds its memory zeroed, pinned and mapped already; it is evicted
  * (devices reset, memory zeroed and freed, map destroyed) before anything of
@@ -47,9 +48,13 @@ int session_create(struct broker *b, uid_t uid, gid_t gid, struct session **out)
 	s->gid = gid;
 	s->sock = -1;
 	udk_dmamap_opts_init(&o, sizeof(o));
-	/* Type1: the client needs nothing but the device fd, which the group
-	 * hands out here.  (iommufd brokering is later work, doc/broker.md.) */
-	o.backend = UDK_DMAMAP_VFIO_TYPE1;
+	/* AUTO: iommufd where the kernel offers it, else VFIO type1.  Either
+	 * way the client gets only device fds.  On iommufd every map is a
+	 * /dev/iommu context of its own (lib/dma opens one per map), so each
+	 * user's devices are bound to a context no other user's device is
+	 * bound to: a bound cdev may re-attach itself to any IOAS of its own
+	 * context by id, and here that holds only its user's memory. */
+	o.backend = UDK_DMAMAP_AUTO;
 	snprintf(name, sizeof(name), "uid%u", (unsigned int)uid);
 	o.name = name;
 	rc = udk_dmamap_create(&o, &s->map);
@@ -89,6 +94,27 @@ int session_add_dev(struct session *s, const char *bdf, char *why, size_t len)
 	snprintf(d->bdf, sizeof(d->bdf), "%s", bdf);
 	s->nb_devs++;
 	return 0;
+}
+
+void session_backend(const struct session *s, char *buf, size_t len)
+{
+	struct udk_dmamap_info info;
+	size_t n;
+
+	if (udk_dmamap_info(s->map, &info) < 0 || info.backend != UDK_DMAMAP_IOMMUFD) {
+		snprintf(buf, len, "backend vfio-type1: a container of its own, device fds from "
+			 "its groups");
+		return;
+	}
+	n = (size_t)snprintf(buf, len, "backend iommufd: a /dev/iommu context of its own, IOAS %u",
+			     info.ioas_id);
+	for (unsigned int i = 0; i < s->nb_devs && n < len; i++) {
+		uint32_t devid = 0, hwpt = 0;
+
+		udk_device_iommufd_ids(s->devs[i].dev, &devid, &hwpt);
+		n += (size_t)snprintf(buf + n, len - n, "; %s cdev bound (device %u) and attached "
+				      "(page table %u)", s->devs[i].bdf, devid, hwpt);
+	}
 }
 
 int session_add_seg(struct broker *b, struct session *s, uint64_t want, char *why, size_t wlen)

@@ -506,3 +506,12 @@ int udk_device_iommu_group(const struct udk_device *dev)
 {
 	return dev->grp->num;
 }
+
+int udk_device_iommufd_ids(const struct udk_device *dev, uint32_t *devid, uint32_t *hwpt_id)
+{
+	if (dev->map == NULL || dev->map->backend != UDK_DMAMAP_IOMMUFD)
+		return -ENOTSUP;
+	*devid = dev->devid;
+	*hwpt_id = dev->hwpt_id;
+	return 0;
+}

@@ -334,6 +334,7 @@ int udk_dmamap_info(struct udk_dmamap *map, struct udk_dmamap_info *info)
 		.bytes_mapped = map->bytes,
 		.live = map->live,
 		.iova_pgsizes = map->pgsizes,
+		.ioas_id = map->backend == UDK_DMAMAP_IOMMUFD ? map->ioas_id : 0,
 	};
 	pthread_mutex_unlock(&map->lock);
 	return 0;

@@ -178,6 +178,8 @@ struct udk_dmamap_info {
 				iommufd: always) */
 	uint64_t iova_pgsizes; /* IOMMU page sizes, 0 until a device is attached (and
 				  always under iommufd, which does not report them) */
+	uint32_t ioas_id;      /* iommufd: the map's IOAS in its own /dev/iommu context;
+				  0 on other backends */
 };
 int udk_dmamap_info(struct udk_dmamap *map, struct udk_dmamap_info *info);
 const char *udk_dmamap_name(const struct udk_dmamap *map);
@@ -239,6 +241,11 @@ void udk_device_set_release(struct udk_device *dev, udk_device_release_fn fn, vo
 
 const char *udk_device_name(const struct udk_device *dev); /* the PCI address */
 int udk_device_iommu_group(const struct udk_device *dev);
+/* iommufd: the device object id VFIO_DEVICE_BIND_IOMMUFD gave the device's
+ * cdev and the page table VFIO_DEVICE_ATTACH_IOMMUFD_PT attached it to (ids
+ * in its map's context).  -ENOTSUP when the device is not attached to an
+ * iommufd map (type1, brokered, detached). */
+int udk_device_iommufd_ids(const struct udk_device *dev, uint32_t *devid, uint32_t *hwpt_id);
 
 /* ---- Brokered maps (udk-broker, doc/broker.md) ----
  *

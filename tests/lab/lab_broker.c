@@ -16,14 +16,26 @@
  * after the client is gone keeps the device from the next user until it is
  * closed.
  *
+ * Two clients at once, each with its own device (uid 1000: UDK_LAB_NVME2,
+ * uid 1002: UDK_LAB_NVME): a DMA the first aims at an IOVA of the second's
+ * memory faults and leaves it untouched; on iommufd (lab.env
+ * UDK_LAB_IOMMU_BACKEND=iommufd) the first holds only its device's cdev,
+ * bound and attached by the broker (no /dev/iommu, group or container fd),
+ * and VFIO_DEVICE_ATTACH_IOMMUFD_PT to ids 1..64 is refused for every id but
+ * the IOAS and page table of its own context, which the broker logs.
+ *
  * "lab_broker rogue SOCK BDF" is the client half of the isolation check,
- * run as uid 1000.
+ * run as uid 1000; "holder" and "reach" are the two clients of the
+ * two-client check.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/vfio.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -252,6 +264,272 @@ static int rogue(const char *sock, const char *bdf)
 	return LAB_PASS;
 }
 
+struct seg_at {
+	uint64_t iova;
+	void *va;
+};
+
+static int seg_at_iova(const struct udk_memseg *seg, void *arg)
+{
+	struct seg_at *a = arg;
+
+	if (a->iova >= seg->iova && a->iova - seg->iova < seg->len)
+		a->va = (uint8_t *)seg->va + (a->iova - seg->iova);
+	return 0;
+}
+
+/* Client B of the two-client check (uid 1002): marks a page near the end
+ * of its memory, says its IOVA, and once the test creates GO checks the
+ * mark survived whatever client A did meanwhile. */
+static int holder(const char *sock, const char *bdf)
+{
+	char *argv[] = {"holder", "--broker", (char *)sock, "-m", "32", "-a", (char *)bdf, NULL};
+	struct lab_nvme nvme;
+	uint64_t end = 0, target;
+	uint8_t *mark = NULL, *id;
+	int intact = 1;
+
+	setvbuf(stdout, NULL, _IONBF, 0);
+	LAB_CHECK(getuid() != 0);
+	LAB_CHECK(udk_eal_init(7, argv) == 7);
+	LAB_CHECK_RC(lab_nvme_init(&nvme, udk_eal_device(0), udk_eal_dmamap()), 0);
+	id = udk_dma_zmalloc(4096, 4096, UDK_SOCKET_ANY);
+	LAB_CHECK(id != NULL);
+	LAB_CHECK_RC(lab_nvme_identify(&nvme, udk_virt2iova(id)), 0);
+	LAB_CHECK(lab_nvme_identify_ok(id, "udk-lab-nvme0"));
+	udk_mem_walk(udk_eal_mem(), rogue_seg, &end);
+	target = end - (1u << 20);
+	struct seg_at at = {.iova = target};
+
+	udk_mem_walk(udk_eal_mem(), seg_at_iova, &at);
+	mark = at.va;
+	LAB_CHECK(mark != NULL);
+	memset(mark, 0xa5, 4096);
+	printf("holder: uid %u, Identify on its own device OK; marked IOVA 0x%llx\n",
+	       (unsigned int)getuid(), (unsigned long long)target);
+	printf("HOLDER_TARGET 0x%llx\n", (unsigned long long)target);
+	for (int t = 0; t < 1800 && access("holder.go", F_OK) != 0; t++)
+		usleep(100000);
+	LAB_CHECK(access("holder.go", F_OK) == 0);
+	for (int i = 0; i < 4096; i++)
+		intact &= mark[i] == 0xa5;
+	printf("holder: the marked page is %s\n", intact ? "intact" : "CHANGED");
+	LAB_CHECK(intact);
+	/* Its own device still works. */
+	LAB_CHECK_RC(lab_nvme_identify(&nvme, udk_virt2iova(id)), 0);
+	LAB_CHECK(lab_nvme_identify_ok(id, "udk-lab-nvme0"));
+	lab_nvme_fini(&nvme, true);
+	udk_eal_cleanup();
+	return LAB_PASS;
+}
+
+/* What the client holds: only device and memory fds, never /dev/iommu, a
+ * VFIO group or the container.  Returns the device fd's target. */
+static bool fds_clean(int devfd, char *dev_target, size_t len)
+{
+	bool clean = true;
+
+	for (int fd = 0; fd < 1024; fd++) {
+		char link[64], t[256];
+		ssize_t n;
+
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+		n = readlink(link, t, sizeof(t) - 1);
+		if (n <= 0)
+			continue;
+		t[n] = '\0';
+		if (fd == devfd)
+			snprintf(dev_target, len, "%s", t);
+		if (strcmp(t, "/dev/iommu") == 0 || strcmp(t, "/dev/vfio/vfio") == 0 ||
+		    (strncmp(t, "/dev/vfio/", 10) == 0 && t[10] >= '0' && t[10] <= '9')) {
+			printf("reach: fd %d is %s, which the broker must never hand out\n", fd, t);
+			clean = false;
+		}
+	}
+	return clean;
+}
+
+/* Client A of the two-client check (uid 1000).  args: the IOVA B marked,
+ * "iommufd" or "type1". */
+static int reach(const char *sock, const char *bdf, const char *target_s, const char *backend)
+{
+	char *argv[] = {"reach", "--broker", (char *)sock, "-m", "16", "-a", (char *)bdf, NULL};
+	bool fd_iommufd = strcmp(backend, "iommufd") == 0;
+	uint64_t target = strtoull(target_s, NULL, 0), end = 0;
+	char dev_target[256] = "";
+	struct lab_nvme nvme;
+	uint8_t *id;
+	int fd, zero = 1;
+
+	setvbuf(stdout, NULL, _IONBF, 0);
+	LAB_CHECK(getuid() != 0);
+	LAB_CHECK(udk_eal_init(7, argv) == 7);
+	LAB_CHECK_RC(udk_device_fd(udk_pci_dev_device(udk_eal_device(0)), &fd), 0);
+	LAB_CHECK(fds_clean(fd, dev_target, sizeof(dev_target)));
+	printf("reach: uid %u, device fd %d is %s\n", (unsigned int)getuid(), fd, dev_target);
+	LAB_CHECK(fd_iommufd == (strncmp(dev_target, "/dev/vfio/devices/vfio", 22) == 0));
+	LAB_CHECK_RC(lab_nvme_init(&nvme, udk_eal_device(0), udk_eal_dmamap()), 0);
+	id = udk_dma_zmalloc(4096, 4096, UDK_SOCKET_ANY);
+	LAB_CHECK(id != NULL);
+	LAB_CHECK_RC(lab_nvme_identify(&nvme, udk_virt2iova(id)), 0);
+	LAB_CHECK(lab_nvme_identify_ok(id, "udk-lab-nvme1"));
+	udk_mem_walk(udk_eal_mem(), rogue_seg, &end);
+	printf("reach: own memory ends at IOVA 0x%llx; the other client's mark is at 0x%llx\n",
+	       (unsigned long long)end, (unsigned long long)target);
+	LAB_CHECK(target >= end); /* the other client's, not in this one's map */
+
+	if (fd_iommufd) {
+		/* Its cdev is bound to its own context: every id it names is
+		 * looked up there, never in the other client's. */
+		for (uint32_t i = 1; i <= 64; i++) {
+			struct vfio_device_attach_iommufd_pt at = {.argsz = sizeof(at), .pt_id = i};
+
+			if (ioctl(fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &at) == 0)
+				printf("REACH_ACCEPTED %u (page table %u)\n", i, at.pt_id);
+			else if (i <= 8)
+				printf("reach: VFIO_DEVICE_ATTACH_IOMMUFD_PT to id %u: %s\n", i,
+				       strerror(errno));
+		}
+		printf("reach: ids 9..64 refused unless listed above\n");
+	}
+	/* Still on its own memory after all that. */
+	memset(id, 0, 4096);
+	LAB_CHECK_RC(lab_nvme_identify(&nvme, udk_virt2iova(id)), 0);
+	LAB_CHECK(lab_nvme_identify_ok(id, "udk-lab-nvme1"));
+	/* A DMA aimed at the other client's marked page. */
+	memset(id, 0, 4096);
+	printf("REACH_IOVA 0x%llx\n", (unsigned long long)target);
+	lab_nvme_identify(&nvme, target);
+	for (int i = 0; i < 4096; i++)
+		zero &= id[i] == 0;
+	LAB_CHECK(zero);
+	/* And it still works after the fault. */
+	LAB_CHECK_RC(lab_nvme_identify(&nvme, udk_virt2iova(id)), 0);
+	LAB_CHECK(lab_nvme_identify_ok(id, "udk-lab-nvme1"));
+	lab_nvme_fini(&nvme, true);
+	udk_eal_cleanup();
+	printf("reach: done\n");
+	return LAB_PASS;
+}
+
+/* The value after key in the last broker.log line that has both words,
+ * or -1. */
+static long log_value(const char *a, const char *key)
+{
+	static char log[262144];
+	long v = -1;
+
+	slurp("broker.log", log, sizeof(log));
+	for (char *line = log, *nl; *line; line = nl + 1) {
+		char *k;
+
+		nl = strchr(line, '\n');
+		if (nl == NULL)
+			break;
+		*nl = '\0';
+		if (strstr(line, a) != NULL && (k = strstr(line, key)) != NULL)
+			v = strtol(k + strlen(key), NULL, 10);
+	}
+	return v;
+}
+
+/* This guest's broker must use iommufd (lab.env). */
+static bool on_iommufd(void)
+{
+	const char *want = lab_env("UDK_LAB_IOMMU_BACKEND");
+
+	return want != NULL && strcmp(want, "iommufd") == 0;
+}
+
+/* How many of pid's fds are open on path. */
+static int fds_on(pid_t pid, const char *path)
+{
+	int n = 0;
+
+	for (int fd = 0; fd < 1024; fd++) {
+		char link[64], t[256];
+		ssize_t len;
+
+		snprintf(link, sizeof(link), "/proc/%d/fd/%d", (int)pid, fd);
+		len = readlink(link, t, sizeof(t) - 1);
+		if (len <= 0)
+			continue;
+		t[len] = '\0';
+		n += strcmp(t, path) == 0;
+	}
+	return n;
+}
+
+/* Two clients at once, each with its own device: A cannot reach B.  The
+ * broker holds three sessions then (uids 1000, 1002 and the parked 1003),
+ * each with a map object of its own. */
+static void two_clients(pid_t broker, const char *self, const char *a_bdf, const char *b_bdf)
+{
+	bool iommufd = on_iommufd();
+	unsigned long long target = 0;
+	char cmd[900], needle[96], line[512];
+	long ioas, hwpt;
+	uint64_t mark;
+	pid_t b;
+	int st, accepted = 0;
+
+	unlink("holder.go");
+	snprintf(cmd, sizeof(cmd), "exec " AS(1002) "%s holder %s %s >holder.out 2>holder.err",
+		 self, SOCK, b_bdf);
+	b = spawn(cmd);
+	for (int t = 0; t < 600 && target == 0; t++) {
+		const char *p;
+
+		slurp("holder.out", out, sizeof(out));
+		p = strstr(out, "HOLDER_TARGET 0x");
+		if (p == NULL || sscanf(p, "HOLDER_TARGET 0x%llx", &target) != 1)
+			usleep(100000);
+	}
+	printf("%s", out);
+	CHECK(target != 0);
+	CHECK(log_has("GRANTED uid 1002", b_bdf, 1000));
+	CHECK(log_has("uid 1002: backend", iommufd ? "backend iommufd" : "backend vfio-type1",
+		      1000));
+	mark = lab_kmsg_mark();
+	CHECK(run(NULL, AS(1000) "%s reach %s %s 0x%llx %s", self, SOCK, a_bdf, target,
+		  iommufd ? "iommufd" : "type1") == 0);
+	CHECK(log_has("uid 1000: backend", iommufd ? "backend iommufd" : "backend vfio-type1",
+		      1000));
+	{
+		const char *obj = iommufd ? "/dev/iommu" : "/dev/vfio/vfio";
+		int n = fds_on(broker, obj);
+
+		printf("the broker holds %d fds on %s for its 3 sessions (one context or container "
+		       "per user)\n", n, obj);
+		CHECK(n == 3);
+	}
+	snprintf(needle, sizeof(needle), "DMAR.*fault addr 0x%llx ", target);
+	CHECK(lab_kmsg_find(mark, needle, 10000, line, sizeof(line)) == 1);
+	printf("kernel log: %s\n", line);
+	if (iommufd) {
+		/* Only its own IOAS and page table: no id of another context. */
+		ioas = log_value("uid 1000: backend iommufd", "IOAS ");
+		hwpt = log_value("uid 1000: backend iommufd", "(page table ");
+		printf("uid 1000's own context: IOAS %ld, page table %ld\n", ioas, hwpt);
+		CHECK(ioas > 0 && hwpt > 0);
+		for (const char *p = out; (p = strstr(p, "REACH_ACCEPTED ")) != NULL; p++) {
+			long id = strtol(p + 15, NULL, 10);
+
+			CHECK_MSG(id == ioas || id == hwpt, "id %ld of no object of uid 1000's "
+				  "context was accepted", id);
+			accepted++;
+		}
+		CHECK(accepted <= 2);
+	}
+	lab_sh("touch holder.go");
+	waitpid(b, &st, 0);
+	slurp("holder.out", out, sizeof(out));
+	slurp("holder.err", err, sizeof(err));
+	printf("%s%s", out, err);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	CHECK(strstr(out, "the marked page is intact") != NULL);
+}
+
 static unsigned long long num(const char *port, const char *key)
 {
 	char buf[32];
@@ -311,10 +589,11 @@ static void write_policy(const char *bdf)
 	FILE *f = fopen("policy", "w");
 
 	REQUIRE(f != NULL);
-	fprintf(f, "# lab_broker: uid 1000 and 1002 may have the second NVMe\n"
+	fprintf(f, "# lab_broker: uid 1000 and 1002 may have the second NVMe, 1002 the first too\n"
 		   "user 1000 devices %s mem 160M\n"
-		   "user 1002 devices %s mem 32M\n"
-		   "user 1003 devices %s,%s mem 64M\n", bdf, bdf, lab_env_require("UDK_LAB_VIRTIO"),
+		   "user 1002 devices %s,%s mem 32M\n"
+		   "user 1003 devices %s,%s mem 64M\n", bdf, bdf, lab_env_require("UDK_LAB_NVME"),
+		lab_env_require("UDK_LAB_VIRTIO"),
 		lab_env_require("UDK_LAB_E1000E"));
 	fclose(f);
 }
@@ -369,6 +648,10 @@ int main(int argc, char **argv)
 		return rogue(argv[2], argv[3]);
 	if (argc == 4 && strcmp(argv[1], "stale") == 0)
 		return stale(argv[2], argv[3]);
+	if (argc == 4 && strcmp(argv[1], "holder") == 0)
+		return holder(argv[2], argv[3]);
+	if (argc == 6 && strcmp(argv[1], "reach") == 0)
+		return reach(argv[2], argv[3], argv[4], argv[5]);
 	setvbuf(stdout, NULL, _IONBF, 0);
 	lab_require_guest();
 	bdf = lab_env_require("UDK_LAB_NVME2");
@@ -479,9 +762,16 @@ int main(int argc, char **argv)
 		CHECK(p != NULL && sscanf(p, "STALE_CHILD %d", &child) == 1 && child > 0);
 		CHECK(log_has("uid 1002: parked", NULL, 10000));
 		CHECK(run(NULL, AS(1000) "udk-nvme --broker %s -a %s -m 16 identify", SOCK, bdf) != 0);
-		CHECK(strstr(err, "held by another process") != NULL);
 		CHECK(log_has("uid 1002: evicted (uid 1000 wants", NULL, 1000));
-		CHECK(log_has("detach group", "busy", 1000));
+		if (on_iommufd()) {
+			/* The copy keeps the cdev open (bound to the evicted
+			 * session's context, whose IOAS is gone): the kernel
+			 * refuses to bind it again. */
+			CHECK(strstr(err, "the device is in use elsewhere") != NULL);
+		} else {
+			CHECK(strstr(err, "held by another process") != NULL);
+			CHECK(log_has("detach group", "busy", 1000));
+		}
 		if (child > 0)
 			kill(child, SIGKILL);
 		usleep(500000);
@@ -491,6 +781,9 @@ int main(int argc, char **argv)
 
 	/* 8. udk-fwd, unchanged, on both NICs through the broker. */
 	fwd(lab_env_require("UDK_LAB_VIRTIO"), lab_env_require("UDK_LAB_E1000E"));
+
+	/* 9. Two clients at once, each with its own device. */
+	two_clients(broker, self, bdf, other);
 
 	kill(broker, SIGTERM);
 	waitpid(broker, &st, 0);

@@ -45,6 +45,7 @@ static void test_map_before_any_device(void)
 	if (access("/dev/iommu", F_OK) != 0) { /* AUTO: type1 without iommufd */
 		CU_ASSERT_EQUAL(info.backend, UDK_DMAMAP_VFIO_TYPE1);
 		CU_ASSERT_FALSE(info.live); /* type1 holds nothing before a device */
+		CU_ASSERT_EQUAL(info.ioas_id, 0); /* type1: no IOAS */
 	}
 	CU_ASSERT_EQUAL(udk_dmamap_unmap(map, buf, 2 << 20), 0);
 	CU_ASSERT_EQUAL(udk_dmamap_unmap(map, buf + (2 << 20), 4096), 0);

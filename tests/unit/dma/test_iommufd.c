@@ -379,6 +379,12 @@ static void test_attach_detach_requests(void)
 	CU_ASSERT_EQUAL(udk_dmamap_info(map, &info), 0);
 	CU_ASSERT_EQUAL(info.nb_devices, 1);
 	CU_ASSERT_EQUAL(count_req(IOMMU_IOAS_MAP), 1); /* nothing replayed */
+	/* The ids udk-broker logs: all from the map's own context. */
+	uint32_t devid = 0, hwpt = 0;
+	CU_ASSERT_EQUAL(info.ioas_id, IOAS_ID);
+	CU_ASSERT_EQUAL(udk_device_iommufd_ids(dev, &devid, &hwpt), 0);
+	CU_ASSERT_EQUAL(devid, 0x42);
+	CU_ASSERT_EQUAL(hwpt, HWPT_ID);
 
 	/* Detach keeps the cdev open and bound; re-attaching is one ioctl. */
 	CU_ASSERT_EQUAL(udk_device_detach(dev), 0);
@@ -388,6 +394,7 @@ static void test_attach_detach_requests(void)
 	CU_ASSERT_EQUAL(q->u.detach.argsz, sizeof(struct vfio_device_detach_iommufd_pt));
 	CU_ASSERT_EQUAL(q->u.detach.flags, 0);
 	CU_ASSERT_FALSE(was_closed(CDEV_FD));
+	CU_ASSERT_EQUAL(udk_device_iommufd_ids(dev, &devid, &hwpt), -ENOTSUP);
 	CU_ASSERT_EQUAL(udk_device_detach(dev), -UDK_EDETACHED);
 	CU_ASSERT_EQUAL(udk_device_attach(dev, map), 0);
 	CU_ASSERT_EQUAL(count_req(VFIO_DEVICE_BIND_IOMMUFD), 1);
