@@ -576,6 +576,26 @@ static void on_signal(int sig)
 	atomic_store(&stop, true);
 }
 
+/* The main lcore's look at the clock: stop at --time, else a progress line
+ * and the asynchronous events once a second; and the removal check. */
+static void tick(const struct opts *o, struct target *tg, unsigned int nt, struct job *jobs,
+		 unsigned int nj, uint64_t *last, double t0, double *tl)
+{
+	double t;
+
+	all_removed(nt);
+	t = now();
+	if (t - t0 >= o->time) {
+		atomic_store(&stop, true);
+	} else if (t - *tl >= 1.0) {
+		progress(jobs, nj, last, t - *tl, t - t0, o->io_size);
+		*tl = t;
+		/* Asynchronous events are logged as they come. */
+		for (unsigned int k = 0; k < nt; k++)
+			udk_nvme_ctrlr_process_admin(tg[k].ctrlr);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	struct udk_eal_args ea;
@@ -671,17 +691,7 @@ int main(int argc, char **argv)
 			udk_lcore_launch(i + 1, worker_main, &wk[i]);
 		while (!atomic_load(&stop)) {
 			usleep(10000);
-			all_removed(nt);
-			double t = now();
-			if (t - t0 >= o.time)
-				atomic_store(&stop, true);
-			else if (t - tl >= 1.0) {
-				progress(jobs, nj, &last, t - tl, t - t0, o.io_size);
-				tl = t;
-				/* Asynchronous events are logged as they come. */
-				for (size_t k = 0; k < nt; k++)
-					udk_nvme_ctrlr_process_admin(tg[k].ctrlr);
-			}
+			tick(&o, tg, nt, jobs, nj, &last, t0, &tl);
 		}
 		for (i = 0; i < nw; i++)
 			udk_lcore_wait(i + 1);
@@ -696,17 +706,7 @@ int main(int argc, char **argv)
 					n += udk_nvme_qpair_poll(wk[0].jobs[i]->qp, 0);
 				udk_lcore_poll(n > 0);
 			}
-			all_removed(nt);
-			double t = now();
-			if (t - t0 >= o.time)
-				atomic_store(&stop, true);
-			else if (t - tl >= 1.0) {
-				progress(jobs, nj, &last, t - tl, t - t0, o.io_size);
-				tl = t;
-				/* Asynchronous events are logged as they come. */
-				for (size_t k = 0; k < nt; k++)
-					udk_nvme_ctrlr_process_admin(tg[k].ctrlr);
-			}
+			tick(&o, tg, nt, jobs, nj, &last, t0, &tl);
 		}
 		jobs_stop(&wk[0]);
 	}
