@@ -1,5 +1,5 @@
-/* udk_mbuf.h - packet buffers: one 64-byte header (the cache line rx/tx
- * touch), headroom, data; chained segments; a reference count; the buffer's
+/* udk_mbuf.h - packet buffers: a 128-byte header (its first cache line is
+ * what rx/tx touch), headroom, data; chained segments; a reference count; the buffer's
  * IOVA computed once at pool creation so drivers never translate.
  *
  * Buffers come from a mempool made by udk_pktmbuf_pool_create().  Every call
@@ -11,6 +11,7 @@
 #define UDK_MBUF_H
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -26,6 +27,12 @@ extern "C" {
 #define UDK_MBUF_MAX_SEGS UINT16_MAX
 #define UDK_PORT_NONE UINT16_MAX
 
+/* The header is two cache lines laid out like DPDK's struct rte_mbuf (22.11
+ * and later) for every field the two share, so that a buffer can be both: the
+ * DPDK bridge (drivers/net/dpdk, doc/dpdk.md) hands DPDK's receive buffers to
+ * udk and udk's back to DPDK without translating a header.  Fields marked
+ * "reserved" are DPDK's; udk leaves them alone.  The first line holds what
+ * receive and transmit touch; the second what chaining and freeing do. */
 struct udk_mbuf {
 	void *buf_addr;          /* start of the buffer (headroom first) */
 	uint64_t buf_iova;       /* IOVA of buf_addr */
@@ -34,14 +41,30 @@ struct udk_mbuf {
 	uint16_t nb_segs;        /* segments in the chain (valid in the first) */
 	uint16_t port;           /* input port, UDK_PORT_NONE if none */
 	uint64_t ol_flags;       /* offload flags (none defined yet) */
+	uint32_t packet_type_;   /* reserved */
 	uint32_t pkt_len;        /* bytes in the whole chain (valid in the first) */
 	uint16_t data_len;       /* bytes in this segment */
+	uint16_t vlan_tci_;      /* reserved */
+	uint32_t hash_[2];       /* reserved */
+	uint16_t vlan_tci_outer_; /* reserved */
 	uint16_t buf_len;        /* bytes of buffer, headroom included */
+	/* The rte_mempool of a buffer that is also a DPDK mbuf (drivers/net/dpdk);
+	 * NULL for a buffer of a udk pool. */
+	void *dpdk_pool;
+	/* second cache line */
 	struct udk_mbuf *next;   /* next segment, or NULL */
-	struct udk_mempool *pool;
+	uint64_t reserved_[5];   /* DPDK's tx_offload, shinfo, priv_size... */
 	uint64_t udata64;        /* for the application */
+	struct udk_mempool *pool;
 };
-_Static_assert(sizeof(struct udk_mbuf) == 64, "the mbuf header is one cache line");
+_Static_assert(sizeof(struct udk_mbuf) == 128, "the mbuf header is two cache lines");
+_Static_assert(offsetof(struct udk_mbuf, pkt_len) == 36 &&
+		       offsetof(struct udk_mbuf, buf_len) == 54 &&
+		       offsetof(struct udk_mbuf, dpdk_pool) == 56 &&
+		       offsetof(struct udk_mbuf, next) == 64 &&
+		       offsetof(struct udk_mbuf, udata64) == 112 &&
+		       offsetof(struct udk_mbuf, pool) == 120,
+	       "udk_mbuf keeps rte_mbuf's offsets (drivers/net/dpdk relies on them)");
 
 /* A pool of n buffers of data_room bytes each (headroom included; 0 means
  * UDK_MBUF_DEFAULT_BUF_SIZE), with per-lcore caches of cache_size.  Errors

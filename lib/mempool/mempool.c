@@ -117,9 +117,35 @@ err_free:
 	return rc;
 }
 
+int udk_mempool_create_ops(const char *name, const struct udk_mempool_ops *ops, void *arg,
+			   uint32_t count, uint32_t elt_size, struct udk_mempool **out)
+{
+	struct udk_mempool *mp;
+
+	if (ops == NULL || ops->get == NULL || ops->put == NULL || ops->avail == NULL) {
+		udk_log(UDK_LOG_ERR, "mempool", "create %s: the ops need get, put and avail",
+			name ? name : "(unnamed)");
+		return -EINVAL;
+	}
+	mp = calloc(1, sizeof(*mp));
+	if (mp == NULL)
+		return -ENOMEM;
+	snprintf(mp->name, sizeof(mp->name), "%s", name ? name : "mempool");
+	mp->count = count;
+	mp->elt_size = elt_size;
+	mp->ops = ops;
+	mp->ops_arg = arg;
+	*out = mp;
+	return 0;
+}
+
 unsigned int udk_mempool_avail_count(const struct udk_mempool *mp)
 {
-	unsigned int n = udk_ring_count(mp->ring);
+	unsigned int n;
+
+	if (mp->ops != NULL)
+		return mp->ops->avail(mp);
+	n = udk_ring_count(mp->ring);
 
 	if (mp->cache != NULL)
 		for (unsigned int i = 0; i < UDK_MAX_LCORES; i++)
@@ -153,6 +179,10 @@ void udk_mempool_free(struct udk_mempool *mp)
 
 	if (mp == NULL)
 		return;
+	if (mp->ops != NULL) {
+		free(mp);
+		return;
+	}
 	avail = udk_mempool_avail_count(mp);
 	if (avail < mp->count)
 		udk_log(UDK_LOG_WARN, "mempool", "free %s: %u of %u objects are still out",

@@ -56,6 +56,24 @@ int udk_mempool_create(const struct udk_mempool_opts *opts, struct udk_mempool *
  * with objects out logs a warning with the count). */
 void udk_mempool_free(struct udk_mempool *mp);
 
+/* A pool whose objects live elsewhere, e.g. DPDK's mbuf pools seen by udk
+ * (drivers/net/dpdk): get and put go to these calls.  Such a pool has no
+ * ring, no cache and no memory of its own. */
+struct udk_mempool_ops {
+	/* n objects, all or none: 0 or -ENOBUFS. */
+	int (*get)(struct udk_mempool *mp, void **objs, unsigned int n);
+	/* Take n objects back; never fails. */
+	void (*put)(struct udk_mempool *mp, void *const *objs, unsigned int n);
+	/* Free objects (a snapshot), for udk_mempool_avail_count(). */
+	unsigned int (*avail)(const struct udk_mempool *mp);
+};
+
+/* Create such a pool of count objects of elt_size bytes; arg is for the ops
+ * (udk_mempool_ops_arg()).  0, -EINVAL (with a message) or -ENOMEM.
+ * udk_mempool_free() frees only the udk_mempool. */
+int udk_mempool_create_ops(const char *name, const struct udk_mempool_ops *ops, void *arg,
+			   uint32_t count, uint32_t elt_size, struct udk_mempool **out);
+
 /* Internal layout, public for the inline fast path: use the calls. */
 struct udk_mempool_cache {
 	uint32_t len;
@@ -76,7 +94,14 @@ struct udk_mempool {
 	uint32_t cache_size;
 	struct udk_mem *mem;
 	struct udk_mempool_cache *cache; /* UDK_MAX_LCORES of them, or NULL */
+	const struct udk_mempool_ops *ops; /* NULL for udk's own pools */
+	void *ops_arg;
 };
+
+static inline void *udk_mempool_ops_arg(const struct udk_mempool *mp)
+{
+	return mp->ops_arg;
+}
 
 /* Get n objects, all or none: 0, or -ENOBUFS when the pool has fewer free
  * (the fast path does not log; the caller counts). */
@@ -85,8 +110,11 @@ static inline int udk_mempool_get_bulk(struct udk_mempool *mp, void **objs, unsi
 	unsigned int lc = udk_lcore_id();
 	struct udk_mempool_cache *c;
 
-	if (mp->cache == NULL || lc >= UDK_MAX_LCORES || n > UDK_MEMPOOL_CACHE_MAX)
+	if (mp->cache == NULL || lc >= UDK_MAX_LCORES || n > UDK_MEMPOOL_CACHE_MAX) {
+		if (unlikely(mp->ops != NULL))
+			return mp->ops->get(mp, objs, n);
 		return udk_ring_dequeue_bulk(mp->ring, objs, n) == n ? 0 : -ENOBUFS;
+	}
 	c = &mp->cache[lc];
 	if (c->len < n) {
 		/* Refill to the target plus what is asked, in one ring access. */
@@ -110,7 +138,10 @@ static inline void udk_mempool_put_bulk(struct udk_mempool *mp, void *const *obj
 	struct udk_mempool_cache *c;
 
 	if (mp->cache == NULL || lc >= UDK_MAX_LCORES || n > UDK_MEMPOOL_CACHE_MAX) {
-		udk_ring_enqueue_burst(mp->ring, objs, n); /* the ring holds every object */
+		if (unlikely(mp->ops != NULL))
+			mp->ops->put(mp, objs, n);
+		else
+			udk_ring_enqueue_burst(mp->ring, objs, n); /* the ring holds every object */
 		return;
 	}
 	c = &mp->cache[lc];

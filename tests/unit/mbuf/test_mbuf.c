@@ -2,6 +2,7 @@
  * buffer's layout and IOVA, headroom and tailroom limits, chains, reading
  * across segments, reference counts, exhaustion. */
 #include <errno.h>
+#include <stdalign.h>
 
 #include "../common/unit.h"
 #include "udk_eal.h"
@@ -145,6 +146,90 @@ static void test_exhaustion(void)
 	CU_ASSERT_EQUAL(udk_mempool_avail_count(mp), 64);
 }
 
+/* A pool whose objects live elsewhere (how drivers/net/dpdk shows DPDK's
+ * buffers to udk): free and alloc go through its ops, with udk's reset. */
+#define FOREIGN 4
+static struct {
+	alignas(64) uint8_t mem[FOREIGN][512];
+	void *free[FOREIGN];
+	unsigned int nb_free, puts, gets;
+} foreign;
+
+static int foreign_get(struct udk_mempool *p, void **objs, unsigned int n)
+{
+	CU_ASSERT_PTR_EQUAL(udk_mempool_ops_arg(p), &foreign);
+	if (n > foreign.nb_free)
+		return -ENOBUFS;
+	for (unsigned int i = 0; i < n; i++)
+		objs[i] = foreign.free[--foreign.nb_free];
+	foreign.gets += n;
+	return 0;
+}
+
+static void foreign_put(struct udk_mempool *p, void *const *objs, unsigned int n)
+{
+	(void)p;
+	for (unsigned int i = 0; i < n; i++)
+		foreign.free[foreign.nb_free++] = objs[i];
+	foreign.puts += n;
+}
+
+static unsigned int foreign_avail(const struct udk_mempool *p)
+{
+	(void)p;
+	return foreign.nb_free;
+}
+
+static void test_ops_pool(void)
+{
+	static const struct udk_mempool_ops ops = {foreign_get, foreign_put, foreign_avail};
+	static const struct udk_mempool_ops no_put = {.get = foreign_get, .avail = foreign_avail};
+	struct udk_mempool *fp, *bad;
+	struct udk_mbuf *m, *own = udk_pktmbuf_alloc(mp);
+
+	/* udk's own buffers are no DPDK mbufs. */
+	CU_ASSERT_PTR_NOT_NULL_FATAL(own);
+	CU_ASSERT_PTR_NULL(own->dpdk_pool);
+	udk_last_error_clear();
+	CU_ASSERT_EQUAL(udk_mempool_create_ops("bad", &no_put, NULL, 1, 256, &bad), -EINVAL);
+	CU_ASSERT_LAST_ERROR_HAS("get, put and avail");
+	CU_ASSERT_EQUAL_FATAL(udk_mempool_create_ops("foreign", &ops, &foreign, FOREIGN, 512, &fp),
+			      0);
+	for (unsigned int i = 0; i < FOREIGN; i++) {
+		m = (struct udk_mbuf *)foreign.mem[i];
+		m->buf_addr = m + 1;
+		m->buf_len = 512 - sizeof(*m);
+		m->pool = fp;
+		atomic_init(&m->refcnt, 1);
+		foreign.free[foreign.nb_free++] = m;
+	}
+	CU_ASSERT_EQUAL(udk_mempool_avail_count(fp), FOREIGN);
+	m = udk_pktmbuf_alloc(fp);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	CU_ASSERT_EQUAL(foreign.gets, 1);
+	CU_ASSERT_EQUAL(udk_pktmbuf_headroom(m), 128);
+	CU_ASSERT_PTR_NOT_NULL(udk_pktmbuf_append(m, 16));
+	/* A chain of a foreign buffer and one of udk's: each goes home. */
+	CU_ASSERT_PTR_NOT_NULL(udk_pktmbuf_append(own, 8));
+	CU_ASSERT_EQUAL(udk_pktmbuf_chain(m, own), 0);
+	udk_mbuf_refcnt_update(m, 1);
+	udk_pktmbuf_free(m); /* one reference left: nothing moves */
+	CU_ASSERT_EQUAL(foreign.puts, 0);
+	udk_pktmbuf_free(m);
+	CU_ASSERT_EQUAL(foreign.puts, 1);
+	CU_ASSERT_EQUAL(udk_mempool_avail_count(fp), FOREIGN);
+	CU_ASSERT_PTR_NULL(m->next);
+	CU_ASSERT_EQUAL(m->nb_segs, 1);
+	CU_ASSERT_EQUAL(udk_mempool_avail_count(mp), 64);
+	/* All or none. */
+	struct udk_mbuf *ms[FOREIGN + 1];
+	CU_ASSERT_EQUAL(udk_pktmbuf_alloc_bulk(fp, ms, FOREIGN + 1), -ENOBUFS);
+	CU_ASSERT_EQUAL(udk_pktmbuf_alloc_bulk(fp, ms, FOREIGN), 0);
+	udk_pktmbuf_free_bulk(ms, FOREIGN);
+	CU_ASSERT_EQUAL(udk_mempool_avail_count(fp), FOREIGN);
+	udk_mempool_free(fp);
+}
+
 int main(void)
 {
 	static const struct unit_test t[] = {
@@ -154,6 +239,7 @@ int main(void)
 		{"chains: read across segments, free all", test_chain_read_free},
 		{"reference counts", test_refcnt},
 		{"exhaustion", test_exhaustion},
+		{"a pool with ops: buffers that live elsewhere", test_ops_pool},
 	};
 
 	unit_quiet_logs();
