@@ -244,7 +244,7 @@ static void dpdk_close(struct udk_eth_dev *dev)
 	dev->priv = NULL;
 }
 
-/* Both kinds of statistics from one pass over the queues. */
+/* What the bridge counts, from one pass over the queues. */
 static void sum_queues(struct udk_eth_dev *dev, struct udk_eth_stats *st,
 		       struct udk_dpdk_port_stats *ds)
 {
@@ -253,15 +253,12 @@ static void sum_queues(struct udk_eth_dev *dev, struct udk_eth_stats *st,
 		struct dtxq *txq = dev->txq[q];
 
 		if (rxq != NULL) {
-			st->ipackets += rxq->packets;
-			st->ibytes += rxq->bytes;
 			st->rx_nombuf += rxq->nombuf;
 			ds->rx_zero_copy += rxq->zero_copy;
 			ds->rx_copies += rxq->copies;
 		}
 		if (txq != NULL) {
-			st->opackets += txq->packets;
-			st->obytes += txq->bytes;
+			st->oerrors += txq->errors;
 			ds->tx_zero_copy += txq->zero_copy;
 			ds->tx_copies += txq->copies;
 		}
@@ -269,6 +266,9 @@ static void sum_queues(struct udk_eth_dev *dev, struct udk_eth_stats *st,
 	st->copies = ds->rx_copies + ds->tx_copies;
 }
 
+/* Packets and bytes are the PMD's own counts (as dpdk-testpmd shows them: a
+ * PMD that counts no bytes, such as net_null, reports 0); the bridge adds
+ * its copies and what it could not send or buffer. */
 static void dpdk_stats_get(struct udk_eth_dev *dev, struct udk_eth_stats *st)
 {
 	struct udk_dpdk_port_stats ds = {0};
@@ -276,8 +276,12 @@ static void dpdk_stats_get(struct udk_eth_dev *dev, struct udk_eth_stats *st)
 
 	sum_queues(dev, st, &ds);
 	if (rte_eth_stats_get(P(dev)->pid, &es) == 0) {
+		st->ipackets = es.ipackets;
+		st->ibytes = es.ibytes;
+		st->opackets = es.opackets;
+		st->obytes = es.obytes;
 		st->ierrors = es.ierrors;
-		st->oerrors = es.oerrors;
+		st->oerrors += es.oerrors;
 		st->imissed = es.imissed;
 		st->rx_nombuf += es.rx_nombuf;
 	}
@@ -290,9 +294,9 @@ static void dpdk_stats_reset(struct udk_eth_dev *dev)
 		struct dtxq *txq = dev->txq[q];
 
 		if (rxq != NULL)
-			rxq->packets = rxq->bytes = rxq->zero_copy = rxq->copies = rxq->nombuf = 0;
+			rxq->zero_copy = rxq->copies = rxq->nombuf = 0;
 		if (txq != NULL)
-			txq->packets = txq->bytes = txq->zero_copy = txq->copies = txq->errors = 0;
+			txq->zero_copy = txq->copies = txq->errors = 0;
 	}
 	rte_eth_stats_reset(P(dev)->pid);
 }
@@ -332,12 +336,31 @@ static void list_ports(char *buf, size_t len)
 		snprintf(buf, len, "none");
 }
 
-static int parse_args(const char *vdev, const char *args, char *devname, size_t len, bool *copy)
+/* PMDs whose receive takes every buffer from the queue's pool, never an
+ * external or indirect one: their buffers need no check per packet.  Any
+ * other (net_ring passes on whatever was enqueued, net_vhost and mlx5 can
+ * attach external buffers) is checked, as rx_check=1 asks for any. */
+static const char *const rx_as_is[] = {
+	"net_null", "net_e1000_em", "net_e1000_igb", "net_virtio", "net_ixgbe",
+	"net_i40e", "net_ice", "net_iavf", "net_tap", "net_af_packet",
+};
+
+static bool pmd_rx_as_is(const char *driver)
+{
+	for (unsigned int i = 0; i < UDK_ARRAY_SIZE(rx_as_is); i++)
+		if (strcmp(driver, rx_as_is[i]) == 0)
+			return true;
+	return false;
+}
+
+static int parse_args(const char *vdev, const char *args, char *devname, size_t len, bool *copy,
+		      int *rx_check)
 {
 	char buf[256], *save, *tok;
 
 	devname[0] = '\0';
 	*copy = false;
+	*rx_check = -1;
 	if (strlen(args) >= sizeof(buf))
 		return -EINVAL;
 	strcpy(buf, args);
@@ -346,9 +369,11 @@ static int parse_args(const char *vdev, const char *args, char *devname, size_t 
 			strcpy(devname, tok + 4);
 		} else if (strcmp(tok, "copy=1") == 0 || strcmp(tok, "copy=0") == 0) {
 			*copy = tok[5] == '1';
+		} else if (strcmp(tok, "rx_check=1") == 0 || strcmp(tok, "rx_check=0") == 0) {
+			*rx_check = tok[9] == '1';
 		} else {
 			udk_log(UDK_LOG_ERR, LOG, "--vdev %s: unknown argument '%s' (known: dev=NAME, "
-				"copy=0|1)", vdev, tok);
+				"copy=0|1, rx_check=0|1)", vdev, tok);
 			return -EINVAL;
 		}
 	}
@@ -368,9 +393,9 @@ static int dpdk_probe_vdev(struct udk_eth_dev *dev, const char *name, const char
 	struct dport *p;
 	bool copy;
 	uint16_t pid;
-	int rc;
+	int rc, rx_check;
 
-	rc = parse_args(name, args, devname, sizeof(devname), &copy);
+	rc = parse_args(name, args, devname, sizeof(devname), &copy, &rx_check);
 	if (rc < 0)
 		return rc;
 	rc = dpdk_eal_ensure();
@@ -403,7 +428,9 @@ static int dpdk_probe_vdev(struct udk_eth_dev *dev, const char *name, const char
 	snprintf(p->dpdk_name, sizeof(p->dpdk_name), "%s", devname);
 	p->pci = strcmp(rte_bus_name(rte_dev_bus(di.device)), "pci") == 0;
 	/* virtio-user's peer reaches only the memory DPDK shares with it. */
-	p->copy = copy || strcmp(di.driver_name, "net_virtio_user") == 0;
+	p->copy = copy || strcmp(di.driver_name, "net_virtio_user") == 0 ||
+		  dport_mbuf_fields() < 0;
+	p->rx_check = rx_check >= 0 ? rx_check == 1 : !pmd_rx_as_is(di.driver_name);
 	p->socket = rte_eth_dev_socket_id(pid) >= 0 ? rte_eth_dev_socket_id(pid) : SOCKET_ID_ANY;
 	dev->priv = p;
 	if (!p->copy) {
@@ -417,8 +444,9 @@ static int dpdk_probe_vdev(struct udk_eth_dev *dev, const char *name, const char
 	if (rte_eth_macaddr_get(pid, &mac) == 0)
 		memcpy(dev->mac.b, mac.addr_bytes, 6);
 	claimed[pid] = true;
-	udk_log(UDK_LOG_INFO, LOG, "%s: DPDK port %u (%s, driver %s), %s", name, pid, devname,
-		di.driver_name, p->copy ? "copying" : "zero copy");
+	udk_log(UDK_LOG_INFO, LOG, "%s: DPDK port %u (%s, driver %s), %s%s", name, pid, devname,
+		di.driver_name, p->copy ? "copying" : "zero copy",
+		p->copy ? "" : p->rx_check ? ", received buffers checked" : "");
 	return 0;
 }
 

@@ -16,34 +16,34 @@
 struct dport;
 
 /* Receive: the DPDK PMD fills rte_mbufs of a DPDK pool whose memory is
- * udk's (zero copy: a udk mbuf header from hdrs lends the rte_mbuf's buffer,
- * which goes back to DPDK when the header is next taken), or, when the PMD
- * needs DPDK's own memory (copy), of an ordinary DPDK pool, copied into
- * buffers of the application's pool mp.  A header's buf_addr names the
- * rte_mbuf it lends (the pool has no private area: the rte_mbuf sits right
- * before its buffer), also while the header is back in its pool; NULL when
- * it lends nothing. */
+ * udk's, at udk's IOVAs, and whose buffers carry udk's fields (the pool
+ * pointer is the queue's proxy, which frees through DPDK): an rte_mbuf of
+ * that pool is a udk mbuf as it is (udk_mbuf.h keeps rte_mbuf's layout).
+ * When the PMD needs DPDK's own memory (copy), an ordinary DPDK pool, copied
+ * into buffers of the application's pool mp. */
 struct drxq {
 	struct dport *p;
 	uint16_t pid, q;
 	bool copy;
+	bool as_is;                 /* nothing to check or set per packet */
 	struct rte_mempool *rxp;
 	void *rxmem;                /* udk memory under rxp (zero copy) */
-	struct udk_mempool *hdrs;   /* zero copy: headers, one per lent rte_mbuf */
-	struct udk_mempool *mp;     /* copy: the application's pool */
+	struct udk_mempool *proxy;  /* zero copy: udk's pool of rxp's buffers */
+	struct udk_mempool *mp;     /* the application's pool, for copies */
 	uint16_t port;              /* udk port number, for mbuf->port */
-	uint64_t packets, bytes, zero_copy, copies, nombuf;
+	uint64_t zero_copy, copies, nombuf;
 };
 
-/* Transmit: each udk segment is attached to a header rte_mbuf (extbuf) whose
- * free callback frees the udk segment; copy mode copies into mbufs of a DPDK
- * pool (for PMDs whose peer can only reach DPDK's memory). */
+/* Transmit: DPDK mbufs (dpdk_pool set) go as they are; a udk segment is
+ * attached to a header rte_mbuf (extbuf) whose free callback frees it; copy
+ * mode copies into mbufs of a DPDK pool (for PMDs whose peer can only reach
+ * DPDK's memory).  Packets and bytes are DPDK's statistics. */
 struct dtxq {
 	struct dport *p;
 	uint16_t pid, q;
 	bool copy;
 	struct rte_mempool *pool;   /* headers (zero copy) or buffers (copy) */
-	uint64_t packets, bytes, zero_copy, copies, errors;
+	uint64_t zero_copy, copies, errors;
 };
 
 struct dport {
@@ -51,6 +51,7 @@ struct dport {
 	uint16_t pid;
 	bool pci;                   /* its DMA needs udk memory in DPDK's container */
 	bool copy;                  /* copy both ways (copy=1, or the PMD requires it) */
+	bool rx_check;              /* the PMD may hand over buffers of other pools */
 	int socket;
 	char dpdk_name[64];
 	/* Released queues, freed at close, after DPDK let go of their mbufs. */
@@ -70,5 +71,8 @@ uint16_t dport_tx_burst(void *queue, struct udk_mbuf **pkts, uint16_t n);
 /* dpdk_port.c: udk's memory registered with DPDK (rte_extmem_register) and,
  * for PCI ports, mapped into their VFIO container (rte_dev_dma_map). */
 int dport_mem_register(struct dport *p);
+/* Register udk's fields in DPDK's mbufs (once): 0, or <0 when DPDK's
+ * dynamic-field area has no room at their offsets (logged). */
+int dport_mbuf_fields(void);
 
 #endif

@@ -13,7 +13,7 @@
 #include "udk_util.h"
 
 #define LOG "net_dpdk"
-#define RX_HDRS 4096          /* udk headers per zero-copy receive queue */
+#define RX_HELD 4096          /* receive buffers the application may hold */
 #define POOL_CACHE 256
 #define MAX_BURST 512
 
@@ -30,54 +30,91 @@ static inline void know_thread(void)
 	}
 }
 
-/* Zero-copy receive queues, so transmit can tell a udk header that lends a
- * DPDK buffer (and hand DPDK that buffer itself).  Changed only while ports
- * are stopped (queue setup and close). */
-#define MAX_ZC_RXQ 64
-static struct drxq *zc_rxq[MAX_ZC_RXQ];
-static unsigned int nb_zc_rxq;
+/* udk's fields in DPDK's mbufs: the pool a udk free goes to (the queue's
+ * proxy, below) and udata64, at the offsets struct udk_mbuf gives them, taken
+ * from DPDK's dynamic-field area once per process. */
+static int fields_state; /* 0 not tried, 1 registered, <0 failed */
 
-static void zc_add(struct drxq *rxq)
+int dport_mbuf_fields(void)
 {
-	if (nb_zc_rxq < MAX_ZC_RXQ)
-		zc_rxq[nb_zc_rxq++] = rxq;
+	static const struct {
+		const char *name;
+		size_t off;
+	} f[] = {
+		{"udk_udata64", offsetof(struct udk_mbuf, udata64)},
+		{"udk_pool", offsetof(struct udk_mbuf, pool)},
+	};
+
+	if (fields_state != 0)
+		return fields_state < 0 ? fields_state : 0;
+	for (unsigned int i = 0; i < UDK_ARRAY_SIZE(f); i++) {
+		struct rte_mbuf_dynfield d = {.size = 8, .align = 8};
+		int off;
+
+		snprintf(d.name, sizeof(d.name), "%s", f[i].name);
+		off = rte_mbuf_dynfield_register_offset(&d, f[i].off);
+		if (off != (int)f[i].off) {
+			udk_log(UDK_LOG_WARN, LOG, "DPDK's mbuf field area has no room for udk's %s at "
+				"byte %zu (%s): dpdk ports copy every packet", f[i].name, f[i].off,
+				rte_strerror(rte_errno));
+			fields_state = -EBUSY;
+			return fields_state;
+		}
+	}
+	fields_state = 1;
+	return 0;
 }
 
-static void zc_remove(struct drxq *rxq)
+/* Pools of DPDK buffers that are udk mbufs too (their udk fields set). */
+#define MAX_POOLS 64
+static const struct rte_mempool *bridge_pool[MAX_POOLS];
+static unsigned int nb_bridge_pools;
+
+static bool is_bridge_pool(const struct rte_mempool *mp)
 {
-	for (unsigned int i = 0; i < nb_zc_rxq; i++)
-		if (zc_rxq[i] == rxq)
-			zc_rxq[i] = zc_rxq[--nb_zc_rxq];
+	for (unsigned int i = 0; i < nb_bridge_pools; i++)
+		if (bridge_pool[i] == mp)
+			return true;
+	return false;
 }
 
-static inline struct drxq *zc_owner(const struct udk_mbuf *m)
+/* ---- the proxy: udk's view of a DPDK pool ---- */
+
+/* udk freed a buffer of a DPDK pool (reference count and chain already
+ * done): DPDK's own free detaches what it must and returns it to m->pool. */
+static void proxy_put(struct udk_mempool *mp, void *const *objs, unsigned int n)
 {
-	for (unsigned int i = 0; i < nb_zc_rxq; i++)
-		if (zc_rxq[i]->hdrs == m->pool)
-			return zc_rxq[i];
-	return NULL;
+	(void)mp;
+	for (unsigned int i = 0; i < n; i++)
+		rte_pktmbuf_free_seg(objs[i]);
 }
 
-/* The rte_mbuf whose buffer header m lends (rx pools have no private
- * area), or NULL. */
-static inline struct rte_mbuf *lent(const struct udk_mbuf *m)
+static int proxy_get(struct udk_mempool *mp, void **objs, unsigned int n)
 {
-	return m->buf_addr == NULL ? NULL
-				   : (struct rte_mbuf *)((char *)m->buf_addr - sizeof(struct rte_mbuf));
+	return rte_pktmbuf_alloc_bulk(udk_mempool_ops_arg(mp), (struct rte_mbuf **)objs, n) == 0
+		       ? 0
+		       : -ENOBUFS;
 }
+
+static unsigned int proxy_avail(const struct udk_mempool *mp)
+{
+	return rte_mempool_avail_count(udk_mempool_ops_arg(mp));
+}
+
+static const struct udk_mempool_ops proxy_ops = {proxy_get, proxy_put, proxy_avail};
 
 /* ---- receive ---- */
 
-static void hdr_init(struct udk_mempool *mp, void *obj, uint32_t idx, void *arg)
+/* Each DPDK buffer of a queue's pool is a udk mbuf whose udk pool is the
+ * queue's proxy. */
+static void udk_fields_init(struct rte_mempool *mp, void *opaque, void *obj, unsigned int idx)
 {
 	struct udk_mbuf *m = obj;
 
+	(void)mp;
 	(void)idx;
-	(void)arg;
-	memset(m, 0, sizeof(*m));
-	m->pool = mp;
-	atomic_init(&m->refcnt, 1);
-	udk_pktmbuf_reset(m);
+	m->pool = opaque;
+	m->udata64 = 0;
 }
 
 /* A DPDK mbuf pool whose objects lie in one udk allocation, at udk's IOVAs. */
@@ -137,7 +174,6 @@ err_pool:
 int drxq_create(struct dport *p, uint16_t q, uint16_t nb_desc, struct udk_mempool *mp,
 		struct drxq **out)
 {
-	struct udk_mempool_opts o;
 	struct drxq *rxq;
 	char name[RTE_MEMPOOL_NAMESIZE];
 	unsigned int n;
@@ -152,6 +188,9 @@ int drxq_create(struct dport *p, uint16_t q, uint16_t nb_desc, struct udk_mempoo
 	rxq->copy = p->copy;
 	rxq->mp = mp;
 	rxq->port = p->dev->port;
+	/* Nothing to do per packet: every buffer is one of the queue's pool, and
+	 * DPDK already wrote udk's port number. */
+	rxq->as_is = !p->copy && !p->rx_check && rxq->port == p->pid;
 	snprintf(name, sizeof(name), "udk-rx%u-%u", p->pid, q);
 	if (rxq->copy) {
 		n = (unsigned int)nb_desc + 2 * MAX_BURST + 2 * POOL_CACHE;
@@ -164,36 +203,39 @@ int drxq_create(struct dport *p, uint16_t q, uint16_t nb_desc, struct udk_mempoo
 			goto err_free;
 		}
 	} else {
-		/* Every header may hold an rte_mbuf, plus the ring's and caches'. */
-		n = RX_HDRS + (unsigned int)nb_desc + 2 * MAX_BURST + 2 * POOL_CACHE;
+		if (nb_bridge_pools == MAX_POOLS) {
+			udk_log(UDK_LOG_ERR, LOG, "%s: queue %u: udk has %u DPDK receive pools already, "
+				"the most it keeps; close ports or use fewer queues", p->dev->name, q,
+				MAX_POOLS);
+			rc = -ENOSPC;
+			goto err_free;
+		}
+		/* The buffers the application may hold, plus the ring's and caches'. */
+		n = RX_HELD + (unsigned int)nb_desc + 2 * MAX_BURST + 2 * POOL_CACHE;
 		rc = pool_over_udk(name, n, p->socket, &rxq->rxmem, &rxq->rxp);
 		if (rc < 0)
 			goto err_free;
-		udk_mempool_opts_init(&o, sizeof(o));
-		snprintf(name, sizeof(name), "udk-rxh%u-%u", p->pid, q);
-		o.name = name;
-		o.count = RX_HDRS;
-		o.elt_size = sizeof(struct udk_mbuf);
-		o.cache_size = POOL_CACHE;
-		o.obj_init = hdr_init;
-		rc = udk_mempool_create(&o, &rxq->hdrs);
+		rc = udk_mempool_create_ops(name, &proxy_ops, rxq->rxp, n,
+					    (uint32_t)(sizeof(struct rte_mbuf) +
+						       RTE_MBUF_DEFAULT_BUF_SIZE),
+					    &rxq->proxy);
 		if (rc < 0)
 			goto err_pool;
+		rte_mempool_obj_iter(rxq->rxp, udk_fields_init, rxq->proxy);
 	}
 	rc = rte_eth_rx_queue_setup(p->pid, q, nb_desc, (unsigned int)p->socket, NULL, rxq->rxp);
 	if (rc < 0) {
 		udk_log(UDK_LOG_ERR, LOG, "%s: rte_eth_rx_queue_setup(queue %u, %u descriptors) "
 			"failed: %s", p->dev->name, q, nb_desc, rte_strerror(-rc));
-		goto err_hdrs;
+		goto err_proxy;
 	}
 	if (!rxq->copy)
-		zc_add(rxq);
+		bridge_pool[nb_bridge_pools++] = rxq->rxp;
 	*out = rxq;
 	return 0;
 
-err_hdrs:
-	if (rxq->hdrs != NULL)
-		udk_mempool_free(rxq->hdrs);
+err_proxy:
+	udk_mempool_free(rxq->proxy);
 err_pool:
 	rte_mempool_free(rxq->rxp);
 	if (rxq->rxmem != NULL)
@@ -203,20 +245,20 @@ err_free:
 	return rc;
 }
 
-/* After DPDK released the queue (port closed): give back what headers hold. */
+/* After DPDK released the queue (port closed).  Buffers the application
+ * still holds must be freed before: the pool goes now. */
 void drxq_free(struct drxq *rxq)
 {
-	zc_remove(rxq);
-	if (rxq->hdrs != NULL) {
-		for (uint32_t i = 0; i < rxq->hdrs->count; i++) {
-			struct rte_mbuf *r = lent((struct udk_mbuf *)(rxq->hdrs->base +
-								(size_t)i * rxq->hdrs->elt_size));
-			if (r != NULL)
-				rte_pktmbuf_free(r);
-		}
-		udk_mempool_free(rxq->hdrs);
-	}
+	for (unsigned int i = 0; i < nb_bridge_pools; i++)
+		if (bridge_pool[i] == rxq->rxp)
+			bridge_pool[i] = bridge_pool[--nb_bridge_pools];
+	if (rxq->rxp != NULL && !rxq->copy &&
+	    rte_mempool_avail_count(rxq->rxp) < rxq->rxp->size)
+		udk_log(UDK_LOG_WARN, LOG, "%s: queue %u closed with %u of its buffers still out",
+			rxq->p->dev->name, rxq->q,
+			rxq->rxp->size - rte_mempool_avail_count(rxq->rxp));
 	rte_mempool_free(rxq->rxp);
+	udk_mempool_free(rxq->proxy);
 	if (rxq->rxmem != NULL)
 		udk_dma_free(rxq->rxmem);
 	free(rxq);
@@ -265,28 +307,6 @@ fail:
 	return NULL;
 }
 
-/* Zero copy: header m lends r's buffer.  The buffer m lent last time (the
- * header came back to its pool, so that buffer is free) goes to *stale, for
- * DPDK to get back in bulk at the end of the burst. */
-static inline void borrow(struct drxq *rxq, struct udk_mbuf *m, struct rte_mbuf *r,
-			  struct rte_mbuf **stale, uint16_t *nb_stale)
-{
-	struct rte_mbuf *prev = lent(m);
-
-	if (prev != NULL)
-		stale[(*nb_stale)++] = prev;
-	m->buf_addr = r->buf_addr;
-	m->buf_iova = rte_mbuf_iova_get(r);
-	m->buf_len = r->buf_len;
-	m->data_off = r->data_off;
-	m->data_len = r->data_len;
-	m->pkt_len = r->pkt_len;
-	m->next = NULL;
-	m->nb_segs = 1;
-	m->ol_flags = 0;
-	m->port = rxq->port;
-}
-
 static void udk_seg_done(void *addr, void *opaque);
 
 /* A udk segment that went out through a dpdk port and came back as it went
@@ -330,60 +350,63 @@ static struct udk_mbuf *rx_other(struct drxq *rxq, struct rte_mbuf *r)
 	return m;
 }
 
-uint16_t dport_rx_burst(void *queue, struct udk_mbuf **pkts, uint16_t n)
+/* Is r (every segment) a direct buffer of a pool whose buffers are udk
+ * mbufs too?  *last caches the pool last found. */
+static inline bool bridged(const struct rte_mbuf *r, const struct rte_mempool **last)
 {
-	struct drxq *rxq = queue;
-	struct rte_mbuf *rm[MAX_BURST], *stale[MAX_BURST];
-	struct udk_mbuf *hdr[MAX_BURST];
-	const struct rte_mempool *own = rxq->rxp;
-	uint16_t nb, h = 0, out = 0, nb_stale = 0;
-	uint64_t bytes = 0;
-
-	know_thread();
-	if (n > MAX_BURST)
-		n = MAX_BURST;
-	nb = rte_eth_rx_burst(rxq->pid, rxq->q, rm, n);
-	if (nb == 0)
-		return 0;
-	if (rxq->copy) {
-		for (uint16_t i = 0; i < nb; i++) {
-			struct udk_mbuf *m = rx_other(rxq, rm[i]);
-
-			if (m != NULL) {
-				bytes += m->pkt_len;
-				pkts[out++] = m;
-			}
+	for (; r != NULL; r = r->next) {
+		if (!RTE_MBUF_DIRECT(r))
+			return false;
+		if (r->pool != *last) {
+			if (!is_bridge_pool(r->pool))
+				return false;
+			*last = r->pool;
 		}
-		goto done;
 	}
-	if (udk_mempool_get_bulk(rxq->hdrs, (void **)hdr, nb) != 0) {
-		rxq->nombuf += nb;
-		rte_pktmbuf_free_bulk(rm, nb);
-		return 0;
-	}
+	return true;
+}
+
+/* Receive that must look at each packet: copy mode, a PMD that may hand
+ * over buffers of other pools (net_ring passes on what was enqueued), or a
+ * udk port number that differs from DPDK's. */
+static uint16_t rx_checked(struct drxq *rxq, struct udk_mbuf **pkts, uint16_t nb)
+{
+	const struct rte_mempool *last = rxq->rxp;
+	uint16_t out = 0, same = 0;
+
 	for (uint16_t i = 0; i < nb; i++) {
-		struct rte_mbuf *r = rm[i];
+		struct rte_mbuf *r = (struct rte_mbuf *)pkts[i];
 		struct udk_mbuf *m;
 
-		/* The usual case: one buffer of this queue's pool over udk memory. */
-		if (likely(r->pool == own && r->nb_segs == 1 && RTE_MBUF_DIRECT(r))) {
-			m = hdr[h++];
-			borrow(rxq, m, r, stale, &nb_stale);
+		if (!rxq->copy && (!rxq->p->rx_check || bridged(r, &last))) {
+			m = pkts[i];
+			same++;
 		} else if ((m = rx_other(rxq, r)) == NULL) {
 			continue;
 		}
-		bytes += m->pkt_len;
+		m->port = rxq->port;
 		pkts[out++] = m;
 	}
-	rxq->zero_copy += h;
-	if (h < nb)
-		udk_mempool_put_bulk(rxq->hdrs, (void *const *)&hdr[h], nb - h);
-	if (nb_stale > 0)
-		rte_pktmbuf_free_bulk(stale, nb_stale);
-done:
-	rxq->packets += out;
-	rxq->bytes += bytes;
+	rxq->zero_copy += same;
 	return out;
+}
+
+/* The buffers DPDK fills are udk mbufs already (udk_mbuf.h keeps rte_mbuf's
+ * layout; the queue's pool lies in udk memory at udk's IOVAs, with udk's
+ * fields set): with a PMD that takes every buffer from that pool and the
+ * same port number, a receive is DPDK's receive and nothing more. */
+uint16_t dport_rx_burst(void *queue, struct udk_mbuf **pkts, uint16_t n)
+{
+	struct drxq *rxq = queue;
+	uint16_t nb;
+
+	know_thread();
+	nb = rte_eth_rx_burst(rxq->pid, rxq->q, (struct rte_mbuf **)pkts, n);
+	if (likely(rxq->as_is)) {
+		rxq->zero_copy += nb;
+		return nb;
+	}
+	return nb == 0 ? 0 : rx_checked(rxq, pkts, nb);
 }
 
 /* ---- transmit ---- */
@@ -501,94 +524,41 @@ static struct rte_mbuf *copy_out(struct rte_mempool *pool, struct udk_mbuf *m)
 	return r;
 }
 
-/* A udk header that lends a DPDK buffer from a zero-copy receive queue
- * (io forwarding from a dpdk port): DPDK gets its own mbuf back, with the
- * header's view of the data, and no extbuf is needed.  The header keeps its
- * claim until the send is taken (see dport_tx_burst).  *own caches the queue
- * the last such header came from (a burst usually comes from one). */
-static inline struct rte_mbuf *take_back(struct udk_mbuf *m, struct drxq **own)
+/* Every segment a DPDK mbuf (a buffer of a dpdk port's receive pool)? */
+static inline bool all_dpdk(const struct udk_mbuf *m)
 {
-	struct rte_mbuf *r;
-
-	if (m->next != NULL || m->buf_addr == NULL || udk_mbuf_refcnt_read(m) != 1)
-		return NULL;
-	if (*own == NULL || (*own)->hdrs != m->pool) {
-		struct drxq *q = zc_owner(m);
-
-		if (q == NULL)
-			return NULL;
-		*own = q;
-	}
-	r = lent(m);
-	r->data_off = m->data_off;
-	r->data_len = m->data_len;
-	r->pkt_len = m->pkt_len;
-	return r;
+	for (; m != NULL; m = m->next)
+		if (m->dpdk_pool == NULL)
+			return false;
+	return true;
 }
 
-/* Sent headers that lent DPDK's own buffers: the buffers are DPDK's again,
- * the headers free with nothing to lend (given back in runs of one pool,
- * usually the whole burst). */
-static void hdrs_done(struct udk_mbuf **pkts, const bool *back, uint16_t sent)
-{
-	struct udk_mbuf *done[MAX_BURST];
-	uint16_t run = 0;
-
-	for (uint16_t i = 0; i < sent; i++) {
-		if (!back[i])
-			continue;
-		pkts[i]->buf_addr = NULL;
-		if (run > 0 && done[0]->pool != pkts[i]->pool) {
-			udk_mempool_put_bulk(done[0]->pool, (void *const *)done, run);
-			run = 0;
-		}
-		done[run++] = pkts[i];
-	}
-	if (run > 0)
-		udk_mempool_put_bulk(done[0]->pool, (void *const *)done, run);
-}
-
-/* Zero copy: DPDK's own buffers go back as they are (take_back), udk
- * segments as external buffers (wrap).  back[i] says which; done[] lists
- * the headers taken back, one_owner that they all came from one queue. */
-static uint16_t tx_zero_copy(struct dtxq *txq, struct udk_mbuf **pkts, uint16_t n)
+/* A burst with udk buffers in it: DPDK's buffers go as they are, udk's (or a
+ * chain that mixes both) each in header mbufs that lend their buffers. */
+static uint16_t tx_lend(struct dtxq *txq, struct udk_mbuf **pkts, uint16_t n)
 {
 	struct rte_mbuf *rm[MAX_BURST];
-	struct udk_mbuf *done[MAX_BURST];
-	bool back[MAX_BURST], one_owner = true;
-	struct drxq *own = NULL;
-	uint16_t k, sent, nb_done = 0;
-	uint64_t bytes = 0;
+	bool wrapped[MAX_BURST];
+	uint16_t k, sent, nb_wrapped = 0;
 
+	if (n > MAX_BURST)
+		n = MAX_BURST;
 	for (k = 0; k < n; k++) {
 		struct udk_mbuf *m = pkts[k];
-		struct drxq *prev = own;
 
-		rm[k] = take_back(m, &own);
-		back[k] = rm[k] != NULL;
-		if (back[k]) {
-			one_owner &= prev == NULL || prev == own;
-			done[nb_done++] = m;
-		} else if ((rm[k] = wrap(txq->pool, m)) == NULL) {
+		wrapped[k] = !all_dpdk(m);
+		if (!wrapped[k])
+			rm[k] = (struct rte_mbuf *)m;
+		else if ((rm[k] = wrap(txq->pool, m)) == NULL)
 			break;
-		}
-		bytes += m->pkt_len;
+		else
+			nb_wrapped++;
 	}
 	sent = rte_eth_tx_burst(txq->pid, txq->q, rm, k);
-	if (likely(sent == k && one_owner && nb_done > 0)) {
-		/* The usual burst: all sent, DPDK's buffers DPDK's again, their
-		 * headers free with nothing to lend. */
-		for (uint16_t i = 0; i < nb_done; i++)
-			done[i]->buf_addr = NULL;
-		udk_mempool_put_bulk(done[0]->pool, (void *const *)done, nb_done);
-	} else if (nb_done > 0) {
-		hdrs_done(pkts, back, sent);
-	}
-	/* Unsent ones go back to the caller as they were: extbuf headers are
+	/* Unsent ones go back to the caller as they were: header mbufs are
 	 * freed without freeing what they carry. */
 	for (uint16_t i = sent; i < k; i++) {
-		bytes -= pkts[i]->pkt_len;
-		if (back[i])
+		if (!wrapped[i])
 			continue;
 		for (struct udk_mbuf *s = pkts[i]; s != NULL; s = s->next)
 			udk_mbuf_refcnt_update(s, 1);
@@ -596,35 +566,44 @@ static uint16_t tx_zero_copy(struct dtxq *txq, struct udk_mbuf **pkts, uint16_t 
 	}
 	txq->zero_copy += sent;
 	txq->errors += n - k;
-	txq->packets += sent;
-	txq->bytes += bytes;
 	return sent;
 }
 
-uint16_t dport_tx_burst(void *queue, struct udk_mbuf **pkts, uint16_t n)
+static uint16_t tx_copy(struct dtxq *txq, struct udk_mbuf **pkts, uint16_t n)
 {
-	struct dtxq *txq = queue;
 	struct rte_mbuf *rm[MAX_BURST];
 	uint16_t k, sent;
-	uint64_t bytes = 0;
 
-	know_thread();
 	if (n > MAX_BURST)
 		n = MAX_BURST;
-	if (likely(!txq->copy))
-		return tx_zero_copy(txq, pkts, n);
 	for (k = 0; k < n; k++)
 		if ((rm[k] = copy_out(txq->pool, pkts[k])) == NULL)
 			break;
 	sent = rte_eth_tx_burst(txq->pid, txq->q, rm, k);
-	for (uint16_t i = 0; i < sent; i++)
-		bytes += pkts[i]->pkt_len;
 	/* The copies went (or go back); the udk buffers are done. */
 	udk_pktmbuf_free_bulk(pkts, sent);
 	rte_pktmbuf_free_bulk(rm + sent, k - sent);
 	txq->copies += sent;
 	txq->errors += n - k;
-	txq->packets += sent;
-	txq->bytes += bytes;
+	return sent;
+}
+
+/* The usual burst is buffers a dpdk port received (io forwarding): they are
+ * DPDK mbufs already, and go to DPDK as they are. */
+uint16_t dport_tx_burst(void *queue, struct udk_mbuf **pkts, uint16_t n)
+{
+	struct dtxq *txq = queue;
+	uint16_t k, sent;
+
+	know_thread();
+	if (unlikely(txq->copy))
+		return tx_copy(txq, pkts, n);
+	for (k = 0; k < n; k++)
+		if (unlikely(pkts[k]->dpdk_pool == NULL || pkts[k]->nb_segs != 1))
+			break;
+	if (unlikely(k < n))
+		return tx_lend(txq, pkts, n);
+	sent = rte_eth_tx_burst(txq->pid, txq->q, (struct rte_mbuf **)pkts, n);
+	txq->zero_copy += sent;
 	return sent;
 }
