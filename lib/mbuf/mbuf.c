@@ -5,6 +5,24 @@
 #include "udk_mbuf.h"
 #include "udk_util.h"
 
+static void *_Atomic dpdk_pool;
+
+static int set_pool_fields(struct udk_mempool *mp, void *arg)
+{
+	if (mp->flags & UDK_MEMPOOL_F_PKTMBUF)
+		for (uint32_t i = 0; i < mp->count; i++)
+			((struct udk_mbuf *)(mp->base + (size_t)i * mp->elt_size))->dpdk_pool = arg;
+	return 0;
+}
+
+void udk_pktmbuf_set_dpdk_pool(void *pool)
+{
+	/* A pool created meanwhile reads the new value in mbuf_init, or is
+	 * walked: the walk takes the lock creation takes. */
+	atomic_store(&dpdk_pool, pool);
+	udk_mempool_walk(set_pool_fields, pool);
+}
+
 static void mbuf_init(struct udk_mempool *mp, void *obj, uint32_t idx, void *arg)
 {
 	struct udk_mbuf *m = obj;
@@ -16,6 +34,7 @@ static void mbuf_init(struct udk_mempool *mp, void *obj, uint32_t idx, void *arg
 	m->buf_iova = udk_mempool_virt2iova(mp, m->buf_addr);
 	m->buf_len = (uint16_t)room;
 	m->pool = mp;
+	m->dpdk_pool = atomic_load_explicit(&dpdk_pool, memory_order_relaxed);
 	atomic_init(&m->refcnt, 1);
 	udk_pktmbuf_reset(m);
 }
@@ -24,6 +43,8 @@ int udk_pktmbuf_pool_create(const char *name, uint32_t n, uint32_t cache_size,
 			    uint32_t data_room, int socket, struct udk_mempool **out)
 {
 	struct udk_mempool_opts o;
+	void *pool;
+	int rc;
 
 	if (data_room == 0)
 		data_room = UDK_MBUF_DEFAULT_BUF_SIZE;
@@ -41,5 +62,11 @@ int udk_pktmbuf_pool_create(const char *name, uint32_t n, uint32_t cache_size,
 	o.socket = socket;
 	o.obj_init = mbuf_init;
 	o.obj_init_arg = &data_room;
-	return udk_mempool_create(&o, out);
+	o.flags = UDK_MEMPOOL_F_PKTMBUF;
+	rc = udk_mempool_create(&o, out);
+	/* A udk_pktmbuf_set_dpdk_pool() between mbuf_init and the pool's joining
+	 * the walk list missed it. */
+	if (rc == 0 && (pool = atomic_load(&dpdk_pool)) != NULL)
+		set_pool_fields(*out, pool);
+	return rc;
 }

@@ -48,8 +48,10 @@ struct udk_mbuf {
 	uint32_t hash_[2];       /* reserved */
 	uint16_t vlan_tci_outer_; /* reserved */
 	uint16_t buf_len;        /* bytes of buffer, headroom included */
-	/* The rte_mempool of a buffer that is also a DPDK mbuf (drivers/net/dpdk);
-	 * NULL for a buffer of a udk pool. */
+	/* DPDK's rte_mempool for this buffer: the pool of a DPDK receive
+	 * buffer, or, for udk's own buffers once a dpdk port exists, a DPDK
+	 * pool that hands them back to their udk pool (udk_pktmbuf_set_dpdk_pool()).
+	 * NULL in a process without the DPDK bridge. */
 	void *dpdk_pool;
 	/* second cache line */
 	struct udk_mbuf *next;   /* next segment, or NULL */
@@ -71,6 +73,13 @@ _Static_assert(offsetof(struct udk_mbuf, pkt_len) == 36 &&
  * as udk_mempool_create(), and -EINVAL for a data room over 65535. */
 int udk_pktmbuf_pool_create(const char *name, uint32_t n, uint32_t cache_size,
 			    uint32_t data_room, int socket, struct udk_mempool **out);
+
+/* Make every buffer of every udk packet pool, now and later, name pool as its
+ * dpdk_pool: a DPDK mbuf pool whose put returns a buffer to its udk pool.
+ * Called by the DPDK bridge (drivers/net/dpdk) so that any udk buffer can go
+ * to a DPDK PMD as it is.  Not on the fast path; fields of buffers in flight
+ * change too (nothing but DPDK reads them). */
+void udk_pktmbuf_set_dpdk_pool(void *pool);
 
 static inline void udk_pktmbuf_reset(struct udk_mbuf *m)
 {

@@ -1,5 +1,6 @@
 /* mempool.c - creating, inspecting and freeing pools; get and put are inline
  * in udk_mempool.h. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -7,6 +8,40 @@
 #include "udk_util.h"
 
 #define ELT_ALIGN 64u
+
+/* Every pool of the process, for udk_mempool_walk(). */
+static pthread_mutex_t pools_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct udk_mempool *pools;
+
+static void pools_add(struct udk_mempool *mp)
+{
+	pthread_mutex_lock(&pools_lock);
+	mp->walk_next = pools;
+	pools = mp;
+	pthread_mutex_unlock(&pools_lock);
+}
+
+static void pools_remove(struct udk_mempool *mp)
+{
+	pthread_mutex_lock(&pools_lock);
+	for (struct udk_mempool **pp = &pools; *pp != NULL; pp = &(*pp)->walk_next)
+		if (*pp == mp) {
+			*pp = mp->walk_next;
+			break;
+		}
+	pthread_mutex_unlock(&pools_lock);
+}
+
+int udk_mempool_walk(int (*fn)(struct udk_mempool *mp, void *arg), void *arg)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&pools_lock);
+	for (struct udk_mempool *mp = pools; mp != NULL && rc == 0; mp = mp->walk_next)
+		rc = fn(mp, arg);
+	pthread_mutex_unlock(&pools_lock);
+	return rc;
+}
 
 void udk_mempool_opts_init(struct udk_mempool_opts *opts, size_t size)
 {
@@ -60,6 +95,7 @@ int udk_mempool_create(const struct udk_mempool_opts *opts, struct udk_mempool *
 	mp->elt_size = elt;
 	mp->count = o.count;
 	mp->cache_size = o.cache_size;
+	mp->flags = o.flags;
 	mp->mem = o.mem ? o.mem : udk_mem_default();
 	if (mp->mem == NULL) {
 		udk_log(UDK_LOG_ERR, "mempool", "create %s: no memory to take it from: call "
@@ -105,6 +141,7 @@ int udk_mempool_create(const struct udk_mempool_opts *opts, struct udk_mempool *
 			o.obj_init(mp, obj, i, o.obj_init_arg);
 		udk_ring_enqueue_bulk(mp->ring, &obj, 1);
 	}
+	pools_add(mp);
 	*out = mp;
 	return 0;
 
@@ -135,6 +172,7 @@ int udk_mempool_create_ops(const char *name, const struct udk_mempool_ops *ops, 
 	mp->elt_size = elt_size;
 	mp->ops = ops;
 	mp->ops_arg = arg;
+	pools_add(mp);
 	*out = mp;
 	return 0;
 }
@@ -179,6 +217,7 @@ void udk_mempool_free(struct udk_mempool *mp)
 
 	if (mp == NULL)
 		return;
+	pools_remove(mp);
 	if (mp->ops != NULL) {
 		free(mp);
 		return;

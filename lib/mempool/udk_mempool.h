@@ -43,7 +43,11 @@ struct udk_mempool_opts {
 	struct udk_mem *mem;     /* NULL: udk_mem_default() */
 	udk_mempool_obj_fn obj_init;
 	void *obj_init_arg;
+	uint32_t flags;          /* UDK_MEMPOOL_F_*: what the objects are */
 };
+
+/* The objects are packet buffers (set by udk_pktmbuf_pool_create()). */
+#define UDK_MEMPOOL_F_PKTMBUF 0x1u
 
 void udk_mempool_opts_init(struct udk_mempool_opts *opts, size_t size);
 
@@ -96,6 +100,8 @@ struct udk_mempool {
 	struct udk_mempool_cache *cache; /* UDK_MAX_LCORES of them, or NULL */
 	const struct udk_mempool_ops *ops; /* NULL for udk's own pools */
 	void *ops_arg;
+	uint32_t flags;                  /* UDK_MEMPOOL_F_* */
+	struct udk_mempool *walk_next;   /* udk_mempool_walk()'s list */
 };
 
 static inline void *udk_mempool_ops_arg(const struct udk_mempool *mp)
@@ -169,6 +175,11 @@ static inline uint64_t udk_mempool_virt2iova(const struct udk_mempool *mp, const
 {
 	return mp->base_iova + (uint64_t)((const uint8_t *)p - mp->base);
 }
+
+/* Call fn for every pool of this process (ops pools included) until it
+ * returns non-zero, which is returned; under a lock that pool creation and
+ * freeing also take: fn must not create or free a pool. */
+int udk_mempool_walk(int (*fn)(struct udk_mempool *mp, void *arg), void *arg);
 
 /* Free objects in the ring and in every cache (a snapshot); slow. */
 unsigned int udk_mempool_avail_count(const struct udk_mempool *mp);

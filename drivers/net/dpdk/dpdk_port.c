@@ -429,7 +429,7 @@ static int dpdk_probe_vdev(struct udk_eth_dev *dev, const char *name, const char
 	p->pci = strcmp(rte_bus_name(rte_dev_bus(di.device)), "pci") == 0;
 	/* virtio-user's peer reaches only the memory DPDK shares with it. */
 	p->copy = copy || strcmp(di.driver_name, "net_virtio_user") == 0 ||
-		  dport_mbuf_fields() < 0;
+		  dport_mbuf_init() < 0;
 	p->rx_check = rx_check >= 0 ? rx_check == 1 : !pmd_rx_as_is(di.driver_name);
 	p->socket = rte_eth_dev_socket_id(pid) >= 0 ? rte_eth_dev_socket_id(pid) : SOCKET_ID_ANY;
 	dev->priv = p;

@@ -15,34 +15,38 @@
 
 struct dport;
 
-/* Receive: the DPDK PMD fills rte_mbufs of a DPDK pool whose memory is
- * udk's, at udk's IOVAs, and whose buffers carry udk's fields (the pool
- * pointer is the queue's proxy, which frees through DPDK): an rte_mbuf of
- * that pool is a udk mbuf as it is (udk_mbuf.h keeps rte_mbuf's layout).
- * When the PMD needs DPDK's own memory (copy), an ordinary DPDK pool, copied
- * into buffers of the application's pool mp. */
+/* A DPDK mbuf pool over udk memory at udk's IOVAs whose buffers are udk
+ * mbufs too (dpdk_mbuf.c): their udk pool is proxy, which frees through
+ * DPDK. */
+struct dport_pool {
+	struct rte_mempool *mp;
+	void *mem;
+	struct udk_mempool *proxy;
+};
+
+/* Receive: the DPDK PMD fills buffers of the queue's dport_pool, udk mbufs
+ * as they are (zero copy); when the PMD needs DPDK's own memory (copy), an
+ * ordinary DPDK pool, copied into buffers of the application's pool mp. */
 struct drxq {
 	struct dport *p;
 	uint16_t pid, q;
 	bool copy;
 	bool as_is;                 /* nothing to check or set per packet */
-	struct rte_mempool *rxp;
-	void *rxmem;                /* udk memory under rxp (zero copy) */
-	struct udk_mempool *proxy;  /* zero copy: udk's pool of rxp's buffers */
+	struct dport_pool pool;     /* zero copy */
+	struct rte_mempool *rxp;    /* what the PMD fills: pool.mp, or a copy pool */
 	struct udk_mempool *mp;     /* the application's pool, for copies */
 	uint16_t port;              /* udk port number, for mbuf->port */
 	uint64_t zero_copy, copies, nombuf;
 };
 
-/* Transmit: DPDK mbufs (dpdk_pool set) go as they are; a udk segment is
- * attached to a header rte_mbuf (extbuf) whose free callback frees it; copy
- * mode copies into mbufs of a DPDK pool (for PMDs whose peer can only reach
- * DPDK's memory).  Packets and bytes are DPDK's statistics. */
+/* Transmit: any udk mbuf is a DPDK mbuf (dpdk_mbuf.c) and goes as it is;
+ * copy mode copies into mbufs of a DPDK pool (for PMDs whose peer can only
+ * reach DPDK's memory).  Packets and bytes are DPDK's statistics. */
 struct dtxq {
 	struct dport *p;
 	uint16_t pid, q;
 	bool copy;
-	struct rte_mempool *pool;   /* headers (zero copy) or buffers (copy) */
+	struct rte_mempool *pool;   /* copy: buffers */
 	uint64_t zero_copy, copies, errors;
 };
 
@@ -71,8 +75,13 @@ uint16_t dport_tx_burst(void *queue, struct udk_mbuf **pkts, uint16_t n);
 /* dpdk_port.c: udk's memory registered with DPDK (rte_extmem_register) and,
  * for PCI ports, mapped into their VFIO container (rte_dev_dma_map). */
 int dport_mem_register(struct dport *p);
-/* Register udk's fields in DPDK's mbufs (once): 0, or <0 when DPDK's
- * dynamic-field area has no room at their offsets (logged). */
-int dport_mbuf_fields(void);
+/* dpdk_mbuf.c.  Once per process: udk's fields in DPDK's mbufs, and a DPDK
+ * pool for udk's buffers; 0, or <0 (logged: ports then copy). */
+int dport_mbuf_init(void);
+/* Is mp a pool whose buffers are udk mbufs? */
+bool dport_pool_bridged(const struct rte_mempool *mp);
+int dport_pool_create(const char *name, unsigned int n, int socket, struct dport_pool *out);
+/* what names it in the warning if buffers are still out. */
+void dport_pool_free(struct dport_pool *pool, const char *what);
 
 #endif

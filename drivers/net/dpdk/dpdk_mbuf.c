@@ -1,0 +1,298 @@
+/* dpdk_mbuf.c - buffers that are udk mbufs and DPDK mbufs at once.
+ *
+ * struct udk_mbuf keeps struct rte_mbuf's layout for every field the two
+ * share (udk_mbuf.h), so one buffer can be both, with no header to fill or
+ * translate, if each side's pool pointer leads somewhere that frees it:
+ * - DPDK's receive buffers: a DPDK pool over udk memory at udk's IOVAs
+ *   (dport_pool_create), whose buffers carry udk's fields (registered as
+ *   DPDK dynamic fields at the offsets udk_mbuf gives them): udk's pool
+ *   pointer is a udk pool with ops (the proxy) that frees through DPDK.
+ * - udk's own buffers: their dpdk_pool is one DPDK pool ("udk-mbufs", the
+ *   mempool driver below) whose put returns each buffer to its udk pool. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_errno.h>
+#include <rte_mbuf.h>
+#include <rte_mbuf_dyn.h>
+#include <rte_mbuf_pool_ops.h>
+#include <rte_mempool.h>
+
+#include "dpdk_port.h"
+#include "udk_util.h"
+
+#define LOG "net_dpdk"
+#define POOL_CACHE 256
+
+/* ---- udk's buffers seen by DPDK ---- */
+
+/* DPDK freed udk buffers (reference count and chain done, as udk does). */
+static int udk_ops_enqueue(struct rte_mempool *mp, void *const *objs, unsigned int n)
+{
+	(void)mp;
+	for (unsigned int i = 0; i < n; i++) {
+		struct udk_mbuf *m = objs[i];
+
+		udk_mempool_put(m->pool, m);
+	}
+	return 0;
+}
+
+/* DPDK never allocates from it: no receive queue is given this pool. */
+static int udk_ops_dequeue(struct rte_mempool *mp, void **objs, unsigned int n)
+{
+	(void)mp;
+	(void)objs;
+	(void)n;
+	return -ENOBUFS;
+}
+
+static unsigned int udk_ops_count(const struct rte_mempool *mp)
+{
+	(void)mp;
+	return 0;
+}
+
+static int udk_ops_alloc(struct rte_mempool *mp)
+{
+	(void)mp;
+	return 0;
+}
+
+static void udk_ops_free(struct rte_mempool *mp)
+{
+	(void)mp;
+}
+
+static const struct rte_mempool_ops udk_mbuf_ops = {
+	.name = "udk_mbuf",
+	.alloc = udk_ops_alloc,
+	.free = udk_ops_free,
+	.enqueue = udk_ops_enqueue,
+	.dequeue = udk_ops_dequeue,
+	.get_count = udk_ops_count,
+};
+
+RTE_MEMPOOL_REGISTER_OPS(udk_mbuf_ops);
+
+/* The one DPDK pool of udk's buffers, made by dport_mbuf_init(). */
+static struct rte_mempool *udk_bufs;
+
+/* ---- DPDK's buffers seen by udk ---- */
+
+/* udk freed a buffer of a DPDK pool (reference count and chain already
+ * done): DPDK's own free detaches what it must and returns it to m->pool. */
+static void proxy_put(struct udk_mempool *mp, void *const *objs, unsigned int n)
+{
+	(void)mp;
+	for (unsigned int i = 0; i < n; i++)
+		rte_pktmbuf_free_seg(objs[i]);
+}
+
+static int proxy_get(struct udk_mempool *mp, void **objs, unsigned int n)
+{
+	return rte_pktmbuf_alloc_bulk(udk_mempool_ops_arg(mp), (struct rte_mbuf **)objs, n) == 0
+		       ? 0
+		       : -ENOBUFS;
+}
+
+static unsigned int proxy_avail(const struct udk_mempool *mp)
+{
+	return rte_mempool_avail_count(udk_mempool_ops_arg(mp));
+}
+
+static const struct udk_mempool_ops proxy_ops = {proxy_get, proxy_put, proxy_avail};
+
+/* DPDK pools whose buffers are udk mbufs (receive pools, and udk_bufs). */
+#define MAX_POOLS 64
+static const struct rte_mempool *bridged[MAX_POOLS];
+static unsigned int nb_bridged;
+
+bool dport_pool_bridged(const struct rte_mempool *mp)
+{
+	for (unsigned int i = 0; i < nb_bridged; i++)
+		if (bridged[i] == mp)
+			return true;
+	return false;
+}
+
+static void bridged_remove(const struct rte_mempool *mp)
+{
+	for (unsigned int i = 0; i < nb_bridged; i++)
+		if (bridged[i] == mp)
+			bridged[i] = bridged[--nb_bridged];
+}
+
+/* ---- once per process ---- */
+
+static int init_state; /* 0 not tried, 1 done, <0 failed */
+
+/* udk's fields in DPDK's mbufs, at the offsets struct udk_mbuf gives them,
+ * taken from DPDK's dynamic-field area. */
+static int register_fields(void)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+	} f[] = {
+		{"udk_udata64", offsetof(struct udk_mbuf, udata64)},
+		{"udk_pool", offsetof(struct udk_mbuf, pool)},
+	};
+
+	for (unsigned int i = 0; i < UDK_ARRAY_SIZE(f); i++) {
+		struct rte_mbuf_dynfield d = {.size = 8, .align = 8};
+		int off;
+
+		snprintf(d.name, sizeof(d.name), "%s", f[i].name);
+		off = rte_mbuf_dynfield_register_offset(&d, f[i].off);
+		if (off != (int)f[i].off) {
+			udk_log(UDK_LOG_WARN, LOG, "DPDK's mbuf field area has no room for udk's %s "
+				"at byte %zu (%s): dpdk ports copy every packet", f[i].name,
+				f[i].off, rte_strerror(rte_errno));
+			return -EBUSY;
+		}
+	}
+	return 0;
+}
+
+int dport_mbuf_init(void)
+{
+	struct rte_pktmbuf_pool_private priv = {.mbuf_data_room_size = UDK_MBUF_DEFAULT_BUF_SIZE};
+	int rc;
+
+	if (init_state != 0)
+		return init_state < 0 ? init_state : 0;
+	rc = register_fields();
+	if (rc < 0)
+		goto out;
+	/* Never populated: its size only has to be valid. */
+	udk_bufs = rte_mempool_create_empty("udk-mbufs", 1, sizeof(struct udk_mbuf) +
+					    UDK_MBUF_DEFAULT_BUF_SIZE, 0, sizeof(priv),
+					    SOCKET_ID_ANY, 0);
+	if (udk_bufs == NULL || rte_mempool_set_ops_byname(udk_bufs, "udk_mbuf", NULL) != 0) {
+		udk_log(UDK_LOG_WARN, LOG, "the DPDK pool for udk's buffers: %s: dpdk ports copy "
+			"every packet", rte_strerror(rte_errno));
+		rte_mempool_free(udk_bufs);
+		udk_bufs = NULL;
+		rc = -ENOMEM;
+		goto out;
+	}
+	rte_pktmbuf_pool_init(udk_bufs, &priv);
+	bridged[nb_bridged++] = udk_bufs;
+	udk_pktmbuf_set_dpdk_pool(udk_bufs);
+out:
+	init_state = rc < 0 ? rc : 1;
+	return rc;
+}
+
+/* ---- receive pools ---- */
+
+/* Each buffer of a receive pool is a udk mbuf whose udk pool is the proxy. */
+static void udk_fields_init(struct rte_mempool *mp, void *opaque, void *obj, unsigned int idx)
+{
+	struct udk_mbuf *m = obj;
+
+	(void)mp;
+	(void)idx;
+	m->pool = opaque;
+	m->udata64 = 0;
+}
+
+/* A DPDK mbuf pool whose objects lie in one udk allocation, at udk's IOVAs. */
+static int pool_over_udk(const char *name, unsigned int n, int socket, void **mem,
+			 struct rte_mempool **out)
+{
+	struct rte_pktmbuf_pool_private priv = {.mbuf_data_room_size = RTE_MBUF_DEFAULT_BUF_SIZE};
+	uint32_t elt = (uint32_t)(sizeof(struct rte_mbuf) + RTE_MBUF_DEFAULT_BUF_SIZE);
+	struct rte_mempool_objsz sz;
+	struct rte_mempool *mp;
+	size_t len, pg = 4096, per_page;
+	int rc;
+
+	mp = rte_mempool_create_empty(name, n, elt, POOL_CACHE, sizeof(priv), socket, 0);
+	if (mp == NULL) {
+		udk_log(UDK_LOG_ERR, LOG, "%s: rte_mempool_create_empty: %s", name,
+			rte_strerror(rte_errno));
+		return -ENOMEM;
+	}
+	rc = rte_mempool_set_ops_byname(mp, rte_mbuf_best_mempool_ops(), NULL);
+	if (rc < 0)
+		goto err_pool;
+	rte_pktmbuf_pool_init(mp, &priv);
+	/* What DPDK needs to place n objects, none across a page of the size
+	 * it assumes (its own page size: udk's memory is contiguous anyway). */
+	rte_mempool_get_page_size(mp, &pg);
+	rte_mempool_calc_obj_size(elt, 0, &sz);
+	per_page = pg == 0 || pg < sz.total_size ? 0 : pg / sz.total_size;
+	len = per_page == 0 ? (size_t)sz.total_size * n : (n + per_page - 1) / per_page * pg;
+	len += pg ? pg : 4096;
+	*mem = udk_dma_zmalloc(len, 4096, socket < 0 ? UDK_SOCKET_ANY : socket);
+	if (*mem == NULL) {
+		udk_log(UDK_LOG_ERR, LOG, "%s: %zu bytes of udk memory for %u receive buffers: %s",
+			name, len, n, udk_strerror(errno));
+		rc = -ENOMEM;
+		goto err_pool;
+	}
+	rc = rte_mempool_populate_iova(mp, *mem, udk_virt2iova(*mem), len, NULL, NULL);
+	if (rc < 0 || (unsigned int)rc != n) {
+		udk_log(UDK_LOG_ERR, LOG, "%s: rte_mempool_populate_iova placed %d of %u buffers",
+			name, rc, n);
+		rc = -ENOMEM;
+		goto err_mem;
+	}
+	rte_mempool_obj_iter(mp, rte_pktmbuf_init, NULL);
+	*out = mp;
+	return 0;
+
+err_mem:
+	udk_dma_free(*mem);
+	*mem = NULL;
+err_pool:
+	rte_mempool_free(mp);
+	return rc < 0 ? rc : -ENOMEM;
+}
+
+
+int dport_pool_create(const char *name, unsigned int n, int socket, struct dport_pool *out)
+{
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (nb_bridged == MAX_POOLS) {
+		udk_log(UDK_LOG_ERR, LOG, "%s: udk has %u DPDK receive pools already, the most it "
+			"keeps; close ports or use fewer queues", name, MAX_POOLS - 1);
+		return -ENOSPC;
+	}
+	rc = pool_over_udk(name, n, socket, &out->mem, &out->mp);
+	if (rc < 0)
+		return rc;
+	rc = udk_mempool_create_ops(name, &proxy_ops, out->mp, n,
+				    (uint32_t)(sizeof(struct rte_mbuf) + RTE_MBUF_DEFAULT_BUF_SIZE),
+				    &out->proxy);
+	if (rc < 0) {
+		rte_mempool_free(out->mp);
+		udk_dma_free(out->mem);
+		return rc;
+	}
+	rte_mempool_obj_iter(out->mp, udk_fields_init, out->proxy);
+	bridged[nb_bridged++] = out->mp;
+	return 0;
+}
+
+void dport_pool_free(struct dport_pool *pool, const char *what)
+{
+	unsigned int avail;
+
+	if (pool->mp == NULL)
+		return;
+	bridged_remove(pool->mp);
+	avail = rte_mempool_avail_count(pool->mp);
+	if (avail < pool->mp->size)
+		udk_log(UDK_LOG_WARN, LOG, "%s closed with %u of its buffers still out", what,
+			pool->mp->size - avail);
+	rte_mempool_free(pool->mp);
+	udk_mempool_free(pool->proxy);
+	udk_dma_free(pool->mem);
+	memset(pool, 0, sizeof(*pool));
+}
