@@ -17,6 +17,10 @@
 5. the same peer behind udk's own virtio-user port (drivers/net/virtio):
    udk-fwd forwards (io) between it and a DPDK net_ring port; frames go round
    and are verified on every receive; udk-fwd's and testpmd's counts agree.
+6. udk's own buffers sent through DPDK's net_null (DPDK frees them): they come
+   home to udk-fwd's pool of 1023, 100 times over in a second.
+7. rx_check=1 with udk's port number differing from DPDK's: the checked
+   receive path, no copy.
 Usage: test_fwd_dpdk.py UDK-FWD
 """
 import json
@@ -105,6 +109,35 @@ check(p.returncode != 0 and "DPDK has no port 0000:99:00.0" in p.stderr,
 p = run(["--vdev", "dpdk0,dev=net_null0"], ["--duration", "0.1"], "--no-such-option")
 check(p.returncode != 0 and "rte_eal_init" in p.stderr and "--dpdk-args" in p.stderr,
       "bad DPDK EAL arguments")
+
+# 6. udk's own buffers through a DPDK PMD: txonly on net_null, whose transmit
+# frees every buffer with DPDK's free; each must come home to udk-fwd's pool
+# (1023 buffers), or sending stops within a millisecond.
+p = run(["--vdev", "dpdk0,dev=net_null0"],
+        ["--mode", "txonly", "--nb-mbufs", "1023", "--duration", "1", "--interval", "0", "--json"])
+s = summary(p)
+check(p.returncode == 0 and s is not None, "txonly of udk buffers to DPDK net_null ran")
+if s:
+    null = s["ports"][0]
+    check(null["tx"] > 100 * 1023, "DPDK freed udk's buffers home: %d sent with 1023 buffers"
+          % null["tx"])
+    check(null["port_copies"] == 0, "udk's buffers went to DPDK without a copy")
+
+# 7. The checked receive: rx_check=1 (every buffer's pool looked at) on a DPDK
+# port whose udk port number (1) is not DPDK's (0), so each packet's port is
+# rewritten; forwarding as in 2.
+p = run(["--log-level", "info", "--vdev", "net_ring0", "--vdev", "dpdk1,dev=net_null0,rx_check=1"],
+        ["--mode", "io", "--duration", "1", "--interval", "0", "--json"])
+s = summary(p)
+check(p.returncode == 0 and s is not None, "io with a checked DPDK receive ran")
+if s:
+    ring, null = s["ports"]
+    check(null["rx"] > 10000, "net_null gave %d packets" % null["rx"])
+    check(ring["tx"] + ring["dropped"] == null["rx"] and null["tx"] + null["dropped"] == ring["rx"],
+          "each port sent what the other received")
+    check(null["port_copies"] == 0, "checked buffers were DPDK's own: no copy")
+    check("received buffers checked" in p.stderr or "received buffers checked" in p.stdout,
+          "the port says it checks received buffers")
 
 
 # 4 and 5: dpdk-testpmd as the far peer over vhost-user (tests/peer's helper).
