@@ -1,0 +1,33 @@
+/* mbuf_layout.c - compiled by meson before the DPDK bridge is built (and
+ * into it): struct udk_mbuf must keep struct rte_mbuf's layout for every
+ * field the two share, since the bridge hands each side the other's buffers
+ * as they are (dpdk_mbuf.c). */
+#include <stddef.h>
+
+#include <rte_mbuf.h>
+
+#include "udk_mbuf.h"
+
+#define SAME(f, g)                                                                  \
+	_Static_assert(offsetof(struct udk_mbuf, f) == offsetof(struct rte_mbuf, g) &&  \
+			       sizeof(((struct udk_mbuf *)0)->f) ==                   \
+				       sizeof(((struct rte_mbuf *)0)->g),              \
+		       "udk_mbuf." #f " is not where rte_mbuf." #g " is")
+
+SAME(buf_addr, buf_addr);
+SAME(buf_iova, buf_iova);
+SAME(data_off, data_off);
+SAME(refcnt, refcnt);
+SAME(nb_segs, nb_segs);
+SAME(port, port);
+SAME(ol_flags, ol_flags);
+SAME(pkt_len, pkt_len);
+SAME(data_len, data_len);
+SAME(buf_len, buf_len);
+SAME(dpdk_pool, pool);
+SAME(next, next);
+_Static_assert(sizeof(struct udk_mbuf) == sizeof(struct rte_mbuf), "the headers differ in size");
+/* udk's own fields lie in DPDK's dynamic-field area. */
+_Static_assert(offsetof(struct udk_mbuf, udata64) >= offsetof(struct rte_mbuf, dynfield1) &&
+		       offsetof(struct udk_mbuf, pool) >= offsetof(struct rte_mbuf, dynfield1),
+	       "udk's fields are outside DPDK's dynamic-field area");
