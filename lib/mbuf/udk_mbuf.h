@@ -40,7 +40,7 @@ struct udk_mbuf {
 	_Atomic uint16_t refcnt;
 	uint16_t nb_segs;        /* segments in the chain (valid in the first) */
 	uint16_t port;           /* input port, UDK_PORT_NONE if none */
-	uint64_t ol_flags;       /* offload flags (none defined yet) */
+	uint64_t ol_flags;       /* offload flags: udk defines none yet (DPDK's on its buffers) */
 	uint32_t packet_type_;   /* reserved */
 	uint32_t pkt_len;        /* bytes in the whole chain (valid in the first) */
 	uint16_t data_len;       /* bytes in this segment */
