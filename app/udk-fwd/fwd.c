@@ -111,25 +111,17 @@ static void dump(struct fwd *f, struct udk_mbuf *m)
 }
 
 /* Send n packets on port; what the port does not take is dropped.  Returns
- * how many it took. */
+ * how many it took.  No byte sums here: bytes come from the port's own
+ * counters, read by the statistics side (main.c). */
 static uint16_t send_all(struct fwd_port *p, struct udk_mbuf **pkts, uint16_t n)
 {
-	uint64_t bytes = 0;
-	uint16_t sent;
+	uint16_t sent = udk_eth_tx_burst(p->port, 0, pkts, n);
 
-	/* Counted before the send: a port may prepend its own header to (or
-	 * already free) the frames it takes. */
-	for (uint16_t i = 0; i < n; i++)
-		bytes += pkts[i]->pkt_len;
-	sent = udk_eth_tx_burst(p->port, 0, pkts, n);
 	if (sent < n) {
-		for (uint16_t i = sent; i < n; i++)
-			bytes -= pkts[i]->pkt_len;
 		count(&p->dropped, n - sent);
 		udk_pktmbuf_free_bulk(pkts + sent, n - sent);
 	}
 	count(&p->tx, sent);
-	count(&p->tx_bytes, bytes);
 	return sent;
 }
 
@@ -137,7 +129,6 @@ static uint16_t send_all(struct fwd_port *p, struct udk_mbuf **pkts, uint16_t n)
 static bool serve(struct fwd *f, struct fwd_port *p, struct udk_mbuf **pkts)
 {
 	uint16_t burst = f->o.burst, n, sent = 0;
-	uint64_t bytes = 0;
 
 	if (f->o.mode == MODE_TXONLY || unlikely(p->tx_first > 0)) {
 		uint16_t k = 0;
@@ -158,10 +149,7 @@ static bool serve(struct fwd *f, struct fwd_port *p, struct udk_mbuf **pkts)
 	n = udk_eth_rx_burst(p->port, 0, pkts, burst);
 	if (n == 0)
 		return sent > 0;
-	for (uint16_t i = 0; i < n; i++)
-		bytes += pkts[i]->pkt_len;
-	count(&p->rx, n);
-	count(&p->rx_bytes, bytes);
+	count(&p->rx, n); /* per burst; bytes are the port's (main.c) */
 	if (f->o.count) /* shared by every lcore: a locked add, only when --count needs it */
 		atomic_fetch_add_explicit(&f->rx_total, n, memory_order_relaxed);
 	if (f->o.verify)

@@ -33,12 +33,14 @@ struct fwd_opts {
 	unsigned int tx_first;     /* bursts each port generates before forwarding */
 };
 
-/* Counters of one port, written by the one lcore that serves it. */
+/* Counters of one port, written by the one lcore that serves it: packets
+ * per burst, never anything per packet.  Bytes are the port's own counters
+ * (udk_eth_stats_get), read by the statistics side (main.c). */
 struct fwd_port {
 	uint16_t port;
 	uint16_t peer;             /* where received packets go (io, mac) */
 	struct udk_ether_addr mac;
-	_Atomic uint64_t rx, tx, rx_bytes, tx_bytes, dropped;
+	_Atomic uint64_t rx, tx, dropped;
 	_Atomic uint64_t valid, invalid, lost; /* --verify */
 	atomic_bool removed;       /* hot-unplugged: its bursts return 0 */
 	uint64_t tx_seq;           /* txonly sequence number */

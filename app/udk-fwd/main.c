@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "fwd.h"
+#include "portbytes.h"
 #include "udk_eal.h"
 #ifdef UDK_HAVE_DPDK
 #include "udk_dpdk.h"
@@ -239,30 +240,55 @@ static int port_up(struct fwd *f, uint16_t port)
 	return 0;
 }
 
+/* Bytes per port since the start, from the ports' own counters: the
+ * lcores count packets per burst and never look at a packet's length. */
+static struct fwd_bytes bytes[FWD_MAX_PORTS];
+#define BYTES_PERIOD 0.1 /* seconds: what a hot-unplug can leave uncounted */
+
+static void read_bytes(struct fwd *f)
+{
+	for (unsigned int i = 0; i < f->o.nb_ports; i++)
+		fwd_bytes_read(&bytes[i], f->port[i].port);
+}
+
 struct snap {
 	uint64_t rx, tx, rx_bytes, tx_bytes, dropped;
 };
 
-static void snap(struct fwd_port *p, struct snap *s)
+static void snap(struct fwd *f, unsigned int i, struct snap *s)
 {
+	struct fwd_port *p = &f->port[i];
+
 	s->rx = atomic_load(&p->rx);
 	s->tx = atomic_load(&p->tx);
-	s->rx_bytes = atomic_load(&p->rx_bytes);
-	s->tx_bytes = atomic_load(&p->tx_bytes);
+	s->rx_bytes = bytes[i].rx;
+	s->tx_bytes = bytes[i].tx;
 	s->dropped = atomic_load(&p->dropped);
+}
+
+/* "R Mpps G Gbit/s" for one direction: bits on the wire are frame + FCS 4 +
+ * preamble 8 + gap 12.  A port whose byte counter stands still while
+ * packets pass counts no bytes (DPDK's net_null): no figure is made up. */
+static void rate(char *buf, size_t len, uint64_t pkts, uint64_t nbytes, double dt)
+{
+	if (nbytes == 0 && pkts != 0)
+		snprintf(buf, len, "%.3f Mpps n/a Gbit/s", (double)pkts / dt / 1e6);
+	else
+		snprintf(buf, len, "%.3f Mpps %.3f Gbit/s", (double)pkts / dt / 1e6,
+			 (double)(nbytes + 24 * pkts) * 8 / dt / 1e9);
 }
 
 static void progress(struct fwd *f, struct snap *last, double dt)
 {
+	read_bytes(f);
 	for (unsigned int i = 0; i < f->o.nb_ports; i++) {
+		char rx[64], tx[64];
 		struct snap s;
-		snap(&f->port[i], &s);
-		/* Bits on the wire: frame + FCS 4 + preamble 8 + gap 12. */
-		double rxg = (double)(s.rx_bytes - last[i].rx_bytes + 24 * (s.rx - last[i].rx)) * 8;
-		double txg = (double)(s.tx_bytes - last[i].tx_bytes + 24 * (s.tx - last[i].tx)) * 8;
-		fprintf(stderr, "port %u: rx %.3f Mpps %.3f Gbit/s | tx %.3f Mpps %.3f Gbit/s | "
-			"dropped %llu\n", f->port[i].port, (double)(s.rx - last[i].rx) / dt / 1e6,
-			rxg / dt / 1e9, (double)(s.tx - last[i].tx) / dt / 1e6, txg / dt / 1e9,
+
+		snap(f, i, &s);
+		rate(rx, sizeof(rx), s.rx - last[i].rx, s.rx_bytes - last[i].rx_bytes, dt);
+		rate(tx, sizeof(tx), s.tx - last[i].tx, s.tx_bytes - last[i].tx_bytes, dt);
+		fprintf(stderr, "port %u: rx %s | tx %s | dropped %llu\n", f->port[i].port, rx, tx,
 			(unsigned long long)(s.dropped - last[i].dropped));
 		last[i] = s;
 	}
@@ -287,6 +313,37 @@ static bool link_lost(struct fwd *f, bool *was_up)
 	return false;
 }
 
+/* The statistics side's look at the clock (every 10 ms with a statistics
+ * lcore, every 64 rounds without): the ports' byte counters, the live
+ * lines, the links, and whether the run is over. */
+struct clock {
+	double t0, tl, tlink, tbytes; /* start, last line, last link and byte reads */
+	bool lost;                    /* a link went down */
+};
+
+static bool tick(struct fwd *f, struct clock *c, struct snap *last, bool *was_up)
+{
+	double t = now();
+
+	if (f->o.duration > 0 && t - c->t0 >= f->o.duration)
+		return true;
+	if (f->o.count && atomic_load(&f->rx_total) >= f->o.count)
+		return true;
+	if (t - c->tbytes >= BYTES_PERIOD) {
+		read_bytes(f);
+		c->tbytes = t;
+	}
+	if (f->o.interval > 0 && t - c->tl >= f->o.interval) {
+		progress(f, last, t - c->tl);
+		c->tl = t;
+	}
+	if (t - c->tlink >= 1) {
+		c->tlink = t;
+		c->lost = link_lost(f, was_up);
+	}
+	return c->lost;
+}
+
 static const char *mode_name(enum fwd_mode m)
 {
 	static const char *n[] = {"io", "mac", "txonly", "rxonly"};
@@ -295,6 +352,7 @@ static const char *mode_name(enum fwd_mode m)
 
 static void summary(struct fwd *f, double secs)
 {
+	read_bytes(f); /* the lcores have stopped: the ports' final counts */
 	if (f->o.json)
 		printf("{\"mode\":\"%s\",\"seconds\":%.3f,\"ports\":[", mode_name(f->o.mode), secs);
 	for (unsigned int i = 0; i < f->o.nb_ports; i++) {
@@ -302,7 +360,7 @@ static void summary(struct fwd *f, double secs)
 		struct udk_eth_stats st = {0};
 		struct snap s;
 
-		snap(p, &s);
+		snap(f, i, &s);
 		udk_eth_stats_get(p->port, &st); /* zeros for a removed port */
 		if (f->o.json) {
 			printf("%s{\"port\":%u,\"removed\":%s,\"rx\":%llu,\"tx\":%llu,\"rx_bytes\":%llu,"
@@ -350,8 +408,8 @@ int main(int argc, char **argv)
 	struct snap last[FWD_MAX_PORTS] = {{0}};
 	pcap_t *pc = NULL;
 	unsigned int nl, pairs, i;
-	bool was_up[FWD_MAX_PORTS] = {false}, lost = false;
-	double t0, tl, tlink;
+	bool was_up[FWD_MAX_PORTS] = {false};
+	struct clock c = {0};
 	int n, rc = 1;
 
 	for (i = 1; i < (unsigned int)argc && strcmp(argv[i], "--") != 0; i++) {
@@ -431,28 +489,15 @@ int main(int argc, char **argv)
 		udk_lcore_count() > 1 ? "" : " (the main lcore; give -l with two CPUs for a "
 					     "separate statistics lcore)");
 	link_lost(&F, was_up);
-	t0 = tl = tlink = now();
+	read_bytes(&F); /* the baseline: counting starts now */
+	c.t0 = c.tl = c.tlink = c.tbytes = now();
 	if (udk_lcore_count() > 1) {
 		for (i = 0; i < nl; i++)
 			udk_lcore_launch(i + 1, fwd_lcore_main, &lcs[i]);
 		while (!atomic_load(&F.stop)) {
 			usleep(10000);
-			double t = now();
-			if (F.o.duration > 0 && t - t0 >= F.o.duration)
+			if (tick(&F, &c, last, was_up))
 				atomic_store(&F.stop, true);
-			if (F.o.count && atomic_load(&F.rx_total) >= F.o.count)
-				atomic_store(&F.stop, true);
-			if (F.o.interval > 0 && t - tl >= F.o.interval) {
-				progress(&F, last, t - tl);
-				tl = t;
-			}
-			if (t - tlink >= 1) {
-				tlink = t;
-				if (link_lost(&F, was_up)) {
-					lost = true;
-					atomic_store(&F.stop, true);
-				}
-			}
 		}
 		for (i = 0; i < nl; i++)
 			udk_lcore_wait(i + 1);
@@ -461,29 +506,13 @@ int main(int argc, char **argv)
 		while (!atomic_load(&F.stop)) {
 			for (int k = 0; k < 64; k++)
 				fwd_poll(&lcs[0]);
-			if (atomic_load(&F.stop))
+			if (atomic_load(&F.stop) || tick(&F, &c, last, was_up))
 				break;
-			double t = now();
-			if (F.o.duration > 0 && t - t0 >= F.o.duration)
-				break;
-			if (F.o.count && atomic_load(&F.rx_total) >= F.o.count)
-				break;
-			if (F.o.interval > 0 && t - tl >= F.o.interval) {
-				progress(&F, last, t - tl);
-				tl = t;
-			}
-			if (t - tlink >= 1) {
-				tlink = t;
-				if (link_lost(&F, was_up)) {
-					lost = true;
-					break;
-				}
-			}
 		}
 		udk_mempool_cache_flush(F.mp);
 	}
-	summary(&F, now() - t0);
-	rc = lost ? 1 : 0;
+	summary(&F, now() - c.t0);
+	rc = c.lost ? 1 : 0;
 	if (atomic_load(&nb_removed) == F.o.nb_ports)
 		rc = die("every port was removed during the run: nothing left to forward");
 	if (F.pcap != NULL)

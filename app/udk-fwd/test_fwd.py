@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """udk-fwd on the host, over two crossed net_ring ports: generation with
-verification, the JSON summary, the pcap file, and every bad input's message
-and exit status."""
+verification, the JSON summary, byte figures (the ports' own counters: every
+frame's length, both ways), the live lines, the pcap file, and every bad
+input's message and exit status."""
 import json
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -45,6 +47,8 @@ try:
           ports[0]['rx'] <= ports[1]['tx'] and ports[1]['rx'] <= ports[0]['tx'] and
           ports[0]['rx_bytes'] == 64 * ports[0]['rx'])
     check(ok, 'txonly --verify: every frame arrives whole and in sequence, both ways', out)
+    check(all(p['rx_bytes'] == 64 * p['rx'] and p['tx_bytes'] == 64 * p['tx'] for p in ports),
+          'rx_bytes and tx_bytes (the ports\' counters) are 64 per frame, both ports', out)
 except (ValueError, KeyError) as e:
     check(False, 'txonly --json prints one JSON object', '%s: %s %s' % (e, out, err))
 
@@ -62,12 +66,28 @@ with tempfile.TemporaryDirectory() as d:
             frames += 1
             good += caplen == 100 and length == 100 and frame[12:14] == b'\x88\xb5'
             off += 16 + caplen
-        rx0 = json.loads(out)['ports'][0]['rx']
+        ports = json.loads(out)['ports']
+        rx0 = ports[0]['rx']
+        check(all(p['rx_bytes'] == 100 * p['rx'] and p['tx_bytes'] == 100 * p['tx'] and
+                  p['tx'] > 0 for p in ports),
+              '--pkt-size 100: rx_bytes and tx_bytes are 100 per frame', out)
         check(rc == 0 and magic == 0xa1b2c3d4 and link == 1 and frames == rx0 and good == frames,
               '--pcap writes every frame received on the first port (%d)' % frames,
               'magic %x link %d frames %d good %d rx %d' % (magic, link, frames, good, rx0))
     except (OSError, ValueError, struct.error, KeyError, IndexError) as e:
         check(False, '--pcap writes a readable file', '%s %s' % (e, err))
+
+# The live lines: Gbit/s is the ports' bytes plus 24 per frame (FCS,
+# preamble, gap) over the same period as the Mpps beside it.
+rc, out, err = run(['--mode', 'txonly', '--pkt-size', '200', '--duration', '1.2',
+                    '--interval', '0.3'])
+lines = re.findall(r'port \d: rx ([\d.]+) Mpps ([\d.]+) Gbit/s \| tx ([\d.]+) Mpps ([\d.]+) Gbit/s',
+                   err)
+check(rc == 0 and len(lines) >= 4 and
+      all(abs(float(g) - float(m) * 224 * 8 / 1e3) <= 0.002 + float(m) * 0.002
+          for l in lines for m, g in (l[0:2], l[2:4])) and
+      any(float(l[0]) > 0 for l in lines),
+      'live lines: Gbit/s = Mpps x (200 + 24) x 8 (%d lines)' % len(lines), err)
 
 bad = [
     (['--mode', 'fast'], 1, "--mode: 'fast' is not io, mac, txonly or rxonly"),

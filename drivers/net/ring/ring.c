@@ -261,19 +261,26 @@ static uint16_t ring_tx_burst(void *queue, struct udk_mbuf **pkts, uint16_t n)
 				pkts[k++] = pkts[i];
 			}
 		}
+		for (uint16_t j = 0; j < k; j++)
+			bytes += pkts[j]->pkt_len;
 		sent = (uint16_t)udk_ring_enqueue_burst(txq->dst, (void **)pkts, k);
 		/* The dropped ones count as taken; the unsent tail moves up. */
-		for (uint16_t j = 0; j < sent; j++)
-			bytes += pkts[j]->pkt_len;
+		for (uint16_t j = sent; j < k; j++)
+			bytes -= pkts[j]->pkt_len;
 		udk_counter_add(&txq->bytes, bytes);
 		udk_counter_add(&txq->packets, sent);
 		txq->full += k - sent;
 		memmove(&pkts[n - (k - sent)], &pkts[sent], (k - sent) * sizeof(*pkts));
 		return (uint16_t)(n - (k - sent));
 	}
-	sent = (uint16_t)udk_ring_enqueue_burst(txq->dst, (void **)pkts, n);
-	for (i = 0; i < sent; i++)
+	/* Lengths are read before the enqueue: from then on the receiving
+	 * lcore owns the frames (and may already have freed them); the ones
+	 * the ring did not take are still ours. */
+	for (i = 0; i < n; i++)
 		bytes += pkts[i]->pkt_len;
+	sent = (uint16_t)udk_ring_enqueue_burst(txq->dst, (void **)pkts, n);
+	for (i = sent; i < n; i++)
+		bytes -= pkts[i]->pkt_len;
 	udk_counter_add(&txq->bytes, bytes);
 	udk_counter_add(&txq->packets, sent);
 	txq->full += n - sent;
