@@ -207,10 +207,14 @@ static int pool_over_udk(const char *name, unsigned int n, int socket, void **me
 	uint32_t elt = (uint32_t)(sizeof(struct rte_mbuf) + RTE_MBUF_DEFAULT_BUF_SIZE);
 	struct rte_mempool_objsz sz;
 	struct rte_mempool *mp;
-	size_t len, pg = 4096, per_page;
+	size_t len;
 	int rc;
 
-	mp = rte_mempool_create_empty(name, n, elt, POOL_CACHE, sizeof(priv), socket, 0);
+	/* udk's allocation is contiguous in IOVA space as a whole, so an object
+	 * may cross a page: packed, not one per page (which would also put
+	 * every header in the same cache sets). */
+	mp = rte_mempool_create_empty(name, n, elt, POOL_CACHE, sizeof(priv), socket,
+				      RTE_MEMPOOL_F_NO_IOVA_CONTIG);
 	if (mp == NULL) {
 		udk_log(UDK_LOG_ERR, LOG, "%s: rte_mempool_create_empty: %s", name,
 			rte_strerror(rte_errno));
@@ -220,13 +224,9 @@ static int pool_over_udk(const char *name, unsigned int n, int socket, void **me
 	if (rc < 0)
 		goto err_pool;
 	rte_pktmbuf_pool_init(mp, &priv);
-	/* What DPDK needs to place n objects, none across a page of the size
-	 * it assumes (its own page size: udk's memory is contiguous anyway). */
-	rte_mempool_get_page_size(mp, &pg);
-	rte_mempool_calc_obj_size(elt, 0, &sz);
-	per_page = pg == 0 || pg < sz.total_size ? 0 : pg / sz.total_size;
-	len = per_page == 0 ? (size_t)sz.total_size * n : (n + per_page - 1) / per_page * pg;
-	len += pg ? pg : 4096;
+	/* n objects as DPDK lays them out, plus room to align the first. */
+	rte_mempool_calc_obj_size(elt, mp->flags, &sz);
+	len = (size_t)sz.total_size * n + 4096;
 	*mem = udk_dma_zmalloc(len, 4096, socket < 0 ? UDK_SOCKET_ANY : socket);
 	if (*mem == NULL) {
 		udk_log(UDK_LOG_ERR, LOG, "%s: %zu bytes of udk memory for %u receive buffers: %s",
