@@ -4,13 +4,14 @@
  * share (udk_mbuf.h), so one buffer can be both, with no header to fill or
  * translate, if each side's pool pointer leads somewhere that frees it:
  * - DPDK's receive buffers: a DPDK pool over udk memory at udk's IOVAs
- *   (dport_pool_create), whose buffers carry udk's fields (registered as
+ *   (dport_pool_get), whose buffers carry udk's fields (registered as
  *   DPDK dynamic fields at the offsets udk_mbuf gives them): udk's pool
  *   pointer is a udk pool with ops (the proxy) that frees through DPDK.
  * - udk's own buffers: their dpdk_pool is one DPDK pool ("udk-mbufs", the
  *   mempool driver below) whose put returns each buffer to its udk pool. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <rte_errno.h>
@@ -254,16 +255,10 @@ err_pool:
 }
 
 
-int dport_pool_create(const char *name, unsigned int n, int socket, struct dport_pool *out)
+static int pool_create(const char *name, unsigned int n, int socket, struct dport_pool *out)
 {
 	int rc;
 
-	memset(out, 0, sizeof(*out));
-	if (nb_bridged == MAX_POOLS) {
-		udk_log(UDK_LOG_ERR, LOG, "%s: udk has %u DPDK receive pools already, the most it "
-			"keeps; close ports or use fewer queues", name, MAX_POOLS - 1);
-		return -ENOSPC;
-	}
 	rc = pool_over_udk(name, n, socket, &out->mem, &out->mp);
 	if (rc < 0)
 		return rc;
@@ -276,23 +271,81 @@ int dport_pool_create(const char *name, unsigned int n, int socket, struct dport
 		return rc;
 	}
 	rte_mempool_obj_iter(out->mp, udk_fields_init, out->proxy);
-	bridged[nb_bridged++] = out->mp;
 	return 0;
 }
 
-void dport_pool_free(struct dport_pool *pool, const char *what)
+/* Receive queues on one NUMA node share a pool while it has room for what
+ * each needs: one pool keeps the working set of hot buffers as small as a
+ * DPDK application's (a pool per queue cost 10% of the forwarding rate). */
+static struct dport_pool *shared[MAX_POOLS];
+
+struct dport_pool *dport_pool_get(int socket, unsigned int need)
+{
+	struct dport_pool *pool = NULL;
+	unsigned int i, free_slot = MAX_POOLS;
+	char name[RTE_MEMPOOL_NAMESIZE];
+	int rc;
+
+	for (i = 0; i < MAX_POOLS; i++) {
+		struct dport_pool *s = shared[i];
+
+		if (s == NULL) {
+			if (free_slot == MAX_POOLS)
+				free_slot = i;
+		} else if (s->socket == socket && s->committed + need <= s->capacity) {
+			pool = s;
+			break;
+		}
+	}
+	if (pool == NULL) {
+		if (free_slot == MAX_POOLS || nb_bridged == MAX_POOLS) {
+			udk_log(UDK_LOG_ERR, LOG, "udk has %u DPDK receive pools already, the most it "
+				"keeps; close ports or use fewer queues", MAX_POOLS - 1);
+			rte_errno = ENOSPC;
+			return NULL;
+		}
+		pool = calloc(1, sizeof(*pool));
+		if (pool == NULL) {
+			rte_errno = ENOMEM;
+			return NULL;
+		}
+		pool->socket = socket;
+		pool->capacity = DPORT_POOL_HELD + DPORT_POOL_SHARE * need;
+		snprintf(name, sizeof(name), "udk-rx-%u", free_slot);
+		rc = pool_create(name, pool->capacity, socket, pool);
+		if (rc < 0) {
+			free(pool);
+			rte_errno = -rc;
+			return NULL;
+		}
+		bridged[nb_bridged++] = pool->mp;
+		shared[free_slot] = pool;
+		udk_log(UDK_LOG_INFO, LOG, "receive pool %s: %u buffers of udk memory at udk's IOVAs",
+			name, pool->capacity);
+	}
+	pool->committed += need;
+	pool->users++;
+	return pool;
+}
+
+void dport_pool_put(struct dport_pool *pool, unsigned int need)
 {
 	unsigned int avail;
 
-	if (pool->mp == NULL)
+	pool->committed -= need;
+	if (--pool->users > 0)
 		return;
+	for (unsigned int i = 0; i < MAX_POOLS; i++)
+		if (shared[i] == pool)
+			shared[i] = NULL;
 	bridged_remove(pool->mp);
 	avail = rte_mempool_avail_count(pool->mp);
 	if (avail < pool->mp->size)
-		udk_log(UDK_LOG_WARN, LOG, "%s closed with %u of its buffers still out", what,
+		udk_log(UDK_LOG_WARN, LOG, "%s: the last dpdk port using it closed with %u of its "
+			"buffers still out (free them before closing)", pool->mp->name,
 			pool->mp->size - avail);
 	rte_mempool_free(pool->mp);
 	udk_mempool_free(pool->proxy);
 	udk_dma_free(pool->mem);
-	memset(pool, 0, sizeof(*pool));
+	free(pool);
 }

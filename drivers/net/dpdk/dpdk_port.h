@@ -22,7 +22,14 @@ struct dport_pool {
 	struct rte_mempool *mp;
 	void *mem;
 	struct udk_mempool *proxy;
+	int socket;
+	unsigned int capacity, committed, users; /* shared by receive queues */
 };
+
+/* A receive queue commits its ring, bursts and caches to a pool; a pool is
+ * made for DPORT_POOL_SHARE such queues plus what the application holds. */
+#define DPORT_POOL_HELD 4096
+#define DPORT_POOL_SHARE 4
 
 /* Receive: the DPDK PMD fills buffers of the queue's dport_pool, udk mbufs
  * as they are (zero copy); when the PMD needs DPDK's own memory (copy), an
@@ -32,7 +39,8 @@ struct drxq {
 	uint16_t pid, q;
 	bool copy;
 	bool as_is;                 /* nothing to check or set per packet */
-	struct dport_pool pool;     /* zero copy */
+	struct dport_pool *pool;    /* zero copy: shared with other queues */
+	unsigned int need;          /* what this queue committed to it */
 	struct rte_mempool *rxp;    /* what the PMD fills: pool.mp, or a copy pool */
 	struct udk_mempool *mp;     /* the application's pool, for copies */
 	uint16_t port;              /* udk port number, for mbuf->port */
@@ -80,8 +88,9 @@ int dport_mem_register(struct dport *p);
 int dport_mbuf_init(void);
 /* Is mp a pool whose buffers are udk mbufs? */
 bool dport_pool_bridged(const struct rte_mempool *mp);
-int dport_pool_create(const char *name, unsigned int n, int socket, struct dport_pool *out);
-/* what names it in the warning if buffers are still out. */
-void dport_pool_free(struct dport_pool *pool, const char *what);
+/* A receive pool on socket with room for need more buffers (shared), or
+ * NULL with rte_errno set (logged). */
+struct dport_pool *dport_pool_get(int socket, unsigned int need);
+void dport_pool_put(struct dport_pool *pool, unsigned int need);
 
 #endif

@@ -12,7 +12,6 @@
 #include "udk_util.h"
 
 #define LOG "net_dpdk"
-#define RX_HELD 4096          /* receive buffers the application may hold */
 #define POOL_CACHE 256
 #define MAX_BURST 512
 
@@ -61,12 +60,16 @@ int drxq_create(struct dport *p, uint16_t q, uint16_t nb_desc, struct udk_mempoo
 			goto err_free;
 		}
 	} else {
-		/* The buffers the application may hold, plus the ring's and caches'. */
-		n = RX_HELD + (unsigned int)nb_desc + 2 * MAX_BURST + 2 * POOL_CACHE;
-		rc = dport_pool_create(name, n, p->socket, &rxq->pool);
-		if (rc < 0)
+		/* The ring's buffers, a burst on its way, and the caches'. */
+		rxq->need = (unsigned int)nb_desc + 2 * MAX_BURST + 2 * POOL_CACHE;
+		rxq->pool = dport_pool_get(p->socket, rxq->need);
+		if (rxq->pool == NULL) {
+			udk_log(UDK_LOG_ERR, LOG, "%s: receive queue %u: no DPDK pool: %s",
+				p->dev->name, q, rte_strerror(rte_errno));
+			rc = -rte_errno;
 			goto err_free;
-		rxq->rxp = rxq->pool.mp;
+		}
+		rxq->rxp = rxq->pool->mp;
 	}
 	rc = rte_eth_rx_queue_setup(p->pid, q, nb_desc, (unsigned int)p->socket, NULL, rxq->rxp);
 	if (rc < 0) {
@@ -81,7 +84,7 @@ err_pool:
 	if (rxq->copy)
 		rte_mempool_free(rxq->rxp);
 	else
-		dport_pool_free(&rxq->pool, name);
+		dport_pool_put(rxq->pool, rxq->need);
 err_free:
 	free(rxq);
 	return rc;
@@ -91,14 +94,10 @@ err_free:
  * still holds must be freed before: the pool goes now. */
 void drxq_free(struct drxq *rxq)
 {
-	char what[96];
-
-	if (rxq->copy) {
+	if (rxq->copy)
 		rte_mempool_free(rxq->rxp);
-	} else {
-		snprintf(what, sizeof(what), "%s receive queue %u", rxq->p->dev->name, rxq->q);
-		dport_pool_free(&rxq->pool, what);
-	}
+	else
+		dport_pool_put(rxq->pool, rxq->need);
 	free(rxq);
 }
 
