@@ -98,7 +98,9 @@ static void qpair(struct udk_json *j, const struct udk_nvme_qpair *qp)
 	udk_json_u64(j, "errors", udk_counter_read(&s->errors));
 	udk_json_u64(j, "timeouts", tmo);
 	udk_json_u64(j, "cancelled", can);
-	/* Read one after the other, not at one instant: never below zero. */
+	/* Read one after the other, not at one instant: never below zero.  A
+	 * poll publishes completed once, after its callbacks submitted again,
+	 * so this can read up to one poll's completions high. */
 	udk_json_u64(j, "in_flight", sub > done + tmo + can ? sub - done - tmo - can : 0);
 	latency(j, qp);
 	udk_json_obj_close(j);

@@ -162,7 +162,11 @@ int main(void)
 		CHECK_MSG(s[i].lat_count >= s[i].completed && s[i].lat_count <= final_ios + QD,
 			  "histogram count %.0f vs completed %.0f (tool's total %.0f)",
 			  s[i].lat_count, s[i].completed, final_ios);
-		CHECK_MSG(s[i].in_flight <= QD, "in flight %.0f > QD %d", s[i].in_flight, QD);
+		/* A poll's completion callbacks submit again before the poll
+		 * publishes its completed count: a snapshot in between sees up to
+		 * QD - 1 of those as well (seen: 15 at QD 8 on a loaded host). */
+		CHECK_MSG(s[i].in_flight <= 2 * QD - 1, "in flight %.0f > 2 x QD %d - 1",
+			  s[i].in_flight, QD);
 		CHECK_MSG(s[i].completed <= final_ios, "snapshot %.0f > the tool's total %.0f",
 			  s[i].completed, final_ios);
 	}
