@@ -6,6 +6,8 @@
  * Ports are paired in the order given (the first with the second, ...); an
  * lcore serves whole pairs.  Statistics go to stderr every --interval
  * seconds; the summary to stdout (text, or one JSON object with --json).
+ * The lcores count packets per burst; bytes are the ports' own counters,
+ * read here (portbytes.c, doc/udk-fwd.md "Where the figures come from").
  * A port whose device is hot-unplugged is reported and the others carry on;
  * when none is left the run ends with exit status 1 (doc/hotplug.md).
  */
