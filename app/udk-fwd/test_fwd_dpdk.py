@@ -21,6 +21,8 @@
    home to udk-fwd's pool of 1023, 100 times over in a second.
 7. rx_check=1 with udk's port number differing from DPDK's: the checked
    receive path, no copy.
+8. a dpdk port's statistics are the PMD's: net_null counts no bytes, and
+   udk-fwd says so (0 bytes, n/a Gbit/s) rather than making a figure up.
 Usage: test_fwd_dpdk.py UDK-FWD
 """
 import json
@@ -138,6 +140,23 @@ if s:
     check(null["port_copies"] == 0, "checked buffers were DPDK's own: no copy")
     check("received buffers checked" in p.stderr or "received buffers checked" in p.stdout,
           "the port says it checks received buffers")
+
+# 8. Statistics are the PMD's own: net_null counts packets but no bytes, so
+# udk-fwd reports 0 bytes and "n/a Gbit/s" for it, as testpmd shows 0; the
+# udk ring port next to it counts 64 bytes a frame.
+p = run(["--vdev", "dpdk0,dev=net_null0", "--vdev", "net_ring1"],
+        ["--mode", "io", "--duration", "2.5", "--interval", "1", "--json"])
+s = summary(p)
+check(p.returncode == 0 and s is not None, "io with live lines ran")
+if s:
+    null, ring = s["ports"]
+    check(null["rx"] > 0 and null["rx_bytes"] == 0 and null["tx_bytes"] == 0,
+          "net_null: %d packets, 0 bytes (it counts none)" % null["rx"])
+    check(ring["rx_bytes"] == 64 * ring["rx"] and ring["tx_bytes"] == 64 * ring["tx"],
+          "net_ring: 64 bytes a frame")
+    lines = [ln for ln in p.stderr.splitlines() if ln.startswith("port 0: rx")]
+    check(len(lines) >= 1 and all("n/a Gbit/s" in ln for ln in lines),
+          "net_null's live lines say n/a Gbit/s (%d lines)" % len(lines))
 
 
 # 4 and 5: dpdk-testpmd as the far peer over vhost-user (tests/peer's helper).
