@@ -37,6 +37,15 @@ class Testpmd:
         if not os.path.exists(sock):
             self.log.seek(0)
             raise RuntimeError('testpmd did not create %s:\n%s' % (sock, self.log.read()[-3000:]))
+        # The socket exists from the vhost probe on, before testpmd configures
+        # and starts its port: a front-end that connected and sent at once
+        # raced the start (seen under load: l2echo's 1000 frames never
+        # reached testpmd).  Wait until it forwards.
+        while time.time() < deadline and self.p.poll() is None:
+            self.log.seek(0)
+            if 'packet forwarding - ports=' in self.log.read():
+                break
+            time.sleep(0.1)
 
     def stop(self):
         """SIGINT, then testpmd's final forward statistics of port 0."""
