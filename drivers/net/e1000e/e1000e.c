@@ -284,16 +284,16 @@ static void e1k_stats_get(struct udk_eth_dev *dev, struct udk_eth_stats *st)
 
 	hw_stats_update(p);
 	if (rxq != NULL) {
-		st->ipackets = rxq->packets;
-		st->ibytes = rxq->bytes;
-		st->ierrors = rxq->errors;
-		st->imissed = rxq->missed;
-		st->rx_nombuf = rxq->nombuf;
+		st->ipackets = udk_counter_read(&rxq->packets);
+		st->ibytes = udk_counter_read(&rxq->bytes);
+		st->ierrors = udk_counter_read(&rxq->errors);
+		st->imissed = udk_counter_read(&rxq->missed);
+		st->rx_nombuf = udk_counter_read(&rxq->nombuf);
 	}
 	if (txq != NULL) {
-		st->opackets = txq->packets;
-		st->obytes = txq->bytes;
-		st->oerrors = txq->errors;
+		st->opackets = udk_counter_read(&txq->packets);
+		st->obytes = udk_counter_read(&txq->bytes);
+		st->oerrors = udk_counter_read(&txq->errors);
 	}
 	/* Frames the device dropped itself: no room in its FIFO (MPC), bad CRC,
 	 * PHY errors, over the maximum length.  RNBC (no descriptor free) is no
@@ -310,10 +310,18 @@ static void e1k_stats_reset(struct udk_eth_dev *dev)
 
 	hw_stats_update(p);
 	memset(&p->hw, 0, sizeof(p->hw));
-	if (rxq != NULL)
-		rxq->packets = rxq->bytes = rxq->errors = rxq->missed = rxq->nombuf = 0;
-	if (txq != NULL)
-		txq->packets = txq->bytes = txq->errors = 0;
+	if (rxq != NULL) {
+		__atomic_store_n(&rxq->packets, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&rxq->bytes, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&rxq->errors, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&rxq->missed, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&rxq->nombuf, 0, __ATOMIC_RELAXED);
+	}
+	if (txq != NULL) {
+		__atomic_store_n(&txq->packets, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&txq->bytes, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&txq->errors, 0, __ATOMIC_RELAXED);
+	}
 }
 
 /* §10.2, STATUS: link up, speed and duplex as resolved with the PHY. */

@@ -139,7 +139,7 @@ struct e1k_rxq {
 	uint16_t port;
 	uint64_t ring_iova;
 	/* Written by the receiving lcore only. */
-	uint64_t packets, bytes, errors, missed, nombuf;
+	uint64_t packets, bytes, errors, missed, nombuf; /* udk_counter_add/read */
 };
 
 struct e1k_txq {
@@ -153,7 +153,7 @@ struct e1k_txq {
 	uint32_t max_len;           /* MTU plus the Ethernet header */
 	uint64_t ring_iova;
 	/* Written by the transmitting lcore only. */
-	uint64_t packets, bytes, errors;
+	uint64_t packets, bytes, errors; /* udk_counter_add/read */
 };
 
 /* Hardware counters, accumulated from the clear-on-read registers. */

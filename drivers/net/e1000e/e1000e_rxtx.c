@@ -208,6 +208,7 @@ uint16_t e1k_rx_burst(void *queue, struct udk_mbuf **pkts, uint16_t n)
 {
 	struct e1k_rxq *rxq = queue;
 	uint16_t idx = rxq->next, got = 0, done = 0;
+	uint64_t bytes = 0;
 
 	while (got < n) {
 		volatile struct e1k_rx_desc *d = &rxq->ring[idx];
@@ -222,11 +223,11 @@ uint16_t e1k_rx_burst(void *queue, struct udk_mbuf **pkts, uint16_t n)
 		/* With 2048-byte buffers and no LPE every frame fits one
 		 * descriptor: one without EOP is as broken as one with errors. */
 		if (unlikely(!(status & E1K_RXD_STAT_EOP) || (d->errors & E1K_RXD_ERR_FRAME))) {
-			rxq->errors++;
+			udk_counter_add(&rxq->errors, 1);
 			fresh = m;
 		} else if (unlikely((fresh = udk_pktmbuf_alloc(rxq->mp)) == NULL)) {
-			rxq->missed++;
-			rxq->nombuf++;
+			udk_counter_add(&rxq->missed, 1);
+			udk_counter_add(&rxq->nombuf, 1);
 			fresh = m;
 		} else {
 			uint16_t len = d->length;
@@ -234,7 +235,7 @@ uint16_t e1k_rx_burst(void *queue, struct udk_mbuf **pkts, uint16_t n)
 			m->data_len = len;
 			m->pkt_len = len;
 			m->port = rxq->port;
-			rxq->bytes += len;
+			bytes += len;
 			pkts[got++] = m;
 		}
 		rxq->bufs[idx] = fresh;
@@ -246,7 +247,8 @@ uint16_t e1k_rx_burst(void *queue, struct udk_mbuf **pkts, uint16_t n)
 	if (done == 0)
 		return 0;
 	rxq->next = idx;
-	rxq->packets += got;
+	udk_counter_add(&rxq->packets, got);
+	udk_counter_add(&rxq->bytes, bytes);
 	/* The descriptors must be in memory before the device may use them. */
 	__atomic_thread_fence(__ATOMIC_RELEASE);
 	*rxq->rdt = idx == 0 ? (uint32_t)rxq->nb_desc - 1 : (uint32_t)idx - 1;
@@ -275,22 +277,23 @@ static inline void tx_reclaim(struct e1k_txq *txq)
 uint16_t e1k_tx_burst(void *queue, struct udk_mbuf **pkts, uint16_t n)
 {
 	struct e1k_txq *txq = queue;
-	uint16_t i, tail = txq->tail;
+	uint16_t i, sent = 0, tail = txq->tail;
+	uint64_t bytes = 0;
 
 	tx_reclaim(txq);
 	for (i = 0; i < n; i++) {
 		struct udk_mbuf *m = pkts[i];
 
 		if (unlikely(m->pkt_len > txq->max_len || m->nb_segs >= txq->nb_desc)) {
-			txq->errors++;
+			udk_counter_add(&txq->errors, 1);
 			udk_pktmbuf_free(m);
 			continue;
 		}
 		if (m->nb_segs > txq->nb_free)
 			break;
 		txq->nb_free = (uint16_t)(txq->nb_free - m->nb_segs);
-		txq->packets++;
-		txq->bytes += m->pkt_len;
+		sent++;
+		bytes += m->pkt_len;
 		for (struct udk_mbuf *s = m; s != NULL; s = s->next) {
 			volatile struct e1k_tx_desc *d = &txq->ring[tail];
 
@@ -312,5 +315,7 @@ uint16_t e1k_tx_burst(void *queue, struct udk_mbuf **pkts, uint16_t n)
 		__atomic_thread_fence(__ATOMIC_RELEASE);
 		*txq->tdt = tail;
 	}
+	udk_counter_add(&txq->packets, sent);
+	udk_counter_add(&txq->bytes, bytes);
 	return i;
 }

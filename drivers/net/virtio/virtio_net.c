@@ -55,7 +55,7 @@ struct vnet_rxq {
 	uint16_t port;
 	uint16_t refill_min;       /* refill once this many descriptors are free */
 	uint16_t unfilled;         /* descriptors the last refill left empty */
-	uint64_t packets, bytes, errors, nombuf;
+	uint64_t packets, bytes, errors, nombuf; /* udk_counter_add/read: stats read them */
 	void *mem;
 };
 
@@ -64,7 +64,7 @@ struct vnet_txq {
 	uint32_t max_len;          /* MTU plus Ethernet header */
 	uint64_t hdrs_iova;        /* one zeroed header per descriptor, for mbufs
 				    * whose headroom cannot take one */
-	uint64_t packets, bytes, errors;
+	uint64_t packets, bytes, errors; /* udk_counter_add/read */
 	void *mem, *hdrs;
 };
 
@@ -251,7 +251,7 @@ static inline uint16_t rx_fill(struct vnet_rxq *rxq)
 				/* Each buffer the device returned that could not be
 				 * replaced counts once, however often we retry. */
 				if (vq->num_free > rxq->unfilled)
-					rxq->nombuf += (uint16_t)(vq->num_free - rxq->unfilled);
+					udk_counter_add(&rxq->nombuf, (uint16_t)(vq->num_free - rxq->unfilled));
 				rxq->unfilled = vq->num_free;
 				return added;
 			}
@@ -285,12 +285,12 @@ static uint16_t vnet_rx_burst(void *queue, struct udk_mbuf **pkts, uint16_t n)
 		struct udk_mbuf *m = virtq_used_take(vq, &len);
 
 		if (unlikely(m == NULL)) {
-			rxq->errors++; /* the device named a chain it was not given */
+			udk_counter_add(&rxq->errors, 1); /* the device named a chain it was not given */
 			continue;
 		}
 		if (unlikely(len <= VNET_HDR_LEN ||
 			     len - VNET_HDR_LEN > (uint32_t)(m->buf_len - m->data_off))) {
-			rxq->errors++;
+			udk_counter_add(&rxq->errors, 1);
 			udk_pktmbuf_free(m);
 			continue;
 		}
@@ -301,8 +301,8 @@ static uint16_t vnet_rx_burst(void *queue, struct udk_mbuf **pkts, uint16_t n)
 		pkts[got++] = m;
 		bytes += len;
 	}
-	rxq->packets += got;
-	rxq->bytes += bytes;
+	udk_counter_add(&rxq->packets, got);
+	udk_counter_add(&rxq->bytes, bytes);
 	if (vq->num_free >= rxq->refill_min && rx_fill(rxq) != 0) {
 		virtq_publish(vq);
 		virtq_kick(vq); /* one doorbell per burst, if the device wants one */
@@ -372,7 +372,7 @@ static uint16_t vnet_tx_burst(void *queue, struct udk_mbuf **pkts, uint16_t n)
 		/* Frames over the MTU or without an Ethernet header are dropped
 		 * and counted, as a NIC would; they count as taken. */
 		if (unlikely(len > txq->max_len || len < UDK_ETHER_HDR_LEN || need > vq->size)) {
-			txq->errors++;
+			udk_counter_add(&txq->errors, 1);
 			udk_pktmbuf_free(m);
 			continue;
 		}
@@ -398,8 +398,8 @@ static uint16_t vnet_tx_burst(void *queue, struct udk_mbuf **pkts, uint16_t n)
 		virtq_publish(vq);
 		virtq_kick(vq); /* one doorbell per burst, if the device wants one */
 	}
-	txq->packets += sent;
-	txq->bytes += bytes;
+	udk_counter_add(&txq->packets, sent);
+	udk_counter_add(&txq->bytes, bytes);
 	return i;
 }
 
@@ -492,19 +492,19 @@ static void vnet_stats_get(struct udk_eth_dev *dev, struct udk_eth_stats *st)
 	struct vnet_txq *txq = dev->txq[0];
 
 	if (rxq != NULL) {
-		st->ipackets = rxq->packets;
-		st->ibytes = rxq->bytes;
-		st->ierrors = rxq->errors;
+		st->ipackets = udk_counter_read(&rxq->packets);
+		st->ibytes = udk_counter_read(&rxq->bytes);
+		st->ierrors = udk_counter_read(&rxq->errors);
 		/* Receive buffers the device gave back that the pool could not
 		 * replace (each once): slots the device could not use.  virtio
 		 * reports no drops of its own, so this is also imissed. */
-		st->rx_nombuf = rxq->nombuf;
-		st->imissed = rxq->nombuf;
+		st->rx_nombuf = udk_counter_read(&rxq->nombuf);
+		st->imissed = udk_counter_read(&rxq->nombuf);
 	}
 	if (txq != NULL) {
-		st->opackets = txq->packets;
-		st->obytes = txq->bytes;
-		st->oerrors = txq->errors;
+		st->opackets = udk_counter_read(&txq->packets);
+		st->obytes = udk_counter_read(&txq->bytes);
+		st->oerrors = udk_counter_read(&txq->errors);
 	}
 }
 
@@ -513,10 +513,17 @@ static void vnet_stats_reset(struct udk_eth_dev *dev)
 	struct vnet_rxq *rxq = dev->rxq[0];
 	struct vnet_txq *txq = dev->txq[0];
 
-	if (rxq != NULL)
-		rxq->packets = rxq->bytes = rxq->errors = rxq->nombuf = 0;
-	if (txq != NULL)
-		txq->packets = txq->bytes = txq->errors = 0;
+	if (rxq != NULL) {
+		__atomic_store_n(&rxq->packets, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&rxq->bytes, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&rxq->errors, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&rxq->nombuf, 0, __ATOMIC_RELAXED);
+	}
+	if (txq != NULL) {
+		__atomic_store_n(&txq->packets, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&txq->bytes, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&txq->errors, 0, __ATOMIC_RELAXED);
+	}
 }
 
 /* §5.1.4: the status field, when VIRTIO_NET_F_STATUS was negotiated;
