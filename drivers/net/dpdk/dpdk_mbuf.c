@@ -49,6 +49,8 @@ static int udk_ops_dequeue(struct rte_mempool *mp, void **objs, unsigned int n)
 	return -ENOBUFS;
 }
 
+/* Its objects live in udk's pools: none is ever free in this one, and it
+ * has no store of its own to set up or tear down. */
 static unsigned int udk_ops_count(const struct rte_mempool *mp)
 {
 	(void)mp;
