@@ -196,8 +196,9 @@ const char *udk_nvme_aer_str(const struct udk_nvme_aer *ev);
 int udk_nvme_ctrlr_health(struct udk_nvme_ctrlr *ctrlr);
 
 /* A raw admin command (§5), waited for.  cmd is the 64-byte submission queue
- * entry; the driver sets CID, and the PRPs from buf when buf is not NULL (udk
- * DMA memory, up to 2 MiB).  0 on success; -EIO with the status in cpl (if
+ * entry; the driver sets CID, and the PRPs from buf when buf is not NULL
+ * (memory of the controller's map, udk_nvme_ctrlr_mem(), up to 2 MiB); with
+ * buf NULL the command's own PRPs go to the device as they are.  0 on success; -EIO with the status in cpl (if
  * not NULL) and a line on a device error; -ETIMEDOUT after admin_timeout_ms. */
 struct udk_nvme_cmd {
 	uint8_t opc, flags;
@@ -210,7 +211,7 @@ int udk_nvme_ctrlr_admin(struct udk_nvme_ctrlr *ctrlr, const struct udk_nvme_cmd
 			 size_t len, struct udk_nvme_cpl *cpl);
 
 /* Get Log Page (§5.14) lid for nsid (0xffffffff: the controller) into buf
- * (udk DMA memory, len a multiple of 4). */
+ * (memory of the controller's map, len a multiple of 4). */
 #define UDK_NVME_LOG_ERROR 0x01
 #define UDK_NVME_LOG_SMART 0x02
 int udk_nvme_ctrlr_get_log_page(struct udk_nvme_ctrlr *ctrlr, uint8_t lid, uint32_t nsid,

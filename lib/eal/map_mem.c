@@ -119,6 +119,21 @@ void udk_eal_map_mem_put(struct udk_mem *mem)
 	free(h);
 }
 
+bool udk_eal_mem_hold(struct udk_mem *mem)
+{
+	struct map_heap *h;
+
+	if (mem == NULL || mem == udk_eal_mem())
+		return false;
+	pthread_mutex_lock(&heaps_lock);
+	for (h = heaps; h != NULL && h->mem != mem; h = h->next)
+		;
+	if (h != NULL)
+		h->refs++;
+	pthread_mutex_unlock(&heaps_lock);
+	return h != NULL;
+}
+
 int udk_eal_device_mem_get(struct udk_device *dev, struct udk_mem **out)
 {
 	struct udk_dmamap *map;

@@ -117,6 +117,13 @@ int udk_eal_map_mem_get(struct udk_dmamap *map, struct udk_mem **out);
  * drops the heap's reference on the map.  NULL and udk_eal_mem(): nothing. */
 void udk_eal_map_mem_put(struct udk_mem *mem);
 
+/* Take one more reference on mem when it is the heap of a map other than
+ * the default one (what a pool made on it does, so the heap outlives the
+ * port it was made for): true when one was taken, to be dropped with
+ * udk_eal_map_mem_put(); false for the default heap and for memory that is
+ * no map's heap.  Thread-safe. */
+bool udk_eal_mem_hold(struct udk_mem *mem);
+
 /* udk_eal_map_mem_get() for the map dev is attached to: what a driver calls
  * when it takes a device.  -UDK_EDETACHED, with a line naming the device,
  * when it is attached to no map. */
