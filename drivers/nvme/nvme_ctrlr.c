@@ -101,8 +101,9 @@ int nvme_admin(struct udk_nvme_ctrlr *c, struct nvme_sqe *sqe, void *buf, size_t
 			c->info.bdf, what, c->opts.admin_timeout_ms, nvme_rd32(c, NVME_REG_CSTS),
 			c->failed ? ", fatal status: reset the controller" : "");
 	else if (rc == -UDK_ENOTMAPPED)
-		udk_log(UDK_LOG_ERR, NVME_LOG, "%s: %s: buffer %p is not udk DMA memory; allocate "
-			"it with udk_dma_zmalloc()", c->info.bdf, what, buf);
+		udk_log(UDK_LOG_ERR, NVME_LOG, "%s: %s: buffer %p is not DMA memory of the "
+			"controller's map; allocate it from udk_nvme_ctrlr_mem()", c->info.bdf, what,
+			buf);
 	else if (rc == -EINVAL || rc == -E2BIG)
 		udk_log(UDK_LOG_ERR, NVME_LOG, "%s: %s: buffer %p (%zu bytes) is unaligned or "
 			"larger than %u bytes", c->info.bdf, what, buf, len, NVME_MAX_XFER_CAP);
@@ -358,30 +359,12 @@ static int check_cap(struct udk_nvme_ctrlr *c)
 	return 0;
 }
 
-static int check_map(struct udk_nvme_ctrlr *c)
-{
-	struct udk_dmamap *m = udk_device_map(udk_pci_dev_device(c->pdev));
-
-	if (m == NULL) {
-		udk_log(UDK_LOG_ERR, NVME_LOG, "%s: the device is not attached to a map; open it "
-			"with the EAL's -a option or attach it to udk_eal_dmamap()", c->info.bdf);
-		return -UDK_EDETACHED;
-	}
-	if (m != udk_eal_dmamap()) {
-		udk_log(UDK_LOG_ERR, NVME_LOG, "%s: the device is attached to map %s, not to the "
-			"EAL's default map that holds udk DMA memory; attach it to udk_eal_dmamap()",
-			c->info.bdf, udk_dmamap_name(m));
-		return -UDK_EINCOMPATIBLE;
-	}
-	return 0;
-}
-
 /* The controller's own DMA pages (the admin queue pair has its own fini). */
 static void free_dma(struct udk_nvme_ctrlr *c)
 {
-	udk_dma_free(c->idc);
-	udk_dma_free(c->scratch);
-	udk_dma_free(c->aer_log);
+	udk_mem_free(c->mem, c->idc);
+	udk_mem_free(c->mem, c->scratch);
+	udk_mem_free(c->mem, c->aer_log);
 }
 
 int udk_nvme_ctrlr_attach(struct udk_pci_dev *pdev, const struct udk_nvme_ctrlr_opts *opts,
@@ -416,18 +399,20 @@ int udk_nvme_ctrlr_attach(struct udk_pci_dev *pdev, const struct udk_nvme_ctrlr_
 		rc = -EINVAL;
 		goto err_free;
 	}
-	rc = check_map(c);
+	/* Queues, PRP lists and the controller's pages come from the memory
+	 * of the device's map, whichever map that is. */
+	rc = udk_eal_device_mem_get(udk_pci_dev_device(pdev), &c->mem);
 	if (rc < 0)
-		goto err_free;
+		goto err_free; /* lib/eal said why */
 	rc = udk_pci_bar_map(pdev, 0, &bar, &c->bar_len);
 	if (rc < 0)
-		goto err_free; /* lib/pci said why */
+		goto err_mem; /* lib/pci said why */
 	c->bar = bar;
 	rc = check_cap(c);
 	if (rc < 0)
-		goto err_free;
-	c->idc = udk_dma_zmalloc(NVME_PAGE, NVME_PAGE, UDK_SOCKET_ANY);
-	c->scratch = udk_dma_zmalloc(NVME_PAGE, NVME_PAGE, UDK_SOCKET_ANY);
+		goto err_mem;
+	c->idc = udk_mem_zmalloc(c->mem, NVME_PAGE, NVME_PAGE, UDK_SOCKET_ANY);
+	c->scratch = udk_mem_zmalloc(c->mem, NVME_PAGE, NVME_PAGE, UDK_SOCKET_ANY);
 	if (c->idc == NULL || c->scratch == NULL) {
 		rc = -ENOMEM;
 		goto err_dma;
@@ -464,6 +449,8 @@ err_admin:
 	nvme_qpair_fini(&c->admin);
 err_dma:
 	free_dma(c);
+err_mem:
+	udk_eal_map_mem_put(c->mem);
 err_free:
 	free(c->ns);
 	free(c->qid_used);
@@ -488,6 +475,7 @@ void udk_nvme_ctrlr_detach(struct udk_nvme_ctrlr *c)
 		/* Gone, and detached from the map: nothing can DMA into its memory. */
 		nvme_qpair_fini(&c->admin);
 		free_dma(c);
+		udk_eal_map_mem_put(c->mem);
 		goto out_free;
 	}
 	/* §7.6.2: normal shutdown, then disable. */
@@ -501,7 +489,8 @@ void udk_nvme_ctrlr_detach(struct udk_nvme_ctrlr *c)
 	if (disable(c) == 0) {
 		nvme_qpair_fini(&c->admin);
 		free_dma(c);
-	}
+		udk_eal_map_mem_put(c->mem);
+	} /* else it may still write into them: memory and heap are left to it */
 	udk_pci_bus_master(c->pdev, false);
 out_free:
 	free(c->ns);
@@ -587,6 +576,11 @@ int udk_nvme_ctrlr_info(const struct udk_nvme_ctrlr *c, struct udk_nvme_ctrlr_in
 		return -EINVAL;
 	*info = c->info;
 	return 0;
+}
+
+struct udk_mem *udk_nvme_ctrlr_mem(const struct udk_nvme_ctrlr *c)
+{
+	return c != NULL ? c->mem : NULL;
 }
 
 const void *udk_nvme_ctrlr_identify_data(const struct udk_nvme_ctrlr *c)

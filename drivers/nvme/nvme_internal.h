@@ -80,7 +80,7 @@ struct udk_nvme_qpair {
 		uint32_t in_flight;     /* REQ_BUSY slots */
 		uint32_t timed_out;     /* REQ_TIMED_OUT slots */
 		uint32_t max_xfer;      /* the controller's, copied here for the checks */
-		struct udk_mem *mem;    /* translates buffers: udk_mem_default() */
+		struct udk_mem *mem;    /* translates buffers: the controller's heap */
 		uint64_t timeout_ns;
 		uint64_t next_check_ns;
 		struct nvme_qpair_stats stats; /* telemetry's counters */
@@ -107,6 +107,7 @@ struct udk_nvme_ns {
 struct udk_nvme_ctrlr {
 	pthread_mutex_t lock; /* control calls */
 	struct udk_pci_dev *pdev;
+	struct udk_mem *mem;    /* the heap of pdev's map (a reference): all DMA memory */
 	volatile uint8_t *bar;
 	size_t bar_len;
 	struct udk_nvme_ctrlr_opts opts;

@@ -84,7 +84,7 @@ int nvme_io_check(const struct udk_nvme_qpair *qp, const struct udk_nvme_ns *ns,
 	}
 	if ((uintptr_t)buf & 3) {
 		udk_log(UDK_LOG_ERR, NVME_LOG, "%s: buffer %p is not 4-byte aligned (a PRP needs "
-			"dword alignment, §4.3); allocate it with udk_dma_zmalloc()", c->info.bdf,
+			"dword alignment, §4.3); allocate it from udk_nvme_ctrlr_mem()", c->info.bdf,
 			buf);
 		return -EINVAL;
 	}

@@ -26,9 +26,10 @@ uint64_t nvme_now_ns(void)
 }
 
 /* Physically contiguous in IOVA space (§4.1: queues created with PC = 1). */
-static int dma_contig(const void *va, size_t len, uint64_t *iova)
+static int dma_contig(struct udk_mem *mem, const void *va, size_t len, uint64_t *iova)
 {
-	uint64_t a = udk_virt2iova(va), b = udk_virt2iova((const char *)va + len - 1);
+	uint64_t a = udk_mem_virt2iova(mem, va);
+	uint64_t b = udk_mem_virt2iova(mem, (const char *)va + len - 1);
 
 	if (a == UDK_BAD_IOVA || b == UDK_BAD_IOVA || b - a != len - 1)
 		return -UDK_ENOTMAPPED;
@@ -48,10 +49,13 @@ int nvme_qpair_init(struct udk_nvme_qpair *qp, struct udk_nvme_ctrlr *c, uint16_
 	qp->qsize = qsize;
 	qp->timeout_ns = (uint64_t)timeout_ms * 1000000ull;
 	qp->max_xfer = c->info.max_xfer;
-	qp->mem = udk_mem_default();
-	qp->sq = udk_dma_zmalloc((size_t)qsize * sizeof(struct nvme_sqe), NVME_PAGE, UDK_SOCKET_ANY);
-	qp->cq = udk_dma_zmalloc((size_t)qsize * sizeof(struct nvme_cqe), NVME_PAGE, UDK_SOCKET_ANY);
-	qp->prp_pages = udk_dma_zmalloc((size_t)nslots * NVME_PAGE, NVME_PAGE, UDK_SOCKET_ANY);
+	qp->mem = c->mem;
+	qp->sq = udk_mem_zmalloc(qp->mem, (size_t)qsize * sizeof(struct nvme_sqe), NVME_PAGE,
+				 UDK_SOCKET_ANY);
+	qp->cq = udk_mem_zmalloc(qp->mem, (size_t)qsize * sizeof(struct nvme_cqe), NVME_PAGE,
+				 UDK_SOCKET_ANY);
+	qp->prp_pages = udk_mem_zmalloc(qp->mem, (size_t)nslots * NVME_PAGE, NVME_PAGE,
+					UDK_SOCKET_ANY);
 	qp->reqs = calloc(nslots, sizeof(*qp->reqs));
 	qp->free_cids = calloc(nslots, sizeof(*qp->free_cids));
 	if (qp->sq == NULL || qp->cq == NULL || qp->prp_pages == NULL || qp->reqs == NULL ||
@@ -61,19 +65,19 @@ int nvme_qpair_init(struct udk_nvme_qpair *qp, struct udk_nvme_ctrlr *c, uint16_
 			qid, qsize, ((size_t)qsize * 80 + (size_t)nslots * NVME_PAGE) / 1024);
 		goto err;
 	}
-	if (dma_contig(qp->sq, (size_t)qsize * sizeof(struct nvme_sqe), &qp->sq_iova) < 0 ||
-	    dma_contig((const void *)qp->cq, (size_t)qsize * sizeof(struct nvme_cqe),
+	if (dma_contig(qp->mem, qp->sq, (size_t)qsize * sizeof(struct nvme_sqe), &qp->sq_iova) < 0 ||
+	    dma_contig(qp->mem, (const void *)qp->cq, (size_t)qsize * sizeof(struct nvme_cqe),
 		       &qp->cq_iova) < 0) {
 		rc = -UDK_ENOTMAPPED;
 		udk_log(UDK_LOG_ERR, NVME_LOG, "%s: queue %u: the queue memory has no IOVA in the "
-			"default map (is the EAL initialised?)", c->info.bdf, qid);
+			"device's map", c->info.bdf, qid);
 		goto err;
 	}
 	for (uint16_t i = 0; i < nslots; i++) {
 		struct nvme_req *r = &qp->reqs[i];
 
 		r->prp_list = (uint64_t *)((uint8_t *)qp->prp_pages + (size_t)i * NVME_PAGE);
-		r->prp_list_iova = udk_virt2iova(r->prp_list);
+		r->prp_list_iova = udk_mem_virt2iova(qp->mem, r->prp_list);
 		if (r->prp_list_iova == UDK_BAD_IOVA) {
 			rc = -UDK_ENOTMAPPED;
 			udk_log(UDK_LOG_ERR, NVME_LOG, "%s: queue %u: a PRP list page has no IOVA",
@@ -92,9 +96,9 @@ err:
 
 void nvme_qpair_fini(struct udk_nvme_qpair *qp)
 {
-	udk_dma_free(qp->sq);
-	udk_dma_free((void *)qp->cq);
-	udk_dma_free(qp->prp_pages);
+	udk_mem_free(qp->mem, qp->sq);
+	udk_mem_free(qp->mem, (void *)qp->cq);
+	udk_mem_free(qp->mem, qp->prp_pages);
 	free(qp->reqs);
 	free(qp->free_cids);
 	qp->sq = NULL;

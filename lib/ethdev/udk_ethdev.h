@@ -107,6 +107,12 @@ int udk_eth_rx_queue_setup(uint16_t port, uint16_t q, const struct udk_eth_rxq_c
 int udk_eth_tx_queue_setup(uint16_t port, uint16_t q, const struct udk_eth_txq_conf *conf);
 int udk_eth_dev_start(uint16_t port);
 int udk_eth_dev_stop(uint16_t port);
+/* The memory the port's device reaches: the heap of its map (udk_eal_mem()
+ * for the default map and for software ports), or NULL for a port that does
+ * not exist.  Create the port's packet pools on it
+ * (udk_pktmbuf_pool_create_mem()): an rx queue refuses a pool on another
+ * map's heap.  Valid until the port is closed.  Any thread. */
+struct udk_mem *udk_eth_dev_mem(uint16_t port);
 /* Stop if started, release queues and the device; the port number is free. */
 int udk_eth_dev_close(uint16_t port);
 int udk_eth_stats_get(uint16_t port, struct udk_eth_stats *st);
@@ -216,6 +222,10 @@ struct udk_eth_dev {
 	void *txq[UDK_ETH_MAX_QUEUES];
 	bool configured, started;
 	struct udk_pci_dev *pdev;     /* PCI ports; NULL for software ones */
+	/* Where the driver takes rings and buffers the device reaches, and
+	 * translates them: the heap of the device's map (ethdev holds a
+	 * reference from probe to close); udk_mem_default() for software ports. */
+	struct udk_mem *mem;
 	bool removed;                 /* atomic: hot-unplugged; ethdev skips stop */
 };
 

@@ -74,6 +74,14 @@ _Static_assert(offsetof(struct udk_mbuf, pkt_len) == 36 &&
 int udk_pktmbuf_pool_create(const char *name, uint32_t n, uint32_t cache_size,
 			    uint32_t data_room, int socket, struct udk_mempool **out);
 
+/* The same on the heap mem (NULL: udk_mem_default()): the buffers get IOVAs
+ * of the map that heap follows.  For a port on a map other than the default
+ * one, mem is udk_eth_dev_mem(port); the caller keeps mem alive as long as
+ * the pool. */
+int udk_pktmbuf_pool_create_mem(struct udk_mem *mem, const char *name, uint32_t n,
+				uint32_t cache_size, uint32_t data_room, int socket,
+				struct udk_mempool **out);
+
 /* Make every buffer of every udk packet pool, now and later, name pool as its
  * dpdk_pool: a DPDK mbuf pool whose put returns a buffer to its udk pool.
  * Called by the DPDK bridge (drivers/net/dpdk) so that any udk buffer can go

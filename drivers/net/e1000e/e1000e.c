@@ -368,12 +368,8 @@ static int e1k_probe_pci(struct udk_eth_dev *dev, struct udk_pci_dev *pdev)
 	void *va;
 	int rc;
 
-	/* Rings and mbufs get their IOVAs from the EAL's default map. */
-	if (udk_device_map(udk_pci_dev_device(pdev)) != udk_eal_dmamap()) {
-		udk_log(UDK_LOG_ERR, LOG, "%s: the device is not attached to the EAL's default "
-			"map, where udk's memory and mbufs are mapped; open it with -a", dev->name);
-		return -EINVAL;
-	}
+	/* Rings come from dev->mem, the heap of the device's map (ethdev got
+	 * it), and mbufs from pools on it: any map will do. */
 	p = calloc(1, sizeof(*p));
 	if (p == NULL)
 		return -ENOMEM;

@@ -360,17 +360,11 @@ int virtio_pci_open(struct udk_pci_dev *pdev, struct virtio_dev **out)
 	p->pdev = pdev;
 	p->vd.ops = &pci_ops;
 	snprintf(p->vd.name, sizeof(p->vd.name), "%s", udk_device_name(dev));
-	/* The device does DMA through the IOMMU with udk's IOVAs; mbufs and
-	 * rings carry IOVAs of the EAL's default map, so the device must be in
-	 * that map. */
+	/* The device does DMA through the IOMMU with IOVAs of its map (rings
+	 * from the map's heap, mbufs from pools on it: virtio_net.c), not
+	 * guest-physical addresses. */
 	p->vd.required_features = VIRTIO_BIT(VIRTIO_F_VERSION_1) |
 				  VIRTIO_BIT(VIRTIO_F_ACCESS_PLATFORM);
-	if (udk_device_map(dev) != udk_eal_dmamap()) {
-		udk_log(UDK_LOG_ERR, LOG, "%s: the device is not attached to the EAL's default map, "
-			"where packet buffers have their IOVAs; open it with -a", p->vd.name);
-		rc = -EINVAL;
-		goto err_free;
-	}
 	rc = find_caps(p);
 	if (rc < 0)
 		goto err_free;

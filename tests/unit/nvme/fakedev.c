@@ -219,6 +219,7 @@ struct udk_nvme_ctrlr *fakedev_ctrlr(struct fakedev **dev, const struct udk_nvme
 	c->dstrd = 4;
 	c->info.timeout_ms = 2000;
 	c->info.max_qsize = 64;
+	c->mem = udk_mem_default();
 	c->idc = udk_dma_zmalloc(NVME_PAGE, NVME_PAGE, UDK_SOCKET_ANY);
 	c->scratch = udk_dma_zmalloc(NVME_PAGE, NVME_PAGE, UDK_SOCKET_ANY);
 	if (c->idc == NULL || c->scratch == NULL ||
