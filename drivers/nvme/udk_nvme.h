@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* udk_nvme.h - NVMe over PCIe through VFIO: controllers, namespaces and I/O
  * queue pairs.
  *

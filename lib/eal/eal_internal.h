@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* eal_internal.h - what eal.c needs from lcore.c.  Not installed. */
 #ifndef UDK_EAL_INTERNAL_H
 #define UDK_EAL_INTERNAL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* udk_eal.h - the environment: command-line options, lcores (pinned worker
  * threads), the process's memory and its default map.
  *

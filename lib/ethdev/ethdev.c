@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* ethdev.c - the port table, probing through registered drivers, and the
  * control calls with their checks.  The burst calls are inline in
  * udk_ethdev.h over udk_eth_fp_[], which start fills and stop empties. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* udk_mbuf.h - packet buffers: a 128-byte header (its first cache line is
  * what rx/tx touch), headroom, data; chained segments; a reference count; the buffer's
  * IOVA computed once at pool creation so drivers never translate.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* udk_ring.h - a bounded lock-free FIFO of pointers, for single or multiple
  * producers and consumers, with bulk (all or nothing) and burst (as many as
  * fit) calls.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* udk_cdefs.h - what C and C++ spell differently, for udk's public headers.
  *
  * Every public header compiles as C11 and as C++17.  C++ (before C++23) has

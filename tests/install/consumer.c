@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* consumer.c - a program built outside udk's tree against an installed udk,
  * through pkg-config only (tests/install/consumer.sh builds it shared and
  * static, as C and as C++).  It uses both include forms, starts the EAL on

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
 # What a user of an installed udk does (doc/getting-started.md, "Using udk
 # in your program"): install into a temporary DESTDIR, build
 # tests/install/consumer.c outside the tree with pkg-config alone (shared and

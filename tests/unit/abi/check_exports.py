@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """Fail when a udk shared library exports a symbol outside the public API.
 
 Usage: check_exports.py LIB.so...  Every defined dynamic symbol must start

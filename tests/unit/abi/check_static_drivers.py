@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """A program linked with libudk.a (a plain static link) keeps every driver.
 
 Usage: check_static_drivers.py LIBUDK.a PROGRAM.  Each UDK_NET_DRIVER() in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* A program with a function named like one of libudk's internal ones
  * (heap_init, in lib/mem) must not have it called by libudk: linked against
  * libudk.so, whose internal symbols are local (lib/udk.map).  Exit 0 when

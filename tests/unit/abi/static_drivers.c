@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Linked with libudk.a as a plain archive (no --whole-archive): the
  * built-in drivers must still register.  Opens net_ring0 from --vdev;
  * exit 0 when the port exists, 1 otherwise (check_static_drivers.py also
