@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Install what udk needs to build and test on Debian 12, lab included (QEMU,
 # a Debian kernel, busybox-static).  Idempotent: does nothing when everything
 # is installed already.  Needs root only when something is missing.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* devbind.h - what the parts of udk-devbind share. */
 #ifndef UDK_DEVBIND_H
 #define UDK_DEVBIND_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* main.c - udk-devbind: show PCI devices as udk sees them, bind them to
  * vfio-pci and back, diagnose a host (doctor.c) and identify devices through
  * VFIO (probe.c).  Library errors reach stderr through a log sink with the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* probe.c - udk-devbind probe: open each device through VFIO (a private map
  * on first use) and identify it from what VFIO shows: config space, the
  * capability list, the BARs (region info), the IOMMU group and the map, then

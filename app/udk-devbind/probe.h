@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* probe.h - udk-devbind probe: what it learns about one device through VFIO
  * (probe.c collects the generic part, probe_nvme.c and probe_net.c the
  * device-specific part, probe_print.c prints it as text or JSON). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* probe_nvme.c - identify an NVMe controller through VFIO: its registers
  * (NVMe 1.4 §3.1), then, unless --no-dma, an admin queue pair just long
  * enough for one Identify Controller (§5.15), in pages of our own mapped into

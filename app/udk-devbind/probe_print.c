@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* probe_print.c - udk-devbind probe's output: a block of text per device, or
  * one JSON object per device in an array (doc/udk-devbind.md lists the
  * fields). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* fwd.c - udk-fwd's forwarding loops: io (as is), mac (addresses swapped),
  * txonly (a generator whose frames carry a sequence number and a pattern)
  * and rxonly (a sink that can verify those frames and write them to a pcap

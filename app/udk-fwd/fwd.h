@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* fwd.h - udk-fwd's shared state: options, per-port counters and the
  * forwarding loops (fwd.c) that the main program (main.c) runs on lcores. */
 #ifndef UDK_FWD_H

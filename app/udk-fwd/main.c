@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* udk-fwd - forward, generate or sink packets between udk ports, with live
  * statistics: the testpmd/l2fwd of udk.
  *

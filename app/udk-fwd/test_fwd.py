@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """udk-fwd on the host, over two crossed net_ring ports: generation with
 verification, the JSON summary, byte figures (the ports' own counters: every
 frame's length, both ways), the live lines, the pcap file, and every bad

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* client.c - udk-top's side of the telemetry protocol (doc/telemetry.md):
  * find the sockets, send every command on one connection, read the answer
  * lines back with a deadline, parse them. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* json.c - udk-top's reader of telemetry answers: a recursive-descent
  * parser (RFC 8259) into a tree of nodes; strings are unescaped, numbers
  * are doubles (exact up to 2^53, enough for a screen of rates). */

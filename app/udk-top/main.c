@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* main.c - udk-top: a live view of the udk processes on this machine
  * through their telemetry sockets (doc/udk-top.md), or one snapshot as
  * JSON for scripts. */

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """udk-top on the host against a running udk-fwd (txonly over two crossed
 net_ring ports): --json snapshots whose counters grow and never pass the
 tool's own final report, found by pid (the default socket) and by path;

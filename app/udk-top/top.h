@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* top.h - what udk-top's files share: a small JSON tree (json.c), talking to
  * a process's telemetry socket (client.c) and drawing the view (view.c). */
 #ifndef UDK_TOP_H

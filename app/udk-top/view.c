@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* view.c - udk-top's screen: rates from two samples of each process (the
  * counters' differences over the time between them), one table per kind
  * (processes, lcores, ports, NVMe queue pairs), each sorted by the chosen

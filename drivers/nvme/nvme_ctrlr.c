@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nvme_ctrlr.c - one NVMe controller: the initialisation of NVMe 1.4 §7.6.1
  * (CAP/VS, disable, admin queue, enable, Identify, Number of Queues, active
  * namespaces), admin commands (§5), reset (§7.3.2) and shutdown (§7.6.2). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nvme_fastpath.c - the hot path of a queue pair (NVMe 1.4 §4.1): submission
  * without a doorbell, and the poll that rings the doorbell once, reaps
  * completions by their phase tag (§4.6) and expires timed-out commands.  It

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nvme_internal.h - the insides of drivers/nvme's handles, shared by the
  * controller (nvme_ctrlr.c, nvme_aer.c, nvme_recover.c), queue pair
  * (nvme_qpair.c, nvme_fastpath.c) and command (nvme_io.c) code and by

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nvme_io.c - NVM commands (NVMe 1.4 §6) on I/O queue pairs: the checks that
  * keep bad input away from the device, the command words, the blocking
  * helper, queue pair creation and deletion (with the choice of PRPs or

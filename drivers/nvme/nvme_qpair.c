@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nvme_qpair.c - the control half of a submission/completion queue pair
  * (NVMe 1.4 §4.1): its queues, request slots and PRP list pages (all
  * allocated at creation), the empty state after a (re)start, cancellation,

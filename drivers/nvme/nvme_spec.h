@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nvme_spec.h - the NVMe 1.4 structures and constants drivers/nvme uses:
  * controller registers (§3.1), queue entries (§4.2, §4.6), admin (§5) and
  * NVM (§6) command opcodes, and the offsets of the Identify fields we read.

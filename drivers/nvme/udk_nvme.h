@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* udk_nvme.h - NVMe over PCIe through VFIO: controllers, namespaces and I/O
  * queue pairs.
  *
@@ -28,6 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "udk_cdefs.h"
 #include "udk_pci.h"
 
 #ifdef __cplusplus
@@ -248,7 +250,7 @@ struct udk_nvme_smart_log {
 	uint16_t temp_sensor[8];
 	uint8_t rsvd216[296];
 } __attribute__((packed));
-_Static_assert(sizeof(struct udk_nvme_smart_log) == 512, "NVMe 1.4 §5.14.1.2: 512 bytes");
+UDK_STATIC_ASSERT(sizeof(struct udk_nvme_smart_log) == 512, "NVMe 1.4 §5.14.1.2: 512 bytes");
 
 /* §5.14.1.1, Figure 194: one Error Information log entry (log 01h). */
 struct udk_nvme_error_log {
@@ -262,7 +264,7 @@ struct udk_nvme_error_log {
 	uint16_t trtype_specific;
 	uint8_t rsvd42[22];
 } __attribute__((packed));
-_Static_assert(sizeof(struct udk_nvme_error_log) == 64, "NVMe 1.4 §5.14.1.1: 64 bytes");
+UDK_STATIC_ASSERT(sizeof(struct udk_nvme_error_log) == 64, "NVMe 1.4 §5.14.1.1: 64 bytes");
 
 /* ---- namespaces (owned by their controller) ---- */
 

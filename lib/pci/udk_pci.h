@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* udk_pci.h - PCI devices: addresses, the sysfs scan, binding to vfio-pci,
  * and the VFIO view of one function (regions, BARs, config space, bus
  * mastering, MSI-X to eventfds, reset).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* vfio_dev.c - the VFIO view of one PCI function, on top of lib/dma's
  * struct udk_device: BARs mmapped through the device fd, config space
  * through the config region, bus mastering, MSI-X routed to eventfds and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* json.c - the JSON writer providers fill: a growing buffer, a comma flag
  * per nesting level, strings escaped per RFC 8259 §7.  Errors are sticky so
  * a provider writes straight through and the caller checks once.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* virtio_dev.h - a virtio device as the device-type code (virtio_net.c) sees
  * it, whatever carries it: status, features, device configuration and queue
  * registration behind one ops table per transport (virtio_pci.c over VFIO,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* virtio_pci.c - the modern virtio PCI transport (virtio 1.1 §4.1) over
  * lib/pci and VFIO: the vendor capability walk that finds the common
  * configuration, notification, ISR and device configuration structures in the

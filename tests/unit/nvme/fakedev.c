@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* fakedev.c - the fake NVMe controller of fakedev.h. */
 #include <errno.h>
 #include <sched.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_nvme.c - drivers/nvme without a device: PRPs (NVMe 1.4 §4.3) from a
  * fake translation, the checks that refuse bad I/O with their messages, the
  * command words of §6, and the queue pair's logic on rings in plain memory

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_nvme_recover.c - what drivers/nvme does after a command timeout
  * (nvme_recover.c) and with Asynchronous Events (nvme_aer.c), against the
  * fake controller of fakedev.h: Abort that works (no reset), Abort the

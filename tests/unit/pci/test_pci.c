@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Unit tests for lib/pci: address parsing and formatting, the sysfs scan and
  * group viability over a fixture tree (UDK_SYSFS_ROOT), bind/unbind steps,
  * and udk-devbind's status against the same fixture (argv[1] is its path). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Unit tests for drivers/net/virtio without a device: the split virtqueue
  * (virtio 1.1 §2.6) on plain memory, with the test playing the device
  * (reading the available ring, writing the used ring), and the feature
