@@ -67,7 +67,7 @@ static void test_cases(void)
 	for (size_t i = 0; i < UDK_ARRAY_SIZE(cases); i++) {
 		written(cases[i].in, out, sizeof(out));
 		if (strcmp(out, cases[i].out) != 0)
-			fprintf(stderr, "case %zu: got %s, want %s\n", i, out, cases[i].out);
+			fprintf(stderr, "case %zu: got %s\n", i, out);
 		CU_ASSERT_STRING_EQUAL(out, cases[i].out);
 		CU_ASSERT_TRUE(utf8_valid(out));
 	}
