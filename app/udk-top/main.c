@@ -128,12 +128,12 @@ static long targets(const struct opts *o, char (*paths)[108])
 
 	if (o->socket != NULL) {
 		struct stat st;
+		const char *why = stat(o->socket, &st) < 0 ? errno == ENOENT ? "no such socket" :
+				  strerror(errno) : !S_ISSOCK(st.st_mode) ? "not a socket" : NULL;
 
-		if (stat(o->socket, &st) < 0 || !S_ISSOCK(st.st_mode)) {
+		if (why != NULL) {
 			fprintf(stderr, PROG ": %s: %s (is the process running? -s takes the path "
-				"it serves telemetry at, its --telemetry-path)\n", o->socket,
-				errno == ENOENT ? "no such socket" : !S_ISSOCK(st.st_mode) ?
-				"not a socket" : strerror(errno));
+				"it serves telemetry at, its --telemetry-path)\n", o->socket, why);
 			return -1;
 		}
 		snprintf(paths[0], 108, "%s", o->socket);
@@ -212,10 +212,9 @@ static int live(const struct opts *o)
 	static struct proc prev[MAX_PROCS], cur[MAX_PROCS];
 	enum sort_key sort = SORT_BUSY;
 	size_t nprev = 0;
+	bool one = o->socket != NULL || o->pid > 0;
 	long iter = 0;
 	int rc = 0;
-
-	bool one = o->socket != NULL || o->pid > 0;
 
 	if (!o->batch && isatty(0) && tcgetattr(0, &saved_tty) == 0) {
 		struct termios raw = saved_tty;
