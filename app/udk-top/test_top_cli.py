@@ -2,7 +2,11 @@
 """udk-top on the host against a running udk-fwd (txonly over two crossed
 net_ring ports): --json snapshots whose counters grow and never pass the
 tool's own final report, found by pid (the default socket) and by path;
-the live view for two screens; --help, --version and bad usage."""
+the live view for two screens, with no escape byte on a pipe; --help,
+--version and bad usage.  Against a fake process planted in a private
+$XDG_RUNTIME_DIR: escape sequences in its answers never reach the output
+(pipe, pseudo-terminal, -b), and it is skipped with a message when its
+directory or socket is writable by others or owned by another uid."""
 import json
 import os
 import pty
