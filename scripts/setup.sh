@@ -12,6 +12,8 @@ PACKAGES=(
 	libhugetlbfs-dev libnuma-dev libcunit1-dev
 	# udk-fwd --pcap
 	libpcap-dev
+	# udk-top: parses the telemetry answers of other processes (required)
+	libjansson-dev
 	# the iommufd backend's uapi headers (<linux/iommufd.h>, the VFIO cdev
 	# ioctls), which linux-libc-dev 6.1 lacks: scripts/kernel-headers.sh
 	# installs them into the build dir from this tarball
