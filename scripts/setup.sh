@@ -22,6 +22,9 @@ PACKAGES=(
 	# the initramfs' shell, modprobe for the guest (which runs the host's root)
 	qemu-system-x86 linux-image-amd64 busybox-static cpio kmod
 	python3 xz-utils
+	# lab_devbind_in_use: mkfs.ext4 and an address on an e1000 in the guest,
+	# which runs the host's root (mkswap and swapon are util-linux, always there)
+	e2fsprogs iproute2
 	# tests/perf/nvme_vs_fio.py: the kernel nvme driver's side of the comparison
 	fio
 	# tests/fuzz: libFuzzer targets (clang -fsanitize=fuzzer) for udk-broker's parser and the

@@ -251,6 +251,9 @@ static int probe_one(const struct udk_pci_addr *addr, struct probe_result *r,
 	if (rc < 0)
 		return lib_fail(r, rc, "sysfs");
 	if (o->bind && strcmp(r->info.driver, "vfio-pci") != 0) {
+		if (devbind_refuse_in_use("probe --bind", r->bdf, r->info.driver, o->force))
+			return probe_fail(r, -EBUSY, "not bound, not probed: the machine uses it "
+					  "(see above)");
 		snprintf(r->driver_before, sizeof(r->driver_before), "%s", r->info.driver);
 		rc = udk_pci_bind_vfio(addr);
 		if (rc < 0)
@@ -268,9 +271,10 @@ static int probe_one(const struct udk_pci_addr *addr, struct probe_result *r,
 	return rc;
 }
 
-int cmd_probe(const struct udk_pci_addr *addrs, int n, bool json, bool bind, bool no_dma)
+int cmd_probe(const struct udk_pci_addr *addrs, int n, bool json, bool bind, bool no_dma,
+	      bool force)
 {
-	struct probe_opts o = {.json = json, .bind = bind, .no_dma = no_dma};
+	struct probe_opts o = {.json = json, .bind = bind, .no_dma = no_dma, .force = force};
 	static struct probe_result r; /* large: not on the stack */
 	int status = EXIT_OK;
 

@@ -100,7 +100,7 @@ struct probe_result {
 };
 
 struct probe_opts {
-	bool json, bind, no_dma;
+	bool json, bind, no_dma, force;
 };
 
 /* Device-specific parts: 0, or a negative error after saying why (a

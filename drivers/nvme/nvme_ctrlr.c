@@ -122,11 +122,16 @@ static int identify(struct udk_nvme_ctrlr *c, uint8_t cns, uint32_t nsid, void *
 
 static void copy_str(char *dst, const uint8_t *src, size_t len)
 {
-	/* §1.5: ASCII, left justified, padded with spaces. */
+	/* §1.5: ASCII, left justified, padded with spaces.  Anything else
+	 * (escape sequences, C1 bytes, NULs) is the device's, not ASCII: it
+	 * becomes '?' so no log line or tool prints it to a terminal. */
 	memcpy(dst, src, len);
 	dst[len] = '\0';
 	while (len > 0 && (dst[len - 1] == ' ' || dst[len - 1] == '\0'))
 		dst[--len] = '\0';
+	for (size_t k = 0; k < len; k++)
+		if ((unsigned char)dst[k] < 0x20 || (unsigned char)dst[k] > 0x7e)
+			dst[k] = '?';
 }
 
 static void parse_idc(struct udk_nvme_ctrlr *c)

@@ -379,8 +379,9 @@ static inline int udk_nvme_ns_deallocate(struct udk_nvme_qpair *qp, struct udk_n
 }
 
 /* Ring the submission doorbell for what was queued, then reap up to max
- * completions (0: all there are), calling their callbacks, and write the
- * completion doorbell once.  When nothing completed, commands older than
+ * completions (0: all there are, at most the queue size - 1 entries per
+ * call even from a device that keeps posting), calling their callbacks, and
+ * write the completion doorbell once.  When nothing completed, commands older than
  * the qpair's timeout complete with -ETIMEDOUT, and then the controller's
  * timeout_action runs on this thread (Abort, then maybe a reset: the only
  * case where a poll takes the controller's lock and waits).  Returns the
