@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* inuse.c - what the machine uses a device for, before udk-devbind takes it
  * from its kernel driver: a disk (or partition) that is mounted, an active
  * swap area or held by a stacked device (device mapper, md), a network
