@@ -23,12 +23,6 @@ struct probe_cap {
 	int virtio_cfg_type;  /* vendor-specific on virtio: cfg_type; else -1 */
 };
 
-struct probe_bar {
-	bool present;
-	bool io, mem64, prefetch, mmap;
-	uint64_t size;
-};
-
 /* NVMe 1.4 §3.1: controller registers, and Identify Controller (§5.15). */
 struct probe_nvme {
 	uint64_t cap;
@@ -83,7 +77,7 @@ struct probe_result {
 	uint32_t class_code;
 	struct probe_cap caps[PROBE_MAX_CAPS];
 	int ncaps;
-	struct probe_bar bars[6];
+	struct udk_pci_bar_info bars[6]; /* size 0: absent */
 	/* the IOMMU side */
 	int iommu_group;
 	char map_name[64];
