@@ -99,6 +99,18 @@ void session_park(struct session *s);
  * and freed, the map destroyed; s is freed. */
 void session_evict(struct broker *b, struct session *s, const char *why);
 
+/* ---- segment.c ---- */
+/* Make g a zeroed segment of len bytes (a multiple of page_size, the page
+ * size of the hugetlbfs mount huge_dir, named in messages): a hugetlb memfd
+ * sealed against shrinking and growing, mapped into the broker.  0 or a
+ * negative code with the reason in why. */
+int bseg_create(struct bseg *g, const char *huge_dir, uint64_t page_size, uint64_t len,
+	       uid_t uid, char *why, size_t wlen);
+/* Give g's memory back to the pool (the caller has taken it out of the
+ * IOMMU first), out of every mapping of it, without touching it: safe
+ * whatever a client holding a copy of its fd did to it. */
+void bseg_release(struct bseg *g, uid_t uid);
+
 /* ---- grant.c ---- */
 /* One connection: its peer's credentials (SO_PEERCRED, taken at accept) and,
  * after its HELLO, its session. */

@@ -120,7 +120,6 @@ void session_backend(const struct session *s, char *buf, size_t len)
 int session_add_seg(struct broker *b, struct session *s, uint64_t want, char *why, size_t wlen)
 {
 	struct bseg *g = &s->segs[s->nb_segs];
-	char path[300];
 	uint64_t len = UDK_ALIGN_UP(want, b->huge_page);
 	int rc;
 
@@ -129,51 +128,21 @@ int session_add_seg(struct broker *b, struct session *s, uint64_t want, char *wh
 			 UDK_BROKER_MAX_SEGS);
 		return -E2BIG;
 	}
-	snprintf(path, sizeof(path), "%s/udk-broker-uid%u.XXXXXX", b->huge_dir,
-		 (unsigned int)s->uid);
-	g->fd = mkostemp(path, O_CLOEXEC);
-	if (g->fd < 0) {
-		rc = -errno;
-		snprintf(why, wlen, "cannot create a segment in %s: %s", b->huge_dir, strerror(errno));
+	rc = bseg_create(g, b->huge_dir, b->huge_page, len, s->uid, why, wlen);
+	if (rc < 0)
 		return rc;
-	}
-	unlink(path);
-	if (ftruncate(g->fd, (off_t)len) < 0) {
-		rc = -errno;
-		snprintf(why, wlen, "cannot size a %llu MiB segment: %s",
-			 (unsigned long long)(len >> 20), strerror(errno));
-		goto err_close;
-	}
-	g->va = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, g->fd, 0);
-	if (g->va == MAP_FAILED) {
-		rc = -errno;
-		snprintf(why, wlen, "no %llu MiB of free hugepages in %s (%s); reserve more "
-			 "(/proc/sys/vm/nr_hugepages)", (unsigned long long)(len >> 20), b->huge_dir,
-			 strerror(errno));
-		goto err_close;
-	}
-	/* Zeroed by the broker, whatever the kernel did: the client sees no
-	 * byte it did not write. */
-	memset(g->va, 0, len);
 	udk_last_error_clear();
 	rc = udk_dmamap_map(s->map, g->va, len, &g->iova);
 	if (rc < 0) {
 		snprintf(why, wlen, "cannot map a %llu MiB segment: %s",
 			 (unsigned long long)(len >> 20),
 			 udk_last_error()[0] ? udk_last_error() : udk_strerror(rc));
-		goto err_unmap;
+		bseg_release(g, s->uid);
+		return rc;
 	}
-	g->len = len;
-	g->page_size = b->huge_page;
 	s->mem += len;
 	s->nb_segs++;
 	return 0;
-
-err_unmap:
-	munmap(g->va, len);
-err_close:
-	close(g->fd);
-	return rc;
 }
 
 static void quiesce_dev(struct bdev *d, uid_t uid)
@@ -234,14 +203,7 @@ void session_evict(struct broker *b, struct session *s, const char *why)
 		if (udk_dmamap_unmap(s->map, g->va, g->len) < 0)
 			blog("uid %u: a segment at IOVA 0x%llx could not be unmapped (see above)",
 			     (unsigned int)s->uid, (unsigned long long)g->iova);
-		memset(g->va, 0, g->len); /* scrub */
-		munmap(g->va, g->len);
-		/* Truncating drops the pages from every mapping of the file, so a
-		 * copy of the fd the client kept cannot reach them either. */
-		if (ftruncate(g->fd, 0) < 0)
-			blog("uid %u: truncating a segment: %s", (unsigned int)s->uid,
-			     strerror(errno));
-		close(g->fd);
+		bseg_release(g, s->uid);
 	}
 	/* Detach: closes the broker's device fd and takes the group out of the
 	 * container (the kernel refuses while another copy of a device fd is
