@@ -7,6 +7,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <pthread.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include "udk_broker.h"
@@ -14,6 +16,11 @@
 
 #define BROKER_MAX_RULES 256
 #define BROKER_MAX_CLIENTS 64
+/* Connections one uid may hold at once (one client per user is enforced at
+ * HELLO; the rest is room for a start racing an exit). */
+#define BROKER_MAX_PER_UID 4
+/* A connection that has not sent HELLO by then is dropped. */
+#define BROKER_HELLO_TIMEOUT_MS 5000
 
 /* ---- policy.c ---- */
 struct rule {
@@ -119,8 +126,14 @@ struct conn {
 	uid_t uid;
 	gid_t gid;
 	pid_t pid;
+	uint64_t since_us; /* accepted at (now_us()) */
 	struct session *s;
 };
+
+/* Answer a request with ERROR (code, the text), logged as a refusal with
+ * the peer's credentials unless quiet.  Returns the code sent. */
+int grant_refuse(struct conn *c, int code, bool quiet, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 /* Handle one message of a connection (buf, len as received, with nfds
  * descriptors, already closed by the caller).  Returns 0 to keep the
@@ -129,6 +142,47 @@ struct conn {
  * out-of-order message; logged). */
 int grant_message(struct broker *b, struct conn *c, const void *buf, size_t len,
 		  unsigned int nfds);
+
+/* ---- server.c ---- */
+struct server {
+	struct broker *b;
+	int ls; /* the listening socket */
+	struct conn conns[BROKER_MAX_CLIENTS];
+	size_t nb_conns;
+	uint64_t hello_timeout_us;
+	unsigned int max_per_uid;
+	/* accept() out of descriptors: logged once, the socket not polled
+	 * until accept_paused_until. */
+	bool accept_failing;
+	uint64_t accept_paused_until;
+	uid_t last_refused_uid;
+	uint64_t last_refused_us;
+	/* Client descriptors go to the closer thread through this pipe. */
+	int closer_pipe[2];
+	pthread_t closer;
+	uint64_t fds_kept;
+	bool fds_kept_logged;
+};
+
+/* Set up sv for listening socket ls (starts the closer thread).  0 or a
+ * negative errno. */
+int server_init(struct server *sv, struct broker *b, int ls);
+/* Drop every connection (parking their sessions) and stop the closer. */
+void server_fini(struct server *sv);
+/* Take connected socket s from peer cr, or refuse it (ERROR, logged,
+ * closed): a uid the policy does not name, one with max_per_uid
+ * connections, or a full table.  0 or the negative code sent. */
+int server_admit(struct server *sv, int s, const struct ucred *cr);
+/* Read and answer one message of connection i (dropped on a bad one). */
+void server_serve(struct server *sv, size_t i);
+void server_drop(struct server *sv, size_t i, const char *why);
+/* Drop connections without HELLO past the timeout; the ms until the next
+ * deadline, or -1 for none. */
+int server_expire(struct server *sv);
+/* One round: wait up to max_wait_ms (-1: until something happens or a
+ * deadline), then serve what is ready and accept.  0 or a negative errno
+ * from poll. */
+int server_step(struct server *sv, int max_wait_ms);
 
 /* ---- main.c ---- */
 void blog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
