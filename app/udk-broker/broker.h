@@ -51,6 +51,7 @@ struct bdev {
 	char bdf[UDK_BROKER_BDF_LEN];
 	struct udk_device *dev;
 	int fd; /* the VFIO device fd, owned by dev */
+	int group; /* its IOMMU group, -1 if unknown */
 };
 
 struct bseg {
@@ -83,12 +84,24 @@ struct broker {
 	struct policy policy;
 	char huge_dir[256];
 	uint64_t huge_page; /* the mount's page size */
+	/* The backend of every session's map: AUTO in udk-broker.  The
+	 * sequence fuzzer (tests/fuzz/fuzz_broker_session.c) takes BROKERED,
+	 * a map that needs no IOMMU, to reach every state of a session on a
+	 * machine without VFIO. */
+	enum udk_dmamap_backend map_backend;
 	struct session *sessions;
 };
 
 struct session *session_find_uid(struct broker *b, uid_t uid);
 /* The session holding bdf, or NULL. */
 struct session *session_holding(struct broker *b, const char *bdf);
+/* The IOMMU group of bdf (sysfs), or -1 if it has none or is unknown. */
+int session_dev_group(const char *bdf);
+/* A session of a user other than uid (with a connected client, if
+ * connected) that stands in the way of uid taking bdf: it holds bdf, or a
+ * device in bdf's IOMMU group (which the kernel lets into one map only).
+ * NULL if none. */
+struct session *session_blocking(struct broker *b, uid_t uid, const char *bdf, bool connected);
 int session_create(struct broker *b, uid_t uid, gid_t gid, struct session **out);
 /* Open bdf and attach it to the session's map.  0 or a negative code with
  * the reason in why. */

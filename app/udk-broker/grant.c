@@ -73,16 +73,16 @@ static int check_devices(struct broker *b, struct conn *c, const struct rule *r,
 			return refuse(c, -EACCES, "device %s is not granted to uid %u by policy %s "
 				      "(rule %s)", h->devs[i], (unsigned int)c->uid, b->policy.path,
 				      rule_name(r, rn, sizeof(rn)));
-		o = session_holding(b, h->devs[i]);
-		if (o != NULL && o->uid != c->uid && o->sock >= 0)
-			return refuse(c, -EBUSY, "device %s is in use by another client (uid %u, "
-				      "pid %d); try again when it exits", h->devs[i],
-				      (unsigned int)o->uid, (int)o->pid);
+		o = session_blocking(b, c->uid, h->devs[i], true);
+		if (o != NULL)
+			return refuse(c, -EBUSY, "device %s (or a device of its IOMMU group) is in "
+				      "use by another client (uid %u, pid %d); try again when it "
+				      "exits", h->devs[i], (unsigned int)o->uid, (int)o->pid);
 	}
 	for (unsigned int i = 0; i < h->nb_devs; i++) {
-		struct session *o = session_holding(b, h->devs[i]);
+		struct session *o;
 
-		if (o != NULL && o->uid != c->uid) {
+		while ((o = session_blocking(b, c->uid, h->devs[i], false)) != NULL) {
 			char why[64];
 
 			snprintf(why, sizeof(why), "uid %u wants %s", (unsigned int)c->uid,

@@ -35,6 +35,33 @@ struct session *session_holding(struct broker *b, const char *bdf)
 	return NULL;
 }
 
+int session_dev_group(const char *bdf)
+{
+	char path[300], name[32], *end;
+	long g;
+
+	snprintf(path, sizeof(path), "%s/bus/pci/devices/%s/iommu_group", udk_sysfs_root(), bdf);
+	if (udk_sysfs_link_name(path, name, sizeof(name)) < 0)
+		return -1;
+	g = strtol(name, &end, 10);
+	return *name != '\0' && *end == '\0' && g >= 0 && g < 1 << 30 ? (int)g : -1;
+}
+
+struct session *session_blocking(struct broker *b, uid_t uid, const char *bdf, bool connected)
+{
+	int group = session_dev_group(bdf);
+
+	for (struct session *s = b->sessions; s != NULL; s = s->next) {
+		if (s->uid == uid || (connected && s->sock < 0))
+			continue;
+		for (unsigned int i = 0; i < s->nb_devs; i++)
+			if (strcmp(s->devs[i].bdf, bdf) == 0 ||
+			    (group >= 0 && s->devs[i].group == group))
+				return s;
+	}
+	return NULL;
+}
+
 int session_create(struct broker *b, uid_t uid, gid_t gid, struct session **out)
 {
 	struct udk_dmamap_opts o;
@@ -54,7 +81,7 @@ int session_create(struct broker *b, uid_t uid, gid_t gid, struct session **out)
 	 * user's devices are bound to a context no other user's device is
 	 * bound to: a bound cdev may re-attach itself to any IOAS of its own
 	 * context by id, and here that holds only its user's memory. */
-	o.backend = UDK_DMAMAP_AUTO;
+	o.backend = b->map_backend;
 	snprintf(name, sizeof(name), "uid%u", (unsigned int)uid);
 	o.name = name;
 	rc = udk_dmamap_create(&o, &s->map);
@@ -92,6 +119,7 @@ int session_add_dev(struct session *s, const char *bdf, char *why, size_t len)
 		return rc;
 	}
 	snprintf(d->bdf, sizeof(d->bdf), "%s", bdf);
+	d->group = session_dev_group(bdf);
 	s->nb_devs++;
 	return 0;
 }
