@@ -13,7 +13,10 @@ first in /proc/mounts, else one it mounts); skips (77) without.
   emfile        out of descriptors, accept() is logged once and the broker
                 does not spin (CPU time while connections wait)
   nofile        RLIMIT_NOFILE is raised at start to what the policy needs
-  socket mode   --socket-group G gives the socket group G and mode 0660"""
+  socket mode   --socket-group G gives the socket group G and mode 0660
+  symlink       a symlink put in the socket's place right after bind() (by
+                test_bind_swap.so) does not carry the mode or group to its
+                target"""
 import os
 import resource
 import signal
@@ -25,6 +28,7 @@ import tempfile
 import time
 
 TOOL = os.path.abspath(sys.argv[1])
+BIND_SWAP = os.path.abspath(sys.argv[2])
 failed = 0
 
 
@@ -119,13 +123,14 @@ def lingering_tcp():
 
 
 class Broker:
-    def __init__(self, d, name, policy, args=(), pre=None):
+    def __init__(self, d, name, policy, args=(), pre=None, env=None):
         self.sock = os.path.join(d, name + '.sock')
         self.log = os.path.join(d, name + '.log')
         self.p = subprocess.Popen(
             (pre or []) + [TOOL, '--policy', policy, '--socket', self.sock, '--log', self.log,
                            '--huge-dir', HUGE] + list(args),
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env=dict(os.environ, **(env or {})))
         for _ in range(100):
             if os.path.exists(self.sock):
                 return
@@ -289,6 +294,29 @@ with tempfile.TemporaryDirectory() as d:
               % (st.st_mode & 0o777))
     finally:
         b.stop()
+    # symlink: the path swapped for a link right after bind()
+    target = os.path.join(d, 'precious')
+    with open(target, 'w') as f:
+        f.write('root only\n')
+    os.chmod(target, 0o600)
+    for args in ([], ['--socket-group', '100']):
+        b = Broker(d, 'swapped', policy, args,
+                   env={'LD_PRELOAD': BIND_SWAP, 'UDK_TEST_SWAP_TARGET': target})
+        try:
+            for _ in range(50):
+                if 'listening on' in b.text() or b.p.poll() is not None:
+                    break
+                time.sleep(0.05)
+            st = os.stat(target)
+            check(st.st_mode & 0o777 == 0o600 and st.st_gid == 0,
+                  'symlink: a link in the socket\'s place keeps its target mode 0600, group 0 '
+                  '(%s: %o, gid %d)' % (' '.join(args) or 'default mode', st.st_mode & 0o777,
+                                        st.st_gid))
+        finally:
+            b.stop()
+        for left in (b.sock, b.sock + '.real'):  # the broker removed the link
+            if os.path.lexists(left):
+                os.unlink(left)
 if MOUNTED:
     subprocess.run(['umount', MOUNTED])
     os.rmdir(MOUNTED)
