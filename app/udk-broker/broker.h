@@ -115,8 +115,9 @@ void session_backend(const struct session *s, char *buf, size_t len);
 int session_add_seg(struct broker *b, struct session *s, uint64_t len, char *why, size_t wlen);
 /* The client left: quiesce and reset its devices; memory and mappings stay. */
 void session_park(struct session *s);
-/* Give everything back: devices reset and closed, memory unmapped, zeroed
- * and freed, the map destroyed; s is freed. */
+/* Give everything back: devices reset and closed, memory out of the IOMMU
+ * and back to the hugepage pool (bseg_release), the map destroyed; s is
+ * freed. */
 void session_evict(struct broker *b, struct session *s, const char *why);
 
 /* ---- segment.c ---- */

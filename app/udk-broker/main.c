@@ -96,8 +96,8 @@ static void usage(FILE *f)
 		"  --version           the version\n"
 		"\n"
 		"A client that exits or crashes has its devices reset at once; its memory\n"
-		"stays mapped for the same user's next start, and is zeroed and freed before\n"
-		"any other user gets it.  doc/broker.md has the security model.\n");
+		"stays mapped for the same user's next start, and is freed before any other\n"
+		"user gets it, who gets it zeroed.  doc/broker.md has the security model.\n");
 }
 
 static void on_signal(int sig)

@@ -3,7 +3,7 @@
  * through lib/dma), the devices attached to it and the hugepage segments
  * mapped into it.  A session outlives its client (parked) so the same user's
  * next start finds its memory zeroed, pinned and mapped already; it is evicted
- * (devices reset, memory zeroed and freed, map destroyed) before anything of
+ * (devices reset, memory freed to the pool, map destroyed) before anything of
  * it goes to another user. */
 #include <errno.h>
 #include <fcntl.h>
@@ -240,8 +240,9 @@ void session_evict(struct broker *b, struct session *s, const char *why)
 	for (unsigned int i = 0; i < s->nb_devs; i++)
 		udk_device_close(s->devs[i].dev);
 	udk_dmamap_put(s->map);
-	blog("uid %u: evicted (%s): %u devices reset and returned, %llu MiB zeroed and returned "
-	     "in %.1f ms", (unsigned int)s->uid, why, s->nb_devs,
+	blog("uid %u: evicted (%s): %u devices reset and returned, %llu MiB returned to the "
+	     "hugepage pool (zeroed before anyone maps them again) in %.1f ms",
+	     (unsigned int)s->uid, why, s->nb_devs,
 	     (unsigned long long)(s->mem >> 20), (double)(now_us() - t0) / 1000.0);
 	for (p = &b->sessions; *p != NULL; p = &(*p)->next) {
 		if (*p == s) {

@@ -773,7 +773,7 @@ int main(int argc, char **argv)
 	CHECK(log_has("uid 1000: parked", NULL, 10000));
 	CHECK(run(NULL, AS(1002) "udk-nvme --broker %s -a %s -m 16 identify", SOCK, bdf) == 0);
 	CHECK(strstr(out, "udk-lab-nvme1") != NULL);
-	CHECK(log_has("uid 1000: evicted (uid 1002 wants", "zeroed and returned", 1000));
+	CHECK(log_has("uid 1000: evicted (uid 1002 wants", "returned to the hugepage pool", 1000));
 	CHECK(log_has("GRANTED uid 1002", "zeroed and pinned now", 1000));
 
 	/* 7. A copy of a device fd that outlives its client: the device is not
