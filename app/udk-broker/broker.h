@@ -19,6 +19,10 @@
 /* Connections one uid may hold at once (one client per user is enforced at
  * HELLO; the rest is room for a start racing an exit). */
 #define BROKER_MAX_PER_UID 4
+/* Descriptors one uid sent that may wait to be closed (the closing thread
+ * stalled on one): past it, its new connections are refused at accept. */
+#define BROKER_MAX_WAITING_FDS 32
+#define BROKER_WAITING_SLOTS 256 /* uids with a closing thread of their own */
 /* A connection that has not sent HELLO by then is dropped. */
 #define BROKER_HELLO_TIMEOUT_MS 5000
 
@@ -171,17 +175,24 @@ struct server {
 	uint64_t accept_paused_until;
 	uid_t last_refused_uid;
 	uint64_t last_refused_us;
-	/* Client descriptors go to the closer thread through this pipe. */
-	int closer_pipe[2];
-	pthread_t closer;
+	/* The closing threads, one per uid with descriptors waiting to be
+	 * closed (server.c); past BROKER_WAITING_SLOTS such uids, the rest
+	 * share one. */
+	pthread_mutex_t waiting_lock;
+	struct waiting {
+		struct server *sv;
+		uid_t uid;
+		unsigned int n; /* descriptors queued, not closed yet */
+		bool running;   /* a thread and its pipe exist */
+		int pipe[2];
+	} waiting[BROKER_WAITING_SLOTS], waiting_shared;
 	uint64_t fds_kept;
 	bool fds_kept_logged;
 };
 
-/* Set up sv for listening socket ls (starts the closer thread).  0 or a
- * negative errno. */
+/* Set up sv for listening socket ls.  0 or a negative errno. */
 int server_init(struct server *sv, struct broker *b, int ls);
-/* Drop every connection (parking their sessions) and stop the closer. */
+/* Drop every connection (parking their sessions). */
 void server_fini(struct server *sv);
 /* Take connected socket s from peer cr, or refuse it (ERROR, logged,
  * closed): a uid the policy does not name, one with max_per_uid

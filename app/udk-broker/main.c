@@ -203,8 +203,9 @@ static void print_policy(const struct policy *p)
 }
 
 /* Enough descriptors for what the policy may make the broker hold: per
- * session its map, group and device fds and segments; group rules count
- * for several users.  The soft limit is raised to that (as far as the hard
+ * session its map, group and device fds and segments, and what its user's
+ * connections may have sent that waits to be closed; group rules count for
+ * several users.  The soft limit is raised to that (as far as the hard
  * one allows: root may raise that too); a shortfall is logged, and accept()
  * copes with it. */
 static void raise_nofile(const struct policy *p)
@@ -214,7 +215,8 @@ static void raise_nofile(const struct policy *p)
 
 	for (size_t i = 0; i < p->nb_rules; i++)
 		need += (p->rules[i].is_group ? 16 : 1) *
-			(4 + 2 * (rlim_t)p->rules[i].nb_devs + UDK_BROKER_MAX_SEGS);
+			(4 + 2 * (rlim_t)p->rules[i].nb_devs + UDK_BROKER_MAX_SEGS +
+			 BROKER_MAX_WAITING_FDS + BROKER_MAX_PER_UID * UDK_BROKER_RECV_ALL_FDS);
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= need)
 		return;
 	was = rl.rlim_cur;

@@ -19,69 +19,146 @@
 #define ACCEPT_PAUSE_US 100000u /* after accept() ran out of descriptors */
 #define LOG_REFUSED_EVERY_US 1000000u
 
-/* Descriptors a client attached to a message are closed here, never on the
- * serving thread: the last close of a file can take as long as its owner
- * wants (a TCP socket lingering on a full send queue, a FUSE file's flush). */
+/* Descriptors a client sent are closed off the serving thread: the last
+ * close of a file can take as long as its sender wants (a TCP socket
+ * lingering on a full send queue, even one queued inside a UNIX socket where
+ * SO_LINGER cannot reach it; a FUSE file's flush).  Each uid has a closing
+ * thread of its own while it has descriptors waiting, so a stalled close
+ * holds up only its sender's, and a uid with BROKER_MAX_WAITING_FDS waiting
+ * is refused at accept.  The sockets of dropped connections go the same way
+ * (what is queued on them closes with them). */
 static void *closer_main(void *arg)
 {
-	struct server *sv = arg;
+	struct waiting *w = arg;
+	struct server *sv = w->sv;
 	int fd;
 
-	while (read(sv->closer_pipe[0], &fd, sizeof(fd)) == (ssize_t)sizeof(fd))
+	for (;;) {
+		if (read(w->pipe[0], &fd, sizeof(fd)) != (ssize_t)sizeof(fd))
+			break; /* cannot happen: the write end stays open until here */
 		close(fd);
+		pthread_mutex_lock(&sv->waiting_lock);
+		if (--w->n == 0 && w != &sv->waiting_shared) {
+			close(w->pipe[0]);
+			close(w->pipe[1]);
+			w->running = false;
+			pthread_mutex_unlock(&sv->waiting_lock);
+			return NULL;
+		}
+		pthread_mutex_unlock(&sv->waiting_lock);
+	}
 	return NULL;
+}
+
+/* Start w's closing thread (and its pipe).  0 or a negative errno. */
+static int closer_start(struct server *sv, struct waiting *w, uid_t uid)
+{
+	pthread_attr_t attr;
+	pthread_t t;
+	int rc;
+
+	if (pipe2(w->pipe, O_CLOEXEC) < 0)
+		return -errno;
+	fcntl(w->pipe[1], F_SETPIPE_SZ, 1 << 20);
+	fcntl(w->pipe[1], F_SETFL, O_NONBLOCK);
+	w->sv = sv;
+	w->uid = uid;
+	w->n = 0;
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, 64 << 10);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	rc = pthread_create(&t, &attr, closer_main, w);
+	pthread_attr_destroy(&attr);
+	if (rc != 0) {
+		close(w->pipe[0]);
+		close(w->pipe[1]);
+		return -rc;
+	}
+	w->running = true;
+	return 0;
+}
+
+/* Under waiting_lock: uid's closer, or a new one for it; the shared one
+ * (started with the server, so it needs no descriptor now) when every slot
+ * is taken by stalled senders or a thread cannot start (out of descriptors:
+ * accept() is failing too). */
+static struct waiting *closer_for(struct server *sv, uid_t uid)
+{
+	struct waiting *w = NULL;
+
+	for (size_t i = 0; i < BROKER_WAITING_SLOTS; i++) {
+		if (sv->waiting[i].running && sv->waiting[i].uid == uid)
+			return &sv->waiting[i];
+		if (!sv->waiting[i].running && w == NULL)
+			w = &sv->waiting[i];
+	}
+	if (w == NULL || closer_start(sv, w, uid) < 0)
+		return &sv->waiting_shared;
+	return w;
+}
+
+static unsigned int waiting_of(struct server *sv, uid_t uid)
+{
+	unsigned int n = 0;
+	bool full = true;
+
+	pthread_mutex_lock(&sv->waiting_lock);
+	for (size_t i = 0; i < BROKER_WAITING_SLOTS; i++) {
+		if (sv->waiting[i].running && sv->waiting[i].uid == uid)
+			n = sv->waiting[i].n;
+		full &= sv->waiting[i].running;
+	}
+	if (n == 0 && full)
+		n = sv->waiting_shared.n;
+	pthread_mutex_unlock(&sv->waiting_lock);
+	return n;
 }
 
 int server_init(struct server *sv, struct broker *b, int ls)
 {
-	int rc;
-
 	memset(sv, 0, sizeof(*sv));
 	sv->b = b;
 	sv->ls = ls;
 	sv->hello_timeout_us = BROKER_HELLO_TIMEOUT_MS * 1000ull;
 	sv->max_per_uid = BROKER_MAX_PER_UID;
-	if (pipe2(sv->closer_pipe, O_CLOEXEC) < 0)
-		return -errno;
-	/* Room for more descriptors than the broker may have open: a write
-	 * never waits for the closer (a full pipe is handled below anyway). */
-	fcntl(sv->closer_pipe[1], F_SETPIPE_SZ, 1 << 20);
-	fcntl(sv->closer_pipe[1], F_SETFL, O_NONBLOCK);
-	rc = pthread_create(&sv->closer, NULL, closer_main, sv);
-	if (rc != 0) {
-		close(sv->closer_pipe[0]);
-		close(sv->closer_pipe[1]);
-		return -rc;
-	}
-	pthread_detach(sv->closer);
-	return 0;
+	pthread_mutex_init(&sv->waiting_lock, NULL);
+	return closer_start(sv, &sv->waiting_shared, (uid_t)-1);
 }
 
 void server_fini(struct server *sv)
 {
+	/* The closers are not waited for: one may be stuck on a client's
+	 * descriptor, and the process's exit closes what is left without
+	 * lingering. */
 	while (sv->nb_conns > 0)
 		server_drop(sv, sv->nb_conns - 1, "broker stopping");
-	/* The closer ends at EOF, when it is done.  Not waited for: it may be
-	 * stuck on a client's descriptor, and the process's exit closes what
-	 * is left without lingering. */
-	close(sv->closer_pipe[1]);
 }
 
-/* Hand a client's descriptor to the closer.  A socket is made to close at
+/* Hand a descriptor uid sent to its closer.  A socket is made to close at
  * once (no linger: its queued data is dropped, the peer sees a reset). */
-static void discard_fd(struct server *sv, int fd)
+static void discard_fd(struct server *sv, int fd, uid_t uid)
 {
 	struct linger lg = {.l_onoff = 1, .l_linger = 0};
+	struct waiting *w;
+	bool queued = false;
 
 	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)); /* ENOTSOCK: not a socket */
-	if (write(sv->closer_pipe[1], &fd, sizeof(fd)) == (ssize_t)sizeof(fd))
+	pthread_mutex_lock(&sv->waiting_lock);
+	w = closer_for(sv, uid);
+	if (write(w->pipe[1], &fd, sizeof(fd)) == (ssize_t)sizeof(fd)) {
+		w->n++;
+		queued = true;
+	}
+	pthread_mutex_unlock(&sv->waiting_lock);
+	if (queued)
 		return;
-	/* The closer is stuck on earlier ones: keep this one open rather than
-	 * block (it counts against RLIMIT_NOFILE, which accept() handles). */
+	/* Its closer's queue is full (stuck on an earlier one): keep it open
+	 * rather than block (it counts against RLIMIT_NOFILE, which accept()
+	 * handles). */
 	sv->fds_kept++;
 	if (!sv->fds_kept_logged) {
-		blog("descriptors sent by clients are not being closed (the closer is blocked on "
-		     "one); %llu kept open", (unsigned long long)sv->fds_kept);
+		blog("descriptors sent by uid %u wait behind one whose close does not return; "
+		     "%llu kept open", (unsigned int)uid, (unsigned long long)sv->fds_kept);
 		sv->fds_kept_logged = true;
 	}
 }
@@ -133,6 +210,12 @@ int server_admit(struct server *sv, int s, const struct ucred *cr)
 				 (unsigned int)cr->uid, (unsigned int)cr->gid, p->path,
 				 (unsigned int)cr->uid);
 		return -EACCES;
+	}
+	if (waiting_of(sv, cr->uid) >= BROKER_MAX_WAITING_FDS) {
+		refuse_at_accept(sv, s, cr, -EBUSY, "descriptors uid %u sent are still waiting to "
+				 "be closed (%u, the most one user may have); try again later",
+				 (unsigned int)cr->uid, BROKER_MAX_WAITING_FDS);
+		return -EBUSY;
 	}
 	if (conns_of(sv, cr->uid) >= sv->max_per_uid) {
 		refuse_at_accept(sv, s, cr, -EBUSY, "uid %u already has %u connections, the most "
@@ -188,22 +271,26 @@ void server_drop(struct server *sv, size_t i, const char *why)
 		blog("uid %u pid %d: client gone (%s)", (unsigned int)c->uid, (int)c->pid, why);
 		session_park(c->s);
 	}
-	/* Closed by the closer too: messages still queued on it may carry
-	 * descriptors, whose last close comes with the socket's. */
-	discard_fd(sv, c->sock);
+	/* Messages still queued on the socket may carry descriptors, whose
+	 * last close comes with the socket's: its user's closer closes it. */
+	discard_fd(sv, c->sock, c->uid);
 	sv->conns[i] = sv->conns[--sv->nb_conns];
 }
 
 void server_serve(struct server *sv, size_t i)
 {
 	char buf[UDK_BROKER_MSG_MAX];
-	int fds[UDK_BROKER_MAX_FDS];
+	int fds[UDK_BROKER_RECV_ALL_FDS];
 	struct conn *c = &sv->conns[i];
 	unsigned int nfds;
 	size_t len;
 	int rc;
 
-	rc = udk_broker_recv(c->sock, buf, sizeof(buf), &len, fds, UDK_BROKER_MAX_FDS, &nfds);
+	/* Every descriptor that came goes to the closer, whatever the message:
+	 * clients send none, and the parser refuses a message that has any. */
+	rc = udk_broker_recv_all(c->sock, buf, sizeof(buf), &len, fds, &nfds);
+	for (unsigned int k = 0; k < nfds; k++)
+		discard_fd(sv, fds[k], c->uid);
 	if (rc == -EAGAIN)
 		return;
 	if (rc < 0) {
@@ -216,9 +303,6 @@ void server_serve(struct server *sv, size_t i)
 		server_drop(sv, i, "socket closed");
 		return;
 	}
-	/* Clients send no descriptors: the parser refuses the message. */
-	for (unsigned int k = 0; k < nfds; k++)
-		discard_fd(sv, fds[k]);
 	rc = grant_message(sv->b, c, buf, len, nfds);
 	if (rc < 0)
 		server_drop(sv, i, "request refused");

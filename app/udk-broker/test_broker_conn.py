@@ -10,6 +10,9 @@ first in /proc/mounts, else one it mounts); skips (77) without.
   idle          a connection without HELLO is dropped after 5 s, with ERROR
   linger        a TCP socket (10 s linger, full send queue) attached to a
                 message does not hold up other users' answers
+  stalled       with the closing thread stalled (a lingering socket queued
+                in a UNIX socket), a sender's waiting descriptors are
+                bounded and nobody else's wait
   emfile        out of descriptors, accept() is logged once and the broker
                 does not spin (CPU time while connections wait)
   nofile        RLIMIT_NOFILE is raised at start to what the policy needs
@@ -101,9 +104,9 @@ def served(path, uid, timeout=2.0):
     return time.monotonic() - t0 if m and b'malformed request' in m else None
 
 
-def lingering_tcp():
-    """A TCP socket whose close blocks for 10 s: SO_LINGER 10 and a send
-    queue the peer (returned, never read) does not drain."""
+def lingering_tcp(linger=10):
+    """A TCP socket whose close blocks for linger seconds: SO_LINGER and a
+    send queue the peer (returned, never read) does not drain."""
     lst = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     lst.bind(('127.0.0.1', 0))
     lst.listen(1)
@@ -118,7 +121,7 @@ def lingering_tcp():
                 tcp.send(b'x' * 65536)
         except BlockingIOError:
             time.sleep(0.02)
-    tcp.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 10))
+    tcp.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, linger))
     return lst, tcp, peer
 
 
@@ -131,9 +134,11 @@ class Broker:
                            '--huge-dir', HUGE] + list(args),
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             env=dict(os.environ, **(env or {})))
-        for _ in range(100):
-            if os.path.exists(self.sock):
+        for _ in range(200):  # listening (and the socket's mode and group set)
+            if 'listening on' in self.text():
                 return
+            if self.p.poll() is not None:
+                break
             time.sleep(0.05)
         raise RuntimeError('udk-broker did not start: ' + self.text())
 
@@ -235,6 +240,83 @@ with tempfile.TemporaryDirectory() as d:
             evil.close()
             peer.close()
             lst.close()
+
+        # stalled: a UNIX socket with a lingering TCP socket queued in it
+        # (out of reach of SO_LINGER 0) stalls the thread that closes what
+        # clients sent.  Others are still served; the sender's waiting
+        # descriptors are bounded (its connections refused at accept past
+        # 32); others' connections do not wait behind it.
+        lst, tcp, peer = lingering_tcp(60)
+        inner, carrier = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        socket.send_fds(inner, [b'inner'], [tcp.fileno()])
+        tcp.close()
+        inner.close()
+        evil = connect_as(b.sock, 1000)
+        os.kill(b.p.pid, signal.SIGSTOP)
+        socket.send_fds(evil, [b'carrier'], [carrier.fileno()])
+        carrier.close()
+        os.kill(b.p.pid, signal.SIGCONT)
+        evil.close()
+        time.sleep(0.3)
+        t = served(b.sock, 1001)
+        check(t is not None and t < 1.0, 'stalled: with the closing thread stalled, uid 1001 is '
+              'served (%s s)' % (None if t is None else '%.2f' % t))
+        refused_after = None
+        null = os.open('/dev/null', os.O_RDONLY)
+        for i in range(40):
+            s = connect_as(b.sock, 1000)
+            try:
+                socket.send_fds(s, [b'more'], [null, null])
+            except OSError:
+                pass
+            m = answer(s, 2)
+            s.close()
+            if m and b'still waiting to be closed' in m:
+                refused_after = i
+                break
+        os.close(null)
+        check(refused_after is not None and refused_after <= 20,
+              'stalled: uid 1000 is refused at accept once 32 of its descriptors wait to be '
+              'closed (after %s connections)' % refused_after, b.text()[-400:])
+        fd0 = len(os.listdir('/proc/%d/fd' % b.p.pid))
+        for _ in range(30):
+            served(b.sock, 1001)
+        time.sleep(0.5)
+        fd1 = len(os.listdir('/proc/%d/fd' % b.p.pid))
+        check(fd1 - fd0 < 5, 'stalled: 30 connections of uid 1001 that come and go leave no '
+              'descriptor open behind the stall (%d then %d)' % (fd0, fd1))
+        check(served(b.sock, 1002) is not None, 'stalled: uid 1002 is still served')
+        peer.close()
+        lst.close()
+
+        # The same kind of descriptor where the serving thread itself would
+        # close it: past the 80 a message may carry, and on a message too
+        # long for the broker's buffer.  uid 0 must still be answered.
+        for uid, how in ((1002, 'on a message too long to read whole'),
+                         (1001, 'as the 100th descriptor of one message')):
+            lst, tcp, peer = lingering_tcp(60)
+            inner, carrier = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            socket.send_fds(inner, [b'inner'], [tcp.fileno()])
+            tcp.close()
+            inner.close()
+            evil = connect_as(b.sock, uid)
+            nulls = [os.open('/dev/null', os.O_RDONLY) for _ in range(99)]
+            os.kill(b.p.pid, signal.SIGSTOP)
+            if uid == 1002:
+                socket.send_fds(evil, [b'x' * 6000], [carrier.fileno()])
+            else:
+                socket.send_fds(evil, [b'x' * 20], nulls + [carrier.fileno()])
+            carrier.close()
+            for n in nulls:
+                os.close(n)
+            os.kill(b.p.pid, signal.SIGCONT)
+            time.sleep(0.3)
+            t = served(b.sock, 0, timeout=15)
+            check(t is not None and t < 1.0, 'stalled: a lingering socket %s does not hold up '
+                  'uid 0 (answered in %s s)' % (how, None if t is None else '%.2f' % t))
+            evil.close()
+            peer.close()
+            lst.close()
     finally:
         b.stop()
 
@@ -271,7 +353,7 @@ with tempfile.TemporaryDirectory() as d:
     try:
         with open('/proc/%d/limits' % b.p.pid) as f:
             soft = [int(l.split()[3]) for l in f if l.startswith('Max open files')][0]
-        need = 64 + 64 + 4 * (4 + 64)
+        need = 64 + 64 + 4 * (4 + 64 + 32 + 4 * 253)
         check(soft >= need and 'RLIMIT_NOFILE raised from 32 to %d' % need in b.text(),
               'nofile: RLIMIT_NOFILE raised at start to what the policy needs (%d)' % soft,
               b.text())
@@ -305,10 +387,6 @@ with tempfile.TemporaryDirectory() as d:
                         # a broker built with ASan wants its runtime first
                         'ASAN_OPTIONS': 'verify_asan_link_order=0'})
         try:
-            for _ in range(50):
-                if 'listening on' in b.text() or b.p.poll() is not None:
-                    break
-                time.sleep(0.05)
             st = os.stat(target)
             check(st.st_mode & 0o777 == 0o600 and st.st_gid == 0,
                   'symlink: a link in the socket\'s place keeps its target mode 0600, group 0 '
