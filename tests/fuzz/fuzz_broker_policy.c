@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "broker.h"
+#include "fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -42,11 +43,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (memchr(data, '\0', size) != NULL)
 		return 0; /* policy_load() refuses the file before parsing */
-	text = malloc(size + 1);
+	text = fuzz_cstr(data, size);
 	if (text == NULL)
 		return 0;
-	memcpy(text, data, size);
-	text[size] = '\0';
 	err[0] = '\0';
 	rc = policy_parse(text, "policy", &p, err, sizeof(err));
 	free(text);

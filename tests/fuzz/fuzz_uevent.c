@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "fuzz_util.h"
 #include "pci_internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -35,11 +36,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint16_t vid, did;
 	int rc;
 
-	buf = malloc(size + 1);
+	buf = fuzz_cstr(data, size);
 	if (buf == NULL)
 		return 0;
-	memcpy(buf, data, size);
-	buf[size] = '\0';
 	rc = pci_uevent_parse(buf, size + 1, &addr, &vid, &did);
 	if (rc != 0 && rc != 1)
 		abort();

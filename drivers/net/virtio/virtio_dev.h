@@ -79,4 +79,14 @@ int virtio_pci_open(struct udk_pci_dev *pdev, struct virtio_dev **out);
  * refused connection, a back-end that does not answer). */
 int virtio_user_open(const char *name, const char *args, struct virtio_dev **out);
 
+/* virtio_user_open()'s arguments, parsed without I/O (tests/fuzz fuzzes it):
+ * 0, or -EINVAL, -ENAMETOOLONG or -ENOTSUP after logging which one is bad. */
+struct vu_args {
+	char path[108];           /* sun_path */
+	unsigned long queues, queue_size;
+	bool has_mac;
+	uint8_t mac[6];
+};
+int virtio_user_parse_args(const char *name, const char *args, struct vu_args *a);
+
 #endif
