@@ -72,6 +72,24 @@ const char *virtio_feature_name(unsigned int f);
 struct udk_pci_dev;
 int virtio_pci_open(struct udk_pci_dev *pdev, struct virtio_dev **out);
 
+/* The virtio capabilities of a config-space image (virtio 1.1 §4.1.4), read
+ * without I/O (tests/fuzz fuzzes it): for each structure the first
+ * capability naming BAR 0-5, its position, BAR, offset and length.  0;
+ * -ENOTSUP when the device has no capability list; -EINVAL when a
+ * capability runs past len bytes (at most VIRTIO_PCI_CAPS_CFG_LEN are
+ * read: a capability starts below 0x100). */
+#define VIRTIO_PCI_CAPS_CFG_LEN 0x110
+struct virtio_pci_window {
+	bool found;
+	uint8_t pos, bar;
+	uint32_t off, len;
+};
+struct virtio_pci_caps {
+	struct virtio_pci_window common, notify, isr, devcfg;
+	uint32_t notify_mult;
+};
+int virtio_pci_caps_parse(const uint8_t *cfg, size_t len, struct virtio_pci_caps *caps);
+
 /* A vhost-user front-end (virtio_user.c) for --vdev NAME,ARGS: connect to the
  * back-end's socket (args "path=SOCK[,queues=1][,queue_size=N][,mac=MAC]"),
  * agree on protocol features and follow the heap's segments as its memory
