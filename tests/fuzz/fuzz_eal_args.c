@@ -22,24 +22,12 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 
-static int nb_logged;
-
-static void count(int level, const char *comp, const char *msg, void *arg)
-{
-	(void)level;
-	(void)comp;
-	(void)arg;
-	if (msg[0] == '\0')
-		abort(); /* an empty message tells the user nothing */
-	nb_logged++;
-}
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
 	unsetenv("UDK_LOG_LEVEL");
-	udk_log_set_sink(count, NULL);
+	fuzz_log_quiet();
 	return 0;
 }
 
@@ -56,14 +44,14 @@ static void check_vdev(const char *spec)
 		return;
 	memcpy(name, spec, len);
 	name[len] = '\0';
-	nb_logged = 0;
+	fuzz_nb_logged = 0;
 	rc = virtio_user_parse_args(name, comma ? comma + 1 : "", &a);
 	if (rc < 0) {
-		if ((rc != -EINVAL && rc != -ENAMETOOLONG && rc != -ENOTSUP) || nb_logged != 1)
+		if ((rc != -EINVAL && rc != -ENAMETOOLONG && rc != -ENOTSUP) || fuzz_nb_logged != 1)
 			abort();
 		return;
 	}
-	if (rc != 0 || nb_logged != 0 || a.path[0] == '\0' ||
+	if (rc != 0 || fuzz_nb_logged != 0 || a.path[0] == '\0' ||
 	    strnlen(a.path, sizeof(a.path)) == sizeof(a.path) || a.queues != 1 ||
 	    !UDK_IS_POW2(a.queue_size) || a.queue_size > 32768)
 		abort();
@@ -82,13 +70,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (size_t off = 0; off < size && argc <= MAX_ARGS; off += strlen(copy + off) + 1)
 		argv[argc++] = copy + off;
 	argv[argc] = NULL;
-	nb_logged = 0;
+	fuzz_nb_logged = 0;
 	rc = udk_eal_parse(argc, argv, &args);
 	if (rc < 0) {
-		if (rc != -UDK_EARGS || nb_logged < 1 || nb_logged > 2)
+		if (rc != -UDK_EARGS || fuzz_nb_logged < 1 || fuzz_nb_logged > 2)
 			abort();
 	} else {
-		if (rc < 1 || rc > argc || nb_logged != 0 || args.nb_lcores > UDK_MAX_LCORES ||
+		if (rc < 1 || rc > argc || fuzz_nb_logged != 0 || args.nb_lcores > UDK_MAX_LCORES ||
 		    args.nb_allow > UDK_MAX_ALLOW || args.nb_vdevs > UDK_MAX_VDEVS)
 			abort();
 		for (size_t i = 0; i < args.nb_vdevs; i++) {
