@@ -1,13 +1,17 @@
 /* fuzz_vhost_user: libFuzzer target for the replies of a vhost-user
- * back-end as the front-end reads them (drivers/net/virtio/vhost_user.c):
- * the back-end is another program, possibly another user's.  The input's
+ * back-end as the front-end reads them (drivers/net/virtio/vhost_user.c)
+ * and takes them (the handshake of virtio_user.c, included here for its
+ * static functions): the back-end is another program, possibly another
+ * user's.  The input's
  * first byte gives the number of requests (1-8), the next bytes which ones
  * (and whether REPLY_ACK was negotiated), the rest is everything the
  * back-end sends, written ahead into the other end of a socketpair that is
  * then shut for writing: a reply cut short must end in an error at once,
  * never a wait.  Beyond not crashing (ASan, UBSan), every request returns 0
- * or one of the errors vhost_user.h promises, and once the connection is
- * declared lost every later request fails without touching the socket. */
+ * or one of the errors vhost_user.h promises, once the connection is
+ * declared lost every later request fails without touching the socket, and
+ * a handshake never agrees to REPLY_ACK without protocol features nor
+ * passes the vhost-user-only feature bit on to the driver. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -17,10 +21,26 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "../../drivers/net/virtio/virtio_user.c"
 #include "fuzz_util.h"
-#include "vhost_user.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* virtio_user_open()'s handshake on the connection c. */
+static int handshake_on(struct vhu_conn *c)
+{
+	static struct virtio_user u;
+	int rc;
+
+	memset(&u, 0, sizeof(u));
+	u.conn = *c;
+	rc = handshake(&u);
+	*c = u.conn;
+	if (rc == 0 && ((u.conn.reply_ack && !u.protocol) ||
+			(vu_get_features(&u.vd) & VIRTIO_BIT(VHOST_USER_F_PROTOCOL_FEATURES))))
+		abort();
+	return rc;
+}
 
 /* One request, chosen by op; its result. */
 static int request(struct vhu_conn *c, uint8_t op, int efd)
@@ -31,7 +51,7 @@ static int request(struct vhu_conn *c, uint8_t op, int efd)
 	uint64_t v;
 	uint32_t num;
 
-	switch (op % 9) {
+	switch (op % 10) {
 	case 0:
 		return vhu_get_u64(c, get[(op >> 4) & 1], &v);
 	case 1:
@@ -51,8 +71,10 @@ static int request(struct vhu_conn *c, uint8_t op, int efd)
 		for (int i = 0; i <= VHU_MAX_REGIONS; i++)
 			fds[i] = efd;
 		return vhu_set_mem_table(c, r, fds, (op >> 4) % (VHU_MAX_REGIONS + 2));
-	default:
+	case 8:
 		return vhu_alive(c) ? 0 : -ECONNRESET;
+	default:
+		return handshake_on(c);
 	}
 }
 
