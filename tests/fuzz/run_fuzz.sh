@@ -15,5 +15,7 @@ else
 	"$seeds" "$dir/corpus"
 fi
 cd "$dir"
+# libFuzzer exits 77 on a finding by default, which meson takes for "skipped":
+# make every finding a plain failure.
 exec "$fuzzer" -max_total_time="$secs" -max_len="$maxlen" -timeout=10 -rss_limit_mb=1024 \
-	-print_final_stats=1 corpus
+	-error_exitcode=1 -timeout_exitcode=1 -print_final_stats=1 corpus
