@@ -6,6 +6,7 @@
 #ifndef UDK_VIRTIO_DEV_H
 #define UDK_VIRTIO_DEV_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
