@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Every test of udk, from a fresh clone: installs what is missing
 # (scripts/setup.sh), builds the iommufd lab kernel once (cached), builds
 # build/ and runs all its tests (unit, and lab in both guests: suite lab on

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* broker.h - what the files of udk-broker share: the policy, the sessions
  * (one per user: its map, devices and memory) and the log.  doc/broker.md
  * has the security model and the policy format. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* grant.c - the broker's answers: HELLO checked against the policy and turned
  * into a GRANT (device fds, segment fds, the segment-to-IOVA table), MEM into
  * one more segment within the policy's limit.  Every grant and every refusal

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* udk-broker - a root daemon that owns VFIO maps and hugepage memory and
  * lends devices to unprivileged processes (doc/broker.md).  A client
  * connects to its UNIX socket; the kernel tells the broker the client's uid

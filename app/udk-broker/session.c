@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* session.c - what one user holds: a map of its own (an iommufd context with
  * one IOAS where the kernel has iommufd, else a VFIO type1 container, made
  * through lib/dma), the devices attached to it and the hugepage segments

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """udk-broker on the host, without VFIO: --help, --version, and the errors
 that stop it before it listens (no policy, a bad policy with its line, bad
 options, a directory that is not hugetlbfs), each with its exit status;

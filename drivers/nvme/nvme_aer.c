@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nvme_aer.c - Asynchronous Event Requests (NVMe 1.4 §5.2): kept outstanding
  * on the admin queue (up to AERL + 1), their completions decoded, the log
  * page each names read (which clears the event, §5.14.1), the user told
@@ -58,7 +59,7 @@ int nvme_aer_arm(struct udk_nvme_ctrlr *c)
 	if (c->opts.no_aer)
 		return 0;
 	if (c->aer_log == NULL) {
-		c->aer_log = udk_dma_zmalloc(NVME_PAGE, NVME_PAGE, UDK_SOCKET_ANY);
+		c->aer_log = udk_mem_zmalloc(c->mem, NVME_PAGE, NVME_PAGE, UDK_SOCKET_ANY);
 		if (c->aer_log == NULL) {
 			udk_log(UDK_LOG_ERR, NVME_LOG, "%s: no DMA memory for the event log page; "
 				"reserve more hugepages", c->info.bdf);

@@ -1,8 +1,9 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nvme_fastpath.c - the hot path of a queue pair (NVMe 1.4 §4.1): submission
  * without a doorbell, and the poll that rings the doorbell once, reaps
  * completions by their phase tag (§4.6) and expires timed-out commands.  It
  * touches only the qpair's fast-path half (nvme_internal.h) and translates
- * with lib/mem's lock-free udk_virt2iova().  The admin queue (qid 0) and the
+ * with lib/mem's lock-free udk_mem_virt2iova() on the controller's heap.  The admin queue (qid 0) and the
  * I/O queues share it; the control half is nvme_qpair.c. */
 #include <errno.h>
 #include <string.h>
@@ -72,12 +73,12 @@ int nvme_qpair_submit(struct udk_nvme_qpair *qp, struct nvme_sqe *sqe, void *buf
 static void log_dptr_error(const struct udk_nvme_qpair *qp, int rc, const void *buf, size_t len)
 {
 	if (rc == -UDK_ENOTMAPPED)
-		udk_log(UDK_LOG_ERR, NVME_LOG, "%s: buffer %p (%zu bytes) is not udk DMA memory: "
-			"udk_virt2iova() cannot translate it; allocate it with udk_dma_zmalloc()",
-			qp->ctrlr->info.bdf, buf, len);
+		udk_log(UDK_LOG_ERR, NVME_LOG, "%s: buffer %p (%zu bytes) is not DMA memory of "
+			"the controller's map; allocate it from udk_nvme_ctrlr_mem() or register "
+			"it with udk_dma_register() on that map", qp->ctrlr->info.bdf, buf, len);
 	else if (rc == -E2BIG)
 		udk_log(UDK_LOG_ERR, NVME_LOG, "%s: buffer %p (%zu bytes) lies in more pieces of "
-			"IOVA space than one SGL segment (256) holds; use udk_dma_zmalloc() memory",
+			"IOVA space than one SGL segment (256) holds; use udk_nvme_ctrlr_mem() memory",
 			qp->ctrlr->info.bdf, buf, len);
 }
 
@@ -193,6 +194,11 @@ int udk_nvme_qpair_poll(struct udk_nvme_qpair *qp, uint32_t max)
 	uint16_t head = qp->cq_head;
 	uint64_t lat_now = 0; /* one clock read per poll, when latency is recorded */
 	uint32_t n = 0;
+	/* At most qsize - 1 entries per call, whatever the device keeps
+	 * posting: a device cannot hold the thread (ignored entries count too),
+	 * and the head never comes back round to where it started, so the
+	 * completion doorbell below is always written. */
+	uint16_t left = qp->qsize - 1;
 
 	if (qp->sq_tail != qp->sq_db_tail) {
 		/* The entries are visible before the device learns of them. */
@@ -200,7 +206,7 @@ int udk_nvme_qpair_poll(struct udk_nvme_qpair *qp, uint32_t max)
 		*qp->sq_db = qp->sq_tail;
 		qp->sq_db_tail = qp->sq_tail;
 	}
-	for (;;) {
+	while (left-- > 0) {
 		volatile struct nvme_cqe *e = &qp->cq[qp->cq_head];
 		uint16_t st = e->status;
 		struct udk_nvme_cpl cpl;

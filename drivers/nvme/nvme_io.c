@@ -1,14 +1,12 @@
-/* nvme_io.c - NVM commands (NVMe 1.4 §6) on I/O queue pairs: the checks that
- * keep bad input away from the device, the command words, the blocking
- * helper, queue pair creation and deletion (with the choice of PRPs or
- * SGLs), and status codes as words.  Submission itself is nvme_fastpath.c. */
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* nvme_io.c - building NVM commands (NVMe 1.4 §6): the checks that keep bad
+ * input away from the device, with the line saying what is wrong, the command
+ * words, and the blocking helper.  nvme_fastpath.c queues what is built here. */
 #include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "nvme_internal.h"
-#include "udk_mem.h"
 #include "udk_util.h"
 
 static const char *op_name(enum udk_nvme_io_op op)
@@ -84,7 +82,7 @@ int nvme_io_check(const struct udk_nvme_qpair *qp, const struct udk_nvme_ns *ns,
 	}
 	if ((uintptr_t)buf & 3) {
 		udk_log(UDK_LOG_ERR, NVME_LOG, "%s: buffer %p is not 4-byte aligned (a PRP needs "
-			"dword alignment, §4.3); allocate it with udk_dma_zmalloc()", c->info.bdf,
+			"dword alignment, §4.3); allocate it from udk_nvme_ctrlr_mem()", c->info.bdf,
 			buf);
 		return -EINVAL;
 	}
@@ -155,175 +153,4 @@ int udk_nvme_ns_io_sync(struct udk_nvme_qpair *qp, struct udk_nvme_ns *ns, enum 
 			(unsigned long long)lba, nlb, ns->nsid,
 			(unsigned long long)(qp->timeout_ns / 1000000));
 	return w.cpl.rc;
-}
-
-void udk_nvme_qpair_opts_init(struct udk_nvme_qpair_opts *opts, size_t size)
-{
-	struct udk_nvme_qpair_opts d = {.opts_size = sizeof(d), .qsize = 256, .timeout_ms = 30000,
-					.sgl = UDK_NVME_SGL_AUTO};
-
-	if (opts == NULL || size == 0)
-		return;
-	if (size > sizeof(d))
-		size = sizeof(d);
-	memset(opts, 0, size);
-	d.opts_size = size;
-	memcpy(opts, &d, size);
-}
-
-int udk_nvme_qpair_create(struct udk_nvme_ctrlr *c, const struct udk_nvme_qpair_opts *opts,
-			  struct udk_nvme_qpair **out)
-{
-	struct udk_nvme_qpair_opts o;
-	struct udk_nvme_qpair *qp;
-	uint16_t qid = 0;
-	int rc;
-
-	if (c == NULL || out == NULL)
-		return -EINVAL;
-	udk_nvme_qpair_opts_init(&o, sizeof(o));
-	if (opts != NULL) {
-		if (opts->opts_size == 0 || opts->opts_size > sizeof(o))
-			return -EINVAL;
-		memcpy(&o, opts, opts->opts_size);
-		o.opts_size = sizeof(o);
-	}
-	if (o.qsize < 2 || o.qsize > c->info.max_qsize) {
-		udk_log(UDK_LOG_ERR, NVME_LOG, "%s: qpair size %u is outside 2..%u (CAP.MQES + 1)",
-			c->info.bdf, o.qsize, c->info.max_qsize);
-		return -EINVAL;
-	}
-	if (o.sgl > UDK_NVME_SGL_ALWAYS) {
-		udk_log(UDK_LOG_ERR, NVME_LOG, "%s: qpair sgl mode %u is not a udk_nvme_sgl_mode",
-			c->info.bdf, o.sgl);
-		return -EINVAL;
-	}
-	if (o.sgl == UDK_NVME_SGL_ALWAYS && !(c->info.sgls & 3)) {
-		udk_log(UDK_LOG_ERR, NVME_LOG, "%s: SGLs asked for, but the controller does not "
-			"support them for I/O (Identify SGLS 0x%x); use UDK_NVME_SGL_AUTO or "
-			"UDK_NVME_SGL_NEVER", c->info.bdf, c->info.sgls);
-		return -ENOTSUP;
-	}
-	pthread_mutex_lock(&c->lock);
-	for (uint16_t i = 1; i <= c->info.nb_io_queues; i++)
-		if (!c->qid_used[i]) {
-			qid = i;
-			break;
-		}
-	if (qid == 0) {
-		udk_log(UDK_LOG_ERR, NVME_LOG, "%s: all %u I/O queues the controller granted are "
-			"in use; destroy one, or attach with a larger nb_io_queues", c->info.bdf,
-			c->info.nb_io_queues);
-		rc = -EBUSY;
-		goto out;
-	}
-	qp = calloc(1, sizeof(*qp));
-	if (qp == NULL) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	rc = nvme_qpair_init(qp, c, qid, o.qsize, o.timeout_ms);
-	if (rc < 0) {
-		free(qp);
-		goto out;
-	}
-	if (o.sgl == UDK_NVME_SGL_NEVER || !(c->info.sgls & 3))
-		qp->dptr = DPTR_PRP;
-	else
-		qp->dptr = o.sgl == UDK_NVME_SGL_ALWAYS ? DPTR_SGL : DPTR_SGL_MULTI;
-	if (o.latency_hist && (qp->lat_hist = calloc(NVME_LAT_BUCKETS, sizeof(uint64_t))) == NULL) {
-		rc = -ENOMEM;
-		nvme_qpair_fini(qp);
-		free(qp);
-		goto out;
-	}
-	rc = nvme_ctrlr_create_io_queues(c, qp);
-	if (rc < 0) {
-		nvme_qpair_fini(qp);
-		free(qp->lat_hist);
-		free(qp);
-		goto out;
-	}
-	c->qid_used[qid] = 1;
-	qp->next = c->qpairs;
-	c->qpairs = qp;
-	*out = qp;
-out:
-	pthread_mutex_unlock(&c->lock);
-	return rc;
-}
-
-int udk_nvme_qpair_destroy(struct udk_nvme_qpair *qp)
-{
-	struct udk_nvme_ctrlr *c;
-	struct udk_nvme_qpair **pp;
-	int rc;
-
-	if (qp == NULL)
-		return 0;
-	c = qp->ctrlr;
-	pthread_mutex_lock(&c->lock);
-	nvme_qpair_cancel_all(qp);
-	rc = c->failed ? 0 : nvme_ctrlr_delete_io_queues(c, qp);
-	for (pp = &c->qpairs; *pp != NULL; pp = &(*pp)->next)
-		if (*pp == qp) {
-			*pp = qp->next;
-			break;
-		}
-	c->qid_used[qp->qid] = 0;
-	if (rc == 0) {
-		nvme_qpair_fini(qp);
-		free(qp->lat_hist);
-	}
-	else /* the device may still write there: keep the memory */
-		udk_log(UDK_LOG_WARN, NVME_LOG, "%s: queue %u could not be deleted; its memory is "
-			"kept until the controller is reset or detached", c->info.bdf, qp->qid);
-	free(rc == 0 ? qp : NULL);
-	pthread_mutex_unlock(&c->lock);
-	return rc;
-}
-
-const char *udk_nvme_status_str(uint16_t status)
-{
-	static __thread char buf[96];
-	unsigned int sct = (status >> 8) & 7, sc = status & 0xff;
-	const char *s = "unknown status";
-
-	if (sct == 0) {
-		switch (sc) {
-		case 0x00: s = "Successful Completion"; break;
-		case 0x01: s = "Invalid Command Opcode"; break;
-		case 0x02: s = "Invalid Field in Command"; break;
-		case 0x03: s = "Command ID Conflict"; break;
-		case 0x04: s = "Data Transfer Error"; break;
-		case 0x06: s = "Internal Error"; break;
-		case 0x07: s = "Command Abort Requested"; break;
-		case 0x08: s = "Command Aborted due to SQ Deletion"; break;
-		case 0x0f: s = "Data SGL Length Invalid"; break;
-		case 0x11: s = "SGL Descriptor Type Invalid"; break;
-		case 0x0b: s = "Invalid Namespace or Format"; break;
-		case 0x13: s = "Invalid PRP Offset"; break;
-		case 0x80: s = "LBA Out of Range"; break;
-		case 0x81: s = "Capacity Exceeded"; break;
-		case 0x82: s = "Namespace Not Ready"; break;
-		}
-	} else if (sct == 1) {
-		switch (sc) {
-		case 0x00: s = "Completion Queue Invalid"; break;
-		case 0x01: s = "Invalid Queue Identifier"; break;
-		case 0x02: s = "Invalid Queue Size"; break;
-		case 0x05: s = "Asynchronous Event Request Limit Exceeded"; break;
-		case 0x09: s = "Invalid Log Page"; break;
-		case 0x0a: s = "Invalid Format"; break;
-		case 0x0d: s = "Feature Identifier Not Saveable"; break;
-		}
-	} else if (sct == 2) {
-		switch (sc) {
-		case 0x80: s = "Write Fault"; break;
-		case 0x81: s = "Unrecovered Read Error"; break;
-		case 0x86: s = "Access Denied"; break;
-		}
-	}
-	snprintf(buf, sizeof(buf), "%s (SCT %u, SC 0x%02x)", s, sct, sc);
-	return buf;
 }

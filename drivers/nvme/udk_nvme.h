@@ -1,14 +1,19 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* udk_nvme.h - NVMe over PCIe through VFIO: controllers, namespaces and I/O
  * queue pairs.
  *
  * A struct udk_nvme_ctrlr drives one NVMe controller (a struct udk_pci_dev of
- * lib/pci, attached to the EAL's default map); its namespaces are struct
- * udk_nvme_ns handles it owns; struct udk_nvme_qpair is one I/O submission /
- * completion queue pair, owned by one lcore.
+ * lib/pci, attached to any map); its namespaces are struct udk_nvme_ns
+ * handles it owns; struct udk_nvme_qpair is one I/O submission / completion
+ * queue pair, owned by one lcore.
  *
- * Memory: every buffer given to an I/O or admin call is udk DMA memory
- * (udk_dma_zmalloc()); a buffer udk_virt2iova() cannot translate is refused
- * with -UDK_ENOTMAPPED before anything reaches the device.
+ * Memory: the controller takes its queues and PRP list pages from the heap of
+ * its device's map (udk_eal_device_mem_get()), and every buffer given to an
+ * I/O or admin call must be DMA memory of that map: allocated from
+ * udk_nvme_ctrlr_mem() (on the default map that is udk_dma_zmalloc()'s heap)
+ * or registered with udk_dma_register() on the map.  A buffer the controller's
+ * heap cannot translate is refused with -UDK_ENOTMAPPED before anything
+ * reaches the device.
  *
  * Threads: control calls (attach, detach, reset, admin commands, qpair create
  * and destroy) are thread-safe against each other (the controller has a lock).
@@ -24,11 +29,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "udk_cdefs.h"
 #include "udk_pci.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+struct udk_mem;
 
 struct udk_nvme_ctrlr;
 struct udk_nvme_ns;
@@ -88,13 +96,16 @@ void udk_nvme_ctrlr_opts_init(struct udk_nvme_ctrlr_opts *opts, size_t size);
 /* Initialise the controller of pdev (NVMe 1.4 §7.6.1): check CAP and VS,
  * disable it (waiting up to CAP.TO), set up the admin queue pair, enable it,
  * Identify the controller, ask for the I/O queues (Set Features, Number of
- * Queues), Identify the active namespaces.  pdev must be attached to the
- * EAL's default map (udk_eal_init() with -a does this) and stays owned by
- * the caller; it must outlive the controller.  0 or a negative error, with a
- * line naming the step: -ENODEV (not an NVMe controller, or gone),
- * -ENOTSUP (no NVM command set, or pages above 4 KiB), -UDK_EDETACHED /
- * -UDK_EINCOMPATIBLE (pdev not on the default map), -ETIMEDOUT (RDY did
- * not follow CC.EN within CAP.TO), -UDK_EDEVSTATE (fatal status, CSTS.CFS). */
+ * Queues), Identify the active namespaces.  pdev must be attached to a map
+ * (udk_eal_init() with -a attaches it to the default one; any other map
+ * works the same way) and stays owned by the caller; it must outlive the
+ * controller, and stay attached to the same map until it is detached.  The
+ * controller holds a reference on its map's heap until then.  0 or a
+ * negative error, with a line naming the step: -ENODEV (not an NVMe
+ * controller, or gone), -ENOTSUP (no NVM command set, or pages above 4 KiB),
+ * -UDK_EDETACHED (pdev on no map), -ENOMEM (no memory in its map's heap:
+ * lib/mem said why), -ETIMEDOUT (RDY did not follow CC.EN within CAP.TO),
+ * -UDK_EDEVSTATE (fatal status, CSTS.CFS). */
 int udk_nvme_ctrlr_attach(struct udk_pci_dev *pdev, const struct udk_nvme_ctrlr_opts *opts,
 			  struct udk_nvme_ctrlr **out);
 
@@ -125,6 +136,13 @@ struct udk_nvme_ctrlr_info {
 	uint16_t nb_aer;        /* AERs udk keeps outstanding (0 with no_aer) */
 };
 int udk_nvme_ctrlr_info(const struct udk_nvme_ctrlr *ctrlr, struct udk_nvme_ctrlr_info *info);
+
+/* The heap of ctrlr's map: where the application allocates the buffers it
+ * gives to ctrlr's I/O and admin calls (udk_mem_zmalloc()/udk_mem_free()).
+ * On the default map it is udk_mem_default().  Valid until the controller is
+ * detached; an application that keeps buffers longer takes its own
+ * reference (udk_eal_device_mem_get()).  Any thread. */
+struct udk_mem *udk_nvme_ctrlr_mem(const struct udk_nvme_ctrlr *ctrlr);
 
 /* The 4096-byte Identify Controller data (§5.15.2), owned by ctrlr. */
 const void *udk_nvme_ctrlr_identify_data(const struct udk_nvme_ctrlr *ctrlr);
@@ -180,8 +198,9 @@ const char *udk_nvme_aer_str(const struct udk_nvme_aer *ev);
 int udk_nvme_ctrlr_health(struct udk_nvme_ctrlr *ctrlr);
 
 /* A raw admin command (§5), waited for.  cmd is the 64-byte submission queue
- * entry; the driver sets CID, and the PRPs from buf when buf is not NULL (udk
- * DMA memory, up to 2 MiB).  0 on success; -EIO with the status in cpl (if
+ * entry; the driver sets CID, and the PRPs from buf when buf is not NULL
+ * (memory of the controller's map, udk_nvme_ctrlr_mem(), up to 2 MiB); with
+ * buf NULL the command's own PRPs go to the device as they are.  0 on success; -EIO with the status in cpl (if
  * not NULL) and a line on a device error; -ETIMEDOUT after admin_timeout_ms. */
 struct udk_nvme_cmd {
 	uint8_t opc, flags;
@@ -194,7 +213,7 @@ int udk_nvme_ctrlr_admin(struct udk_nvme_ctrlr *ctrlr, const struct udk_nvme_cmd
 			 size_t len, struct udk_nvme_cpl *cpl);
 
 /* Get Log Page (§5.14) lid for nsid (0xffffffff: the controller) into buf
- * (udk DMA memory, len a multiple of 4). */
+ * (memory of the controller's map, len a multiple of 4). */
 #define UDK_NVME_LOG_ERROR 0x01
 #define UDK_NVME_LOG_SMART 0x02
 int udk_nvme_ctrlr_get_log_page(struct udk_nvme_ctrlr *ctrlr, uint8_t lid, uint32_t nsid,
@@ -231,7 +250,7 @@ struct udk_nvme_smart_log {
 	uint16_t temp_sensor[8];
 	uint8_t rsvd216[296];
 } __attribute__((packed));
-_Static_assert(sizeof(struct udk_nvme_smart_log) == 512, "NVMe 1.4 §5.14.1.2: 512 bytes");
+UDK_STATIC_ASSERT(sizeof(struct udk_nvme_smart_log) == 512, "NVMe 1.4 §5.14.1.2: 512 bytes");
 
 /* §5.14.1.1, Figure 194: one Error Information log entry (log 01h). */
 struct udk_nvme_error_log {
@@ -245,7 +264,7 @@ struct udk_nvme_error_log {
 	uint16_t trtype_specific;
 	uint8_t rsvd42[22];
 } __attribute__((packed));
-_Static_assert(sizeof(struct udk_nvme_error_log) == 64, "NVMe 1.4 §5.14.1.1: 64 bytes");
+UDK_STATIC_ASSERT(sizeof(struct udk_nvme_error_log) == 64, "NVMe 1.4 §5.14.1.1: 64 bytes");
 
 /* ---- namespaces (owned by their controller) ---- */
 
@@ -360,8 +379,9 @@ static inline int udk_nvme_ns_deallocate(struct udk_nvme_qpair *qp, struct udk_n
 }
 
 /* Ring the submission doorbell for what was queued, then reap up to max
- * completions (0: all there are), calling their callbacks, and write the
- * completion doorbell once.  When nothing completed, commands older than
+ * completions (0: all there are, at most the queue size - 1 entries per
+ * call even from a device that keeps posting), calling their callbacks, and
+ * write the completion doorbell once.  When nothing completed, commands older than
  * the qpair's timeout complete with -ETIMEDOUT, and then the controller's
  * timeout_action runs on this thread (Abort, then maybe a reset: the only
  * case where a poll takes the controller's lock and waits).  Returns the

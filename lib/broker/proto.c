@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* proto.c - udk-broker's wire protocol: the strict parser both sides run on
  * what they receive, the builder that produces only what the parser accepts,
  * and the SCM_RIGHTS send/receive.  The parser is what a hostile client

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* udk_broker.h - the wire protocol between udk-broker (app/udk-broker), the
  * root daemon that owns VFIO maps and hugepage memory, and its unprivileged
  * clients (lib/eal's --broker).  doc/broker.md has the security model.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* backend.c - which backend a map gets.  AUTO takes iommufd when it is
  * compiled in and the kernel offers it (/dev/iommu, device cdevs), VFIO type1
  * otherwise; asking for iommufd by name fails with the reason when it cannot

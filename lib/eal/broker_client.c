@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* broker_client.c - --broker SOCK: udk_eal_init() takes its memory and
  * devices from udk-broker instead of opening them (doc/broker.md).  The
  * process needs no privilege: it gets device fds that reach a map the broker

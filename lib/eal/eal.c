@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* eal.c - the one process context (DESIGN.md): udk_eal_init() sets up memory,
  * the default map that follows the heap through memory events, the lcores and
  * the -a devices, in that order; udk_eal_cleanup() undoes it in reverse.
@@ -22,7 +23,7 @@ static struct {
 
 /* Keeps the default map equal to the heap: every segment is mapped before
  * any of it is handed out, and unmapped before it is released. */
-static int map_follows_heap(enum udk_mem_event ev, struct udk_memseg *seg, void *arg)
+int eal_map_follows_heap(enum udk_mem_event ev, struct udk_memseg *seg, void *arg)
 {
 	struct udk_dmamap *map = arg;
 	uint64_t iova;
@@ -65,6 +66,29 @@ static void close_devices(void)
 	}
 }
 
+/* The memory options of the command line (all defaults when udk runs inside
+ * another environment): every heap of the process is made with them. */
+static void mem_opts(const struct udk_eal_args *a, struct udk_mem_opts *mo)
+{
+	udk_mem_opts_init(mo, sizeof(*mo));
+	mo->huge_dir = a->huge_dir;
+	mo->no_huge = a->no_huge;
+	mo->total_limit = a->total_mem;
+	memcpy(mo->socket_limit, a->socket_mem, sizeof(mo->socket_limit));
+}
+
+void eal_mem_opts(struct udk_mem_opts *mo)
+{
+	static const struct udk_eal_args none;
+
+	mem_opts(eal.up ? &eal.args : &none, mo);
+}
+
+bool eal_brokered(void)
+{
+	return eal.up && eal.args.broker != NULL;
+}
+
 int udk_eal_init(int argc, char **argv)
 {
 	struct udk_mem_opts mo;
@@ -93,7 +117,7 @@ int udk_eal_init(int argc, char **argv)
 	udk_log_set_level(eal.args.log_level);
 
 	udk_last_error_clear();
-	udk_mem_opts_init(&mo, sizeof(mo));
+	mem_opts(&eal.args, &mo);
 	if (eal.args.broker != NULL) {
 		/* Memory and devices come from udk-broker (broker_client.c). */
 		ret = eal_broker_connect(&eal.args);
@@ -101,10 +125,6 @@ int udk_eal_init(int argc, char **argv)
 			return step_failed("broker", ret);
 		mo.source = eal_broker_mem_source();
 	}
-	mo.huge_dir = eal.args.huge_dir;
-	mo.no_huge = eal.args.no_huge;
-	mo.total_limit = eal.args.total_mem;
-	memcpy(mo.socket_limit, eal.args.socket_mem, sizeof(mo.socket_limit));
 	ret = udk_mem_create(&mo, &eal.mem);
 	if (ret < 0) {
 		step_failed("memory", ret);
@@ -125,7 +145,7 @@ int udk_eal_init(int argc, char **argv)
 
 	udk_last_error_clear();
 	ret = udk_mem_event_register(eal.mem, eal.args.broker != NULL ? eal_broker_seg_event
-					      : map_follows_heap, eal.map);
+					      : eal_map_follows_heap, eal.map);
 	if (ret < 0) {
 		step_failed("map the heap", ret);
 		goto err_map;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* udk_eal.h - the environment: command-line options, lcores (pinned worker
  * threads), the process's memory and its default map.
  *
@@ -13,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "udk_cdefs.h"
 #include "udk_dma.h"
 #include "udk_mem.h"
 #include "udk_pci.h"
@@ -90,6 +92,50 @@ int udk_eal_adopt(struct udk_mem *mem, struct udk_dmamap *map);
 struct udk_dmamap *udk_eal_dmamap(void);
 struct udk_mem *udk_eal_mem(void);
 
+/* ---- Memory that belongs to a map (doc/architecture.md, "Memory for a
+ * map") ----
+ *
+ * A device reaches only what its map holds, so a driver takes its queues,
+ * descriptor pages and packet buffers from the heap whose segments are
+ * mapped into its device's map, and translates with that heap
+ * (udk_mem_virt2iova(), which also finds memory registered with the map by
+ * udk_dma_register()).  The default map's heap is udk_eal_mem(); any other
+ * map gets a heap of its own on first use, made with the EAL's memory
+ * options (--huge-dir, --no-huge; -m limits each heap on its own).  A
+ * segment of that heap carries its IOVA in that map. */
+
+/* A reference to map's heap in *out, made on first use.  The heap holds a
+ * reference on map (so a map outlives its memory) and is freed with its last
+ * reference.  The default map's heap is udk_eal_mem(), owned by the EAL:
+ * its references are not counted.  0, -EINVAL (map NULL, or the EAL is not
+ * initialised or adopted), -ENOTSUP (under --broker, where only the broker's
+ * map holds memory), or lib/mem's error when the memory cannot be had.
+ * Thread-safe; control path. */
+int udk_eal_map_mem_get(struct udk_dmamap *map, struct udk_mem **out);
+
+/* Drop a reference from udk_eal_map_mem_get().  The last one frees the heap
+ * (each segment is unmapped from the map before it is released: every
+ * allocation from it must be freed, and no device may still use it) and
+ * drops the heap's reference on the map.  NULL and udk_eal_mem(): nothing. */
+void udk_eal_map_mem_put(struct udk_mem *mem);
+
+/* Take one more reference on mem when it is the heap of a map other than
+ * the default one (what a pool made on it does, so the heap outlives the
+ * port it was made for): true when one was taken, to be dropped with
+ * udk_eal_map_mem_put(); false for the default heap and for memory that is
+ * no map's heap.  Thread-safe. */
+bool udk_eal_mem_hold(struct udk_mem *mem);
+
+/* udk_eal_map_mem_get() for the map dev is attached to: what a driver calls
+ * when it takes a device.  -UDK_EDETACHED, with a line naming the device,
+ * when it is attached to no map. */
+int udk_eal_device_mem_get(struct udk_device *dev, struct udk_mem **out);
+
+/* The map whose heap mem is (no reference taken), or NULL when mem is no
+ * map's heap (e.g. memory made with udk_mem_create() by the caller).  For a
+ * driver that checks a buffer pool against its device's map. */
+struct udk_dmamap *udk_eal_mem_map(const struct udk_mem *mem);
+
 /* The devices opened from -a, in order. */
 size_t udk_eal_nb_devices(void);
 struct udk_pci_dev *udk_eal_device(size_t i);
@@ -104,11 +150,7 @@ const char *udk_eal_vdev(size_t i);
 /* Internal: the calling thread's lcore, set by lib/eal when the thread
  * becomes an lcore.  initial-exec: libudk is linked, never dlopen()ed, so the
  * read is one %fs-relative load, also from outside the shared library. */
-#ifdef __cplusplus
-extern thread_local unsigned int udk_lcore_id_ __attribute__((tls_model("initial-exec")));
-#else
-extern _Thread_local unsigned int udk_lcore_id_ __attribute__((tls_model("initial-exec")));
-#endif
+extern UDK_THREAD_LOCAL unsigned int udk_lcore_id_ __attribute__((tls_model("initial-exec")));
 
 /* The calling thread's lcore, UDK_LCORE_ANY on a non-lcore thread.  A
  * thread-local read (inline, no call): any thread, the fast path included. */
@@ -131,7 +173,7 @@ struct udk_lcore_stats {
 	alignas(64) uint64_t busy;
 	uint64_t idle;
 };
-extern _Thread_local struct udk_lcore_stats *udk_lcore_stats_self_;
+extern UDK_THREAD_LOCAL struct udk_lcore_stats *udk_lcore_stats_self_;
 
 static inline void udk_lcore_poll(bool busy)
 {

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* ethdev.c - the port table, probing through registered drivers, and the
  * control calls with their checks.  The burst calls are inline in
  * udk_ethdev.h over udk_eth_fp_[], which start fills and stop empties. */
@@ -19,6 +20,13 @@ struct udk_eth_fp udk_eth_fp_[UDK_ETH_MAX_PORTS];
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct udk_eth_dev *ports[UDK_ETH_MAX_PORTS];
 static struct udk_eth_driver *drivers;
+
+/* The built-in drivers' anchors (generated from meson's udk_net_drivers).
+ * Referring to the table here makes a static link that uses ethdev also
+ * keep every built-in driver, whose constructor then registers it: without
+ * it, libudk.a linked into a program kept none ("known: none"). */
+extern const char *const udk_net_builtin_drivers[];
+__attribute__((used)) static const char *const *const builtin_drivers = udk_net_builtin_drivers;
 
 /* A stopped port's table answers every burst with nothing. */
 static uint16_t no_burst(void *queue, struct udk_mbuf **pkts, uint16_t n)
@@ -139,6 +147,7 @@ int udk_eth_probe_vdev(const char *spec, uint16_t *port)
 	}
 	rc = alloc_port(name, drv, &dev);
 	if (rc == 0) {
+		dev->mem = udk_mem_default(); /* software ports: the process's memory */
 		rc = drv->probe_vdev(dev, name, args ? args + 1 : "");
 		if (rc == 0)
 			rc = publish(dev, port);
@@ -150,6 +159,29 @@ int udk_eth_probe_vdev(const char *spec, uint16_t *port)
 }
 
 static void on_remove(struct udk_pci_dev *pdev, void *arg);
+
+/* A port's rings and packet buffers come from the memory of its device's
+ * map, whichever map that is: the port holds a reference from probe to
+ * close. */
+static int probe_one_pci(struct udk_eth_dev *dev, struct udk_pci_dev *pdev, uint16_t *port)
+{
+	int rc;
+
+	dev->pdev = pdev;
+	rc = udk_eal_device_mem_get(udk_pci_dev_device(pdev), &dev->mem);
+	if (rc < 0)
+		goto err_free; /* lib/eal said why */
+	rc = dev->drv->probe_pci(dev, pdev);
+	if (rc < 0)
+		goto err_mem;
+	return publish(dev, port);
+
+err_mem:
+	udk_eal_map_mem_put(dev->mem);
+err_free:
+	free(dev);
+	return rc;
+}
 
 int udk_eth_probe_pci(struct udk_pci_dev *pdev, uint16_t *port)
 {
@@ -167,14 +199,8 @@ int udk_eth_probe_pci(struct udk_pci_dev *pdev, uint16_t *port)
 			    drv->pci_ids[i][1] != info->device_id)
 				continue;
 			rc = alloc_port(bdf, drv, &dev);
-			if (rc == 0) {
-				dev->pdev = pdev;
-				rc = drv->probe_pci(dev, pdev);
-				if (rc == 0)
-					rc = publish(dev, port);
-				else
-					free(dev);
-			}
+			if (rc == 0)
+				rc = probe_one_pci(dev, pdev, port);
 			if (rc == 0)
 				udk_pci_dev_set_remove_handler(pdev, on_remove, dev);
 			break;
@@ -386,6 +412,27 @@ static int check_queue(struct udk_eth_dev *dev, const char *kind, uint16_t q, ui
 	return 0;
 }
 
+/* The device writes received frames into the pool's buffers at their IOVAs:
+ * those must be IOVAs of the device's map.  A pool on another map's heap is
+ * refused; one on memory that is no map's heap (the caller mapped it) is the
+ * caller's business. */
+static int check_pool_map(const struct udk_eth_dev *dev, uint16_t q, const struct udk_mempool *mp)
+{
+	struct udk_dmamap *want, *have;
+
+	if (dev->mem == NULL || mp->ops != NULL || mp->mem == dev->mem)
+		return 0;
+	want = udk_eal_mem_map(dev->mem);
+	have = udk_eal_mem_map(mp->mem);
+	if (have == NULL || have == want)
+		return 0;
+	udk_log(UDK_LOG_ERR, LOG, "rx queue %u of port %u: mempool %s is memory of map %s, but "
+		"the port's device is on map %s; create the pool on udk_eth_dev_mem(%u)", q,
+		dev->port, mp->name, udk_dmamap_name(have), want ? udk_dmamap_name(want) : "?",
+		dev->port);
+	return -EINVAL;
+}
+
 int udk_eth_rx_queue_setup(uint16_t port, uint16_t q, const struct udk_eth_rxq_conf *conf)
 {
 	struct udk_eth_dev *dev = get_locked(port, "rx queue setup");
@@ -401,6 +448,8 @@ int udk_eth_rx_queue_setup(uint16_t port, uint16_t q, const struct udk_eth_rxq_c
 			"packets", q, port);
 		rc = -EINVAL;
 	}
+	if (rc == 0)
+		rc = check_pool_map(dev, q, c.mp);
 	if (rc == 0) {
 		if (dev->rxq[q] != NULL)
 			dev->drv->ops->rxq_release(dev, dev->rxq[q]);
@@ -498,6 +547,18 @@ int udk_eth_dev_stop(uint16_t port)
 	return 0;
 }
 
+struct udk_mem *udk_eth_dev_mem(uint16_t port)
+{
+	struct udk_eth_dev *dev = get_locked(port, "memory");
+	struct udk_mem *mem;
+
+	if (dev == NULL)
+		return NULL;
+	mem = dev->mem;
+	pthread_mutex_unlock(&lock);
+	return mem;
+}
+
 int udk_eth_dev_close(uint16_t port)
 {
 	struct udk_eth_dev *dev = get_locked(port, "close");
@@ -509,6 +570,8 @@ int udk_eth_dev_close(uint16_t port)
 	stop_locked(dev);
 	release_queues(dev); /* removed or not: the mbufs in the rings go back */
 	dev->drv->ops->close(dev);
+	if (dev->pdev != NULL)
+		udk_eal_map_mem_put(dev->mem);
 	ports[port] = NULL;
 	fp_clear(port);
 	pthread_mutex_unlock(&lock);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* udk_ethdev.h - network ports: probing, configuration, queues, statistics,
  * and the inline rx/tx burst calls.
  *
@@ -107,6 +108,12 @@ int udk_eth_rx_queue_setup(uint16_t port, uint16_t q, const struct udk_eth_rxq_c
 int udk_eth_tx_queue_setup(uint16_t port, uint16_t q, const struct udk_eth_txq_conf *conf);
 int udk_eth_dev_start(uint16_t port);
 int udk_eth_dev_stop(uint16_t port);
+/* The memory the port's device reaches: the heap of its map (udk_eal_mem()
+ * for the default map and for software ports), or NULL for a port that does
+ * not exist.  Create the port's packet pools on it
+ * (udk_pktmbuf_pool_create_mem()): an rx queue refuses a pool on another
+ * map's heap.  Valid until the port is closed.  Any thread. */
+struct udk_mem *udk_eth_dev_mem(uint16_t port);
 /* Stop if started, release queues and the device; the port number is free. */
 int udk_eth_dev_close(uint16_t port);
 int udk_eth_stats_get(uint16_t port, struct udk_eth_stats *st);
@@ -216,13 +223,23 @@ struct udk_eth_dev {
 	void *txq[UDK_ETH_MAX_QUEUES];
 	bool configured, started;
 	struct udk_pci_dev *pdev;     /* PCI ports; NULL for software ones */
+	/* Where the driver takes rings and buffers the device reaches, and
+	 * translates them: the heap of the device's map (ethdev holds a
+	 * reference from probe to close); udk_mem_default() for software ports. */
+	struct udk_mem *mem;
 	bool removed;                 /* atomic: hot-unplugged; ethdev skips stop */
 };
 
 void udk_eth_driver_register(struct udk_eth_driver *drv);
 /* Register a driver from a constructor: a new driver is a new folder and a
- * line in meson, never an edit to a central list. */
+ * line in meson, never an edit to a central list.  The macro also defines
+ * udk_net_driver_<nm>, a hidden symbol that libudk's table of built-in
+ * drivers refers to (the meson list udk_net_drivers): a static link keeps
+ * only the files something refers to, and so keeps each driver (and its
+ * constructor) through that table. */
 #define UDK_NET_DRIVER(nm, drv)                                                            \
+	extern const char udk_net_driver_##nm;                                              \
+	__attribute__((visibility("hidden"))) const char udk_net_driver_##nm = 0;           \
 	__attribute__((constructor)) static void udk_net_driver_register_##nm(void)         \
 	{                                                                                  \
 		udk_eth_driver_register(&(drv));                                           \

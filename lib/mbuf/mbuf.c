@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* mbuf.c - packet buffer pools: a mempool whose objects are laid out once,
  * at creation, as header + buffer with the buffer's IOVA filled in. */
 #include <errno.h>
@@ -42,6 +43,13 @@ static void mbuf_init(struct udk_mempool *mp, void *obj, uint32_t idx, void *arg
 int udk_pktmbuf_pool_create(const char *name, uint32_t n, uint32_t cache_size,
 			    uint32_t data_room, int socket, struct udk_mempool **out)
 {
+	return udk_pktmbuf_pool_create_mem(NULL, name, n, cache_size, data_room, socket, out);
+}
+
+int udk_pktmbuf_pool_create_mem(struct udk_mem *mem, const char *name, uint32_t n,
+				uint32_t cache_size, uint32_t data_room, int socket,
+				struct udk_mempool **out)
+{
 	struct udk_mempool_opts o;
 	void *pool;
 	int rc;
@@ -60,6 +68,7 @@ int udk_pktmbuf_pool_create(const char *name, uint32_t n, uint32_t cache_size,
 	o.elt_size = (uint32_t)sizeof(struct udk_mbuf) + data_room;
 	o.cache_size = cache_size;
 	o.socket = socket;
+	o.mem = mem;
 	o.obj_init = mbuf_init;
 	o.obj_init_arg = &data_room;
 	o.flags = UDK_MEMPOOL_F_PKTMBUF;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* mempool.c - creating, inspecting and freeing pools; get and put are inline
  * in udk_mempool.h. */
 #include <pthread.h>
@@ -141,6 +142,9 @@ int udk_mempool_create(const struct udk_mempool_opts *opts, struct udk_mempool *
 			o.obj_init(mp, obj, i, o.obj_init_arg);
 		udk_ring_enqueue_bulk(mp->ring, &obj, 1);
 	}
+	/* A pool on a map's heap keeps that heap (and so its map) alive: the
+	 * port or controller it was made for may let go of it first. */
+	mp->mem_held = udk_eal_mem_hold(mp->mem);
 	pools_add(mp);
 	*out = mp;
 	return 0;
@@ -229,5 +233,7 @@ void udk_mempool_free(struct udk_mempool *mp)
 	free(mp->cache);
 	udk_ring_free(mp->ring);
 	udk_mem_free(mp->mem, mp->base);
+	if (mp->mem_held)
+		udk_eal_map_mem_put(mp->mem);
 	free(mp);
 }

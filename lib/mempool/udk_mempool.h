@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* udk_mempool.h - pools of fixed-size objects in udk DMA memory, with a
  * cache per lcore in front of a shared lock-free ring.
  *
@@ -14,6 +15,7 @@
 
 #include <errno.h>
 #include <stdalign.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -40,7 +42,9 @@ struct udk_mempool_opts {
 	uint32_t elt_size;       /* bytes per object; rounded up to 64 */
 	uint32_t cache_size;     /* objects per lcore cache, 0..UDK_MEMPOOL_CACHE_MAX */
 	int socket;              /* NUMA node, or UDK_SOCKET_ANY */
-	struct udk_mem *mem;     /* NULL: udk_mem_default() */
+	struct udk_mem *mem;     /* NULL: udk_mem_default(); a map's heap
+				  * (udk_eal_map_mem_get()) is held until the
+				  * pool is freed */
 	udk_mempool_obj_fn obj_init;
 	void *obj_init_arg;
 	uint32_t flags;          /* UDK_MEMPOOL_F_*: what the objects are */
@@ -102,6 +106,7 @@ struct udk_mempool {
 	void *ops_arg;
 	uint32_t flags;                  /* UDK_MEMPOOL_F_* */
 	struct udk_mempool *walk_next;   /* udk_mempool_walk()'s list */
+	bool mem_held;                   /* holds a reference on mem, a map's heap */
 };
 
 static inline void *udk_mempool_ops_arg(const struct udk_mempool *mp)

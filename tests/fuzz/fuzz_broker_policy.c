@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* fuzz_broker_policy: libFuzzer target for udk-broker's policy file parser
  * (app/udk-broker/policy.c), which runs as root on a file an administrator
  * (or a careless package) wrote.  The input is the file's text, taken as

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* fuzz_eal_args: libFuzzer target for the EAL command line (udk_eal_parse()
  * in lib/eal/args.c) and the --vdev arguments of the vhost-user port
  * (virtio_user_parse_args() in drivers/net/virtio/virtio_user.c): what a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* fuzz_nvme: libFuzzer target for what an NVMe controller writes into
  * memory udk reads: Identify data (parse_idc() and parse_idns() of
  * drivers/nvme/nvme_ctrlr.c, included here for its static functions) and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* fuzz_uevent: libFuzzer target for the hot-add monitor's uevent parser
  * (pci_uevent_parse() in lib/pci/uevent.c), which reads every message the
  * netlink socket delivers.  The input is one datagram; the monitor ends it

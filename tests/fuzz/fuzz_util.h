@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* fuzz_util.h - what the libFuzzer targets of tests/fuzz share. */
 #ifndef UDK_FUZZ_UTIL_H
 #define UDK_FUZZ_UTIL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* fuzz_vhost_user: libFuzzer target for the replies of a vhost-user
  * back-end as the front-end reads them (drivers/net/virtio/vhost_user.c)
  * and takes them (the handshake of virtio_user.c, included here for its

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* fuzz_virtio_pci_caps: libFuzzer target for the virtio PCI capability walk
  * (virtio_pci_caps_parse() in drivers/net/virtio/virtio_pci.c) over a
  * config-space image: what a hostile or broken device (or an emulator)

@@ -1,11 +1,13 @@
 #!/bin/sh
-# run_fuzz.sh FUZZER SECONDS MAX_LEN SEEDS: libFuzzer on a fresh corpus for a
-# bounded time; any crash, leak, undefined behaviour or abort fails.  SEEDS is
-# a directory of seed inputs kept in the repo (tests/fuzz/seeds/TARGET, which
-# also holds the reproducers of bugs the fuzzer found: each is run first), or
-# a program that writes them into the directory it is given.
+# SPDX-License-Identifier: BSD-3-Clause
+# run_fuzz.sh FUZZER SEEDS SECONDS [MAX_LEN]: libFuzzer on a fresh corpus for a
+# bounded time; any crash, leak, undefined behaviour, timeout or failed check
+# fails.  SEEDS is a directory of seed inputs kept in the repo
+# (tests/fuzz/seeds/TARGET, which also holds the reproducers of bugs the
+# fuzzer found: each is run first), or a program that writes them into the
+# directory it is given.  MAX_LEN (default 4200) bounds an input's size.
 set -eu
-fuzzer=$(realpath "$1") secs=$2 maxlen=$3 seeds=$(realpath "$4")
+fuzzer=$(realpath "$1") seeds=$(realpath "$2") secs=$3 maxlen=${4:-4200}
 dir=$(mktemp -d "${TMPDIR:-/tmp}/udk-fuzz.XXXXXX")
 trap 'rm -rf "$dir"' EXIT
 mkdir "$dir/corpus"

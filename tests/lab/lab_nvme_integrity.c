@@ -254,7 +254,7 @@ static void bad_inputs(struct udk_nvme_ctrlr *c, struct udk_nvme_qpair *qp,
 		      "is not 4-byte aligned"));
 	CHECK(err_has(udk_nvme_ns_read(qp, ns, NULL, 0, 1, io_cb, NULL), -EINVAL, "no buffer"));
 	CHECK(err_has(udk_nvme_ns_write(qp, ns, heap, 0, 16, io_cb, NULL), -UDK_ENOTMAPPED,
-		      "is not udk DMA memory"));
+		      "is not DMA memory of the controller's map"));
 	CHECK(err_has(udk_nvme_ns_read(qp, ns, buf, 0, ci.max_xfer / ni.block_size + 1, io_cb,
 				       NULL), -E2BIG, "maximum transfer"));
 	CHECK(err_has(udk_nvme_ctrlr_ns(c, 7, &missing), -ENOENT,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """The lab's iommufd guest kernel: built from Debian's linux-source-6.12 with
 the configuration fragment iommufd-kernel.config on top of `make
 allnoconfig`, and cached so that it is built once per machine (doc/lab.md,

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """sanitized.py TEST.py ARGS...: run a tool test (app/*/test_*.py) so that a
 sanitizer report from the tool it drives fails the test.
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* e1000e.c - net_e1000e: the Intel 82574L (8086:10d3, QEMU's "e1000e") as a
  * udk port, driven through VFIO by polling.  This file is the control path:
  * probe, the initialisation sequence of the datasheet's §4.6 (reset, general
@@ -368,12 +369,8 @@ static int e1k_probe_pci(struct udk_eth_dev *dev, struct udk_pci_dev *pdev)
 	void *va;
 	int rc;
 
-	/* Rings and mbufs get their IOVAs from the EAL's default map. */
-	if (udk_device_map(udk_pci_dev_device(pdev)) != udk_eal_dmamap()) {
-		udk_log(UDK_LOG_ERR, LOG, "%s: the device is not attached to the EAL's default "
-			"map, where udk's memory and mbufs are mapped; open it with -a", dev->name);
-		return -EINVAL;
-	}
+	/* Rings come from dev->mem, the heap of the device's map (ethdev got
+	 * it), and mbufs from pools on it: any map will do. */
 	p = calloc(1, sizeof(*p));
 	if (p == NULL)
 		return -ENOMEM;

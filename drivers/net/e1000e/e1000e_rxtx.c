@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* e1000e_rxtx.c - the 82574's one receive and one transmit queue: descriptor
- * rings in udk DMA memory, mbufs from the queue's mempool, and the burst
+ * rings in the memory of the device's map (dev->mem), mbufs from the queue's mempool, and the burst
  * functions (fast path: no lock, system call, allocation beyond the mempool's
  * own get/put, or log; one tail write per burst).
  *
@@ -16,22 +17,23 @@
 
 #define LOG "net_e1000e"
 
-/* A ring of nb 16-byte descriptors in DMA memory, 128-byte aligned (§10.2, RDLEN). */
+/* A ring of nb 16-byte descriptors in the memory of the device's map,
+ * 128-byte aligned (§10.2, RDLEN). */
 static void *ring_alloc(struct udk_eth_dev *dev, const char *kind, uint16_t nb, int socket,
 			uint64_t *iova)
 {
-	void *ring = udk_dma_zmalloc((size_t)nb * 16u, 4096, socket);
+	void *ring = udk_mem_zmalloc(dev->mem, (size_t)nb * 16u, 4096, socket);
 
 	if (ring == NULL) {
 		udk_log(UDK_LOG_ERR, LOG, "%s: no DMA memory for a %s ring of %u descriptors "
 			"(see -m and the hugepages reserved)", dev->name, kind, nb);
 		return NULL;
 	}
-	*iova = udk_virt2iova(ring);
+	*iova = udk_mem_virt2iova(dev->mem, ring);
 	if (*iova == UDK_BAD_IOVA) {
-		udk_log(UDK_LOG_ERR, LOG, "%s: the %s ring has no IOVA in the default map",
+		udk_log(UDK_LOG_ERR, LOG, "%s: the %s ring has no IOVA in the device's map",
 			dev->name, kind);
-		udk_dma_free(ring);
+		udk_mem_free(dev->mem, ring);
 		return NULL;
 	}
 	return ring;
@@ -142,9 +144,8 @@ void e1k_rxq_release(struct udk_eth_dev *dev, void *queue)
 {
 	struct e1k_rxq *rxq = queue;
 
-	(void)dev;
 	e1k_rxq_drain(rxq);
-	udk_dma_free((void *)rxq->ring);
+	udk_mem_free(dev->mem, (void *)rxq->ring);
 	free(rxq->bufs);
 	free(rxq);
 }
@@ -153,9 +154,8 @@ void e1k_txq_release(struct udk_eth_dev *dev, void *queue)
 {
 	struct e1k_txq *txq = queue;
 
-	(void)dev;
 	e1k_txq_drain(txq);
-	udk_dma_free((void *)txq->ring);
+	udk_mem_free(dev->mem, (void *)txq->ring);
 	free(txq->bufs);
 	free(txq);
 }

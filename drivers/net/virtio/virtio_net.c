@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* virtio_net.c - net_virtio: the virtio network device (virtio 1.1 §5.1) as
  * a udk port, over any transport of virtio_dev.h (PCI: -a BDF; vhost-user:
  * --vdev virtio_user0,path=SOCK).  One receive and one
@@ -102,7 +103,8 @@ static int vnet_configure(struct udk_eth_dev *dev, const struct udk_eth_conf *co
 	return 0;
 }
 
-/* Queue memory from the DMA heap, with its IOVA in the default map. */
+/* Queue memory from the heap of the device's map (dev->mem), with its IOVA
+ * in that map (the default heap for a vhost-user port). */
 static int queue_mem(struct udk_eth_dev *dev, const char *kind, uint16_t idx, uint16_t n,
 		     int socket, void **mem, struct virtq **vq)
 {
@@ -114,13 +116,13 @@ static int queue_mem(struct udk_eth_dev *dev, const char *kind, uint16_t idx, ui
 			"has a power of two (virtio 1.1 §2.6)", kind, dev->port, n);
 		return -EINVAL;
 	}
-	*mem = udk_dma_zmalloc(virtq_mem_size(n), 4096, socket);
+	*mem = udk_mem_zmalloc(dev->mem, virtq_mem_size(n), 4096, socket);
 	if (*mem == NULL)
 		return -ENOMEM; /* lib/mem said why */
-	iova = udk_virt2iova(*mem);
+	iova = udk_mem_virt2iova(dev->mem, *mem);
 	if (iova == UDK_BAD_IOVA) {
 		udk_log(UDK_LOG_ERR, LOG, "%s queue of port %u: its memory has no IOVA in the "
-			"default map", kind, dev->port);
+			"device's map", kind, dev->port);
 		rc = -UDK_ENOTMAPPED;
 		goto err_free;
 	}
@@ -130,7 +132,7 @@ static int queue_mem(struct udk_eth_dev *dev, const char *kind, uint16_t idx, ui
 	return 0;
 
 err_free:
-	udk_dma_free(*mem);
+	udk_mem_free(dev->mem, *mem);
 	*mem = NULL;
 	return rc;
 }
@@ -185,19 +187,19 @@ static int vnet_txq_setup(struct udk_eth_dev *dev, uint16_t q, const struct udk_
 		       &txq->vq);
 	if (rc < 0)
 		goto err_free;
-	txq->hdrs = udk_dma_zmalloc((size_t)c->nb_desc * VNET_HDR_SLOT, 64, c->socket);
+	txq->hdrs = udk_mem_zmalloc(dev->mem, (size_t)c->nb_desc * VNET_HDR_SLOT, 64, c->socket);
 	if (txq->hdrs == NULL) {
 		rc = -ENOMEM;
 		goto err_vq;
 	}
-	txq->hdrs_iova = udk_virt2iova(txq->hdrs);
+	txq->hdrs_iova = udk_mem_virt2iova(dev->mem, txq->hdrs);
 	txq->max_len = dev->conf.mtu + UDK_ETHER_HDR_LEN;
 	*queue = txq;
 	return 0;
 
 err_vq:
 	virtq_free(txq->vq, NULL, NULL);
-	udk_dma_free(txq->mem);
+	udk_mem_free(dev->mem, txq->mem);
 err_free:
 	free(txq);
 	return rc;
@@ -212,7 +214,7 @@ static void vnet_rxq_release(struct udk_eth_dev *dev, void *queue)
 	 * its reset failed; then its memory is left to it. */
 	virtq_free(rxq->vq, stuck ? NULL : free_mbuf, NULL);
 	if (!stuck)
-		udk_dma_free(rxq->mem);
+		udk_mem_free(dev->mem, rxq->mem);
 	free(rxq);
 }
 
@@ -223,8 +225,8 @@ static void vnet_txq_release(struct udk_eth_dev *dev, void *queue)
 
 	virtq_free(txq->vq, stuck ? NULL : free_mbuf, NULL);
 	if (!stuck) {
-		udk_dma_free(txq->mem);
-		udk_dma_free(txq->hdrs);
+		udk_mem_free(dev->mem, txq->mem);
+		udk_mem_free(dev->mem, txq->hdrs);
 	}
 	free(txq);
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_broker_client: lib/eal's --broker client against a fake udk-broker
  * (a thread on a UNIX socket, no root or hugepages needed).  A grant of memfd
  * segments becomes the heap, with the broker's IOVAs; the brokered map

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_broker_proto: udk-broker's wire protocol (lib/broker).  Good messages
  * survive build -> parse unchanged; every malformation the parser knows is
  * refused with a reason; descriptors travel over a socketpair, and too many

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Unit tests for lib/eal: every option good and bad (codes and error text),
  * consumed counts, init/cleanup on memfd memory (no VFIO, no hugepages), the
  * default map following heap growth, and lcore launch/wait. */
@@ -405,6 +406,93 @@ static void test_init_failures(void)
 	udk_eal_cleanup();
 }
 
+/* Memory that belongs to a map: a second map gets a heap of its own whose
+ * segments are mapped into it (and not into the default map), registered
+ * memory of that map translates through the heap, and the heap goes with its
+ * last reference, unmapping its segments from the map. */
+static void test_map_mem(void)
+{
+	struct udk_dmamap_opts o;
+	struct udk_dmamap_info info;
+	struct udk_dmamap *b;
+	struct udk_mem *mb, *mb2, *md;
+	struct udk_mem_stats st;
+	uint64_t iova;
+	char *p, *ext;
+
+	udk_dmamap_opts_init(&o, sizeof(o));
+	o.backend = UDK_DMAMAP_VFIO_TYPE1; /* takes mappings with no device, opens nothing */
+	o.name = "B";
+	CU_ASSERT_EQUAL_FATAL(udk_dmamap_create(&o, &b), 0);
+	udk_last_error_clear();
+	CU_ASSERT_EQUAL(udk_eal_map_mem_get(b, &mb), -EINVAL);
+	ERR_IS("eal: memory for map B: the EAL is not initialised; call udk_eal_init() first");
+	CU_ASSERT_EQUAL(udk_eal_map_mem_get(NULL, &mb), -EINVAL);
+	CU_ASSERT_EQUAL(udk_eal_device_mem_get(NULL, &mb), -EINVAL);
+
+	CU_ASSERT_EQUAL_FATAL(init("--no-huge", "-m", "8", NULL), 4);
+	/* The default map's heap is the EAL's memory; its references are not counted. */
+	CU_ASSERT_EQUAL(udk_eal_map_mem_get(udk_eal_dmamap(), &md), 0);
+	CU_ASSERT_PTR_EQUAL(md, udk_eal_mem());
+	udk_eal_map_mem_put(md);
+	CU_ASSERT_PTR_EQUAL(udk_eal_mem_map(md), udk_eal_dmamap());
+
+	CU_ASSERT_EQUAL_FATAL(udk_eal_map_mem_get(b, &mb), 0);
+	CU_ASSERT_PTR_NOT_EQUAL(mb, udk_eal_mem());
+	CU_ASSERT_EQUAL(udk_eal_map_mem_get(b, &mb2), 0);
+	CU_ASSERT_PTR_EQUAL(mb2, mb); /* one heap per map */
+	udk_eal_map_mem_put(mb2);
+	CU_ASSERT_PTR_EQUAL(udk_eal_mem_map(mb), b);
+
+	p = udk_mem_zmalloc(mb, 4096, 4096, UDK_SOCKET_ANY);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	iova = udk_mem_virt2iova(mb, p);
+	CU_ASSERT_NOT_EQUAL(iova, UDK_BAD_IOVA);
+	CU_ASSERT_EQUAL(udk_mem_find(mb, p)->iova + (uint64_t)(p - (char *)udk_mem_find(mb, p)->va),
+			iova);
+	{
+		uint64_t in_b = 0;
+		CU_ASSERT_EQUAL(udk_dmamap_virt2iova(b, p, &in_b), 0);
+		CU_ASSERT_EQUAL(in_b, iova);
+		CU_ASSERT_EQUAL(udk_dmamap_virt2iova(udk_eal_dmamap(), p, &in_b), -UDK_ENOTMAPPED);
+	}
+	CU_ASSERT_EQUAL(udk_virt2iova(p), UDK_BAD_IOVA); /* not the default map's memory */
+	udk_mem_stats(mb, &st);
+	CU_ASSERT_EQUAL(udk_dmamap_info(b, &info), 0);
+	CU_ASSERT_EQUAL(info.nb_mappings, st.segments);
+	CU_ASSERT_EQUAL(info.bytes_mapped, st.bytes_reserved);
+
+	/* Memory registered with map B translates through B's heap, not the default's. */
+	ext = aligned_alloc(4096, 8192);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ext);
+	CU_ASSERT_EQUAL(udk_dma_register(b, ext, 8192), 0);
+	CU_ASSERT_EQUAL(udk_dmamap_virt2iova(b, ext + 100, &iova), 0);
+	CU_ASSERT_EQUAL(udk_mem_virt2iova(mb, ext + 100), iova);
+	CU_ASSERT_EQUAL(udk_virt2iova(ext + 100), UDK_BAD_IOVA);
+	CU_ASSERT_EQUAL(udk_dma_unregister(b, ext, 8192), 0);
+	free(ext);
+
+	/* The last reference frees the heap and unmaps it from B; B lives on
+	 * while somebody holds it (here the test), and a new heap comes next time. */
+	udk_mem_free(mb, p);
+	udk_eal_map_mem_put(mb);
+	CU_ASSERT_EQUAL(udk_dmamap_info(b, &info), 0);
+	CU_ASSERT_EQUAL(info.nb_mappings, 0);
+	CU_ASSERT_EQUAL(info.bytes_mapped, 0);
+	CU_ASSERT_EQUAL_FATAL(udk_eal_map_mem_get(b, &mb), 0);
+	p = udk_mem_zmalloc(mb, 64, 0, UDK_SOCKET_ANY);
+	CU_ASSERT_PTR_NOT_NULL(p);
+	CU_ASSERT_EQUAL(udk_dmamap_info(b, &info), 0);
+	CU_ASSERT_EQUAL(info.nb_mappings, 1);
+	/* The heap holds B: the creator may let go first. */
+	udk_dmamap_put(b);
+	CU_ASSERT_PTR_EQUAL(udk_eal_mem_map(mb), b);
+	CU_ASSERT_EQUAL(udk_dmamap_info(b, &info), 0);
+	udk_mem_free(mb, p);
+	udk_eal_map_mem_put(mb); /* frees heap and map */
+	udk_eal_cleanup();
+}
+
 static void test_init_mem_limit(void)
 {
 	void *p;
@@ -476,6 +564,7 @@ int main(void)
 		{"init and cleanup (no-huge), map follows the heap", test_init_cleanup},
 		{"init failures undo every step", test_init_failures},
 		{"-m limit through init", test_init_mem_limit},
+		{"memory of a map: a heap per map, references", test_map_mem},
 		{"lcore launch and wait", test_lcores},
 	};
 

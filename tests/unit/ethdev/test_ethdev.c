@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Unit tests for lib/ethdev with the net_ring driver: probing from --vdev,
  * every control call's checks (unknown port, queue counts and descriptor
  * numbers over the limits, missing mempool, wrong state), packets both ways
@@ -91,6 +92,31 @@ static void test_control_checks(void)
 	CU_ASSERT_EQUAL(udk_eth_dev_configure(p0, &c), 0);
 	CU_ASSERT_EQUAL(udk_eth_rx_queue_setup(p0, 0, &rc), -EINVAL); /* no mempool */
 	CU_ASSERT_LAST_ERROR_HAS("no mempool");
+	{
+		/* A pool on another map's memory: the device could not reach it. */
+		struct udk_dmamap_opts mo;
+		struct udk_dmamap *b;
+		struct udk_mem *mb;
+		struct udk_mempool *mpb;
+
+		CU_ASSERT_PTR_EQUAL(udk_eth_dev_mem(p0), udk_eal_mem());
+		CU_ASSERT_PTR_NULL(udk_eth_dev_mem(99));
+		udk_dmamap_opts_init(&mo, sizeof(mo));
+		mo.backend = UDK_DMAMAP_VFIO_TYPE1;
+		mo.name = "B";
+		CU_ASSERT_EQUAL_FATAL(udk_dmamap_create(&mo, &b), 0);
+		CU_ASSERT_EQUAL_FATAL(udk_eal_map_mem_get(b, &mb), 0);
+		CU_ASSERT_EQUAL_FATAL(udk_pktmbuf_pool_create_mem(mb, "pkts-b", 64, 0, 0,
+								  UDK_SOCKET_ANY, &mpb), 0);
+		rc.mp = mpb;
+		CU_ASSERT_EQUAL(udk_eth_rx_queue_setup(p0, 0, &rc), -EINVAL);
+		CU_ASSERT_LAST_ERROR_HAS("mempool pkts-b is memory of map B, but the port's "
+					 "device is on map default; create the pool on "
+					 "udk_eth_dev_mem(");
+		udk_mempool_free(mpb);
+		udk_eal_map_mem_put(mb);
+		udk_dmamap_put(b);
+	}
 	rc.mp = mp;
 	rc.nb_desc = 5000;
 	CU_ASSERT_EQUAL(udk_eth_rx_queue_setup(p0, 0, &rc), -EINVAL);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Unit tests for lib/mempool on --no-huge memory: option errors, all-or-none
  * gets, exhaustion, IOVAs, per-lcore caches, and a stress on two lcores plus
  * two plain threads whose shadow flags prove no object is handed out twice
@@ -87,6 +88,47 @@ static void test_get_put_exhaustion_iova(void)
 	udk_mempool_put_bulk(mp, objs, 100);
 	CU_ASSERT_EQUAL(udk_mempool_avail_count(mp), 100);
 	udk_mempool_free(mp);
+	udk_eal_cleanup();
+}
+
+/* A pool on another map's heap: objects carry that map's IOVAs, and the
+ * pool keeps the heap (and its mappings) alive after the one who made the
+ * heap lets go, until the pool is freed. */
+static void test_other_map(void)
+{
+	struct udk_dmamap_opts mo;
+	struct udk_dmamap_info info;
+	struct udk_mempool_opts o;
+	struct udk_dmamap *b;
+	struct udk_mempool *mp;
+	struct udk_mem *mb;
+	uint64_t iova;
+	void *obj;
+
+	CU_ASSERT_EQUAL_FATAL(eal_up("0"), 6);
+	udk_dmamap_opts_init(&mo, sizeof(mo));
+	mo.backend = UDK_DMAMAP_VFIO_TYPE1;
+	mo.name = "B";
+	CU_ASSERT_EQUAL_FATAL(udk_dmamap_create(&mo, &b), 0);
+	CU_ASSERT_EQUAL_FATAL(udk_eal_map_mem_get(b, &mb), 0);
+	udk_mempool_opts_init(&o, sizeof(o));
+	o.name = "on-b";
+	o.count = 16;
+	o.elt_size = 256;
+	o.mem = mb;
+	CU_ASSERT_EQUAL_FATAL(udk_mempool_create(&o, &mp), 0);
+	udk_eal_map_mem_put(mb); /* the pool holds it now */
+	CU_ASSERT_EQUAL(udk_dmamap_info(b, &info), 0);
+	CU_ASSERT_EQUAL(info.nb_mappings, 1);
+	CU_ASSERT_EQUAL_FATAL(udk_mempool_get(mp, &obj), 0);
+	CU_ASSERT_EQUAL(udk_dmamap_virt2iova(b, obj, &iova), 0);
+	CU_ASSERT_EQUAL(udk_mempool_virt2iova(mp, obj), iova);
+	CU_ASSERT_EQUAL(udk_virt2iova(obj), UDK_BAD_IOVA); /* not in the default map */
+	udk_mempool_put(mp, obj);
+	udk_mempool_free(mp); /* the heap's last reference: unmapped from B */
+	CU_ASSERT_EQUAL(udk_dmamap_info(b, &info), 0);
+	CU_ASSERT_EQUAL(info.nb_mappings, 0);
+	udk_dmamap_put(b);
 	udk_eal_cleanup();
 }
 
@@ -192,6 +234,7 @@ int main(void)
 		{"option errors", test_option_errors},
 		{"get/put, exhaustion, IOVAs", test_get_put_exhaustion_iova},
 		{"per-lcore cache", test_lcore_cache},
+		{"a pool on another map's heap holds it", test_other_map},
 		{"stress: two lcores and two threads", test_stress_lcores_and_threads},
 	};
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Unit tests for net_e1000e's rings (drivers/net/e1000e/e1000e_rxtx.c), no
  * device: the test plays the 82574, writing receive descriptors back and
  * setting DD on transmit descriptors, over a BAR that is plain memory.  What
@@ -31,6 +32,7 @@ static int setup(void)
 	priv.bar = calloc(1, 0x20000);
 	priv.bar_len = 0x20000;
 	dev.priv = &priv;
+	dev.mem = udk_eal_mem(); /* what ethdev gives a port on the default map */
 	dev.port = 3;
 	snprintf(dev.name, sizeof(dev.name), "fake-82574");
 	return priv.bar == NULL;
@@ -216,11 +218,49 @@ static void test_tx(void)
 	CU_ASSERT_EQUAL(udk_mempool_avail_count(mp), POOL);
 }
 
+/* A port on another map: its rings come from that map's heap and carry
+ * IOVAs of that map, as do the buffers of a pool made on the port's memory. */
+static void test_other_map(void)
+{
+	struct udk_eth_rxq_conf c = {.opts_size = sizeof(c), .nb_desc = NB};
+	struct udk_dmamap_opts o;
+	struct udk_dmamap *b;
+	struct udk_mempool *mpb;
+	struct udk_eth_dev devb = dev;
+	struct e1k_rxq *rxq;
+	uint64_t iova;
+	void *q;
+
+	udk_dmamap_opts_init(&o, sizeof(o));
+	o.backend = UDK_DMAMAP_VFIO_TYPE1;
+	o.name = "B";
+	CU_ASSERT_EQUAL_FATAL(udk_dmamap_create(&o, &b), 0);
+	CU_ASSERT_EQUAL_FATAL(udk_eal_map_mem_get(b, &devb.mem), 0);
+	CU_ASSERT_EQUAL_FATAL(udk_pktmbuf_pool_create_mem(devb.mem, "e1k-b", 64, 0, 0,
+							  UDK_SOCKET_ANY, &mpb), 0);
+	c.mp = mpb;
+	CU_ASSERT_EQUAL_FATAL(e1k_rxq_setup(&devb, 0, &c, &q), 0);
+	rxq = q;
+	CU_ASSERT_PTR_NOT_NULL(udk_mem_find(devb.mem, (const void *)rxq->ring));
+	CU_ASSERT_PTR_NULL(udk_mem_find(udk_eal_mem(), (const void *)rxq->ring));
+	CU_ASSERT_EQUAL(udk_dmamap_virt2iova(b, (const void *)rxq->ring, &iova), 0);
+	CU_ASSERT_EQUAL(rxq->ring_iova, iova);
+	CU_ASSERT_EQUAL_FATAL(e1k_rxq_fill(rxq), 0);
+	CU_ASSERT_EQUAL(udk_dmamap_virt2iova(b, rxq->bufs[0]->buf_addr, &iova), 0);
+	CU_ASSERT_EQUAL(rxq->ring[0].addr, iova + rxq->bufs[0]->data_off);
+	e1k_rxq_release(&devb, q);
+	CU_ASSERT_EQUAL(udk_mempool_avail_count(mpb), 64);
+	udk_mempool_free(mpb);
+	udk_eal_map_mem_put(devb.mem);
+	udk_dmamap_put(b);
+}
+
 int main(void)
 {
 	static const struct unit_test t[] = {
 		{"rx: write-back, errors, tail at each wrap, empty pool", test_rx},
 		{"tx: full ring, reclaim, MTU drop, segments, release", test_tx},
+		{"rings and buffers on another map", test_other_map},
 	};
 
 	unit_quiet_logs();

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* fakemem.h - udk DMA memory without hugepages or a device, for the nvme
  * tests: a --no-huge lib/mem heap made the process's default, whose segments
  * get IOVA = VA + FAKE_IOVA_OFFSET, so udk_dma_zmalloc() and lib/mem's
@@ -12,11 +13,13 @@
 
 #define FAKE_IOVA_OFFSET 0x10000000000ull
 
+/* IOVA = VA + *(uint64_t *)arg, or + FAKE_IOVA_OFFSET when arg is NULL (a
+ * second heap standing for another map's memory passes its own offset). */
 static int fakemem_alloc(enum udk_mem_event ev, struct udk_memseg *seg, void *arg)
 {
-	(void)arg;
 	if (ev == UDK_MEM_EVENT_ALLOC)
-		seg->iova = (uint64_t)(uintptr_t)seg->va + FAKE_IOVA_OFFSET;
+		seg->iova = (uint64_t)(uintptr_t)seg->va +
+			    (arg != NULL ? *(const uint64_t *)arg : FAKE_IOVA_OFFSET);
 	return 0;
 }
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_nvme_iops.c - the submit + complete path of one I/O qpair with no
  * device: the test plays the controller, reading each command from the SQ
  * and writing its completion (phase tag, CID) into the CQ, as QEMU's NVMe
@@ -34,12 +35,14 @@ static void io_cb(void *arg, const struct udk_nvme_cpl *cpl)
 	r->bad += cpl->rc != 0;
 }
 
-static struct rig *rig_new(void)
+/* A qpair on a controller whose memory is mem (NULL: the default heap). */
+static struct rig *rig_new_on(struct udk_mem *mem)
 {
 	struct rig *r = calloc(1, sizeof(*r));
 
 	if (r == NULL || fakemem_init() == NULL)
 		return NULL;
+	r->c.mem = mem != NULL ? mem : udk_mem_default();
 	snprintf(r->c.info.bdf, sizeof(r->c.info.bdf), "0000:00:03.0");
 	udk_nvme_ctrlr_opts_init(&r->c.opts, sizeof(r->c.opts));
 	r->c.info.max_xfer = 128 * 1024;
@@ -50,14 +53,19 @@ static struct rig *rig_new(void)
 				     .block_size = 512, .block_shift = 9};
 	if (nvme_qpair_init(&r->qp, &r->c, 1, QSIZE, 30000) < 0)
 		return NULL;
-	r->buf = udk_dma_zmalloc(4096, 4096, UDK_SOCKET_ANY);
+	r->buf = udk_mem_zmalloc(r->c.mem, 4096, 4096, UDK_SOCKET_ANY);
 	r->dev_phase = 1;
 	return r->buf != NULL ? r : NULL;
 }
 
+static struct rig *rig_new(void)
+{
+	return rig_new_on(NULL);
+}
+
 static void rig_free(struct rig *r)
 {
-	udk_dma_free(r->buf);
+	udk_mem_free(r->c.mem, r->buf);
 	nvme_qpair_fini(&r->qp);
 	free(r);
 }
@@ -68,7 +76,7 @@ static void device(struct rig *r)
 	while (r->dev_sq_head != r->qp.sq_tail) {
 		const struct nvme_sqe *s = &r->qp.sq[r->dev_sq_head];
 
-		if (s->opc != NVME_CMD_READ || s->prp1 != udk_virt2iova(r->buf) || s->prp2 != 0)
+		if (s->opc != NVME_CMD_READ || s->prp1 != udk_mem_virt2iova(r->c.mem, r->buf) || s->prp2 != 0)
 			r->bad++;
 		r->dev_sq_head = (uint16_t)((r->dev_sq_head + 1) % QSIZE);
 		volatile struct nvme_cqe *e = &r->qp.cq[r->dev_cq_tail];
@@ -129,11 +137,57 @@ static void test_batches(void)
 	rig_free(r);
 }
 
+/* A second heap standing for another map's memory: its segments get IOVAs
+ * of their own (as a heap that follows another map does). */
+#define OTHER_IOVA_OFFSET 0x20000000000ull
+static const uint64_t other_offset = OTHER_IOVA_OFFSET;
+
+/* A controller on another map: its queues and PRP list pages come from that
+ * map's heap, I/O buffers translate through it, and a buffer of the default
+ * heap (not in that map) is refused before it reaches the device. */
+static void test_other_map(void)
+{
+	struct udk_mem_opts o;
+	struct udk_mem *other;
+	struct rig *r;
+	void *def;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(fakemem_init());
+	udk_mem_opts_init(&o, sizeof(o));
+	o.no_huge = true;
+	CU_ASSERT_EQUAL_FATAL(udk_mem_create(&o, &other), 0);
+	CU_ASSERT_EQUAL_FATAL(udk_mem_event_register(other, fakemem_alloc, (void *)&other_offset), 0);
+	r = rig_new_on(other);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	CU_ASSERT_PTR_EQUAL(r->qp.mem, other);
+	CU_ASSERT_PTR_NOT_NULL(udk_mem_find(other, r->qp.sq));
+	CU_ASSERT_PTR_NOT_NULL(udk_mem_find(other, (const void *)r->qp.cq));
+	CU_ASSERT_PTR_NOT_NULL(udk_mem_find(other, r->qp.prp_pages));
+	CU_ASSERT_PTR_NULL(udk_mem_find(udk_mem_default(), r->qp.sq));
+	CU_ASSERT_EQUAL(r->qp.sq_iova, (uint64_t)(uintptr_t)r->qp.sq + OTHER_IOVA_OFFSET);
+	CU_ASSERT_EQUAL(r->qp.reqs[0].prp_list_iova,
+			(uint64_t)(uintptr_t)r->qp.reqs[0].prp_list + OTHER_IOVA_OFFSET);
+	/* The device sees the other map's IOVA of the buffer (checked in device()). */
+	CU_ASSERT(run(r, 64, 8) == 0);
+	CU_ASSERT(r->completed == 64);
+
+	def = udk_dma_zmalloc(4096, 4096, UDK_SOCKET_ANY);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(def);
+	udk_last_error_clear();
+	CU_ASSERT_EQUAL(udk_nvme_ns_read(&r->qp, &r->ns, def, 0, 8, io_cb, r), -UDK_ENOTMAPPED);
+	CU_ASSERT(strstr(udk_last_error(), "not DMA memory of the controller's map") != NULL);
+	CU_ASSERT_EQUAL(udk_nvme_ctrlr_mem(&r->c), other);
+	udk_dma_free(def);
+	rig_free(r);
+	udk_mem_destroy(other);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct unit_test tests[] = {
 		{"qd1", test_qd1},
 		{"batches", test_batches},
+		{"other_map", test_other_map},
 	};
 	unsigned long long ios = 0;
 	unsigned int batch = 1;
