@@ -135,6 +135,35 @@ static void parse_idc(struct udk_nvme_ctrlr *c)
 	}
 }
 
+/* A namespace from its Identify data (CNS 00h, one page d): no I/O, so
+ * tests/fuzz fuzzes it.  0, or -ENOTSUP (logged) for a block size udk does
+ * not handle. */
+static int parse_idns(struct udk_nvme_ctrlr *c, uint32_t nsid, const uint8_t *d,
+		      struct udk_nvme_ns *ns)
+{
+	uint32_t lbaf;
+	uint8_t lbads;
+
+	ns->ctrlr = c;
+	ns->nsid = nsid;
+	memcpy(&ns->nsze, d + NVME_IDN_NSZE, 8);
+	memcpy(&ns->ncap, d + NVME_IDN_NCAP, 8);
+	memcpy(&ns->nuse, d + NVME_IDN_NUSE, 8);
+	ns->nlbaf = d[NVME_IDN_NLBAF];
+	ns->flbas = d[NVME_IDN_FLBAS];
+	memcpy(&lbaf, d + NVME_IDN_LBAF + 4 * (ns->flbas & 0xf), 4);
+	ns->ms = (uint16_t)(lbaf & 0xffff);
+	lbads = (uint8_t)(lbaf >> 16);
+	if (lbads < 9 || lbads > 16) {
+		udk_log(UDK_LOG_ERR, NVME_LOG, "%s: namespace %u reports a block size of 2^%u "
+			"bytes; udk handles 512 B to 64 KiB", c->info.bdf, nsid, lbads);
+		return -ENOTSUP;
+	}
+	ns->block_shift = lbads;
+	ns->block_size = 1u << lbads;
+	return 0;
+}
+
 /* Identify the active namespaces (CNS 02h) and each of them (CNS 00h). */
 static int scan_ns(struct udk_nvme_ctrlr *c)
 {
@@ -152,31 +181,11 @@ static int scan_ns(struct udk_nvme_ctrlr *c)
 	if (ns == NULL)
 		return -ENOMEM;
 	for (uint32_t k = 0; k < n; k++) {
-		const uint8_t *d = c->scratch;
-		uint32_t lbaf;
-		uint8_t lbads;
-
 		rc = identify(c, NVME_CNS_NS, ids[k], c->scratch);
+		if (rc == 0)
+			rc = parse_idns(c, ids[k], c->scratch, &ns[k]);
 		if (rc < 0)
 			goto err;
-		ns[k].ctrlr = c;
-		ns[k].nsid = ids[k];
-		memcpy(&ns[k].nsze, d + NVME_IDN_NSZE, 8);
-		memcpy(&ns[k].ncap, d + NVME_IDN_NCAP, 8);
-		memcpy(&ns[k].nuse, d + NVME_IDN_NUSE, 8);
-		ns[k].nlbaf = d[NVME_IDN_NLBAF];
-		ns[k].flbas = d[NVME_IDN_FLBAS];
-		memcpy(&lbaf, d + NVME_IDN_LBAF + 4 * (ns[k].flbas & 0xf), 4);
-		ns[k].ms = (uint16_t)(lbaf & 0xffff);
-		lbads = (uint8_t)(lbaf >> 16);
-		if (lbads < 9 || lbads > 16) {
-			udk_log(UDK_LOG_ERR, NVME_LOG, "%s: namespace %u reports a block size of "
-				"2^%u bytes; udk handles 512 B to 64 KiB", c->info.bdf, ids[k], lbads);
-			rc = -ENOTSUP;
-			goto err;
-		}
-		ns[k].block_shift = lbads;
-		ns[k].block_size = 1u << lbads;
 	}
 	/* Handles stay valid across a reset or format that keeps the set. */
 	if (c->ns != NULL && n == c->info.nb_active_ns) {

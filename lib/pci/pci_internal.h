@@ -69,5 +69,11 @@ bool pci_hotplug_addr_open(const struct udk_pci_addr *addr);
 /* uevent.c: the hot-add monitor, fed by the hot-plug thread. */
 #define PCI_TAG_UEVENT 1ull /* device serials start above it */
 void pci_uevent_readable(void);
+/* A uevent (the kernel's NUL-separated "ACTION@DEVPATH" and KEY=VALUE
+ * strings, len bytes with the last NUL) that may bring a PCI function to
+ * udk: one added, or one just bound to vfio-pci.  1 with its address and
+ * ids; 0 for any other or malformed event.  No I/O: tests/fuzz fuzzes it. */
+int pci_uevent_parse(const char *buf, size_t len, struct udk_pci_addr *addr, uint16_t *vid,
+		     uint16_t *did);
 
 #endif

@@ -165,25 +165,47 @@ static int bind_new(const struct udk_pci_addr *addr, const char *slot)
 	return udk_pci_bind_vfio(addr);
 }
 
-/* One kernel event; with mon.lock held.  May open a device: 1 and *out. */
-static int handle(const char *buf, size_t len, struct udk_pci_dev **out)
+int pci_uevent_parse(const char *buf, size_t len, struct udk_pci_addr *addr, uint16_t *vid,
+		     uint16_t *did)
 {
-	const char *action = uev_get(buf, len, "ACTION"), *sub = uev_get(buf, len, "SUBSYSTEM");
-	const char *slot = uev_get(buf, len, "PCI_SLOT_NAME"), *id = uev_get(buf, len, "PCI_ID");
-	const char *drv = uev_get(buf, len, "DRIVER");
-	struct udk_pci_addr addr;
-	struct udk_pci_info info;
-	unsigned int vid, did;
-	int rc;
+	const char *action, *sub, *slot, *id, *drv;
+	unsigned int v, d;
 
+	if (len == 0 || buf[len - 1] != '\0')
+		return 0;
+	action = uev_get(buf, len, "ACTION");
+	sub = uev_get(buf, len, "SUBSYSTEM");
+	slot = uev_get(buf, len, "PCI_SLOT_NAME");
+	id = uev_get(buf, len, "PCI_ID");
+	drv = uev_get(buf, len, "DRIVER");
 	if (action == NULL || sub == NULL || slot == NULL || id == NULL || strcmp(sub, "pci"))
 		return 0;
 	if (strcmp(action, "add") && !(strcmp(action, "bind") == 0 && drv != NULL &&
 				       strcmp(drv, "vfio-pci") == 0))
 		return 0;
-	if (pci_addr_parse_quiet(slot, &addr) < 0 || sscanf(id, "%x:%x", &vid, &did) != 2 ||
-	    !allowed(&addr, (uint16_t)vid, (uint16_t)did) || pci_hotplug_addr_open(&addr))
+	/* The kernel writes "%04X:%04X": anything else is not an id. */
+	if (pci_addr_parse_quiet(slot, addr) < 0 || strlen(id) != 9 || id[4] != ':' ||
+	    strspn(id, "0123456789abcdefABCDEF") != 4 ||
+	    strspn(id + 5, "0123456789abcdefABCDEF") != 4 || sscanf(id, "%x:%x", &v, &d) != 2)
 		return 0;
+	*vid = (uint16_t)v;
+	*did = (uint16_t)d;
+	return 1;
+}
+
+/* One kernel event; with mon.lock held.  May open a device: 1 and *out. */
+static int handle(const char *buf, size_t len, struct udk_pci_dev **out)
+{
+	struct udk_pci_addr addr;
+	struct udk_pci_info info;
+	uint16_t vid, did;
+	char slot[UDK_PCI_ADDR_STRLEN];
+	int rc;
+
+	if (pci_uevent_parse(buf, len, &addr, &vid, &did) != 1 || !allowed(&addr, vid, did) ||
+	    pci_hotplug_addr_open(&addr))
+		return 0;
+	udk_pci_addr_format(&addr, slot, sizeof(slot));
 	if (udk_pci_info_get(&addr, &info) < 0)
 		return 0; /* gone again */
 	if (strcmp(info.driver, "vfio-pci") != 0) {
@@ -237,7 +259,7 @@ void pci_uevent_readable(void)
 		}
 		buf[n] = '\0';
 		/* Only the kernel's own messages (port 0), never another process's. */
-		got = from.nl_pid == 0 ? handle(buf, (size_t)n, &pdev) : 0;
+		got = from.nl_pid == 0 ? handle(buf, (size_t)n + 1, &pdev) : 0;
 		pthread_mutex_unlock(&mon.lock);
 		if (got != 1)
 			continue;

@@ -7,6 +7,7 @@
 #ifndef UDK_VIRTIO_DEV_H
 #define UDK_VIRTIO_DEV_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -81,11 +82,39 @@ int virtio_pci_open(struct udk_pci_dev *pdev, struct virtio_dev **out);
 int virtio_pci_notify_offset(const char *name, uint16_t idx, uint16_t queue_notify_off,
 			     uint32_t mult, uint32_t notify_len, uint32_t *off);
 
+/* The virtio capabilities of a config-space image (virtio 1.1 §4.1.4), read
+ * without I/O (tests/fuzz fuzzes it): for each structure the first
+ * capability naming BAR 0-5, its position, BAR, offset and length.  0;
+ * -ENOTSUP when the device has no capability list; -EINVAL when a
+ * capability runs past len bytes (at most VIRTIO_PCI_CAPS_CFG_LEN are
+ * read: a capability starts below 0x100). */
+#define VIRTIO_PCI_CAPS_CFG_LEN 0x110
+struct virtio_pci_window {
+	bool found;
+	uint8_t pos, bar;
+	uint32_t off, len;
+};
+struct virtio_pci_caps {
+	struct virtio_pci_window common, notify, isr, devcfg;
+	uint32_t notify_mult;
+};
+int virtio_pci_caps_parse(const uint8_t *cfg, size_t len, struct virtio_pci_caps *caps);
+
 /* A vhost-user front-end (virtio_user.c) for --vdev NAME,ARGS: connect to the
  * back-end's socket (args "path=SOCK[,queues=1][,queue_size=N][,mac=MAC]"),
  * agree on protocol features and follow the heap's segments as its memory
  * table.  It requires VERSION_1.  0 or -errno (logged: a missing socket, a
  * refused connection, a back-end that does not answer). */
 int virtio_user_open(const char *name, const char *args, struct virtio_dev **out);
+
+/* virtio_user_open()'s arguments, parsed without I/O (tests/fuzz fuzzes it):
+ * 0, or -EINVAL, -ENAMETOOLONG or -ENOTSUP after logging which one is bad. */
+struct vu_args {
+	char path[108];           /* sun_path */
+	unsigned long queues, queue_size;
+	bool has_mac;
+	uint8_t mac[6];
+};
+int virtio_user_parse_args(const char *name, const char *args, struct vu_args *a);
 
 #endif

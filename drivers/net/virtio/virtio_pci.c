@@ -280,83 +280,133 @@ static const struct virtio_transport_ops pci_ops = {
 };
 
 /* Map the window a capability describes; checks it lies inside its BAR. */
-static int cap_window(struct virtio_pci *p, const uint8_t *cap, uint8_t pos,
-		      volatile uint8_t **va, uint32_t *len)
+static int cap_window(struct virtio_pci *p, const struct virtio_pci_window *w,
+		      volatile uint8_t **va)
 {
-	uint32_t off, clen;
 	size_t blen;
 	void *bar;
 	int rc;
 
-	memcpy(&off, cap + VCAP_OFFSET, 4);
-	memcpy(&clen, cap + VCAP_LENGTH, 4);
-	off = le32toh(off);
-	clen = le32toh(clen);
-	rc = udk_pci_bar_map(p->pdev, cap[VCAP_BAR], &bar, &blen);
+	rc = udk_pci_bar_map(p->pdev, w->bar, &bar, &blen);
 	if (rc < 0) {
 		udk_log(UDK_LOG_ERR, LOG, "%s: cannot map BAR %u that the virtio capability at "
-			"0x%02x points into: %s", p->vd.name, cap[VCAP_BAR], pos, udk_strerror(rc));
+			"0x%02x points into: %s", p->vd.name, w->bar, w->pos, udk_strerror(rc));
 		return rc;
 	}
-	if ((uint64_t)off + clen > blen) {
+	if ((uint64_t)w->off + w->len > blen) {
 		udk_log(UDK_LOG_ERR, LOG, "%s: virtio capability at 0x%02x: window 0x%x+0x%x is "
-			"outside BAR %u (%zu bytes)", p->vd.name, pos, off, clen, cap[VCAP_BAR], blen);
+			"outside BAR %u (%zu bytes)", p->vd.name, w->pos, w->off, w->len, w->bar,
+			blen);
 		return -EINVAL;
 	}
-	*va = (volatile uint8_t *)bar + off;
-	*len = clen;
+	*va = (volatile uint8_t *)bar + w->off;
 	return 0;
+}
+
+static void cap_read(const uint8_t *cap, struct virtio_pci_window *w, uint8_t pos)
+{
+	uint32_t v;
+
+	w->found = true;
+	w->pos = pos;
+	w->bar = cap[VCAP_BAR];
+	memcpy(&v, cap + VCAP_OFFSET, 4);
+	w->off = le32toh(v);
+	memcpy(&v, cap + VCAP_LENGTH, 4);
+	w->len = le32toh(v);
 }
 
 /* §4.1.4: walk the capability list; the first capability of each type is
  * the one to use (§4.1.4.1), and one naming a reserved BAR is skipped. */
-static int find_caps(struct virtio_pci *p)
+int virtio_pci_caps_parse(const uint8_t *cfg, size_t len, struct virtio_pci_caps *caps)
 {
-	uint16_t status = 0;
-	uint8_t pos = 0, cap[16];
-	uint32_t common_len = 0, isr_len = 0;
-	int guard = 48, rc;
+	uint16_t status;
+	uint8_t pos;
+	int guard = 48;
 
-	rc = udk_pci_cfg_read(p->pdev, PCI_STATUS, &status, 2);
-	if (rc == 0 && !(le16toh(status) & PCI_STATUS_CAP_LIST))
-		rc = -ENOTSUP;
-	if (rc == 0)
-		rc = udk_pci_cfg_read(p->pdev, PCI_CAP_PTR, &pos, 1);
-	while (rc == 0 && (pos & ~3u) >= 0x40 && guard-- > 0) {
+	memset(caps, 0, sizeof(*caps));
+	if (len < PCI_CAP_PTR + 1)
+		return -EINVAL;
+	memcpy(&status, cfg + PCI_STATUS, 2);
+	if (!(le16toh(status) & PCI_STATUS_CAP_LIST))
+		return -ENOTSUP;
+	pos = cfg[PCI_CAP_PTR];
+	while ((pos & ~3u) >= 0x40 && guard-- > 0) {
+		const uint8_t *cap;
+
 		pos &= (uint8_t)~3u;
-		rc = udk_pci_cfg_read(p->pdev, pos, cap, sizeof(cap));
-		if (rc < 0)
-			break;
+		if ((size_t)pos + 16 > len)
+			return -EINVAL;
+		cap = cfg + pos;
 		if (cap[0] == PCI_CAP_ID_VNDR && cap[VCAP_BAR] <= 5) {
 			switch (cap[VCAP_CFG_TYPE]) {
 			case VIRTIO_PCI_CAP_COMMON_CFG:
-				if (p->common == NULL)
-					rc = cap_window(p, cap, pos, &p->common, &common_len);
+				if (!caps->common.found)
+					cap_read(cap, &caps->common, pos);
 				break;
 			case VIRTIO_PCI_CAP_NOTIFY_CFG:
-				if (p->notify == NULL) {
-					rc = cap_window(p, cap, pos, &p->notify, &p->notify_len);
-					if (rc == 0)
-						rc = udk_pci_cfg_read(p->pdev, pos + VCAP_NOTIFY_MULT,
-								      &p->notify_mult, 4);
-					p->notify_mult = le32toh(p->notify_mult);
+				if (!caps->notify.found) {
+					uint32_t mult;
+
+					if ((size_t)pos + VCAP_NOTIFY_MULT + 4 > len)
+						return -EINVAL;
+					cap_read(cap, &caps->notify, pos);
+					memcpy(&mult, cap + VCAP_NOTIFY_MULT, 4);
+					caps->notify_mult = le32toh(mult);
 				}
 				break;
 			case VIRTIO_PCI_CAP_ISR_CFG:
-				if (p->isr == NULL)
-					rc = cap_window(p, cap, pos, &p->isr, &isr_len);
+				if (!caps->isr.found)
+					cap_read(cap, &caps->isr, pos);
 				break;
 			case VIRTIO_PCI_CAP_DEVICE_CFG:
-				if (p->devcfg == NULL)
-					rc = cap_window(p, cap, pos, &p->devcfg, &p->devcfg_len);
+				if (!caps->devcfg.found)
+					cap_read(cap, &caps->devcfg, pos);
 				break;
 			}
 		}
 		pos = cap[1];
 	}
+	return 0;
+}
+
+/* Read the capability list's part of config space (the first 256 bytes,
+ * and the 16 after them where the device has them: a capability at 0xfc
+ * runs past 0x100) and map the windows it names. */
+static int find_caps(struct virtio_pci *p)
+{
+	uint8_t cfg[VIRTIO_PCI_CAPS_CFG_LEN];
+	struct virtio_pci_caps caps;
+	size_t len = 256;
+	int rc;
+
+	rc = udk_pci_cfg_read(p->pdev, 0, cfg, 256);
+	if (rc < 0)
+		return rc;
+	if (udk_pci_cfg_read(p->pdev, 256, cfg + 256, sizeof(cfg) - 256) == 0)
+		len = sizeof(cfg);
+	rc = virtio_pci_caps_parse(cfg, len, &caps);
+	if (rc == -EINVAL) {
+		udk_log(UDK_LOG_ERR, LOG, "%s: a virtio capability runs past the %zu bytes of "
+			"config space", p->vd.name, len);
+		return rc;
+	}
+	if (rc == 0 && caps.common.found)
+		rc = cap_window(p, &caps.common, &p->common);
+	if (rc == 0 && caps.notify.found) {
+		rc = cap_window(p, &caps.notify, &p->notify);
+		p->notify_len = caps.notify.len;
+		p->notify_mult = caps.notify_mult;
+	}
+	if (rc == 0 && caps.isr.found)
+		rc = cap_window(p, &caps.isr, &p->isr);
+	if (rc == 0 && caps.devcfg.found) {
+		rc = cap_window(p, &caps.devcfg, &p->devcfg);
+		p->devcfg_len = caps.devcfg.len;
+	}
 	if (rc < 0 && rc != -ENOTSUP)
 		return rc;
-	if (p->common == NULL || common_len < VC_COMMON_LEN || p->notify == NULL) {
+	if (p->common == NULL || caps.common.len < VC_COMMON_LEN || p->notify == NULL) {
 		udk_log(UDK_LOG_ERR, LOG, "%s: no virtio common configuration or notification "
 			"capability (virtio 1.1 §4.1.4): not a modern virtio PCI device", p->vd.name);
 		p->common = NULL;

@@ -325,13 +325,6 @@ static const struct virtio_transport_ops vu_ops = {
 
 /* ---- probe ---- */
 
-struct vu_args {
-	char path[108];
-	unsigned long queues, queue_size;
-	bool has_mac;
-	uint8_t mac[6];
-};
-
 static int parse_num(const char *name, const char *key, const char *v, unsigned long lo,
 		     unsigned long hi, unsigned long *out)
 {
@@ -350,7 +343,7 @@ static int parse_num(const char *name, const char *key, const char *v, unsigned 
 }
 
 /* "path=SOCK[,queues=1][,queue_size=N][,mac=XX:XX:XX:XX:XX:XX]" */
-static int parse_args(const char *name, const char *args, struct vu_args *a)
+int virtio_user_parse_args(const char *name, const char *args, struct vu_args *a)
 {
 	char buf[512], *save, *kv;
 
@@ -452,7 +445,7 @@ int virtio_user_open(const char *name, const char *args, struct virtio_dev **out
 	struct vu_args a;
 	int rc;
 
-	rc = parse_args(name, args, &a);
+	rc = virtio_user_parse_args(name, args, &a);
 	if (rc < 0)
 		return rc;
 	u = calloc(1, sizeof(*u));

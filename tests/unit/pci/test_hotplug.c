@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Unit tests for lib/pci's hot-plug API without devices: the event callback
  * table, the hot-add monitor's argument checks, and the monitor and hot-plug
- * thread starting and stopping (a real netlink socket, no root needed).  The
+ * thread starting and stopping (a real netlink socket, no root needed), the
+ * monitor's uevent parser (also fuzzed: tests/fuzz/fuzz_uevent.c).  The
  * removal itself needs VFIO: lab_hotplug_nvme and lab_hotplug_tools. */
 #include "../common/unit.h"
 #include <errno.h>
 #include <string.h>
 
+#include "pci_internal.h"
 #include "udk_pci.h"
 #include "udk_util.h"
 
@@ -20,6 +22,42 @@ static void cb_b(const struct udk_pci_event *ev, void *arg)
 {
 	(void)ev;
 	(void)arg;
+}
+
+/* A uevent as the kernel sends it: header, then KEY=VALUE strings, each
+ * NUL-terminated (sizeof counts the last NUL). */
+#define UEV(action, keys) action "@/devices/pci0000:00/0000:00:05.0\0" keys
+#define UEV_PCI(action, id, extra) UEV(action, "ACTION=" action "\0SUBSYSTEM=pci\0" extra \
+				       "PCI_ID=" id "\0PCI_SLOT_NAME=0000:00:05.0\0SEQNUM=7")
+
+static void test_uevent_parse(void)
+{
+	static const char add[] = UEV_PCI("add", "8086:100E", "");
+	static const char add_lower[] = UEV_PCI("add", "1af4:1041", "");
+	static const char bind_vfio[] = UEV_PCI("bind", "8086:100E", "DRIVER=vfio-pci\0");
+	static const char bind_e1000[] = UEV_PCI("bind", "8086:100E", "DRIVER=e1000\0");
+	static const char removed[] = UEV_PCI("remove", "8086:100E", "");
+	static const char wide[] = UEV_PCI("add", "18086:100E", "");
+	static const char signed_id[] = UEV_PCI("add", "+8086:100E", "");
+	static const char no_slot[] = UEV("add", "ACTION=add\0SUBSYSTEM=pci\0PCI_ID=8086:100E");
+	struct udk_pci_addr a;
+	uint16_t vid = 0, did = 0;
+
+	CU_ASSERT_EQUAL(pci_uevent_parse(add, sizeof(add), &a, &vid, &did), 1);
+	CU_ASSERT(a.domain == 0 && a.bus == 0 && a.dev == 5 && a.func == 0);
+	CU_ASSERT(vid == 0x8086 && did == 0x100e);
+	CU_ASSERT_EQUAL(pci_uevent_parse(add_lower, sizeof(add_lower), &a, &vid, &did), 1);
+	CU_ASSERT(vid == 0x1af4 && did == 0x1041);
+	CU_ASSERT_EQUAL(pci_uevent_parse(bind_vfio, sizeof(bind_vfio), &a, &vid, &did), 1);
+	CU_ASSERT_EQUAL(pci_uevent_parse(bind_e1000, sizeof(bind_e1000), &a, &vid, &did), 0);
+	CU_ASSERT_EQUAL(pci_uevent_parse(removed, sizeof(removed), &a, &vid, &did), 0);
+	/* Read as 8086:100e by "%x" into 16 bits before: another device's id. */
+	CU_ASSERT_EQUAL(pci_uevent_parse(wide, sizeof(wide), &a, &vid, &did), 0);
+	CU_ASSERT_EQUAL(pci_uevent_parse(signed_id, sizeof(signed_id), &a, &vid, &did), 0);
+	CU_ASSERT_EQUAL(pci_uevent_parse(no_slot, sizeof(no_slot), &a, &vid, &did), 0);
+	/* Not NUL-terminated within len: nothing is read past it. */
+	CU_ASSERT_EQUAL(pci_uevent_parse(add, sizeof(add) - 1, &a, &vid, &did), 0);
+	CU_ASSERT_EQUAL(pci_uevent_parse(add, 0, &a, &vid, &did), 0);
 }
 
 static void test_event_register(void)
@@ -114,6 +152,7 @@ int main(void)
 		{"hot-add: bad arguments", test_hotadd_args},
 		{"hot-add: start, stop, thread", test_hotadd_start_stop},
 		{"UDK_EREMOVED says what happened", test_eremoved_text},
+		{"hot-add: uevent parsing", test_uevent_parse},
 	};
 
 	unit_quiet_logs();
