@@ -417,24 +417,43 @@ class QmpBridge(threading.Thread):
         self.dir = os.path.join(labdir, 'qmp')
         self.path = path
         self.stop = threading.Event()
-        self.sock = self.rfile = None
+        self.sock = None
+        self.buf = b''
         os.makedirs(self.dir, exist_ok=True)
 
     def _connect(self):
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.settimeout(30)
         self.sock.connect(self.path)
-        self.rfile = self.sock.makefile('r')
-        json.loads(self.rfile.readline())  # greeting
+        self.buf = b''
+        json.loads(self._readline(30))  # greeting
         self._send({'execute': 'qmp_capabilities'})
         self._reply([])
 
     def _send(self, obj):
         self.sock.sendall(json.dumps(obj).encode() + b'\n')
 
+    # Lines are read with a deadline of their own rather than through
+    # sock.makefile(): a buffered reader that once timed out refuses every
+    # later read ("cannot read from timed out object"), so one slow
+    # DEVICE_DELETED used to fail the next QMP request of the boot too.
+    def _readline(self, timeout):
+        deadline = time.monotonic() + timeout
+        while b'\n' not in self.buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise socket.timeout('no line from QMP within %.0f s' % timeout)
+            self.sock.settimeout(left)
+            data = self.sock.recv(65536)
+            if not data:
+                raise OSError('QMP closed the connection')
+            self.buf += data
+        line, self.buf = self.buf.split(b'\n', 1)
+        return line.decode()
+
     def _reply(self, events):
         while True:
-            msg = json.loads(self.rfile.readline())
+            msg = json.loads(self._readline(30))
             if 'event' in msg:
                 events.append(msg)
             else:
@@ -452,13 +471,10 @@ class QmpBridge(threading.Thread):
             left = deadline - time.monotonic()
             if left <= 0:
                 break
-            self.sock.settimeout(left)
             try:
-                msg = json.loads(self.rfile.readline())
+                msg = json.loads(self._readline(left))
             except socket.timeout:
                 break
-            finally:
-                self.sock.settimeout(30)
             if 'event' in msg:
                 events.append(msg)
         return {'reply': reply, 'events': events}

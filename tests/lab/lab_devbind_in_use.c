@@ -8,7 +8,8 @@
  * goes through.  An e1000 with an address and the default route: refused,
  * naming both; `--force` takes it anyway (nothing else uses that
  * interface).  Puts back the drivers it found and unloads what it loaded.
- * Runs the tool from PATH (lab.env's UDK_LAB_PATH).
+ * Runs the tool from PATH (lab.env's UDK_LAB_PATH).  A guest kernel with no
+ * ext4 or no swap (the iommufd guest's) runs only the e1000 half.
  */
 #include <glob.h>
 #include <stdbool.h>
@@ -68,10 +69,18 @@ static void nvme_in_use(const char *bdf)
 {
 	char ns1[64], ns2[64], args[128], want[256];
 
+	/* The iommufd guest's kernel (allnoconfig + a fragment) has neither ext4
+	 * nor swap: the Debian guest runs this half; udk-devbind's checks do not
+	 * depend on the VFIO backend. */
+	lab_sh("modprobe ext4 2>/dev/null");
+	if (lab_sh("grep -qw ext4 /proc/filesystems && test -e /proc/swaps") != 0) {
+		printf("== NVMe half not run: this guest's kernel has no ext4 or no swap "
+		       "(the Debian guest runs it)\n");
+		return;
+	}
 	REQUIRE(lab_bind(bdf, "nvme") == 0);
 	REQUIRE(lab_nvme_disk(bdf, 1, ns1, sizeof(ns1)) == 0);
 	REQUIRE(lab_nvme_disk(bdf, 2, ns2, sizeof(ns2)) == 0);
-	lab_sh("modprobe ext4");
 	REQUIRE(lab_sh("mkfs.ext4 -q -F %s", ns1) == 0);
 	REQUIRE(lab_sh("mkdir -p " MNT " && mount -t ext4 %s " MNT, ns1) == 0);
 	snprintf(swap_dev, sizeof(swap_dev), "%s", ns2);
