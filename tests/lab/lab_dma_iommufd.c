@@ -59,8 +59,7 @@ int main(void)
 	if (lab_find_bind(0x1b36, 0x0010, 0, &a, bdf, sizeof(bdf)) < 0)
 		return LAB_FAIL;
 	LAB_CHECK_RC(udk_dmamap_auto_backend(bdf, &b, why, sizeof(why)), 0);
-	printf("auto backend for %s: %s (%s)\n", bdf, b == UDK_DMAMAP_IOMMUFD ? "iommufd" : "type1",
-	       why);
+	printf("auto backend for %s: %s (%s)\n", bdf, udk_dmamap_backend_name(b), why);
 	if (b != UDK_DMAMAP_IOMMUFD && must)
 		lab_fatal("AUTO picks type1 in the iommufd lab guest: %s", why);
 	if (b != UDK_DMAMAP_IOMMUFD)
