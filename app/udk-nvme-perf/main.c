@@ -25,6 +25,7 @@
 #include "udk_mem.h"
 #include "udk_nvme.h"
 #include "udk_util.h"
+#include "udk_version.h"
 
 struct target {
 	struct udk_pci_dev *pdev;
@@ -611,7 +612,7 @@ int main(int argc, char **argv)
 
 	for (i = 1; i < (unsigned int)argc && strcmp(argv[i], "--") != 0; i++)
 		if (!strcmp(argv[i], "--version")) {
-			printf(PROG " 0.1.0\n");
+			printf(PROG " (udk) %s\n", UDK_VERSION_STRING);
 			return 0;
 		}
 	udk_log_set_sink(log_sink, NULL);
