@@ -56,7 +56,7 @@ static int broker_map(struct udk_dmamap *map, const struct udk_mapping *m)
 	udk_log(UDK_LOG_ERR, UDK_DMA_LOG,
 		"map on %s: %p+0x%llx cannot be mapped: this map belongs to %s, and only the "
 		"memory its policy grants is mapped (this process cannot map anything itself); "
-		"allocate DMA memory with udk_dma_zmalloc(), or raise the 'mem' limit of the "
+		"allocate DMA memory with udk_mem_default_zmalloc(), or raise the 'mem' limit of the "
 		"policy", map->name, (void *)m->vaddr, (unsigned long long)m->len, b->who);
 	return -EPERM;
 }

@@ -320,12 +320,12 @@ struct udk_mem *udk_mem_default(void)
 	return atomic_load(&default_mem);
 }
 
-void *udk_dma_zmalloc(size_t size, size_t align, int socket)
+void *udk_mem_default_zmalloc(size_t size, size_t align, int socket)
 {
 	return udk_mem_zmalloc(udk_mem_default(), size, align, socket);
 }
 
-void udk_dma_free(void *ptr)
+void udk_mem_default_free(void *ptr)
 {
 	udk_mem_free(udk_mem_default(), ptr);
 }

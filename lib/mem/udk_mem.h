@@ -167,13 +167,28 @@ int udk_mem_seg_remove(struct udk_mem *mem, void *va, size_t len);
 void udk_mem_set_default(struct udk_mem *mem);
 struct udk_mem *udk_mem_default(void);
 
-/* udk_mem_zmalloc()/free()/find() on the default memory. */
-void *udk_dma_zmalloc(size_t size, size_t align, int socket);
-void udk_dma_free(void *ptr);
+/* udk_mem_zmalloc()/free() on the default memory (udk_mem_default()): what
+ * a program with one map uses.  A driver allocates from its device's map's
+ * memory instead (udk_eal_device_mem_get()). */
+void *udk_mem_default_zmalloc(size_t size, size_t align, int socket);
+void udk_mem_default_free(void *ptr);
 /* udk_mem_virt2iova() on the default memory: the IOVA of ptr in the default
  * map (heap or registered memory), or UDK_BAD_IOVA if ptr is neither.
  * Lock-free, O(1), any thread. */
 uint64_t udk_virt2iova(const void *ptr);
+
+/* Deprecated, to be removed in the release after 0.1: the names these calls
+ * had, in lib/dma's udk_dma_ prefix although they are lib/mem's. */
+__attribute__((deprecated("udk_dma_zmalloc() is now udk_mem_default_zmalloc()")))
+static inline void *udk_dma_zmalloc(size_t size, size_t align, int socket)
+{
+	return udk_mem_default_zmalloc(size, align, socket);
+}
+__attribute__((deprecated("udk_dma_free() is now udk_mem_default_free()")))
+static inline void udk_dma_free(void *ptr)
+{
+	udk_mem_default_free(ptr);
+}
 
 #ifdef __cplusplus
 }

@@ -70,7 +70,7 @@ int main(void)
 	char *argv[] = {"lab", "-m", "64", "--iommu-backend", "iommufd", NULL};
 	LAB_CHECK(udk_eal_init(5, argv) == 5);
 	map = udk_eal_dmamap();
-	void *id = udk_dma_zmalloc(4096, 4096, UDK_SOCKET_ANY);
+	void *id = udk_mem_default_zmalloc(4096, 4096, UDK_SOCKET_ANY);
 	LAB_CHECK(id != NULL);
 	LAB_CHECK_RC(udk_dmamap_info(map, &info), 0);
 	LAB_CHECK(info.backend == UDK_DMAMAP_IOMMUFD && info.live && info.nb_devices == 0);
@@ -192,7 +192,7 @@ int main(void)
 
 	lab_nvme_fini(&nvme, true);
 	udk_pci_dev_close(pdev);
-	udk_dma_free(id);
+	udk_mem_default_free(id);
 	munmap(buf, 4096);
 	udk_eal_cleanup();
 	return LAB_PASS;

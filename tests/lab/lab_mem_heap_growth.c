@@ -35,7 +35,7 @@ int main(void)
 
 	/* Allocate until the heap has to grow; the last chunk lies in new memory. */
 	for (k = 0; k < 64; k++) {
-		chunk[k] = udk_dma_zmalloc(1 << 20, 4096, UDK_SOCKET_ANY);
+		chunk[k] = udk_mem_default_zmalloc(1 << 20, 4096, UDK_SOCKET_ANY);
 		LAB_CHECK(chunk[k] != NULL);
 		udk_mem_stats(udk_eal_mem(), &st);
 		if (st.segments > st0.segments)
@@ -57,7 +57,7 @@ int main(void)
 
 	lab_nvme_fini(&nvme, true);
 	for (int j = 0; j <= k; j++)
-		udk_dma_free(chunk[j]);
+		udk_mem_default_free(chunk[j]);
 	udk_eal_cleanup();
 	printf("PASS\n");
 	return LAB_PASS;

@@ -312,7 +312,7 @@ static void test_init_cleanup(void)
 	CU_ASSERT_EQUAL(init("--no-huge", NULL), -EBUSY);
 
 	CU_ASSERT_EQUAL(udk_mem_event_register(udk_eal_mem(), count_cb, &c), 0);
-	p = udk_dma_zmalloc(100, 0, UDK_SOCKET_ANY);
+	p = udk_mem_default_zmalloc(100, 0, UDK_SOCKET_ANY);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
 	CU_ASSERT_EQUAL(c.alloc, 1);
 	CU_ASSERT_NOT_EQUAL(udk_virt2iova(p), UDK_BAD_IOVA);
@@ -331,7 +331,7 @@ static void test_init_cleanup(void)
 
 	/* More than one segment: the growth maps the new one before the
 	 * pointer comes back. */
-	q = udk_dma_zmalloc(4 * MIB, 4096, UDK_SOCKET_ANY);
+	q = udk_mem_default_zmalloc(4 * MIB, 4096, UDK_SOCKET_ANY);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(q);
 	CU_ASSERT_EQUAL(c.alloc, 2);
 	CU_ASSERT_NOT_EQUAL(udk_virt2iova(q + 4 * MIB - 1), UDK_BAD_IOVA);
@@ -341,8 +341,8 @@ static void test_init_cleanup(void)
 	CU_ASSERT_EQUAL(udk_dmamap_info(udk_eal_dmamap(), &info), 0);
 	CU_ASSERT_EQUAL(info.nb_mappings, 2);
 	CU_ASSERT_EQUAL(info.bytes_mapped, st.bytes_reserved);
-	udk_dma_free(q);
-	udk_dma_free(p);
+	udk_mem_default_free(q);
+	udk_mem_default_free(p);
 
 	udk_eal_cleanup();
 	CU_ASSERT_EQUAL(c.free, 2);
@@ -355,7 +355,7 @@ static void test_init_cleanup(void)
 
 	/* And again, from scratch. */
 	CU_ASSERT_EQUAL_FATAL(init("--no-huge", "--log-level", "err", NULL), 4);
-	p = udk_dma_zmalloc(64, 0, 0);
+	p = udk_mem_default_zmalloc(64, 0, 0);
 	CU_ASSERT_PTR_NOT_NULL(p);
 	CU_ASSERT_NOT_EQUAL(udk_virt2iova(p), UDK_BAD_IOVA);
 	udk_eal_cleanup();
@@ -497,11 +497,11 @@ static void test_init_mem_limit(void)
 	void *p;
 
 	CU_ASSERT_EQUAL_FATAL(init("--no-huge", "-m", "2", NULL), 4);
-	p = udk_dma_zmalloc(MIB, 0, 0);
+	p = udk_mem_default_zmalloc(MIB, 0, 0);
 	CU_ASSERT_PTR_NOT_NULL(p);
-	CU_ASSERT_PTR_NULL(udk_dma_zmalloc(2 * MIB, 0, 0));
+	CU_ASSERT_PTR_NULL(udk_mem_default_zmalloc(2 * MIB, 0, 0));
 	ERR_IS("mem: -m limit of 2 MiB reached: 2 MiB in use, 2 MiB more needed; raise -m");
-	udk_dma_free(p);
+	udk_mem_default_free(p);
 	udk_eal_cleanup();
 }
 

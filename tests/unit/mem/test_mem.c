@@ -289,8 +289,8 @@ static void test_bad_free(void)
 	CU_ASSERT_EQUAL(st.bytes_in_use, 0);
 	/* Without default memory the shortcuts fail softly. */
 	udk_mem_set_default(NULL);
-	udk_dma_free(&local);
-	CU_ASSERT_PTR_NULL(udk_dma_zmalloc(64, 0, 0));
+	udk_mem_default_free(&local);
+	CU_ASSERT_PTR_NULL(udk_mem_default_zmalloc(64, 0, 0));
 	udk_mem_destroy(mem);
 }
 

@@ -1,0 +1,52 @@
+#!/usr/bin/env python3
+"""The old names of lib/mem's calls still compile, each with a
+deprecation warning that names its replacement, and the new names compile
+clean under -Wall -Wextra -Werror.  argv: the C compiler (one or more words),
+then '--', then the include directories."""
+import os
+import subprocess
+import sys
+import tempfile
+
+sep = sys.argv.index('--')
+CC = sys.argv[1:sep]
+INC = ['-I' + d for d in sys.argv[sep + 1:]]
+failures = 0
+
+OLD = {
+    'udk_dma_zmalloc': ('void *p = udk_dma_zmalloc(64, 0, UDK_SOCKET_ANY);',
+                        'udk_mem_default_zmalloc()'),
+    'udk_dma_free': ('udk_dma_free((void *)0);', 'udk_mem_default_free()'),
+}
+NEW = '''void *p = udk_mem_default_zmalloc(64, 0, UDK_SOCKET_ANY);
+udk_mem_default_free(p);'''
+
+
+def compile_body(body):
+    src = '#include "udk_mem.h"\nvoid f(void);\nvoid f(void)\n{\n%s\n}\n' % body
+    with tempfile.NamedTemporaryFile('w', suffix='.c', delete=False) as f:
+        f.write(src)
+    try:
+        p = subprocess.run(CC + INC + ['-std=c11', '-Wall', '-Wextra', '-Wno-unused-variable',
+                                       '-fsyntax-only', f.name],
+                           capture_output=True, text=True, timeout=60)
+        return p.returncode, p.stderr
+    finally:
+        os.unlink(f.name)
+
+
+def check(cond, what, detail=''):
+    global failures
+    print(('ok   ' if cond else 'FAIL ') + what)
+    if not cond:
+        failures += 1
+        print('     ' + detail.replace('\n', '\n     '))
+
+
+for old, (body, new) in OLD.items():
+    rc, err = compile_body(body)
+    check(rc == 0 and 'deprecated' in err and new in err,
+          '%s compiles, deprecated in favour of %s' % (old, new), err)
+rc, err = compile_body(NEW)
+check(rc == 0 and 'warning' not in err, 'the new names compile without a warning', err)
+sys.exit(1 if failures else 0)
