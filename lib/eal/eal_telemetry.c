@@ -77,7 +77,7 @@ static int segment(const struct udk_memseg *seg, void *arg)
 	udk_json_u64(j, "len", seg->len);
 	udk_json_u64(j, "page_size", seg->page_size);
 	udk_json_i64(j, "socket", seg->socket);
-	if (seg->iova == UDK_BAD_IOVA)
+	if (seg->iova == UDK_IOVA_BAD)
 		udk_json_str(j, "iova", NULL);
 	else
 		udk_json_u64(j, "iova", seg->iova);

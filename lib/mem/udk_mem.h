@@ -22,7 +22,6 @@ extern "C" {
 #endif
 
 #define UDK_MAX_NUMA_NODES 8
-#define UDK_BAD_IOVA UDK_IOVA_BAD
 #define UDK_SOCKET_ANY (-1)
 
 /* One segment of a heap.  Read-only for everyone but lib/mem, except iova,
@@ -34,7 +33,7 @@ struct udk_memseg {
 	int fd;           /* hugetlbfs file or memfd; owned by lib/mem */
 	off_t fd_offset;
 	int socket;       /* NUMA node the pages sit on */
-	uint64_t iova;    /* in the process's default map; UDK_BAD_IOVA until mapped */
+	uint64_t iova;    /* in the process's default map; UDK_IOVA_BAD until mapped */
 };
 
 /* A segment somebody else made and mapped (udk-broker, through lib/eal's
@@ -110,7 +109,7 @@ const struct udk_memseg *udk_mem_find(struct udk_mem *mem, const void *va);
 
 /* The IOVA of ptr: heap memory whose segment has an IOVA (set by an ALLOC
  * callback), else memory found in the fallback table (below), else
- * UDK_BAD_IOVA.  Lock-free and O(1) (a radix-table lookup, udk_iova.h): any
+ * UDK_IOVA_BAD.  Lock-free and O(1) (a radix-table lookup, udk_iova.h): any
  * thread, any time, also while the heap grows.  A segment's translation is
  * published after its ALLOC callbacks and withdrawn before its FREE ones. */
 uint64_t udk_mem_virt2iova(struct udk_mem *mem, const void *ptr);
@@ -173,12 +172,15 @@ struct udk_mem *udk_mem_default(void);
 void *udk_mem_default_zmalloc(size_t size, size_t align, int socket);
 void udk_mem_default_free(void *ptr);
 /* udk_mem_virt2iova() on the default memory: the IOVA of ptr in the default
- * map (heap or registered memory), or UDK_BAD_IOVA if ptr is neither.
+ * map (heap or registered memory), or UDK_IOVA_BAD if ptr is neither.
  * Lock-free, O(1), any thread. */
 uint64_t udk_virt2iova(const void *ptr);
 
 /* Deprecated, to be removed in the release after 0.1: the names these calls
- * had, in lib/dma's udk_dma_ prefix although they are lib/mem's. */
+ * had, in lib/dma's udk_dma_ prefix although they are lib/mem's, and the
+ * second name of lib/iova's "no IOVA" (a warning at each use). */
+#define UDK_BAD_IOVA                                                                      \
+	_Pragma("GCC warning \"UDK_BAD_IOVA is deprecated: use UDK_IOVA_BAD\"") UDK_IOVA_BAD
 __attribute__((deprecated("udk_dma_zmalloc() is now udk_mem_default_zmalloc()")))
 static inline void *udk_dma_zmalloc(size_t size, size_t align, int socket)
 {

@@ -50,7 +50,7 @@ int main(void)
 	LAB_CHECK(n >= 1 && r[n - 1].last <= (1ULL << 39) - 1);
 
 	id = udk_mem_default_zmalloc(4096, 4096, UDK_SOCKET_ANY);
-	LAB_CHECK(id != NULL && udk_virt2iova(id) != UDK_BAD_IOVA);
+	LAB_CHECK(id != NULL && udk_virt2iova(id) != UDK_IOVA_BAD);
 	printf("Identify into %p (IOVA 0x%llx)\n", id, (unsigned long long)udk_virt2iova(id));
 	LAB_CHECK_RC(lab_nvme_identify(&nvme, udk_virt2iova(id)), 0);
 	LAB_CHECK(lab_nvme_identify_ok(id, "udk-lab-nvme0"));

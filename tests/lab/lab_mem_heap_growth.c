@@ -43,7 +43,7 @@ int main(void)
 	}
 	LAB_CHECK(st.segments > st0.segments);
 	const struct udk_memseg *seg = udk_mem_find(udk_eal_mem(), chunk[k]);
-	LAB_CHECK(seg != NULL && seg->iova != UDK_BAD_IOVA);
+	LAB_CHECK(seg != NULL && seg->iova != UDK_IOVA_BAD);
 	printf("after %d MiB: %llu segments; new segment %p+0x%zx at IOVA 0x%llx\n", k + 1,
 	       (unsigned long long)st.segments, seg->va, seg->len, (unsigned long long)seg->iova);
 	LAB_CHECK_RC(udk_dmamap_info(map, &i1), 0);

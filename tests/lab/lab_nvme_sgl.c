@@ -119,7 +119,7 @@ int main(void)
 	int adjacent = 0;
 	for (int i = 0; i + 1 < PAGES; i++) {
 		uint64_t x = udk_virt2iova(scat + i * 4096), y = udk_virt2iova(scat + i * 4096 + 4096);
-		REQUIRE(x != UDK_BAD_IOVA && y != UDK_BAD_IOVA);
+		REQUIRE(x != UDK_IOVA_BAD && y != UDK_IOVA_BAD);
 		adjacent += y == x + 4096;
 	}
 	printf("registered buffer: page 0 at IOVA 0x%llx, page 1 at 0x%llx; %d of %d neighbours "

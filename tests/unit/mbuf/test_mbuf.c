@@ -51,7 +51,7 @@ static void test_alloc_layout(void)
 	CU_ASSERT_PTR_EQUAL(m->pool, mp);
 	/* The precomputed IOVA is the heap's translation of the data. */
 	CU_ASSERT_EQUAL(udk_pktmbuf_iova(m), udk_virt2iova(udk_pktmbuf_mtod(m, void *)));
-	CU_ASSERT_NOT_EQUAL(udk_pktmbuf_iova(m), UDK_BAD_IOVA);
+	CU_ASSERT_NOT_EQUAL(udk_pktmbuf_iova(m), UDK_IOVA_BAD);
 	udk_pktmbuf_free(m);
 }
 

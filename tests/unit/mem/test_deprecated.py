@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The old names of lib/mem's calls still compile, each with a
+"""The old names of lib/mem's calls and of UDK_IOVA_BAD still compile, each with a
 deprecation warning that names its replacement, and the new names compile
 clean under -Wall -Wextra -Werror.  argv: the C compiler (one or more words),
 then '--', then the include directories."""
@@ -17,9 +17,12 @@ OLD = {
     'udk_dma_zmalloc': ('void *p = udk_dma_zmalloc(64, 0, UDK_SOCKET_ANY);',
                         'udk_mem_default_zmalloc()'),
     'udk_dma_free': ('udk_dma_free((void *)0);', 'udk_mem_default_free()'),
+    'UDK_BAD_IOVA': ('unsigned long long b = UDK_BAD_IOVA;', 'UDK_IOVA_BAD'),
 }
 NEW = '''void *p = udk_mem_default_zmalloc(64, 0, UDK_SOCKET_ANY);
-udk_mem_default_free(p);'''
+udk_mem_default_free(p);
+unsigned long long b = UDK_IOVA_BAD;
+(void)b;'''
 
 
 def compile_body(body):
