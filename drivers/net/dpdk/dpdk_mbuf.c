@@ -7,7 +7,7 @@
  *   (dport_pool_get), whose buffers carry udk's fields (registered as
  *   DPDK dynamic fields at the offsets udk_mbuf gives them): udk's pool
  *   pointer is a udk pool with ops (the proxy) that frees through DPDK.
- * - udk's own buffers: their dpdk_pool is one DPDK pool ("udk-mbufs", the
+ * - udk's own buffers: their ext_pool is one DPDK pool ("udk-mbufs", the
  *   mempool driver below) whose put returns each buffer to its udk pool. */
 #include <errno.h>
 #include <stdio.h>
@@ -183,7 +183,7 @@ int dport_mbuf_init(void)
 	}
 	rte_pktmbuf_pool_init(udk_bufs, &priv);
 	bridged[nb_bridged++] = udk_bufs;
-	udk_pktmbuf_set_dpdk_pool(udk_bufs);
+	udk_pktmbuf_set_ext_pool(udk_bufs);
 out:
 	init_state = rc < 0 ? rc : 1;
 	return rc;

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""The old names of lib/mem's calls and of UDK_IOVA_BAD still compile, each with a
-deprecation warning that names its replacement, and the new names compile
-clean under -Wall -Wextra -Werror.  argv: the C compiler (one or more words),
-then '--', then the include directories."""
+"""The old names of lib/mem's calls, of UDK_IOVA_BAD and of lib/mbuf's
+external-pool hook still compile, each with a deprecation warning that names
+its replacement, and the new names compile clean under -Wall -Wextra.  argv: the C compiler (one or more words),
+then '--', then the source and build roots (every lib/ folder in them is on
+the include path, as for a program built against udk)."""
 import os
 import subprocess
 import sys
@@ -10,7 +11,8 @@ import tempfile
 
 sep = sys.argv.index('--')
 CC = sys.argv[1:sep]
-INC = ['-I' + d for d in sys.argv[sep + 1:]]
+INC = ['-I' + os.path.join(root, 'lib', d) for root in sys.argv[sep + 1:]
+       for d in sorted(os.listdir(os.path.join(sys.argv[sep + 1], 'lib')))]
 failures = 0
 
 OLD = {
@@ -18,15 +20,18 @@ OLD = {
                         'udk_mem_default_zmalloc()'),
     'udk_dma_free': ('udk_dma_free((void *)0);', 'udk_mem_default_free()'),
     'UDK_BAD_IOVA': ('unsigned long long b = UDK_BAD_IOVA;', 'UDK_IOVA_BAD'),
+    'udk_pktmbuf_set_dpdk_pool': ('udk_pktmbuf_set_dpdk_pool((void *)0);',
+                                  'udk_pktmbuf_set_ext_pool()'),
 }
 NEW = '''void *p = udk_mem_default_zmalloc(64, 0, UDK_SOCKET_ANY);
 udk_mem_default_free(p);
 unsigned long long b = UDK_IOVA_BAD;
-(void)b;'''
+(void)b;
+udk_pktmbuf_set_ext_pool((void *)0);'''
 
 
 def compile_body(body):
-    src = '#include "udk_mem.h"\nvoid f(void);\nvoid f(void)\n{\n%s\n}\n' % body
+    src = '#include "udk_mem.h"\n#include "udk_mbuf.h"\nvoid f(void);\nvoid f(void)\n{\n%s\n}\n' % body
     with tempfile.NamedTemporaryFile('w', suffix='.c', delete=False) as f:
         f.write(src)
     try:
