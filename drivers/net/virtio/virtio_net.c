@@ -10,7 +10,7 @@
 #include <sys/random.h>
 
 #include "udk_eal.h"
-#include "udk_ethdev.h"
+#include "udk_ethdev_driver.h"
 #include "udk_mbuf.h"
 #include "udk_util.h"
 #include "virtio_dev.h"
