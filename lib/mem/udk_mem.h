@@ -173,7 +173,8 @@ void *udk_mem_default_zmalloc(size_t size, size_t align, int socket);
 void udk_mem_default_free(void *ptr);
 /* udk_mem_virt2iova() on the default memory: the IOVA of ptr in the default
  * map (heap or registered memory), or UDK_IOVA_BAD if ptr is neither.
- * Lock-free, O(1), any thread. */
+ * Lock-free, O(1), any thread.  Which translation call is for what:
+ * doc/iova.md, "Translation". */
 uint64_t udk_virt2iova(const void *ptr);
 
 /* Deprecated, to be removed in the release after 0.1: the names these calls
