@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
 # From a fresh clone to udk on (emulated) hardware in one command: installs
 # what is missing (scripts/setup.sh), builds into build/, boots the lab guest
 # (QEMU TCG: an emulated Intel IOMMU, two NVMe controllers, four NICs) and runs

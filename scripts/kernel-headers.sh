@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Install the kernel uapi headers udk needs for its iommufd backend
 # (<linux/iommufd.h> and a <linux/vfio.h> with the device cdev ioctls) from
 # Debian's linux-source tarball, with the kernel's own scripts/headers_install.sh

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Install what udk needs to build and test on Debian 12, lab included (QEMU,
 # a Debian kernel, busybox-static).  Idempotent: does nothing when everything
 # is installed already.  Needs root only when something is missing.
@@ -11,6 +12,8 @@ PACKAGES=(
 	libhugetlbfs-dev libnuma-dev libcunit1-dev
 	# udk-fwd --pcap
 	libpcap-dev
+	# udk-top: parses the telemetry answers of other processes (required)
+	libjansson-dev
 	# the iommufd backend's uapi headers (<linux/iommufd.h>, the VFIO cdev
 	# ioctls), which linux-libc-dev 6.1 lacks: scripts/kernel-headers.sh
 	# installs them into the build dir from this tarball
@@ -19,6 +22,9 @@ PACKAGES=(
 	# the initramfs' shell, modprobe for the guest (which runs the host's root)
 	qemu-system-x86 linux-image-amd64 busybox-static cpio kmod
 	python3 xz-utils
+	# lab_devbind_in_use: mkfs.ext4 and an address on an e1000 in the guest,
+	# which runs the host's root (mkswap and swapon are util-linux, always there)
+	e2fsprogs iproute2
 	# tests/perf/nvme_vs_fio.py: the kernel nvme driver's side of the comparison
 	fio
 	# tests/fuzz: libFuzzer targets (clang -fsanitize=fuzzer) for udk-broker's parser and the

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Every test of udk, from a fresh clone: installs what is missing
 # (scripts/setup.sh), builds the iommufd lab kernel once (cached), builds
 # build/ and runs all its tests (unit, and lab in both guests: suite lab on
@@ -24,6 +25,20 @@ if ! step scripts/setup.sh; then
 	echo "0 passed, 1 failed, 0 skipped"
 	exit 1
 fi
+# Host tests that need hugepages (udk-broker's sealed hugetlb segments, the
+# EAL on hugepages) skip without them, and a fresh machine has none: as root,
+# mount hugetlbfs and reserve 512 pages of 2 MiB (1 GiB) unless there are
+# more already.
+host_hugepages() {
+	[ "$(id -u)" -eq 0 ] || { echo "hugepages: not root, host tests that need them skip"; return 0; }
+	mkdir -p /dev/hugepages
+	mountpoint -q /dev/hugepages || mount -t hugetlbfs -o pagesize=2M nodev /dev/hugepages || return
+	local n
+	n=$(cat /proc/sys/vm/nr_hugepages)
+	[ "$n" -ge 512 ] || echo 512 >/proc/sys/vm/nr_hugepages || return
+	echo "hugepages: $(cat /proc/sys/vm/nr_hugepages) of 2 MiB reserved, hugetlbfs on /dev/hugepages"
+}
+step host_hugepages
 # setup.sh installed QEMU and a kernel: the lab must run, not skip.
 export UDK_LAB_REQUIRED=1
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* grant.c - the broker's answers: HELLO checked against the policy and turned
  * into a GRANT (device fds, segment fds, the segment-to-IOVA table), MEM into
  * one more segment within the policy's limit.  Every grant and every refusal
@@ -10,26 +11,46 @@
 #include "broker.h"
 #include "udk_util.h"
 
+static int vrefuse(struct conn *c, int code, bool quiet, const char *fmt, va_list ap)
+{
+	struct udk_broker_msg m = {.type = UDK_BROKER_ERROR};
+
+	vsnprintf(m.u.error.text, sizeof(m.u.error.text), fmt, ap);
+	for (char *p = m.u.error.text; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = ' ';
+	m.u.error.code = code < 0 ? code : -EPERM;
+	if (!quiet)
+		blog("REFUSED uid %u gid %u pid %d: %s", (unsigned int)c->uid,
+		     (unsigned int)c->gid, (int)c->pid, m.u.error.text);
+	udk_broker_send_msg(c->sock, &m, NULL);
+	return m.u.error.code;
+}
+
+int grant_refuse(struct conn *c, int code, bool quiet, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = vrefuse(c, code, quiet, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
 /* Tell the client why (ERROR) and log the refusal. */
 static int refuse(struct conn *c, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 static int refuse(struct conn *c, int code, const char *fmt, ...)
 {
-	struct udk_broker_msg m = {.type = UDK_BROKER_ERROR};
 	va_list ap;
+	int rc;
 
 	va_start(ap, fmt);
-	vsnprintf(m.u.error.text, sizeof(m.u.error.text), fmt, ap);
+	rc = vrefuse(c, code, false, fmt, ap);
 	va_end(ap);
-	for (char *p = m.u.error.text; *p; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			*p = ' ';
-	m.u.error.code = code < 0 ? code : -EPERM;
-	blog("REFUSED uid %u gid %u pid %d: %s", (unsigned int)c->uid, (unsigned int)c->gid,
-	     (int)c->pid, m.u.error.text);
-	udk_broker_send_msg(c->sock, &m, NULL);
-	return m.u.error.code;
+	return rc;
 }
 
 static const char *rule_name(const struct rule *r, char *buf, size_t len)
@@ -53,16 +74,16 @@ static int check_devices(struct broker *b, struct conn *c, const struct rule *r,
 			return refuse(c, -EACCES, "device %s is not granted to uid %u by policy %s "
 				      "(rule %s)", h->devs[i], (unsigned int)c->uid, b->policy.path,
 				      rule_name(r, rn, sizeof(rn)));
-		o = session_holding(b, h->devs[i]);
-		if (o != NULL && o->uid != c->uid && o->sock >= 0)
-			return refuse(c, -EBUSY, "device %s is in use by another client (uid %u, "
-				      "pid %d); try again when it exits", h->devs[i],
-				      (unsigned int)o->uid, (int)o->pid);
+		o = session_blocking(b, c->uid, h->devs[i], true);
+		if (o != NULL)
+			return refuse(c, -EBUSY, "device %s (or a device of its IOMMU group) is in "
+				      "use by another client (uid %u, pid %d); try again when it "
+				      "exits", h->devs[i], (unsigned int)o->uid, (int)o->pid);
 	}
 	for (unsigned int i = 0; i < h->nb_devs; i++) {
-		struct session *o = session_holding(b, h->devs[i]);
+		struct session *o;
 
-		if (o != NULL && o->uid != c->uid) {
+		while ((o = session_blocking(b, c->uid, h->devs[i], false)) != NULL) {
 			char why[64];
 
 			snprintf(why, sizeof(why), "uid %u wants %s", (unsigned int)c->uid,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* udk-broker - a root daemon that owns VFIO maps and hugepage memory and
  * lends devices to unprivileged processes (doc/broker.md).  A client
  * connects to its UNIX socket; the kernel tells the broker the client's uid
@@ -8,12 +9,14 @@
  * never leave the broker. */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -84,7 +87,9 @@ static void usage(FILE *f)
 		"                      lines 'user|group WHO devices BDF[,BDF..]|- mem SIZE'\n"
 		"  --socket PATH       UNIX socket to listen on (default /run/udk-broker.sock)\n"
 		"  --socket-mode MODE  its permissions, octal (default 0666: anyone may ask,\n"
-		"                      the policy decides)\n"
+		"                      the policy decides; 0660 with --socket-group)\n"
+		"  --socket-group GROUP  its group (a name or gid): with mode 0660 only that\n"
+		"                      group (and root) may even connect\n"
 		"  --huge-dir DIR      hugetlbfs mount for clients' memory (default /dev/hugepages)\n"
 		"  --log FILE          also append every grant and refusal to FILE\n"
 		"  --check             parse the policy, print its rules and exit\n"
@@ -93,8 +98,8 @@ static void usage(FILE *f)
 		"  --version           the version\n"
 		"\n"
 		"A client that exits or crashes has its devices reset at once; its memory\n"
-		"stays mapped for the same user's next start, and is zeroed and freed before\n"
-		"any other user gets it.  doc/broker.md has the security model.\n");
+		"stays mapped for the same user's next start, and is freed before any other\n"
+		"user gets it, who gets it zeroed.  doc/broker.md has the security model.\n");
 }
 
 static void on_signal(int sig)
@@ -103,11 +108,16 @@ static void on_signal(int sig)
 	stop = 1;
 }
 
-static int listen_on(const char *path, mode_t mode)
+/* Listen on path, a socket with mode and (gid != -1) that group.  The mode
+ * is the socket's from its creation (umask around bind), and the group is
+ * set without following a symlink: nothing here may be turned on another
+ * file by whoever can write to the socket's directory. */
+static int listen_on(const char *path, mode_t mode, gid_t gid)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	struct stat st;
-	int s, probe;
+	mode_t old_mask;
+	int s, probe, rc;
 
 	if (strlen(path) >= sizeof(sa.sun_path)) {
 		fprintf(stderr, PROG ": --socket %s: longer than %zu bytes\n", path,
@@ -132,14 +142,22 @@ static int listen_on(const char *path, mode_t mode)
 		unlink(path); /* left by a broker that died */
 	}
 	s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (s < 0 || bind(s, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(path, mode) < 0 ||
-	    listen(s, 16) < 0) {
-		fprintf(stderr, PROG ": cannot listen on %s: %s\n", path, strerror(errno));
-		if (s >= 0)
-			close(s);
-		return -1;
-	}
+	if (s < 0)
+		goto err;
+	old_mask = umask((mode_t)(~mode & 0777));
+	rc = bind(s, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old_mask);
+	if (rc < 0 ||
+	    (gid != (gid_t)-1 && fchownat(AT_FDCWD, path, (uid_t)-1, gid, AT_SYMLINK_NOFOLLOW) < 0) ||
+	    listen(s, 16) < 0)
+		goto err;
 	return s;
+
+err:
+	fprintf(stderr, PROG ": cannot listen on %s: %s\n", path, strerror(errno));
+	if (s >= 0)
+		close(s);
+	return -1;
 }
 
 static int check_huge_dir(struct broker *b)
@@ -152,6 +170,24 @@ static int check_huge_dir(struct broker *b)
 		return -1;
 	}
 	b->huge_page = (uint64_t)sfs.f_bsize;
+	return 0;
+}
+
+static int parse_group(const char *v, gid_t *gid)
+{
+	struct group *gr = getgrnam(v);
+	char *end;
+	unsigned long n;
+
+	if (gr != NULL) {
+		*gid = gr->gr_gid;
+		return 0;
+	}
+	errno = 0;
+	n = strtoul(v, &end, 10);
+	if (*v < '0' || *v > '9' || *end != '\0' || errno != 0 || n >= 0xffffffffUL)
+		return -EINVAL;
+	*gid = (gid_t)n;
 	return 0;
 }
 
@@ -168,107 +204,49 @@ static void print_policy(const struct policy *p)
 	}
 }
 
-static struct conn conns[BROKER_MAX_CLIENTS];
-static size_t nb_conns;
-
-static void accept_one(int ls)
+/* Enough descriptors for what the policy may make the broker hold: per
+ * session its map, group and device fds and segments, and what its user's
+ * connections may have sent that waits to be closed; group rules count for
+ * several users.  The soft limit is raised to that (as far as the hard
+ * one allows: root may raise that too); a shortfall is logged, and accept()
+ * copes with it. */
+static void raise_nofile(const struct policy *p)
 {
-	struct ucred cr;
-	socklen_t len = sizeof(cr);
-	int s = accept4(ls, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	struct rlimit rl;
+	rlim_t need = 64 + BROKER_MAX_CLIENTS, was;
 
-	if (s < 0)
+	for (size_t i = 0; i < p->nb_rules; i++)
+		need += (p->rules[i].is_group ? 16 : 1) *
+			(4 + 2 * (rlim_t)p->rules[i].nb_devs + UDK_BROKER_MAX_SEGS +
+			 BROKER_MAX_WAITING_FDS + BROKER_MAX_PER_UID * UDK_BROKER_RECV_ALL_FDS);
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= need)
 		return;
-	if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0) {
-		blog("REFUSED a connection: SO_PEERCRED: %s", strerror(errno));
-		close(s);
-		return;
+	was = rl.rlim_cur;
+	if (rl.rlim_max < need) {
+		struct rlimit up = {need, need};
+
+		if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+			rl = up;
 	}
-	if (nb_conns == BROKER_MAX_CLIENTS) {
-		blog("REFUSED uid %u pid %d: %d connections already", (unsigned int)cr.uid,
-		     (int)cr.pid, BROKER_MAX_CLIENTS);
-		close(s);
-		return;
-	}
-	conns[nb_conns++] = (struct conn){.sock = s, .uid = cr.uid, .gid = cr.gid, .pid = cr.pid};
-}
-
-static void drop(struct broker *b, size_t i, const char *why)
-{
-	struct conn *c = &conns[i];
-
-	if (c->s != NULL) {
-		blog("uid %u pid %d: client gone (%s)", (unsigned int)c->uid, (int)c->pid, why);
-		session_park(c->s);
-	}
-	close(c->sock);
-	(void)b;
-	conns[i] = conns[--nb_conns];
-}
-
-/* One message from connection i; drop it on anything but a good request. */
-static void serve(struct broker *b, size_t i)
-{
-	char buf[UDK_BROKER_MSG_MAX];
-	int fds[UDK_BROKER_MAX_FDS];
-	unsigned int nfds;
-	size_t len;
-	int rc;
-
-	rc = udk_broker_recv(conns[i].sock, buf, sizeof(buf), &len, fds, UDK_BROKER_MAX_FDS,
-			     &nfds);
-	if (rc == -EAGAIN)
-		return;
-	if (rc < 0) {
-		blog("REFUSED uid %u pid %d: unreadable message (%s)", (unsigned int)conns[i].uid,
-		     (int)conns[i].pid, udk_strerror(rc));
-		drop(b, i, "bad message");
+	rl.rlim_cur = rl.rlim_max < need ? rl.rlim_max : need;
+	if (rl.rlim_cur == was || setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+		blog("RLIMIT_NOFILE stays %llu, below the %llu the policy may need",
+		     (unsigned long long)was, (unsigned long long)need);
 		return;
 	}
-	if (len == 0) {
-		drop(b, i, "socket closed");
-		return;
-	}
-	/* Clients send no descriptors: close any, the parser refuses the message. */
-	for (unsigned int k = 0; k < nfds; k++)
-		close(fds[k]);
-	rc = grant_message(b, &conns[i], buf, len, nfds);
-	if (rc < 0)
-		drop(b, i, "request refused");
-}
-
-static int run(struct broker *b, int ls)
-{
-	struct pollfd pf[BROKER_MAX_CLIENTS + 1];
-
-	while (!stop) {
-		pf[0] = (struct pollfd){.fd = ls, .events = POLLIN};
-		for (size_t i = 0; i < nb_conns; i++)
-			pf[i + 1] = (struct pollfd){.fd = conns[i].sock, .events = POLLIN};
-		if (poll(pf, nb_conns + 1, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			blog("poll: %s", strerror(errno));
-			return 1;
-		}
-		/* Backwards: drop() moves the last connection into the slot. */
-		for (size_t i = nb_conns; i-- > 0;) {
-			if (pf[i + 1].revents & POLLIN)
-				serve(b, i);
-			else if (pf[i + 1].revents & (POLLHUP | POLLERR | POLLNVAL))
-				drop(b, i, "socket closed");
-		}
-		if (pf[0].revents & POLLIN)
-			accept_one(ls);
-	}
-	return 0;
+	blog("RLIMIT_NOFILE raised from %llu to %llu%s", (unsigned long long)was,
+	     (unsigned long long)rl.rlim_cur,
+	     rl.rlim_cur < need ? " (the hard limit; the policy may need more)" : "");
 }
 
 int main(int argc, char **argv)
 {
 	static struct broker b;
+	static struct server sv;
 	const char *policy = NULL, *sock = "/run/udk-broker.sock", *logpath = NULL;
 	unsigned long mode = 0666;
+	bool mode_set = false;
+	gid_t sgid = (gid_t)-1;
 	bool check = false;
 	char err[600], *end;
 	int ls, rc, level;
@@ -302,6 +280,13 @@ int main(int argc, char **argv)
 					"like 0660\n", v);
 				return 2;
 			}
+			mode_set = true;
+		} else if (!strcmp(a, "--socket-group")) {
+			if (parse_group(v, &sgid) < 0) {
+				fprintf(stderr, PROG ": --socket-group '%s': no such group (a name "
+					"or a numeric gid)\n", v);
+				return 2;
+			}
 		} else if (!strcmp(a, "--huge-dir")) {
 			snprintf(b.huge_dir, sizeof(b.huge_dir), "%s", v);
 		} else if (!strcmp(a, "--log")) {
@@ -328,6 +313,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, PROG ": invalid policy: %s\n", err);
 		return 1;
 	}
+	if (sgid != (gid_t)-1 && !mode_set)
+		mode = 0660;
 	if (check) {
 		print_policy(&b.policy);
 		return 0;
@@ -348,15 +335,25 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
-	ls = listen_on(sock, (mode_t)mode);
+	raise_nofile(&b.policy);
+	ls = listen_on(sock, (mode_t)mode, sgid);
 	if (ls < 0)
 		return 1;
-	blog("listening on %s (mode %04lo), policy %s with %zu rules, memory from %s "
-	     "(%llu kB pages)", sock, mode, policy, b.policy.nb_rules, b.huge_dir,
-	     (unsigned long long)(b.huge_page >> 10));
-	rc = run(&b, ls);
-	while (nb_conns > 0)
-		drop(&b, nb_conns - 1, "broker stopping");
+	blog("listening on %s (mode %04lo, group %d), policy %s with %zu rules, memory from %s "
+	     "(%llu kB pages)", sock, mode, sgid == (gid_t)-1 ? -1 : (int)sgid, policy,
+	     b.policy.nb_rules, b.huge_dir, (unsigned long long)(b.huge_page >> 10));
+	rc = server_init(&sv, &b, ls);
+	if (rc < 0) {
+		blog("cannot start: %s", strerror(-rc));
+		close(ls);
+		unlink(sock);
+		return 1;
+	}
+	while (!stop && rc == 0)
+		rc = server_step(&sv, -1);
+	if (rc < 0)
+		blog("poll: %s", strerror(-rc));
+	server_fini(&sv);
 	while (b.sessions != NULL)
 		session_evict(&b, b.sessions, "broker stopping");
 	close(ls);
@@ -364,5 +361,5 @@ int main(int argc, char **argv)
 	blog("stopped");
 	if (log_file != NULL)
 		fclose(log_file);
-	return rc;
+	return rc < 0 ? 1 : 0;
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* policy.c - udk-broker's policy file: who may have which devices and how
  * much memory.  One rule per line, every field required, in this order:
  *

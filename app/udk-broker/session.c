@@ -1,9 +1,10 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* session.c - what one user holds: a map of its own (an iommufd context with
  * one IOAS where the kernel has iommufd, else a VFIO type1 container, made
  * through lib/dma), the devices attached to it and the hugepage segments
  * mapped into it.  A session outlives its client (parked) so the same user's
  * next start finds its memory zeroed, pinned and mapped already; it is evicted
- * (devices reset, memory zeroed and freed, map destroyed) before anything of
+ * (devices reset, memory freed to the pool, map destroyed) before anything of
  * it goes to another user. */
 #include <errno.h>
 #include <fcntl.h>
@@ -35,6 +36,33 @@ struct session *session_holding(struct broker *b, const char *bdf)
 	return NULL;
 }
 
+int session_dev_group(const char *bdf)
+{
+	char path[300], name[32], *end;
+	long g;
+
+	snprintf(path, sizeof(path), "%s/bus/pci/devices/%s/iommu_group", udk_sysfs_root(), bdf);
+	if (udk_sysfs_link_name(path, name, sizeof(name)) < 0)
+		return -1;
+	g = strtol(name, &end, 10);
+	return *name != '\0' && *end == '\0' && g >= 0 && g < 1 << 30 ? (int)g : -1;
+}
+
+struct session *session_blocking(struct broker *b, uid_t uid, const char *bdf, bool connected)
+{
+	int group = session_dev_group(bdf);
+
+	for (struct session *s = b->sessions; s != NULL; s = s->next) {
+		if (s->uid == uid || (connected && s->sock < 0))
+			continue;
+		for (unsigned int i = 0; i < s->nb_devs; i++)
+			if (strcmp(s->devs[i].bdf, bdf) == 0 ||
+			    (group >= 0 && s->devs[i].group == group))
+				return s;
+	}
+	return NULL;
+}
+
 int session_create(struct broker *b, uid_t uid, gid_t gid, struct session **out)
 {
 	struct udk_dmamap_opts o;
@@ -54,7 +82,7 @@ int session_create(struct broker *b, uid_t uid, gid_t gid, struct session **out)
 	 * user's devices are bound to a context no other user's device is
 	 * bound to: a bound cdev may re-attach itself to any IOAS of its own
 	 * context by id, and here that holds only its user's memory. */
-	o.backend = UDK_DMAMAP_AUTO;
+	o.backend = b->map_backend;
 	snprintf(name, sizeof(name), "uid%u", (unsigned int)uid);
 	o.name = name;
 	rc = udk_dmamap_create(&o, &s->map);
@@ -92,6 +120,7 @@ int session_add_dev(struct session *s, const char *bdf, char *why, size_t len)
 		return rc;
 	}
 	snprintf(d->bdf, sizeof(d->bdf), "%s", bdf);
+	d->group = session_dev_group(bdf);
 	s->nb_devs++;
 	return 0;
 }
@@ -120,7 +149,6 @@ void session_backend(const struct session *s, char *buf, size_t len)
 int session_add_seg(struct broker *b, struct session *s, uint64_t want, char *why, size_t wlen)
 {
 	struct bseg *g = &s->segs[s->nb_segs];
-	char path[300];
 	uint64_t len = UDK_ALIGN_UP(want, b->huge_page);
 	int rc;
 
@@ -129,51 +157,21 @@ int session_add_seg(struct broker *b, struct session *s, uint64_t want, char *wh
 			 UDK_BROKER_MAX_SEGS);
 		return -E2BIG;
 	}
-	snprintf(path, sizeof(path), "%s/udk-broker-uid%u.XXXXXX", b->huge_dir,
-		 (unsigned int)s->uid);
-	g->fd = mkostemp(path, O_CLOEXEC);
-	if (g->fd < 0) {
-		rc = -errno;
-		snprintf(why, wlen, "cannot create a segment in %s: %s", b->huge_dir, strerror(errno));
+	rc = bseg_create(g, b->huge_dir, b->huge_page, len, s->uid, why, wlen);
+	if (rc < 0)
 		return rc;
-	}
-	unlink(path);
-	if (ftruncate(g->fd, (off_t)len) < 0) {
-		rc = -errno;
-		snprintf(why, wlen, "cannot size a %llu MiB segment: %s",
-			 (unsigned long long)(len >> 20), strerror(errno));
-		goto err_close;
-	}
-	g->va = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, g->fd, 0);
-	if (g->va == MAP_FAILED) {
-		rc = -errno;
-		snprintf(why, wlen, "no %llu MiB of free hugepages in %s (%s); reserve more "
-			 "(/proc/sys/vm/nr_hugepages)", (unsigned long long)(len >> 20), b->huge_dir,
-			 strerror(errno));
-		goto err_close;
-	}
-	/* Zeroed by the broker, whatever the kernel did: the client sees no
-	 * byte it did not write. */
-	memset(g->va, 0, len);
 	udk_last_error_clear();
 	rc = udk_dmamap_map(s->map, g->va, len, &g->iova);
 	if (rc < 0) {
 		snprintf(why, wlen, "cannot map a %llu MiB segment: %s",
 			 (unsigned long long)(len >> 20),
 			 udk_last_error()[0] ? udk_last_error() : udk_strerror(rc));
-		goto err_unmap;
+		bseg_release(g, s->uid);
+		return rc;
 	}
-	g->len = len;
-	g->page_size = b->huge_page;
 	s->mem += len;
 	s->nb_segs++;
 	return 0;
-
-err_unmap:
-	munmap(g->va, len);
-err_close:
-	close(g->fd);
-	return rc;
 }
 
 static void quiesce_dev(struct bdev *d, uid_t uid)
@@ -234,14 +232,7 @@ void session_evict(struct broker *b, struct session *s, const char *why)
 		if (udk_dmamap_unmap(s->map, g->va, g->len) < 0)
 			blog("uid %u: a segment at IOVA 0x%llx could not be unmapped (see above)",
 			     (unsigned int)s->uid, (unsigned long long)g->iova);
-		memset(g->va, 0, g->len); /* scrub */
-		munmap(g->va, g->len);
-		/* Truncating drops the pages from every mapping of the file, so a
-		 * copy of the fd the client kept cannot reach them either. */
-		if (ftruncate(g->fd, 0) < 0)
-			blog("uid %u: truncating a segment: %s", (unsigned int)s->uid,
-			     strerror(errno));
-		close(g->fd);
+		bseg_release(g, s->uid);
 	}
 	/* Detach: closes the broker's device fd and takes the group out of the
 	 * container (the kernel refuses while another copy of a device fd is
@@ -250,8 +241,9 @@ void session_evict(struct broker *b, struct session *s, const char *why)
 	for (unsigned int i = 0; i < s->nb_devs; i++)
 		udk_device_close(s->devs[i].dev);
 	udk_dmamap_put(s->map);
-	blog("uid %u: evicted (%s): %u devices reset and returned, %llu MiB zeroed and returned "
-	     "in %.1f ms", (unsigned int)s->uid, why, s->nb_devs,
+	blog("uid %u: evicted (%s): %u devices reset and returned, %llu MiB returned to the "
+	     "hugepage pool (zeroed before anyone maps them again) in %.1f ms",
+	     (unsigned int)s->uid, why, s->nb_devs,
 	     (unsigned long long)(s->mem >> 20), (double)(now_us() - t0) / 1000.0);
 	for (p = &b->sessions; *p != NULL; p = &(*p)->next) {
 		if (*p == s) {

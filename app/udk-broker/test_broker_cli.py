@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """udk-broker on the host, without VFIO: --help, --version, and the errors
 that stop it before it listens (no policy, a bad policy with its line, bad
 options, a directory that is not hugetlbfs), each with its exit status;
@@ -18,7 +19,8 @@ with tempfile.TemporaryDirectory() as d:
         f.write('# ok\nuser 1000 devices 0000:00:04.0 mem 64M\nuser 1000 devices - mem 1M\n')
     # (what, arguments, exit status, texts the output must hold)
     cases = [
-        ('--help', ['--help'], 0, ['--policy FILE', '--socket PATH', 'zeroed']),
+        ('--help', ['--help'], 0, ['--policy FILE', '--socket PATH', '--socket-group GROUP',
+                                   'zeroed']),
         ('--version', ['--version'], 0, ['udk-broker (udk) %s\n' % os.environ['UDK_VERSION']]),
         ('no --policy', [], 2, ['--policy FILE is required']),
         ('--check prints the rules', ['--policy', good, '--check'], 0,
@@ -31,6 +33,8 @@ with tempfile.TemporaryDirectory() as d:
         ('an unknown option', ['--policy', good, '--frob', 'x'], 2, ['--frob: unknown option']),
         ('a bad --socket-mode', ['--policy', good, '--socket-mode', '999'], 2,
          ['is not an octal mode']),
+        ('a bad --socket-group', ['--policy', good, '--socket-group', 'no-such-group-udk'], 2,
+         ["--socket-group 'no-such-group-udk': no such group"]),
         ('--huge-dir that is not hugetlbfs', ['--policy', good, '--huge-dir', d], 1,
          ['is not a hugetlbfs mount']),
         ('an option without its value', ['--policy'], 2, ['missing value']),

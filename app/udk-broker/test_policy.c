@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_policy: udk-broker's policy parser.  A good file gives its rules and
  * the matching rule for a client; every malformation fails the whole file
  * with its line number and what is wrong. */

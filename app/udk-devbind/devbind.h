@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* devbind.h - what the parts of udk-devbind share. */
 #ifndef UDK_DEVBIND_H
 #define UDK_DEVBIND_H
@@ -18,11 +19,21 @@ void errmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * naddrs is 0).  Returns an exit code. */
 int cmd_doctor(const struct udk_pci_addr *addrs, int naddrs);
 
+/* inuse.c: print one line "STEP BDF: in use: ..." for each way the machine
+ * uses the device (a mounted, swapping or held disk; an interface with an
+ * address or the default route), each with what to do.  Returns how many. */
+int devbind_in_use(const char *step, const char *bdf);
+
+/* Refuse (1) or allow (0) taking bdf from its driver drv for step; prints the
+ * uses, then the refusal or, with force, that it goes ahead anyway. */
+int devbind_refuse_in_use(const char *step, const char *bdf, const char *drv, bool force);
+
 /* s as a JSON string, quoted and escaped, on stdout. */
 void json_str(const char *s);
 
 /* probe (probe.c): open each address through VFIO and identify it.
  * Returns an exit code. */
-int cmd_probe(const struct udk_pci_addr *addrs, int naddrs, bool json, bool bind, bool no_dma);
+int cmd_probe(const struct udk_pci_addr *addrs, int naddrs, bool json, bool bind, bool no_dma,
+	      bool force);
 
 #endif

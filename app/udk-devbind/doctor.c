@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* doctor.c - udk-devbind doctor: one line per check of what udk needs from
  * the host (IOMMU, VFIO, limits, hugepages) and from each device, with
  * OK/WARN/FAIL and the exact fix.  sysfs paths go through udk_sysfs_root();

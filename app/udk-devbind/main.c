@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* main.c - udk-devbind: show PCI devices as udk sees them, bind them to
  * vfio-pci and back, diagnose a host (doctor.c) and identify devices through
  * VFIO (probe.c).  Library errors reach stderr through a log sink with the
@@ -17,10 +18,10 @@
 
 static const char usage[] =
 	"usage: " PROG " [status] [--all] [--json]\n"
-	"       " PROG " bind BDF...\n"
+	"       " PROG " bind [--force] BDF...\n"
 	"       " PROG " unbind BDF...\n"
 	"       " PROG " doctor [BDF...]\n"
-	"       " PROG " probe [--json] [--bind] [--no-dma] BDF...\n"
+	"       " PROG " probe [--json] [--bind [--force]] [--no-dma] BDF...\n"
 	"\n"
 	"Show, bind and check PCI devices for udk (VFIO).\n"
 	"\n"
@@ -28,7 +29,9 @@ static const char usage[] =
 	"  status        NICs (class 02), NVMe (0108) and devices on vfio-pci, with\n"
 	"                driver, IOMMU group and NUMA node; says what makes the group\n"
 	"                of a vfio-pci device not viable (the default command)\n"
-	"  bind          bind each BDF to vfio-pci (driver_override, unbind, probe)\n"
+	"  bind          bind each BDF to vfio-pci (driver_override, unbind, probe);\n"
+	"                refuses a device the machine uses (a mounted, swapping or\n"
+	"                held disk, an interface with an address or the default route)\n"
 	"  unbind        give each BDF back to its kernel driver\n"
 	"  doctor        check IOMMU, VFIO, limits, hugepages and the given devices\n"
 	"                (every vfio-pci device when none is given); one line per\n"
@@ -43,6 +46,7 @@ static const char usage[] =
 	"  -j, --json    status, probe: machine-readable output\n"
 	"  -b, --bind    probe: bind each device to vfio-pci first (it stays bound)\n"
 	"      --no-dma  probe: read registers only; never enable an NVMe controller\n"
+	"  -f, --force   bind, probe --bind: bind a device the machine uses anyway\n"
 	"  -h, --help    this text\n"
 	"  -V, --version the version\n"
 	"\n"
@@ -189,7 +193,7 @@ static int cmd_status(bool all, bool json)
 	return rc < 0 ? EXIT_FAIL : EXIT_OK;
 }
 
-static int cmd_bind(bool bind, const struct udk_pci_addr *addrs, int n)
+static int cmd_bind(bool bind, const struct udk_pci_addr *addrs, int n, bool force)
 {
 	char bdf[UDK_PCI_ADDR_STRLEN];
 	int status = EXIT_OK;
@@ -199,7 +203,8 @@ static int cmd_bind(bool bind, const struct udk_pci_addr *addrs, int n)
 		int rc;
 
 		udk_pci_addr_format(&addrs[i], bdf, sizeof(bdf));
-		if (udk_pci_info_get(&addrs[i], &before) < 0) {
+		if (udk_pci_info_get(&addrs[i], &before) < 0 ||
+		    (bind && devbind_refuse_in_use("bind", bdf, before.driver, force))) {
 			status = EXIT_FAIL;
 			continue;
 		}
@@ -230,7 +235,7 @@ int main(int argc, char **argv)
 {
 	const char *cmd = NULL;
 	struct udk_pci_addr *addrs;
-	bool all = false, json = false, bind = false, no_dma = false;
+	bool all = false, json = false, bind = false, no_dma = false, force = false;
 	int naddrs = 0, status, level;
 	const char *env_level = getenv("UDK_LOG_LEVEL");
 
@@ -262,6 +267,8 @@ int main(int argc, char **argv)
 			bind = true;
 		} else if (strcmp(a, "--no-dma") == 0) {
 			no_dma = true;
+		} else if (strcmp(a, "-f") == 0 || strcmp(a, "--force") == 0) {
+			force = true;
 		} else if (a[0] == '-' && a[1] != '\0') {
 			errmsg("unknown option '%s' (see --help)", a);
 			goto usage_error;
@@ -280,6 +287,10 @@ int main(int argc, char **argv)
 		errmsg("--bind and --no-dma are options of probe (see --help)");
 		goto usage_error;
 	}
+	if (force && strcmp(cmd, "bind") != 0 && !(bind && strcmp(cmd, "probe") == 0)) {
+		errmsg("--force is an option of bind and probe --bind (see --help)");
+		goto usage_error;
+	}
 	if (strcmp(cmd, "status") == 0) {
 		if (naddrs > 0) {
 			errmsg("status takes no address (see --help)");
@@ -295,7 +306,7 @@ int main(int argc, char **argv)
 			errmsg("--all and --json are options of status (see --help)");
 			goto usage_error;
 		}
-		status = cmd_bind(cmd[0] == 'b', addrs, naddrs);
+		status = cmd_bind(cmd[0] == 'b', addrs, naddrs, force);
 	} else if (strcmp(cmd, "doctor") == 0) {
 		status = cmd_doctor(addrs, naddrs);
 	} else if (strcmp(cmd, "probe") == 0) {
@@ -307,7 +318,7 @@ int main(int argc, char **argv)
 			errmsg("--all is an option of status (see --help)");
 			goto usage_error;
 		}
-		status = cmd_probe(addrs, naddrs, json, bind, no_dma);
+		status = cmd_probe(addrs, naddrs, json, bind, no_dma, force);
 	} else {
 		errmsg("unknown command '%s': expected status, bind, unbind, doctor or probe "
 		       "(see --help)", cmd);

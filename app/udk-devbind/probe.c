@@ -1,14 +1,13 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* probe.c - udk-devbind probe: open each device through VFIO (a private map
  * on first use) and identify it from what VFIO shows: config space, the
- * capability list, the BARs (region info), the IOMMU group and the map, then
- * the device's own registers (probe_nvme.c, probe_net.c).  Everything is read
- * through lib/pci, never through sysfs resource files. */
+ * capability list, the BARs, the IOMMU group and the map, then the device's
+ * own registers (probe_nvme.c, probe_net.c).  Everything is read through
+ * lib/pci, never through sysfs resource files or VFIO ioctls of our own. */
 #include <errno.h>
-#include <linux/vfio.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <time.h>
 
 #include "devbind.h"
@@ -21,13 +20,9 @@
 #define CFG_STATUS 0x06
 #define CFG_STATUS_CAPLIST 0x10   /* §6.2.3: bit 4, Capabilities List */
 #define CFG_REVISION 0x08
-#define CFG_BAR0 0x10
 #define CFG_SUBSYS_VENDOR 0x2c
 #define CFG_CAP_PTR 0x34
 #define CFG_HDR_LEN 0x40
-#define BAR_IO 0x1                /* §6.2.5.1: bit 0, I/O space */
-#define BAR_MEM_TYPE_64 0x4       /* bits 2:1 = 10b: 64-bit */
-#define BAR_PREFETCH 0x8          /* bit 3 */
 #define CAP_ID_MSIX 0x11
 #define CAP_ID_VENDOR 0x09
 
@@ -107,36 +102,15 @@ static int walk_caps(struct udk_pci_dev *pdev, struct probe_result *r, uint16_t 
 	return 0;
 }
 
-/* BAR sizes from VFIO's region info; the type from the BAR register. */
-static int read_bars(struct udk_pci_dev *pdev, struct probe_result *r, const uint8_t *hdr)
+/* Each BAR as lib/pci describes it (VFIO's region info, the BAR register). */
+static int read_bars(struct udk_pci_dev *pdev, struct probe_result *r)
 {
-	int fd, rc;
+	int rc;
 
-	rc = udk_device_fd(udk_pci_dev_device(pdev), &fd);
-	if (rc < 0)
-		return rc;
 	for (int i = 0; i < 6; i++) {
-		struct vfio_region_info ri = {.argsz = sizeof(ri),
-					      .index = VFIO_PCI_BAR0_REGION_INDEX + (unsigned int)i};
-		struct probe_bar *b = &r->bars[i];
-		uint32_t raw;
-
-		memcpy(&raw, hdr + CFG_BAR0 + 4 * i, 4);
-		if (ioctl(fd, VFIO_DEVICE_GET_REGION_INFO, &ri) < 0) {
-			rc = -errno;
-			return probe_fail(r, rc, "VFIO_DEVICE_GET_REGION_INFO of BAR %d: %s", i,
-					  udk_strerror(rc));
-		}
-		if (ri.size == 0)
-			continue; /* absent, or the upper half of a 64-bit BAR */
-		b->present = true;
-		b->size = ri.size;
-		b->mmap = (ri.flags & VFIO_REGION_INFO_FLAG_MMAP) != 0;
-		b->io = (raw & BAR_IO) != 0;
-		if (!b->io) {
-			b->mem64 = (raw & 0x6) == BAR_MEM_TYPE_64;
-			b->prefetch = (raw & BAR_PREFETCH) != 0;
-		}
+		rc = udk_pci_bar_info(pdev, i, &r->bars[i]);
+		if (rc < 0)
+			return rc; /* lib/pci said why */
 	}
 	return 0;
 }
@@ -200,9 +174,9 @@ static int probe_open_dev(struct udk_pci_dev *pdev, struct probe_result *r,
 	rc = walk_caps(pdev, r, status);
 	if (rc < 0)
 		return lib_fail(r, rc, "capability list");
-	rc = read_bars(pdev, r, hdr);
+	rc = read_bars(pdev, r);
 	if (rc < 0)
-		return r->error[0] ? rc : lib_fail(r, rc, "BARs");
+		return lib_fail(r, rc, "BARs");
 	rc = read_map(pdev, r);
 	if (rc < 0)
 		return r->error[0] ? rc : lib_fail(r, rc, "map");
@@ -238,6 +212,9 @@ static int probe_one(const struct udk_pci_addr *addr, struct probe_result *r,
 	if (rc < 0)
 		return lib_fail(r, rc, "sysfs");
 	if (o->bind && strcmp(r->info.driver, "vfio-pci") != 0) {
+		if (devbind_refuse_in_use("probe --bind", r->bdf, r->info.driver, o->force))
+			return probe_fail(r, -EBUSY, "not bound, not probed: the machine uses it "
+					  "(see above)");
 		snprintf(r->driver_before, sizeof(r->driver_before), "%s", r->info.driver);
 		rc = udk_pci_bind_vfio(addr);
 		if (rc < 0)
@@ -255,9 +232,10 @@ static int probe_one(const struct udk_pci_addr *addr, struct probe_result *r,
 	return rc;
 }
 
-int cmd_probe(const struct udk_pci_addr *addrs, int n, bool json, bool bind, bool no_dma)
+int cmd_probe(const struct udk_pci_addr *addrs, int n, bool json, bool bind, bool no_dma,
+	      bool force)
 {
-	struct probe_opts o = {.json = json, .bind = bind, .no_dma = no_dma};
+	struct probe_opts o = {.json = json, .bind = bind, .no_dma = no_dma, .force = force};
 	static struct probe_result r; /* large: not on the stack */
 	int status = EXIT_OK;
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* probe.h - udk-devbind probe: what it learns about one device through VFIO
  * (probe.c collects the generic part, probe_nvme.c and probe_net.c the
  * device-specific part, probe_print.c prints it as text or JSON). */
@@ -20,12 +21,6 @@ struct probe_cap {
 	uint8_t id, off;
 	int msix_table_size;  /* MSI-X: Table Size + 1 (§6.8.2.3); else -1 */
 	int virtio_cfg_type;  /* vendor-specific on virtio: cfg_type; else -1 */
-};
-
-struct probe_bar {
-	bool present;
-	bool io, mem64, prefetch, mmap;
-	uint64_t size;
 };
 
 /* NVMe 1.4 §3.1: controller registers, and Identify Controller (§5.15). */
@@ -82,7 +77,7 @@ struct probe_result {
 	uint32_t class_code;
 	struct probe_cap caps[PROBE_MAX_CAPS];
 	int ncaps;
-	struct probe_bar bars[6];
+	struct udk_pci_bar_info bars[6]; /* size 0: absent */
 	/* the IOMMU side */
 	int iommu_group;
 	char map_name[64];
@@ -99,7 +94,7 @@ struct probe_result {
 };
 
 struct probe_opts {
-	bool json, bind, no_dma;
+	bool json, bind, no_dma, force;
 };
 
 /* Device-specific parts: 0, or a negative error after saying why (a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* probe_net.c - identify the lab's NICs through VFIO by reading their
  * registers: Intel 82574 (e1000e) and 8254x (e1000) receive address 0 and
  * device status, and modern virtio devices' features and (virtio-net) MAC.

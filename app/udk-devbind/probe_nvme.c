@@ -1,55 +1,22 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* probe_nvme.c - identify an NVMe controller through VFIO: its registers
  * (NVMe 1.4 §3.1), then, unless --no-dma, an admin queue pair just long
  * enough for one Identify Controller (§5.15), in pages of our own mapped into
  * the device's map, and the controller disabled again.  The NVMe driver
- * proper is drivers/nvme; this is the smallest correct sequence (§7.6.1). */
+ * proper is drivers/nvme; this is the smallest correct sequence (§7.6.1),
+ * written with the driver's own register and queue entry definitions
+ * (drivers/nvme/nvme_spec.h). */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "nvme_spec.h"
 #include "probe.h"
 #include "udk_util.h"
 
-/* NVMe 1.4 §3.1: controller registers (offsets in BAR0). */
-#define NVME_REG_CAP 0x00
-#define NVME_REG_VS 0x08
-#define NVME_REG_CC 0x14
-#define NVME_REG_CSTS 0x1c
-#define NVME_REG_AQA 0x24
-#define NVME_REG_ASQ 0x28
-#define NVME_REG_ACQ 0x30
-#define NVME_REG_SQ0TDBL 0x1000 /* §3.1.24: doorbells start at 1000h */
-
-#define NVME_CC_EN 0x1
-#define NVME_CSTS_RDY 0x1
-#define NVME_CSTS_CFS 0x2
-/* §3.1.5 CC: CSS 6:4 = 000b (NVM), MPS 10:7 = 0 (4 KiB), AMS 13:11 = 000b
- * (round robin), IOSQES 19:16 = 6 (64 B), IOCQES 23:20 = 4 (16 B). */
-#define NVME_CC_CONFIG (6u << 16 | 4u << 20)
-
-#define PROBE_QD 2               /* the smallest admin queue (AQA is 0's based, >= 1) */
-#define PROBE_PAGE 4096u
-#define NVME_OPC_IDENTIFY 0x06   /* §5.15, Figure 243 (admin opcodes) */
-#define NVME_CNS_CTRL 0x01       /* §5.15.1: Identify Controller data structure */
-
-/* §4.2: a submission queue entry (common command format). */
-struct nvme_sqe {
-	uint8_t opc, flags;
-	uint16_t cid;
-	uint32_t nsid, cdw2, cdw3;
-	uint64_t mptr, prp1, prp2;
-	uint32_t cdw10, cdw11, cdw12, cdw13, cdw14, cdw15;
-};
-_Static_assert(sizeof(struct nvme_sqe) == 64, "NVMe 1.4 §4.2: an SQE is 64 bytes");
-
-/* §4.6: a completion queue entry; status bit 0 is the phase tag. */
-struct nvme_cqe {
-	uint32_t dw0, dw1;
-	uint16_t sqhd, sqid, cid, status;
-};
-_Static_assert(sizeof(struct nvme_cqe) == 16, "NVMe 1.4 §4.6: a CQE is 16 bytes");
+#define PROBE_QD 2 /* the smallest admin queue (AQA is 0's based, >= 1) */
 
 /* Our three pages: the admin SQ, the admin CQ, the Identify data. */
 struct probe_dma {
@@ -110,7 +77,7 @@ static int dma_setup(struct udk_pci_dev *pdev, struct probe_result *r, struct pr
 	int rc;
 
 	d->map = udk_device_map(udk_pci_dev_device(pdev));
-	d->va = mmap(NULL, 3 * PROBE_PAGE, PROT_READ | PROT_WRITE,
+	d->va = mmap(NULL, 3 * NVME_PAGE, PROT_READ | PROT_WRITE,
 		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 	if (d->va == MAP_FAILED) {
 		d->va = NULL;
@@ -118,7 +85,7 @@ static int dma_setup(struct udk_pci_dev *pdev, struct probe_result *r, struct pr
 		return probe_fail(r, rc, "Identify: mmap of 12 KiB for the admin queues: %s",
 				  udk_strerror(rc));
 	}
-	rc = udk_dmamap_map(d->map, d->va, 3 * PROBE_PAGE, &d->iova);
+	rc = udk_dmamap_map(d->map, d->va, 3 * NVME_PAGE, &d->iova);
 	if (rc < 0)
 		return rc; /* the map said why */
 	d->mapped = true;
@@ -132,18 +99,18 @@ static void dma_teardown(struct probe_dma *d, bool quiesced)
 {
 	if (!quiesced)
 		return;
-	if (d->mapped && udk_dmamap_unmap(d->map, d->va, 3 * PROBE_PAGE) < 0)
+	if (d->mapped && udk_dmamap_unmap(d->map, d->va, 3 * NVME_PAGE) < 0)
 		return;
 	if (d->va != NULL)
-		munmap(d->va, 3 * PROBE_PAGE);
+		munmap(d->va, 3 * NVME_PAGE);
 }
 
 static int identify(volatile void *bar, struct probe_result *r, struct probe_dma *d)
 {
 	struct probe_nvme *n = &r->u.nvme;
 	struct nvme_sqe *sq = (struct nvme_sqe *)d->va;
-	volatile struct nvme_cqe *cq = (volatile struct nvme_cqe *)(d->va + PROBE_PAGE);
-	const uint8_t *id = d->va + 2 * PROBE_PAGE;
+	volatile struct nvme_cqe *cq = (volatile struct nvme_cqe *)(d->va + NVME_PAGE);
+	const uint8_t *id = d->va + 2 * NVME_PAGE;
 	uint64_t t0, end;
 	uint16_t status;
 	int rc;
@@ -151,7 +118,7 @@ static int identify(volatile void *bar, struct probe_result *r, struct probe_dma
 	/* §7.6.1 steps 3-6: admin queue attributes and bases, then CC.EN. */
 	probe_wr32(bar, NVME_REG_AQA, (PROBE_QD - 1) << 16 | (PROBE_QD - 1));
 	wr64(bar, NVME_REG_ASQ, d->iova);
-	wr64(bar, NVME_REG_ACQ, d->iova + PROBE_PAGE);
+	wr64(bar, NVME_REG_ACQ, d->iova + NVME_PAGE);
 	probe_wr32(bar, NVME_REG_CC, NVME_CC_CONFIG | NVME_CC_EN);
 	rc = wait_rdy(bar, n, 1);
 	if (rc < 0)
@@ -159,16 +126,16 @@ static int identify(volatile void *bar, struct probe_result *r, struct probe_dma
 				  "(CSTS 0x%x)", n->to_ms, probe_rd32(bar, NVME_REG_CSTS));
 
 	memset(&sq[0], 0, sizeof(sq[0]));
-	sq[0].opc = NVME_OPC_IDENTIFY;
+	sq[0].opc = NVME_ADM_IDENTIFY;
 	sq[0].cid = 1;
-	sq[0].prp1 = d->iova + 2 * PROBE_PAGE; /* 4 KiB, page aligned: PRP1 only */
-	sq[0].cdw10 = NVME_CNS_CTRL;
+	sq[0].prp1 = d->iova + 2 * NVME_PAGE; /* 4 KiB, page aligned: PRP1 only */
+	sq[0].cdw10 = NVME_CNS_CTRLR;
 	__atomic_thread_fence(__ATOMIC_SEQ_CST); /* the entry before the doorbell */
 	t0 = probe_now_us();
-	probe_wr32(bar, NVME_REG_SQ0TDBL, 1);    /* SQ 0 tail = 1 */
+	probe_wr32(bar, NVME_REG_DBS, 1); /* SQ 0 tail = 1 (§3.1.24) */
 
 	end = t0 + 5000000u;
-	while ((cq[0].status & 1) != 1) {        /* §4.6: phase tag 1 on the first pass */
+	while ((cq[0].status & 1) != 1) { /* §4.6: phase tag 1 on the first pass */
 		if (probe_now_us() > end)
 			return probe_fail(r, -ETIMEDOUT, "Identify: no completion in 5 s "
 					  "(CSTS 0x%x)", probe_rd32(bar, NVME_REG_CSTS));
@@ -177,18 +144,18 @@ static int identify(volatile void *bar, struct probe_result *r, struct probe_dma
 	n->identify_us = probe_now_us() - t0;
 	status = cq[0].status >> 1;
 	/* CQ 0 head = 1 (§3.1.25: at 1000h + 1 * (4 << CAP.DSTRD)). */
-	probe_wr32(bar, NVME_REG_SQ0TDBL + n->dstrd, 1);
+	probe_wr32(bar, NVME_REG_DBS + n->dstrd, 1);
 	if (status != 0)
 		return probe_fail(r, -EIO, "Identify: completed with status 0x%x (SCT %u, SC 0x%x)",
 				  status, (status >> 8) & 0x7, status & 0xff);
 
 	/* §5.15.2, Figure 247: the Identify Controller data structure. */
-	copy_trimmed(n->serial, id + 4, 20);    /* SN, bytes 23:04 */
-	copy_trimmed(n->model, id + 24, 40);    /* MN, bytes 63:24 */
-	copy_trimmed(n->firmware, id + 64, 8);  /* FR, bytes 71:64 */
-	memcpy(&n->cntlid, id + 78, 2);         /* CNTLID, bytes 79:78 */
-	memcpy(&n->ver, id + 80, 4);            /* VER, bytes 83:80 */
-	memcpy(&n->nn, id + 516, 4);            /* NN, bytes 519:516 */
+	copy_trimmed(n->serial, id + NVME_IDC_SN, 20);
+	copy_trimmed(n->model, id + NVME_IDC_MN, 40);
+	copy_trimmed(n->firmware, id + NVME_IDC_FR, 8);
+	memcpy(&n->cntlid, id + NVME_IDC_CNTLID, 2);
+	memcpy(&n->ver, id + NVME_IDC_VER, 4);
+	memcpy(&n->nn, id + NVME_IDC_NN, 4);
 	n->identified = true;
 	return 0;
 }
@@ -203,7 +170,7 @@ static const char *identify_refusal(const struct probe_nvme *n, char *buf, size_
 	}
 	if (!n->css_nvm)
 		return "CAP.CSS does not offer the NVM command set";
-	if (n->mps_min > PROBE_PAGE) {
+	if (n->mps_min > NVME_PAGE) {
 		snprintf(buf, len, "the smallest controller page (%llu bytes) is larger than 4 KiB",
 			 (unsigned long long)n->mps_min);
 		return buf;
@@ -225,19 +192,19 @@ int probe_nvme(struct udk_pci_dev *pdev, struct probe_result *r, bool no_dma)
 	rc = udk_pci_bar_map(pdev, 0, &va, &len);
 	if (rc < 0)
 		return rc;
-	if (len < NVME_REG_SQ0TDBL + 8)
+	if (len < NVME_REG_DBS + 8)
 		return probe_fail(r, -ENOTSUP, "BAR0 is %zu bytes: too small for NVMe registers",
 				  len);
 	volatile void *bar = va;
 
 	/* §3.1.1 CAP */
 	n->cap = rd64(bar, NVME_REG_CAP);
-	n->mqes = (uint32_t)(n->cap & 0xffff) + 1;              /* bits 15:00, 0's based */
-	n->to_ms = (uint32_t)((n->cap >> 24) & 0xff) * 500;     /* bits 31:24, 500 ms units */
-	n->dstrd = 4u << ((n->cap >> 32) & 0xf);                /* bits 35:32 */
-	n->css_nvm = (n->cap >> 37) & 1;                        /* bits 44:37, bit 0 = NVM */
-	n->mps_min = 1ull << (12 + ((n->cap >> 48) & 0xf));     /* bits 51:48 */
-	n->mps_max = 1ull << (12 + ((n->cap >> 52) & 0xf));     /* bits 55:52 */
+	n->mqes = NVME_CAP_MQES(n->cap) + 1;
+	n->to_ms = NVME_CAP_TO(n->cap) * 500;
+	n->dstrd = 4u << NVME_CAP_DSTRD(n->cap);
+	n->css_nvm = NVME_CAP_CSS_NVM(n->cap);
+	n->mps_min = 1ull << (12 + NVME_CAP_MPSMIN(n->cap));
+	n->mps_max = 1ull << (12 + NVME_CAP_MPSMAX(n->cap));
 	n->vs = probe_rd32(bar, NVME_REG_VS);                   /* §3.1.2 */
 	n->cc = probe_rd32(bar, NVME_REG_CC);                   /* §3.1.5 */
 	n->csts = probe_rd32(bar, NVME_REG_CSTS);               /* §3.1.6 */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* probe_print.c - udk-devbind probe's output: a block of text per device, or
  * one JSON object per device in an array (doc/udk-devbind.md lists the
  * fields). */
@@ -118,9 +119,9 @@ static void text_bars(const struct probe_result *r)
 	char sz[32], name[8];
 
 	for (int i = 0; i < 6; i++) {
-		const struct probe_bar *b = &r->bars[i];
+		const struct udk_pci_bar_info *b = &r->bars[i];
 
-		if (!b->present)
+		if (b->size == 0)
 			continue;
 		size_str(b->size, sz, sizeof(sz));
 		snprintf(name, sizeof(name), "BAR%d", i);
@@ -326,9 +327,9 @@ void probe_print_json(const struct probe_result *r, bool first)
 	}
 	printf("],\n     \"bars\": [");
 	for (int i = 0, n = 0; i < 6; i++) {
-		const struct probe_bar *b = &r->bars[i];
+		const struct udk_pci_bar_info *b = &r->bars[i];
 
-		if (!b->present)
+		if (b->size == 0)
 			continue;
 		printf("%s{\"bar\": %d, \"size\": %" PRIu64 ", \"type\": \"%s\", "
 		       "\"prefetchable\": %s, \"mmap\": %s}", n++ ? ", " : "", i, b->size,

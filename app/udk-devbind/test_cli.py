@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """CLI tests of udk-devbind (suite 'unit'): exit codes and the exact messages
 a user sees, against a small fixture sysfs (UDK_SYSFS_ROOT).  argv[1] is the
 binary."""

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* fwd.c - udk-fwd's forwarding loops: io (as is), mac (addresses swapped),
  * txonly (a generator whose frames carry a sequence number and a pattern)
  * and rxonly (a sink that can verify those frames and write them to a pcap
@@ -146,12 +147,20 @@ static bool serve(struct fwd *f, struct fwd_port *p, struct udk_mbuf **pkts)
 				p->tx_first--;
 		}
 	}
+	if (f->o.count) {
+		/* --count: this port takes exactly count packets, then no more
+		 * (only this lcore writes p->rx). */
+		uint64_t got = atomic_load_explicit(&p->rx, memory_order_relaxed);
+
+		if (got >= f->o.count)
+			return sent > 0;
+		if (f->o.count - got < burst)
+			burst = (uint16_t)(f->o.count - got);
+	}
 	n = udk_eth_rx_burst(p->port, 0, pkts, burst);
 	if (n == 0)
 		return sent > 0;
 	count(&p->rx, n); /* per burst; bytes are the port's (main.c) */
-	if (f->o.count) /* shared by every lcore: a locked add, only when --count needs it */
-		atomic_fetch_add_explicit(&f->rx_total, n, memory_order_relaxed);
 	if (f->o.verify)
 		for (uint16_t i = 0; i < n; i++)
 			verify(p, pkts[i]);

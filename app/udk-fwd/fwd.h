@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* fwd.h - udk-fwd's shared state: options, per-port counters and the
  * forwarding loops (fwd.c) that the main program (main.c) runs on lcores. */
 #ifndef UDK_FWD_H
@@ -23,7 +24,7 @@ struct fwd_opts {
 	uint16_t pkt_size;         /* txonly frame length, FCS excluded */
 	uint16_t burst;
 	double duration;           /* seconds, 0 = until signalled */
-	uint64_t count;            /* stop after this many packets received, 0 = no limit */
+	uint64_t count;            /* packets each port receives before the run ends, 0 = no limit */
 	double interval;           /* statistics period in seconds */
 	bool json;
 	bool verify;               /* check txonly frames that arrive */
@@ -54,7 +55,6 @@ struct fwd {
 	struct udk_mempool *mp;
 	void *pcap;                /* pcap_dumper_t *, written by the lcore of port 0 */
 	atomic_bool stop;
-	_Atomic uint64_t rx_total;
 };
 
 /* The loop one lcore runs for ports [first, first + n). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* udk-fwd - forward, generate or sink packets between udk ports, with live
  * statistics: the testpmd/l2fwd of udk.
  *
@@ -46,7 +47,7 @@ static void usage(FILE *f)
 		"  --pkt-size N        txonly frame size in bytes, 60..MTU+14 (default 64)\n"
 		"  --burst N           packets per burst, 1..512 (default 32)\n"
 		"  --duration SEC      stop after SEC seconds (default: at Ctrl-C)\n"
-		"  --count N           stop after N packets received in all\n"
+		"  --count N           stop when each port has received N packets (exactly)\n"
 		"  --interval SEC      statistics period (default 1; 0: none)\n"
 		"  --verify            check that txonly frames arrive whole and in sequence\n"
 		"  --tx-first [N]      io/mac: each port first sends N bursts of txonly frames\n"
@@ -103,6 +104,10 @@ static int parse_ports(const char *v, struct fwd_opts *o)
 			return die("--ports: '%s' is not a port number", tok);
 		if (o->nb_ports == FWD_MAX_PORTS)
 			return die("--ports: at most %d ports", FWD_MAX_PORTS);
+		for (unsigned int k = 0; k < o->nb_ports; k++)
+			if (o->ports[k] == p)
+				return die("--ports: port %ld is listed twice; list each port once",
+					   p);
 		o->ports[o->nb_ports++] = (uint16_t)p;
 	}
 	return o->nb_ports ? 0 : die("--ports: empty list");
@@ -324,13 +329,22 @@ struct clock {
 	bool lost;                    /* a link went down */
 };
 
+/* --count: every port still there has received its N packets. */
+static bool counted(struct fwd *f)
+{
+	for (unsigned int i = 0; i < f->o.nb_ports; i++)
+		if (atomic_load(&f->port[i].rx) < f->o.count && !atomic_load(&f->port[i].removed))
+			return false;
+	return true;
+}
+
 static bool tick(struct fwd *f, struct clock *c, struct snap *last, bool *was_up)
 {
 	double t = now();
 
 	if (f->o.duration > 0 && t - c->t0 >= f->o.duration)
 		return true;
-	if (f->o.count && atomic_load(&f->rx_total) >= f->o.count)
+	if (f->o.count && counted(f))
 		return true;
 	if (t - c->tbytes >= BYTES_PERIOD) {
 		read_bytes(f);
@@ -405,6 +419,27 @@ static void summary(struct fwd *f, double secs)
 		printf("]}\n");
 }
 
+/* --pcap: the dump file, opened here so a failure names the path once (in
+ * libpcap's own message it is there already) and leaves nothing open. */
+static int open_pcap(const char *path, pcap_t **pc, void **dumper)
+{
+	FILE *fp = fopen(path, "wb");
+
+	if (fp == NULL)
+		return -die("--pcap %s: cannot create it: %s", path, strerror(errno));
+	*pc = pcap_open_dead(DLT_EN10MB, 65535);
+	*dumper = *pc ? pcap_dump_fopen(*pc, fp) : NULL;
+	if (*dumper == NULL) {
+		die("--pcap %s: %s", path, *pc ? pcap_geterr(*pc) : "libpcap cannot start a dump");
+		fclose(fp);
+		if (*pc != NULL)
+			pcap_close(*pc);
+		*pc = NULL;
+		return -1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct fwd_lcore lcs[UDK_MAX_LCORES];
@@ -466,14 +501,8 @@ int main(int argc, char **argv)
 		if (port_up(&F, p->port))
 			goto out_ports;
 	}
-	if (F.o.pcap != NULL) {
-		pc = pcap_open_dead(DLT_EN10MB, 65535);
-		F.pcap = pc ? pcap_dump_open(pc, F.o.pcap) : NULL;
-		if (F.pcap == NULL) {
-			die("--pcap %s: %s", F.o.pcap, pc ? pcap_geterr(pc) : "cannot open");
-			goto out_ports;
-		}
-	}
+	if (F.o.pcap != NULL && open_pcap(F.o.pcap, &pc, &F.pcap) < 0)
+		goto out_ports;
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* portbytes.c - udk-fwd's byte figures from the ports' own counters. */
 #include "portbytes.h"
 #include "udk_ethdev.h"

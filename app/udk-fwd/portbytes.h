@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* portbytes.h - udk-fwd's byte figures, from the ports' own counters
  * (udk_eth_stats_get: ibytes, obytes) instead of a sum per packet on the
  * lcores.  The statistics side reads them; nothing here is fast path. */

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """udk-fwd on the host, over two crossed net_ring ports: generation with
 verification, the JSON summary, byte figures (the ports' own counters: every
 frame's length, both ways), the live lines, the pcap file, and every bad
@@ -78,6 +79,21 @@ with tempfile.TemporaryDirectory() as d:
     except (OSError, ValueError, struct.error, KeyError, IndexError) as e:
         check(False, '--pcap writes a readable file', '%s %s' % (e, err))
 
+# --count N: each port receives exactly N, with one lcore (the clock read
+# every 64 rounds) and with a forwarding lcore beside the statistics one.
+for lcores in ('0', '0,1'):
+    eal = list(EAL)
+    eal[eal.index('-l') + 1] = lcores
+    for args in (['--mode', 'txonly', '--burst', '32'], ['--mode', 'io', '--tx-first', '4']):
+        rc, out, err = run(args + ['--count', '5000', '--json', '--interval', '0'], eal=eal)
+        try:
+            got = [p['rx'] for p in json.loads(out)['ports']]
+        except (ValueError, KeyError) as e:
+            got = str(e)
+        check(rc == 0 and got == [5000, 5000],
+              '--count 5000 (%s, -l %s): each port received exactly 5000' % (args[1], lcores),
+              'rc %d rx %s %s' % (rc, got, err))
+
 # The live lines: Gbit/s is the ports' bytes plus 24 per frame (FCS,
 # preamble, gap) over the same period as the Mpps beside it.
 rc, out, err = run(['--mode', 'txonly', '--pkt-size', '200', '--duration', '1.2',
@@ -99,12 +115,21 @@ bad = [
     (['--pkt-size', '20'], 1, "--pkt-size: '20' is not a number in 60..9614"),
     (['--burst'], 1, '--burst needs a value'),
     (['--frobnicate'], 1, "unknown option '--frobnicate'"),
-    (['--pcap', '/nonexistent/dir/x.pcap', '--duration', '0.1'], 1, '--pcap /nonexistent/dir/x.pcap'),
+    (['--pcap', '/nonexistent/dir/x.pcap', '--duration', '0.1'], 1,
+     '--pcap /nonexistent/dir/x.pcap: cannot create it: No such file or directory'),
+    (['--ports', '0,1,0'], 1, '--ports: port 0 is listed twice; list each port once'),
+    (['--ports', '1,1'], 1, '--ports: port 1 is listed twice'),
 ]
 for args, want_rc, want in bad:
     rc, out, err = run(args)
     check(rc == want_rc and ('udk-fwd: ' + want) in err,
           'bad input %s: exit %d, says "%s"' % (' '.join(args), want_rc, want), 'rc %d: %s' % (rc, err))
+
+# A failed --pcap names its path once and, under LeakSanitizer (the ASan
+# build), leaves nothing allocated behind.
+rc, out, err = run(['--pcap', '/nonexistent/dir/x.pcap'])
+check(rc == 1 and err.count('/nonexistent/dir/x.pcap') == 1 and 'LeakSanitizer' not in err,
+      'a failed --pcap: the path once, no leak', err)
 
 rc, out, err = run([], eal=['--no-huge', '-m', '64', '-l', '0'])
 check(rc == 1 and 'no ports: give devices with -a BDF or --vdev NAME' in err, 'no ports: says how to give some', err)

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """udk-fwd over DPDK ports (drivers/net/dpdk), on the host, no hardware:
 
 1. txonly --verify on a DPDK net_ring port (DPDK's ring PMD, looped back) and a

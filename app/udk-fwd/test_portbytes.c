@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Unit test for udk-fwd's byte figures (portbytes.c) over a real net_ring
  * port: the baseline ignores what the port counted before, each read adds
  * what the port's counters grew by (the frames' lengths), a stats reset in

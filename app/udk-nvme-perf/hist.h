@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* hist.h - a log-linear latency histogram: exact below 64 ns, then 32
  * buckets per power of two (at most ~3% wide), fixed size, so that adding a
  * sample is a few instructions with no allocation and no lock.  One

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* udk-nvme-perf - measure NVMe IOPS, bandwidth and latency through udk: QD
  * commands kept in flight per queue pair, one queue pair per worker lcore and
  * namespace, a latency histogram per queue pair, live progress on stderr.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* opts.c - udk-nvme-perf's command line (opts.h). */
 #include <errno.h>
 #include <stdarg.h>

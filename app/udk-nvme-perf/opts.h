@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* opts.h - udk-nvme-perf's options: what the command line asks for. */
 #ifndef UDK_NVME_PERF_OPTS_H
 #define UDK_NVME_PERF_OPTS_H

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """udk-nvme-perf on the host, where there is no NVMe to drive: --help,
 --version, and each usage error decided before the EAL starts (exit 2 with
 one line).  The lab test lab_nvme_perf runs it against a real controller."""

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* info.c - udk-nvme's reports: identify (controller and namespaces),
  * smart-log and error-log, as text or JSON. */
 #include <string.h>

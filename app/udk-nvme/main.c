@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* udk-nvme - an nvme-cli for NVMe controllers driven by udk through VFIO:
  *
  *   udk-nvme [EAL options] COMMAND [options]     e.g. udk-nvme -a 0000:00:03.0 identify

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* rw.c - udk-nvme read, write and format: blocks to and from a file through
  * one I/O queue pair, in commands of up to the controller's maximum transfer,
  * with progress on stderr when it takes more than a second. */

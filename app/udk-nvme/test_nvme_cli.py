@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """udk-nvme on the host, where there is no NVMe to drive: --help for the tool
 and each command, --version, and each usage error's message and exit status
 (2), all decided before the EAL starts.  The lab test lab_nvme_tool runs the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* tool.h - what the commands of udk-nvme share: the options, the controller
  * they act on, and the error and JSON helpers. */
 #ifndef UDK_NVME_TOOL_H

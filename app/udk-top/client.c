@@ -1,13 +1,16 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* client.c - udk-top's side of the telemetry protocol (doc/telemetry.md):
- * find the sockets, send every command on one connection, read the answer
- * lines back with a deadline, parse them. */
+ * find the sockets (in directories only we or root may write), send every
+ * command on one connection, read the answer lines back with a deadline. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -16,8 +19,7 @@
 #include "udk_telemetry.h"
 
 #define ANSWER_TIMEOUT_S 3.0
-
-const char *const top_cmds[TOP_CMDS] = {"info", "lcores", "ports", "nvme", "maps", "devices"};
+#define MAX_WARN 64 /* paths warned about, each once */
 
 double top_now(void)
 {
@@ -34,6 +36,32 @@ static bool ends_with(const char *s, const char *tail)
 	return a >= b && strcmp(s + a - b, tail) == 0;
 }
 
+/* Whether what is at path may be trusted, as ssh trusts its files: owned by
+ * us or root, writable by nobody else.  Else one line on stderr, once. */
+static bool trusted(const char *path, const struct stat *st, const char *what)
+{
+	static char warned[MAX_WARN][108];
+	static size_t nwarned;
+	char why[160];
+
+	if (st->st_uid != geteuid() && st->st_uid != 0)
+		snprintf(why, sizeof(why), "it is owned by uid %u, not by you (uid %u) or root",
+			 (unsigned int)st->st_uid, (unsigned int)geteuid());
+	else if ((st->st_mode & (S_IWGRP | S_IWOTH)) != 0)
+		snprintf(why, sizeof(why), "it is writable by group or others (mode %04o)",
+			 (unsigned int)(st->st_mode & 07777));
+	else
+		return true;
+	for (size_t i = 0; i < nwarned; i++)
+		if (strcmp(warned[i], path) == 0)
+			return false;
+	if (nwarned < MAX_WARN)
+		snprintf(warned[nwarned++], sizeof(warned[0]), "%s", path);
+	fprintf(stderr, PROG ": skipping %s %s: %s; another user could have planted it "
+		"(chown it to you, chmod go-w it, or remove it)\n", what, path, why);
+	return false;
+}
+
 size_t top_find(int pid, char (*paths)[108], size_t max)
 {
 	char dirs[4][108], want[32];
@@ -41,35 +69,32 @@ size_t top_find(int pid, char (*paths)[108], size_t max)
 
 	snprintf(want, sizeof(want), ".%d.sock", pid);
 	for (size_t i = 0; i < nd; i++) {
-		DIR *d = opendir(dirs[i]);
+		struct stat st;
 		struct dirent *e;
+		DIR *d;
+		int dfd;
 
-		if (d == NULL)
+		if ((d = opendir(dirs[i])) == NULL)
 			continue;
+		/* The directory we opened, not what its path names now. */
+		dfd = dirfd(d);
+		if (fstat(dfd, &st) < 0 || !trusted(dirs[i], &st, "directory")) {
+			closedir(d);
+			continue;
+		}
 		while ((e = readdir(d)) != NULL && n < max) {
 			if (!ends_with(e->d_name, pid > 0 ? want : ".sock"))
 				continue;
 			if (snprintf(paths[n], 108, "%s/%s", dirs[i], e->d_name) >= 108)
+				continue;
+			if (fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+			    !S_ISSOCK(st.st_mode) || !trusted(paths[n], &st, "socket"))
 				continue;
 			n++;
 		}
 		closedir(d);
 	}
 	return n;
-}
-
-void top_proc_clear(struct proc *p)
-{
-	for (int i = 0; i < TOP_CMDS; i++) {
-		json_free(p->ans[i]);
-		free(p->line[i]);
-	}
-	memset(p, 0, sizeof(*p));
-}
-
-const struct jnode *top_data(const struct proc *p, int cmd)
-{
-	return json_get(p->ans[cmd], "data");
 }
 
 /* One line from fd into a new buffer (without the newline), by deadline. */
@@ -112,7 +137,7 @@ static char *read_line(int fd, char **pend, size_t *pend_len, double deadline)
 bool top_query(struct proc *p, const char *path, bool quiet)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	char req[64 * TOP_CMDS], *pend = NULL;
+	char req[64 * TOP_CMDS], *pend = NULL, *line;
 	size_t pend_len = 0, len = 0;
 	double deadline;
 	int fd;
@@ -142,22 +167,21 @@ bool top_query(struct proc *p, const char *path, bool quiet)
 	}
 	deadline = top_now() + ANSWER_TIMEOUT_S;
 	for (int i = 0; i < TOP_CMDS; i++) {
-		p->line[i] = read_line(fd, &pend, &pend_len, deadline);
-		if (p->line[i] == NULL) {
+		line = read_line(fd, &pend, &pend_len, deadline);
+		if (line == NULL) {
 			if (!quiet)
 				fprintf(stderr, PROG ": %s: no answer to '%s' within %.0f s (the "
 					"process refused us, or is busy)\n", path, top_cmds[i],
 					ANSWER_TIMEOUT_S);
 			break;
 		}
-		p->ans[i] = json_parse(p->line[i], strlen(p->line[i]));
-		if (p->ans[i] == NULL && !quiet)
+		if (!top_proc_answer(p, i, line, strlen(line)) && !quiet)
 			fprintf(stderr, PROG ": %s: '%s': the answer is not JSON\n", path,
 				top_cmds[i]);
+		free(line);
 	}
 	free(pend);
 	close(fd);
 	p->t = top_now();
-	p->ok = p->ans[0] != NULL && top_data(p, 0) != NULL;
 	return p->ok;
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* main.c - udk-top: a live view of the udk processes on this machine
  * through their telemetry sockets (doc/udk-top.md), or one snapshot as
  * JSON for scripts. */
@@ -8,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -23,6 +25,7 @@ struct opts {
 	int pid;
 	const char *socket;
 	bool json;
+	bool batch;      /* plain lines, no escape sequences (-b, or stdout no tty) */
 	double delay;
 	long iterations; /* 0: until q */
 };
@@ -38,19 +41,23 @@ static void on_signal(int sig)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: " PROG " [-p PID | -s SOCKET] [--json] [-d SEC] [-n N]\n"
+		"usage: " PROG " [-p PID | -s SOCKET] [--json | -b] [-d SEC] [-n N]\n"
 		"Show what udk processes are doing, from their telemetry sockets\n"
 		"(/run/udk/*.sock, then $XDG_RUNTIME_DIR/udk and /tmp/udk-UID).\n\n"
 		"  -p, --pid PID       only this process\n"
 		"  -s, --socket PATH   only the process serving at PATH\n"
 		"      --json          print one snapshot of every command's answer as JSON\n"
 		"                      and exit (counters, not rates)\n"
+		"  -b, --batch         plain text screens one after the other, no cursor\n"
+		"                      or clear sequences (the default when stdout is not\n"
+		"                      a terminal); with -n N, N screens\n"
 		"  -d, --delay SEC     refresh every SEC seconds (default 1)\n"
 		"  -n, --iterations N  draw N screens, then exit\n"
 		"  -h, --help, --version\n\n"
 		"Keys: q quit, s next sort key, p sort by pid, b by busy%%, t by traffic\n"
-		"(packets and I/Os per second).  Exit 1 when the process asked for cannot\n"
-		"be reached, 2 on bad usage.\n");
+		"(packets and I/Os per second).  Sockets in a directory, and sockets, that\n"
+		"are not owned by you or root or that others may write are skipped.\n"
+		"Exit 1 when the process asked for cannot be reached, 2 on bad usage.\n");
 }
 
 static int bad_usage(const char *fmt, const char *arg)
@@ -76,6 +83,9 @@ static int parse(int argc, char **argv, struct opts *o)
 			exit(0);
 		} else if (!strcmp(a, "--json")) {
 			o->json = true;
+			continue;
+		} else if (!strcmp(a, "-b") || !strcmp(a, "--batch")) {
+			o->batch = true;
 			continue;
 		}
 		if (strcmp(a, "-p") && strcmp(a, "--pid") && strcmp(a, "-s") && strcmp(a, "--socket") &&
@@ -118,6 +128,15 @@ static long targets(const struct opts *o, char (*paths)[108])
 	size_t n;
 
 	if (o->socket != NULL) {
+		struct stat st;
+		const char *why = stat(o->socket, &st) < 0 ? errno == ENOENT ? "no such socket" :
+				  strerror(errno) : !S_ISSOCK(st.st_mode) ? "not a socket" : NULL;
+
+		if (why != NULL) {
+			fprintf(stderr, PROG ": %s: %s (is the process running? -s takes the path "
+				"it serves telemetry at, its --telemetry-path)\n", o->socket, why);
+			return -1;
+		}
 		snprintf(paths[0], 108, "%s", o->socket);
 		return 1;
 	}
@@ -130,71 +149,61 @@ static long targets(const struct opts *o, char (*paths)[108])
 	return (long)n;
 }
 
-static void json_escape(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			printf("\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			printf("\\u%04x", *s);
-		else
-			putchar(*s);
-	}
-	putchar('"');
-}
-
 static int snapshot(const struct opts *o)
 {
 	static char paths[MAX_PROCS][108];
 	long n = targets(o, paths);
-	bool one = o->socket != NULL || o->pid > 0, first = true;
+	bool one = o->socket != NULL || o->pid > 0;
+	json_t *root, *procs = json_array();
+	int rc = 0;
 
-	if (n < 0)
+	if (n < 0) {
+		json_decref(procs);
 		return 1;
-	printf("{\"processes\":[");
+	}
+	root = json_pack("{so}", "processes", procs); /* takes procs, even on failure */
+	if (root == NULL) {
+		fprintf(stderr, PROG ": out of memory\n");
+		return 1;
+	}
 	for (long i = 0; i < n; i++) {
 		struct proc p;
+		json_t *pj;
 
 		/* All processes: a stale socket (its process died) is skipped quietly. */
 		if (!top_query(&p, paths[i], !one)) {
 			top_proc_clear(&p);
 			if (one) {
-				printf("]}\n");
-				return 1;
+				rc = 1;
+				break;
 			}
 			continue;
 		}
-		printf("%s{\"socket\":", first ? "" : ",");
-		json_escape(p.path);
-		for (int c = 0; c < TOP_CMDS; c++) {
-			const struct jnode *d = top_data(&p, c), *e = json_get(p.ans[c], "error");
-
-			printf(",\"%s\":", top_cmds[c]);
-			if (d != NULL)
-				fwrite(d->text, 1, d->text_len, stdout);
-			else if (e != NULL)
-				printf("{\"error\":%.*s}", (int)e->text_len, e->text);
-			else
-				printf("null");
-		}
-		printf("}");
-		first = false;
+		pj = top_proc_json(&p);
 		top_proc_clear(&p);
+		if (json_array_append_new(procs, pj) < 0) {
+			fprintf(stderr, PROG ": out of memory\n");
+			rc = 1;
+			break;
+		}
 	}
-	printf("]}\n");
-	return 0;
+	if (json_dumpf(root, stdout, JSON_COMPACT) < 0)
+		rc = 1;
+	putchar('\n');
+	json_decref(root);
+	return rc;
 }
 
 static struct termios saved_tty;
 static bool tty_raw;
 
-static void tty_restore(void)
+static void tty_restore(bool batch)
 {
 	if (tty_raw)
 		tcsetattr(0, TCSANOW, &saved_tty);
 	tty_raw = false;
-	printf("\x1b[?25h"); /* cursor back */
+	if (!batch)
+		printf("\x1b[?25h"); /* cursor back */
 	fflush(stdout);
 }
 
@@ -204,10 +213,11 @@ static int live(const struct opts *o)
 	static struct proc prev[MAX_PROCS], cur[MAX_PROCS];
 	enum sort_key sort = SORT_BUSY;
 	size_t nprev = 0;
+	bool one = o->socket != NULL || o->pid > 0;
 	long iter = 0;
 	int rc = 0;
 
-	if (isatty(0) && tcgetattr(0, &saved_tty) == 0) {
+	if (!o->batch && isatty(0) && tcgetattr(0, &saved_tty) == 0) {
 		struct termios raw = saved_tty;
 
 		raw.c_lflag &= (tcflag_t) ~(ICANON | ECHO);
@@ -217,7 +227,8 @@ static int live(const struct opts *o)
 	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
-	printf("\x1b[?25l\x1b[2J");
+	if (!o->batch)
+		printf("\x1b[?25l\x1b[2J");
 	while (!quit) {
 		long n = targets(o, paths);
 		size_t m = 0;
@@ -229,11 +240,17 @@ static int live(const struct opts *o)
 			break;
 		}
 		for (long i = 0; i < n; i++) {
-			if (!top_query(&cur[m], paths[i], true)) {
+			if (!top_query(&cur[m], paths[i], !one)) {
 				top_proc_clear(&cur[m]);
 				continue;
 			}
 			m++;
+		}
+		if (one && m == 0) {
+			if (o->pid > 0)
+				fprintf(stderr, PROG ": process %d does not answer\n", o->pid);
+			rc = 1;
+			break;
 		}
 		/* Line the previous samples up with the current ones by socket
 		 * (shallow copies: prev still owns them). */
@@ -247,20 +264,16 @@ static int live(const struct opts *o)
 						before[i] = prev[k];
 			}
 			ioctl(1, TIOCGWINSZ, &ws);
-			top_draw(before, cur, m, sort, ws.ws_row ? ws.ws_row : 24,
-				 ws.ws_col ? ws.ws_col : 80);
+			if (o->batch && iter > 0)
+				putchar('\n');
+			top_draw(stdout, before, cur, m, sort, ws.ws_row ? ws.ws_row : 24, o->batch);
 			for (size_t k = 0; k < nprev; k++)
 				top_proc_clear(&prev[k]);
 			memcpy(prev, cur, m * sizeof(prev[0]));
 			memset(cur, 0, m * sizeof(cur[0]));
 			nprev = m;
 		}
-		if (o->pid > 0 && m == 0) {
-			fprintf(stderr, PROG ": process %d does not answer\n", o->pid);
-			rc = 1;
-			break;
-		}
-		if (o->iterations > 0 && ++iter >= o->iterations)
+		if (++iter == o->iterations)
 			break;
 		/* Wait for the next refresh, reading keys meanwhile. */
 		end = top_now() + o->delay;
@@ -295,7 +308,7 @@ static int live(const struct opts *o)
 	}
 	for (size_t k = 0; k < nprev; k++)
 		top_proc_clear(&prev[k]);
-	tty_restore();
+	tty_restore(o->batch);
 	return rc;
 }
 
@@ -307,5 +320,7 @@ int main(int argc, char **argv)
 	if (rc != 0)
 		return rc;
 	signal(SIGPIPE, SIG_IGN);
+	if (!isatty(1))
+		o.batch = true;
 	return o.json ? snapshot(&o) : live(&o);
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nvme_aer.c - Asynchronous Event Requests (NVMe 1.4 §5.2): kept outstanding
  * on the admin queue (up to AERL + 1), their completions decoded, the log
  * page each names read (which clears the event, §5.14.1), the user told

@@ -1,6 +1,8 @@
-/* nvme_ctrlr.c - one NVMe controller: the initialisation of NVMe 1.4 §7.6.1
- * (CAP/VS, disable, admin queue, enable, Identify, Number of Queues, active
- * namespaces), admin commands (§5), reset (§7.3.2) and shutdown (§7.6.2). */
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* nvme_ctrlr.c - bring-up of one NVMe controller: the initialisation of NVMe
+ * 1.4 §7.6.1 (CAP/VS, disable, admin queue, enable, Identify, Number of
+ * Queues, active namespaces), reset (§7.3.2), shutdown (§7.6.2), Format NVM
+ * (§5.23, which changes the namespaces) and what the controller reports. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,34 +84,6 @@ static int enable(struct udk_nvme_ctrlr *c)
 	return wait_rdy(c, 1, "enable");
 }
 
-/* An admin command, waited for; the caller holds c->lock (or owns c). */
-int nvme_admin(struct udk_nvme_ctrlr *c, struct nvme_sqe *sqe, void *buf, size_t len,
-	       struct udk_nvme_cpl *cpl, const char *what)
-{
-	struct udk_nvme_cpl local;
-	int rc;
-
-	if (cpl == NULL)
-		cpl = &local;
-	memset(cpl, 0, sizeof(*cpl));
-	rc = nvme_qpair_exec(&c->admin, sqe, buf, len, cpl);
-	if (rc == -EIO)
-		udk_log(UDK_LOG_ERR, NVME_LOG, "%s: %s failed: %s", c->info.bdf, what,
-			udk_nvme_status_str(cpl->status));
-	else if (rc == -ETIMEDOUT)
-		udk_log(UDK_LOG_ERR, NVME_LOG, "%s: %s: no completion within %u ms (CSTS 0x%x%s)",
-			c->info.bdf, what, c->opts.admin_timeout_ms, nvme_rd32(c, NVME_REG_CSTS),
-			c->failed ? ", fatal status: reset the controller" : "");
-	else if (rc == -UDK_ENOTMAPPED)
-		udk_log(UDK_LOG_ERR, NVME_LOG, "%s: %s: buffer %p is not DMA memory of the "
-			"controller's map; allocate it from udk_nvme_ctrlr_mem()", c->info.bdf, what,
-			buf);
-	else if (rc == -EINVAL || rc == -E2BIG)
-		udk_log(UDK_LOG_ERR, NVME_LOG, "%s: %s: buffer %p (%zu bytes) is unaligned or "
-			"larger than %u bytes", c->info.bdf, what, buf, len, NVME_MAX_XFER_CAP);
-	return rc;
-}
-
 static int identify(struct udk_nvme_ctrlr *c, uint8_t cns, uint32_t nsid, void *buf)
 {
 	struct nvme_sqe sqe = {.opc = NVME_ADM_IDENTIFY, .nsid = nsid, .cdw10 = cns};
@@ -121,11 +95,16 @@ static int identify(struct udk_nvme_ctrlr *c, uint8_t cns, uint32_t nsid, void *
 
 static void copy_str(char *dst, const uint8_t *src, size_t len)
 {
-	/* §1.5: ASCII, left justified, padded with spaces. */
+	/* §1.5: ASCII, left justified, padded with spaces.  Anything else
+	 * (escape sequences, C1 bytes, NULs) is the device's, not ASCII: it
+	 * becomes '?' so no log line or tool prints it to a terminal. */
 	memcpy(dst, src, len);
 	dst[len] = '\0';
 	while (len > 0 && (dst[len - 1] == ' ' || dst[len - 1] == '\0'))
 		dst[--len] = '\0';
+	for (size_t k = 0; k < len; k++)
+		if ((unsigned char)dst[k] < 0x20 || (unsigned char)dst[k] > 0x7e)
+			dst[k] = '?';
 }
 
 static void parse_idc(struct udk_nvme_ctrlr *c)
@@ -247,41 +226,6 @@ static int set_num_queues(struct udk_nvme_ctrlr *c)
 		return -EBUSY;
 	}
 	return 0;
-}
-
-int nvme_ctrlr_create_io_queues(struct udk_nvme_ctrlr *c, struct udk_nvme_qpair *qp)
-{
-	/* §5.4 Create I/O CQ: QSIZE 31:16, QID 15:0; PC = 1, no interrupts. */
-	struct nvme_sqe cq = {.opc = NVME_ADM_CREATE_CQ, .prp1 = qp->cq_iova,
-			      .cdw10 = (uint32_t)(qp->qsize - 1) << 16 | qp->qid, .cdw11 = 1};
-	/* §5.5 Create I/O SQ: CQID 31:16, PC = 1. */
-	struct nvme_sqe sq = {.opc = NVME_ADM_CREATE_SQ, .prp1 = qp->sq_iova,
-			      .cdw10 = (uint32_t)(qp->qsize - 1) << 16 | qp->qid,
-			      .cdw11 = (uint32_t)qp->qid << 16 | 1};
-	int rc;
-
-	rc = nvme_admin(c, &cq, NULL, 0, NULL, "Create I/O Completion Queue");
-	if (rc < 0)
-		return rc;
-	rc = nvme_admin(c, &sq, NULL, 0, NULL, "Create I/O Submission Queue");
-	if (rc < 0) {
-		struct nvme_sqe del = {.opc = NVME_ADM_DELETE_CQ, .cdw10 = qp->qid};
-		nvme_admin(c, &del, NULL, 0, NULL, "Delete I/O Completion Queue");
-	}
-	return rc;
-}
-
-int nvme_ctrlr_delete_io_queues(struct udk_nvme_ctrlr *c, struct udk_nvme_qpair *qp)
-{
-	/* §5.6, §5.7: the SQ first, then its CQ. */
-	struct nvme_sqe sq = {.opc = NVME_ADM_DELETE_SQ, .cdw10 = qp->qid};
-	struct nvme_sqe cq = {.opc = NVME_ADM_DELETE_CQ, .cdw10 = qp->qid};
-	int rc;
-
-	rc = nvme_admin(c, &sq, NULL, 0, NULL, "Delete I/O Submission Queue");
-	if (rc == 0)
-		rc = nvme_admin(c, &cq, NULL, 0, NULL, "Delete I/O Completion Queue");
-	return rc;
 }
 
 /* Enable, then Identify, queues and namespaces: attach and reset share it. */
@@ -589,73 +533,6 @@ struct udk_mem *udk_nvme_ctrlr_mem(const struct udk_nvme_ctrlr *c)
 const void *udk_nvme_ctrlr_identify_data(const struct udk_nvme_ctrlr *c)
 {
 	return c->idc;
-}
-
-int udk_nvme_ctrlr_admin(struct udk_nvme_ctrlr *c, const struct udk_nvme_cmd *cmd, void *buf,
-			 size_t len, struct udk_nvme_cpl *cpl)
-{
-	struct nvme_sqe sqe;
-	char what[32];
-	int rc;
-
-	_Static_assert(sizeof(struct udk_nvme_cmd) == sizeof(struct nvme_sqe), "64 bytes");
-	memcpy(&sqe, cmd, sizeof(sqe));
-	snprintf(what, sizeof(what), "admin command 0x%02x", cmd->opc);
-	pthread_mutex_lock(&c->lock);
-	rc = nvme_admin(c, &sqe, buf, len, cpl, what);
-	pthread_mutex_unlock(&c->lock);
-	return rc;
-}
-
-int udk_nvme_ctrlr_get_log_page(struct udk_nvme_ctrlr *c, uint8_t lid, uint32_t nsid, void *buf,
-				size_t len)
-{
-	uint32_t numd = (uint32_t)(len / 4) - 1; /* 0's based dwords */
-	struct nvme_sqe sqe = {.opc = NVME_ADM_GET_LOG, .nsid = nsid,
-			       .cdw10 = lid | (numd & 0xffff) << 16, .cdw11 = numd >> 16};
-	char what[40];
-	int rc;
-
-	if (len == 0 || len % 4) {
-		udk_log(UDK_LOG_ERR, NVME_LOG, "%s: Get Log Page %u: length %zu is not a non-zero "
-			"multiple of 4", c->info.bdf, lid, len);
-		return -EINVAL;
-	}
-	snprintf(what, sizeof(what), "Get Log Page 0x%02x", lid);
-	pthread_mutex_lock(&c->lock);
-	rc = nvme_admin(c, &sqe, buf, len, NULL, what);
-	pthread_mutex_unlock(&c->lock);
-	return rc;
-}
-
-static int features(struct udk_nvme_ctrlr *c, uint8_t opc, uint8_t fid, uint32_t cdw11,
-		    uint32_t *dw0)
-{
-	struct nvme_sqe sqe = {.opc = opc, .cdw10 = fid, .cdw11 = cdw11};
-	struct udk_nvme_cpl cpl;
-	char what[40];
-	int rc;
-
-	snprintf(what, sizeof(what), "%s Features 0x%02x",
-		 opc == NVME_ADM_SET_FEATURES ? "Set" : "Get", fid);
-	pthread_mutex_lock(&c->lock);
-	rc = nvme_admin(c, &sqe, NULL, 0, &cpl, what);
-	pthread_mutex_unlock(&c->lock);
-	if (rc == 0 && dw0 != NULL)
-		*dw0 = cpl.dw0;
-	return rc;
-}
-
-int udk_nvme_ctrlr_set_features(struct udk_nvme_ctrlr *c, uint8_t fid, uint32_t cdw11,
-				uint32_t *dw0)
-{
-	return features(c, NVME_ADM_SET_FEATURES, fid, cdw11, dw0);
-}
-
-int udk_nvme_ctrlr_get_features(struct udk_nvme_ctrlr *c, uint8_t fid, uint32_t cdw11,
-				uint32_t *dw0)
-{
-	return features(c, NVME_ADM_GET_FEATURES, fid, cdw11, dw0);
 }
 
 int udk_nvme_ctrlr_format(struct udk_nvme_ctrlr *c, uint32_t nsid, uint8_t lbaf, uint8_t ses)

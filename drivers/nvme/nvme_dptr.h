@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nvme_dptr.h - a command's data pointer: PRPs (NVMe 1.4 §4.3) or an SGL
  * (§4.4) for [buf, buf + len), built from a vaddr -> IOVA function.  Inline so
  * that the fast path calls lib/mem's lock-free udk_mem_virt2iova() directly and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nvme_fastpath.c - the hot path of a queue pair (NVMe 1.4 §4.1): submission
  * without a doorbell, and the poll that rings the doorbell once, reaps
  * completions by their phase tag (§4.6) and expires timed-out commands.  It
@@ -193,6 +194,11 @@ int udk_nvme_qpair_poll(struct udk_nvme_qpair *qp, uint32_t max)
 	uint16_t head = qp->cq_head;
 	uint64_t lat_now = 0; /* one clock read per poll, when latency is recorded */
 	uint32_t n = 0;
+	/* At most qsize - 1 entries per call, whatever the device keeps
+	 * posting: a device cannot hold the thread (ignored entries count too),
+	 * and the head never comes back round to where it started, so the
+	 * completion doorbell below is always written. */
+	uint16_t left = qp->qsize - 1;
 
 	if (qp->sq_tail != qp->sq_db_tail) {
 		/* The entries are visible before the device learns of them. */
@@ -200,7 +206,7 @@ int udk_nvme_qpair_poll(struct udk_nvme_qpair *qp, uint32_t max)
 		*qp->sq_db = qp->sq_tail;
 		qp->sq_db_tail = qp->sq_tail;
 	}
-	for (;;) {
+	while (left-- > 0) {
 		volatile struct nvme_cqe *e = &qp->cq[qp->cq_head];
 		uint16_t st = e->status;
 		struct udk_nvme_cpl cpl;

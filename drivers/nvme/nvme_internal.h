@@ -1,6 +1,7 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nvme_internal.h - the insides of drivers/nvme's handles, shared by the
- * controller (nvme_ctrlr.c, nvme_aer.c, nvme_recover.c), queue pair
- * (nvme_qpair.c, nvme_fastpath.c) and command (nvme_io.c) code and by
+ * controller (nvme_ctrlr.c, nvme_admin.c, nvme_aer.c, nvme_recover.c), queue
+ * pair (nvme_qpair.c, nvme_fastpath.c) and command (nvme_io.c) code and by
  * tests/unit/nvme and a few lab tests.  Not installed. */
 #ifndef UDK_NVME_INTERNAL_H
 #define UDK_NVME_INTERNAL_H
@@ -134,7 +135,7 @@ struct udk_nvme_ctrlr {
 	uint64_t nb_aer_events; /* handled since attach */
 };
 
-/* nvme_qpair.c (control half of a qpair) */
+/* nvme_qpair.c: a qpair's life outside the hot path. */
 uint64_t nvme_now_ns(void);
 int nvme_qpair_init(struct udk_nvme_qpair *qp, struct udk_nvme_ctrlr *ctrlr, uint16_t qid,
 		    uint16_t qsize, uint32_t timeout_ms);
@@ -144,6 +145,9 @@ void nvme_qpair_fini(struct udk_nvme_qpair *qp);
 /* Submit on qp and poll until done (control path and sync helper). */
 int nvme_qpair_exec(struct udk_nvme_qpair *qp, struct nvme_sqe *sqe, void *buf, size_t len,
 		    struct udk_nvme_cpl *cpl);
+/* Create I/O CQ + SQ for qp (§5.4, §5.5) / delete them (§5.6, §5.7); c->lock held. */
+int nvme_ctrlr_create_io_queues(struct udk_nvme_ctrlr *c, struct udk_nvme_qpair *qp);
+int nvme_ctrlr_delete_io_queues(struct udk_nvme_ctrlr *c, struct udk_nvme_qpair *qp);
 
 /* nvme_fastpath.c (and nvme_dptr.h): submission and completion. */
 /* Queue a prepared SQE (cid set here) with buf's data pointer (PRPs, or an
@@ -183,11 +187,11 @@ static inline void nvme_lat_record(struct udk_nvme_qpair *qp, uint64_t submit_ns
 		__atomic_store_n(&qp->stats.lat_max_ns, d, __ATOMIC_RELAXED);
 }
 
-/* nvme_ctrlr.c */
-int nvme_ctrlr_create_io_queues(struct udk_nvme_ctrlr *c, struct udk_nvme_qpair *qp);
-int nvme_ctrlr_delete_io_queues(struct udk_nvme_ctrlr *c, struct udk_nvme_qpair *qp);
+/* nvme_ctrlr.c: bring-up. */
 /* udk_nvme_ctrlr_reset() with c->lock held. */
 int nvme_ctrlr_reset_locked(struct udk_nvme_ctrlr *c);
+
+/* nvme_admin.c: admin commands. */
 /* An admin command, waited for, with c->lock held; logs a failure naming what. */
 int nvme_admin(struct udk_nvme_ctrlr *c, struct nvme_sqe *sqe, void *buf, size_t len,
 	       struct udk_nvme_cpl *cpl, const char *what);

@@ -1,9 +1,9 @@
-/* nvme_qpair.c - the control half of a submission/completion queue pair
- * (NVMe 1.4 §4.1): its queues, request slots and PRP list pages (all
- * allocated at creation), the empty state after a (re)start, cancellation,
- * and the blocking execution of one command.  The hot path, submission and
- * poll, is nvme_fastpath.c.  The admin queue (qid 0) and the I/O queues
- * share this code. */
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* nvme_qpair.c - the life of a submission/completion queue pair (NVMe 1.4
+ * §4.1) outside its hot path: create (queues, request slots, list pages, the
+ * choice of PRPs or SGLs, Create I/O CQ/SQ §5.4-5.5), reset, cancel, destroy
+ * (§5.6-5.7), and the blocking execution of one command.  The admin queue
+ * (qid 0) shares it; submission and poll are nvme_fastpath.c. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,4 +182,165 @@ int nvme_qpair_exec(struct udk_nvme_qpair *qp, struct nvme_sqe *sqe, void *buf, 
 	if (cpl != NULL)
 		*cpl = w.cpl;
 	return w.cpl.rc;
+}
+
+int nvme_ctrlr_create_io_queues(struct udk_nvme_ctrlr *c, struct udk_nvme_qpair *qp)
+{
+	/* §5.4 Create I/O CQ: QSIZE 31:16, QID 15:0; PC = 1, no interrupts. */
+	struct nvme_sqe cq = {.opc = NVME_ADM_CREATE_CQ, .prp1 = qp->cq_iova,
+			      .cdw10 = (uint32_t)(qp->qsize - 1) << 16 | qp->qid, .cdw11 = 1};
+	/* §5.5 Create I/O SQ: CQID 31:16, PC = 1. */
+	struct nvme_sqe sq = {.opc = NVME_ADM_CREATE_SQ, .prp1 = qp->sq_iova,
+			      .cdw10 = (uint32_t)(qp->qsize - 1) << 16 | qp->qid,
+			      .cdw11 = (uint32_t)qp->qid << 16 | 1};
+	int rc;
+
+	rc = nvme_admin(c, &cq, NULL, 0, NULL, "Create I/O Completion Queue");
+	if (rc < 0)
+		return rc;
+	rc = nvme_admin(c, &sq, NULL, 0, NULL, "Create I/O Submission Queue");
+	if (rc < 0) {
+		struct nvme_sqe del = {.opc = NVME_ADM_DELETE_CQ, .cdw10 = qp->qid};
+		nvme_admin(c, &del, NULL, 0, NULL, "Delete I/O Completion Queue");
+	}
+	return rc;
+}
+
+int nvme_ctrlr_delete_io_queues(struct udk_nvme_ctrlr *c, struct udk_nvme_qpair *qp)
+{
+	/* §5.6, §5.7: the SQ first, then its CQ. */
+	struct nvme_sqe sq = {.opc = NVME_ADM_DELETE_SQ, .cdw10 = qp->qid};
+	struct nvme_sqe cq = {.opc = NVME_ADM_DELETE_CQ, .cdw10 = qp->qid};
+	int rc;
+
+	rc = nvme_admin(c, &sq, NULL, 0, NULL, "Delete I/O Submission Queue");
+	if (rc == 0)
+		rc = nvme_admin(c, &cq, NULL, 0, NULL, "Delete I/O Completion Queue");
+	return rc;
+}
+
+void udk_nvme_qpair_opts_init(struct udk_nvme_qpair_opts *opts, size_t size)
+{
+	struct udk_nvme_qpair_opts d = {.opts_size = sizeof(d), .qsize = 256, .timeout_ms = 30000,
+					.sgl = UDK_NVME_SGL_AUTO};
+
+	if (opts == NULL || size == 0)
+		return;
+	if (size > sizeof(d))
+		size = sizeof(d);
+	memset(opts, 0, size);
+	d.opts_size = size;
+	memcpy(opts, &d, size);
+}
+
+int udk_nvme_qpair_create(struct udk_nvme_ctrlr *c, const struct udk_nvme_qpair_opts *opts,
+			  struct udk_nvme_qpair **out)
+{
+	struct udk_nvme_qpair_opts o;
+	struct udk_nvme_qpair *qp;
+	uint16_t qid = 0;
+	int rc;
+
+	if (c == NULL || out == NULL)
+		return -EINVAL;
+	udk_nvme_qpair_opts_init(&o, sizeof(o));
+	if (opts != NULL) {
+		if (opts->opts_size == 0 || opts->opts_size > sizeof(o))
+			return -EINVAL;
+		memcpy(&o, opts, opts->opts_size);
+		o.opts_size = sizeof(o);
+	}
+	if (o.qsize < 2 || o.qsize > c->info.max_qsize) {
+		udk_log(UDK_LOG_ERR, NVME_LOG, "%s: qpair size %u is outside 2..%u (CAP.MQES + 1)",
+			c->info.bdf, o.qsize, c->info.max_qsize);
+		return -EINVAL;
+	}
+	if (o.sgl > UDK_NVME_SGL_ALWAYS) {
+		udk_log(UDK_LOG_ERR, NVME_LOG, "%s: qpair sgl mode %u is not a udk_nvme_sgl_mode",
+			c->info.bdf, o.sgl);
+		return -EINVAL;
+	}
+	if (o.sgl == UDK_NVME_SGL_ALWAYS && !(c->info.sgls & 3)) {
+		udk_log(UDK_LOG_ERR, NVME_LOG, "%s: SGLs asked for, but the controller does not "
+			"support them for I/O (Identify SGLS 0x%x); use UDK_NVME_SGL_AUTO or "
+			"UDK_NVME_SGL_NEVER", c->info.bdf, c->info.sgls);
+		return -ENOTSUP;
+	}
+	pthread_mutex_lock(&c->lock);
+	for (uint16_t i = 1; i <= c->info.nb_io_queues; i++)
+		if (!c->qid_used[i]) {
+			qid = i;
+			break;
+		}
+	if (qid == 0) {
+		udk_log(UDK_LOG_ERR, NVME_LOG, "%s: all %u I/O queues the controller granted are "
+			"in use; destroy one, or attach with a larger nb_io_queues", c->info.bdf,
+			c->info.nb_io_queues);
+		rc = -EBUSY;
+		goto out;
+	}
+	qp = calloc(1, sizeof(*qp));
+	if (qp == NULL) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	rc = nvme_qpair_init(qp, c, qid, o.qsize, o.timeout_ms);
+	if (rc < 0) {
+		free(qp);
+		goto out;
+	}
+	if (o.sgl == UDK_NVME_SGL_NEVER || !(c->info.sgls & 3))
+		qp->dptr = DPTR_PRP;
+	else
+		qp->dptr = o.sgl == UDK_NVME_SGL_ALWAYS ? DPTR_SGL : DPTR_SGL_MULTI;
+	if (o.latency_hist && (qp->lat_hist = calloc(NVME_LAT_BUCKETS, sizeof(uint64_t))) == NULL) {
+		rc = -ENOMEM;
+		nvme_qpair_fini(qp);
+		free(qp);
+		goto out;
+	}
+	rc = nvme_ctrlr_create_io_queues(c, qp);
+	if (rc < 0) {
+		nvme_qpair_fini(qp);
+		free(qp->lat_hist);
+		free(qp);
+		goto out;
+	}
+	c->qid_used[qid] = 1;
+	qp->next = c->qpairs;
+	c->qpairs = qp;
+	*out = qp;
+out:
+	pthread_mutex_unlock(&c->lock);
+	return rc;
+}
+
+int udk_nvme_qpair_destroy(struct udk_nvme_qpair *qp)
+{
+	struct udk_nvme_ctrlr *c;
+	struct udk_nvme_qpair **pp;
+	int rc;
+
+	if (qp == NULL)
+		return 0;
+	c = qp->ctrlr;
+	pthread_mutex_lock(&c->lock);
+	nvme_qpair_cancel_all(qp);
+	rc = c->failed ? 0 : nvme_ctrlr_delete_io_queues(c, qp);
+	for (pp = &c->qpairs; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == qp) {
+			*pp = qp->next;
+			break;
+		}
+	c->qid_used[qp->qid] = 0;
+	if (rc == 0) {
+		nvme_qpair_fini(qp);
+		free(qp->lat_hist);
+	}
+	else /* the device may still write there: keep the memory */
+		udk_log(UDK_LOG_WARN, NVME_LOG, "%s: queue %u could not be deleted; its memory is "
+			"kept until the controller is reset or detached", c->info.bdf, qp->qid);
+	free(rc == 0 ? qp : NULL);
+	pthread_mutex_unlock(&c->lock);
+	return rc;
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nvme_recover.c - what follows a command timeout (udk_nvme.h, enum
  * udk_nvme_timeout_action): an Abort for each timed-out command (NVMe 1.4
  * §5.1, by SQID and CID), and when the controller cannot abort one, or has

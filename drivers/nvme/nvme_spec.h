@@ -1,7 +1,9 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nvme_spec.h - the NVMe 1.4 structures and constants drivers/nvme uses:
  * controller registers (§3.1), queue entries (§4.2, §4.6), admin (§5) and
  * NVM (§6) command opcodes, and the offsets of the Identify fields we read.
- * Private to drivers/nvme. */
+ * Shared by drivers/nvme and udk-devbind's probe (on udk's include path inside
+ * the build); not installed: the NVMe API is udk_nvme.h. */
 #ifndef UDK_NVME_SPEC_H
 #define UDK_NVME_SPEC_H
 
@@ -23,6 +25,7 @@
 #define NVME_CAP_DSTRD(c) ((uint32_t)(((c) >> 32) & 0xf))
 #define NVME_CAP_CSS_NVM(c) ((uint32_t)(((c) >> 37) & 1))
 #define NVME_CAP_MPSMIN(c) ((uint32_t)(((c) >> 48) & 0xf))  /* 2^(12+n) bytes */
+#define NVME_CAP_MPSMAX(c) ((uint32_t)(((c) >> 52) & 0xf))  /* 2^(12+n) bytes */
 
 /* §3.1.5 CC: EN bit 0; CSS 6:4 = 0 (NVM); MPS 10:7 = 0 (4 KiB); AMS 13:11 = 0
  * (round robin); SHN 15:14; IOSQES 19:16 = 6 (64 B); IOCQES 23:20 = 4 (16 B). */

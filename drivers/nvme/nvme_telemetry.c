@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nvme_telemetry.c - telemetry's "nvme" command (doc/telemetry.md): every
  * attached controller with its I/O queue pairs, their command counters and,
  * when the qpair records them, latency histograms.  The counters are the

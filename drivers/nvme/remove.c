@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* remove.c - surprise removal of an NVMe controller (doc/hotplug.md).
  * lib/pci's hot-plug thread calls nvme_on_remove() when the kernel asks for
  * the device back; it only raises the controller's flags.  Each qpair's own

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* udk_nvme.h - NVMe over PCIe through VFIO: controllers, namespaces and I/O
  * queue pairs.
  *
@@ -28,6 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "udk_cdefs.h"
 #include "udk_pci.h"
 
 #ifdef __cplusplus
@@ -248,7 +250,7 @@ struct udk_nvme_smart_log {
 	uint16_t temp_sensor[8];
 	uint8_t rsvd216[296];
 } __attribute__((packed));
-_Static_assert(sizeof(struct udk_nvme_smart_log) == 512, "NVMe 1.4 §5.14.1.2: 512 bytes");
+UDK_STATIC_ASSERT(sizeof(struct udk_nvme_smart_log) == 512, "NVMe 1.4 §5.14.1.2: 512 bytes");
 
 /* §5.14.1.1, Figure 194: one Error Information log entry (log 01h). */
 struct udk_nvme_error_log {
@@ -262,7 +264,7 @@ struct udk_nvme_error_log {
 	uint16_t trtype_specific;
 	uint8_t rsvd42[22];
 } __attribute__((packed));
-_Static_assert(sizeof(struct udk_nvme_error_log) == 64, "NVMe 1.4 §5.14.1.1: 64 bytes");
+UDK_STATIC_ASSERT(sizeof(struct udk_nvme_error_log) == 64, "NVMe 1.4 §5.14.1.1: 64 bytes");
 
 /* ---- namespaces (owned by their controller) ---- */
 
@@ -377,8 +379,9 @@ static inline int udk_nvme_ns_deallocate(struct udk_nvme_qpair *qp, struct udk_n
 }
 
 /* Ring the submission doorbell for what was queued, then reap up to max
- * completions (0: all there are), calling their callbacks, and write the
- * completion doorbell once.  When nothing completed, commands older than
+ * completions (0: all there are, at most the queue size - 1 entries per
+ * call even from a device that keeps posting), calling their callbacks, and
+ * write the completion doorbell once.  When nothing completed, commands older than
  * the qpair's timeout complete with -ETIMEDOUT, and then the controller's
  * timeout_action runs on this thread (Abort, then maybe a reset: the only
  * case where a poll takes the controller's lock and waits).  Returns the

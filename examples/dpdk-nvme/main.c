@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* dpdk-nvme - a DPDK application that uses udk's NVMe driver on DPDK's
  * memory: rte_eal_init(), one udk_dpdk_attach(), then writes, reads back and
  * verifies through rte_malloc() buffers.  Half way it makes DPDK's heap grow

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* l2echo - the smallest complete udk packet program (doc/packet-io.md):
  * one port, one receive and one transmit queue, bursts, statistics.
  *

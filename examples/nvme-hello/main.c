@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nvme-hello - the smallest complete program on udk's NVMe driver (the
  * example of doc/nvme.md): attach the controller given with -a, show what
  * Identify says, write a block pattern, read it back through a callback and

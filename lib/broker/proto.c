@@ -1,8 +1,10 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* proto.c - udk-broker's wire protocol: the strict parser both sides run on
  * what they receive, the builder that produces only what the parser accepts,
  * and the SCM_RIGHTS send/receive.  The parser is what a hostile client
  * reaches first; it is fuzzed (tests/fuzz) and its bad cases are unit tests. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -376,11 +378,15 @@ int udk_broker_send(int sock, const void *buf, size_t len, const int *fds, unsig
 	return (size_t)n == len ? 0 : -EIO;
 }
 
-int udk_broker_recv(int sock, void *buf, size_t cap, size_t *len, int *fds, unsigned int maxfds,
-		    unsigned int *nfds)
+/* One recvmsg with room for every descriptor a message can carry, so the
+ * kernel drops none.  All that arrived land in fds (at most maxfds kept:
+ * the rest closed, unless keep) and *nfds; the return says whether the
+ * message came whole. */
+static int recv_msg(int sock, void *buf, size_t cap, size_t *len, int *fds, unsigned int maxfds,
+		    unsigned int *nfds, bool keep)
 {
 	union {
-		char buf[CMSG_SPACE(sizeof(int) * UDK_BROKER_MAX_FDS)];
+		char buf[CMSG_SPACE(sizeof(int) * UDK_BROKER_RECV_ALL_FDS)];
 		struct cmsghdr align;
 	} ctl;
 	struct iovec iov = {.iov_base = buf, .iov_len = cap};
@@ -421,14 +427,27 @@ int udk_broker_recv(int sock, void *buf, size_t cap, size_t *len, int *fds, unsi
 	}
 	if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))
 		rc = -EMSGSIZE;
+	*nfds = got;
 	if (rc < 0) {
-		while (got > 0)
-			close(fds[--got]);
+		if (!keep)
+			while (*nfds > 0)
+				close(fds[--*nfds]);
 		return rc;
 	}
 	*len = (size_t)n;
-	*nfds = got;
 	return 0;
+}
+
+int udk_broker_recv(int sock, void *buf, size_t cap, size_t *len, int *fds, unsigned int maxfds,
+		    unsigned int *nfds)
+{
+	return recv_msg(sock, buf, cap, len, fds, maxfds, nfds, false);
+}
+
+int udk_broker_recv_all(int sock, void *buf, size_t cap, size_t *len, int *fds,
+			unsigned int *nfds)
+{
+	return recv_msg(sock, buf, cap, len, fds, UDK_BROKER_RECV_ALL_FDS, nfds, true);
 }
 
 int udk_broker_send_msg(int sock, const struct udk_broker_msg *msg, const int *fds)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* udk_broker.h - the wire protocol between udk-broker (app/udk-broker), the
  * root daemon that owns VFIO maps and hugepage memory, and its unprivileged
  * clients (lib/eal's --broker).  doc/broker.md has the security model.
@@ -144,6 +145,17 @@ int udk_broker_send(int sock, const void *buf, size_t len, const int *fds, unsig
  * came with it are closed.  0 or -errno. */
 int udk_broker_recv(int sock, void *buf, size_t cap, size_t *len, int *fds, unsigned int maxfds,
 		    unsigned int *nfds);
+
+/* The most descriptors one message can carry (the kernel's SCM_MAX_FD). */
+#define UDK_BROKER_RECV_ALL_FDS 253
+
+/* udk_broker_recv for a side that must never close a peer's descriptor
+ * itself (udk-broker: the last close of one can block for as long as its
+ * sender likes).  Every descriptor that came is in fds (room for
+ * UDK_BROKER_RECV_ALL_FDS) and counted in *nfds, also when it returns
+ * -EMSGSIZE (truncated) or -EPROTO: the caller disposes of them. */
+int udk_broker_recv_all(int sock, void *buf, size_t cap, size_t *len, int *fds,
+			unsigned int *nfds);
 
 /* Build msg and send it with fds.  0, -EINVAL, or -errno. */
 int udk_broker_send_msg(int sock, const struct udk_broker_msg *msg, const int *fds);

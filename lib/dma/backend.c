@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* backend.c - which backend a map gets, and the backends' names.  AUTO takes
  * iommufd when it is compiled in and the kernel offers it (/dev/iommu, device
  * cdevs; iommufd.c tells), VFIO type1 otherwise; asking for iommufd by name

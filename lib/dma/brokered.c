@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* brokered.c - a map owned by udk-broker (doc/broker.md).  The process holds
  * no container or IOAS: the broker mapped its segments and handed over device
  * fds that reach that map.  This backend keeps the record honest: it accepts

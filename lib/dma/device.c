@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* device.c - VFIO devices and their IOMMU groups: opening a device checks
  * every precondition in order and names the one that fails; attach and
  * detach move the device in and out of a map, through the map's backend,

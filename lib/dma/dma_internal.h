@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* dma_internal.h - the insides of the map object and of a device, shared by
  * the generic code (dmamap.c, device.c, backend.c) and the backends
  * (vfio_type1.c, iommufd.c, brokered.c). */

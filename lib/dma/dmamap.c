@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* dmamap.c - the map object: its record of mappings, its IOVA space and its
  * lifetime.  The record is the truth; a backend mirrors it into the kernel
  * while map->live: type1 while devices are attached (it replays the record

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* extmem.c - memory that is not udk's heap: long-lived buffers registered
  * with a map, and per-I/O mappings of any buffer with their two unmap modes.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* iommufd.c - the map object on an iommufd IOAS (Linux 6.6+ with
  * CONFIG_IOMMUFD and CONFIG_VFIO_DEVICE_CDEV).  Each map is one /dev/iommu
  * context holding one IOAS, both made at create: an IOAS takes mappings before

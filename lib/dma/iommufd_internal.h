@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* iommufd_internal.h - the iommufd backend's requests, built apart from the
  * calls that send them, and the small table of system calls it sends them
  * with.  The unit tests replace that table with a fake that records every

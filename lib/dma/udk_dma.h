@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* udk_dma.h - the map object (DESIGN.md, "The map object") and the devices
  * that attach to it.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* vfio_type1.c - the map object on a VFIO type1 container.  The container is
  * opened when the first group attaches; type1 takes no mapping before a group
  * has set the IOMMU model, so the record is replayed then, and again whenever

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* dpdk_eal.c - DPDK's EAL inside a udk application: the arguments the user
  * passed through (udk-fwd --dpdk-args), and rte_eal_init() when the first
  * dpdk port needs it. */

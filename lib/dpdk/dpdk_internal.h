@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* dpdk_internal.h - what lib/dpdk gives drivers/net/dpdk inside
  * libudk_dpdk.  Not installed. */
 #ifndef UDK_DPDK_INTERNAL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* dpdk_mem.c - udk on DPDK's memory: allocations from DPDK's heap, and every
  * DPDK hugepage mapped into a udk map, page by page, following DPDK's memory
  * events, at IOVAs that keep each memseg list contiguous (doc/dpdk.md).

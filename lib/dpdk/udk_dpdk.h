@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* udk_dpdk.h - udk beside DPDK (doc/dpdk.md), in libudk_dpdk, the one
  * library that links DPDK; libudk itself never does.
  *

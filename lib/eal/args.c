@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* args.c - the EAL command line: a small hand parser over argv (no getopt, so
  * the application can run getopt on what follows without inheriting state).
  * Every bad option gives -UDK_EARGS and one line naming it and the expected

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* broker_client.c - --broker SOCK: udk_eal_init() takes its memory and
  * devices from udk-broker instead of opening them (doc/broker.md).  The
  * process needs no privilege: it gets device fds that reach a map the broker
@@ -78,6 +79,11 @@ static int receive(struct udk_broker_msg *m, int *fds, const char *step)
 	int rc;
 
 	rc = udk_broker_recv(bc.sock, buf, sizeof(buf), &len, fds, UDK_BROKER_MAX_FDS, &nfds);
+	/* A broker that refuses at accept hangs up with our HELLO unread: the
+	 * kernel reports the reset before the ERROR queued ahead of it. */
+	if (rc == -ECONNRESET)
+		rc = udk_broker_recv(bc.sock, buf, sizeof(buf), &len, fds, UDK_BROKER_MAX_FDS,
+				     &nfds);
 	if (rc == 0 && len == 0)
 		rc = -ECONNRESET;
 	if (rc < 0) {
@@ -144,11 +150,13 @@ int eal_broker_connect(const struct udk_eal_args *args)
 		return rc;
 	bc.sock = rc;
 	rc = udk_broker_send_msg(bc.sock, &m, NULL);
-	if (rc < 0) {
+	if (rc < 0 && rc != -EPIPE && rc != -ECONNRESET) {
 		udk_log(UDK_LOG_ERR, LOG, "--broker %s: sending HELLO: %s", bc.path,
 			udk_strerror(rc));
 		goto err_close;
 	}
+	/* Also when the broker hung up first (it refuses at accept a uid its
+	 * policy does not name): its ERROR, saying why, waits to be read. */
 	rc = receive(&m, fds, "HELLO");
 	if (rc < 0)
 		goto err_close;

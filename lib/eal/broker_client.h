@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* broker_client.h - lib/eal's side of udk-broker (--broker SOCK): what eal.c
  * calls instead of opening memory and devices itself.  Not installed. */
 #ifndef UDK_EAL_BROKER_CLIENT_H

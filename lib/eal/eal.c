@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* eal.c - the one process context (DESIGN.md): udk_eal_init() sets up memory,
  * the default map that follows the heap through memory events, the lcores and
  * the -a devices, in that order; udk_eal_cleanup() undoes it in reverse.

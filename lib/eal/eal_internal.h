@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* eal_internal.h - what lib/eal's files need from each other.  Not installed. */
 #ifndef UDK_EAL_INTERNAL_H
 #define UDK_EAL_INTERNAL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* eal_telemetry.c - the EAL's side of telemetry (doc/telemetry.md): start
  * the server from the options, and the commands the EAL can answer itself:
  * "info" (version, program, arguments), "lcores" (poll counts), "maps"

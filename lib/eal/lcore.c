@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* lcore.c - worker lcores: one pthread per lcore after the first, pinned to
  * its CPU, parked on a condition variable until udk_lcore_launch() hands it a
  * function.  Lcore 0 is the thread that called udk_eal_init().

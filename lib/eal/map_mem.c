@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* map_mem.c - memory that belongs to a map: the heap whose segments are
  * mapped into a given map, one per map, made on first use and freed with its
  * last reference.  lib/mem and lib/dma know nothing of each other; this is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* udk_eal.h - the environment: command-line options, lcores (pinned worker
  * threads), the process's memory and its default map.
  *
@@ -13,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "udk_cdefs.h"
 #include "udk_dma.h"
 #include "udk_mem.h"
 #include "udk_pci.h"
@@ -148,11 +150,7 @@ const char *udk_eal_vdev(size_t i);
 /* Internal: the calling thread's lcore, set by lib/eal when the thread
  * becomes an lcore.  initial-exec: libudk is linked, never dlopen()ed, so the
  * read is one %fs-relative load, also from outside the shared library. */
-#ifdef __cplusplus
-extern thread_local unsigned int udk_lcore_id_ __attribute__((tls_model("initial-exec")));
-#else
-extern _Thread_local unsigned int udk_lcore_id_ __attribute__((tls_model("initial-exec")));
-#endif
+extern UDK_THREAD_LOCAL unsigned int udk_lcore_id_ __attribute__((tls_model("initial-exec")));
 
 /* The calling thread's lcore, UDK_LCORE_ANY on a non-lcore thread.  A
  * thread-local read (inline, no call): any thread, the fast path included. */
@@ -175,7 +173,7 @@ struct udk_lcore_stats {
 	alignas(64) uint64_t busy;
 	uint64_t idle;
 };
-extern _Thread_local struct udk_lcore_stats *udk_lcore_stats_self_;
+extern UDK_THREAD_LOCAL struct udk_lcore_stats *udk_lcore_stats_self_;
 
 static inline void udk_lcore_poll(bool busy)
 {

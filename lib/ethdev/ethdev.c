@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* ethdev.c - the port table, probing through registered drivers, and the
  * control calls with their checks.  The burst calls are inline in
  * udk_ethdev.h over udk_eth_fp_[], which start fills and stop empties. */
@@ -19,6 +20,13 @@ struct udk_eth_fp udk_eth_fp_[UDK_ETH_MAX_PORTS];
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct udk_eth_dev *ports[UDK_ETH_MAX_PORTS];
 static struct udk_eth_driver *drivers;
+
+/* The built-in drivers' anchors (generated from meson's udk_net_drivers).
+ * Referring to the table here makes a static link that uses ethdev also
+ * keep every built-in driver, whose constructor then registers it: without
+ * it, libudk.a linked into a program kept none ("known: none"). */
+extern const char *const udk_net_builtin_drivers[];
+__attribute__((used)) static const char *const *const builtin_drivers = udk_net_builtin_drivers;
 
 /* A stopped port's table answers every burst with nothing. */
 static uint16_t no_burst(void *queue, struct udk_mbuf **pkts, uint16_t n)

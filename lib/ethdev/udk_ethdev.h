@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* udk_ethdev.h - network ports: probing, configuration, queues, statistics,
  * and the inline rx/tx burst calls.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* udk_ethdev_driver.h - the driver side of lib/ethdev: the device a driver
  * fills and reads, its ops table, and registration (UDK_NET_DRIVER()).
  * Applications use udk_ethdev.h only; a driver includes this header, which
@@ -73,8 +74,14 @@ struct udk_eth_dev {
 
 void udk_eth_driver_register(struct udk_eth_driver *drv);
 /* Register a driver from a constructor: a new driver is a new folder and a
- * line in meson, never an edit to a central list. */
+ * line in meson, never an edit to a central list.  The macro also defines
+ * udk_net_driver_<nm>, a hidden symbol that libudk's table of built-in
+ * drivers refers to (the meson list udk_net_drivers): a static link keeps
+ * only the files something refers to, and so keeps each driver (and its
+ * constructor) through that table. */
 #define UDK_NET_DRIVER(nm, drv)                                                            \
+	extern const char udk_net_driver_##nm;                                              \
+	__attribute__((visibility("hidden"))) const char udk_net_driver_##nm = 0;           \
 	__attribute__((constructor)) static void udk_net_driver_register_##nm(void)         \
 	{                                                                                  \
 		udk_eth_driver_register(&(drv));                                           \

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* iova.c - the range allocator of an IOVA space: apertures plus a sorted
  * array of allocations, first fit, one mutex.  It serves the control path
  * (segments, registered memory) and is the slow path behind the size-class

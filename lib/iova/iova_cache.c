@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* iova_cache.c - the fast path of IOVA allocation: per-lcore magazines in
  * front of a per-class depot (the magazine layering of Bonwick and Adams,
  * as Linux's iova.c uses it), over the range allocator of iova.c.

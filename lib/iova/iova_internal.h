@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* iova_internal.h - what iova.c (the range allocator) and iova_cache.c (the
  * magazines) share: the space itself.  Not installed. */
 #ifndef UDK_IOVA_INTERNAL_H

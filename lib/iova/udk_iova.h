@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* udk_iova.h - IOVA space of one map: the apertures the IOMMU reports,
  * allocation of ranges inside them, and translation of virtual addresses.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* xlate.c - the writer side of the VA -> IOVA radix table (the reader is the
  * inline udk_iova_xlate_lookup() in udk_iova.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* mbuf.c - packet buffer pools: a mempool whose objects are laid out once,
  * at creation, as header + buffer with the buffer's IOVA filled in. */
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* udk_mbuf.h - packet buffers: a 128-byte header (its first cache line is
  * what rx/tx touch), headroom, data; chained segments; a reference count; the buffer's
  * IOVA computed once at pool creation so drivers never translate.
@@ -10,11 +11,11 @@
 #ifndef UDK_MBUF_H
 #define UDK_MBUF_H
 
-#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
+#include "udk_cdefs.h"
 #include "udk_mempool.h"
 
 #ifdef __cplusplus
@@ -37,7 +38,7 @@ struct udk_mbuf {
 	void *buf_addr;          /* start of the buffer (headroom first) */
 	uint64_t buf_iova;       /* IOVA of buf_addr */
 	uint16_t data_off;       /* data starts at buf_addr + data_off */
-	_Atomic uint16_t refcnt;
+	UDK_ATOMIC(uint16_t) refcnt;
 	uint16_t nb_segs;        /* segments in the chain (valid in the first) */
 	uint16_t port;           /* input port, UDK_PORT_NONE if none */
 	uint64_t ol_flags;       /* offload flags: udk defines none yet (DPDK's on its buffers) */
@@ -60,8 +61,8 @@ struct udk_mbuf {
 	uint64_t udata64;        /* for the application */
 	struct udk_mempool *pool;
 };
-_Static_assert(sizeof(struct udk_mbuf) == 128, "the mbuf header is two cache lines");
-_Static_assert(offsetof(struct udk_mbuf, pkt_len) == 36 &&
+UDK_STATIC_ASSERT(sizeof(struct udk_mbuf) == 128, "the mbuf header is two cache lines");
+UDK_STATIC_ASSERT(offsetof(struct udk_mbuf, pkt_len) == 36 &&
 		       offsetof(struct udk_mbuf, buf_len) == 54 &&
 		       offsetof(struct udk_mbuf, ext_pool) == 56 &&
 		       offsetof(struct udk_mbuf, next) == 64 &&
@@ -116,8 +117,8 @@ static inline struct udk_mbuf *udk_pktmbuf_alloc(struct udk_mempool *mp)
 
 	if (udk_mempool_get(mp, &obj) != 0)
 		return NULL;
-	udk_pktmbuf_reset(obj);
-	return obj;
+	udk_pktmbuf_reset((struct udk_mbuf *)obj);
+	return (struct udk_mbuf *)obj;
 }
 
 /* n reset buffers, all or none: 0 or -ENOBUFS. */
@@ -133,14 +134,13 @@ static inline int udk_pktmbuf_alloc_bulk(struct udk_mempool *mp, struct udk_mbuf
 
 static inline uint16_t udk_mbuf_refcnt_read(const struct udk_mbuf *m)
 {
-	return atomic_load_explicit(&((struct udk_mbuf *)m)->refcnt, memory_order_relaxed);
+	return UDK_ATOMIC_LOAD(&((struct udk_mbuf *)m)->refcnt, RELAXED);
 }
 
 /* Add v (may be negative) to the reference count; returns the new count. */
 static inline uint16_t udk_mbuf_refcnt_update(struct udk_mbuf *m, int16_t v)
 {
-	return (uint16_t)(atomic_fetch_add_explicit(&m->refcnt, (uint16_t)v,
-						    memory_order_acq_rel) + (uint16_t)v);
+	return (uint16_t)(UDK_ATOMIC_FETCH_ADD(&m->refcnt, (uint16_t)v, ACQ_REL) + (uint16_t)v);
 }
 
 /* Drop one reference to this segment only; the last one returns it to its
@@ -151,7 +151,7 @@ static inline struct udk_mbuf *udk_pktmbuf_free_seg(struct udk_mbuf *m)
 
 	/* The common case (sole owner) skips the atomic read-modify-write. */
 	if (udk_mbuf_refcnt_read(m) == 1 || udk_mbuf_refcnt_update(m, -1) == 0) {
-		atomic_store_explicit(&m->refcnt, 1, memory_order_relaxed);
+		UDK_ATOMIC_STORE(&m->refcnt, 1, RELAXED);
 		m->next = NULL;
 		m->nb_segs = 1;
 		udk_mempool_put(m->pool, m);
@@ -267,7 +267,7 @@ static inline int udk_pktmbuf_chain(struct udk_mbuf *head, struct udk_mbuf *tail
 static inline int udk_pktmbuf_read(const struct udk_mbuf *m, uint32_t off, uint32_t len,
 				   void *buf)
 {
-	char *out = buf;
+	char *out = (char *)buf;
 
 	if ((uint64_t)off + len > m->pkt_len)
 		return -ERANGE;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* external.c - a memory object over another allocator's memory (lib/dpdk:
  * DPDK's heap): allocations go to the provider, and segments are added and
  * removed as the provider reports them, with the same events and lock-free

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* heap.c - the per-node allocator: first fit over the blocks of the node's
  * segments, splitting on allocation and coalescing on free, and growth by a
  * new segment (within the -m limits) when nothing fits.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* mem.c - the memory object: options, the address-sorted segment table that
  * udk_mem_find() searches, the lock-free translation table udk_virt2iova()
  * reads, the event callbacks that let a map follow the heap, and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* mem_internal.h - what the files of lib/mem share: the memory object, its
  * per-node heaps, segments and blocks.  Not installed; users see udk_mem.h.
  */

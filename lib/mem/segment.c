@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* segment.c - the memory behind the heaps: one fd-backed segment per growth
  * step, a hugetlbfs file (found through libhugetlbfs) or a memfd with no_huge,
  * placed on a NUMA node.  Also the checks that turn a missing hugepage setup

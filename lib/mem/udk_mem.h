@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* udk_mem.h - DMA-able memory: hugepage segments from hugetlbfs (through
  * libhugetlbfs), one heap per NUMA node (libnuma), and the memory events that
  * let a map follow the heap as it grows.

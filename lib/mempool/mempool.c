@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* mempool.c - creating, inspecting and freeing pools; get and put are inline
  * in udk_mempool.h. */
 #include <pthread.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* udk_mempool.h - pools of fixed-size objects in udk DMA memory, with a
  * cache per lcore in front of a shared lock-free ring.
  *

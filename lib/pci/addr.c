@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* addr.c - PCI addresses: strict parsing of "DDDD:BB:DD.F" and "BB:DD.F",
  * the canonical text form, and ordering. */
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* bind.c - moving a function between its kernel driver and vfio-pci through
  * sysfs: driver_override, the driver's unbind file and drivers_probe.  Each
  * step that fails says which step, which device and what to do. */

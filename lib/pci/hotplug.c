@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* hotplug.c - surprise removal: every open device's VFIO request interrupt
  * on an eventfd, one control thread (epoll) that watches them and the
  * hot-add monitor's netlink socket (uevent.c), the removal steps (driver

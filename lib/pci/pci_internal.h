@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* pci_internal.h - helpers shared by the files of lib/pci; not installed. */
 #ifndef UDK_PCI_INTERNAL_H
 #define UDK_PCI_INTERNAL_H

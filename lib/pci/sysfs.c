@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* sysfs.c - what sysfs says about PCI functions: one device's attributes,
  * the scan of every function in address order, and why an IOMMU group is
  * not viable.  Everything is read under udk_sysfs_root(), so tests can use a

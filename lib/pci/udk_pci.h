@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* udk_pci.h - PCI devices: addresses, the sysfs scan, binding to vfio-pci,
  * and the VFIO view of one function (regions, BARs, config space, bus
  * mastering, MSI-X to eventfds, reset).
@@ -82,6 +83,25 @@ int udk_pci_dev_open_fd(const struct udk_pci_addr *addr, int fd, struct udk_dmam
 
 struct udk_device *udk_pci_dev_device(struct udk_pci_dev *pdev);
 const struct udk_pci_info *udk_pci_dev_info(const struct udk_pci_dev *pdev);
+
+/* One BAR, as VFIO and the BAR register describe it (PCI Local Bus 3.0
+ * §6.2.5.1).  A small value type: the caller owns it. */
+struct udk_pci_bar_info {
+	uint64_t size;  /* bytes; 0 when the device does not implement the BAR
+	                 * (or it is the upper half of a 64-bit BAR) */
+	bool mmap;      /* VFIO lets udk_pci_bar_map() map it */
+	bool io;        /* I/O space; else memory */
+	bool mem64;     /* memory BAR: 64-bit (it takes the next BAR's slot too) */
+	bool prefetch;  /* memory BAR: prefetchable */
+};
+
+/* Describe BAR bar (0..5) into info without mapping it: size and mmap flag
+ * from VFIO's region info, type from the BAR register in config space.  An
+ * absent BAR is no error (size 0, all false).  0, -EINVAL for a bar outside
+ * 0..5 or a NULL info, -UDK_EREMOVED after removal, or -errno of VFIO (each
+ * failure logged).  Attaches the device to a private map on first use, as
+ * every VFIO call here does. */
+int udk_pci_bar_info(struct udk_pci_dev *pdev, int bar, struct udk_pci_bar_info *info);
 
 /* mmap BAR bar (0..5) and return its address and length.  The mapping is
  * made once and kept until the device is detached or closed; a detach drops

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* uevent.c - the hot-add monitor: the kernel's device events (netlink,
  * NETLINK_KOBJECT_UEVENT), read on the hot-plug thread; a PCI function that
  * appears and matches the application's allow-list is bound to vfio-pci

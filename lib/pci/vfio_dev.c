@@ -1,7 +1,8 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* vfio_dev.c - the VFIO view of one PCI function, on top of lib/dma's
- * struct udk_device: BARs mmapped through the device fd, config space
- * through the config region, bus mastering, MSI-X routed to eventfds and
- * function-level reset.  What hangs on the device fd (BAR mappings,
+ * struct udk_device: what each BAR is, BARs mmapped through the device fd,
+ * config space through the config region, bus mastering, MSI-X routed to
+ * eventfds and function-level reset.  What hangs on the device fd (BAR mappings,
  * eventfds, the request interrupt) is dropped by the release callback when
  * lib/dma detaches.  Surprise removal (hotplug.c) swaps the BAR mappings for
  * tombstones and closes the udk_device; every call here then answers
@@ -24,6 +25,9 @@
 #define PCI_COMMAND_MASTER 0x4       /* bit 2: Bus Master Enable */
 #define PCI_BAR0 0x10                /* PCI Local Bus 3.0 §6.2.5.1, Base Addresses */
 #define PCI_BAR_IO 0x1               /* bit 0 set: I/O space BAR */
+#define PCI_BAR_MEM_TYPE 0x6         /* memory BAR bits 2:1, Type: 10b = 64-bit */
+#define PCI_BAR_MEM_64 0x4
+#define PCI_BAR_PREFETCH 0x8         /* memory BAR bit 3: Prefetchable */
 
 /* Everything that depends on the device fd goes before lib/dma closes it:
  * an mmapped BAR would keep the fd (and the group) busy.  Tombstones (the
@@ -243,25 +247,61 @@ int udk_pci_bus_master(struct udk_pci_dev *pdev, bool enable)
 	return udk_pci_cfg_write(pdev, PCI_COMMAND, &want, sizeof(want));
 }
 
+/* VFIO's region info of BAR bar (checked: 0..5); p->lock held. */
+static int bar_region(struct udk_pci_dev *p, int bar, const char *step, int *fd,
+		      struct vfio_region_info *ri)
+{
+	char what[16];
+	int rc;
+
+	if (bar < 0 || bar >= PCI_NUM_BARS) {
+		udk_log(UDK_LOG_ERR, "pci", "%s: %s %d: there are BARs 0 to 5", p->bdf, step, bar);
+		return -EINVAL;
+	}
+	rc = pci_fd(p, fd);
+	if (rc < 0)
+		return rc;
+	snprintf(what, sizeof(what), "BAR %d", bar);
+	return region_info(p, *fd, VFIO_PCI_BAR0_REGION_INDEX + (unsigned int)bar, what, ri);
+}
+
+/* What a BAR is: its size and mmap flag from VFIO, its type from the BAR
+ * register (PCI Local Bus 3.0 §6.2.5.1); p->lock held. */
+static int bar_info(struct udk_pci_dev *p, int bar, struct udk_pci_bar_info *info)
+{
+	struct vfio_region_info ri;
+	uint32_t raw;
+	int fd, rc;
+
+	rc = bar_region(p, bar, "BAR info of BAR", &fd, &ri);
+	if (rc < 0)
+		return rc;
+	memset(info, 0, sizeof(*info));
+	if (ri.size == 0)
+		return 0; /* absent, or the upper half of a 64-bit BAR */
+	rc = cfg_access(p, false, PCI_BAR0 + 4u * (unsigned int)bar, &raw, sizeof(raw));
+	if (rc < 0)
+		return rc;
+	info->size = ri.size;
+	info->mmap = (ri.flags & VFIO_REGION_INFO_FLAG_MMAP) != 0;
+	info->io = (raw & PCI_BAR_IO) != 0;
+	if (!info->io) {
+		info->mem64 = (raw & PCI_BAR_MEM_TYPE) == PCI_BAR_MEM_64;
+		info->prefetch = (raw & PCI_BAR_PREFETCH) != 0;
+	}
+	return 0;
+}
+
 static int bar_map(struct udk_pci_dev *pdev, int bar, void **va, size_t *len)
 {
 	struct vfio_region_info ri;
-	char what[16];
 	uint32_t raw;
 	void *m;
 	int fd, rc;
 
-	if (bar < 0 || bar >= PCI_NUM_BARS) {
-		udk_log(UDK_LOG_ERR, "pci", "%s: map BAR %d: there are BARs 0 to 5", pdev->bdf, bar);
-		return -EINVAL;
-	}
-	if (pdev->bars[bar].va != NULL && !pdev->removed)
+	if (bar >= 0 && bar < PCI_NUM_BARS && pdev->bars[bar].va != NULL && !pdev->removed)
 		goto out;
-	rc = pci_fd(pdev, &fd);
-	if (rc < 0)
-		return rc;
-	snprintf(what, sizeof(what), "BAR %d", bar);
-	rc = region_info(pdev, fd, VFIO_PCI_BAR0_REGION_INDEX + (unsigned int)bar, what, &ri);
+	rc = bar_region(pdev, bar, "map BAR", &fd, &ri);
 	if (rc < 0)
 		return rc;
 	if (ri.size == 0) {
@@ -443,6 +483,16 @@ static int reset(struct udk_pci_dev *pdev)
 int udk_pci_bar_map(struct udk_pci_dev *pdev, int bar, void **va, size_t *len)
 {
 	LOCKED(bar_map(pdev, bar, va, len));
+}
+
+int udk_pci_bar_info(struct udk_pci_dev *pdev, int bar, struct udk_pci_bar_info *info)
+{
+	if (info == NULL) {
+		udk_log(UDK_LOG_ERR, "pci", "%s: BAR info of BAR %d: no struct udk_pci_bar_info to "
+			"fill", pdev->bdf, bar);
+		return -EINVAL;
+	}
+	LOCKED(bar_info(pdev, bar, info));
 }
 
 int udk_pci_msix_enable(struct udk_pci_dev *pdev, unsigned int nvec, int *efds)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* ring.c - creating and freeing rings; the enqueue and dequeue paths are
  * inline in udk_ring.h. */
 #include <errno.h>

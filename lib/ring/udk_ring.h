@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* udk_ring.h - a bounded lock-free FIFO of pointers, for single or multiple
  * producers and consumers, with bulk (all or nothing) and burst (as many as
  * fit) calls.
@@ -19,12 +20,13 @@
 #define UDK_RING_H
 
 #include <stdalign.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sched.h>
 #include <stdint.h>
 #include <string.h>
+
+#include "udk_cdefs.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -53,8 +55,8 @@ enum {
 /* Internal layout, public only so the fast path can be inline: use the
  * functions below, never the fields. */
 struct udk_ring_side {
-	alignas(UDK_CACHE_LINE) _Atomic uint32_t head;
-	_Atomic uint32_t tail;
+	alignas(UDK_CACHE_LINE) UDK_ATOMIC(uint32_t) head;
+	UDK_ATOMIC(uint32_t) tail;
 	uint32_t single;
 };
 
@@ -97,11 +99,11 @@ UDK_RING_INLINE uint32_t udk_ring_claim_(struct udk_ring_side *me, struct udk_ri
 
 	if (me->single) {
 		/* Relaxed: only this thread writes our head. */
-		head = atomic_load_explicit(&me->head, memory_order_relaxed);
+		head = UDK_ATOMIC_LOAD(&me->head, RELAXED);
 		/* Acquire: pairs with the other side's release of its tail, so
 		 * the slots it published (producer: written; consumer: read out)
 		 * are ours to read or overwrite. */
-		avail = limit + atomic_load_explicit(&other->tail, memory_order_acquire) - head;
+		avail = limit + UDK_ATOMIC_LOAD(&other->tail, ACQUIRE) - head;
 		if (unlikely(n > avail)) {
 			if (exact || avail == 0)
 				return 0;
@@ -109,12 +111,12 @@ UDK_RING_INLINE uint32_t udk_ring_claim_(struct udk_ring_side *me, struct udk_ri
 		}
 		/* Relaxed: the head only counts claims; what others may touch is
 		 * said by the tail, stored with release in udk_ring_publish_(). */
-		atomic_store_explicit(&me->head, head + n, memory_order_relaxed);
+		UDK_ATOMIC_STORE(&me->head, head + n, RELAXED);
 		*old = head;
 		*ready = true;
 		return n;
 	}
-	head = atomic_load_explicit(&me->head, memory_order_relaxed);
+	head = UDK_ATOMIC_LOAD(&me->head, RELAXED);
 	for (;;) {
 		uint32_t claimed = head;
 		/* Acquire: our own tail, read before the compare-and-swap on the
@@ -124,10 +126,10 @@ UDK_RING_INLINE uint32_t udk_ring_claim_(struct udk_ring_side *me, struct udk_ri
 		 * until we do: the publish step skips its wait, and this load is
 		 * the acquire of the previous publisher that the wait would have
 		 * done (see udk_ring_publish_()). */
-		bool in_order = atomic_load_explicit(&me->tail, memory_order_acquire) == head;
+		bool in_order = UDK_ATOMIC_LOAD(&me->tail, ACQUIRE) == head;
 
 		/* Acquire: as above, the other side's published slots. */
-		avail = limit + atomic_load_explicit(&other->tail, memory_order_acquire) - head;
+		avail = limit + UDK_ATOMIC_LOAD(&other->tail, ACQUIRE) - head;
 		n = want;
 		if (unlikely(n > avail)) {
 			if (exact || avail == 0)
@@ -139,9 +141,8 @@ UDK_RING_INLINE uint32_t udk_ring_claim_(struct udk_ring_side *me, struct udk_ri
 		 * ordered by the tails' acquire and release, not by the head.
 		 * On success head is still the value we read, which lets the
 		 * compiler compute the slot index without waiting for the swap. */
-		if (likely(atomic_compare_exchange_weak_explicit(&me->head, &head, head + n,
-								 memory_order_relaxed,
-								 memory_order_relaxed))) {
+		if (likely(UDK_ATOMIC_CAS_WEAK(&me->head, &head, head + n, RELAXED,
+							       RELAXED))) {
 			*old = claimed;
 			*ready = in_order;
 			return n;
@@ -159,7 +160,7 @@ UDK_RING_INLINE void udk_ring_publish_(struct udk_ring_side *me, uint32_t old, u
 {
 	if (unlikely(!ready)) {
 		unsigned int spins = 0;
-		while (atomic_load_explicit(&me->tail, memory_order_acquire) != old) {
+		while (UDK_ATOMIC_LOAD(&me->tail, ACQUIRE) != old) {
 			udk_ring_pause_();
 			/* The thread before us was preempted between claim and
 			 * publish (an oversubscribed machine): let it run rather
@@ -172,7 +173,7 @@ UDK_RING_INLINE void udk_ring_publish_(struct udk_ring_side *me, uint32_t old, u
 	}
 	/* Release: the slots we wrote (producer) or read (consumer) are done
 	 * before the other side can see them as its own. */
-	atomic_store_explicit(&me->tail, old + n, memory_order_release);
+	UDK_ATOMIC_STORE(&me->tail, old + n, RELEASE);
 }
 
 /* Copy n pointers.  Internal (lib/mempool uses it too).  Four at a time
@@ -278,8 +279,8 @@ UDK_RING_INLINE unsigned int udk_ring_dequeue_burst(struct udk_ring *r, void **o
 /* Entries in the ring now (a snapshot when others are active). */
 static inline unsigned int udk_ring_count(const struct udk_ring *r)
 {
-	uint32_t p = atomic_load_explicit(&((struct udk_ring *)r)->prod.tail, memory_order_acquire);
-	uint32_t c = atomic_load_explicit(&((struct udk_ring *)r)->cons.tail, memory_order_acquire);
+	uint32_t p = UDK_ATOMIC_LOAD(&((struct udk_ring *)r)->prod.tail, ACQUIRE);
+	uint32_t c = UDK_ATOMIC_LOAD(&((struct udk_ring *)r)->cons.tail, ACQUIRE);
 	uint32_t n = p - c;
 
 	return n > r->capacity ? r->capacity : n;

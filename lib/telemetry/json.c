@@ -1,6 +1,8 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* json.c - the JSON writer providers fill: a growing buffer, a comma flag
- * per nesting level, strings escaped per RFC 8259 §7.  Errors are sticky so
- * a provider writes straight through and the caller checks once.
+ * per nesting level, strings escaped per RFC 8259 §7 and always valid UTF-8
+ * (RFC 8259 §8.1), whatever bytes they came as.  Errors are sticky so a
+ * provider writes straight through and the caller checks once.
  */
 #include <inttypes.h>
 #include <math.h>
@@ -92,19 +94,51 @@ static void puts_(struct udk_json *j, const char *s)
 	put(j, s, strlen(s));
 }
 
+/* The length of the valid UTF-8 sequence at p, a NUL-terminated string
+ * (RFC 3629 §4: no overlong form, no surrogate, nothing past U+10FFFF), or
+ * 0.  A NUL ends every check before the byte after it is read. */
+static size_t utf8_len(const unsigned char *p)
+{
+	unsigned char c = p[0], lo, hi;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		return (p[1] & 0xc0) == 0x80 ? 2 : 0;
+	if (c >= 0xe0 && c <= 0xef) {
+		lo = c == 0xe0 ? 0xa0 : 0x80;
+		hi = c == 0xed ? 0x9f : 0xbf;
+		return p[1] >= lo && p[1] <= hi && (p[2] & 0xc0) == 0x80 ? 3 : 0;
+	}
+	if (c >= 0xf0 && c <= 0xf4) {
+		lo = c == 0xf0 ? 0x90 : 0x80;
+		hi = c == 0xf4 ? 0x8f : 0xbf;
+		return p[1] >= lo && p[1] <= hi && (p[2] & 0xc0) == 0x80 &&
+		       (p[3] & 0xc0) == 0x80 ? 4 : 0;
+	}
+	return 0;
+}
+
+/* s as a JSON string: runs of printable ASCII and valid UTF-8 as they are;
+ * '"' and '\\' escaped; control characters and DEL as \u00XX; each byte of
+ * an invalid UTF-8 sequence as \ufffd (the replacement character). */
 static void quoted(struct udk_json *j, const char *s)
 {
 	static const char hex[] = "0123456789abcdef";
 	const unsigned char *p = (const unsigned char *)s;
-	size_t run = 0;
+	size_t run = 0, n;
 
 	put(j, "\"", 1);
 	for (; p[run] != '\0';) {
 		unsigned char c = p[run];
 		char esc[7];
 
-		if (c >= 0x20 && c != '"' && c != '\\') {
+		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
 			run++;
+			continue;
+		}
+		if (c >= 0x80 && (n = utf8_len(p + run)) > 0) {
+			run += n;
 			continue;
 		}
 		put(j, (const char *)p, run);
@@ -114,6 +148,8 @@ static void quoted(struct udk_json *j, const char *s)
 			esc[0] = '\\';
 			esc[1] = (char)c;
 			put(j, esc, 2);
+		} else if (c >= 0x80) {
+			put(j, "\\ufffd", 6);
 		} else {
 			memcpy(esc, "\\u00", 4);
 			esc[4] = hex[c >> 4];

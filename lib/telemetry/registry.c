@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* registry.c - the commands a process answers: a fixed table of providers
  * under one lock, and udk_telemetry_handle(), which turns one request line
  * into one answer line (the server and the tests share it).

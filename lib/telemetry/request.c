@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* request.c - the request parser: strict and bounded.  A request is one
  * JSON object with exactly one member, "cmd", whose value is a command name
  * of [a-z0-9_] (doc/telemetry.md, "Protocol").  Anything else is refused with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* server.c - the telemetry socket: one control thread (not an lcore) that
  * polls a listening UNIX socket and up to max_conns clients, all
  * non-blocking, each with its own bounded input buffer.  A client that sends

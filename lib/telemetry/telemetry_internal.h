@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* telemetry_internal.h - what the parts of lib/telemetry share (json.c,
  * request.c, registry.c, server.c).  Not installed. */
 #ifndef UDK_TELEMETRY_INTERNAL_H

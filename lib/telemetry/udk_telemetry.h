@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* udk_telemetry.h - live telemetry: a registry of providers (a command name
  * and a callback that writes one JSON value) and a UNIX socket server that
  * answers one-line JSON requests with them (doc/telemetry.md).

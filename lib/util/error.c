@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* error.c - descriptions of udk's error codes and of the errno values the
  * library passes through. */
 #include <errno.h>

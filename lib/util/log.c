@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* log.c - leveled logging with a component tag, a pluggable sink, and the
  * per-thread copy of the last error line (udk_last_error()). */
 #include <pthread.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* sysfs.c - small, careful readers and writers of sysfs attributes, and size
  * parsing.  Used by lib/pci, lib/dma and lib/mem. */
 #include <errno.h>

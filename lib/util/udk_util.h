@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* udk_util.h - errors, logging and small helpers shared by every udk library.
  *
  * Errors: every udk function returns 0 or a negative code, either -errno or

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* fuzz_broker_proto: libFuzzer target for udk-broker's message parser
  * (lib/broker/proto.c), the code a hostile client reaches first.  The first
  * input byte picks the side and the number of descriptors "received"; the

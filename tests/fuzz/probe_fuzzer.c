@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Does clang link a libFuzzer target here?  (tests/fuzz/meson.build) */
 #include <stddef.h>
 #include <stdint.h>

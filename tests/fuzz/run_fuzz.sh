@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # run_fuzz.sh FUZZER SEEDS SECONDS: libFuzzer on a fresh corpus seeded with one
 # valid message of each type, for a bounded time; any crash or abort fails.
 set -eu

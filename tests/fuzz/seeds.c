@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* seeds: write one valid message of each type into DIR, prefixed with the
  * fuzz target's side/descriptor byte, as libFuzzer's starting corpus. */
 #include <stdio.h>

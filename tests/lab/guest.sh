@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # Runs inside the lab guest as its first process after switch_root (init.sh),
 # with the host's root read-only at / and the lab share at /mnt.  Prepares the
 # guest (LAB.md, "Inside"), writes /mnt/lab.env, then runs what lab.py asked

@@ -1,4 +1,5 @@
 #!/bin/busybox sh
+# SPDX-License-Identifier: BSD-3-Clause
 # /init of the lab guest's initramfs (built by lab.py; see doc/lab.md).
 # Loads 9p, mounts the host's root read-only and the writable lab share over
 # it, then switch_roots into the host's own userland to run /mnt/guest.sh.

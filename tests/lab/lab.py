@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """udk lab runner: boot a QEMU (TCG) guest with an emulated Intel IOMMU, NVMe
 and NICs, the host's root read-only over 9p, and run udk's lab tests inside it
 against real VFIO.  Standard library only.  See doc/lab.md.

@@ -198,6 +198,19 @@ static int rogue_seg(const struct udk_memseg *seg, void *arg)
 	return 0;
 }
 
+/* Try to shrink and grow a granted segment: both refused (sealed). */
+static int try_resize(const struct udk_memseg *seg, void *arg)
+{
+	unsigned int *n = arg;
+
+	n[0]++;
+	if (ftruncate(seg->fd, 0) < 0 && errno == EPERM)
+		n[1]++;
+	if (ftruncate(seg->fd, (off_t)(seg->len + seg->page_size)) < 0 && errno == EPERM)
+		n[1]++;
+	return 0;
+}
+
 /* The client half of the isolation check, as an unprivileged user. */
 static int rogue(const char *sock, const char *bdf)
 {
@@ -253,6 +266,15 @@ static int rogue(const char *sock, const char *bdf)
 	       udk_last_error());
 	LAB_CHECK(got >= (128u << 20) && got <= (160u << 20));
 	LAB_CHECK(lab_last_error_has("memory limit of uid 1000 is 160 MiB"));
+	/* Its segments are sealed: it cannot shrink one (the broker's own
+	 * mapping would fault, and its scrub at eviction, step 6, kill it with
+	 * SIGBUS) nor grow one (hugepages past its policy's 'mem'). */
+	unsigned int resize[2] = {0, 0};
+
+	udk_mem_walk(udk_eal_mem(), try_resize, resize);
+	printf("rogue: %u segments; truncating and growing refused %u times of %u\n",
+	       resize[0], resize[1], 2 * resize[0]);
+	LAB_CHECK(resize[0] > 0 && resize[1] == 2 * resize[0]);
 	/* A refused MEM costs only that allocation: the device still works. */
 	memset(id, 0, 4096);
 	LAB_CHECK_RC(lab_nvme_identify(&nvme, udk_virt2iova(id)), 0);
@@ -592,7 +614,9 @@ static void write_policy(const char *bdf)
 	fprintf(f, "# lab_broker: uid 1000 and 1002 may have the second NVMe, 1002 the first too\n"
 		   "user 1000 devices %s mem 160M\n"
 		   "user 1002 devices %s,%s mem 32M\n"
-		   "user 1003 devices %s,%s mem 64M\n", bdf, bdf, lab_env_require("UDK_LAB_NVME"),
+		   "user 1003 devices %s,%s mem 64M\n"
+		   "# root, for the hostile requests (a uid without a rule is refused at accept)\n"
+		   "user 0 devices - mem 2M\n", bdf, bdf, lab_env_require("UDK_LAB_NVME"),
 		lab_env_require("UDK_LAB_VIRTIO"),
 		lab_env_require("UDK_LAB_E1000E"));
 	fclose(f);
@@ -749,7 +773,7 @@ int main(int argc, char **argv)
 	CHECK(log_has("uid 1000: parked", NULL, 10000));
 	CHECK(run(NULL, AS(1002) "udk-nvme --broker %s -a %s -m 16 identify", SOCK, bdf) == 0);
 	CHECK(strstr(out, "udk-lab-nvme1") != NULL);
-	CHECK(log_has("uid 1000: evicted (uid 1002 wants", "zeroed and returned", 1000));
+	CHECK(log_has("uid 1000: evicted (uid 1002 wants", "returned to the hugepage pool", 1000));
 	CHECK(log_has("GRANTED uid 1002", "zeroed and pinned now", 1000));
 
 	/* 7. A copy of a device fd that outlives its client: the device is not

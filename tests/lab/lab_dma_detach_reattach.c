@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* lab_dma_detach_reattach: devices come and go, the map stays.  Detach
  * virtio-net while NVMe keeps doing DMA, re-attach it and use it again; take
  * every device off the map (the kernel forgets the mappings) and come back

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* lab_dma_errors: every error of the map object and of device opening that
  * the lab can produce, each checked for its code and for the words of its
  * message: device not bound, group not viable (a pcie-pci-bridge puts two

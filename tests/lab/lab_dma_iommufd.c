@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* lab_dma_iommufd: the map object on iommufd, for real.  The default map is an
  * IOAS that holds the heap before any device; NVMe attaches through its cdev,
  * the aperture narrows to what the IOMMU reports, Identify lands by DMA and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* lab_dma_isolation: the IOMMU enforces the map.  A buffer mapped for one
  * Identify receives the data; once it is unmapped, an Identify aimed at the
  * same IOVA is blocked (the guest kernel logs a DMAR fault) and the buffer

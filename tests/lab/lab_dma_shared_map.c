@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* lab_dma_shared_map: an NVMe controller and a virtio-net device attached to
  * the EAL's one default map both do real DMA through it: NVMe writes Identify
  * data into udk_mem_default_zmalloc() memory, virtio-net reads descriptors and frames

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* lab_dma_two_maps: one process, three maps, every driver on a map of its
  * own.  The lab NVMe is on map A, the virtio-net NIC on map B, the e1000e on
  * the EAL's default map (hub 0 joins the two NICs):

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* lab_fwd_nics: udk-fwd with both lab NICs driven by udk's own drivers
  * (net_virtio and net_e1000e, joined by QEMU hub 0): each port generates
  * numbered frames and verifies every frame the other sends, both directions

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* lab_iova_map_buf: per-I/O mapping of a plain malloc'ed (non-hugepage)
  * buffer through udk_dma_map_buf(), in both unmap modes, against a real
  * IOMMU.  Each time: Identify into the buffer at the IOVA udk chose succeeds;

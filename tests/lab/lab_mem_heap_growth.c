@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* lab_mem_heap_growth: the heap grows while NVMe is attached; the new segment
  * is mapped into the default map by the memory-event callback, and NVMe DMAs
  * into it with no driver call in between. */

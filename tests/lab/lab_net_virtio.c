@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* lab_net_virtio: udk's net_virtio port on the lab's virtio-net (1af4:1041,
  * vfio-pci) against the kernel's own e1000e driver on the other end of hub 0,
  * seen through an AF_PACKET socket:

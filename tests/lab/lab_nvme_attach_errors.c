@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * lab_nvme_attach_errors: an attach of the NVMe controller that fails leaves
  * the device as it found it, bus mastering off included.  The default heap is

@@ -9,7 +9,6 @@
  * process of its own (one EAL per process).  Puts the device back unbound and
  * unloads nvme.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -103,55 +102,6 @@ static int in_child(const char *bdf, int phase)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-/* The disk of namespace 1 of the controller at bdf (/dev/nvmeXnY), waiting for
- * the kernel to probe it.  It is found by its sysfs nsid, not by its name: the
- * kernel numbers a controller's disks in the order it scans them, and the
- * lab's first controller has two namespaces.  Under multipath the entry in
- * the controller's directory is the hidden path nvmeXcZnY of disk nvmeXnY. */
-static int kernel_disk(const char *bdf, char *dev, size_t len)
-{
-	char dir[128], path[400], nsid[16], name[64];
-
-	snprintf(dir, sizeof(dir), "/sys/bus/pci/devices/%s/nvme", bdf);
-	for (int i = 0; i < 100; i++, usleep(100000)) {
-		DIR *d = opendir(dir), *cd;
-		struct dirent *de;
-		char ctrl[32] = "";
-
-		if (d == NULL)
-			continue;
-		while ((de = readdir(d)) != NULL)
-			if (strncmp(de->d_name, "nvme", 4) == 0)
-				snprintf(ctrl, sizeof(ctrl), "%.31s", de->d_name);
-		closedir(d);
-		if (ctrl[0] == '\0')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, ctrl);
-		if ((cd = opendir(path)) == NULL)
-			continue;
-		name[0] = '\0';
-		while ((de = readdir(cd)) != NULL && name[0] == '\0') {
-			char *c;
-
-			if (strncmp(de->d_name, "nvme", 4) != 0 || strchr(de->d_name + 4, 'n') == NULL)
-				continue;
-			snprintf(path, sizeof(path), "%s/%s/%.60s/nsid", dir, ctrl, de->d_name);
-			if (lab_read_file(path, nsid, sizeof(nsid)) < 0 || atoi(nsid) != 1)
-				continue;
-			snprintf(name, sizeof(name), "%.60s", de->d_name);
-			if ((c = strchr(name + 4, 'c')) != NULL) /* nvmeXcZnY -> nvmeXnY */
-				memmove(c, strchr(c, 'n'), strlen(strchr(c, 'n')) + 1);
-		}
-		closedir(cd);
-		if (name[0] == '\0')
-			continue;
-		snprintf(dev, len, "/dev/%s", name);
-		if (access(dev, R_OK) == 0)
-			return 0;
-	}
-	return -ENOENT;
-}
-
 int main(void)
 {
 	char drv[64] = "", dev[64];
@@ -170,7 +120,7 @@ int main(void)
 	REQUIRE(in_child(bdf, 0) == 0);
 
 	REQUIRE(lab_bind(bdf, "nvme") == 0);
-	REQUIRE(kernel_disk(bdf, dev, sizeof(dev)) == 0);
+	REQUIRE(lab_nvme_disk(bdf, 1, dev, sizeof(dev)) == 0);
 	fd = open(dev, O_RDWR | O_DIRECT);
 	REQUIRE(fd >= 0);
 	CHECK(pread(fd, buf, UDK_NLB * BS, (off_t)UDK_LBA * BS) == (ssize_t)(UDK_NLB * BS));

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * lab_pci_vfio_dev: lib/pci's VFIO view of a real (emulated) NVMe: open with a
- * private map and in a shared one, config reads, BAR0 (16 KiB, VS 1.4), bus
- * mastering read back from the command register, MSI-X with 2 and 1 vectors
+ * private map and in a shared one, config reads, BAR0 (16 KiB, VS 1.4), what
+ * each BAR is (udk_pci_bar_info(), against the BAR registers), bus mastering
+ * read back from the command register, MSI-X with 2 and 1 vectors
  * and too many, refused BARs (absent, I/O ports), function reset, and a detach
  * that drops BARs and eventfds, after which the BAR maps again.  Puts every
  * device back on the driver it had.
@@ -50,6 +51,27 @@ static uint32_t rd32(void *bar, uint32_t off)
 	return *(volatile uint32_t *)((volatile uint8_t *)bar + off);
 }
 
+/* udk_pci_bar_info() of bar, printed, its type checked against the BAR
+ * register read here (PCI Local Bus 3.0 §6.2.5.1: bit 0 I/O; memory: bits
+ * 2:1 = 10b 64-bit, bit 3 prefetchable). */
+static struct udk_pci_bar_info bar_info(struct udk_pci_dev *p, int bar)
+{
+	struct udk_pci_bar_info bi = {0};
+	uint32_t raw = 0;
+
+	CHECK(udk_pci_bar_info(p, bar, &bi) == 0);
+	CHECK(udk_pci_cfg_read(p, 0x10 + 4u * (unsigned int)bar, &raw, 4) == 0);
+	printf("  BAR%d info: %llu bytes%s%s%s%s (register 0x%08x)\n", bar,
+	       (unsigned long long)bi.size, bi.io ? ", I/O" : "", bi.mem64 ? ", 64-bit" : "",
+	       bi.prefetch ? ", prefetchable" : "", bi.mmap ? ", mmap" : "", raw);
+	if (bi.size != 0) {
+		CHECK(bi.io == ((raw & 1) != 0));
+		if (!bi.io)
+			CHECK(bi.mem64 == ((raw & 6) == 4) && bi.prefetch == ((raw & 8) != 0));
+	}
+	return bi;
+}
+
 static uint16_t command(struct udk_pci_dev *p)
 {
 	uint16_t cmd = 0xffff;
@@ -76,6 +98,7 @@ static uint16_t msix_control(struct udk_pci_dev *p)
 
 static void private_map(const char *bdf, const struct udk_pci_addr *a)
 {
+	struct udk_pci_bar_info bi;
 	struct udk_pci_dev *p;
 	struct udk_device *dev;
 	uint16_t ids[2] = {0}, cmd0;
@@ -108,6 +131,19 @@ static void private_map(const char *bdf, const struct udk_pci_addr *a)
 	CHECK(udk_pci_bar_map(p, 0, &bar2, &len2) == 0 && bar2 == bar && len2 == len);
 	CHECK(udk_pci_bar_map(p, 2, &bar2, &len2) == -ENOENT && error_has("does not implement"));
 	CHECK(udk_pci_bar_map(p, 6, &bar2, &len2) == -EINVAL && error_has("BARs 0 to 5"));
+
+	/* What each BAR is, without mapping: BAR0 64-bit memory (so VFIO shows
+	 * BAR1, its upper half, as absent), BAR2 not implemented. */
+	bi = bar_info(p, 0);
+	CHECK(bi.size == len && bi.mmap && !bi.io && bi.mem64);
+	bi = bar_info(p, 1);
+	CHECK(bi.size == 0 && !bi.mmap && !bi.io && !bi.mem64 && !bi.prefetch);
+	bi = bar_info(p, 2);
+	CHECK(bi.size == 0);
+	CHECK(udk_pci_bar_info(p, 6, &bi) == -EINVAL && error_has("BARs 0 to 5"));
+	CHECK(udk_pci_bar_info(p, -1, &bi) == -EINVAL && error_has("BARs 0 to 5"));
+	CHECK(udk_pci_bar_info(p, 0, NULL) == -EINVAL &&
+	      error_has("no struct udk_pci_bar_info to fill"));
 
 	/* Bus mastering, read back from the command register (§6.2.2 bit 2). */
 	cmd0 = command(p);
@@ -202,6 +238,7 @@ static void shared_map(const struct udk_pci_addr *a, const struct udk_pci_addr *
 
 static void io_bar(const char *bdf)
 {
+	struct udk_pci_bar_info bi;
 	struct udk_pci_addr a;
 	struct udk_pci_dev *p;
 	void *va;
@@ -213,6 +250,10 @@ static void io_bar(const char *bdf)
 	REQUIRE(udk_pci_dev_open(&a, NULL, &p) == 0);
 	CHECK(udk_pci_bar_map(p, 2, &va, &len) == -ENOTSUP && error_has("I/O-port BAR"));
 	CHECK(udk_pci_bar_map(p, 0, &va, &len) == 0 && len == 128 * 1024);
+	bi = bar_info(p, 2);
+	CHECK(bi.size == 32 && bi.io && !bi.mmap && !bi.mem64 && !bi.prefetch);
+	bi = bar_info(p, 0);
+	CHECK(bi.size == 128 * 1024 && !bi.io && bi.mmap);
 	udk_pci_dev_close(p);
 }
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* labbackend.h - the VFIO backend a lab test's map must be on: VFIO type1 in
  * the Debian guest, iommufd in the iommufd guest (lab.py --guest; lab.env
  * UDK_LAB_IOMMU_BACKEND).  A test that takes what AUTO gives calls this, so

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* labdev.c - the lab's device instruments (see labdev.h): device lookup and
  * binding, the kernel log, a minimal NVMe admin queue and a minimal virtio-net
  * transmit queue, each doing real DMA through a udk map. */

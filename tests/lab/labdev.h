@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* labdev.h - just enough of an NVMe controller and of a virtio-net device to
  * make each do real DMA through a udk map in the lab: an admin queue pair with
  * Identify (NVMe 1.4 §5.15), and one transmit virtqueue (virtio 1.1 §2.6,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* labrun.c - lab_run(): a command's exit code and combined output. */
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* labrun.h - run a command in the guest and keep what it printed. */
 #ifndef UDK_LABRUN_H
 #define UDK_LABRUN_H

@@ -522,3 +522,52 @@ int lab_run_output(const char *cmd, char *out, size_t len)
 	fflush(stdout);
 	return pclose(f);
 }
+
+/* The disk of namespace nsid of the controller at bdf (/dev/nvmeXnY), waiting
+ * for the kernel to probe it.  It is found by its sysfs nsid, not by its
+ * name: the kernel numbers a controller's disks in the order it scans them,
+ * and the lab's first controller has two namespaces.  Under multipath the entry in
+ * the controller's directory is the hidden path nvmeXcZnY of disk nvmeXnY. */
+int lab_nvme_disk(const char *bdf, unsigned int nsid_want, char *dev, size_t len)
+{
+	char dir[128], path[400], nsid[16], name[64];
+
+	snprintf(dir, sizeof(dir), "/sys/bus/pci/devices/%s/nvme", bdf);
+	for (int i = 0; i < 100; i++, usleep(100000)) {
+		DIR *d = opendir(dir), *cd;
+		struct dirent *de;
+		char ctrl[32] = "";
+
+		if (d == NULL)
+			continue;
+		while ((de = readdir(d)) != NULL)
+			if (strncmp(de->d_name, "nvme", 4) == 0)
+				snprintf(ctrl, sizeof(ctrl), "%.31s", de->d_name);
+		closedir(d);
+		if (ctrl[0] == '\0')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, ctrl);
+		if ((cd = opendir(path)) == NULL)
+			continue;
+		name[0] = '\0';
+		while ((de = readdir(cd)) != NULL && name[0] == '\0') {
+			char *c;
+
+			if (strncmp(de->d_name, "nvme", 4) != 0 || strchr(de->d_name + 4, 'n') == NULL)
+				continue;
+			snprintf(path, sizeof(path), "%s/%s/%.60s/nsid", dir, ctrl, de->d_name);
+			if (lab_read_file(path, nsid, sizeof(nsid)) < 0 || atoi(nsid) != (int)nsid_want)
+				continue;
+			snprintf(name, sizeof(name), "%.60s", de->d_name);
+			if ((c = strchr(name + 4, 'c')) != NULL) /* nvmeXcZnY -> nvmeXnY */
+				memmove(c, strchr(c, 'n'), strlen(strchr(c, 'n')) + 1);
+		}
+		closedir(cd);
+		if (name[0] == '\0')
+			continue;
+		snprintf(dev, len, "/dev/%s", name);
+		if (access(dev, R_OK) == 0)
+			return 0;
+	}
+	return -ENOENT;
+}

@@ -74,6 +74,10 @@ int lab_device_group(const char *bdf);
 int lab_bind(const char *bdf, const char *driver);
 /* lab_bind(bdf, "vfio-pci"). */
 int lab_bind_vfio(const char *bdf);
+/* With bdf on the kernel's nvme driver: the disk of namespace nsid
+ * ("/dev/nvmeXnY", found by its sysfs nsid, multipath or not), waiting up to
+ * 10 s for the kernel to probe it.  0 or -ENOENT. */
+int lab_nvme_disk(const char *bdf, unsigned int nsid, char *dev, size_t len);
 
 /* Run a shell command (printf-style); returns its exit status or -1. */
 int lab_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

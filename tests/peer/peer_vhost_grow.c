@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* peer_vhost_grow - a virtio-user port against a vhost-user back-end that
  * echoes every frame (dpdk-testpmd, io forwarding): frames from a first
  * mempool go out and come back intact; then a second mempool makes the heap

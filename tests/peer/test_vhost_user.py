@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """udk's virtio-user port against DPDK's vhost-user back-end (dpdk-testpmd
 --vdev net_vhost0, a peer udk did not write), on the host:
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """dpdk-testpmd as a vhost-user back-end (a peer udk did not write), shared by
 the host tests that need it: tests/peer/test_vhost_user.py and
 app/udk-fwd/test_fwd_dpdk.py."""

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* dma_map_bench - the cost of udk_dmamap_map() and udk_dmamap_unmap() on
  * each backend, VFIO type1 and iommufd, in one run on one kernel (the lab's
  * iommufd guest has both).  Each map

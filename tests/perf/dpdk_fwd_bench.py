@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """udk-fwd over DPDK ports against dpdk-testpmd over the same ports, in one run.
 
 Both forward in io mode between two DPDK net_null ports (DPDK's null PMD: its

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* iova_bench - IOVA allocation and translation throughput, each against
  * baselines measured in the same run (these machines are noisy: compare the
  * ratios, not the absolute figures across runs).

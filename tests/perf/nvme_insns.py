@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """Instructions per I/O of udk's NVMe submit + complete path, counted by
 valgrind's callgrind on tests/unit/nvme/test_nvme_iops (a fake controller in
 memory completes each 4 KiB read by writing its CQ entry; only the driver's

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """udk-nvme-perf against fio on the kernel's nvme driver, on the same emulated
 NVMe (the lab's second controller) in ONE lab boot: 4 KiB random reads at QD1
 and QD32, fio with io_uring, io_uring --hipri (polled queue) and libaio.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # Run inside the lab guest by nvme_vs_fio.py: 4 KiB random reads on the lab's
 # second NVMe, first through the kernel's nvme driver with fio (io_uring,
 # io_uring polled, libaio), then through udk with udk-nvme-perf, each for SECS

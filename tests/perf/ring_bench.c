@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* ring_bench - lib/ring and lib/mempool against DPDK's rte_ring and
  * rte_mempool, both in this one process, measured the same way (rdtsc,
  * cycles per element, best of several runs - 7, or 21 shorter ones for the

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """vhost-user loop benchmark (not pass/fail): dpdk-testpmd as the vhost-user
 back-end (net_vhost0, io forwarding, one forwarding lcore on CPU 1) against
   A. dpdk-testpmd as the virtio-user front-end (net_virtio_user0), and

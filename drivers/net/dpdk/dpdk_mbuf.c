@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* dpdk_mbuf.c - buffers that are udk mbufs and DPDK mbufs at once.
  *
  * struct udk_mbuf keeps struct rte_mbuf's layout for every field the two

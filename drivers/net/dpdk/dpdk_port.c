@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* dpdk_port.c - net_dpdk: a udk port over any DPDK ethdev ("--vdev
  * dpdk0,dev=net_null0" or dev=<PCI address DPDK was given>).  The packets
  * stay in udk's memory: it is registered with DPDK (rte_extmem_register) and,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* dpdk_port.h - what the two files of drivers/net/dpdk share: the port, its
  * queues, and the receive/transmit paths (dpdk_rxtx.c). */
 #ifndef UDK_DPDK_PORT_H

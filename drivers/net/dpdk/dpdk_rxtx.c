@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* dpdk_rxtx.c - the queues of a dpdk port and their receive and transmit
  * paths: udk mbufs and DPDK mbufs are the same buffers (dpdk_mbuf.c), so
  * both paths are DPDK's own, with a copy only where the PMD needs one. */

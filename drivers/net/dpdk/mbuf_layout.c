@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* mbuf_layout.c - compiled by meson before the DPDK bridge is built (and
  * into it): struct udk_mbuf must keep struct rte_mbuf's layout for every
  * field the two share, since the bridge hands each side the other's buffers

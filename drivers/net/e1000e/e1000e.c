@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* e1000e.c - net_e1000e: the Intel 82574L (8086:10d3, QEMU's "e1000e") as a
  * udk port, driven through VFIO by polling.  This file is the control path:
  * probe, the initialisation sequence of the datasheet's §4.6 (reset, general

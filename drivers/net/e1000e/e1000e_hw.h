@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* e1000e_hw.h - the Intel 82574 (e1000e) as the driver sees it: register
  * offsets and bits, the legacy descriptors, and the driver's private structs
  * shared by the control path (e1000e.c) and the queues (e1000e_rxtx.c).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* e1000e_rxtx.c - the 82574's one receive and one transmit queue: descriptor
  * rings in the memory of the device's map (dev->mem), mbufs from the queue's mempool, and the burst
  * functions (fast path: no lock, system call, allocation beyond the mempool's

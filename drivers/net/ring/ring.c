@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* ring.c - net_ring: a software port over lib/ring, for tests and for
  * wiring lcores together.  "--vdev net_ring0" is a port whose transmit queue
  * q feeds its own receive queue q (loopback); "--vdev net_ring1,peer=net_ring0"

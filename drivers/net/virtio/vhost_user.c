@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* vhost_user.c - vhost-user messages over a UNIX socket, front-end side
  * (QEMU docs/interop/vhost-user.rst, "Message Specification").  Every
  * request that expects an answer waits at most timeout_ms; a back-end that

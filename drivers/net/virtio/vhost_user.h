@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* vhost_user.h - the front-end half of the vhost-user protocol (QEMU
  * docs/interop/vhost-user.rst): one UNIX stream socket to a back-end (the
  * "device"), messages with a 12-byte header, file descriptors passed as

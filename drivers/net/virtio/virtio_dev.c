@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* virtio_dev.c - what every transport shares: the device initialisation
  * sequence up to FEATURES_OK (virtio 1.1 §3.1.1) and feature names for
  * messages. */

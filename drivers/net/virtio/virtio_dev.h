@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* virtio_dev.h - a virtio device as the device-type code (virtio_net.c) sees
  * it, whatever carries it: status, features, device configuration and queue
  * registration behind one ops table per transport (virtio_pci.c over VFIO,
@@ -71,6 +72,14 @@ const char *virtio_feature_name(unsigned int f);
  * guest-physical addresses.  0 or -errno (logged). */
 struct udk_pci_dev;
 int virtio_pci_open(struct udk_pci_dev *pdev, struct virtio_dev **out);
+
+/* §4.1.4.4: where queue idx's notification address lies in the notification
+ * structure: queue_notify_off * mult, both read from the device, computed in
+ * 64 bits so no product wraps back into the window.  0 and *off, or -EINVAL
+ * (logged, naming the device) when the 16-bit write there would not fit in
+ * the notify_len bytes the capability maps. */
+int virtio_pci_notify_offset(const char *name, uint16_t idx, uint16_t queue_notify_off,
+			     uint32_t mult, uint32_t notify_len, uint32_t *off);
 
 /* A vhost-user front-end (virtio_user.c) for --vdev NAME,ARGS: connect to the
  * back-end's socket (args "path=SOCK[,queues=1][,queue_size=N][,mac=MAC]"),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* virtio_net.c - net_virtio: the virtio network device (virtio 1.1 §5.1) as
  * a udk port, over any transport of virtio_dev.h (PCI: -a BDF; vhost-user:
  * --vdev virtio_user0,path=SOCK).  One receive and one

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* virtio_pci.c - the modern virtio PCI transport (virtio 1.1 §4.1) over
  * lib/pci and VFIO: the vendor capability walk that finds the common
  * configuration, notification, ISR and device configuration structures in the
@@ -206,6 +207,24 @@ static void pci_notify(struct virtq *vq)
 	*(volatile uint16_t *)vq->notify_addr = htole16(vq->index);
 }
 
+int virtio_pci_notify_offset(const char *name, uint16_t idx, uint16_t queue_notify_off,
+			     uint32_t mult, uint32_t notify_len, uint32_t *off)
+{
+	/* §4.1.4.4: the address is cap.offset + queue_notify_off * multiplier;
+	 * a hostile device picks both factors. */
+	uint64_t noff = (uint64_t)queue_notify_off * mult;
+
+	if (noff + sizeof(uint16_t) > notify_len) {
+		udk_log(UDK_LOG_ERR, LOG, "%s: queue %u's notification address (offset 0x%llx = "
+			"queue_notify_off %u * multiplier %u) is outside the notification "
+			"structure (%u bytes); the device is broken or hostile", name, idx,
+			(unsigned long long)noff, queue_notify_off, mult, notify_len);
+		return -EINVAL;
+	}
+	*off = (uint32_t)noff;
+	return 0;
+}
+
 /* §4.1.5.1.3: select the queue, set its size (a smaller power of two is
  * allowed for split queues), its three areas, read its notification offset,
  * enable it. */
@@ -214,6 +233,7 @@ static int pci_queue_enable(struct virtio_dev *vd, struct virtq *vq)
 	struct virtio_pci *p = to_pci(vd);
 	uint16_t max = pci_queue_max(vd, vq->index);
 	uint32_t noff;
+	int rc;
 
 	if (max == 0 || vq->size > max) {
 		udk_log(UDK_LOG_ERR, LOG, "%s: queue %u: %u entries asked, the device has %u",
@@ -226,14 +246,10 @@ static int pci_queue_enable(struct virtio_dev *vd, struct virtq *vq)
 	wr64(p, VC_QUEUE_DESC, vq->desc_iova);
 	wr64(p, VC_QUEUE_DRIVER, vq->avail_iova);
 	wr64(p, VC_QUEUE_DEVICE, vq->used_iova);
-	noff = (uint32_t)rd16(p, VC_QUEUE_NOTIFY_OFF) * p->notify_mult;
-	/* §4.1.4.4: the address is cap.offset + queue_notify_off * multiplier. */
-	if (noff + 2 > p->notify_len) {
-		udk_log(UDK_LOG_ERR, LOG, "%s: queue %u's notification address (offset 0x%x) is "
-			"outside the notification structure (%u bytes)", vd->name, vq->index, noff,
-			p->notify_len);
-		return -EINVAL;
-	}
+	rc = virtio_pci_notify_offset(vd->name, vq->index, rd16(p, VC_QUEUE_NOTIFY_OFF),
+				      p->notify_mult, p->notify_len, &noff);
+	if (rc < 0)
+		return rc;
 	vq->notify_addr = p->notify + noff;
 	vq->notify = pci_notify;
 	wr16(p, VC_QUEUE_ENABLE, 1);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* virtio_user.c - the vhost-user transport of drivers/net/virtio: udk is
  * the front-end ("virtio-user"), a vhost-user back-end such as DPDK's
  * net_vhost is the device.  The device status and the network device's

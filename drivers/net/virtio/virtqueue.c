@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* virtqueue.c - the control half of split virtqueues (virtio 1.1 §2.6):
  * layout over caller-given memory, the free list, and draining a queue after
  * its device was reset.  The fast path is inline in virtqueue.h. */

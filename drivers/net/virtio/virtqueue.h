@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* virtqueue.h - split virtqueues (virtio 1.1 §2.6), independent of the
  * transport: the descriptor table, the available ring the driver writes and
  * the used ring the device writes, a free list of descriptors, and a cookie

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_broker_client: lib/eal's --broker client against a fake udk-broker
  * (a thread on a UNIX socket, no root or hugepages needed).  A grant of memfd
  * segments becomes the heap, with the broker's IOVAs; the brokered map
@@ -6,6 +7,7 @@
  * answers and a missing broker give one clear line each. */
 #include "../common/unit.h"
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,7 +19,7 @@
 #include "udk_broker.h"
 #include "udk_eal.h"
 
-enum scenario { REFUSE, GARBAGE, GRANT };
+enum scenario { REFUSE, REFUSE_UNREAD, GARBAGE, GRANT };
 
 static char path[108];
 static int lsock = -1;
@@ -57,6 +59,16 @@ static void *fake_broker(void *arg)
 	s = accept(lsock, NULL, NULL);
 	if (s < 0)
 		return NULL;
+	if (scen == REFUSE_UNREAD) {
+		/* As udk-broker refuses at accept: ERROR and close, the HELLO
+		 * unread (the client then sees ECONNRESET before the ERROR). */
+		struct pollfd pf = {.fd = s, .events = POLLIN};
+
+		poll(&pf, 1, 5000);
+		reply_error(s, -EACCES, "uid 4242 (gid 4242) has no grant in policy /etc/p");
+		close(s);
+		return NULL;
+	}
 	while (udk_broker_recv(s, buf, sizeof(buf), &len, fds, UDK_BROKER_MAX_FDS, &nfds) == 0 &&
 	       len > 0) {
 		if (udk_broker_parse(buf, len, nfds, UDK_BROKER_FROM_CLIENT, &m, NULL, 0) < 0)
@@ -173,6 +185,10 @@ static void test_refused(void)
 	start(REFUSE);
 	CU_ASSERT_EQUAL(init(), -EACCES);
 	CU_ASSERT(said("udk-broker refused: uid 4242 has no grant in policy /etc/test-policy"));
+	stop();
+	start(REFUSE_UNREAD);
+	CU_ASSERT_EQUAL(init(), -EACCES);
+	CU_ASSERT(said("udk-broker refused: uid 4242 (gid 4242) has no grant in policy /etc/p"));
 	stop();
 	start(GARBAGE);
 	CU_ASSERT_EQUAL(init(), -EPROTO);

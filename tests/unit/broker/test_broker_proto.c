@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_broker_proto: udk-broker's wire protocol (lib/broker).  Good messages
  * survive build -> parse unchanged; every malformation the parser knows is
  * refused with a reason; descriptors travel over a socketpair, and too many
@@ -269,6 +270,55 @@ static void test_fds(void)
 	CU_ASSERT_EQUAL(udk_broker_send(-1, buf, 16, NULL, UDK_BROKER_MAX_FDS + 1), -EINVAL);
 }
 
+/* udk_broker_recv_all: room for the kernel's most (so it drops none) and
+ * every descriptor handed over, even with the message refused. */
+static void test_recv_all(void)
+{
+	int sv[2], many[200], fds[UDK_BROKER_RECV_ALL_FDS];
+	unsigned int nfds;
+	size_t len;
+
+	CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+	many[0] = open("/dev/null", O_RDONLY);
+	for (int i = 1; i < 200; i++)
+		many[i] = many[0];
+	memset(buf, 'x', 100);
+	CU_ASSERT_EQUAL(udk_broker_send(sv[0], buf, 20, many, 200), -EINVAL); /* past MAX_FDS */
+	/* The sender's limit is udk's; build a 200-descriptor message by hand. */
+	{
+		union {
+			char b[CMSG_SPACE(sizeof(many))];
+			struct cmsghdr a;
+		} ctl;
+		struct iovec iov = {.iov_base = buf, .iov_len = 20};
+		struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b,
+				    .msg_controllen = sizeof(ctl.b)};
+		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(many));
+		memcpy(CMSG_DATA(c), many, sizeof(many));
+		CU_ASSERT_EQUAL(sendmsg(sv[0], &mh, 0), 20);
+	}
+	CU_ASSERT_EQUAL(udk_broker_recv_all(sv[1], buf, sizeof(buf), &len, fds, &nfds), 0);
+	CU_ASSERT_EQUAL(nfds, 200);
+	CU_ASSERT_EQUAL(len, 20);
+	for (unsigned int i = 0; i < nfds; i++)
+		close(fds[i]);
+	/* Too long for the buffer: -EMSGSIZE, and its descriptor is the
+	 * caller's, still open. */
+	CU_ASSERT_EQUAL(udk_broker_send(sv[0], buf, 100, many, 1), 0);
+	CU_ASSERT_EQUAL(udk_broker_recv_all(sv[1], buf, 50, &len, fds, &nfds), -EMSGSIZE);
+	CU_ASSERT_EQUAL(nfds, 1);
+	CU_ASSERT_TRUE(nfds == 1 && fd_open(fds[0]));
+	if (nfds == 1)
+		close(fds[0]);
+	close(many[0]);
+	close(sv[0]);
+	close(sv[1]);
+}
+
 int main(void)
 {
 	static const struct unit_test tests[] = {
@@ -278,6 +328,7 @@ int main(void)
 		{"bad GRANT, MEM, SEGMENT, ERROR", test_bad_others},
 		{"PCI address form", test_bdf},
 		{"descriptors over a socketpair", test_fds},
+		{"every descriptor handed over (udk-broker)", test_recv_all},
 	};
 
 	unit_quiet_logs();

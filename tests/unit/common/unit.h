@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* unit.h - the few lines every CUnit suite of udk shares: register suites,
  * keep expected error lines off the output, run verbosely and turn failures
  * into the exit code meson reads. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* fake_iommufd.c - the fake kernel and fixture sysfs of fake_iommufd.h. */
 #include <errno.h>
 #include <limits.h>

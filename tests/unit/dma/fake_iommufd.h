@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* fake_iommufd.h - a fake kernel for the iommufd backend's unit tests: it
  * stands in for open/close/ioctl/access (struct udk_iommufd_sys), records
  * every request and plays the replies LAB.md saw; plus a fixture sysfs tree

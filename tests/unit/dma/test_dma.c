@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Unit tests for lib/dma on the host, with no VFIO: the map object's record
  * (map, map_at, exact unmap, overlaps, translation, exhaustion, lifetime) and
  * every check udk_device_open() makes from sysfs, against a fixture tree. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Unit tests for lib/dma's external memory, on the host with no VFIO (the
  * maps are not live, so no kernel call is made; the lab test
  * lab_iova_map_buf does the same against a real IOMMU): registration and its

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Multi-thread stress of per-I/O mapping (lib/dma extmem.c), also run under
  * ThreadSanitizer (suite 'tsan'): two lcores and one thread that is not an
  * lcore map and unmap buffers in deferred mode on one map.  A shadow set marks

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Unit tests for the iommufd backend of lib/dma, with no /dev/iommu and no
  * VFIO: its system calls go to a fake that records every request and plays
  * the kernel's replies (LAB.md's: IOAS 1 attached through page table 3; IOVA

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Unit tests for lib/eal: every option good and bad (codes and error text),
  * consumed counts, init/cleanup on memfd memory (no VFIO, no hugepages), the
  * default map following heap growth, and lcore launch/wait. */

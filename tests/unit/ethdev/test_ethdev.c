@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Unit tests for lib/ethdev with the net_ring driver: probing from --vdev,
  * every control call's checks (unknown port, queue counts and descriptor
  * numbers over the limits, missing mempool, wrong state), packets both ways

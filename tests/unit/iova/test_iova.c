@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Unit tests for lib/iova: apertures, first-fit allocation, reservation,
  * exact frees, restriction to a device's aperture, exhaustion; the size-class
  * caches on one thread (test_iova_stress.c has the threads). */

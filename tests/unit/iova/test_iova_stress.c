@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Multi-thread stress of lib/iova, also built with ThreadSanitizer (suite
  * 'tsan'): lcores allocate and free IOVAs of every class through their own
  * caches and the shared path while a shadow bitmap (one bit per 4 KiB of the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Unit tests for lib/iova's translation table: direct 2 MiB slots, 4 KiB
  * leaves at the edges, misses around a mapping, overlap refusal, removal,
  * and addresses the table cannot hold. */

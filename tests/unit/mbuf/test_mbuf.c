@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Unit tests for lib/mbuf on --no-huge memory: pool creation, a reset
  * buffer's layout and IOVA, headroom and tailroom limits, chains, reading
  * across segments, reference counts, exhaustion. */

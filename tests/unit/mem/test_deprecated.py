@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """The old names of lib/mem's calls, of UDK_IOVA_BAD and of lib/mbuf's
 external-pool hook still compile, each with a deprecation warning that names
 its replacement, and the new names compile clean under -Wall -Wextra.  argv: the C compiler (one or more words),

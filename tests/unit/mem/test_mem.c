@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Unit tests for lib/mem: the heap allocator on memfd memory (no_huge):
  * alignment, zeroing, coalescing, growth events, limits, bad frees, lookup,
  * stats; and the messages of the hugepage path when hugepages are missing. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Unit tests for lib/mem's external memory object (external.c), the hook
  * lib/dpdk uses to run udk on DPDK's heap: allocations go to the provider,
  * segments come and go as the provider says, with events and lock-free

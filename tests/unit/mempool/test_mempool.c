@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Unit tests for lib/mempool on --no-huge memory: option errors, all-or-none
  * gets, exhaustion, IOVAs, per-lcore caches, and a stress on two lcores plus
  * two plain threads whose shadow flags prove no object is handed out twice

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Unit tests for net_e1000e's rings (drivers/net/e1000e/e1000e_rxtx.c), no
  * device: the test plays the 82574, writing receive descriptors back and
  * setting DD on transmit descriptors, over a BAR that is plain memory.  What

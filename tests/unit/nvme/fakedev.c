@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* fakedev.c - the fake NVMe controller of fakedev.h. */
 #include <errno.h>
 #include <sched.h>
@@ -44,6 +45,10 @@ static void identify(const struct nvme_sqe *s)
 	switch (s->cdw10 & 0xff) {
 	case NVME_CNS_CTRLR:
 		memcpy(b + NVME_IDC_MN, "fake NVMe", 9);
+		/* A hostile serial and firmware: a terminal title, a screen
+		 * clear, C1 CSI, a NUL inside (test_identify_strings). */
+		memcpy(b + NVME_IDC_SN, "\x1b]0;pwn\x07SN\x9b" "2J", 13);
+		memcpy(b + NVME_IDC_FR, "1.0\0\x1b[2J", 8);
 		b[NVME_IDC_MDTS] = 5;
 		b[NVME_IDC_AERL] = 3;
 		memcpy(b + NVME_IDC_NN, &one, 4);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* fakedev.h - an NVMe controller in memory for tests/unit/nvme: a thread that
  * plays the device behind a struct udk_nvme_ctrlr built by the test.  It
  * follows CC.EN with CSTS.RDY, serves the admin commands the driver's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* fakemem.h - udk DMA memory without hugepages or a device, for the nvme
  * tests: a --no-huge lib/mem heap made the process's default, whose segments
  * get IOVA = VA + FAKE_IOVA_OFFSET, so udk_mem_default_zmalloc() and lib/mem's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_nvme.c - drivers/nvme without a device: PRPs (NVMe 1.4 §4.3) from a
  * fake translation, the checks that refuse bad I/O with their messages, the
  * command words of §6, and the queue pair's logic on rings in plain memory
@@ -282,6 +283,58 @@ static void test_qpair_poll(void)
 	free(f);
 }
 
+/* A device that completes at once whatever the callback submits again:
+ * completions never stop coming while the poll runs. */
+struct endless {
+	struct fake *f;
+	int n;
+};
+
+static void endless_cb(void *arg, const struct udk_nvme_cpl *cpl)
+{
+	struct endless *e = arg;
+	struct udk_nvme_qpair *qp = &e->f->qp;
+
+	(void)cpl;
+	if (++e->n >= 1000 || udk_nvme_ns_flush(qp, &e->f->ns, endless_cb, e) != 0)
+		return; /* the test gives up: the poll did not stop by itself */
+	e->f->cq[qp->cq_head] = (struct nvme_cqe){
+		.cid = e->f->sq[(qp->sq_tail + 3) % 4].cid, .sqid = 1, .status = qp->phase};
+}
+
+static void test_qpair_poll_bounded(void)
+{
+	struct fake *f = fake_new();
+	struct udk_nvme_qpair *qp = &f->qp;
+	struct endless e = {.f = f};
+	unsigned int slot = 0;
+	uint8_t phase = 1;
+
+	/* Every CQ slot posted with the right phase and a CID that is not
+	 * ours: 3 entries (qsize - 1) per poll, and the doorbell says so; with
+	 * 4 the head came back to 0 and the doorbell was never written. */
+	for (int i = 0; i < 4; i++)
+		device_complete(f, &slot, &phase, 0xffff, 0);
+	CU_ASSERT(udk_nvme_qpair_poll(qp, 0) == 0);
+	CU_ASSERT(qp->cq_head == 3 && f->cq_db == 3);
+	CU_ASSERT(udk_nvme_qpair_poll(qp, 0) == 0);
+	CU_ASSERT(qp->cq_head == 0 && qp->phase == 0 && f->cq_db == 0);
+	CU_ASSERT(udk_nvme_qpair_poll(qp, 0) == 0 && f->cq_db == 0); /* nothing new */
+
+	/* Completions that keep coming while the poll runs: each call returns
+	 * after a queue's worth. */
+	CU_ASSERT(udk_nvme_ns_flush(qp, &f->ns, endless_cb, &e) == 0);
+	CU_ASSERT(udk_nvme_qpair_poll(qp, 0) == 0);
+	slot = qp->cq_head;
+	phase = qp->phase;
+	device_complete(f, &slot, &phase, f->sq[(qp->sq_tail + 3) % 4].cid, 0);
+	CU_ASSERT(udk_nvme_qpair_poll(qp, 0) == 3);
+	CU_ASSERT(e.n == 3);
+	CU_ASSERT(udk_nvme_qpair_poll(qp, 0) == 3);
+	CU_ASSERT(e.n == 6);
+	free(f);
+}
+
 static void test_qpair_timeout_cancel(void)
 {
 	struct fake *f = fake_new();
@@ -342,6 +395,7 @@ int main(void)
 		{"io_check", test_io_check},
 		{"io_build", test_io_build},
 		{"qpair_poll", test_qpair_poll},
+		{"qpair_poll_bounded", test_qpair_poll_bounded},
 		{"qpair_timeout_cancel", test_qpair_timeout_cancel},
 		{"sgl", test_sgl},
 		{"sgl_scattered", test_sgl_scattered},

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_nvme_iops.c - the submit + complete path of one I/O qpair with no
  * device: the test plays the controller, reading each command from the SQ
  * and writing its completion (phase tag, CID) into the CQ, as QEMU's NVMe

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_nvme_recover.c - what drivers/nvme does after a command timeout
  * (nvme_recover.c) and with Asynchronous Events (nvme_aer.c), against the
  * fake controller of fakedev.h: Abort that works (no reset), Abort the
@@ -260,6 +261,19 @@ static void test_aer(void)
 	rig_down(&r);
 }
 
+/* Identify strings are the device's: control bytes in them never reach a
+ * log line or udk-nvme identify's terminal. */
+static void test_identify_strings(void)
+{
+	struct rig r;
+
+	CU_ASSERT_FATAL(rig_up(&r, UDK_NVME_TIMEOUT_NONE));
+	CU_ASSERT_STRING_EQUAL(r.c->info.model, "fake NVMe");
+	CU_ASSERT_STRING_EQUAL(r.c->info.serial, "?]0;pwn?SN?2J");
+	CU_ASSERT_STRING_EQUAL(r.c->info.firmware, "1.0??[2J");
+	rig_down(&r);
+}
+
 int main(void)
 {
 	static const struct unit_test tests[] = {
@@ -268,6 +282,7 @@ int main(void)
 		{"abort_unanswered_marks_failed", test_abort_unanswered_marks_failed},
 		{"no_recovery", test_no_recovery},
 		{"aer", test_aer},
+		{"identify_strings", test_identify_strings},
 	};
 
 	udk_log_set_sink(log_sink, NULL);

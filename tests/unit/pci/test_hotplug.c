@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Unit tests for lib/pci's hot-plug API without devices: the event callback
  * table, the hot-add monitor's argument checks, and the monitor and hot-plug
  * thread starting and stopping (a real netlink socket, no root needed).  The

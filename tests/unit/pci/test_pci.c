@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Unit tests for lib/pci: address parsing and formatting, the sysfs scan and
  * group viability over a fixture tree (UDK_SYSFS_ROOT), bind/unbind steps,
  * and udk-devbind's status against the same fixture (argv[1] is its path). */
@@ -8,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "udk_pci.h"
@@ -127,9 +130,16 @@ static void fx_dev(const char *bdf, const char *ven, const char *dev, const char
  *   01:01.0 e1000 (e1000, group 5)            01:02.0 e1000 (vfio-pci, group 5)
  *   00:05.0 unbound + 00:06.0 vfio-pci (group 7)
  *   00:07.0 no IOMMU group
+ * What the machine uses them for (udk-devbind refuses to bind those): the
+ * NVMe's namespace 1 (a multipath path, nvme0c0n1 of disk nvme0n1) has the
+ * device numbers of the host's / (so it is mounted there) and holder dm-3;
+ * the e1000 at 01:01.0 has interface lo (127.0.0.1).
  */
 static int fixture_init(void)
 {
+	struct stat root_st;
+	char majmin[32];
+
 	if (mkdtemp(root) == NULL)
 		return -1;
 	fx_dev("0000:00:1f.3", "0x8086", "0x2930", "0x0c0500", "-1", "i801_smbus", 6);
@@ -144,6 +154,16 @@ static int fixture_init(void)
 	put("bus/pci/devices/not-a-device", ""); /* must be ignored */
 	put("bus/pci/drivers_probe", "");
 	put("bus/pci/devices/0000:00:02.0/driver_override", "vfio-pci\n");
+	if (stat("/", &root_st) < 0)
+		fx_err = -1;
+	snprintf(majmin, sizeof(majmin), "%u:%u\n", major(root_st.st_dev), minor(root_st.st_dev));
+	mkdirs("%s/bus/pci/devices/0000:00:04.0/nvme/nvme0/nvme0c0n1", root);
+	mkdirs("%s/class/block/nvme0n1/holders/dm-3", root);
+	mkdirs("%s/class/block/nvme0n1/nvme0n1p1", root);
+	put("class/block/nvme0n1/dev", majmin);
+	put("class/block/nvme0n1/nvme0n1p1/partition", "1\n");
+	put("class/block/nvme0n1/nvme0n1p1/dev", "259:999\n");
+	mkdirs("%s/bus/pci/devices/0000:01:01.0/net/lo", root);
 	setenv("UDK_SYSFS_ROOT", root, 1);
 	return fx_err;
 }
@@ -482,6 +502,58 @@ static void test_devbind_status(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "0000:00:04.0"));
 }
 
+/* udk-devbind ARGS exits with status want, says text, and leaves what
+ * driver drv's unbind file holds as unbind (refused: nothing written). */
+static void devbind_says(const char *args, int want, const char *text, const char *drv,
+			 const char *unbind)
+{
+	static char out[16384];
+	char path[128], buf[64];
+	int st = run(args, out, sizeof(out));
+
+	CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == want);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, text));
+	if (strstr(out, text) == NULL)
+		printf("\nudk-devbind %s said:\n%s", args, out);
+	snprintf(path, sizeof(path), "bus/pci/drivers/%s/unbind", drv);
+	get(path, buf, sizeof(buf));
+	CU_ASSERT_STRING_EQUAL(buf, unbind);
+}
+
+/* bind refuses what the machine uses, names each use and what to do;
+ * --force goes ahead. */
+static void test_devbind_in_use(void)
+{
+	char buf[64], override[64];
+
+	if (devbind_path == NULL) {
+		CU_FAIL("the path of udk-devbind was not given (argv[1])");
+		return;
+	}
+	put("bus/pci/drivers/nvme/unbind", "");
+	get("bus/pci/devices/0000:00:04.0/driver_override", override, sizeof(override));
+	devbind_says("bind 00:04.0", 1, "udk-devbind: bind 0000:00:04.0: in use: /dev/nvme0n1 is "
+		     "mounted on /: unmount it first ('umount /')", "nvme", "");
+	devbind_says("bind 00:04.0", 1, "bind 0000:00:04.0: in use: /dev/nvme0n1 is held by dm-3 "
+		     "(device mapper, md or another stacked device)", "nvme", "");
+	devbind_says("bind 00:04.0", 1, "bind 0000:00:04.0: refused: the machine uses it through "
+		     "nvme (above), and binding it to vfio-pci would pull it from under them; free "
+		     "it as said, or give --force to bind it anyway", "nvme", "");
+	get("bus/pci/devices/0000:00:04.0/driver_override", buf, sizeof(buf));
+	CU_ASSERT_STRING_EQUAL(buf, override); /* not a step taken */
+	devbind_says("probe --bind 00:04.0", 1, "probe --bind 0000:00:04.0: refused", "nvme", "");
+
+	put("bus/pci/drivers/e1000/unbind", "");
+	devbind_says("bind 01:01.0", 1, "bind 0000:01:01.0: in use: interface lo has address "
+		     "127.0.0.1: remove it ('ip addr flush dev lo')", "e1000", "");
+	/* --force: the steps are taken (the fixture cannot rebind, as above). */
+	devbind_says("bind --force 01:01.0", 1, "bind 0000:01:01.0: --force: taking it from e1000",
+		     "e1000", "0000:01:01.0");
+	put("bus/pci/devices/0000:01:01.0/driver_override", "(null)\n");
+	devbind_says("status --force", 2, "--force is an option of bind and probe --bind", "e1000",
+		     "0000:01:01.0");
+}
+
 int main(int argc, char **argv)
 {
 	static const struct unit_test addr[] = {
@@ -499,6 +571,7 @@ int main(int argc, char **argv)
 		{"unbind steps", test_unbind_steps},
 		{"dev_open checks before VFIO", test_dev_open_preconditions},
 		{"udk-devbind status names the blocker", test_devbind_status},
+		{"udk-devbind bind refuses a device in use", test_devbind_in_use},
 	};
 
 	devbind_path = argc > 1 ? argv[1] : NULL;

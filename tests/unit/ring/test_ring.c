@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Unit tests for lib/ring: creation errors, bulk and burst semantics, wrap
  * around, counts, and a multi-producer/multi-consumer stress whose shadow
  * bitmap proves every pointer comes out exactly once (and, with one

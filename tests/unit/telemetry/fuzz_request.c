@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* fuzz_request.c - libFuzzer target for the telemetry request path: any
  * bytes given to udk_telemetry_handle() (parser, dispatch, JSON writer)
  * must give exactly one line of valid JSON, never a crash, a leak or a read

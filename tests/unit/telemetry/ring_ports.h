@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* ring_ports.h - what the telemetry tests share: the two crossed net_ring
  * ports they move packets between, and their EAL teardown. */
 #ifndef UDK_TEST_RING_PORTS_H

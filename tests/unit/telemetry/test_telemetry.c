@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Unit tests for lib/telemetry and the providers above it: the request
  * parser's accepted and refused forms, the answers' shape, then a process
  * with the EAL and two crossed net_ring ports that sends N packets and polls

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Stress test of telemetry under threads (also run under ThreadSanitizer):
  * a worker lcore moves packets between two net_ring ports and counts its
  * poll rounds while four client threads query every command over the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Unit tests for lib/util: error strings, log levels and sink, last error,
  * sysfs readers, size parsing. */
 #include "../common/unit.h"

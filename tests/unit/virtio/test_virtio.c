@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Unit tests for drivers/net/virtio without a device: the split virtqueue
  * (virtio 1.1 §2.6) on plain memory, with the test playing the device
  * (reading the available ring, writing the used ring), and the feature
@@ -375,6 +376,45 @@ static void test_negotiate(void)
 	CU_ASSERT_TRUE(f.status & VIRTIO_STATUS_FAILED);
 }
 
+/* §4.1.4.4 over a hostile notification capability: queue_notify_off and
+ * notify_off_multiplier are the device's, and no product of the two may put
+ * the doorbell write outside the window the capability maps. */
+static void test_notify_offset(void)
+{
+	uint32_t off = 7;
+
+	CU_ASSERT_EQUAL(virtio_pci_notify_offset("fake0", 0, 0, 4, 4096, &off), 0);
+	CU_ASSERT_EQUAL(off, 0);
+	CU_ASSERT_EQUAL(virtio_pci_notify_offset("fake0", 1, 1, 4, 4096, &off), 0);
+	CU_ASSERT_EQUAL(off, 4);
+	/* multiplier 0: every queue shares one address (allowed). */
+	CU_ASSERT_EQUAL(virtio_pci_notify_offset("fake0", 5, 0x1234, 0, 2, &off), 0);
+	CU_ASSERT_EQUAL(off, 0);
+	/* The last 2 bytes of the window fit; one more does not. */
+	CU_ASSERT_EQUAL(virtio_pci_notify_offset("fake0", 2, 0x3ff, 4, 4094, &off), 0);
+	CU_ASSERT_EQUAL(off, 0xffc);
+	off = 7;
+	udk_last_error_clear();
+	CU_ASSERT_EQUAL(virtio_pci_notify_offset("fake0", 2, 0x3ff, 4, 4093, &off), -EINVAL);
+	CU_ASSERT_LAST_ERROR_HAS("fake0: queue 2's notification address (offset 0xffc");
+	CU_ASSERT_EQUAL(off, 7);
+	/* 0xffff * 0x10001 = 0xffffffff: in 32 bits, offset + 2 wraps to 1 and
+	 * passed the check, a write 4 GiB past the window. */
+	udk_last_error_clear();
+	CU_ASSERT_EQUAL(virtio_pci_notify_offset("fake0", 0, 0xffff, 0x10001, 4096, &off),
+			-EINVAL);
+	CU_ASSERT_LAST_ERROR_HAS("offset 0xffffffff = queue_notify_off 65535 * multiplier 65537");
+	/* 0x8000 * 0x20000 = 2^32: in 32 bits it wrapped to 0, another queue's
+	 * doorbell; the largest products are refused too. */
+	CU_ASSERT_EQUAL(virtio_pci_notify_offset("fake0", 0, 0x8000, 0x20000, 4096, &off),
+			-EINVAL);
+	CU_ASSERT_EQUAL(virtio_pci_notify_offset("fake0", 0, 0xffff, UINT32_MAX, UINT32_MAX,
+						 &off), -EINVAL);
+	CU_ASSERT_EQUAL(off, 7);
+	/* A window too small for any doorbell. */
+	CU_ASSERT_EQUAL(virtio_pci_notify_offset("fake0", 0, 0, 4, 1, &off), -EINVAL);
+}
+
 int main(void)
 {
 	static const struct unit_test tests[] = {
@@ -385,6 +425,7 @@ int main(void)
 		{"notify suppression", test_kick},
 		{"bad used id, reset", test_bad_id_and_reset},
 		{"feature negotiation", test_negotiate},
+		{"notify offset of a hostile device", test_notify_offset},
 	};
 
 	unit_quiet_logs();
