@@ -12,8 +12,9 @@ import tempfile
 
 sep = sys.argv.index('--')
 CC = sys.argv[1:sep]
-INC = ['-I' + os.path.join(root, 'lib', d) for root in sys.argv[sep + 1:]
-       for d in sorted(os.listdir(os.path.join(sys.argv[sep + 1], 'lib')))]
+LIBS = [d for d in sorted(os.listdir(os.path.join(sys.argv[sep + 1], 'lib')))
+        if os.path.isdir(os.path.join(sys.argv[sep + 1], 'lib', d))]
+INC = ['-I' + os.path.join(root, 'lib', d) for root in sys.argv[sep + 1:] for d in LIBS]
 failures = 0
 
 OLD = {
