@@ -26,6 +26,7 @@
 
 #include "broker.h"
 #include "udk_util.h"
+#include "udk_version.h"
 
 #define PROG "udk-broker"
 #define HUGETLBFS_MAGIC_ 0x958458f6
@@ -259,7 +260,7 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		} else if (!strcmp(a, "--version")) {
-			printf(PROG " 0.1.0\n");
+			printf(PROG " (udk) %s\n", UDK_VERSION_STRING);
 			return 0;
 		} else if (!strcmp(a, "--check")) {
 			check = true;

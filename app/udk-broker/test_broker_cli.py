@@ -21,7 +21,7 @@ with tempfile.TemporaryDirectory() as d:
     cases = [
         ('--help', ['--help'], 0, ['--policy FILE', '--socket PATH', '--socket-group GROUP',
                                    'zeroed']),
-        ('--version', ['--version'], 0, ['udk-broker 0.1.0']),
+        ('--version', ['--version'], 0, ['udk-broker (udk) %s\n' % os.environ['UDK_VERSION']]),
         ('no --policy', [], 2, ['--policy FILE is required']),
         ('--check prints the rules', ['--policy', good, '--check'], 0,
          ['line 1: user 1000: 64 MiB, devices 0000:00:04.0',

@@ -189,11 +189,6 @@ static void check_dev_vfio(struct doctor *d)
 		report(d, OK, "/dev/vfio/vfio", "present and accessible");
 }
 
-static const char *backend_name(enum udk_dmamap_backend b)
-{
-	return b == UDK_DMAMAP_IOMMUFD ? "iommufd" : "vfio-type1";
-}
-
 /* What --iommu-backend auto picks on this host, and why. */
 static void check_iommufd(struct doctor *d)
 {
@@ -201,10 +196,7 @@ static void check_iommufd(struct doctor *d)
 	char why[256];
 
 	udk_dmamap_auto_backend(NULL, &b, why, sizeof(why));
-	if (b == UDK_DMAMAP_IOMMUFD)
-		report(d, OK, "iommufd", "maps use iommufd (%s)", why);
-	else
-		report(d, OK, "iommufd", "maps use VFIO type1 (%s)", why);
+	report(d, OK, "iommufd", "maps use %s (%s)", udk_dmamap_backend_name(b), why);
 }
 
 static void check_dma_entry_limit(struct doctor *d)
@@ -397,7 +389,7 @@ static void check_device(struct doctor *d, const struct udk_pci_addr *addr)
 		char why[256];
 
 		rc = udk_dmamap_auto_backend(bdf, &b, why, sizeof(why));
-		report(d, rc < 0 ? WARN : OK, check, "backend %s: %s", backend_name(b), why);
+		report(d, rc < 0 ? WARN : OK, check, "backend %s: %s", udk_dmamap_backend_name(b), why);
 	}
 	snprintf(gpath, sizeof(gpath), "/dev/vfio/%d", info.iommu_group);
 	if (!exists(gpath))

@@ -115,18 +115,6 @@ static int read_bars(struct udk_pci_dev *pdev, struct probe_result *r)
 	return 0;
 }
 
-static const char *backend_name(enum udk_dmamap_backend b)
-{
-	switch (b) {
-	case UDK_DMAMAP_VFIO_TYPE1:
-		return "vfio-type1";
-	case UDK_DMAMAP_IOMMUFD:
-		return "iommufd";
-	default:
-		return "auto";
-	}
-}
-
 static int read_map(struct udk_pci_dev *pdev, struct probe_result *r)
 {
 	struct udk_device *dev = udk_pci_dev_device(pdev);
@@ -141,7 +129,7 @@ static int read_map(struct udk_pci_dev *pdev, struct probe_result *r)
 	rc = udk_dmamap_info(map, &mi);
 	if (rc < 0)
 		return rc;
-	r->map_backend = backend_name(mi.backend);
+	r->map_backend = udk_dmamap_backend_name(mi.backend);
 	r->iova_pgsizes = mi.iova_pgsizes;
 	return udk_dmamap_iova_ranges(map, r->ranges, PROBE_MAX_RANGES, &r->nranges);
 }

@@ -26,6 +26,7 @@
 #include "fwd.h"
 #include "portbytes.h"
 #include "udk_eal.h"
+#include "udk_version.h"
 #ifdef UDK_HAVE_DPDK
 #include "udk_dpdk.h"
 #endif
@@ -451,7 +452,7 @@ int main(int argc, char **argv)
 
 	for (i = 1; i < (unsigned int)argc && strcmp(argv[i], "--") != 0; i++) {
 		if (!strcmp(argv[i], "--version")) {
-			printf(PROG " 0.1.0\n");
+			printf(PROG " (udk) %s\n", UDK_VERSION_STRING);
 			return 0;
 		}
 	}

@@ -36,7 +36,8 @@ def check(cond, what, detail=''):
 rc, out, err = run(['--help'])
 check(rc == 0 and '--mode MODE' in out and '--vdev' in out, '--help lists its and the EAL options', out + err)
 p = subprocess.run([FWD, '--version'], capture_output=True, text=True)
-check(p.returncode == 0 and p.stdout.startswith('udk-fwd '), '--version', p.stdout)
+check(p.returncode == 0 and p.stdout == 'udk-fwd (udk) %s\n' % os.environ['UDK_VERSION'],
+      '--version says the project version', p.stdout)
 
 rc, out, err = run(['--mode', 'txonly', '--verify', '--count', '20000', '--json', '--interval', '0'])
 try:

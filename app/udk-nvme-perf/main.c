@@ -26,6 +26,7 @@
 #include "udk_mem.h"
 #include "udk_nvme.h"
 #include "udk_util.h"
+#include "udk_version.h"
 
 struct target {
 	struct udk_pci_dev *pdev;
@@ -400,7 +401,7 @@ static int job_open(const struct opts *o, struct job *j, unsigned int idx)
 		return die("out of memory");
 	for (uint32_t k = 0; k < o->qd; k++) {
 		j->slots[k].job = j;
-		j->slots[k].buf = udk_dma_zmalloc(o->io_size, 4096, UDK_SOCKET_ANY);
+		j->slots[k].buf = udk_mem_default_zmalloc(o->io_size, 4096, UDK_SOCKET_ANY);
 		if (j->slots[k].buf == NULL)
 			return die("no DMA memory for %u buffers of %llu bytes: %s", o->qd,
 				   (unsigned long long)o->io_size, udk_last_error());
@@ -422,7 +423,7 @@ static void job_close(struct job *j, uint32_t qd)
 	if (j->qp != NULL)
 		udk_nvme_qpair_destroy(j->qp);
 	for (uint32_t k = 0; j->slots != NULL && k < qd; k++)
-		udk_dma_free(j->slots[k].buf);
+		udk_mem_default_free(j->slots[k].buf);
 	free(j->slots);
 	free(j->acked);
 }
@@ -612,7 +613,7 @@ int main(int argc, char **argv)
 
 	for (i = 1; i < (unsigned int)argc && strcmp(argv[i], "--") != 0; i++)
 		if (!strcmp(argv[i], "--version")) {
-			printf(PROG " 0.1.0\n");
+			printf(PROG " (udk) %s\n", UDK_VERSION_STRING);
 			return 0;
 		}
 	udk_log_set_sink(log_sink, NULL);

@@ -3,6 +3,7 @@
 """udk-nvme-perf on the host, where there is no NVMe to drive: --help,
 --version, and each usage error decided before the EAL starts (exit 2 with
 one line).  The lab test lab_nvme_perf runs it against a real controller."""
+import os
 import subprocess
 import sys
 
@@ -28,7 +29,8 @@ rc, out, err = run(['--', '--help'])
 check(rc == 0 and '--pattern' in out and '--allow' in out, '--help lists options and EAL options',
       out + err)
 rc, out, err = run(['--version'])
-check(rc == 0 and out.startswith('udk-nvme-perf '), '--version', out)
+check(rc == 0 and out == 'udk-nvme-perf (udk) %s\n' % os.environ['UDK_VERSION'],
+      '--version says the project version', out)
 
 for args, text in [
         (['--qd', '0'], "--qd: '0' is not a number in 1..65535"),

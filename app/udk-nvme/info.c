@@ -138,7 +138,7 @@ static const char *u128(const uint8_t *v, char *buf, size_t len)
 
 int cmd_smart_log(struct tool *t)
 {
-	struct udk_nvme_smart_log *s = udk_dma_zmalloc(sizeof(*s), 4096, UDK_SOCKET_ANY);
+	struct udk_nvme_smart_log *s = udk_mem_default_zmalloc(sizeof(*s), 4096, UDK_SOCKET_ANY);
 	static const struct {
 		const char *key, *label;
 		size_t off;
@@ -160,7 +160,7 @@ int cmd_smart_log(struct tool *t)
 		return die("smart-log: no DMA memory: %s", udk_last_error());
 	if (udk_nvme_ctrlr_get_log_page(t->ctrlr, UDK_NVME_LOG_SMART, 0xffffffff, s,
 					sizeof(*s)) < 0) {
-		udk_dma_free(s);
+		udk_mem_default_free(s);
 		return die("smart-log: %s", udk_last_error());
 	}
 	if (t->o.json)
@@ -183,7 +183,7 @@ int cmd_smart_log(struct tool *t)
 	}
 	if (t->o.json)
 		printf("}\n");
-	udk_dma_free(s);
+	udk_mem_default_free(s);
 	return 0;
 }
 
@@ -196,12 +196,12 @@ int cmd_error_log(struct tool *t)
 		n = t->info.elpe + 1u;
 	if (n > 64)
 		n = 64; /* 4 KiB */
-	e = udk_dma_zmalloc(4096, 4096, UDK_SOCKET_ANY);
+	e = udk_mem_default_zmalloc(4096, 4096, UDK_SOCKET_ANY);
 	if (e == NULL)
 		return die("error-log: no DMA memory: %s", udk_last_error());
 	if (udk_nvme_ctrlr_get_log_page(t->ctrlr, UDK_NVME_LOG_ERROR, 0xffffffff, e,
 					n * sizeof(*e)) < 0) {
-		udk_dma_free(e);
+		udk_mem_default_free(e);
 		return die("error-log: %s", udk_last_error());
 	}
 	if (t->o.json)
@@ -229,6 +229,6 @@ int cmd_error_log(struct tool *t)
 		printf("]}\n");
 	else if (shown == 0)
 		printf("  no errors logged\n");
-	udk_dma_free(e);
+	udk_mem_default_free(e);
 	return 0;
 }

@@ -14,6 +14,7 @@
 #include "tool.h"
 #include "udk_eal.h"
 #include "udk_util.h"
+#include "udk_version.h"
 
 struct command {
 	const char *name;
@@ -184,7 +185,7 @@ int main(int argc, char **argv)
 
 	for (int i = 1; i < argc; i++)
 		if (!strcmp(argv[i], "--version")) {
-			printf(PROG " 0.1.0\n");
+			printf(PROG " (udk) %s\n", UDK_VERSION_STRING);
 			return 0;
 		}
 	udk_log_set_sink(log_sink, NULL);

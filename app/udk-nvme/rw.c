@@ -40,12 +40,12 @@ static int xfer_open(struct tool *t, struct xfer *x)
 			   (unsigned long long)t->o.lba, (unsigned long long)t->o.count,
 			   x->ni.nsid, (unsigned long long)x->ni.nsze);
 	x->chunk = t->info.max_xfer / x->ni.block_size;
-	x->buf = udk_dma_zmalloc((size_t)x->chunk * x->ni.block_size, 4096, UDK_SOCKET_ANY);
+	x->buf = udk_mem_default_zmalloc((size_t)x->chunk * x->ni.block_size, 4096, UDK_SOCKET_ANY);
 	if (x->buf == NULL)
 		return die("no DMA memory for a %u-byte buffer: %s", t->info.max_xfer,
 			   udk_last_error());
 	if (udk_nvme_qpair_create(t->ctrlr, NULL, &x->qp) < 0) {
-		udk_dma_free(x->buf);
+		udk_mem_default_free(x->buf);
 		return die("I/O queue: %s", udk_last_error());
 	}
 	x->t0 = x->last = now();
@@ -55,7 +55,7 @@ static int xfer_open(struct tool *t, struct xfer *x)
 static void xfer_close(struct xfer *x)
 {
 	udk_nvme_qpair_destroy(x->qp);
-	udk_dma_free(x->buf);
+	udk_mem_default_free(x->buf);
 }
 
 static void progress(struct xfer *x, const char *what, uint64_t done, uint64_t total, bool end)

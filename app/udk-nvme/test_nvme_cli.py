@@ -4,6 +4,7 @@
 and each command, --version, and each usage error's message and exit status
 (2), all decided before the EAL starts.  The lab test lab_nvme_tool runs the
 commands against real controllers."""
+import os
 import subprocess
 import sys
 
@@ -29,7 +30,8 @@ rc, out, err = run(['--help'])
 check(rc == 0 and 'identify' in out and 'smart-log' in out and '--allow' in out,
       '--help lists the commands and the EAL options', out + err)
 rc, out, err = run(['--version'])
-check(rc == 0 and out.startswith('udk-nvme '), '--version', out)
+check(rc == 0 and out == 'udk-nvme (udk) %s\n' % os.environ['UDK_VERSION'],
+      '--version says the project version', out)
 for cmd, word in [('identify', 'Identify Controller'), ('read', '--count N'),
                   ('write', 'padded with zeros'), ('format', '--yes'),
                   ('smart-log', 'SMART'), ('error-log', '--entries')]:

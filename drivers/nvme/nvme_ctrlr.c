@@ -380,7 +380,7 @@ int udk_nvme_ctrlr_attach(struct udk_pci_dev *pdev, const struct udk_nvme_ctrlr_
 		goto err_admin;
 	rc = disable(c);
 	if (rc < 0)
-		goto err_admin;
+		goto err_master;
 	c->recovering = true; /* a timeout during attach fails it: no Abort, no reset */
 	rc = bring_up(c);
 	c->recovering = false;
@@ -398,6 +398,8 @@ int udk_nvme_ctrlr_attach(struct udk_pci_dev *pdev, const struct udk_nvme_ctrlr_
 err_disable:
 	if (disable(c) < 0)
 		goto err_leak; /* it may still write into the admin queue: keep it */
+err_master:
+	udk_pci_bus_master(pdev, false);
 err_admin:
 	nvme_qpair_fini(&c->admin);
 err_dma:
@@ -411,6 +413,7 @@ err_free:
 	free(c);
 	return rc;
 err_leak:
+	udk_pci_bus_master(pdev, false); /* nor may it DMA anywhere again */
 	return rc;
 }
 

@@ -31,7 +31,7 @@ static int dma_contig(struct udk_mem *mem, const void *va, size_t len, uint64_t 
 	uint64_t a = udk_mem_virt2iova(mem, va);
 	uint64_t b = udk_mem_virt2iova(mem, (const char *)va + len - 1);
 
-	if (a == UDK_BAD_IOVA || b == UDK_BAD_IOVA || b - a != len - 1)
+	if (a == UDK_IOVA_BAD || b == UDK_IOVA_BAD || b - a != len - 1)
 		return -UDK_ENOTMAPPED;
 	*iova = a;
 	return 0;
@@ -78,7 +78,7 @@ int nvme_qpair_init(struct udk_nvme_qpair *qp, struct udk_nvme_ctrlr *c, uint16_
 
 		r->prp_list = (uint64_t *)((uint8_t *)qp->prp_pages + (size_t)i * NVME_PAGE);
 		r->prp_list_iova = udk_mem_virt2iova(qp->mem, r->prp_list);
-		if (r->prp_list_iova == UDK_BAD_IOVA) {
+		if (r->prp_list_iova == UDK_IOVA_BAD) {
 			rc = -UDK_ENOTMAPPED;
 			udk_log(UDK_LOG_ERR, NVME_LOG, "%s: queue %u: a PRP list page has no IOVA",
 				c->info.bdf, qid);

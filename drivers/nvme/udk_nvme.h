@@ -10,7 +10,7 @@
  * Memory: the controller takes its queues and PRP list pages from the heap of
  * its device's map (udk_eal_device_mem_get()), and every buffer given to an
  * I/O or admin call must be DMA memory of that map: allocated from
- * udk_nvme_ctrlr_mem() (on the default map that is udk_dma_zmalloc()'s heap)
+ * udk_nvme_ctrlr_mem() (on the default map that is udk_mem_default_zmalloc()'s heap)
  * or registered with udk_dma_register() on the map.  A buffer the controller's
  * heap cannot translate is refused with -UDK_ENOTMAPPED before anything
  * reaches the device.

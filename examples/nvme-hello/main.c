@@ -88,8 +88,8 @@ int main(int argc, char **argv)
 	if (udk_nvme_qpair_create(ctrlr, NULL, &qp) < 0)
 		goto out_ctrlr;
 	len = blocks * ni.block_size;
-	wbuf = udk_dma_zmalloc(len, 4096, UDK_SOCKET_ANY);
-	rbuf = udk_dma_zmalloc(len, 4096, UDK_SOCKET_ANY);
+	wbuf = udk_mem_default_zmalloc(len, 4096, UDK_SOCKET_ANY);
+	rbuf = udk_mem_default_zmalloc(len, 4096, UDK_SOCKET_ANY);
 	if (wbuf == NULL || rbuf == NULL) {
 		fprintf(stderr, "nvme-hello: no DMA memory for %zu bytes\n", len);
 		goto out_qp;
@@ -125,8 +125,8 @@ int main(int argc, char **argv)
 
 	/* 6. Clean up in reverse order. */
 out_qp:
-	udk_dma_free(wbuf);
-	udk_dma_free(rbuf);
+	udk_mem_default_free(wbuf);
+	udk_mem_default_free(rbuf);
 	udk_nvme_qpair_destroy(qp);
 out_ctrlr:
 	udk_nvme_ctrlr_detach(ctrlr);

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* device.c - VFIO devices and their IOMMU groups: opening a device checks
  * every precondition in order and names the one that fails; attach and
- * detach move the device (type1: its group) in and out of a map.  The
- * process's group table lives here: the kernel lets a process open a group
- * only once, and devices of one group always share one map. */
+ * detach move the device in and out of a map, through the map's backend,
+ * which hands back a device fd bound and attached.  The process's group
+ * table lives here: the kernel lets a process open a group only once, and
+ * devices of one group always share one map. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -115,8 +116,7 @@ static int check_device(const char *bdf, int *group)
 	return rc;
 }
 
-/* Open the group's file /dev/vfio/N and check the kernel finds it viable. */
-static int group_open_file(struct udk_group *g, const char *bdf)
+int udk_group_open_file(struct udk_group *g, const char *bdf)
 {
 	struct vfio_group_status st = {.argsz = sizeof(st)};
 	int num = g->num;
@@ -171,12 +171,17 @@ static int group_open_file(struct udk_group *g, const char *bdf)
 	return 0;
 }
 
-/* Find or make the group's entry; open its file now if open_file. */
-static int group_get(int num, const char *bdf, bool open_file, struct udk_group **out)
+void udk_group_close_file(struct udk_group *g)
+{
+	if (g->fd >= 0)
+		close(g->fd);
+	g->fd = -1;
+}
+
+/* Find or make the group's entry (its file stays closed). */
+static int group_get(int num, struct udk_group **out)
 {
 	struct udk_group *g;
-	bool fresh = false;
-	int rc;
 
 	for (g = groups; g != NULL; g = g->next)
 		if (g->num == num)
@@ -187,17 +192,6 @@ static int group_get(int num, const char *bdf, bool open_file, struct udk_group 
 			return -ENOMEM;
 		g->num = num;
 		g->fd = -1;
-		fresh = true;
-	}
-	if (open_file && g->fd < 0) {
-		rc = group_open_file(g, bdf);
-		if (rc < 0) {
-			if (fresh)
-				free(g);
-			return rc;
-		}
-	}
-	if (fresh) {
 		g->next = groups;
 		groups = g;
 	}
@@ -218,44 +212,21 @@ static void group_close(struct udk_group *g)
 			break;
 		}
 	}
-	if (g->fd >= 0)
-		close(g->fd);
+	udk_group_close_file(g);
 	free(g);
 }
 
-int udk_device_open(const char *bdf, struct udk_device **out)
+int udk_device_new(const char *bdf, int num, struct udk_device **out)
 {
-	struct udk_device *dev;
-	int num = -1, rc;
-	bool via_cdev;
+	struct udk_device *dev = calloc(1, sizeof(*dev));
+	int rc;
 
-	if (bdf == NULL || strlen(bdf) >= sizeof(dev->bdf)) {
-		udk_log(UDK_LOG_ERR, UDK_DMA_LOG, "open: '%s' is not a PCI address",
-			bdf ? bdf : "(null)");
-		return -UDK_EBADADDR;
-	}
-	rc = check_device(bdf, &num);
-	if (rc < 0)
-		return rc;
-	dev = calloc(1, sizeof(*dev));
 	if (dev == NULL)
 		return -ENOMEM;
 	snprintf(dev->bdf, sizeof(dev->bdf), "%s", bdf);
 	dev->fd = -1;
-	/* Where iommufd is usable the device goes through its cdev, and the
-	 * group file must stay closed (the kernel refuses to bind a device whose
-	 * group file is open); a type1 map opens it at attach. */
-	udk_dma_find_cdev(bdf, dev->cdev, sizeof(dev->cdev));
-	via_cdev = dev->cdev[0] != '\0' && udk_dma_iommufd_usable(NULL, 0);
-	if (via_cdev) {
-		rc = udk_dma_cdev_check(dev);
-		if (rc < 0) {
-			free(dev);
-			return rc;
-		}
-	}
 	pthread_mutex_lock(&groups_lock);
-	rc = group_get(num, bdf, !via_cdev, &dev->grp);
+	rc = group_get(num, &dev->grp);
 	pthread_mutex_unlock(&groups_lock);
 	if (rc < 0) {
 		free(dev);
@@ -265,38 +236,51 @@ int udk_device_open(const char *bdf, struct udk_device **out)
 	return 0;
 }
 
-int udk_device_open_fd(const char *bdf, int fd, struct udk_device **out)
+void udk_device_free(struct udk_device *dev)
+{
+	if (dev->owner != NULL)
+		dev->owner->release_dev(dev, NULL); /* an iommufd cdev: closing unbinds it */
+	pthread_mutex_lock(&groups_lock);
+	group_close(dev->grp);
+	pthread_mutex_unlock(&groups_lock);
+	free(dev);
+}
+
+int udk_device_take(struct udk_device *dev, const struct udk_dmamap *to)
+{
+	int rc;
+
+	if (dev->owner == NULL || dev->owner == to->ops)
+		return 0;
+	rc = dev->owner->release_dev(dev, to);
+	if (rc == 0)
+		dev->owner = NULL;
+	return rc;
+}
+
+int udk_device_open(const char *bdf, struct udk_device **out)
 {
 	struct udk_device *dev;
-	char path[PATH_MAX], name[64];
 	int num = -1, rc;
 
-	if (bdf == NULL || strlen(bdf) >= sizeof(dev->bdf) || fd < 0) {
-		udk_log(UDK_LOG_ERR, UDK_DMA_LOG, "open %s from a handed-over fd %d: bad address "
-			"or fd", bdf ? bdf : "(null)", fd);
-		if (fd >= 0)
-			close(fd);
-		return -EINVAL;
+	if (bdf == NULL || strlen(bdf) >= sizeof(dev->bdf)) {
+		udk_log(UDK_LOG_ERR, UDK_DMA_LOG, "open: '%s' is not a PCI address",
+			bdf ? bdf : "(null)");
+		return -UDK_EBADADDR;
 	}
-	/* The group number only names the device in messages; its file stays
-	 * closed (the broker holds it). */
-	snprintf(path, sizeof(path), "%s/bus/pci/devices/%s/iommu_group", udk_sysfs_root(), bdf);
-	if (udk_sysfs_link_name(path, name, sizeof(name)) == 0)
-		num = atoi(name);
-	dev = calloc(1, sizeof(*dev));
-	if (dev == NULL) {
-		close(fd);
-		return -ENOMEM;
-	}
-	snprintf(dev->bdf, sizeof(dev->bdf), "%s", bdf);
-	dev->fd = fd;
-	dev->given_fd = true;
+	rc = check_device(bdf, &num);
+	if (rc < 0)
+		return rc;
+	rc = udk_device_new(bdf, num, &dev);
+	if (rc < 0)
+		return rc;
+	/* The backend maps get by default opens what it needs now, so that
+	 * its errors come at open; another map's backend does at attach. */
 	pthread_mutex_lock(&groups_lock);
-	rc = group_get(num, bdf, false, &dev->grp);
+	rc = udk_dma_backend_auto()->open_dev(dev);
 	pthread_mutex_unlock(&groups_lock);
 	if (rc < 0) {
-		close(fd);
-		free(dev);
+		udk_device_free(dev);
 		return rc;
 	}
 	*out = dev;
@@ -309,46 +293,12 @@ void udk_device_close(struct udk_device *dev)
 		return;
 	if (dev->map != NULL)
 		udk_device_detach(dev);
-	if (dev->fd >= 0)
-		udk_dma_close_fd(dev->fd); /* an iommufd cdev: closing unbinds it */
-	pthread_mutex_lock(&groups_lock);
-	group_close(dev->grp);
-	pthread_mutex_unlock(&groups_lock);
-	free(dev);
-}
-
-/* Type1 reaches a device through its group: the group's file must be open
- * (it may not be yet where iommufd is usable), and a cdev fd left from an
- * iommufd map must go (a bound cdev keeps the group from opening). */
-static int prepare_group_path(struct udk_device *dev)
-{
-	if (dev->fd >= 0) {
-		udk_dma_close_fd(dev->fd);
-		dev->fd = -1;
-		dev->bound_ctx = 0;
-	}
-	return dev->grp->fd >= 0 ? 0 : group_open_file(dev->grp, dev->bdf);
-}
-
-static int get_device_fd(struct udk_device *dev, struct udk_dmamap *map)
-{
-	int fd = ioctl(dev->grp->fd, VFIO_GROUP_GET_DEVICE_FD, dev->bdf);
-
-	if (fd < 0) {
-		int err = errno;
-		udk_log(UDK_LOG_ERR, UDK_DMA_LOG,
-			"attach %s to %s: VFIO_GROUP_GET_DEVICE_FD failed: %s%s", dev->bdf,
-			map->name, strerror(err), err == EBUSY ? " (the device is open elsewhere)" : "");
-		return err == EBUSY ? -UDK_EDEVSTATE : -err;
-	}
-	dev->fd = fd;
-	return 0;
+	udk_device_free(dev);
 }
 
 int udk_device_attach(struct udk_device *dev, struct udk_dmamap *map)
 {
 	struct udk_group *g = dev->grp;
-	bool joined = false;
 	int rc = 0;
 
 	pthread_mutex_lock(&groups_lock);
@@ -367,55 +317,23 @@ int udk_device_attach(struct udk_device *dev, struct udk_dmamap *map)
 		rc = -UDK_EGROUP_BUSY;
 		goto out_unlock;
 	}
-	if (dev->given_fd && map->backend != UDK_DMAMAP_BROKERED) {
-		udk_log(UDK_LOG_ERR, UDK_DMA_LOG,
-			"attach %s to %s: the device came from udk-broker and can only be in the "
-			"broker's map", dev->bdf, map->name);
-		rc = -UDK_EINCOMPATIBLE;
-		goto out_unlock;
-	}
 	pthread_mutex_lock(&map->lock);
-	if (map->ops->attach_dev == NULL) {
-		rc = prepare_group_path(dev);
-		if (rc < 0)
-			goto out_unlock_map;
-	} else if (g->fd >= 0 && g->nb_attached == 0) {
-		/* No device of the group uses it: iommufd needs it closed. */
-		close(g->fd);
-		g->fd = -1;
-	}
+	rc = map->ops->attach(map, dev);
+	if (rc < 0)
+		goto out_unlock_map;
 	if (g->map == NULL) {
-		if (map->ops->attach_group != NULL) {
-			rc = map->ops->attach_group(map, g, dev->bdf);
-			if (rc < 0)
-				goto out_unlock_map;
-		}
 		g->map = map;
 		map->nb_groups++;
-		joined = true;
 	}
-	if (map->ops->attach_dev != NULL)
-		rc = map->ops->attach_dev(map, dev);
-	else
-		rc = get_device_fd(dev, map);
-	if (rc < 0)
-		goto err_leave;
 	dev->map = udk_dmamap_get(map);
 	g->nb_attached++;
 	map->nb_devices++;
 	pthread_mutex_unlock(&map->lock);
 	pthread_mutex_unlock(&groups_lock);
 	udk_log(UDK_LOG_INFO, UDK_DMA_LOG, "%s attached to %s (group %d, %s)", dev->bdf,
-		map->name, g->num, map->ops->name);
+		map->name, g->num, udk_dmamap_backend_name(map->ops->backend));
 	return 0;
 
-err_leave:
-	if (joined) {
-		if (map->ops->detach_group != NULL)
-			map->ops->detach_group(map, g);
-		g->map = NULL;
-		map->nb_groups--;
-	}
 out_unlock_map:
 	pthread_mutex_unlock(&map->lock);
 out_unlock:
@@ -442,17 +360,10 @@ int udk_device_detach(struct udk_device *dev)
 	if (dev->release != NULL)
 		dev->release(dev, dev->release_arg);
 	pthread_mutex_lock(&map->lock);
-	if (map->ops->detach_dev != NULL) {
-		map->ops->detach_dev(map, dev); /* iommufd: the cdev stays open */
-	} else {
-		close(dev->fd);
-		dev->fd = -1;
-	}
+	map->ops->detach(map, dev); /* iommufd: the cdev stays open */
 	dev->map = NULL;
 	map->nb_devices--;
 	if (--g->nb_attached == 0) {
-		if (map->ops->detach_group != NULL)
-			map->ops->detach_group(map, g);
 		g->map = NULL;
 		map->nb_groups--;
 	}
@@ -506,13 +417,4 @@ const char *udk_device_name(const struct udk_device *dev)
 int udk_device_iommu_group(const struct udk_device *dev)
 {
 	return dev->grp->num;
-}
-
-int udk_device_iommufd_ids(const struct udk_device *dev, uint32_t *devid, uint32_t *hwpt_id)
-{
-	if (dev->map == NULL || dev->map->backend != UDK_DMAMAP_IOMMUFD)
-		return -ENOTSUP;
-	*devid = dev->devid;
-	*hwpt_id = dev->hwpt_id;
-	return 0;
 }

@@ -26,16 +26,28 @@ void udk_dmamap_opts_init(struct udk_dmamap_opts *opts, size_t size)
 int udk_dmamap_create(const struct udk_dmamap_opts *opts, struct udk_dmamap **out)
 {
 	static atomic_uint seq;
+	const struct udk_dmamap_ops *ops;
 	struct udk_dmamap_opts o;
 	struct udk_dmamap *map;
+	char name[sizeof(map->name)];
 	int rc;
 
 	udk_dmamap_opts_init(&o, sizeof(o));
 	if (opts != NULL)
 		memcpy(&o, opts, opts->opts_size < sizeof(o) ? opts->opts_size : sizeof(o));
-	map = calloc(1, sizeof(*map));
+	if (o.name != NULL)
+		snprintf(name, sizeof(name), "%s", o.name);
+	else
+		snprintf(name, sizeof(name), "map%u", atomic_fetch_add(&seq, 1));
+	rc = udk_dma_backend_pick(o.backend, name, &ops);
+	if (rc < 0)
+		return rc;
+	/* The backend's struct, with the generic map at its start. */
+	map = calloc(1, ops->map_size);
 	if (map == NULL)
 		return -ENOMEM;
+	memcpy(map->name, name, sizeof(name));
+	map->ops = ops;
 	rc = udk_iova_space_create(o.iova_ranges, o.nb_iova_ranges, &map->iova);
 	if (rc < 0)
 		goto err_map;
@@ -45,21 +57,9 @@ int udk_dmamap_create(const struct udk_dmamap_opts *opts, struct udk_dmamap **ou
 	rc = dma_ext_init(map);
 	if (rc < 0)
 		goto err_iova;
-
-	if (o.name != NULL)
-		snprintf(map->name, sizeof(map->name), "%s", o.name);
-	else
-		snprintf(map->name, sizeof(map->name), "map%u", atomic_fetch_add(&seq, 1));
-	map->container_fd = -1;
-	map->iommufd = -1;
-	rc = udk_dma_backend_pick(o.backend, map->name, &map->backend, &map->ops);
+	rc = map->ops->init(map);
 	if (rc < 0)
 		goto err_ext;
-	if (map->ops->init != NULL) {
-		rc = map->ops->init(map);
-		if (rc < 0)
-			goto err_ext;
-	}
 	*out = map;
 	return 0;
 
@@ -85,8 +85,7 @@ void udk_dmamap_put(struct udk_dmamap *map)
 		return;
 	/* Last reference: no device holds the map, so nothing is live; the
 	 * kernel object (if any) is closed by the backend. */
-	if (map->ops->fini != NULL)
-		map->ops->fini(map);
+	map->ops->fini(map);
 	dma_ext_fini(map);
 	udk_iova_space_destroy(map->iova);
 	pthread_mutex_destroy(&map->lock);
@@ -329,14 +328,13 @@ int udk_dmamap_info(struct udk_dmamap *map, struct udk_dmamap_info *info)
 {
 	pthread_mutex_lock(&map->lock);
 	*info = (struct udk_dmamap_info){
-		.backend = map->backend,
+		.backend = map->ops->backend,
 		.nb_devices = map->nb_devices,
 		.nb_mappings = (unsigned int)map->nm,
 		.bytes_mapped = map->bytes,
 		.live = map->live,
-		.iova_pgsizes = map->pgsizes,
-		.ioas_id = map->backend == UDK_DMAMAP_IOMMUFD ? map->ioas_id : 0,
 	};
+	map->ops->info(map, info);
 	pthread_mutex_unlock(&map->lock);
 	return 0;
 }
@@ -369,7 +367,6 @@ int udk_dma_replay(struct udk_dmamap *map)
 void udk_dma_kernel_lost(struct udk_dmamap *map)
 {
 	map->live = false;
-	map->pgsizes = 0;
 }
 
 /* The kernel refused a mapping for a reason every backend shares: say which,

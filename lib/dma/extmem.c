@@ -230,7 +230,7 @@ static int refuse_stack(struct udk_dmamap *map, const char *step, const void *va
 	udk_log(UDK_LOG_ERR, UDK_DMA_LOG,
 		"%s on %s: %p+0x%zx is on the calling thread's stack; DMA to the stack is "
 		"refused (the memory dies with the function while the device may still "
-		"write it): use malloc'ed or udk_dma_zmalloc() memory", step, map->name, vaddr,
+		"write it): use malloc'ed or udk_mem_default_zmalloc() memory", step, map->name, vaddr,
 		len);
 	return -EINVAL;
 }

@@ -6,10 +6,13 @@
  * replayed.  Devices attach one by one through their cdev
  * (/dev/vfio/devices/vfioN, bound to the map's context once per open); a
  * detach keeps the cdev open and bound.  The aperture is known only once a
- * device is attached: IOMMU_IOAS_IOVA_RANGES reports 0-max before (LAB.md). */
+ * device is attached: IOMMU_IOAS_IOVA_RANGES reports 0-max before (LAB.md).
+ * Also the facts AUTO's choice depends on (/dev/iommu, device cdevs). */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +52,121 @@ void udk_iommufd_set_sys(const struct udk_iommufd_sys *s)
 	sys = s != NULL ? s : &real_sys;
 }
 
+/* An iommufd map: the generic map, its /dev/iommu context and the IOAS. */
+struct iommufd_map {
+	struct udk_dmamap map; /* first: the generic code allocates map_size */
+	int fd;                /* this map's /dev/iommu context */
+	uint32_t ioas_id;      /* the IOAS in it */
+	uint64_t ictx_serial;  /* tells this context from a closed one */
+};
+
+/* What the backend keeps of a device (dev->priv while dev->owner is this
+ * backend): its cdev, open from the first attach to close. */
+struct iommufd_dev {
+	char cdev[16];      /* "vfio0" (/dev/vfio/devices/), "" if the kernel has none */
+	uint64_t bound_ctx; /* ictx_serial dev->fd is bound to, 0 if none */
+	uint32_t devid;     /* from VFIO_DEVICE_BIND_IOMMUFD */
+	uint32_t hwpt_id;   /* the page table ATTACH_PT answered */
+};
+
+static struct iommufd_map *im(struct udk_dmamap *map)
+{
+	return dma_container_of(map, struct iommufd_map, map);
+}
+
+static struct iommufd_dev *idev(const struct udk_device *dev)
+{
+	return dev->priv;
+}
+
+/* ---- what the kernel offers ---- */
+
+/* "name" has a 'dev' node (a char device): the kernel made a cdev for it. */
+static bool has_dev_node(const char *dir, const char *name)
+{
+	char path[PATH_MAX + 300];
+
+	snprintf(path, sizeof(path), "%s/%s/dev", dir, name);
+	return access(path, F_OK) == 0;
+}
+
+/* The device's cdev name from sysfs (vfio-dev/vfioN with a 'dev' node), or
+ * "" when the kernel gives it none (no CONFIG_VFIO_DEVICE_CDEV). */
+static void find_cdev(const char *bdf, char *name, size_t len)
+{
+	char dir[PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+
+	name[0] = '\0';
+	snprintf(dir, sizeof(dir), "%s/bus/pci/devices/%s/vfio-dev", udk_sysfs_root(), bdf);
+	d = opendir(dir);
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		size_t n = strlen(de->d_name);
+
+		if (strncmp(de->d_name, "vfio", 4) == 0 && n < len && has_dev_node(dir, de->d_name)) {
+			memcpy(name, de->d_name, n + 1);
+			break;
+		}
+	}
+	closedir(d);
+}
+
+/* Kernels 6.1-6.5 (and later ones without CONFIG_VFIO_DEVICE_CDEV) list VFIO
+ * devices under /sys/class/vfio-dev with no 'dev' node: then no device can
+ * go the iommufd way.  With no VFIO device bound yet, nothing says so. */
+static bool kernel_lacks_cdevs(void)
+{
+	char dir[PATH_MAX];
+	struct dirent *de;
+	bool lacks = false;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "%s/class/vfio-dev", udk_sysfs_root());
+	d = opendir(dir);
+	if (d == NULL)
+		return false;
+	while ((de = readdir(d)) != NULL)
+		if (strncmp(de->d_name, "vfio", 4) == 0 && !has_dev_node(dir, de->d_name))
+			lacks = true;
+	closedir(d);
+	return lacks;
+}
+
+enum udk_iommufd_state udk_iommufd_state(char *why, size_t len)
+{
+	if (sys->access(UDK_IOMMUFD_PATH, F_OK) != 0) {
+		snprintf(why, len, "no /dev/iommu: the kernel lacks CONFIG_IOMMUFD");
+		return UDK_IOMMUFD_NO_DEV;
+	}
+	if (kernel_lacks_cdevs()) {
+		snprintf(why, len, "/dev/iommu is there but VFIO devices have no cdev: the kernel "
+			 "lacks CONFIG_VFIO_DEVICE_CDEV");
+		return UDK_IOMMUFD_NO_CDEVS;
+	}
+	snprintf(why, len, "/dev/iommu and VFIO device cdevs are there");
+	return UDK_IOMMUFD_USABLE;
+}
+
+int udk_iommufd_dev_usable(const char *bdf, char *why, size_t len)
+{
+	char cdev[16];
+
+	find_cdev(bdf, cdev, sizeof(cdev));
+	if (cdev[0] == '\0') {
+		snprintf(why, len, "/dev/iommu is there but %s has no VFIO cdev (bound to "
+			 "vfio-pci? kernel with CONFIG_VFIO_DEVICE_CDEV?); use --iommu-backend "
+			 "type1", bdf);
+		return -UDK_ENOCDEV;
+	}
+	snprintf(why, len, "/dev/iommu and its cdev %s/%s", UDK_VFIO_CDEV_DIR, cdev);
+	return 0;
+}
+
+/* ---- the map ---- */
+
 /* Serials tell one map's context from another's, even after its fd number
  * was reused: a cdev stays bound to the context it was bound to. */
 static atomic_uint_fast64_t ictx_seq;
@@ -56,8 +174,10 @@ static atomic_uint_fast64_t ictx_seq;
 static int iommufd_init(struct udk_dmamap *map)
 {
 	struct iommu_ioas_alloc req = iommufd_req_ioas_alloc();
+	struct iommufd_map *m = im(map);
 	int fd, err;
 
+	m->fd = -1;
 	fd = sys->open(UDK_IOMMUFD_PATH, O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
 		err = errno;
@@ -85,9 +205,9 @@ static int iommufd_init(struct udk_dmamap *map)
 			strerror(err));
 		return -err;
 	}
-	map->iommufd = fd;
-	map->ioas_id = req.out_ioas_id;
-	map->ictx_serial = atomic_fetch_add(&ictx_seq, 1) + 1;
+	m->fd = fd;
+	m->ioas_id = req.out_ioas_id;
+	m->ictx_serial = atomic_fetch_add(&ictx_seq, 1) + 1;
 	map->live = true; /* the IOAS holds the record from the first mapping on */
 	return 0;
 }
@@ -97,24 +217,25 @@ static int iommufd_init(struct udk_dmamap *map)
  * context keeps the kernel's context alive, harmlessly, until it closes. */
 static void iommufd_fini(struct udk_dmamap *map)
 {
-	struct iommu_destroy req = iommufd_req_destroy(map->ioas_id);
+	struct iommufd_map *m = im(map);
+	struct iommu_destroy req = iommufd_req_destroy(m->ioas_id);
 
-	if (map->iommufd < 0)
+	if (m->fd < 0)
 		return;
-	if (sys->ioctl(map->iommufd, IOMMU_DESTROY, &req) < 0)
+	if (sys->ioctl(m->fd, IOMMU_DESTROY, &req) < 0)
 		udk_log(UDK_LOG_WARN, UDK_DMA_LOG, "destroy %s: IOMMU_DESTROY of IOAS %u: %s",
-			map->name, map->ioas_id, strerror(errno));
-	sys->close(map->iommufd);
-	map->iommufd = -1;
+			map->name, m->ioas_id, strerror(errno));
+	sys->close(m->fd);
+	m->fd = -1;
 	map->live = false;
 }
 
 static int iommufd_map(struct udk_dmamap *map, const struct udk_mapping *m)
 {
-	struct iommu_ioas_map req = iommufd_req_map(map->ioas_id, m);
+	struct iommu_ioas_map req = iommufd_req_map(im(map)->ioas_id, m);
 	int err;
 
-	if (sys->ioctl(map->iommufd, IOMMU_IOAS_MAP, &req) == 0)
+	if (sys->ioctl(im(map)->fd, IOMMU_IOAS_MAP, &req) == 0)
 		return 0;
 	err = errno;
 	switch (err) {
@@ -138,8 +259,8 @@ static int iommufd_map(struct udk_dmamap *map, const struct udk_mapping *m)
 
 static int iommufd_unmap(struct udk_dmamap *map, const struct udk_mapping *m)
 {
-	struct iommu_ioas_unmap req = iommufd_req_unmap(map->ioas_id, m);
-	int err = sys->ioctl(map->iommufd, IOMMU_IOAS_UNMAP, &req) < 0 ? errno : 0;
+	struct iommu_ioas_unmap req = iommufd_req_unmap(im(map)->ioas_id, m);
+	int err = sys->ioctl(im(map)->fd, IOMMU_IOAS_UNMAP, &req) < 0 ? errno : 0;
 
 	return udk_dma_unmap_result(map, m, "IOMMU_IOAS_UNMAP", err, req.length);
 }
@@ -203,8 +324,8 @@ static int learn_aperture(struct udk_dmamap *map, const char *bdf)
 			return -ENOMEM;
 		}
 		r = nr;
-		req = iommufd_req_iova_ranges(map->ioas_id, r, n);
-		if (sys->ioctl(map->iommufd, IOMMU_IOAS_IOVA_RANGES, &req) == 0)
+		req = iommufd_req_iova_ranges(im(map)->ioas_id, r, n);
+		if (sys->ioctl(im(map)->fd, IOMMU_IOAS_IOVA_RANGES, &req) == 0)
 			break;
 		err = errno;
 		if (err == EMSGSIZE && req.num_iovas > n && req.num_iovas <= 4096) {
@@ -280,25 +401,26 @@ static int attach_conflict(struct udk_dmamap *map, struct udk_device *dev, int e
 /* Open the device's cdev and bind it to the map's context. */
 static int open_and_bind(struct udk_dmamap *map, struct udk_device *dev)
 {
-	struct vfio_device_bind_iommufd bind = iommufd_req_bind(map->iommufd);
+	struct vfio_device_bind_iommufd bind = iommufd_req_bind(im(map)->fd);
+	struct iommufd_dev *d = idev(dev);
 	char path[64];
 	int fd, err;
 
-	if (dev->cdev[0] == '\0') {
+	if (d->cdev[0] == '\0') {
 		udk_log(UDK_LOG_ERR, UDK_DMA_LOG,
 			"attach %s to %s: the device has no VFIO cdev (no vfio-dev/vfioN/dev under "
 			"its sysfs directory): the kernel lacks CONFIG_VFIO_DEVICE_CDEV; use a type1 "
 			"map (--iommu-backend type1)", dev->bdf, map->name);
 		return -UDK_ENOCDEV;
 	}
-	snprintf(path, sizeof(path), "%s/%s", UDK_VFIO_CDEV_DIR, dev->cdev);
+	snprintf(path, sizeof(path), "%s/%s", UDK_VFIO_CDEV_DIR, d->cdev);
 	fd = sys->open(path, O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
 		err = errno;
 		if (err == ENOENT) {
 			udk_log(UDK_LOG_ERR, UDK_DMA_LOG,
 				"attach %s to %s: %s is missing although sysfs has %s (is devtmpfs "
-				"mounted on /dev?)", dev->bdf, map->name, path, dev->cdev);
+				"mounted on /dev?)", dev->bdf, map->name, path, d->cdev);
 			return -UDK_ENOCDEV;
 		}
 		udk_log(UDK_LOG_ERR, UDK_DMA_LOG, "attach %s to %s: cannot open %s: %s%s",
@@ -332,29 +454,58 @@ static int open_and_bind(struct udk_dmamap *map, struct udk_device *dev)
 		return -err;
 	}
 	dev->fd = fd;
-	dev->bound_ctx = map->ictx_serial;
-	dev->devid = bind.out_devid;
+	d->bound_ctx = im(map)->ictx_serial;
+	d->devid = bind.out_devid;
 	return 0;
 }
 
 static void close_cdev(struct udk_device *dev)
 {
-	sys->close(dev->fd);
+	if (dev->fd >= 0)
+		sys->close(dev->fd);
 	dev->fd = -1;
-	dev->bound_ctx = 0;
-	dev->devid = 0;
+	idev(dev)->bound_ctx = 0;
+	idev(dev)->devid = 0;
 }
 
-static int iommufd_attach_dev(struct udk_dmamap *map, struct udk_device *dev)
+/* Make dev this backend's: its state, with the cdev sysfs names. */
+static int own_dev(struct udk_device *dev)
 {
-	struct vfio_device_attach_iommufd_pt at = iommufd_req_attach(map->ioas_id);
+	struct iommufd_dev *d;
+
+	if (dev->owner == &udk_dmamap_iommufd_ops)
+		return 0;
+	d = calloc(1, sizeof(*d));
+	if (d == NULL)
+		return -ENOMEM;
+	find_cdev(dev->bdf, d->cdev, sizeof(d->cdev));
+	dev->priv = d;
+	dev->owner = &udk_dmamap_iommufd_ops;
+	return 0;
+}
+
+/* Open the cdev, bind it to the map's context, attach it to the IOAS. */
+static int iommufd_attach(struct udk_dmamap *map, struct udk_device *dev)
+{
+	struct iommufd_map *m = im(map);
+	struct vfio_device_attach_iommufd_pt at = iommufd_req_attach(m->ioas_id);
 	struct vfio_device_detach_iommufd_pt dt = iommufd_req_detach();
+	struct iommufd_dev *d;
 	bool opened = false;
 	int rc, err;
 
+	rc = udk_device_take(dev, map); /* a type1 leftover goes */
+	if (rc == 0)
+		rc = own_dev(dev);
+	if (rc < 0)
+		return rc;
+	d = idev(dev);
+	/* No device of the group uses its file: iommufd needs it closed. */
+	if (dev->grp->nb_attached == 0)
+		udk_group_close_file(dev->grp);
 	/* A cdev binds to one context per open: a device last used with another
-	 * map (or a type1 leftover) is opened afresh, which resets it. */
-	if (dev->fd >= 0 && dev->bound_ctx != map->ictx_serial)
+	 * map is opened afresh, which resets it. */
+	if (dev->fd >= 0 && d->bound_ctx != m->ictx_serial)
 		close_cdev(dev);
 	if (dev->fd < 0) {
 		rc = open_and_bind(map, dev);
@@ -369,23 +520,23 @@ static int iommufd_attach_dev(struct udk_dmamap *map, struct udk_device *dev)
 		else {
 			udk_log(UDK_LOG_ERR, UDK_DMA_LOG,
 				"attach %s to %s: VFIO_DEVICE_ATTACH_IOMMUFD_PT of IOAS %u: %s",
-				dev->bdf, map->name, map->ioas_id, strerror(err));
+				dev->bdf, map->name, m->ioas_id, strerror(err));
 			rc = -err;
 		}
 		goto err_close;
 	}
-	dev->hwpt_id = at.pt_id;
+	d->hwpt_id = at.pt_id;
 	rc = learn_aperture(map, dev->bdf);
 	if (rc < 0)
 		goto err_detach;
 	udk_log(UDK_LOG_DEBUG, UDK_DMA_LOG, "%s: cdev %s bound (devid %u), IOAS %u, page table %u",
-		dev->bdf, dev->cdev, dev->devid, map->ioas_id, dev->hwpt_id);
+		dev->bdf, d->cdev, d->devid, m->ioas_id, d->hwpt_id);
 	return 0;
 
 err_detach:
 	if (sys->ioctl(dev->fd, VFIO_DEVICE_DETACH_IOMMUFD_PT, &dt) < 0)
 		opened = true; /* cannot leave it half attached: closing detaches */
-	dev->hwpt_id = 0;
+	d->hwpt_id = 0;
 err_close:
 	if (opened)
 		close_cdev(dev);
@@ -394,7 +545,7 @@ err_close:
 
 /* The cdev stays open and bound: the device is not reset, and re-attaching
  * it to this map is one ioctl. */
-static void iommufd_detach_dev(struct udk_dmamap *map, struct udk_device *dev)
+static void iommufd_detach(struct udk_dmamap *map, struct udk_device *dev)
 {
 	struct vfio_device_detach_iommufd_pt req = iommufd_req_detach();
 
@@ -404,22 +555,46 @@ static void iommufd_detach_dev(struct udk_dmamap *map, struct udk_device *dev)
 			"instead", dev->bdf, map->name, strerror(errno));
 		close_cdev(dev);
 	}
-	dev->hwpt_id = 0;
+	idev(dev)->hwpt_id = 0;
 }
 
-int udk_dma_cdev_check(const struct udk_device *dev)
+/* The device closes, or goes to a type1 map: closing the cdev unbinds it. */
+static int iommufd_release_dev(struct udk_device *dev, const struct udk_dmamap *to)
 {
-	char path[64];
-	int err;
+	(void)to;
+	close_cdev(dev);
+	free(dev->priv);
+	dev->priv = NULL;
+	return 0;
+}
 
-	snprintf(path, sizeof(path), "%s/%s", UDK_VFIO_CDEV_DIR, dev->cdev);
+/* Check the device's cdev can be opened (exists, permission), without
+ * holding it; the group file stays closed (the kernel refuses to bind a
+ * device whose group file is open).  No cdev: the device goes through its
+ * group, as under type1. */
+static int iommufd_open_dev(struct udk_device *dev)
+{
+	struct iommufd_dev *d;
+	char path[64];
+	int rc, err;
+
+	rc = own_dev(dev);
+	if (rc < 0)
+		return rc;
+	d = idev(dev);
+	if (d->cdev[0] == '\0') {
+		iommufd_release_dev(dev, NULL);
+		dev->owner = NULL;
+		return udk_dmamap_type1_ops.open_dev(dev);
+	}
+	snprintf(path, sizeof(path), "%s/%s", UDK_VFIO_CDEV_DIR, d->cdev);
 	if (sys->access(path, R_OK | W_OK) == 0)
 		return 0;
 	err = errno;
 	if (err == ENOENT) {
 		udk_log(UDK_LOG_ERR, UDK_DMA_LOG,
 			"open %s: %s is missing although sysfs has %s (is devtmpfs mounted on "
-			"/dev?)", dev->bdf, path, dev->cdev);
+			"/dev?)", dev->bdf, path, d->cdev);
 		return -UDK_ENOCDEV;
 	}
 	if (err == EACCES || err == EPERM) {
@@ -433,17 +608,30 @@ int udk_dma_cdev_check(const struct udk_device *dev)
 	return -err;
 }
 
-void udk_dma_close_fd(int fd)
+static void iommufd_info(struct udk_dmamap *map, struct udk_dmamap_info *info)
 {
-	sys->close(fd);
+	info->ioas_id = im(map)->ioas_id;
 }
 
 const struct udk_dmamap_ops udk_dmamap_iommufd_ops = {
-	.name = "iommufd",
+	.backend = UDK_DMAMAP_IOMMUFD,
+	.map_size = sizeof(struct iommufd_map),
 	.init = iommufd_init,
-	.attach_dev = iommufd_attach_dev,
-	.detach_dev = iommufd_detach_dev,
+	.open_dev = iommufd_open_dev,
+	.attach = iommufd_attach,
+	.detach = iommufd_detach,
+	.release_dev = iommufd_release_dev,
 	.map = iommufd_map,
 	.unmap = iommufd_unmap,
+	.info = iommufd_info,
 	.fini = iommufd_fini,
 };
+
+int udk_device_iommufd_ids(const struct udk_device *dev, uint32_t *devid, uint32_t *hwpt_id)
+{
+	if (dev->map == NULL || dev->owner != &udk_dmamap_iommufd_ops)
+		return -ENOTSUP;
+	*devid = idev(dev)->devid;
+	*hwpt_id = idev(dev)->hwpt_id;
+	return 0;
+}

@@ -39,6 +39,11 @@ enum udk_dmamap_backend {
 	UDK_DMAMAP_BROKERED,   /* owned by udk-broker: holds only what the broker granted */
 };
 
+/* The backend's name, as tools and telemetry print it: "auto", "vfio-type1",
+ * "iommufd", "brokered" ("unknown" for a value outside the enum).  A static
+ * string; any thread. */
+const char *udk_dmamap_backend_name(enum udk_dmamap_backend backend);
+
 struct udk_dmamap_opts {
 	size_t opts_size;                /* set by udk_dmamap_opts_init() */
 	enum udk_dmamap_backend backend;

@@ -16,6 +16,18 @@
 #include "dma_internal.h"
 #include "udk_util.h"
 
+/* A type1 map: the generic map and its container. */
+struct type1_map {
+	struct udk_dmamap map; /* first: the generic code allocates map_size */
+	int container_fd;      /* -1 until the first group attaches */
+	uint64_t pgsizes;      /* IOMMU page sizes, 0 until known */
+};
+
+static struct type1_map *t1(struct udk_dmamap *map)
+{
+	return dma_container_of(map, struct type1_map, map);
+}
+
 static int open_container(struct udk_dmamap *map, const char *bdf)
 {
 	int fd, ver;
@@ -41,7 +53,7 @@ static int open_container(struct udk_dmamap *map, const char *bdf)
 			VFIO_API_VERSION);
 		return -UDK_EIOMMU_UNSUPPORTED;
 	}
-	map->container_fd = fd;
+	t1(map)->container_fd = fd;
 	return 0;
 }
 
@@ -49,6 +61,7 @@ static int open_container(struct udk_dmamap *map, const char *bdf)
  * IOVA-range capability) and narrow the map's IOVA space to them. */
 static int learn_aperture(struct udk_dmamap *map, const char *bdf)
 {
+	struct type1_map *tm = t1(map);
 	struct vfio_iommu_type1_info *info;
 	struct udk_iova_range *ranges = NULL, bad;
 	size_t n = 0;
@@ -59,7 +72,7 @@ static int learn_aperture(struct udk_dmamap *map, const char *bdf)
 	if (info == NULL)
 		return -ENOMEM;
 	info->argsz = argsz;
-	if (ioctl(map->container_fd, VFIO_IOMMU_GET_INFO, info) < 0)
+	if (ioctl(tm->container_fd, VFIO_IOMMU_GET_INFO, info) < 0)
 		goto err_ioctl;
 	if (info->argsz > argsz) {
 		struct vfio_iommu_type1_info *big = realloc(info, info->argsz);
@@ -71,10 +84,10 @@ static int learn_aperture(struct udk_dmamap *map, const char *bdf)
 		argsz = info->argsz;
 		memset(info, 0, argsz);
 		info->argsz = argsz;
-		if (ioctl(map->container_fd, VFIO_IOMMU_GET_INFO, info) < 0)
+		if (ioctl(tm->container_fd, VFIO_IOMMU_GET_INFO, info) < 0)
 			goto err_ioctl;
 	}
-	map->pgsizes = (info->flags & VFIO_IOMMU_INFO_PGSIZES) ? info->iova_pgsizes : 0;
+	tm->pgsizes = (info->flags & VFIO_IOMMU_INFO_PGSIZES) ? info->iova_pgsizes : 0;
 	if ((info->flags & VFIO_IOMMU_INFO_CAPS) && info->cap_offset != 0) {
 		uint32_t off = info->cap_offset;
 		while (off != 0 && off + sizeof(struct vfio_info_cap_header) <= argsz) {
@@ -118,17 +131,27 @@ err_ioctl:
 	return rc;
 }
 
-static int type1_attach_group(struct udk_dmamap *map, struct udk_group *grp, const char *bdf)
+/* The kernel dropped every mapping (the last group left the container). */
+static void kernel_lost(struct udk_dmamap *map)
 {
+	udk_dma_kernel_lost(map);
+	t1(map)->pgsizes = 0;
+}
+
+/* The group's first device joins the map: the group goes into the container
+ * (first group: set the IOMMU model, learn the aperture, replay the record). */
+static int attach_group(struct udk_dmamap *map, struct udk_group *grp, const char *bdf)
+{
+	struct type1_map *tm = t1(map);
 	bool first = map->nb_groups == 0;
 	int rc, model;
 
-	if (map->container_fd < 0) {
+	if (tm->container_fd < 0) {
 		rc = open_container(map, bdf);
 		if (rc < 0)
 			return rc;
 	}
-	if (ioctl(grp->fd, VFIO_GROUP_SET_CONTAINER, &map->container_fd) < 0) {
+	if (ioctl(grp->fd, VFIO_GROUP_SET_CONTAINER, &tm->container_fd) < 0) {
 		int err = errno;
 		/* Type1 refuses a second group whose IOMMU cannot hold what the
 		 * container already maps (aperture conflict) or cannot share. */
@@ -158,9 +181,9 @@ static int type1_attach_group(struct udk_dmamap *map, struct udk_group *grp, con
 		return rc;
 	}
 
-	if (ioctl(map->container_fd, VFIO_CHECK_EXTENSION, VFIO_TYPE1v2_IOMMU) > 0) {
+	if (ioctl(tm->container_fd, VFIO_CHECK_EXTENSION, VFIO_TYPE1v2_IOMMU) > 0) {
 		model = VFIO_TYPE1v2_IOMMU;
-	} else if (ioctl(map->container_fd, VFIO_CHECK_EXTENSION, VFIO_TYPE1_IOMMU) > 0) {
+	} else if (ioctl(tm->container_fd, VFIO_CHECK_EXTENSION, VFIO_TYPE1_IOMMU) > 0) {
 		model = VFIO_TYPE1_IOMMU;
 	} else {
 		udk_log(UDK_LOG_ERR, UDK_DMA_LOG,
@@ -169,7 +192,7 @@ static int type1_attach_group(struct udk_dmamap *map, struct udk_group *grp, con
 		rc = -UDK_EIOMMU_UNSUPPORTED;
 		goto err_unset;
 	}
-	if (ioctl(map->container_fd, VFIO_SET_IOMMU, model) < 0) {
+	if (ioctl(tm->container_fd, VFIO_SET_IOMMU, model) < 0) {
 		int err = errno;
 		udk_log(UDK_LOG_ERR, UDK_DMA_LOG, "attach %s to %s: VFIO_SET_IOMMU: %s%s", bdf,
 			map->name, strerror(err),
@@ -187,11 +210,13 @@ static int type1_attach_group(struct udk_dmamap *map, struct udk_group *grp, con
 
 err_unset:
 	ioctl(grp->fd, VFIO_GROUP_UNSET_CONTAINER);
-	udk_dma_kernel_lost(map);
+	kernel_lost(map);
 	return rc;
 }
 
-static void type1_detach_group(struct udk_dmamap *map, struct udk_group *grp)
+/* The group leaves the container; last (the map's only group) takes the
+ * container's IOMMU with it. */
+static void detach_group(struct udk_dmamap *map, struct udk_group *grp, bool last)
 {
 	/* EINVAL: the kernel took the group out itself, as it does when the
 	 * group's last device is removed (hot-unplug, doc/hotplug.md). */
@@ -202,8 +227,82 @@ static void type1_detach_group(struct udk_dmamap *map, struct udk_group *grp)
 					: strerror(errno));
 	/* The last group out takes the container's IOMMU, and every mapping,
 	 * with it: the record is replayed at the next first attach. */
-	if (map->nb_groups == 1)
-		udk_dma_kernel_lost(map);
+	if (last)
+		kernel_lost(map);
+}
+
+static int get_device_fd(struct udk_device *dev, struct udk_dmamap *map)
+{
+	int fd = ioctl(dev->grp->fd, VFIO_GROUP_GET_DEVICE_FD, dev->bdf);
+
+	if (fd < 0) {
+		int err = errno;
+		udk_log(UDK_LOG_ERR, UDK_DMA_LOG,
+			"attach %s to %s: VFIO_GROUP_GET_DEVICE_FD failed: %s%s", dev->bdf,
+			map->name, strerror(err), err == EBUSY ? " (the device is open elsewhere)" : "");
+		return err == EBUSY ? -UDK_EDEVSTATE : -err;
+	}
+	dev->fd = fd;
+	return 0;
+}
+
+/* Type1 reaches a device through its group: the group's file must be open
+ * (it is not yet where iommufd is the default), and a cdev fd left from an
+ * iommufd map must go first (a bound cdev keeps the group from opening). */
+static int type1_attach(struct udk_dmamap *map, struct udk_device *dev)
+{
+	struct udk_group *g = dev->grp;
+	bool first = g->nb_attached == 0;
+	int rc;
+
+	rc = udk_device_take(dev, map);
+	if (rc < 0)
+		return rc;
+	if (g->fd < 0) {
+		rc = udk_group_open_file(g, dev->bdf);
+		if (rc < 0)
+			return rc;
+	}
+	if (first) {
+		rc = attach_group(map, g, dev->bdf);
+		if (rc < 0)
+			return rc;
+	}
+	rc = get_device_fd(dev, map);
+	if (rc < 0) {
+		if (first)
+			detach_group(map, g, map->nb_groups == 0);
+		return rc;
+	}
+	dev->owner = &udk_dmamap_type1_ops;
+	return 0;
+}
+
+/* Closing the device fd resets the device; the group's last device takes the
+ * group out of the container. */
+static void type1_detach(struct udk_dmamap *map, struct udk_device *dev)
+{
+	close(dev->fd);
+	dev->fd = -1;
+	dev->owner = NULL;
+	if (dev->grp->nb_attached == 1)
+		detach_group(map, dev->grp, map->nb_groups == 1);
+}
+
+/* Nothing outlives a detach: the fd is closed there. */
+static int type1_release_dev(struct udk_device *dev, const struct udk_dmamap *to)
+{
+	(void)to;
+	if (dev->fd >= 0)
+		close(dev->fd);
+	dev->fd = -1;
+	return 0;
+}
+
+/* Devices open through their group, whose viability is checked now. */
+static int type1_open_dev(struct udk_device *dev)
+{
+	return dev->grp->fd >= 0 ? 0 : udk_group_open_file(dev->grp, dev->bdf);
 }
 
 static int type1_map(struct udk_dmamap *map, const struct udk_mapping *m)
@@ -217,7 +316,7 @@ static int type1_map(struct udk_dmamap *map, const struct udk_mapping *m)
 	};
 	int err;
 
-	if (ioctl(map->container_fd, VFIO_IOMMU_MAP_DMA, &dm) == 0)
+	if (ioctl(t1(map)->container_fd, VFIO_IOMMU_MAP_DMA, &dm) == 0)
 		return 0;
 	err = errno;
 	switch (err) {
@@ -246,23 +345,42 @@ static int type1_unmap(struct udk_dmamap *map, const struct udk_mapping *m)
 		.size = m->len,
 	};
 
-	int err = ioctl(map->container_fd, VFIO_IOMMU_UNMAP_DMA, &du) < 0 ? errno : 0;
+	int err = ioctl(t1(map)->container_fd, VFIO_IOMMU_UNMAP_DMA, &du) < 0 ? errno : 0;
 
 	return udk_dma_unmap_result(map, m, "VFIO_IOMMU_UNMAP_DMA", err, du.size);
 }
 
+/* Nothing is opened before the first group attaches. */
+static int type1_init(struct udk_dmamap *map)
+{
+	t1(map)->container_fd = -1;
+	return 0;
+}
+
+static void type1_info(struct udk_dmamap *map, struct udk_dmamap_info *info)
+{
+	info->iova_pgsizes = t1(map)->pgsizes;
+}
+
 static void type1_fini(struct udk_dmamap *map)
 {
-	if (map->container_fd >= 0)
-		close(map->container_fd);
-	map->container_fd = -1;
+	struct type1_map *tm = t1(map);
+
+	if (tm->container_fd >= 0)
+		close(tm->container_fd);
+	tm->container_fd = -1;
 }
 
 const struct udk_dmamap_ops udk_dmamap_type1_ops = {
-	.name = "vfio-type1",
-	.attach_group = type1_attach_group,
-	.detach_group = type1_detach_group,
+	.backend = UDK_DMAMAP_VFIO_TYPE1,
+	.map_size = sizeof(struct type1_map),
+	.init = type1_init,
+	.open_dev = type1_open_dev,
+	.attach = type1_attach,
+	.detach = type1_detach,
+	.release_dev = type1_release_dev,
 	.map = type1_map,
 	.unmap = type1_unmap,
+	.info = type1_info,
 	.fini = type1_fini,
 };

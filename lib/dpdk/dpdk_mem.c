@@ -62,8 +62,8 @@ static void *provider_zmalloc(void *arg, size_t size, size_t align, int socket)
 	}
 	/* DPDK's event cannot refuse a page udk failed to map: do not hand
 	 * out memory a device could not reach. */
-	if (udk_mem_virt2iova(d->mem, p) == UDK_BAD_IOVA ||
-	    udk_mem_virt2iova(d->mem, (char *)p + size - 1) == UDK_BAD_IOVA) {
+	if (udk_mem_virt2iova(d->mem, p) == UDK_IOVA_BAD ||
+	    udk_mem_virt2iova(d->mem, (char *)p + size - 1) == UDK_IOVA_BAD) {
 		udk_log(UDK_LOG_ERR, LOG, "DPDK memory at %p (%zu bytes) is not in map %s: a page "
 			"of it could not be mapped (the line before says why)", p, size,
 			udk_dmamap_name(d->map));
@@ -136,9 +136,9 @@ static int map_follows(enum udk_mem_event ev, struct udk_memseg *seg, void *arg)
 		atomic_fetch_add(&d->mapped, 1);
 		return 0;
 	}
-	if (seg->iova != UDK_BAD_IOVA) {
+	if (seg->iova != UDK_IOVA_BAD) {
 		udk_dmamap_unmap(d->map, seg->va, seg->len); /* logs a refusal */
-		seg->iova = UDK_BAD_IOVA;
+		seg->iova = UDK_IOVA_BAD;
 		atomic_fetch_add(&d->unmapped, 1);
 	}
 	return 0;

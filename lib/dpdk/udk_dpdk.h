@@ -4,7 +4,7 @@
  *
  * Two directions:
  *  - udk inside a DPDK application: after rte_eal_init(), udk_dpdk_attach()
- *    makes udk run on DPDK's memory.  udk_dma_zmalloc() allocates from
+ *    makes udk run on DPDK's memory.  udk_mem_default_zmalloc() allocates from
  *    DPDK's heap (rte_zmalloc_socket()); every hugepage DPDK has, and every
  *    one it gets or frees later, is mapped into (or unmapped from) a udk map,
  *    so udk's drivers (NVMe, NICs) DMA to rte_malloc() memory with no further

@@ -287,7 +287,7 @@ int eal_broker_seg_event(enum udk_mem_event ev, struct udk_memseg *seg, void *ar
 		return udk_dmamap_map_at(map, seg->va, seg->len, seg->iova);
 	/* The broker keeps the mapping (for this user's next start); the record
 	 * lets go. */
-	if (seg->iova != UDK_BAD_IOVA)
+	if (seg->iova != UDK_IOVA_BAD)
 		udk_dmamap_unmap(map, seg->va, seg->len);
 	return 0;
 }

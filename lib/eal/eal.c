@@ -36,10 +36,10 @@ int eal_map_follows_heap(enum udk_mem_event ev, struct udk_memseg *seg, void *ar
 		seg->iova = iova;
 		return 0;
 	}
-	if (seg->iova != UDK_BAD_IOVA) {
+	if (seg->iova != UDK_IOVA_BAD) {
 		/* The segment goes away whatever the map says; the map logged. */
 		udk_dmamap_unmap(map, seg->va, seg->len);
-		seg->iova = UDK_BAD_IOVA;
+		seg->iova = UDK_IOVA_BAD;
 	}
 	return 0;
 }

@@ -78,17 +78,12 @@ static int segment(const struct udk_memseg *seg, void *arg)
 	udk_json_u64(j, "len", seg->len);
 	udk_json_u64(j, "page_size", seg->page_size);
 	udk_json_i64(j, "socket", seg->socket);
-	if (seg->iova == UDK_BAD_IOVA)
+	if (seg->iova == UDK_IOVA_BAD)
 		udk_json_str(j, "iova", NULL);
 	else
 		udk_json_u64(j, "iova", seg->iova);
 	udk_json_obj_close(j);
 	return 0;
-}
-
-static const char *backend_name(enum udk_dmamap_backend b)
-{
-	return b == UDK_DMAMAP_IOMMUFD ? "iommufd" : b == UDK_DMAMAP_VFIO_TYPE1 ? "type1" : "auto";
 }
 
 static int maps_cmd(struct udk_json *j, void *unused)
@@ -122,7 +117,7 @@ static int maps_cmd(struct udk_json *j, void *unused)
 	udk_json_arr_open(j, "maps");
 	udk_json_obj_open(j, NULL);
 	udk_json_str(j, "name", udk_dmamap_name(map));
-	udk_json_str(j, "backend", backend_name(mi.backend));
+	udk_json_str(j, "backend", udk_dmamap_backend_name(mi.backend));
 	udk_json_bool(j, "live", mi.live);
 	udk_json_u64(j, "devices", mi.nb_devices);
 	udk_json_u64(j, "mappings", mi.nb_mappings);

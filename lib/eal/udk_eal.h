@@ -80,7 +80,7 @@ bool udk_eal_help_requested(void);
 void udk_eal_cleanup(void);
 
 /* Run udk inside another environment's process (lib/dpdk inside a DPDK
- * application): make mem the process's memory (udk_dma_zmalloc(),
+ * application): make mem the process's memory (udk_mem_default_zmalloc(),
  * udk_virt2iova()) and map its default map (udk_eal_dmamap(), which drivers
  * check their devices against), without parsing options, starting lcores or
  * opening devices.  The caller keeps both and must call

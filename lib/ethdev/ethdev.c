@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "udk_eal.h"
-#include "udk_ethdev.h"
+#include "udk_ethdev_driver.h"
 #include "udk_telemetry.h"
 #include "udk_util.h"
 

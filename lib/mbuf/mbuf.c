@@ -6,21 +6,21 @@
 #include "udk_mbuf.h"
 #include "udk_util.h"
 
-static void *_Atomic dpdk_pool;
+static void *_Atomic ext_pool;
 
 static int set_pool_fields(struct udk_mempool *mp, void *arg)
 {
 	if (mp->flags & UDK_MEMPOOL_F_PKTMBUF)
 		for (uint32_t i = 0; i < mp->count; i++)
-			((struct udk_mbuf *)(mp->base + (size_t)i * mp->elt_size))->dpdk_pool = arg;
+			((struct udk_mbuf *)(mp->base + (size_t)i * mp->elt_size))->ext_pool = arg;
 	return 0;
 }
 
-void udk_pktmbuf_set_dpdk_pool(void *pool)
+void udk_pktmbuf_set_ext_pool(void *pool)
 {
 	/* A pool created meanwhile reads the new value in mbuf_init, or is
 	 * walked: the walk takes the lock creation takes. */
-	atomic_store(&dpdk_pool, pool);
+	atomic_store(&ext_pool, pool);
 	udk_mempool_walk(set_pool_fields, pool);
 }
 
@@ -35,7 +35,7 @@ static void mbuf_init(struct udk_mempool *mp, void *obj, uint32_t idx, void *arg
 	m->buf_iova = udk_mempool_virt2iova(mp, m->buf_addr);
 	m->buf_len = (uint16_t)room;
 	m->pool = mp;
-	m->dpdk_pool = atomic_load_explicit(&dpdk_pool, memory_order_relaxed);
+	m->ext_pool = atomic_load_explicit(&ext_pool, memory_order_relaxed);
 	atomic_init(&m->refcnt, 1);
 	udk_pktmbuf_reset(m);
 }
@@ -73,9 +73,9 @@ int udk_pktmbuf_pool_create_mem(struct udk_mem *mem, const char *name, uint32_t 
 	o.obj_init_arg = &data_room;
 	o.flags = UDK_MEMPOOL_F_PKTMBUF;
 	rc = udk_mempool_create(&o, out);
-	/* A udk_pktmbuf_set_dpdk_pool() between mbuf_init and the pool's joining
+	/* A udk_pktmbuf_set_ext_pool() between mbuf_init and the pool's joining
 	 * the walk list missed it. */
-	if (rc == 0 && (pool = atomic_load(&dpdk_pool)) != NULL)
+	if (rc == 0 && (pool = atomic_load(&ext_pool)) != NULL)
 		set_pool_fields(*out, pool);
 	return rc;
 }

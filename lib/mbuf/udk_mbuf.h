@@ -49,11 +49,12 @@ struct udk_mbuf {
 	uint32_t hash_[2];       /* reserved */
 	uint16_t vlan_tci_outer_; /* reserved */
 	uint16_t buf_len;        /* bytes of buffer, headroom included */
-	/* DPDK's rte_mempool for this buffer: the pool of a DPDK receive
-	 * buffer, or, for udk's own buffers once a dpdk port exists, a DPDK
-	 * pool that hands them back to their udk pool (udk_pktmbuf_set_dpdk_pool()).
-	 * NULL in a process without the DPDK bridge. */
-	void *dpdk_pool;
+	/* An external pool for this buffer, for a bridge to another packet
+	 * framework: udk never reads it.  With the DPDK bridge (drivers/net/dpdk)
+	 * it sits where rte_mbuf has its pool: the rte_mempool of a DPDK receive
+	 * buffer, or, for udk's own buffers, a DPDK pool that hands them back to
+	 * their udk pool (udk_pktmbuf_set_ext_pool()).  NULL without a bridge. */
+	void *ext_pool;
 	/* second cache line */
 	struct udk_mbuf *next;   /* next segment, or NULL */
 	uint64_t reserved_[5];   /* DPDK's tx_offload, shinfo, priv_size... */
@@ -63,7 +64,7 @@ struct udk_mbuf {
 UDK_STATIC_ASSERT(sizeof(struct udk_mbuf) == 128, "the mbuf header is two cache lines");
 UDK_STATIC_ASSERT(offsetof(struct udk_mbuf, pkt_len) == 36 &&
 		       offsetof(struct udk_mbuf, buf_len) == 54 &&
-		       offsetof(struct udk_mbuf, dpdk_pool) == 56 &&
+		       offsetof(struct udk_mbuf, ext_pool) == 56 &&
 		       offsetof(struct udk_mbuf, next) == 64 &&
 		       offsetof(struct udk_mbuf, udata64) == 112 &&
 		       offsetof(struct udk_mbuf, pool) == 120,
@@ -84,11 +85,19 @@ int udk_pktmbuf_pool_create_mem(struct udk_mem *mem, const char *name, uint32_t 
 				struct udk_mempool **out);
 
 /* Make every buffer of every udk packet pool, now and later, name pool as its
- * dpdk_pool: a DPDK mbuf pool whose put returns a buffer to its udk pool.
- * Called by the DPDK bridge (drivers/net/dpdk) so that any udk buffer can go
- * to a DPDK PMD as it is.  Not on the fast path; fields of buffers in flight
- * change too (nothing but DPDK reads them). */
-void udk_pktmbuf_set_dpdk_pool(void *pool);
+ * ext_pool: the hook of a bridge to another packet framework, whose pool
+ * hands a buffer back to its udk pool.  The DPDK bridge (drivers/net/dpdk)
+ * sets a DPDK mbuf pool here so that any udk buffer can go to a DPDK PMD as
+ * it is.  Not on the fast path; fields of buffers in flight change too
+ * (nothing but the bridge reads them).  NULL clears it. */
+void udk_pktmbuf_set_ext_pool(void *pool);
+
+/* Deprecated, to be removed in the release after 0.1: the DPDK-named hook. */
+__attribute__((deprecated("udk_pktmbuf_set_dpdk_pool() is now udk_pktmbuf_set_ext_pool()")))
+static inline void udk_pktmbuf_set_dpdk_pool(void *pool)
+{
+	udk_pktmbuf_set_ext_pool(pool);
+}
 
 static inline void udk_pktmbuf_reset(struct udk_mbuf *m)
 {

@@ -66,7 +66,7 @@ int udk_mem_seg_add(struct udk_mem *mem, void *va, size_t len, size_t page_size,
 		return -ENOMEM;
 	seg->pub = (struct udk_memseg){.va = va, .len = len, .page_size = page_size, .fd = fd,
 				       .fd_offset = fd_offset, .socket = socket,
-				       .iova = UDK_BAD_IOVA};
+				       .iova = UDK_IOVA_BAD};
 	/* Segments are reported by their node; the heap only names it in logs. */
 	seg->heap = &mem->heaps[socket >= 0 && socket < UDK_MAX_NUMA_NODES ? socket : 0];
 

@@ -75,7 +75,7 @@ void mem_init_common(struct udk_mem *mem)
  * segment stops first, so no reader gets an IOVA that is being unmapped. */
 void mem_send_free(struct udk_mem *mem, struct seg *seg, size_t n)
 {
-	if (seg->pub.iova != UDK_BAD_IOVA)
+	if (seg->pub.iova != UDK_IOVA_BAD)
 		udk_iova_xlate_remove(mem->xlate, (uintptr_t)seg->pub.va, seg->pub.len);
 	while (n-- > 0)
 		mem->cbs[n].fn(UDK_MEM_EVENT_FREE, &seg->pub, mem->cbs[n].arg);
@@ -151,13 +151,13 @@ int mem_seg_announce(struct udk_mem *mem, struct seg *seg)
 	}
 	/* The callbacks gave the segment its IOVA: publish its translation
 	 * before any of it is handed out. */
-	if (seg->pub.iova != UDK_BAD_IOVA) {
+	if (seg->pub.iova != UDK_IOVA_BAD) {
 		ret = udk_iova_xlate_insert(mem->xlate, (uintptr_t)seg->pub.va, seg->pub.len,
 					    seg->pub.iova);
 		if (ret < 0) {
 			udk_log(UDK_LOG_ERR, "mem", "cannot publish the translation of a segment at "
 				"%p: %s", seg->pub.va, udk_strerror(ret));
-			seg->pub.iova = UDK_BAD_IOVA; /* nothing to remove */
+			seg->pub.iova = UDK_IOVA_BAD; /* nothing to remove */
 			mem_send_free(mem, seg, mem->nb_cbs);
 			return ret;
 		}
@@ -193,9 +193,9 @@ static void republish(struct udk_mem *mem, struct seg *seg, uint64_t old)
 {
 	if (seg->pub.iova == old)
 		return;
-	if (old != UDK_BAD_IOVA)
+	if (old != UDK_IOVA_BAD)
 		udk_iova_xlate_remove(mem->xlate, (uintptr_t)seg->pub.va, seg->pub.len);
-	if (seg->pub.iova != UDK_BAD_IOVA &&
+	if (seg->pub.iova != UDK_IOVA_BAD &&
 	    udk_iova_xlate_insert(mem->xlate, (uintptr_t)seg->pub.va, seg->pub.len,
 				  seg->pub.iova) < 0)
 		udk_log(UDK_LOG_WARN, "mem", "segment %p: its new IOVA 0x%llx could not be "
@@ -321,12 +321,12 @@ struct udk_mem *udk_mem_default(void)
 	return atomic_load(&default_mem);
 }
 
-void *udk_dma_zmalloc(size_t size, size_t align, int socket)
+void *udk_mem_default_zmalloc(size_t size, size_t align, int socket)
 {
 	return udk_mem_zmalloc(udk_mem_default(), size, align, socket);
 }
 
-void udk_dma_free(void *ptr)
+void udk_mem_default_free(void *ptr)
 {
 	udk_mem_free(udk_mem_default(), ptr);
 }
@@ -342,14 +342,14 @@ uint64_t udk_mem_virt2iova(struct udk_mem *mem, const void *ptr)
 	uint64_t iova;
 
 	if (mem == NULL)
-		return UDK_BAD_IOVA;
+		return UDK_IOVA_BAD;
 	/* Heap memory first: the common case is one lookup of the segment's
 	 * 2 MiB slot and one add. */
 	iova = udk_iova_xlate_lookup(mem->xlate, ptr);
 	if (likely(iova != UDK_IOVA_BAD))
 		return iova;
 	fb = atomic_load_explicit(&mem->xlate_fallback, memory_order_acquire);
-	return fb != NULL ? udk_iova_xlate_lookup(fb, ptr) : UDK_BAD_IOVA;
+	return fb != NULL ? udk_iova_xlate_lookup(fb, ptr) : UDK_IOVA_BAD;
 }
 
 uint64_t udk_virt2iova(const void *ptr)

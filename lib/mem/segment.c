@@ -292,7 +292,7 @@ static void policy_pop(int old_mode, const unsigned long *old_mask)
 static int seg_take(struct udk_mem *mem, int node, size_t len, struct seg **out)
 {
 	const struct udk_mem_source *src = mem->opts.source;
-	struct udk_mem_given g = {.fd = -1, .iova = UDK_BAD_IOVA};
+	struct udk_mem_given g = {.fd = -1, .iova = UDK_IOVA_BAD};
 	struct seg *seg;
 	struct block *b;
 	void *va;
@@ -398,7 +398,7 @@ int seg_create(struct udk_mem *mem, int node, size_t len, struct seg **out)
 	seg->pub.page_size = mem->opts.page_size;
 	seg->pub.fd = fd;
 	seg->pub.fd_offset = 0;
-	seg->pub.iova = UDK_BAD_IOVA;
+	seg->pub.iova = UDK_IOVA_BAD;
 	b->off = 0;
 	b->len = len;
 	b->free = true;

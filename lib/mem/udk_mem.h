@@ -23,7 +23,6 @@ extern "C" {
 #endif
 
 #define UDK_MAX_NUMA_NODES 8
-#define UDK_BAD_IOVA UDK_IOVA_BAD
 #define UDK_SOCKET_ANY (-1)
 
 /* One segment of a heap.  Read-only for everyone but lib/mem, except iova,
@@ -35,7 +34,7 @@ struct udk_memseg {
 	int fd;           /* hugetlbfs file or memfd; owned by lib/mem */
 	off_t fd_offset;
 	int socket;       /* NUMA node the pages sit on */
-	uint64_t iova;    /* in the process's default map; UDK_BAD_IOVA until mapped */
+	uint64_t iova;    /* in the process's default map; UDK_IOVA_BAD until mapped */
 };
 
 /* A segment somebody else made and mapped (udk-broker, through lib/eal's
@@ -111,7 +110,7 @@ const struct udk_memseg *udk_mem_find(struct udk_mem *mem, const void *va);
 
 /* The IOVA of ptr: heap memory whose segment has an IOVA (set by an ALLOC
  * callback), else memory found in the fallback table (below), else
- * UDK_BAD_IOVA.  Lock-free and O(1) (a radix-table lookup, udk_iova.h): any
+ * UDK_IOVA_BAD.  Lock-free and O(1) (a radix-table lookup, udk_iova.h): any
  * thread, any time, also while the heap grows.  A segment's translation is
  * published after its ALLOC callbacks and withdrawn before its FREE ones. */
 uint64_t udk_mem_virt2iova(struct udk_mem *mem, const void *ptr);
@@ -168,13 +167,32 @@ int udk_mem_seg_remove(struct udk_mem *mem, void *va, size_t len);
 void udk_mem_set_default(struct udk_mem *mem);
 struct udk_mem *udk_mem_default(void);
 
-/* udk_mem_zmalloc()/free()/find() on the default memory. */
-void *udk_dma_zmalloc(size_t size, size_t align, int socket);
-void udk_dma_free(void *ptr);
+/* udk_mem_zmalloc()/free() on the default memory (udk_mem_default()): what
+ * a program with one map uses.  A driver allocates from its device's map's
+ * memory instead (udk_eal_device_mem_get()). */
+void *udk_mem_default_zmalloc(size_t size, size_t align, int socket);
+void udk_mem_default_free(void *ptr);
 /* udk_mem_virt2iova() on the default memory: the IOVA of ptr in the default
- * map (heap or registered memory), or UDK_BAD_IOVA if ptr is neither.
- * Lock-free, O(1), any thread. */
+ * map (heap or registered memory), or UDK_IOVA_BAD if ptr is neither.
+ * Lock-free, O(1), any thread.  Which translation call is for what:
+ * doc/iova.md, "Translation". */
 uint64_t udk_virt2iova(const void *ptr);
+
+/* Deprecated, to be removed in the release after 0.1: the names these calls
+ * had, in lib/dma's udk_dma_ prefix although they are lib/mem's, and the
+ * second name of lib/iova's "no IOVA" (a warning at each use). */
+#define UDK_BAD_IOVA                                                                      \
+	_Pragma("GCC warning \"UDK_BAD_IOVA is deprecated: use UDK_IOVA_BAD\"") UDK_IOVA_BAD
+__attribute__((deprecated("udk_dma_zmalloc() is now udk_mem_default_zmalloc()")))
+static inline void *udk_dma_zmalloc(size_t size, size_t align, int socket)
+{
+	return udk_mem_default_zmalloc(size, align, socket);
+}
+__attribute__((deprecated("udk_dma_free() is now udk_mem_default_free()")))
+static inline void udk_dma_free(void *ptr)
+{
+	udk_mem_default_free(ptr);
+}
 
 #ifdef __cplusplus
 }

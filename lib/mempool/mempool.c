@@ -115,7 +115,7 @@ int udk_mempool_create(const struct udk_mempool_opts *opts, struct udk_mempool *
 	}
 	/* One zmalloc never spans segments: the pool is contiguous in IOVA. */
 	seg = udk_mem_find(mp->mem, mp->base);
-	if (seg == NULL || seg->iova == UDK_BAD_IOVA) {
+	if (seg == NULL || seg->iova == UDK_IOVA_BAD) {
 		udk_log(UDK_LOG_ERR, "mempool", "create %s: its memory has no IOVA (the heap is "
 			"not mapped into a map)", mp->name);
 		rc = -UDK_ENOTMAPPED;

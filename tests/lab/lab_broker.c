@@ -236,7 +236,7 @@ static int rogue(const char *sock, const char *bdf)
 
 	/* DMA into granted memory works. */
 	LAB_CHECK_RC(lab_nvme_init(&nvme, udk_eal_device(0), map), 0);
-	id = udk_dma_zmalloc(4096, 4096, UDK_SOCKET_ANY);
+	id = udk_mem_default_zmalloc(4096, 4096, UDK_SOCKET_ANY);
 	LAB_CHECK(id != NULL);
 	LAB_CHECK_RC(lab_nvme_identify(&nvme, udk_virt2iova(id)), 0);
 	LAB_CHECK(lab_nvme_identify_ok(id, "udk-lab-nvme1"));
@@ -260,7 +260,7 @@ static int rogue(const char *sock, const char *bdf)
 	void *p;
 
 	udk_last_error_clear();
-	while ((p = udk_dma_zmalloc(8u << 20, 4096, UDK_SOCKET_ANY)) != NULL)
+	while ((p = udk_mem_default_zmalloc(8u << 20, 4096, UDK_SOCKET_ANY)) != NULL)
 		got += 8u << 20;
 	printf("rogue: the heap grew to %zu MiB of 8 MiB blocks, then: %s\n", got >> 20,
 	       udk_last_error());
@@ -280,7 +280,7 @@ static int rogue(const char *sock, const char *bdf)
 	LAB_CHECK_RC(lab_nvme_identify(&nvme, udk_virt2iova(id)), 0);
 	LAB_CHECK(lab_nvme_identify_ok(id, "udk-lab-nvme1"));
 	lab_nvme_fini(&nvme, true);
-	udk_dma_free(id);
+	udk_mem_default_free(id);
 	udk_eal_cleanup();
 	printf("rogue: done\n");
 	return LAB_PASS;
@@ -315,7 +315,7 @@ static int holder(const char *sock, const char *bdf)
 	LAB_CHECK(getuid() != 0);
 	LAB_CHECK(udk_eal_init(7, argv) == 7);
 	LAB_CHECK_RC(lab_nvme_init(&nvme, udk_eal_device(0), udk_eal_dmamap()), 0);
-	id = udk_dma_zmalloc(4096, 4096, UDK_SOCKET_ANY);
+	id = udk_mem_default_zmalloc(4096, 4096, UDK_SOCKET_ANY);
 	LAB_CHECK(id != NULL);
 	LAB_CHECK_RC(lab_nvme_identify(&nvme, udk_virt2iova(id)), 0);
 	LAB_CHECK(lab_nvme_identify_ok(id, "udk-lab-nvme0"));
@@ -391,7 +391,7 @@ static int reach(const char *sock, const char *bdf, const char *target_s, const 
 	printf("reach: uid %u, device fd %d is %s\n", (unsigned int)getuid(), fd, dev_target);
 	LAB_CHECK(fd_iommufd == (strncmp(dev_target, "/dev/vfio/devices/vfio", 22) == 0));
 	LAB_CHECK_RC(lab_nvme_init(&nvme, udk_eal_device(0), udk_eal_dmamap()), 0);
-	id = udk_dma_zmalloc(4096, 4096, UDK_SOCKET_ANY);
+	id = udk_mem_default_zmalloc(4096, 4096, UDK_SOCKET_ANY);
 	LAB_CHECK(id != NULL);
 	LAB_CHECK_RC(lab_nvme_identify(&nvme, udk_virt2iova(id)), 0);
 	LAB_CHECK(lab_nvme_identify_ok(id, "udk-lab-nvme1"));

@@ -63,7 +63,7 @@ int main(void)
 	struct udk_pci_dev *pn = udk_eal_device(0), *pv = udk_eal_device(1);
 	struct udk_device *dn = udk_pci_dev_device(pn), *dv = udk_pci_dev_device(pv);
 
-	id = udk_dma_zmalloc(4096, 4096, UDK_SOCKET_ANY);
+	id = udk_mem_default_zmalloc(4096, 4096, UDK_SOCKET_ANY);
 	LAB_CHECK(id != NULL);
 	LAB_CHECK_RC(lab_nvme_init(&nvme, pn, map), 0);
 	LAB_CHECK_RC(lab_peer_up(0x8086, 0x10d3, 0, "e1000e"), 0);
@@ -139,7 +139,7 @@ int main(void)
 		return LAB_FAIL;
 
 	lab_nvme_fini(&nvme, true);
-	udk_dma_free(id);
+	udk_mem_default_free(id);
 	udk_eal_cleanup();
 	printf("PASS\n");
 	return LAB_PASS;

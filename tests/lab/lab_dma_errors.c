@@ -293,9 +293,9 @@ static int no_hugepages(void)
 	rc = udk_eal_init(3, argv);
 	if (rc >= 0) {
 		/* Memory may be reserved lazily: the first allocation fails then. */
-		void *p = udk_dma_zmalloc(4096, 0, UDK_SOCKET_ANY);
+		void *p = udk_mem_default_zmalloc(4096, 0, UDK_SOCKET_ANY);
 		rc = p == NULL ? -UDK_ENOHUGE : 0;
-		udk_dma_free(p);
+		udk_mem_default_free(p);
 		udk_eal_cleanup();
 	}
 	LAB_CHECK_RC(udk_sysfs_write("/proc/sys/vm/nr_hugepages", saved), 0);

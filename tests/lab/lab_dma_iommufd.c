@@ -60,8 +60,7 @@ int main(void)
 	if (lab_find_bind(0x1b36, 0x0010, 0, &a, bdf, sizeof(bdf)) < 0)
 		return LAB_FAIL;
 	LAB_CHECK_RC(udk_dmamap_auto_backend(bdf, &b, why, sizeof(why)), 0);
-	printf("auto backend for %s: %s (%s)\n", bdf, b == UDK_DMAMAP_IOMMUFD ? "iommufd" : "type1",
-	       why);
+	printf("auto backend for %s: %s (%s)\n", bdf, udk_dmamap_backend_name(b), why);
 	if (b != UDK_DMAMAP_IOMMUFD && must)
 		lab_fatal("AUTO picks type1 in the iommufd lab guest: %s", why);
 	if (b != UDK_DMAMAP_IOMMUFD)
@@ -72,7 +71,7 @@ int main(void)
 	char *argv[] = {"lab", "-m", "64", "--iommu-backend", "iommufd", NULL};
 	LAB_CHECK(udk_eal_init(5, argv) == 5);
 	map = udk_eal_dmamap();
-	void *id = udk_dma_zmalloc(4096, 4096, UDK_SOCKET_ANY);
+	void *id = udk_mem_default_zmalloc(4096, 4096, UDK_SOCKET_ANY);
 	LAB_CHECK(id != NULL);
 	LAB_CHECK_RC(udk_dmamap_info(map, &info), 0);
 	LAB_CHECK(info.backend == UDK_DMAMAP_IOMMUFD && info.live && info.nb_devices == 0);
@@ -194,7 +193,7 @@ int main(void)
 
 	lab_nvme_fini(&nvme, true);
 	udk_pci_dev_close(pdev);
-	udk_dma_free(id);
+	udk_mem_default_free(id);
 	munmap(buf, 4096);
 	udk_eal_cleanup();
 	return LAB_PASS;

@@ -57,12 +57,12 @@ int main(void)
 	printf("the IOMMU blocked the write and the page is untouched\n");
 
 	/* The device still works for memory that is mapped. */
-	void *id = udk_dma_zmalloc(4096, 4096, UDK_SOCKET_ANY);
+	void *id = udk_mem_default_zmalloc(4096, 4096, UDK_SOCKET_ANY);
 	LAB_CHECK(id != NULL);
 	LAB_CHECK_RC(lab_nvme_identify(&nvme, udk_virt2iova(id)), 0);
 	LAB_CHECK(lab_nvme_identify_ok(id, "udk-lab-nvme0"));
 
-	udk_dma_free(id);
+	udk_mem_default_free(id);
 	lab_nvme_fini(&nvme, true);
 	munmap(buf, 4096);
 	udk_eal_cleanup();

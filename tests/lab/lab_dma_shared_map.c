@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* lab_dma_shared_map: an NVMe controller and a virtio-net device attached to
  * the EAL's one default map both do real DMA through it: NVMe writes Identify
- * data into udk_dma_zmalloc() memory, virtio-net reads descriptors and frames
+ * data into udk_mem_default_zmalloc() memory, virtio-net reads descriptors and frames
  * and writes its used ring. */
 #include <stdio.h>
 #include <string.h>
@@ -50,8 +50,8 @@ int main(void)
 		       (unsigned long long)r[i].last);
 	LAB_CHECK(n >= 1 && r[n - 1].last <= (1ULL << 39) - 1);
 
-	id = udk_dma_zmalloc(4096, 4096, UDK_SOCKET_ANY);
-	LAB_CHECK(id != NULL && udk_virt2iova(id) != UDK_BAD_IOVA);
+	id = udk_mem_default_zmalloc(4096, 4096, UDK_SOCKET_ANY);
+	LAB_CHECK(id != NULL && udk_virt2iova(id) != UDK_IOVA_BAD);
 	printf("Identify into %p (IOVA 0x%llx)\n", id, (unsigned long long)udk_virt2iova(id));
 	LAB_CHECK_RC(lab_nvme_identify(&nvme, udk_virt2iova(id)), 0);
 	LAB_CHECK(lab_nvme_identify_ok(id, "udk-lab-nvme0"));
@@ -75,7 +75,7 @@ int main(void)
 
 	lab_virtio_fini(&vio, true);
 	lab_nvme_fini(&nvme, true);
-	udk_dma_free(id);
+	udk_mem_default_free(id);
 	udk_eal_cleanup();
 	printf("PASS\n");
 	return LAB_PASS;

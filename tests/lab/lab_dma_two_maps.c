@@ -318,7 +318,7 @@ int main(void)
 	uint8_t *target = udk_mem_zmalloc(mem_b, 4096, 4096, UDK_SOCKET_ANY);
 	LAB_CHECK(target != NULL);
 	uint64_t iova_b = udk_mem_virt2iova(mem_b, target), in_a;
-	LAB_CHECK(iova_b != UDK_BAD_IOVA && iova_b >= high.start);
+	LAB_CHECK(iova_b != UDK_IOVA_BAD && iova_b >= high.start);
 	LAB_CHECK_RC(udk_dmamap_virt2iova(map_a, target, &in_a), -UDK_ENOTMAPPED);
 	/* The driver itself refuses the buffer: it is no memory of its map. */
 	LAB_CHECK_RC(udk_nvme_ns_io_sync(nv.qp, nv.ns, UDK_NVME_IO_READ, target, LBA, 1, NULL),

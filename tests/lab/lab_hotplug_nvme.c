@@ -268,7 +268,7 @@ static void target_init(struct target *t, struct udk_nvme_ctrlr *c, uint64_t see
 /* Read back every unit with an acknowledged write: the number that differ. */
 static int verify_acked(struct target *t, uint32_t *checked)
 {
-	uint64_t *buf = udk_dma_zmalloc(4096, 4096, UDK_SOCKET_ANY);
+	uint64_t *buf = udk_mem_default_zmalloc(4096, 4096, UDK_SOCKET_ANY);
 	int bad = 0;
 
 	*checked = 0;
@@ -291,7 +291,7 @@ static int verify_acked(struct target *t, uint32_t *checked)
 				break;
 			}
 	}
-	udk_dma_free(buf);
+	udk_mem_default_free(buf);
 	return bad;
 }
 
@@ -306,7 +306,7 @@ static int use_controller(struct udk_nvme_ctrlr *c, uint64_t seed, uint32_t n)
 	target_init(&t, c, seed);
 	for (int k = 0; k < QD; k++) {
 		slots[k].t = &t;
-		slots[k].buf = udk_dma_zmalloc(4096, 4096, UDK_SOCKET_ANY);
+		slots[k].buf = udk_mem_default_zmalloc(4096, 4096, UDK_SOCKET_ANY);
 		REQUIRE(slots[k].buf != NULL);
 		submit(&slots[k]);
 	}
@@ -317,7 +317,7 @@ static int use_controller(struct udk_nvme_ctrlr *c, uint64_t seed, uint32_t n)
 		udk_nvme_qpair_poll(t.qp, 0);
 	bad = verify_acked(&t, &checked);
 	for (int k = 0; k < QD; k++)
-		udk_dma_free(slots[k].buf);
+		udk_mem_default_free(slots[k].buf);
 	udk_nvme_qpair_destroy(t.qp);
 	if (bad || t.other)
 		printf("  %u units checked, %d bad, %llu other errors (first %s)\n", checked, bad,
@@ -400,8 +400,8 @@ static void phase_removal(struct udk_nvme_ctrlr *ca, struct udk_nvme_ctrlr *cb)
 	target_init(&tb, cb, 0xb);
 	nsb = tb.ns;
 	for (int k = 0; k < QD; k++) {
-		sa[k] = (struct slot){.t = &ta, .buf = udk_dma_zmalloc(4096, 4096, UDK_SOCKET_ANY)};
-		sb[k] = (struct slot){.t = &tb, .buf = udk_dma_zmalloc(4096, 4096, UDK_SOCKET_ANY)};
+		sa[k] = (struct slot){.t = &ta, .buf = udk_mem_default_zmalloc(4096, 4096, UDK_SOCKET_ANY)};
+		sb[k] = (struct slot){.t = &tb, .buf = udk_mem_default_zmalloc(4096, 4096, UDK_SOCKET_ANY)};
 		REQUIRE(sa[k].buf != NULL && sb[k].buf != NULL);
 		submit(&sa[k]);
 		submit(&sb[k]);
@@ -467,8 +467,8 @@ static void phase_removal(struct udk_nvme_ctrlr *ca, struct udk_nvme_ctrlr *cb)
 	CHECK(udk_nvme_qpair_destroy(tb.qp) == 0);
 	CHECK(udk_nvme_qpair_destroy(ta.qp) == 0);
 	for (int k = 0; k < QD; k++) {
-		udk_dma_free(sa[k].buf);
-		udk_dma_free(sb[k].buf);
+		udk_mem_default_free(sa[k].buf);
+		udk_mem_default_free(sb[k].buf);
 	}
 }
 

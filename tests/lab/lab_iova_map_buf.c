@@ -233,11 +233,11 @@ int main(void)
 	LAB_CHECK(lab_last_error_has("on the calling thread's stack"));
 
 	/* The device still works for heap memory. */
-	void *id = udk_dma_zmalloc(4096, 4096, UDK_SOCKET_ANY);
+	void *id = udk_mem_default_zmalloc(4096, 4096, UDK_SOCKET_ANY);
 	LAB_CHECK(id != NULL);
 	LAB_CHECK_RC(lab_nvme_identify(&nvme, udk_virt2iova(id)), 0);
 	LAB_CHECK(lab_nvme_identify_ok(id, "udk-lab-nvme0"));
-	udk_dma_free(id);
+	udk_mem_default_free(id);
 	lab_nvme_fini(&nvme, true);
 	udk_eal_cleanup();
 	printf("PASS\n");

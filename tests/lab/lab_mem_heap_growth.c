@@ -36,7 +36,7 @@ int main(void)
 
 	/* Allocate until the heap has to grow; the last chunk lies in new memory. */
 	for (k = 0; k < 64; k++) {
-		chunk[k] = udk_dma_zmalloc(1 << 20, 4096, UDK_SOCKET_ANY);
+		chunk[k] = udk_mem_default_zmalloc(1 << 20, 4096, UDK_SOCKET_ANY);
 		LAB_CHECK(chunk[k] != NULL);
 		udk_mem_stats(udk_eal_mem(), &st);
 		if (st.segments > st0.segments)
@@ -44,7 +44,7 @@ int main(void)
 	}
 	LAB_CHECK(st.segments > st0.segments);
 	const struct udk_memseg *seg = udk_mem_find(udk_eal_mem(), chunk[k]);
-	LAB_CHECK(seg != NULL && seg->iova != UDK_BAD_IOVA);
+	LAB_CHECK(seg != NULL && seg->iova != UDK_IOVA_BAD);
 	printf("after %d MiB: %llu segments; new segment %p+0x%zx at IOVA 0x%llx\n", k + 1,
 	       (unsigned long long)st.segments, seg->va, seg->len, (unsigned long long)seg->iova);
 	LAB_CHECK_RC(udk_dmamap_info(map, &i1), 0);
@@ -58,7 +58,7 @@ int main(void)
 
 	lab_nvme_fini(&nvme, true);
 	for (int j = 0; j <= k; j++)
-		udk_dma_free(chunk[j]);
+		udk_mem_default_free(chunk[j]);
 	udk_eal_cleanup();
 	printf("PASS\n");
 	return LAB_PASS;

@@ -76,7 +76,7 @@ int main(void)
 	REQUIRE(lab_bind_vfio(bdf) == 0);
 	char *argv[] = {"lab", "-m", "64", "-a", (char *)bdf, NULL};
 	REQUIRE(udk_eal_init(5, argv) == 5);
-	smart = udk_dma_zmalloc(sizeof(*smart), 4096, UDK_SOCKET_ANY);
+	smart = udk_mem_default_zmalloc(sizeof(*smart), 4096, UDK_SOCKET_ANY);
 	REQUIRE(smart != NULL);
 	REQUIRE(udk_nvme_ctrlr_attach(udk_eal_device(0), NULL, &c) == 0);
 	REQUIRE(udk_nvme_ctrlr_info(c, &info) == 0);
@@ -126,7 +126,7 @@ int main(void)
 	printf("after a reset: event %d: %s\n", s.n, udk_nvme_aer_str(&s.ev));
 
 	udk_nvme_ctrlr_detach(c);
-	udk_dma_free(smart);
+	udk_mem_default_free(smart);
 	udk_eal_cleanup();
 	lab_bind(bdf, drv);
 	return lab_result();

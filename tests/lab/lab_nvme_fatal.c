@@ -45,8 +45,8 @@ int main(void)
 	char *argv[] = {"lab", "-m", "64", "-a", (char *)bdf, NULL};
 	REQUIRE(udk_eal_init(5, argv) == 5);
 	REQUIRE(lab_backend_ok(udk_eal_dmamap()));
-	data = udk_dma_zmalloc(64 * 512, 4096, UDK_SOCKET_ANY);
-	buf = udk_dma_zmalloc(64 * 512, 4096, UDK_SOCKET_ANY);
+	data = udk_mem_default_zmalloc(64 * 512, 4096, UDK_SOCKET_ANY);
+	buf = udk_mem_default_zmalloc(64 * 512, 4096, UDK_SOCKET_ANY);
 	REQUIRE(data != NULL && buf != NULL);
 	/* The application resets (lab_nvme_timeout has the driver do it). */
 	struct udk_nvme_ctrlr_opts co;
@@ -102,8 +102,8 @@ int main(void)
 
 	udk_nvme_qpair_destroy(qp);
 	udk_nvme_ctrlr_detach(c);
-	udk_dma_free(buf);
-	udk_dma_free(data);
+	udk_mem_default_free(buf);
+	udk_mem_default_free(data);
 	udk_eal_cleanup();
 	lab_bind(bdf, drv);
 	return lab_result();

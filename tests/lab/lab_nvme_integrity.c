@@ -82,7 +82,7 @@ struct pass {
 static int write_read_verify(struct pass *p)
 {
 	size_t slot = (size_t)p->max_nlb * p->bs + 4096;
-	uint8_t *mem = udk_dma_zmalloc(slot * QD, 4096, UDK_SOCKET_ANY);
+	uint8_t *mem = udk_mem_default_zmalloc(slot * QD, 4096, UDK_SOCKET_ANY);
 	static const uint32_t sizes[] = {1, 8, 3, 64, 255, 16, 1024, 7};
 
 	p->errors = 0;
@@ -140,7 +140,7 @@ static int write_read_verify(struct pass *p)
 			}
 		}
 	}
-	udk_dma_free(mem);
+	udk_mem_default_free(mem);
 	return 0;
 }
 
@@ -174,7 +174,7 @@ static double rand_read_iops(struct udk_nvme_qpair *qp, struct udk_nvme_ns *ns, 
 	struct timespec t0, t1;
 	double secs;
 
-	r.bufs = udk_dma_zmalloc(32 * 4096, 4096, UDK_SOCKET_ANY);
+	r.bufs = udk_mem_default_zmalloc(32 * 4096, 4096, UDK_SOCKET_ANY);
 	REQUIRE(r.bufs != NULL);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	do {
@@ -193,7 +193,7 @@ static double rand_read_iops(struct udk_nvme_qpair *qp, struct udk_nvme_ns *ns, 
 	while (r.inflight > 0)
 		udk_nvme_qpair_poll(qp, 0);
 	CHECK(r.errors == 0);
-	udk_dma_free(r.bufs);
+	udk_mem_default_free(r.bufs);
 	return (double)r.done / secs;
 }
 
@@ -207,7 +207,7 @@ static uint64_t u128lo(const uint8_t *v)
 
 static void smart_counts(struct udk_nvme_ctrlr *c, uint64_t *rd, uint64_t *wr)
 {
-	struct udk_nvme_smart_log *s = udk_dma_zmalloc(sizeof(*s), 4096, UDK_SOCKET_ANY);
+	struct udk_nvme_smart_log *s = udk_mem_default_zmalloc(sizeof(*s), 4096, UDK_SOCKET_ANY);
 
 	*rd = *wr = UINT64_MAX;
 	REQUIRE(s != NULL);
@@ -216,7 +216,7 @@ static void smart_counts(struct udk_nvme_ctrlr *c, uint64_t *rd, uint64_t *wr)
 	*wr = u128lo(s->host_write_cmds);
 	printf("  SMART: temperature %u K, host reads %llu, host writes %llu\n", s->temperature,
 	       (unsigned long long)*rd, (unsigned long long)*wr);
-	udk_dma_free(s);
+	udk_mem_default_free(s);
 }
 
 static bool err_has(int rc, int want, const char *text)
@@ -234,7 +234,7 @@ static void bad_inputs(struct udk_nvme_ctrlr *c, struct udk_nvme_qpair *qp,
 	struct udk_nvme_ns_info ni;
 	struct udk_nvme_ns *missing = NULL;
 	uint64_t rd0, wr0, rd1, wr1;
-	uint8_t *buf = udk_dma_zmalloc(8192, 4096, UDK_SOCKET_ANY);
+	uint8_t *buf = udk_mem_default_zmalloc(8192, 4096, UDK_SOCKET_ANY);
 	char *heap = malloc(8192), text[96];
 	struct udk_nvme_ctrlr_info ci;
 
@@ -273,7 +273,7 @@ static void bad_inputs(struct udk_nvme_ctrlr *c, struct udk_nvme_qpair *qp,
 		  "writes %llu -> %llu", (unsigned long long)rd0, (unsigned long long)rd1,
 		  (unsigned long long)wr0, (unsigned long long)wr1);
 	free(heap);
-	udk_dma_free(buf);
+	udk_mem_default_free(buf);
 }
 
 /* Commands queued and rung, then a reset before they complete: each ends once,
@@ -281,7 +281,7 @@ static void bad_inputs(struct udk_nvme_ctrlr *c, struct udk_nvme_qpair *qp,
 static void reset_in_flight(struct udk_nvme_ctrlr *c, struct udk_nvme_qpair *qp,
 			    struct udk_nvme_ns *ns)
 {
-	uint8_t *buf = udk_dma_zmalloc(64 * 4096, 4096, UDK_SOCKET_ANY);
+	uint8_t *buf = udk_mem_default_zmalloc(64 * 4096, 4096, UDK_SOCKET_ANY);
 	struct io s = {0};
 
 	REQUIRE(buf != NULL);
@@ -296,7 +296,7 @@ static void reset_in_flight(struct udk_nvme_ctrlr *c, struct udk_nvme_qpair *qp,
 	CHECK(s.done == 32 && s.failed == 0 && s.ok + s.cancelled == 32 && s.cancelled >= 16);
 	CHECK(udk_nvme_qpair_outstanding(qp) == 0);
 	CHECK(udk_nvme_ctrlr_health(c) == 0);
-	udk_dma_free(buf);
+	udk_mem_default_free(buf);
 }
 
 int main(void)
@@ -362,7 +362,7 @@ int main(void)
 
 	/* Reset with commands in flight, then everything is still there. */
 	reset_in_flight(c0, qa, ns0);
-	uint8_t *rb = udk_dma_zmalloc((size_t)pa.max_nlb * ni.block_size, 4096, UDK_SOCKET_ANY);
+	uint8_t *rb = udk_mem_default_zmalloc((size_t)pa.max_nlb * ni.block_size, 4096, UDK_SOCKET_ANY);
 	REQUIRE(rb != NULL);
 	long bad = -1;
 	for (uint64_t lba = 0; lba < AREA_BLOCKS && bad < 0; lba += pa.max_nlb) {
@@ -398,12 +398,12 @@ int main(void)
 	CHECK(udk_nvme_ns_io_sync(qa, ns0, UDK_NVME_IO_DEALLOCATE, NULL, 1000, 100, NULL) == 0);
 	CHECK(udk_nvme_ns_io_sync(qa, ns0, UDK_NVME_IO_FLUSH, NULL, 0, 0, NULL) == 0);
 
-	struct udk_nvme_error_log *el = udk_dma_zmalloc(4096, 4096, UDK_SOCKET_ANY);
+	struct udk_nvme_error_log *el = udk_mem_default_zmalloc(4096, 4096, UDK_SOCKET_ANY);
 	REQUIRE(el != NULL);
 	CHECK(udk_nvme_ctrlr_get_log_page(c0, UDK_NVME_LOG_ERROR, 0xffffffff, el,
 					  (i0.elpe + 1u) * sizeof(*el) > 4096 ? 4096 :
 					  (i0.elpe + 1u) * sizeof(*el)) == 0);
-	udk_dma_free(el);
+	udk_mem_default_free(el);
 
 	bad_inputs(c0, qa, ns0, ns1);
 
@@ -415,7 +415,7 @@ int main(void)
 	CHECK(udk_nvme_ns_io_sync(qb, ns0, UDK_NVME_IO_READ, rb, 0, 8, NULL) == 0);
 	CHECK(verify(rb, 0, 8, ni.block_size, 0xa) < 0);
 
-	udk_dma_free(rb);
+	udk_mem_default_free(rb);
 	udk_nvme_ctrlr_detach(c0);
 	udk_nvme_ctrlr_detach(c1);
 	udk_eal_cleanup();

@@ -62,7 +62,7 @@ static int udk_phase(const char *bdf, int phase)
 	REQUIRE(udk_nvme_ctrlr_attach(udk_eal_device(0), NULL, &c) == 0);
 	REQUIRE(udk_nvme_ctrlr_ns(c, 1, &ns) == 0);
 	REQUIRE(udk_nvme_qpair_create(c, NULL, &qp) == 0);
-	buf = udk_dma_zmalloc(UDK_NLB * BS, 4096, UDK_SOCKET_ANY);
+	buf = udk_mem_default_zmalloc(UDK_NLB * BS, 4096, UDK_SOCKET_ANY);
 	REQUIRE(buf != NULL);
 	if (phase == 0) {
 		fill(buf, UDK_LBA, UDK_NLB, 0x5);
@@ -81,7 +81,7 @@ static int udk_phase(const char *bdf, int phase)
 		printf("udk read its own LBA %u+%u again: first bad LBA %ld\n", UDK_LBA, UDK_NLB, bad);
 		CHECK(bad < 0);
 	}
-	udk_dma_free(buf);
+	udk_mem_default_free(buf);
 	udk_nvme_qpair_destroy(qp);
 	udk_nvme_ctrlr_detach(c);
 	udk_eal_cleanup();

@@ -99,13 +99,13 @@ static int writer(void *arg)
 
 static void smart_counts(struct udk_nvme_ctrlr *c, uint64_t *rw)
 {
-	struct udk_nvme_smart_log *s = udk_dma_zmalloc(sizeof(*s), 4096, UDK_SOCKET_ANY);
+	struct udk_nvme_smart_log *s = udk_mem_default_zmalloc(sizeof(*s), 4096, UDK_SOCKET_ANY);
 
 	REQUIRE(s != NULL);
 	CHECK(udk_nvme_ctrlr_get_log_page(c, UDK_NVME_LOG_SMART, 0xffffffff, s, sizeof(*s)) == 0);
 	memcpy(&rw[0], s->host_read_cmds, 8);
 	memcpy(&rw[1], s->host_write_cmds, 8);
-	udk_dma_free(s);
+	udk_mem_default_free(s);
 }
 
 /* Namespace 3 of c0 is not active: refused, and the device never sees it. */
@@ -276,7 +276,7 @@ int main(void)
 		CHECK(ni.nsid == (i == 1 ? 2u : 1u));
 		CHECK(ni.block_size == 512 && ni.nsze * 512 == 256ull << 20);
 		t[i].seed = seeds[i];
-		t[i].buf = udk_dma_zmalloc((size_t)AREA * 512, 4096, UDK_SOCKET_ANY);
+		t[i].buf = udk_mem_default_zmalloc((size_t)AREA * 512, 4096, UDK_SOCKET_ANY);
 		REQUIRE(t[i].buf != NULL);
 		fill(t[i].buf, t[i].seed);
 	}
@@ -309,7 +309,7 @@ int main(void)
 	inactive_ns(c0, c1, qa, t[0].buf);
 
 	for (int i = 0; i < NB_NS; i++)
-		udk_dma_free(t[i].buf);
+		udk_mem_default_free(t[i].buf);
 	CHECK(udk_nvme_qpair_destroy(qa) == 0 && udk_nvme_qpair_destroy(qb) == 0 &&
 	      udk_nvme_qpair_destroy(q1) == 0);
 	udk_nvme_ctrlr_detach(c0);

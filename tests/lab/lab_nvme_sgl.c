@@ -94,8 +94,8 @@ int main(void)
 	CHECK(udk_nvme_qpair_create(c, &o, &qp) == -EINVAL);
 
 	/* Heap buffers from mid-page (contiguous in IOVA: one Data Block). */
-	a = udk_dma_zmalloc(len + 4096, 4096, UDK_SOCKET_ANY);
-	b = udk_dma_zmalloc(len + 4096, 4096, UDK_SOCKET_ANY);
+	a = udk_mem_default_zmalloc(len + 4096, 4096, UDK_SOCKET_ANY);
+	b = udk_mem_default_zmalloc(len + 4096, 4096, UDK_SOCKET_ANY);
 	REQUIRE(a != NULL && b != NULL);
 	rc = cross(qs, qp, ns, a + 512, b + 1024, len, LBA0, 1);
 	printf("heap, %zu bytes: SGL write, PRP read: %d\n", len, rc);
@@ -119,7 +119,7 @@ int main(void)
 	int adjacent = 0;
 	for (int i = 0; i + 1 < PAGES; i++) {
 		uint64_t x = udk_virt2iova(scat + i * 4096), y = udk_virt2iova(scat + i * 4096 + 4096);
-		REQUIRE(x != UDK_BAD_IOVA && y != UDK_BAD_IOVA);
+		REQUIRE(x != UDK_IOVA_BAD && y != UDK_IOVA_BAD);
 		adjacent += y == x + 4096;
 	}
 	printf("registered buffer: page 0 at IOVA 0x%llx, page 1 at 0x%llx; %d of %d neighbours "
@@ -146,8 +146,8 @@ int main(void)
 		CHECK(udk_dma_unregister(udk_eal_dmamap(), scat + i * 4096, 4096) == 0);
 	munmap(scat, PAGES * 4096);
 	udk_nvme_ctrlr_detach(c);
-	udk_dma_free(a);
-	udk_dma_free(b);
+	udk_mem_default_free(a);
+	udk_mem_default_free(b);
 	udk_eal_cleanup();
 	lab_bind(bdf, drv);
 	return lab_result();

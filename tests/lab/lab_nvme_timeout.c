@@ -70,10 +70,10 @@ int main(void)
 	o.qsize = 64;
 	o.timeout_ms = 1;
 	REQUIRE(udk_nvme_qpair_create(c, &o, &fast) == 0);
-	data = udk_dma_zmalloc(info.max_xfer, 4096, UDK_SOCKET_ANY);
+	data = udk_mem_default_zmalloc(info.max_xfer, 4096, UDK_SOCKET_ANY);
 	REQUIRE(data != NULL);
 	for (int i = 0; i < NCMD; i++) {
-		buf[i] = udk_dma_zmalloc(info.max_xfer, 4096, UDK_SOCKET_ANY);
+		buf[i] = udk_mem_default_zmalloc(info.max_xfer, 4096, UDK_SOCKET_ANY);
 		REQUIRE(buf[i] != NULL);
 	}
 	for (uint32_t i = 0; i < info.max_xfer; i++)
@@ -112,8 +112,8 @@ int main(void)
 	udk_nvme_qpair_destroy(slow);
 	udk_nvme_ctrlr_detach(c);
 	for (int i = 0; i < NCMD; i++)
-		udk_dma_free(buf[i]);
-	udk_dma_free(data);
+		udk_mem_default_free(buf[i]);
+	udk_mem_default_free(data);
 	udk_eal_cleanup();
 	lab_bind(bdf, drv);
 	return lab_result();

@@ -14,9 +14,14 @@
 #include "labutil.h"
 #include "udk_dma.h"
 
-static inline const char *lab_backend_name(enum udk_dmamap_backend b)
+/* lab.env spells the backend as --iommu-backend does ("type1", "iommufd"):
+ * the end of lib/dma's name for it ("vfio-type1", "iommufd"). */
+static inline bool lab_backend_is(enum udk_dmamap_backend b, const char *want)
 {
-	return b == UDK_DMAMAP_IOMMUFD ? "iommufd" : b == UDK_DMAMAP_VFIO_TYPE1 ? "type1" : "auto";
+	const char *name = udk_dmamap_backend_name(b);
+	size_t n = strlen(name), w = strlen(want);
+
+	return n >= w && strcmp(name + n - w, want) == 0;
 }
 
 /* Prints map's backend; false, saying why, if it is not the guest's. */
@@ -30,11 +35,11 @@ static inline bool lab_backend_ok(struct udk_dmamap *map)
 		return false;
 	}
 	printf("map %s is on %s (this guest's backend: %s)\n", udk_dmamap_name(map),
-	       lab_backend_name(info.backend), want ? want : "not set");
-	if (want != NULL && strcmp(want, lab_backend_name(info.backend)) != 0) {
+	       udk_dmamap_backend_name(info.backend), want ? want : "not set");
+	if (want != NULL && !lab_backend_is(info.backend, want)) {
 		fprintf(stderr, "map %s is on %s, but this lab guest must give %s "
 			"(lab.env UDK_LAB_IOMMU_BACKEND)\n", udk_dmamap_name(map),
-			lab_backend_name(info.backend), want);
+			udk_dmamap_backend_name(info.backend), want);
 		return false;
 	}
 	return true;

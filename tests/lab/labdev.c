@@ -227,8 +227,8 @@ int lab_nvme_init(struct lab_nvme *n, struct udk_pci_dev *pdev, struct udk_dmama
 	rc = nvme_wait_rdy(n, 0);
 	if (rc < 0)
 		return rc;
-	n->sq = udk_dma_zmalloc(NVME_QD * sizeof(struct nvme_sqe), 4096, UDK_SOCKET_ANY);
-	n->cq = udk_dma_zmalloc(NVME_QD * sizeof(struct nvme_cqe), 4096, UDK_SOCKET_ANY);
+	n->sq = udk_mem_default_zmalloc(NVME_QD * sizeof(struct nvme_sqe), 4096, UDK_SOCKET_ANY);
+	n->cq = udk_mem_default_zmalloc(NVME_QD * sizeof(struct nvme_cqe), 4096, UDK_SOCKET_ANY);
 	if (n->sq == NULL || n->cq == NULL)
 		goto err_free;
 	if (udk_dmamap_virt2iova(map, n->sq, &n->sq_iova) < 0 ||
@@ -251,8 +251,8 @@ int lab_nvme_init(struct lab_nvme *n, struct udk_pci_dev *pdev, struct udk_dmama
 err_free:
 	rc = -ENOMEM;
 err_free_rc:
-	udk_dma_free(n->sq);
-	udk_dma_free(n->cq);
+	udk_mem_default_free(n->sq);
+	udk_mem_default_free(n->cq);
 	n->sq = n->cq = NULL;
 	return rc;
 }
@@ -312,8 +312,8 @@ void lab_nvme_fini(struct lab_nvme *n, bool touch)
 		wr32(n->bar, NVME_CC, 0);
 		nvme_wait_rdy(n, 0);
 	}
-	udk_dma_free(n->sq);
-	udk_dma_free(n->cq);
+	udk_mem_default_free(n->sq);
+	udk_mem_default_free(n->cq);
 	memset(n, 0, sizeof(*n));
 }
 
@@ -455,8 +455,8 @@ int lab_virtio_init(struct lab_virtio *v, struct udk_pci_dev *pdev, struct udk_d
 	v->notify_off = C16(VC_QNOTIFYOFF);
 	/* Descriptors, then the available ring, then (4 KiB aligned) the used ring. */
 	ring_bytes = 16u * v->qsize + 4096 + 4096 + 8u * v->qsize;
-	v->ring = udk_dma_zmalloc(ring_bytes, 4096, UDK_SOCKET_ANY);
-	v->bufs = udk_dma_zmalloc(2048u * v->qsize, 4096, UDK_SOCKET_ANY);
+	v->ring = udk_mem_default_zmalloc(ring_bytes, 4096, UDK_SOCKET_ANY);
+	v->bufs = udk_mem_default_zmalloc(2048u * v->qsize, 4096, UDK_SOCKET_ANY);
 	if (v->ring == NULL || v->bufs == NULL) {
 		rc = -ENOMEM;
 		goto err_free;
@@ -477,8 +477,8 @@ int lab_virtio_init(struct lab_virtio *v, struct udk_pci_dev *pdev, struct udk_d
 	return 0;
 
 err_free:
-	udk_dma_free(v->ring);
-	udk_dma_free(v->bufs);
+	udk_mem_default_free(v->ring);
+	udk_mem_default_free(v->bufs);
 	v->ring = v->bufs = NULL;
 	return rc;
 }
@@ -519,7 +519,7 @@ void lab_virtio_fini(struct lab_virtio *v, bool touch)
 {
 	if (touch && v->common != NULL)
 		C8(VC_STATUS) = 0;
-	udk_dma_free(v->ring);
-	udk_dma_free(v->bufs);
+	udk_mem_default_free(v->ring);
+	udk_mem_default_free(v->bufs);
 	memset(v, 0, sizeof(*v));
 }

@@ -68,7 +68,7 @@ struct lab_nvme {
 };
 
 /* Reset the controller and bring up an admin queue pair whose memory comes
- * from udk_dma_zmalloc() and whose IOVAs are taken from map. */
+ * from udk_mem_default_zmalloc() and whose IOVAs are taken from map. */
 int lab_nvme_init(struct lab_nvme *n, struct udk_pci_dev *pdev, struct udk_dmamap *map);
 /* Identify Controller into the 4 KiB at IOVA prp1; waits for the completion
  * and returns its status field (0 = success), or a negative error. */
@@ -93,7 +93,7 @@ struct lab_virtio {
 
 /* Reset the device, negotiate VERSION_1 and ACCESS_PLATFORM (refused when
  * absent: then the device would bypass the IOMMU), and set up the transmit
- * queue (queue 1) in memory from udk_dma_zmalloc() mapped in map. */
+ * queue (queue 1) in memory from udk_mem_default_zmalloc() mapped in map. */
 int lab_virtio_init(struct lab_virtio *v, struct udk_pci_dev *pdev, struct udk_dmamap *map);
 /* Send one frame and wait until the device has consumed it (used ring). */
 int lab_virtio_tx(struct lab_virtio *v, const void *frame, size_t len);

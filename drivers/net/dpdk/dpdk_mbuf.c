@@ -8,7 +8,7 @@
  *   (dport_pool_get), whose buffers carry udk's fields (registered as
  *   DPDK dynamic fields at the offsets udk_mbuf gives them): udk's pool
  *   pointer is a udk pool with ops (the proxy) that frees through DPDK.
- * - udk's own buffers: their dpdk_pool is one DPDK pool ("udk-mbufs", the
+ * - udk's own buffers: their ext_pool is one DPDK pool ("udk-mbufs", the
  *   mempool driver below) whose put returns each buffer to its udk pool. */
 #include <errno.h>
 #include <stdio.h>
@@ -184,7 +184,7 @@ int dport_mbuf_init(void)
 	}
 	rte_pktmbuf_pool_init(udk_bufs, &priv);
 	bridged[nb_bridged++] = udk_bufs;
-	udk_pktmbuf_set_dpdk_pool(udk_bufs);
+	udk_pktmbuf_set_ext_pool(udk_bufs);
 out:
 	init_state = rc < 0 ? rc : 1;
 	return rc;
@@ -231,7 +231,7 @@ static int pool_over_udk(const char *name, unsigned int n, int socket, void **me
 	/* n objects as DPDK lays them out, plus room to align the first. */
 	rte_mempool_calc_obj_size(elt, mp->flags, &sz);
 	len = (size_t)sz.total_size * n + 4096;
-	*mem = udk_dma_zmalloc(len, 4096, socket < 0 ? UDK_SOCKET_ANY : socket);
+	*mem = udk_mem_default_zmalloc(len, 4096, socket < 0 ? UDK_SOCKET_ANY : socket);
 	if (*mem == NULL) {
 		udk_log(UDK_LOG_ERR, LOG, "%s: %zu bytes of udk memory for %u receive buffers: %s",
 			name, len, n, udk_strerror(errno));
@@ -250,7 +250,7 @@ static int pool_over_udk(const char *name, unsigned int n, int socket, void **me
 	return 0;
 
 err_mem:
-	udk_dma_free(*mem);
+	udk_mem_default_free(*mem);
 	*mem = NULL;
 err_pool:
 	rte_mempool_free(mp);
@@ -270,7 +270,7 @@ static int pool_create(const char *name, unsigned int n, int socket, struct dpor
 				    &out->proxy);
 	if (rc < 0) {
 		rte_mempool_free(out->mp);
-		udk_dma_free(out->mem);
+		udk_mem_default_free(out->mem);
 		return rc;
 	}
 	rte_mempool_obj_iter(out->mp, udk_fields_init, out->proxy);
@@ -349,6 +349,6 @@ void dport_pool_put(struct dport_pool *pool, unsigned int need)
 			pool->mp->size - avail);
 	rte_mempool_free(pool->mp);
 	udk_mempool_free(pool->proxy);
-	udk_dma_free(pool->mem);
+	udk_mem_default_free(pool->mem);
 	free(pool);
 }

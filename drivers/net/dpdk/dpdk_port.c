@@ -75,7 +75,7 @@ static int seg_register(struct udk_memseg *seg)
 static int follow_udk_mem(enum udk_mem_event ev, struct udk_memseg *seg, void *arg)
 {
 	(void)arg;
-	if (seg->iova == UDK_BAD_IOVA)
+	if (seg->iova == UDK_IOVA_BAD)
 		return 0; /* not mapped for DMA: nothing a device could use */
 	if (ev == UDK_MEM_EVENT_ALLOC)
 		return seg_register(seg);
@@ -87,7 +87,7 @@ static int follow_udk_mem(enum udk_mem_event ev, struct udk_memseg *seg, void *a
 
 static int map_for_dev(const struct udk_memseg *seg, void *arg)
 {
-	return seg->iova == UDK_BAD_IOVA ? 0 : dma_map_dev(arg, seg);
+	return seg->iova == UDK_IOVA_BAD ? 0 : dma_map_dev(arg, seg);
 }
 
 int dport_mem_register(struct dport *p)

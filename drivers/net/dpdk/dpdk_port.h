@@ -10,7 +10,7 @@
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 
-#include "udk_ethdev.h"
+#include "udk_ethdev_driver.h"
 
 #define DPORT_MAX_QUEUES UDK_ETH_MAX_QUEUES
 

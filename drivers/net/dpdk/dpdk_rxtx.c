@@ -298,7 +298,7 @@ static uint16_t tx_copy(struct dtxq *txq, struct udk_mbuf **pkts, uint16_t n)
 }
 
 /* Every udk mbuf is a DPDK mbuf: whether a dpdk port received it (its pool
- * is DPDK's) or udk's (its dpdk_pool returns it to its udk pool), DPDK takes
+ * is DPDK's) or udk's (its ext_pool returns it to its udk pool), DPDK takes
  * it as it is and frees it when sent. */
 uint16_t dport_tx_burst(void *queue, struct udk_mbuf **pkts, uint16_t n)
 {

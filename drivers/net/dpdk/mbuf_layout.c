@@ -25,7 +25,7 @@ SAME(ol_flags, ol_flags);
 SAME(pkt_len, pkt_len);
 SAME(data_len, data_len);
 SAME(buf_len, buf_len);
-SAME(dpdk_pool, pool);
+SAME(ext_pool, pool);
 SAME(next, next);
 _Static_assert(sizeof(struct udk_mbuf) == sizeof(struct rte_mbuf), "the headers differ in size");
 /* udk's own fields lie in DPDK's dynamic-field area. */

@@ -12,7 +12,7 @@
 
 #include <stdint.h>
 
-#include "udk_ethdev.h"
+#include "udk_ethdev_driver.h"
 
 /* ---- §10.2 general registers ---- */
 #define E1K_CTRL 0x00000

@@ -30,7 +30,7 @@ static void *ring_alloc(struct udk_eth_dev *dev, const char *kind, uint16_t nb, 
 		return NULL;
 	}
 	*iova = udk_mem_virt2iova(dev->mem, ring);
-	if (*iova == UDK_BAD_IOVA) {
+	if (*iova == UDK_IOVA_BAD) {
 		udk_log(UDK_LOG_ERR, LOG, "%s: the %s ring has no IOVA in the device's map",
 			dev->name, kind);
 		udk_mem_free(dev->mem, ring);

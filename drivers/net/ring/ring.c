@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "udk_ethdev.h"
+#include "udk_ethdev_driver.h"
 #include "udk_ring.h"
 #include "udk_telemetry.h"
 #include "udk_util.h"

@@ -11,7 +11,7 @@
 #include <sys/random.h>
 
 #include "udk_eal.h"
-#include "udk_ethdev.h"
+#include "udk_ethdev_driver.h"
 #include "udk_mbuf.h"
 #include "udk_util.h"
 #include "virtio_dev.h"
@@ -120,7 +120,7 @@ static int queue_mem(struct udk_eth_dev *dev, const char *kind, uint16_t idx, ui
 	if (*mem == NULL)
 		return -ENOMEM; /* lib/mem said why */
 	iova = udk_mem_virt2iova(dev->mem, *mem);
-	if (iova == UDK_BAD_IOVA) {
+	if (iova == UDK_IOVA_BAD) {
 		udk_log(UDK_LOG_ERR, LOG, "%s queue of port %u: its memory has no IOVA in the "
 			"device's map", kind, dev->port);
 		rc = -UDK_ENOTMAPPED;

@@ -101,7 +101,7 @@ static int mem_event(enum udk_mem_event ev, struct udk_memseg *s, void *arg)
 
 	pthread_mutex_lock(&u->lock);
 	if (ev == UDK_MEM_EVENT_ALLOC) {
-		if (s->iova == UDK_BAD_IOVA || s->fd < 0) {
+		if (s->iova == UDK_IOVA_BAD || s->fd < 0) {
 			udk_log(UDK_LOG_ERR, LOG, "%s: heap segment at %p has no %s; the vhost-user "
 				"back-end could not reach it", u->vd.name, s->va,
 				s->fd < 0 ? "file descriptor" : "IOVA in the default map");

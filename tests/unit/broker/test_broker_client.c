@@ -150,7 +150,7 @@ static void test_grant(void)
 
 	start(GRANT);
 	CU_ASSERT_EQUAL_FATAL(init(), 4);
-	a = udk_dma_zmalloc(4096, 4096, UDK_SOCKET_ANY);
+	a = udk_mem_default_zmalloc(4096, 4096, UDK_SOCKET_ANY);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
 	iova = udk_virt2iova(a);
 	CU_ASSERT(iova >= SEG0_IOVA && iova < SEG0_IOVA + SEG_LEN);
@@ -166,16 +166,16 @@ static void test_grant(void)
 	munmap(page, 4096);
 
 	/* Growth: one more segment from the broker, then its limit. */
-	b = udk_dma_zmalloc(SEG_LEN, 4096, UDK_SOCKET_ANY); /* no room left in the first */
+	b = udk_mem_default_zmalloc(SEG_LEN, 4096, UDK_SOCKET_ANY); /* no room left in the first */
 	CU_ASSERT_PTR_NOT_NULL(b);
 	iova = udk_virt2iova(b);
 	CU_ASSERT(iova >= SEG1_IOVA && iova < SEG1_IOVA + SEG_LEN);
 	udk_last_error_clear();
-	CU_ASSERT_PTR_NULL(udk_dma_zmalloc(SEG_LEN, 4096, UDK_SOCKET_ANY));
+	CU_ASSERT_PTR_NULL(udk_mem_default_zmalloc(SEG_LEN, 4096, UDK_SOCKET_ANY));
 	CU_ASSERT_EQUAL(errno, UDK_EMEMLIMIT);
 	CU_ASSERT(said("udk-broker refused: memory limit of uid 4242 is 8 MiB"));
-	udk_dma_free(a);
-	udk_dma_free(b);
+	udk_mem_default_free(a);
+	udk_mem_default_free(b);
 	udk_eal_cleanup(); /* closes the socket: the fake broker's loop ends */
 	stop();
 }

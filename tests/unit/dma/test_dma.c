@@ -309,6 +309,30 @@ static void fixture_teardown(void)
 	unsetenv("UDK_SYSFS_ROOT");
 }
 
+/* One name per backend, the one tools and telemetry print, taken from a map
+ * of that backend (iommufd: tests/unit/dma/test_iommufd.c, on its fake). */
+static void test_backend_names(void)
+{
+	static const enum udk_dmamap_backend made[] = {UDK_DMAMAP_VFIO_TYPE1, UDK_DMAMAP_BROKERED};
+	static const char *const want[] = {"vfio-type1", "brokered"};
+	struct udk_dmamap_opts o;
+	struct udk_dmamap_info info;
+	struct udk_dmamap *map;
+
+	for (size_t i = 0; i < UDK_ARRAY_SIZE(made); i++) {
+		udk_dmamap_opts_init(&o, sizeof(o));
+		o.backend = made[i];
+		CU_ASSERT_EQUAL_FATAL(udk_dmamap_create(&o, &map), 0);
+		CU_ASSERT_EQUAL(udk_dmamap_info(map, &info), 0);
+		CU_ASSERT_EQUAL(info.backend, made[i]);
+		CU_ASSERT_STRING_EQUAL(udk_dmamap_backend_name(info.backend), want[i]);
+		udk_dmamap_put(map);
+	}
+	CU_ASSERT_STRING_EQUAL(udk_dmamap_backend_name(UDK_DMAMAP_AUTO), "auto");
+	CU_ASSERT_STRING_EQUAL(udk_dmamap_backend_name(UDK_DMAMAP_IOMMUFD), "iommufd");
+	CU_ASSERT_STRING_EQUAL(udk_dmamap_backend_name((enum udk_dmamap_backend)42), "unknown");
+}
+
 static void test_open_no_iommu(void)
 {
 	struct udk_device *dev;
@@ -372,6 +396,7 @@ int main(void)
 		{"map_in a held window", test_map_in_a_held_window},
 		{"IOVA space exhaustion", test_iova_space_exhaustion},
 		{"refcount and options", test_refcount_and_options},
+		{"backend names", test_backend_names},
 		{"open: no IOMMU", test_open_no_iommu},
 		{"open: checks in order, each with its error", test_open_checks_in_order},
 	};

@@ -101,6 +101,7 @@ static void test_map_lifecycle_requests(void)
 	CU_ASSERT_EQUAL(r->u.alloc.size, sizeof(struct iommu_ioas_alloc));
 	CU_ASSERT_EQUAL(udk_dmamap_info(map, &info), 0);
 	CU_ASSERT_EQUAL(info.backend, UDK_DMAMAP_IOMMUFD);
+	CU_ASSERT_STRING_EQUAL(udk_dmamap_backend_name(info.backend), "iommufd");
 	CU_ASSERT_TRUE(info.live); /* an IOAS takes mappings before any device */
 
 	/* A mapping before any device goes straight to the IOAS, at the IOVA

@@ -313,37 +313,37 @@ static void test_init_cleanup(void)
 	CU_ASSERT_EQUAL(init("--no-huge", NULL), -EBUSY);
 
 	CU_ASSERT_EQUAL(udk_mem_event_register(udk_eal_mem(), count_cb, &c), 0);
-	p = udk_dma_zmalloc(100, 0, UDK_SOCKET_ANY);
+	p = udk_mem_default_zmalloc(100, 0, UDK_SOCKET_ANY);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
 	CU_ASSERT_EQUAL(c.alloc, 1);
-	CU_ASSERT_NOT_EQUAL(udk_virt2iova(p), UDK_BAD_IOVA);
+	CU_ASSERT_NOT_EQUAL(udk_virt2iova(p), UDK_IOVA_BAD);
 	CU_ASSERT_EQUAL(udk_dmamap_virt2iova(udk_eal_dmamap(), p, &iova), 0);
 	CU_ASSERT_EQUAL(iova, udk_virt2iova(p));
 	/* Memory registered with the default map translates too. */
 	char *ext = malloc(8192);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(ext);
-	CU_ASSERT_EQUAL(udk_virt2iova(ext + 100), UDK_BAD_IOVA);
+	CU_ASSERT_EQUAL(udk_virt2iova(ext + 100), UDK_IOVA_BAD);
 	CU_ASSERT_EQUAL(udk_dma_register(udk_eal_dmamap(), ext, 8192), 0);
 	CU_ASSERT_EQUAL(udk_dmamap_virt2iova(udk_eal_dmamap(), ext + 100, &iova), 0);
 	CU_ASSERT_EQUAL(udk_virt2iova(ext + 100), iova);
 	CU_ASSERT_EQUAL(udk_dma_unregister(udk_eal_dmamap(), ext, 8192), 0);
-	CU_ASSERT_EQUAL(udk_virt2iova(ext + 100), UDK_BAD_IOVA);
+	CU_ASSERT_EQUAL(udk_virt2iova(ext + 100), UDK_IOVA_BAD);
 	free(ext);
 
 	/* More than one segment: the growth maps the new one before the
 	 * pointer comes back. */
-	q = udk_dma_zmalloc(4 * MIB, 4096, UDK_SOCKET_ANY);
+	q = udk_mem_default_zmalloc(4 * MIB, 4096, UDK_SOCKET_ANY);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(q);
 	CU_ASSERT_EQUAL(c.alloc, 2);
-	CU_ASSERT_NOT_EQUAL(udk_virt2iova(q + 4 * MIB - 1), UDK_BAD_IOVA);
+	CU_ASSERT_NOT_EQUAL(udk_virt2iova(q + 4 * MIB - 1), UDK_IOVA_BAD);
 	CU_ASSERT_EQUAL(udk_virt2iova(q + 10), udk_virt2iova(q) + 10);
 	udk_mem_stats(udk_eal_mem(), &st);
 	CU_ASSERT_EQUAL(st.segments, 2);
 	CU_ASSERT_EQUAL(udk_dmamap_info(udk_eal_dmamap(), &info), 0);
 	CU_ASSERT_EQUAL(info.nb_mappings, 2);
 	CU_ASSERT_EQUAL(info.bytes_mapped, st.bytes_reserved);
-	udk_dma_free(q);
-	udk_dma_free(p);
+	udk_mem_default_free(q);
+	udk_mem_default_free(p);
 
 	udk_eal_cleanup();
 	CU_ASSERT_EQUAL(c.free, 2);
@@ -351,14 +351,14 @@ static void test_init_cleanup(void)
 	CU_ASSERT_PTR_NULL(udk_eal_dmamap());
 	CU_ASSERT_PTR_NULL(udk_mem_default());
 	CU_ASSERT_EQUAL(udk_lcore_id(), UDK_LCORE_ANY);
-	CU_ASSERT_EQUAL(udk_virt2iova(p), UDK_BAD_IOVA);
+	CU_ASSERT_EQUAL(udk_virt2iova(p), UDK_IOVA_BAD);
 	udk_eal_cleanup(); /* harmless twice */
 
 	/* And again, from scratch. */
 	CU_ASSERT_EQUAL_FATAL(init("--no-huge", "--log-level", "err", NULL), 4);
-	p = udk_dma_zmalloc(64, 0, 0);
+	p = udk_mem_default_zmalloc(64, 0, 0);
 	CU_ASSERT_PTR_NOT_NULL(p);
-	CU_ASSERT_NOT_EQUAL(udk_virt2iova(p), UDK_BAD_IOVA);
+	CU_ASSERT_NOT_EQUAL(udk_virt2iova(p), UDK_IOVA_BAD);
 	udk_eal_cleanup();
 }
 
@@ -447,7 +447,7 @@ static void test_map_mem(void)
 	p = udk_mem_zmalloc(mb, 4096, 4096, UDK_SOCKET_ANY);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
 	iova = udk_mem_virt2iova(mb, p);
-	CU_ASSERT_NOT_EQUAL(iova, UDK_BAD_IOVA);
+	CU_ASSERT_NOT_EQUAL(iova, UDK_IOVA_BAD);
 	CU_ASSERT_EQUAL(udk_mem_find(mb, p)->iova + (uint64_t)(p - (char *)udk_mem_find(mb, p)->va),
 			iova);
 	{
@@ -456,7 +456,7 @@ static void test_map_mem(void)
 		CU_ASSERT_EQUAL(in_b, iova);
 		CU_ASSERT_EQUAL(udk_dmamap_virt2iova(udk_eal_dmamap(), p, &in_b), -UDK_ENOTMAPPED);
 	}
-	CU_ASSERT_EQUAL(udk_virt2iova(p), UDK_BAD_IOVA); /* not the default map's memory */
+	CU_ASSERT_EQUAL(udk_virt2iova(p), UDK_IOVA_BAD); /* not the default map's memory */
 	udk_mem_stats(mb, &st);
 	CU_ASSERT_EQUAL(udk_dmamap_info(b, &info), 0);
 	CU_ASSERT_EQUAL(info.nb_mappings, st.segments);
@@ -468,7 +468,7 @@ static void test_map_mem(void)
 	CU_ASSERT_EQUAL(udk_dma_register(b, ext, 8192), 0);
 	CU_ASSERT_EQUAL(udk_dmamap_virt2iova(b, ext + 100, &iova), 0);
 	CU_ASSERT_EQUAL(udk_mem_virt2iova(mb, ext + 100), iova);
-	CU_ASSERT_EQUAL(udk_virt2iova(ext + 100), UDK_BAD_IOVA);
+	CU_ASSERT_EQUAL(udk_virt2iova(ext + 100), UDK_IOVA_BAD);
 	CU_ASSERT_EQUAL(udk_dma_unregister(b, ext, 8192), 0);
 	free(ext);
 
@@ -498,11 +498,11 @@ static void test_init_mem_limit(void)
 	void *p;
 
 	CU_ASSERT_EQUAL_FATAL(init("--no-huge", "-m", "2", NULL), 4);
-	p = udk_dma_zmalloc(MIB, 0, 0);
+	p = udk_mem_default_zmalloc(MIB, 0, 0);
 	CU_ASSERT_PTR_NOT_NULL(p);
-	CU_ASSERT_PTR_NULL(udk_dma_zmalloc(2 * MIB, 0, 0));
+	CU_ASSERT_PTR_NULL(udk_mem_default_zmalloc(2 * MIB, 0, 0));
 	ERR_IS("mem: -m limit of 2 MiB reached: 2 MiB in use, 2 MiB more needed; raise -m");
-	udk_dma_free(p);
+	udk_mem_default_free(p);
 	udk_eal_cleanup();
 }
 

@@ -52,7 +52,7 @@ static void test_alloc_layout(void)
 	CU_ASSERT_PTR_EQUAL(m->pool, mp);
 	/* The precomputed IOVA is the heap's translation of the data. */
 	CU_ASSERT_EQUAL(udk_pktmbuf_iova(m), udk_virt2iova(udk_pktmbuf_mtod(m, void *)));
-	CU_ASSERT_NOT_EQUAL(udk_pktmbuf_iova(m), UDK_BAD_IOVA);
+	CU_ASSERT_NOT_EQUAL(udk_pktmbuf_iova(m), UDK_IOVA_BAD);
 	udk_pktmbuf_free(m);
 }
 
@@ -190,7 +190,7 @@ static void test_ops_pool(void)
 
 	/* udk's own buffers are no DPDK mbufs. */
 	CU_ASSERT_PTR_NOT_NULL_FATAL(own);
-	CU_ASSERT_PTR_NULL(own->dpdk_pool);
+	CU_ASSERT_PTR_NULL(own->ext_pool);
 	udk_last_error_clear();
 	CU_ASSERT_EQUAL(udk_mempool_create_ops("bad", &no_put, NULL, 1, 256, &bad), -EINVAL);
 	CU_ASSERT_LAST_ERROR_HAS("get, put and avail");
@@ -233,9 +233,9 @@ static void test_ops_pool(void)
 
 /* The bridge's hook: every buffer of every packet pool, existing or made
  * later, names the given pool; other pools' objects are left alone. */
-static void test_set_dpdk_pool(void)
+static void test_set_ext_pool(void)
 {
-	static int fake_dpdk_pool;
+	static int fake_ext_pool;
 	struct udk_mempool_opts o;
 	struct udk_mempool *later, *plain;
 	struct udk_mbuf *held = udk_pktmbuf_alloc(mp), *m;
@@ -247,20 +247,20 @@ static void test_set_dpdk_pool(void)
 	o.elt_size = sizeof(struct udk_mbuf);
 	CU_ASSERT_EQUAL_FATAL(udk_mempool_create(&o, &plain), 0);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(held);
-	udk_pktmbuf_set_dpdk_pool(&fake_dpdk_pool);
-	CU_ASSERT_PTR_EQUAL(held->dpdk_pool, &fake_dpdk_pool); /* one in flight too */
+	udk_pktmbuf_set_ext_pool(&fake_ext_pool);
+	CU_ASSERT_PTR_EQUAL(held->ext_pool, &fake_ext_pool); /* one in flight too */
 	m = udk_pktmbuf_alloc(mp);
-	CU_ASSERT_PTR_EQUAL(m->dpdk_pool, &fake_dpdk_pool);
+	CU_ASSERT_PTR_EQUAL(m->ext_pool, &fake_ext_pool);
 	udk_pktmbuf_free(m);
 	CU_ASSERT_EQUAL_FATAL(udk_pktmbuf_pool_create("later", 8, 0, 0, UDK_SOCKET_ANY, &later), 0);
 	m = udk_pktmbuf_alloc(later);
-	CU_ASSERT_PTR_EQUAL(m->dpdk_pool, &fake_dpdk_pool);
+	CU_ASSERT_PTR_EQUAL(m->ext_pool, &fake_ext_pool);
 	udk_pktmbuf_free(m);
 	obj = plain->base;
 	for (uint32_t i = 0; i < plain->count; i++)
-		CU_ASSERT_PTR_NULL(((struct udk_mbuf *)(obj + (size_t)i * plain->elt_size))->dpdk_pool);
-	udk_pktmbuf_set_dpdk_pool(NULL);
-	CU_ASSERT_PTR_NULL(held->dpdk_pool);
+		CU_ASSERT_PTR_NULL(((struct udk_mbuf *)(obj + (size_t)i * plain->elt_size))->ext_pool);
+	udk_pktmbuf_set_ext_pool(NULL);
+	CU_ASSERT_PTR_NULL(held->ext_pool);
 	udk_pktmbuf_free(held);
 	udk_mempool_free(later);
 	udk_mempool_free(plain);
@@ -276,7 +276,7 @@ int main(void)
 		{"reference counts", test_refcnt},
 		{"exhaustion", test_exhaustion},
 		{"a pool with ops: buffers that live elsewhere", test_ops_pool},
-		{"udk_pktmbuf_set_dpdk_pool reaches every packet buffer", test_set_dpdk_pool},
+		{"udk_pktmbuf_set_ext_pool reaches every packet buffer", test_set_ext_pool},
 	};
 
 	unit_quiet_logs();

@@ -130,7 +130,7 @@ static int count_cb(enum udk_mem_event ev, struct udk_memseg *seg, void *arg)
 		c->next_iova += 1ull << 30;
 	} else {
 		c->free++;
-		seg->iova = UDK_BAD_IOVA;
+		seg->iova = UDK_IOVA_BAD;
 	}
 	return 0;
 }
@@ -187,10 +187,10 @@ static void test_growth_events(void)
 	CU_ASSERT_EQUAL(c2.alloc, 3);
 
 	/* virt2iova goes through the default memory. */
-	CU_ASSERT_EQUAL(udk_virt2iova(p), UDK_BAD_IOVA);
+	CU_ASSERT_EQUAL(udk_virt2iova(p), UDK_IOVA_BAD);
 	udk_mem_set_default(mem);
 	CU_ASSERT_EQUAL(udk_virt2iova((char *)q + 100), udk_mem_find(mem, q)->iova + 100);
-	CU_ASSERT_EQUAL(udk_virt2iova(&c1), UDK_BAD_IOVA);
+	CU_ASSERT_EQUAL(udk_virt2iova(&c1), UDK_IOVA_BAD);
 
 	udk_mem_stats(mem, &st);
 	CU_ASSERT_EQUAL(st.segments, 3);
@@ -290,8 +290,8 @@ static void test_bad_free(void)
 	CU_ASSERT_EQUAL(st.bytes_in_use, 0);
 	/* Without default memory the shortcuts fail softly. */
 	udk_mem_set_default(NULL);
-	udk_dma_free(&local);
-	CU_ASSERT_PTR_NULL(udk_dma_zmalloc(64, 0, 0));
+	udk_mem_default_free(&local);
+	CU_ASSERT_PTR_NULL(udk_mem_default_zmalloc(64, 0, 0));
 	udk_mem_destroy(mem);
 }
 

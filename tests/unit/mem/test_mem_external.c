@@ -146,7 +146,7 @@ static void test_segments_come_and_go(void)
 	/* Remove exactly one segment: FREE is sent and translation stops. */
 	CU_ASSERT_EQUAL(udk_mem_seg_remove(t.mem, t.base, PAGE), 0);
 	CU_ASSERT_EQUAL(events[UDK_MEM_EVENT_FREE], 1);
-	CU_ASSERT_EQUAL(udk_mem_virt2iova(t.mem, t.base + 5), UDK_BAD_IOVA);
+	CU_ASSERT_EQUAL(udk_mem_virt2iova(t.mem, t.base + 5), UDK_IOVA_BAD);
 	CU_ASSERT_PTR_NULL(udk_mem_find(t.mem, t.base));
 	CU_ASSERT_EQUAL(udk_mem_virt2iova(t.mem, t.base + PAGE), (1ull << 30) + PAGE);
 	/* Not a segment (or not exactly one): refused by name. */

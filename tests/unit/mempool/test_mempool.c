@@ -123,7 +123,7 @@ static void test_other_map(void)
 	CU_ASSERT_EQUAL_FATAL(udk_mempool_get(mp, &obj), 0);
 	CU_ASSERT_EQUAL(udk_dmamap_virt2iova(b, obj, &iova), 0);
 	CU_ASSERT_EQUAL(udk_mempool_virt2iova(mp, obj), iova);
-	CU_ASSERT_EQUAL(udk_virt2iova(obj), UDK_BAD_IOVA); /* not in the default map */
+	CU_ASSERT_EQUAL(udk_virt2iova(obj), UDK_IOVA_BAD); /* not in the default map */
 	udk_mempool_put(mp, obj);
 	udk_mempool_free(mp); /* the heap's last reference: unmapped from B */
 	CU_ASSERT_EQUAL(udk_dmamap_info(b, &info), 0);

@@ -225,8 +225,8 @@ struct udk_nvme_ctrlr *fakedev_ctrlr(struct fakedev **dev, const struct udk_nvme
 	c->info.timeout_ms = 2000;
 	c->info.max_qsize = 64;
 	c->mem = udk_mem_default();
-	c->idc = udk_dma_zmalloc(NVME_PAGE, NVME_PAGE, UDK_SOCKET_ANY);
-	c->scratch = udk_dma_zmalloc(NVME_PAGE, NVME_PAGE, UDK_SOCKET_ANY);
+	c->idc = udk_mem_default_zmalloc(NVME_PAGE, NVME_PAGE, UDK_SOCKET_ANY);
+	c->scratch = udk_mem_default_zmalloc(NVME_PAGE, NVME_PAGE, UDK_SOCKET_ANY);
 	if (c->idc == NULL || c->scratch == NULL ||
 	    nvme_qpair_init(&c->admin, c, 0, 16, c->opts.admin_timeout_ms) < 0 ||
 	    pthread_create(&d->thread, NULL, run, d) != 0)
@@ -246,9 +246,9 @@ void fakedev_free(struct udk_nvme_ctrlr *c, struct fakedev *d)
 	__atomic_store_n(&d->stop, true, __ATOMIC_RELEASE);
 	pthread_join(d->thread, NULL);
 	nvme_qpair_fini(&c->admin);
-	udk_dma_free(c->idc);
-	udk_dma_free(c->scratch);
-	udk_dma_free(c->aer_log);
+	udk_mem_default_free(c->idc);
+	udk_mem_default_free(c->scratch);
+	udk_mem_default_free(c->aer_log);
 	free(c->ns);
 	free(c->qid_used);
 	pthread_mutex_destroy(&c->lock);

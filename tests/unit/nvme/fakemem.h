@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* fakemem.h - udk DMA memory without hugepages or a device, for the nvme
  * tests: a --no-huge lib/mem heap made the process's default, whose segments
- * get IOVA = VA + FAKE_IOVA_OFFSET, so udk_dma_zmalloc() and lib/mem's
+ * get IOVA = VA + FAKE_IOVA_OFFSET, so udk_mem_default_zmalloc() and lib/mem's
  * lock-free udk_virt2iova() work as they do in the EAL, and a fake device
  * finds a buffer from its IOVA. */
 #ifndef UDK_TEST_NVME_FAKEMEM_H

@@ -26,7 +26,7 @@ static uint64_t fake_v2i(void *ctx, const void *p)
 
 	(void)ctx;
 	if (v >= hole_start && v < hole_end)
-		return UDK_BAD_IOVA;
+		return UDK_IOVA_BAD;
 	return FAKE_IOVA_BASE + v;
 }
 

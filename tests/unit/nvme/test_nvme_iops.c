@@ -171,13 +171,13 @@ static void test_other_map(void)
 	CU_ASSERT(run(r, 64, 8) == 0);
 	CU_ASSERT(r->completed == 64);
 
-	def = udk_dma_zmalloc(4096, 4096, UDK_SOCKET_ANY);
+	def = udk_mem_default_zmalloc(4096, 4096, UDK_SOCKET_ANY);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(def);
 	udk_last_error_clear();
 	CU_ASSERT_EQUAL(udk_nvme_ns_read(&r->qp, &r->ns, def, 0, 8, io_cb, r), -UDK_ENOTMAPPED);
 	CU_ASSERT(strstr(udk_last_error(), "not DMA memory of the controller's map") != NULL);
 	CU_ASSERT_EQUAL(udk_nvme_ctrlr_mem(&r->c), other);
-	udk_dma_free(def);
+	udk_mem_default_free(def);
 	rig_free(r);
 	udk_mem_destroy(other);
 }

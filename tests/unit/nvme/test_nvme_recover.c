@@ -84,14 +84,14 @@ static bool rig_up(struct rig *r, enum udk_nvme_timeout_action action)
 	udk_nvme_qpair_opts_init(&qo, sizeof(qo));
 	qo.qsize = 16;
 	qo.timeout_ms = 1000; /* a stalled device thread must not look like a timeout */
-	r->buf = udk_dma_zmalloc(4096, 4096, UDK_SOCKET_ANY);
+	r->buf = udk_mem_default_zmalloc(4096, 4096, UDK_SOCKET_ANY);
 	return r->buf != NULL && udk_nvme_qpair_create(r->c, &qo, &r->qp) == 0 &&
 	       udk_nvme_ctrlr_ns(r->c, 1, &r->ns) == 0;
 }
 
 static void rig_down(struct rig *r)
 {
-	udk_dma_free(r->buf);
+	udk_mem_default_free(r->buf);
 	fakedev_free(r->c, r->d);
 }
 
