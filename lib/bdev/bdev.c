@@ -660,7 +660,9 @@ static int io_submit(struct udk_bdev_channel *ch, enum udk_bdev_io_type type,
 		if (unlikely(ch->nb_bounce_free == 0))
 			return -EAGAIN;
 		io->bounce = ch->bounce[--ch->nb_bounce_free];
-		io->user_iov = iov;
+		/* io->one is about to hold the bounce buffer: keep the caller's. */
+		io->user_one = io->one;
+		io->user_iov = iov == &io->one ? &io->user_one : iov;
 		io->user_iovcnt = iovcnt;
 		if (type == UDK_BDEV_IO_WRITE)
 			bdev_iov_to_buf(io->bounce, iov, iovcnt, bdev_io_bytes(io));

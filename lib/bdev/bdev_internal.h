@@ -84,6 +84,7 @@ struct bdev_io {
 	int iovcnt;
 	const struct iovec *user_iov; /* the caller's, when bounced (copied back on read) */
 	int user_iovcnt;
+	struct iovec user_one; /* the caller's single buffer, when bounced */
 	struct iovec one;    /* the single buffer of read/write, or the bounce buffer */
 	void *bounce;        /* the bounce buffer held, or NULL */
 	udk_bdev_cb cb;
@@ -91,6 +92,7 @@ struct bdev_io {
 	int status;
 	struct bdev_io *next; /* free stack or done queue */
 	void *priv;          /* the backend's */
+	uint64_t cursor;     /* the backend's: progress of a request in steps */
 };
 
 struct udk_bdev_channel {

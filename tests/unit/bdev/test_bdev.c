@@ -10,34 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "udk_bdev.h"
 #include "../common/unit.h"
-
-struct done {
-	int n;
-	int status;
-};
-
-static void on_done(void *arg, int status)
-{
-	struct done *d = arg;
-
-	d->n++;
-	d->status = status;
-}
-
-static void fill(uint8_t *p, size_t len, unsigned seed)
-{
-	for (size_t i = 0; i < len; i++)
-		p[i] = (uint8_t)(seed * 31 + i * 7 + (i >> 9));
-}
-
-/* Poll until d has n completions (or give up after many polls). */
-static void wait_for(struct udk_bdev_channel *ch, struct done *d, int n)
-{
-	for (int i = 0; i < 1000000 && d->n < n; i++)
-		udk_bdev_channel_poll(ch, 0);
-}
+#include "bdevtest.h"
 
 static void test_create_checks(void)
 {
