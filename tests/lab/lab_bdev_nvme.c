@@ -9,6 +9,10 @@
  * command's 65536 blocks) reads back zeroes with its neighbours intact;
  * deallocate; two channels on two lcores at once; bad input refused before
  * the device; channel_put with reads in flight; destroy with a channel open.
+ * Last, the second controller is given back (udk_pci_dev_remove(), the steps
+ * of a hot-unplug): its bdev gets REMOVE from lib/pci's event, its reads end
+ * once each (done or -UDK_EREMOVED), new I/O is refused; the first bdev is
+ * not disturbed.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -22,6 +26,7 @@
 #include "udk_eal.h"
 #include "udk_mem.h"
 #include "udk_nvme.h"
+#include "udk_pci.h"
 #include "udk_util.h"
 
 #define AREA 4096u /* blocks per pass */
@@ -236,6 +241,54 @@ static void on_event(struct udk_bdev *b, enum udk_bdev_event ev, void *arg)
 	s->remove += ev == UDK_BDEV_EVENT_REMOVE;
 }
 
+struct ucount {
+	int done, ok, removed, other;
+};
+
+static void unplug_cb(void *arg, int status)
+{
+	struct ucount *u = arg;
+
+	u->done++;
+	u->ok += status == 0;
+	u->removed += status == -UDK_EREMOVED;
+	u->other += status != 0 && status != -UDK_EREMOVED;
+}
+
+/* The second controller given back under a bdev with reads in flight. */
+static void unplug(struct udk_nvme_ctrlr *c1, const struct seen *first)
+{
+	struct udk_bdev *b;
+	struct udk_bdev_channel *ch;
+	struct seen seen = {0};
+	struct ucount u = {0};
+	uint8_t *buf;
+
+	REQUIRE(udk_bdev_nvme_create("nvme1n1", c1, 1, &b) == 0);
+	CHECK(udk_bdev_event_register(b, on_event, &seen) == 0);
+	REQUIRE(udk_bdev_channel_get(b, &ch) == 0);
+	buf = udk_mem_zmalloc(udk_bdev_mem(b), 16 * 4096, 4096, UDK_SOCKET_ANY);
+	REQUIRE(buf != NULL);
+	for (int i = 0; i < 16; i++)
+		CHECK(udk_bdev_read(ch, buf + i * 4096, (uint64_t)i * 8, 8, unplug_cb, &u) == 0);
+	udk_bdev_channel_poll(ch, 0); /* to the device */
+	CHECK(udk_pci_dev_remove(udk_eal_device(1)) == 0);
+	CHECK_MSG(seen.remove == 1, "REMOVE events: %d", seen.remove);
+	CHECK(first->remove == 0);
+	while (u.done < 16)
+		udk_bdev_channel_poll(ch, 0);
+	printf("controller 2 given back with 16 reads in flight: %d ended, %d ok, %d "
+	       "-UDK_EREMOVED, %d otherwise; REMOVE events %d\n", u.done, u.ok, u.removed,
+	       u.other, seen.remove);
+	CHECK(u.done == 16 && u.ok + u.removed == 16);
+	CHECK(udk_bdev_read(ch, buf, 0, 8, unplug_cb, &u) == -UDK_EREMOVED);
+	udk_bdev_channel_put(ch);
+	CHECK(u.done == 16);
+	CHECK(udk_bdev_channel_get(b, &ch) == -UDK_EREMOVED);
+	udk_mem_free(udk_bdev_mem(b), buf);
+	CHECK(udk_bdev_destroy(b) == 0 && seen.remove == 1);
+}
+
 /* 4 KiB random reads at queue depth qd for about a second, zero copy. */
 static double rand_read_iops(struct udk_bdev *bdev, struct udk_bdev_channel *ch, int qd)
 {
@@ -269,8 +322,8 @@ static double rand_read_iops(struct udk_bdev *bdev, struct udk_bdev_channel *ch,
 
 int main(void)
 {
-	const char *bdf;
-	struct udk_nvme_ctrlr *c;
+	const char *bdf, *bdf2;
+	struct udk_nvme_ctrlr *c, *c1;
 	struct udk_nvme_ctrlr_info ci;
 	struct udk_nvme_ns *ns;
 	struct udk_nvme_qpair *raw;
@@ -279,17 +332,21 @@ int main(void)
 	struct udk_bdev_stats st0, st1;
 	struct udk_bdev_channel *ch, *ch2;
 	struct seen seen = {0};
-	char drv[64] = "";
+	char drv[64] = "", drv2[64] = "";
 
 	setvbuf(stdout, NULL, _IONBF, 0);
 	lab_require_guest();
 	bdf = lab_env_require("UDK_LAB_NVME");
+	bdf2 = lab_env_require("UDK_LAB_NVME2");
 	lab_device_driver(bdf, drv, sizeof(drv));
-	REQUIRE(lab_bind_vfio(bdf) == 0);
-	char *argv[] = {"lab", "-l", "0,1", "-m", "160", "-a", (char *)bdf, NULL};
-	REQUIRE(udk_eal_init(7, argv) == 7);
+	lab_device_driver(bdf2, drv2, sizeof(drv2));
+	REQUIRE(lab_bind_vfio(bdf) == 0 && lab_bind_vfio(bdf2) == 0);
+	char *argv[] = {"lab", "-l", "0,1", "-m", "160", "-a", (char *)bdf, "-a", (char *)bdf2,
+			NULL};
+	REQUIRE(udk_eal_init(9, argv) == 9);
 	REQUIRE(lab_backend_ok(udk_eal_dmamap()));
 	REQUIRE(udk_nvme_ctrlr_attach(udk_eal_device(0), NULL, &c) == 0);
+	REQUIRE(udk_nvme_ctrlr_attach(udk_eal_device(1), NULL, &c1) == 0);
 	udk_nvme_ctrlr_info(c, &ci);
 	REQUIRE(udk_nvme_ctrlr_ns(c, 1, &ns) == 0);
 	REQUIRE(udk_nvme_qpair_create(c, NULL, &raw) == 0);
@@ -421,6 +478,11 @@ int main(void)
 	       (unsigned long long)st1.errors, st1.channels);
 	CHECK(st1.channels == 1 && st1.errors == 0);
 
+	/* The other controller goes away: this bdev does not notice. */
+	unplug(c1, &seen);
+	CHECK(sync_io(ch, UDK_BDEV_IO_READ, rb, 0, 8) == 0 &&
+	      lab_pattern_check(rb, 0, 8, info.block_size, 0xa) < 0);
+
 	/* Destroy with a channel open: REMOVE, -EBUSY; after the put, gone. */
 	CHECK(udk_bdev_destroy(b) == -EBUSY && seen.remove == 1);
 	CHECK(udk_bdev_read(ch, rb, 0, 1, io_cb, &none) == -UDK_EREMOVED);
@@ -431,7 +493,9 @@ int main(void)
 
 	udk_nvme_qpair_destroy(raw);
 	udk_nvme_ctrlr_detach(c);
+	udk_nvme_ctrlr_detach(c1);
 	udk_eal_cleanup();
 	lab_bind(bdf, drv);
+	lab_bind(bdf2, drv2);
 	return lab_result();
 }
