@@ -281,6 +281,80 @@ static void test_block_device(void)
 	free(zero);
 }
 
+/* ramfs (root only): no O_DIRECT and no fallocate at all, so the buffered
+ * path, write zeroes by writing zeroes (64 KiB at a time: 300 blocks take
+ * three writes) and deallocate ending with -ENOTSUP. */
+static void test_ramfs(void)
+{
+	char dir[] = "/tmp/udk-bdev-ramfs-XXXXXX", path[64], cmd[128];
+	struct udk_bdev *b;
+	struct udk_bdev_channel *ch;
+	struct udk_bdev_info info;
+	struct udk_bdev_stats st;
+	struct done d = {0};
+	uint8_t *raw = malloc(400 * BS + 1), *buf = raw + 1, *chk = malloc(400 * BS);
+	int fd;
+
+	if (geteuid() != 0 || mkdtemp(dir) == NULL) {
+		printf("(not root: skipped) ");
+		goto out;
+	}
+	snprintf(cmd, sizeof(cmd), "mount -t ramfs none %s 2>/dev/null", dir);
+	if (system(cmd) != 0) {
+		printf("(no ramfs: skipped) ");
+		rmdir(dir);
+		goto out;
+	}
+	snprintf(path, sizeof(path), "%s/disk", dir);
+	fd = open(path, O_CREAT | O_RDWR, 0600);
+	CU_ASSERT_FATAL(fd >= 0 && ftruncate(fd, NBLK * BS) == 0);
+	close(fd);
+	CU_ASSERT_EQUAL_FATAL(udk_bdev_file_create("ram", path, 0, false, &b), 0);
+	udk_bdev_info(b, &info);
+	CU_ASSERT_EQUAL(info.buf_align, 1); /* buffered */
+	CU_ASSERT_EQUAL_FATAL(udk_bdev_channel_get(b, &ch), 0);
+	fill(buf, 400 * BS, 5);
+	CU_ASSERT_EQUAL(udk_bdev_write(ch, buf, 50, 400, on_done, &d), 0);
+	wait_for(ch, &d, 1);
+	CU_ASSERT_EQUAL(d.status, 0);
+	CU_ASSERT_EQUAL(udk_bdev_write_zeroes(ch, 100, 300, on_done, &d), 0);
+	wait_for(ch, &d, 2);
+	CU_ASSERT_EQUAL(d.status, 0);
+	CU_ASSERT_EQUAL(udk_bdev_deallocate(ch, 60, 1, on_done, &d), 0);
+	wait_for(ch, &d, 3);
+	CU_ASSERT_EQUAL(d.status, -ENOTSUP);
+	/* Once known, write zeroes goes straight to the writes. */
+	CU_ASSERT_EQUAL(udk_bdev_write_zeroes(ch, 420, 10, on_done, &d), 0);
+	wait_for(ch, &d, 4);
+	CU_ASSERT_EQUAL(d.status, 0);
+	udk_bdev_channel_put(ch);
+	CU_ASSERT_EQUAL(udk_bdev_stats(b, &st), 0);
+	CU_ASSERT_EQUAL(st.bounced, 0);
+	CU_ASSERT_EQUAL(st.errors, 1);
+	CU_ASSERT_EQUAL(udk_bdev_destroy(b), 0);
+
+	pread_file(path, chk, 400 * BS, 50 * BS);
+	CU_ASSERT(memcmp(chk, buf, 50 * BS) == 0);             /* 50..99 */
+	for (size_t i = 50 * BS; i < 350 * BS; i++)            /* 100..399 */
+		if (chk[i] != 0) {
+			CU_FAIL("write zeroes left data");
+			break;
+		}
+	CU_ASSERT(memcmp(chk + 350 * BS, buf + 350 * BS, 20 * BS) == 0); /* 400..419 */
+	for (size_t i = 370 * BS; i < 380 * BS; i++)           /* 420..429 */
+		if (chk[i] != 0) {
+			CU_FAIL("second write zeroes left data");
+			break;
+		}
+	CU_ASSERT(memcmp(chk + 380 * BS, buf + 380 * BS, 20 * BS) == 0); /* 430..449 */
+	snprintf(cmd, sizeof(cmd), "umount %s", dir);
+	CU_ASSERT_EQUAL(system(cmd), 0);
+	rmdir(dir);
+out:
+	free(raw);
+	free(chk);
+}
+
 int main(void)
 {
 	static const struct unit_test t[] = {
@@ -289,6 +363,7 @@ int main(void)
 		{"data_tmpfs", test_data_tmpfs},
 		{"read_only", test_read_only},
 		{"block_device", test_block_device},
+		{"ramfs", test_ramfs},
 	};
 	struct io_uring ring;
 	struct stat st;
