@@ -29,6 +29,16 @@ static inline void wait_for(struct udk_bdev_channel *ch, struct done *d, int n)
 		udk_bdev_channel_poll(ch, 0);
 }
 
+/* The status of the I/O that the call returning rc queued, once it ended
+ * (polled for), or rc when the call refused it. */
+static inline int ended(struct udk_bdev_channel *ch, struct done *d, int rc)
+{
+	if (rc != 0)
+		return rc;
+	wait_for(ch, d, d->n + 1);
+	return d->status;
+}
+
 /* Bytes that differ with the seed and along the buffer. */
 static inline void fill(uint8_t *p, size_t len, unsigned seed)
 {

@@ -86,7 +86,7 @@ static void data_test(int i)
 	uint8_t *al, *raw = malloc(16 * BS + 1), *un, *chk = malloc(16 * BS), *zero = calloc(1, 16 * BS);
 	uint8_t a[100], c[1000], e[948];
 	struct iovec rv[3] = {{a, sizeof(a)}, {c, sizeof(c)}, {e, sizeof(e)}};
-	int n = 0;
+	int n;
 
 	CU_ASSERT_FATAL(posix_memalign((void **)&al, 4096, 16 * BS) == 0);
 	un = raw + 1; /* never aligned */
@@ -110,17 +110,12 @@ static void data_test(int i)
 	CU_ASSERT(memcmp(chk, al, 16 * BS) == 0);
 	pread_file(paths[i], chk, 16 * BS, 100 * BS);
 	CU_ASSERT(memcmp(chk, un, 16 * BS) == 0);
-	n = 2;
 
 	/* Read back through the bdev: unaligned buffer, then a vector. */
 	memset(raw, 0, 16 * BS + 1);
-	CU_ASSERT_EQUAL(udk_bdev_read(ch, un, 10, 16, on_done, &d), 0);
-	wait_for(ch, &d, ++n);
-	CU_ASSERT_EQUAL(d.status, 0);
+	CU_ASSERT_EQUAL(ended(ch, &d, udk_bdev_read(ch, un, 10, 16, on_done, &d)), 0);
 	CU_ASSERT(memcmp(un, al, 16 * BS) == 0);
-	CU_ASSERT_EQUAL(udk_bdev_readv(ch, rv, 3, 12, 4, on_done, &d), 0);
-	wait_for(ch, &d, ++n);
-	CU_ASSERT_EQUAL(d.status, 0);
+	CU_ASSERT_EQUAL(ended(ch, &d, udk_bdev_readv(ch, rv, 3, 12, 4, on_done, &d)), 0);
 	CU_ASSERT(memcmp(a, al + 2 * BS, sizeof(a)) == 0);
 	CU_ASSERT(memcmp(c, al + 2 * BS + sizeof(a), sizeof(c)) == 0);
 	CU_ASSERT(memcmp(e, al + 2 * BS + sizeof(a) + sizeof(c), sizeof(e)) == 0);
@@ -129,15 +124,9 @@ static void data_test(int i)
 	CU_ASSERT_EQUAL(st.bounced, info.buf_align > 1 ? 3u : 0u);
 
 	/* Write zeroes over 12..13, deallocate 20..23; flush. */
-	CU_ASSERT_EQUAL(udk_bdev_write_zeroes(ch, 12, 2, on_done, &d), 0);
-	wait_for(ch, &d, ++n);
-	CU_ASSERT_EQUAL(d.status, 0);
-	CU_ASSERT_EQUAL(udk_bdev_deallocate(ch, 20, 4, on_done, &d), 0);
-	wait_for(ch, &d, ++n);
-	CU_ASSERT_EQUAL(d.status, 0);
-	CU_ASSERT_EQUAL(udk_bdev_flush(ch, on_done, &d), 0);
-	wait_for(ch, &d, ++n);
-	CU_ASSERT_EQUAL(d.status, 0);
+	CU_ASSERT_EQUAL(ended(ch, &d, udk_bdev_write_zeroes(ch, 12, 2, on_done, &d)), 0);
+	CU_ASSERT_EQUAL(ended(ch, &d, udk_bdev_deallocate(ch, 20, 4, on_done, &d)), 0);
+	CU_ASSERT_EQUAL(ended(ch, &d, udk_bdev_flush(ch, on_done, &d)), 0);
 	pread_file(paths[i], chk, 16 * BS, 10 * BS);
 	CU_ASSERT(memcmp(chk, al, 2 * BS) == 0);
 	CU_ASSERT(memcmp(chk + 2 * BS, zero, 2 * BS) == 0);
@@ -145,12 +134,11 @@ static void data_test(int i)
 	CU_ASSERT(memcmp(chk + 10 * BS, zero, 4 * BS) == 0);
 	CU_ASSERT(memcmp(chk + 14 * BS, al + 14 * BS, 2 * BS) == 0);
 	/* The last block, and nothing past it. */
-	CU_ASSERT_EQUAL(udk_bdev_write(ch, al, NBLK - 1, 1, on_done, &d), 0);
+	CU_ASSERT_EQUAL(ended(ch, &d, udk_bdev_write(ch, al, NBLK - 1, 1, on_done, &d)), 0);
 	CU_ASSERT_EQUAL(udk_bdev_write(ch, al, NBLK - 1, 2, on_done, &d), -ERANGE);
-	wait_for(ch, &d, ++n);
-	CU_ASSERT_EQUAL(d.status, 0);
 
 	/* Put with 32 writes in flight: each ends once, and is in the file. */
+	n = d.n;
 	for (int k = 0; k < 32; k++)
 		CU_ASSERT_EQUAL(udk_bdev_write(ch, un, 200 + 16 * k, 16, on_done, &d), k < 8 ||
 				info.buf_align == 1 ? 0 : -EAGAIN); /* 8 bounce buffers */
@@ -253,18 +241,12 @@ static void test_block_device(void)
 	CU_ASSERT_FATAL(posix_memalign((void **)&buf, 4096, 8 * 4096) == 0);
 	fill(buf, 8 * 4096, 9);
 	CU_ASSERT_EQUAL_FATAL(udk_bdev_channel_get(b, &ch), 0);
-	CU_ASSERT_EQUAL(udk_bdev_write(ch, buf, 100, 8, on_done, &d), 0);
-	wait_for(ch, &d, 1);
-	CU_ASSERT_EQUAL(d.status, 0);
-	CU_ASSERT_EQUAL(udk_bdev_write_zeroes(ch, 101, 2, on_done, &d), 0);
-	wait_for(ch, &d, 2);
-	CU_ASSERT_EQUAL(d.status, 0);
+	CU_ASSERT_EQUAL(ended(ch, &d, udk_bdev_write(ch, buf, 100, 8, on_done, &d)), 0);
+	CU_ASSERT_EQUAL(ended(ch, &d, udk_bdev_write_zeroes(ch, 101, 2, on_done, &d)), 0);
 	CU_ASSERT_EQUAL(udk_bdev_deallocate(ch, 105, 1, on_done, &d), 0);
 	wait_for(ch, &d, 3);
 	CU_ASSERT(d.status == 0 || d.status == -ENOTSUP);
-	CU_ASSERT_EQUAL(udk_bdev_flush(ch, on_done, &d), 0);
-	wait_for(ch, &d, 4);
-	CU_ASSERT_EQUAL(d.status, 0);
+	CU_ASSERT_EQUAL(ended(ch, &d, udk_bdev_flush(ch, on_done, &d)), 0);
 	udk_bdev_channel_put(ch);
 	CU_ASSERT_EQUAL(udk_bdev_destroy(b), 0);
 	snprintf(cmd, sizeof(cmd), "losetup -d %s", dev);
@@ -314,19 +296,11 @@ static void test_ramfs(void)
 	CU_ASSERT_EQUAL(info.buf_align, 1); /* buffered */
 	CU_ASSERT_EQUAL_FATAL(udk_bdev_channel_get(b, &ch), 0);
 	fill(buf, 400 * BS, 5);
-	CU_ASSERT_EQUAL(udk_bdev_write(ch, buf, 50, 400, on_done, &d), 0);
-	wait_for(ch, &d, 1);
-	CU_ASSERT_EQUAL(d.status, 0);
-	CU_ASSERT_EQUAL(udk_bdev_write_zeroes(ch, 100, 300, on_done, &d), 0);
-	wait_for(ch, &d, 2);
-	CU_ASSERT_EQUAL(d.status, 0);
-	CU_ASSERT_EQUAL(udk_bdev_deallocate(ch, 60, 1, on_done, &d), 0);
-	wait_for(ch, &d, 3);
-	CU_ASSERT_EQUAL(d.status, -ENOTSUP);
+	CU_ASSERT_EQUAL(ended(ch, &d, udk_bdev_write(ch, buf, 50, 400, on_done, &d)), 0);
+	CU_ASSERT_EQUAL(ended(ch, &d, udk_bdev_write_zeroes(ch, 100, 300, on_done, &d)), 0);
+	CU_ASSERT_EQUAL(ended(ch, &d, udk_bdev_deallocate(ch, 60, 1, on_done, &d)), -ENOTSUP);
 	/* Once known, write zeroes goes straight to the writes. */
-	CU_ASSERT_EQUAL(udk_bdev_write_zeroes(ch, 420, 10, on_done, &d), 0);
-	wait_for(ch, &d, 4);
-	CU_ASSERT_EQUAL(d.status, 0);
+	CU_ASSERT_EQUAL(ended(ch, &d, udk_bdev_write_zeroes(ch, 420, 10, on_done, &d)), 0);
 	udk_bdev_channel_put(ch);
 	CU_ASSERT_EQUAL(udk_bdev_stats(b, &st), 0);
 	CU_ASSERT_EQUAL(st.bounced, 0);
