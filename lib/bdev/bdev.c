@@ -47,6 +47,11 @@ static struct udk_bdev *reg_find(const char *name)
 	return NULL;
 }
 
+__attribute__((constructor)) static void bdev_init(void)
+{
+	bdev_telemetry_init();
+}
+
 const char *udk_bdev_io_type_name(enum udk_bdev_io_type t)
 {
 	static const char *const names[UDK_BDEV_IO_TYPE_COUNT] = {

@@ -137,6 +137,10 @@ void bdev_notify_remove(struct udk_bdev *bdev);
 void bdev_iov_to_buf(void *buf, const struct iovec *iov, int iovcnt, size_t len);
 void bdev_buf_to_iov(const struct iovec *iov, int iovcnt, const void *buf, size_t len);
 
+/* Register the "bdevs" telemetry command (bdev_telemetry.c).  Called from
+ * bdev.c's constructor, so that a static link that keeps the core keeps it. */
+void bdev_telemetry_init(void);
+
 #define BDEV_LOG(level, ...) udk_log(level, "bdev", __VA_ARGS__)
 
 #endif

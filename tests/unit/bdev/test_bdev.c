@@ -12,6 +12,7 @@
 
 #include "../common/unit.h"
 #include "bdevtest.h"
+#include "udk_telemetry.h"
 
 static void test_create_checks(void)
 {
@@ -501,6 +502,35 @@ static void test_events_and_destroy(void)
 	CU_ASSERT_PTR_NULL(udk_bdev_get("mev"));
 }
 
+/* The "bdevs" telemetry command shows each bdev and its counters. */
+static void test_telemetry(void)
+{
+	struct udk_bdev *b;
+	struct udk_bdev_channel *ch;
+	struct done d = {0};
+	uint8_t buf[4 * 512];
+	const char *req = "{\"cmd\":\"bdevs\"}";
+	char *a = NULL;
+	size_t len;
+
+	CU_ASSERT_EQUAL_FATAL(udk_bdev_malloc_create("mtel", 32, 512, &b), 0);
+	CU_ASSERT_EQUAL_FATAL(udk_bdev_channel_get(b, &ch), 0);
+	CU_ASSERT_EQUAL(ended(ch, &d, udk_bdev_write(ch, buf, 0, 4, on_done, &d)), 0);
+	CU_ASSERT_EQUAL(ended(ch, &d, udk_bdev_write(ch, buf, 4, 4, on_done, &d)), 0);
+	CU_ASSERT_EQUAL(ended(ch, &d, udk_bdev_read(ch, buf, 0, 2, on_done, &d)), 0);
+	CU_ASSERT_EQUAL_FATAL(udk_telemetry_handle(req, strlen(req), &a, &len), 0);
+	printf("%s", a);
+	CU_ASSERT_PTR_NOT_NULL(strstr(a, "\"name\":\"mtel\",\"backend\":\"malloc\","
+				      "\"block_size\":512,\"num_blocks\":32,\"read_only\":false,"
+				      "\"removed\":false,\"channels\":1,\"ops\":{\"read\":1,"
+				      "\"write\":2,\"flush\":0,\"write_zeroes\":0,"
+				      "\"deallocate\":0},\"bytes_read\":1024,"
+				      "\"bytes_written\":4096,\"errors\":0,\"bounced\":0"));
+	free(a);
+	udk_bdev_channel_put(ch);
+	CU_ASSERT_EQUAL(udk_bdev_destroy(b), 0);
+}
+
 int main(void)
 {
 	static const struct unit_test t[] = {
@@ -515,6 +545,7 @@ int main(void)
 		{"put_ends_in_flight", test_put_ends_in_flight},
 		{"stats", test_stats},
 		{"events_and_destroy", test_events_and_destroy},
+		{"telemetry", test_telemetry},
 	};
 
 	unit_quiet_logs();
