@@ -2,7 +2,7 @@
 /* udk_bdev.h - block devices: one handle per device, per-thread I/O channels,
  * asynchronous read/write/flush/write-zeroes/deallocate with completion
  * callbacks, over backends (nvme: a namespace through udk's NVMe driver;
- * malloc: RAM; null: completes at once; file: a file or kernel block device
+ * malloc: RAM; null: keeps nothing, completes at the next poll; file: a file or kernel block device
  * through io_uring).  The targets (udk-nvmf-tgt, udk-vhost-blk) serve bdevs.
  *
  * Threads: the control calls (create, destroy, lookup, channel get/put, event
@@ -125,7 +125,8 @@ int udk_bdev_nvme_create(const char *name, struct udk_nvme_ctrlr *ctrlr, uint32_
 /* ---- channels ---- */
 
 /* A channel for the calling thread: 0, -EINVAL, -ENOMEM, -EAGAIN (the device
- * has no more queues), -UDK_EREMOVED, or the backend's code.  A thread may hold one channel per bdev. */
+ * has no more queues), -UDK_EREMOVED, or the backend's code.  A thread may
+ * hold one channel per bdev. */
 int udk_bdev_channel_get(struct udk_bdev *bdev, struct udk_bdev_channel **out);
 /* Completes what is in flight (polling up to the backend's timeout), calls
  * the callbacks of what cannot complete with -ECANCELED, and frees it.  The
