@@ -2,8 +2,9 @@
 /* udk_bdev.h - block devices: one handle per device, per-thread I/O channels,
  * asynchronous read/write/flush/write-zeroes/deallocate with completion
  * callbacks, over backends (nvme: a namespace through udk's NVMe driver;
- * malloc: RAM; null: keeps nothing, completes at the next poll; file: a file or kernel block device
- * through io_uring).  The targets (udk-nvmf-tgt, udk-vhost-blk) serve bdevs.
+ * malloc: RAM; null: keeps nothing, completes at the next poll; file: a file
+ * or kernel block device through io_uring).  The targets (udk-nvmf-tgt,
+ * udk-vhost-blk) serve bdevs.  Guide: doc/bdev.md.
  *
  * Threads: the control calls (create, destroy, lookup, channel get/put, event
  * registration) are thread-safe against each other.  A channel belongs to the
