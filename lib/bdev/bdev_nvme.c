@@ -40,8 +40,8 @@ static bool nvme_zero_copy(const struct udk_bdev *bdev, const struct iovec *iov,
 	/* One piece, dword aligned (§4.3), whose first and last bytes the
 	 * controller's heap translates (one allocation: the pages between do). */
 	return iovcnt == 1 && ((uintptr_t)p & 3) == 0 &&
-	       udk_mem_virt2iova(n->mem, p) != UDK_BAD_IOVA &&
-	       udk_mem_virt2iova(n->mem, p + iov[0].iov_len - 1) != UDK_BAD_IOVA;
+	       udk_mem_virt2iova(n->mem, p) != UDK_IOVA_BAD &&
+	       udk_mem_virt2iova(n->mem, p + iov[0].iov_len - 1) != UDK_IOVA_BAD;
 }
 
 static void *nvme_bounce_alloc(struct udk_bdev *bdev, size_t len)

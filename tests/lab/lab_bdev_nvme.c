@@ -206,7 +206,7 @@ static int worker(void *arg)
 static long raw_verify(struct udk_nvme_qpair *qp, struct udk_nvme_ns *ns, uint64_t lba,
 		       uint32_t nlb, uint32_t bs, uint32_t max, uint64_t seed)
 {
-	uint8_t *b = udk_dma_zmalloc((size_t)max * bs, 4096, UDK_SOCKET_ANY);
+	uint8_t *b = udk_mem_default_zmalloc((size_t)max * bs, 4096, UDK_SOCKET_ANY);
 	long bad = b == NULL ? -2 : -1;
 
 	for (uint32_t done = 0; bad == -1 && done < nlb; done += max) {
@@ -217,7 +217,7 @@ static long raw_verify(struct udk_nvme_qpair *qp, struct udk_nvme_ns *ns, uint64
 		else if ((bad = lab_pattern_check(b, lba + done, n, bs, seed)) >= 0)
 			bad += (long)(lba + done);
 	}
-	udk_dma_free(b);
+	udk_mem_default_free(b);
 	return bad;
 }
 
