@@ -10,6 +10,8 @@ PACKAGES=(
 	# build
 	build-essential meson ninja-build pkg-config
 	libhugetlbfs-dev libnuma-dev libcunit1-dev
+	# lib/bdev's file backend: files and kernel block devices through io_uring
+	liburing-dev
 	# udk-fwd --pcap
 	libpcap-dev
 	# udk-top: parses the telemetry answers of other processes (required)

@@ -80,9 +80,11 @@ int udk_bdev_walk(int (*fn)(struct udk_bdev *bdev, void *arg), void *arg);
  * e.g. malloc/null/file, where any buffer is used in place). */
 struct udk_mem *udk_bdev_mem(const struct udk_bdev *bdev);
 
-/* Destroy: -EBUSY (with a line naming how many channels are open) while a
- * channel is open.  Sends UDK_BDEV_EVENT_REMOVE to the registered callbacks
- * first. */
+/* Destroy: first sends UDK_BDEV_EVENT_REMOVE to the registered callbacks
+ * (once per bdev), after which channel_get and new I/O get -UDK_EREMOVED;
+ * then -EBUSY (with a line naming how many channels are open) while a channel
+ * is open: their owners put them (I/O already queued still completes) and the
+ * caller destroys again.  0 when the bdev is freed. */
 int udk_bdev_destroy(struct udk_bdev *bdev);
 
 enum udk_bdev_event {
@@ -114,11 +116,12 @@ int udk_bdev_nvme_create(const char *name, struct udk_nvme_ctrlr *ctrlr, uint32_
 
 /* ---- channels ---- */
 
-/* A channel for the calling thread: 0, -ENOMEM, -EAGAIN (the device has no
- * more queues), or the backend's code.  A thread may hold one channel per bdev. */
+/* A channel for the calling thread: 0, -EINVAL, -ENOMEM, -EAGAIN (the device
+ * has no more queues), -UDK_EREMOVED, or the backend's code.  A thread may hold one channel per bdev. */
 int udk_bdev_channel_get(struct udk_bdev *bdev, struct udk_bdev_channel **out);
 /* Completes what is in flight (polling up to the backend's timeout), calls
- * the callbacks of what cannot complete with -ECANCELED, and frees it. */
+ * the callbacks of what cannot complete with -ECANCELED, and frees it.  The
+ * callbacks it runs cannot submit on ch (-ECANCELED).  ch's thread. */
 void udk_bdev_channel_put(struct udk_bdev_channel *ch);
 
 /* Submit to the device what was queued, then run up to max completions' callbacks
@@ -132,10 +135,13 @@ uint32_t udk_bdev_channel_outstanding(const struct udk_bdev_channel *ch);
  * Offsets and lengths in blocks.  Each returns 0 when the I/O was queued (cb
  * then runs exactly once, from a later poll), -EAGAIN when the channel is full
  * (poll, then retry), or, with nothing queued and cb never called: -ERANGE
- * (past the end, or 0 blocks where a length is needed), -E2BIG (more than
- * max_io_blocks), -EINVAL (NULL buffer, iov lengths that do not add up to
- * num_blocks * block_size), -ENOTSUP (type not supported), -EROFS (write to a
- * read-only bdev), -UDK_EREMOVED. */
+ * (past the end, or 0 blocks where a length is needed), -E2BIG (a read or
+ * write of more than max_io_blocks; write_zeroes and deallocate take any
+ * length), -EINVAL (NULL channel, callback or buffer, iov lengths that do not
+ * add up to num_blocks * block_size), -ENOTSUP (type not supported), -EROFS
+ * (write to a read-only bdev), -ECANCELED (ch is being put), -UDK_EREMOVED.
+ * The buffers, and the iov array of readv/writev, stay the caller's and must
+ * stay valid until cb runs. */
 int udk_bdev_read(struct udk_bdev_channel *ch, void *buf, uint64_t offset_blocks,
 		  uint32_t num_blocks, udk_bdev_cb cb, void *arg);
 int udk_bdev_write(struct udk_bdev_channel *ch, const void *buf, uint64_t offset_blocks,
