@@ -209,6 +209,37 @@ def enable(h):
     return st, cap, st2, csts
 
 
+# --check: a good file is summarised; each bad one exits 2 naming the line and the fix.
+def check_config(text):
+    with open('nvmf_test.conf', 'w') as f:
+        f.write(text)
+    p = subprocess.run([TOOL, '--no-huge', '--', '-c', 'nvmf_test.conf', '--check'],
+                       capture_output=True, text=True, timeout=30)
+    return p.returncode, p.stdout + p.stderr
+
+
+GOOD = """listen 127.0.0.1:4420  # comment
+malloc ram0 16
+null n0 8 4096
+subsystem nqn.2026-12.io.udk:a
+  host %s
+  namespace ram0
+  namespace n0 7
+""" % HOST
+rc, out = check_config(GOOD)
+check(rc == 0 and 'namespace 7: bdev n0' in out and 'configuration OK' in out, '--check: a good file', out)
+for text, msg in [
+        (GOOD + 'frobnicate 1\n', 'nvmf_test.conf:8: unknown keyword \'frobnicate\''),
+        (GOOD.replace('  host %s\n' % HOST, ''), 'no host may connect: add \'host NQN\' lines or \'allow-any-host\''),
+        (GOOD.replace('namespace ram0', 'namespace ram1'), 'names bdev \'ram1\', which no line defines'),
+        (GOOD.replace('namespace n0 7', 'namespace ram0'), 'bdev \'ram0\' serves two namespaces'),
+        (GOOD.replace('nqn.2026-12.io.udk:a', 'disk-a'), 'nvmf_test.conf:4: \'subsystem NQN\': an NQN starts with'),
+        (GOOD.replace('null n0 8 4096', 'null n0 8 4000'), 'nvmf_test.conf:3: block size \'4000\''),
+        (GOOD.replace('127.0.0.1:4420', '127.0.0.1'), 'give ADDR:PORT'),
+        (GOOD.replace('n0 7', 'n0 1'), 'NSID 1 is taken')]:
+    rc, out = check_config(text)
+    check(rc == 2 and msg in out, '--check refuses: ' + msg, '%d %s' % (rc, out))
+
 port = free_port()
 logf = open('nvmf_tgt_test.log', 'w+')
 proc = subprocess.Popen([TOOL, '--no-huge', '--no-telemetry', '-m', '64', '--', '--malloc', 'm0:8',

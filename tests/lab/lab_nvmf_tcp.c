@@ -1,0 +1,207 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * lab_nvmf_tcp: the Linux kernel's NVMe/TCP initiator (nvme-tcp through
+ * nvme-cli, unmodified) against udk-nvmf-tgt (from PATH) serving a malloc
+ * bdev on 127.0.0.1:4420: nvme discover lists the subsystem; nvme connect
+ * gives a /dev/nvmeXnY of the bdev's size; a random pattern written with dd
+ * (1 MiB direct writes: R2T/H2CData; 4 KiB ones: in-capsule data) reads back
+ * identical; fio --verify=crc32c write-then-verify passes; nvme disconnect;
+ * the same again with header and data digests (-g -G) and two I/O queues;
+ * a host NQN not on the allow-list is refused; SIGINT stops the target with
+ * exit status 0.
+ */
+#include <dirent.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "labrun.h"
+#include "labutil.h"
+
+#define NQN "nqn.2026-12.io.udk:lab"
+#define HOSTNQN "nqn.2014-08.org.nvmexpress:uuid:0a0b0c0d-1111-2222-3333-444455556666"
+#define OTHER "nqn.2014-08.org.nvmexpress:uuid:0a0b0c0d-9999-2222-3333-444455556666"
+#define LOG "/tmp/udk-nvmf-tgt.log"
+
+static char out[65536];
+
+/* The names of /dev/nvme*n* block devices, space separated. */
+static void nvme_disks(char *buf, size_t len)
+{
+	DIR *d = opendir("/sys/block");
+	struct dirent *e;
+
+	buf[0] = '\0';
+	if (d == NULL)
+		return;
+	while ((e = readdir(d)) != NULL)
+		if (!strncmp(e->d_name, "nvme", 4) && strchr(e->d_name + 4, 'n') != NULL &&
+		    strlen(buf) + strlen(e->d_name) + 2 < len) {
+			strcat(buf, e->d_name);
+			strcat(buf, " ");
+		}
+	closedir(d);
+}
+
+/* Wait for a disk not in before; its name into name.  0 or -1. */
+static int new_disk(const char *before, char *name, size_t len)
+{
+	char now[1024], *p, *save = NULL;
+
+	for (int i = 0; i < 300; i++) {
+		nvme_disks(now, sizeof(now));
+		for (p = strtok_r(now, " ", &save); p != NULL; p = strtok_r(NULL, " ", &save)) {
+			char w[64];
+
+			snprintf(w, sizeof(w), "%s ", p);
+			if (strstr(before, w) == NULL) {
+				snprintf(name, len, "%s", p);
+				usleep(500000); /* let udev make the node */
+				return 0;
+			}
+		}
+		usleep(100000);
+	}
+	return -1;
+}
+
+static int wait_log(const char *text, int secs)
+{
+	for (int i = 0; i < secs * 10; i++) {
+		FILE *f = fopen(LOG, "r");
+		char line[1024];
+		int found = 0;
+
+		while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+			found |= strstr(line, text) != NULL;
+		if (f != NULL)
+			fclose(f);
+		if (found)
+			return 0;
+		usleep(100000);
+	}
+	return -1;
+}
+
+static pid_t start_target(const char *extra)
+{
+	pid_t pid;
+
+	unlink(LOG); /* so wait_log() reads this run's lines only */
+	pid = fork();
+
+	if (pid == 0) {
+		char cmd[1024];
+
+		snprintf(cmd, sizeof(cmd),
+			 "exec udk-nvmf-tgt -m 192 --no-telemetry -- --malloc m0:64 --nqn " NQN
+			 " --listen 127.0.0.1:4420 %s >" LOG " 2>&1", extra);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
+static int stop_target(pid_t pid)
+{
+	int st = -1;
+
+	kill(pid, SIGINT);
+	for (int i = 0; i < 200; i++) {
+		if (waitpid(pid, &st, WNOHANG) == pid)
+			return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+		usleep(100000);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+	return -1;
+}
+
+/* connect, write and verify, disconnect; opts are extra nvme connect options. */
+static void session(const char *opts, const char *what)
+{
+	char before[1024], disk[64] = "", sz[64] = "";
+	int rc;
+
+	printf("---- %s\n", what);
+	nvme_disks(before, sizeof(before));
+	rc = lab_run(out, sizeof(out), "nvme connect -t tcp -a 127.0.0.1 -s 4420 -n " NQN
+		     " --hostnqn " HOSTNQN " %s", opts);
+	CHECK_MSG(rc == 0, "%s: nvme connect exit %d", what, rc);
+	if (rc != 0) {
+		lab_sh("tail -30 " LOG "; dmesg | tail -20");
+		return;
+	}
+	CHECK_MSG(new_disk(before, disk, sizeof(disk)) == 0, "%s: no new /dev/nvme*n* after connect", what);
+	if (disk[0]) {
+		char path[128];
+
+		printf("disk: /dev/%s\n", disk);
+		snprintf(path, sizeof(path), "/sys/block/%s/size", disk);
+		lab_read_file(path, sz, sizeof(sz));
+		CHECK_MSG(!strcmp(sz, "131072"), "%s: /dev/%s has %s sectors, not 131072 (64 MiB)", what, disk, sz);
+		CHECK(lab_run(out, sizeof(out), "dd if=/dev/urandom of=/tmp/nvmf.pat bs=1M count=8 2>&1") == 0);
+		/* 1 MiB writes: the kernel sends them through R2T/H2CData */
+		CHECK_MSG(lab_run(out, sizeof(out), "dd if=/tmp/nvmf.pat of=/dev/%s bs=1M count=8 oflag=direct "
+				  "2>&1", disk) == 0, "%s: dd write 1M", what);
+		CHECK_MSG(lab_run(out, sizeof(out), "dd if=/dev/%s of=/tmp/nvmf.back bs=1M count=8 iflag=direct "
+				  "2>&1 && cmp /tmp/nvmf.pat /tmp/nvmf.back", disk) == 0,
+			  "%s: 8 MiB read back differs", what);
+		/* 4 KiB writes at 16 MiB: in-capsule data */
+		CHECK_MSG(lab_run(out, sizeof(out), "dd if=/tmp/nvmf.pat of=/dev/%s bs=4k count=64 seek=4096 "
+				  "oflag=direct 2>&1 && dd if=/dev/%s of=/tmp/nvmf.back bs=4k count=64 skip=4096 "
+				  "iflag=direct 2>&1 && cmp -n 262144 /tmp/nvmf.pat /tmp/nvmf.back", disk, disk) == 0,
+			  "%s: 4 KiB writes read back differ", what);
+		if (lab_sh("command -v fio >/dev/null") == 0)
+			CHECK_MSG(lab_run(out, sizeof(out), "fio --name=verify --filename=/dev/%s --rw=randwrite "
+					  "--bs=4k --size=32M --offset=32M --ioengine=libaio --iodepth=16 --direct=1 "
+					  "--verify=crc32c --do_verify=1 --verify_fatal=1 2>&1", disk) == 0 &&
+				  strstr(out, "err= 0") != NULL && strstr(out, "verify failed") == NULL,
+				  "%s: fio --verify=crc32c", what);
+	}
+	rc = lab_run(out, sizeof(out), "nvme disconnect -n " NQN);
+	CHECK_MSG(rc == 0 && strstr(out, "disconnected 1 controller") != NULL, "%s: nvme disconnect", what);
+}
+
+int main(void)
+{
+	pid_t pid;
+	int rc;
+
+	setvbuf(stdout, NULL, _IONBF, 0);
+	lab_require_guest();
+	if (lab_sh("command -v nvme >/dev/null") != 0)
+		lab_skip("nvme-cli is not installed (scripts/setup.sh installs it)");
+	lab_sh("ip link set lo up");
+	if (lab_sh("modprobe nvme-tcp") != 0)
+		lab_skip("this guest kernel has no nvme-tcp module");
+
+	pid = start_target("");
+	REQUIRE(pid > 0);
+	if (wait_log("ready", 60) < 0) {
+		lab_sh("cat " LOG);
+		lab_fatal("udk-nvmf-tgt did not become ready in 60 s");
+	}
+	rc = lab_run(out, sizeof(out), "nvme discover -t tcp -a 127.0.0.1 -s 4420 --hostnqn " HOSTNQN);
+	CHECK_MSG(rc == 0 && strstr(out, "subnqn:  " NQN) != NULL && strstr(out, "trsvcid: 4420") != NULL &&
+		  strstr(out, "trtype:  tcp") != NULL, "nvme discover (exit %d)", rc);
+
+	session("", "plain");
+	session("-g -G --nr-io-queues 2", "header and data digests, 2 I/O queues");
+	CHECK(stop_target(pid) == 0);
+	lab_sh("grep -E 'closed|ended|refused' " LOG " | tail -20");
+
+	/* An allow-list without this host: Connect refused, the reason logged. */
+	pid = start_target("--host " HOSTNQN);
+	REQUIRE(pid > 0);
+	REQUIRE(wait_log("ready", 60) == 0);
+	rc = lab_run(out, sizeof(out), "nvme connect -t tcp -a 127.0.0.1 -s 4420 -n " NQN " --hostnqn " OTHER);
+	CHECK_MSG(rc != 0, "a host not on the allow-list connected");
+	CHECK(wait_log("host " OTHER " is not on the allow-list", 5) == 0);
+	CHECK(stop_target(pid) == 0);
+	lab_sh("nvme disconnect -n " NQN " >/dev/null 2>&1");
+	return lab_result();
+}
