@@ -92,6 +92,15 @@ void nvmf_accept(struct nvmf_tgt *t, struct nvmf_listener *l)
 				nvmf_log("accept on %s:%s: %s", l->addr, l->port, strerror(errno));
 			return;
 		}
+		if (t->nconns >= NVMF_MAX_CONNS) {
+			char peer[64];
+
+			peer_name(fd, peer, sizeof(peer));
+			nvmf_log("connection %s refused: %u connections are open, the most this target takes",
+				 peer, t->nconns);
+			close(fd);
+			continue;
+		}
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		c = calloc(1, sizeof(*c));
 		if (c != NULL) {

@@ -20,6 +20,7 @@ struct udk_bdev_channel;
 #define NVMF_MAX_HOSTS 32
 #define NVMF_MAX_LISTEN 8
 #define NVMF_MAX_CTRLR 64
+#define NVMF_MAX_CONNS 256          /* more are refused at accept (a flood costs no more) */
 #define NVMF_MAX_IO_QUEUES 16
 #define NVMF_QUEUE_DEPTH 128        /* CAP.MQES + 1 */
 #define NVMF_ADMIN_DEPTH 32

@@ -398,6 +398,69 @@ try:
     icreq = struct.pack('<BBBBIHBBI', 0, 0, 128, 0, 128, 0, 0, 0, 0) + bytes(112)
     bad('a second ICReq', ['ic', icreq], r'closed: a second ICReq')
 
+    # Data past what the R2T asked for: closed.
+    h = Host(port)
+    h.icreq()
+    st, cntlid, _ = h.connect(NQN)
+    enable(h)
+    h.admin(0x09, cdw10=7, cdw11=0)
+    q = Host(port)
+    q.icreq()
+    q.connect(NQN, qid=1, cntlid=cntlid, sqsize=127)
+    cid, sqe = q.command(struct.pack('<BBHI', 0x01, 0, 0, 1) + bytes(32) + struct.pack('<QI', 0, 7) + bytes(12))
+    struct.pack_into('<QI3xB', sqe, 24, 0, 4096, 0x5a)
+    q.send(q.pdu(4, bytes(sqe)))
+    typ, _, hdr, _ = q.recv_pdu()
+    cccid, ttag, r2to, r2tl = struct.unpack('<HHII', hdr[8:20])
+    check(typ == 9 and r2tl == 4096, 'R2T for a 4 KiB write not in the capsule')
+    q.send(q.pdu(6, struct.pack('<HHIII', cid, ttag, 0, 8192, 0), bytes(8192), 4))
+    try:
+        q.s.settimeout(5)
+        while True:
+            q.recv_pdu()
+    except (EOFError, ConnectionResetError):
+        pass
+    time.sleep(0.2)
+    logf.seek(0)
+    check(re.search(r'closed: H2CData ends at 8192, past the R2T.s 4096', logf.read()) is not None,
+          'H2CData past the R2T -> closed')
+
+    # Keep-alive timeout: a silent host's controller is ended, its queues closed.
+    h.s.close()
+    h = Host(port)
+    h.icreq()
+    st, cntlid, _ = h.connect(NQN, kato=1000)
+    enable(h)
+    h.s.settimeout(6)
+    t0 = time.time()
+    try:
+        h.recv_pdu()
+        closed = False
+    except (EOFError, ConnectionResetError):
+        closed = True
+    except socket.timeout:
+        closed = False
+    waited = time.time() - t0
+    logf.seek(0)
+    check(closed and 1.0 < waited < 4.0 and
+          re.search(r'controller %d .*ended: no command for the keep-alive timeout \(KATO 1000 ms\)' % cntlid,
+                    logf.read()) is not None, 'KATO 1000 ms: a silent host\'s controller ended after %.1f s' % waited)
+
+    # A flood of connections: the ones past the limit are refused, the target lives.
+    flood = []
+    for _ in range(300):
+        try:
+            flood.append(socket.create_connection(('127.0.0.1', port), timeout=5))
+        except OSError:
+            break
+    time.sleep(1)
+    for s in flood:
+        s.close()
+    time.sleep(0.5)
+    logf.seek(0)
+    check(re.search(r'refused: 256 connections are open', logf.read()) is not None,
+          'a flood of 300 connections: those past 256 refused')
+
     # ... and the target still serves.
     a = Host(port)
     a.icreq()
