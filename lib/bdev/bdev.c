@@ -173,14 +173,17 @@ struct udk_bdev *udk_bdev_get(const char *name)
 
 int udk_bdev_walk(int (*fn)(struct udk_bdev *bdev, void *arg), void *arg)
 {
-	struct udk_bdev *b;
+	struct udk_bdev *b, *next;
 	int rc = 0;
 
 	if (fn == NULL)
 		return -EINVAL;
 	reg_acquire();
-	for (b = reg_head; b != NULL && rc == 0; b = b->next)
+	/* next first: fn may destroy the bdev it is given. */
+	for (b = reg_head; b != NULL && rc == 0; b = next) {
+		next = b->next;
 		rc = fn(b, arg);
+	}
 	pthread_mutex_unlock(&reg_lock);
 	return rc;
 }

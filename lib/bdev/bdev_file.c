@@ -29,7 +29,8 @@ struct file_bdev {
 	int fd;
 	bool direct;
 	bool blockdev;
-	uint32_t mem_align;   /* O_DIRECT buffer address and length alignment */
+	uint32_t mem_align;   /* O_DIRECT: what each piece's address must be aligned to */
+	uint32_t len_align;   /* O_DIRECT: what each piece's length must be a multiple of */
 	/* What fallocate() turned out not to do here (set from the channels'
 	 * threads; a stale read costs one -EOPNOTSUPP round). */
 	bool no_zero_range, no_punch_hole;
@@ -49,7 +50,8 @@ static bool file_zero_copy(const struct udk_bdev *bdev, const struct iovec *iov,
 	if (!f->direct)
 		return true;
 	for (int i = 0; i < iovcnt; i++)
-		if (((uintptr_t)iov[i].iov_base | iov[i].iov_len) & (f->mem_align - 1))
+		if (((uintptr_t)iov[i].iov_base & (f->mem_align - 1)) ||
+		    (iov[i].iov_len & (f->len_align - 1)))
 			return false;
 	return true;
 }
@@ -303,6 +305,7 @@ static int file_open(const char *name, const char *path, uint32_t *block_size, b
 		return rc;
 	}
 	f->mem_align = 512;
+	f->len_align = 512;
 	if (S_ISBLK(st.st_mode)) {
 		int lbs = 0;
 
@@ -321,7 +324,7 @@ static int file_open(const char *name, const char *path, uint32_t *block_size, b
 				 "block size 0 or a multiple of %d", name, path, lbs, lbs);
 			return -EINVAL;
 		}
-		f->mem_align = (uint32_t)lbs;
+		f->mem_align = f->len_align = (uint32_t)lbs;
 	} else if (S_ISREG(st.st_mode)) {
 		*bytes = (uint64_t)st.st_size;
 		if (*block_size == 0)
@@ -329,6 +332,8 @@ static int file_open(const char *name, const char *path, uint32_t *block_size, b
 		if (statx(f->fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &stx) == 0 &&
 		    (stx.stx_mask & STATX_DIOALIGN) && stx.stx_dio_mem_align != 0) {
 			f->mem_align = stx.stx_dio_mem_align;
+			if (stx.stx_dio_offset_align > f->len_align)
+				f->len_align = stx.stx_dio_offset_align;
 			if (stx.stx_dio_offset_align > *block_size)
 				f->direct = false; /* blocks smaller than the file system's */
 		}

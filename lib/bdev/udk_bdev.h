@@ -73,7 +73,10 @@ int udk_bdev_info(const struct udk_bdev *bdev, struct udk_bdev_info *info);
 
 /* The bdev named name, or NULL.  Thread-safe. */
 struct udk_bdev *udk_bdev_get(const char *name);
-/* Calls fn for each bdev, in creation order, until it returns non-zero. */
+/* Calls fn for each bdev, in creation order, until it returns non-zero;
+ * returns that value (0 when every call returned 0, -EINVAL when fn is NULL).
+ * fn runs with the registry's lock held: it may look bdevs up and destroy the
+ * bdev it was given, not others. */
 int udk_bdev_walk(int (*fn)(struct udk_bdev *bdev, void *arg), void *arg);
 
 /* The memory that goes to the device without a copy (NULL: none is special,
@@ -91,8 +94,13 @@ enum udk_bdev_event {
 	UDK_BDEV_EVENT_REMOVE, /* the device went away (hot-unplug) or is being destroyed */
 	UDK_BDEV_EVENT_RESIZE,
 };
-/* Called on the thread that noticed the event (control path). */
+/* Called on the thread that noticed the event (control path): the caller of
+ * udk_bdev_destroy(), or lib/pci's hot-plug thread when an nvme bdev's
+ * controller is removed (then with the registry's lock held: hand the work
+ * to the channels' threads, destroy no other bdev).  REMOVE comes once. */
 typedef void (*udk_bdev_event_fn)(struct udk_bdev *bdev, enum udk_bdev_event ev, void *arg);
+/* Up to 8 callbacks per bdev: 0, -EINVAL, -EEXIST (fn and arg already
+ * there), -ENOSPC.  Unregister: 0 or -ENOENT.  Thread-safe. */
 int udk_bdev_event_register(struct udk_bdev *bdev, udk_bdev_event_fn fn, void *arg);
 int udk_bdev_event_unregister(struct udk_bdev *bdev, udk_bdev_event_fn fn, void *arg);
 
@@ -158,13 +166,14 @@ int udk_bdev_deallocate(struct udk_bdev_channel *ch, uint64_t offset_blocks,
 
 /* ---- statistics (any thread; counters summed over channels) ---- */
 struct udk_bdev_stats {
-	uint64_t ops[UDK_BDEV_IO_TYPE_COUNT];
+	uint64_t ops[UDK_BDEV_IO_TYPE_COUNT]; /* completed with status 0, per type */
 	uint64_t bytes_read;
 	uint64_t bytes_written;
-	uint64_t errors;
+	uint64_t errors;     /* completed with a negative status */
 	uint64_t bounced;    /* I/O copied through a bounce buffer */
 	uint32_t channels;   /* open now */
 };
+/* 0 or -EINVAL.  Channels already put still count. */
 int udk_bdev_stats(const struct udk_bdev *bdev, struct udk_bdev_stats *st);
 
 const char *udk_bdev_io_type_name(enum udk_bdev_io_type t);

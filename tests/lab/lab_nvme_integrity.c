@@ -45,27 +45,6 @@ static void io_cb(void *arg, const struct udk_nvme_cpl *cpl)
 	}
 }
 
-static void fill(void *buf, uint64_t lba, uint32_t nlb, uint32_t bs, uint64_t seed)
-{
-	uint64_t *w = buf;
-
-	for (uint64_t b = 0; b < nlb; b++)
-		for (uint32_t i = 0; i < bs / 8; i++)
-			w[b * (bs / 8) + i] = seed << 48 ^ (lba + b) << 12 ^ i;
-}
-
-/* The first block that differs from the pattern, or -1. */
-static long verify(const void *buf, uint64_t lba, uint32_t nlb, uint32_t bs, uint64_t seed)
-{
-	const uint64_t *w = buf;
-
-	for (uint64_t b = 0; b < nlb; b++)
-		for (uint32_t i = 0; i < bs / 8; i++)
-			if (w[b * (bs / 8) + i] != (seed << 48 ^ (lba + b) << 12 ^ i))
-				return (long)b;
-	return -1;
-}
-
 struct pass {
 	struct udk_nvme_qpair *qp;
 	struct udk_nvme_ns *ns;
@@ -114,7 +93,7 @@ static int write_read_verify(struct pass *p)
 				int rc;
 
 				if (phase == 0) {
-					fill(buf, lba, nlb, p->bs, p->seed);
+					lab_pattern_fill(buf, lba, nlb, p->bs, p->seed);
 					rc = udk_nvme_ns_write(p->qp, p->ns, buf, lba, nlb, io_cb, &s);
 				} else {
 					memset(buf, 0xee, (size_t)nlb * p->bs);
@@ -133,7 +112,7 @@ static int write_read_verify(struct pass *p)
 			for (int i = 0; phase == 1 && i < n; i++) {
 				uint8_t *buf = mem + (size_t)i * slot +
 					       ((k - (unsigned int)n + (unsigned int)i) % 5) * 516u % 4096;
-				long b = verify(buf, at[i], nlbs[i], p->bs, p->seed);
+				long b = lab_pattern_check(buf, at[i], nlbs[i], p->bs, p->seed);
 
 				if (b >= 0 && p->bad_lba < 0)
 					p->bad_lba = (long)at[i] + b;
@@ -367,7 +346,7 @@ int main(void)
 	long bad = -1;
 	for (uint64_t lba = 0; lba < AREA_BLOCKS && bad < 0; lba += pa.max_nlb) {
 		CHECK(udk_nvme_ns_io_sync(qb, ns0, UDK_NVME_IO_READ, rb, lba, pa.max_nlb, NULL) == 0);
-		long b = verify(rb, lba, pa.max_nlb, ni.block_size, 0xa);
+		long b = lab_pattern_check(rb, lba, pa.max_nlb, ni.block_size, 0xa);
 		if (b >= 0)
 			bad = (long)lba + b;
 	}
@@ -388,8 +367,9 @@ int main(void)
 	/* Write Zeroes, Deallocate, Flush. */
 	CHECK(udk_nvme_ns_io_sync(qa, ns0, UDK_NVME_IO_WRITE_ZEROES, NULL, 100, 50, &cpl) == 0);
 	CHECK(udk_nvme_ns_io_sync(qa, ns0, UDK_NVME_IO_READ, rb, 96, 64, NULL) == 0);
-	bool zero_ok = verify(rb, 96, 4, ni.block_size, 0xa) < 0 &&
-		       verify(rb + 54 * (size_t)ni.block_size, 150, 10, ni.block_size, 0xa) < 0;
+	bool zero_ok = lab_pattern_check(rb, 96, 4, ni.block_size, 0xa) < 0 &&
+		       lab_pattern_check(rb + 54 * (size_t)ni.block_size, 150, 10, ni.block_size,
+					 0xa) < 0;
 	for (size_t i = 4 * (size_t)ni.block_size; i < 54 * (size_t)ni.block_size; i++)
 		zero_ok = zero_ok && rb[i] == 0;
 	printf("write zeroes of LBA 100+50: %s\n", zero_ok ? "zeros there, neighbours intact"
@@ -413,7 +393,7 @@ int main(void)
 	CHECK(udk_nvme_qpair_destroy(qb) == 0);
 	CHECK(udk_nvme_qpair_create(c0, NULL, &qb) == 0); /* created again at run time */
 	CHECK(udk_nvme_ns_io_sync(qb, ns0, UDK_NVME_IO_READ, rb, 0, 8, NULL) == 0);
-	CHECK(verify(rb, 0, 8, ni.block_size, 0xa) < 0);
+	CHECK(lab_pattern_check(rb, 0, 8, ni.block_size, 0xa) < 0);
 
 	udk_dma_free(rb);
 	udk_nvme_ctrlr_detach(c0);

@@ -522,3 +522,23 @@ int lab_run_output(const char *cmd, char *out, size_t len)
 	fflush(stdout);
 	return pclose(f);
 }
+
+void lab_pattern_fill(void *buf, uint64_t lba, uint32_t nlb, uint32_t bs, uint64_t seed)
+{
+	uint64_t *w = buf;
+
+	for (uint64_t b = 0; b < nlb; b++)
+		for (uint32_t i = 0; i < bs / 8; i++)
+			w[b * (bs / 8) + i] = seed << 48 ^ (lba + b) << 12 ^ i;
+}
+
+long lab_pattern_check(const void *buf, uint64_t lba, uint32_t nlb, uint32_t bs, uint64_t seed)
+{
+	const uint64_t *w = buf;
+
+	for (uint64_t b = 0; b < nlb; b++)
+		for (uint32_t i = 0; i < bs / 8; i++)
+			if (w[b * (bs / 8) + i] != (seed << 48 ^ (lba + b) << 12 ^ i))
+				return (long)b;
+	return -1;
+}

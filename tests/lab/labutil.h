@@ -78,6 +78,14 @@ int lab_bind_vfio(const char *bdf);
 /* Run a shell command (printf-style); returns its exit status or -1. */
 int lab_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/*
+ * A block pattern that names its LBA and a seed in every 8 bytes, so a block
+ * written to the wrong place or left stale is caught: fill nlb blocks of bs
+ * bytes from lba; check returns the first block (0-based) that differs, or -1.
+ */
+void lab_pattern_fill(void *buf, uint64_t lba, uint32_t nlb, uint32_t bs, uint64_t seed);
+long lab_pattern_check(const void *buf, uint64_t lba, uint32_t nlb, uint32_t bs, uint64_t seed);
+
 /* Read a whole small sysfs/proc file (trailing newline removed): 0 or -errno. */
 int lab_read_file(const char *path, char *buf, size_t len);
 /* Write a string to a sysfs/proc file: 0 or -errno. */
