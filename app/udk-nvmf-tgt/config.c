@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* config.c - parse and check udk-nvmf-tgt's configuration lines:
  *   listen ADDR:PORT | malloc NAME MIB [BS] | null NAME MIB [BS] |
- *   file NAME PATH [BS] [ro] | subsystem NQN, then for it: host NQN |
+ *   file NAME PATH [BS] [ro] | nvme NAME BDF [NSID] | subsystem NQN, then for it: host NQN |
  *   allow-any-host | namespace BDEV [NSID] | serial S | model M */
 #include <ctype.h>
 #include <errno.h>
@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "udk_pci.h"
 
 #define MAX_WORDS 8
 
@@ -74,7 +75,7 @@ static int bdev_line(struct nvmf_config *cfg, char **w, int nw, const char *wher
 		return fail(err, el, where, "more than %d bdevs", NVMF_MAX_BDEVS);
 	if (nw < 3)
 		return fail(err, el, where, "'%s' needs a name and %s", w[0],
-			    strcmp(w[0], "file") ? "a size in MiB" : "a path");
+			    !strcmp(w[0], "file") ? "a path" : !strcmp(w[0], "nvme") ? "a PCI address" : "a size in MiB");
 	if (!name_ok(w[1]))
 		return fail(err, el, where, "bdev name '%s': use up to 63 letters, digits, '_', '-', '.'", w[1]);
 	for (unsigned int k = 0; k < cfg->nbdevs; k++)
@@ -86,6 +87,22 @@ static int bdev_line(struct nvmf_config *cfg, char **w, int nw, const char *wher
 	snprintf(b->kind, sizeof(b->kind), "%s", w[0]);
 	snprintf(b->name, sizeof(b->name), "%s", w[1]);
 	snprintf(b->where, sizeof(b->where), "%s", where);
+	if (!strcmp(w[0], "nvme")) {
+		struct udk_pci_addr a;
+
+		if (udk_pci_addr_parse(w[2], &a) < 0)
+			return fail(err, el, where, "'%s' is not a PCI address (e.g. 0000:00:04.0)", w[2]);
+		udk_pci_addr_format(&a, b->bdf, sizeof(b->bdf));
+		b->nsid = 1;
+		if (nw > 3 && (!num(w[3], 0xfffffffeu, &v) || v == 0))
+			return fail(err, el, where, "NSID '%s': 1 or more", w[3]);
+		if (nw > 3)
+			b->nsid = (uint32_t)v;
+		if (nw > 4)
+			return fail(err, el, where, "unexpected '%s'", w[4]);
+		cfg->nbdevs++;
+		return 0;
+	}
 	if (!strcmp(w[0], "file")) {
 		if (strlen(w[2]) >= sizeof(b->path))
 			return fail(err, el, where, "path too long");
@@ -163,10 +180,8 @@ int nvmf_config_line(struct nvmf_config *cfg, struct nvmf_tgt *t, const char *li
 			return fail(err, el, where, "'listen ADDR:PORT'");
 		return listen_line(t, w[1], where, err, el);
 	}
-	if (!strcmp(w[0], "malloc") || !strcmp(w[0], "null") || !strcmp(w[0], "file"))
+	if (!strcmp(w[0], "malloc") || !strcmp(w[0], "null") || !strcmp(w[0], "file") || !strcmp(w[0], "nvme"))
 		return bdev_line(cfg, w, nw, where, err, el);
-	if (!strcmp(w[0], "nvme"))
-		return fail(err, el, where, "nvme bdevs are not served yet (use malloc, null or file)");
 	if (!strcmp(w[0], "subsystem")) {
 		if (nw != 2 || !nqn_ok(w[1]))
 			return fail(err, el, where, "'subsystem NQN': an NQN starts with 'nqn.' and has at most "
@@ -240,7 +255,7 @@ int nvmf_config_line(struct nvmf_config *cfg, struct nvmf_tgt *t, const char *li
 		ss->nns++;
 		return 0;
 	}
-	return fail(err, el, where, "unknown keyword '%s' (listen, malloc, null, file, subsystem, host, "
+	return fail(err, el, where, "unknown keyword '%s' (listen, malloc, null, file, nvme, subsystem, host, "
 		    "allow-any-host, namespace, serial, model)", w[0]);
 }
 
@@ -318,6 +333,8 @@ void nvmf_config_print(const struct nvmf_config *cfg, const struct nvmf_tgt *t, 
 
 		if (!strcmp(b->kind, "file"))
 			fprintf(f, "bdev %s: file %s%s\n", b->name, b->path, b->read_only ? " (read-only)" : "");
+		else if (!strcmp(b->kind, "nvme"))
+			fprintf(f, "bdev %s: nvme %s namespace %u\n", b->name, b->bdf, b->nsid);
 		else
 			fprintf(f, "bdev %s: %s, %llu MiB, %u-byte blocks\n", b->name, b->kind,
 				(unsigned long long)b->mib, b->block_size);

@@ -14,12 +14,14 @@
 #define NVMF_MAX_BDEVS 64
 
 struct nvmf_bdev_spec {
-	char kind[8]; /* malloc, null, file */
+	char kind[8]; /* malloc, null, file, nvme */
 	char name[64];
 	uint64_t mib;
 	uint32_t block_size;
 	char path[256];
 	bool read_only;
+	char bdf[16];    /* nvme: the controller, one of the EAL's -a devices */
+	uint32_t nsid;   /* nvme: its namespace */
 	char where[300]; /* "FILE:LINE" or the option, for messages */
 };
 

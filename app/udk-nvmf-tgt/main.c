@@ -17,6 +17,8 @@
 #include "nvmf.h"
 #include "udk_bdev.h"
 #include "udk_eal.h"
+#include "udk_nvme.h"
+#include "udk_pci.h"
 #include "udk_util.h"
 
 #define PROG "udk-nvmf-tgt"
@@ -64,6 +66,8 @@ static void usage(FILE *f)
 		"  --malloc NAME:MIB[:BS]  a RAM bdev (block size BS, default 512)\n"
 		"  --null NAME:MIB[:BS]  a bdev that completes at once and reads nothing\n"
 		"  --file NAME:PATH      a file or kernel block device (io_uring)\n"
+		"  --nvme NAME:BDF[,NSID]  namespace NSID (default 1) of the NVMe controller\n"
+		"                        BDF, through udk's driver (give BDF to -a as well)\n"
 		"  --nqn NQN             a subsystem serving the bdevs of the options above,\n"
 		"                        namespaces 1, 2, ... in order\n"
 		"  --host NQN            only this host may connect to --nqn (repeatable;\n"
@@ -100,7 +104,8 @@ static int parse(int argc, char **argv, struct nvmf_config *cfg, struct nvmf_tgt
 	*stats = isatty(2) ? 1 : 0;
 	for (int i = 0; i < argc; i++) {
 		const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-		bool shortcut = !strcmp(o, "--malloc") || !strcmp(o, "--null") || !strcmp(o, "--file");
+		bool shortcut = !strcmp(o, "--malloc") || !strcmp(o, "--null") || !strcmp(o, "--file") ||
+				!strcmp(o, "--nvme");
 
 		if (!strcmp(o, "--check")) {
 			*check = true;
@@ -124,10 +129,12 @@ static int parse(int argc, char **argv, struct nvmf_config *cfg, struct nvmf_tgt
 		} else if (shortcut) {
 			/* NAME:REST -> "KIND NAME REST..." with the colons as spaces */
 			snprintf(line, sizeof(line), "%s %s", o + 2, v);
+			bool first_only = !strcmp(o, "--file") || !strcmp(o, "--nvme");
+
 			for (p = line; *p; p++)
-				if (*p == ':' && strcmp(o, "--file"))
+				if ((*p == ':' && !first_only) || (*p == ',' && !strcmp(o, "--nvme")))
 					*p = ' ';
-			if (!strcmp(o, "--file") && (p = strchr(line, ':')) != NULL)
+			if (first_only && (p = strchr(line, ':')) != NULL)
 				*p = ' ';
 			if (nvmf_config_line(cfg, t, line, o, err, sizeof(err)) < 0)
 				return die("%s", err) + 1;
@@ -177,14 +184,41 @@ static int parse(int argc, char **argv, struct nvmf_config *cfg, struct nvmf_tgt
 	return 0;
 }
 
+/* The controllers of nvme bdevs, attached once each, detached at exit. */
+static struct udk_nvme_ctrlr *nvme_ctrlrs[UDK_MAX_ALLOW];
+
+static int nvme_ctrlr(const char *bdf, struct udk_nvme_ctrlr **out)
+{
+	for (size_t i = 0; i < udk_eal_nb_devices(); i++) {
+		struct udk_pci_dev *pdev = udk_eal_device(i);
+		char name[UDK_PCI_ADDR_STRLEN];
+		int rc;
+
+		udk_pci_addr_format(&udk_pci_dev_info(pdev)->addr, name, sizeof(name));
+		if (strcmp(name, bdf))
+			continue;
+		if (nvme_ctrlrs[i] == NULL && (rc = udk_nvme_ctrlr_attach(pdev, NULL, &nvme_ctrlrs[i])) < 0)
+			return die("NVMe controller %s: %s", bdf, udk_last_error());
+		*out = nvme_ctrlrs[i];
+		return 0;
+	}
+	return die("NVMe controller %s is not one of the EAL's devices: give it with -a %s (bound to "
+		   "vfio-pci: udk-devbind)", bdf, bdf);
+}
+
 static int bdevs_create(struct nvmf_config *cfg)
 {
 	for (unsigned int i = 0; i < cfg->nbdevs; i++) {
 		struct nvmf_bdev_spec *b = &cfg->bdevs[i];
+		struct udk_nvme_ctrlr *ctrlr = NULL;
 		struct udk_bdev *bd;
 		int rc;
 
-		if (!strcmp(b->kind, "malloc"))
+		if (!strcmp(b->kind, "nvme")) {
+			if (nvme_ctrlr(b->bdf, &ctrlr))
+				return 1;
+			rc = udk_bdev_nvme_create(b->name, ctrlr, b->nsid, &bd);
+		} else if (!strcmp(b->kind, "malloc"))
 			rc = udk_bdev_malloc_create(b->name, (b->mib << 20) / b->block_size, b->block_size, &bd);
 		else if (!strcmp(b->kind, "null"))
 			rc = udk_bdev_null_create(b->name, (b->mib << 20) / b->block_size, b->block_size, &bd);
@@ -354,6 +388,9 @@ out:
 		if (b != NULL)
 			udk_bdev_destroy(b);
 	}
+	for (unsigned int i = 0; i < UDK_MAX_ALLOW; i++)
+		if (nvme_ctrlrs[i] != NULL)
+			udk_nvme_ctrlr_detach(nvme_ctrlrs[i]);
 	for (unsigned int i = 0; i < tgt.nlisten; i++)
 		if (tgt.listen[i].fd >= 0)
 			close(tgt.listen[i].fd);

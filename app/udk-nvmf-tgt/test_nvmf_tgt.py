@@ -228,6 +228,9 @@ subsystem nqn.2026-12.io.udk:a
 """ % HOST
 rc, out = check_config(GOOD)
 check(rc == 0 and 'namespace 7: bdev n0' in out and 'configuration OK' in out, '--check: a good file', out)
+rc, out = check_config(GOOD + 'nvme nv0 0000:00:04.0 2\n  namespace nv0\n')
+check(rc == 0 and 'bdev nv0: nvme 0000:00:04.0 namespace 2' in out and 'namespace 8: bdev nv0' in out,
+      '--check: an nvme bdev', out)
 for text, msg in [
         (GOOD + 'frobnicate 1\n', 'nvmf_test.conf:8: unknown keyword \'frobnicate\''),
         (GOOD.replace('  host %s\n' % HOST, ''), 'no host may connect: add \'host NQN\' lines or \'allow-any-host\''),
@@ -236,7 +239,8 @@ for text, msg in [
         (GOOD.replace('nqn.2026-12.io.udk:a', 'disk-a'), 'nvmf_test.conf:4: \'subsystem NQN\': an NQN starts with'),
         (GOOD.replace('null n0 8 4096', 'null n0 8 4000'), 'nvmf_test.conf:3: block size \'4000\''),
         (GOOD.replace('127.0.0.1:4420', '127.0.0.1'), 'give ADDR:PORT'),
-        (GOOD.replace('n0 7', 'n0 1'), 'NSID 1 is taken')]:
+        (GOOD.replace('n0 7', 'n0 1'), 'NSID 1 is taken'),
+        (GOOD + 'nvme nv0 00:zz.0\n', "'00:zz.0' is not a PCI address")]:
     rc, out = check_config(text)
     check(rc == 2 and msg in out, '--check refuses: ' + msg, '%d %s' % (rc, out))
 

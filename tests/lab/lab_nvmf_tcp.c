@@ -8,7 +8,9 @@
  * identical; fio --verify=crc32c write-then-verify passes; nvme disconnect;
  * the same again with header and data digests (-g -G) and two I/O queues;
  * a host NQN not on the allow-list is refused; SIGINT stops the target with
- * exit status 0.
+ * exit status 0.  Then the second lab NVMe through udk's driver (an nvme
+ * bdev): the same dd round trip from the kernel's side, and after the target
+ * stopped, the blocks read through udk-nvme are the pattern the kernel wrote.
  */
 #include <dirent.h>
 #include <signal.h>
@@ -22,6 +24,7 @@
 #include "labutil.h"
 
 #define NQN "nqn.2026-12.io.udk:lab"
+#define NQN_NVME "nqn.2026-12.io.udk:labnvme"
 #define HOSTNQN "nqn.2014-08.org.nvmexpress:uuid:0a0b0c0d-1111-2222-3333-444455556666"
 #define OTHER "nqn.2014-08.org.nvmexpress:uuid:0a0b0c0d-9999-2222-3333-444455556666"
 #define LOG "/tmp/udk-nvmf-tgt.log"
@@ -86,19 +89,18 @@ static int wait_log(const char *text, int secs)
 	return -1;
 }
 
-static pid_t start_target(const char *extra)
+/* udk-nvmf-tgt with EAL options eal, then the target's own args. */
+static pid_t start_target(const char *eal, const char *args)
 {
 	pid_t pid;
 
 	unlink(LOG); /* so wait_log() reads this run's lines only */
 	pid = fork();
-
 	if (pid == 0) {
 		char cmd[1024];
 
-		snprintf(cmd, sizeof(cmd),
-			 "exec udk-nvmf-tgt -m 192 --no-telemetry -- --malloc m0:64 --nqn " NQN
-			 " --listen 127.0.0.1:4420 %s >" LOG " 2>&1", extra);
+		snprintf(cmd, sizeof(cmd), "exec udk-nvmf-tgt -m 192 --no-telemetry %s -- %s "
+			 "--listen 127.0.0.1:4420 >" LOG " 2>&1", eal, args);
 		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
 		_exit(127);
 	}
@@ -120,16 +122,17 @@ static int stop_target(pid_t pid)
 	return -1;
 }
 
-/* connect, write and verify, disconnect; opts are extra nvme connect options. */
-static void session(const char *opts, const char *what)
+/* connect to nqn, check the disk has sectors, write and verify, disconnect;
+ * opts are extra nvme connect options. */
+static void session(const char *nqn, const char *sectors, const char *opts, const char *what)
 {
 	char before[1024], disk[64] = "", sz[64] = "";
 	int rc;
 
 	printf("---- %s\n", what);
 	nvme_disks(before, sizeof(before));
-	rc = lab_run(out, sizeof(out), "nvme connect -t tcp -a 127.0.0.1 -s 4420 -n " NQN
-		     " --hostnqn " HOSTNQN " %s", opts);
+	rc = lab_run(out, sizeof(out), "nvme connect -t tcp -a 127.0.0.1 -s 4420 -n %s"
+		     " --hostnqn " HOSTNQN " %s", nqn, opts);
 	CHECK_MSG(rc == 0, "%s: nvme connect exit %d", what, rc);
 	if (rc != 0) {
 		lab_sh("tail -30 " LOG "; dmesg | tail -20");
@@ -142,7 +145,7 @@ static void session(const char *opts, const char *what)
 		printf("disk: /dev/%s\n", disk);
 		snprintf(path, sizeof(path), "/sys/block/%s/size", disk);
 		lab_read_file(path, sz, sizeof(sz));
-		CHECK_MSG(!strcmp(sz, "131072"), "%s: /dev/%s has %s sectors, not 131072 (64 MiB)", what, disk, sz);
+		CHECK_MSG(!strcmp(sz, sectors), "%s: /dev/%s has %s sectors, not %s", what, disk, sz, sectors);
 		CHECK(lab_run(out, sizeof(out), "dd if=/dev/urandom of=/tmp/nvmf.pat bs=1M count=8 2>&1") == 0);
 		/* 1 MiB writes: the kernel sends them through R2T/H2CData */
 		CHECK_MSG(lab_run(out, sizeof(out), "dd if=/tmp/nvmf.pat of=/dev/%s bs=1M count=8 oflag=direct "
@@ -162,7 +165,7 @@ static void session(const char *opts, const char *what)
 				  strstr(out, "err= 0") != NULL && strstr(out, "verify failed") == NULL,
 				  "%s: fio --verify=crc32c", what);
 	}
-	rc = lab_run(out, sizeof(out), "nvme disconnect -n " NQN);
+	rc = lab_run(out, sizeof(out), "nvme disconnect -n %s", nqn);
 	CHECK_MSG(rc == 0 && strstr(out, "disconnected 1 controller") != NULL, "%s: nvme disconnect", what);
 }
 
@@ -179,7 +182,7 @@ int main(void)
 	if (lab_sh("modprobe nvme-tcp") != 0)
 		lab_skip("this guest kernel has no nvme-tcp module");
 
-	pid = start_target("");
+	pid = start_target("", "--malloc m0:64 --nqn " NQN);
 	REQUIRE(pid > 0);
 	if (wait_log("ready", 60) < 0) {
 		lab_sh("cat " LOG);
@@ -189,13 +192,13 @@ int main(void)
 	CHECK_MSG(rc == 0 && strstr(out, "subnqn:  " NQN) != NULL && strstr(out, "trsvcid: 4420") != NULL &&
 		  strstr(out, "trtype:  tcp") != NULL, "nvme discover (exit %d)", rc);
 
-	session("", "plain");
-	session("-g -G --nr-io-queues 2", "header and data digests, 2 I/O queues");
+	session(NQN, "131072", "", "malloc, plain");
+	session(NQN, "131072", "-g -G --nr-io-queues 2", "malloc, header and data digests, 2 I/O queues");
 	CHECK(stop_target(pid) == 0);
 	lab_sh("grep -E 'closed|ended|refused' " LOG " | tail -20");
 
 	/* An allow-list without this host: Connect refused, the reason logged. */
-	pid = start_target("--host " HOSTNQN);
+	pid = start_target("", "--malloc m0:64 --nqn " NQN " --host " HOSTNQN);
 	REQUIRE(pid > 0);
 	REQUIRE(wait_log("ready", 60) == 0);
 	rc = lab_run(out, sizeof(out), "nvme connect -t tcp -a 127.0.0.1 -s 4420 -n " NQN " --hostnqn " OTHER);
@@ -203,5 +206,29 @@ int main(void)
 	CHECK(wait_log("host " OTHER " is not on the allow-list", 5) == 0);
 	CHECK(stop_target(pid) == 0);
 	lab_sh("nvme disconnect -n " NQN " >/dev/null 2>&1");
+
+	/* The second lab NVMe (256 MiB) through udk's driver. */
+	{
+		const char *bdf = lab_env_require("UDK_LAB_NVME2");
+		char drv[64] = "", eal[64], args[256];
+
+		lab_device_driver(bdf, drv, sizeof(drv));
+		REQUIRE(lab_bind_vfio(bdf) == 0);
+		snprintf(eal, sizeof(eal), "-a %s", bdf);
+		snprintf(args, sizeof(args), "--nvme nv0:%s --nqn " NQN_NVME, bdf);
+		pid = start_target(eal, args);
+		REQUIRE(pid > 0);
+		if (wait_log("ready", 60) < 0) {
+			lab_sh("cat " LOG);
+			lab_fatal("udk-nvmf-tgt with an nvme bdev did not become ready in 60 s");
+		}
+		session(NQN_NVME, "524288", "-G", "nvme bdev, data digest");
+		CHECK(stop_target(pid) == 0);
+		/* What the kernel wrote, read through udk: the first 8 MiB. */
+		CHECK_MSG(lab_run(out, sizeof(out), "udk-nvme -m 64 -a %s read --lba 0 --count 16384 --file "
+				  "/tmp/nvmf.udk 2>&1 && cmp /tmp/nvmf.pat /tmp/nvmf.udk", bdf) == 0,
+			  "the NVMe read through udk-nvme is not what the kernel wrote over NVMe/TCP");
+		lab_bind(bdf, drv);
+	}
 	return lab_result();
 }
