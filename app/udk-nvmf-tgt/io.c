@@ -193,3 +193,18 @@ void nvmf_poll_bdevs(struct nvmf_tgt *t)
 		if (c->retry != NULL && c->state != CONN_CLOSING)
 			nvmf_conn_retry(c);
 }
+
+void nvmf_ns_reap(struct nvmf_tgt *t)
+{
+	for (unsigned int s = 0; s < t->nsubsys; s++)
+		for (unsigned int i = 0; i < t->subsys[s].nns; i++) {
+			struct nvmf_ns *ns = &t->subsys[s].ns[i];
+
+			if (ns->removed || !atomic_load_explicit(&ns->gone, memory_order_acquire))
+				continue;
+			ns->removed = true;
+			nvmf_log("namespace %u of %s removed: its bdev %s went away", ns->nsid, t->subsys[s].nqn,
+				 ns->bdev_name);
+			nvmf_ns_changed(t, &t->subsys[s], ns->nsid);
+		}
+}

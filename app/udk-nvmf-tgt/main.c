@@ -230,6 +230,17 @@ static int bdevs_create(struct nvmf_config *cfg)
 	return 0;
 }
 
+/* On the thread that noticed (lib/pci's hot-plug thread for nvme): only
+ * flag it; the poll thread does the rest (nvmf_ns_reap). */
+static void on_bdev_event(struct udk_bdev *bdev, enum udk_bdev_event ev, void *arg)
+{
+	struct nvmf_ns *ns = arg;
+
+	(void)bdev;
+	if (ev == UDK_BDEV_EVENT_REMOVE)
+		atomic_store_explicit(&ns->gone, true, memory_order_release);
+}
+
 static int namespaces_open(struct nvmf_tgt *t)
 {
 	for (unsigned int s = 0; s < t->nsubsys; s++)
@@ -242,6 +253,9 @@ static int namespaces_open(struct nvmf_tgt *t)
 			if (ns->bdev == NULL || udk_bdev_info(ns->bdev, &info) < 0)
 				return die("namespace %u of %s: no bdev %s", ns->nsid, t->subsys[s].nqn,
 					   ns->bdev_name);
+			if (udk_bdev_event_register(ns->bdev, on_bdev_event, ns) < 0)
+				return die("namespace %u of %s: events of bdev %s: %s", ns->nsid, t->subsys[s].nqn,
+					   ns->bdev_name, udk_last_error());
 			rc = udk_bdev_channel_get(ns->bdev, &ns->ch);
 			if (rc < 0)
 				return die("namespace %u of %s: a channel on bdev %s: %s", ns->nsid,
@@ -305,6 +319,7 @@ static void run(struct nvmf_tgt *t, unsigned int stats)
 		now = nvmf_now_ns();
 		if (now >= next_check) {
 			nvmf_kato_check(t, now);
+			nvmf_ns_reap(t);
 			nvmf_conns_reap(t);
 			next_check = now + 100000000u;
 		}
@@ -377,10 +392,16 @@ out:
 		nvmf_ctrlr_destroy(&tgt.ctrlr[i], "the target is stopping");
 	for (unsigned int s = 0; s < tgt.nsubsys; s++)
 		for (unsigned int i = 0; i < tgt.subsys[s].nns; i++)
-			if (tgt.subsys[s].ns[i].ch != NULL) {
-				udk_bdev_channel_put(tgt.subsys[s].ns[i].ch);
-				tgt.subsys[s].ns[i].ch = NULL;
+		{
+			struct nvmf_ns *ns = &tgt.subsys[s].ns[i];
+
+			if (ns->ch != NULL) {
+				udk_bdev_channel_put(ns->ch);
+				ns->ch = NULL;
 			}
+			if (ns->bdev != NULL)
+				udk_bdev_event_unregister(ns->bdev, on_bdev_event, ns);
+		}
 	nvmf_conns_reap(&tgt);
 	for (unsigned int i = 0; i < cfg.nbdevs; i++) {
 		struct udk_bdev *b = udk_bdev_get(cfg.bdevs[i].name);

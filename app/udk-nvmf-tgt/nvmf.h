@@ -5,6 +5,7 @@
 #ifndef NVMF_H
 #define NVMF_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -41,7 +42,8 @@ struct nvmf_ns {
 	bool read_only;
 	bool dealloc, write_zeroes, flush;
 	uint8_t uuid[16];
-	bool removed;
+	atomic_bool gone; /* set by the bdev's REMOVE event (any thread) */
+	bool removed;     /* the poll thread has seen it: hosts were told */
 };
 
 struct nvmf_subsys {
@@ -195,6 +197,8 @@ uint32_t nvmf_mdts_bytes(const struct nvmf_subsys *ss);
 void nvmf_io_exec(struct nvmf_cmd *cmd);
 struct nvmf_ns *nvmf_ns_find(struct nvmf_subsys *ss, uint32_t nsid);
 void nvmf_poll_bdevs(struct nvmf_tgt *t);
+/* Namespaces whose bdev went away: drop them and tell the hosts (AEN). */
+void nvmf_ns_reap(struct nvmf_tgt *t);
 
 /* the data direction of a command: 1 host to controller, 2 controller to host */
 static inline unsigned int nvmf_cmd_dir(const struct nvmf_sqe *sqe)

@@ -11,6 +11,10 @@
  * exit status 0.  Then the second lab NVMe through udk's driver (an nvme
  * bdev): the same dd round trip from the kernel's side, and after the target
  * stopped, the blocks read through udk-nvme are the pattern the kernel wrote.
+ * Last, that NVMe (namespace 1) and a malloc bdev (namespace 2) in one
+ * subsystem, and the NVMe hot-removed (sysfs remove): the target drops
+ * namespace 1 and completes the host's AER; the kernel rescans and removes
+ * that disk; namespace 2 keeps its data and takes I/O.
  */
 #include <dirent.h>
 #include <signal.h>
@@ -31,7 +35,8 @@
 
 static char out[65536];
 
-/* The names of /dev/nvme*n* block devices, space separated. */
+/* The names of /dev/nvme*n* block devices, space separated (not the hidden
+ * per-path nodes nvmeXcYnZ of native multipath, which have no /dev node). */
 static void nvme_disks(char *buf, size_t len)
 {
 	DIR *d = opendir("/sys/block");
@@ -42,6 +47,7 @@ static void nvme_disks(char *buf, size_t len)
 		return;
 	while ((e = readdir(d)) != NULL)
 		if (!strncmp(e->d_name, "nvme", 4) && strchr(e->d_name + 4, 'n') != NULL &&
+		    strchr(e->d_name + 4, 'c') == NULL &&
 		    strlen(buf) + strlen(e->d_name) + 2 < len) {
 			strcat(buf, e->d_name);
 			strcat(buf, " ");
@@ -169,6 +175,67 @@ static void session(const char *nqn, const char *sectors, const char *opts, cons
 	CHECK_MSG(rc == 0 && strstr(out, "disconnected 1 controller") != NULL, "%s: nvme disconnect", what);
 }
 
+/* The disk of this many sectors among the new ones (name into disk). */
+static int disk_of_size(const char *before, const char *sectors, char *disk, size_t len)
+{
+	char now[1024], *p, *save = NULL;
+
+	nvme_disks(now, sizeof(now));
+	for (p = strtok_r(now, " ", &save); p != NULL; p = strtok_r(NULL, " ", &save)) {
+		char w[64], path[128], sz[32] = "";
+
+		snprintf(w, sizeof(w), "%s ", p);
+		snprintf(path, sizeof(path), "/sys/block/%s/size", p);
+		if (strstr(before, w) == NULL && lab_read_file(path, sz, sizeof(sz)) == 0 && !strcmp(sz, sectors)) {
+			snprintf(disk, len, "%s", p);
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static void hot_remove(const char *bdf)
+{
+	char before[1024], eal[64], args[256], nv[64] = "", ram[64] = "", path[128];
+	pid_t pid;
+	int i;
+
+	printf("---- the NVMe hot-removed under a connected host\n");
+	snprintf(eal, sizeof(eal), "-a %s", bdf);
+	snprintf(args, sizeof(args), "--nvme nv0:%s --malloc m0:64 --nqn " NQN_NVME, bdf);
+	pid = start_target(eal, args);
+	REQUIRE(pid > 0);
+	REQUIRE(wait_log("ready", 60) == 0);
+	nvme_disks(before, sizeof(before));
+	CHECK(lab_run(out, sizeof(out), "nvme connect -t tcp -a 127.0.0.1 -s 4420 -n " NQN_NVME
+		      " --hostnqn " HOSTNQN) == 0);
+	for (i = 0; i < 200 && (disk_of_size(before, "524288", nv, sizeof(nv)) < 0 ||
+				disk_of_size(before, "131072", ram, sizeof(ram)) < 0); i++)
+		usleep(100000);
+	CHECK_MSG(nv[0] && ram[0], "two disks (nvme %s, malloc %s) after connect", nv, ram);
+	if (nv[0] && ram[0]) {
+		usleep(500000);
+		CHECK(lab_run(out, sizeof(out), "dd if=/tmp/nvmf.pat of=/dev/%s bs=1M count=8 oflag=direct 2>&1",
+			      ram) == 0);
+		CHECK(lab_sh("echo 1 > /sys/bus/pci/devices/%s/remove", bdf) == 0);
+		CHECK_MSG(wait_log("namespace 1 of " NQN_NVME " removed", 30) == 0,
+			  "the target did not drop namespace 1");
+		snprintf(path, sizeof(path), "/sys/block/%s", nv);
+		for (i = 0; i < 300 && access(path, F_OK) == 0; i++)
+			usleep(100000);
+		CHECK_MSG(access(path, F_OK) != 0, "the kernel kept /dev/%s after the namespace-changed AEN", nv);
+		snprintf(path, sizeof(path), "/sys/block/%s", ram);
+		CHECK_MSG(access(path, F_OK) == 0, "the kernel dropped /dev/%s, the namespace that stayed", ram);
+		CHECK_MSG(lab_run(out, sizeof(out), "dd if=/dev/%s of=/tmp/nvmf.back bs=1M count=8 iflag=direct "
+				  "2>&1 && cmp /tmp/nvmf.pat /tmp/nvmf.back", ram) == 0,
+			  "namespace 2 after namespace 1 went: read back differs");
+		lab_sh("dmesg | grep -i nvme | tail -8");
+	}
+	CHECK(lab_run(out, sizeof(out), "nvme disconnect -n " NQN_NVME) == 0);
+	CHECK(stop_target(pid) == 0);
+	lab_sh("grep -E 'removed|ended|closed' " LOG " | tail -8");
+}
+
 int main(void)
 {
 	pid_t pid;
@@ -228,6 +295,10 @@ int main(void)
 		CHECK_MSG(lab_run(out, sizeof(out), "udk-nvme -m 64 -a %s read --lba 0 --count 16384 --file "
 				  "/tmp/nvmf.udk 2>&1 && cmp /tmp/nvmf.pat /tmp/nvmf.udk", bdf) == 0,
 			  "the NVMe read through udk-nvme is not what the kernel wrote over NVMe/TCP");
+		hot_remove(bdf);
+		lab_sh("echo 1 > /sys/bus/pci/rescan");
+		for (int i = 0; i < 50 && lab_sh("test -e /sys/bus/pci/devices/%s", bdf) != 0; i++)
+			usleep(100000);
 		lab_bind(bdf, drv);
 	}
 	return lab_result();
