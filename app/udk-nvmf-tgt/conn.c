@@ -20,6 +20,9 @@
 #include "nvmf.h"
 
 #define RX_CAP (256 + NVMF_MAXH2CDATA + NVMF_DGST_LEN)
+/* A host that sends commands but does not read the answers: stop reading its
+ * commands while this much waits to be sent. */
+#define TX_BACKLOG_MAX (4u << 20)
 
 int nvmf_listen(struct nvmf_tgt *t, struct nvmf_listener *l)
 {
@@ -496,7 +499,7 @@ bool nvmf_conn_poll(struct nvmf_conn *c)
 
 	if (c->state == CONN_CLOSING)
 		return false;
-	while (c->state != CONN_CLOSING) {
+	while (c->state != CONN_CLOSING && c->tx_len - c->tx_off < TX_BACKLOG_MAX) {
 		size_t off = 0;
 		ssize_t n = recv(c->fd, c->rx + c->rx_len, c->rx_cap - c->rx_len, MSG_DONTWAIT);
 

@@ -429,6 +429,40 @@ try:
     check(re.search(r'closed: H2CData ends at 8192, past the R2T.s 4096', logf.read()) is not None,
           'H2CData past the R2T -> closed')
 
+    # A host that sends 100 reads of 128 KiB (12.5 MiB of answers) before reading any: the
+    # target stops reading it past its send backlog, serves others meanwhile, and
+    # every answer arrives once the host reads.
+    q2 = Host(port)
+    q2.icreq()
+    h.admin(0x09, cdw10=7, cdw11=0x00010001)
+    st, _, _ = q2.connect(NQN, qid=2, cntlid=cntlid, sqsize=127)
+    cids = []
+    for i in range(100):
+        cid, sqe = q2.command(struct.pack('<BBHI', 0x02, 0, 0, 1) + bytes(32) + struct.pack('<QI', 0, 255)
+                              + bytes(12))
+        struct.pack_into('<QI3xB', sqe, 24, 0, 128 * 1024, 0x5a)
+        q2.send(q2.pdu(4, bytes(sqe)))
+        cids.append(cid)
+    time.sleep(1)
+    o = Host(port)
+    o.icreq()
+    st, _, _ = o.connect(NQN)
+    check(st == 0, 'another host is served while one does not read its answers')
+    o.s.close()
+    done, data = [], 0
+    q2.s.settimeout(20)
+    try:
+        while len(done) < 100:
+            typ, _, hdr, d = q2.recv_pdu()
+            data += len(d)
+            if typ == 5:
+                done.append(struct.unpack('<H', hdr[20:22])[0])
+    except Exception as e:
+        print('    ', e)
+    check(sorted(done) == sorted(cids) and data == 100 * 128 * 1024,
+          'all 100 reads answered once the host reads (%d, %d bytes)' % (len(done), data))
+    q2.s.close()
+
     # Keep-alive timeout: a silent host's controller is ended, its queues closed.
     h.s.close()
     h = Host(port)
