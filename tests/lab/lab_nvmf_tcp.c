@@ -7,6 +7,8 @@
  * (1 MiB direct writes: R2T/H2CData; 4 KiB ones: in-capsule data) reads back
  * identical; fio --verify=crc32c write-then-verify passes; nvme disconnect;
  * the same again with header and data digests (-g -G) and two I/O queues;
+ * an ext4 file system made, mounted, filled with a copy of a tree, checked
+ * clean by fsck and read back identical after a remount;
  * a host NQN not on the allow-list is refused; SIGINT stops the target with
  * exit status 0.  Then the second lab NVMe through udk's driver (an nvme
  * bdev): the same dd round trip from the kernel's side, and after the target
@@ -175,6 +177,30 @@ static void session(const char *nqn, const char *sectors, const char *opts, cons
 	CHECK_MSG(rc == 0 && strstr(out, "disconnected 1 controller") != NULL, "%s: nvme disconnect", what);
 }
 
+/* mkfs.ext4 on the target's disk, a tree copied in, fsck clean, the copy
+ * identical after a remount. */
+static void fs_session(void)
+{
+	char before[1024], disk[64] = "";
+
+	printf("---- ext4 on the malloc namespace\n");
+	nvme_disks(before, sizeof(before));
+	CHECK(lab_run(out, sizeof(out), "nvme connect -t tcp -a 127.0.0.1 -s 4420 -n " NQN
+		      " --hostnqn " HOSTNQN) == 0);
+	if (new_disk(before, disk, sizeof(disk)) < 0) {
+		CHECK_MSG(0, "ext4: no disk after connect");
+		return;
+	}
+	CHECK(lab_run(out, sizeof(out), "mkfs.ext4 -q -F /dev/%s 2>&1", disk) == 0);
+	CHECK(lab_run(out, sizeof(out), "mkdir -p /tmp/nvmf.mnt && mount /dev/%s /tmp/nvmf.mnt && "
+		      "cp -a /usr/include/linux /tmp/nvmf.mnt/ && sync && umount /tmp/nvmf.mnt", disk) == 0);
+	CHECK_MSG(lab_run(out, sizeof(out), "fsck.ext4 -fn /dev/%s 2>&1", disk) == 0, "fsck is not clean");
+	CHECK_MSG(lab_run(out, sizeof(out), "echo 3 > /proc/sys/vm/drop_caches; mount /dev/%s /tmp/nvmf.mnt && "
+			  "diff -r /usr/include/linux /tmp/nvmf.mnt/linux && echo same; umount /tmp/nvmf.mnt",
+			  disk) == 0 && strstr(out, "same") != NULL, "the tree read back differs");
+	CHECK(lab_run(out, sizeof(out), "nvme disconnect -n " NQN) == 0);
+}
+
 /* The disk of this many sectors among the new ones (name into disk). */
 static int disk_of_size(const char *before, const char *sectors, char *disk, size_t len)
 {
@@ -261,6 +287,7 @@ int main(void)
 
 	session(NQN, "131072", "", "malloc, plain");
 	session(NQN, "131072", "-g -G --nr-io-queues 2", "malloc, header and data digests, 2 I/O queues");
+	fs_session();
 	CHECK(stop_target(pid) == 0);
 	lab_sh("grep -E 'closed|ended|refused' " LOG " | tail -20");
 
