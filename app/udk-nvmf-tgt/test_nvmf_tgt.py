@@ -209,6 +209,16 @@ def enable(h):
     return st, cap, st2, csts
 
 
+p = subprocess.run([TOOL, '--version'], capture_output=True, text=True, timeout=30)
+check(p.returncode == 0 and p.stdout.startswith('udk-nvmf-tgt '), '--version', p.stdout)
+p = subprocess.run([TOOL, '--', '--help'], capture_output=True, text=True, timeout=30)
+check(p.returncode == 0 and '--nqn NQN' in p.stdout and '--allow' in p.stdout, '--help: its options and the EAL\'s',
+      p.stdout)
+p = subprocess.run([TOOL, '--no-huge', '--', '--frob', '1'], capture_output=True, text=True, timeout=30)
+check(p.returncode == 2 and '--frob: unknown option' in p.stderr, 'an unknown option: exit 2', p.stderr)
+p = subprocess.run([TOOL, '--no-huge', '--', '--malloc', 'm0:8'], capture_output=True, text=True, timeout=30)
+check(p.returncode == 2 and 'no subsystem' in p.stderr, 'bdevs but no subsystem: exit 2', p.stderr)
+
 # --check: a good file is summarised; each bad one exits 2 naming the line and the fix.
 def check_config(text):
     with open('nvmf_test.conf', 'w') as f:
