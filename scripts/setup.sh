@@ -29,6 +29,8 @@ PACKAGES=(
 	e2fsprogs iproute2
 	# tests/perf/nvme_vs_fio.py: the kernel nvme driver's side of the comparison
 	fio
+	# tests/lab/lab_nvmf_tcp: the kernel's NVMe/TCP initiator against udk-nvmf-tgt
+	nvme-cli
 	# tests/fuzz: libFuzzer targets (clang -fsanitize=fuzzer) for udk-broker's parser and the
 	# telemetry request parser
 	clang libclang-rt-14-dev

@@ -1,0 +1,421 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* main.c - udk-nvmf-tgt: an NVMe/TCP target serving udk bdevs to any
+ * NVMe/TCP host (the Linux kernel's nvme-tcp through nvme-cli, unmodified).
+ * Sets up the EAL, reads the configuration, creates the bdevs, listens, and
+ * runs the poll loop on the main lcore until SIGINT or SIGTERM. */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "nvmf.h"
+#include "udk_bdev.h"
+#include "udk_eal.h"
+#include "udk_nvme.h"
+#include "udk_pci.h"
+#include "udk_util.h"
+
+#define PROG "udk-nvmf-tgt"
+#define IDLE_SPINS 2000 /* empty polls before the loop sleeps in epoll */
+
+static volatile sig_atomic_t stop;
+
+void nvmf_log(const char *fmt, ...)
+{
+	struct timespec ts;
+	struct tm tm;
+	va_list ap;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	fprintf(stderr, PROG ": %02d:%02d:%02d.%03ld ", tm.tm_hour, tm.tm_min, tm.tm_sec,
+		ts.tv_nsec / 1000000);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static int die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, PROG ": ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return 1;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: " PROG " [EAL options] -- [options]\n"
+		"Serve udk bdevs over NVMe/TCP (to nvme-cli / the Linux nvme-tcp initiator).\n\n"
+		"Options:\n"
+		"  -c, --config FILE     the configuration (doc/nvmf.md)\n"
+		"  --check               check the configuration, print what it serves, exit\n"
+		"  --listen ADDR:PORT    listen there (repeatable; default 127.0.0.1:4420)\n"
+		"  --malloc NAME:MIB[:BS]  a RAM bdev (block size BS, default 512)\n"
+		"  --null NAME:MIB[:BS]  a bdev that completes at once and reads nothing\n"
+		"  --file NAME:PATH      a file or kernel block device (io_uring)\n"
+		"  --nvme NAME:BDF[,NSID]  namespace NSID (default 1) of the NVMe controller\n"
+		"                        BDF, through udk's driver (give BDF to -a as well)\n"
+		"  --nqn NQN             a subsystem serving the bdevs of the options above,\n"
+		"                        namespaces 1, 2, ... in order\n"
+		"  --host NQN            only this host may connect to --nqn (repeatable;\n"
+		"                        default: any host)\n"
+		"  --stats SECS          a statistics line on stderr every SECS (0: none;\n"
+		"                        default 1 on a terminal, else 0)\n"
+		"  --help, --version\n\n"
+		"Exit 0 after SIGINT/SIGTERM, 2 on bad input, 1 on a runtime error.\n\n");
+	udk_eal_usage(f);
+}
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static void log_sink(int level, const char *comp, const char *msg, void *arg)
+{
+	(void)arg;
+	if (level <= udk_log_get_level())
+		fprintf(stderr, PROG ": %s: %s\n", comp, msg);
+}
+
+/* Options after the EAL's: config lines built from the shortcuts. */
+static int parse(int argc, char **argv, struct nvmf_config *cfg, struct nvmf_tgt *t, bool *check,
+		 unsigned int *stats)
+{
+	const char *nqn = NULL, *hosts[NVMF_MAX_HOSTS];
+	unsigned int nhosts = 0, first_bdev;
+	char line[1100], err[512], *p;
+	bool have_config = false;
+
+	*stats = isatty(2) ? 1 : 0;
+	for (int i = 0; i < argc; i++) {
+		const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		bool shortcut = !strcmp(o, "--malloc") || !strcmp(o, "--null") || !strcmp(o, "--file") ||
+				!strcmp(o, "--nvme");
+
+		if (!strcmp(o, "--check")) {
+			*check = true;
+			continue;
+		}
+		if (v == NULL) {
+			return die("%s: %s", o, strncmp(o, "--", 2) && strcmp(o, "-c") ?
+				   "unknown option (see --help)" : "needs a value") + 1;
+		}
+		i++;
+		if (!strcmp(o, "-c") || !strcmp(o, "--config")) {
+			if (have_config)
+				return die("one --config only") + 1;
+			have_config = true;
+			if (nvmf_config_file(cfg, t, v, err, sizeof(err)) < 0)
+				return die("%s", err) + 1;
+		} else if (!strcmp(o, "--listen")) {
+			snprintf(line, sizeof(line), "listen %s", v);
+			if (nvmf_config_line(cfg, t, line, o, err, sizeof(err)) < 0)
+				return die("%s", err) + 1;
+		} else if (shortcut) {
+			/* NAME:REST -> "KIND NAME REST..." with the colons as spaces */
+			snprintf(line, sizeof(line), "%s %s", o + 2, v);
+			bool first_only = !strcmp(o, "--file") || !strcmp(o, "--nvme");
+
+			for (p = line; *p; p++)
+				if ((*p == ':' && !first_only) || (*p == ',' && !strcmp(o, "--nvme")))
+					*p = ' ';
+			if (first_only && (p = strchr(line, ':')) != NULL)
+				*p = ' ';
+			if (nvmf_config_line(cfg, t, line, o, err, sizeof(err)) < 0)
+				return die("%s", err) + 1;
+		} else if (!strcmp(o, "--nqn")) {
+			nqn = v;
+		} else if (!strcmp(o, "--host")) {
+			if (nhosts == NVMF_MAX_HOSTS)
+				return die("--host: at most %d", NVMF_MAX_HOSTS) + 1;
+			hosts[nhosts++] = v;
+		} else if (!strcmp(o, "--stats")) {
+			char *end;
+			unsigned long s = strtoul(v, &end, 10);
+
+			if (*v < '0' || *v > '9' || *end || s > 3600)
+				return die("--stats '%s': seconds, 0 to 3600", v) + 1;
+			*stats = (unsigned int)s;
+		} else {
+			return die("%s: unknown option (see --help)", o) + 1;
+		}
+	}
+	if (nhosts && nqn == NULL)
+		return die("--host needs --nqn") + 1;
+	if (nqn != NULL) {
+		/* The command-line bdevs not named by a config file's namespace lines. */
+		first_bdev = 0;
+		snprintf(line, sizeof(line), "subsystem %s", nqn);
+		cfg->cur = NULL;
+		if (nvmf_config_line(cfg, t, line, "--nqn", err, sizeof(err)) < 0)
+			return die("%s", err) + 1;
+		for (unsigned int i = 0; i < nhosts; i++) {
+			snprintf(line, sizeof(line), "host %s", hosts[i]);
+			if (nvmf_config_line(cfg, t, line, "--host", err, sizeof(err)) < 0)
+				return die("%s", err) + 1;
+		}
+		if (!nhosts)
+			nvmf_config_line(cfg, t, "allow-any-host", "--nqn", err, sizeof(err));
+		for (unsigned int b = first_bdev; b < cfg->nbdevs; b++) {
+			if (strncmp(cfg->bdevs[b].where, "--", 2))
+				continue;
+			snprintf(line, sizeof(line), "namespace %s", cfg->bdevs[b].name);
+			if (nvmf_config_line(cfg, t, line, "--nqn", err, sizeof(err)) < 0)
+				return die("%s", err) + 1;
+		}
+	}
+	if (nvmf_config_finish(cfg, t, err, sizeof(err)) < 0)
+		return die("%s", err) + 1;
+	return 0;
+}
+
+/* The controllers of nvme bdevs, attached once each, detached at exit. */
+static struct udk_nvme_ctrlr *nvme_ctrlrs[UDK_MAX_ALLOW];
+
+static int nvme_ctrlr(const char *bdf, struct udk_nvme_ctrlr **out)
+{
+	for (size_t i = 0; i < udk_eal_nb_devices(); i++) {
+		struct udk_pci_dev *pdev = udk_eal_device(i);
+		char name[UDK_PCI_ADDR_STRLEN];
+		int rc;
+
+		udk_pci_addr_format(&udk_pci_dev_info(pdev)->addr, name, sizeof(name));
+		if (strcmp(name, bdf))
+			continue;
+		if (nvme_ctrlrs[i] == NULL && (rc = udk_nvme_ctrlr_attach(pdev, NULL, &nvme_ctrlrs[i])) < 0)
+			return die("NVMe controller %s: %s", bdf, udk_last_error());
+		*out = nvme_ctrlrs[i];
+		return 0;
+	}
+	return die("NVMe controller %s is not one of the EAL's devices: give it with -a %s (bound to "
+		   "vfio-pci: udk-devbind)", bdf, bdf);
+}
+
+static int bdevs_create(struct nvmf_config *cfg)
+{
+	for (unsigned int i = 0; i < cfg->nbdevs; i++) {
+		struct nvmf_bdev_spec *b = &cfg->bdevs[i];
+		struct udk_nvme_ctrlr *ctrlr = NULL;
+		struct udk_bdev *bd;
+		int rc;
+
+		if (!strcmp(b->kind, "nvme")) {
+			if (nvme_ctrlr(b->bdf, &ctrlr))
+				return 1;
+			rc = udk_bdev_nvme_create(b->name, ctrlr, b->nsid, &bd);
+		} else if (!strcmp(b->kind, "malloc"))
+			rc = udk_bdev_malloc_create(b->name, (b->mib << 20) / b->block_size, b->block_size, &bd);
+		else if (!strcmp(b->kind, "null"))
+			rc = udk_bdev_null_create(b->name, (b->mib << 20) / b->block_size, b->block_size, &bd);
+		else
+			rc = udk_bdev_file_create(b->name, b->path, b->block_size, b->read_only, &bd);
+		if (rc < 0)
+			return die("bdev %s (%s): %s: %s", b->name, b->where, strerror(-rc), udk_last_error());
+	}
+	return 0;
+}
+
+/* On the thread that noticed (lib/pci's hot-plug thread for nvme): only
+ * flag it; the poll thread does the rest (nvmf_ns_reap). */
+static void on_bdev_event(struct udk_bdev *bdev, enum udk_bdev_event ev, void *arg)
+{
+	struct nvmf_ns *ns = arg;
+
+	(void)bdev;
+	if (ev == UDK_BDEV_EVENT_REMOVE)
+		atomic_store_explicit(&ns->gone, true, memory_order_release);
+}
+
+static int namespaces_open(struct nvmf_tgt *t)
+{
+	for (unsigned int s = 0; s < t->nsubsys; s++)
+		for (unsigned int i = 0; i < t->subsys[s].nns; i++) {
+			struct nvmf_ns *ns = &t->subsys[s].ns[i];
+			struct udk_bdev_info info;
+			int rc;
+
+			ns->bdev = udk_bdev_get(ns->bdev_name);
+			if (ns->bdev == NULL || udk_bdev_info(ns->bdev, &info) < 0)
+				return die("namespace %u of %s: no bdev %s", ns->nsid, t->subsys[s].nqn,
+					   ns->bdev_name);
+			if (udk_bdev_event_register(ns->bdev, on_bdev_event, ns) < 0)
+				return die("namespace %u of %s: events of bdev %s: %s", ns->nsid, t->subsys[s].nqn,
+					   ns->bdev_name, udk_last_error());
+			rc = udk_bdev_channel_get(ns->bdev, &ns->ch);
+			if (rc < 0)
+				return die("namespace %u of %s: a channel on bdev %s: %s", ns->nsid,
+					   t->subsys[s].nqn, ns->bdev_name, strerror(-rc));
+			ns->block_size = info.block_size;
+			ns->num_blocks = info.num_blocks;
+			ns->max_io_blocks = info.max_io_blocks;
+			ns->read_only = info.read_only;
+			ns->flush = info.io_supported[UDK_BDEV_IO_FLUSH];
+			ns->write_zeroes = info.io_supported[UDK_BDEV_IO_WRITE_ZEROES];
+			ns->dealloc = info.io_supported[UDK_BDEV_IO_DEALLOCATE];
+			memcpy(ns->uuid, info.uuid, sizeof(ns->uuid));
+		}
+	return 0;
+}
+
+static void stats_line(struct nvmf_tgt *t, double dt, struct nvmf_stats *last)
+{
+	struct nvmf_stats *s = &t->stats;
+	unsigned int ctrlrs = 0;
+
+	for (unsigned int i = 0; i < NVMF_MAX_CTRLR; i++)
+		ctrlrs += t->ctrlr[i].used;
+	fprintf(stderr, PROG ": %u connection%s, %u controller%s, %.0f IOPS, read %.1f MB/s, write %.1f MB/s%s",
+		t->nconns, t->nconns == 1 ? "" : "s", ctrlrs, ctrlrs == 1 ? "" : "s",
+		(double)(s->ios - last->ios) / dt, (double)(s->bytes_read - last->bytes_read) / dt / 1e6,
+		(double)(s->bytes_written - last->bytes_written) / dt / 1e6, isatty(2) ? "\033[K\r" : "\n");
+	*last = *s;
+}
+
+static bool is_listener(struct nvmf_tgt *t, void *p)
+{
+	return (char *)p >= (char *)t->listen && (char *)p < (char *)(t->listen + NVMF_MAX_LISTEN);
+}
+
+static void run(struct nvmf_tgt *t, unsigned int stats)
+{
+	struct nvmf_stats last = t->stats;
+	uint64_t next_check = 0, next_stats = 0, now;
+	unsigned int idle = 0;
+
+	while (!stop) {
+		struct epoll_event ev[16];
+		bool moved = false, inflight = false;
+		int n = epoll_wait(t->epfd, ev, 16, idle >= IDLE_SPINS ? 100 : 0);
+
+		for (int i = 0; i < n; i++)
+			if (is_listener(t, ev[i].data.ptr))
+				nvmf_accept(t, ev[i].data.ptr);
+		for (struct nvmf_conn *c = t->conns; c != NULL; c = c->next)
+			moved |= nvmf_conn_poll(c);
+		nvmf_poll_bdevs(t);
+		for (unsigned int s = 0; s < t->nsubsys; s++)
+			for (unsigned int i = 0; i < t->subsys[s].nns; i++)
+				if (t->subsys[s].ns[i].ch && udk_bdev_channel_outstanding(t->subsys[s].ns[i].ch))
+					inflight = true;
+		/* Flush what the completions queued. */
+		for (struct nvmf_conn *c = t->conns; c != NULL; c = c->next)
+			moved |= nvmf_conn_poll(c);
+		idle = moved || inflight ? 0 : idle + 1;
+		now = nvmf_now_ns();
+		if (now >= next_check) {
+			nvmf_kato_check(t, now);
+			nvmf_ns_reap(t);
+			nvmf_conns_reap(t);
+			next_check = now + 100000000u;
+		}
+		if (stats && now >= next_stats) {
+			if (next_stats)
+				stats_line(t, stats + (double)(now - next_stats) / 1e9, &last);
+			next_stats = now + stats * 1000000000ull;
+		}
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static struct nvmf_tgt tgt;
+	static struct nvmf_config cfg;
+	struct udk_eal_args ea;
+	struct sigaction sa = {.sa_handler = on_signal};
+	bool check = false;
+	unsigned int stats;
+	int n, rc;
+
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--version")) {
+			printf(PROG " 0.1.0\n");
+			return 0;
+		}
+	udk_log_set_sink(log_sink, NULL);
+	n = udk_eal_parse(argc, argv, &ea);
+	if (n < 0)
+		return die("%s", udk_last_error()) + 1;
+	for (int i = n; i < argc; i++)
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+			ea.help = true;
+	if (ea.help) {
+		usage(stdout);
+		return 0;
+	}
+	rc = parse(argc - n, argv + n, &cfg, &tgt, &check, &stats);
+	if (rc)
+		return rc;
+	if (check) {
+		nvmf_config_print(&cfg, &tgt, stdout);
+		printf("configuration OK\n");
+		return 0;
+	}
+	tgt.epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (tgt.epfd < 0)
+		return die("epoll_create1: %s", strerror(errno));
+	if (udk_eal_init(n, argv) < 0)
+		return die("EAL init failed: %s", udk_last_error());
+	rc = 1;
+	if (bdevs_create(&cfg) || namespaces_open(&tgt))
+		goto out;
+	for (unsigned int i = 0; i < tgt.nlisten; i++)
+		if (nvmf_listen(&tgt, &tgt.listen[i]) < 0)
+			goto out;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	nvmf_config_print(&cfg, &tgt, stderr);
+	nvmf_log("ready");
+	run(&tgt, stats);
+	nvmf_log("stopping: %llu I/Os served, %llu connections", (unsigned long long)tgt.stats.ios,
+		 (unsigned long long)tgt.stats.conns_total);
+	rc = 0;
+out:
+	for (struct nvmf_conn *c = tgt.conns; c != NULL; c = c->next)
+		nvmf_conn_close(c, "the target is stopping");
+	for (unsigned int i = 0; i < NVMF_MAX_CTRLR; i++)
+		nvmf_ctrlr_destroy(&tgt.ctrlr[i], "the target is stopping");
+	for (unsigned int s = 0; s < tgt.nsubsys; s++)
+		for (unsigned int i = 0; i < tgt.subsys[s].nns; i++)
+		{
+			struct nvmf_ns *ns = &tgt.subsys[s].ns[i];
+
+			if (ns->ch != NULL) {
+				udk_bdev_channel_put(ns->ch);
+				ns->ch = NULL;
+			}
+			if (ns->bdev != NULL)
+				udk_bdev_event_unregister(ns->bdev, on_bdev_event, ns);
+		}
+	nvmf_conns_reap(&tgt);
+	for (unsigned int i = 0; i < cfg.nbdevs; i++) {
+		struct udk_bdev *b = udk_bdev_get(cfg.bdevs[i].name);
+
+		if (b != NULL)
+			udk_bdev_destroy(b);
+	}
+	for (unsigned int i = 0; i < UDK_MAX_ALLOW; i++)
+		if (nvme_ctrlrs[i] != NULL)
+			udk_nvme_ctrlr_detach(nvme_ctrlrs[i]);
+	for (unsigned int i = 0; i < tgt.nlisten; i++)
+		if (tgt.listen[i].fd >= 0)
+			close(tgt.listen[i].fd);
+	close(tgt.epfd);
+	udk_eal_cleanup();
+	return rc;
+}

@@ -1,0 +1,210 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* nvmf.h - udk-nvmf-tgt's objects: the target (subsystems, listeners,
+ * controllers), TCP connections (one queue each) and the commands on them.
+ * Everything runs on one poll thread in this version: no locks. */
+#ifndef NVMF_H
+#define NVMF_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "pdu.h"
+
+struct udk_bdev;
+struct udk_bdev_channel;
+
+#define NVMF_NQN_MAX 223            /* NVMe base §7.9: NQN up to 223 bytes */
+#define NVMF_DISCOVERY_NQN "nqn.2014-08.org.nvmexpress.discovery"
+#define NVMF_MAX_SUBSYS 16
+#define NVMF_MAX_NS 32
+#define NVMF_MAX_HOSTS 32
+#define NVMF_MAX_LISTEN 8
+#define NVMF_MAX_CTRLR 64
+#define NVMF_MAX_CONNS 256          /* more are refused at accept (a flood costs no more) */
+#define NVMF_MAX_IO_QUEUES 16
+#define NVMF_QUEUE_DEPTH 128        /* CAP.MQES + 1 */
+#define NVMF_ADMIN_DEPTH 32
+#define NVMF_MAX_ICD 8192           /* in-capsule data, admin and I/O (IOCCSZ) */
+#define NVMF_MAX_XFER (128u * 1024) /* MDTS 5: 128 KiB per command */
+#define NVMF_MAXH2CDATA NVMF_MAX_XFER
+#define NVMF_AER_MAX 4              /* AERL + 1 */
+#define NVMF_CHANGED_NS_MAX 1024
+
+struct nvmf_ns {
+	uint32_t nsid;
+	char bdev_name[64];
+	struct udk_bdev *bdev;
+	struct udk_bdev_channel *ch; /* the poll thread's channel */
+	uint32_t block_size;
+	uint64_t num_blocks;
+	uint32_t max_io_blocks;
+	bool read_only;
+	bool dealloc, write_zeroes, flush;
+	uint8_t uuid[16];
+	atomic_bool gone; /* set by the bdev's REMOVE event (any thread) */
+	bool removed;     /* the poll thread has seen it: hosts were told */
+};
+
+struct nvmf_subsys {
+	char nqn[NVMF_NQN_MAX + 1];
+	bool discovery;
+	bool allow_any;
+	char hosts[NVMF_MAX_HOSTS][NVMF_NQN_MAX + 1];
+	unsigned int nhosts;
+	struct nvmf_ns ns[NVMF_MAX_NS];
+	unsigned int nns;
+	char serial[21];
+	char model[41];
+};
+
+struct nvmf_conn;
+
+struct nvmf_ctrlr {
+	bool used;
+	uint16_t cntlid;
+	struct nvmf_subsys *ss;
+	char hostnqn[NVMF_NQN_MAX + 1];
+	uint8_t hostid[16];
+	uint32_t cc, csts;
+	uint32_t kato_ms;
+	uint64_t ka_deadline_ns; /* 0: no keep-alive timeout */
+	uint32_t aec;            /* Set Features 0Bh: async event configuration */
+	uint16_t nr_io_queues;   /* granted (Set Features 07h); 0: not asked yet */
+	struct nvmf_conn *queues[NVMF_MAX_IO_QUEUES + 1];
+	struct nvmf_cmd *aer[NVMF_AER_MAX];
+	unsigned int naer;
+	uint32_t changed_ns[NVMF_CHANGED_NS_MAX];
+	unsigned int nchanged;
+	bool changed_overflow;
+	bool aen_pending; /* a namespace change no AER has reported yet */
+	uint64_t errors;  /* error log entries (count only) */
+};
+
+struct nvmf_listener {
+	char addr[64];
+	char port[16];
+	int fd;
+	uint16_t portid;
+};
+
+struct nvmf_stats {
+	uint64_t ios, bytes_read, bytes_written, conns_total, conns_closed;
+};
+
+struct nvmf_tgt {
+	struct nvmf_subsys subsys[NVMF_MAX_SUBSYS];
+	unsigned int nsubsys;
+	struct nvmf_listener listen[NVMF_MAX_LISTEN];
+	unsigned int nlisten;
+	struct nvmf_ctrlr ctrlr[NVMF_MAX_CTRLR];
+	uint16_t next_cntlid;
+	uint64_t discovery_genctr;
+	struct nvmf_conn *conns; /* list */
+	unsigned int nconns;
+	int epfd;
+	struct nvmf_stats stats;
+};
+
+/* ---- commands ---- */
+enum nvmf_cmd_state {
+	CMD_FREE,
+	CMD_WAIT_H2C, /* R2T sent, H2CData expected */
+	CMD_EXEC,     /* at the bdev or parked (AER) */
+	CMD_RETRY,    /* the bdev channel was full: submit again on the next poll */
+};
+
+struct nvmf_cmd {
+	struct nvmf_conn *conn;
+	enum nvmf_cmd_state state;
+	uint16_t ttag;
+	struct nvmf_sqe sqe;
+	struct nvmf_cqe cqe;
+	struct nvmf_xfer xfer;
+	uint8_t *buf;          /* xfer.len bytes (NVMF_MAX_XFER allocated on first use) */
+	uint32_t h2c_got;      /* bytes of the current R2T received */
+	uint32_t r2to, r2tl;   /* the R2T outstanding */
+	uint32_t data_out;     /* bytes to send in C2HData before the response */
+	unsigned int pending;  /* bdev I/Os in flight (DSM ranges) */
+	uint16_t status;       /* of the first failed sub-I/O */
+	struct nvmf_cmd *next_retry;
+};
+
+/* ---- connections ---- */
+enum nvmf_conn_state {
+	CONN_IC,     /* waiting for ICReq */
+	CONN_READY,  /* ICResp sent */
+	CONN_CLOSING,
+};
+
+struct nvmf_conn {
+	struct nvmf_conn *next;
+	struct nvmf_tgt *tgt;
+	struct nvmf_listener *listener;
+	int fd;
+	char peer[64];
+	enum nvmf_conn_state state;
+	struct nvmf_pdu_rules rules;
+	uint8_t hpda;
+	/* the queue, once Connect succeeded */
+	struct nvmf_ctrlr *ctrlr;
+	uint16_t qid;
+	uint16_t sqsize; /* entries */
+	uint16_t sqhd;
+	bool connected;
+	struct nvmf_cmd *cmds; /* NVMF_QUEUE_DEPTH slots, by ttag */
+	unsigned int ncmds;    /* busy */
+	struct nvmf_cmd *retry;
+	/* receive: a buffer that holds one whole PDU at most */
+	uint8_t *rx;
+	size_t rx_len, rx_cap;
+	/* send: bytes queued, written when the socket takes them */
+	uint8_t *tx;
+	size_t tx_off, tx_len, tx_cap;
+	bool want_out; /* EPOLLOUT armed */
+};
+
+/* main.c: a line on stderr, "udk-nvmf-tgt: " and a time stamp before it. */
+void nvmf_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* conn.c */
+int nvmf_listen(struct nvmf_tgt *t, struct nvmf_listener *l);
+void nvmf_accept(struct nvmf_tgt *t, struct nvmf_listener *l);
+/* Read, parse and handle what came; flush what can go.  Returns true when
+ * something moved. */
+bool nvmf_conn_poll(struct nvmf_conn *c);
+void nvmf_conn_close(struct nvmf_conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void nvmf_conns_reap(struct nvmf_tgt *t);
+/* Complete cmd: its C2HData (data_out bytes of buf) then its CapsuleResp. */
+void nvmf_cmd_complete(struct nvmf_cmd *cmd, uint16_t status);
+void nvmf_conn_retry(struct nvmf_conn *c);
+
+/* fabrics.c */
+void nvmf_fabrics_exec(struct nvmf_cmd *cmd);
+void nvmf_ctrlr_destroy(struct nvmf_ctrlr *ctrlr, const char *why);
+void nvmf_kato_check(struct nvmf_tgt *t, uint64_t now_ns);
+void nvmf_ctrlr_keep_alive(struct nvmf_ctrlr *ctrlr);
+uint64_t nvmf_now_ns(void);
+bool nvmf_host_allowed(const struct nvmf_subsys *ss, const char *hostnqn);
+
+/* admin.c */
+void nvmf_admin_exec(struct nvmf_cmd *cmd);
+/* A namespace of ss was added or removed: changed list and AEN to each controller. */
+void nvmf_ns_changed(struct nvmf_tgt *t, struct nvmf_subsys *ss, uint32_t nsid);
+uint32_t nvmf_mdts_bytes(const struct nvmf_subsys *ss);
+
+/* io.c */
+void nvmf_io_exec(struct nvmf_cmd *cmd);
+struct nvmf_ns *nvmf_ns_find(struct nvmf_subsys *ss, uint32_t nsid);
+void nvmf_poll_bdevs(struct nvmf_tgt *t);
+/* Namespaces whose bdev went away: drop them and tell the hosts (AEN). */
+void nvmf_ns_reap(struct nvmf_tgt *t);
+
+/* the data direction of a command: 1 host to controller, 2 controller to host */
+static inline unsigned int nvmf_cmd_dir(const struct nvmf_sqe *sqe)
+{
+	/* NVMe base §5/§6: opcode bits 1:0; fabrics: the fctype's (fabrics §3.3). */
+	return (sqe->opc == 0x7f ? sqe->nsid & 0xff : sqe->opc) & 3;
+}
+
+#endif

@@ -1,0 +1,529 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""udk-nvmf-tgt on the host (--no-huge, a malloc bdev), driven by a small
+NVMe/TCP host written here from the spec: ICReq with and without digests,
+Connect (admin and I/O), Property Get/Set enabling the controller, Identify,
+Set Features (number of queues), the discovery log, writes in the capsule
+and through R2T/H2CData, reads back through C2HData, Write Zeroes, Dataset
+Management, Flush; a host NQN not on the allow-list refused; and malformed
+PDUs, each closing its connection with a logged reason while the target
+keeps serving.  The lab test lab_nvmf_tcp does the same with the kernel's
+nvme-tcp through nvme-cli."""
+import os
+import re
+import socket
+import struct
+import subprocess
+import sys
+import time
+
+TOOL = sys.argv[1]
+NQN = 'nqn.2026-12.io.udk:test'
+HOST = 'nqn.2014-08.org.nvmexpress:uuid:11111111-2222-3333-4444-555555555555'
+OTHER = 'nqn.2014-08.org.nvmexpress:uuid:99999999-2222-3333-4444-555555555555'
+DISC = 'nqn.2014-08.org.nvmexpress.discovery'
+failures = 0
+
+
+def check(cond, what, detail=''):
+    global failures
+    print(('ok   ' if cond else 'FAIL ') + what, flush=True)
+    if not cond:
+        failures += 1
+        if detail:
+            print('     ' + str(detail).replace('\n', '\n     '), flush=True)
+
+
+# CRC-32C, for digests (bitwise: slow but independent of the target's)
+def crc32c(data):
+    c = 0xffffffff
+    for b in data:
+        c ^= b
+        for _ in range(8):
+            c = (c >> 1) ^ (0x82f63b78 & -(c & 1))
+    return c ^ 0xffffffff
+
+
+class Host:
+    def __init__(self, port, hdgst=False, ddgst=False):
+        self.s = socket.create_connection(('127.0.0.1', port), timeout=10)
+        self.hd, self.dd = hdgst, ddgst
+        self.cid = 0
+
+    def send(self, b):
+        self.s.sendall(b)
+
+    def recv_exact(self, n):
+        b = b''
+        while len(b) < n:
+            c = self.s.recv(n - len(b))
+            if not c:
+                raise EOFError('closed')
+            b += c
+        return b
+
+    def recv_pdu(self):
+        ch = self.recv_exact(8)
+        typ, flags, hlen, pdo, plen = struct.unpack('<BBBBI', ch)
+        rest = self.recv_exact(plen - 8)
+        pdu = ch + rest
+        if flags & 1:
+            assert struct.unpack('<I', pdu[hlen:hlen + 4])[0] == crc32c(pdu[:hlen]), 'header digest'
+        data = b''
+        if pdo:
+            end = plen - (4 if flags & 2 else 0)
+            data = pdu[pdo:end]
+            if flags & 2:
+                assert struct.unpack('<I', pdu[end:end + 4])[0] == crc32c(data), 'data digest'
+        return typ, flags, pdu[:hlen], data
+
+    def icreq(self):
+        dg = (1 if self.hd else 0) | (2 if self.dd else 0)
+        self.send(struct.pack('<BBBBIHBBI', 0, 0, 128, 0, 128, 0, 0, dg, 0) + bytes(112))
+        typ, _, h, _ = self.recv_pdu()
+        assert typ == 1
+        pfv, cpda, dgst, maxh2c = struct.unpack('<HBBI', h[8:16])
+        self.maxh2c = maxh2c
+        return dgst, maxh2c
+
+    def pdu(self, typ, hdr, data=b'', flags=0):
+        hl = 8 + len(hdr)
+        hd = 4 if self.hd else 0
+        fl = flags | (1 if self.hd else 0) | (2 if self.dd and data else 0)
+        pdo = hl + hd if data else 0
+        plen = hl + hd + len(data) + (4 if self.dd and data else 0)
+        b = struct.pack('<BBBBI', typ, fl, hl, pdo, plen) + hdr
+        if self.hd:
+            b += struct.pack('<I', crc32c(b))
+        b += data
+        if self.dd and data:
+            b += struct.pack('<I', crc32c(data))
+        return b
+
+    def command(self, sqe, data=b'', xfer_len=0, read_len=0):
+        """Send a command; data goes in the capsule (in_capsule) or through R2T."""
+        self.cid = (self.cid + 1) & 0xffff
+        sqe = bytearray(sqe)
+        struct.pack_into('<H', sqe, 2, self.cid)
+        sqe[1] |= 0x40
+        return self.cid, sqe
+
+    def run(self, sqe, write=b'', in_capsule=True, read_len=0):
+        cid, sqe = self.command(sqe)
+        n = len(write) or read_len
+        if write and in_capsule:
+            struct.pack_into('<QI3xB', sqe, 24, 0, len(write), 0x01)
+            self.send(self.pdu(4, bytes(sqe), write))
+        else:
+            struct.pack_into('<QI3xB', sqe, 24, 0, n, 0x5a)
+            self.send(self.pdu(4, bytes(sqe)))
+        got = bytearray(read_len)
+        while True:
+            typ, flags, h, data = self.recv_pdu()
+            if typ == 9:  # R2T
+                cccid, ttag, r2to, r2tl = struct.unpack('<HHII', h[8:20])
+                off = r2to
+                while off < r2to + r2tl:
+                    k = min(self.maxh2c, r2to + r2tl - off)
+                    last = 4 if off + k == r2to + r2tl else 0
+                    self.send(self.pdu(6, struct.pack('<HHIII', cid, ttag, off, k, 0),
+                                       write[off:off + k], last))
+                    off += k
+            elif typ == 7:  # C2HData
+                cccid, _, datao, datal = struct.unpack('<HHII', h[8:20])
+                got[datao:datao + datal] = data
+            elif typ == 5:
+                dw0, dw1, sqhd, sqid, rcid, status = struct.unpack('<IIHHHH', h[8:24])
+                assert rcid == cid, (rcid, cid)
+                return (status >> 1) & 0x7ff, dw0, bytes(got)
+            else:
+                raise AssertionError('PDU type %d' % typ)
+
+    def connect(self, nqn, qid=0, cntlid=0xffff, hostnqn=HOST, sqsize=31, kato=0):
+        sqe = bytearray(64)
+        sqe[0] = 0x7f
+        sqe[4] = 0x01
+        struct.pack_into('<HHHBxI', sqe, 40, 0, qid, sqsize, 0, kato)
+        data = bytearray(1024)
+        data[0:16] = b'\x11' * 16
+        struct.pack_into('<H', data, 16, cntlid)
+        data[256:256 + len(nqn)] = nqn.encode()
+        data[512:512 + len(hostnqn)] = hostnqn.encode()
+        return self.run(sqe, bytes(data))
+
+    def prop_get(self, ofst, size8=False):
+        sqe = bytearray(64)
+        sqe[0], sqe[4] = 0x7f, 0x04
+        sqe[40] = 1 if size8 else 0
+        struct.pack_into('<I', sqe, 44, ofst)
+        st, dw0, _ = self.run(sqe)
+        return st, dw0
+
+    def prop_set(self, ofst, val):
+        sqe = bytearray(64)
+        sqe[0], sqe[4] = 0x7f, 0x00
+        struct.pack_into('<II', sqe, 44, ofst, val)
+        return self.run(sqe)[0]
+
+    def admin(self, opc, nsid=0, cdw10=0, cdw11=0, cdw12=0, read_len=0):
+        sqe = bytearray(64)
+        sqe[0] = opc
+        struct.pack_into('<I', sqe, 4, nsid)
+        struct.pack_into('<III', sqe, 40, cdw10, cdw11, cdw12)
+        return self.run(sqe, read_len=read_len)
+
+    def io(self, opc, slba, nlb, write=b'', in_capsule=True, read_len=0, cdw10=None, cdw11=None):
+        sqe = bytearray(64)
+        sqe[0] = opc
+        struct.pack_into('<I', sqe, 4, 1)
+        struct.pack_into('<QI', sqe, 40, slba, nlb - 1)
+        if cdw10 is not None:
+            struct.pack_into('<II', sqe, 40, cdw10, cdw11)
+        return self.run(sqe, write, in_capsule, read_len)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(('127.0.0.1', 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def wait_port(port, proc):
+    for _ in range(200):
+        if proc.poll() is not None:
+            return False
+        try:
+            socket.create_connection(('127.0.0.1', port), timeout=1).close()
+            return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+def enable(h):
+    st, cap = h.prop_get(0, True)
+    h.prop_set(0x14, 0x460001)
+    st2, csts = h.prop_get(0x1c)
+    return st, cap, st2, csts
+
+
+p = subprocess.run([TOOL, '--version'], capture_output=True, text=True, timeout=30)
+check(p.returncode == 0 and p.stdout.startswith('udk-nvmf-tgt '), '--version', p.stdout)
+p = subprocess.run([TOOL, '--', '--help'], capture_output=True, text=True, timeout=30)
+check(p.returncode == 0 and '--nqn NQN' in p.stdout and '--allow' in p.stdout, '--help: its options and the EAL\'s',
+      p.stdout)
+p = subprocess.run([TOOL, '--no-huge', '--', '--frob', '1'], capture_output=True, text=True, timeout=30)
+check(p.returncode == 2 and '--frob: unknown option' in p.stderr, 'an unknown option: exit 2', p.stderr)
+p = subprocess.run([TOOL, '--no-huge', '--', '--malloc', 'm0:8'], capture_output=True, text=True, timeout=30)
+check(p.returncode == 2 and 'no subsystem' in p.stderr, 'bdevs but no subsystem: exit 2', p.stderr)
+
+# --check: a good file is summarised; each bad one exits 2 naming the line and the fix.
+def check_config(text):
+    with open('nvmf_test.conf', 'w') as f:
+        f.write(text)
+    p = subprocess.run([TOOL, '--no-huge', '--', '-c', 'nvmf_test.conf', '--check'],
+                       capture_output=True, text=True, timeout=30)
+    return p.returncode, p.stdout + p.stderr
+
+
+GOOD = """listen 127.0.0.1:4420  # comment
+malloc ram0 16
+null n0 8 4096
+subsystem nqn.2026-12.io.udk:a
+  host %s
+  namespace ram0
+  namespace n0 7
+""" % HOST
+rc, out = check_config(GOOD)
+check(rc == 0 and 'namespace 7: bdev n0' in out and 'configuration OK' in out, '--check: a good file', out)
+rc, out = check_config(GOOD + 'nvme nv0 0000:00:04.0 2\n  namespace nv0\n')
+check(rc == 0 and 'bdev nv0: nvme 0000:00:04.0 namespace 2' in out and 'namespace 8: bdev nv0' in out,
+      '--check: an nvme bdev', out)
+for text, msg in [
+        (GOOD + 'frobnicate 1\n', 'nvmf_test.conf:8: unknown keyword \'frobnicate\''),
+        (GOOD.replace('  host %s\n' % HOST, ''), 'no host may connect: add \'host NQN\' lines or \'allow-any-host\''),
+        (GOOD.replace('namespace ram0', 'namespace ram1'), 'names bdev \'ram1\', which no line defines'),
+        (GOOD.replace('namespace n0 7', 'namespace ram0'), 'bdev \'ram0\' serves two namespaces'),
+        (GOOD.replace('nqn.2026-12.io.udk:a', 'disk-a'), 'nvmf_test.conf:4: \'subsystem NQN\': an NQN starts with'),
+        (GOOD.replace('null n0 8 4096', 'null n0 8 4000'), 'nvmf_test.conf:3: block size \'4000\''),
+        (GOOD.replace('127.0.0.1:4420', '127.0.0.1'), 'give ADDR:PORT'),
+        (GOOD.replace('n0 7', 'n0 1'), 'NSID 1 is taken'),
+        (GOOD + 'nvme nv0 00:zz.0\n', "'00:zz.0' is not a PCI address")]:
+    rc, out = check_config(text)
+    check(rc == 2 and msg in out, '--check refuses: ' + msg, '%d %s' % (rc, out))
+
+port = free_port()
+logf = open('nvmf_tgt_test.log', 'w+')
+proc = subprocess.Popen([TOOL, '--no-huge', '--no-telemetry', '-m', '64', '--', '--malloc', 'm0:8',
+                         '--nqn', NQN, '--host', HOST, '--listen', '127.0.0.1:%d' % port],
+                        stdout=logf, stderr=subprocess.STDOUT)
+try:
+    if not wait_port(port, proc):
+        logf.seek(0)
+        print(logf.read())
+        if 'hugepage' in open('nvmf_tgt_test.log').read() or 'EAL' in open('nvmf_tgt_test.log').read():
+            print('SKIP: the EAL did not start here')
+            sys.exit(77)
+        check(False, 'the target listens')
+        sys.exit(1)
+
+    for hd, dd in [(False, False), (True, True)]:
+        tag = ' (digests)' if hd else ''
+        a = Host(port, hd, dd)
+        dgst, maxh2c = a.icreq()
+        check(dgst == ((1 if hd else 0) | (2 if dd else 0)) and maxh2c >= 4096, 'ICResp' + tag)
+        st, cntlid, _ = a.connect(NQN, kato=5000)
+        check(st == 0 and cntlid > 0, 'admin Connect' + tag, (st, cntlid))
+        st, cap, st2, csts = enable(a)
+        check(st == 0 and (cap & 0xffff) == 127 and st2 == 0 and csts & 1, 'CAP, CC.EN, CSTS.RDY' + tag,
+              (hex(cap), csts))
+        st, _, idc = a.admin(0x06, cdw10=1, read_len=4096)
+        check(st == 0 and idc[768:768 + len(NQN)] == NQN.encode() and
+              struct.unpack('<H', idc[78:80])[0] == cntlid and idc[111] == 1 and
+              struct.unpack('<I', idc[536:540])[0] & 1, 'Identify controller' + tag)
+        st, _, lst = a.admin(0x06, cdw10=2, read_len=4096)
+        check(st == 0 and struct.unpack('<II', lst[:8]) == (1, 0), 'active namespace list' + tag)
+        st, _, idn = a.admin(0x06, nsid=1, cdw10=0, read_len=4096)
+        check(st == 0 and struct.unpack('<Q', idn[:8])[0] == 8 * 2048 and idn[130] == 9,
+              'Identify namespace: 16384 blocks of 512' + tag)
+        st, _, desc = a.admin(0x06, nsid=1, cdw10=3, read_len=4096)
+        check(st == 0 and desc[0] == 2 and desc[1] == 16 and desc[4:20] == idn[104:120],
+              'namespace descriptors: the NGUID' + tag)
+        st, dw0, _ = a.admin(0x09, cdw10=7, cdw11=0x00010001)
+        check(st == 0 and dw0 == 0x00010001, 'Set Features: 2 I/O queues' + tag, (st, hex(dw0)))
+        st, _, smart = a.admin(0x02, nsid=0xffffffff, cdw10=2 | (127 << 16), read_len=512)
+        check(st == 0 and smart[3] == 100, 'SMART log' + tag)
+        st, _, _ = a.admin(0x02, cdw10=0x55 | (127 << 16), read_len=512)
+        check(st == 0x109, 'unknown log page: Invalid Log Page', hex(st))
+        st, _, _ = a.admin(0x18)
+        check(st == 0, 'Keep Alive' + tag)
+
+        q = Host(port, hd, dd)
+        q.icreq()
+        st, _, _ = q.connect(NQN, qid=1, cntlid=cntlid, sqsize=127)
+        check(st == 0, 'I/O queue Connect' + tag, hex(st))
+        pat = os.urandom(4096)
+        st, _, _ = q.io(0x01, 8, 8, pat)
+        check(st == 0, 'write 4 KiB in the capsule' + tag, hex(st))
+        big = os.urandom(128 * 1024)
+        st, _, _ = q.io(0x01, 100, 256, big, in_capsule=False)
+        check(st == 0, 'write 128 KiB through R2T/H2CData' + tag, hex(st))
+        st, _, got = q.io(0x02, 8, 8, read_len=4096)
+        check(st == 0 and got == pat, 'read back 4 KiB (C2HData)' + tag)
+        st, _, got = q.io(0x02, 100, 256, read_len=128 * 1024)
+        check(st == 0 and got == big, 'read back 128 KiB' + tag)
+        st, _, _ = q.io(0x08, 100, 8)
+        st2, _, got = q.io(0x02, 100, 16, read_len=8192)
+        check(st == 0 and got[:4096] == bytes(4096) and got[4096:] == big[4096:8192],
+              'Write Zeroes' + tag)
+        st, _, _ = q.io(0x02, 16383, 2, read_len=1024)
+        check(st == 0x80, 'a read past the end: LBA Out of Range', hex(st))
+        st, _, _ = q.io(0x02, 0, 8, read_len=1024)
+        check(st == 0x0f, 'a length that is not the blocks\': SGL Data Length Invalid', hex(st))
+        rng = struct.pack('<IIQ', 0, 8, 200)
+        st, _, _ = q.io(0x09, 0, 1, rng, cdw10=0, cdw11=4)
+        check(st == 0, 'Dataset Management (deallocate)' + tag, hex(st))
+        st, _, _ = q.io(0x00, 0, 1)
+        check(st == 0, 'Flush' + tag, hex(st))
+        q.s.close()
+        a.s.close()
+
+    # Discovery: the log names the subsystem for an allowed host only.
+    d = Host(port)
+    d.icreq()
+    st, cntlid, _ = d.connect(DISC)
+    enable(d)
+    st, _, log = d.admin(0x02, cdw10=0x70 | (((2048 // 4) - 1) << 16), read_len=2048)
+    numrec = struct.unpack('<Q', log[8:16])[0]
+    check(st == 0 and numrec == 1 and log[1024] == 3 and log[1024 + 256:1024 + 256 + len(NQN)] == NQN.encode()
+          and log[1024 + 32:1024 + 32 + len(str(port))] == str(port).encode(), 'discovery log', (st, numrec))
+    d.s.close()
+    d = Host(port)
+    d.icreq()
+    d.connect(DISC, hostnqn=OTHER)
+    enable(d)
+    st, _, log = d.admin(0x02, cdw10=0x70 | (((1024 // 4) - 1) << 16), read_len=1024)
+    check(st == 0 and struct.unpack('<Q', log[8:16])[0] == 0, 'discovery log: nothing for a host not allowed')
+    d.s.close()
+
+    # A host not on the list is refused.
+    h = Host(port)
+    h.icreq()
+    st, dw0, _ = h.connect(NQN, hostnqn=OTHER)
+    check(st == 0x184, 'a host NQN not on the allow-list: Connect Invalid Host', hex(st))
+    st, dw0, _ = h.connect('nqn.2026-12.io.udk:nosuch')
+    check(st == 0x182 and dw0 == (1 << 16 | 256), 'an unknown subsystem: Connect Invalid Parameters at 256',
+          (hex(st), hex(dw0)))
+    h.s.close()
+
+    # Malformed PDUs: each closes its connection with a logged reason.
+    def bad(what, sends, reason):
+        h = Host(port)
+        for b in sends:
+            if b == 'ic':
+                h.icreq()
+            else:
+                h.send(b)
+        closed = False
+        try:
+            h.s.settimeout(5)
+            while True:
+                typ, flags, hdr, data = h.recv_pdu()
+        except EOFError:
+            closed = True
+        except (socket.timeout, ConnectionResetError, AssertionError):
+            closed = not isinstance(sys.exc_info()[1], socket.timeout)
+        time.sleep(0.2)
+        logf.seek(0)
+        log = logf.read()
+        check(closed and re.search(reason, log) is not None, what + ' -> closed: ' + reason)
+
+    cap = struct.pack('<BBBBI', 4, 0, 72, 0, 72)
+    bad('a capsule before ICReq', [cap + bytes(64)], r'closed: CapsuleCmd before ICReq')
+    bad('a wrong HLEN', ['ic', struct.pack('<BBBBI', 4, 0, 70, 0, 72) + bytes(64)],
+        r'closed: CapsuleCmd with HLEN 70')
+    bad('a PLEN past the in-capsule limit', ['ic', struct.pack('<BBBBI', 4, 0, 72, 72, 72 + 65536)],
+        r'carries 65536 bytes of data')
+    bad('a header digest not negotiated', ['ic', struct.pack('<BBBBI', 4, 1, 72, 0, 76) + bytes(68)],
+        r'has a header digest, but the connection negotiated none')
+    hd = Host.__new__(Host)
+    hd.hd, hd.dd = True, False
+    pdu = bytearray(hd.pdu(4, bytes(64)))
+    pdu[72] ^= 0xff
+    h2 = Host(port, True)
+    h2.icreq()
+    h2.send(bytes(pdu))
+    try:
+        h2.s.settimeout(5)
+        h2.recv_pdu()
+        h2.recv_pdu()
+    except Exception:
+        pass
+    time.sleep(0.2)
+    logf.seek(0)
+    check(re.search(r'closed: CapsuleCmd header digest 0x', logf.read()) is not None,
+          'a wrong header digest -> closed')
+    bad('an H2CData no R2T asked for', ['ic', struct.pack('<BBBBIHHIII', 6, 4, 24, 24, 24 + 512, 1, 7, 0, 512, 0)
+                                        + bytes(512)], r'H2CData for TTAG 7, command 1, that no R2T asked for')
+    bad('a PDU type a host never sends', ['ic', struct.pack('<BBBBI', 9, 0, 24, 0, 24) + bytes(16)],
+        r'PDU type 0x09 \(R2T\) is not one a host sends')
+    icreq = struct.pack('<BBBBIHBBI', 0, 0, 128, 0, 128, 0, 0, 0, 0) + bytes(112)
+    bad('a second ICReq', ['ic', icreq], r'closed: a second ICReq')
+
+    # Data past what the R2T asked for: closed.
+    h = Host(port)
+    h.icreq()
+    st, cntlid, _ = h.connect(NQN)
+    enable(h)
+    h.admin(0x09, cdw10=7, cdw11=0)
+    q = Host(port)
+    q.icreq()
+    q.connect(NQN, qid=1, cntlid=cntlid, sqsize=127)
+    cid, sqe = q.command(struct.pack('<BBHI', 0x01, 0, 0, 1) + bytes(32) + struct.pack('<QI', 0, 7) + bytes(12))
+    struct.pack_into('<QI3xB', sqe, 24, 0, 4096, 0x5a)
+    q.send(q.pdu(4, bytes(sqe)))
+    typ, _, hdr, _ = q.recv_pdu()
+    cccid, ttag, r2to, r2tl = struct.unpack('<HHII', hdr[8:20])
+    check(typ == 9 and r2tl == 4096, 'R2T for a 4 KiB write not in the capsule')
+    q.send(q.pdu(6, struct.pack('<HHIII', cid, ttag, 0, 8192, 0), bytes(8192), 4))
+    try:
+        q.s.settimeout(5)
+        while True:
+            q.recv_pdu()
+    except (EOFError, ConnectionResetError):
+        pass
+    time.sleep(0.2)
+    logf.seek(0)
+    check(re.search(r'closed: H2CData ends at 8192, past the R2T.s 4096', logf.read()) is not None,
+          'H2CData past the R2T -> closed')
+
+    # A host that sends 100 reads of 128 KiB (12.5 MiB of answers) before reading any: the
+    # target stops reading it past its send backlog, serves others meanwhile, and
+    # every answer arrives once the host reads.
+    q2 = Host(port)
+    q2.icreq()
+    h.admin(0x09, cdw10=7, cdw11=0x00010001)
+    st, _, _ = q2.connect(NQN, qid=2, cntlid=cntlid, sqsize=127)
+    cids = []
+    for i in range(100):
+        cid, sqe = q2.command(struct.pack('<BBHI', 0x02, 0, 0, 1) + bytes(32) + struct.pack('<QI', 0, 255)
+                              + bytes(12))
+        struct.pack_into('<QI3xB', sqe, 24, 0, 128 * 1024, 0x5a)
+        q2.send(q2.pdu(4, bytes(sqe)))
+        cids.append(cid)
+    time.sleep(1)
+    o = Host(port)
+    o.icreq()
+    st, _, _ = o.connect(NQN)
+    check(st == 0, 'another host is served while one does not read its answers')
+    o.s.close()
+    done, data = [], 0
+    q2.s.settimeout(20)
+    try:
+        while len(done) < 100:
+            typ, _, hdr, d = q2.recv_pdu()
+            data += len(d)
+            if typ == 5:
+                done.append(struct.unpack('<H', hdr[20:22])[0])
+    except Exception as e:
+        print('    ', e)
+    check(sorted(done) == sorted(cids) and data == 100 * 128 * 1024,
+          'all 100 reads answered once the host reads (%d, %d bytes)' % (len(done), data))
+    q2.s.close()
+
+    # Keep-alive timeout: a silent host's controller is ended, its queues closed.
+    h.s.close()
+    h = Host(port)
+    h.icreq()
+    st, cntlid, _ = h.connect(NQN, kato=1000)
+    enable(h)
+    h.s.settimeout(6)
+    t0 = time.time()
+    try:
+        h.recv_pdu()
+        closed = False
+    except (EOFError, ConnectionResetError):
+        closed = True
+    except socket.timeout:
+        closed = False
+    waited = time.time() - t0
+    logf.seek(0)
+    check(closed and 1.0 < waited < 4.0 and
+          re.search(r'controller %d .*ended: no command for the keep-alive timeout \(KATO 1000 ms\)' % cntlid,
+                    logf.read()) is not None, 'KATO 1000 ms: a silent host\'s controller ended after %.1f s' % waited)
+
+    # A flood of connections: the ones past the limit are refused, the target lives.
+    flood = []
+    for _ in range(300):
+        try:
+            flood.append(socket.create_connection(('127.0.0.1', port), timeout=5))
+        except OSError:
+            break
+    time.sleep(1)
+    for s in flood:
+        s.close()
+    time.sleep(0.5)
+    logf.seek(0)
+    check(re.search(r'refused: 256 connections are open', logf.read()) is not None,
+          'a flood of 300 connections: those past 256 refused')
+
+    # ... and the target still serves.
+    a = Host(port)
+    a.icreq()
+    st, cntlid, _ = a.connect(NQN)
+    check(st == 0, 'the target still serves after all that')
+    a.s.close()
+finally:
+    proc.send_signal(2)
+    try:
+        rc = proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        rc = -1
+    check(rc == 0, 'SIGINT: clean exit', rc)
+    logf.seek(0)
+    if failures:
+        print(logf.read())
+sys.exit(1 if failures else 0)

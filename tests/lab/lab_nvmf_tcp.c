@@ -1,0 +1,332 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * lab_nvmf_tcp: the Linux kernel's NVMe/TCP initiator (nvme-tcp through
+ * nvme-cli, unmodified) against udk-nvmf-tgt (from PATH) serving a malloc
+ * bdev on 127.0.0.1:4420: nvme discover lists the subsystem; nvme connect
+ * gives a /dev/nvmeXnY of the bdev's size; a random pattern written with dd
+ * (1 MiB direct writes: R2T/H2CData; 4 KiB ones: in-capsule data) reads back
+ * identical; fio --verify=crc32c write-then-verify passes; nvme disconnect;
+ * the same again with header and data digests (-g -G) and two I/O queues;
+ * an ext4 file system made, mounted, filled with a copy of a tree, checked
+ * clean by fsck and read back identical after a remount;
+ * a host NQN not on the allow-list is refused; SIGINT stops the target with
+ * exit status 0.  Then the second lab NVMe through udk's driver (an nvme
+ * bdev): the same dd round trip from the kernel's side, and after the target
+ * stopped, the blocks read through udk-nvme are the pattern the kernel wrote.
+ * Last, that NVMe (namespace 1) and a malloc bdev (namespace 2) in one
+ * subsystem, and the NVMe hot-removed (sysfs remove): the target drops
+ * namespace 1 and completes the host's AER; the kernel rescans and removes
+ * that disk; namespace 2 keeps its data and takes I/O.
+ */
+#include <dirent.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "labrun.h"
+#include "labutil.h"
+
+#define NQN "nqn.2026-12.io.udk:lab"
+#define NQN_NVME "nqn.2026-12.io.udk:labnvme"
+#define HOSTNQN "nqn.2014-08.org.nvmexpress:uuid:0a0b0c0d-1111-2222-3333-444455556666"
+#define OTHER "nqn.2014-08.org.nvmexpress:uuid:0a0b0c0d-9999-2222-3333-444455556666"
+#define LOG "/tmp/udk-nvmf-tgt.log"
+
+static char out[65536];
+
+/* The names of /dev/nvme*n* block devices, space separated (not the hidden
+ * per-path nodes nvmeXcYnZ of native multipath, which have no /dev node). */
+static void nvme_disks(char *buf, size_t len)
+{
+	DIR *d = opendir("/sys/block");
+	struct dirent *e;
+
+	buf[0] = '\0';
+	if (d == NULL)
+		return;
+	while ((e = readdir(d)) != NULL)
+		if (!strncmp(e->d_name, "nvme", 4) && strchr(e->d_name + 4, 'n') != NULL &&
+		    strchr(e->d_name + 4, 'c') == NULL &&
+		    strlen(buf) + strlen(e->d_name) + 2 < len) {
+			strcat(buf, e->d_name);
+			strcat(buf, " ");
+		}
+	closedir(d);
+}
+
+/* Wait for a disk not in before; its name into name.  0 or -1. */
+static int new_disk(const char *before, char *name, size_t len)
+{
+	char now[1024], *p, *save = NULL;
+
+	for (int i = 0; i < 300; i++) {
+		nvme_disks(now, sizeof(now));
+		for (p = strtok_r(now, " ", &save); p != NULL; p = strtok_r(NULL, " ", &save)) {
+			char w[64];
+
+			snprintf(w, sizeof(w), "%s ", p);
+			if (strstr(before, w) == NULL) {
+				snprintf(name, len, "%s", p);
+				usleep(500000); /* let udev make the node */
+				return 0;
+			}
+		}
+		usleep(100000);
+	}
+	return -1;
+}
+
+static int wait_log(const char *text, int secs)
+{
+	for (int i = 0; i < secs * 10; i++) {
+		FILE *f = fopen(LOG, "r");
+		char line[1024];
+		int found = 0;
+
+		while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+			found |= strstr(line, text) != NULL;
+		if (f != NULL)
+			fclose(f);
+		if (found)
+			return 0;
+		usleep(100000);
+	}
+	return -1;
+}
+
+/* udk-nvmf-tgt with EAL options eal, then the target's own args. */
+static pid_t start_target(const char *eal, const char *args)
+{
+	pid_t pid;
+
+	unlink(LOG); /* so wait_log() reads this run's lines only */
+	pid = fork();
+	if (pid == 0) {
+		char cmd[1024];
+
+		snprintf(cmd, sizeof(cmd), "exec udk-nvmf-tgt -m 192 --no-telemetry %s -- %s "
+			 "--listen 127.0.0.1:4420 >" LOG " 2>&1", eal, args);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
+static int stop_target(pid_t pid)
+{
+	int st = -1;
+
+	kill(pid, SIGINT);
+	for (int i = 0; i < 200; i++) {
+		if (waitpid(pid, &st, WNOHANG) == pid)
+			return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+		usleep(100000);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+	return -1;
+}
+
+/* connect to nqn, check the disk has sectors, write and verify, disconnect;
+ * opts are extra nvme connect options. */
+static void session(const char *nqn, const char *sectors, const char *opts, const char *what)
+{
+	char before[1024], disk[64] = "", sz[64] = "";
+	int rc;
+
+	printf("---- %s\n", what);
+	nvme_disks(before, sizeof(before));
+	rc = lab_run(out, sizeof(out), "nvme connect -t tcp -a 127.0.0.1 -s 4420 -n %s"
+		     " --hostnqn " HOSTNQN " %s", nqn, opts);
+	CHECK_MSG(rc == 0, "%s: nvme connect exit %d", what, rc);
+	if (rc != 0) {
+		lab_sh("tail -30 " LOG "; dmesg | tail -20");
+		return;
+	}
+	CHECK_MSG(new_disk(before, disk, sizeof(disk)) == 0, "%s: no new /dev/nvme*n* after connect", what);
+	if (disk[0]) {
+		char path[128];
+
+		printf("disk: /dev/%s\n", disk);
+		snprintf(path, sizeof(path), "/sys/block/%s/size", disk);
+		lab_read_file(path, sz, sizeof(sz));
+		CHECK_MSG(!strcmp(sz, sectors), "%s: /dev/%s has %s sectors, not %s", what, disk, sz, sectors);
+		CHECK(lab_run(out, sizeof(out), "dd if=/dev/urandom of=/tmp/nvmf.pat bs=1M count=8 2>&1") == 0);
+		/* 1 MiB writes: the kernel sends them through R2T/H2CData */
+		CHECK_MSG(lab_run(out, sizeof(out), "dd if=/tmp/nvmf.pat of=/dev/%s bs=1M count=8 oflag=direct "
+				  "2>&1", disk) == 0, "%s: dd write 1M", what);
+		CHECK_MSG(lab_run(out, sizeof(out), "dd if=/dev/%s of=/tmp/nvmf.back bs=1M count=8 iflag=direct "
+				  "2>&1 && cmp /tmp/nvmf.pat /tmp/nvmf.back", disk) == 0,
+			  "%s: 8 MiB read back differs", what);
+		/* 4 KiB writes at 16 MiB: in-capsule data */
+		CHECK_MSG(lab_run(out, sizeof(out), "dd if=/tmp/nvmf.pat of=/dev/%s bs=4k count=64 seek=4096 "
+				  "oflag=direct 2>&1 && dd if=/dev/%s of=/tmp/nvmf.back bs=4k count=64 skip=4096 "
+				  "iflag=direct 2>&1 && cmp -n 262144 /tmp/nvmf.pat /tmp/nvmf.back", disk, disk) == 0,
+			  "%s: 4 KiB writes read back differ", what);
+		if (lab_sh("command -v fio >/dev/null") == 0)
+			CHECK_MSG(lab_run(out, sizeof(out), "fio --name=verify --filename=/dev/%s --rw=randwrite "
+					  "--bs=4k --size=32M --offset=32M --ioengine=libaio --iodepth=16 --direct=1 "
+					  "--verify=crc32c --do_verify=1 --verify_fatal=1 2>&1", disk) == 0 &&
+				  strstr(out, "err= 0") != NULL && strstr(out, "verify failed") == NULL,
+				  "%s: fio --verify=crc32c", what);
+	}
+	rc = lab_run(out, sizeof(out), "nvme disconnect -n %s", nqn);
+	CHECK_MSG(rc == 0 && strstr(out, "disconnected 1 controller") != NULL, "%s: nvme disconnect", what);
+}
+
+/* mkfs.ext4 on the target's disk, a tree copied in, fsck clean, the copy
+ * identical after a remount. */
+static void fs_session(void)
+{
+	char before[1024], disk[64] = "";
+
+	printf("---- ext4 on the malloc namespace\n");
+	nvme_disks(before, sizeof(before));
+	CHECK(lab_run(out, sizeof(out), "nvme connect -t tcp -a 127.0.0.1 -s 4420 -n " NQN
+		      " --hostnqn " HOSTNQN) == 0);
+	if (new_disk(before, disk, sizeof(disk)) < 0) {
+		CHECK_MSG(0, "ext4: no disk after connect");
+		return;
+	}
+	CHECK(lab_run(out, sizeof(out), "mkfs.ext4 -q -F /dev/%s 2>&1", disk) == 0);
+	CHECK(lab_run(out, sizeof(out), "mkdir -p /tmp/nvmf.mnt && mount /dev/%s /tmp/nvmf.mnt && "
+		      "cp -a /usr/include/linux /tmp/nvmf.mnt/ && sync && umount /tmp/nvmf.mnt", disk) == 0);
+	CHECK_MSG(lab_run(out, sizeof(out), "fsck.ext4 -fn /dev/%s 2>&1", disk) == 0, "fsck is not clean");
+	CHECK_MSG(lab_run(out, sizeof(out), "echo 3 > /proc/sys/vm/drop_caches; mount /dev/%s /tmp/nvmf.mnt && "
+			  "diff -r /usr/include/linux /tmp/nvmf.mnt/linux && echo same; umount /tmp/nvmf.mnt",
+			  disk) == 0 && strstr(out, "same") != NULL, "the tree read back differs");
+	CHECK(lab_run(out, sizeof(out), "nvme disconnect -n " NQN) == 0);
+}
+
+/* The disk of this many sectors among the new ones (name into disk). */
+static int disk_of_size(const char *before, const char *sectors, char *disk, size_t len)
+{
+	char now[1024], *p, *save = NULL;
+
+	nvme_disks(now, sizeof(now));
+	for (p = strtok_r(now, " ", &save); p != NULL; p = strtok_r(NULL, " ", &save)) {
+		char w[64], path[128], sz[32] = "";
+
+		snprintf(w, sizeof(w), "%s ", p);
+		snprintf(path, sizeof(path), "/sys/block/%s/size", p);
+		if (strstr(before, w) == NULL && lab_read_file(path, sz, sizeof(sz)) == 0 && !strcmp(sz, sectors)) {
+			snprintf(disk, len, "%s", p);
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static void hot_remove(const char *bdf)
+{
+	char before[1024], eal[64], args[256], nv[64] = "", ram[64] = "", path[128];
+	pid_t pid;
+	int i;
+
+	printf("---- the NVMe hot-removed under a connected host\n");
+	snprintf(eal, sizeof(eal), "-a %s", bdf);
+	snprintf(args, sizeof(args), "--nvme nv0:%s --malloc m0:64 --nqn " NQN_NVME, bdf);
+	pid = start_target(eal, args);
+	REQUIRE(pid > 0);
+	REQUIRE(wait_log("ready", 60) == 0);
+	nvme_disks(before, sizeof(before));
+	CHECK(lab_run(out, sizeof(out), "nvme connect -t tcp -a 127.0.0.1 -s 4420 -n " NQN_NVME
+		      " --hostnqn " HOSTNQN) == 0);
+	for (i = 0; i < 200 && (disk_of_size(before, "524288", nv, sizeof(nv)) < 0 ||
+				disk_of_size(before, "131072", ram, sizeof(ram)) < 0); i++)
+		usleep(100000);
+	CHECK_MSG(nv[0] && ram[0], "two disks (nvme %s, malloc %s) after connect", nv, ram);
+	if (nv[0] && ram[0]) {
+		usleep(500000);
+		CHECK(lab_run(out, sizeof(out), "dd if=/tmp/nvmf.pat of=/dev/%s bs=1M count=8 oflag=direct 2>&1",
+			      ram) == 0);
+		CHECK(lab_sh("echo 1 > /sys/bus/pci/devices/%s/remove", bdf) == 0);
+		CHECK_MSG(wait_log("namespace 1 of " NQN_NVME " removed", 30) == 0,
+			  "the target did not drop namespace 1");
+		snprintf(path, sizeof(path), "/sys/block/%s", nv);
+		for (i = 0; i < 300 && access(path, F_OK) == 0; i++)
+			usleep(100000);
+		CHECK_MSG(access(path, F_OK) != 0, "the kernel kept /dev/%s after the namespace-changed AEN", nv);
+		snprintf(path, sizeof(path), "/sys/block/%s", ram);
+		CHECK_MSG(access(path, F_OK) == 0, "the kernel dropped /dev/%s, the namespace that stayed", ram);
+		CHECK_MSG(lab_run(out, sizeof(out), "dd if=/dev/%s of=/tmp/nvmf.back bs=1M count=8 iflag=direct "
+				  "2>&1 && cmp /tmp/nvmf.pat /tmp/nvmf.back", ram) == 0,
+			  "namespace 2 after namespace 1 went: read back differs");
+		lab_sh("dmesg | grep -i nvme | tail -8");
+	}
+	CHECK(lab_run(out, sizeof(out), "nvme disconnect -n " NQN_NVME) == 0);
+	CHECK(stop_target(pid) == 0);
+	lab_sh("grep -E 'removed|ended|closed' " LOG " | tail -8");
+}
+
+int main(void)
+{
+	pid_t pid;
+	int rc;
+
+	setvbuf(stdout, NULL, _IONBF, 0);
+	lab_require_guest();
+	if (lab_sh("command -v nvme >/dev/null") != 0)
+		lab_skip("nvme-cli is not installed (scripts/setup.sh installs it)");
+	lab_sh("ip link set lo up");
+	if (lab_sh("modprobe nvme-tcp") != 0)
+		lab_skip("this guest kernel has no nvme-tcp module");
+
+	pid = start_target("", "--malloc m0:64 --nqn " NQN);
+	REQUIRE(pid > 0);
+	if (wait_log("ready", 60) < 0) {
+		lab_sh("cat " LOG);
+		lab_fatal("udk-nvmf-tgt did not become ready in 60 s");
+	}
+	rc = lab_run(out, sizeof(out), "nvme discover -t tcp -a 127.0.0.1 -s 4420 --hostnqn " HOSTNQN);
+	CHECK_MSG(rc == 0 && strstr(out, "subnqn:  " NQN) != NULL && strstr(out, "trsvcid: 4420") != NULL &&
+		  strstr(out, "trtype:  tcp") != NULL, "nvme discover (exit %d)", rc);
+
+	session(NQN, "131072", "", "malloc, plain");
+	session(NQN, "131072", "-g -G --nr-io-queues 2", "malloc, header and data digests, 2 I/O queues");
+	fs_session();
+	CHECK(stop_target(pid) == 0);
+	lab_sh("grep -E 'closed|ended|refused' " LOG " | tail -20");
+
+	/* An allow-list without this host: Connect refused, the reason logged. */
+	pid = start_target("", "--malloc m0:64 --nqn " NQN " --host " HOSTNQN);
+	REQUIRE(pid > 0);
+	REQUIRE(wait_log("ready", 60) == 0);
+	rc = lab_run(out, sizeof(out), "nvme connect -t tcp -a 127.0.0.1 -s 4420 -n " NQN " --hostnqn " OTHER);
+	CHECK_MSG(rc != 0, "a host not on the allow-list connected");
+	CHECK(wait_log("host " OTHER " is not on the allow-list", 5) == 0);
+	CHECK(stop_target(pid) == 0);
+	lab_sh("nvme disconnect -n " NQN " >/dev/null 2>&1");
+
+	/* The second lab NVMe (256 MiB) through udk's driver. */
+	{
+		const char *bdf = lab_env_require("UDK_LAB_NVME2");
+		char drv[64] = "", eal[64], args[256];
+
+		lab_device_driver(bdf, drv, sizeof(drv));
+		REQUIRE(lab_bind_vfio(bdf) == 0);
+		snprintf(eal, sizeof(eal), "-a %s", bdf);
+		snprintf(args, sizeof(args), "--nvme nv0:%s --nqn " NQN_NVME, bdf);
+		pid = start_target(eal, args);
+		REQUIRE(pid > 0);
+		if (wait_log("ready", 60) < 0) {
+			lab_sh("cat " LOG);
+			lab_fatal("udk-nvmf-tgt with an nvme bdev did not become ready in 60 s");
+		}
+		session(NQN_NVME, "524288", "-G", "nvme bdev, data digest");
+		CHECK(stop_target(pid) == 0);
+		/* What the kernel wrote, read through udk: the first 8 MiB. */
+		CHECK_MSG(lab_run(out, sizeof(out), "udk-nvme -m 64 -a %s read --lba 0 --count 16384 --file "
+				  "/tmp/nvmf.udk 2>&1 && cmp /tmp/nvmf.pat /tmp/nvmf.udk", bdf) == 0,
+			  "the NVMe read through udk-nvme is not what the kernel wrote over NVMe/TCP");
+		hot_remove(bdf);
+		lab_sh("echo 1 > /sys/bus/pci/rescan");
+		for (int i = 0; i < 50 && lab_sh("test -e /sys/bus/pci/devices/%s", bdf) != 0; i++)
+			usleep(100000);
+		lab_bind(bdf, drv);
+	}
+	return lab_result();
+}
