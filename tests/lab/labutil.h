@@ -100,7 +100,9 @@ int lab_write_file(const char *path, const char *s);
  * message will get; lab_kmsg_find() waits up to timeout_ms for a message at
  * or after `since` that matches the POSIX extended regex `pattern` (e.g.
  * "DMAR: \\[DMA Write"), copies it to line (if not NULL) and returns 1;
- * 0 if none came, -errno on error.
+ * 0 if none came, -errno on error.  lab_kmsg_mark() first waits out the
+ * kernel's rate limit on IOMMU fault lines (up to 5.2 s after the last DMAR
+ * line) so that a fault provoked next is printed.
  */
 uint64_t lab_kmsg_mark(void);
 int lab_kmsg_find(uint64_t since, const char *pattern, int timeout_ms, char *line, size_t len);
