@@ -129,20 +129,29 @@ void session_backend(const struct session *s, char *buf, size_t len)
 {
 	struct udk_dmamap_info info;
 	size_t n;
+	int rc;
 
-	if (udk_dmamap_info(s->map, &info) < 0 || info.backend != UDK_DMAMAP_IOMMUFD) {
-		snprintf(buf, len, "backend vfio-type1: a container of its own, device fds from "
-			 "its groups");
+	rc = udk_dmamap_info(s->map, &info);
+	if (rc < 0) {
+		snprintf(buf, len, "backend unknown: the map's info cannot be read: %s",
+			 udk_strerror(rc));
 		return;
 	}
-	n = (size_t)snprintf(buf, len, "backend iommufd: a /dev/iommu context of its own, IOAS %u",
-			     info.ioas_id);
+	/* lib/dma names the backend; only iommufd has ids to show (a map's
+	 * IOAS is never 0, and udk_device_iommufd_ids() answers for a cdev). */
+	n = (size_t)snprintf(buf, len, "backend %s: a map of its own (%s)",
+			     udk_dmamap_backend_name(info.backend), udk_dmamap_name(s->map));
+	if (info.ioas_id != 0 && n < len)
+		n += (size_t)snprintf(buf + n, len - n, ", IOAS %u", info.ioas_id);
 	for (unsigned int i = 0; i < s->nb_devs && n < len; i++) {
 		uint32_t devid = 0, hwpt = 0;
 
-		udk_device_iommufd_ids(s->devs[i].dev, &devid, &hwpt);
-		n += (size_t)snprintf(buf + n, len - n, "; %s cdev bound (device %u) and attached "
-				      "(page table %u)", s->devs[i].bdf, devid, hwpt);
+		if (udk_device_iommufd_ids(s->devs[i].dev, &devid, &hwpt) == 0)
+			n += (size_t)snprintf(buf + n, len - n, "; %s cdev bound (device %u) and "
+					      "attached (page table %u)", s->devs[i].bdf, devid,
+					      hwpt);
+		else
+			n += (size_t)snprintf(buf + n, len - n, "; %s attached", s->devs[i].bdf);
 	}
 }
 

@@ -4,7 +4,8 @@
  * share IOMMU group 7 and 0000:00:05.0 is alone in group 8.  The kernel lets
  * a group into one map only, so another user's session holding either
  * device of group 7 blocks both: refused while its client is connected,
- * evicted while parked (grant.c's check_devices). */
+ * evicted while parked (grant.c's check_devices).  And the log's backend
+ * line, from lib/dma's own name for a map's backend. */
 #include "../../tests/unit/common/unit.h"
 #include <stdio.h>
 #include <sys/stat.h>
@@ -107,12 +108,29 @@ static void test_same_group(void)
 	CU_ASSERT_PTR_NULL(session_blocking(&b, 1000, "0000:00:05.1", false));
 }
 
+/* The log line after GRANTED names the map's backend as lib/dma does: a
+ * BROKERED map (the one map no IOMMU is needed for) is "brokered", not taken
+ * for vfio-type1 because it is not iommufd. */
+static void test_backend_line(void)
+{
+	struct broker bb = {.map_backend = UDK_DMAMAP_BROKERED};
+	struct session *s = NULL;
+	char line[512];
+
+	CU_ASSERT_EQUAL_FATAL(session_create(&bb, 1002, 1002, &s), 0);
+	session_backend(s, line, sizeof(line));
+	CU_ASSERT_STRING_EQUAL(line, "backend brokered: a map of its own (uid1002)");
+	session_evict(&bb, s, "end of test");
+	CU_ASSERT_PTR_NULL(bb.sessions);
+}
+
 int main(void)
 {
 	static const struct unit_test tests[] = {
 		{"a device's IOMMU group from sysfs", test_group_read},
 		{"another user's session holding the device", test_same_device},
 		{"another user's session holding a device of its IOMMU group", test_same_group},
+		{"the backend line names the map's backend as lib/dma does", test_backend_line},
 	};
 	char cmd[64];
 	int rc;

@@ -14,7 +14,10 @@
  * the client's heap grows by asking the broker, up to the policy's limit;
  * udk-fwd drives both NICs as uid 1003; a device fd a client's child keeps
  * after the client is gone keeps the device from the next user until it is
- * closed.
+ * closed; two users at once, each on a map of its own, uid 1000's
+ * udk-nvme-perf writing the NVMe and verifying every write while uid 1003's
+ * udk-fwd sends and verifies frames between the NICs, each map holding
+ * exactly its own client's memory and devices (the clients' telemetry).
  *
  * Two clients at once, each with its own device (uid 1000: UDK_LAB_NVME2,
  * uid 1002: UDK_LAB_NVME): a DMA the first aims at an IOVA of the second's
@@ -552,23 +555,20 @@ static void two_clients(pid_t broker, const char *self, const char *a_bdf, const
 	CHECK(strstr(out, "the marked page is intact") != NULL);
 }
 
-static unsigned long long num(const char *port, const char *key)
+/* The number at a dotted path of v ("maps.maps.0.devices"), or ~0ULL. */
+static unsigned long long num(const char *v, const char *path)
 {
 	char buf[32];
 
-	if (lab_json_text(lab_json_member(port, key), buf, sizeof(buf)) != 0)
+	if (lab_json_text(lab_json_path(v, path), buf, sizeof(buf)) != 0)
 		return ~0ULL;
 	return strtoull(buf, NULL, 10);
 }
 
-/* udk-fwd as uid 1003: each NIC generates numbered frames and verifies the
- * other's, both devices and the memory from the broker. */
-static void fwd(const char *virtio, const char *e1000e)
+/* udk-fwd's --json summary in out: both ports sent, and received frames
+ * that all checked out. */
+static void fwd_ports_ok(void)
 {
-	REQUIRE(lab_bind_vfio(virtio) == 0);
-	REQUIRE(lab_bind_vfio(e1000e) == 0);
-	CHECK(run(NULL, AS(1003) "udk-fwd -l 0,1 --broker %s -a %s -a %s -m 48 -- --mode txonly "
-		  "--verify --duration 3 --interval 1 --json", SOCK, virtio, e1000e) == 0);
 	CHECK(lab_json_valid(out));
 	for (int i = 0; i < 2; i++) {
 		const char *p = lab_json_index(lab_json_member(out, "ports"), i);
@@ -580,7 +580,156 @@ static void fwd(const char *virtio, const char *e1000e)
 		       num(p, "tx"), num(p, "valid"), num(p, "invalid"));
 		CHECK(num(p, "tx") > 1000 && num(p, "valid") > 1000 && num(p, "invalid") == 0);
 	}
+}
+
+/* udk-fwd as uid 1003: each NIC generates numbered frames and verifies the
+ * other's, both devices and the memory from the broker. */
+static void fwd(const char *virtio, const char *e1000e)
+{
+	REQUIRE(lab_bind_vfio(virtio) == 0);
+	REQUIRE(lab_bind_vfio(e1000e) == 0);
+	CHECK(run(NULL, AS(1003) "udk-fwd -l 0,1 --broker %s -a %s -a %s -m 48 -- --mode txonly "
+		  "--verify --duration 3 --interval 1 --json", SOCK, virtio, e1000e) == 0);
+	fwd_ports_ok();
 	CHECK(log_has("GRANTED uid 1003", virtio, 1000));
+}
+
+/* One client's view of its own map, from its telemetry (udk-top --json; root
+ * may ask any process): its progress, and whether the map holds exactly its
+ * own memory and devices. */
+struct view {
+	const char *who, *sock;
+	const char *bdf[2];
+	int nb_bdf;
+	unsigned long long progress; /* NVMe completions or frames received */
+};
+
+static bool view_read(struct view *v, bool check)
+{
+	static char doc[262144];
+	unsigned long long sum = 0, nseg, bytes;
+	const char *proc;
+	char name[64] = "", devmap[64] = "";
+
+	if (lab_sh("udk-top --json -s %s >top.json 2>top.err", v->sock) != 0)
+		return false;
+	slurp("top.json", doc, sizeof(doc));
+	proc = lab_json_path(doc, "processes.0");
+	if (proc == NULL)
+		return false;
+	if (v->nb_bdf == 1) {
+		v->progress = num(proc, "nvme.0.qpairs.0.completed");
+	} else {
+		v->progress = num(proc, "ports.0.stats.ipackets") +
+			      num(proc, "ports.1.stats.ipackets");
+	}
+	if (v->progress >= ~0ULL >> 1)
+		return false; /* not started yet */
+	if (!check)
+		return true;
+	nseg = num(proc, "maps.memory.segments");
+	for (unsigned long long i = 0; i < nseg && i < 64; i++) {
+		char path[48];
+
+		snprintf(path, sizeof(path), "maps.memory.segment.%llu.len", i);
+		sum += num(proc, path);
+	}
+	bytes = num(proc, "maps.maps.0.bytes_mapped");
+	lab_json_text(lab_json_path(proc, "maps.maps.0.name"), name, sizeof(name));
+	printf("%s: map '%s' (%s): %llu devices, %llu mappings, %llu MiB mapped; its own heap: "
+	       "%llu segments, %llu MiB\n", v->who, name,
+	       lab_json_is(proc, "maps.maps.0.backend", "brokered") ? "brokered" : "NOT brokered",
+	       num(proc, "maps.maps.0.devices"), num(proc, "maps.maps.0.mappings"), bytes >> 20,
+	       nseg, sum >> 20);
+	CHECK(lab_json_is(proc, "maps.maps.0.backend", "brokered"));
+	/* Exactly its own memory: every mapping is one of its segments. */
+	CHECK(nseg > 0 && bytes == sum && num(proc, "maps.maps.0.mappings") == nseg);
+	/* Exactly its own devices, all on that map. */
+	CHECK(num(proc, "maps.maps.0.devices") == (unsigned long long)v->nb_bdf);
+	CHECK(lab_json_length(lab_json_path(proc, "devices")) == v->nb_bdf);
+	for (int i = 0; i < v->nb_bdf; i++) {
+		char path[32];
+
+		snprintf(path, sizeof(path), "devices.%d", i);
+		CHECK(lab_json_is(lab_json_path(proc, path), "bdf", v->bdf[i]));
+		snprintf(path, sizeof(path), "devices.%d.map", i);
+		lab_json_text(lab_json_path(proc, path), devmap, sizeof(devmap));
+		CHECK_MSG(strcmp(devmap, name) == 0, "%s is on map '%s', not '%s'", v->bdf[i],
+			  devmap, name);
+	}
+	return true;
+}
+
+/* Two users' clients at once, each on a map of its own (the broker's), with
+ * the unchanged drivers: uid 1000's udk-nvme-perf writes the NVMe and reads
+ * every acknowledged write back (--verify) while uid 1003's udk-fwd sends
+ * numbered frames between the two NICs and checks every byte. */
+static void two_maps(pid_t broker, const char *nvme, const char *virtio, const char *e1000e)
+{
+	struct view v[2] = {
+		{"uid 1000 (udk-nvme-perf)", "/tmp/udk-lab-broker-nvme.sock", {nvme}, 1, 0},
+		{"uid 1003 (udk-fwd)", "/tmp/udk-lab-broker-fwd.sock", {virtio, e1000e}, 2, 0},
+	};
+	unsigned long long first[2] = {0, 0};
+	char cmd[900];
+	pid_t pid[2];
+	int st[2], snaps = 0;
+
+	unlink(v[0].sock);
+	unlink(v[1].sock);
+	snprintf(cmd, sizeof(cmd), "exec " AS(1000) "udk-nvme-perf -l 0,1 --broker %s -a %s -m 64 "
+		 "--telemetry-path %s -- --pattern write --verify --qd 8 --time 8 --json "
+		 ">perf.out 2>perf.err", SOCK, nvme, v[0].sock);
+	printf("$ %s\n", cmd);
+	pid[0] = spawn(cmd);
+	snprintf(cmd, sizeof(cmd), "exec " AS(1003) "udk-fwd -l 0,1 --broker %s -a %s -a %s -m 48 "
+		 "--telemetry-path %s -- --mode txonly --verify --duration 8 --interval 1 --json "
+		 ">fwd.out 2>fwd.err", SOCK, virtio, e1000e, v[1].sock);
+	printf("$ %s\n", cmd);
+	pid[1] = spawn(cmd);
+	/* Both at work: two snapshots of both, each moving forward in between. */
+	for (int t = 0; t < 300 && snaps < 2; t++) {
+		if (!view_read(&v[0], false) || !view_read(&v[1], false)) {
+			usleep(100000);
+			continue;
+		}
+		if (snaps == 0) {
+			CHECK(view_read(&v[0], true) && view_read(&v[1], true));
+			first[0] = v[0].progress;
+			first[1] = v[1].progress;
+			snaps++;
+			usleep(500000);
+		} else if (v[0].progress > first[0] && v[1].progress > first[1]) {
+			snaps++;
+		}
+	}
+	printf("both at once: NVMe completions %llu -> %llu, frames received %llu -> %llu\n",
+	       first[0], v[0].progress, first[1], v[1].progress);
+	CHECK(snaps == 2);
+	{
+		int n = fds_on(broker, on_iommufd() ? "/dev/iommu" : "/dev/vfio/vfio");
+
+		printf("the broker holds %d maps (uid 1000, 1002 parked, 1003)\n", n);
+		CHECK(n == 3);
+	}
+	for (int i = 0; i < 2; i++) {
+		waitpid(pid[i], &st[i], 0);
+		CHECK_MSG(WIFEXITED(st[i]) && WEXITSTATUS(st[i]) == 0, "%s: exit status 0x%x",
+			  v[i].who, st[i]);
+	}
+	slurp("perf.out", out, sizeof(out));
+	slurp("perf.err", err, sizeof(err));
+	printf("%s%s", out, err);
+	CHECK(lab_json_valid(out));
+	printf("udk-nvme-perf as uid 1000: %llu writes, %llu read back and verified, %llu wrong\n",
+	       num(out, "jobs.0.writes"), num(out, "jobs.0.verified"),
+	       num(out, "jobs.0.verify_errors"));
+	CHECK(num(out, "jobs.0.verified") > 0 && num(out, "jobs.0.verified") < ~0ULL);
+	CHECK(num(out, "jobs.0.verify_errors") == 0);
+	slurp("fwd.out", out, sizeof(out));
+	slurp("fwd.err", err, sizeof(err));
+	printf("%s%s", out, err);
+	fwd_ports_ok();
 }
 
 /* A client whose child keeps a copy of the device fd (and nothing else)
@@ -808,6 +957,9 @@ int main(int argc, char **argv)
 
 	/* 9. Two clients at once, each with its own device. */
 	two_clients(broker, self, bdf, other);
+
+	/* 10. Two users, two maps, an NVMe and the NICs at once. */
+	two_maps(broker, bdf, lab_env_require("UDK_LAB_VIRTIO"), lab_env_require("UDK_LAB_E1000E"));
 
 	kill(broker, SIGTERM);
 	waitpid(broker, &st, 0);
