@@ -2,18 +2,22 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """Fail when a udk shared library exports a symbol outside the public API.
 
-Usage: check_exports.py LIB.so...  Every defined dynamic symbol must start
-with udk_ and carry the version node of lib/udk.map (UDK_0.2).
+Usage: check_exports.py NODE LIB.so...  Every defined dynamic symbol must
+start with udk_ and carry NODE, the version node that meson derives from the
+project's version (0.2.0 -> UDK_0.2): a release whose version and
+lib/udk.map disagree fails here.
 """
 import subprocess
 import sys
 
-NODE = 'UDK_0.2'
-
 
 def main():
+    if len(sys.argv) < 3:
+        print('usage: check_exports.py NODE LIB.so...')
+        return 2
+    node = sys.argv[1]
     bad = 0
-    for lib in sys.argv[1:]:
+    for lib in sys.argv[2:]:
         out = subprocess.run(['nm', '-D', '--defined-only', '--with-symbol-versions', lib],
                              check=True, capture_output=True, text=True).stdout
         names = []
@@ -30,8 +34,9 @@ def main():
                 print(f'{lib}: exports {name}: not udk_ API (make it static, or keep it '
                       'local: lib/udk.map exports udk_* only)')
                 bad += 1
-            elif version != NODE:
-                print(f'{lib}: {name} has version "{version}", not {NODE} (link with lib/udk.map)')
+            elif version != node:
+                print(f'{lib}: {name} has version "{version}", not {node} (link with '
+                      'lib/udk.map, whose node is UDK_<major>.<minor> of meson.build\'s version)')
                 bad += 1
         if not names:
             print(f'{lib}: exports nothing')
