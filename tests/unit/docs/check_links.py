@@ -7,8 +7,8 @@ Usage: check_links.py SOURCE_ROOT.  Checks, in README.md and doc/*.md:
 - every path into the tree a page cites (app/..., lib/..., doc/..., tests/...,
   a glob like app/*/test_*.py matching at least one file), from the root;
 - every NAME.md a page names, which must be a page of doc/ or the root.
-A path with a placeholder (<component>, X, N, ...) or into build/ is not a
-file of the tree and is skipped."""
+A path with a placeholder (lab_<what>, seeds/TARGET/) is skipped; a program
+the build makes from PATH.c or PATH.py counts as present."""
 import glob
 import os
 import re
@@ -44,11 +44,12 @@ def check_page(root, page):
                 continue  # an anchor in the page, or a URL
             if not os.path.exists(os.path.normpath(os.path.join(here, target))):
                 bad.append('%s:%d: link to %s: no such file' % (rel, n, target))
-        for path in PATH.findall(line):
-            path = path.rstrip('.')
-            if re.search(r'<|>|\bX\b|\bN\b|\.\.\.', path):
-                continue
-            if not exists(root, path):
+        for m in PATH.finditer(line):
+            path = m.group(1).rstrip('.')
+            if line[m.end():m.end() + 1] == '<' or re.search(r'(^|/)[A-Z][A-Z_]+(/|$)', path):
+                continue  # a placeholder: lab_<what>, seeds/TARGET/
+            if not (exists(root, path) or exists(root, path + '.c') or
+                    exists(root, path + '.py')):  # a program built from path.c
                 bad.append('%s:%d: cites %s: no such file or folder in the tree' % (rel, n, path))
         for name in PAGE.findall(line):
             if not (os.path.exists(os.path.join(root, 'doc', name)) or
