@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "devbind.h"
+#include "tool_args.h"
 #include "udk_util.h"
 
 #ifndef UDK_VERSION
@@ -52,6 +53,11 @@ static const char usage[] =
 	"\n"
 	"BDF is DDDD:BB:DD.F or BB:DD.F (hex).  Exit status: 0 success, 1 failure,\n"
 	"2 bad usage or address.  UDK_SYSFS_ROOT points the tool at another sysfs.\n";
+
+static void print_usage(FILE *f)
+{
+	fputs(usage, f);
+}
 
 void errmsg(const char *fmt, ...)
 {
@@ -236,9 +242,12 @@ int main(int argc, char **argv)
 	const char *cmd = NULL;
 	struct udk_pci_addr *addrs;
 	bool all = false, json = false, bind = false, no_dma = false, force = false;
+	bool operands = false;
 	int naddrs = 0, status, level;
 	const char *env_level = getenv("UDK_LOG_LEVEL");
 
+	if (tool_help_version(argc, argv, 1, PROG " (udk) " UDK_VERSION, print_usage))
+		return EXIT_OK;
 	udk_log_set_sink(log_sink, NULL);
 	if (env_level != NULL && udk_log_level_parse(env_level, &level) == 0)
 		udk_log_set_level(level);
@@ -251,14 +260,15 @@ int main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 
-		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-			fputs(usage, stdout);
-			free(addrs);
-			return EXIT_OK;
-		} else if (strcmp(a, "-V") == 0 || strcmp(a, "--version") == 0) {
-			printf(PROG " (udk) %s\n", UDK_VERSION);
-			free(addrs);
-			return EXIT_OK;
+		if (strcmp(a, "--") == 0 && !operands) {
+			operands = true; /* the rest are the command and addresses */
+		} else if (operands || a[0] != '-' || a[1] == '\0') {
+			if (cmd == NULL)
+				cmd = a;
+			else if (udk_pci_addr_parse(a, &addrs[naddrs]) < 0)
+				goto usage_error; /* the library said what is wrong */
+			else
+				naddrs++;
 		} else if (strcmp(a, "-a") == 0 || strcmp(a, "--all") == 0) {
 			all = true;
 		} else if (strcmp(a, "-j") == 0 || strcmp(a, "--json") == 0) {
@@ -269,15 +279,9 @@ int main(int argc, char **argv)
 			no_dma = true;
 		} else if (strcmp(a, "-f") == 0 || strcmp(a, "--force") == 0) {
 			force = true;
-		} else if (a[0] == '-' && a[1] != '\0') {
+		} else {
 			errmsg("unknown option '%s' (see --help)", a);
 			goto usage_error;
-		} else if (cmd == NULL) {
-			cmd = a;
-		} else if (udk_pci_addr_parse(a, &addrs[naddrs]) < 0) {
-			goto usage_error; /* the library said what is wrong */
-		} else {
-			naddrs++;
 		}
 	}
 	if (cmd == NULL)

@@ -25,6 +25,7 @@
 
 #include "fwd.h"
 #include "portbytes.h"
+#include "tool_args.h"
 #include "udk_eal.h"
 #include "udk_version.h"
 #ifdef UDK_HAVE_DPDK
@@ -448,25 +449,21 @@ int main(int argc, char **argv)
 	unsigned int nl, pairs, i;
 	bool was_up[FWD_MAX_PORTS] = {false};
 	struct clock c = {0};
+	struct udk_eal_args ea;
 	int n, rc = 1;
 
-	for (i = 1; i < (unsigned int)argc && strcmp(argv[i], "--") != 0; i++) {
-		if (!strcmp(argv[i], "--version")) {
-			printf(PROG " (udk) %s\n", UDK_VERSION_STRING);
-			return 0;
-		}
-	}
+	if (tool_help_version(argc, argv, 0, PROG " (udk) " UDK_VERSION_STRING, usage))
+		return 0;
 	udk_log_set_sink(log_sink, NULL);
+	n = udk_eal_parse(argc, argv, &ea);
+	if (n < 0 || parse(argc - n, argv + n, &F.o)) {
+		if (n < 0)
+			die("%s", udk_last_error());
+		return TOOL_EXIT_USAGE;
+	}
 	n = udk_eal_init(argc, argv);
 	if (n < 0)
 		return die("EAL init failed: %s", udk_last_error());
-	if (udk_eal_help_requested() || (argc > n && !strcmp(argv[n], "--help"))) {
-		usage(stdout);
-		udk_eal_cleanup();
-		return 0;
-	}
-	if (parse(argc - n, argv + n, &F.o))
-		goto out_eal;
 	udk_pci_event_register(on_pci_event, NULL);
 	if (udk_eth_probe_eal() < 0) {
 		die("probing ports failed: %s", udk_last_error());

@@ -106,19 +106,21 @@ check(rc == 0 and len(lines) >= 4 and
       any(float(l[0]) > 0 for l in lines),
       'live lines: Gbit/s = Mpps x (200 + 24) x 8 (%d lines)' % len(lines), err)
 
+# Usage errors exit 2, what only the ports can tell (a port that does not
+# exist, a frame longer than the MTU) and run-time failures 1.
 bad = [
-    (['--mode', 'fast'], 1, "--mode: 'fast' is not io, mac, txonly or rxonly"),
+    (['--mode', 'fast'], 2, "--mode: 'fast' is not io, mac, txonly or rxonly"),
     (['--ports', '0,5'], 1, '--ports: port 5 does not exist (2 ports probed)'),
-    (['--ports', 'x'], 1, "--ports: 'x' is not a port number"),
+    (['--ports', 'x'], 2, "--ports: 'x' is not a port number"),
     (['--mode', 'txonly', '--pkt-size', '9000'], 1,
      "--pkt-size 9000 is longer than port 0's MTU 1500"),
-    (['--pkt-size', '20'], 1, "--pkt-size: '20' is not a number in 60..9614"),
-    (['--burst'], 1, '--burst needs a value'),
-    (['--frobnicate'], 1, "unknown option '--frobnicate'"),
+    (['--pkt-size', '20'], 2, "--pkt-size: '20' is not a number in 60..9614"),
+    (['--burst'], 2, '--burst needs a value'),
+    (['--frobnicate'], 2, "unknown option '--frobnicate'"),
     (['--pcap', '/nonexistent/dir/x.pcap', '--duration', '0.1'], 1,
      '--pcap /nonexistent/dir/x.pcap: cannot create it: No such file or directory'),
-    (['--ports', '0,1,0'], 1, '--ports: port 0 is listed twice; list each port once'),
-    (['--ports', '1,1'], 1, '--ports: port 1 is listed twice'),
+    (['--ports', '0,1,0'], 2, '--ports: port 0 is listed twice; list each port once'),
+    (['--ports', '1,1'], 2, '--ports: port 1 is listed twice'),
 ]
 for args, want_rc, want in bad:
     rc, out, err = run(args)
@@ -136,7 +138,8 @@ check(rc == 1 and 'no ports: give devices with -a BDF or --vdev NAME' in err, 'n
 rc, out, err = run([], eal=['--no-huge', '--vdev', 'net_tap0'])
 check(rc == 1 and 'no driver takes this name' in err, 'an unknown --vdev is named', err)
 rc, out, err = run([], eal=['--lcores', 'x'])
-check(rc == 1 and 'EAL init failed' in err and '-l' in err, 'a bad EAL option fails init with its message', err)
+check(rc == 2 and 'udk-fwd: eal: ' in err and '-l' in err,
+      'a bad EAL option is a usage error (exit 2) with its message', err)
 
 print('%d failed' % failures)
 sys.exit(1 if failures else 0)

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "tool.h"
+#include "tool_args.h"
 #include "udk_eal.h"
 #include "udk_util.h"
 #include "udk_version.h"
@@ -183,29 +184,37 @@ int main(int argc, char **argv)
 	struct tool t = {0};
 	int n, rc;
 
-	for (int i = 1; i < argc; i++)
-		if (!strcmp(argv[i], "--version")) {
-			printf(PROG " (udk) %s\n", UDK_VERSION_STRING);
-			return 0;
-		}
+	switch (tool_early_option(argc, argv, 0)) {
+	case TOOL_HELP:
+		/* The command's usage when the line names one, else the tool's. */
+		for (int i = 1; i < argc && c == NULL; i++)
+			for (size_t k = 0; k < UDK_ARRAY_SIZE(commands); k++)
+				if (!strcmp(argv[i], commands[k].name))
+					c = &commands[k];
+		if (c != NULL)
+			command_usage(stdout, c);
+		else
+			usage(stdout);
+		return 0;
+	case TOOL_VERSION:
+		puts(PROG " (udk) " UDK_VERSION_STRING);
+		return 0;
+	case TOOL_RUN:
+		break;
+	}
 	udk_log_set_sink(log_sink, NULL);
 	n = udk_eal_parse(argc, argv, &ea);
 	if (n < 0)
 		return die("%s", udk_last_error()) + 1;
-	if (ea.help || n >= argc || !strcmp(argv[n], "--help") || !strcmp(argv[n], "-h")) {
-		usage(n >= argc && !ea.help ? stderr : stdout);
-		return n >= argc && !ea.help ? 2 : 0;
+	if (n >= argc) {
+		usage(stderr);
+		return 2;
 	}
 	for (size_t i = 0; i < UDK_ARRAY_SIZE(commands); i++)
 		if (!strcmp(argv[n], commands[i].name))
 			c = &commands[i];
 	if (c == NULL)
 		return die("unknown command '%s' (see --help)", argv[n]) + 1;
-	for (int i = n + 1; i < argc; i++)
-		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			command_usage(stdout, c);
-			return 0;
-		}
 	rc = parse(c, argc - n - 1, argv + n + 1, &t.o);
 	if (rc)
 		return rc;
