@@ -141,5 +141,48 @@ rc, out, err = run([], eal=['--lcores', 'x'])
 check(rc == 2 and 'udk-fwd: eal: ' in err and '-l' in err,
       'a bad EAL option is a usage error (exit 2) with its message', err)
 
+# testpmd's options: the same run under its names (--opt=value too), or one
+# line naming udk-fwd's option.
+rc, out, err = run(['--forward-mode=txonly', '--txpkts', '100', '--rxd', '128', '--txd=128',
+                    '--total-num-mbufs', '2048', '--stats-period', '0', '--count', '3000',
+                    '--json'])
+try:
+    s = json.loads(out)
+    ports = s['ports']
+    check(rc == 0 and s['mode'] == 'txonly' and
+          all(p['rx'] >= 3000 and p['rx_bytes'] == 100 * p['rx'] for p in ports) and
+          err.count('all ports') == 0,
+          'testpmd\'s --forward-mode=txonly --txpkts 100 --rxd/--txd --total-num-mbufs '
+          '--stats-period 0: txonly, 100-byte frames, no live line', out + err)
+    check(s['total']['rx'] == sum(p['rx'] for p in ports) and
+          s['total']['tx'] == sum(p['tx'] for p in ports) and
+          s['total']['rx_bytes'] == sum(p['rx_bytes'] for p in ports),
+          'the JSON summary\'s total is the sum of the ports', out)
+except (ValueError, KeyError) as e:
+    check(False, 'testpmd options: one JSON object', '%s: %s %s' % (e, out, err))
+for args, want in (
+        (['--forward-mode', 'csum'],
+         "--forward-mode csum: udk-fwd's modes are io, mac, txonly and rxonly (--mode)"),
+        (['--txpkts', '64,64'],
+         '--txpkts 64,64: udk-fwd sends one-segment frames: use --pkt-size N'),
+        (['--rxd', '128', '--txd', '256'],
+         '--txd 256: udk-fwd has one ring size for rx and tx: use --desc N'),
+        (['--stats-period', 'x'], "--stats-period: 'x' is not a number")):
+    rc, out, err = run(args)
+    check(rc == 2 and ('udk-fwd: ' + want) in err, 'testpmd\'s %s: exit 2, says "%s"' %
+          (' '.join(args), want), 'rc %d: %s' % (rc, err))
+
+# Live lines carry the time of day; each period ends with all ports
+# together; the text summary ends with the total of the ports.
+rc, out, err = run(['--mode', 'txonly', '--interval', '0.2', '--duration', '0.9'])
+live = [l for l in err.splitlines() if re.match(r'\d\d:\d\d:\d\d\.\d{3} (port \d+|all ports): rx ', l)]
+check(rc == 0 and len(live) >= 6 and live[2].split(' ', 1)[1].startswith('all ports: rx ') and
+      live[0][:12] == live[2][:12],
+      'live lines: HH:MM:SS.mmm, port 0, port 1, then all ports, one stamp per period', err)
+m = re.search(r'^all ports: rx (\d+) \([\d.]+ Mpps\), tx (\d+)', out, re.M)
+prx = [int(x) for x in re.findall(r'^port \d+: rx (\d+)', out, re.M)]
+check(m is not None and len(prx) == 2 and int(m.group(1)) == sum(prx) > 0,
+      'the summary\'s "all ports" line is the sum of the ports', out)
+
 print('%d failed' % failures)
 sys.exit(1 if failures else 0)
