@@ -25,6 +25,10 @@ struct command {
 };
 
 static const struct command commands[] = {
+	{"list", cmd_list, "[--json]",
+	 "List every NVMe controller of the machine (sysfs), on any driver, with the\n"
+	 "namespaces of those the kernel drives (as nvme-cli's 'nvme list'); needs no\n"
+	 "EAL option, no root and no device on vfio-pci."},
 	{"identify", cmd_identify, "[--ns NSID] [--json]",
 	 "Show the controller (Identify Controller) and its active namespaces (Identify\n"
 	 "Namespace), or only namespace NSID."},
@@ -115,7 +119,7 @@ static int parse(const struct command *c, int argc, char **argv, struct tool_opt
 		int rc = 0;
 
 		if (!strcmp(a, "--json") && (c->fn == cmd_identify || c->fn == cmd_smart_log ||
-					     c->fn == cmd_error_log)) {
+					     c->fn == cmd_error_log || c->fn == cmd_list)) {
 			o->json = true;
 			continue;
 		}
@@ -130,9 +134,10 @@ static int parse(const struct command *c, int argc, char **argv, struct tool_opt
 			i++;
 			continue;
 		}
-		if (!strcmp(a, "--ctrlr"))
+		if (!strcmp(a, "--ctrlr") && c->fn != cmd_list)
 			rc = number(a, val, UDK_MAX_ALLOW - 1, &v), o->ctrlr = (unsigned int)v;
-		else if (!strcmp(a, "--ns") && c->fn != cmd_smart_log && c->fn != cmd_error_log)
+		else if (!strcmp(a, "--ns") && c->fn != cmd_smart_log && c->fn != cmd_error_log &&
+			 c->fn != cmd_list)
 			rc = number(a, val, UINT32_MAX, &v), o->nsid = (uint32_t)v, o->nsid_set = true;
 		else if (!strcmp(a, "--lba") && (c->fn == cmd_read || c->fn == cmd_write))
 			rc = number(a, val, UINT64_MAX, &o->lba);
@@ -218,6 +223,8 @@ int main(int argc, char **argv)
 	rc = parse(c, argc - n - 1, argv + n + 1, &t.o);
 	if (rc)
 		return rc;
+	if (c->fn == cmd_list)
+		return cmd_list(&t);
 
 	if (udk_eal_init(n, argv) < 0)
 		return die("EAL init failed: %s", udk_last_error());
