@@ -7,7 +7,8 @@ Usage: check_links.py SOURCE_ROOT.  Checks, in README.md and doc/*.md:
 - every path into the tree a page cites (app/..., lib/..., doc/..., tests/...,
   a glob like app/*/test_*.py matching at least one file), from the root;
 - every NAME.md a page names, which must be a page of doc/ or the root.
-A path with a placeholder (lab_<what>, seeds/TARGET/) is skipped; a program
+And every package scripts/setup.sh installs is in doc/getting-started.md's
+list.  A path with a placeholder (lab_<what>, seeds/TARGET/) is skipped; a program
 the build makes from PATH.c or PATH.py counts as present."""
 import glob
 import os
@@ -62,6 +63,19 @@ def check_page(root, page):
     return bad
 
 
+def check_packages(root):
+    """Every package of scripts/setup.sh is in doc/getting-started.md's list."""
+    with open(os.path.join(root, 'scripts', 'setup.sh')) as f:
+        m = re.search(r'^PACKAGES=\((.*?)^\)', f.read(), re.S | re.M)
+    with open(os.path.join(root, 'doc', 'getting-started.md')) as f:
+        doc = f.read()
+    if m is None:
+        return ['scripts/setup.sh: no PACKAGES=( ... ) list']
+    words = [w for line in m.group(1).splitlines() for w in line.split('#')[0].split()]
+    return ['doc/getting-started.md: the package list lacks %s (scripts/setup.sh installs it)' % w
+            for w in words if not re.search(r'(?<![\w.+-])%s(?![\w.+-])' % re.escape(w), doc)]
+
+
 def main():
     if len(sys.argv) != 2:
         print('usage: check_links.py SOURCE_ROOT')
@@ -71,6 +85,7 @@ def main():
     checked = pages(root)
     for page in checked:
         bad += check_page(root, page)
+    bad += check_packages(root)
     for b in bad:
         print('FAIL ' + b)
     print('%d page(s), %d missing target(s)' % (len(checked), len(bad)))
