@@ -5,8 +5,10 @@
 Usage: check_exports.py NODE LIB.so...  Every defined dynamic symbol must
 start with udk_ and carry NODE, the version node that meson derives from the
 project's version (0.2.0 -> UDK_0.2): a release whose version and
-lib/udk.map disagree fails here.
+lib/udk.map disagree fails here.  The soname's number is the version's major
+(libudk.so.0), as meson derives it.
 """
+import re
 import subprocess
 import sys
 
@@ -38,6 +40,14 @@ def main():
                 print(f'{lib}: {name} has version "{version}", not {node} (link with '
                       'lib/udk.map, whose node is UDK_<major>.<minor> of meson.build\'s version)')
                 bad += 1
+        dyn = subprocess.run(['readelf', '-d', lib], check=True, capture_output=True,
+                             text=True).stdout
+        soname = re.search(r'\(SONAME\).*\[(.*)\]', dyn)
+        major = node[len('UDK_'):].split('.')[0]
+        if soname is None or not soname.group(1).endswith('.so.' + major):
+            print(f'{lib}: soname {soname.group(1) if soname else None}, not .so.{major} '
+                  f'(the major number of the version {node} is for)')
+            bad += 1
         if not names:
             print(f'{lib}: exports nothing')
             bad += 1
