@@ -163,9 +163,16 @@ static int testpmd_option(const char *a, const char *v, struct fwd_opts *o)
 	return 0;
 }
 
+/* Is a an option that takes no value (so what follows it is an option)? */
+static bool is_flag(const char *a)
+{
+	return !strcmp(a, "--verify") || !strcmp(a, "--json") || !strcmp(a, "--tx-first");
+}
+
 /* "--name=value" becomes "--name" "value" (testpmd's users write both):
- * a new array over argv's own strings, the '=' overwritten.  NULL if out of
- * memory. */
+ * a new array over argv's own strings, the '=' overwritten.  Not the value
+ * of an option (--dpdk-args '--iova-mode=va ...' stays whole).  NULL if out
+ * of memory. */
 static char **split_assignments(int argc, char **argv, int *out_argc)
 {
 	char **av = calloc((size_t)argc * 2 + 1, sizeof(*av));
@@ -174,7 +181,9 @@ static char **split_assignments(int argc, char **argv, int *out_argc)
 	if (av == NULL)
 		return NULL;
 	for (int i = 0; i < argc; i++) {
-		char *eq = strncmp(argv[i], "--", 2) == 0 ? strchr(argv[i], '=') : NULL;
+		bool value = i > 0 && strncmp(argv[i - 1], "--", 2) == 0 &&
+			     strchr(argv[i - 1], '=') == NULL && !is_flag(argv[i - 1]);
+		char *eq = !value && strncmp(argv[i], "--", 2) == 0 ? strchr(argv[i], '=') : NULL;
 
 		av[k++] = argv[i];
 		if (eq != NULL) {

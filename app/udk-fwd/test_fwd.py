@@ -172,6 +172,15 @@ for args, want in (
     check(rc == 2 and ('udk-fwd: ' + want) in err, 'testpmd\'s %s: exit 2, says "%s"' %
           (' '.join(args), want), 'rc %d: %s' % (rc, err))
 
+# The value of an option is never split at its '=' (as --dpdk-args
+# '--iova-mode=va ...' must not be): here a pcap file named --a=b.pcap.
+with tempfile.TemporaryDirectory() as d:
+    p = subprocess.run([os.path.abspath(FWD)] + EAL + ['--', '--mode', 'txonly', '--count', '10',
+                                                       '--pcap', '--a=b.pcap', '--interval=0'],
+                       capture_output=True, text=True, timeout=60, cwd=d)
+    check(p.returncode == 0 and os.path.exists(os.path.join(d, '--a=b.pcap')),
+          'an option\'s value that looks like --x=y stays whole', p.stdout + p.stderr)
+
 # Live lines carry the time of day; each period ends with all ports
 # together; the text summary ends with the total of the ports.
 rc, out, err = run(['--mode', 'txonly', '--interval', '0.2', '--duration', '0.9'])
