@@ -12,6 +12,9 @@ PACKAGES=(
 	libhugetlbfs-dev libnuma-dev libcunit1-dev
 	# lib/bdev's file backend: files and kernel block devices through io_uring
 	liburing-dev
+	# doc/man: the man pages' test renders them (groff) and tests/install opens
+	# the installed ones (man); doc/telemetry.md's example talks to a socket (socat)
+	groff-base man-db socat
 	# udk-fwd --pcap
 	libpcap-dev
 	# udk-top: parses the telemetry answers of other processes (required)

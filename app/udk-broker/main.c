@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "broker.h"
+#include "tool_args.h"
 #include "udk_util.h"
 #include "udk_version.h"
 
@@ -251,17 +252,15 @@ int main(int argc, char **argv)
 	char err[600], *end;
 	int ls, rc, level;
 
+	if (tool_help_version(argc, argv, 0, PROG " (udk) " UDK_VERSION_STRING, usage))
+		return 0;
 	snprintf(b.huge_dir, sizeof(b.huge_dir), "/dev/hugepages");
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 
-		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-			usage(stdout);
-			return 0;
-		} else if (!strcmp(a, "--version")) {
-			printf(PROG " (udk) %s\n", UDK_VERSION_STRING);
-			return 0;
+		if (!strcmp(a, "--")) {
+			continue; /* options and -- in any order: udk-broker takes no operand */
 		} else if (!strcmp(a, "--check")) {
 			check = true;
 			continue;

@@ -17,12 +17,24 @@ void errmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* doctor: checks the host, then each address (all vfio-pci devices when
  * naddrs is 0).  Returns an exit code. */
-int cmd_doctor(const struct udk_pci_addr *addrs, int naddrs);
+int cmd_doctor(const struct udk_pci_addr *addrs, int naddrs, bool json);
+
+/* hugepages COUNT [--size SIZE] [--node N]: reserve COUNT hugepages of SIZE
+ * (kernel/mm/hugepages, or one node's), then read back what the kernel
+ * gave.  Returns an exit code. */
+int cmd_hugepages(const char *count, const char *size, const char *node);
 
 /* inuse.c: print one line "STEP BDF: in use: ..." for each way the machine
  * uses the device (a mounted, swapping or held disk; an interface with an
  * address or the default route), each with what to do.  Returns how many. */
 int devbind_in_use(const char *step, const char *bdf);
+
+/* The kernel's names for a device: its network interfaces and its disks
+ * (NVMe namespaces, virtio-blk), each list comma-separated, "" if none. */
+struct devbind_names {
+	char ifs[256], disks[256];
+};
+void devbind_kernel_names(const char *bdf, struct devbind_names *names);
 
 /* Refuse (1) or allow (0) taking bdf from its driver drv for step; prints the
  * uses, then the refusal or, with force, that it goes ahead anyway. */

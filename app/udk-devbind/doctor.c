@@ -23,6 +23,8 @@ enum verdict { OK, WARN, FAIL };
 struct doctor {
 	int fails, warns;
 	int devices; /* vfio-pci devices checked when none was named */
+	bool json;   /* --json: one object per check in "checks" */
+	int reported;
 };
 
 static void report(struct doctor *d, enum verdict v, const char *check, const char *fmt, ...)
@@ -31,13 +33,21 @@ static void report(struct doctor *d, enum verdict v, const char *check, const ch
 static void report(struct doctor *d, enum verdict v, const char *check, const char *fmt, ...)
 {
 	static const char *const names[] = {"OK", "WARN", "FAIL"};
+	char msg[2048];
 	va_list ap;
 
-	printf("%-4s  %s: ", names[v], check);
 	va_start(ap, fmt);
-	vprintf(fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	putchar('\n');
+	if (d->json) {
+		printf("%s\n    {\"check\": ", d->reported++ ? "," : "");
+		json_str(check);
+		printf(", \"verdict\": \"%s\", \"message\": ", names[v]);
+		json_str(msg);
+		putchar('}');
+	} else {
+		printf("%-4s  %s: %s\n", names[v], check, msg);
+	}
 	if (v == FAIL)
 		d->fails++;
 	else if (v == WARN)
@@ -315,10 +325,9 @@ static void check_hugepages(struct doctor *d)
 	}
 	closedir(hd);
 	if (sizes == 0 || total_free == 0)
-		report(d, FAIL, "hugepages", "no free hugepages: reserve some, e.g. 'echo 512 > "
-		       "/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages' (per node: "
-		       "/sys/devices/system/node/nodeN/hugepages/...), or hugepages=512 on the kernel "
-		       "command line");
+		report(d, FAIL, "hugepages", "no free hugepages: reserve some as root, e.g. "
+		       "'udk-devbind hugepages 512' (2 MiB pages; --node N for one NUMA node), or "
+		       "hugepages=512 on the kernel command line");
 }
 
 static void check_hugetlbfs(struct doctor *d)
@@ -425,11 +434,13 @@ static void quiet_sink(int level, const char *component, const char *msg, void *
 	(void)arg;
 }
 
-int cmd_doctor(const struct udk_pci_addr *addrs, int naddrs)
+int cmd_doctor(const struct udk_pci_addr *addrs, int naddrs, bool json)
 {
-	struct doctor d = {0};
+	struct doctor d = {.json = json};
 
 	udk_log_set_sink(quiet_sink, NULL);
+	if (json)
+		printf("{\"checks\": [");
 
 	check_iommu(&d);
 	check_vfio_pci(&d);
@@ -447,6 +458,9 @@ int cmd_doctor(const struct udk_pci_addr *addrs, int naddrs)
 	else if (d.devices == 0)
 		report(&d, OK, "devices", "none bound to vfio-pci (name one: 'udk-devbind doctor "
 		       "BDF'; bind one: 'udk-devbind bind BDF')");
-	printf("%d FAIL, %d WARN\n", d.fails, d.warns);
+	if (json)
+		printf("\n  ], \"fails\": %d, \"warns\": %d}\n", d.fails, d.warns);
+	else
+		printf("%d FAIL, %d WARN\n", d.fails, d.warns);
 	return d.fails ? EXIT_FAIL : EXIT_OK;
 }

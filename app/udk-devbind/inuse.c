@@ -22,7 +22,20 @@
 struct uses {
 	const char *step, *bdf;
 	int n;
+	struct devbind_names *names; /* set: collect the names only, check nothing */
 };
+
+/* Append name to list (comma-separated), as far as it fits. */
+static void add_name(char *list, size_t len, const char *name)
+{
+	size_t l = strlen(list), nl = strlen(name);
+
+	for (const char *p = list; (p = strstr(p, name)) != NULL; p += nl)
+		if ((p == list || p[-1] == ',') && (p[nl] == ',' || p[nl] == '\0'))
+			return; /* a second path of the same multipath disk */
+	if (l + nl + 2 <= len)
+		snprintf(list + l, len - l, "%s%s", l ? "," : "", name);
+}
 
 static void use(struct uses *u, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void use(struct uses *u, const char *fmt, ...)
@@ -102,6 +115,10 @@ static void block_disk(struct uses *u, const char *name)
 	struct dirent *de;
 	DIR *d;
 
+	if (u->names != NULL) {
+		add_name(u->names->disks, sizeof(u->names->disks), name);
+		return;
+	}
 	snprintf(dir, sizeof(dir), "%s/class/block/%s", udk_sysfs_root(), name);
 	block_one(u, dir, name);
 	if ((d = opendir(dir)) == NULL)
@@ -156,6 +173,10 @@ static void netdev(struct uses *u, const char *ifname)
 	unsigned int flags, plen;
 	FILE *f;
 
+	if (u->names != NULL) {
+		add_name(u->names->ifs, sizeof(u->names->ifs), ifname);
+		return;
+	}
 	if (getifaddrs(&ifa) == 0) {
 		for (i = ifa; i != NULL; i = i->ifa_next) {
 			char addr[INET6_ADDRSTRLEN] = "";
@@ -215,21 +236,37 @@ int devbind_refuse_in_use(const char *step, const char *bdf, const char *drv, bo
 	return 1;
 }
 
-int devbind_in_use(const char *step, const char *bdf)
+/* Where the kernel's names of a device's functions are: NVMe namespaces,
+ * disks, interfaces (virtio's one level down). */
+static void walk(struct uses *u)
 {
-	struct uses u = {step, bdf, 0};
 	char dev[512], pat[640];
 
-	snprintf(dev, sizeof(dev), "%s/bus/pci/devices/%s", udk_sysfs_root(), bdf);
+	snprintf(dev, sizeof(dev), "%s/bus/pci/devices/%s", udk_sysfs_root(), u->bdf);
 	snprintf(pat, sizeof(pat), "%s/nvme/*/nvme*", dev);
-	each_match(pat, nvme_ns, &u);
+	each_match(pat, nvme_ns, u);
 	snprintf(pat, sizeof(pat), "%s/block/*", dev);   /* e.g. a SCSI-less disk */
-	each_match(pat, block_disk, &u);
+	each_match(pat, block_disk, u);
 	snprintf(pat, sizeof(pat), "%s/*/block/*", dev); /* virtio-blk: virtioN/block */
-	each_match(pat, block_disk, &u);
+	each_match(pat, block_disk, u);
 	snprintf(pat, sizeof(pat), "%s/net/*", dev);
-	each_match(pat, netdev, &u);
+	each_match(pat, netdev, u);
 	snprintf(pat, sizeof(pat), "%s/*/net/*", dev);   /* virtio-net: virtioN/net */
-	each_match(pat, netdev, &u);
+	each_match(pat, netdev, u);
+}
+
+int devbind_in_use(const char *step, const char *bdf)
+{
+	struct uses u = {step, bdf, 0, NULL};
+
+	walk(&u);
 	return u.n;
+}
+
+void devbind_kernel_names(const char *bdf, struct devbind_names *names)
+{
+	struct uses u = {"names", bdf, 0, names};
+
+	names->ifs[0] = names->disks[0] = '\0';
+	walk(&u);
 }

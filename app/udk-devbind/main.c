@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "devbind.h"
+#include "tool_args.h"
 #include "udk_util.h"
 
 #ifndef UDK_VERSION
@@ -20,14 +21,17 @@ static const char usage[] =
 	"usage: " PROG " [status] [--all] [--json]\n"
 	"       " PROG " bind [--force] BDF...\n"
 	"       " PROG " unbind BDF...\n"
-	"       " PROG " doctor [BDF...]\n"
+	"       " PROG " doctor [--json] [BDF...]\n"
 	"       " PROG " probe [--json] [--bind [--force]] [--no-dma] BDF...\n"
+	"       " PROG " hugepages COUNT [--size 2M|1G] [--node N]\n"
+	"       " PROG " -s | -b vfio-pci BDF... | -u BDF...   (dpdk-devbind's spelling)\n"
 	"\n"
 	"Show, bind and check PCI devices for udk (VFIO).\n"
 	"\n"
 	"commands:\n"
 	"  status        NICs (class 02), NVMe (0108) and devices on vfio-pci, with\n"
-	"                driver, IOMMU group and NUMA node; says what makes the group\n"
+	"                driver, IOMMU group, NUMA node and the kernel's interface or\n"
+	"                block device names; says what makes the group\n"
 	"                of a vfio-pci device not viable (the default command)\n"
 	"  bind          bind each BDF to vfio-pci (driver_override, unbind, probe);\n"
 	"                refuses a device the machine uses (a mounted, swapping or\n"
@@ -40,10 +44,15 @@ static const char usage[] =
 	"                config space, capabilities, BARs, IOMMU group and map, and\n"
 	"                the device's registers (NVMe: CAP/VS and Identify; e1000/e1000e:\n"
 	"                MAC and link; virtio: features, ACCESS_PLATFORM, MAC)\n"
+	"  hugepages     reserve COUNT hugepages (default 2M pages; --node N: on that\n"
+	"                NUMA node) and say how many the kernel gave (as root)\n"
 	"\n"
 	"options:\n"
 	"  -a, --all     status: every PCI device\n"
-	"  -j, --json    status, probe: machine-readable output\n"
+	"  -j, --json    status, doctor, probe: machine-readable output\n"
+	"  -s, --status  status;  -u, --unbind BDF...: unbind\n"
+	"  -b, --bind vfio-pci BDF...: bind (dpdk-devbind's -b DRIVER; udk binds\n"
+	"                to vfio-pci only)\n"
 	"  -b, --bind    probe: bind each device to vfio-pci first (it stays bound)\n"
 	"      --no-dma  probe: read registers only; never enable an NVMe controller\n"
 	"  -f, --force   bind, probe --bind: bind a device the machine uses anyway\n"
@@ -52,6 +61,26 @@ static const char usage[] =
 	"\n"
 	"BDF is DDDD:BB:DD.F or BB:DD.F (hex).  Exit status: 0 success, 1 failure,\n"
 	"2 bad usage or address.  UDK_SYSFS_ROOT points the tool at another sysfs.\n";
+
+/* Is word, after -b, dpdk-devbind's DRIVER (-b vfio-pci BDF) rather than
+ * probe's flag followed by an address or a command? */
+static bool names_driver(const char *word)
+{
+	static const char *const cmds[] = {"status", "bind", "unbind", "doctor", "probe",
+					   "hugepages"};
+
+	if (word[0] == '-' || (strchr(word, ':') != NULL && strchr(word, '.') != NULL))
+		return false;
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (strcmp(word, cmds[i]) == 0)
+			return false;
+	return true;
+}
+
+static void print_usage(FILE *f)
+{
+	fputs(usage, f);
+}
 
 void errmsg(const char *fmt, ...)
 {
@@ -102,6 +131,23 @@ void json_str(const char *s)
 	putchar('"');
 }
 
+/* A comma-separated list as a JSON array of strings. */
+static void json_list(const char *list)
+{
+	char buf[256];
+	char *save = NULL, *tok;
+	bool first = true;
+
+	snprintf(buf, sizeof(buf), "%s", list);
+	putchar('[');
+	for (tok = strtok_r(buf, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
+		printf("%s", first ? "" : ", ");
+		json_str(tok);
+		first = false;
+	}
+	putchar(']');
+}
+
 /* viable: 1 viable, 0 not (blocker filled), -1 not applicable or unknown. */
 static int viability(const struct udk_pci_info *info, struct udk_pci_info *blocker)
 {
@@ -120,6 +166,7 @@ static int status_one(const struct udk_pci_info *info, void *arg)
 	struct status_ctx *c = arg;
 	char bdf[UDK_PCI_ADDR_STRLEN], bbdf[UDK_PCI_ADDR_STRLEN];
 	struct udk_pci_info blk;
+	struct devbind_names names;
 	const char *kind = kind_of(info);
 	int viable;
 
@@ -129,6 +176,7 @@ static int status_one(const struct udk_pci_info *info, void *arg)
 	viable = viability(info, &blk);
 	if (viable == 0)
 		udk_pci_addr_format(&blk.addr, bbdf, sizeof(bbdf));
+	devbind_kernel_names(bdf, &names);
 
 	if (c->json) {
 		printf("%s\n    {\"address\": \"%s\", \"vendor\": \"%04x\", \"device\": \"%04x\", "
@@ -149,6 +197,10 @@ static int status_one(const struct udk_pci_info *info, void *arg)
 			printf("%d", info->numa_node);
 		else
 			printf("null");
+		printf(", \"interfaces\": ");
+		json_list(names.ifs);
+		printf(", \"block_devices\": ");
+		json_list(names.disks);
 		printf(", \"viable\": %s, \"blocker\": ",
 		       viable < 0 ? "null" : viable ? "true" : "false");
 		if (viable == 0) {
@@ -160,16 +212,19 @@ static int status_one(const struct udk_pci_info *info, void *arg)
 		}
 		printf("}");
 	} else {
-		char group[16], node[16];
+		char group[16], node[16], kname[520];
 
 		if (c->count == 0)
-			printf("%-12s  %-9s  %-5s  %-14s  %5s  %4s\n", "ADDRESS", "VID:DID", "KIND",
-			       "DRIVER", "GROUP", "NODE");
+			printf("%-12s  %-9s  %-5s  %-14s  %5s  %4s  %s\n", "ADDRESS", "VID:DID", "KIND",
+			       "DRIVER", "GROUP", "NODE", "KERNEL NAME");
 		snprintf(group, sizeof(group), "%d", info->iommu_group);
 		snprintf(node, sizeof(node), "%d", info->numa_node);
-		printf("%-12s  %04x:%04x  %-5s  %-14s  %5s  %4s\n", bdf, info->vendor_id,
+		snprintf(kname, sizeof(kname), "%s%s%s", names.ifs,
+			 names.ifs[0] && names.disks[0] ? "," : "", names.disks);
+		printf("%-12s  %04x:%04x  %-5s  %-14s  %5s  %4s  %s\n", bdf, info->vendor_id,
 		       info->device_id, kind, info->driver[0] ? info->driver : "-",
-		       info->iommu_group >= 0 ? group : "-", info->numa_node >= 0 ? node : "-");
+		       info->iommu_group >= 0 ? group : "-", info->numa_node >= 0 ? node : "-",
+		       kname[0] ? kname : "-");
 		if (viable == 0)
 			printf("    group %d not viable: %s is bound to %s\n", info->iommu_group, bbdf,
 			       blk.driver);
@@ -236,9 +291,13 @@ int main(int argc, char **argv)
 	const char *cmd = NULL;
 	struct udk_pci_addr *addrs;
 	bool all = false, json = false, bind = false, no_dma = false, force = false;
+	bool operands = false;
+	const char *hp_count = NULL, *hp_size = NULL, *hp_node = NULL;
 	int naddrs = 0, status, level;
 	const char *env_level = getenv("UDK_LOG_LEVEL");
 
+	if (tool_help_version(argc, argv, 1, PROG " (udk) " UDK_VERSION, print_usage))
+		return EXIT_OK;
 	udk_log_set_sink(log_sink, NULL);
 	if (env_level != NULL && udk_log_level_parse(env_level, &level) == 0)
 		udk_log_set_level(level);
@@ -251,38 +310,58 @@ int main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 
-		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-			fputs(usage, stdout);
-			free(addrs);
-			return EXIT_OK;
-		} else if (strcmp(a, "-V") == 0 || strcmp(a, "--version") == 0) {
-			printf(PROG " (udk) %s\n", UDK_VERSION);
-			free(addrs);
-			return EXIT_OK;
+		if (strcmp(a, "--") == 0 && !operands) {
+			operands = true; /* the rest are the command and addresses */
+		} else if (operands || a[0] != '-' || a[1] == '\0') {
+			if (cmd == NULL)
+				cmd = a;
+			else if (strcmp(cmd, "hugepages") == 0 && hp_count == NULL)
+				hp_count = a;
+			else if (udk_pci_addr_parse(a, &addrs[naddrs]) < 0)
+				goto usage_error; /* the library said what is wrong */
+			else
+				naddrs++;
 		} else if (strcmp(a, "-a") == 0 || strcmp(a, "--all") == 0) {
 			all = true;
 		} else if (strcmp(a, "-j") == 0 || strcmp(a, "--json") == 0) {
 			json = true;
-		} else if (strcmp(a, "-b") == 0 || strcmp(a, "--bind") == 0) {
-			bind = true;
+		} else if (strcmp(a, "-s") == 0 || strcmp(a, "--status") == 0) {
+			cmd = cmd ? cmd : "status"; /* dpdk-devbind's spelling */
+		} else if (strcmp(a, "-u") == 0 || strcmp(a, "--unbind") == 0) {
+			cmd = cmd ? cmd : "unbind";
+		} else if ((strcmp(a, "-b") == 0 || strcmp(a, "--bind") == 0) &&
+			   (i + 1 >= argc || !names_driver(argv[i + 1]))) {
+			bind = true; /* probe --bind */
+		} else if (strcmp(a, "-b") == 0 || strcmp(a, "--bind") == 0 ||
+			   strncmp(a, "--bind=", 7) == 0) {
+			/* dpdk-devbind's -b DRIVER BDF... */
+			const char *drv = a[2] == '\0' || a[6] == '\0' ? argv[++i] : a + 7;
+
+			if (strcmp(drv, "vfio-pci") != 0) {
+				errmsg("-b %s: udk-devbind binds to vfio-pci only ('-b vfio-pci BDF', or "
+				       "'bind BDF'); 'udk-devbind -u BDF' gives a device back to its "
+				       "kernel driver", drv);
+				goto usage_error;
+			}
+			cmd = cmd ? cmd : "bind";
+		} else if ((strcmp(a, "--size") == 0 || strcmp(a, "--node") == 0) && i + 1 < argc) {
+			*(a[2] == 's' ? &hp_size : &hp_node) = argv[++i]; /* hugepages */
 		} else if (strcmp(a, "--no-dma") == 0) {
 			no_dma = true;
 		} else if (strcmp(a, "-f") == 0 || strcmp(a, "--force") == 0) {
 			force = true;
-		} else if (a[0] == '-' && a[1] != '\0') {
+		} else {
 			errmsg("unknown option '%s' (see --help)", a);
 			goto usage_error;
-		} else if (cmd == NULL) {
-			cmd = a;
-		} else if (udk_pci_addr_parse(a, &addrs[naddrs]) < 0) {
-			goto usage_error; /* the library said what is wrong */
-		} else {
-			naddrs++;
 		}
 	}
 	if (cmd == NULL)
 		cmd = "status";
 
+	if ((hp_size || hp_node) && strcmp(cmd, "hugepages") != 0) {
+		errmsg("--size and --node are options of hugepages (see --help)");
+		goto usage_error;
+	}
 	if ((bind || no_dma) && strcmp(cmd, "probe") != 0) {
 		errmsg("--bind and --no-dma are options of probe (see --help)");
 		goto usage_error;
@@ -307,8 +386,14 @@ int main(int argc, char **argv)
 			goto usage_error;
 		}
 		status = cmd_bind(cmd[0] == 'b', addrs, naddrs, force);
+	} else if (strcmp(cmd, "hugepages") == 0) {
+		if (naddrs > 0 || all || json) {
+			errmsg("hugepages takes a COUNT and --size, --node only (see --help)");
+			goto usage_error;
+		}
+		status = cmd_hugepages(hp_count, hp_size, hp_node);
 	} else if (strcmp(cmd, "doctor") == 0) {
-		status = cmd_doctor(addrs, naddrs);
+		status = cmd_doctor(addrs, naddrs, json);
 	} else if (strcmp(cmd, "probe") == 0) {
 		if (naddrs == 0) {
 			errmsg("probe needs at least one PCI address (DDDD:BB:DD.F)");
@@ -320,7 +405,8 @@ int main(int argc, char **argv)
 		}
 		status = cmd_probe(addrs, naddrs, json, bind, no_dma, force);
 	} else {
-		errmsg("unknown command '%s': expected status, bind, unbind, doctor or probe "
+		errmsg("unknown command '%s': expected status, bind, unbind, doctor, probe or "
+		       "hugepages "
 		       "(see --help)", cmd);
 		goto usage_error;
 	}

@@ -189,4 +189,83 @@ with tempfile.TemporaryDirectory(prefix="udk-devbind-") as root:
     else:
         print("skip bind-needs-root (running as root)")
 
+# dpdk-devbind's habits: -s/--status, -b DRIVER BDF, -u BDF; the kernel's
+# names next to each device; doctor --json; hugepages (what doctor says to
+# type when there are none).
+with tempfile.TemporaryDirectory(prefix="udk-devbind-") as root:
+    fixture(root)
+    write(root, "bus/pci/devices/0000:01:01.0/net/eth7/ifindex", "7\n")
+    write(root, "bus/pci/devices/0000:00:04.0/nvme/nvme0/nvme0n1/size", "8\n")
+    write(root, "bus/pci/devices/0000:00:04.0/nvme/nvme0/nvme0n2/size", "8\n")
+    rc, status, err = run("status", root=root)
+    rc2, out, err2 = run("-s", root=root)
+    check("-s is status", rc == rc2 == 0 and out == status, out + err2)
+    rc2, out, err2 = run("--status", "--json", root=root)
+    check("--status --json is status --json", rc2 == 0 and json.loads(out)["devices"], out + err2)
+    lines = {ln.split()[0]: ln for ln in status.splitlines()[1:] if ln.startswith("0000:")}
+    check("status: a KERNEL NAME column with the interface and the namespaces' disks",
+          status.splitlines()[0].endswith("KERNEL NAME") and
+          lines["0000:01:01.0"].endswith("  eth7") and
+          lines["0000:00:04.0"].endswith("  nvme0n1,nvme0n2") and
+          lines["0000:00:02.0"].endswith("  -"), status)
+    doc = {d["address"]: d for d in json.loads(out)["devices"]}
+    check("status --json: interfaces and block_devices",
+          doc["0000:01:01.0"]["interfaces"] == ["eth7"] and
+          doc["0000:00:04.0"]["block_devices"] == ["nvme0n1", "nvme0n2"] and
+          doc["0000:00:02.0"]["interfaces"] == [], out)
+    rc, out, err = run("-b", "vfio-pci", "0000:09:00.0", root=root)
+    check("-b vfio-pci BDF binds (here: the missing device's error)",
+          rc == 1 and "no PCI device 0000:09:00.0" in err, err)
+    rc, out, err = run("--bind=ixgbe", "0000:01:01.0", root=root)
+    check("--bind=ixgbe: exit 2, one line naming udk's options",
+          rc == 2 and err == "udk-devbind: -b ixgbe: udk-devbind binds to vfio-pci only "
+          "('-b vfio-pci BDF', or 'bind BDF'); 'udk-devbind -u BDF' gives a device back to its "
+          "kernel driver\n", err)
+    rc, out, err = run("-u", "0000:09:00.0", root=root)
+    check("-u BDF unbinds (here: the missing device's error)",
+          rc == 1 and "no PCI device 0000:09:00.0" in err, err)
+    rc, out, err = run("probe", "-b", "4:00.0", root=root)
+    check("probe -b BDF keeps probe's --bind", rc == 2 and "bad PCI address '4:00.0'" in err, err)
+
+    rc, out, err = run("doctor", "--json", "0000:00:04.0", root=root)
+    try:
+        d = json.loads(out)
+        verdicts = [c["verdict"] for c in d["checks"]]
+        check("doctor --json: every check, its verdict and message; the counts",
+              rc == 1 and {"check": "hugepages", "verdict": "OK",
+                           "message": "2048kB: 60 free of 64, node0 60 free"} in d["checks"] and
+              {"check": "0000:00:04.0", "verdict": "FAIL",
+               "message": "bound to nvme: run 'udk-devbind bind 0000:00:04.0'"} in d["checks"] and
+              d["fails"] == verdicts.count("FAIL") > 0 and d["warns"] == verdicts.count("WARN"),
+              out)
+    except (ValueError, KeyError, TypeError) as e:
+        check("doctor --json is valid JSON", False, f"{e}\n{out}")
+
+    write(root, "kernel/mm/hugepages/hugepages-2048kB/free_hugepages", "0\n")
+    write(root, "devices/system/node/node0/hugepages/hugepages-2048kB/free_hugepages", "0\n")
+    rc, out, err = run("doctor", root=root)
+    check("doctor without free hugepages says 'udk-devbind hugepages 512'",
+          "FAIL  hugepages: no free hugepages: reserve some as root, e.g. 'udk-devbind "
+          "hugepages 512'" in out, out)
+    nr = os.path.join(root, "kernel/mm/hugepages/hugepages-2048kB/nr_hugepages")
+    rc, out, err = run("hugepages", "512", root=root)
+    with open(nr) as f:
+        written = f.read().strip()
+    check("hugepages 512: written to nr_hugepages, read back, said",
+          rc == 0 and written == "512" and
+          out.startswith("hugepages-2048kB: 512 reserved (asked 512)\n"), out + err)
+    write(root, "devices/system/node/node0/hugepages/hugepages-2048kB/nr_hugepages", "0\n")
+    rc, out, err = run("hugepages", "8", "--node", "0", "--size", "2M", root=root)
+    check("hugepages --node 0 --size 2M: that node's pages",
+          rc == 0 and out.startswith("hugepages-2048kB on node 0: 8 reserved (asked 8)"), out + err)
+    rc, out, err = run("hugepages", "4", "--size", "1G", root=root)
+    check("hugepages --size 1G where there are none: exit 1, says where sizes are",
+          rc == 1 and "no 1048576kB hugepages" in err, err)
+    for args, msg in ((("hugepages",), "hugepages needs a COUNT"),
+                      (("hugepages", "x"), "hugepages needs a COUNT"),
+                      (("hugepages", "4", "--size", "3X"), "--size 3X: give the page size"),
+                      (("status", "--node", "0"), "--size and --node are options of hugepages")):
+        rc, out, err = run(*args, root=root)
+        check(" ".join(args) + ": exit 2", rc == 2 and msg in err, err)
+
 sys.exit(1 if failures else 0)

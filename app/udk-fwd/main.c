@@ -25,6 +25,7 @@
 
 #include "fwd.h"
 #include "portbytes.h"
+#include "tool_args.h"
 #include "udk_eal.h"
 #include "udk_version.h"
 #ifdef UDK_HAVE_DPDK
@@ -58,7 +59,10 @@ static void usage(FILE *f)
 		"  --json              print the summary as JSON\n"
 		"  --dpdk-args \"ARGS\"  DPDK EAL arguments for dpdk ports (--vdev dpdk0,dev=NAME;\n"
 		"                      built with DPDK only; doc/dpdk.md)\n"
-		"  --help, --version\n\n");
+		"  --help, --version\n"
+		"testpmd's --forward-mode, --stats-period, --txpkts, --rxd/--txd and\n"
+		"--total-num-mbufs are taken as --mode, --interval, --pkt-size, --desc and\n"
+		"--nb-mbufs; every option takes --opt=VALUE too.\n\n");
 	udk_eal_usage(f);
 }
 
@@ -111,6 +115,84 @@ static int parse_ports(const char *v, struct fwd_opts *o)
 		o->ports[o->nb_ports++] = (uint16_t)p;
 	}
 	return o->nb_ports ? 0 : die("--ports: empty list");
+}
+
+/* testpmd's options, for its users: the same behaviour under udk-fwd's
+ * option, or one line naming udk-fwd's.  Returns the arguments used (1 or
+ * 2), 0 if a is none of them, -1 after an error message. */
+static int testpmd_option(const char *a, const char *v, struct fwd_opts *o)
+{
+	static const char *const modes[] = {"io", "mac", "txonly", "rxonly"};
+	double d;
+
+	if (!strcmp(a, "--forward-mode")) {
+		for (unsigned int m = 0; v != NULL && m < UDK_ARRAY_SIZE(modes); m++)
+			if (!strcmp(v, modes[m])) {
+				o->mode = (enum fwd_mode)m;
+				return 2;
+			}
+		return die("--forward-mode %s: udk-fwd's modes are io, mac, txonly and rxonly "
+			   "(--mode)", v ? v : "needs a value"), -1;
+	}
+	if (!strcmp(a, "--stats-period"))
+		return num(a, v, 0, 3600, &o->interval) ? -1 : 2;
+	if (!strcmp(a, "--total-num-mbufs")) {
+		if (num(a, v, 64, 1 << 24, &d))
+			return -1;
+		o->nb_mbufs = (uint32_t)d;
+		return 2;
+	}
+	if (!strcmp(a, "--rxd") || !strcmp(a, "--txd")) {
+		if (num(a, v, 1, 65535, &d))
+			return -1;
+		if (o->nb_desc && o->nb_desc != (uint16_t)d)
+			return die("%s %s: udk-fwd has one ring size for rx and tx: use --desc N", a,
+				   v), -1;
+		o->nb_desc = (uint16_t)d;
+		return 2;
+	}
+	if (!strcmp(a, "--txpkts")) {
+		if (v != NULL && strchr(v, ',') != NULL)
+			return die("--txpkts %s: udk-fwd sends one-segment frames: use --pkt-size N "
+				   "(the frame's length)", v), -1;
+		if (num(a, v, 60, 9614, &d))
+			return -1;
+		o->pkt_size = (uint16_t)d;
+		return 2;
+	}
+	return 0;
+}
+
+/* Is a an option that takes no value (so what follows it is an option)? */
+static bool is_flag(const char *a)
+{
+	return !strcmp(a, "--verify") || !strcmp(a, "--json") || !strcmp(a, "--tx-first");
+}
+
+/* "--name=value" becomes "--name" "value" (testpmd's users write both):
+ * a new array over argv's own strings, the '=' overwritten.  Not the value
+ * of an option (--dpdk-args '--iova-mode=va ...' stays whole).  NULL if out
+ * of memory. */
+static char **split_assignments(int argc, char **argv, int *out_argc)
+{
+	char **av = calloc((size_t)argc * 2 + 1, sizeof(*av));
+	int k = 0;
+
+	if (av == NULL)
+		return NULL;
+	for (int i = 0; i < argc; i++) {
+		bool value = i > 0 && strncmp(argv[i - 1], "--", 2) == 0 &&
+			     strchr(argv[i - 1], '=') == NULL && !is_flag(argv[i - 1]);
+		char *eq = !value && strncmp(argv[i], "--", 2) == 0 ? strchr(argv[i], '=') : NULL;
+
+		av[k++] = argv[i];
+		if (eq != NULL) {
+			*eq = '\0';
+			av[k++] = eq + 1;
+		}
+	}
+	*out_argc = k;
+	return av;
 }
 
 static int parse(int argc, char **argv, struct fwd_opts *o)
@@ -173,7 +255,13 @@ static int parse(int argc, char **argv, struct fwd_opts *o)
 			return die("--dpdk-args: this udk-fwd was built without DPDK (libdpdk-dev)");
 #endif
 		} else {
-			return die("unknown option '%s' (see --help)", a);
+			int used = testpmd_option(a, v, o);
+
+			if (used < 0)
+				return 1;
+			if (used == 0)
+				return die("unknown option '%s' (see --help)", a);
+			i += used - 1;
 		}
 	}
 	return 0;
@@ -286,20 +374,48 @@ static void rate(char *buf, size_t len, uint64_t pkts, uint64_t nbytes, double d
 			 (double)(nbytes + 24 * pkts) * 8 / dt / 1e9);
 }
 
+/* One live line: "HH:MM:SS.mmm WHO: rx R | tx R | dropped N" for the
+ * period's difference d. */
+static void live_line(const char *stamp, const char *who, const struct snap *d, double dt)
+{
+	char rx[64], tx[64];
+
+	rate(rx, sizeof(rx), d->rx, d->rx_bytes, dt);
+	rate(tx, sizeof(tx), d->tx, d->tx_bytes, dt);
+	fprintf(stderr, "%s %s: rx %s | tx %s | dropped %llu\n", stamp, who, rx, tx,
+		(unsigned long long)d->dropped);
+}
+
+/* The live lines of one period: each port, then all ports together, each
+ * stamped with the wall-clock time (to line them up with other logs). */
 static void progress(struct fwd *f, struct snap *last, double dt)
 {
+	struct snap total = {0};
+	char stamp[32], who[32];
+	struct timespec ts;
+	struct tm tm;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	localtime_r(&ts.tv_sec, &tm);
+	strftime(stamp, sizeof(stamp), "%H:%M:%S", &tm);
+	snprintf(stamp + strlen(stamp), sizeof(stamp) - strlen(stamp), ".%03ld",
+		 ts.tv_nsec / 1000000);
 	read_bytes(f);
 	for (unsigned int i = 0; i < f->o.nb_ports; i++) {
-		char rx[64], tx[64];
-		struct snap s;
+		struct snap s, d;
 
 		snap(f, i, &s);
-		rate(rx, sizeof(rx), s.rx - last[i].rx, s.rx_bytes - last[i].rx_bytes, dt);
-		rate(tx, sizeof(tx), s.tx - last[i].tx, s.tx_bytes - last[i].tx_bytes, dt);
-		fprintf(stderr, "port %u: rx %s | tx %s | dropped %llu\n", f->port[i].port, rx, tx,
-			(unsigned long long)(s.dropped - last[i].dropped));
+		d = (struct snap){.rx = s.rx - last[i].rx, .tx = s.tx - last[i].tx,
+				  .rx_bytes = s.rx_bytes - last[i].rx_bytes,
+				  .tx_bytes = s.tx_bytes - last[i].tx_bytes,
+				  .dropped = s.dropped - last[i].dropped};
+		snprintf(who, sizeof(who), "port %u", f->port[i].port);
+		live_line(stamp, who, &d, dt);
+		total.rx += d.rx, total.tx += d.tx, total.dropped += d.dropped;
+		total.rx_bytes += d.rx_bytes, total.tx_bytes += d.tx_bytes;
 		last[i] = s;
 	}
+	live_line(stamp, "all ports", &total, dt);
 }
 
 /* A port whose link went down since the last look (a vhost-user back-end
@@ -369,6 +485,8 @@ static const char *mode_name(enum fwd_mode m)
 
 static void summary(struct fwd *f, double secs)
 {
+	struct snap total = {0};
+
 	read_bytes(f); /* the lcores have stopped: the ports' final counts */
 	if (f->o.json)
 		printf("{\"mode\":\"%s\",\"seconds\":%.3f,\"ports\":[", mode_name(f->o.mode), secs);
@@ -378,6 +496,8 @@ static void summary(struct fwd *f, double secs)
 		struct snap s;
 
 		snap(f, i, &s);
+		total.rx += s.rx, total.tx += s.tx, total.dropped += s.dropped;
+		total.rx_bytes += s.rx_bytes, total.tx_bytes += s.tx_bytes;
 		udk_eth_stats_get(p->port, &st); /* zeros for a removed port */
 		if (f->o.json) {
 			printf("%s{\"port\":%u,\"removed\":%s,\"rx\":%llu,\"tx\":%llu,\"rx_bytes\":%llu,"
@@ -416,7 +536,17 @@ static void summary(struct fwd *f, double secs)
 		}
 	}
 	if (f->o.json)
-		printf("]}\n");
+		printf("],\"total\":{\"rx\":%llu,\"tx\":%llu,\"rx_bytes\":%llu,\"tx_bytes\":%llu,"
+		       "\"dropped\":%llu,\"rx_mpps\":%.4f,\"tx_mpps\":%.4f}}\n",
+		       (unsigned long long)total.rx, (unsigned long long)total.tx,
+		       (unsigned long long)total.rx_bytes, (unsigned long long)total.tx_bytes,
+		       (unsigned long long)total.dropped, secs > 0 ? (double)total.rx / secs / 1e6 : 0,
+		       secs > 0 ? (double)total.tx / secs / 1e6 : 0);
+	else
+		printf("all ports: rx %llu (%.3f Mpps), tx %llu (%.3f Mpps), dropped %llu\n",
+		       (unsigned long long)total.rx, secs > 0 ? (double)total.rx / secs / 1e6 : 0,
+		       (unsigned long long)total.tx, secs > 0 ? (double)total.tx / secs / 1e6 : 0,
+		       (unsigned long long)total.dropped);
 }
 
 /* --pcap: the dump file, opened here so a failure names the path once (in
@@ -448,25 +578,29 @@ int main(int argc, char **argv)
 	unsigned int nl, pairs, i;
 	bool was_up[FWD_MAX_PORTS] = {false};
 	struct clock c = {0};
-	int n, rc = 1;
+	struct udk_eal_args ea;
+	char **av;
+	int n, ac, rc = 1;
 
-	for (i = 1; i < (unsigned int)argc && strcmp(argv[i], "--") != 0; i++) {
-		if (!strcmp(argv[i], "--version")) {
-			printf(PROG " (udk) %s\n", UDK_VERSION_STRING);
-			return 0;
-		}
-	}
+	if (tool_help_version(argc, argv, 0, PROG " (udk) " UDK_VERSION_STRING, usage))
+		return 0;
 	udk_log_set_sink(log_sink, NULL);
+	n = udk_eal_parse(argc, argv, &ea);
+	if (n < 0) {
+		die("%s", udk_last_error());
+		return TOOL_EXIT_USAGE;
+	}
+	av = split_assignments(argc - n, argv + n, &ac);
+	if (av == NULL)
+		return die("out of memory");
+	rc = parse(ac, av, &F.o);
+	free(av);
+	if (rc)
+		return TOOL_EXIT_USAGE;
+	rc = 1;
 	n = udk_eal_init(argc, argv);
 	if (n < 0)
 		return die("EAL init failed: %s", udk_last_error());
-	if (udk_eal_help_requested() || (argc > n && !strcmp(argv[n], "--help"))) {
-		usage(stdout);
-		udk_eal_cleanup();
-		return 0;
-	}
-	if (parse(argc - n, argv + n, &F.o))
-		goto out_eal;
 	udk_pci_event_register(on_pci_event, NULL);
 	if (udk_eth_probe_eal() < 0) {
 		die("probing ports failed: %s", udk_last_error());

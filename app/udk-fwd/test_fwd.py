@@ -106,19 +106,21 @@ check(rc == 0 and len(lines) >= 4 and
       any(float(l[0]) > 0 for l in lines),
       'live lines: Gbit/s = Mpps x (200 + 24) x 8 (%d lines)' % len(lines), err)
 
+# Usage errors exit 2, what only the ports can tell (a port that does not
+# exist, a frame longer than the MTU) and run-time failures 1.
 bad = [
-    (['--mode', 'fast'], 1, "--mode: 'fast' is not io, mac, txonly or rxonly"),
+    (['--mode', 'fast'], 2, "--mode: 'fast' is not io, mac, txonly or rxonly"),
     (['--ports', '0,5'], 1, '--ports: port 5 does not exist (2 ports probed)'),
-    (['--ports', 'x'], 1, "--ports: 'x' is not a port number"),
+    (['--ports', 'x'], 2, "--ports: 'x' is not a port number"),
     (['--mode', 'txonly', '--pkt-size', '9000'], 1,
      "--pkt-size 9000 is longer than port 0's MTU 1500"),
-    (['--pkt-size', '20'], 1, "--pkt-size: '20' is not a number in 60..9614"),
-    (['--burst'], 1, '--burst needs a value'),
-    (['--frobnicate'], 1, "unknown option '--frobnicate'"),
+    (['--pkt-size', '20'], 2, "--pkt-size: '20' is not a number in 60..9614"),
+    (['--burst'], 2, '--burst needs a value'),
+    (['--frobnicate'], 2, "unknown option '--frobnicate'"),
     (['--pcap', '/nonexistent/dir/x.pcap', '--duration', '0.1'], 1,
      '--pcap /nonexistent/dir/x.pcap: cannot create it: No such file or directory'),
-    (['--ports', '0,1,0'], 1, '--ports: port 0 is listed twice; list each port once'),
-    (['--ports', '1,1'], 1, '--ports: port 1 is listed twice'),
+    (['--ports', '0,1,0'], 2, '--ports: port 0 is listed twice; list each port once'),
+    (['--ports', '1,1'], 2, '--ports: port 1 is listed twice'),
 ]
 for args, want_rc, want in bad:
     rc, out, err = run(args)
@@ -136,7 +138,60 @@ check(rc == 1 and 'no ports: give devices with -a BDF or --vdev NAME' in err, 'n
 rc, out, err = run([], eal=['--no-huge', '--vdev', 'net_tap0'])
 check(rc == 1 and 'no driver takes this name' in err, 'an unknown --vdev is named', err)
 rc, out, err = run([], eal=['--lcores', 'x'])
-check(rc == 1 and 'EAL init failed' in err and '-l' in err, 'a bad EAL option fails init with its message', err)
+check(rc == 2 and 'udk-fwd: eal: ' in err and '-l' in err,
+      'a bad EAL option is a usage error (exit 2) with its message', err)
+
+# testpmd's options: the same run under its names (--opt=value too), or one
+# line naming udk-fwd's option.
+rc, out, err = run(['--forward-mode=txonly', '--txpkts', '100', '--rxd', '128', '--txd=128',
+                    '--total-num-mbufs', '2048', '--stats-period', '0', '--count', '3000',
+                    '--json'])
+try:
+    s = json.loads(out)
+    ports = s['ports']
+    check(rc == 0 and s['mode'] == 'txonly' and
+          all(p['rx'] >= 3000 and p['rx_bytes'] == 100 * p['rx'] for p in ports) and
+          err.count('all ports') == 0,
+          'testpmd\'s --forward-mode=txonly --txpkts 100 --rxd/--txd --total-num-mbufs '
+          '--stats-period 0: txonly, 100-byte frames, no live line', out + err)
+    check(s['total']['rx'] == sum(p['rx'] for p in ports) and
+          s['total']['tx'] == sum(p['tx'] for p in ports) and
+          s['total']['rx_bytes'] == sum(p['rx_bytes'] for p in ports),
+          'the JSON summary\'s total is the sum of the ports', out)
+except (ValueError, KeyError) as e:
+    check(False, 'testpmd options: one JSON object', '%s: %s %s' % (e, out, err))
+for args, want in (
+        (['--forward-mode', 'csum'],
+         "--forward-mode csum: udk-fwd's modes are io, mac, txonly and rxonly (--mode)"),
+        (['--txpkts', '64,64'],
+         '--txpkts 64,64: udk-fwd sends one-segment frames: use --pkt-size N'),
+        (['--rxd', '128', '--txd', '256'],
+         '--txd 256: udk-fwd has one ring size for rx and tx: use --desc N'),
+        (['--stats-period', 'x'], "--stats-period: 'x' is not a number")):
+    rc, out, err = run(args)
+    check(rc == 2 and ('udk-fwd: ' + want) in err, 'testpmd\'s %s: exit 2, says "%s"' %
+          (' '.join(args), want), 'rc %d: %s' % (rc, err))
+
+# The value of an option is never split at its '=' (as --dpdk-args
+# '--iova-mode=va ...' must not be): here a pcap file named --a=b.pcap.
+with tempfile.TemporaryDirectory() as d:
+    p = subprocess.run([os.path.abspath(FWD)] + EAL + ['--', '--mode', 'txonly', '--count', '10',
+                                                       '--pcap', '--a=b.pcap', '--interval=0'],
+                       capture_output=True, text=True, timeout=60, cwd=d)
+    check(p.returncode == 0 and os.path.exists(os.path.join(d, '--a=b.pcap')),
+          'an option\'s value that looks like --x=y stays whole', p.stdout + p.stderr)
+
+# Live lines carry the time of day; each period ends with all ports
+# together; the text summary ends with the total of the ports.
+rc, out, err = run(['--mode', 'txonly', '--interval', '0.2', '--duration', '0.9'])
+live = [l for l in err.splitlines() if re.match(r'\d\d:\d\d:\d\d\.\d{3} (port \d+|all ports): rx ', l)]
+check(rc == 0 and len(live) >= 6 and live[2].split(' ', 1)[1].startswith('all ports: rx ') and
+      live[0][:12] == live[2][:12],
+      'live lines: HH:MM:SS.mmm, port 0, port 1, then all ports, one stamp per period', err)
+m = re.search(r'^all ports: rx (\d+) \([\d.]+ Mpps\), tx (\d+)', out, re.M)
+prx = [int(x) for x in re.findall(r'^port \d+: rx (\d+)', out, re.M)]
+check(m is not None and len(prx) == 2 and int(m.group(1)) == sum(prx) > 0,
+      'the summary\'s "all ports" line is the sum of the ports', out)
 
 print('%d failed' % failures)
 sys.exit(1 if failures else 0)

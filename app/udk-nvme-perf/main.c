@@ -22,6 +22,7 @@
 
 #include "hist.h"
 #include "opts.h"
+#include "tool_args.h"
 #include "udk_eal.h"
 #include "udk_mem.h"
 #include "udk_nvme.h"
@@ -611,22 +612,12 @@ int main(int argc, char **argv)
 	double t0, tl, secs;
 	int n, rc;
 
-	for (i = 1; i < (unsigned int)argc && strcmp(argv[i], "--") != 0; i++)
-		if (!strcmp(argv[i], "--version")) {
-			printf(PROG " (udk) %s\n", UDK_VERSION_STRING);
-			return 0;
-		}
+	if (tool_help_version(argc, argv, 0, PROG " (udk) " UDK_VERSION_STRING, usage))
+		return 0;
 	udk_log_set_sink(log_sink, NULL);
 	n = udk_eal_parse(argc, argv, &ea);
 	if (n < 0)
 		return die("%s", udk_last_error()) + 1;
-	for (i = (unsigned int)n; i < (unsigned int)argc; i++)
-		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
-			ea.help = true;
-	if (ea.help) {
-		usage(stdout);
-		return 0;
-	}
 	rc = parse(argc - n, argv + n, &o);
 	if (rc)
 		return rc;

@@ -147,12 +147,12 @@ int cmd_smart_log(struct tool *t)
 		{"data_units_written", "data units written", offsetof(struct udk_nvme_smart_log, data_units_written)},
 		{"host_read_commands", "host read commands", offsetof(struct udk_nvme_smart_log, host_read_cmds)},
 		{"host_write_commands", "host write commands", offsetof(struct udk_nvme_smart_log, host_write_cmds)},
-		{"controller_busy_minutes", "controller busy (minutes)", offsetof(struct udk_nvme_smart_log, ctrl_busy_time)},
+		{"controller_busy_time", "controller busy (minutes)", offsetof(struct udk_nvme_smart_log, ctrl_busy_time)},
 		{"power_cycles", "power cycles", offsetof(struct udk_nvme_smart_log, power_cycles)},
 		{"power_on_hours", "power on hours", offsetof(struct udk_nvme_smart_log, power_on_hours)},
 		{"unsafe_shutdowns", "unsafe shutdowns", offsetof(struct udk_nvme_smart_log, unsafe_shutdowns)},
 		{"media_errors", "media errors", offsetof(struct udk_nvme_smart_log, media_errors)},
-		{"error_log_entries", "error log entries", offsetof(struct udk_nvme_smart_log, num_err_log_entries)},
+		{"num_err_log_entries", "error log entries", offsetof(struct udk_nvme_smart_log, num_err_log_entries)},
 	};
 	char num[48];
 
@@ -164,9 +164,9 @@ int cmd_smart_log(struct tool *t)
 		return die("smart-log: %s", udk_last_error());
 	}
 	if (t->o.json)
-		printf("{\"bdf\":\"%s\",\"critical_warning\":%u,\"temperature_kelvin\":%u,"
-		       "\"available_spare\":%u,\"available_spare_threshold\":%u,"
-		       "\"percentage_used\":%u", t->info.bdf, s->critical_warning, s->temperature,
+		printf("{\"bdf\":\"%s\",\"critical_warning\":%u,\"temperature\":%u,"
+		       "\"avail_spare\":%u,\"spare_thresh\":%u,"
+		       "\"percent_used\":%u", t->info.bdf, s->critical_warning, s->temperature,
 		       s->avail_spare, s->spare_thresh, s->percent_used);
 	else
 		printf("SMART / health log of %s\n  critical warning   0x%02x\n  temperature"
@@ -205,7 +205,7 @@ int cmd_error_log(struct tool *t)
 		return die("error-log: %s", udk_last_error());
 	}
 	if (t->o.json)
-		printf("{\"bdf\":\"%s\",\"entries\":[", t->info.bdf);
+		printf("{\"bdf\":\"%s\",\"errors\":[", t->info.bdf);
 	else
 		printf("error log of %s (%u entries read)\n", t->info.bdf, n);
 	for (uint32_t i = 0; i < n; i++) {
@@ -215,10 +215,14 @@ int cmd_error_log(struct tool *t)
 		if (x->error_count == 0)
 			continue;
 		if (t->o.json)
-			printf("%s{\"error_count\":%llu,\"sqid\":%u,\"cid\":%u,\"status\":%u,"
-			       "\"status_text\":\"%s\",\"lba\":%llu,\"nsid\":%u}", shown ? "," : "",
-			       (unsigned long long)x->error_count, x->sqid, x->cid, st,
-			       udk_nvme_status_str(st), (unsigned long long)x->lba, x->nsid);
+			printf("%s{\"error_count\":%llu,\"sqid\":%u,\"cmdid\":%u,"
+			       "\"status_field\":%u,\"phase_tag\":%u,\"parm_error_location\":%u,"
+			       "\"lba\":%llu,\"nsid\":%u,\"vs\":%u,\"trtype\":%u,\"cs\":%llu,"
+			       "\"trtype_spec_info\":%u,\"status_text\":\"%s\"}", shown ? "," : "",
+			       (unsigned long long)x->error_count, x->sqid, x->cid, x->status >> 1,
+			       x->status & 1u, x->param_error_location, (unsigned long long)x->lba,
+			       x->nsid, x->vs, x->trtype, (unsigned long long)x->cmd_specific,
+			       x->trtype_specific, udk_nvme_status_str(st));
 		else
 			printf("  #%llu: queue %u, command %u, %s, LBA %llu, namespace %u\n",
 			       (unsigned long long)x->error_count, x->sqid, x->cid,

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "tool.h"
+#include "tool_args.h"
 #include "udk_eal.h"
 #include "udk_util.h"
 #include "udk_version.h"
@@ -24,6 +25,10 @@ struct command {
 };
 
 static const struct command commands[] = {
+	{"list", cmd_list, "[--json]",
+	 "List every NVMe controller of the machine (sysfs), on any driver, with the\n"
+	 "namespaces of those the kernel drives (as nvme-cli's 'nvme list'); needs no\n"
+	 "EAL option, no root and no device on vfio-pci."},
 	{"identify", cmd_identify, "[--ns NSID] [--json]",
 	 "Show the controller (Identify Controller) and its active namespaces (Identify\n"
 	 "Namespace), or only namespace NSID."},
@@ -114,7 +119,7 @@ static int parse(const struct command *c, int argc, char **argv, struct tool_opt
 		int rc = 0;
 
 		if (!strcmp(a, "--json") && (c->fn == cmd_identify || c->fn == cmd_smart_log ||
-					     c->fn == cmd_error_log)) {
+					     c->fn == cmd_error_log || c->fn == cmd_list)) {
 			o->json = true;
 			continue;
 		}
@@ -129,9 +134,10 @@ static int parse(const struct command *c, int argc, char **argv, struct tool_opt
 			i++;
 			continue;
 		}
-		if (!strcmp(a, "--ctrlr"))
+		if (!strcmp(a, "--ctrlr") && c->fn != cmd_list)
 			rc = number(a, val, UDK_MAX_ALLOW - 1, &v), o->ctrlr = (unsigned int)v;
-		else if (!strcmp(a, "--ns") && c->fn != cmd_smart_log && c->fn != cmd_error_log)
+		else if (!strcmp(a, "--ns") && c->fn != cmd_smart_log && c->fn != cmd_error_log &&
+			 c->fn != cmd_list)
 			rc = number(a, val, UINT32_MAX, &v), o->nsid = (uint32_t)v, o->nsid_set = true;
 		else if (!strcmp(a, "--lba") && (c->fn == cmd_read || c->fn == cmd_write))
 			rc = number(a, val, UINT64_MAX, &o->lba);
@@ -183,32 +189,42 @@ int main(int argc, char **argv)
 	struct tool t = {0};
 	int n, rc;
 
-	for (int i = 1; i < argc; i++)
-		if (!strcmp(argv[i], "--version")) {
-			printf(PROG " (udk) %s\n", UDK_VERSION_STRING);
-			return 0;
-		}
+	switch (tool_early_option(argc, argv, 0)) {
+	case TOOL_HELP:
+		/* The command's usage when the line names one, else the tool's. */
+		for (int i = 1; i < argc && c == NULL; i++)
+			for (size_t k = 0; k < UDK_ARRAY_SIZE(commands); k++)
+				if (!strcmp(argv[i], commands[k].name))
+					c = &commands[k];
+		if (c != NULL)
+			command_usage(stdout, c);
+		else
+			usage(stdout);
+		return 0;
+	case TOOL_VERSION:
+		puts(PROG " (udk) " UDK_VERSION_STRING);
+		return 0;
+	case TOOL_RUN:
+		break;
+	}
 	udk_log_set_sink(log_sink, NULL);
 	n = udk_eal_parse(argc, argv, &ea);
 	if (n < 0)
 		return die("%s", udk_last_error()) + 1;
-	if (ea.help || n >= argc || !strcmp(argv[n], "--help") || !strcmp(argv[n], "-h")) {
-		usage(n >= argc && !ea.help ? stderr : stdout);
-		return n >= argc && !ea.help ? 2 : 0;
+	if (n >= argc) {
+		usage(stderr);
+		return 2;
 	}
 	for (size_t i = 0; i < UDK_ARRAY_SIZE(commands); i++)
 		if (!strcmp(argv[n], commands[i].name))
 			c = &commands[i];
 	if (c == NULL)
 		return die("unknown command '%s' (see --help)", argv[n]) + 1;
-	for (int i = n + 1; i < argc; i++)
-		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			command_usage(stdout, c);
-			return 0;
-		}
 	rc = parse(c, argc - n - 1, argv + n + 1, &t.o);
 	if (rc)
 		return rc;
+	if (c->fn == cmd_list)
+		return cmd_list(&t);
 
 	if (udk_eal_init(n, argv) < 0)
 		return die("EAL init failed: %s", udk_last_error());

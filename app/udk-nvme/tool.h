@@ -42,6 +42,8 @@ void json_str(FILE *f, const char *s);
 int tool_ns(struct tool *t, struct udk_nvme_ns **ns, struct udk_nvme_ns_info *ni);
 
 int cmd_identify(struct tool *t);
+/* Needs no EAL and no controller: every NVMe controller sysfs shows. */
+int cmd_list(struct tool *t);
 int cmd_smart_log(struct tool *t);
 int cmd_error_log(struct tool *t);
 int cmd_read(struct tool *t);

@@ -13,6 +13,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "tool_args.h"
 #include "top.h"
 
 #ifndef UDK_VERSION
@@ -71,16 +72,14 @@ static int bad_usage(const char *fmt, const char *arg)
 static int parse(int argc, char **argv, struct opts *o)
 {
 	*o = (struct opts){.delay = 1.0};
+	if (tool_help_version(argc, argv, 0, PROG " (udk) " UDK_VERSION, usage))
+		exit(0);
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		char *end;
 
-		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-			usage(stdout);
-			exit(0);
-		} else if (!strcmp(a, "--version")) {
-			printf(PROG " (udk) %s\n", UDK_VERSION);
-			exit(0);
+		if (!strcmp(a, "--")) {
+			continue; /* udk-top takes no operand: -- changes nothing */
 		} else if (!strcmp(a, "--json")) {
 			o->json = true;
 			continue;

@@ -4,9 +4,10 @@
 # in your program"): install into a temporary DESTDIR, build
 # tests/install/consumer.c outside the tree with pkg-config alone (shared and
 # static, as C and as C++, and libudk.a into a dynamic program), run each,
-# then remove what meson logged as installed and check that nothing is left.
-# Usage: consumer.sh BUILD_DIR.  Needs cc, c++ and pkg-config (build-essential,
-# pkg-config); skips (77) without a C++ compiler.
+# check that the man pages are installed, then remove what meson logged as
+# installed and check that nothing is left.
+# Usage: consumer.sh BUILD_DIR.  Needs cc, c++, pkg-config and man
+# (build-essential, pkg-config, man-db); skips (77) without a C++ compiler.
 set -uo pipefail
 build=$(realpath "$1")
 src=$(realpath "$(dirname "$0")/consumer.c")
@@ -92,6 +93,20 @@ C
 	# shellcheck disable=SC2046 # a list of words
 	run c-udk_dpdk cc -std=c11 -Wall -Wextra -Werror "$tmp/dpdk.c" $(pkg-config --cflags --libs udk_dpdk)
 fi
+# Every man page of doc/man is installed under share/man/manN and man opens it.
+for page in "$(dirname "$0")"/../../doc/man/*.[1-9]; do
+	name=$(basename "$page")
+	inst=$(find "$dest" -path "*/share/man/man${name##*.}/$name" -print -quit)
+	if [ -z "$inst" ]; then
+		echo "consumer: man page $name not installed under share/man/man${name##*.}"
+		failed=$((failed + 1))
+	elif ! MANWIDTH=80 man -l "$inst" 2>&1 | grep -q "^NAME"; then
+		echo "consumer: man -l $inst does not render"
+		failed=$((failed + 1))
+	else
+		echo "== man page $name installed and renders"
+	fi
+done
 # The shared builds must use the installed library, the others none.  ldd's
 # output is read whole first: `ldd | grep -q` under pipefail fails whenever
 # grep exits before ldd has written everything (SIGPIPE), which made this

@@ -143,6 +143,17 @@ static void e1000_in_use(const char *bdf)
 		       "ip route add default via 192.0.2.254 dev %s metric 4242", ifname, ifname,
 		       ifname) == 0);
 
+	/* status (dpdk-devbind's -s too) names the interface next to the device */
+	CHECK(devbind("-s") == 0);
+	snprintf(want, sizeof(want), "%s  ", bdf);
+	const char *line = strstr(out, want), *eol = line ? strchr(line, '\n') : NULL;
+	snprintf(want, sizeof(want), "  %s", ifname);
+	CHECK(line != NULL && eol != NULL && (size_t)(eol - line) > strlen(want) &&
+	      strncmp(eol - strlen(want), want, strlen(want)) == 0);
+	CHECK(devbind("status --json") == 0);
+	snprintf(want, sizeof(want), "\"interfaces\": [\"%s\"]", ifname);
+	CHECK(has(want));
+
 	snprintf(args, sizeof(args), "bind %s", bdf);
 	CHECK(devbind(args) == 1);
 	snprintf(want, sizeof(want), "udk-devbind: bind %s: in use: interface %s has address "

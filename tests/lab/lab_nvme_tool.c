@@ -66,6 +66,20 @@ int main(void)
 	lab_device_driver(bdf, drv, sizeof(drv));
 	REQUIRE(lab_bind_vfio(bdf) == 0);
 
+	/* list (sysfs only): both controllers; the one on vfio-pci with no
+	 * namespaces, the kernel's with its two disks (as nvme list). */
+	const char *other = getenv("UDK_LAB_NVME");
+	char odrv[64] = "";
+	CHECK(tool(bdf, "list --json") == 0 && lab_json_valid(out) && strstr(out, bdf) != NULL);
+	if (other != NULL) {
+		lab_device_driver(other, odrv, sizeof(odrv));
+		CHECK(strstr(out, other) != NULL);
+	}
+	if (strcmp(odrv, "nvme") == 0)
+		CHECK(strstr(out, "\"nsid\":2,\"device\":\"/dev/nvme") != NULL &&
+		      strstr(out, "\"serial\":\"udk-lab-nvme0\"") != NULL);
+	CHECK(tool(bdf, "list") == 0 && strstr(out, "on vfio-pci: its namespaces show only") != NULL);
+
 	CHECK(tool(bdf, "identify") == 0);
 	CHECK(strstr(out, "serial      udk-lab-nvme1") != NULL);
 	CHECK(strstr(out, "524288 blocks of 512 bytes") != NULL);
@@ -103,9 +117,18 @@ int main(void)
 	CHECK(lab_json_valid(out));
 	const char *w = lab_json_member(out, "host_write_commands");
 	CHECK(w != NULL && atol(w) > 0);
+	/* nvme-cli's key names, for scripts written against nvme smart-log -o json */
+	static const char *const nvme_cli_keys[] = {"critical_warning", "temperature",
+		"avail_spare", "spare_thresh", "percent_used", "data_units_read",
+		"controller_busy_time", "num_err_log_entries", "media_errors"};
+	for (size_t k = 0; k < sizeof(nvme_cli_keys) / sizeof(nvme_cli_keys[0]); k++)
+		CHECK_MSG(lab_json_member(out, nvme_cli_keys[k]) != NULL, "smart-log --json has %s",
+			  nvme_cli_keys[k]);
+	const char *temp = lab_json_member(out, "temperature");
+	CHECK(temp != NULL && atol(temp) > 200); /* Kelvin, as nvme-cli */
 	CHECK(tool(bdf, "smart-log") == 0 && strstr(out, "host write commands") != NULL);
 	CHECK(tool(bdf, "error-log --json") == 0);
-	CHECK(lab_json_valid(out) && lab_json_length(lab_json_member(out, "entries")) >= 0);
+	CHECK(lab_json_valid(out) && lab_json_length(lab_json_member(out, "errors")) >= 0);
 
 	CHECK(tool(bdf, "read --lba 524280 --count 16 --file x.bin") == 1);
 	CHECK(strstr(err, "LBA 524280+16 is past the end of namespace 1 (524288 blocks)") != NULL);

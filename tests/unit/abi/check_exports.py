@@ -2,18 +2,24 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """Fail when a udk shared library exports a symbol outside the public API.
 
-Usage: check_exports.py LIB.so...  Every defined dynamic symbol must start
-with udk_ and carry the version node of lib/udk.map (UDK_0.2).
+Usage: check_exports.py NODE LIB.so...  Every defined dynamic symbol must
+start with udk_ and carry NODE, the version node that meson derives from the
+project's version (0.2.0 -> UDK_0.2): a release whose version and
+lib/udk.map disagree fails here.  The soname's number is the version's major
+(libudk.so.0), as meson derives it.
 """
+import re
 import subprocess
 import sys
 
-NODE = 'UDK_0.2'
-
 
 def main():
+    if len(sys.argv) < 3:
+        print('usage: check_exports.py NODE LIB.so...')
+        return 2
+    node = sys.argv[1]
     bad = 0
-    for lib in sys.argv[1:]:
+    for lib in sys.argv[2:]:
         out = subprocess.run(['nm', '-D', '--defined-only', '--with-symbol-versions', lib],
                              check=True, capture_output=True, text=True).stdout
         names = []
@@ -30,9 +36,18 @@ def main():
                 print(f'{lib}: exports {name}: not udk_ API (make it static, or keep it '
                       'local: lib/udk.map exports udk_* only)')
                 bad += 1
-            elif version != NODE:
-                print(f'{lib}: {name} has version "{version}", not {NODE} (link with lib/udk.map)')
+            elif version != node:
+                print(f'{lib}: {name} has version "{version}", not {node} (link with '
+                      'lib/udk.map, whose node is UDK_<major>.<minor> of meson.build\'s version)')
                 bad += 1
+        dyn = subprocess.run(['readelf', '-d', lib], check=True, capture_output=True,
+                             text=True).stdout
+        soname = re.search(r'\(SONAME\).*\[(.*)\]', dyn)
+        major = node[len('UDK_'):].split('.')[0]
+        if soname is None or not soname.group(1).endswith('.so.' + major):
+            print(f'{lib}: soname {soname.group(1) if soname else None}, not .so.{major} '
+                  f'(the major number of the version {node} is for)')
+            bad += 1
         if not names:
             print(f'{lib}: exports nothing')
             bad += 1
