@@ -14,12 +14,14 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "tool_args.h"
 #include "nvmf.h"
 #include "udk_bdev.h"
 #include "udk_eal.h"
 #include "udk_nvme.h"
 #include "udk_pci.h"
 #include "udk_util.h"
+#include "udk_version.h"
 
 #define PROG "udk-nvmf-tgt"
 #define IDLE_SPINS 2000 /* empty polls before the loop sleeps in epoll */
@@ -341,22 +343,12 @@ int main(int argc, char **argv)
 	unsigned int stats;
 	int n, rc;
 
-	for (int i = 1; i < argc; i++)
-		if (!strcmp(argv[i], "--version")) {
-			printf(PROG " 0.1.0\n");
-			return 0;
-		}
+	if (tool_help_version(argc, argv, 0, PROG " (udk) " UDK_VERSION_STRING, usage))
+		return 0;
 	udk_log_set_sink(log_sink, NULL);
 	n = udk_eal_parse(argc, argv, &ea);
 	if (n < 0)
-		return die("%s", udk_last_error()) + 1;
-	for (int i = n; i < argc; i++)
-		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
-			ea.help = true;
-	if (ea.help) {
-		usage(stdout);
-		return 0;
-	}
+		return TOOL_EXIT_USAGE; /* the EAL's line said why */
 	rc = parse(argc - n, argv + n, &cfg, &tgt, &check, &stats);
 	if (rc)
 		return rc;
