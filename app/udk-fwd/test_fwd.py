@@ -112,6 +112,7 @@ bad = [
     (['--mode', 'txonly', '--pkt-size', '9000'], 1,
      "--pkt-size 9000 is longer than port 0's MTU 1500"),
     (['--pkt-size', '20'], 1, "--pkt-size: '20' is not a number in 60..9614"),
+    (['--link-wait', '-1'], 1, "--link-wait: '-1' is not a number in 0..1e+07"),
     (['--burst'], 1, '--burst needs a value'),
     (['--frobnicate'], 1, "unknown option '--frobnicate'"),
     (['--pcap', '/nonexistent/dir/x.pcap', '--duration', '0.1'], 1,

@@ -9,6 +9,11 @@
   whose frames must be testpmd's;
 - the heap grows while the port runs and frames from the new segment still
   reach the peer (peer_vhost_grow);
+- udk as the server (server=1) and testpmd as the client (client=1);
+- testpmd killed mid-stream and started again, with udk as the server and as
+  the client: the port comes back by itself, traffic resumes within 1 s of
+  the link coming back, every frame verified, the port's counters kept
+  across the gap and the frames in flight counted as lost;
 - bad cases: no socket, a stale socket, a back-end that never answers, bad
   arguments, and the back-end killed mid-run: each a clear error, no hang.
 
@@ -17,6 +22,7 @@ both sides), so the test cannot pass when nothing moved.
 Usage: test_vhost_user.py UDK_FWD PEER_VHOST_GROW L2ECHO"""
 import json
 import os
+import re
 import shutil
 import socket
 import struct
@@ -55,8 +61,8 @@ EAL = ['--no-huge', '-m', '256', '-l', '0']
 PREFIX = 'udk-peer-%d' % os.getpid()
 
 
-def Testpmd(sock, mode='io', extra=()):
-    return testpmd.Testpmd(sock, TMP, PREFIX, mode, extra)
+def Testpmd(sock, mode='io', extra=(), client=False, prefix=PREFIX):
+    return testpmd.Testpmd(sock, TMP, prefix, mode, extra, client)
 
 
 def fwd(vdev, args, timeout=120):
@@ -161,6 +167,93 @@ check(rc == 1 and 'closed the connection: link down' in err and
       'back-end killed after 3 s: udk-fwd says so and exits 1 after %.1f s (%s frames looped '
       'before)' % (secs, s and s['rx']), 'rc %d\n%s%s' % (rc, out, err))
 
+# 4b. udk is the server (server=1, with DPDK virtio_user's other spellings at
+# the values udk takes), testpmd connects to it as a client.
+SSOCK = os.path.join(TMP, 'udk.sock')
+SVDEV = ('virtio_user0,path=%s,server=1,queues=1,queue_size=256,packed_vq=0,mrg_rxbuf=0,'
+         'in_order=0' % SSOCK)
+
+
+def fwd_bg(vdev, args, name):
+    """udk-fwd in the background, its stderr in a file; returns once it
+    listens (server=1) or at once."""
+    err = open(os.path.join(TMP, name + '.err'), 'w+')
+    p = subprocess.Popen([FWD] + EAL + ['--vdev', vdev, '--'] + args, stdout=subprocess.PIPE,
+                         stderr=err, text=True)
+    deadline = time.time() + 30
+    while 'server=1' in vdev and not os.path.exists(SSOCK) and time.time() < deadline:
+        time.sleep(0.05)
+    return p, err
+
+
+def fwd_end(p, err, timeout=180):
+    try:
+        out, _ = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, _ = p.communicate()
+    err.seek(0)
+    return p.returncode, out, err.read()
+
+
+p, errf = fwd_bg(SVDEV, ['--mode', 'txonly', '--verify', '--count', '100000', '--json',
+                         '--interval', '0', '--pkt-size', '128'], 'server')
+tp = Testpmd(SSOCK, 'io', client=True, prefix=PREFIX + '-c')
+rc, out, err = fwd_end(p, errf)
+st, log = tp.stop()
+s = summary(out)
+# udk sends as soon as testpmd connects, and testpmd empties its receive
+# queues when its forwarding starts (flush_fwd_rx_queues, uncounted): frames
+# lost are those testpmd dropped or never counted, no more.
+check(rc == 0 and s is not None and st is not None and s['rx'] >= 100000 and
+      s['valid'] == s['rx'] and s['invalid'] == 0 and
+      s['lost'] <= st['tx_dropped'] + s['tx'] - st['rx'] and
+      s['rx_bytes'] == 128 * s['rx'] and st['rx'] >= s['rx'],
+      'server=1: testpmd (client=1) connected to udk; %s frames came back verified, testpmd '
+      'received %s' % (s and s['rx'], st and st['rx']), '%s%s\ntestpmd: %s\n%s'
+      % (out, err[-2000:], st, log[-1500:]))
+
+
+# 4c. testpmd killed mid-stream and started again: the port resumes by itself.
+def restart(vdev, sock, client, tag):
+    """client: testpmd is the client (udk listens); else the server, first."""
+    args = ['--mode', 'txonly', '--verify', '--duration', '20', '--link-wait', '30', '--json',
+            '--interval', '1', '--pkt-size', '128']
+    if client:
+        p, errf = fwd_bg(vdev, args, tag)
+    tp = Testpmd(sock, 'io', client=client, prefix=PREFIX + '-' + tag + '1')
+    if not client:
+        p, errf = fwd_bg(vdev, args, tag)
+    time.sleep(4)                 # traffic flows
+    tp.p.kill()
+    tp.p.wait()
+    time.sleep(1)
+    tp2 = Testpmd(sock, 'io', client=client, prefix=PREFIX + '-' + tag + '2')
+    rc, out, err = fwd_end(p, errf)
+    st, log = tp2.stop()
+    s = summary(out)
+    resumed = re.search(r'traffic resumed (\d+) ms after the link came back', err)
+    inflight = sum(int(n) for n in re.findall(r'(\d+) frames of queue 1 were in flight', err))
+    role = 'udk the server' if 'server=1' in vdev else 'udk the client'
+    check(rc == 0 and s is not None and 'closed the connection: link down' in err and
+          'link up again' in err and resumed is not None and int(resumed.group(1)) < 1000,
+          '%s: testpmd killed and started again; the port came back and traffic resumed %s ms '
+          'after the link did' % (role, resumed and resumed.group(1)),
+          'rc %d\n%s%s' % (rc, out, err[-3000:]))
+    # The port's own byte counter covers both halves only if its statistics
+    # outlived the reconnection; testpmd's second life saw only part of them.
+    check(s is not None and st is not None and s['valid'] == s['rx'] and s['invalid'] == 0 and
+          s['rx_bytes'] == 128 * s['rx'] and s['rx'] > st['tx'] > 0 and
+          s['port_oerrors'] == inflight,
+          '%s: every frame verified (%s), counters kept across the gap (%s received, the new '
+          'testpmd sent %s), %s in flight counted as lost' % (
+              role, s and s['valid'], s and s['rx'], st and st['tx'], inflight),
+          '%s\ntestpmd: %s' % (out, st))
+
+
+restart(SVDEV, SSOCK, True, 'rs')
+restart(VDEV, SOCK, False, 'rc')
+
 # 5. Bad cases before any traffic.
 rc, out, err, _ = fwd('virtio_user0,path=' + os.path.join(TMP, 'nothing.sock'), ['--duration', '1'])
 check(rc == 1 and 'no such socket; start the back-end first' in err, 'no socket: named, with what '
@@ -185,9 +278,19 @@ check(rc == 1 and 'no reply from the vhost-user back-end' in err and 'within 500
 for args, want in [(',queues=2', 'queues=2: net_virtio uses one queue pair'),
                    (',queue_size=100', 'queue_size=100: a split virtqueue has a power of two'),
                    (',speed=10', "unknown argument 'speed'"),
-                   (',mac=zz', 'mac=zz is not an address')]:
+                   (',mac=zz', 'mac=zz is not an address'),
+                   (',packed_vq=1', 'packed_vq=1: net_virtio uses split virtqueues only'),
+                   (',mrg_rxbuf=1', 'mrg_rxbuf=1: net_virtio receives each frame into one'),
+                   (',in_order=1', 'in_order=1: net_virtio does not negotiate VIRTIO_F_IN_ORDER'),
+                   (',server=2', 'server=2 is not a number in 0..1'),
+                   (',cq=1', "unknown argument 'cq' (udk's virtio_user takes path=, server=")]:
     rc, out, err, _ = fwd(VDEV + args, ['--duration', '1'])
     check(rc == 1 and want in err, 'bad argument %s: "%s"' % (args, want), err)
+notsock = os.path.join(TMP, 'plain-file')
+open(notsock, 'w').close()
+rc, out, err, _ = fwd('virtio_user0,server=1,path=' + notsock, ['--duration', '1'])
+check(rc == 1 and 'exists and is not a socket' in err and os.path.exists(notsock),
+      'server=1 on a path that is not a socket: refused, the file left alone', err)
 rc, out, err, _ = fwd('virtio_user0', ['--duration', '1'])
 check(rc == 1 and 'path=SOCKET is required' in err, 'no path=: says it is required', err)
 

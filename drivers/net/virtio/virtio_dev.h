@@ -7,6 +7,7 @@
 #ifndef UDK_VIRTIO_DEV_H
 #define UDK_VIRTIO_DEV_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -54,6 +55,11 @@ struct virtio_dev {
 	uint64_t required_features;  /* refused without them (the transport says which) */
 	uint64_t features;           /* negotiated, valid after virtio_dev_negotiate() */
 	uint64_t device_features;    /* what the device offered */
+	/* Set by the device-type code: the transport calls it when the device
+	 * went away or came back by itself (a vhost-user back-end that
+	 * restarted), on the transport's own thread, with no lock held. */
+	void (*link_changed)(void *arg, bool up);
+	void *link_arg;
 };
 
 /* §3.1.1 steps 1-6: reset, ACKNOWLEDGE, DRIVER, read the device's features,
@@ -82,10 +88,15 @@ int virtio_pci_notify_offset(const char *name, uint16_t idx, uint16_t queue_noti
 			     uint32_t mult, uint32_t notify_len, uint32_t *off);
 
 /* A vhost-user front-end (virtio_user.c) for --vdev NAME,ARGS: connect to the
- * back-end's socket (args "path=SOCK[,queues=1][,queue_size=N][,mac=MAC]"),
+ * back-end's socket, or with server=1 listen there and wait for it (args in
+ * DPDK virtio_user's spelling: "path=SOCK[,server=0|1][,queues=1]
+ * [,queue_size=N][,mac=MAC][,packed_vq=0][,mrg_rxbuf=0][,in_order=0]"),
  * agree on protocol features and follow the heap's segments as its memory
- * table.  It requires VERSION_1.  0 or -errno (logged: a missing socket, a
- * refused connection, a back-end that does not answer). */
+ * table.  A thread of its own watches the connection: when the back-end goes
+ * away it reconnects (client) or accepts the next one (server) and gives it
+ * the device as it was (link_changed tells of both).  It requires VERSION_1.
+ * 0 or -errno (logged: a missing socket, a refused connection, a back-end
+ * that does not answer, an argument udk does not take). */
 int virtio_user_open(const char *name, const char *args, struct virtio_dev **out);
 
 #endif

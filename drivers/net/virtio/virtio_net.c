@@ -71,6 +71,7 @@ struct vnet_txq {
 
 struct vnet {
 	struct virtio_dev *vd;
+	uint16_t port;
 	uint16_t qmax;             /* entries of the smaller of queues 0 and 1 */
 	bool stuck;                /* a reset timed out: the rings may still be in use */
 };
@@ -506,7 +507,9 @@ static void vnet_stats_get(struct udk_eth_dev *dev, struct udk_eth_stats *st)
 	if (txq != NULL) {
 		st->opackets = udk_counter_read(&txq->packets);
 		st->obytes = udk_counter_read(&txq->bytes);
-		st->oerrors = udk_counter_read(&txq->errors);
+		/* Frames a vhost-user back-end took with it when it went away
+		 * (virtq_complete_pending) were sent and never confirmed. */
+		st->oerrors = udk_counter_read(&txq->errors) + udk_counter_read(&txq->vq->lost);
 	}
 }
 
@@ -525,6 +528,7 @@ static void vnet_stats_reset(struct udk_eth_dev *dev)
 		__atomic_store_n(&txq->packets, 0, __ATOMIC_RELAXED);
 		__atomic_store_n(&txq->bytes, 0, __ATOMIC_RELAXED);
 		__atomic_store_n(&txq->errors, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&txq->vq->lost, 0, __ATOMIC_RELAXED);
 	}
 }
 
@@ -580,6 +584,16 @@ static const struct udk_eth_ops vnet_ops = {
 	.tx_burst = vnet_tx_burst,
 };
 
+/* The transport's thread: the device went away or came back (the link
+ * status of vnet_link_get says the same). */
+static void vnet_link_changed(void *arg, bool up)
+{
+	struct vnet *vn = arg;
+	struct udk_eth_link link = {.up = up, .full_duplex = true};
+
+	udk_eth_link_event(vn->port, &link);
+}
+
 /* §5.1.5: negotiate, read the MAC (or make a random local one), learn the
  * queue sizes.  The device stays at FEATURES_OK until start. */
 static int vnet_init(struct udk_eth_dev *dev, struct virtio_dev *vd)
@@ -617,6 +631,9 @@ static int vnet_init(struct udk_eth_dev *dev, struct virtio_dev *vd)
 		dev->mac.b[0] = (uint8_t)((dev->mac.b[0] & 0xfe) | 0x02); /* unicast, local */
 	}
 	dev->priv = vn;
+	vn->port = dev->port;
+	vd->link_arg = vn;
+	__atomic_store_n(&vd->link_changed, vnet_link_changed, __ATOMIC_RELEASE);
 	udk_log(UDK_LOG_INFO, LOG, "%s: features 0x%llx of 0x%llx, queues of up to %u entries, "
 		"MAC %02x:%02x:%02x:%02x:%02x:%02x", vd->name, (unsigned long long)vd->features,
 		(unsigned long long)vd->device_features, vn->qmax, dev->mac.b[0], dev->mac.b[1],

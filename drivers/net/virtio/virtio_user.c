@@ -11,13 +11,24 @@
  * on PCI (mbuf->buf_iova) and the shared virtqueue code is unchanged; ring
  * addresses are the front-end's virtual addresses, as vhost-user asks.  The
  * transport follows the heap through lib/mem's events and sends the new
- * table when a segment comes or goes. */
+ * table when a segment comes or goes.
+ *
+ * Connection: udk connects to the back-end (the default, "client"), or with
+ * server=1 listens and the back-end connects (OVS-DPDK's arrangement).  A
+ * thread per port watches the socket.  When the back-end goes away the link
+ * goes down; the thread reconnects every VU_RETRY_MS (client) or accepts
+ * the next back-end (server) and gives it the device as it was: features,
+ * memory table, rings.  Receive rings keep their buffers (the new back-end
+ * starts at the used index); on transmit rings the frames the old back-end
+ * never returned are completed here and counted as lost. */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "udk_eal.h"
@@ -32,6 +43,9 @@
 #define VU_DEFAULT_QSIZE 256
 #define VU_REPLY_TIMEOUT_MS 5000
 #define VU_MAX_SEGS 64           /* tracked; only VHU_MAX_REGIONS can be sent */
+#define VU_ACCEPT_TIMEOUT_MS 60000 /* server=1: the first back-end, at probe */
+#define VU_WATCH_MS 100          /* the watch thread's poll; also its reaction to close */
+#define VU_RETRY_MS 100          /* client: connect again this often while down */
 
 /* §5.1.3 and §5.1.4: what the transport itself provides of virtio-net. */
 #define VNET_F_MAC 5
@@ -52,10 +66,18 @@ struct virtio_user {
 	uint64_t host_features;  /* what the back-end offered */
 	uint16_t queue_size;
 	uint8_t status;
-	bool has_mac, protocol, said_lost;
+	bool has_mac, protocol;
+	bool server;             /* server=1: udk listens on lfd */
+	bool up;                 /* the watch thread's view: a back-end is there */
+	int lfd;
 	uint8_t mac[6];
 	int kickfd[VU_NB_QUEUES], callfd[VU_NB_QUEUES];
-	bool given[VU_NB_QUEUES]; /* the back-end has the ring */
+	struct virtq *ring[VU_NB_QUEUES]; /* given to the device: a new back-end gets them */
+	bool given[VU_NB_QUEUES]; /* the current back-end has the ring */
+	pthread_t watch;
+	bool watching;
+	bool stop;               /* atomic: the watch thread ends */
+	unsigned int reconnects;
 	bool table_sent;          /* from the first queue on, changes go out at once */
 	struct udk_mem *mem;
 	struct vu_seg seg[VU_MAX_SEGS];
@@ -65,6 +87,12 @@ struct virtio_user {
 static struct virtio_user *to_user(struct virtio_dev *vd)
 {
 	return (struct virtio_user *)vd;
+}
+
+/* A back-end is connected and answered its last request.  Lock held. */
+static bool connected(const struct virtio_user *u)
+{
+	return u->up && u->conn.fd >= 0 && !u->conn.lost;
 }
 
 /* ---- memory table ---- */
@@ -124,7 +152,8 @@ static int mem_event(enum udk_mem_event ev, struct udk_memseg *s, void *arg)
 			}
 		}
 	}
-	if (u->table_sent && !u->conn.lost) {
+	/* A port that is down sends the table when a back-end comes back. */
+	if (u->table_sent && connected(u)) {
 		rc = send_table(u);
 		if (rc == 0)
 			udk_log(UDK_LOG_INFO, LOG, "%s: heap segment %p (%zu bytes) %s; the back-end "
@@ -156,10 +185,11 @@ static int vu_reset(struct virtio_dev *vd)
 
 		if (!u->given[q])
 			continue;
-		if (vhu_get_vring_base(&u->conn, q, &base) == -ETIMEDOUT)
+		if (connected(u) && vhu_get_vring_base(&u->conn, q, &base) == -ETIMEDOUT)
 			rc = -ETIMEDOUT;
 		u->given[q] = false;
 	}
+	memset(u->ring, 0, sizeof(u->ring));
 	u->status = 0;
 	pthread_mutex_unlock(&u->lock);
 	return rc;
@@ -168,6 +198,29 @@ static int vu_reset(struct virtio_dev *vd)
 static uint8_t vu_get_status(struct virtio_dev *vd)
 {
 	return to_user(vd)->status;
+}
+
+/* The negotiated features the back-end implements (the transport's own,
+ * MAC and STATUS, are not its).  Lock held. */
+static int send_features(struct virtio_user *u)
+{
+	uint64_t f = u->vd.features & u->host_features;
+
+	if (u->protocol)
+		f |= VIRTIO_BIT(VHOST_USER_F_PROTOCOL_FEATURES);
+	return vhu_set_u64(&u->conn, VHU_SET_FEATURES, f);
+}
+
+/* With protocol features rings start disabled (vhost-user.rst, "Ring
+ * states").  Lock held. */
+static int enable_rings(struct virtio_user *u)
+{
+	if (!u->protocol)
+		return 0;
+	for (uint32_t q = 0; q < VU_NB_QUEUES; q++)
+		if (u->given[q] && vhu_set_vring_state(&u->conn, VHU_SET_VRING_ENABLE, q, 1) < 0)
+			return -EIO;
+	return 0;
 }
 
 /* Status changes the back-end must hear of: FEATURES_OK sends the features,
@@ -179,22 +232,12 @@ static void vu_set_status(struct virtio_dev *vd, uint8_t st)
 	uint8_t old = u->status;
 
 	pthread_mutex_lock(&u->lock);
-	if ((st & VIRTIO_STATUS_FEATURES_OK) && !(old & VIRTIO_STATUS_FEATURES_OK)) {
-		/* The transport's own features (MAC, STATUS) are not the back-end's. */
-		uint64_t f = vd->features & u->host_features;
-
-		if (u->protocol)
-			f |= VIRTIO_BIT(VHOST_USER_F_PROTOCOL_FEATURES);
-		if (vhu_set_u64(&u->conn, VHU_SET_FEATURES, f) < 0)
-			st &= (uint8_t)~VIRTIO_STATUS_FEATURES_OK;
-	}
-	if ((st & VIRTIO_STATUS_DRIVER_OK) && !(old & VIRTIO_STATUS_DRIVER_OK) && u->protocol) {
-		/* With protocol features rings start disabled (vhost-user.rst). */
-		for (uint32_t q = 0; q < VU_NB_QUEUES; q++)
-			if (u->given[q] &&
-			    vhu_set_vring_state(&u->conn, VHU_SET_VRING_ENABLE, q, 1) < 0)
-				st |= VIRTIO_STATUS_NEEDS_RESET;
-	}
+	if ((st & VIRTIO_STATUS_FEATURES_OK) && !(old & VIRTIO_STATUS_FEATURES_OK) &&
+	    send_features(u) < 0)
+		st &= (uint8_t)~VIRTIO_STATUS_FEATURES_OK;
+	if ((st & VIRTIO_STATUS_DRIVER_OK) && !(old & VIRTIO_STATUS_DRIVER_OK) &&
+	    enable_rings(u) < 0)
+		st |= VIRTIO_STATUS_NEEDS_RESET;
 	u->status = st;
 	pthread_mutex_unlock(&u->lock);
 }
@@ -226,12 +269,7 @@ static int vu_read_config(struct virtio_dev *vd, uint32_t off, void *buf, size_t
 	if (off + len > sizeof(cfg))
 		return -EINVAL;
 	pthread_mutex_lock(&u->lock);
-	up = vhu_alive(&u->conn);
-	if (!up && !u->said_lost) {
-		udk_log(UDK_LOG_WARN, LOG, "%s: the vhost-user back-end at %s closed the "
-			"connection: link down", vd->name, u->conn.path);
-		u->said_lost = true;
-	}
+	up = connected(u);
 	pthread_mutex_unlock(&u->lock);
 	memcpy(cfg, u->mac, 6);
 	cfg[6] = up ? VNET_S_LINK_UP : 0;
@@ -256,8 +294,30 @@ static void vu_notify(struct virtq *vq)
 	(void)n; /* a full counter (2^64-1 kicks) still wakes the reader */
 }
 
-/* Give a ring to the back-end (the memory table first, once), in the order
- * QEMU uses: call fd, size, base, addresses, kick fd. */
+/* Give a ring to the back-end, which starts reading the available ring at
+ * base, in the order QEMU uses: call fd, size, base, addresses, kick fd.
+ * Lock held. */
+static int give_ring(struct virtio_user *u, struct virtq *vq, uint16_t base)
+{
+	uint32_t q = vq->index;
+	int rc;
+
+	rc = vhu_set_vring_fd(&u->conn, VHU_SET_VRING_CALL, q, u->callfd[q]);
+	if (rc == 0)
+		rc = vhu_set_vring_state(&u->conn, VHU_SET_VRING_NUM, q, vq->size);
+	if (rc == 0)
+		rc = vhu_set_vring_state(&u->conn, VHU_SET_VRING_BASE, q, base);
+	if (rc == 0)
+		rc = vhu_set_vring_addr(&u->conn, q, (uintptr_t)vq->desc, (uintptr_t)vq->used,
+					(uintptr_t)vq->avail);
+	if (rc == 0)
+		rc = vhu_set_vring_fd(&u->conn, VHU_SET_VRING_KICK, q, u->kickfd[q]);
+	if (rc == 0)
+		u->given[q] = true;
+	return rc;
+}
+
+/* The memory table first, once; then the ring. */
 static int vu_queue_enable(struct virtio_dev *vd, struct virtq *vq)
 {
 	struct virtio_user *u = to_user(vd);
@@ -273,21 +333,10 @@ static int vu_queue_enable(struct virtio_dev *vd, struct virtq *vq)
 			goto out;
 		u->table_sent = true;
 	}
-	rc = vhu_set_vring_fd(&u->conn, VHU_SET_VRING_CALL, q, u->callfd[q]);
-	if (rc == 0)
-		rc = vhu_set_vring_state(&u->conn, VHU_SET_VRING_NUM, q, vq->size);
-	if (rc == 0)
-		rc = vhu_set_vring_state(&u->conn, VHU_SET_VRING_BASE, q, vq->avail_idx);
-	if (rc == 0)
-		rc = vhu_set_vring_addr(&u->conn, q, (uintptr_t)vq->desc, (uintptr_t)vq->used,
-					(uintptr_t)vq->avail);
-	if (rc == 0)
-		rc = vhu_set_vring_fd(&u->conn, VHU_SET_VRING_KICK, q, u->kickfd[q]);
-	if (rc == 0) {
-		u->given[q] = true;
-		vq->notify = vu_notify;
-		vq->notify_addr = &u->kickfd[q];
-	}
+	vq->notify = vu_notify;
+	vq->notify_addr = &u->kickfd[q];
+	u->ring[q] = vq;
+	rc = give_ring(u, vq, virtq_used_idx(vq));
 out:
 	pthread_mutex_unlock(&u->lock);
 	return rc;
@@ -297,10 +346,18 @@ static void vu_close(struct virtio_dev *vd)
 {
 	struct virtio_user *u = to_user(vd);
 
+	if (u->watching) {
+		__atomic_store_n(&u->stop, true, __ATOMIC_RELAXED);
+		pthread_join(u->watch, NULL);
+	}
 	if (u->mem != NULL)
 		udk_mem_event_unregister(u->mem, mem_event, u);
 	vu_reset(vd);
 	vhu_close(&u->conn);
+	if (u->lfd >= 0) {
+		close(u->lfd);
+		unlink(u->conn.path);
+	}
 	for (int q = 0; q < VU_NB_QUEUES; q++) {
 		if (u->kickfd[q] >= 0)
 			close(u->kickfd[q]);
@@ -328,7 +385,7 @@ static const struct virtio_transport_ops vu_ops = {
 struct vu_args {
 	char path[108];
 	unsigned long queues, queue_size;
-	bool has_mac;
+	bool has_mac, server;
 	uint8_t mac[6];
 };
 
@@ -349,10 +406,38 @@ static int parse_num(const char *name, const char *key, const char *v, unsigned 
 	return 0;
 }
 
-/* "path=SOCK[,queues=1][,queue_size=N][,mac=XX:XX:XX:XX:XX:XX]" */
+/* DPDK virtio_user's 0|1 switches: *on, or -EINVAL (logged). */
+static int parse_bool(const char *name, const char *key, const char *v, bool *on)
+{
+	unsigned long n;
+
+	if (parse_num(name, key, v, 0, 1, &n) < 0)
+		return -EINVAL;
+	*on = n != 0;
+	return 0;
+}
+
+/* A DPDK virtio_user switch whose "on" udk does not implement (yet). */
+static int only_off(const char *name, const char *key, const char *v, const char *why)
+{
+	bool on;
+
+	if (parse_bool(name, key, v, &on) < 0)
+		return -EINVAL;
+	if (!on)
+		return 0;
+	udk_log(UDK_LOG_ERR, LOG, "--vdev %s: %s=1: %s; use %s=0 (or leave it out)", name, key,
+		why, key);
+	return -ENOTSUP;
+}
+
+/* DPDK virtio_user's spellings, where udk's meaning is the same:
+ * "path=SOCK[,server=0|1][,queues=1][,queue_size=N][,mac=XX:XX:XX:XX:XX:XX]
+ * [,packed_vq=0][,mrg_rxbuf=0][,in_order=0]". */
 static int parse_args(const char *name, const char *args, struct vu_args *a)
 {
 	char buf[512], *save, *kv;
+	int rc = 0;
 
 	*a = (struct vu_args){.queues = 1, .queue_size = VU_DEFAULT_QSIZE};
 	if (strlen(args) >= sizeof(buf)) {
@@ -360,7 +445,8 @@ static int parse_args(const char *name, const char *args, struct vu_args *a)
 		return -EINVAL;
 	}
 	strcpy(buf, args);
-	for (kv = strtok_r(buf, ",", &save); kv != NULL; kv = strtok_r(NULL, ",", &save)) {
+	for (kv = strtok_r(buf, ",", &save); kv != NULL && rc == 0;
+	     kv = strtok_r(NULL, ",", &save)) {
 		char *v = strchr(kv, '=');
 
 		if (v == NULL)
@@ -373,6 +459,8 @@ static int parse_args(const char *name, const char *args, struct vu_args *a)
 				return -ENAMETOOLONG;
 			}
 			strcpy(a->path, v);
+		} else if (strcmp(kv, "server") == 0) {
+			rc = parse_bool(name, kv, v, &a->server);
 		} else if (strcmp(kv, "queues") == 0) {
 			if (parse_num(name, kv, v, 1, 128, &a->queues) < 0)
 				return -EINVAL;
@@ -404,10 +492,22 @@ static int parse_args(const char *name, const char *args, struct vu_args *a)
 			for (int i = 0; i < 6; i++)
 				a->mac[i] = (uint8_t)m[i];
 			a->has_mac = true;
+		} else if (strcmp(kv, "packed_vq") == 0) {
+			rc = only_off(name, kv, v, "net_virtio uses split virtqueues only (it does "
+				      "not negotiate VIRTIO_F_RING_PACKED)");
+		} else if (strcmp(kv, "mrg_rxbuf") == 0) {
+			rc = only_off(name, kv, v, "net_virtio receives each frame into one buffer "
+				      "(it does not negotiate VIRTIO_NET_F_MRG_RXBUF; DPDK's "
+				      "default is 1, udk's is 0)");
+		} else if (strcmp(kv, "in_order") == 0) {
+			rc = only_off(name, kv, v, "net_virtio does not negotiate VIRTIO_F_IN_ORDER "
+				      "(DPDK's default is 1, udk's is 0)");
 		} else {
 			goto bad;
 		}
 	}
+	if (rc < 0)
+		return rc;
 	if (a->path[0] == '\0') {
 		udk_log(UDK_LOG_ERR, LOG, "--vdev %s: path=SOCKET is required (the vhost-user "
 			"back-end's UNIX socket)", name);
@@ -416,8 +516,9 @@ static int parse_args(const char *name, const char *args, struct vu_args *a)
 	return 0;
 
 bad:
-	udk_log(UDK_LOG_ERR, LOG, "--vdev %s: unknown argument '%s' (takes path=, queues=, "
-		"queue_size=, mac=)", name, kv);
+	udk_log(UDK_LOG_ERR, LOG, "--vdev %s: unknown argument '%s' (udk's virtio_user takes "
+		"path=, server=, queues=, queue_size=, mac=, packed_vq=, mrg_rxbuf=, in_order=)",
+		name, kv);
 	return -EINVAL;
 }
 
@@ -446,6 +547,129 @@ static int handshake(struct virtio_user *u)
 	return rc;
 }
 
+/* A new back-end after the old one went away: the device as it was.  The
+ * features negotiated must all be there again; the rings go to it with the
+ * receive buffers still posted and the transmit frames the old back-end
+ * never returned completed as lost.  Lock held. */
+static int resume(struct virtio_user *u)
+{
+	uint64_t had = u->host_features & u->vd.features, missing;
+	int rc;
+
+	memset(u->given, 0, sizeof(u->given));
+	rc = handshake(u);
+	if (rc < 0)
+		return rc;
+	missing = had & ~u->host_features;
+	if (missing != 0) {
+		udk_log(UDK_LOG_ERR, LOG, "%s: the vhost-user back-end at %s came back without %s, "
+			"which the port negotiated; the link stays down (restart the port, or the "
+			"back-end as it was)", u->vd.name, u->conn.path,
+			virtio_feature_name((unsigned int)__builtin_ctzll(missing)));
+		return -ENOTSUP;
+	}
+	if ((u->status & VIRTIO_STATUS_FEATURES_OK) && (rc = send_features(u)) < 0)
+		return rc;
+	if (u->table_sent && (rc = send_table(u)) < 0)
+		return rc;
+	for (uint16_t q = 0; q < VU_NB_QUEUES && rc == 0; q++) {
+		struct virtq *vq = u->ring[q];
+		uint16_t base;
+
+		if (vq == NULL)
+			continue;
+		if (q & 1) { /* transmitqN (§5.1.2) */
+			uint16_t lost = virtq_complete_pending(vq, &base);
+
+			if (lost != 0)
+				udk_log(UDK_LOG_WARN, LOG, "%s: %u frames of queue %u were in flight "
+					"when the back-end went away: counted as lost", u->vd.name,
+					lost, q);
+		} else {
+			base = virtq_used_idx(vq);
+		}
+		rc = give_ring(u, vq, base);
+	}
+	if (rc == 0 && (u->status & VIRTIO_STATUS_DRIVER_OK))
+		rc = enable_rings(u);
+	return rc;
+}
+
+static void link_changed(struct virtio_user *u, bool up)
+{
+	void (*fn)(void *, bool) = __atomic_load_n(&u->vd.link_changed, __ATOMIC_ACQUIRE);
+
+	if (fn != NULL)
+		fn(u->vd.link_arg, up);
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
+
+	nanosleep(&ts, NULL);
+}
+
+/* The watch thread: while a back-end is there, wait for it to hang up (or a
+ * request to find it gone); then take the next one. */
+static void *watch(void *arg)
+{
+	struct virtio_user *u = arg;
+
+	while (!__atomic_load_n(&u->stop, __ATOMIC_RELAXED)) {
+		bool was_up = u->up, up;
+		int rc;
+
+		if (was_up) {
+			struct pollfd p = {.fd = u->conn.fd, .events = POLLRDHUP};
+
+			poll(&p, 1, VU_WATCH_MS);
+			pthread_mutex_lock(&u->lock);
+			up = vhu_alive(&u->conn);
+			if (!up) {
+				udk_log(UDK_LOG_WARN, LOG, "%s: the vhost-user back-end at %s closed "
+					"the connection: link down; %s", u->vd.name, u->conn.path,
+					u->server ? "waiting for the next one to connect"
+						  : "connecting again until it is back");
+				u->conn.lost = true;
+				u->up = false;
+				vhu_close(&u->conn);
+				memset(u->given, 0, sizeof(u->given));
+			}
+			pthread_mutex_unlock(&u->lock);
+		} else {
+			if (u->server) {
+				rc = vhu_accept(&u->conn, u->lfd, VU_WATCH_MS);
+			} else {
+				sleep_ms(VU_RETRY_MS);
+				rc = vhu_reconnect(&u->conn);
+			}
+			if (rc < 0)
+				continue;
+			pthread_mutex_lock(&u->lock);
+			rc = resume(u);
+			if (rc == 0) {
+				u->up = true;
+				u->reconnects++;
+				udk_log(UDK_LOG_INFO, LOG, "%s: a vhost-user back-end is at %s again "
+					"(reconnection %u): link up", u->vd.name, u->conn.path,
+					u->reconnects);
+			} else {
+				u->conn.lost = true;
+				vhu_close(&u->conn);
+				/* A back-end that refuses us is not asked again at once. */
+				if (!u->server)
+					sleep_ms(1000 - VU_RETRY_MS);
+			}
+			up = u->up;
+			pthread_mutex_unlock(&u->lock);
+		}
+		if (up != was_up)
+			link_changed(u, up);
+	}
+	return NULL;
+}
+
 int virtio_user_open(const char *name, const char *args, struct virtio_dev **out)
 {
 	struct virtio_user *u;
@@ -464,6 +688,8 @@ int virtio_user_open(const char *name, const char *args, struct virtio_dev **out
 	u->vd.required_features = VIRTIO_BIT(VIRTIO_F_VERSION_1);
 	u->queue_size = (uint16_t)a.queue_size;
 	u->has_mac = a.has_mac;
+	u->server = a.server;
+	u->lfd = -1;
 	memcpy(u->mac, a.mac, 6);
 	for (int q = 0; q < VU_NB_QUEUES; q++)
 		u->kickfd[q] = u->callfd[q] = -1;
@@ -478,9 +704,17 @@ int virtio_user_open(const char *name, const char *args, struct virtio_dev **out
 			goto err;
 		}
 	}
-	rc = vhu_connect(&u->conn, name, a.path, VU_REPLY_TIMEOUT_MS);
+	if (a.server) {
+		rc = vhu_listen(name, a.path, &u->lfd);
+		if (rc == 0)
+			rc = vhu_accept_first(&u->conn, name, a.path, u->lfd, VU_ACCEPT_TIMEOUT_MS);
+	} else {
+		rc = vhu_connect(&u->conn, name, a.path, VU_REPLY_TIMEOUT_MS);
+	}
 	if (rc < 0)
 		goto err;
+	u->conn.timeout_ms = VU_REPLY_TIMEOUT_MS;
+	u->up = true;
 	rc = handshake(u);
 	if (rc < 0)
 		goto err;
@@ -496,8 +730,16 @@ int virtio_user_open(const char *name, const char *args, struct virtio_dev **out
 		u->mem = NULL;
 		goto err;
 	}
-	udk_log(UDK_LOG_INFO, LOG, "%s: connected to %s; back-end features 0x%llx, protocol "
-		"features %s, %u heap segments", name, a.path,
+	rc = -pthread_create(&u->watch, NULL, watch, u);
+	if (rc < 0) {
+		udk_log(UDK_LOG_ERR, LOG, "%s: cannot start the thread that watches the vhost-user "
+			"connection: %s", name, strerror(-rc));
+		goto err;
+	}
+	u->watching = true;
+	udk_log(UDK_LOG_INFO, LOG, "%s: %s %s; back-end features 0x%llx, protocol "
+		"features %s, %u heap segments", name,
+		a.server ? "a back-end connected to udk's socket" : "connected to", a.path,
 		(unsigned long long)u->host_features,
 		u->conn.reply_ack ? "REPLY_ACK" : "none", u->nb_segs);
 	*out = &u->vd;

@@ -34,6 +34,7 @@ static void init_rings(struct virtq *vq)
 	vq->free_head = 0;
 	vq->num_free = vq->size;
 	vq->avail_idx = vq->last_used = vq->kicked_idx = 0;
+	/* vq->lost survives: the port's statistics outlive a reset. */
 	/* §2.6.7: a polling driver asks the device not to interrupt it. */
 	vq->avail->flags = htole16(VIRTQ_AVAIL_F_NO_INTERRUPT);
 }
@@ -73,6 +74,30 @@ void virtq_reset(struct virtq *vq, void (*fn)(void *cookie, void *arg), void *ar
 		vq->info[i].cookie = NULL;
 	}
 	init_rings(vq);
+}
+
+uint16_t virtq_used_idx(const struct virtq *vq)
+{
+	return le16toh(__atomic_load_n(&vq->used->idx, __ATOMIC_ACQUIRE));
+}
+
+uint16_t virtq_complete_pending(struct virtq *vq, uint16_t *base)
+{
+	uint16_t avail = le16toh(__atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE));
+	uint16_t used = virtq_used_idx(vq), n = (uint16_t)(avail - used);
+
+	for (uint16_t i = used; i != avail; i++) {
+		struct virtq_used_elem *e = &vq->used->ring[i & vq->mask];
+
+		e->id = htole32(le16toh(vq->avail->ring[i & vq->mask]));
+		e->len = 0;
+	}
+	/* §2.6.8.2: the elements before the index (release). */
+	__atomic_store_n(&vq->used->idx, htole16(avail), __ATOMIC_RELEASE);
+	__atomic_store_n(&vq->lost, __atomic_load_n(&vq->lost, __ATOMIC_RELAXED) + n,
+			 __ATOMIC_RELAXED);
+	*base = avail;
+	return n;
 }
 
 void virtq_free(struct virtq *vq, void (*fn)(void *cookie, void *arg), void *arg)

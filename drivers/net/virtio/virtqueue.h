@@ -84,6 +84,7 @@ struct virtq {
 	/* Cold: set up once. */
 	void *mem;
 	uint64_t desc_iova, avail_iova, used_iova;
+	uint64_t lost;          /* chains virtq_complete_pending() completed (atomic) */
 	struct virtq_chain_info info[];
 };
 
@@ -101,6 +102,19 @@ int virtq_create(uint16_t index, uint16_t size, void *mem, uint64_t iova, struct
 /* Forget every chain the device was given (call after a device reset): each
  * cookie goes to fn, the queue is empty and its indexes back at 0. */
 void virtq_reset(struct virtq *vq, void (*fn)(void *cookie, void *arg), void *arg);
+/* The device went away and a new one takes the ring over (a vhost-user
+ * back-end that restarted): complete, in the device's place, every chain the
+ * driver published and the device did not return, with length 0, so the
+ * driver's next virtq_used_take() frees them as usual.  Assumes the device
+ * returned chains in the order it took them (§2.6.8; what every vhost-user
+ * net back-end does).  Called on the control thread while the queue's lcore
+ * may keep running: it reads only published entries and writes only what a
+ * device writes.  Returns how many (also added to vq->lost); the new device
+ * starts at the returned used index (*base). */
+uint16_t virtq_complete_pending(struct virtq *vq, uint16_t *base);
+/* The used index the device has reached (where a new device starts). */
+uint16_t virtq_used_idx(const struct virtq *vq);
+
 /* Free the queue (not its memory); cookies still in it go to fn first. */
 void virtq_free(struct virtq *vq, void (*fn)(void *cookie, void *arg), void *arg);
 

@@ -275,6 +275,84 @@ static void test_bad_id_and_reset(void)
 	free(mem);
 }
 
+/* A device that went away holding chains (a vhost-user back-end killed):
+ * the ones it never returned are completed in its place, once, in the order
+ * published, and counted; the new device starts after them.  Chains the old
+ * device did return are taken as usual, and the index wraps. */
+static void test_complete_pending(void)
+{
+	struct virtq *vq = make(8);
+	uint32_t len;
+	uint16_t base = 1;
+
+	CU_ASSERT_EQUAL(virtq_complete_pending(vq, &base), 0);
+	CU_ASSERT_EQUAL(base, 0);
+	/* Move the indexes near the 16-bit wrap. */
+	for (unsigned int i = 0; i < 65533; i++) {
+		add_one(vq, i, 1, false, &cookies[0]);
+		virtq_publish(vq);
+		dev_use(vq, dev_avail(vq, (uint16_t)i), 0);
+		virtq_used_take(vq, &len);
+	}
+	for (int i = 0; i < 6; i++)
+		add_one(vq, (uint64_t)i, 60, false, &cookies[i]);
+	add_one(vq, 99, 60, false, &cookies[6]); /* added, not yet published */
+	vq->avail_idx--;                           /* ... so not in avail->idx */
+	virtq_publish(vq);
+	vq->avail_idx++;
+	/* The old device returned two (the wrap lies between them and the rest). */
+	dev_use(vq, dev_avail(vq, 65533), 0);
+	dev_use(vq, dev_avail(vq, 65534), 0);
+	CU_ASSERT_EQUAL(virtq_complete_pending(vq, &base), 4);
+	CU_ASSERT_EQUAL(base, (uint16_t)(65533 + 6));
+	CU_ASSERT_EQUAL(le16toh(vq->used->idx), base);
+	CU_ASSERT_EQUAL(vq->lost, 4);
+	CU_ASSERT_EQUAL(virtq_used_count(vq), 6);
+	for (int i = 0; i < 6; i++)
+		CU_ASSERT_PTR_EQUAL(virtq_used_take(vq, &len), &cookies[i]);
+	CU_ASSERT_EQUAL(vq->num_free, 7); /* the unpublished one is still out */
+	/* Nothing more to complete: a second call changes nothing. */
+	CU_ASSERT_EQUAL(virtq_complete_pending(vq, &base), 0);
+	CU_ASSERT_EQUAL(vq->lost, 4);
+	CU_ASSERT_EQUAL(virtq_used_idx(vq), base);
+	destroy(vq);
+}
+
+/* --vdev virtio_user0,...: DPDK virtio_user's spellings; what udk does not
+ * implement is refused with a message naming what it takes, before any
+ * connection is tried. */
+static void test_user_args(void)
+{
+	static const struct {
+		const char *args, *msg;
+		int rc;
+	} bad[] = {
+		{"path=/nonexistent/s,packed_vq=1", "packed_vq=1: net_virtio uses split virtqueues "
+		 "only", -ENOTSUP},
+		{"path=/nonexistent/s,mrg_rxbuf=1", "use mrg_rxbuf=0", -ENOTSUP},
+		{"path=/nonexistent/s,in_order=1", "in_order=1: net_virtio does not negotiate "
+		 "VIRTIO_F_IN_ORDER", -ENOTSUP},
+		{"path=/nonexistent/s,queues=2", "use queues=1", -ENOTSUP},
+		{"path=/nonexistent/s,server=yes", "server=yes is not a number in 0..1", -EINVAL},
+		{"path=/nonexistent/s,vectorized=1", "unknown argument 'vectorized' (udk's "
+		 "virtio_user takes path=, server=, queues=, queue_size=, mac=, packed_vq=, "
+		 "mrg_rxbuf=, in_order=)", -EINVAL},
+		/* The values udk implements pass parsing and reach the connect. */
+		{"path=/nonexistent/s,server=0,packed_vq=0,mrg_rxbuf=0,in_order=0,queues=1",
+		 "no such socket; start the back-end first", -ENOENT},
+		{"path=/nonexistent/dir/s,server=1", "server=1: listen on /nonexistent/dir/s",
+		 -ENOENT},
+	};
+	struct virtio_dev *vd = NULL;
+
+	for (size_t i = 0; i < UDK_ARRAY_SIZE(bad); i++) {
+		udk_last_error_clear();
+		CU_ASSERT_EQUAL(virtio_user_open("virtio_user0", bad[i].args, &vd), bad[i].rc);
+		CU_ASSERT_LAST_ERROR_HAS(bad[i].msg);
+		CU_ASSERT_PTR_NULL(vd);
+	}
+}
+
 /* ---- negotiation over a fake transport ---- */
 
 struct fake {
@@ -424,6 +502,8 @@ int main(void)
 		{"index wrap", test_wrap},
 		{"notify suppression", test_kick},
 		{"bad used id, reset", test_bad_id_and_reset},
+		{"a device gone with chains: completed and counted", test_complete_pending},
+		{"virtio_user arguments", test_user_args},
 		{"feature negotiation", test_negotiate},
 		{"notify offset of a hostile device", test_notify_offset},
 	};
