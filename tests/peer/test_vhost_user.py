@@ -17,6 +17,8 @@
 - bad cases: no socket, a stale socket, a back-end that never answers, bad
   arguments, and the back-end killed mid-run: each a clear error, no hang.
 
+Sections 1 and 2 run with split and with packed virtqueues (packed_vq=1),
+testpmd's log showing which was negotiated.
 Every check requires traffic that actually flowed (counts > 0 and equal on
 both sides), so the test cannot pass when nothing moved.
 Usage: test_vhost_user.py UDK_FWD PEER_VHOST_GROW L2ECHO"""
@@ -82,54 +84,70 @@ def summary(out):
 SOCK = os.path.join(TMP, 'vhost.sock')
 VDEV = 'virtio_user0,path=' + SOCK
 
-# 1. Both ways, contents verified: udk-fwd generates, testpmd echoes.
-N = 200000
-tp = Testpmd(SOCK, 'io')
-rc, out, err, _ = fwd(VDEV, ['--mode', 'txonly', '--verify', '--count', str(N), '--json',
-                             '--interval', '0', '--pkt-size', '128'])
-st, log = tp.stop()
-s = summary(out)
-# A frame is lost only where testpmd counted a drop: its transmit into udk's
-# receive ring when that ring was full (the generator outruns the echo).
-check(rc == 0 and s is not None and st is not None and s['rx'] >= N and
-      s['valid'] == s['rx'] and s['invalid'] == 0 and s['lost'] <= st['tx_dropped'] and
-      s['rx_bytes'] == 128 * s['rx'] and s['port_ierrors'] == 0,
-      'udk-fwd -> testpmd (io) -> udk-fwd: %s frames came back, every byte verified; %s lost, '
-      'all dropped by testpmd (%s)' % (s and s['rx'], s and s['lost'], st and st['tx_dropped']),
-      '%s%s\ntestpmd: %s' % (out, err, st))
-check(st is not None and s is not None and s['rx'] <= st['tx'] and st['rx'] <= s['tx'] and
-      st['rx'] >= s['rx'] and st['rx'] > 0,
-      "testpmd's counters agree: it received %s of udk's %s and sent %s back, udk got %s"
-      % (st and st['rx'], s and s['tx'], st and st['tx'], s and s['rx']),
-      '%s\n%s' % (st, log[-2000:]))
+# 1 and 2, for each ring format (packed_vq=1: VIRTIO_F_RING_PACKED, which
+# testpmd's log must show negotiated).
+def ring_format(log, packed):
+    m = re.findall(r'negotiated Virtio features: (0x[0-9a-f]+)', log)
+    return bool(m) and all(bool(int(f, 16) >> 34 & 1) == packed for f in m)
 
-# 2. testpmd generates (txonly, 64-byte UDP), udk-fwd receives into a pcap.
-tp = Testpmd(SOCK, 'txonly')
-pcap = os.path.join(TMP, 'rx.pcap')
-rc, out, err, _ = fwd(VDEV, ['--mode', 'rxonly', '--count', '20000', '--json', '--interval', '0',
-                             '--pcap', pcap])
-st, log = tp.stop()
-s = summary(out)
-frames = good = 0
-try:
-    data = open(pcap, 'rb').read()
-    off = 24
-    while off + 16 <= len(data):
-        _, _, caplen, length = struct.unpack('<IIII', data[off:off + 16])
-        fr = data[off + 16:off + 16 + caplen]
-        frames += 1
-        # testpmd's txonly frame: IPv4 (0x0800), UDP, 198.18.0.1 -> 198.18.0.2.
-        good += (len(fr) == 64 and fr[12:14] == b'\x08\x00' and fr[23] == 17 and
-                 fr[26:30] == bytes([198, 18, 0, 1]) and fr[30:34] == bytes([198, 18, 0, 2]))
-        off += 16 + caplen
-except OSError as e:
-    err += str(e)
-check(rc == 0 and s is not None and s['rx'] >= 20000 and frames == s['rx'] and good == frames,
-      "testpmd (txonly) -> udk-fwd: %d frames received, all testpmd's UDP frames" % frames,
-      'rc %d frames %d good %d\n%s%s' % (rc, frames, good, out, err[-2000:]))
-check(st is not None and s is not None and st['tx'] >= s['rx'],
-      "testpmd sent at least what udk-fwd received (%s >= %s)" % (st and st['tx'], s and s['rx']),
-      str(st))
+
+def both_ways(vdev, fmt):
+    # 1. Both ways, contents verified: udk-fwd generates, testpmd echoes.
+    N = 200000
+    tp = Testpmd(SOCK, 'io')
+    rc, out, err, _ = fwd(vdev, ['--mode', 'txonly', '--verify', '--count', str(N), '--json',
+                                 '--interval', '0', '--pkt-size', '128'])
+    st, log = tp.stop()
+    s = summary(out)
+    # A frame is lost only where testpmd counted a drop: its transmit into
+    # udk's receive ring when that ring was full (the generator outruns the
+    # echo).
+    check(rc == 0 and s is not None and st is not None and s['rx'] >= N and
+          s['valid'] == s['rx'] and s['invalid'] == 0 and s['lost'] <= st['tx_dropped'] and
+          s['rx_bytes'] == 128 * s['rx'] and s['port_ierrors'] == 0 and
+          ring_format(log, fmt == 'packed'),
+          '%s: udk-fwd -> testpmd (io) -> udk-fwd: %s frames came back, every byte verified; '
+          '%s lost, all dropped by testpmd (%s)' % (fmt, s and s['rx'], s and s['lost'],
+                                                    st and st['tx_dropped']),
+          '%s%s\ntestpmd: %s\n%s' % (out, err, st, log[-1500:]))
+    check(st is not None and s is not None and s['rx'] <= st['tx'] and st['rx'] <= s['tx'] and
+          st['rx'] >= s['rx'] and st['rx'] > 0,
+          "%s: testpmd's counters agree: it received %s of udk's %s and sent %s back, udk got %s"
+          % (fmt, st and st['rx'], s and s['tx'], st and st['tx'], s and s['rx']),
+          '%s\n%s' % (st, log[-2000:]))
+
+    # 2. testpmd generates (txonly, 64-byte UDP), udk-fwd receives into a pcap.
+    tp = Testpmd(SOCK, 'txonly')
+    pcap = os.path.join(TMP, 'rx.pcap')
+    rc, out, err, _ = fwd(vdev, ['--mode', 'rxonly', '--count', '20000', '--json', '--interval',
+                                 '0', '--pcap', pcap])
+    st, log = tp.stop()
+    s = summary(out)
+    frames = good = 0
+    try:
+        data = open(pcap, 'rb').read()
+        off = 24
+        while off + 16 <= len(data):
+            _, _, caplen, length = struct.unpack('<IIII', data[off:off + 16])
+            fr = data[off + 16:off + 16 + caplen]
+            frames += 1
+            # testpmd's txonly frame: IPv4 (0x0800), UDP, 198.18.0.1 -> 198.18.0.2.
+            good += (len(fr) == 64 and fr[12:14] == b'\x08\x00' and fr[23] == 17 and
+                     fr[26:30] == bytes([198, 18, 0, 1]) and fr[30:34] == bytes([198, 18, 0, 2]))
+            off += 16 + caplen
+    except OSError as e:
+        err += str(e)
+    check(rc == 0 and s is not None and s['rx'] >= 20000 and frames == s['rx'] and
+          good == frames and ring_format(log, fmt == 'packed'),
+          "%s: testpmd (txonly) -> udk-fwd: %d frames received, all testpmd's UDP frames"
+          % (fmt, frames), 'rc %d frames %d good %d\n%s%s' % (rc, frames, good, out, err[-2000:]))
+    check(st is not None and s is not None and st['tx'] >= s['rx'],
+          "%s: testpmd sent at least what udk-fwd received (%s >= %s)"
+          % (fmt, st and st['tx'], s and s['rx']), str(st))
+
+
+both_ways(VDEV, 'split')
+both_ways(VDEV + ',packed_vq=1', 'packed')
 
 # 3. The heap grows while the port runs: the back-end gets the new table.
 tp = Testpmd(SOCK, 'io')
@@ -254,6 +272,22 @@ def restart(vdev, sock, client, tag):
 restart(SVDEV, SSOCK, True, 'rs')
 restart(VDEV, SOCK, False, 'rc')
 
+# 4d. Packed rings are not handed to a new back-end: the link stays down, and
+# says why and what to do, instead of resuming on rings the back-end misreads.
+tp = Testpmd(SOCK, 'io', prefix=PREFIX + '-pk1')
+p, errf = fwd_bg(VDEV + ',packed_vq=1', ['--mode', 'txonly', '--duration', '30', '--link-wait',
+                                         '4', '--json', '--interval', '0'], 'packed-restart')
+time.sleep(3)
+tp.p.kill()
+tp.p.wait()
+tp = Testpmd(SOCK, 'io', prefix=PREFIX + '-pk2')
+rc, out, err = fwd_end(p, errf)
+tp.stop()
+check(rc == 1 and 'running packed virtqueues cannot be handed over; the link stays down: stop '
+      'and start the port' in err and 'link down for more than 4 s (--link-wait)' in err,
+      'packed rings, testpmd restarted: the link stays down, with the reason and the remedy',
+      'rc %d\n%s' % (rc, err[-2000:]))
+
 # 5. Bad cases before any traffic.
 rc, out, err, _ = fwd('virtio_user0,path=' + os.path.join(TMP, 'nothing.sock'), ['--duration', '1'])
 check(rc == 1 and 'no such socket; start the back-end first' in err, 'no socket: named, with what '
@@ -279,7 +313,7 @@ for args, want in [(',queues=2', 'queues=2: net_virtio uses one queue pair'),
                    (',queue_size=100', 'queue_size=100: a split virtqueue has a power of two'),
                    (',speed=10', "unknown argument 'speed'"),
                    (',mac=zz', 'mac=zz is not an address'),
-                   (',packed_vq=1', 'packed_vq=1: net_virtio uses split virtqueues only'),
+                   (',packed_vq=3', 'packed_vq=3 is not a number in 0..1'),
                    (',mrg_rxbuf=1', 'mrg_rxbuf=1: net_virtio receives each frame into one'),
                    (',in_order=1', 'in_order=1: net_virtio does not negotiate VIRTIO_F_IN_ORDER'),
                    (',server=2', 'server=2 is not a number in 0..1'),

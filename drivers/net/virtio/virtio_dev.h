@@ -24,6 +24,8 @@
 /* §6: reserved feature bits udk knows. */
 #define VIRTIO_F_VERSION_1 32
 #define VIRTIO_F_ACCESS_PLATFORM 33
+#define VIRTIO_F_EVENT_IDX 29
+#define VIRTIO_F_RING_PACKED 34
 #define VIRTIO_BIT(f) (1ULL << (f))
 
 struct virtio_dev;

@@ -21,7 +21,10 @@
 /* §5.1.3: the device feature bits udk implements. */
 #define VIRTIO_NET_F_MAC 5
 #define VIRTIO_NET_F_STATUS 16
-#define VNET_FEATURES (VIRTIO_BIT(VIRTIO_NET_F_MAC) | VIRTIO_BIT(VIRTIO_NET_F_STATUS))
+/* §6: the ring features, taken whenever the device offers them (a
+ * vhost-user port offers RING_PACKED only with packed_vq=1). */
+#define VNET_FEATURES (VIRTIO_BIT(VIRTIO_NET_F_MAC) | VIRTIO_BIT(VIRTIO_NET_F_STATUS) |         \
+		       VIRTIO_BIT(VIRTIO_F_EVENT_IDX) | VIRTIO_BIT(VIRTIO_F_RING_PACKED))
 
 /* §5.1.4: struct virtio_net_config. */
 #define VNET_CFG_MAC 0
@@ -97,27 +100,35 @@ static void vnet_info(struct udk_eth_dev *dev, struct udk_eth_dev_info *info)
 	info->max_mtu = UDK_ETHER_MTU;
 }
 
+/* §5.1.2: queues come in pairs, receiveqN and transmitqN. */
 static int vnet_configure(struct udk_eth_dev *dev, const struct udk_eth_conf *conf)
 {
-	(void)dev;
-	(void)conf;
+	if (conf->nb_rx_queues != conf->nb_tx_queues) {
+		udk_log(UDK_LOG_ERR, LOG, "configure port %u: %u rx and %u tx queues; virtio-net "
+			"queues come in pairs (virtio 1.1 §5.1.2): ask for as many of each",
+			dev->port, conf->nb_rx_queues, conf->nb_tx_queues);
+		return -EINVAL;
+	}
 	return 0;
 }
 
 /* Queue memory from the heap of the device's map (dev->mem), with its IOVA
- * in that map (the default heap for a vhost-user port). */
+ * in that map (the default heap for a vhost-user port); the ring format the
+ * device and udk agreed on. */
 static int queue_mem(struct udk_eth_dev *dev, const char *kind, uint16_t idx, uint16_t n,
 		     int socket, void **mem, struct virtq **vq)
 {
-	uint64_t iova;
+	uint64_t features = ((struct vnet *)dev->priv)->vd->features, iova;
+	bool packed = (features & VIRTIO_BIT(VIRTIO_F_RING_PACKED)) != 0;
 	int rc;
 
-	if (!UDK_IS_POW2(n)) {
+	if (!packed && !UDK_IS_POW2(n)) {
 		udk_log(UDK_LOG_ERR, LOG, "%s queue of port %u: %u descriptors; a split virtqueue "
 			"has a power of two (virtio 1.1 §2.6)", kind, dev->port, n);
 		return -EINVAL;
 	}
-	*mem = udk_mem_zmalloc(dev->mem, virtq_mem_size(n), 4096, socket);
+	*mem = udk_mem_zmalloc(dev->mem, packed ? virtq_packed_mem_size(n) : virtq_mem_size(n),
+			       4096, socket);
 	if (*mem == NULL)
 		return -ENOMEM; /* lib/mem said why */
 	iova = udk_mem_virt2iova(dev->mem, *mem);
@@ -127,9 +138,10 @@ static int queue_mem(struct udk_eth_dev *dev, const char *kind, uint16_t idx, ui
 		rc = -UDK_ENOTMAPPED;
 		goto err_free;
 	}
-	rc = virtq_create(idx, n, *mem, iova, vq);
+	rc = packed ? virtq_create_packed(idx, n, *mem, iova, vq) : virtq_create(idx, n, *mem, iova, vq);
 	if (rc < 0)
 		goto err_free;
+	(*vq)->event_idx = (features & VIRTIO_BIT(VIRTIO_F_EVENT_IDX)) != 0;
 	return 0;
 
 err_free:
@@ -441,23 +453,28 @@ static int vnet_start(struct udk_eth_dev *dev)
 {
 	struct vnet *vn = dev->priv;
 	struct virtio_dev *vd = vn->vd;
-	struct vnet_rxq *rxq = dev->rxq[0];
-	struct vnet_txq *txq = dev->txq[0];
-	int rc;
+	uint16_t nq = dev->conf.nb_rx_queues;
+	int rc = 0;
 
-	rc = vd->ops->queue_enable(vd, rxq->vq);
-	if (rc == 0)
-		rc = vd->ops->queue_enable(vd, txq->vq);
+	for (uint16_t q = 0; q < nq && rc == 0; q++) {
+		rc = vd->ops->queue_enable(vd, ((struct vnet_rxq *)dev->rxq[q])->vq);
+		if (rc == 0)
+			rc = vd->ops->queue_enable(vd, ((struct vnet_txq *)dev->txq[q])->vq);
+	}
 	if (rc < 0)
 		goto err;
-	if (rx_fill(rxq) == 0) {
-		udk_log(UDK_LOG_ERR, LOG, "start port %u: mempool %s has no mbuf for the receive "
-			"queue", dev->port, rxq->mp->name);
-		rc = -ENOBUFS;
-		goto err;
+	for (uint16_t q = 0; q < nq; q++) {
+		struct vnet_rxq *rxq = dev->rxq[q];
+
+		if (rx_fill(rxq) == 0) {
+			udk_log(UDK_LOG_ERR, LOG, "start port %u: mempool %s has no mbuf for receive "
+				"queue %u", dev->port, rxq->mp->name, q);
+			rc = -ENOBUFS;
+			goto err;
+		}
+		virtq_publish(rxq->vq);
+		((struct vnet_txq *)dev->txq[q])->max_len = dev->conf.mtu + UDK_ETHER_HDR_LEN;
 	}
-	virtq_publish(rxq->vq);
-	txq->max_len = dev->conf.mtu + UDK_ETHER_HDR_LEN;
 	vd->ops->set_status(vd, vd->ops->get_status(vd) | VIRTIO_STATUS_DRIVER_OK);
 	if (vd->ops->get_status(vd) & VIRTIO_STATUS_NEEDS_RESET) {
 		udk_log(UDK_LOG_ERR, LOG, "start port %u (%s): the device set DEVICE_NEEDS_RESET "
@@ -465,7 +482,8 @@ static int vnet_start(struct udk_eth_dev *dev)
 		rc = -EIO;
 		goto err;
 	}
-	virtq_kick(rxq->vq);
+	for (uint16_t q = 0; q < nq; q++)
+		virtq_kick(((struct vnet_rxq *)dev->rxq[q])->vq);
 	return 0;
 
 err:
@@ -489,35 +507,37 @@ static void vnet_close(struct udk_eth_dev *dev)
 	dev->priv = NULL;
 }
 
+/* The sums over every queue pair. */
 static void vnet_stats_get(struct udk_eth_dev *dev, struct udk_eth_stats *st)
 {
-	struct vnet_rxq *rxq = dev->rxq[0];
-	struct vnet_txq *txq = dev->txq[0];
+	for (uint16_t q = 0; q < UDK_ETH_MAX_QUEUES; q++) {
+		struct vnet_rxq *rxq = dev->rxq[q];
+		struct vnet_txq *txq = dev->txq[q];
 
-	if (rxq != NULL) {
-		st->ipackets = udk_counter_read(&rxq->packets);
-		st->ibytes = udk_counter_read(&rxq->bytes);
-		st->ierrors = udk_counter_read(&rxq->errors);
-		/* Receive buffers the device gave back that the pool could not
-		 * replace (each once): slots the device could not use.  virtio
-		 * reports no drops of its own, so this is also imissed. */
-		st->rx_nombuf = udk_counter_read(&rxq->nombuf);
-		st->imissed = udk_counter_read(&rxq->nombuf);
-	}
-	if (txq != NULL) {
-		st->opackets = udk_counter_read(&txq->packets);
-		st->obytes = udk_counter_read(&txq->bytes);
-		/* Frames a vhost-user back-end took with it when it went away
-		 * (virtq_complete_pending) were sent and never confirmed. */
-		st->oerrors = udk_counter_read(&txq->errors) + udk_counter_read(&txq->vq->lost);
+		if (rxq != NULL) {
+			st->ipackets += udk_counter_read(&rxq->packets);
+			st->ibytes += udk_counter_read(&rxq->bytes);
+			st->ierrors += udk_counter_read(&rxq->errors);
+			/* Receive buffers the device gave back that the pool could
+			 * not replace (each once): slots the device could not use.
+			 * virtio reports no drops of its own, so this is also
+			 * imissed. */
+			st->rx_nombuf += udk_counter_read(&rxq->nombuf);
+			st->imissed += udk_counter_read(&rxq->nombuf);
+		}
+		if (txq != NULL) {
+			st->opackets += udk_counter_read(&txq->packets);
+			st->obytes += udk_counter_read(&txq->bytes);
+			/* Frames a vhost-user back-end took with it when it went
+			 * away (virtq_complete_pending): sent, never confirmed. */
+			st->oerrors += udk_counter_read(&txq->errors) +
+				       udk_counter_read(&txq->vq->lost);
+		}
 	}
 }
 
-static void vnet_stats_reset(struct udk_eth_dev *dev)
+static void stats_reset_pair(struct vnet_rxq *rxq, struct vnet_txq *txq)
 {
-	struct vnet_rxq *rxq = dev->rxq[0];
-	struct vnet_txq *txq = dev->txq[0];
-
 	if (rxq != NULL) {
 		__atomic_store_n(&rxq->packets, 0, __ATOMIC_RELAXED);
 		__atomic_store_n(&rxq->bytes, 0, __ATOMIC_RELAXED);
@@ -531,6 +551,13 @@ static void vnet_stats_reset(struct udk_eth_dev *dev)
 		__atomic_store_n(&txq->vq->lost, 0, __ATOMIC_RELAXED);
 	}
 }
+
+static void vnet_stats_reset(struct udk_eth_dev *dev)
+{
+	for (uint16_t q = 0; q < UDK_ETH_MAX_QUEUES; q++)
+		stats_reset_pair(dev->rxq[q], dev->txq[q]);
+}
+
 
 /* §5.1.4: the status field, when VIRTIO_NET_F_STATUS was negotiated;
  * without it the link is to be taken as up.  The speed is unknown without
@@ -634,9 +661,11 @@ static int vnet_init(struct udk_eth_dev *dev, struct virtio_dev *vd)
 	vn->port = dev->port;
 	vd->link_arg = vn;
 	__atomic_store_n(&vd->link_changed, vnet_link_changed, __ATOMIC_RELEASE);
-	udk_log(UDK_LOG_INFO, LOG, "%s: features 0x%llx of 0x%llx, queues of up to %u entries, "
-		"MAC %02x:%02x:%02x:%02x:%02x:%02x", vd->name, (unsigned long long)vd->features,
-		(unsigned long long)vd->device_features, vn->qmax, dev->mac.b[0], dev->mac.b[1],
+	udk_log(UDK_LOG_INFO, LOG, "%s: features 0x%llx of 0x%llx, %s queues of up to %u "
+		"entries, MAC %02x:%02x:%02x:%02x:%02x:%02x", vd->name,
+		(unsigned long long)vd->features, (unsigned long long)vd->device_features,
+		vd->features & VIRTIO_BIT(VIRTIO_F_RING_PACKED) ? "packed" : "split", vn->qmax,
+		dev->mac.b[0], dev->mac.b[1],
 		dev->mac.b[2], dev->mac.b[3], dev->mac.b[4], dev->mac.b[5]);
 	return 0;
 }

@@ -68,7 +68,9 @@ struct virtio_user {
 	uint8_t status;
 	bool has_mac, protocol;
 	bool server;             /* server=1: udk listens on lfd */
+	bool packed;             /* packed_vq=1: VIRTIO_F_RING_PACKED offered */
 	bool up;                 /* the watch thread's view: a back-end is there */
+	bool refused;            /* a returning back-end was refused: said once per outage */
 	int lfd;
 	uint8_t mac[6];
 	int kickfd[VU_NB_QUEUES], callfd[VU_NB_QUEUES];
@@ -247,6 +249,8 @@ static uint64_t vu_get_features(struct virtio_dev *vd)
 	struct virtio_user *u = to_user(vd);
 	uint64_t f = u->host_features & ~VIRTIO_BIT(VHOST_USER_F_PROTOCOL_FEATURES);
 
+	if (!u->packed)
+		f &= ~VIRTIO_BIT(VIRTIO_F_RING_PACKED);
 	f |= VIRTIO_BIT(VNET_F_STATUS);
 	if (u->has_mac)
 		f |= VIRTIO_BIT(VNET_F_MAC);
@@ -297,7 +301,7 @@ static void vu_notify(struct virtq *vq)
 /* Give a ring to the back-end, which starts reading the available ring at
  * base, in the order QEMU uses: call fd, size, base, addresses, kick fd.
  * Lock held. */
-static int give_ring(struct virtio_user *u, struct virtq *vq, uint16_t base)
+static int give_ring(struct virtio_user *u, struct virtq *vq, uint32_t base)
 {
 	uint32_t q = vq->index;
 	int rc;
@@ -308,8 +312,8 @@ static int give_ring(struct virtio_user *u, struct virtq *vq, uint16_t base)
 	if (rc == 0)
 		rc = vhu_set_vring_state(&u->conn, VHU_SET_VRING_BASE, q, base);
 	if (rc == 0)
-		rc = vhu_set_vring_addr(&u->conn, q, (uintptr_t)vq->desc, (uintptr_t)vq->used,
-					(uintptr_t)vq->avail);
+		rc = vhu_set_vring_addr(&u->conn, q, (uintptr_t)vq->desc,
+					(uintptr_t)vq->device_area, (uintptr_t)vq->driver_area);
 	if (rc == 0)
 		rc = vhu_set_vring_fd(&u->conn, VHU_SET_VRING_KICK, q, u->kickfd[q]);
 	if (rc == 0)
@@ -336,7 +340,7 @@ static int vu_queue_enable(struct virtio_dev *vd, struct virtq *vq)
 	vq->notify = vu_notify;
 	vq->notify_addr = &u->kickfd[q];
 	u->ring[q] = vq;
-	rc = give_ring(u, vq, virtq_used_idx(vq));
+	rc = give_ring(u, vq, virtq_base(vq));
 out:
 	pthread_mutex_unlock(&u->lock);
 	return rc;
@@ -385,7 +389,7 @@ static const struct virtio_transport_ops vu_ops = {
 struct vu_args {
 	char path[108];
 	unsigned long queues, queue_size;
-	bool has_mac, server;
+	bool has_mac, server, packed;
 	uint8_t mac[6];
 };
 
@@ -473,12 +477,6 @@ static int parse_args(const char *name, const char *args, struct vu_args *a)
 		} else if (strcmp(kv, "queue_size") == 0) {
 			if (parse_num(name, kv, v, 1, VIRTQ_MAX_SIZE, &a->queue_size) < 0)
 				return -EINVAL;
-			if (!UDK_IS_POW2(a->queue_size)) {
-				udk_log(UDK_LOG_ERR, LOG, "--vdev %s: queue_size=%lu: a split virtqueue "
-					"has a power of two of entries (virtio 1.1 §2.6)", name,
-					a->queue_size);
-				return -EINVAL;
-			}
 		} else if (strcmp(kv, "mac") == 0) {
 			unsigned int m[6];
 			char end;
@@ -493,8 +491,7 @@ static int parse_args(const char *name, const char *args, struct vu_args *a)
 				a->mac[i] = (uint8_t)m[i];
 			a->has_mac = true;
 		} else if (strcmp(kv, "packed_vq") == 0) {
-			rc = only_off(name, kv, v, "net_virtio uses split virtqueues only (it does "
-				      "not negotiate VIRTIO_F_RING_PACKED)");
+			rc = parse_bool(name, kv, v, &a->packed);
 		} else if (strcmp(kv, "mrg_rxbuf") == 0) {
 			rc = only_off(name, kv, v, "net_virtio receives each frame into one buffer "
 				      "(it does not negotiate VIRTIO_NET_F_MRG_RXBUF; DPDK's "
@@ -508,6 +505,12 @@ static int parse_args(const char *name, const char *args, struct vu_args *a)
 	}
 	if (rc < 0)
 		return rc;
+	if (!a->packed && !UDK_IS_POW2(a->queue_size)) {
+		udk_log(UDK_LOG_ERR, LOG, "--vdev %s: queue_size=%lu: a split virtqueue has a power "
+			"of two of entries (virtio 1.1 §2.6; a packed one, packed_vq=1, any number)",
+			name, a->queue_size);
+		return -EINVAL;
+	}
 	if (a->path[0] == '\0') {
 		udk_log(UDK_LOG_ERR, LOG, "--vdev %s: path=SOCKET is required (the vhost-user "
 			"back-end's UNIX socket)", name);
@@ -562,10 +565,22 @@ static int resume(struct virtio_user *u)
 		return rc;
 	missing = had & ~u->host_features;
 	if (missing != 0) {
-		udk_log(UDK_LOG_ERR, LOG, "%s: the vhost-user back-end at %s came back without %s, "
-			"which the port negotiated; the link stays down (restart the port, or the "
-			"back-end as it was)", u->vd.name, u->conn.path,
-			virtio_feature_name((unsigned int)__builtin_ctzll(missing)));
+		if (!u->refused)
+			udk_log(UDK_LOG_WARN, LOG, "%s: the vhost-user back-end at %s came back "
+				"without %s, which the port negotiated; the link stays down (restart "
+				"the port, or the back-end as it was)", u->vd.name, u->conn.path,
+				virtio_feature_name((unsigned int)__builtin_ctzll(missing)));
+		return -ENOTSUP;
+	}
+	if (u->vd.features & VIRTIO_BIT(VIRTIO_F_RING_PACKED) && u->ring[0] != NULL) {
+		/* Which descriptors the old back-end had taken is in no shared
+		 * index of a packed ring (vhost-user's inflight tracking would
+		 * say; udk does not implement it). */
+		if (!u->refused)
+			udk_log(UDK_LOG_WARN, LOG, "%s: a vhost-user back-end is at %s again, but "
+				"running packed virtqueues cannot be handed over; the link stays down: "
+				"stop and start the port (or use split rings, packed_vq=0)", u->vd.name,
+				u->conn.path);
 		return -ENOTSUP;
 	}
 	if ((u->status & VIRTIO_STATUS_FEATURES_OK) && (rc = send_features(u)) < 0)
@@ -648,6 +663,7 @@ static void *watch(void *arg)
 				continue;
 			pthread_mutex_lock(&u->lock);
 			rc = resume(u);
+			u->refused = rc == -ENOTSUP;
 			if (rc == 0) {
 				u->up = true;
 				u->reconnects++;
@@ -689,6 +705,7 @@ int virtio_user_open(const char *name, const char *args, struct virtio_dev **out
 	u->queue_size = (uint16_t)a.queue_size;
 	u->has_mac = a.has_mac;
 	u->server = a.server;
+	u->packed = a.packed;
 	u->lfd = -1;
 	memcpy(u->mac, a.mac, 6);
 	for (int q = 0; q < VU_NB_QUEUES; q++)
