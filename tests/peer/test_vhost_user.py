@@ -21,7 +21,7 @@ Sections 1 and 2 run with split and with packed virtqueues (packed_vq=1),
 testpmd's log showing which was negotiated.
 Every check requires traffic that actually flowed (counts > 0 and equal on
 both sides), so the test cannot pass when nothing moved.
-Usage: test_vhost_user.py UDK_FWD PEER_VHOST_GROW L2ECHO"""
+Usage: test_vhost_user.py UDK_FWD PEER_VHOST_GROW L2ECHO PEER_VHOST_MQ"""
 import json
 import os
 import re
@@ -36,7 +36,7 @@ import time
 
 import testpmd  # this directory's: the dpdk-testpmd peer
 
-FWD, GROW, L2ECHO = sys.argv[1], sys.argv[2], sys.argv[3]
+FWD, GROW, L2ECHO, MQ = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 TESTPMD = testpmd.TESTPMD
 failures = 0
 
@@ -63,8 +63,8 @@ EAL = ['--no-huge', '-m', '256', '-l', '0']
 PREFIX = 'udk-peer-%d' % os.getpid()
 
 
-def Testpmd(sock, mode='io', extra=(), client=False, prefix=PREFIX):
-    return testpmd.Testpmd(sock, TMP, prefix, mode, extra, client)
+def Testpmd(sock, mode='io', extra=(), client=False, prefix=PREFIX, queues=1):
+    return testpmd.Testpmd(sock, TMP, prefix, mode, extra, client, queues)
 
 
 def fwd(vdev, args, timeout=120):
@@ -148,6 +148,23 @@ def both_ways(vdev, fmt):
 
 both_ways(VDEV, 'split')
 both_ways(VDEV + ',packed_vq=1', 'packed')
+
+# 2b. Two queue pairs (queues=2, VIRTIO_NET_F_MQ): testpmd echoes its receive
+# queue q to its transmit queue q; what udk sends on queue q must come back
+# on queue q, all of it, and nothing on the other.
+for fmt, extra in (('split', ''), ('packed', ',packed_vq=1')):
+    tp = Testpmd(SOCK, 'io', queues=2, prefix=PREFIX + '-mq-' + fmt)
+    p = subprocess.run([MQ, '2'] + EAL + ['--vdev', VDEV + ',queues=2' + extra],
+                       capture_output=True, text=True, timeout=180)
+    st, log = tp.stop()
+    check(p.returncode == 0 and 'every frame came back on its own queue' in p.stdout and
+          'queue 1: sent 512, came back intact on queue 1: 512, on another queue: 0' in p.stdout
+          and 'virtio-net queues come in pairs' in p.stdout and
+          'the device has 1..2 rx and 1..2 tx queues' in p.stdout and st is not None and
+          st['rx'] == 1024 and ring_format(log, fmt == 'packed'),
+          '%s, 2 queue pairs: 512 frames per queue came back on their own queue; testpmd '
+          'received %s' % (fmt, st and st['rx']),
+          '%s%s\ntestpmd: %s\n%s' % (p.stdout, p.stderr[-1500:], st, log[-1500:]))
 
 # 3. The heap grows while the port runs: the back-end gets the new table.
 tp = Testpmd(SOCK, 'io')
@@ -309,7 +326,7 @@ srv.close()
 check(rc == 1 and 'no reply from the vhost-user back-end' in err and 'within 5000 ms' in err and
       secs < 30, 'a back-end that never answers: timeout after %.1f s, named' % secs, err)
 
-for args, want in [(',queues=2', 'queues=2: net_virtio uses one queue pair'),
+for args, want in [(',queues=9', "queues=9: udk's virtio_user takes 1..8 queue pairs"),
                    (',queue_size=100', 'queue_size=100: a split virtqueue has a power of two'),
                    (',speed=10', "unknown argument 'speed'"),
                    (',mac=zz', 'mac=zz is not an address'),

@@ -18,7 +18,7 @@ class Testpmd:
     lcore; its log goes to tmp, its runtime directory is
     /var/run/dpdk/prefix."""
 
-    def __init__(self, sock, tmp, prefix, mode='io', extra=(), client=False):
+    def __init__(self, sock, tmp, prefix, mode='io', extra=(), client=False, queues=1):
         self.sock = sock
         self.log = open(os.path.join(tmp, 'testpmd-%s-%s.log' % (mode, prefix)), 'w+')
         if os.path.exists(sock) and not client:
@@ -29,10 +29,12 @@ class Testpmd:
         self.p = subprocess.Popen(
             [TESTPMD, '-l', '0,1', '--main-lcore', '0', '--no-pci', '--no-huge', '-m', '512',
              '--file-prefix', prefix, '--single-file-segments',
-             '--vdev', 'net_vhost0,iface=%s,queues=1%s' % (sock, ',client=1' if client else ''),
+             '--vdev', 'net_vhost0,iface=%s,queues=%d%s' % (sock, queues,
+                                                           ',client=1' if client else ''),
              '--',
              '--forward-mode=%s' % mode, '--auto-start', '--stats-period', '1',
-             '--nb-cores=1', '--total-num-mbufs=8192'] + list(extra),
+             '--nb-cores=1', '--total-num-mbufs=8192', '--rxq=%d' % queues,
+             '--txq=%d' % queues] + list(extra),
             stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + 60
         # A client connects when it can: udk's socket may not be there yet.

@@ -62,6 +62,9 @@ struct virtio_dev {
 	 * restarted), on the transport's own thread, with no lock held. */
 	void (*link_changed)(void *arg, bool up);
 	void *link_arg;
+	/* The transport sets the queue pairs in use by the rings it gives the
+	 * device (vhost-user), so VIRTIO_NET_F_MQ needs no control queue. */
+	bool pairs_by_rings;
 };
 
 /* §3.1.1 steps 1-6: reset, ACKNOWLEDGE, DRIVER, read the device's features,

@@ -21,6 +21,7 @@
 /* §5.1.3: the device feature bits udk implements. */
 #define VIRTIO_NET_F_MAC 5
 #define VIRTIO_NET_F_STATUS 16
+#define VIRTIO_NET_F_MQ 22
 /* §6: the ring features, taken whenever the device offers them (a
  * vhost-user port offers RING_PACKED only with packed_vq=1). */
 #define VNET_FEATURES (VIRTIO_BIT(VIRTIO_NET_F_MAC) | VIRTIO_BIT(VIRTIO_NET_F_STATUS) |         \
@@ -29,6 +30,7 @@
 /* §5.1.4: struct virtio_net_config. */
 #define VNET_CFG_MAC 0
 #define VNET_CFG_STATUS 6
+#define VNET_CFG_MAX_PAIRS 8
 #define VIRTIO_NET_S_LINK_UP 1
 
 /* §5.1.6: struct virtio_net_hdr; with VERSION_1 it always has num_buffers,
@@ -75,6 +77,7 @@ struct vnet_txq {
 struct vnet {
 	struct virtio_dev *vd;
 	uint16_t port;
+	uint16_t max_pairs;        /* receiveqN/transmitqN pairs (VIRTIO_NET_F_MQ) */
 	uint16_t qmax;             /* entries of the smaller of queues 0 and 1 */
 	bool stuck;                /* a reset timed out: the rings may still be in use */
 };
@@ -89,9 +92,9 @@ static void vnet_info(struct udk_eth_dev *dev, struct udk_eth_dev_info *info)
 {
 	struct vnet *vn = dev->priv;
 
-	/* One queue pair: more needs VIRTIO_NET_F_MQ and the control queue. */
-	info->max_rx_queues = 1;
-	info->max_tx_queues = 1;
+	/* Queue pairs: more than one needs VIRTIO_NET_F_MQ (§5.1.6.5.5). */
+	info->max_rx_queues = vn->max_pairs;
+	info->max_tx_queues = vn->max_pairs;
 	info->min_desc = 1;
 	info->max_desc = vn->qmax;
 	info->min_mtu = VNET_MIN_MTU;
@@ -629,7 +632,8 @@ static int vnet_init(struct udk_eth_dev *dev, struct virtio_dev *vd)
 	uint16_t rxmax, txmax;
 	int rc;
 
-	rc = virtio_dev_negotiate(vd, VNET_FEATURES);
+	rc = virtio_dev_negotiate(vd, VNET_FEATURES |
+				  (vd->pairs_by_rings ? VIRTIO_BIT(VIRTIO_NET_F_MQ) : 0));
 	if (rc < 0)
 		return rc;
 	rxmax = vd->ops->queue_max(vd, 0);
@@ -644,6 +648,20 @@ static int vnet_init(struct udk_eth_dev *dev, struct virtio_dev *vd)
 		return -ENOMEM;
 	vn->vd = vd;
 	vn->qmax = rxmax < txmax ? rxmax : txmax;
+	vn->max_pairs = 1;
+	if (vd->features & VIRTIO_BIT(VIRTIO_NET_F_MQ)) {
+		uint16_t pairs = 1;
+
+		/* §5.1.4: max_virtqueue_pairs, 1..0x8000; udk has room for
+		 * UDK_ETH_MAX_QUEUES, and each pair must be there. */
+		if (vd->ops->read_config(vd, VNET_CFG_MAX_PAIRS, &pairs, 2) == 0)
+			pairs = le16toh(pairs);
+		if (pairs > UDK_ETH_MAX_QUEUES)
+			pairs = UDK_ETH_MAX_QUEUES;
+		while (pairs > 1 && vd->ops->queue_max(vd, (uint16_t)(2 * pairs - 1)) == 0)
+			pairs--;
+		vn->max_pairs = pairs ? pairs : 1;
+	}
 	if (vd->features & VIRTIO_BIT(VIRTIO_NET_F_MAC)) {
 		/* One read, so the six bytes come from one configuration generation. */
 		rc = vd->ops->read_config(vd, VNET_CFG_MAC, dev->mac.b, sizeof(dev->mac.b));
@@ -661,10 +679,11 @@ static int vnet_init(struct udk_eth_dev *dev, struct virtio_dev *vd)
 	vn->port = dev->port;
 	vd->link_arg = vn;
 	__atomic_store_n(&vd->link_changed, vnet_link_changed, __ATOMIC_RELEASE);
-	udk_log(UDK_LOG_INFO, LOG, "%s: features 0x%llx of 0x%llx, %s queues of up to %u "
-		"entries, MAC %02x:%02x:%02x:%02x:%02x:%02x", vd->name,
+	udk_log(UDK_LOG_INFO, LOG, "%s: features 0x%llx of 0x%llx, %u pair(s) of %s queues of "
+		"up to %u entries, MAC %02x:%02x:%02x:%02x:%02x:%02x", vd->name,
 		(unsigned long long)vd->features, (unsigned long long)vd->device_features,
-		vd->features & VIRTIO_BIT(VIRTIO_F_RING_PACKED) ? "packed" : "split", vn->qmax,
+		vn->max_pairs, vd->features & VIRTIO_BIT(VIRTIO_F_RING_PACKED) ? "packed" : "split",
+		vn->qmax,
 		dev->mac.b[0], dev->mac.b[1],
 		dev->mac.b[2], dev->mac.b[3], dev->mac.b[4], dev->mac.b[5]);
 	return 0;

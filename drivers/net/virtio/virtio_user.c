@@ -39,7 +39,8 @@
 
 #define LOG "virtio_user"
 
-#define VU_NB_QUEUES 2           /* receiveq1 and transmitq1 (§5.1.2) */
+#define VU_MAX_PAIRS 8           /* queues=: receiveqN and transmitqN (§5.1.2) */
+#define VU_MAX_QUEUES (2 * VU_MAX_PAIRS)
 #define VU_DEFAULT_QSIZE 256
 #define VU_REPLY_TIMEOUT_MS 5000
 #define VU_MAX_SEGS 64           /* tracked; only VHU_MAX_REGIONS can be sent */
@@ -50,7 +51,8 @@
 /* §5.1.3 and §5.1.4: what the transport itself provides of virtio-net. */
 #define VNET_F_MAC 5
 #define VNET_F_STATUS 16
-#define VNET_CFG_LEN 8           /* mac[6], status */
+#define VNET_F_MQ 22
+#define VNET_CFG_LEN 10          /* mac[6], status, max_virtqueue_pairs */
 #define VNET_S_LINK_UP 1
 
 struct vu_seg {
@@ -73,9 +75,10 @@ struct virtio_user {
 	bool refused;            /* a returning back-end was refused: said once per outage */
 	int lfd;
 	uint8_t mac[6];
-	int kickfd[VU_NB_QUEUES], callfd[VU_NB_QUEUES];
-	struct virtq *ring[VU_NB_QUEUES]; /* given to the device: a new back-end gets them */
-	bool given[VU_NB_QUEUES]; /* the current back-end has the ring */
+	uint16_t nb_queues;      /* 2 * queues= */
+	int kickfd[VU_MAX_QUEUES], callfd[VU_MAX_QUEUES];
+	struct virtq *ring[VU_MAX_QUEUES]; /* given to the device: a new back-end gets them */
+	bool given[VU_MAX_QUEUES]; /* the current back-end has the ring */
 	pthread_t watch;
 	bool watching;
 	bool stop;               /* atomic: the watch thread ends */
@@ -182,7 +185,7 @@ static int vu_reset(struct virtio_dev *vd)
 	int rc = 0;
 
 	pthread_mutex_lock(&u->lock);
-	for (uint32_t q = 0; q < VU_NB_QUEUES; q++) {
+	for (uint32_t q = 0; q < u->nb_queues; q++) {
 		uint32_t base;
 
 		if (!u->given[q])
@@ -219,7 +222,7 @@ static int enable_rings(struct virtio_user *u)
 {
 	if (!u->protocol)
 		return 0;
-	for (uint32_t q = 0; q < VU_NB_QUEUES; q++)
+	for (uint32_t q = 0; q < u->nb_queues; q++)
 		if (u->given[q] && vhu_set_vring_state(&u->conn, VHU_SET_VRING_ENABLE, q, 1) < 0)
 			return -EIO;
 	return 0;
@@ -251,6 +254,10 @@ static uint64_t vu_get_features(struct virtio_dev *vd)
 
 	if (!u->packed)
 		f &= ~VIRTIO_BIT(VIRTIO_F_RING_PACKED);
+	/* queues=N > 1: the pairs are the rings given and enabled (no control
+	 * queue over vhost-user), if the back-end serves several. */
+	if (u->nb_queues <= 2)
+		f &= ~VIRTIO_BIT(VNET_F_MQ);
 	f |= VIRTIO_BIT(VNET_F_STATUS);
 	if (u->has_mac)
 		f |= VIRTIO_BIT(VNET_F_MAC);
@@ -278,13 +285,15 @@ static int vu_read_config(struct virtio_dev *vd, uint32_t off, void *buf, size_t
 	memcpy(cfg, u->mac, 6);
 	cfg[6] = up ? VNET_S_LINK_UP : 0;
 	cfg[7] = 0;
+	cfg[8] = (uint8_t)(u->nb_queues / 2);
+	cfg[9] = 0;
 	memcpy(buf, cfg + off, len);
 	return 0;
 }
 
 static uint16_t vu_queue_max(struct virtio_dev *vd, uint16_t idx)
 {
-	return idx < VU_NB_QUEUES ? to_user(vd)->queue_size : 0;
+	return idx < to_user(vd)->nb_queues ? to_user(vd)->queue_size : 0;
 }
 
 /* The doorbell: a write to the ring's kick eventfd, which the back-end
@@ -328,7 +337,7 @@ static int vu_queue_enable(struct virtio_dev *vd, struct virtq *vq)
 	uint32_t q = vq->index;
 	int rc;
 
-	if (q >= VU_NB_QUEUES)
+	if (q >= u->nb_queues)
 		return -EINVAL;
 	pthread_mutex_lock(&u->lock);
 	if (!u->table_sent) {
@@ -362,7 +371,7 @@ static void vu_close(struct virtio_dev *vd)
 		close(u->lfd);
 		unlink(u->conn.path);
 	}
-	for (int q = 0; q < VU_NB_QUEUES; q++) {
+	for (int q = 0; q < u->nb_queues; q++) {
 		if (u->kickfd[q] >= 0)
 			close(u->kickfd[q]);
 		if (u->callfd[q] >= 0)
@@ -468,10 +477,9 @@ static int parse_args(const char *name, const char *args, struct vu_args *a)
 		} else if (strcmp(kv, "queues") == 0) {
 			if (parse_num(name, kv, v, 1, 128, &a->queues) < 0)
 				return -EINVAL;
-			if (a->queues != 1) {
-				udk_log(UDK_LOG_ERR, LOG, "--vdev %s: queues=%lu: net_virtio uses one "
-					"queue pair (it does not negotiate VIRTIO_NET_F_MQ); "
-					"use queues=1", name, a->queues);
+			if (a->queues > VU_MAX_PAIRS) {
+				udk_log(UDK_LOG_ERR, LOG, "--vdev %s: queues=%lu: udk's virtio_user "
+					"takes 1..%d queue pairs", name, a->queues, VU_MAX_PAIRS);
 				return -ENOTSUP;
 			}
 		} else if (strcmp(kv, "queue_size") == 0) {
@@ -587,7 +595,7 @@ static int resume(struct virtio_user *u)
 		return rc;
 	if (u->table_sent && (rc = send_table(u)) < 0)
 		return rc;
-	for (uint16_t q = 0; q < VU_NB_QUEUES && rc == 0; q++) {
+	for (uint16_t q = 0; q < u->nb_queues && rc == 0; q++) {
 		struct virtq *vq = u->ring[q];
 		uint16_t base;
 
@@ -706,12 +714,14 @@ int virtio_user_open(const char *name, const char *args, struct virtio_dev **out
 	u->has_mac = a.has_mac;
 	u->server = a.server;
 	u->packed = a.packed;
+	u->nb_queues = (uint16_t)(2 * a.queues);
+	u->vd.pairs_by_rings = true;
 	u->lfd = -1;
 	memcpy(u->mac, a.mac, 6);
-	for (int q = 0; q < VU_NB_QUEUES; q++)
+	for (int q = 0; q < VU_MAX_QUEUES; q++)
 		u->kickfd[q] = u->callfd[q] = -1;
 	u->conn.fd = -1;
-	for (int q = 0; q < VU_NB_QUEUES; q++) {
+	for (int q = 0; q < u->nb_queues; q++) {
 		u->kickfd[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		u->callfd[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (u->kickfd[q] < 0 || u->callfd[q] < 0) {

@@ -335,7 +335,8 @@ static void test_user_args(void)
 		{"path=/nonexistent/s,mrg_rxbuf=1", "use mrg_rxbuf=0", -ENOTSUP},
 		{"path=/nonexistent/s,in_order=1", "in_order=1: net_virtio does not negotiate "
 		 "VIRTIO_F_IN_ORDER", -ENOTSUP},
-		{"path=/nonexistent/s,queues=2", "use queues=1", -ENOTSUP},
+		{"path=/nonexistent/s,queues=9", "queues=9: udk's virtio_user takes 1..8 queue "
+		 "pairs", -ENOTSUP},
 		{"path=/nonexistent/s,server=yes", "server=yes is not a number in 0..1", -EINVAL},
 		{"path=/nonexistent/s,vectorized=1", "unknown argument 'vectorized' (udk's "
 		 "virtio_user takes path=, server=, queues=, queue_size=, mac=, packed_vq=, "
