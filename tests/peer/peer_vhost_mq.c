@@ -6,9 +6,11 @@
  * forwarding): frames sent on transmit queue q, tagged with q, must all come
  * back intact on receive queue q, and on no other; the port's statistics
  * must count every frame of every pair.  A configuration with more pairs than
- * the port has, or unequal rx and tx counts, must be refused.
+ * the port has, or unequal rx and tx counts, must be refused.  With LEN over
+ * 1514 the port's MTU is raised to LEN - 14 (mergeable receive buffers,
+ * mrg_rxbuf=1) and every frame is a chain of mbufs both ways.
  *
- *   peer_vhost_mq PAIRS [EAL options with --vdev virtio_user0,path=SOCK,queues=PAIRS]
+ *   peer_vhost_mq PAIRS LEN [EAL options with --vdev virtio_user0,path=SOCK,queues=PAIRS]
  *
  * Prints one line per queue and exits 0 only if every frame came back where
  * it should. */
@@ -22,8 +24,11 @@
 #include "udk_mbuf.h"
 
 #define FRAMES 512 /* per queue */
-#define LEN 128
 #define MAXQ 8
+#define MAXLEN 9014
+#define SEG 2000   /* bytes per mbuf of a frame */
+
+static uint32_t LEN = 128;
 
 static double now(void)
 {
@@ -40,12 +45,9 @@ static uint8_t pat(uint32_t q, uint32_t seq, unsigned int i)
 
 static struct udk_mbuf *frame(struct udk_mempool *mp, uint32_t q, uint32_t seq)
 {
-	struct udk_mbuf *m = udk_pktmbuf_alloc(mp);
-	uint8_t *d;
+	uint8_t d[MAXLEN];
+	struct udk_mbuf *m = NULL;
 
-	if (m == NULL)
-		return NULL;
-	d = (uint8_t *)udk_pktmbuf_append(m, LEN);
 	memset(d, 0xff, 6);
 	memcpy(d + 6, (uint8_t[]){0x02, 0, 0, 0, 0, 0x01}, 6);
 	d[12] = 0x88;
@@ -54,16 +56,33 @@ static struct udk_mbuf *frame(struct udk_mempool *mp, uint32_t q, uint32_t seq)
 	memcpy(d + 18, &seq, 4);
 	for (unsigned int i = 22; i < LEN; i++)
 		d[i] = pat(q, seq, i);
+	for (uint32_t off = 0; off < LEN; off += SEG) {
+		uint16_t k = (uint16_t)(LEN - off < SEG ? LEN - off : SEG);
+		struct udk_mbuf *s = udk_pktmbuf_alloc(mp);
+		char *p = s != NULL ? udk_pktmbuf_append(s, k) : NULL;
+
+		if (p == NULL || (m != NULL && udk_pktmbuf_chain(m, s) != 0)) {
+			if (s != NULL)
+				udk_pktmbuf_free(s);
+			if (m != NULL)
+				udk_pktmbuf_free(m);
+			return NULL;
+		}
+		memcpy(p, d + off, k);
+		if (m == NULL)
+			m = s;
+	}
 	return m;
 }
 
 /* The queue a frame says it was sent on, or -1 if it is not intact. */
 static int frame_queue(const struct udk_mbuf *m)
 {
-	const uint8_t *d = udk_pktmbuf_mtod(m, const uint8_t *);
+	uint8_t d[MAXLEN];
 	uint32_t q, seq;
 
-	if (m->pkt_len != LEN || m->next != NULL || d[12] != 0x88 || d[13] != 0xb5)
+	if (m->pkt_len != LEN || udk_pktmbuf_read(m, 0, LEN, d) != 0 || d[12] != 0x88 ||
+	    d[13] != 0xb5)
 		return -1;
 	memcpy(&q, d + 14, 4);
 	memcpy(&seq, d + 18, 4);
@@ -86,22 +105,25 @@ int main(int argc, char **argv)
 	struct udk_eth_stats st;
 	struct udk_eth_link link = {0};
 	uint16_t nq;
+	uint32_t window;
 	uint64_t total = 0;
 	double end;
 	int ret = 1, n;
 
-	if (argc < 2 || (nq = (uint16_t)atoi(argv[1])) < 1 || nq > MAXQ) {
-		fprintf(stderr, "usage: peer_vhost_mq PAIRS(1..%d) [EAL options]\n", MAXQ);
+	if (argc < 3 || (nq = (uint16_t)atoi(argv[1])) < 1 || nq > MAXQ ||
+	    (LEN = (uint32_t)atoi(argv[2])) < 60 || LEN > MAXLEN) {
+		fprintf(stderr, "usage: peer_vhost_mq PAIRS(1..%d) LEN(60..%d) [EAL options]\n",
+			MAXQ, MAXLEN);
 		return 1;
 	}
-	argv[1] = argv[0];
-	n = udk_eal_init(argc - 1, argv + 1);
+	argv[2] = argv[0];
+	n = udk_eal_init(argc - 2, argv + 2);
 	if (n < 0) {
 		fprintf(stderr, "peer_vhost_mq: EAL init: %s\n", udk_last_error());
 		return 1;
 	}
 	if (udk_eth_probe_eal() < 1 ||
-	    udk_pktmbuf_pool_create("mq", 4095, 0, 0, UDK_SOCKET_ANY, &mp) < 0) {
+	    udk_pktmbuf_pool_create("mq", 8191, 0, 0, UDK_SOCKET_ANY, &mp) < 0) {
 		fprintf(stderr, "peer_vhost_mq: setup: %s\n", udk_last_error());
 		goto out;
 	}
@@ -125,6 +147,8 @@ int main(int argc, char **argv)
 		printf("%u rx, 1 tx: refused: %s\n", nq, udk_last_error());
 	}
 	c.nb_rx_queues = c.nb_tx_queues = nq;
+	if (LEN > 1514)
+		c.mtu = LEN - 14;
 	udk_eth_rxq_conf_init(&rc, sizeof(rc));
 	udk_eth_txq_conf_init(&tc, sizeof(tc));
 	rc.mp = mp;
@@ -139,7 +163,9 @@ int main(int argc, char **argv)
 		udk_eth_link_get(0, &link);
 
 	/* Generous: on a loaded 2-CPU machine the back-end may take seconds to
-	 * go live.  At most 128 frames out per queue: the echoes must fit. */
+	 * go live.  Frames out per queue: the echoes must fit the 256 buffers
+	 * of the receive ring (a jumbo frame takes 5 of 2 KiB). */
+	window = LEN > 1514 ? 32 : 128;
 	end = now() + 60;
 	for (;;) {
 		bool done = true;
@@ -153,7 +179,7 @@ int main(int argc, char **argv)
 			uint16_t k = 0, got;
 
 			while (sent[q] + k < FRAMES && k < 32 &&
-			       sent[q] + k < back[q] + wrong[q] + bad[q] + 128) {
+			       sent[q] + k < back[q] + wrong[q] + bad[q] + window) {
 				pkts[k] = frame(mp, q, sent[q] + k);
 				if (pkts[k] == NULL)
 					break;
@@ -182,7 +208,7 @@ int main(int argc, char **argv)
 	ret = 0;
 	for (uint16_t q = 0; q < nq; q++) {
 		printf("queue %u: sent %u, came back intact on queue %u: %u, on another queue: %u, "
-		       "bad: %u\n", q, sent[q], q, back[q], wrong[q], bad[q]);
+		       "bad: %u (%u-byte frames)\n", q, sent[q], q, back[q], wrong[q], bad[q], LEN);
 		if (sent[q] != FRAMES || back[q] != FRAMES || wrong[q] || bad[q])
 			ret = 1;
 		total += back[q];

@@ -86,9 +86,15 @@ VDEV = 'virtio_user0,path=' + SOCK
 
 # 1 and 2, for each ring format (packed_vq=1: VIRTIO_F_RING_PACKED, which
 # testpmd's log must show negotiated).
-def ring_format(log, packed):
+def negotiated(log, bit, want=True):
+    """Every feature set testpmd was given (at start, and again at stop)
+    has bit set (or clear)."""
     m = re.findall(r'negotiated Virtio features: (0x[0-9a-f]+)', log)
-    return bool(m) and all(bool(int(f, 16) >> 34 & 1) == packed for f in m)
+    return bool(m) and all(bool(int(f, 16) >> bit & 1) == want for f in m)
+
+
+def ring_format(log, packed):
+    return negotiated(log, 34, packed)  # VIRTIO_F_RING_PACKED
 
 
 def both_ways(vdev, fmt):
@@ -151,19 +157,26 @@ both_ways(VDEV + ',packed_vq=1', 'packed')
 
 # 2b. Two queue pairs (queues=2, VIRTIO_NET_F_MQ): testpmd echoes its receive
 # queue q to its transmit queue q; what udk sends on queue q must come back
-# on queue q, all of it, and nothing on the other.
-for fmt, extra in (('split', ''), ('packed', ',packed_vq=1')):
-    tp = Testpmd(SOCK, 'io', queues=2, prefix=PREFIX + '-mq-' + fmt)
-    p = subprocess.run([MQ, '2'] + EAL + ['--vdev', VDEV + ',queues=2' + extra],
+# on queue q, all of it, and nothing on the other.  Then 9014-byte frames
+# (MTU 9000) with mergeable receive buffers (mrg_rxbuf=1): chains of mbufs
+# out, frames spread over 5 receive buffers back, every byte checked.
+for fmt, extra, length in (('split', '', 128), ('packed', ',packed_vq=1', 128),
+                           ('split', ',mrg_rxbuf=1', 9014),
+                           ('packed', ',packed_vq=1,mrg_rxbuf=1', 9014)):
+    tp = Testpmd(SOCK, 'io', queues=2, prefix=PREFIX + '-mq-%s-%d' % (fmt, length))
+    p = subprocess.run([MQ, '2', str(length)] + EAL[:2] + ['512'] + EAL[3:] +
+                       ['--vdev', VDEV + ',queues=2' + extra],
                        capture_output=True, text=True, timeout=180)
     st, log = tp.stop()
     check(p.returncode == 0 and 'every frame came back on its own queue' in p.stdout and
-          'queue 1: sent 512, came back intact on queue 1: 512, on another queue: 0' in p.stdout
+          'queue 1: sent 512, came back intact on queue 1: 512, on another queue: 0, bad: 0 '
+          '(%d-byte frames)' % length in p.stdout
           and 'virtio-net queues come in pairs' in p.stdout and
           'the device has 1..2 rx and 1..2 tx queues' in p.stdout and st is not None and
-          st['rx'] == 1024 and ring_format(log, fmt == 'packed'),
-          '%s, 2 queue pairs: 512 frames per queue came back on their own queue; testpmd '
-          'received %s' % (fmt, st and st['rx']),
+          st['rx'] == 1024 and ring_format(log, fmt == 'packed') and
+          negotiated(log, 22) and negotiated(log, 15, length > 1514),  # MQ, MRG_RXBUF
+          '%s, 2 queue pairs, %d-byte frames: 512 per queue came back on their own queue; '
+          'testpmd received %s' % (fmt, length, st and st['rx']),
           '%s%s\ntestpmd: %s\n%s' % (p.stdout, p.stderr[-1500:], st, log[-1500:]))
 
 # 3. The heap grows while the port runs: the back-end gets the new table.
@@ -331,7 +344,7 @@ for args, want in [(',queues=9', "queues=9: udk's virtio_user takes 1..8 queue p
                    (',speed=10', "unknown argument 'speed'"),
                    (',mac=zz', 'mac=zz is not an address'),
                    (',packed_vq=3', 'packed_vq=3 is not a number in 0..1'),
-                   (',mrg_rxbuf=1', 'mrg_rxbuf=1: net_virtio receives each frame into one'),
+                   (',mrg_rxbuf=2', 'mrg_rxbuf=2 is not a number in 0..1'),
                    (',in_order=1', 'in_order=1: net_virtio does not negotiate VIRTIO_F_IN_ORDER'),
                    (',server=2', 'server=2 is not a number in 0..1'),
                    (',cq=1', "unknown argument 'cq' (udk's virtio_user takes path=, server=")]:

@@ -65,6 +65,8 @@ struct virtio_dev {
 	/* The transport sets the queue pairs in use by the rings it gives the
 	 * device (vhost-user), so VIRTIO_NET_F_MQ needs no control queue. */
 	bool pairs_by_rings;
+	/* The user asked for mergeable receive buffers (vhost-user mrg_rxbuf=1). */
+	bool mrg_ok;
 };
 
 /* §3.1.1 steps 1-6: reset, ACKNOWLEDGE, DRIVER, read the device's features,
@@ -94,8 +96,8 @@ int virtio_pci_notify_offset(const char *name, uint16_t idx, uint16_t queue_noti
 
 /* A vhost-user front-end (virtio_user.c) for --vdev NAME,ARGS: connect to the
  * back-end's socket, or with server=1 listen there and wait for it (args in
- * DPDK virtio_user's spelling: "path=SOCK[,server=0|1][,queues=1]
- * [,queue_size=N][,mac=MAC][,packed_vq=0][,mrg_rxbuf=0][,in_order=0]"),
+ * DPDK virtio_user's spelling: "path=SOCK[,server=0|1][,queues=1..8]
+ * [,queue_size=N][,mac=MAC][,packed_vq=0|1][,mrg_rxbuf=0|1][,in_order=0]"),
  * agree on protocol features and follow the heap's segments as its memory
  * table.  A thread of its own watches the connection: when the back-end goes
  * away it reconnects (client) or accepts the next one (server) and gives it

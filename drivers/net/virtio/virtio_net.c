@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* virtio_net.c - net_virtio: the virtio network device (virtio 1.1 §5.1) as
  * a udk port, over any transport of virtio_dev.h (PCI: -a BDF; vhost-user:
- * --vdev virtio_user0,path=SOCK).  One receive and one
- * transmit queue (virtqueues 0 and 1, §5.1.2), buffers straight from mbufs
- * with the 12-byte virtio_net_hdr in their headroom, polled bursts. */
+ * --vdev virtio_user0,path=SOCK).  Receive and transmit queue pairs
+ * (virtqueues 2q and 2q+1, §5.1.2), split or packed rings, buffers straight
+ * from mbufs with the 12-byte virtio_net_hdr in their headroom, mergeable
+ * receive buffers as mbuf chains, polled bursts. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@
 
 /* §5.1.3: the device feature bits udk implements. */
 #define VIRTIO_NET_F_MAC 5
+#define VIRTIO_NET_F_MRG_RXBUF 15
 #define VIRTIO_NET_F_STATUS 16
 #define VIRTIO_NET_F_MQ 22
 /* §6: the ring features, taken whenever the device offers them (a
@@ -51,6 +53,9 @@ _Static_assert(sizeof(struct virtio_net_hdr) == VNET_HDR_LEN, "virtio 1.1 §5.1.
  * buffer holds a whole frame: 1514 bytes plus the header. */
 #define VNET_MAX_FRAME (UDK_ETHER_MTU + UDK_ETHER_HDR_LEN)
 #define VNET_MIN_MTU 68
+/* §5.1.6.3.2: with mergeable buffers a frame spans as many buffers as it
+ * needs; udk offers jumbo frames up to 9000 bytes of MTU then. */
+#define VNET_MRG_MAX_MTU 9000
 #define VNET_REFILL_BATCH 32
 #define VNET_HDR_SLOT 16 /* bytes per header in a transmit queue's header area */
 #define VNET_TX_PREFETCH 4 /* frames ahead whose header line tx_burst prefetches */
@@ -61,6 +66,9 @@ struct vnet_rxq {
 	uint16_t port;
 	uint16_t refill_min;       /* refill once this many descriptors are free */
 	uint16_t unfilled;         /* descriptors the last refill left empty */
+	bool mrg;                  /* VIRTIO_NET_F_MRG_RXBUF: frames span buffers */
+	uint16_t pend_left;        /* mrg: buffers still to come of the frame in pend */
+	struct udk_mbuf *pend, *pend_last; /* mrg: a frame whose buffers are not all used yet */
 	uint64_t packets, bytes, errors, nombuf; /* udk_counter_add/read: stats read them */
 	void *mem;
 };
@@ -78,6 +86,8 @@ struct vnet {
 	struct virtio_dev *vd;
 	uint16_t port;
 	uint16_t max_pairs;        /* receiveqN/transmitqN pairs (VIRTIO_NET_F_MQ) */
+	bool mrg;                  /* VIRTIO_NET_F_MRG_RXBUF negotiated */
+	uint64_t wanted;           /* the features asked at probe, asked again at stop */
 	uint16_t qmax;             /* entries of the smaller of queues 0 and 1 */
 	bool stuck;                /* a reset timed out: the rings may still be in use */
 };
@@ -98,9 +108,9 @@ static void vnet_info(struct udk_eth_dev *dev, struct udk_eth_dev_info *info)
 	info->min_desc = 1;
 	info->max_desc = vn->qmax;
 	info->min_mtu = VNET_MIN_MTU;
-	/* Without VIRTIO_NET_F_MTU (or mergeable buffers) the device's frames
+	/* Without VIRTIO_NET_F_MTU or mergeable buffers the device's frames
 	 * are Ethernet's. */
-	info->max_mtu = UDK_ETHER_MTU;
+	info->max_mtu = vn->mrg ? VNET_MRG_MAX_MTU : UDK_ETHER_MTU;
 }
 
 /* §5.1.2: queues come in pairs, receiveqN and transmitqN. */
@@ -170,7 +180,8 @@ static int vnet_rxq_setup(struct udk_eth_dev *dev, uint16_t q, const struct udk_
 	}
 	room = (uint32_t)m->buf_len - m->data_off;
 	udk_pktmbuf_free(m);
-	if (room < VNET_MAX_FRAME || UDK_PKTMBUF_HEADROOM < VNET_HDR_LEN) {
+	if ((room < VNET_MAX_FRAME && !((struct vnet *)dev->priv)->mrg) ||
+	    UDK_PKTMBUF_HEADROOM < VNET_HDR_LEN) {
 		udk_log(UDK_LOG_ERR, LOG, "rx queue %u of port %u: mbufs of mempool %s hold %u bytes "
 			"after the headroom; virtio-net without mergeable buffers needs %u per "
 			"frame", q, dev->port, c->mp->name, room, VNET_MAX_FRAME);
@@ -186,6 +197,7 @@ static int vnet_rxq_setup(struct udk_eth_dev *dev, uint16_t q, const struct udk_
 	}
 	rxq->mp = c->mp;
 	rxq->port = dev->port;
+	rxq->mrg = ((struct vnet *)dev->priv)->mrg;
 	rxq->refill_min = c->nb_desc >= 4 * VNET_REFILL_BATCH ? VNET_REFILL_BATCH : 1;
 	*queue = rxq;
 	return 0;
@@ -221,6 +233,15 @@ err_free:
 	return rc;
 }
 
+/* The frame being assembled from mergeable buffers, dropped. */
+static void rx_drop_pending(struct vnet_rxq *rxq)
+{
+	if (rxq->pend != NULL)
+		udk_pktmbuf_free(rxq->pend);
+	rxq->pend = rxq->pend_last = NULL;
+	rxq->pend_left = 0;
+}
+
 static void vnet_rxq_release(struct udk_eth_dev *dev, void *queue)
 {
 	struct vnet_rxq *rxq = queue;
@@ -228,6 +249,7 @@ static void vnet_rxq_release(struct udk_eth_dev *dev, void *queue)
 
 	/* The port is stopped: the device is reset and holds nothing, unless
 	 * its reset failed; then its memory is left to it. */
+	rx_drop_pending(rxq);
 	virtq_free(rxq->vq, stuck ? NULL : free_mbuf, NULL);
 	if (!stuck)
 		udk_mem_free(dev->mem, rxq->mem);
@@ -289,13 +311,89 @@ static inline uint16_t rx_fill(struct vnet_rxq *rxq)
 	return added;
 }
 
-static uint16_t vnet_rx_burst(void *queue, struct udk_mbuf **pkts, uint16_t n)
+/* §5.1.6.4.2: with VIRTIO_NET_F_MRG_RXBUF the header of a frame's first
+ * buffer says how many buffers (num_buffers) the frame fills; the others
+ * carry data from their first byte, which udk placed VNET_HDR_LEN before
+ * data_off.  They become the frame's segments.  A frame whose buffers are
+ * not all used yet waits in pend for the next burst. */
+static uint16_t rx_burst_mrg(struct vnet_rxq *rxq, struct udk_mbuf **pkts, uint16_t n)
 {
-	struct vnet_rxq *rxq = queue;
 	struct virtq *vq = rxq->vq;
 	uint16_t ready = virtq_used_count(vq), got = 0;
 	uint64_t bytes = 0;
 
+	for (; ready > 0 && got < n; ready--) {
+		uint32_t len;
+		struct udk_mbuf *m = virtq_used_take(vq, &len);
+		uint32_t room;
+		uint16_t nbuf;
+
+		if (unlikely(m == NULL)) {
+			udk_counter_add(&rxq->errors, 1);
+			rx_drop_pending(rxq);
+			continue;
+		}
+		room = (uint32_t)(m->buf_len - m->data_off) + VNET_HDR_LEN;
+		if (rxq->pend_left > 0) {
+			if (unlikely(len == 0 || len > room)) {
+				udk_pktmbuf_free(m);
+				udk_counter_add(&rxq->errors, 1);
+				rx_drop_pending(rxq);
+				continue;
+			}
+			m->data_off = (uint16_t)(m->data_off - VNET_HDR_LEN);
+			m->data_len = (uint16_t)len;
+			rxq->pend_last->next = m;
+			rxq->pend_last = m;
+			rxq->pend->nb_segs++;
+			rxq->pend->pkt_len += len;
+			if (--rxq->pend_left > 0)
+				continue;
+			m = rxq->pend;
+			rxq->pend = rxq->pend_last = NULL;
+		} else {
+			const struct virtio_net_hdr *h = (const struct virtio_net_hdr *)
+				((const uint8_t *)m->buf_addr + m->data_off - VNET_HDR_LEN);
+
+			nbuf = le16toh(h->num_buffers);
+			if (unlikely(len <= VNET_HDR_LEN || len > room || nbuf == 0 ||
+				     nbuf > vq->size)) {
+				udk_counter_add(&rxq->errors, 1);
+				udk_pktmbuf_free(m);
+				continue;
+			}
+			len -= VNET_HDR_LEN;
+			m->data_len = (uint16_t)len;
+			m->pkt_len = len;
+			m->port = rxq->port;
+			if (nbuf > 1) {
+				rxq->pend = rxq->pend_last = m;
+				rxq->pend_left = (uint16_t)(nbuf - 1);
+				continue;
+			}
+		}
+		pkts[got++] = m;
+		bytes += m->pkt_len;
+	}
+	udk_counter_add(&rxq->packets, got);
+	udk_counter_add(&rxq->bytes, bytes);
+	if (vq->num_free >= rxq->refill_min && rx_fill(rxq) != 0) {
+		virtq_publish(vq);
+		virtq_kick(vq);
+	}
+	return got;
+}
+
+static uint16_t vnet_rx_burst(void *queue, struct udk_mbuf **pkts, uint16_t n)
+{
+	struct vnet_rxq *rxq = queue;
+	struct virtq *vq = rxq->vq;
+	uint16_t ready, got = 0;
+	uint64_t bytes = 0;
+
+	if (rxq->mrg)
+		return rx_burst_mrg(rxq, pkts, n);
+	ready = virtq_used_count(vq);
 	if (ready > n)
 		ready = n;
 	for (uint16_t i = 0; i < ready; i++) {
@@ -428,7 +526,7 @@ static uint16_t vnet_tx_burst(void *queue, struct udk_mbuf **pkts, uint16_t n)
 static int vnet_quiesce(struct udk_eth_dev *dev)
 {
 	struct vnet *vn = dev->priv;
-	int rc = virtio_dev_negotiate(vn->vd, VNET_FEATURES);
+	int rc = virtio_dev_negotiate(vn->vd, vn->wanted);
 
 	/* A device that did not come out of reset may still write into the
 	 * buffers: better to leak them than to hand them out again. */
@@ -442,6 +540,7 @@ static int vnet_quiesce(struct udk_eth_dev *dev)
 		if (dev->rxq[q] != NULL) {
 			virtq_reset(((struct vnet_rxq *)dev->rxq[q])->vq, free_mbuf, NULL);
 			((struct vnet_rxq *)dev->rxq[q])->unfilled = 0;
+			rx_drop_pending(dev->rxq[q]);
 		}
 		if (dev->txq[q] != NULL)
 			virtq_reset(((struct vnet_txq *)dev->txq[q])->vq, free_mbuf, NULL);
@@ -628,12 +727,13 @@ static void vnet_link_changed(void *arg, bool up)
  * queue sizes.  The device stays at FEATURES_OK until start. */
 static int vnet_init(struct udk_eth_dev *dev, struct virtio_dev *vd)
 {
+	uint64_t wanted = VNET_FEATURES | (vd->pairs_by_rings ? VIRTIO_BIT(VIRTIO_NET_F_MQ) : 0) |
+			  (vd->mrg_ok ? VIRTIO_BIT(VIRTIO_NET_F_MRG_RXBUF) : 0);
 	struct vnet *vn;
 	uint16_t rxmax, txmax;
 	int rc;
 
-	rc = virtio_dev_negotiate(vd, VNET_FEATURES |
-				  (vd->pairs_by_rings ? VIRTIO_BIT(VIRTIO_NET_F_MQ) : 0));
+	rc = virtio_dev_negotiate(vd, wanted);
 	if (rc < 0)
 		return rc;
 	rxmax = vd->ops->queue_max(vd, 0);
@@ -647,8 +747,10 @@ static int vnet_init(struct udk_eth_dev *dev, struct virtio_dev *vd)
 	if (vn == NULL)
 		return -ENOMEM;
 	vn->vd = vd;
+	vn->wanted = wanted;
 	vn->qmax = rxmax < txmax ? rxmax : txmax;
 	vn->max_pairs = 1;
+	vn->mrg = (vd->features & VIRTIO_BIT(VIRTIO_NET_F_MRG_RXBUF)) != 0;
 	if (vd->features & VIRTIO_BIT(VIRTIO_NET_F_MQ)) {
 		uint16_t pairs = 1;
 

@@ -398,7 +398,7 @@ static const struct virtio_transport_ops vu_ops = {
 struct vu_args {
 	char path[108];
 	unsigned long queues, queue_size;
-	bool has_mac, server, packed;
+	bool has_mac, server, packed, mrg;
 	uint8_t mac[6];
 };
 
@@ -445,8 +445,8 @@ static int only_off(const char *name, const char *key, const char *v, const char
 }
 
 /* DPDK virtio_user's spellings, where udk's meaning is the same:
- * "path=SOCK[,server=0|1][,queues=1][,queue_size=N][,mac=XX:XX:XX:XX:XX:XX]
- * [,packed_vq=0][,mrg_rxbuf=0][,in_order=0]". */
+ * "path=SOCK[,server=0|1][,queues=1..8][,queue_size=N][,mac=XX:XX:XX:XX:XX:XX]
+ * [,packed_vq=0|1][,mrg_rxbuf=0|1][,in_order=0]". */
 static int parse_args(const char *name, const char *args, struct vu_args *a)
 {
 	char buf[512], *save, *kv;
@@ -501,9 +501,7 @@ static int parse_args(const char *name, const char *args, struct vu_args *a)
 		} else if (strcmp(kv, "packed_vq") == 0) {
 			rc = parse_bool(name, kv, v, &a->packed);
 		} else if (strcmp(kv, "mrg_rxbuf") == 0) {
-			rc = only_off(name, kv, v, "net_virtio receives each frame into one buffer "
-				      "(it does not negotiate VIRTIO_NET_F_MRG_RXBUF; DPDK's "
-				      "default is 1, udk's is 0)");
+			rc = parse_bool(name, kv, v, &a->mrg);
 		} else if (strcmp(kv, "in_order") == 0) {
 			rc = only_off(name, kv, v, "net_virtio does not negotiate VIRTIO_F_IN_ORDER "
 				      "(DPDK's default is 1, udk's is 0)");
@@ -716,6 +714,7 @@ int virtio_user_open(const char *name, const char *args, struct virtio_dev **out
 	u->packed = a.packed;
 	u->nb_queues = (uint16_t)(2 * a.queues);
 	u->vd.pairs_by_rings = true;
+	u->vd.mrg_ok = a.mrg;
 	u->lfd = -1;
 	memcpy(u->mac, a.mac, 6);
 	for (int q = 0; q < VU_MAX_QUEUES; q++)

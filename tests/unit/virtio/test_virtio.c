@@ -332,7 +332,8 @@ static void test_user_args(void)
 		{"path=/nonexistent/s,queue_size=100", "queue_size=100: a split virtqueue has a "
 		 "power of two", -EINVAL},
 		{"path=/nonexistent/s,packed_vq=2", "packed_vq=2 is not a number in 0..1", -EINVAL},
-		{"path=/nonexistent/s,mrg_rxbuf=1", "use mrg_rxbuf=0", -ENOTSUP},
+		{"path=/nonexistent/s,mrg_rxbuf=on", "mrg_rxbuf=on is not a number in 0..1",
+		 -EINVAL},
 		{"path=/nonexistent/s,in_order=1", "in_order=1: net_virtio does not negotiate "
 		 "VIRTIO_F_IN_ORDER", -ENOTSUP},
 		{"path=/nonexistent/s,queues=9", "queues=9: udk's virtio_user takes 1..8 queue "
