@@ -311,6 +311,21 @@ static inline uint16_t rx_fill(struct vnet_rxq *rxq)
 	return added;
 }
 
+/* The end of every receive burst: count, refill, one doorbell per burst if
+ * the device wants one. */
+static inline uint16_t rx_done(struct vnet_rxq *rxq, uint16_t got, uint64_t bytes)
+{
+	struct virtq *vq = rxq->vq;
+
+	udk_counter_add(&rxq->packets, got);
+	udk_counter_add(&rxq->bytes, bytes);
+	if (vq->num_free >= rxq->refill_min && rx_fill(rxq) != 0) {
+		virtq_publish(vq);
+		virtq_kick(vq);
+	}
+	return got;
+}
+
 /* §5.1.6.4.2: with VIRTIO_NET_F_MRG_RXBUF the header of a frame's first
  * buffer says how many buffers (num_buffers) the frame fills; the others
  * carry data from their first byte, which udk placed VNET_HDR_LEN before
@@ -375,13 +390,7 @@ static uint16_t rx_burst_mrg(struct vnet_rxq *rxq, struct udk_mbuf **pkts, uint1
 		pkts[got++] = m;
 		bytes += m->pkt_len;
 	}
-	udk_counter_add(&rxq->packets, got);
-	udk_counter_add(&rxq->bytes, bytes);
-	if (vq->num_free >= rxq->refill_min && rx_fill(rxq) != 0) {
-		virtq_publish(vq);
-		virtq_kick(vq);
-	}
-	return got;
+	return rx_done(rxq, got, bytes);
 }
 
 static uint16_t vnet_rx_burst(void *queue, struct udk_mbuf **pkts, uint16_t n)
@@ -417,13 +426,7 @@ static uint16_t vnet_rx_burst(void *queue, struct udk_mbuf **pkts, uint16_t n)
 		pkts[got++] = m;
 		bytes += len;
 	}
-	udk_counter_add(&rxq->packets, got);
-	udk_counter_add(&rxq->bytes, bytes);
-	if (vq->num_free >= rxq->refill_min && rx_fill(rxq) != 0) {
-		virtq_publish(vq);
-		virtq_kick(vq); /* one doorbell per burst, if the device wants one */
-	}
-	return got;
+	return rx_done(rxq, got, bytes);
 }
 
 /* Free what the device has sent (§2.6.14), in bulk: one trip to the
