@@ -359,6 +359,8 @@ rc, out, err, _ = fwd('virtio_user0', ['--duration', '1'])
 check(rc == 1 and 'path=SOCKET is required' in err, 'no path=: says it is required', err)
 
 shutil.rmtree(TMP, ignore_errors=True)
-shutil.rmtree('/var/run/dpdk/' + PREFIX, ignore_errors=True)
+for d in os.listdir('/var/run/dpdk') if os.path.isdir('/var/run/dpdk') else []:
+    if d == PREFIX or d.startswith(PREFIX + '-'):   # every testpmd this run started
+        shutil.rmtree('/var/run/dpdk/' + d, ignore_errors=True)
 print('%d failed' % failures)
 sys.exit(1 if failures else 0)
