@@ -32,6 +32,7 @@ struct fwd_opts {
 	uint32_t nb_mbufs;
 	uint16_t nb_desc;
 	unsigned int tx_first;     /* bursts each port generates before forwarding */
+	double link_wait;          /* seconds a link may stay down, 0 = none */
 };
 
 /* Counters of one port, written by the one lcore that serves it: packets

@@ -56,6 +56,9 @@ static void usage(FILE *f)
 		"  --pcap FILE         write the packets received on the first port to FILE\n"
 		"  --nb-mbufs N        packet buffers (default 8191)\n"
 		"  --desc N            descriptors per queue (default: the driver's)\n"
+		"  --link-wait SEC     a port whose link goes down may take SEC seconds to come\n"
+		"                      back (a vhost-user back-end restarting) before the run\n"
+		"                      ends (default 0: it ends at once)\n"
 		"  --json              print the summary as JSON\n"
 		"  --dpdk-args \"ARGS\"  DPDK EAL arguments for dpdk ports (--vdev dpdk0,dev=NAME;\n"
 		"                      built with DPDK only; doc/dpdk.md)\n"
@@ -242,6 +245,9 @@ static int parse(int argc, char **argv, struct fwd_opts *o)
 				if (num(a, v, 1, 1024, &d)) return 1;
 				o->tx_first = (unsigned int)d, i++;
 			}
+		} else if (strcmp(a, "--link-wait") == 0) {
+			if (num(a, v, 0, 1e7, &o->link_wait)) return 1;
+			i++;
 		} else if (strcmp(a, "--verify") == 0) {
 			o->verify = true;
 		} else if (strcmp(a, "--json") == 0) {
@@ -418,19 +424,71 @@ static void progress(struct fwd *f, struct snap *last, double dt)
 	live_line(stamp, "all ports", &total, dt);
 }
 
-/* A port whose link went down since the last look (a vhost-user back-end
- * that went away, a cable pulled) ends the run with an error: counting on
- * would only report a silent success. */
-static bool link_lost(struct fwd *f, bool *was_up)
+/* Link events (the driver's thread): when each port's link last came back,
+ * and how much it had received then, to tell when traffic resumed. */
+static struct {
+	_Atomic double up_at;      /* now() of the last link-up event, 0 = none pending */
+	_Atomic uint64_t rx_at_up;
+	double down_since;         /* the statistics side's: 0 = up */
+} links[FWD_MAX_PORTS];
+
+static void on_link_event(uint16_t port, const struct udk_eth_link *l, void *arg)
+{
+	struct fwd *f = arg;
+
+	for (unsigned int i = 0; i < f->o.nb_ports; i++) {
+		if (f->port[i].port != port || !l->up)
+			continue;
+		atomic_store(&links[i].rx_at_up, atomic_load(&f->port[i].rx));
+		atomic_store(&links[i].up_at, now());
+	}
+}
+
+/* The first packets after a link came back: say how long they took. */
+static void traffic_resumed(struct fwd *f, double t)
 {
 	for (unsigned int i = 0; i < f->o.nb_ports; i++) {
-		struct udk_eth_link l = {0};
+		double up = atomic_load(&links[i].up_at);
 
-		if (udk_eth_link_get(f->port[i].port, &l) < 0)
+		if (up > 0 && atomic_load(&f->port[i].rx) > atomic_load(&links[i].rx_at_up)) {
+			fprintf(stderr, PROG ": port %u: traffic resumed %.0f ms after the link came "
+				"back\n", f->port[i].port, (t - up) * 1e3);
+			atomic_store(&links[i].up_at, 0);
+		}
+	}
+}
+
+/* A port whose link went down since the last look (a vhost-user back-end
+ * that went away, a cable pulled) ends the run with an error, at once or
+ * after --link-wait seconds without it: counting on would only report a
+ * silent success. */
+static bool link_lost(struct fwd *f, bool *was_up)
+{
+	double t = now();
+
+	for (unsigned int i = 0; i < f->o.nb_ports; i++) {
+		struct udk_eth_link l = {0};
+		uint16_t port = f->port[i].port;
+
+		if (udk_eth_link_get(port, &l) < 0)
 			continue;
 		if (was_up[i] && !l.up) {
-			die("port %u: link down during the run; stopping", f->port[i].port);
+			if (f->o.link_wait <= 0) {
+				die("port %u: link down during the run; stopping", port);
+				return true;
+			}
+			links[i].down_since = t;
+			fprintf(stderr, PROG ": port %u: link down; waiting up to %g s for it to come "
+				"back\n", port, f->o.link_wait);
+		} else if (!l.up && links[i].down_since > 0 &&
+			   t - links[i].down_since > f->o.link_wait) {
+			die("port %u: link down for more than %g s (--link-wait); stopping", port,
+			    f->o.link_wait);
 			return true;
+		} else if (l.up && links[i].down_since > 0) {
+			fprintf(stderr, PROG ": port %u: link up again after %.1f s\n", port,
+				t - links[i].down_since);
+			links[i].down_since = 0;
 		}
 		was_up[i] = l.up;
 	}
@@ -470,6 +528,7 @@ static bool tick(struct fwd *f, struct clock *c, struct snap *last, bool *was_up
 		progress(f, last, t - c->tl);
 		c->tl = t;
 	}
+	traffic_resumed(f, t);
 	if (t - c->tlink >= 1) {
 		c->tlink = t;
 		c->lost = link_lost(f, was_up);
@@ -655,6 +714,7 @@ int main(int argc, char **argv)
 		udk_lcore_count() > 1 ? "" : " (the main lcore; give -l with two CPUs for a "
 					     "separate statistics lcore)");
 	link_lost(&F, was_up);
+	udk_eth_link_event_register(on_link_event, &F);
 	read_bytes(&F); /* the baseline: counting starts now */
 	c.t0 = c.tl = c.tlink = c.tbytes = now();
 	if (udk_lcore_count() > 1) {
@@ -686,6 +746,7 @@ int main(int argc, char **argv)
 	if (pc != NULL)
 		pcap_close(pc);
 out_ports:
+	udk_eth_link_event_unregister(on_link_event, &F);
 	udk_eth_close_all();
 	if (F.mp)
 		udk_mempool_free(F.mp);

@@ -115,6 +115,7 @@ bad = [
     (['--mode', 'txonly', '--pkt-size', '9000'], 1,
      "--pkt-size 9000 is longer than port 0's MTU 1500"),
     (['--pkt-size', '20'], 2, "--pkt-size: '20' is not a number in 60..9614"),
+    (['--link-wait', '-1'], 2, "--link-wait: '-1' is not a number in 0..1e+07"),
     (['--burst'], 2, '--burst needs a value'),
     (['--frobnicate'], 2, "unknown option '--frobnicate'"),
     (['--pcap', '/nonexistent/dir/x.pcap', '--duration', '0.1'], 1,

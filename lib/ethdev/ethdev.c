@@ -630,6 +630,70 @@ int udk_eth_link_get(uint16_t port, struct udk_eth_link *link)
 	return rc;
 }
 
+/* ---- link events ---- */
+
+#define MAX_LINK_CB 8
+
+/* Held while callbacks run, so that unregister waits for a running one. */
+static pthread_mutex_t link_cb_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	udk_eth_link_event_fn fn;
+	void *arg;
+} link_cb[MAX_LINK_CB];
+
+int udk_eth_link_event_register(udk_eth_link_event_fn fn, void *arg)
+{
+	int rc = -ENOSPC, i;
+
+	if (fn == NULL) {
+		udk_log(UDK_LOG_ERR, LOG, "link event register: no callback given");
+		return -EINVAL;
+	}
+	pthread_mutex_lock(&link_cb_lock);
+	for (i = 0; i < MAX_LINK_CB; i++)
+		if (link_cb[i].fn == fn && link_cb[i].arg == arg) {
+			rc = -EEXIST;
+			goto out;
+		}
+	for (i = 0; i < MAX_LINK_CB; i++)
+		if (link_cb[i].fn == NULL) {
+			link_cb[i].fn = fn;
+			link_cb[i].arg = arg;
+			rc = 0;
+			break;
+		}
+out:
+	pthread_mutex_unlock(&link_cb_lock);
+	if (rc == -ENOSPC)
+		udk_log(UDK_LOG_ERR, LOG, "link event register: all %d callback slots are taken; "
+			"unregister one first", MAX_LINK_CB);
+	return rc;
+}
+
+int udk_eth_link_event_unregister(udk_eth_link_event_fn fn, void *arg)
+{
+	int rc = -ENOENT;
+
+	pthread_mutex_lock(&link_cb_lock);
+	for (int i = 0; i < MAX_LINK_CB; i++)
+		if (link_cb[i].fn == fn && link_cb[i].arg == arg) {
+			link_cb[i].fn = NULL;
+			link_cb[i].arg = NULL;
+			rc = 0;
+		}
+	pthread_mutex_unlock(&link_cb_lock);
+	return rc;
+}
+
+void udk_eth_link_event(uint16_t port, const struct udk_eth_link *link)
+{
+	pthread_mutex_lock(&link_cb_lock);
+	for (int i = 0; i < MAX_LINK_CB; i++)
+		if (link_cb[i].fn != NULL)
+			link_cb[i].fn(port, link, link_cb[i].arg);
+	pthread_mutex_unlock(&link_cb_lock);
+}
+
 int udk_eth_macaddr_get(uint16_t port, struct udk_ether_addr *mac)
 {
 	struct udk_eth_dev *dev = get_locked(port, "MAC address");

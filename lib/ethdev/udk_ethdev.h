@@ -119,6 +119,17 @@ int udk_eth_dev_close(uint16_t port);
 int udk_eth_stats_get(uint16_t port, struct udk_eth_stats *st);
 int udk_eth_stats_reset(uint16_t port);
 int udk_eth_link_get(uint16_t port, struct udk_eth_link *link);
+/* Link events: fn(port, link, arg) when a port's link goes down or comes back
+ * by itself (a vhost-user back-end that went away and returned).  It runs on
+ * the driver's thread: it must return quickly and call no udk_eth_* function
+ * (record the state, act on it from your own thread).  Up to 8 callbacks; the
+ * same fn and arg twice is -EEXIST, a full table -ENOSPC (logged).  Any
+ * thread. */
+typedef void (*udk_eth_link_event_fn)(uint16_t port, const struct udk_eth_link *link, void *arg);
+int udk_eth_link_event_register(udk_eth_link_event_fn fn, void *arg);
+/* 0, or -ENOENT if fn and arg were not registered.  When it returns, fn is
+ * not running and will not be called. */
+int udk_eth_link_event_unregister(udk_eth_link_event_fn fn, void *arg);
 int udk_eth_macaddr_get(uint16_t port, struct udk_ether_addr *mac);
 int udk_eth_promiscuous_set(uint16_t port, bool on);
 int udk_eth_mtu_get(uint16_t port, uint32_t *mtu);

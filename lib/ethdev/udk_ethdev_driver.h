@@ -87,6 +87,11 @@ void udk_eth_driver_register(struct udk_eth_driver *drv);
 		udk_eth_driver_register(&(drv));                                           \
 	}
 
+/* A driver's link changed by itself: tell the link event callbacks
+ * (udk_eth_link_event_register()).  Call it from the driver's own thread with
+ * none of ethdev's calls in progress on it. */
+void udk_eth_link_event(uint16_t port, const struct udk_eth_link *link);
+
 /* The device behind a port (drivers use it to find a peer); NULL if none. */
 struct udk_eth_dev *udk_eth_dev_get(uint16_t port);
 

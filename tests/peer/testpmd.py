@@ -13,14 +13,15 @@ TESTPMD = shutil.which('dpdk-testpmd')
 
 
 class Testpmd:
-    """dpdk-testpmd serving vhost-user on sock (it is the server), forwarding
-    in mode on one lcore; its log goes to tmp, its runtime directory is
+    """dpdk-testpmd serving vhost-user on sock (it is the server; with
+    client=True it connects to udk's socket there), forwarding in mode on one
+    lcore; its log goes to tmp, its runtime directory is
     /var/run/dpdk/prefix."""
 
-    def __init__(self, sock, tmp, prefix, mode='io', extra=()):
+    def __init__(self, sock, tmp, prefix, mode='io', extra=(), client=False, queues=1):
         self.sock = sock
-        self.log = open(os.path.join(tmp, 'testpmd-%s.log' % mode), 'w+')
-        if os.path.exists(sock):
+        self.log = open(os.path.join(tmp, 'testpmd-%s-%s.log' % (mode, prefix)), 'w+')
+        if os.path.exists(sock) and not client:
             os.unlink(sock)
         # --no-huge: ordinary memory (testpmd's own, never shared); it maps
         # udk's memory from the fds udk sends.  -l 0,1: the main lcore and one
@@ -28,14 +29,19 @@ class Testpmd:
         self.p = subprocess.Popen(
             [TESTPMD, '-l', '0,1', '--main-lcore', '0', '--no-pci', '--no-huge', '-m', '512',
              '--file-prefix', prefix, '--single-file-segments',
-             '--vdev', 'net_vhost0,iface=%s,queues=1' % sock, '--',
+             '--vdev', 'net_vhost0,iface=%s,queues=%d%s' % (sock, queues,
+                                                           ',client=1' if client else ''),
+             '--',
              '--forward-mode=%s' % mode, '--auto-start', '--stats-period', '1',
-             '--nb-cores=1', '--total-num-mbufs=8192'] + list(extra),
+             '--nb-cores=1', '--total-num-mbufs=8192', '--rxq=%d' % queues,
+             '--txq=%d' % queues] + list(extra),
             stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + 60
-        while not os.path.exists(sock) and time.time() < deadline and self.p.poll() is None:
+        # A client connects when it can: udk's socket may not be there yet.
+        while not client and not os.path.exists(sock) and time.time() < deadline and \
+                self.p.poll() is None:
             time.sleep(0.1)
-        if not os.path.exists(sock):
+        if not client and not os.path.exists(sock):
             self.log.seek(0)
             raise RuntimeError('testpmd did not create %s:\n%s' % (sock, self.log.read()[-3000:]))
         # The socket exists from the vhost probe on, before testpmd configures

@@ -12,7 +12,7 @@ the back-end's own receive rate (testpmd's Rx-pps, once a second), after a
 warm-up.  Runs alternate A, B, A, B...; the figures are the median and the
 best of all samples of each, and the ratios udk / DPDK of both.
 
-Usage: vhost_bench.py UDK_FWD [--seconds S] [--rounds N] [--bursts B]
+Usage: vhost_bench.py UDK_FWD [--seconds S] [--rounds N] [--bursts B] [--packed]
 (root; dpdk-testpmd from Debian's dpdk package)."""
 import argparse
 import os
@@ -39,7 +39,10 @@ ap.add_argument('--bursts', type=int, default=8,
                 help='bursts of 32 frames injected at start (default 8)')
 ap.add_argument('--desc', type=int, default=256,
                 help='entries per virtqueue on the front-end side (default 256)')
+ap.add_argument('--packed', action='store_true',
+                help='packed virtqueues on both front-ends (packed_vq=1; default split)')
 args = ap.parse_args()
+RING = ',packed_vq=1' if args.packed else ''
 
 TESTPMD = shutil.which('dpdk-testpmd')
 if TESTPMD is None or os.geteuid() != 0:
@@ -75,7 +78,8 @@ def front_end(kind):
         # injects one burst per --tx-first; more bursts need its interactive
         # "start tx_first N", fed on stdin.
         cmd = NICE + [TESTPMD, '-l', '1,0', '--main-lcore', '1', '--file-prefix', PFX + 'u'] + COMMON + [
-            '--vdev', 'net_virtio_user0,path=%s,queues=1,queue_size=%d' % (SOCK, args.desc), '--',
+            '--vdev', 'net_virtio_user0,path=%s,queues=1,queue_size=%d%s' % (SOCK, args.desc, RING),
+            '--',
             '-i', '--forward-mode=io', '--nb-cores=1', '--total-num-mbufs=8192', '--burst=32',
             '--rxd=%d' % args.desc, '--txd=%d' % args.desc]
         p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
@@ -84,7 +88,7 @@ def front_end(kind):
         p.stdin.flush()
         return p
     cmd = NICE + [args.udk_fwd, '--no-huge', '-m', '256', '-l', '0', '--vdev',
-           'virtio_user0,path=%s,queue_size=%d' % (SOCK, args.desc), '--', '--mode', 'io',
+           'virtio_user0,path=%s,queue_size=%d%s' % (SOCK, args.desc, RING), '--', '--mode', 'io',
            '--tx-first', str(args.bursts), '--burst', '32', '--interval', '0', '--desc',
            str(args.desc)]
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

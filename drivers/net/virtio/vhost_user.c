@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -70,46 +71,144 @@ const char *vhu_request_name(enum vhu_request req)
 	return "(unknown vhost-user request)";
 }
 
-int vhu_connect(struct vhu_conn *c, const char *name, const char *path, int timeout_ms)
+/* The socket address of path, or -ENAMETOOLONG (logged). */
+static int sock_addr(const char *name, const char *path, struct sockaddr_un *sa)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	int fd, err;
+	*sa = (struct sockaddr_un){.sun_family = AF_UNIX};
+	if (strlen(path) >= sizeof(sa->sun_path)) {
+		udk_log(UDK_LOG_ERR, LOG, "%s: path=%s is longer than a UNIX socket path can be "
+			"(%zu bytes)", name, path, sizeof(sa->sun_path) - 1);
+		return -ENAMETOOLONG;
+	}
+	memcpy(sa->sun_path, path, strlen(path) + 1);
+	return 0;
+}
 
+static void conn_init(struct vhu_conn *c, const char *name, const char *path, int timeout_ms)
+{
 	memset(c, 0, sizeof(*c));
 	c->fd = -1;
 	c->timeout_ms = timeout_ms;
 	snprintf(c->name, sizeof(c->name), "%s", name);
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		udk_log(UDK_LOG_ERR, LOG, "%s: path=%s is longer than a UNIX socket path can be "
-			"(%zu bytes)", name, path, sizeof(sa.sun_path) - 1);
+	snprintf(c->path, sizeof(c->path), "%s", path);
+}
+
+/* One connect() to c->path: 0 or -errno, not logged. */
+static int try_connect(struct vhu_conn *c)
+{
+	struct sockaddr_un sa;
+	int fd, err;
+
+	if (sock_addr(c->name, c->path, &sa) < 0)
 		return -ENAMETOOLONG;
-	}
-	memcpy(c->path, path, strlen(path) + 1); /* both sizeof(sa.sun_path) */
-	memcpy(sa.sun_path, path, strlen(path) + 1);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		err = errno;
-		udk_log(UDK_LOG_ERR, LOG, "%s: socket(AF_UNIX): %s", name, strerror(err));
-		return -err;
-	}
+	if (fd < 0)
+		return -errno;
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		err = errno;
 		close(fd);
-		if (err == ENOENT)
-			udk_log(UDK_LOG_ERR, LOG, "%s: connect to vhost-user socket %s: no such socket; "
-				"start the back-end first (e.g. dpdk-testpmd --vdev "
-				"net_vhost0,iface=%s) or fix path=", name, path, path);
-		else if (err == ECONNREFUSED)
-			udk_log(UDK_LOG_ERR, LOG, "%s: connect to vhost-user socket %s: refused; no "
-				"back-end listens there (a stale socket file?), or it already has "
-				"a front-end", name, path);
-		else
-			udk_log(UDK_LOG_ERR, LOG, "%s: connect to vhost-user socket %s: %s", name,
-				path, strerror(err));
 		return -err;
 	}
 	c->fd = fd;
+	c->lost = false;
+	c->reply_ack = false;
 	return 0;
+}
+
+int vhu_connect(struct vhu_conn *c, const char *name, const char *path, int timeout_ms)
+{
+	struct sockaddr_un sa;
+	int rc;
+
+	conn_init(c, name, path, timeout_ms);
+	if (sock_addr(name, path, &sa) < 0)
+		return -ENAMETOOLONG;
+	rc = try_connect(c);
+	if (rc == -ENOENT)
+		udk_log(UDK_LOG_ERR, LOG, "%s: connect to vhost-user socket %s: no such socket; "
+			"start the back-end first (e.g. dpdk-testpmd --vdev net_vhost0,iface=%s) "
+			"or fix path=", name, path, path);
+	else if (rc == -ECONNREFUSED)
+		udk_log(UDK_LOG_ERR, LOG, "%s: connect to vhost-user socket %s: refused; no "
+			"back-end listens there (a stale socket file?), or it already has a "
+			"front-end", name, path);
+	else if (rc < 0)
+		udk_log(UDK_LOG_ERR, LOG, "%s: connect to vhost-user socket %s: %s", name, path,
+			strerror(-rc));
+	return rc;
+}
+
+int vhu_reconnect(struct vhu_conn *c)
+{
+	vhu_close(c);
+	return try_connect(c);
+}
+
+int vhu_listen(const char *name, const char *path, int *lfd)
+{
+	struct sockaddr_un sa;
+	struct stat st;
+	int fd, err;
+
+	if (sock_addr(name, path, &sa) < 0)
+		return -ENAMETOOLONG;
+	/* A socket file left by an earlier run is replaced; anything else at
+	 * that path is not ours to remove. */
+	if (stat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			udk_log(UDK_LOG_ERR, LOG, "%s: server=1: %s exists and is not a socket; "
+				"remove it or choose another path=", name, path);
+			return -EEXIST;
+		}
+		unlink(path);
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 1) < 0) {
+		err = errno;
+		udk_log(UDK_LOG_ERR, LOG, "%s: server=1: listen on %s: %s", name, path,
+			strerror(err));
+		if (fd >= 0)
+			close(fd);
+		return -err;
+	}
+	*lfd = fd;
+	return 0;
+}
+
+int vhu_accept(struct vhu_conn *c, int lfd, int wait_ms)
+{
+	struct pollfd p = {.fd = lfd, .events = POLLIN};
+	int fd;
+
+	vhu_close(c);
+	if (poll(&p, 1, wait_ms) <= 0)
+		return -EAGAIN;
+	fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0)
+		return errno == EINTR || errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	c->fd = fd;
+	c->lost = false;
+	c->reply_ack = false;
+	return 0;
+}
+
+int vhu_accept_first(struct vhu_conn *c, const char *name, const char *path, int lfd,
+		     int timeout_ms)
+{
+	int rc;
+
+	conn_init(c, name, path, timeout_ms);
+	rc = vhu_accept(c, lfd, timeout_ms);
+	if (rc == -EAGAIN) {
+		udk_log(UDK_LOG_ERR, LOG, "%s: server=1: no vhost-user back-end connected to %s "
+			"within %d ms; start one as a client (e.g. dpdk-testpmd --vdev "
+			"net_vhost0,iface=%s,client=1)", name, path, timeout_ms, path);
+		return -ETIMEDOUT;
+	}
+	if (rc < 0)
+		udk_log(UDK_LOG_ERR, LOG, "%s: server=1: accept on %s: %s", name, path,
+			strerror(-rc));
+	return rc;
 }
 
 void vhu_close(struct vhu_conn *c)
@@ -138,8 +237,8 @@ bool vhu_alive(struct vhu_conn *c)
 static int lost(struct vhu_conn *c, enum vhu_request req, const char *what)
 {
 	if (!c->lost)
-		udk_log(UDK_LOG_ERR, LOG, "%s: %s: the vhost-user back-end at %s %s; the port is "
-			"down (restart the back-end, then close and probe the port again)",
+		udk_log(UDK_LOG_ERR, LOG, "%s: %s: the vhost-user back-end at %s %s; the port's "
+			"link is down until a back-end is there again",
 			c->name, vhu_request_name(req), c->path, what);
 	c->lost = true;
 	return -ECONNRESET;

@@ -59,6 +59,21 @@ struct vhu_conn {
  * message saying what to start or check. */
 int vhu_connect(struct vhu_conn *c, const char *name, const char *path, int timeout_ms);
 void vhu_close(struct vhu_conn *c);
+/* Connect c again to the path it had (after vhu_close or a loss): 0 or
+ * -errno, not logged (the caller retries while the back-end restarts). */
+int vhu_reconnect(struct vhu_conn *c);
+
+/* server=1: udk listens at path (a socket file left there is replaced) and
+ * the back-end connects as a client.  *lfd is non-blocking.  0 or -errno
+ * (logged). */
+int vhu_listen(const char *name, const char *path, int *lfd);
+/* The first back-end to connect within timeout_ms becomes c: 0, or
+ * -ETIMEDOUT with a message saying what to start. */
+int vhu_accept_first(struct vhu_conn *c, const char *name, const char *path, int lfd,
+		     int timeout_ms);
+/* The next back-end, waiting at most wait_ms: 0, -EAGAIN (none), -errno;
+ * not logged.  c's previous connection is closed. */
+int vhu_accept(struct vhu_conn *c, int lfd, int wait_ms);
 
 /* False once the back-end has closed its end (checked without blocking). */
 bool vhu_alive(struct vhu_conn *c);

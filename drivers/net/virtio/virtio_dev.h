@@ -24,6 +24,8 @@
 /* §6: reserved feature bits udk knows. */
 #define VIRTIO_F_VERSION_1 32
 #define VIRTIO_F_ACCESS_PLATFORM 33
+#define VIRTIO_F_EVENT_IDX 29
+#define VIRTIO_F_RING_PACKED 34
 #define VIRTIO_BIT(f) (1ULL << (f))
 
 struct virtio_dev;
@@ -55,6 +57,16 @@ struct virtio_dev {
 	uint64_t required_features;  /* refused without them (the transport says which) */
 	uint64_t features;           /* negotiated, valid after virtio_dev_negotiate() */
 	uint64_t device_features;    /* what the device offered */
+	/* Set by the device-type code: the transport calls it when the device
+	 * went away or came back by itself (a vhost-user back-end that
+	 * restarted), on the transport's own thread, with no lock held. */
+	void (*link_changed)(void *arg, bool up);
+	void *link_arg;
+	/* The transport sets the queue pairs in use by the rings it gives the
+	 * device (vhost-user), so VIRTIO_NET_F_MQ needs no control queue. */
+	bool pairs_by_rings;
+	/* The user asked for mergeable receive buffers (vhost-user mrg_rxbuf=1). */
+	bool mrg_ok;
 };
 
 /* §3.1.1 steps 1-6: reset, ACKNOWLEDGE, DRIVER, read the device's features,
@@ -101,10 +113,15 @@ struct virtio_pci_caps {
 int virtio_pci_caps_parse(const uint8_t *cfg, size_t len, struct virtio_pci_caps *caps);
 
 /* A vhost-user front-end (virtio_user.c) for --vdev NAME,ARGS: connect to the
- * back-end's socket (args "path=SOCK[,queues=1][,queue_size=N][,mac=MAC]"),
+ * back-end's socket, or with server=1 listen there and wait for it (args in
+ * DPDK virtio_user's spelling: "path=SOCK[,server=0|1][,queues=1..8]
+ * [,queue_size=N][,mac=MAC][,packed_vq=0|1][,mrg_rxbuf=0|1][,in_order=0]"),
  * agree on protocol features and follow the heap's segments as its memory
- * table.  It requires VERSION_1.  0 or -errno (logged: a missing socket, a
- * refused connection, a back-end that does not answer). */
+ * table.  A thread of its own watches the connection: when the back-end goes
+ * away it reconnects (client) or accepts the next one (server) and gives it
+ * the device as it was (link_changed tells of both).  It requires VERSION_1.
+ * 0 or -errno (logged: a missing socket, a refused connection, a back-end
+ * that does not answer, an argument udk does not take). */
 int virtio_user_open(const char *name, const char *args, struct virtio_dev **out);
 
 /* virtio_user_open()'s arguments, parsed without I/O (tests/fuzz fuzzes it):
@@ -112,7 +129,7 @@ int virtio_user_open(const char *name, const char *args, struct virtio_dev **out
 struct vu_args {
 	char path[108];           /* sun_path */
 	unsigned long queues, queue_size;
-	bool has_mac;
+	bool has_mac, server, packed, mrg;
 	uint8_t mac[6];
 };
 int virtio_user_parse_args(const char *name, const char *args, struct vu_args *a);

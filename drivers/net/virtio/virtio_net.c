@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* virtio_net.c - net_virtio: the virtio network device (virtio 1.1 §5.1) as
  * a udk port, over any transport of virtio_dev.h (PCI: -a BDF; vhost-user:
- * --vdev virtio_user0,path=SOCK).  One receive and one
- * transmit queue (virtqueues 0 and 1, §5.1.2), buffers straight from mbufs
- * with the 12-byte virtio_net_hdr in their headroom, polled bursts. */
+ * --vdev virtio_user0,path=SOCK).  Receive and transmit queue pairs
+ * (virtqueues 2q and 2q+1, §5.1.2), split or packed rings, buffers straight
+ * from mbufs with the 12-byte virtio_net_hdr in their headroom, mergeable
+ * receive buffers as mbuf chains, polled bursts. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,12 +21,18 @@
 
 /* §5.1.3: the device feature bits udk implements. */
 #define VIRTIO_NET_F_MAC 5
+#define VIRTIO_NET_F_MRG_RXBUF 15
 #define VIRTIO_NET_F_STATUS 16
-#define VNET_FEATURES (VIRTIO_BIT(VIRTIO_NET_F_MAC) | VIRTIO_BIT(VIRTIO_NET_F_STATUS))
+#define VIRTIO_NET_F_MQ 22
+/* §6: the ring features, taken whenever the device offers them (a
+ * vhost-user port offers RING_PACKED only with packed_vq=1). */
+#define VNET_FEATURES (VIRTIO_BIT(VIRTIO_NET_F_MAC) | VIRTIO_BIT(VIRTIO_NET_F_STATUS) |         \
+		       VIRTIO_BIT(VIRTIO_F_EVENT_IDX) | VIRTIO_BIT(VIRTIO_F_RING_PACKED))
 
 /* §5.1.4: struct virtio_net_config. */
 #define VNET_CFG_MAC 0
 #define VNET_CFG_STATUS 6
+#define VNET_CFG_MAX_PAIRS 8
 #define VIRTIO_NET_S_LINK_UP 1
 
 /* §5.1.6: struct virtio_net_hdr; with VERSION_1 it always has num_buffers,
@@ -46,6 +53,9 @@ _Static_assert(sizeof(struct virtio_net_hdr) == VNET_HDR_LEN, "virtio 1.1 §5.1.
  * buffer holds a whole frame: 1514 bytes plus the header. */
 #define VNET_MAX_FRAME (UDK_ETHER_MTU + UDK_ETHER_HDR_LEN)
 #define VNET_MIN_MTU 68
+/* §5.1.6.3.2: with mergeable buffers a frame spans as many buffers as it
+ * needs; udk offers jumbo frames up to 9000 bytes of MTU then. */
+#define VNET_MRG_MAX_MTU 9000
 #define VNET_REFILL_BATCH 32
 #define VNET_HDR_SLOT 16 /* bytes per header in a transmit queue's header area */
 #define VNET_TX_PREFETCH 4 /* frames ahead whose header line tx_burst prefetches */
@@ -56,6 +66,9 @@ struct vnet_rxq {
 	uint16_t port;
 	uint16_t refill_min;       /* refill once this many descriptors are free */
 	uint16_t unfilled;         /* descriptors the last refill left empty */
+	bool mrg;                  /* VIRTIO_NET_F_MRG_RXBUF: frames span buffers */
+	uint16_t pend_left;        /* mrg: buffers still to come of the frame in pend */
+	struct udk_mbuf *pend, *pend_last; /* mrg: a frame whose buffers are not all used yet */
 	uint64_t packets, bytes, errors, nombuf; /* udk_counter_add/read: stats read them */
 	void *mem;
 };
@@ -71,6 +84,10 @@ struct vnet_txq {
 
 struct vnet {
 	struct virtio_dev *vd;
+	uint16_t port;
+	uint16_t max_pairs;        /* receiveqN/transmitqN pairs (VIRTIO_NET_F_MQ) */
+	bool mrg;                  /* VIRTIO_NET_F_MRG_RXBUF negotiated */
+	uint64_t wanted;           /* the features asked at probe, asked again at stop */
 	uint16_t qmax;             /* entries of the smaller of queues 0 and 1 */
 	bool stuck;                /* a reset timed out: the rings may still be in use */
 };
@@ -85,38 +102,46 @@ static void vnet_info(struct udk_eth_dev *dev, struct udk_eth_dev_info *info)
 {
 	struct vnet *vn = dev->priv;
 
-	/* One queue pair: more needs VIRTIO_NET_F_MQ and the control queue. */
-	info->max_rx_queues = 1;
-	info->max_tx_queues = 1;
+	/* Queue pairs: more than one needs VIRTIO_NET_F_MQ (§5.1.6.5.5). */
+	info->max_rx_queues = vn->max_pairs;
+	info->max_tx_queues = vn->max_pairs;
 	info->min_desc = 1;
 	info->max_desc = vn->qmax;
 	info->min_mtu = VNET_MIN_MTU;
-	/* Without VIRTIO_NET_F_MTU (or mergeable buffers) the device's frames
+	/* Without VIRTIO_NET_F_MTU or mergeable buffers the device's frames
 	 * are Ethernet's. */
-	info->max_mtu = UDK_ETHER_MTU;
+	info->max_mtu = vn->mrg ? VNET_MRG_MAX_MTU : UDK_ETHER_MTU;
 }
 
+/* §5.1.2: queues come in pairs, receiveqN and transmitqN. */
 static int vnet_configure(struct udk_eth_dev *dev, const struct udk_eth_conf *conf)
 {
-	(void)dev;
-	(void)conf;
+	if (conf->nb_rx_queues != conf->nb_tx_queues) {
+		udk_log(UDK_LOG_ERR, LOG, "configure port %u: %u rx and %u tx queues; virtio-net "
+			"queues come in pairs (virtio 1.1 §5.1.2): ask for as many of each",
+			dev->port, conf->nb_rx_queues, conf->nb_tx_queues);
+		return -EINVAL;
+	}
 	return 0;
 }
 
 /* Queue memory from the heap of the device's map (dev->mem), with its IOVA
- * in that map (the default heap for a vhost-user port). */
+ * in that map (the default heap for a vhost-user port); the ring format the
+ * device and udk agreed on. */
 static int queue_mem(struct udk_eth_dev *dev, const char *kind, uint16_t idx, uint16_t n,
 		     int socket, void **mem, struct virtq **vq)
 {
-	uint64_t iova;
+	uint64_t features = ((struct vnet *)dev->priv)->vd->features, iova;
+	bool packed = (features & VIRTIO_BIT(VIRTIO_F_RING_PACKED)) != 0;
 	int rc;
 
-	if (!UDK_IS_POW2(n)) {
+	if (!packed && !UDK_IS_POW2(n)) {
 		udk_log(UDK_LOG_ERR, LOG, "%s queue of port %u: %u descriptors; a split virtqueue "
 			"has a power of two (virtio 1.1 §2.6)", kind, dev->port, n);
 		return -EINVAL;
 	}
-	*mem = udk_mem_zmalloc(dev->mem, virtq_mem_size(n), 4096, socket);
+	*mem = udk_mem_zmalloc(dev->mem, packed ? virtq_packed_mem_size(n) : virtq_mem_size(n),
+			       4096, socket);
 	if (*mem == NULL)
 		return -ENOMEM; /* lib/mem said why */
 	iova = udk_mem_virt2iova(dev->mem, *mem);
@@ -126,9 +151,10 @@ static int queue_mem(struct udk_eth_dev *dev, const char *kind, uint16_t idx, ui
 		rc = -UDK_ENOTMAPPED;
 		goto err_free;
 	}
-	rc = virtq_create(idx, n, *mem, iova, vq);
+	rc = packed ? virtq_create_packed(idx, n, *mem, iova, vq) : virtq_create(idx, n, *mem, iova, vq);
 	if (rc < 0)
 		goto err_free;
+	(*vq)->event_idx = (features & VIRTIO_BIT(VIRTIO_F_EVENT_IDX)) != 0;
 	return 0;
 
 err_free:
@@ -154,7 +180,8 @@ static int vnet_rxq_setup(struct udk_eth_dev *dev, uint16_t q, const struct udk_
 	}
 	room = (uint32_t)m->buf_len - m->data_off;
 	udk_pktmbuf_free(m);
-	if (room < VNET_MAX_FRAME || UDK_PKTMBUF_HEADROOM < VNET_HDR_LEN) {
+	if ((room < VNET_MAX_FRAME && !((struct vnet *)dev->priv)->mrg) ||
+	    UDK_PKTMBUF_HEADROOM < VNET_HDR_LEN) {
 		udk_log(UDK_LOG_ERR, LOG, "rx queue %u of port %u: mbufs of mempool %s hold %u bytes "
 			"after the headroom; virtio-net without mergeable buffers needs %u per "
 			"frame", q, dev->port, c->mp->name, room, VNET_MAX_FRAME);
@@ -170,6 +197,7 @@ static int vnet_rxq_setup(struct udk_eth_dev *dev, uint16_t q, const struct udk_
 	}
 	rxq->mp = c->mp;
 	rxq->port = dev->port;
+	rxq->mrg = ((struct vnet *)dev->priv)->mrg;
 	rxq->refill_min = c->nb_desc >= 4 * VNET_REFILL_BATCH ? VNET_REFILL_BATCH : 1;
 	*queue = rxq;
 	return 0;
@@ -205,6 +233,15 @@ err_free:
 	return rc;
 }
 
+/* The frame being assembled from mergeable buffers, dropped. */
+static void rx_drop_pending(struct vnet_rxq *rxq)
+{
+	if (rxq->pend != NULL)
+		udk_pktmbuf_free(rxq->pend);
+	rxq->pend = rxq->pend_last = NULL;
+	rxq->pend_left = 0;
+}
+
 static void vnet_rxq_release(struct udk_eth_dev *dev, void *queue)
 {
 	struct vnet_rxq *rxq = queue;
@@ -212,6 +249,7 @@ static void vnet_rxq_release(struct udk_eth_dev *dev, void *queue)
 
 	/* The port is stopped: the device is reset and holds nothing, unless
 	 * its reset failed; then its memory is left to it. */
+	rx_drop_pending(rxq);
 	virtq_free(rxq->vq, stuck ? NULL : free_mbuf, NULL);
 	if (!stuck)
 		udk_mem_free(dev->mem, rxq->mem);
@@ -273,13 +311,98 @@ static inline uint16_t rx_fill(struct vnet_rxq *rxq)
 	return added;
 }
 
-static uint16_t vnet_rx_burst(void *queue, struct udk_mbuf **pkts, uint16_t n)
+/* The end of every receive burst: count, refill, one doorbell per burst if
+ * the device wants one. */
+static inline uint16_t rx_done(struct vnet_rxq *rxq, uint16_t got, uint64_t bytes)
 {
-	struct vnet_rxq *rxq = queue;
+	struct virtq *vq = rxq->vq;
+
+	udk_counter_add(&rxq->packets, got);
+	udk_counter_add(&rxq->bytes, bytes);
+	if (vq->num_free >= rxq->refill_min && rx_fill(rxq) != 0) {
+		virtq_publish(vq);
+		virtq_kick(vq);
+	}
+	return got;
+}
+
+/* §5.1.6.4.2: with VIRTIO_NET_F_MRG_RXBUF the header of a frame's first
+ * buffer says how many buffers (num_buffers) the frame fills; the others
+ * carry data from their first byte, which udk placed VNET_HDR_LEN before
+ * data_off.  They become the frame's segments.  A frame whose buffers are
+ * not all used yet waits in pend for the next burst. */
+static uint16_t rx_burst_mrg(struct vnet_rxq *rxq, struct udk_mbuf **pkts, uint16_t n)
+{
 	struct virtq *vq = rxq->vq;
 	uint16_t ready = virtq_used_count(vq), got = 0;
 	uint64_t bytes = 0;
 
+	for (; ready > 0 && got < n; ready--) {
+		uint32_t len;
+		struct udk_mbuf *m = virtq_used_take(vq, &len);
+		uint32_t room;
+		uint16_t nbuf;
+
+		if (unlikely(m == NULL)) {
+			udk_counter_add(&rxq->errors, 1);
+			rx_drop_pending(rxq);
+			continue;
+		}
+		room = (uint32_t)(m->buf_len - m->data_off) + VNET_HDR_LEN;
+		if (rxq->pend_left > 0) {
+			if (unlikely(len == 0 || len > room)) {
+				udk_pktmbuf_free(m);
+				udk_counter_add(&rxq->errors, 1);
+				rx_drop_pending(rxq);
+				continue;
+			}
+			m->data_off = (uint16_t)(m->data_off - VNET_HDR_LEN);
+			m->data_len = (uint16_t)len;
+			rxq->pend_last->next = m;
+			rxq->pend_last = m;
+			rxq->pend->nb_segs++;
+			rxq->pend->pkt_len += len;
+			if (--rxq->pend_left > 0)
+				continue;
+			m = rxq->pend;
+			rxq->pend = rxq->pend_last = NULL;
+		} else {
+			const struct virtio_net_hdr *h = (const struct virtio_net_hdr *)
+				((const uint8_t *)m->buf_addr + m->data_off - VNET_HDR_LEN);
+
+			nbuf = le16toh(h->num_buffers);
+			if (unlikely(len <= VNET_HDR_LEN || len > room || nbuf == 0 ||
+				     nbuf > vq->size)) {
+				udk_counter_add(&rxq->errors, 1);
+				udk_pktmbuf_free(m);
+				continue;
+			}
+			len -= VNET_HDR_LEN;
+			m->data_len = (uint16_t)len;
+			m->pkt_len = len;
+			m->port = rxq->port;
+			if (nbuf > 1) {
+				rxq->pend = rxq->pend_last = m;
+				rxq->pend_left = (uint16_t)(nbuf - 1);
+				continue;
+			}
+		}
+		pkts[got++] = m;
+		bytes += m->pkt_len;
+	}
+	return rx_done(rxq, got, bytes);
+}
+
+static uint16_t vnet_rx_burst(void *queue, struct udk_mbuf **pkts, uint16_t n)
+{
+	struct vnet_rxq *rxq = queue;
+	struct virtq *vq = rxq->vq;
+	uint16_t ready, got = 0;
+	uint64_t bytes = 0;
+
+	if (rxq->mrg)
+		return rx_burst_mrg(rxq, pkts, n);
+	ready = virtq_used_count(vq);
 	if (ready > n)
 		ready = n;
 	for (uint16_t i = 0; i < ready; i++) {
@@ -303,13 +426,7 @@ static uint16_t vnet_rx_burst(void *queue, struct udk_mbuf **pkts, uint16_t n)
 		pkts[got++] = m;
 		bytes += len;
 	}
-	udk_counter_add(&rxq->packets, got);
-	udk_counter_add(&rxq->bytes, bytes);
-	if (vq->num_free >= rxq->refill_min && rx_fill(rxq) != 0) {
-		virtq_publish(vq);
-		virtq_kick(vq); /* one doorbell per burst, if the device wants one */
-	}
-	return got;
+	return rx_done(rxq, got, bytes);
 }
 
 /* Free what the device has sent (§2.6.14), in bulk: one trip to the
@@ -412,7 +529,7 @@ static uint16_t vnet_tx_burst(void *queue, struct udk_mbuf **pkts, uint16_t n)
 static int vnet_quiesce(struct udk_eth_dev *dev)
 {
 	struct vnet *vn = dev->priv;
-	int rc = virtio_dev_negotiate(vn->vd, VNET_FEATURES);
+	int rc = virtio_dev_negotiate(vn->vd, vn->wanted);
 
 	/* A device that did not come out of reset may still write into the
 	 * buffers: better to leak them than to hand them out again. */
@@ -426,6 +543,7 @@ static int vnet_quiesce(struct udk_eth_dev *dev)
 		if (dev->rxq[q] != NULL) {
 			virtq_reset(((struct vnet_rxq *)dev->rxq[q])->vq, free_mbuf, NULL);
 			((struct vnet_rxq *)dev->rxq[q])->unfilled = 0;
+			rx_drop_pending(dev->rxq[q]);
 		}
 		if (dev->txq[q] != NULL)
 			virtq_reset(((struct vnet_txq *)dev->txq[q])->vq, free_mbuf, NULL);
@@ -440,23 +558,28 @@ static int vnet_start(struct udk_eth_dev *dev)
 {
 	struct vnet *vn = dev->priv;
 	struct virtio_dev *vd = vn->vd;
-	struct vnet_rxq *rxq = dev->rxq[0];
-	struct vnet_txq *txq = dev->txq[0];
-	int rc;
+	uint16_t nq = dev->conf.nb_rx_queues;
+	int rc = 0;
 
-	rc = vd->ops->queue_enable(vd, rxq->vq);
-	if (rc == 0)
-		rc = vd->ops->queue_enable(vd, txq->vq);
+	for (uint16_t q = 0; q < nq && rc == 0; q++) {
+		rc = vd->ops->queue_enable(vd, ((struct vnet_rxq *)dev->rxq[q])->vq);
+		if (rc == 0)
+			rc = vd->ops->queue_enable(vd, ((struct vnet_txq *)dev->txq[q])->vq);
+	}
 	if (rc < 0)
 		goto err;
-	if (rx_fill(rxq) == 0) {
-		udk_log(UDK_LOG_ERR, LOG, "start port %u: mempool %s has no mbuf for the receive "
-			"queue", dev->port, rxq->mp->name);
-		rc = -ENOBUFS;
-		goto err;
+	for (uint16_t q = 0; q < nq; q++) {
+		struct vnet_rxq *rxq = dev->rxq[q];
+
+		if (rx_fill(rxq) == 0) {
+			udk_log(UDK_LOG_ERR, LOG, "start port %u: mempool %s has no mbuf for receive "
+				"queue %u", dev->port, rxq->mp->name, q);
+			rc = -ENOBUFS;
+			goto err;
+		}
+		virtq_publish(rxq->vq);
+		((struct vnet_txq *)dev->txq[q])->max_len = dev->conf.mtu + UDK_ETHER_HDR_LEN;
 	}
-	virtq_publish(rxq->vq);
-	txq->max_len = dev->conf.mtu + UDK_ETHER_HDR_LEN;
 	vd->ops->set_status(vd, vd->ops->get_status(vd) | VIRTIO_STATUS_DRIVER_OK);
 	if (vd->ops->get_status(vd) & VIRTIO_STATUS_NEEDS_RESET) {
 		udk_log(UDK_LOG_ERR, LOG, "start port %u (%s): the device set DEVICE_NEEDS_RESET "
@@ -464,7 +587,8 @@ static int vnet_start(struct udk_eth_dev *dev)
 		rc = -EIO;
 		goto err;
 	}
-	virtq_kick(rxq->vq);
+	for (uint16_t q = 0; q < nq; q++)
+		virtq_kick(((struct vnet_rxq *)dev->rxq[q])->vq);
 	return 0;
 
 err:
@@ -488,33 +612,37 @@ static void vnet_close(struct udk_eth_dev *dev)
 	dev->priv = NULL;
 }
 
+/* The sums over every queue pair. */
 static void vnet_stats_get(struct udk_eth_dev *dev, struct udk_eth_stats *st)
 {
-	struct vnet_rxq *rxq = dev->rxq[0];
-	struct vnet_txq *txq = dev->txq[0];
+	for (uint16_t q = 0; q < UDK_ETH_MAX_QUEUES; q++) {
+		struct vnet_rxq *rxq = dev->rxq[q];
+		struct vnet_txq *txq = dev->txq[q];
 
-	if (rxq != NULL) {
-		st->ipackets = udk_counter_read(&rxq->packets);
-		st->ibytes = udk_counter_read(&rxq->bytes);
-		st->ierrors = udk_counter_read(&rxq->errors);
-		/* Receive buffers the device gave back that the pool could not
-		 * replace (each once): slots the device could not use.  virtio
-		 * reports no drops of its own, so this is also imissed. */
-		st->rx_nombuf = udk_counter_read(&rxq->nombuf);
-		st->imissed = udk_counter_read(&rxq->nombuf);
-	}
-	if (txq != NULL) {
-		st->opackets = udk_counter_read(&txq->packets);
-		st->obytes = udk_counter_read(&txq->bytes);
-		st->oerrors = udk_counter_read(&txq->errors);
+		if (rxq != NULL) {
+			st->ipackets += udk_counter_read(&rxq->packets);
+			st->ibytes += udk_counter_read(&rxq->bytes);
+			st->ierrors += udk_counter_read(&rxq->errors);
+			/* Receive buffers the device gave back that the pool could
+			 * not replace (each once): slots the device could not use.
+			 * virtio reports no drops of its own, so this is also
+			 * imissed. */
+			st->rx_nombuf += udk_counter_read(&rxq->nombuf);
+			st->imissed += udk_counter_read(&rxq->nombuf);
+		}
+		if (txq != NULL) {
+			st->opackets += udk_counter_read(&txq->packets);
+			st->obytes += udk_counter_read(&txq->bytes);
+			/* Frames a vhost-user back-end took with it when it went
+			 * away (virtq_complete_pending): sent, never confirmed. */
+			st->oerrors += udk_counter_read(&txq->errors) +
+				       udk_counter_read(&txq->vq->lost);
+		}
 	}
 }
 
-static void vnet_stats_reset(struct udk_eth_dev *dev)
+static void stats_reset_pair(struct vnet_rxq *rxq, struct vnet_txq *txq)
 {
-	struct vnet_rxq *rxq = dev->rxq[0];
-	struct vnet_txq *txq = dev->txq[0];
-
 	if (rxq != NULL) {
 		__atomic_store_n(&rxq->packets, 0, __ATOMIC_RELAXED);
 		__atomic_store_n(&rxq->bytes, 0, __ATOMIC_RELAXED);
@@ -525,8 +653,16 @@ static void vnet_stats_reset(struct udk_eth_dev *dev)
 		__atomic_store_n(&txq->packets, 0, __ATOMIC_RELAXED);
 		__atomic_store_n(&txq->bytes, 0, __ATOMIC_RELAXED);
 		__atomic_store_n(&txq->errors, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&txq->vq->lost, 0, __ATOMIC_RELAXED);
 	}
 }
+
+static void vnet_stats_reset(struct udk_eth_dev *dev)
+{
+	for (uint16_t q = 0; q < UDK_ETH_MAX_QUEUES; q++)
+		stats_reset_pair(dev->rxq[q], dev->txq[q]);
+}
+
 
 /* §5.1.4: the status field, when VIRTIO_NET_F_STATUS was negotiated;
  * without it the link is to be taken as up.  The speed is unknown without
@@ -580,15 +716,27 @@ static const struct udk_eth_ops vnet_ops = {
 	.tx_burst = vnet_tx_burst,
 };
 
+/* The transport's thread: the device went away or came back (the link
+ * status of vnet_link_get says the same). */
+static void vnet_link_changed(void *arg, bool up)
+{
+	struct vnet *vn = arg;
+	struct udk_eth_link link = {.up = up, .full_duplex = true};
+
+	udk_eth_link_event(vn->port, &link);
+}
+
 /* §5.1.5: negotiate, read the MAC (or make a random local one), learn the
  * queue sizes.  The device stays at FEATURES_OK until start. */
 static int vnet_init(struct udk_eth_dev *dev, struct virtio_dev *vd)
 {
+	uint64_t wanted = VNET_FEATURES | (vd->pairs_by_rings ? VIRTIO_BIT(VIRTIO_NET_F_MQ) : 0) |
+			  (vd->mrg_ok ? VIRTIO_BIT(VIRTIO_NET_F_MRG_RXBUF) : 0);
 	struct vnet *vn;
 	uint16_t rxmax, txmax;
 	int rc;
 
-	rc = virtio_dev_negotiate(vd, VNET_FEATURES);
+	rc = virtio_dev_negotiate(vd, wanted);
 	if (rc < 0)
 		return rc;
 	rxmax = vd->ops->queue_max(vd, 0);
@@ -602,7 +750,23 @@ static int vnet_init(struct udk_eth_dev *dev, struct virtio_dev *vd)
 	if (vn == NULL)
 		return -ENOMEM;
 	vn->vd = vd;
+	vn->wanted = wanted;
 	vn->qmax = rxmax < txmax ? rxmax : txmax;
+	vn->max_pairs = 1;
+	vn->mrg = (vd->features & VIRTIO_BIT(VIRTIO_NET_F_MRG_RXBUF)) != 0;
+	if (vd->features & VIRTIO_BIT(VIRTIO_NET_F_MQ)) {
+		uint16_t pairs = 1;
+
+		/* §5.1.4: max_virtqueue_pairs, 1..0x8000; udk has room for
+		 * UDK_ETH_MAX_QUEUES, and each pair must be there. */
+		if (vd->ops->read_config(vd, VNET_CFG_MAX_PAIRS, &pairs, 2) == 0)
+			pairs = le16toh(pairs);
+		if (pairs > UDK_ETH_MAX_QUEUES)
+			pairs = UDK_ETH_MAX_QUEUES;
+		while (pairs > 1 && vd->ops->queue_max(vd, (uint16_t)(2 * pairs - 1)) == 0)
+			pairs--;
+		vn->max_pairs = pairs ? pairs : 1;
+	}
 	if (vd->features & VIRTIO_BIT(VIRTIO_NET_F_MAC)) {
 		/* One read, so the six bytes come from one configuration generation. */
 		rc = vd->ops->read_config(vd, VNET_CFG_MAC, dev->mac.b, sizeof(dev->mac.b));
@@ -617,9 +781,15 @@ static int vnet_init(struct udk_eth_dev *dev, struct virtio_dev *vd)
 		dev->mac.b[0] = (uint8_t)((dev->mac.b[0] & 0xfe) | 0x02); /* unicast, local */
 	}
 	dev->priv = vn;
-	udk_log(UDK_LOG_INFO, LOG, "%s: features 0x%llx of 0x%llx, queues of up to %u entries, "
-		"MAC %02x:%02x:%02x:%02x:%02x:%02x", vd->name, (unsigned long long)vd->features,
-		(unsigned long long)vd->device_features, vn->qmax, dev->mac.b[0], dev->mac.b[1],
+	vn->port = dev->port;
+	vd->link_arg = vn;
+	__atomic_store_n(&vd->link_changed, vnet_link_changed, __ATOMIC_RELEASE);
+	udk_log(UDK_LOG_INFO, LOG, "%s: features 0x%llx of 0x%llx, %u pair(s) of %s queues of "
+		"up to %u entries, MAC %02x:%02x:%02x:%02x:%02x:%02x", vd->name,
+		(unsigned long long)vd->features, (unsigned long long)vd->device_features,
+		vn->max_pairs, vd->features & VIRTIO_BIT(VIRTIO_F_RING_PACKED) ? "packed" : "split",
+		vn->qmax,
+		dev->mac.b[0], dev->mac.b[1],
 		dev->mac.b[2], dev->mac.b[3], dev->mac.b[4], dev->mac.b[5]);
 	return 0;
 }

@@ -3,12 +3,14 @@
  * every control call's checks (unknown port, queue counts and descriptor
  * numbers over the limits, missing mempool, wrong state), packets both ways
  * between two crossed ports with contents and statistics verified, frames
- * over the MTU dropped and counted, a stopped port moving nothing. */
+ * over the MTU dropped and counted, a stopped port moving nothing, link
+ * events delivered to callbacks. */
 #include <errno.h>
 
 #include "../common/unit.h"
 #include "udk_eal.h"
 #include "udk_ethdev.h"
+#include "udk_ethdev_driver.h"
 #include "udk_mbuf.h"
 
 static struct udk_mempool *mp;
@@ -237,12 +239,62 @@ static void test_mtu_and_stop(void)
 	CU_ASSERT_EQUAL(udk_mempool_avail_count(mp), 512);
 }
 
+/* Link events: what a driver reports reaches every registered callback with
+ * its port and state; registration is checked; after unregister nothing. */
+static struct {
+	int calls;
+	uint16_t port;
+	bool up;
+} seen[2];
+
+static void on_link(uint16_t port, const struct udk_eth_link *l, void *arg)
+{
+	int i = (int)(intptr_t)arg;
+
+	seen[i].calls++;
+	seen[i].port = port;
+	seen[i].up = l->up;
+}
+
+static void test_link_events(void)
+{
+	struct udk_eth_link down = {.up = false}, up = {.up = true, .full_duplex = true};
+
+	memset(seen, 0, sizeof(seen));
+	udk_last_error_clear();
+	CU_ASSERT_EQUAL(udk_eth_link_event_register(NULL, NULL), -EINVAL);
+	CU_ASSERT_LAST_ERROR_HAS("no callback given");
+	CU_ASSERT_EQUAL(udk_eth_link_event_register(on_link, (void *)0), 0);
+	CU_ASSERT_EQUAL(udk_eth_link_event_register(on_link, (void *)0), -EEXIST);
+	CU_ASSERT_EQUAL(udk_eth_link_event_register(on_link, (void *)1), 0);
+	udk_eth_link_event(p1, &down);
+	CU_ASSERT_EQUAL(seen[0].calls, 1);
+	CU_ASSERT_EQUAL(seen[1].calls, 1);
+	CU_ASSERT_EQUAL(seen[0].port, p1);
+	CU_ASSERT_FALSE(seen[1].up);
+	CU_ASSERT_EQUAL(udk_eth_link_event_unregister(on_link, (void *)0), 0);
+	CU_ASSERT_EQUAL(udk_eth_link_event_unregister(on_link, (void *)0), -ENOENT);
+	udk_eth_link_event(p1, &up);
+	CU_ASSERT_EQUAL(seen[0].calls, 1);
+	CU_ASSERT_EQUAL(seen[1].calls, 2);
+	CU_ASSERT_TRUE(seen[1].up);
+	CU_ASSERT_EQUAL(udk_eth_link_event_unregister(on_link, (void *)1), 0);
+	/* Eight slots, and a clear message when they are taken. */
+	for (intptr_t i = 0; i < 8; i++)
+		CU_ASSERT_EQUAL(udk_eth_link_event_register(on_link, (void *)(i + 10)), 0);
+	CU_ASSERT_EQUAL(udk_eth_link_event_register(on_link, (void *)99), -ENOSPC);
+	CU_ASSERT_LAST_ERROR_HAS("all 8 callback slots are taken");
+	for (intptr_t i = 0; i < 8; i++)
+		CU_ASSERT_EQUAL(udk_eth_link_event_unregister(on_link, (void *)(i + 10)), 0);
+}
+
 int main(void)
 {
 	static const struct unit_test t[] = {
 		{"probe from --vdev, and bad devices", test_probe},
 		{"control calls check ports, queues and state", test_control_checks},
 		{"traffic both ways between crossed ports", test_traffic_both_ways},
+		{"link events reach the callbacks", test_link_events},
 		{"frames over the MTU, stop and close", test_mtu_and_stop},
 	};
 

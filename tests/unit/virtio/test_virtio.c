@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Unit tests for drivers/net/virtio without a device: the split virtqueue
- * (virtio 1.1 §2.6) on plain memory, with the test playing the device
- * (reading the available ring, writing the used ring), and the feature
+ * (virtio 1.1 §2.6) and the packed one (§2.7) on plain memory, with the test
+ * playing the device (for packed rings a device written from the spec's text:
+ * its own wrap counters, reading available descriptors, writing used ones),
+ * and the feature
  * negotiation of §3.1.1 over a fake transport (refusal of a device without
  * VERSION_1 or ACCESS_PLATFORM, with the message; FEATURES_OK refused). */
 #include <errno.h>
@@ -275,6 +277,372 @@ static void test_bad_id_and_reset(void)
 	free(mem);
 }
 
+/* A device that went away holding chains (a vhost-user back-end killed):
+ * the ones it never returned are completed in its place, once, in the order
+ * published, and counted; the new device starts after them.  Chains the old
+ * device did return are taken as usual, and the index wraps. */
+static void test_complete_pending(void)
+{
+	struct virtq *vq = make(8);
+	uint32_t len;
+	uint16_t base = 1;
+
+	CU_ASSERT_EQUAL(virtq_complete_pending(vq, &base), 0);
+	CU_ASSERT_EQUAL(base, 0);
+	/* Move the indexes near the 16-bit wrap. */
+	for (unsigned int i = 0; i < 65533; i++) {
+		add_one(vq, i, 1, false, &cookies[0]);
+		virtq_publish(vq);
+		dev_use(vq, dev_avail(vq, (uint16_t)i), 0);
+		virtq_used_take(vq, &len);
+	}
+	for (int i = 0; i < 6; i++)
+		add_one(vq, (uint64_t)i, 60, false, &cookies[i]);
+	add_one(vq, 99, 60, false, &cookies[6]); /* added, not yet published */
+	vq->avail_idx--;                           /* ... so not in avail->idx */
+	virtq_publish(vq);
+	vq->avail_idx++;
+	/* The old device returned two (the wrap lies between them and the rest). */
+	dev_use(vq, dev_avail(vq, 65533), 0);
+	dev_use(vq, dev_avail(vq, 65534), 0);
+	CU_ASSERT_EQUAL(virtq_complete_pending(vq, &base), 4);
+	CU_ASSERT_EQUAL(base, (uint16_t)(65533 + 6));
+	CU_ASSERT_EQUAL(le16toh(vq->used->idx), base);
+	CU_ASSERT_EQUAL(vq->lost, 4);
+	CU_ASSERT_EQUAL(virtq_used_count(vq), 6);
+	for (int i = 0; i < 6; i++)
+		CU_ASSERT_PTR_EQUAL(virtq_used_take(vq, &len), &cookies[i]);
+	CU_ASSERT_EQUAL(vq->num_free, 7); /* the unpublished one is still out */
+	/* Nothing more to complete: a second call changes nothing. */
+	CU_ASSERT_EQUAL(virtq_complete_pending(vq, &base), 0);
+	CU_ASSERT_EQUAL(vq->lost, 4);
+	CU_ASSERT_EQUAL(virtq_used_idx(vq), base);
+	destroy(vq);
+}
+
+/* --vdev virtio_user0,...: DPDK virtio_user's spellings; what udk does not
+ * implement is refused with a message naming what it takes, before any
+ * connection is tried. */
+static void test_user_args(void)
+{
+	static const struct {
+		const char *args, *msg;
+		int rc;
+	} bad[] = {
+		{"path=/nonexistent/s,queue_size=100", "queue_size=100: a split virtqueue has a "
+		 "power of two", -EINVAL},
+		{"path=/nonexistent/s,packed_vq=2", "packed_vq=2 is not a number in 0..1", -EINVAL},
+		{"path=/nonexistent/s,mrg_rxbuf=on", "mrg_rxbuf=on is not a number in 0..1",
+		 -EINVAL},
+		{"path=/nonexistent/s,in_order=1", "in_order=1: net_virtio does not negotiate "
+		 "VIRTIO_F_IN_ORDER", -ENOTSUP},
+		{"path=/nonexistent/s,queues=9", "queues=9: udk's virtio_user takes 1..8 queue "
+		 "pairs", -ENOTSUP},
+		{"path=/nonexistent/s,server=yes", "server=yes is not a number in 0..1", -EINVAL},
+		{"path=/nonexistent/s,vectorized=1", "unknown argument 'vectorized' (udk's "
+		 "virtio_user takes path=, server=, queues=, queue_size=, mac=, packed_vq=, "
+		 "mrg_rxbuf=, in_order=)", -EINVAL},
+		/* The values udk implements pass parsing and reach the connect. */
+		{"path=/nonexistent/s,server=0,packed_vq=0,mrg_rxbuf=0,in_order=0,queues=1",
+		 "no such socket; start the back-end first", -ENOENT},
+		{"path=/nonexistent/s,queue_size=100,packed_vq=1", "no such socket", -ENOENT},
+		{"path=/nonexistent/dir/s,server=1", "server=1: listen on /nonexistent/dir/s",
+		 -ENOENT},
+	};
+	struct virtio_dev *vd = NULL;
+
+	for (size_t i = 0; i < UDK_ARRAY_SIZE(bad); i++) {
+		udk_last_error_clear();
+		CU_ASSERT_EQUAL(virtio_user_open("virtio_user0", bad[i].args, &vd), bad[i].rc);
+		CU_ASSERT_LAST_ERROR_HAS(bad[i].msg);
+		CU_ASSERT_PTR_NULL(vd);
+	}
+}
+
+/* ---- packed virtqueues (§2.7), the test playing the device ---- */
+
+static struct virtq *make_packed(uint16_t size)
+{
+	struct virtq *vq = NULL;
+	void *mem = aligned_alloc(4096, UDK_ALIGN_UP(virtq_packed_mem_size(size), (size_t)4096));
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mem);
+	CU_ASSERT_EQUAL_FATAL(virtq_create_packed(1, size, mem, FAKE_IOVA, &vq), 0);
+	vq->notify = count_notify;
+	return vq;
+}
+
+/* The device's side, from §2.7.1 and §2.7.6-§2.7.8 only: its own wrap
+ * counters (1 at start), the next descriptor it reads and the next it
+ * writes as used. */
+struct pdev {
+	uint16_t pos, upos;
+	bool wrap, uwrap;
+};
+
+static void pdev_init(struct pdev *d)
+{
+	*d = (struct pdev){0, 0, true, true};
+}
+
+/* §2.7.1: available to the device when AVAIL equals its wrap counter and
+ * USED does not. */
+static bool pdev_avail(struct virtq *vq, uint16_t pos, bool wrap)
+{
+	uint16_t f = le16toh(__atomic_load_n(&vq->pdesc[pos].flags, __ATOMIC_ACQUIRE));
+
+	return !!(f & VIRTQ_DESC_F_AVAIL) == wrap && !!(f & VIRTQ_DESC_F_USED) != wrap;
+}
+
+static void pdev_step(struct virtq *vq, uint16_t *pos, bool *wrap)
+{
+	if (++*pos == vq->size) {
+		*pos = 0;
+		*wrap = !*wrap;
+	}
+}
+
+/* Read the next available chain: its buffer id (from its last descriptor,
+ * §2.7.6), its descriptor count, the first address; -1 if none. */
+static int pdev_take(struct virtq *vq, struct pdev *d, uint16_t *id, uint64_t *addr, bool *write)
+{
+	int n = 0;
+	uint16_t f;
+
+	if (!pdev_avail(vq, d->pos, d->wrap))
+		return -1;
+	*addr = le64toh(vq->pdesc[d->pos].addr);
+	*write = le16toh(vq->pdesc[d->pos].flags) & VIRTQ_DESC_F_WRITE;
+	do {
+		CU_ASSERT_TRUE(pdev_avail(vq, d->pos, d->wrap)); /* every one of the chain */
+		f = le16toh(vq->pdesc[d->pos].flags);
+		*id = le16toh(vq->pdesc[d->pos].id);
+		pdev_step(vq, &d->pos, &d->wrap);
+		n++;
+	} while (f & VIRTQ_DESC_F_NEXT);
+	return n;
+}
+
+/* §2.7.7: one used descriptor per chain, its id and the bytes written,
+ * AVAIL and USED both set to the device's wrap counter (flags last); then
+ * the device skips the chain's other descriptors. */
+static void pdev_use(struct virtq *vq, struct pdev *d, uint16_t id, uint32_t len, int ndesc)
+{
+	struct pvirtq_desc *e = &vq->pdesc[d->upos];
+
+	e->id = htole16(id);
+	e->len = htole32(len);
+	__atomic_store_n(&e->flags, htole16(d->uwrap ? VIRTQ_DESC_F_AVAIL | VIRTQ_DESC_F_USED : 0),
+			 __ATOMIC_RELEASE);
+	for (int i = 0; i < ndesc; i++)
+		pdev_step(vq, &d->upos, &d->uwrap);
+}
+
+static void test_packed_layout(void)
+{
+	struct virtq *vq = NULL;
+	char mem[64];
+
+	/* §2.7: 16-byte descriptors, then two 4-byte event structures; any size. */
+	CU_ASSERT_EQUAL(virtq_packed_mem_size(100), 1664 + 4);
+	udk_last_error_clear();
+	CU_ASSERT_EQUAL(virtq_create_packed(0, 0, mem, 0, &vq), -EINVAL);
+	CU_ASSERT_LAST_ERROR_HAS("a packed virtqueue has 1 to 32768");
+	CU_ASSERT_EQUAL(virtq_create_packed(0, 40000, mem, 0, &vq), -EINVAL);
+	CU_ASSERT_PTR_NULL(vq);
+	vq = make_packed(100);
+	CU_ASSERT_TRUE(vq->packed);
+	CU_ASSERT_EQUAL(vq->num_free, 100);
+	CU_ASSERT_EQUAL(vq->avail_iova, FAKE_IOVA + 1600);
+	CU_ASSERT_EQUAL(vq->used_iova, FAKE_IOVA + 1664);
+	/* §2.7.14: the driver polls, so its event structure says DISABLE. */
+	CU_ASSERT_EQUAL(le16toh(((struct pvirtq_event *)vq->driver_area)->flags),
+			VIRTQ_EVENT_F_DISABLE);
+	/* §2.7.1: both wrap counters start at 1; vhost-user's base says so. */
+	CU_ASSERT_EQUAL(virtq_base(vq), 1u << 15);
+	destroy(vq);
+}
+
+/* Single buffers used out of order: ids name them, the used descriptors
+ * come in the device's order, cookies and lengths follow the ids. */
+static void test_packed_buffers(void)
+{
+	struct virtq *vq = make_packed(8);
+	struct pdev d;
+	uint16_t ids[3];
+	uint64_t addr;
+	bool write;
+	uint32_t len;
+
+	pdev_init(&d);
+	for (int i = 0; i < 3; i++)
+		add_one(vq, 0x1000u * (i + 1), 100 + i, i == 1, &cookies[i]);
+	virtq_publish(vq);
+	CU_ASSERT_EQUAL(vq->num_free, 5);
+	for (int i = 0; i < 3; i++) {
+		CU_ASSERT_EQUAL(pdev_take(vq, &d, &ids[i], &addr, &write), 1);
+		CU_ASSERT_EQUAL(addr, 0x1000u * (i + 1));
+		CU_ASSERT_EQUAL(write, i == 1);
+		CU_ASSERT_EQUAL(le32toh(vq->pdesc[i].len), 100u + i);
+	}
+	CU_ASSERT_EQUAL(pdev_take(vq, &d, &ids[0], &addr, &write), -1); /* nothing more */
+	CU_ASSERT_NOT_EQUAL(ids[0], ids[1]);
+	CU_ASSERT_NOT_EQUAL(ids[1], ids[2]);
+	CU_ASSERT_EQUAL(virtq_used_count(vq), 0);
+	pdev_use(vq, &d, ids[2], 7, 1);
+	pdev_use(vq, &d, ids[0], 5, 1);
+	CU_ASSERT_EQUAL(virtq_used_count(vq), 2);
+	CU_ASSERT_PTR_EQUAL(virtq_used_take(vq, &len), &cookies[2]);
+	CU_ASSERT_EQUAL(len, 7);
+	CU_ASSERT_PTR_EQUAL(virtq_used_take(vq, &len), &cookies[0]);
+	CU_ASSERT_EQUAL(len, 5);
+	CU_ASSERT_EQUAL(virtq_used_count(vq), 0);
+	pdev_use(vq, &d, ids[1], 9, 1);
+	CU_ASSERT_PTR_EQUAL(virtq_used_take(vq, &len), &cookies[1]);
+	CU_ASSERT_EQUAL(vq->num_free, 8);
+	destroy(vq);
+}
+
+/* Chains of three around a ring of 8 for many laps: the wrap counters flip
+ * where the ring wraps, also inside a chain; the head is the last thing
+ * written, so the device never sees half a chain; every chain comes back. */
+static void test_packed_chains_wrap(void)
+{
+	struct virtq *vq = make_packed(8);
+	struct virtq_chain ch;
+	struct pdev d;
+	uint32_t len;
+	bool ok = true;
+
+	pdev_init(&d);
+	for (unsigned int c = 0; c < 1000 && ok; c++) {
+		uint16_t id, head = vq->avail_idx;
+		uint64_t addr;
+		bool write;
+
+		virtq_chain_start(vq, &ch, 3, &cookies[c % 8]);
+		for (int k = 0; k < 3; k++)
+			virtq_chain_add(vq, &ch, 0x100u * c + k, 60, false);
+		/* Written, not yet published: the device sees nothing. */
+		ok &= !pdev_avail(vq, head, d.wrap) && pdev_take(vq, &d, &id, &addr, &write) == -1;
+		virtq_chain_end(vq, &ch);
+		ok &= pdev_take(vq, &d, &id, &addr, &write) == 3 && addr == 0x100u * c;
+		pdev_use(vq, &d, id, 0, 3);
+		ok &= virtq_used_count(vq) == 1 && virtq_used_take(vq, &len) == &cookies[c % 8];
+		ok &= vq->num_free == 8;
+	}
+	CU_ASSERT_TRUE(ok);
+	/* 3000 descriptors = 375 laps: back at 0 with the counters flipped 375 times. */
+	CU_ASSERT_EQUAL(vq->avail_idx, 3000 % 8);
+	CU_ASSERT_EQUAL(vq->avail_wrap, (3000 / 8) % 2 == 0);
+	CU_ASSERT_EQUAL(vq->used_wrap, vq->avail_wrap);
+	destroy(vq);
+}
+
+/* §2.7.10: the device's event suppression decides; with EVENT_IDX a
+ * descriptor (and its wrap counter) names when. */
+static void test_packed_kick(void)
+{
+	struct virtq *vq = make_packed(8);
+	struct pdev d;
+	uint16_t id;
+	uint64_t addr;
+	bool write;
+	uint32_t len;
+
+	pdev_init(&d);
+	notifies = 0;
+	CU_ASSERT_FALSE(virtq_kick(vq)); /* nothing new */
+	add_one(vq, 1, 1, false, &cookies[0]);
+	CU_ASSERT_TRUE(virtq_kick(vq)); /* ENABLE (0) */
+	CU_ASSERT_FALSE(virtq_kick(vq));
+	vq->dev_event->flags = htole16(VIRTQ_EVENT_F_DISABLE);
+	add_one(vq, 2, 1, false, &cookies[1]);
+	CU_ASSERT_FALSE(virtq_kick(vq));
+	CU_ASSERT_EQUAL(notifies, 1);
+	/* DESC without EVENT_IDX negotiated counts as enabled. */
+	vq->dev_event->flags = htole16(VIRTQ_EVENT_F_DESC);
+	add_one(vq, 3, 1, false, &cookies[2]);
+	CU_ASSERT_TRUE(virtq_kick(vq));
+	vq->event_idx = true;
+	/* The device wants to hear when descriptor 5 of this lap is made
+	 * available: 3 and 4 do not cross it, 5 does. */
+	vq->dev_event->off_wrap = htole16(5 | 1u << 15);
+	add_one(vq, 4, 1, false, &cookies[3]);
+	add_one(vq, 5, 1, false, &cookies[4]);
+	CU_ASSERT_FALSE(virtq_kick(vq));
+	add_one(vq, 6, 1, false, &cookies[5]);
+	CU_ASSERT_TRUE(virtq_kick(vq));
+	CU_ASSERT_EQUAL(notifies, 3);
+	/* Across the wrap: the device names descriptor 1 of the next lap. */
+	for (int i = 0; i < 6; i++) {
+		CU_ASSERT_EQUAL(pdev_take(vq, &d, &id, &addr, &write), 1);
+		pdev_use(vq, &d, id, 0, 1);
+		virtq_used_take(vq, &len);
+	}
+	vq->dev_event->off_wrap = htole16(1 | 0u << 15);
+	add_one(vq, 7, 1, false, &cookies[6]); /* position 6 */
+	add_one(vq, 8, 1, false, &cookies[7]); /* position 7, then the wrap */
+	CU_ASSERT_FALSE(virtq_kick(vq));
+	add_one(vq, 9, 1, false, &cookies[8]); /* position 0 of the next lap */
+	CU_ASSERT_FALSE(virtq_kick(vq));
+	add_one(vq, 10, 1, false, &cookies[9]); /* position 1: crossed */
+	CU_ASSERT_TRUE(virtq_kick(vq));
+	CU_ASSERT_EQUAL(notifies, 4);
+	destroy(vq);
+}
+
+/* §2.6.10 for split rings with EVENT_IDX: avail_event, after the used ring,
+ * replaces the NO_NOTIFY flag. */
+static void test_split_event_idx(void)
+{
+	struct virtq *vq = make(8);
+	uint16_t *avail_event = (uint16_t *)&vq->used->ring[8];
+
+	vq->event_idx = true;
+	notifies = 0;
+	vq->used->flags = htole16(VIRTQ_USED_F_NO_NOTIFY); /* ignored now */
+	*avail_event = htole16(0);
+	add_one(vq, 1, 1, false, &cookies[0]);
+	virtq_publish(vq);
+	CU_ASSERT_TRUE(virtq_kick(vq)); /* index 0 -> 1 crosses event 0 */
+	*avail_event = htole16(3);
+	add_one(vq, 2, 1, false, &cookies[1]);
+	add_one(vq, 3, 1, false, &cookies[2]);
+	virtq_publish(vq);
+	CU_ASSERT_FALSE(virtq_kick(vq)); /* 1 -> 3 does not pass 3 */
+	add_one(vq, 4, 1, false, &cookies[3]);
+	virtq_publish(vq);
+	CU_ASSERT_TRUE(virtq_kick(vq)); /* 3 -> 4 does */
+	CU_ASSERT_EQUAL(notifies, 2);
+	destroy(vq);
+}
+
+/* A device naming an id never given: NULL, one descriptor skipped, nothing
+ * freed; a reset gives every cookie back and restarts both counters at 1. */
+static void test_packed_bad_id_and_reset(void)
+{
+	struct virtq *vq = make_packed(4);
+	struct pdev d;
+	uint32_t len;
+
+	pdev_init(&d);
+	add_one(vq, 1, 1, true, &cookies[0]);
+	add_one(vq, 2, 1, true, &cookies[1]);
+	pdev_use(vq, &d, 3, 0, 1); /* never given */
+	CU_ASSERT_EQUAL(virtq_used_count(vq), 1);
+	CU_ASSERT_PTR_NULL(virtq_used_take(vq, &len));
+	CU_ASSERT_EQUAL(vq->num_free, 2);
+	drained = 0;
+	virtq_reset(vq, count_cookie, NULL);
+	CU_ASSERT_EQUAL(drained, 2);
+	CU_ASSERT_EQUAL(vq->num_free, 4);
+	CU_ASSERT_TRUE(vq->avail_wrap && vq->used_wrap);
+	CU_ASSERT_EQUAL(vq->avail_idx, 0);
+	CU_ASSERT_EQUAL(le16toh(vq->pdesc[0].flags), 0);
+	destroy(vq);
+}
+
 /* ---- negotiation over a fake transport ---- */
 
 struct fake {
@@ -424,6 +792,14 @@ int main(void)
 		{"index wrap", test_wrap},
 		{"notify suppression", test_kick},
 		{"bad used id, reset", test_bad_id_and_reset},
+		{"a device gone with chains: completed and counted", test_complete_pending},
+		{"virtio_user arguments", test_user_args},
+		{"packed: layout", test_packed_layout},
+		{"packed: buffers used out of order", test_packed_buffers},
+		{"packed: chains across 375 wraps", test_packed_chains_wrap},
+		{"packed: event suppression and EVENT_IDX", test_packed_kick},
+		{"split: EVENT_IDX", test_split_event_idx},
+		{"packed: bad id, reset", test_packed_bad_id_and_reset},
 		{"feature negotiation", test_negotiate},
 		{"notify offset of a hostile device", test_notify_offset},
 	};
