@@ -38,7 +38,12 @@ struct fakedev {
 		uint16_t size, tail;
 		uint8_t phase;
 		bool live;
+		uint32_t cdw11;   /* of its Create I/O CQ */
 	} cq[FAKE_QUEUES];
+	/* MSI-X as the test routes it: a CQ created with IEN signals
+	 * vec_efd[IV] after each entry it posts (none when IV >= nvec). */
+	int vec_efd[FAKE_QUEUES];
+	int nvec;
 	/* Behaviour, set by the test (atomically while the thread runs). */
 	int abort_mode;
 	bool hold_io;
