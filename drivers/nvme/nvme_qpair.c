@@ -285,19 +285,49 @@ int udk_nvme_qpair_eventfd(const struct udk_nvme_qpair *qp)
 	return qp != NULL && qp->efd >= 0 ? qp->efd : -ENOTSUP;
 }
 
-int udk_nvme_qpair_arm(struct udk_nvme_qpair *qp)
+/* Clear efd's count (into qp's interrupts), then: is there work to poll?
+ * The read is a system call, so a full barrier: a CQE the device wrote
+ * before the message cleared here is seen by the check after it. */
+static int arm(struct udk_nvme_qpair *qp, int efd)
 {
 	uint64_t v;
 
-	if (qp == NULL || qp->efd < 0)
-		return -ENOTSUP;
-	/* The read is a system call, so a full barrier: a CQE the device wrote
-	 * before the message we clear here is seen by the check below. */
-	if (read(qp->efd, &v, sizeof(v)) == (ssize_t)sizeof(v))
+	if (read(efd, &v, sizeof(v)) == (ssize_t)sizeof(v))
 		udk_counter_add(&qp->stats.interrupts, v);
 	if (qp->sq_tail != qp->sq_db_tail || qp->failed)
 		return 1;
 	return (qp->cq[qp->cq_head].status & 1) == qp->phase;
+}
+
+int udk_nvme_qpair_arm(struct udk_nvme_qpair *qp)
+{
+	if (qp == NULL || qp->efd < 0)
+		return -ENOTSUP;
+	return arm(qp, qp->efd);
+}
+
+int udk_nvme_ctrlr_admin_eventfd(struct udk_nvme_ctrlr *c)
+{
+	int rc;
+
+	if (c == NULL)
+		return -EINVAL;
+	pthread_mutex_lock(&c->lock);
+	rc = msix_setup(c);
+	pthread_mutex_unlock(&c->lock);
+	return rc < 0 ? rc : c->msix_efds[0];
+}
+
+int udk_nvme_ctrlr_admin_arm(struct udk_nvme_ctrlr *c)
+{
+	int rc;
+
+	if (c == NULL || c->msix_nvec == 0)
+		return -ENOTSUP;
+	pthread_mutex_lock(&c->lock);
+	rc = c->nb_events > 0 || c->failed ? 1 : arm(&c->admin, c->msix_efds[0]);
+	pthread_mutex_unlock(&c->lock);
+	return rc;
 }
 
 uint64_t udk_nvme_qpair_interrupts(const struct udk_nvme_qpair *qp)

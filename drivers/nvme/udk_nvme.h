@@ -431,6 +431,18 @@ int udk_nvme_qpair_arm(struct udk_nvme_qpair *qp);
 /* Interrupts the qpair's eventfd counted so far (read at each arm). */
 uint64_t udk_nvme_qpair_interrupts(const struct udk_nvme_qpair *qp);
 
+/* The admin queue's interrupt (MSI-X vector 0; the admin CQ always has
+ * interrupts, §3.1.10), so that an Asynchronous Event wakes a sleeping
+ * lcore that runs udk_nvme_ctrlr_process_admin().  eventfd: enables MSI-X
+ * as an interrupt qpair does; the fd (owned by lib/pci), -ENOTSUP without
+ * MSI-X.  Control path.  arm: read the eventfd, then 1 when the admin queue
+ * holds a completion or events not yet handled, 0 when the next one will
+ * signal; takes the controller's lock (so it never misses a completion
+ * another thread's admin command reaped).  Also signalled by every admin
+ * command's completion: a wake-up may find nothing to do. */
+int udk_nvme_ctrlr_admin_eventfd(struct udk_nvme_ctrlr *ctrlr);
+int udk_nvme_ctrlr_admin_arm(struct udk_nvme_ctrlr *ctrlr);
+
 /* Interrupt Coalescing (Set Features 08h, §5.21.1.8), controller-wide for
  * the I/O CQs with interrupts: signal once aggregation_threshold + 1
  * completions are posted, or aggregation_time (in 100 µs) after the first;

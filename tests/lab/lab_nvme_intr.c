@@ -5,8 +5,10 @@
  * a verified stream at QD1, sleeping in epoll for every completion, and its
  * eventfd counts one interrupt per completion; an adaptive lcore with
  * nothing to do uses under 5% of a core over 3 s (a polling one: ~100%),
- * and answers work handed to it at once; then the three modes' IOPS and
- * CPU at QD1 and QD32 on one lcore, as BENCH lines (ratios, no pass/fail).
+ * and answers work handed to it at once; an Asynchronous Event wakes an
+ * lcore asleep on the admin queue's vector; then the three modes' IOPS and
+ * CPU at QD1 and QD32 on one lcore, as BENCH lines (ratios, no pass/fail),
+ * and udk-nvme-perf's --mode interrupt and adaptive.
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -205,6 +207,95 @@ static double idle_cpu(struct idle_job *j, bool wake)
 	return pct;
 }
 
+/* ---- an Asynchronous Event wakes a sleeping lcore ---- */
+
+#define FID_TEMP_THRESH 0x04
+
+struct aer_job {
+	struct udk_nvme_ctrlr *c;
+	struct udk_lcore_waitset *ws;
+	atomic_int events;
+	atomic_int quit;
+	double at;
+};
+
+static void aer_cb(void *arg, struct udk_nvme_ctrlr *c, const struct udk_nvme_aer *ev)
+{
+	struct aer_job *j = arg;
+
+	(void)c;
+	printf("lcore %u: %s\n", udk_lcore_id(), udk_nvme_aer_str(ev));
+	j->at = now_s();
+	atomic_fetch_add(&j->events, 1);
+}
+
+static int aer_main(void *arg)
+{
+	struct aer_job *j = arg;
+
+	while (!atomic_load(&j->quit)) {
+		int n = udk_nvme_ctrlr_process_admin(j->c);
+
+		udk_lcore_waitset_idle(j->ws, n > 0 ? (unsigned int)n : 0);
+	}
+	return 0;
+}
+
+static int arm_admin(void *c)
+{
+	return udk_nvme_ctrlr_admin_arm(c);
+}
+
+/* Lcore 1 sleeps on the admin queue's vector (10 s sleep limit); raising the
+ * temperature threshold under the SMART temperature (as lab_nvme_aer does)
+ * makes QEMU complete an AER, which must wake it well before the limit. */
+static void aer_wakes(struct udk_nvme_ctrlr *c)
+{
+	struct udk_nvme_smart_log *smart = udk_mem_default_zmalloc(sizeof(*smart), 4096,
+								  UDK_SOCKET_ANY);
+	struct udk_lcore_wait_opts wo;
+	struct udk_lcore_wait_stats st0, st;
+	struct aer_job j = {.c = c};
+	uint32_t thresh = 0, t;
+	double t0;
+
+	REQUIRE(smart != NULL);
+	REQUIRE(udk_nvme_ctrlr_get_log_page(c, UDK_NVME_LOG_SMART, 0xffffffffu, smart,
+					    sizeof(*smart)) == 0);
+	t = smart->temperature;
+	REQUIRE(udk_nvme_ctrlr_get_features(c, FID_TEMP_THRESH, 0, &thresh) == 0);
+	udk_lcore_wait_opts_init(&wo, sizeof(wo));
+	wo.spin_polls = 0;
+	wo.max_sleep_ms = 10000;
+	REQUIRE(udk_lcore_waitset_create(&wo, &j.ws) == 0);
+	REQUIRE(udk_lcore_waitset_add(j.ws, &(struct udk_lcore_wait_source){
+		.fd = udk_nvme_ctrlr_admin_eventfd(c), .arm = arm_admin, .arg = c}) == 0);
+	udk_nvme_ctrlr_register_aer_cb(c, aer_cb, &j);
+	REQUIRE(udk_lcore_launch(1, aer_main, &j) == 0);
+	usleep(300000); /* asleep by now */
+	udk_lcore_waitset_stats(j.ws, &st0);
+	t0 = now_s();
+	REQUIRE(udk_nvme_ctrlr_set_features(c, FID_TEMP_THRESH, t - 1, NULL) == 0);
+	for (int i = 0; i < 3000 && atomic_load(&j.events) == 0; i++)
+		usleep(1000);
+	udk_lcore_waitset_stats(j.ws, &st);
+	printf("AER: the sleeping lcore handled the event %.1f ms after the threshold was set "
+	       "(%llu sleeps before, %llu wake-ups, %llu sleep timeouts)\n", (j.at - t0) * 1e3,
+	       (unsigned long long)st0.sleeps, (unsigned long long)st.wakeups,
+	       (unsigned long long)st.timeouts);
+	CHECK(st0.sleeps >= 1);
+	CHECK_MSG(atomic_load(&j.events) == 1, "%d events handled by the sleeping lcore",
+		  atomic_load(&j.events));
+	CHECK(st.wakeups >= 1 && st.timeouts == 0);
+	CHECK(udk_nvme_ctrlr_set_features(c, FID_TEMP_THRESH, thresh & 0xffff, NULL) == 0);
+	atomic_store(&j.quit, 1);
+	udk_lcore_waitset_wake(j.ws);
+	udk_lcore_wait(1);
+	udk_nvme_ctrlr_register_aer_cb(c, NULL, NULL);
+	udk_lcore_waitset_destroy(j.ws);
+	udk_mem_default_free(smart);
+}
+
 /* ---- benchmarks ---- */
 
 static void *bench_bufs[64];
@@ -253,8 +344,9 @@ int main(void)
 	struct udk_nvme_qpair *qi = NULL, *qa = NULL, *qp = NULL;
 	struct udk_lcore_wait_stats st;
 	struct idle_job j = {0};
-	double pct_ad, pct_poll, cpu, iops[3][2];
-	static const char *const names[] = {"poll", "interrupt", "adaptive"};
+	double pct_ad, pct_poll, cpu, iops[5][2];
+	static const char *const names[] = {"poll", "interrupt", "adaptive", "adaptive", "adaptive"};
+	static const uint32_t spins[] = {0, 0, 512, 64, 16};
 	static const uint32_t qds[] = {1, 32};
 
 	setvbuf(stdout, NULL, _IONBF, 0);
@@ -281,6 +373,7 @@ int main(void)
 	CHECK(udk_nvme_qpair_eventfd(qp) == -ENOTSUP);
 
 	verified_stream(qi, ns, ni.block_size);
+	aer_wakes(c);
 
 	/* Idle: adaptive, then polling (a set that never sleeps), same lcore. */
 	j.qp = qa;
@@ -311,18 +404,19 @@ int main(void)
 	for (int q = 0; q < 32; q++)
 		REQUIRE((bench_bufs[q] = udk_mem_default_zmalloc(4096, 4096, UDK_SOCKET_ANY)) != NULL);
 	for (int k = 0; k < 2; k++)
-		for (int m = 0; m < 3; m++) {
+		for (int m = 0; m < 5; m++) {
 			struct udk_nvme_qpair *q = m == 0 ? qp : m == 1 ? qi : qa;
-			struct udk_lcore_waitset *ws = m == 0 ? NULL : waitset(q, m == 1 ? 0 : 512);
+			struct udk_lcore_waitset *ws = m == 0 ? NULL : waitset(q, spins[m]);
 
 			iops[m][k] = bench(q, ns, ni.block_size, ni.nsze, qds[k], ws, &cpu);
-			printf("BENCH randread 4KiB qd %u mode %-9s %8.0f IOPS, CPU %5.1f%%\n",
-			       qds[k], names[m], iops[m][k], cpu);
+			printf("BENCH randread 4KiB qd %u mode %-9s spin %3u %8.0f IOPS, CPU %5.1f%%\n",
+			       qds[k], names[m], spins[m], iops[m][k], cpu);
 			udk_lcore_waitset_destroy(ws);
 		}
 	for (int k = 0; k < 2; k++)
-		printf("BENCH qd %u ratio interrupt/poll %.2f adaptive/poll %.2f\n", qds[k],
-		       iops[1][k] / iops[0][k], iops[2][k] / iops[0][k]);
+		printf("BENCH qd %u ratio to poll: interrupt %.2f, adaptive spin 512 %.2f, 64 %.2f, "
+		       "16 %.2f\n", qds[k], iops[1][k] / iops[0][k], iops[2][k] / iops[0][k],
+		       iops[3][k] / iops[0][k], iops[4][k] / iops[0][k]);
 	for (int q = 0; q < 32; q++)
 		udk_mem_default_free(bench_bufs[q]);
 

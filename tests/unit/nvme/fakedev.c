@@ -34,7 +34,7 @@ static void post(struct fakedev *d, uint16_t sqid, uint16_t cid, uint16_t sc, ui
 		d->cq[q].tail = 0;
 		d->cq[q].phase ^= 1;
 	}
-	if (d->cq[q].cdw11 & 2) { /* IEN: the message after the entry */
+	if (q == 0 || (d->cq[q].cdw11 & 2)) { /* admin CQ or IEN: the message after the entry */
 		uint16_t iv = (uint16_t)(d->cq[q].cdw11 >> 16);
 		uint64_t one = 1;
 

@@ -41,7 +41,8 @@ struct fakedev {
 		uint32_t cdw11;   /* of its Create I/O CQ */
 	} cq[FAKE_QUEUES];
 	/* MSI-X as the test routes it: a CQ created with IEN signals
-	 * vec_efd[IV] after each entry it posts (none when IV >= nvec). */
+	 * vec_efd[IV] after each entry it posts (none when IV >= nvec); the
+	 * admin CQ always signals vector 0. */
 	int vec_efd[FAKE_QUEUES];
 	int nvec;
 	/* Behaviour, set by the test (atomically while the thread runs). */

@@ -27,14 +27,14 @@ struct rig {
 	int efd[NVEC];
 };
 
-static bool rig_up(struct rig *r, bool msix)
+static bool rig_up_aer(struct rig *r, bool msix, bool aer)
 {
 	struct udk_nvme_ctrlr_opts co;
 
 	memset(r, 0, sizeof(*r));
 	udk_nvme_ctrlr_opts_init(&co, sizeof(co));
 	co.admin_timeout_ms = 3000;
-	co.no_aer = true;
+	co.no_aer = !aer;
 	r->c = fakedev_ctrlr(&r->d, &co);
 	if (r->c == NULL)
 		return false;
@@ -51,6 +51,11 @@ static bool rig_up(struct rig *r, bool msix)
 	}
 	r->buf = udk_mem_default_zmalloc(4096, 4096, UDK_SOCKET_ANY);
 	return r->buf != NULL && udk_nvme_ctrlr_ns(r->c, 1, &r->ns) == 0;
+}
+
+static bool rig_up(struct rig *r, bool msix)
+{
+	return rig_up_aer(r, msix, false);
 }
 
 static void rig_down(struct rig *r)
@@ -171,6 +176,46 @@ static void test_qd1_stream_sleeps_and_counts(void)
 	rig_down(&r);
 }
 
+static void on_event(void *arg, struct udk_nvme_ctrlr *c, const struct udk_nvme_aer *ev)
+{
+	(void)c;
+	(void)ev;
+	(*(int *)arg)++;
+}
+
+/* An Asynchronous Event signals vector 0 and the admin arm sees it, both
+ * still in the CQ and already reaped by another thread's admin command. */
+static void test_admin_arm(void)
+{
+	struct rig r;
+	int events = 0;
+
+	CU_ASSERT_FATAL(rig_up_aer(&r, true, true));
+	for (int i = 0; i < 1000 && fakedev_get(&r.d->naer) < 1; i++)
+		usleep(1000);
+	CU_ASSERT_FATAL(fakedev_get(&r.d->naer) >= 1);
+	udk_nvme_ctrlr_register_aer_cb(r.c, on_event, &events);
+	CU_ASSERT(udk_nvme_ctrlr_admin_eventfd(r.c) == r.efd[0]);
+	CU_ASSERT(udk_nvme_ctrlr_admin_arm(r.c) == 0); /* bring-up's counts cleared */
+	__atomic_store_n(&r.d->post_event, 0x010102u, __ATOMIC_RELEASE); /* SMART, temperature */
+	CU_ASSERT_FATAL(readable(r.efd[0], 5000));
+	CU_ASSERT(udk_nvme_ctrlr_admin_arm(r.c) == 1); /* in the CQ */
+	/* An admin command of another thread reaps it (nb_events): still pending. */
+	CU_ASSERT(udk_nvme_ctrlr_set_features(r.c, 0x04, 300, NULL) == 0);
+	CU_ASSERT(udk_nvme_ctrlr_admin_arm(r.c) == 1);
+	CU_ASSERT(udk_nvme_ctrlr_process_admin(r.c) == 1);
+	CU_ASSERT(events == 1);
+	usleep(20000); /* the re-armed AER and the log page's completions */
+	udk_nvme_ctrlr_process_admin(r.c);
+	CU_ASSERT(udk_nvme_ctrlr_admin_arm(r.c) == 0);
+	rig_down(&r);
+
+	CU_ASSERT_FATAL(rig_up(&r, false));
+	CU_ASSERT(udk_nvme_ctrlr_admin_eventfd(r.c) == -ENOTSUP);
+	CU_ASSERT(udk_nvme_ctrlr_admin_arm(r.c) == -ENOTSUP);
+	rig_down(&r);
+}
+
 static void test_errors(void)
 {
 	struct udk_nvme_qpair *a = NULL, *b = NULL;
@@ -195,6 +240,7 @@ int main(void)
 		{"Create I/O CQ with IEN and IV = qid", test_create_ien_iv},
 		{"arm: queued and posted work, interrupts counted", test_arm_sees_queued_and_posted_work},
 		{"QD1 stream: a sleep and an interrupt per completion", test_qd1_stream_sleeps_and_counts},
+		{"admin queue: an event signals vector 0 and arms as pending", test_admin_arm},
 		{"no MSI-X, no vector, bad mode", test_errors},
 	};
 
