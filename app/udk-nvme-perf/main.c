@@ -383,6 +383,10 @@ static int targets_open(const struct opts *o, struct target *tg, size_t nt, stru
 		if (udk_nvme_ctrlr_attach(t->pdev, &co, &t->ctrlr) < 0)
 			return die("controller %zu: %s", i, udk_last_error());
 		udk_nvme_ctrlr_info(t->ctrlr, &t->info);
+		if (o->coalesce_thr >= 0 &&
+		    udk_nvme_ctrlr_set_coalescing(t->ctrlr, (uint8_t)o->coalesce_thr,
+						  (uint8_t)o->coalesce_time) < 0)
+			return die("--coalesce on %s: %s", t->info.bdf, udk_last_error());
 		if (o->qd > t->info.max_qsize - 1)
 			return die("--qd %u: %s has queues of at most %u entries, so at most %u "
 				   "commands in flight", o->qd, t->info.bdf, t->info.max_qsize,

@@ -47,6 +47,8 @@ void usage(FILE *f)
 		"                      (sleep until a completion's MSI-X interrupt) or adaptive\n"
 		"                      (poll, sleep after --spin empty polls); doc/interrupts.md\n"
 		"  --spin N            adaptive: empty polls before a sleep (default 512)\n"
+		"  --coalesce THR,TIME interrupt/adaptive: one interrupt per THR+1 completions\n"
+		"                      or TIME x 100 us after the first (NVMe Set Features 08h)\n"
 		"  --qpair-latency     have the driver keep each queue pair's latency\n"
 		"                      histogram for telemetry (udk-top; costs a clock read\n"
 		"                      per submit and per poll that completes)\n"
@@ -113,7 +115,8 @@ int parse(int argc, char **argv, struct opts *o)
 	uint64_t v;
 
 	*o = (struct opts){.qd = 1, .io_size = 4096, .pattern = P_RANDREAD, .mix = -1,
-			   .time = 5, .nsids = {1}, .nb_nsids = 1, .ns_arg = "1", .spin = 512};
+			   .time = 5, .nsids = {1}, .nb_nsids = 1, .ns_arg = "1", .spin = 512,
+			   .coalesce_thr = -1, .coalesce_time = -1};
 	bool spin_set = false;
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
@@ -150,6 +153,16 @@ int parse(int argc, char **argv, struct opts *o)
 		} else if (!strcmp(a, "--spin")) {
 			rc = number(a, val, 0, 1u << 30, &v), o->spin = (uint32_t)v;
 			spin_set = true;
+		} else if (!strcmp(a, "--coalesce")) {
+			unsigned int thr, tm;
+			char end;
+			if (val == NULL)
+				return die("--coalesce needs a value (see --help)") + 1;
+			if (sscanf(val, "%u,%u%c", &thr, &tm, &end) != 2 || thr > 255 || tm > 255 ||
+			    val[0] == '-' || strchr(val, '-') != NULL)
+				return die("--coalesce: '%s' is not THR,TIME (each 0..255)", val) + 1;
+			o->coalesce_thr = (int)thr;
+			o->coalesce_time = (int)tm;
 		} else if (!strcmp(a, "--mode")) {
 			size_t k;
 			if (val == NULL)
@@ -187,6 +200,8 @@ int parse(int argc, char **argv, struct opts *o)
 			   "in flight at a time), not %s", pattern_names[o->pattern]) + 1;
 	if (spin_set && o->mode != M_ADAPTIVE)
 		return die("--spin applies to --mode adaptive, not %s", mode_names[o->mode]) + 1;
+	if (o->coalesce_thr >= 0 && o->mode == M_POLL)
+		return die("--coalesce applies to --mode interrupt or adaptive, not poll") + 1;
 	if (o->mix < 0)
 		o->mix = o->pattern == P_READ || o->pattern == P_RANDREAD ? 100 :
 			 o->pattern == P_WRITE || o->pattern == P_RANDWRITE ? 0 : 50;

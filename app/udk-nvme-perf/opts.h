@@ -31,6 +31,7 @@ struct opts {
 	bool qpair_latency;
 	enum mode mode; /* --mode (default poll) */
 	uint32_t spin;  /* --spin: adaptive mode's empty polls before a sleep */
+	int coalesce_thr, coalesce_time; /* --coalesce THR,TIME; -1: not asked */
 };
 
 /* "udk-nvme-perf: " fmt on stderr; returns 1 (the runtime-error exit code). */

@@ -54,6 +54,12 @@ for args, text in [
         (['--spin', '10'], '--spin applies to --mode adaptive, not poll'),
         (['--mode', 'interrupt', '--spin', '10'], '--spin applies to --mode adaptive, not interrupt'),
         (['--mode', 'adaptive', '--spin', 'x'], "--spin: 'x' is not a number"),
+        (['--coalesce', '3,1'], '--coalesce applies to --mode interrupt or adaptive, not poll'),
+        (['--mode', 'adaptive', '--coalesce', '3'], "--coalesce: '3' is not THR,TIME"),
+        (['--mode', 'adaptive', '--coalesce', '256,1'], "--coalesce: '256,1' is not THR,TIME"),
+        (['--mode', 'adaptive', '--coalesce', '1,-1'], "--coalesce: '1,-1' is not THR,TIME"),
+        (['--mode', 'adaptive', '--coalesce', '1,2x'], "--coalesce: '1,2x' is not THR,TIME"),
+        (['--coalesce'], '--coalesce needs a value'),
 ]:
     rc, out, err = run(['-a', '0000:00:03.0', '--'] + args)
     check(rc == 2 and text in err and err.count('\n') == 1,

@@ -84,6 +84,8 @@ static void admin(struct fakedev *d, const struct nvme_sqe *s)
 		identify(s);
 		break;
 	case NVME_ADM_SET_FEATURES:
+		d->feat_cdw10 = s->cdw10;
+		d->feat_cdw11 = s->cdw11;
 		if ((s->cdw10 & 0xff) == NVME_FEAT_NUM_QUEUES)
 			dw0 = (FAKE_QUEUES - 2u) << 16 | (FAKE_QUEUES - 2u);
 		break;

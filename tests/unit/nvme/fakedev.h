@@ -45,6 +45,7 @@ struct fakedev {
 	 * admin CQ always signals vector 0. */
 	int vec_efd[FAKE_QUEUES];
 	int nvec;
+	uint32_t feat_cdw10, feat_cdw11; /* of the last Set Features */
 	/* Behaviour, set by the test (atomically while the thread runs). */
 	int abort_mode;
 	bool hold_io;

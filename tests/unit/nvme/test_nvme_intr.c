@@ -95,6 +95,11 @@ static void test_create_ien_iv(void)
 	CU_ASSERT_FATAL(qpair(&r, UDK_NVME_INTR_INTERRUPT, &qp) == 0);
 	CU_ASSERT(r.d->cq[1].cdw11 == (1u << 16 | 2u | 1u)); /* IV 1, IEN, PC */
 	CU_ASSERT(udk_nvme_qpair_eventfd(qp) == r.efd[1]);
+	/* A reset rebuilds the queue with the same vector. */
+	r.d->cq[1].cdw11 = 0;
+	CU_ASSERT(udk_nvme_ctrlr_reset(r.c) == 0);
+	CU_ASSERT(r.d->cq[1].cdw11 == (1u << 16 | 2u | 1u));
+	CU_ASSERT(udk_nvme_qpair_eventfd(qp) == r.efd[1]);
 	CU_ASSERT(udk_nvme_qpair_destroy(qp) == 0);
 	CU_ASSERT_FATAL(qpair(&r, UDK_NVME_INTR_POLL, &pq) == 0);
 	CU_ASSERT(r.d->cq[1].cdw11 == 1u); /* no interrupts */
@@ -216,6 +221,19 @@ static void test_admin_arm(void)
 	rig_down(&r);
 }
 
+/* Set Features 08h: THR in bits 7:0, TIME (100 µs) in 15:8 (§5.21.1.8). */
+static void test_coalescing(void)
+{
+	struct rig r;
+
+	CU_ASSERT_FATAL(rig_up(&r, true));
+	CU_ASSERT(udk_nvme_ctrlr_set_coalescing(r.c, 7, 2) == 0);
+	CU_ASSERT(r.d->feat_cdw10 == 0x08);
+	CU_ASSERT(r.d->feat_cdw11 == 0x0207);
+	CU_ASSERT(udk_nvme_ctrlr_set_coalescing(NULL, 0, 0) == -EINVAL);
+	rig_down(&r);
+}
+
 static void test_errors(void)
 {
 	struct udk_nvme_qpair *a = NULL, *b = NULL;
@@ -237,10 +255,11 @@ static void test_errors(void)
 int main(void)
 {
 	static const struct unit_test tests[] = {
-		{"Create I/O CQ with IEN and IV = qid", test_create_ien_iv},
+		{"Create I/O CQ with IEN and IV = qid, after a reset too", test_create_ien_iv},
 		{"arm: queued and posted work, interrupts counted", test_arm_sees_queued_and_posted_work},
 		{"QD1 stream: a sleep and an interrupt per completion", test_qd1_stream_sleeps_and_counts},
 		{"admin queue: an event signals vector 0 and arms as pending", test_admin_arm},
+		{"interrupt coalescing: Set Features 08h", test_coalescing},
 		{"no MSI-X, no vector, bad mode", test_errors},
 	};
 
