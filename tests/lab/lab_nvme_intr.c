@@ -3,7 +3,9 @@
  * lab_nvme_intr: NVMe interrupt qpairs and a sleeping lcore against QEMU's
  * NVMe through VFIO MSI-X.  A qpair in interrupt mode writes and reads back
  * a verified stream at QD1, sleeping in epoll for every completion, and its
- * eventfd counts one interrupt per completion; an adaptive lcore with
+ * eventfd counts one interrupt per completion, and 100,000 reads more
+ * sleep at every empty poll with no sleep reaching its limit (no lost
+ * wake-up) and no interrupt missing; an adaptive lcore with
  * nothing to do uses under 5% of a core over 3 s (a polling one: ~100%),
  * and answers work handed to it at once; an Asynchronous Event wakes an
  * lcore asleep on the admin queue's vector; then the three modes' IOPS and
@@ -141,6 +143,47 @@ static void verified_stream(struct udk_nvme_qpair *qp, struct udk_nvme_ns *ns, u
 	CHECK(st.sleeps > 0 && st.timeouts == 0);
 	udk_mem_default_free(wb);
 	udk_mem_default_free(rb);
+	udk_lcore_waitset_destroy(ws);
+}
+
+/* 100,000 QD1 reads in interrupt mode, the lcore sleeping at every empty
+ * poll: each completion lands somewhere around an arm (before it, between
+ * its read and its check, after it).  A lost wake-up would leave a sleep
+ * running to its 1 s limit; every completion must have its interrupt. */
+#define RACE_IOS 100000
+static void race_stream(struct udk_nvme_qpair *qp, struct udk_nvme_ns *ns, uint32_t bs,
+			uint64_t nblocks)
+{
+	struct udk_lcore_waitset *ws = waitset(qp, 0);
+	struct udk_lcore_wait_stats st;
+	uint8_t *buf = udk_mem_default_zmalloc(bs, 4096, UDK_SOCKET_ANY);
+	uint64_t irq0 = udk_nvme_qpair_interrupts(qp), irqs, seed = 1;
+	struct io s = {0};
+	double t0 = now_s(), dt;
+	int i;
+
+	REQUIRE(ws != NULL && buf != NULL);
+	for (i = 0; i < RACE_IOS && now_s() - t0 < 120; i++) {
+		seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+		if (udk_nvme_ns_read(qp, ns, buf, seed % nblocks, 1, io_cb, &s) < 0)
+			break;
+		wait_done(qp, ws, &s, i + 1);
+	}
+	dt = now_s() - t0;
+	udk_nvme_qpair_arm(qp);
+	irqs = udk_nvme_qpair_interrupts(qp) - irq0;
+	udk_lcore_waitset_stats(ws, &st);
+	printf("race stream: %d reads in %.1f s (%.0f IOPS), %llu interrupts, %llu sleeps, "
+	       "%llu aborted sleeps (work found at the arm), %llu sleep timeouts\n", s.done, dt,
+	       s.done / dt, (unsigned long long)irqs, (unsigned long long)st.sleeps,
+	       (unsigned long long)st.aborted, (unsigned long long)st.timeouts);
+	CHECK_MSG(s.done == RACE_IOS && s.failed == 0, "%d of %d reads done (%d failed)", s.done,
+		  RACE_IOS, s.failed);
+	CHECK_MSG(st.timeouts == 0, "%llu sleeps ran to their 1 s limit: a lost wake-up",
+		  (unsigned long long)st.timeouts);
+	CHECK_MSG(irqs == (uint64_t)s.done, "%llu interrupts for %d completions",
+		  (unsigned long long)irqs, s.done);
+	udk_mem_default_free(buf);
 	udk_lcore_waitset_destroy(ws);
 }
 
@@ -374,6 +417,7 @@ int main(void)
 	CHECK(udk_nvme_qpair_eventfd(qp) == -ENOTSUP);
 
 	verified_stream(qi, ns, ni.block_size);
+	race_stream(qi, ns, ni.block_size, ni.nsze);
 	aer_wakes(c);
 
 	/* Idle: adaptive, then polling (a set that never sleeps), same lcore. */
