@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "hist.h"
@@ -84,6 +85,7 @@ struct job {
 struct worker {
 	struct job **jobs;
 	unsigned int nb_jobs;
+	struct udk_lcore_waitset *ws; /* --mode interrupt/adaptive: sleeps when idle */
 };
 
 static _Atomic bool stop;
@@ -229,19 +231,54 @@ static void jobs_stop(struct worker *w)
 	}
 }
 
+/* One round over the worker's queue pairs; in an interrupt mode, the wait
+ * set sleeps after the empty rounds it was told to allow. */
+static void worker_round(struct worker *w)
+{
+	int n = 0;
+
+	for (unsigned int i = 0; i < w->nb_jobs; i++)
+		n += udk_nvme_qpair_poll(w->jobs[i]->qp, 0);
+	udk_lcore_poll(n > 0); /* telemetry's busy/idle poll counts */
+	if (w->ws != NULL)
+		udk_lcore_waitset_idle(w->ws, n > 0 ? (unsigned int)n : 0);
+}
+
 static int worker_main(void *arg)
 {
 	struct worker *w = arg;
 
 	jobs_start(w);
-	while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
-		int n = 0;
-
-		for (unsigned int i = 0; i < w->nb_jobs; i++)
-			n += udk_nvme_qpair_poll(w->jobs[i]->qp, 0);
-		udk_lcore_poll(n > 0); /* telemetry's busy/idle poll counts */
-	}
+	while (!atomic_load_explicit(&stop, memory_order_relaxed))
+		worker_round(w);
 	jobs_stop(w);
+	return 0;
+}
+
+static int arm_qpair(void *qp)
+{
+	return udk_nvme_qpair_arm(qp);
+}
+
+/* --mode interrupt/adaptive: a wait set over the worker's queue pairs. */
+static int worker_waitset(const struct opts *o, struct worker *w)
+{
+	struct udk_lcore_wait_opts wo;
+
+	if (o->mode == M_POLL)
+		return 0;
+	udk_lcore_wait_opts_init(&wo, sizeof(wo));
+	wo.spin_polls = o->mode == M_INTERRUPT ? 0 : o->spin;
+	if (udk_lcore_waitset_create(&wo, &w->ws) < 0)
+		return die("--mode %s: %s", mode_names[o->mode], udk_last_error());
+	for (unsigned int i = 0; i < w->nb_jobs; i++) {
+		struct udk_lcore_wait_source src = {
+			.fd = udk_nvme_qpair_eventfd(w->jobs[i]->qp), .arm = arm_qpair,
+			.arg = w->jobs[i]->qp};
+
+		if (udk_lcore_waitset_add(w->ws, &src) < 0)
+			return die("--mode %s: %s", mode_names[o->mode], udk_last_error());
+	}
 	return 0;
 }
 
@@ -347,6 +384,10 @@ static int targets_open(const struct opts *o, struct target *tg, size_t nt, stru
 		if (udk_nvme_ctrlr_attach(t->pdev, &co, &t->ctrlr) < 0)
 			return die("controller %zu: %s", i, udk_last_error());
 		udk_nvme_ctrlr_info(t->ctrlr, &t->info);
+		if (o->coalesce_thr >= 0 &&
+		    udk_nvme_ctrlr_set_coalescing(t->ctrlr, (uint8_t)o->coalesce_thr,
+						  (uint8_t)o->coalesce_time) < 0)
+			return die("--coalesce on %s: %s", t->info.bdf, udk_last_error());
 		if (o->qd > t->info.max_qsize - 1)
 			return die("--qd %u: %s has queues of at most %u entries, so at most %u "
 				   "commands in flight", o->qd, t->info.bdf, t->info.max_qsize,
@@ -413,6 +454,7 @@ static int job_open(const struct opts *o, struct job *j, unsigned int idx)
 	if (qo.qsize > t->info.max_qsize)
 		qo.qsize = (uint16_t)t->info.max_qsize;
 	qo.latency_hist = o->qpair_latency;
+	qo.intr = (uint8_t)o->mode;
 	if (udk_nvme_qpair_create(t->ctrlr, &qo, &j->qp) < 0)
 		return die("queue pair for lcore %u on %s: %s", j->lcore, t->info.bdf,
 			   udk_last_error());
@@ -497,8 +539,47 @@ static void ns_result(const struct nsref *nr, struct job *jobs, unsigned int nj,
 	}
 }
 
+static double cpu_secs(const struct rusage *a, const struct rusage *b)
+{
+	return (double)(b->ru_utime.tv_sec - a->ru_utime.tv_sec) +
+	       (double)(b->ru_stime.tv_sec - a->ru_stime.tv_sec) +
+	       (double)(b->ru_utime.tv_usec - a->ru_utime.tv_usec) / 1e6 +
+	       (double)(b->ru_stime.tv_usec - a->ru_stime.tv_usec) / 1e6;
+}
+
+/* The mode's line: what the process cost in CPU, and how often it slept. */
+static void report_mode(const struct opts *o, struct job *jobs, unsigned int nj,
+			const struct worker *wk, unsigned int nw, double cpu)
+{
+	struct udk_lcore_wait_stats st, sum = {0};
+	uint64_t irqs = 0;
+
+	for (unsigned int i = 0; i < nw; i++)
+		if (wk[i].ws != NULL) {
+			udk_lcore_waitset_stats(wk[i].ws, &st);
+			sum.sleeps += st.sleeps;
+			sum.wakeups += st.wakeups;
+			sum.aborted += st.aborted;
+			sum.sleep_ns += st.sleep_ns;
+		}
+	for (unsigned int i = 0; i < nj; i++)
+		irqs += udk_nvme_qpair_interrupts(jobs[i].qp);
+	if (o->json)
+		printf(",\"mode\":\"%s\",\"cpu_pct\":%.1f,\"sleeps\":%llu,\"wakeups\":%llu,"
+		       "\"aborted_sleeps\":%llu,\"sleep_s\":%.3f,\"interrupts\":%llu",
+		       mode_names[o->mode], 100 * cpu, (unsigned long long)sum.sleeps,
+		       (unsigned long long)sum.wakeups, (unsigned long long)sum.aborted,
+		       (double)sum.sleep_ns / 1e9, (unsigned long long)irqs);
+	else
+		printf("mode %s: CPU %.1f%% of a core, %llu sleeps (%.2f s), %llu wake-ups, "
+		       "%llu interrupts\n", mode_names[o->mode], 100 * cpu,
+		       (unsigned long long)sum.sleeps, (double)sum.sleep_ns / 1e9,
+		       (unsigned long long)sum.wakeups, (unsigned long long)irqs);
+}
+
 static void report(const struct opts *o, struct job *jobs, unsigned int nj, struct nsref *nr,
-		   unsigned int nn, double secs)
+		   unsigned int nn, double secs, const struct worker *wk, unsigned int nw,
+		   double cpu)
 {
 	static struct hist total, nh;
 	struct result tr = {.secs = secs, .h = &total}, r;
@@ -555,9 +636,12 @@ static void report(const struct opts *o, struct job *jobs, unsigned int nj, stru
 	if (o->json) {
 		printf("],\"total\":{");
 		result_json(&tr, o->io_size);
-		printf("}}\n");
+		printf("}");
+		report_mode(o, jobs, nj, wk, nw, cpu);
+		printf("}\n");
 	} else {
 		result_text("total", &tr, o->io_size);
+		report_mode(o, jobs, nj, wk, nw, cpu);
 		if (o->mix > 0 && o->mix < 100)
 			printf("reads %llu, writes %llu (%.1f%% reads)\n",
 			       (unsigned long long)tr.reads, (unsigned long long)tr.writes,
@@ -610,6 +694,7 @@ int main(int argc, char **argv)
 	unsigned int nw, nt = 0, nn = 0, nj = 0, i;
 	uint64_t last = 0;
 	double t0, tl, secs;
+	struct rusage ru0, ru1;
 	int n, rc;
 
 	if (tool_help_version(argc, argv, 0, PROG " (udk) " UDK_VERSION_STRING, usage))
@@ -672,12 +757,19 @@ int main(int argc, char **argv)
 			goto out_jobs;
 	}
 
+	for (i = 0; i < nw; i++) {
+		rc = worker_waitset(&o, &wk[i]);
+		if (rc)
+			goto out_jobs;
+	}
+
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	fprintf(stderr, PROG ": %s, %llu bytes, QD %u, %u controller%s, %u namespace%s, %u queue "
 		"pair%s on %u lcore%s, %.1f s\n", pattern_names[o.pattern],
 		(unsigned long long)o.io_size, o.qd, nt, nt == 1 ? "" : "s", nn, nn == 1 ? "" : "s",
 		nj, nj == 1 ? "" : "s", nw, nw == 1 ? "" : "s", o.time);
+	getrusage(RUSAGE_SELF, &ru0);
 	t0 = tl = now();
 	if (udk_lcore_count() > 1) {
 		for (i = 0; i < nw; i++)
@@ -692,13 +784,8 @@ int main(int argc, char **argv)
 		/* One lcore: submit, and look at the clock every few rounds. */
 		jobs_start(&wk[0]);
 		while (!atomic_load(&stop)) {
-			for (int k = 0; k < 64; k++) {
-				int n = 0;
-
-				for (i = 0; i < wk[0].nb_jobs; i++)
-					n += udk_nvme_qpair_poll(wk[0].jobs[i]->qp, 0);
-				udk_lcore_poll(n > 0);
-			}
+			for (int k = 0; k < 64; k++)
+				worker_round(&wk[0]);
 			tick(&o, tg, nt, jobs, nj, &last, t0, &tl);
 		}
 		jobs_stop(&wk[0]);
@@ -710,7 +797,8 @@ int main(int argc, char **argv)
 	for (i = 0; o.verify && i < nj; i++)
 		if (!atomic_load(&jobs[i].tg->removed))
 			verify_job(&jobs[i]);
-	report(&o, jobs, nj, nr, nn, secs);
+	getrusage(RUSAGE_SELF, &ru1);
+	report(&o, jobs, nj, nr, nn, secs, wk, nw, cpu_secs(&ru0, &ru1) / (now() - t0));
 	rc = 0;
 	for (i = 0; i < nj; i++)
 		if (jobs[i].verify_bad)
@@ -731,8 +819,10 @@ int main(int argc, char **argv)
 out_jobs:
 	for (i = 0; i < nj; i++)
 		job_close(&jobs[i], o.qd);
-	for (i = 0; i < nw; i++)
+	for (i = 0; i < nw; i++) {
+		udk_lcore_waitset_destroy(wk[i].ws);
 		free(wk[i].jobs);
+	}
 	free(jobs);
 out_targets:
 	for (i = 0; i < nt; i++)

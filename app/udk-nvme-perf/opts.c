@@ -9,6 +9,7 @@
 #include "udk_eal.h"
 #include "udk_util.h"
 
+const char *const mode_names[] = {"poll", "interrupt", "adaptive"};
 const char *const pattern_names[] = {"read", "write", "randread", "randwrite", "rw", "randrw"};
 
 int die(const char *fmt, ...)
@@ -42,6 +43,12 @@ void usage(FILE *f)
 		"  --json              print the results as JSON\n"
 		"  --verify            with --pattern write: stamp every block, then read back\n"
 		"                      each acknowledged write of the controllers that remain\n"
+		"  --mode M            poll (default: spin on the completion queues), interrupt\n"
+		"                      (sleep until a completion's MSI-X interrupt) or adaptive\n"
+		"                      (poll, sleep after --spin empty polls); doc/interrupts.md\n"
+		"  --spin N            adaptive: empty polls before a sleep (default 512)\n"
+		"  --coalesce THR,TIME interrupt/adaptive: one interrupt per THR+1 completions\n"
+		"                      or TIME x 100 us after the first (NVMe Set Features 08h)\n"
 		"  --qpair-latency     have the driver keep each queue pair's latency\n"
 		"                      histogram for telemetry (udk-top; costs a clock read\n"
 		"                      per submit and per poll that completes)\n"
@@ -108,7 +115,9 @@ int parse(int argc, char **argv, struct opts *o)
 	uint64_t v;
 
 	*o = (struct opts){.qd = 1, .io_size = 4096, .pattern = P_RANDREAD, .mix = -1,
-			   .time = 5, .nsids = {1}, .nb_nsids = 1, .ns_arg = "1"};
+			   .time = 5, .nsids = {1}, .nb_nsids = 1, .ns_arg = "1", .spin = 512,
+			   .coalesce_thr = -1, .coalesce_time = -1};
+	bool spin_set = false;
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
 		int rc = 0;
@@ -141,6 +150,30 @@ int parse(int argc, char **argv, struct opts *o)
 			if (end == val || *end != '\0' || !(o->time > 0 && o->time <= 86400))
 				return die("--time: '%s' is not a number of seconds in (0, 86400]",
 					   val) + 1;
+		} else if (!strcmp(a, "--spin")) {
+			rc = number(a, val, 0, 1u << 30, &v), o->spin = (uint32_t)v;
+			spin_set = true;
+		} else if (!strcmp(a, "--coalesce")) {
+			unsigned int thr, tm;
+			char end;
+			if (val == NULL)
+				return die("--coalesce needs a value (see --help)") + 1;
+			if (sscanf(val, "%u,%u%c", &thr, &tm, &end) != 2 || thr > 255 || tm > 255 ||
+			    val[0] == '-' || strchr(val, '-') != NULL)
+				return die("--coalesce: '%s' is not THR,TIME (each 0..255)", val) + 1;
+			o->coalesce_thr = (int)thr;
+			o->coalesce_time = (int)tm;
+		} else if (!strcmp(a, "--mode")) {
+			size_t k;
+			if (val == NULL)
+				return die("--mode needs a value (see --help)") + 1;
+			for (k = 0; k < UDK_ARRAY_SIZE(mode_names); k++)
+				if (!strcmp(val, mode_names[k]))
+					break;
+			if (k == UDK_ARRAY_SIZE(mode_names))
+				return die("--mode: unknown mode '%s' (poll, interrupt, adaptive)",
+					   val) + 1;
+			o->mode = (enum mode)k;
 		} else if (!strcmp(a, "--pattern")) {
 			size_t k;
 			if (val == NULL)
@@ -165,6 +198,10 @@ int parse(int argc, char **argv, struct opts *o)
 	if (o->verify && o->pattern != P_WRITE)
 		return die("--verify needs --pattern write (sequential writes: one write per block "
 			   "in flight at a time), not %s", pattern_names[o->pattern]) + 1;
+	if (spin_set && o->mode != M_ADAPTIVE)
+		return die("--spin applies to --mode adaptive, not %s", mode_names[o->mode]) + 1;
+	if (o->coalesce_thr >= 0 && o->mode == M_POLL)
+		return die("--coalesce applies to --mode interrupt or adaptive, not poll") + 1;
 	if (o->mix < 0)
 		o->mix = o->pattern == P_READ || o->pattern == P_RANDREAD ? 100 :
 			 o->pattern == P_WRITE || o->pattern == P_RANDWRITE ? 0 : 50;

@@ -10,6 +10,9 @@
 #define PROG "udk-nvme-perf"
 #define MAX_NS 16 /* namespaces per controller */
 
+enum mode { M_POLL, M_INTERRUPT, M_ADAPTIVE }; /* the order of udk_nvme_intr_mode */
+extern const char *const mode_names[];
+
 enum pattern { P_READ, P_WRITE, P_RANDREAD, P_RANDWRITE, P_RW, P_RANDRW };
 extern const char *const pattern_names[];
 
@@ -26,6 +29,9 @@ struct opts {
 	bool json;
 	bool verify;    /* read back every acknowledged write after the run */
 	bool qpair_latency;
+	enum mode mode; /* --mode (default poll) */
+	uint32_t spin;  /* --spin: adaptive mode's empty polls before a sleep */
+	int coalesce_thr, coalesce_time; /* --coalesce THR,TIME; -1: not asked */
 };
 
 /* "udk-nvme-perf: " fmt on stderr; returns 1 (the runtime-error exit code). */

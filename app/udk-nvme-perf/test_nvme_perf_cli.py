@@ -26,7 +26,7 @@ def check(cond, what, detail=''):
 
 
 rc, out, err = run(['--', '--help'])
-check(rc == 0 and '--pattern' in out and '--allow' in out, '--help lists options and EAL options',
+check(rc == 0 and '--pattern' in out and '--mode M' in out and '--allow' in out, '--help lists options and EAL options',
       out + err)
 rc, out, err = run(['--version'])
 check(rc == 0 and out == 'udk-nvme-perf (udk) %s\n' % os.environ['UDK_VERSION'],
@@ -49,6 +49,17 @@ for args, text in [
         (['--ns', '1,2,1'], '--ns: namespace 1 is listed twice'),
         (['--ns', ','.join(str(n) for n in range(1, 18))], '--ns: more than 16 namespaces'),
         (['--ns'], '--ns needs a value'),
+        (['--mode', 'sleepy'], "--mode: unknown mode 'sleepy' (poll, interrupt, adaptive)"),
+        (['--mode'], '--mode needs a value'),
+        (['--spin', '10'], '--spin applies to --mode adaptive, not poll'),
+        (['--mode', 'interrupt', '--spin', '10'], '--spin applies to --mode adaptive, not interrupt'),
+        (['--mode', 'adaptive', '--spin', 'x'], "--spin: 'x' is not a number"),
+        (['--coalesce', '3,1'], '--coalesce applies to --mode interrupt or adaptive, not poll'),
+        (['--mode', 'adaptive', '--coalesce', '3'], "--coalesce: '3' is not THR,TIME"),
+        (['--mode', 'adaptive', '--coalesce', '256,1'], "--coalesce: '256,1' is not THR,TIME"),
+        (['--mode', 'adaptive', '--coalesce', '1,-1'], "--coalesce: '1,-1' is not THR,TIME"),
+        (['--mode', 'adaptive', '--coalesce', '1,2x'], "--coalesce: '1,2x' is not THR,TIME"),
+        (['--coalesce'], '--coalesce needs a value'),
 ]:
     rc, out, err = run(['-a', '0000:00:03.0', '--'] + args)
     check(rc == 2 and text in err and err.count('\n') == 1,

@@ -191,9 +191,12 @@ void top_draw(FILE *f, const struct proc *prev, const struct proc *cur, size_t n
 				continue;
 			r->pid = sane(pid);
 			r->key = sane(sort == SORT_TRAFFIC ? b + id : b + id > 0 ? b / (b + id) : 0);
-			snprintf(r->text, sizeof(r->text), "%8.0f %5.0f %4.0f %6.1f %12.0f %12.0f  %s",
-				 pid, top_num(e, "lcore"), top_num(e, "cpu"),
-				 b + id > 0 ? 100 * b / (b + id) : 0, b, id,
+			/* Lcores with a wait set: the share of time asleep, wake-ups/s. */
+			double sl = rate(e, pe, "sleep_ns", dt) / 1e7, wk = rate(e, pe, "wakeups", dt);
+
+			snprintf(r->text, sizeof(r->text), "%8.0f %5.0f %4.0f %6.1f %12.0f %12.0f "
+				 "%6.1f %8.0f  %s", pid, top_num(e, "lcore"), top_num(e, "cpu"),
+				 b + id > 0 ? 100 * b / (b + id) : 0, b, id, sl > 100 ? 100 : sl, wk,
 				 top_num(e, "running") ? "running" : "waiting");
 		}
 		for (size_t k = 0; k < top_len(pt); k++) {
@@ -260,7 +263,7 @@ void top_draw(FILE *f, const struct proc *prev, const struct proc *cur, size_t n
 	draw_table(f, x, "processes", "     PID PROG              UPTIME LCORES  BUSY%     RX pps     "
 		   "TX pps   DROP/s       IOPS    LAT us", &procs, &line, rows);
 	draw_table(f, x, "lcores (busy: polls that found work)", "     PID LCORE  CPU  BUSY%"
-		   "      BUSY/s       IDLE/s  STATE", &lcores, &line, rows);
+		   "      BUSY/s       IDLE/s SLEEP%  WAKE/s  STATE", &lcores, &line, rows);
 	draw_table(f, x, "ports", "     PID PORT NAME           DRIVER   LINK     RX pps   RX Mb/s"
 		   "     TX pps   TX Mb/s   DROP/s", &ports, &line, rows);
 	draw_table(f, x, "NVMe queue pairs (latency: --qpair-latency / opts.latency_hist)",

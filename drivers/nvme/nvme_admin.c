@@ -135,9 +135,11 @@ const char *udk_nvme_status_str(uint16_t status)
 		case 0x01: s = "Invalid Queue Identifier"; break;
 		case 0x02: s = "Invalid Queue Size"; break;
 		case 0x05: s = "Asynchronous Event Request Limit Exceeded"; break;
+		case 0x08: s = "Invalid Interrupt Vector"; break;
 		case 0x09: s = "Invalid Log Page"; break;
 		case 0x0a: s = "Invalid Format"; break;
 		case 0x0d: s = "Feature Identifier Not Saveable"; break;
+		case 0x0e: s = "Feature Not Changeable"; break;
 		}
 	} else if (sct == 2) {
 		switch (sc) {

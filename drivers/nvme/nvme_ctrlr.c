@@ -448,6 +448,7 @@ void udk_nvme_ctrlr_detach(struct udk_nvme_ctrlr *c)
 		udk_eal_map_mem_put(c->mem);
 	} /* else it may still write into them: memory and heap are left to it */
 	udk_pci_bus_master(c->pdev, false);
+	nvme_ctrlr_msix_release(c);
 out_free:
 	free(c->ns);
 	free(c->qid_used);

@@ -52,6 +52,7 @@ struct nvme_qpair_stats {
 	uint64_t errors;        /* completions with a device error status */
 	uint64_t timeouts;      /* commands completed with -ETIMEDOUT */
 	uint64_t cancelled;     /* commands completed with -ECANCELED */
+	uint64_t interrupts;    /* eventfd counts read at arm (interrupt modes) */
 	uint64_t lat_sum_ns, lat_max_ns; /* with a latency histogram */
 };
 
@@ -89,6 +90,8 @@ struct udk_nvme_qpair {
 	} __attribute__((aligned(64)));
 	struct {
 		uint16_t qid;
+		uint8_t intr;           /* enum udk_nvme_intr_mode */
+		int efd;                /* MSI-X vector qid's eventfd, -1 in POLL mode */
 		uint64_t sq_iova, cq_iova;
 		void *prp_pages;
 		struct udk_nvme_qpair *next; /* the controller's list */
@@ -133,6 +136,10 @@ struct udk_nvme_ctrlr {
 	uint32_t events[NVME_AER_MAX];
 	void *aer_log;          /* 4 KiB DMA page the event's log page is read into */
 	uint64_t nb_aer_events; /* handled since attach */
+	/* MSI-X (nvme_qpair.c): enabled at the first interrupt qpair; vector v
+	 * goes to msix_efds[v] (owned by pdev's lib/pci), v = the queue's qid. */
+	int *msix_efds;
+	unsigned int msix_nvec;
 };
 
 /* nvme_qpair.c: a qpair's life outside the hot path. */
@@ -148,6 +155,8 @@ int nvme_qpair_exec(struct udk_nvme_qpair *qp, struct nvme_sqe *sqe, void *buf, 
 /* Create I/O CQ + SQ for qp (§5.4, §5.5) / delete them (§5.6, §5.7); c->lock held. */
 int nvme_ctrlr_create_io_queues(struct udk_nvme_ctrlr *c, struct udk_nvme_qpair *qp);
 int nvme_ctrlr_delete_io_queues(struct udk_nvme_ctrlr *c, struct udk_nvme_qpair *qp);
+/* Turn off the MSI-X the interrupt qpairs enabled (detach). */
+void nvme_ctrlr_msix_release(struct udk_nvme_ctrlr *c);
 
 /* nvme_fastpath.c (and nvme_dptr.h): submission and completion. */
 /* Queue a prepared SQE (cid set here) with buf's data pointer (PRPs, or an

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "nvme_internal.h"
 #include "udk_mem.h"
@@ -186,9 +187,12 @@ int nvme_qpair_exec(struct udk_nvme_qpair *qp, struct nvme_sqe *sqe, void *buf, 
 
 int nvme_ctrlr_create_io_queues(struct udk_nvme_ctrlr *c, struct udk_nvme_qpair *qp)
 {
-	/* §5.4 Create I/O CQ: QSIZE 31:16, QID 15:0; PC = 1, no interrupts. */
+	/* §5.4 Create I/O CQ: QSIZE 31:16, QID 15:0; CDW11 IV 31:16, IEN bit 1,
+	 * PC bit 0.  An interrupt qpair's vector is its qid. */
+	uint32_t ien = qp->efd >= 0 ? (uint32_t)qp->qid << 16 | 2u : 0;
 	struct nvme_sqe cq = {.opc = NVME_ADM_CREATE_CQ, .prp1 = qp->cq_iova,
-			      .cdw10 = (uint32_t)(qp->qsize - 1) << 16 | qp->qid, .cdw11 = 1};
+			      .cdw10 = (uint32_t)(qp->qsize - 1) << 16 | qp->qid,
+			      .cdw11 = ien | 1u};
 	/* §5.5 Create I/O SQ: CQID 31:16, PC = 1. */
 	struct nvme_sqe sq = {.opc = NVME_ADM_CREATE_SQ, .prp1 = qp->sq_iova,
 			      .cdw10 = (uint32_t)(qp->qsize - 1) << 16 | qp->qid,
@@ -217,6 +221,126 @@ int nvme_ctrlr_delete_io_queues(struct udk_nvme_ctrlr *c, struct udk_nvme_qpair 
 	if (rc == 0)
 		rc = nvme_admin(c, &cq, NULL, 0, NULL, "Delete I/O Completion Queue");
 	return rc;
+}
+
+/* Route the MSI-X vectors at the first interrupt qpair: one per queue the
+ * controller granted plus the admin queue's (vector 0), within the table. */
+static int msix_setup(struct udk_nvme_ctrlr *c)
+{
+	unsigned int want = c->info.nb_io_queues + 1u;
+	int n, rc, *efds;
+
+	if (c->msix_nvec > 0)
+		return 0;
+	n = c->pdev != NULL ? udk_pci_msix_count(c->pdev) : -ENOTSUP;
+	if (n < 0) {
+		udk_log(UDK_LOG_ERR, NVME_LOG, "%s: interrupt qpairs need MSI-X (%s); create the "
+			"qpair with intr UDK_NVME_INTR_POLL", c->info.bdf, udk_strerror(n));
+		return n;
+	}
+	if ((unsigned int)n < want)
+		want = (unsigned int)n;
+	efds = calloc(want, sizeof(*efds));
+	if (efds == NULL)
+		return -ENOMEM;
+	rc = udk_pci_msix_enable(c->pdev, want, efds);
+	if (rc < 0) {
+		free(efds);
+		return rc;
+	}
+	c->msix_efds = efds;
+	c->msix_nvec = want;
+	return 0;
+}
+
+static int qpair_vector(struct udk_nvme_ctrlr *c, struct udk_nvme_qpair *qp)
+{
+	int rc = msix_setup(c);
+
+	if (rc < 0)
+		return rc;
+	if (qp->qid >= c->msix_nvec) {
+		udk_log(UDK_LOG_ERR, NVME_LOG, "%s: queue %u needs MSI-X vector %u, the table has "
+			"%u; use fewer interrupt qpairs or UDK_NVME_INTR_POLL for this one",
+			c->info.bdf, qp->qid, qp->qid, c->msix_nvec);
+		return -ENOTSUP;
+	}
+	qp->efd = c->msix_efds[qp->qid];
+	return 0;
+}
+
+void nvme_ctrlr_msix_release(struct udk_nvme_ctrlr *c)
+{
+	if (c->msix_nvec == 0)
+		return;
+	if (c->pdev != NULL)
+		udk_pci_msix_disable(c->pdev);
+	free(c->msix_efds);
+	c->msix_efds = NULL;
+	c->msix_nvec = 0;
+}
+
+int udk_nvme_qpair_eventfd(const struct udk_nvme_qpair *qp)
+{
+	return qp != NULL && qp->efd >= 0 ? qp->efd : -ENOTSUP;
+}
+
+/* Clear efd's count (into qp's interrupts), then: is there work to poll?
+ * The read is a system call, so a full barrier: a CQE the device wrote
+ * before the message cleared here is seen by the check after it. */
+static int arm(struct udk_nvme_qpair *qp, int efd)
+{
+	uint64_t v;
+
+	if (read(efd, &v, sizeof(v)) == (ssize_t)sizeof(v))
+		udk_counter_add(&qp->stats.interrupts, v);
+	if (qp->sq_tail != qp->sq_db_tail || qp->failed)
+		return 1;
+	return (qp->cq[qp->cq_head].status & 1) == qp->phase;
+}
+
+int udk_nvme_qpair_arm(struct udk_nvme_qpair *qp)
+{
+	if (qp == NULL || qp->efd < 0)
+		return -ENOTSUP;
+	return arm(qp, qp->efd);
+}
+
+int udk_nvme_ctrlr_admin_eventfd(struct udk_nvme_ctrlr *c)
+{
+	int rc;
+
+	if (c == NULL)
+		return -EINVAL;
+	pthread_mutex_lock(&c->lock);
+	rc = msix_setup(c);
+	pthread_mutex_unlock(&c->lock);
+	return rc < 0 ? rc : c->msix_efds[0];
+}
+
+int udk_nvme_ctrlr_admin_arm(struct udk_nvme_ctrlr *c)
+{
+	int rc;
+
+	if (c == NULL || c->msix_nvec == 0)
+		return -ENOTSUP;
+	pthread_mutex_lock(&c->lock);
+	rc = c->nb_events > 0 || c->failed ? 1 : arm(&c->admin, c->msix_efds[0]);
+	pthread_mutex_unlock(&c->lock);
+	return rc;
+}
+
+uint64_t udk_nvme_qpair_interrupts(const struct udk_nvme_qpair *qp)
+{
+	return qp == NULL ? 0 : udk_counter_read(&qp->stats.interrupts);
+}
+
+int udk_nvme_ctrlr_set_coalescing(struct udk_nvme_ctrlr *c, uint8_t thr, uint8_t time)
+{
+	if (c == NULL)
+		return -EINVAL;
+	return udk_nvme_ctrlr_set_features(c, NVME_FEAT_INT_COALESCING,
+					   (uint32_t)time << 8 | thr, NULL);
 }
 
 void udk_nvme_qpair_opts_init(struct udk_nvme_qpair_opts *opts, size_t size)
@@ -260,6 +384,11 @@ int udk_nvme_qpair_create(struct udk_nvme_ctrlr *c, const struct udk_nvme_qpair_
 			c->info.bdf, o.sgl);
 		return -EINVAL;
 	}
+	if (o.intr > UDK_NVME_INTR_ADAPTIVE) {
+		udk_log(UDK_LOG_ERR, NVME_LOG, "%s: qpair intr mode %u is not a "
+			"udk_nvme_intr_mode", c->info.bdf, o.intr);
+		return -EINVAL;
+	}
 	if (o.sgl == UDK_NVME_SGL_ALWAYS && !(c->info.sgls & 3)) {
 		udk_log(UDK_LOG_ERR, NVME_LOG, "%s: SGLs asked for, but the controller does not "
 			"support them for I/O (Identify SGLS 0x%x); use UDK_NVME_SGL_AUTO or "
@@ -286,6 +415,13 @@ int udk_nvme_qpair_create(struct udk_nvme_ctrlr *c, const struct udk_nvme_qpair_
 	}
 	rc = nvme_qpair_init(qp, c, qid, o.qsize, o.timeout_ms);
 	if (rc < 0) {
+		free(qp);
+		goto out;
+	}
+	qp->intr = o.intr;
+	qp->efd = -1;
+	if (o.intr != UDK_NVME_INTR_POLL && (rc = qpair_vector(c, qp)) < 0) {
+		nvme_qpair_fini(qp);
 		free(qp);
 		goto out;
 	}

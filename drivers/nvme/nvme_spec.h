@@ -85,6 +85,8 @@ _Static_assert(sizeof(struct nvme_cqe) == 16, "NVMe 1.4 §4.6: a CQE is 16 bytes
 #define NVME_FEAT_NUM_QUEUES 0x07
 /* §5.21.1.11: Asynchronous Event Configuration: SMART critical warnings 7:0,
  * notices from bit 8 (namespace attribute 8, firmware activation 9). */
+/* §5.21.1.8: Interrupt Coalescing, THR 7:0 (0's based), TIME 15:8 (100 µs). */
+#define NVME_FEAT_INT_COALESCING 0x08
 #define NVME_FEAT_AEC 0x0b
 
 /* §6, Figure 346: NVM command set opcodes. */

@@ -99,6 +99,9 @@ static void qpair(struct udk_json *j, const struct udk_nvme_qpair *qp)
 	udk_json_u64(j, "errors", udk_counter_read(&s->errors));
 	udk_json_u64(j, "timeouts", tmo);
 	udk_json_u64(j, "cancelled", can);
+	udk_json_str(j, "intr", qp->intr == UDK_NVME_INTR_INTERRUPT ? "interrupt" :
+			    qp->intr == UDK_NVME_INTR_ADAPTIVE ? "adaptive" : "poll");
+	udk_json_u64(j, "interrupts", udk_counter_read(&s->interrupts));
 	/* Read one after the other, not at one instant: never below zero.  A
 	 * poll publishes completed once, after its callbacks submitted again,
 	 * so this can read up to one poll's completions high. */

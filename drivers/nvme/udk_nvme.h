@@ -295,6 +295,17 @@ enum udk_nvme_sgl_mode {
 	UDK_NVME_SGL_ALWAYS,   /* SGLs for every transfer; -ENOTSUP at create without SGLS */
 };
 
+/* How a qpair's user learns of completions (doc/interrupts.md). */
+enum udk_nvme_intr_mode {
+	UDK_NVME_INTR_POLL = 0,  /* poll only: the CQ has no interrupt (IEN 0) */
+	/* The CQ is created with interrupts (IEN 1) on MSI-X vector qid, which
+	 * signals udk_nvme_qpair_eventfd().  The two modes differ only in how
+	 * the lcore waits (udk_lcore_wait_opts spin_polls 0, or N empty polls
+	 * first); the driver treats them alike. */
+	UDK_NVME_INTR_INTERRUPT,
+	UDK_NVME_INTR_ADAPTIVE,
+};
+
 struct udk_nvme_qpair_opts {
 	size_t opts_size;     /* set by udk_nvme_qpair_opts_init() */
 	uint16_t qsize;       /* entries, 2..CAP.MQES+1 (default 256); qsize-1 in flight */
@@ -306,6 +317,11 @@ struct udk_nvme_qpair_opts {
 	 * completes something.  Default off.  The counters of submitted,
 	 * completed, failed, timed-out and cancelled commands are always kept. */
 	bool latency_hist;
+	/* enum udk_nvme_intr_mode (default POLL).  Any other mode enables the
+	 * controller's MSI-X (one vector per I/O queue plus the admin queue's,
+	 * at most the table's size) at the first such qpair; create fails with
+	 * -ENOTSUP and a line when the device has no MSI-X or no vector qid. */
+	uint8_t intr;
 };
 void udk_nvme_qpair_opts_init(struct udk_nvme_qpair_opts *opts, size_t size);
 
@@ -390,6 +406,50 @@ int udk_nvme_qpair_poll(struct udk_nvme_qpair *qp, uint32_t max);
 
 /* Commands queued or in flight (timed-out ones excluded). */
 uint32_t udk_nvme_qpair_outstanding(const struct udk_nvme_qpair *qp);
+
+/* ---- Interrupts (doc/interrupts.md) ----
+ *
+ * A qpair created with opts.intr other than POLL has its CQ's MSI-X vector
+ * routed to an eventfd, signalled by the device for each completion it posts
+ * (or per aggregate, with udk_nvme_ctrlr_set_coalescing()).  The vector is
+ * never masked: NVMe has no per-CQ mask, and INTMS/INTMC (§3.1.3, 3.1.4)
+ * apply to pin-based and single-message MSI only, not to MSI-X.  While the
+ * lcore polls, the eventfd just counts.  "Arming" is therefore a software
+ * step: clear the count, then look at the CQ once more; that is what makes
+ * a sleep in epoll_wait() safe (udk_lcore_wait_source in udk_eal.h). */
+
+/* The qpair's eventfd (owned by lib/pci; do not close), or -ENOTSUP for a
+ * POLL qpair.  Any thread. */
+int udk_nvme_qpair_eventfd(const struct udk_nvme_qpair *qp);
+/* Arm qp before a sleep: read the eventfd (its count adds to the qpair's
+ * "interrupts" in telemetry), then return 1 if a completion is waiting, or
+ * commands are queued but not yet sent (poll first), 0 when the next
+ * completion will signal the eventfd, -ENOTSUP for a POLL qpair.  Nothing
+ * to undo after the sleep.  Lock-free; the qpair's thread.  Fits
+ * udk_lcore_wait_source's arm. */
+int udk_nvme_qpair_arm(struct udk_nvme_qpair *qp);
+/* Interrupts the qpair's eventfd counted so far (read at each arm). */
+uint64_t udk_nvme_qpair_interrupts(const struct udk_nvme_qpair *qp);
+
+/* The admin queue's interrupt (MSI-X vector 0; the admin CQ always has
+ * interrupts, §3.1.10), so that an Asynchronous Event wakes a sleeping
+ * lcore that runs udk_nvme_ctrlr_process_admin().  eventfd: enables MSI-X
+ * as an interrupt qpair does; the fd (owned by lib/pci), -ENOTSUP without
+ * MSI-X.  Control path.  arm: read the eventfd, then 1 when the admin queue
+ * holds a completion or events not yet handled, 0 when the next one will
+ * signal; takes the controller's lock (so it never misses a completion
+ * another thread's admin command reaped).  Also signalled by every admin
+ * command's completion: a wake-up may find nothing to do. */
+int udk_nvme_ctrlr_admin_eventfd(struct udk_nvme_ctrlr *ctrlr);
+int udk_nvme_ctrlr_admin_arm(struct udk_nvme_ctrlr *ctrlr);
+
+/* Interrupt Coalescing (Set Features 08h, §5.21.1.8), controller-wide for
+ * the I/O CQs with interrupts: signal once aggregation_threshold + 1
+ * completions are posted, or aggregation_time (in 100 µs) after the first;
+ * 0, 0 (the reset value) signals every completion.  0 or the command's
+ * error (logged).  Control path. */
+int udk_nvme_ctrlr_set_coalescing(struct udk_nvme_ctrlr *ctrlr, uint8_t aggregation_threshold,
+				  uint8_t aggregation_time);
 
 /* Blocking helper for tools and tests: udk_nvme_ns_io(), then poll until it
  * completes.  Returns the completion's rc (or the submit error); cpl (may be

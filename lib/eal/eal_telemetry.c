@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* eal_telemetry.c - the EAL's side of telemetry (doc/telemetry.md): start
  * the server from the options, and the commands the EAL can answer itself:
- * "info" (version, program, arguments), "lcores" (poll counts), "maps"
+ * "info" (version, program, arguments), "lcores" (poll counts, sleeps), "maps"
  * (memory segments, the default map's mappings and IOVA space) and
  * "devices" (the -a devices).
  */
@@ -63,6 +63,9 @@ static int lcores_cmd(struct udk_json *j, void *unused)
 		udk_json_bool(j, "running", li.running);
 		udk_json_u64(j, "busy_polls", li.busy_polls);
 		udk_json_u64(j, "idle_polls", li.idle_polls);
+		udk_json_u64(j, "sleeps", li.sleeps);
+		udk_json_u64(j, "wakeups", li.wakeups);
+		udk_json_u64(j, "sleep_ns", li.sleep_ns);
 		udk_json_obj_close(j);
 	}
 	udk_json_arr_close(j);

@@ -221,6 +221,9 @@ int udk_lcore_info(unsigned int id, struct udk_lcore_info *info)
 	info->cpu = lcores[id].cpu;
 	info->busy_polls = udk_counter_read(&lcore_stats[id].busy);
 	info->idle_polls = udk_counter_read(&lcore_stats[id].idle);
+	info->sleeps = udk_counter_read(&lcore_stats[id].sleeps);
+	info->wakeups = udk_counter_read(&lcore_stats[id].wakeups);
+	info->sleep_ns = udk_counter_read(&lcore_stats[id].sleep_ns);
 	if (id == 0) {
 		info->running = true; /* the main thread runs the application */
 	} else {

@@ -172,6 +172,10 @@ int udk_lcore_wait(unsigned int id);
 struct udk_lcore_stats {
 	alignas(64) uint64_t busy;
 	uint64_t idle;
+	/* Written by the lcore's wait set (udk_lcore_waitset_idle()). */
+	uint64_t sleeps;   /* times it went to sleep in epoll_wait */
+	uint64_t wakeups;  /* sleeps ended by an event (the rest: the sleep limit) */
+	uint64_t sleep_ns; /* time spent asleep */
 };
 extern UDK_THREAD_LOCAL struct udk_lcore_stats *udk_lcore_stats_self_;
 
@@ -186,10 +190,82 @@ struct udk_lcore_info {
 	unsigned int cpu;
 	bool running;            /* lcore 0 always; a worker while a launched function runs */
 	uint64_t busy_polls, idle_polls;
+	uint64_t sleeps, wakeups, sleep_ns; /* of its wait set, if it has one */
 };
 /* A snapshot of lcore id: 0, or -EINVAL if there is no such lcore.
  * Any thread; the counts are read without stopping the lcore. */
 int udk_lcore_info(unsigned int id, struct udk_lcore_info *info);
+
+/* ---- Sleeping when idle (doc/interrupts.md) ----
+ *
+ * A wait set lets a poll loop sleep when it has nothing to do and wake on
+ * the first event: a device's interrupt eventfd (an NVMe qpair's MSI-X
+ * vector, udk_nvme_qpair_eventfd()), or udk_lcore_waitset_wake() from
+ * another thread.  The loop polls as before and tells the set how much each
+ * round did; after spin_polls empty rounds in a row the set arms every
+ * source, sleeps in epoll_wait(), disarms them, and returns so the loop
+ * polls again.
+ *
+ * No lost wake-up: a source's arm() must (1) make its fd signal for any
+ * work that arrives from now on, then (2) check for work that arrived
+ * before, returning > 0 if there is some.  The set sleeps only when every
+ * arm() returned 0; work arriving after a check finds the fd already
+ * watched, and epoll_wait() returns at once. */
+struct udk_lcore_wait_source {
+	int fd;                   /* becomes readable when there is work */
+	int (*arm)(void *arg);    /* > 0: work pending (do not sleep), 0: armed, < 0: error */
+	void (*disarm)(void *arg); /* after the sleep (or an aborted one); may be NULL */
+	void *arg;
+};
+
+struct udk_lcore_wait_opts {
+	size_t opts_size;      /* set by udk_lcore_wait_opts_init() */
+	/* Empty rounds in a row before sleeping (default 512); 0 sleeps at the
+	 * first empty round (interrupt mode), UINT32_MAX never (poll mode). */
+	uint32_t spin_polls;
+	/* Longest sleep, ms (default 100): the loop then polls once, so command
+	 * timeouts and timers still run.  -1: no limit. */
+	int max_sleep_ms;
+};
+void udk_lcore_wait_opts_init(struct udk_lcore_wait_opts *opts, size_t size);
+
+/* What a wait set did; a small value type. */
+struct udk_lcore_wait_stats {
+	uint64_t rounds;        /* udk_lcore_waitset_idle() calls */
+	uint64_t empty_rounds;  /* of them, with no work */
+	uint64_t sleeps;        /* epoll_wait() entered */
+	uint64_t wakeups;       /* sleeps ended by an event */
+	uint64_t timeouts;      /* sleeps ended by max_sleep_ms */
+	uint64_t aborted;       /* sleeps not taken: an arm() found work */
+	uint64_t sleep_ns;
+};
+
+struct udk_lcore_waitset;
+
+/* A new set (an epoll fd and a wake-up eventfd).  0, -EINVAL on bad opts
+ * (with a line), or -errno of epoll_create1()/eventfd().  The caller owns
+ * it; one thread (its lcore) uses it, except udk_lcore_waitset_wake(). */
+int udk_lcore_waitset_create(const struct udk_lcore_wait_opts *opts,
+			     struct udk_lcore_waitset **out);
+/* Close the set's own fds (not the sources'). */
+void udk_lcore_waitset_destroy(struct udk_lcore_waitset *ws);
+/* Watch src (copied; fd must stay open while it is in the set).  0, -EEXIST,
+ * -EINVAL (fd < 0 or no arm), -errno of epoll_ctl().  The set's thread. */
+int udk_lcore_waitset_add(struct udk_lcore_waitset *ws, const struct udk_lcore_wait_source *src);
+/* Stop watching fd.  0 or -ENOENT. */
+int udk_lcore_waitset_remove(struct udk_lcore_waitset *ws, int fd);
+/* The poll loop's call after each round, with what the round did (packets,
+ * completions).  Returns 1 when it slept, 0 when it did not, or a negative
+ * error (an arm() error or epoll_wait()'s; the set stays usable).  It also
+ * counts sleeps, wake-ups and sleep time into the calling lcore's
+ * telemetry (udk_lcore_info()).  The set's thread only. */
+int udk_lcore_waitset_idle(struct udk_lcore_waitset *ws, unsigned int work);
+/* Wake the set's thread (or keep it from its next sleep): for work handed
+ * over from another thread, after that work is visible.  Any thread,
+ * async-signal-safe (one write(2) on an eventfd).  0 or -errno. */
+int udk_lcore_waitset_wake(struct udk_lcore_waitset *ws);
+void udk_lcore_waitset_stats(const struct udk_lcore_waitset *ws,
+			     struct udk_lcore_wait_stats *stats);
 
 #ifdef __cplusplus
 }

@@ -118,6 +118,9 @@ int udk_pci_bus_master(struct udk_pci_dev *pdev, bool enable);
  * gets them (owned by pdev).  -ENOTSUP without MSI-X, -E2BIG past the table. */
 int udk_pci_msix_enable(struct udk_pci_dev *pdev, unsigned int nvec, int *efds);
 int udk_pci_msix_disable(struct udk_pci_dev *pdev);
+/* The MSI-X table size VFIO reports (vectors udk_pci_msix_enable() may ask
+ * for): > 0, -ENOTSUP without MSI-X (with a line), or -errno of VFIO. */
+int udk_pci_msix_count(struct udk_pci_dev *pdev);
 
 /* Function-level reset through VFIO_DEVICE_RESET.  -ENOTSUP if the device
  * has none. */

@@ -381,19 +381,12 @@ static int msix_disable(struct udk_pci_dev *pdev)
 	return 0;
 }
 
-static int msix_enable(struct udk_pci_dev *pdev, unsigned int nvec, int *efds)
+/* The MSI-X table size through VFIO_DEVICE_GET_IRQ_INFO. */
+static int msix_count(struct udk_pci_dev *pdev, int fd)
 {
 	struct vfio_irq_info ii = {.argsz = sizeof(ii), .index = VFIO_PCI_MSIX_IRQ_INDEX};
-	unsigned int made = 0;
-	int fd, rc, *fds;
+	int rc;
 
-	if (nvec == 0) {
-		udk_log(UDK_LOG_ERR, "pci", "%s: MSI-X enable: asked for 0 vectors", pdev->bdf);
-		return -EINVAL;
-	}
-	rc = pci_fd(pdev, &fd);
-	if (rc < 0)
-		return rc;
 	if (ioctl(fd, VFIO_DEVICE_GET_IRQ_INFO, &ii) < 0) {
 		rc = -errno;
 		udk_log(UDK_LOG_ERR, "pci", "%s: VFIO_DEVICE_GET_IRQ_INFO (MSI-X): %s", pdev->bdf,
@@ -404,9 +397,27 @@ static int msix_enable(struct udk_pci_dev *pdev, unsigned int nvec, int *efds)
 		udk_log(UDK_LOG_ERR, "pci", "%s: the device has no MSI-X capability", pdev->bdf);
 		return -ENOTSUP;
 	}
-	if (nvec > ii.count) {
-		udk_log(UDK_LOG_ERR, "pci", "%s: MSI-X enable: %u vectors asked, the table has %u",
-			pdev->bdf, nvec, ii.count);
+	return (int)ii.count;
+}
+
+static int msix_enable(struct udk_pci_dev *pdev, unsigned int nvec, int *efds)
+{
+	unsigned int made = 0;
+	int fd, rc, *fds;
+
+	if (nvec == 0) {
+		udk_log(UDK_LOG_ERR, "pci", "%s: MSI-X enable: asked for 0 vectors", pdev->bdf);
+		return -EINVAL;
+	}
+	rc = pci_fd(pdev, &fd);
+	if (rc < 0)
+		return rc;
+	rc = msix_count(pdev, fd);
+	if (rc < 0)
+		return rc;
+	if (nvec > (unsigned int)rc) {
+		udk_log(UDK_LOG_ERR, "pci", "%s: MSI-X enable: %u vectors asked, the table has %d",
+			pdev->bdf, nvec, rc);
 		return -E2BIG;
 	}
 	/* A new vector count needs MSI-X off first (vfio-pci only grows a
@@ -503,6 +514,18 @@ int udk_pci_msix_enable(struct udk_pci_dev *pdev, unsigned int nvec, int *efds)
 int udk_pci_msix_disable(struct udk_pci_dev *pdev)
 {
 	LOCKED(msix_disable(pdev));
+}
+
+static int msix_count_locked(struct udk_pci_dev *pdev)
+{
+	int fd, rc = pci_fd(pdev, &fd);
+
+	return rc < 0 ? rc : msix_count(pdev, fd);
+}
+
+int udk_pci_msix_count(struct udk_pci_dev *pdev)
+{
+	LOCKED(msix_count_locked(pdev));
 }
 
 int udk_pci_reset(struct udk_pci_dev *pdev)

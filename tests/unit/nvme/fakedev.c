@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fakedev.h"
 #include "fakemem.h"
@@ -32,6 +33,14 @@ static void post(struct fakedev *d, uint16_t sqid, uint16_t cid, uint16_t sc, ui
 	if (++d->cq[q].tail == d->cq[q].size) {
 		d->cq[q].tail = 0;
 		d->cq[q].phase ^= 1;
+	}
+	if (q == 0 || (d->cq[q].cdw11 & 2)) { /* admin CQ or IEN: the message after the entry */
+		uint16_t iv = (uint16_t)(d->cq[q].cdw11 >> 16);
+		uint64_t one = 1;
+
+		if (iv < __atomic_load_n(&d->nvec, __ATOMIC_ACQUIRE) &&
+		    write(d->vec_efd[iv], &one, sizeof(one)) < 0)
+			abort();
 	}
 }
 
@@ -75,6 +84,8 @@ static void admin(struct fakedev *d, const struct nvme_sqe *s)
 		identify(s);
 		break;
 	case NVME_ADM_SET_FEATURES:
+		d->feat_cdw10 = s->cdw10;
+		d->feat_cdw11 = s->cdw11;
 		if ((s->cdw10 & 0xff) == NVME_FEAT_NUM_QUEUES)
 			dw0 = (FAKE_QUEUES - 2u) << 16 | (FAKE_QUEUES - 2u);
 		break;
@@ -84,6 +95,7 @@ static void admin(struct fakedev *d, const struct nvme_sqe *s)
 		d->cq[qid].tail = 0;
 		d->cq[qid].phase = 1;
 		d->cq[qid].live = true;
+		d->cq[qid].cdw11 = s->cdw11;
 		break;
 	case NVME_ADM_CREATE_SQ:
 		d->sq[qid].base = s->prp1;
@@ -245,6 +257,7 @@ void fakedev_free(struct udk_nvme_ctrlr *c, struct fakedev *d)
 		udk_nvme_qpair_destroy(c->qpairs);
 	__atomic_store_n(&d->stop, true, __ATOMIC_RELEASE);
 	pthread_join(d->thread, NULL);
+	nvme_ctrlr_msix_release(c);
 	nvme_qpair_fini(&c->admin);
 	udk_mem_default_free(c->idc);
 	udk_mem_default_free(c->scratch);

@@ -38,7 +38,14 @@ struct fakedev {
 		uint16_t size, tail;
 		uint8_t phase;
 		bool live;
+		uint32_t cdw11;   /* of its Create I/O CQ */
 	} cq[FAKE_QUEUES];
+	/* MSI-X as the test routes it: a CQ created with IEN signals
+	 * vec_efd[IV] after each entry it posts (none when IV >= nvec); the
+	 * admin CQ always signals vector 0. */
+	int vec_efd[FAKE_QUEUES];
+	int nvec;
+	uint32_t feat_cdw10, feat_cdw11; /* of the last Set Features */
 	/* Behaviour, set by the test (atomically while the thread runs). */
 	int abort_mode;
 	bool hold_io;

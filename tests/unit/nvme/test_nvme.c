@@ -368,6 +368,12 @@ static void test_status_str(void)
 {
 	CU_ASSERT_STRING_EQUAL(udk_nvme_status_str(0x0080), "LBA Out of Range (SCT 0, SC 0x80)");
 	CU_ASSERT_STRING_EQUAL(udk_nvme_status_str(0x0102), "Invalid Queue Size (SCT 1, SC 0x02)");
+	/* What QEMU answers to Set Features 08h (Interrupt Coalescing), and a
+	 * Create I/O CQ's bad IV. */
+	CU_ASSERT_STRING_EQUAL(udk_nvme_status_str(0x010e),
+			       "Feature Not Changeable (SCT 1, SC 0x0e)");
+	CU_ASSERT_STRING_EQUAL(udk_nvme_status_str(0x0108),
+			       "Invalid Interrupt Vector (SCT 1, SC 0x08)");
 	CU_ASSERT_STRING_EQUAL(udk_nvme_status_str(0x0281),
 			       "Unrecovered Read Error (SCT 2, SC 0x81)");
 	CU_ASSERT(strstr(udk_nvme_status_str(0x07ff), "unknown status") != NULL);
