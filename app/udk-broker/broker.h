@@ -26,6 +26,12 @@
 #define BROKER_WAITING_SLOTS 256 /* uids with a closing thread of their own */
 /* A connection that has not sent HELLO by then is dropped. */
 #define BROKER_HELLO_TIMEOUT_MS 5000
+/* Every segment is checked for punched holes at least this often (and after
+ * every request). */
+#define BROKER_HOLE_CHECK_MS 1000
+/* Users refused for the broker's lifetime after a hole (the most kept; past
+ * it the oldest is forgotten). */
+#define BROKER_MAX_BANNED 256
 
 /* ---- policy.c ---- */
 struct rule {
@@ -95,6 +101,10 @@ struct broker {
 	 * machine without VFIO. */
 	enum udk_dmamap_backend map_backend;
 	struct session *sessions;
+	/* Users evicted for punching a hole in their memory: refused at HELLO
+	 * from then on (a ring of the last BROKER_MAX_BANNED). */
+	uid_t banned[BROKER_MAX_BANNED];
+	size_t nb_banned;
 };
 
 struct session *session_find_uid(struct broker *b, uid_t uid);
@@ -120,6 +130,10 @@ void session_backend(const struct session *s, char *buf, size_t len);
 int session_add_seg(struct broker *b, struct session *s, uint64_t len, char *why, size_t wlen);
 /* The client left: quiesce and reset its devices; memory and mappings stay. */
 void session_park(struct session *s);
+/* The first segment of s with a hole punched in it (its index in seg, the
+ * offset in off), 1; 0 if none. */
+int session_hole(const struct session *s, unsigned int *seg, uint64_t *off);
+bool session_banned(const struct broker *b, uid_t uid);
 /* Give everything back: devices reset and closed, memory out of the IOMMU
  * and back to the hugepage pool (bseg_release), the map destroyed; s is
  * freed. */
@@ -132,6 +146,11 @@ void session_evict(struct broker *b, struct session *s, const char *why);
  * negative code with the reason in why. */
 int bseg_create(struct bseg *g, const char *huge_dir, uint64_t page_size, uint64_t len,
 	       uid_t uid, char *why, size_t wlen);
+/* 1 (and the offset of its first missing page in off, if not NULL) when a
+ * page of g is gone from the broker's mapping: someone holding the fd
+ * punched a hole (FALLOC_FL_PUNCH_HOLE).  0 when every page is there, a
+ * negative errno if it cannot be told. */
+int bseg_hole(const struct bseg *g, uint64_t *off);
 /* Give g's memory back to the pool (the caller has taken it out of the
  * IOMMU first), out of every mapping of it, without touching it: safe
  * whatever a client holding a copy of its fd did to it. */
@@ -189,6 +208,7 @@ struct server {
 	} waiting[BROKER_WAITING_SLOTS], waiting_shared;
 	uint64_t fds_kept;
 	bool fds_kept_logged;
+	uint64_t next_hole_check_us;
 };
 
 /* Set up sv for listening socket ls.  0 or a negative errno. */
@@ -205,6 +225,10 @@ void server_drop(struct server *sv, size_t i, const char *why);
 /* Drop connections without HELLO past the timeout; the ms until the next
  * deadline, or -1 for none. */
 int server_expire(struct server *sv);
+/* Evict every session with a hole punched in a segment (its client, if
+ * connected, is told why and dropped) and refuse its user from then on.
+ * The number evicted. */
+unsigned int server_check_holes(struct server *sv);
 /* One round: wait up to max_wait_ms (-1: until something happens or a
  * deadline), then serve what is ready and accept.  0 or a negative errno
  * from poll. */

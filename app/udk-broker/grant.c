@@ -156,6 +156,10 @@ static int hello(struct broker *b, struct conn *c, const struct udk_broker_hello
 			      "administrator adds a line 'user %u devices BDF,... mem SIZE'",
 			      (unsigned int)c->uid, (unsigned int)c->gid, b->policy.path,
 			      (unsigned int)c->uid);
+	if (session_banned(b, c->uid))
+		return refuse(c, -EPERM, "uid %u was evicted for punching a hole in its memory "
+			      "(a policy violation) and is refused until the broker restarts",
+			      (unsigned int)c->uid);
 	if (h->mem > r->mem)
 		return refuse(c, -UDK_EMEMLIMIT, "%llu MiB asked for, policy %s (rule %s) allows "
 			      "uid %u %llu MiB", (unsigned long long)(h->mem >> 20),

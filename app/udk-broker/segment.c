@@ -7,8 +7,10 @@
  * broker still maps the file.  The seals take away what would hurt the
  * broker or other users: shrinking (the broker's next touch of a truncated
  * page is a SIGBUS) and growing (hugepages past the policy's 'mem').  What
- * the seals leave open, punching a hole, only takes pages out of mappings;
- * so after the fd has left, the broker never reads or writes the memory. */
+ * the seals leave open, punching a hole, takes pages out of mappings: the
+ * broker's mapping loses them for good (nothing the client does puts them
+ * back), which is how bseg_hole() sees it; so after the fd has left, the
+ * broker never reads or writes the memory. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/memfd.h>
@@ -66,11 +68,50 @@ int bseg_create(struct bseg *g, const char *huge_dir, uint64_t page_size, uint64
 	memset(g->va, 0, len);
 	g->len = len;
 	g->page_size = page_size;
+	/* Every page is in the broker's mapping now, or a client would be
+	 * taken for one that punched a hole. */
+	rc = bseg_hole(g, NULL);
+	if (rc != 0) {
+		if (rc > 0)
+			rc = -EFAULT;
+		snprintf(why, wlen, "a new %llu MiB segment is not all in memory: %s",
+			 (unsigned long long)(len >> 20), strerror(-rc));
+		munmap(g->va, len);
+		goto err_close;
+	}
 	return 0;
 
 err_close:
 	close(g->fd);
 	return rc;
+}
+
+int bseg_hole(const struct bseg *g, uint64_t *off)
+{
+	/* mincore() on a hugetlb mapping reports each page table entry: the
+	 * broker's entries were all made at creation (MAP_POPULATE, then the
+	 * memset) and only a punched hole clears one.  A client that touches
+	 * the hole again gets a fresh page in its own mapping and in the
+	 * file, not in the broker's, so the file's size in blocks (st_blocks)
+	 * would be whole again and SEEK_HOLE never sees a hole on hugetlbfs;
+	 * this does. */
+	unsigned char vec[4096];
+	size_t small = (size_t)sysconf(_SC_PAGESIZE), chunk = sizeof(vec) * small;
+
+	for (size_t at = 0; at < g->len; at += chunk) {
+		size_t n = g->len - at < chunk ? g->len - at : chunk;
+
+		if (mincore((char *)g->va + at, n, vec) < 0)
+			return -errno;
+		for (size_t i = 0; i < (n + small - 1) / small; i++) {
+			if (!(vec[i] & 1)) {
+				if (off != NULL)
+					*off = at + i * small;
+				return 1;
+			}
+		}
+	}
+	return 0;
 }
 
 void bseg_release(struct bseg *g, uid_t uid)

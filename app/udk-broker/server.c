@@ -309,6 +309,51 @@ void server_serve(struct server *sv, size_t i)
 		server_drop(sv, i, "request refused");
 }
 
+/* A hole in a segment is the one thing the seals leave a client to do to
+ * it, and it is a policy violation: the client's mapping faults in fresh
+ * hugepages for the hole while the IOMMU keeps the old ones pinned, so the
+ * client would hold more than its 'mem' (twice it at most) until eviction.
+ * Evicting now gives both back; refusing the user from then on keeps it
+ * from doing it again with a new grant (the fd it kept of the evicted
+ * segment still lets it fault in up to that segment's size). */
+unsigned int server_check_holes(struct server *sv)
+{
+	struct broker *b = sv->b;
+	unsigned int n = 0;
+
+	for (struct session *s = b->sessions, *next; s != NULL; s = next) {
+		unsigned int seg;
+		uint64_t off;
+		char why[160];
+
+		next = s->next;
+		if (!session_hole(s, &seg, &off))
+			continue;
+		blog("uid %u: segment %u (IOVA 0x%llx, %llu MiB) has a hole punched at offset "
+		     "0x%llx: policy violation; evicting, and refusing uid %u until the broker "
+		     "restarts", (unsigned int)s->uid, seg, (unsigned long long)s->segs[seg].iova,
+		     (unsigned long long)(s->segs[seg].len >> 20), (unsigned long long)off,
+		     (unsigned int)s->uid);
+		snprintf(why, sizeof(why), "hole punched in segment %u", seg);
+		for (size_t i = sv->nb_conns; i-- > 0;) {
+			struct conn *c = &sv->conns[i];
+
+			if (c->s != s)
+				continue;
+			grant_refuse(c, -EPERM, true, "segment %u of uid %u has a hole punched in "
+				     "it (FALLOC_FL_PUNCH_HOLE), which the broker does not allow: "
+				     "evicted", seg, (unsigned int)s->uid);
+			server_drop(sv, i, why);
+		}
+		if (!session_banned(b, s->uid))
+			b->banned[b->nb_banned++ % BROKER_MAX_BANNED] = s->uid;
+		session_evict(b, s, why);
+		n++;
+	}
+	sv->next_hole_check_us = now_us() + BROKER_HOLE_CHECK_MS * 1000ull;
+	return n;
+}
+
 int server_expire(struct server *sv)
 {
 	uint64_t now = now_us(), next = UINT64_MAX;
@@ -329,6 +374,8 @@ int server_expire(struct server *sv)
 	}
 	if (sv->accept_paused_until > now && sv->accept_paused_until < next)
 		next = sv->accept_paused_until;
+	if (sv->b->sessions != NULL && sv->next_hole_check_us < next)
+		next = sv->next_hole_check_us > now ? sv->next_hole_check_us : now;
 	if (next == UINT64_MAX)
 		return -1;
 	return (int)((next - now + 999) / 1000);
@@ -338,7 +385,7 @@ int server_step(struct server *sv, int max_wait_ms)
 {
 	struct pollfd pf[BROKER_MAX_CLIENTS + 1];
 	int wait = server_expire(sv);
-	bool listening = now_us() >= sv->accept_paused_until;
+	bool listening = now_us() >= sv->accept_paused_until, served = false;
 
 	if (max_wait_ms >= 0 && (wait < 0 || wait > max_wait_ms))
 		wait = max_wait_ms;
@@ -349,12 +396,18 @@ int server_step(struct server *sv, int max_wait_ms)
 		return errno == EINTR ? 0 : -errno;
 	/* Backwards: server_drop() moves the last connection into the slot. */
 	for (size_t i = sv->nb_conns; i-- > 0;) {
-		if (pf[i + 1].revents & POLLIN)
+		if (pf[i + 1].revents & POLLIN) {
 			server_serve(sv, i);
-		else if (pf[i + 1].revents & (POLLHUP | POLLERR | POLLNVAL))
+			served = true;
+		} else if (pf[i + 1].revents & (POLLHUP | POLLERR | POLLNVAL)) {
 			server_drop(sv, i, "socket closed");
+		}
 	}
 	if (pf[0].revents & POLLIN)
 		accept_one(sv);
+	/* After every request, and once a tick: mincore() over each segment,
+	 * a few microseconds, never a wait. */
+	if (served || now_us() >= sv->next_hole_check_us)
+		server_check_holes(sv);
 	return 0;
 }

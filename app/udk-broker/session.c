@@ -183,6 +183,27 @@ int session_add_seg(struct broker *b, struct session *s, uint64_t want, char *wh
 	return 0;
 }
 
+int session_hole(const struct session *s, unsigned int *seg, uint64_t *off)
+{
+	for (unsigned int i = 0; i < s->nb_segs; i++) {
+		if (bseg_hole(&s->segs[i], off) != 0) { /* unknown counts as a hole */
+			*seg = i;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+bool session_banned(const struct broker *b, uid_t uid)
+{
+	size_t n = b->nb_banned < BROKER_MAX_BANNED ? b->nb_banned : BROKER_MAX_BANNED;
+
+	for (size_t i = 0; i < n; i++)
+		if (b->banned[i] == uid)
+			return true;
+	return false;
+}
+
 static void quiesce_dev(struct bdev *d, uid_t uid)
 {
 	struct vfio_irq_set off = {.argsz = sizeof(off),

@@ -14,13 +14,11 @@
 #include <stdio.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "broker.h"
-
-#define HUGETLBFS_MAGIC_ 0x958458f6
+#include "test_huge.h"
 
 static char huge_dir[256];
 static uint64_t page;
@@ -38,44 +36,7 @@ uint64_t now_us(void)
 
 static long free_pages(void)
 {
-	char path[128];
-	long n = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/sys/kernel/mm/hugepages/hugepages-%llukB/free_hugepages",
-		 (unsigned long long)(page >> 10));
-	f = fopen(path, "r");
-	if (f != NULL) {
-		if (fscanf(f, "%ld", &n) != 1)
-			n = -1;
-		fclose(f);
-	}
-	return n;
-}
-
-static bool find_huge_dir(void)
-{
-	const char *env = getenv("UDK_TEST_HUGE_DIR");
-	char dev[256], dir[256], type[64];
-	struct statfs sfs;
-	FILE *f;
-
-	if (env != NULL) {
-		snprintf(huge_dir, sizeof(huge_dir), "%s", env);
-	} else {
-		f = fopen("/proc/mounts", "r");
-		if (f == NULL)
-			return false;
-		while (fscanf(f, "%255s %255s %63s %*[^\n]", dev, dir, type) == 3)
-			if (strcmp(type, "hugetlbfs") == 0 && huge_dir[0] == '\0')
-				snprintf(huge_dir, sizeof(huge_dir), "%s", dir);
-		fclose(f);
-	}
-	if (huge_dir[0] == '\0' || statfs(huge_dir, &sfs) < 0 ||
-	    (unsigned long)sfs.f_type != HUGETLBFS_MAGIC_)
-		return false;
-	page = (uint64_t)sfs.f_bsize;
-	return true;
+	return test_huge_free(page);
 }
 
 /* bseg_release in a child: how it ended (0: exited normally). */
@@ -203,7 +164,7 @@ int main(void)
 		{"a surviving copy of the fd loses the pages", test_copy_loses_pages},
 	};
 
-	if (!find_huge_dir()) {
+	if (!test_huge_find(huge_dir, sizeof(huge_dir), &page)) {
 		printf("SKIP: no hugetlbfs mount (set UDK_TEST_HUGE_DIR)\n");
 		return 77;
 	}

@@ -17,7 +17,10 @@
  * closed; two users at once, each on a map of its own, uid 1000's
  * udk-nvme-perf writing the NVMe and verifying every write while uid 1003's
  * udk-fwd sends and verifies frames between the NICs, each map holding
- * exactly its own client's memory and devices (the clients' telemetry).
+ * exactly its own client's memory and devices (the clients' telemetry); a
+ * client that punches a hole in its memory holds a page more per page
+ * punched (the IOMMU keeps the old one pinned) until the broker's next look,
+ * which evicts it, gives every page back and refuses its user from then on.
  *
  * Two clients at once, each with its own device (uid 1000: UDK_LAB_NVME2,
  * uid 1002: UDK_LAB_NVME): a DMA the first aims at an IOVA of the second's
@@ -28,8 +31,8 @@
  * the IOAS and page table of its own context, which the broker logs.
  *
  * "lab_broker rogue SOCK BDF" is the client half of the isolation check,
- * run as uid 1000; "holder" and "reach" are the two clients of the
- * two-client check.
+ * run as uid 1000; "puncher" that of step 11; "holder" and "reach" are the
+ * two clients of the two-client check.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -755,6 +758,64 @@ static int stale(const char *sock, const char *bdf)
 	_exit(0); /* no cleanup: the socket closes with the process */
 }
 
+/* HugePages_Free of /proc/meminfo, or -1. */
+static long huge_free(void)
+{
+	char line[128];
+	long n = -1;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "HugePages_Free: %ld", &n) == 1)
+			break;
+	fclose(f);
+	return n;
+}
+
+/* The last segment of at least two pages. */
+static int last_seg(const struct udk_memseg *seg, void *arg)
+{
+	if (seg->len >= 2 * seg->page_size)
+		*(const struct udk_memseg **)arg = seg;
+	return 0;
+}
+
+/* Step 11's client (uid 1000): punches a hole in a granted segment and
+ * touches it again, three times on one page, then on a second page, reading
+ * HugePages_Free after each, all within microseconds (the broker looks once
+ * a second); then the same a few seconds on, after the broker's check. */
+static int puncher(const char *sock, const char *bdf)
+{
+	char *argv[] = {"puncher", "--broker", (char *)sock, "-m", "16", "-a", (char *)bdf, NULL};
+	const struct udk_memseg *seg = NULL;
+	long f[6];
+	size_t off;
+
+	setvbuf(stdout, NULL, _IONBF, 0);
+	LAB_CHECK(getuid() != 0);
+	LAB_CHECK(udk_eal_init(7, argv) == 7);
+	/* The heap takes the granted segments as it grows. */
+	LAB_CHECK(udk_mem_default_zmalloc(4u << 20, 4096, UDK_SOCKET_ANY) != NULL);
+	udk_mem_walk(udk_eal_mem(), last_seg, &seg);
+	LAB_CHECK(seg != NULL);
+	off = seg->len - seg->page_size; /* the last pages: no heap header there */
+	f[0] = huge_free();
+	for (int k = 1; k <= 4; k++) {
+		size_t at = k < 4 ? off : off - seg->page_size;
+
+		LAB_CHECK(fallocate(seg->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				    seg->fd_offset + (off_t)at, (off_t)seg->page_size) == 0);
+		((volatile uint8_t *)seg->va)[at] = 1;
+		f[k] = huge_free();
+	}
+	sleep(3);
+	f[5] = huge_free();
+	printf("PUNCH %ld %ld %ld %ld %ld %ld\n", f[0], f[1], f[2], f[3], f[4], f[5]);
+	_exit(0); /* evicted: nothing of its grant is left to clean up */
+}
+
 static void write_policy(const char *bdf)
 {
 	FILE *f = fopen("policy", "w");
@@ -821,6 +882,8 @@ int main(int argc, char **argv)
 		return rogue(argv[2], argv[3]);
 	if (argc == 4 && strcmp(argv[1], "stale") == 0)
 		return stale(argv[2], argv[3]);
+	if (argc == 4 && strcmp(argv[1], "puncher") == 0)
+		return puncher(argv[2], argv[3]);
 	if (argc == 4 && strcmp(argv[1], "holder") == 0)
 		return holder(argv[2], argv[3]);
 	if (argc == 6 && strcmp(argv[1], "reach") == 0)
@@ -960,6 +1023,31 @@ int main(int argc, char **argv)
 
 	/* 10. Two users, two maps, an NVMe and the NICs at once. */
 	two_maps(broker, bdf, lab_env_require("UDK_LAB_VIRTIO"), lab_env_require("UDK_LAB_E1000E"));
+
+	/* 11. A hole punched in a segment and touched again: under the IOMMU
+	 * the old page stays pinned while a fresh one fills the hole (one
+	 * page more per page punched, not per punch), until the broker's next
+	 * look (a second at most) evicts the client and refuses its user. */
+	{
+		long f0 = huge_free(), f[6] = {0};
+		const char *p;
+
+		CHECK(run(NULL, AS(1000) "%s puncher %s %s", self, SOCK, bdf) == 0);
+		p = strstr(out, "PUNCH ");
+		CHECK(p != NULL && sscanf(p, "PUNCH %ld %ld %ld %ld %ld %ld", &f[0], &f[1], &f[2],
+					  &f[3], &f[4], &f[5]) == 6);
+		printf("HugePages_Free: %ld before the client; in it %ld, after a hole punched "
+		       "and touched %ld, twice more on that page %ld %ld, on a second page %ld; "
+		       "3 s later %ld; after it exited %ld\n", f0, f[0], f[1], f[2], f[3], f[4],
+		       f[5], huge_free());
+		CHECK(f[1] == f[0] - 1 && f[2] == f[1] && f[3] == f[1] && f[4] == f[1] - 1);
+		CHECK(log_has("uid 1000: segment", "has a hole punched", 1000));
+		CHECK(log_has("uid 1000: evicted (hole punched", NULL, 1000));
+		CHECK(f[5] > f[0] && huge_free() >= f0);
+		CHECK(run(NULL, AS(1000) "udk-nvme --broker %s -a %s -m 16 identify", SOCK,
+			  bdf) != 0);
+		CHECK(strstr(err, "refused until the broker restarts") != NULL);
+	}
 
 	kill(broker, SIGTERM);
 	waitpid(broker, &st, 0);
