@@ -1,0 +1,177 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* vring.c - the device side of a split virtqueue (virtio 1.x §2.7): take
+ * the chains the driver made available, translating each descriptor through
+ * the guest memory table, and give them back on the used ring.  Everything in
+ * the ring is the guest's to write at any time: each descriptor is copied
+ * once before use, every index is checked, and a chain that points outside
+ * guest memory is returned marked bad rather than followed. */
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "udk_util.h"
+#include "vhost_blk.h"
+
+#define COMPONENT "vhost-blk"
+
+void vb_vq_reset(struct vb_vq *vq)
+{
+	if (vq->kick_fd >= 0)
+		close(vq->kick_fd);
+	if (vq->call_fd >= 0)
+		close(vq->call_fd);
+	if (vq->err_fd >= 0)
+		close(vq->err_fd);
+	memset(vq, 0, sizeof(*vq));
+	vq->kick_fd = vq->call_fd = vq->err_fd = -1;
+}
+
+int vb_vq_map(struct vb_vq *vq, const struct vb_mem *m)
+{
+	uint64_t n = vq->num;
+
+	/* §2.7: descriptors 16-byte aligned, available ring 2, used ring 4;
+	 * both rings end with a 16-bit event field. */
+	if ((vq->desc_uva & 15) || (vq->avail_uva & 1) || (vq->used_uva & 3))
+		goto bad;
+	vq->desc = vb_mem_uva(m, vq->desc_uva, 16 * n);
+	vq->avail = vb_mem_uva(m, vq->avail_uva, 6 + 2 * n);
+	vq->used = vb_mem_uva(m, vq->used_uva, 6 + 8 * n);
+	if (vq->desc && vq->avail && vq->used)
+		return 0;
+bad:
+	vq->desc = NULL;
+	vq->avail = vq->used = NULL;
+	return -EINVAL;
+}
+
+static int broken(struct vb_vq *vq, const char *why, unsigned int a, unsigned int b)
+{
+	vq->broken = true;
+	udk_log(UDK_LOG_ERR, COMPONENT, "virtqueue stopped: the driver broke it (%s: %u, %u); "
+		"it runs again after the guest resets the device", why, a, b);
+	return -EPROTO;
+}
+
+static void walk(const struct vb_vq *vq, const struct vb_mem *m, uint16_t head,
+		 struct vb_chain *c)
+{
+	const volatile struct vring_desc *tab = vq->desc;
+	uint32_t tabn = vq->num, count = 0;
+	uint16_t i = head;
+	bool indirect = false, seen_write = false;
+
+	c->head = head;
+	c->bad = false;
+	c->nseg = c->nread = 0;
+	for (;;) {
+		struct vring_desc d = {tab[i].addr, tab[i].len, tab[i].flags, tab[i].next};
+
+		if (++count > tabn) { /* a loop, or longer than its table */
+			c->bad = true;
+			return;
+		}
+		if (d.flags & VRING_DESC_F_INDIRECT) {
+			/* §2.7.5.3.1: not inside an indirect table, not with NEXT. */
+			if (indirect || (d.flags & VRING_DESC_F_NEXT) || d.len == 0 || d.len % 16 ||
+			    d.len / 16 > VB_MAX_QUEUE_SIZE) {
+				c->bad = true;
+				return;
+			}
+			tab = vb_mem_gpa(m, d.addr, d.len);
+			if (!tab) {
+				c->bad = true;
+				return;
+			}
+			indirect = true;
+			tabn = d.len / 16;
+			count = 0;
+			i = 0;
+			continue;
+		}
+		bool w = d.flags & VRING_DESC_F_WRITE;
+		if (d.len) {
+			void *p = vb_mem_gpa(m, d.addr, d.len);
+			if (c->nseg == VB_MAX_SEGS) {
+				c->bad = true;
+				return;
+			}
+			if (!p || (!w && seen_write)) /* outside memory; readable after writable */
+				c->bad = true;
+			c->seg[c->nseg].iov_base = p;
+			c->seg[c->nseg].iov_len = d.len;
+			c->nseg++;
+			if (w)
+				seen_write = true;
+			else
+				c->nread = c->nseg;
+		}
+		if (!(d.flags & VRING_DESC_F_NEXT))
+			return;
+		i = d.next;
+		if (i >= tabn) {
+			c->bad = true;
+			return;
+		}
+	}
+}
+
+int vb_vq_pop(struct vb_vq *vq, const struct vb_mem *m, struct vb_chain *c)
+{
+	if (!vq->started || !vq->enabled || vq->broken || !vq->desc)
+		return 0;
+	uint16_t idx = __atomic_load_n(&vq->avail[1], __ATOMIC_ACQUIRE);
+	if (idx == vq->last_avail)
+		return 0;
+	if ((uint16_t)(idx - vq->last_avail) > vq->num)
+		return broken(vq, "available index ahead of the last one by more than the ring size",
+			      (uint16_t)(idx - vq->last_avail), vq->num);
+	uint16_t head = ((volatile uint16_t *)vq->avail)[2 + vq->last_avail % vq->num];
+	if (head >= vq->num)
+		return broken(vq, "available head past the ring size", head, vq->num);
+	vq->last_avail++;
+	walk(vq, m, head, c);
+	return 1;
+}
+
+void vb_vq_push(struct vb_vq *vq, uint16_t head, uint32_t len)
+{
+	volatile struct vring_used_elem *ue = (volatile struct vring_used_elem *)(vq->used + 2);
+
+	ue[vq->used_idx % vq->num].id = head;
+	ue[vq->used_idx % vq->num].len = len;
+	vq->used_idx++;
+	vq->pending_used++;
+}
+
+uint32_t vb_vq_flush(struct vb_vq *vq)
+{
+	uint32_t n = vq->pending_used;
+
+	if (n == 0)
+		return 0;
+	vq->pending_used = 0;
+	/* §2.7.13: the elements before the index; the index before reading
+	 * the driver's flags (a full barrier: store then load). */
+	__atomic_store_n(&vq->used[1], vq->used_idx, __ATOMIC_RELEASE);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (!(((volatile uint16_t *)vq->avail)[0] & VRING_AVAIL_F_NO_INTERRUPT) && vq->call_fd >= 0) {
+		uint64_t one = 1;
+		if (write(vq->call_fd, &one, sizeof(one)) < 0) {
+			/* The counter is full or the fd is gone: the guest polls
+			 * the ring anyway at its next interrupt; nothing to undo. */
+		}
+	}
+	return n;
+}
+
+void vb_vq_want_kicks(struct vb_vq *vq, bool on)
+{
+	if (!vq->used)
+		return;
+	__atomic_store_n(&vq->used[0], on ? 0 : VRING_USED_F_NO_NOTIFY, __ATOMIC_RELEASE);
+	/* The flag before the next look at the available index (the caller
+	 * looks again before it sleeps). */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
