@@ -170,8 +170,14 @@ static void serve(struct vb_dev *dev, int conn, uint64_t poll_us)
 	 * stalls mid-message is dropped, not waited for. */
 	setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	while (!stop) {
-		if (vb_dev_poll(dev))
+		if (vb_dev_poll(dev)) {
 			last_work = now_us();
+		} else if (vb_dev_inflight(dev) && now_us() - last_work > poll_us) {
+			/* Waiting for the device (io_uring's workers, say): give
+			 * the CPU to them and to the VM rather than spin. */
+			struct timespec ts = {0, 10000};
+			nanosleep(&ts, NULL);
+		}
 		if ((++iter & 63) == 0 || vb_dev_inflight(dev) == 0) {
 			struct pollfd p = {.fd = conn, .events = POLLIN};
 			if (poll(&p, 1, 0) > 0) {
