@@ -271,11 +271,11 @@ int main(int argc, char **argv)
 	dev = calloc(1, sizeof(*dev));
 	if (!dev || vb_dev_init(dev, bdev) < 0) {
 		fprintf(stderr, PROG ": cannot serve bdev %s (see the line above)\n", name);
-		return 1;
+		goto err_bdev;
 	}
 	lfd = listen_on(sock);
 	if (lfd < 0)
-		return 1;
+		goto err_dev;
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
@@ -304,7 +304,13 @@ int main(int argc, char **argv)
 	unlink(sock);
 	vb_dev_fini(dev);
 	free(dev);
-	while (udk_bdev_destroy(bdev) == -EBUSY)
-		;
+	udk_bdev_destroy(bdev); /* its one channel was put by vb_dev_fini */
 	return 0;
+
+err_dev:
+	vb_dev_fini(dev);
+err_bdev:
+	free(dev);
+	udk_bdev_destroy(bdev);
+	return 1;
 }
