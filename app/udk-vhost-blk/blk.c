@@ -329,7 +329,8 @@ void vb_dev_drain(struct vb_dev *dev)
 uint64_t vb_dev_features(const struct vb_dev *dev)
 {
 	uint64_t f = 1ull << VIRTIO_F_VERSION_1 | 1ull << VHOST_USER_F_PROTOCOL_FEATURES |
-		     1ull << VIRTIO_RING_F_INDIRECT_DESC | 1ull << VIRTIO_BLK_F_SIZE_MAX |
+		     1ull << VIRTIO_RING_F_INDIRECT_DESC | 1ull << VIRTIO_RING_F_EVENT_IDX |
+		     1ull << VIRTIO_BLK_F_SIZE_MAX |
 		     1ull << VIRTIO_BLK_F_SEG_MAX | 1ull << VIRTIO_BLK_F_BLK_SIZE |
 		     1ull << VIRTIO_BLK_F_FLUSH | 1ull << VIRTIO_BLK_F_MQ;
 

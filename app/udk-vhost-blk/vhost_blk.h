@@ -185,6 +185,7 @@ struct vb_vq {
 	bool enabled;
 	bool started;            /* the kick fd came: the ring runs */
 	bool broken;             /* the driver broke the ring's rules: stopped until reset */
+	bool event_idx;          /* VIRTIO_RING_F_EVENT_IDX negotiated */
 	uint32_t inflight;
 };
 
@@ -198,7 +199,8 @@ int vb_vq_pop(struct vb_vq *vq, const struct vb_mem *m, struct vb_chain *c);
 /* Put head on the used ring with len bytes written; published by flush. */
 void vb_vq_push(struct vb_vq *vq, uint16_t head, uint32_t len);
 /* Publish the used entries and signal the call eventfd unless the driver
- * asked for no interrupt.  Returns how many were published. */
+ * asked for no interrupt (its flag, or its used_event with EVENT_IDX).
+ * Returns how many were published. */
 uint32_t vb_vq_flush(struct vb_vq *vq);
 /* Closes the ring's fds and forgets it. */
 void vb_vq_reset(struct vb_vq *vq);
@@ -216,6 +218,7 @@ void vb_vq_want_kicks(struct vb_vq *vq, bool on);
 #define VIRTIO_BLK_F_DISCARD 13
 #define VIRTIO_BLK_F_WRITE_ZEROES 14
 #define VIRTIO_RING_F_INDIRECT_DESC 28
+#define VIRTIO_RING_F_EVENT_IDX 29
 #define VIRTIO_F_VERSION_1 32
 
 #define VIRTIO_BLK_T_IN 0

@@ -322,6 +322,7 @@ static int act(struct vb_dev *dev, struct vu_msg *m, int *fds, int nfds, struct 
 				vq->enabled = true;
 			vq->started = true;
 			vq->broken = false;
+			vq->event_idx = dev->features & (1ull << VIRTIO_RING_F_EVENT_IDX);
 			vb_vq_want_kicks(vq, false);
 		}
 		return 0;

@@ -148,15 +148,26 @@ void vb_vq_push(struct vb_vq *vq, uint16_t head, uint32_t len)
 uint32_t vb_vq_flush(struct vb_vq *vq)
 {
 	uint32_t n = vq->pending_used;
+	uint16_t old = (uint16_t)(vq->used_idx - n), now = vq->used_idx;
+	volatile uint16_t *avail = vq->avail;
+	bool notify;
 
 	if (n == 0)
 		return 0;
 	vq->pending_used = 0;
 	/* §2.7.13: the elements before the index; the index before reading
-	 * the driver's flags (a full barrier: store then load). */
-	__atomic_store_n(&vq->used[1], vq->used_idx, __ATOMIC_RELEASE);
+	 * the driver's suppression (a full barrier: store then load). */
+	__atomic_store_n(&vq->used[1], now, __ATOMIC_RELEASE);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (!(((volatile uint16_t *)vq->avail)[0] & VRING_AVAIL_F_NO_INTERRUPT) && vq->call_fd >= 0) {
+	if (vq->event_idx) {
+		/* §2.7.10: used_event after the available ring; notify when
+		 * this batch went past it. */
+		uint16_t ev = avail[2 + vq->num];
+		notify = (uint16_t)(now - ev - 1) < (uint16_t)(now - old);
+	} else {
+		notify = !(avail[0] & VRING_AVAIL_F_NO_INTERRUPT);
+	}
+	if (notify && vq->call_fd >= 0) {
 		uint64_t one = 1;
 		if (write(vq->call_fd, &one, sizeof(one)) < 0) {
 			/* The counter is full or the fd is gone: the guest polls
@@ -170,8 +181,16 @@ void vb_vq_want_kicks(struct vb_vq *vq, bool on)
 {
 	if (!vq->used)
 		return;
-	__atomic_store_n(&vq->used[0], on ? 0 : VRING_USED_F_NO_NOTIFY, __ATOMIC_RELEASE);
-	/* The flag before the next look at the available index (the caller
-	 * looks again before it sleeps). */
+	if (vq->event_idx) {
+		/* §2.7.10: avail_event after the used ring: a kick for the
+		 * next chain made available.  While polling it is left where
+		 * it was, which the driver passes once in 65536 chains. */
+		if (on)
+			__atomic_store_n(&vq->used[2 + 4 * vq->num], vq->last_avail, __ATOMIC_RELEASE);
+	} else {
+		__atomic_store_n(&vq->used[0], on ? 0 : VRING_USED_F_NO_NOTIFY, __ATOMIC_RELEASE);
+	}
+	/* The request for kicks before the next look at the available index
+	 * (the caller looks again before it sleeps). */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 }

@@ -68,8 +68,9 @@ static int set_fd(uint32_t req, int fd)
 	return msg(req, &v, 8, &f, 1, NULL);
 }
 
-/* The device set up as QEMU does it, guest memory one region. */
-static void setup(void)
+/* The device set up as QEMU does it, guest memory one region, with the
+ * features offered but those in `without`. */
+static void setup_without(uint64_t without)
 {
 	struct vu_memory t = {.nregions = 1};
 	struct vu_vring_addr a = {.index = 0, .desc = UVA + DESC_OFF, .avail = UVA + AVAIL_OFF,
@@ -88,7 +89,7 @@ static void setup(void)
 	callfd = eventfd(0, EFD_NONBLOCK);
 	avail_idx = used_seen = next_desc = 0;
 
-	f = vb_dev_features(dev);
+	f = vb_dev_features(dev) & ~without;
 	CU_ASSERT_EQUAL(msg(VU_SET_FEATURES, &f, 8, NULL, 0, NULL), 0);
 	CU_ASSERT_EQUAL(msg(VU_SET_OWNER, NULL, 0, NULL, 0, NULL), 0);
 	t.regions[0] = (struct vu_region){GPA, MEM_SIZE, UVA, 0};
@@ -100,6 +101,11 @@ static void setup(void)
 	CU_ASSERT_EQUAL(set_fd(VU_SET_VRING_CALL, callfd), 0);
 	CU_ASSERT_EQUAL_FATAL(set_fd(VU_SET_VRING_KICK, kickfd), 0);
 	CU_ASSERT_EQUAL(set_state(VU_SET_VRING_ENABLE, 0, 1), 0);
+}
+
+static void setup(void)
+{
+	setup_without(1ull << VIRTIO_RING_F_EVENT_IDX);
 }
 
 static void teardown(void)
@@ -213,6 +219,36 @@ static void test_write_read(void)
 	CU_ASSERT_EQUAL(read(callfd, &v, 8), -1);
 	/* The device polls: it asked the driver not to kick. */
 	CU_ASSERT_EQUAL(((uint16_t *)(g + USED_OFF))[0], VRING_USED_F_NO_NOTIFY);
+	teardown();
+}
+
+/* §2.7.10: with EVENT_IDX, used_event decides the interrupt and the device
+ * asks for kicks through avail_event. */
+static void test_event_idx(void)
+{
+	uint16_t *used_event, *avail_event;
+	uint64_t v;
+
+	setup_without(0);
+	used_event = (uint16_t *)(g + AVAIL_OFF) + 2 + QSZ;
+	avail_event = (uint16_t *)(g + USED_OFF) + 2 + 4 * QSZ;
+	/* The driver wants an interrupt once the used index passes 2. */
+	*used_event = 2;
+	CU_ASSERT_EQUAL(request(VIRTIO_BLK_T_FLUSH, 0, 0, 0, NULL), VIRTIO_BLK_S_OK); /* idx 1 */
+	CU_ASSERT_EQUAL(read(callfd, &v, 8), -1);
+	CU_ASSERT_EQUAL(request(VIRTIO_BLK_T_FLUSH, 0, 0, 0, NULL), VIRTIO_BLK_S_OK); /* idx 2 */
+	CU_ASSERT_EQUAL(read(callfd, &v, 8), -1);
+	CU_ASSERT_EQUAL(request(VIRTIO_BLK_T_FLUSH, 0, 0, 0, NULL), VIRTIO_BLK_S_OK); /* idx 3 */
+	CU_ASSERT_EQUAL(read(callfd, &v, 8), 8);
+	/* The flag is not what counts any more. */
+	((uint16_t *)(g + AVAIL_OFF))[0] = VRING_AVAIL_F_NO_INTERRUPT;
+	*used_event = 3;
+	CU_ASSERT_EQUAL(request(VIRTIO_BLK_T_FLUSH, 0, 0, 0, NULL), VIRTIO_BLK_S_OK); /* idx 4 */
+	CU_ASSERT_EQUAL(read(callfd, &v, 8), 8);
+	/* Before sleeping the device asks for a kick at the next chain. */
+	vb_vq_want_kicks(&dev->vq[0], true);
+	CU_ASSERT_EQUAL(*avail_event, 4);
+	CU_ASSERT_EQUAL(((uint16_t *)(g + USED_OFF))[0], 0);
 	teardown();
 }
 
@@ -509,6 +545,7 @@ int main(void)
 {
 	static const struct unit_test t[] = {
 		{"write_read", test_write_read},
+		{"event_idx", test_event_idx},
 		{"get_id_and_unsupp", test_get_id_and_unsupp},
 		{"outside_memory", test_outside_memory},
 		{"indirect", test_indirect},
