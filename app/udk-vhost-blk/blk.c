@@ -287,7 +287,9 @@ static uint32_t poll_io(struct vb_dev *dev, bool take_new)
 
 	for (uint32_t q = 0; take_new && !dev->retry && q < VU_MAX_QUEUES; q++) {
 		struct vb_vq *vq = &dev->vq[q];
-		while (dev->free_reqs) {
+		/* A budget per queue and poll, so that one busy queue cannot
+		 * take every free request from the others. */
+		for (uint32_t k = 0; k < 64 && dev->free_reqs; k++) {
 			struct vb_req *r = dev->free_reqs;
 			if (vb_vq_pop(vq, &dev->mem, &r->chain) <= 0)
 				break;
@@ -295,6 +297,7 @@ static uint32_t poll_io(struct vb_dev *dev, bool take_new)
 			r->vq = vq;
 			vq->inflight++;
 			dev->stats.requests++;
+			dev->stats.queue_requests[q]++;
 			start(dev, r);
 			work++;
 		}
@@ -351,7 +354,7 @@ static void put32(uint8_t *p, uint32_t v)
 void vb_dev_config(const struct vb_dev *dev, uint8_t *cfg)
 {
 	uint64_t capacity = dev->num_blocks * dev->block_size / SECTOR;
-	uint16_t nq = VU_MAX_QUEUES;
+	uint16_t nq = VU_MAX_QUEUES; /* QEMU puts its num-queues here */
 
 	/* §5.2.4 struct virtio_blk_config, by offset. */
 	memset(cfg, 0, VU_MAX_CONFIG);

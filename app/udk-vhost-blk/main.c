@@ -294,9 +294,12 @@ int main(int argc, char **argv)
 		serve(dev, conn, poll_us);
 		vu_reset(dev);
 		close(conn);
-		fprintf(stderr, PROG ": front-end gone (%llu requests, %llu errors, %llu bad chains)\n",
-			(unsigned long long)dev->stats.requests, (unsigned long long)dev->stats.errors,
-			(unsigned long long)dev->stats.bad_chains);
+		fprintf(stderr, PROG ": front-end gone (%llu requests, %llu errors, %llu bad chains; "
+			"per queue:", (unsigned long long)dev->stats.requests,
+			(unsigned long long)dev->stats.errors, (unsigned long long)dev->stats.bad_chains);
+		for (uint32_t q = 0; q < VU_MAX_QUEUES; q++)
+			fprintf(stderr, " %llu", (unsigned long long)dev->stats.queue_requests[q]);
+		fprintf(stderr, ")\n");
 		if (once)
 			break;
 	}

@@ -113,8 +113,8 @@ with tempfile.TemporaryDirectory(prefix='udk-vblk.') as d:
         s = connect(sock)
         request(s, 17)  # GET_QUEUE_NUM
         r = reply(s)
-        check(r is not None and struct.unpack('<Q', r[2])[0] == 1, 'the next connection served: '
-              'GET_QUEUE_NUM 1', repr(r))
+        check(r is not None and struct.unpack('<Q', r[2])[0] == 8, 'the next connection served: '
+              'GET_QUEUE_NUM 8', repr(r))
         s.close()
         time.sleep(0.3)
         p.send_signal(signal.SIGTERM)

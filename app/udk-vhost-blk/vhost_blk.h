@@ -55,7 +55,8 @@ enum vu_request {
 /* The fixed table of SET_MEM_TABLE ("Memory regions description"). */
 #define VU_MAX_REGIONS 8
 #define VU_MAX_CONFIG 256
-#define VU_MAX_QUEUES 1
+/* Virtqueues (GET_QUEUE_NUM); QEMU's num-queues says how many the guest uses. */
+#define VU_MAX_QUEUES 8
 
 struct vu_hdr {
 	uint32_t request;
@@ -257,6 +258,7 @@ struct vb_stats {
 	uint64_t requests;
 	uint64_t errors;         /* completed with IOERR or UNSUPP */
 	uint64_t bad_chains;     /* descriptors outside guest memory, malformed chains */
+	uint64_t queue_requests[VU_MAX_QUEUES];
 };
 
 struct vb_dev {

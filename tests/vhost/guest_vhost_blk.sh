@@ -16,7 +16,7 @@ finish() {
 	busybox poweroff -f
 }
 fail() { log "FAIL: $*"; finish "FAIL: $*"; }
-. "$L/params"   # SERIAL, FS_MB, PAT_SEEK_MB, PAT_MB
+. "$L/params"   # SERIAL, FS_MB, PAT_SEEK_MB, PAT_MB, QUEUES
 
 log "guest up at $(cut -d' ' -f1 /proc/uptime) s"
 modprobe virtio_blk || fail "modprobe virtio_blk"
@@ -26,6 +26,9 @@ while [ ! -b /dev/vda ] && [ $i -lt 100 ]; do sleep 0.2; i=$((i + 1)); done
 log "/dev/vda: $(cat /sys/block/vda/size) sectors, serial '$(cat /sys/block/vda/serial 2>/dev/null)'," \
 	"logical block $(cat /sys/block/vda/queue/logical_block_size)"
 [ -z "$SERIAL" ] || [ "$(cat /sys/block/vda/serial)" = "$SERIAL" ] || fail "GET_ID: serial is not $SERIAL"
+
+nq=$(ls /sys/block/vda/mq | wc -l)
+[ "$nq" = "$QUEUES" ] || fail "the disk has $nq hardware queues, not $QUEUES"
 
 # A pattern written with O_DIRECT and read back (the host checks it again
 # in the backing file when there is one).
@@ -46,7 +49,8 @@ grep -q "err= 0" "$L/fio.txt" || fail "fio reported errors (fio.txt)"
 log "fio: 16 MiB of random writes verified"
 fio --name=qd --filename=/dev/vda --offset=$((FS_MB << 20)) --size=16M --rw=randread --bs=4k \
 	--ioengine=io_uring --iodepth=32 --direct=1 --runtime=3 --time_based \
-	--output="$L/fio-qd32.txt" || fail "fio randread QD32"
+	--numjobs="$QUEUES" --cpus_allowed=0-$((QUEUES - 1)) --cpus_allowed_policy=split \
+	--group_reporting --output="$L/fio-qd32.txt" || fail "fio randread QD32"
 log "fio randread QD32: $(grep -o 'IOPS=[^,]*' "$L/fio-qd32.txt")"
 
 # Write zeroes and discard of 1 MiB after the file system area.

@@ -5,7 +5,10 @@
     test_vhost_blk_guest.py BUILD_DIR BACKEND [UDK_VHOST_BLK]
 
 BACKEND: malloc or file (udk-vhost-blk serving that bdev), or qsd
-(qemu-storage-daemon on a file: the reference back-end, same guest steps).
+(qemu-storage-daemon on a file: the reference back-end, same guest steps);
+malloc-mq2 is malloc with num-queues=2 and two vCPUs, where the guest also
+checks that it has two hardware queues and fio runs one job per vCPU, and
+the host that each queue carried requests.
 Starts the back-end on a UNIX socket, boots the lab's kernel and initramfs
 (tests/lab/lab.py) with shared guest memory and a vhost-user-blk-pci device
 on that socket, and runs guest_vhost_blk.sh in the guest: dd pattern, fio
@@ -15,6 +18,7 @@ e2fsck on it.  Logs in BUILD_DIR/vhost-blk/BACKEND/; the console's tail is
 printed on failure.  Exit 77 (skip) when QEMU or the lab kernel is missing,
 unless UDK_LAB_REQUIRED=1."""
 import os
+import re
 import shutil
 import signal
 import socket
@@ -73,6 +77,7 @@ def main():
         print(__doc__, file=sys.stderr)
         return 2
     build, backend = sys.argv[1], sys.argv[2]
+    queues = 2 if backend.endswith('-mq2') else 1
     tool = sys.argv[3] if len(sys.argv) > 3 else None
     required = os.environ.get('UDK_LAB_REQUIRED') == '1'
     try:
@@ -90,8 +95,8 @@ def main():
     shutil.copy(os.path.join(HERE, 'guest_vhost_blk.sh'), os.path.join(work, 'guest.sh'))
     lab.write_text(os.path.join(work, 'host-binds'), '')
     lab.write_text(os.path.join(work, 'params'),
-                   'SERIAL=%s\nFS_MB=%d\nPAT_SEEK_MB=%d\nPAT_MB=%d\n' % (
-                       SERIAL if backend != 'qsd' else '', FS_MB, PAT_SEEK_MB, PAT_MB))
+                   'SERIAL=%s\nFS_MB=%d\nPAT_SEEK_MB=%d\nPAT_MB=%d\nQUEUES=%d\n' % (
+                       SERIAL if backend != 'qsd' else '', FS_MB, PAT_SEEK_MB, PAT_MB, queues))
     sock = '/tmp/udk-vhost-blk-%d-%s.sock' % (os.getpid(), backend)
     img = os.path.join(work, 'disk.img')
     if backend in ('file', 'qsd'):
@@ -105,7 +110,7 @@ def main():
                'addr.path=%s,writable=on' % sock]
     else:
         cmd = [tool, '--socket', sock, '--name', SERIAL]
-        cmd += ['--malloc', '%dM' % DISK_MB] if backend == 'malloc' else ['--file', img]
+        cmd += ['--malloc', '%dM' % DISK_MB] if backend.startswith('malloc') else ['--file', img]
     console = os.path.join(work, 'console.log')
     server = subprocess.Popen(cmd, stdout=open(server_log, 'w'), stderr=subprocess.STDOUT,
                               preexec_fn=lab.set_pdeathsig)
@@ -123,7 +128,7 @@ def main():
         if not up:
             say('the back-end did not come up:\n' + tail(server_log))
             return 1
-        qcmd = [qemu, '-machine', 'q35,accel=tcg', '-cpu', 'max', '-m', '512', '-smp', '1',
+        qcmd = [qemu, '-machine', 'q35,accel=tcg', '-cpu', 'max', '-m', '512', '-smp', str(queues),
                 '-nographic', '-no-reboot', '-net', 'none', '-vga', 'none',
                 '-kernel', vmlinux, '-initrd', initrd, '-append', lab.KERNEL_CMDLINE,
                 '-object', 'memory-backend-memfd,id=mem,size=512M,share=on',
@@ -132,7 +137,7 @@ def main():
                 'multidevs=remap',
                 '-virtfs', 'local,path=%s,mount_tag=labdir,security_model=none' % work,
                 '-chardev', 'socket,id=c,path=%s' % sock,
-                '-device', 'vhost-user-blk-pci,chardev=c,num-queues=1,addr=0x5']
+                '-device', 'vhost-user-blk-pci,chardev=c,num-queues=%d,addr=0x5' % queues]
         say('%s: booting the guest (console: %s)' % (backend, console))
         t0 = time.monotonic()
         guest = subprocess.Popen(qcmd, stdin=subprocess.DEVNULL, stdout=open(console, 'w'),
@@ -152,6 +157,8 @@ def main():
         ok = done == 'ok'
         if ok and backend in ('file', 'qsd'):
             ok = check_file(img, os.path.join(work, 'pat'))
+        if ok and queues > 1:
+            ok = check_queues(server_log, queues, server)
     finally:
         if guest and guest.poll() is None:
             guest.kill()
@@ -174,6 +181,25 @@ def main():
         return 1
     say('%s: PASS' % backend)
     return 0
+
+
+def check_queues(server_log, queues, server):
+    """udk-vhost-blk's line at the guest's disconnect (poweroff): each queue
+    carried requests."""
+    end = time.monotonic() + 10
+    while time.monotonic() < end:
+        for line in open(server_log, errors='replace'):
+            m = re.search(r'front-end gone \((\d+) requests.*per queue: ([\d ]+)\)', line)
+            if m and int(m.group(1)) > 0:
+                per = [int(x) for x in m.group(2).split()]
+                if all(n > 0 for n in per[:queues]):
+                    say('requests per queue: %s' % per[:queues])
+                    return True
+                say('a queue carried no request: %s' % per[:queues])
+                return False
+        time.sleep(0.2)
+    say('no per-queue counts in %s' % server_log)
+    return False
 
 
 def check_file(img, pat):

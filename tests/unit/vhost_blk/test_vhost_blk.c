@@ -61,11 +61,15 @@ static int set_state(uint32_t req, uint32_t idx, uint32_t num)
 	return msg(req, &s, sizeof(s), NULL, 0, NULL);
 }
 
+static int set_fd_q(uint32_t req, uint64_t q, int fd)
+{
+	int f = dup(fd);
+	return msg(req, &q, 8, &f, 1, NULL);
+}
+
 static int set_fd(uint32_t req, int fd)
 {
-	uint64_t v = 0;
-	int f = dup(fd);
-	return msg(req, &v, 8, &f, 1, NULL);
+	return set_fd_q(req, 0, fd);
 }
 
 /* The device set up as QEMU does it, guest memory one region, with the
@@ -250,6 +254,44 @@ static void test_event_idx(void)
 	CU_ASSERT_EQUAL(*avail_event, 4);
 	CU_ASSERT_EQUAL(((uint16_t *)(g + USED_OFF))[0], 0);
 	teardown();
+}
+
+/* A second ring beside the first: each completes its own requests. */
+static void test_two_queues(void)
+{
+	const uint32_t d1 = 0x4000, a1 = 0x4400, u1 = 0x4800;
+	struct vu_vring_addr a = {.index = 1, .desc = UVA + d1, .avail = UVA + a1, .used = UVA + u1};
+	struct vring_desc *t = (struct vring_desc *)(g + d1);
+	uint16_t *avail = (uint16_t *)(g + a1), *used = (uint16_t *)(g + u1);
+	struct hdr *h = (struct hdr *)(g + 0x5000);
+	int k1 = eventfd(0, EFD_NONBLOCK);
+
+	setup();
+	CU_ASSERT_EQUAL(set_state(VU_SET_VRING_NUM, 1, 8), 0);
+	CU_ASSERT_EQUAL(set_state(VU_SET_VRING_BASE, 1, 0), 0);
+	CU_ASSERT_EQUAL_FATAL(msg(VU_SET_VRING_ADDR, &a, sizeof(a), NULL, 0, NULL), 0);
+	CU_ASSERT_EQUAL_FATAL(set_fd_q(VU_SET_VRING_KICK, 1, k1), 0);
+	CU_ASSERT_EQUAL(set_state(VU_SET_VRING_ENABLE, 1, 1), 0);
+	memset(g + 0x6000, 0x3c, 512);
+	*h = (struct hdr){VIRTIO_BLK_T_OUT, 0, 40};
+	g[0x5020] = 0xee;
+	t[0] = (struct vring_desc){gpa(0x5000), 16, VRING_DESC_F_NEXT, 1};
+	t[1] = (struct vring_desc){gpa(0x6000), 512, VRING_DESC_F_NEXT, 2};
+	t[2] = (struct vring_desc){gpa(0x5020), 1, VRING_DESC_F_WRITE, 0};
+	avail[2] = 0;
+	__atomic_store_n(&avail[1], 1, __ATOMIC_RELEASE);
+	for (int i = 0; i < 100 && used[1] == 0; i++)
+		vb_dev_poll(dev);
+	CU_ASSERT_EQUAL(used[1], 1);
+	CU_ASSERT_EQUAL(g[0x5020], VIRTIO_BLK_S_OK);
+	CU_ASSERT_EQUAL(dev->stats.queue_requests[1], 1);
+	/* read back through ring 0 */
+	memset(g + 0x30000, 0, 512);
+	CU_ASSERT_EQUAL(request(VIRTIO_BLK_T_IN, 40, gpa(0x30000), 512, NULL), VIRTIO_BLK_S_OK);
+	CU_ASSERT_EQUAL(memcmp(g + 0x30000, g + 0x6000, 512), 0);
+	CU_ASSERT_EQUAL(dev->stats.queue_requests[0], 1);
+	teardown();
+	close(k1);
 }
 
 static void test_get_id_and_unsupp(void)
@@ -465,8 +507,8 @@ static void test_messages(void)
 	/* the old table is still in force */
 	CU_ASSERT_EQUAL(request(VIRTIO_BLK_T_FLUSH, 0, 0, 0, NULL), VIRTIO_BLK_S_OK);
 	CU_ASSERT_EQUAL(set_state(VU_SET_VRING_NUM, 0, 100), -EPROTO);
-	CU_ASSERT_EQUAL(set_state(VU_SET_VRING_ENABLE, 3, 1), -EPROTO);
-	CU_ASSERT_LAST_ERROR_HAS("ring 3, but the device has 1");
+	CU_ASSERT_EQUAL(set_state(VU_SET_VRING_ENABLE, 8, 1), -EPROTO);
+	CU_ASSERT_LAST_ERROR_HAS("ring 8, but the device has 8");
 	v = 1ull << 40;
 	CU_ASSERT_EQUAL(msg(VU_SET_FEATURES, &v, 8, NULL, 0, NULL), -EPROTO);
 	CU_ASSERT_EQUAL(msg(99, NULL, 0, NULL, 0, NULL), -EPROTO);
@@ -485,7 +527,7 @@ static void test_messages(void)
 	CU_ASSERT_EQUAL(cap, 4096);
 	CU_ASSERT_EQUAL(bs, 512);
 	CU_ASSERT(segmax >= 1 && segmax <= VB_MAX_SEGS - 4);
-	CU_ASSERT_EQUAL(nq, 1);
+	CU_ASSERT_EQUAL(nq, VU_MAX_QUEUES);
 	c = (struct vu_config){.offset = 250, .size = 10};
 	CU_ASSERT_EQUAL(msg(VU_GET_CONFIG, &c, 12 + 10, NULL, 0, &r), -EPROTO);
 	/* REPLY_ACK: a request with need_reply gets 0 */
@@ -546,6 +588,7 @@ int main(void)
 	static const struct unit_test t[] = {
 		{"write_read", test_write_read},
 		{"event_idx", test_event_idx},
+		{"two_queues", test_two_queues},
 		{"get_id_and_unsupp", test_get_id_and_unsupp},
 		{"outside_memory", test_outside_memory},
 		{"indirect", test_indirect},
