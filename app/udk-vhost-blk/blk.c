@@ -96,7 +96,7 @@ static void complete(struct vb_req *r, uint8_t st)
 		*(volatile uint8_t *)r->status = st;
 	if (st != VIRTIO_BLK_S_OK)
 		dev->stats.errors++;
-	vb_vq_push(r->vq, r->chain.head, r->status ? r->written : 0);
+	vb_vq_push(r->vq, &r->chain, r->status ? r->written : 0);
 	r->vq->inflight--;
 	r->next_free = dev->free_reqs;
 	dev->free_reqs = r;
@@ -333,6 +333,7 @@ uint64_t vb_dev_features(const struct vb_dev *dev)
 {
 	uint64_t f = 1ull << VIRTIO_F_VERSION_1 | 1ull << VHOST_USER_F_PROTOCOL_FEATURES |
 		     1ull << VIRTIO_RING_F_INDIRECT_DESC | 1ull << VIRTIO_RING_F_EVENT_IDX |
+		     1ull << VIRTIO_F_RING_PACKED |
 		     1ull << VIRTIO_BLK_F_SIZE_MAX |
 		     1ull << VIRTIO_BLK_F_SEG_MAX | 1ull << VIRTIO_BLK_F_BLK_SIZE |
 		     1ull << VIRTIO_BLK_F_FLUSH | 1ull << VIRTIO_BLK_F_MQ;

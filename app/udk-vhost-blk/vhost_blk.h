@@ -166,7 +166,8 @@ struct vring_used_elem {
 
 /* One descriptor chain, translated. */
 struct vb_chain {
-	uint16_t head;
+	uint16_t head;           /* split: the head index; packed: the buffer id */
+	uint16_t count;          /* packed: ring descriptors it took */
 	bool bad;                /* a descriptor outside guest memory, or a bad chain */
 	uint32_t nseg;
 	uint32_t nread;          /* segments [0, nread) are device-readable, the rest writable */
@@ -187,6 +188,8 @@ struct vb_vq {
 	bool started;            /* the kick fd came: the ring runs */
 	bool broken;             /* the driver broke the ring's rules: stopped until reset */
 	bool event_idx;          /* VIRTIO_RING_F_EVENT_IDX negotiated */
+	bool packed;             /* VIRTIO_F_RING_PACKED negotiated: desc is a packed ring, */
+	bool avail_wrap, used_wrap; /* avail the driver's and used the device's event areas */
 	uint32_t inflight;
 };
 
@@ -197,8 +200,9 @@ int vb_vq_map(struct vb_vq *vq, const struct vb_mem *m);
  * c->head still valid), 0 when there is none, -EPROTO when the ring itself is
  * corrupt (the queue is marked broken and logged once). */
 int vb_vq_pop(struct vb_vq *vq, const struct vb_mem *m, struct vb_chain *c);
-/* Put head on the used ring with len bytes written; published by flush. */
-void vb_vq_push(struct vb_vq *vq, uint16_t head, uint32_t len);
+/* Give chain c back with len bytes written; published by flush (split) or
+ * at once (packed). */
+void vb_vq_push(struct vb_vq *vq, const struct vb_chain *c, uint32_t len);
 /* Publish the used entries and signal the call eventfd unless the driver
  * asked for no interrupt (its flag, or its used_event with EVENT_IDX).
  * Returns how many were published. */
@@ -207,6 +211,32 @@ uint32_t vb_vq_flush(struct vb_vq *vq);
 void vb_vq_reset(struct vb_vq *vq);
 /* Ask the driver for kicks (false while the device polls the ring). */
 void vb_vq_want_kicks(struct vb_vq *vq, bool on);
+
+/* Add a descriptor's buffer to c (len 0: nothing); -1 when c is full (c->bad). */
+int vb_chain_add(struct vb_chain *c, const struct vb_mem *m, uint64_t addr, uint32_t len, bool w,
+		 bool *seen_write);
+/* Mark the ring broken with one log line; -EPROTO. */
+int vb_vq_broken(struct vb_vq *vq, const char *why, unsigned int a, unsigned int b);
+
+/* ---- packed virtqueues (virtio 1.x §2.8), vring_packed.c ---- */
+
+struct vring_packed_desc {
+	uint64_t addr;
+	uint32_t len;
+	uint16_t id;
+	uint16_t flags;
+};
+#define VRING_PACKED_DESC_F_AVAIL (1u << 7)
+#define VRING_PACKED_DESC_F_USED (1u << 15)
+#define VRING_PACKED_EVENT_FLAG_ENABLE 0
+#define VRING_PACKED_EVENT_FLAG_DISABLE 1
+#define VIRTIO_F_RING_PACKED 34
+
+int vb_packed_map(struct vb_vq *vq, const struct vb_mem *m);
+int vb_packed_pop(struct vb_vq *vq, const struct vb_mem *m, struct vb_chain *c);
+void vb_packed_push(struct vb_vq *vq, const struct vb_chain *c, uint32_t len);
+uint32_t vb_packed_notify(struct vb_vq *vq, uint32_t n);
+void vb_packed_want_kicks(struct vb_vq *vq, bool on);
 
 /* ---- virtio-blk (virtio 1.x §5.2), blk.c ---- */
 

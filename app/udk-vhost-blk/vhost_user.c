@@ -269,6 +269,7 @@ static int act(struct vb_dev *dev, struct vu_msg *m, int *fds, int nfds, struct 
 			return proto(m, vq->started ? "ring %llu is running (size %llu)"
 						    : "ring %llu has no size yet (%llu)",
 				     p->addr.index, vq->num);
+		vq->packed = dev->features & (1ull << VIRTIO_F_RING_PACKED);
 		vq->desc_uva = p->addr.desc;
 		vq->avail_uva = p->addr.avail;
 		vq->used_uva = p->addr.used;
@@ -279,9 +280,26 @@ static int act(struct vb_dev *dev, struct vu_msg *m, int *fds, int nfds, struct 
 	case VU_SET_VRING_BASE:
 		if (!(vq = ring(dev, m, p->state.index)))
 			return -EPROTO;
-		if (vq->started || p->state.num > UINT16_MAX)
-			return proto(m, "ring %llu: base %llu while running or past 65535",
-				     p->state.index, p->state.num);
+		if (vq->started)
+			return proto(m, "ring %llu: base %llu while it runs", p->state.index,
+				     p->state.num);
+		if (dev->features & (1ull << VIRTIO_F_RING_PACKED)) {
+			/* Packed (as QEMU sends it): bits 0-14 the available
+			 * index, 15 its wrap counter; 16-30 the used index, 31
+			 * its wrap counter. */
+			uint32_t a = p->state.num & 0x7fff, u = (p->state.num >> 16) & 0x7fff;
+			if (a >= vq->num || u >= vq->num)
+				return proto(m, "packed ring base %#llx past the ring size %llu",
+					     p->state.num, vq->num);
+			vq->last_avail = (uint16_t)a;
+			vq->avail_wrap = p->state.num >> 15 & 1;
+			vq->used_idx = (uint16_t)u;
+			vq->used_wrap = p->state.num >> 31;
+			return 0;
+		}
+		if (p->state.num > UINT16_MAX)
+			return proto(m, "ring %llu: base %llu past 65535", p->state.index,
+				     p->state.num);
 		vq->last_avail = vq->used_idx = (uint16_t)p->state.num;
 		return 0;
 	case VU_GET_VRING_BASE:
@@ -294,6 +312,9 @@ static int act(struct vb_dev *dev, struct vu_msg *m, int *fds, int nfds, struct 
 		set_fd(&vq->kick_fd, -1);
 		r->p.state.index = p->state.index;
 		r->p.state.num = vq->last_avail;
+		if (vq->packed) /* the same layout as SET_VRING_BASE's */
+			r->p.state.num |= (vq->avail_wrap ? 0x8000u : 0) |
+					  (uint32_t)vq->used_idx << 16 | (vq->used_wrap ? 1u << 31 : 0);
 		r->hdr.size = 8;
 		return 0;
 	case VU_SET_VRING_KICK:

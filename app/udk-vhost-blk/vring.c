@@ -31,6 +31,8 @@ int vb_vq_map(struct vb_vq *vq, const struct vb_mem *m)
 {
 	uint64_t n = vq->num;
 
+	if (vq->packed)
+		return vb_packed_map(vq, m);
 	/* §2.7: descriptors 16-byte aligned, available ring 2, used ring 4;
 	 * both rings end with a 16-bit event field. */
 	if ((vq->desc_uva & 15) || (vq->avail_uva & 1) || (vq->used_uva & 3))
@@ -46,12 +48,36 @@ bad:
 	return -EINVAL;
 }
 
-static int broken(struct vb_vq *vq, const char *why, unsigned int a, unsigned int b)
+int vb_vq_broken(struct vb_vq *vq, const char *why, unsigned int a, unsigned int b)
 {
 	vq->broken = true;
 	udk_log(UDK_LOG_ERR, COMPONENT, "virtqueue stopped: the driver broke it (%s: %u, %u); "
 		"it runs again after the guest resets the device", why, a, b);
 	return -EPROTO;
+}
+
+int vb_chain_add(struct vb_chain *c, const struct vb_mem *m, uint64_t addr, uint32_t len, bool w,
+		 bool *seen_write)
+{
+	void *p;
+
+	if (len == 0)
+		return 0;
+	if (c->nseg == VB_MAX_SEGS) {
+		c->bad = true;
+		return -1;
+	}
+	p = vb_mem_gpa(m, addr, len);
+	if (!p || (!w && *seen_write)) /* outside memory; readable after writable */
+		c->bad = true;
+	c->seg[c->nseg].iov_base = p;
+	c->seg[c->nseg].iov_len = len;
+	c->nseg++;
+	if (w)
+		*seen_write = true;
+	else
+		c->nread = c->nseg;
+	return 0;
 }
 
 static void walk(const struct vb_vq *vq, const struct vb_mem *m, uint16_t head,
@@ -63,6 +89,7 @@ static void walk(const struct vb_vq *vq, const struct vb_mem *m, uint16_t head,
 	bool indirect = false, seen_write = false;
 
 	c->head = head;
+	c->count = 1;
 	c->bad = false;
 	c->nseg = c->nread = 0;
 	for (;;) {
@@ -90,23 +117,8 @@ static void walk(const struct vb_vq *vq, const struct vb_mem *m, uint16_t head,
 			i = 0;
 			continue;
 		}
-		bool w = d.flags & VRING_DESC_F_WRITE;
-		if (d.len) {
-			void *p = vb_mem_gpa(m, d.addr, d.len);
-			if (c->nseg == VB_MAX_SEGS) {
-				c->bad = true;
-				return;
-			}
-			if (!p || (!w && seen_write)) /* outside memory; readable after writable */
-				c->bad = true;
-			c->seg[c->nseg].iov_base = p;
-			c->seg[c->nseg].iov_len = d.len;
-			c->nseg++;
-			if (w)
-				seen_write = true;
-			else
-				c->nread = c->nseg;
-		}
+		if (vb_chain_add(c, m, d.addr, d.len, d.flags & VRING_DESC_F_WRITE, &seen_write) < 0)
+			return;
 		if (!(d.flags & VRING_DESC_F_NEXT))
 			return;
 		i = d.next;
@@ -121,24 +133,31 @@ int vb_vq_pop(struct vb_vq *vq, const struct vb_mem *m, struct vb_chain *c)
 {
 	if (!vq->started || !vq->enabled || vq->broken || !vq->desc)
 		return 0;
+	if (vq->packed)
+		return vb_packed_pop(vq, m, c);
 	uint16_t idx = __atomic_load_n(&vq->avail[1], __ATOMIC_ACQUIRE);
 	if (idx == vq->last_avail)
 		return 0;
 	if ((uint16_t)(idx - vq->last_avail) > vq->num)
-		return broken(vq, "available index ahead of the last one by more than the ring size",
+		return vb_vq_broken(vq, "available index ahead of the last one by more than the ring size",
 			      (uint16_t)(idx - vq->last_avail), vq->num);
 	uint16_t head = ((volatile uint16_t *)vq->avail)[2 + vq->last_avail % vq->num];
 	if (head >= vq->num)
-		return broken(vq, "available head past the ring size", head, vq->num);
+		return vb_vq_broken(vq, "available head past the ring size", head, vq->num);
 	vq->last_avail++;
 	walk(vq, m, head, c);
 	return 1;
 }
 
-void vb_vq_push(struct vb_vq *vq, uint16_t head, uint32_t len)
+void vb_vq_push(struct vb_vq *vq, const struct vb_chain *c, uint32_t len)
 {
 	volatile struct vring_used_elem *ue = (volatile struct vring_used_elem *)(vq->used + 2);
+	uint16_t head = c->head;
 
+	if (vq->packed) {
+		vb_packed_push(vq, c, len);
+		return;
+	}
 	ue[vq->used_idx % vq->num].id = head;
 	ue[vq->used_idx % vq->num].len = len;
 	vq->used_idx++;
@@ -155,6 +174,8 @@ uint32_t vb_vq_flush(struct vb_vq *vq)
 	if (n == 0)
 		return 0;
 	vq->pending_used = 0;
+	if (vq->packed)
+		return vb_packed_notify(vq, n);
 	/* §2.7.13: the elements before the index; the index before reading
 	 * the driver's suppression (a full barrier: store then load). */
 	__atomic_store_n(&vq->used[1], now, __ATOMIC_RELEASE);
@@ -181,6 +202,10 @@ void vb_vq_want_kicks(struct vb_vq *vq, bool on)
 {
 	if (!vq->used)
 		return;
+	if (vq->packed) {
+		vb_packed_want_kicks(vq, on);
+		return;
+	}
 	if (vq->event_idx) {
 		/* §2.7.10: avail_event after the used ring: a kick for the
 		 * next chain made available.  While polling it is left where

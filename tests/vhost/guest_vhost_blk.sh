@@ -16,7 +16,7 @@ finish() {
 	busybox poweroff -f
 }
 fail() { log "FAIL: $*"; finish "FAIL: $*"; }
-. "$L/params"   # SERIAL, FS_MB, PAT_SEEK_MB, PAT_MB, QUEUES
+. "$L/params"   # SERIAL, FS_MB, PAT_SEEK_MB, PAT_MB, QUEUES, PACKED
 
 log "guest up at $(cut -d' ' -f1 /proc/uptime) s"
 modprobe virtio_blk || fail "modprobe virtio_blk"
@@ -27,6 +27,10 @@ log "/dev/vda: $(cat /sys/block/vda/size) sectors, serial '$(cat /sys/block/vda/
 	"logical block $(cat /sys/block/vda/queue/logical_block_size)"
 [ -z "$SERIAL" ] || [ "$(cat /sys/block/vda/serial)" = "$SERIAL" ] || fail "GET_ID: serial is not $SERIAL"
 
+# The negotiated features, bit 0 first: 34 is VIRTIO_F_RING_PACKED.
+f=$(cat /sys/block/vda/device/features)
+log "features $f"
+[ "$(echo "$f" | cut -c35)" = "$PACKED" ] || fail "VIRTIO_F_RING_PACKED is not $PACKED in $f"
 nq=$(ls /sys/block/vda/mq | wc -l)
 [ "$nq" = "$QUEUES" ] || fail "the disk has $nq hardware queues, not $QUEUES"
 

@@ -6,7 +6,8 @@
 
 BACKEND: malloc or file (udk-vhost-blk serving that bdev), or qsd
 (qemu-storage-daemon on a file: the reference back-end, same guest steps);
-malloc-mq2 is malloc with num-queues=2 and two vCPUs, where the guest also
+malloc-packed is malloc with packed=on (the guest checks the packed ring was
+negotiated); malloc-mq2 is malloc with num-queues=2 and two vCPUs, where the guest also
 checks that it has two hardware queues and fio runs one job per vCPU, and
 the host that each queue carried requests.
 Starts the back-end on a UNIX socket, boots the lab's kernel and initramfs
@@ -78,6 +79,7 @@ def main():
         return 2
     build, backend = sys.argv[1], sys.argv[2]
     queues = 2 if backend.endswith('-mq2') else 1
+    packed = backend.endswith('-packed')
     tool = sys.argv[3] if len(sys.argv) > 3 else None
     required = os.environ.get('UDK_LAB_REQUIRED') == '1'
     try:
@@ -95,8 +97,9 @@ def main():
     shutil.copy(os.path.join(HERE, 'guest_vhost_blk.sh'), os.path.join(work, 'guest.sh'))
     lab.write_text(os.path.join(work, 'host-binds'), '')
     lab.write_text(os.path.join(work, 'params'),
-                   'SERIAL=%s\nFS_MB=%d\nPAT_SEEK_MB=%d\nPAT_MB=%d\nQUEUES=%d\n' % (
-                       SERIAL if backend != 'qsd' else '', FS_MB, PAT_SEEK_MB, PAT_MB, queues))
+                   'SERIAL=%s\nFS_MB=%d\nPAT_SEEK_MB=%d\nPAT_MB=%d\nQUEUES=%d\nPACKED=%d\n' % (
+                       SERIAL if backend != 'qsd' else '', FS_MB, PAT_SEEK_MB, PAT_MB, queues,
+                       packed))
     sock = '/tmp/udk-vhost-blk-%d-%s.sock' % (os.getpid(), backend)
     img = os.path.join(work, 'disk.img')
     if backend in ('file', 'qsd'):
@@ -137,7 +140,8 @@ def main():
                 'multidevs=remap',
                 '-virtfs', 'local,path=%s,mount_tag=labdir,security_model=none' % work,
                 '-chardev', 'socket,id=c,path=%s' % sock,
-                '-device', 'vhost-user-blk-pci,chardev=c,num-queues=%d,addr=0x5' % queues]
+                '-device', 'vhost-user-blk-pci,chardev=c,num-queues=%d,addr=0x5%s' % (
+                    queues, ',packed=on' if packed else '')]
         say('%s: booting the guest (console: %s)' % (backend, console))
         t0 = time.monotonic()
         guest = subprocess.Popen(qcmd, stdin=subprocess.DEVNULL, stdout=open(console, 'w'),

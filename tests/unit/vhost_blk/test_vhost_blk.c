@@ -109,7 +109,7 @@ static void setup_without(uint64_t without)
 
 static void setup(void)
 {
-	setup_without(1ull << VIRTIO_RING_F_EVENT_IDX);
+	setup_without(1ull << VIRTIO_RING_F_EVENT_IDX | 1ull << VIRTIO_F_RING_PACKED);
 }
 
 static void teardown(void)
@@ -233,7 +233,7 @@ static void test_event_idx(void)
 	uint16_t *used_event, *avail_event;
 	uint64_t v;
 
-	setup_without(0);
+	setup_without(1ull << VIRTIO_F_RING_PACKED);
 	used_event = (uint16_t *)(g + AVAIL_OFF) + 2 + QSZ;
 	avail_event = (uint16_t *)(g + USED_OFF) + 2 + 4 * QSZ;
 	/* The driver wants an interrupt once the used index passes 2. */
@@ -292,6 +292,138 @@ static void test_two_queues(void)
 	CU_ASSERT_EQUAL(dev->stats.queue_requests[0], 1);
 	teardown();
 	close(k1);
+}
+
+/* A packed ring (§2.8) of 4 descriptors: the driver side here marks
+ * chains available with its wrap counter, first descriptor's flags last. */
+static uint16_t pk_avail, pk_used;
+static bool pk_wrap = true, pk_used_wrap = true;
+
+static void pk_post(const struct vring_packed_desc *d, int n, uint16_t id)
+{
+	struct vring_packed_desc *r = (struct vring_packed_desc *)(g + DESC_OFF);
+	uint16_t first = pk_avail, first_flags = 0;
+
+	for (int i = 0; i < n; i++) {
+		uint16_t f = d[i].flags | (i + 1 < n ? VRING_DESC_F_NEXT : 0) |
+			     (pk_wrap ? VRING_PACKED_DESC_F_AVAIL : VRING_PACKED_DESC_F_USED);
+		r[pk_avail] = (struct vring_packed_desc){d[i].addr, d[i].len, id, 0};
+		if (i == 0)
+			first_flags = f;
+		else
+			r[pk_avail].flags = f;
+		if (++pk_avail == 4) {
+			pk_avail = 0;
+			pk_wrap = !pk_wrap;
+		}
+	}
+	__atomic_store_n(&r[first].flags, first_flags, __ATOMIC_RELEASE);
+}
+
+/* The next used element: its id, or -1. */
+static int pk_used_next(uint32_t *len, int nslots)
+{
+	struct vring_packed_desc *r = (struct vring_packed_desc *)(g + DESC_OFF);
+
+	for (int i = 0; i < 1000; i++) {
+		uint16_t f = __atomic_load_n(&r[pk_used].flags, __ATOMIC_ACQUIRE);
+		if (!!(f & VRING_PACKED_DESC_F_USED) == pk_used_wrap &&
+		    !!(f & VRING_PACKED_DESC_F_AVAIL) == pk_used_wrap) {
+			int id = r[pk_used].id;
+			*len = r[pk_used].len;
+			pk_used = (uint16_t)(pk_used + nslots);
+			if (pk_used >= 4) {
+				pk_used -= 4;
+				pk_used_wrap = !pk_used_wrap;
+			}
+			return id;
+		}
+		vb_dev_poll(dev);
+	}
+	return -1;
+}
+
+static void test_packed(void)
+{
+	struct vu_memory t = {.nregions = 1};
+	struct vu_vring_addr a = {.index = 0, .desc = UVA + DESC_OFF, .avail = UVA + AVAIL_OFF,
+				  .used = UVA + USED_OFF};
+	struct hdr *h = (struct hdr *)(g + BUF_OFF);
+	uint64_t f;
+	uint32_t len;
+	int fd;
+
+	CU_ASSERT_EQUAL_FATAL(udk_bdev_malloc_create("vbt", 4096, 512, &bdev), 0);
+	dev = calloc(1, sizeof(*dev));
+	CU_ASSERT_EQUAL_FATAL(vb_dev_init(dev, bdev), 0);
+	memfd = memfd_create("guest", 0);
+	CU_ASSERT_EQUAL_FATAL(ftruncate(memfd, MEM_SIZE), 0);
+	g = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+	kickfd = eventfd(0, EFD_NONBLOCK);
+	callfd = eventfd(0, EFD_NONBLOCK);
+	f = vb_dev_features(dev);
+	CU_ASSERT((f >> VIRTIO_F_RING_PACKED) & 1);
+	CU_ASSERT_EQUAL(msg(VU_SET_FEATURES, &f, 8, NULL, 0, NULL), 0);
+	t.regions[0] = (struct vu_region){GPA, MEM_SIZE, UVA, 0};
+	fd = dup(memfd);
+	CU_ASSERT_EQUAL_FATAL(msg(VU_SET_MEM_TABLE, &t, 8 + 32, &fd, 1, NULL), 0);
+	CU_ASSERT_EQUAL(set_state(VU_SET_VRING_NUM, 0, 4), 0);
+	/* both wrap counters start at 1 (§2.8.1), as QEMU sends them */
+	CU_ASSERT_EQUAL(set_state(VU_SET_VRING_BASE, 0, 0x80008000u), 0);
+	CU_ASSERT_EQUAL_FATAL(msg(VU_SET_VRING_ADDR, &a, sizeof(a), NULL, 0, NULL), 0);
+	CU_ASSERT_EQUAL(set_fd(VU_SET_VRING_CALL, callfd), 0);
+	CU_ASSERT_EQUAL_FATAL(set_fd(VU_SET_VRING_KICK, kickfd), 0);
+	CU_ASSERT_EQUAL(set_state(VU_SET_VRING_ENABLE, 0, 1), 0);
+	pk_avail = pk_used = 0;
+	pk_wrap = pk_used_wrap = true;
+
+	/* Five 3-descriptor writes then reads on a 4-slot ring: every chain
+	 * after the first wraps, the counters flip. */
+	for (int k = 0; k < 5; k++) {
+		memset(g + 0x20000, 0x40 + k, 512);
+		*h = (struct hdr){VIRTIO_BLK_T_OUT, 0, (uint64_t)k};
+		g[BUF_OFF + 0x20] = 0xee;
+		struct vring_packed_desc d[3] = {
+			{gpa(BUF_OFF), 16, 0, 0},
+			{gpa(0x20000), 512, 0, 0},
+			{gpa(BUF_OFF + 0x20), 1, 0, VRING_DESC_F_WRITE},
+		};
+		pk_post(d, 3, (uint16_t)(10 + k));
+		CU_ASSERT_EQUAL(pk_used_next(&len, 3), 10 + k);
+		CU_ASSERT_EQUAL(g[BUF_OFF + 0x20], VIRTIO_BLK_S_OK);
+	}
+	/* read them back through an indirect table (one ring slot) */
+	struct vring_packed_desc *it = (struct vring_packed_desc *)(g + 0x50000);
+	for (int k = 0; k < 5; k++) {
+		*h = (struct hdr){VIRTIO_BLK_T_IN, 0, (uint64_t)k};
+		memset(g + 0x30000, 0, 512);
+		it[0] = (struct vring_packed_desc){gpa(BUF_OFF), 16, 0, 0};
+		it[1] = (struct vring_packed_desc){gpa(0x30000), 512, 0, VRING_DESC_F_WRITE};
+		it[2] = (struct vring_packed_desc){gpa(BUF_OFF + 0x20), 1, 0, VRING_DESC_F_WRITE};
+		struct vring_packed_desc d = {gpa(0x50000), 48, 0, VRING_DESC_F_INDIRECT};
+		pk_post(&d, 1, 7);
+		CU_ASSERT_EQUAL(pk_used_next(&len, 1), 7);
+		CU_ASSERT_EQUAL(len, 513);
+		CU_ASSERT_EQUAL(g[0x30000], 0x40 + k);
+		CU_ASSERT_EQUAL(g[0x30000 + 511], 0x40 + k);
+	}
+	/* a descriptor outside memory: that request fails, the ring goes on */
+	*h = (struct hdr){VIRTIO_BLK_T_IN, 0, 0};
+	struct vring_packed_desc bad[3] = {
+		{gpa(BUF_OFF), 16, 0, 0},
+		{0x10, 512, 0, VRING_DESC_F_WRITE},
+		{gpa(BUF_OFF + 0x20), 1, 0, VRING_DESC_F_WRITE},
+	};
+	pk_post(bad, 3, 3);
+	CU_ASSERT_EQUAL(pk_used_next(&len, 3), 3);
+	CU_ASSERT_EQUAL(g[BUF_OFF + 0x20], VIRTIO_BLK_S_IOERR);
+	/* GET_VRING_BASE gives back both indexes and wrap counters */
+	struct vu_vring_state st = {0, 0};
+	struct vu_msg r;
+	CU_ASSERT_EQUAL(msg(VU_GET_VRING_BASE, &st, 8, NULL, 0, &r), 0);
+	CU_ASSERT_EQUAL(r.p.state.num, (uint32_t)pk_avail | (pk_wrap ? 0x8000u : 0) |
+					       (uint32_t)pk_used << 16 | (pk_used_wrap ? 1u << 31 : 0));
+	teardown();
 }
 
 static void test_get_id_and_unsupp(void)
@@ -589,6 +721,7 @@ int main(void)
 		{"write_read", test_write_read},
 		{"event_idx", test_event_idx},
 		{"two_queues", test_two_queues},
+		{"packed", test_packed},
 		{"get_id_and_unsupp", test_get_id_and_unsupp},
 		{"outside_memory", test_outside_memory},
 		{"indirect", test_indirect},
