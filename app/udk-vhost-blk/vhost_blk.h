@@ -193,7 +193,9 @@ struct vb_vq {
 	uint32_t inflight;
 };
 
-/* Translate the ring's three addresses through m (SET_VRING_ADDR, and again
+/* Translate the ring's three addresses (split: descriptors, available and
+ * used rings; packed: the ring and the driver's and device's event areas)
+ * through m (SET_VRING_ADDR, and again
  * after SET_MEM_TABLE).  0 or -EINVAL (an address outside the table). */
 int vb_vq_map(struct vb_vq *vq, const struct vb_mem *m);
 /* The next available chain: 1 with *c filled (c->bad when it cannot be used,
@@ -232,7 +234,6 @@ struct vring_packed_desc {
 #define VRING_PACKED_EVENT_FLAG_DISABLE 1
 #define VIRTIO_F_RING_PACKED 34
 
-int vb_packed_map(struct vb_vq *vq, const struct vb_mem *m);
 int vb_packed_pop(struct vb_vq *vq, const struct vb_mem *m, struct vb_chain *c);
 void vb_packed_push(struct vb_vq *vq, const struct vb_chain *c, uint32_t len);
 uint32_t vb_packed_notify(struct vb_vq *vq, uint32_t n);

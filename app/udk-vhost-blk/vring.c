@@ -30,16 +30,17 @@ void vb_vq_reset(struct vb_vq *vq)
 int vb_vq_map(struct vb_vq *vq, const struct vb_mem *m)
 {
 	uint64_t n = vq->num;
+	/* Split (§2.7): descriptors 16-byte aligned, the available ring 2 and
+	 * the used ring 4, each ending with a 16-bit event field.  Packed
+	 * (§2.8.10): the ring 16-byte aligned, two 4-byte event areas. */
+	uint64_t alen = vq->packed ? 4 : 6 + 2 * n, ulen = vq->packed ? 4 : 6 + 8 * n;
+	uint64_t amask = vq->packed ? 3 : 1;
 
-	if (vq->packed)
-		return vb_packed_map(vq, m);
-	/* §2.7: descriptors 16-byte aligned, available ring 2, used ring 4;
-	 * both rings end with a 16-bit event field. */
-	if ((vq->desc_uva & 15) || (vq->avail_uva & 1) || (vq->used_uva & 3))
+	if ((vq->desc_uva & 15) || (vq->avail_uva & amask) || (vq->used_uva & 3))
 		goto bad;
 	vq->desc = vb_mem_uva(m, vq->desc_uva, 16 * n);
-	vq->avail = vb_mem_uva(m, vq->avail_uva, 6 + 2 * n);
-	vq->used = vb_mem_uva(m, vq->used_uva, 6 + 8 * n);
+	vq->avail = vb_mem_uva(m, vq->avail_uva, alen);
+	vq->used = vb_mem_uva(m, vq->used_uva, ulen);
 	if (vq->desc && vq->avail && vq->used)
 		return 0;
 bad:

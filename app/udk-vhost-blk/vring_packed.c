@@ -12,22 +12,6 @@
 #include "udk_util.h"
 #include "vhost_blk.h"
 
-int vb_packed_map(struct vb_vq *vq, const struct vb_mem *m)
-{
-	/* §2.8.10: the ring 16-byte aligned, the event areas 4. */
-	if ((vq->desc_uva & 15) || (vq->avail_uva & 3) || (vq->used_uva & 3))
-		goto bad;
-	vq->desc = vb_mem_uva(m, vq->desc_uva, 16ull * vq->num);
-	vq->avail = vb_mem_uva(m, vq->avail_uva, 4);  /* driver event suppression */
-	vq->used = vb_mem_uva(m, vq->used_uva, 4);    /* device event suppression */
-	if (vq->desc && vq->avail && vq->used)
-		return 0;
-bad:
-	vq->desc = NULL;
-	vq->avail = vq->used = NULL;
-	return -EINVAL;
-}
-
 static bool is_avail(uint16_t flags, bool wrap)
 {
 	return !!(flags & VRING_PACKED_DESC_F_AVAIL) == wrap &&

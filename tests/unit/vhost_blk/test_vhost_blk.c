@@ -72,6 +72,20 @@ static int set_fd(uint32_t req, int fd)
 	return set_fd_q(req, 0, fd);
 }
 
+/* A device on a malloc bdev, the guest's memory, its kick and call fds. */
+static void open_guest(void)
+{
+	CU_ASSERT_EQUAL_FATAL(udk_bdev_malloc_create("vbt", 4096, 512, &bdev), 0);
+	dev = calloc(1, sizeof(*dev));
+	CU_ASSERT_EQUAL_FATAL(vb_dev_init(dev, bdev), 0);
+	memfd = memfd_create("guest", 0);
+	CU_ASSERT_EQUAL_FATAL(ftruncate(memfd, MEM_SIZE), 0);
+	g = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+	CU_ASSERT_NOT_EQUAL_FATAL(g, MAP_FAILED);
+	kickfd = eventfd(0, EFD_NONBLOCK);
+	callfd = eventfd(0, EFD_NONBLOCK);
+}
+
 /* The device set up as QEMU does it, guest memory one region, with the
  * features offered but those in `without`. */
 static void setup_without(uint64_t without)
@@ -82,15 +96,7 @@ static void setup_without(uint64_t without)
 	uint64_t f;
 	int fd;
 
-	CU_ASSERT_EQUAL_FATAL(udk_bdev_malloc_create("vbt", 4096, 512, &bdev), 0);
-	dev = calloc(1, sizeof(*dev));
-	CU_ASSERT_EQUAL_FATAL(vb_dev_init(dev, bdev), 0);
-	memfd = memfd_create("guest", 0);
-	CU_ASSERT_EQUAL_FATAL(ftruncate(memfd, MEM_SIZE), 0);
-	g = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
-	CU_ASSERT_NOT_EQUAL_FATAL(g, MAP_FAILED);
-	kickfd = eventfd(0, EFD_NONBLOCK);
-	callfd = eventfd(0, EFD_NONBLOCK);
+	open_guest();
 	avail_idx = used_seen = next_desc = 0;
 
 	f = vb_dev_features(dev) & ~without;
@@ -353,14 +359,7 @@ static void test_packed(void)
 	uint32_t len;
 	int fd;
 
-	CU_ASSERT_EQUAL_FATAL(udk_bdev_malloc_create("vbt", 4096, 512, &bdev), 0);
-	dev = calloc(1, sizeof(*dev));
-	CU_ASSERT_EQUAL_FATAL(vb_dev_init(dev, bdev), 0);
-	memfd = memfd_create("guest", 0);
-	CU_ASSERT_EQUAL_FATAL(ftruncate(memfd, MEM_SIZE), 0);
-	g = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
-	kickfd = eventfd(0, EFD_NONBLOCK);
-	callfd = eventfd(0, EFD_NONBLOCK);
+	open_guest();
 	f = vb_dev_features(dev);
 	CU_ASSERT((f >> VIRTIO_F_RING_PACKED) & 1);
 	CU_ASSERT_EQUAL(msg(VU_SET_FEATURES, &f, 8, NULL, 0, NULL), 0);
