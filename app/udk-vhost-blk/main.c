@@ -1,0 +1,319 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* udk-vhost-blk - a vhost-user-blk back-end: QEMU's vhost-user-blk-pci device
+ * connects to its UNIX socket and the guest's own virtio-blk driver does I/O
+ * onto a udk bdev (RAM or a file; doc/vhost-blk.md):
+ *
+ *   udk-vhost-blk --socket PATH (--malloc SIZE | --file PATH) [options]
+ *
+ * One thread serves the socket and polls the virtqueue; after --poll-us of
+ * nothing to do it asks the guest for kicks and sleeps on them. */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "udk_bdev.h"
+#include "udk_util.h"
+#include "udk_version.h"
+#include "vhost_blk.h"
+
+#define PROG "udk-vhost-blk"
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: " PROG " --socket PATH (--malloc SIZE | --file PATH) [options]\n"
+		"Serve a udk bdev to a QEMU guest as a vhost-user-blk device:\n"
+		"  qemu ... -object memory-backend-memfd,id=mem,size=1G,share=on -numa node,memdev=mem\n"
+		"           -chardev socket,id=c,path=PATH -device vhost-user-blk-pci,chardev=c\n\n"
+		"  --socket PATH      the UNIX socket to listen on (created; an old socket there is replaced)\n"
+		"  --malloc SIZE      a RAM disk of SIZE bytes (suffix K, M, G)\n"
+		"  --file PATH        a file or block device, through io_uring\n"
+		"  --block-size N     block size (default 512; file: 0 takes the device's)\n"
+		"  --read-only        refuse writes (file)\n"
+		"  --name NAME        the bdev's name, also the disk's serial (default vhost0)\n"
+		"  --poll-us N        poll this long with nothing to do before sleeping (default 100)\n"
+		"  --once             exit when the first connection ends\n"
+		"  --log-level L      err, warn, notice, info, debug\n"
+		"  --help, --version\n");
+}
+
+static int parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno || end == s)
+		return -1;
+	switch (*end) {
+	case 'K': case 'k': v <<= 10; end++; break;
+	case 'M': case 'm': v <<= 20; end++; break;
+	case 'G': case 'g': v <<= 30; end++; break;
+	default: break;
+	}
+	if (*end)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static int listen_on(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct stat st;
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		fprintf(stderr, PROG ": --socket %s: longer than %zu bytes; use a shorter path\n", path,
+			sizeof(sa.sun_path) - 1);
+		return -1;
+	}
+	strcpy(sa.sun_path, path);
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			fprintf(stderr, PROG ": --socket %s: a file that is not a socket is there; "
+				"remove it or choose another path\n", path);
+			return -1;
+		}
+		unlink(path);
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 1) < 0) {
+		fprintf(stderr, PROG ": listening on %s: %s\n", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* One control message on conn: 0, or <0 when the connection must close. */
+static int control(struct vb_dev *dev, int conn)
+{
+	struct vu_msg m, reply;
+	int fds[VU_MAX_REGIONS];
+	int nfds, rc;
+	bool send_reply;
+
+	rc = vu_recv(conn, &m, fds, &nfds);
+	if (rc < 0)
+		return rc;
+	udk_log(UDK_LOG_DEBUG, "vhost-blk", "%s (%u bytes, %d fds)", vu_request_name(m.hdr.request),
+		m.hdr.size, nfds);
+	rc = vu_handle(dev, &m, fds, nfds, &reply, &send_reply);
+	if (rc < 0)
+		return rc;
+	return send_reply ? vu_send(conn, &reply) : 0;
+}
+
+/* Sleep until the guest kicks or a message comes, after telling the guest
+ * to kick; false when work turned up meanwhile. */
+static void sleep_for_kicks(struct vb_dev *dev, int conn)
+{
+	struct pollfd p[1 + VU_MAX_QUEUES];
+	int n = 0;
+
+	for (uint32_t q = 0; q < VU_MAX_QUEUES; q++)
+		vb_vq_want_kicks(&dev->vq[q], true);
+	/* A request made available before the flag was seen gets no kick. */
+	if (vb_dev_poll(dev) == 0) {
+		p[n++] = (struct pollfd){.fd = conn, .events = POLLIN};
+		for (uint32_t q = 0; q < VU_MAX_QUEUES; q++)
+			p[n++] = (struct pollfd){.fd = dev->vq[q].started ? dev->vq[q].kick_fd : -1,
+						 .events = POLLIN};
+		poll(p, (nfds_t)n, 1000);
+		for (int i = 1; i < n; i++) {
+			uint64_t v;
+			if (p[i].revents & POLLIN && read(p[i].fd, &v, sizeof(v)) < 0) {
+				/* nothing: the kick was only a wake-up */
+			}
+		}
+	}
+	for (uint32_t q = 0; q < VU_MAX_QUEUES; q++)
+		if (dev->vq[q].started)
+			vb_vq_want_kicks(&dev->vq[q], false);
+}
+
+static void serve(struct vb_dev *dev, int conn, uint64_t poll_us)
+{
+	struct timeval tv = {.tv_sec = 5};
+	uint64_t last_work = now_us();
+	uint32_t iter = 0;
+
+	/* A message's payload follows its header at once: a front-end that
+	 * stalls mid-message is dropped, not waited for. */
+	setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	while (!stop) {
+		if (vb_dev_poll(dev)) {
+			last_work = now_us();
+		} else if (vb_dev_inflight(dev) && now_us() - last_work > poll_us) {
+			/* Waiting for the device (io_uring's workers, say): give
+			 * the CPU to them and to the VM rather than spin. */
+			struct timespec ts = {0, 10000};
+			nanosleep(&ts, NULL);
+		}
+		if ((++iter & 63) == 0 || vb_dev_inflight(dev) == 0) {
+			struct pollfd p = {.fd = conn, .events = POLLIN};
+			if (poll(&p, 1, 0) > 0) {
+				if (control(dev, conn) < 0)
+					return;
+				last_work = now_us();
+				continue;
+			}
+			if (vb_dev_inflight(dev) == 0 && now_us() - last_work > poll_us) {
+				sleep_for_kicks(dev, conn);
+				last_work = now_us();
+			}
+		}
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"socket", required_argument, NULL, 's'}, {"malloc", required_argument, NULL, 'm'},
+		{"file", required_argument, NULL, 'f'}, {"block-size", required_argument, NULL, 'b'},
+		{"read-only", no_argument, NULL, 'r'}, {"name", required_argument, NULL, 'n'},
+		{"poll-us", required_argument, NULL, 'p'}, {"once", no_argument, NULL, 'o'},
+		{"log-level", required_argument, NULL, 'l'}, {"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0},
+	};
+	const char *sock = NULL, *file = NULL, *name = "vhost0";
+	uint64_t msize = 0, bs = 0, poll_us = 100;
+	bool ro = false, once = false;
+	struct udk_bdev *bdev;
+	struct vb_dev *dev;
+	int c, rc, lfd, level;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': sock = optarg; break;
+		case 'f': file = optarg; break;
+		case 'n': name = optarg; break;
+		case 'r': ro = true; break;
+		case 'o': once = true; break;
+		case 'm':
+			if (parse_size(optarg, &msize) || msize == 0) {
+				fprintf(stderr, PROG ": --malloc %s: not a size (e.g. 64M)\n", optarg);
+				return 2;
+			}
+			break;
+		case 'b':
+			if (parse_size(optarg, &bs) || bs > 65536) {
+				fprintf(stderr, PROG ": --block-size %s: not a block size\n", optarg);
+				return 2;
+			}
+			break;
+		case 'p':
+			if (parse_size(optarg, &poll_us)) {
+				fprintf(stderr, PROG ": --poll-us %s: not a number\n", optarg);
+				return 2;
+			}
+			break;
+		case 'l':
+			if (udk_log_level_parse(optarg, &level) < 0) {
+				fprintf(stderr, PROG ": --log-level %s: err, warn, notice, info or debug\n",
+					optarg);
+				return 2;
+			}
+			udk_log_set_level(level);
+			break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf(PROG " %s\n", UDK_VERSION_STRING); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind < argc || !sock || (!file == !msize)) {
+		fprintf(stderr, PROG ": give --socket and one of --malloc or --file (--help)\n");
+		return 2;
+	}
+	if (msize) {
+		uint64_t b = bs ? bs : 512;
+		if (msize % b) {
+			fprintf(stderr, PROG ": --malloc %llu is not a multiple of the block size %llu\n",
+				(unsigned long long)msize, (unsigned long long)b);
+			return 2;
+		}
+		rc = udk_bdev_malloc_create(name, msize / b, (uint32_t)b, &bdev);
+	} else {
+		rc = udk_bdev_file_create(name, file, (uint32_t)bs, ro, &bdev);
+	}
+	if (rc < 0) {
+		fprintf(stderr, PROG ": cannot create the bdev: %s\n", udk_strerror(rc));
+		return 1;
+	}
+	dev = calloc(1, sizeof(*dev));
+	if (!dev || vb_dev_init(dev, bdev) < 0) {
+		fprintf(stderr, PROG ": cannot serve bdev %s (see the line above)\n", name);
+		goto err_bdev;
+	}
+	lfd = listen_on(sock);
+	if (lfd < 0)
+		goto err_dev;
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGPIPE, SIG_IGN);
+	struct udk_bdev_info info;
+	udk_bdev_info(bdev, &info);
+	fprintf(stderr, PROG ": serving %s (%s, %llu blocks of %u bytes) on %s\n", name,
+		info.backend, (unsigned long long)info.num_blocks, info.block_size, sock);
+	while (!stop) {
+		struct pollfd p = {.fd = lfd, .events = POLLIN};
+		if (poll(&p, 1, 200) <= 0)
+			continue;
+		int conn = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (conn < 0)
+			continue;
+		fprintf(stderr, PROG ": front-end connected\n");
+		serve(dev, conn, poll_us);
+		vu_reset(dev);
+		close(conn);
+		fprintf(stderr, PROG ": front-end gone (%llu requests, %llu errors, %llu bad chains; "
+			"per queue:", (unsigned long long)dev->stats.requests,
+			(unsigned long long)dev->stats.errors, (unsigned long long)dev->stats.bad_chains);
+		for (uint32_t q = 0; q < VU_MAX_QUEUES; q++)
+			fprintf(stderr, " %llu", (unsigned long long)dev->stats.queue_requests[q]);
+		fprintf(stderr, ")\n");
+		if (once)
+			break;
+	}
+	close(lfd);
+	unlink(sock);
+	vb_dev_fini(dev);
+	free(dev);
+	udk_bdev_destroy(bdev); /* its one channel was put by vb_dev_fini */
+	return 0;
+
+err_dev:
+	vb_dev_fini(dev);
+err_bdev:
+	free(dev);
+	udk_bdev_destroy(bdev);
+	return 1;
+}

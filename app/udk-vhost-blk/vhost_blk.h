@@ -1,0 +1,355 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* vhost_blk.h - udk-vhost-blk's parts: the vhost-user back-end protocol and
+ * the guest memory table (vhost_user.c, mem.c), split virtqueues (vring.c)
+ * and virtio-blk requests onto a udk bdev (blk.c).  One device per process,
+ * driven by one thread: control messages and I/O take turns on it, so a
+ * message that changes the memory table or stops a ring first waits for the
+ * I/O in flight (doc/vhost-blk.md). */
+#ifndef UDK_VHOST_BLK_H
+#define UDK_VHOST_BLK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+struct udk_bdev;
+struct udk_bdev_channel;
+
+/* ---- vhost-user (QEMU docs/interop/vhost-user.rst) ---- */
+
+enum vu_request {
+	VU_GET_FEATURES = 1,
+	VU_SET_FEATURES = 2,
+	VU_SET_OWNER = 3,
+	VU_RESET_OWNER = 4,
+	VU_SET_MEM_TABLE = 5,
+	VU_SET_LOG_BASE = 6,
+	VU_SET_LOG_FD = 7,
+	VU_SET_VRING_NUM = 8,
+	VU_SET_VRING_ADDR = 9,
+	VU_SET_VRING_BASE = 10,
+	VU_GET_VRING_BASE = 11,
+	VU_SET_VRING_KICK = 12,
+	VU_SET_VRING_CALL = 13,
+	VU_SET_VRING_ERR = 14,
+	VU_GET_PROTOCOL_FEATURES = 15,
+	VU_SET_PROTOCOL_FEATURES = 16,
+	VU_GET_QUEUE_NUM = 17,
+	VU_SET_VRING_ENABLE = 18,
+	VU_GET_CONFIG = 24,
+	VU_SET_CONFIG = 25,
+};
+
+/* "Message specification": flags bits 0-1 the version (1), bit 2 reply,
+ * bit 3 need_reply (REPLY_ACK). */
+#define VU_VERSION 1u
+#define VU_FLAG_REPLY (1u << 2)
+#define VU_FLAG_NEED_REPLY (1u << 3)
+
+#define VHOST_USER_F_PROTOCOL_FEATURES 30
+#define VU_PROTOCOL_F_MQ 0
+#define VU_PROTOCOL_F_REPLY_ACK 3
+#define VU_PROTOCOL_F_CONFIG 9
+
+/* The fixed table of SET_MEM_TABLE ("Memory regions description"). */
+#define VU_MAX_REGIONS 8
+#define VU_MAX_CONFIG 256
+/* Virtqueues (GET_QUEUE_NUM); QEMU's num-queues says how many the guest uses. */
+#define VU_MAX_QUEUES 8
+
+struct vu_hdr {
+	uint32_t request;
+	uint32_t flags;
+	uint32_t size;
+} __attribute__((packed));
+_Static_assert(sizeof(struct vu_hdr) == 12, "vhost-user.rst: the header is 12 bytes");
+
+struct vu_vring_state {
+	uint32_t index;
+	uint32_t num;
+};
+
+struct vu_vring_addr {
+	uint32_t index;
+	uint32_t flags;
+	uint64_t desc;  /* front-end virtual addresses */
+	uint64_t used;
+	uint64_t avail;
+	uint64_t log;
+};
+_Static_assert(sizeof(struct vu_vring_addr) == 40, "vhost-user.rst: vring address is 40 bytes");
+
+struct vu_region {
+	uint64_t guest_phys_addr;
+	uint64_t memory_size;
+	uint64_t userspace_addr;
+	uint64_t mmap_offset;
+};
+
+struct vu_memory {
+	uint32_t nregions;
+	uint32_t padding;
+	struct vu_region regions[VU_MAX_REGIONS];
+};
+_Static_assert(sizeof(struct vu_memory) == 8 + 8 * 32, "vhost-user.rst: memory table");
+
+struct vu_config {
+	uint32_t offset;
+	uint32_t size;
+	uint32_t flags;
+	uint8_t payload[VU_MAX_CONFIG];
+};
+
+union vu_payload {
+	uint64_t u64;
+	struct vu_vring_state state;
+	struct vu_vring_addr addr;
+	struct vu_memory mem;
+	struct vu_config config;
+};
+
+struct vu_msg {
+	struct vu_hdr hdr;
+	union vu_payload p;
+};
+
+/* ---- guest memory (mem.c) ---- */
+
+struct vb_region {
+	uint64_t gpa;       /* guest physical: what descriptors carry */
+	uint64_t size;
+	uint64_t uva;       /* the front-end's virtual address: what ring addresses carry */
+	uint8_t *host;      /* where it is mapped here */
+	void *map_base;     /* the mmap, from offset 0 of the fd */
+	size_t map_len;
+};
+
+struct vb_mem {
+	struct vb_region r[VU_MAX_REGIONS];
+	uint32_t n;
+};
+
+/* Map the table's regions, one fd each.  0, or -EINVAL after one log line
+ * (overlap, zero size, a region past its fd's end), -errno of mmap. */
+int vb_mem_set(struct vb_mem *m, const struct vu_memory *t, const int *fds);
+void vb_mem_clear(struct vb_mem *m);
+/* Where [gpa, gpa + len) is mapped, or NULL when any byte of it lies outside
+ * one region (len 0 is refused too). */
+void *vb_mem_gpa(const struct vb_mem *m, uint64_t gpa, uint64_t len);
+/* The same for the front-end's virtual addresses (ring addresses). */
+void *vb_mem_uva(const struct vb_mem *m, uint64_t uva, uint64_t len);
+
+/* ---- split virtqueues (virtio 1.x §2.7), vring.c ---- */
+
+struct vring_desc {
+	uint64_t addr;
+	uint32_t len;
+	uint16_t flags;
+	uint16_t next;
+};
+#define VRING_DESC_F_NEXT 1
+#define VRING_DESC_F_WRITE 2
+#define VRING_DESC_F_INDIRECT 4
+#define VRING_AVAIL_F_NO_INTERRUPT 1
+#define VRING_USED_F_NO_NOTIFY 1
+
+struct vring_used_elem {
+	uint32_t id;
+	uint32_t len;
+};
+
+#define VB_MAX_QUEUE_SIZE 1024
+/* Segments a chain may have: the header, seg_max data pieces and the status,
+ * with room for a driver that splits them further. */
+#define VB_MAX_SEGS 260
+
+/* One descriptor chain, translated. */
+struct vb_chain {
+	uint16_t head;           /* split: the head index; packed: the buffer id */
+	uint16_t count;          /* packed: ring descriptors it took */
+	bool bad;                /* a descriptor outside guest memory, or a bad chain */
+	uint32_t nseg;
+	uint32_t nread;          /* segments [0, nread) are device-readable, the rest writable */
+	struct iovec seg[VB_MAX_SEGS];
+};
+
+struct vb_vq {
+	uint32_t num;            /* 0: not set up */
+	uint64_t desc_uva, avail_uva, used_uva;
+	struct vring_desc *desc;
+	uint16_t *avail;         /* flags, idx, ring[num], used_event */
+	uint16_t *used;          /* flags, idx, then used elements */
+	uint16_t last_avail;
+	uint16_t used_idx;       /* the next used index (published at flush) */
+	uint16_t pending_used;   /* elements written since the last publish */
+	int kick_fd, call_fd, err_fd;
+	bool enabled;
+	bool started;            /* the kick fd came: the ring runs */
+	bool broken;             /* the driver broke the ring's rules: stopped until reset */
+	bool event_idx;          /* VIRTIO_RING_F_EVENT_IDX negotiated */
+	bool packed;             /* VIRTIO_F_RING_PACKED negotiated: desc is a packed ring, */
+	bool avail_wrap, used_wrap; /* avail the driver's and used the device's event areas */
+	uint32_t inflight;
+};
+
+/* Translate the ring's three addresses (split: descriptors, available and
+ * used rings; packed: the ring and the driver's and device's event areas)
+ * through m (SET_VRING_ADDR, and again
+ * after SET_MEM_TABLE).  0 or -EINVAL (an address outside the table). */
+int vb_vq_map(struct vb_vq *vq, const struct vb_mem *m);
+/* The next available chain: 1 with *c filled (c->bad when it cannot be used,
+ * c->head still valid), 0 when there is none, -EPROTO when the ring itself is
+ * corrupt (the queue is marked broken and logged once). */
+int vb_vq_pop(struct vb_vq *vq, const struct vb_mem *m, struct vb_chain *c);
+/* Give chain c back with len bytes written; published by flush (split) or
+ * at once (packed). */
+void vb_vq_push(struct vb_vq *vq, const struct vb_chain *c, uint32_t len);
+/* Publish the used entries and signal the call eventfd unless the driver
+ * asked for no interrupt (its flag, or its used_event with EVENT_IDX).
+ * Returns how many were published. */
+uint32_t vb_vq_flush(struct vb_vq *vq);
+/* Closes the ring's fds and forgets it. */
+void vb_vq_reset(struct vb_vq *vq);
+/* Ask the driver for kicks (false while the device polls the ring). */
+void vb_vq_want_kicks(struct vb_vq *vq, bool on);
+
+/* Add a descriptor's buffer to c (len 0: nothing); -1 when c is full (c->bad). */
+int vb_chain_add(struct vb_chain *c, const struct vb_mem *m, uint64_t addr, uint32_t len, bool w,
+		 bool *seen_write);
+/* Mark the ring broken with one log line; -EPROTO. */
+int vb_vq_broken(struct vb_vq *vq, const char *why, unsigned int a, unsigned int b);
+
+/* ---- packed virtqueues (virtio 1.x §2.8), vring_packed.c ---- */
+
+struct vring_packed_desc {
+	uint64_t addr;
+	uint32_t len;
+	uint16_t id;
+	uint16_t flags;
+};
+#define VRING_PACKED_DESC_F_AVAIL (1u << 7)
+#define VRING_PACKED_DESC_F_USED (1u << 15)
+#define VRING_PACKED_EVENT_FLAG_ENABLE 0
+#define VRING_PACKED_EVENT_FLAG_DISABLE 1
+#define VIRTIO_F_RING_PACKED 34
+
+int vb_packed_pop(struct vb_vq *vq, const struct vb_mem *m, struct vb_chain *c);
+void vb_packed_push(struct vb_vq *vq, const struct vb_chain *c, uint32_t len);
+uint32_t vb_packed_notify(struct vb_vq *vq, uint32_t n);
+void vb_packed_want_kicks(struct vb_vq *vq, bool on);
+
+/* ---- virtio-blk (virtio 1.x §5.2), blk.c ---- */
+
+#define VIRTIO_BLK_F_SIZE_MAX 1
+#define VIRTIO_BLK_F_SEG_MAX 2
+#define VIRTIO_BLK_F_RO 5
+#define VIRTIO_BLK_F_BLK_SIZE 6
+#define VIRTIO_BLK_F_FLUSH 9
+#define VIRTIO_BLK_F_MQ 12
+#define VIRTIO_BLK_F_DISCARD 13
+#define VIRTIO_BLK_F_WRITE_ZEROES 14
+#define VIRTIO_RING_F_INDIRECT_DESC 28
+#define VIRTIO_RING_F_EVENT_IDX 29
+#define VIRTIO_F_VERSION_1 32
+
+#define VIRTIO_BLK_T_IN 0
+#define VIRTIO_BLK_T_OUT 1
+#define VIRTIO_BLK_T_FLUSH 4
+#define VIRTIO_BLK_T_GET_ID 8
+#define VIRTIO_BLK_T_DISCARD 11
+#define VIRTIO_BLK_T_WRITE_ZEROES 13
+#define VIRTIO_BLK_S_OK 0
+#define VIRTIO_BLK_S_IOERR 1
+#define VIRTIO_BLK_S_UNSUPP 2
+#define VIRTIO_BLK_ID_BYTES 20
+
+struct vb_dev;
+
+/* A request's bdev call, kept for a retry when the channel is full. */
+struct vb_op {
+	int op;
+	uint64_t off;
+	uint32_t nblk;
+	int iovcnt;
+};
+
+struct vb_req {
+	struct vb_dev *dev;
+	struct vb_vq *vq;
+	struct vb_chain chain;
+	uint8_t *status;         /* NULL: no place to say it */
+	uint32_t written;        /* bytes the device wrote, status byte included */
+	struct vb_op op;
+	struct iovec data[VB_MAX_SEGS];
+	struct vb_req *next_free;  /* the free list, or the retry list */
+};
+
+struct vb_stats {
+	uint64_t requests;
+	uint64_t errors;         /* completed with IOERR or UNSUPP */
+	uint64_t bad_chains;     /* descriptors outside guest memory, malformed chains */
+	uint64_t queue_requests[VU_MAX_QUEUES];
+};
+
+struct vb_dev {
+	/* what serves */
+	struct udk_bdev *bdev;
+	struct udk_bdev_channel *ch;
+	uint32_t block_size;
+	uint64_t num_blocks;
+	uint32_t max_io_blocks;
+	uint32_t size_max, seg_max;
+	bool read_only;
+	bool can_discard, can_write_zeroes;
+	char id[VIRTIO_BLK_ID_BYTES];
+	/* vhost-user state */
+	uint64_t features;       /* acked by SET_FEATURES */
+	uint64_t protocol;       /* acked by SET_PROTOCOL_FEATURES */
+	bool owner;
+	struct vb_mem mem;
+	struct vb_vq vq[VU_MAX_QUEUES];
+	/* requests */
+	struct vb_req *reqs;
+	struct vb_req *free_reqs;
+	struct vb_req *retry, **retry_tail; /* refused with -EAGAIN: submitted again first */
+	uint32_t nreqs;
+	struct vb_stats stats;
+};
+
+/* Make dev serve bdev on the calling thread (takes a channel).  0 or a
+ * negative code after one log line. */
+int vb_dev_init(struct vb_dev *dev, struct udk_bdev *bdev);
+/* Waits for the I/O in flight, unmaps guest memory, puts the channel. */
+void vb_dev_fini(struct vb_dev *dev);
+/* The features offered in GET_FEATURES. */
+uint64_t vb_dev_features(const struct vb_dev *dev);
+/* The virtio-blk configuration space (virtio 1.x §5.2.4), VU_MAX_CONFIG bytes. */
+void vb_dev_config(const struct vb_dev *dev, uint8_t *cfg);
+/* Take what the guest made available on every started ring, complete what
+ * the bdev finished, publish the used rings.  Returns the work done (0: idle). */
+uint32_t vb_dev_poll(struct vb_dev *dev);
+/* Poll until no request is in flight (before the memory table changes or a
+ * ring stops). */
+void vb_dev_drain(struct vb_dev *dev);
+uint32_t vb_dev_inflight(const struct vb_dev *dev);
+
+/* ---- the connection (vhost_user.c) ---- */
+
+/* Read one message from fd: 0 with *m and its fds (*nfds, up to
+ * VU_MAX_REGIONS), -ECONNRESET when the peer closed, -EPROTO after a log line
+ * (bad header, size or fds; the caller closes the connection). */
+int vu_recv(int fd, struct vu_msg *m, int *fds, int *nfds);
+/* Check the message's size and fd count against its type, act on it, and
+ * fill *reply (reply_len bytes of payload, 0 when none is due).  Takes
+ * ownership of fds (closed or kept).  0, or -EPROTO after a log line saying
+ * why the connection must close. */
+int vu_handle(struct vb_dev *dev, struct vu_msg *m, int *fds, int nfds, struct vu_msg *reply,
+	      bool *send_reply);
+/* Forget the connection's state: rings, memory, features (on disconnect). */
+void vu_reset(struct vb_dev *dev);
+const char *vu_request_name(uint32_t req);
+/* Send a reply: 0 or -EPROTO after a log line. */
+int vu_send(int fd, const struct vu_msg *m);
+
+#endif

@@ -1,0 +1,230 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""A TCG guest's own virtio-blk driver on a vhost-user-blk back-end.
+
+    test_vhost_blk_guest.py BUILD_DIR BACKEND [UDK_VHOST_BLK]
+
+BACKEND: malloc or file (udk-vhost-blk serving that bdev), or qsd
+(qemu-storage-daemon on a file: the reference back-end, same guest steps);
+malloc-packed is malloc with packed=on (the guest checks the packed ring was
+negotiated); malloc-mq2 is malloc with num-queues=2 and two vCPUs, where the guest also
+checks that it has two hardware queues and fio runs one job per vCPU, and
+the host that each queue carried requests.
+Starts the back-end on a UNIX socket, boots the lab's kernel and initramfs
+(tests/lab/lab.py) with shared guest memory and a vhost-user-blk-pci device
+on that socket, and runs guest_vhost_blk.sh in the guest: dd pattern, fio
+write+verify, write zeroes, discard, mkfs.ext4, mount, copy, umount, fsck.
+For a file, the host then finds the guest's pattern in the file and runs
+e2fsck on it.  Logs in BUILD_DIR/vhost-blk/BACKEND/; the console's tail is
+printed on failure.  Exit 77 (skip) when QEMU or the lab kernel is missing,
+unless UDK_LAB_REQUIRED=1."""
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, '..', 'lab'))
+import lab  # noqa: E402
+
+DISK_MB = 128
+FS_MB = 64
+PAT_SEEK_MB = 96
+PAT_MB = 8
+SERIAL = 'udkvblk0'
+BOOT_TIMEOUT = int(os.environ.get('UDK_VHOST_TIMEOUT', '900'))
+
+
+def say(msg):
+    print('test_vhost_blk_guest: ' + msg, flush=True)
+
+
+def tail(path, n=60):
+    try:
+        with open(path, errors='replace') as f:
+            lines = f.readlines()
+    except OSError:
+        return '(no %s)\n' % path
+    return ''.join(lines[-n:])
+
+
+def wait_socket(path, proc, timeout=30):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            return False
+        if os.path.exists(path):
+            s = socket.socket(socket.AF_UNIX)
+            try:
+                s.connect(path)
+                s.close()
+                # That probe was a connection: the back-end serves it and
+                # waits for the next one (udk-vhost-blk), or not (qsd).
+                return True
+            except OSError:
+                pass
+            finally:
+                s.close()
+        time.sleep(0.1)
+    return False
+
+
+def main():
+    if len(sys.argv) < 3:
+        print(__doc__, file=sys.stderr)
+        return 2
+    build, backend = sys.argv[1], sys.argv[2]
+    queues = 2 if backend.endswith('-mq2') else 1
+    packed = backend.endswith('-packed')
+    tool = sys.argv[3] if len(sys.argv) > 3 else None
+    required = os.environ.get('UDK_LAB_REQUIRED') == '1'
+    try:
+        qemu, ver, vmlinux, initrd, _ = lab.prepare(os.path.join(build, 'lab', 'cache'))
+    except lab.Unavailable as e:
+        say('cannot boot a guest: %s' % e)
+        return 1 if required else 77
+    if backend == 'qsd' and not shutil.which('qemu-storage-daemon'):
+        say('qemu-storage-daemon not found (Debian package qemu-system-common)')
+        return 1 if required else 77
+
+    work = os.path.join(build, 'vhost-blk', backend)
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    shutil.copy(os.path.join(HERE, 'guest_vhost_blk.sh'), os.path.join(work, 'guest.sh'))
+    lab.write_text(os.path.join(work, 'host-binds'), '')
+    lab.write_text(os.path.join(work, 'params'),
+                   'SERIAL=%s\nFS_MB=%d\nPAT_SEEK_MB=%d\nPAT_MB=%d\nQUEUES=%d\nPACKED=%d\n' % (
+                       SERIAL if backend != 'qsd' else '', FS_MB, PAT_SEEK_MB, PAT_MB, queues,
+                       packed))
+    sock = '/tmp/udk-vhost-blk-%d-%s.sock' % (os.getpid(), backend)
+    img = os.path.join(work, 'disk.img')
+    if backend in ('file', 'qsd'):
+        with open(img, 'wb') as f:
+            f.truncate(DISK_MB << 20)
+    server_log = os.path.join(work, 'server.log')
+    if backend == 'qsd':
+        cmd = ['qemu-storage-daemon', '--blockdev',
+               'driver=file,node-name=f,filename=%s,aio=io_uring,cache.direct=on' % img,
+               '--export', 'type=vhost-user-blk,id=e,node-name=f,addr.type=unix,'
+               'addr.path=%s,writable=on' % sock]
+    else:
+        cmd = [tool, '--socket', sock, '--name', SERIAL]
+        cmd += ['--malloc', '%dM' % DISK_MB] if backend.startswith('malloc') else ['--file', img]
+    console = os.path.join(work, 'console.log')
+    server = subprocess.Popen(cmd, stdout=open(server_log, 'w'), stderr=subprocess.STDOUT,
+                              preexec_fn=lab.set_pdeathsig)
+    guest = None
+    ok = False
+    try:
+        if backend == 'qsd':
+            # qsd serves one front-end: do not probe it, wait for the socket.
+            end = time.monotonic() + 30
+            while not os.path.exists(sock) and time.monotonic() < end and server.poll() is None:
+                time.sleep(0.1)
+            up = os.path.exists(sock)
+        else:
+            up = wait_socket(sock, server)
+        if not up:
+            say('the back-end did not come up:\n' + tail(server_log))
+            return 1
+        qcmd = [qemu, '-machine', 'q35,accel=tcg', '-cpu', 'max', '-m', '512', '-smp', str(queues),
+                '-nographic', '-no-reboot', '-net', 'none', '-vga', 'none',
+                '-kernel', vmlinux, '-initrd', initrd, '-append', lab.KERNEL_CMDLINE,
+                '-object', 'memory-backend-memfd,id=mem,size=512M,share=on',
+                '-numa', 'node,memdev=mem',
+                '-virtfs', 'local,path=/,mount_tag=hostroot,security_model=none,readonly=on,'
+                'multidevs=remap',
+                '-virtfs', 'local,path=%s,mount_tag=labdir,security_model=none' % work,
+                '-chardev', 'socket,id=c,path=%s' % sock,
+                '-device', 'vhost-user-blk-pci,chardev=c,num-queues=%d,addr=0x5%s' % (
+                    queues, ',packed=on' if packed else '')]
+        say('%s: booting the guest (console: %s)' % (backend, console))
+        t0 = time.monotonic()
+        guest = subprocess.Popen(qcmd, stdin=subprocess.DEVNULL, stdout=open(console, 'w'),
+                                 stderr=subprocess.STDOUT, preexec_fn=lab.set_pdeathsig)
+        try:
+            guest.wait(timeout=BOOT_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            say('the guest did not finish in %d s' % BOOT_TIMEOUT)
+            guest.kill()
+            guest.wait()
+        done = (lab.read_text(os.path.join(work, 'done'), '') or '').strip()
+        say('%s: guest ended after %.0f s: %s' % (backend, time.monotonic() - t0,
+                                                  done or '(no result)'))
+        for line in open(console, errors='replace'):
+            if line.startswith('vhost-guest:'):
+                print('  ' + line.rstrip())
+        ok = done == 'ok'
+        if ok and backend in ('file', 'qsd'):
+            ok = check_file(img, os.path.join(work, 'pat'))
+        if ok and queues > 1:
+            ok = check_queues(server_log, queues, server)
+    finally:
+        if guest and guest.poll() is None:
+            guest.kill()
+            guest.wait()
+        if server.poll() is None:
+            server.send_signal(signal.SIGTERM)
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+        if os.path.exists(sock):
+            os.unlink(sock)
+    if backend != 'qsd' and server.returncode != 0:
+        say('udk-vhost-blk exited %d' % server.returncode)
+        ok = False
+    say('back-end log:\n' + tail(server_log, 20))
+    if not ok:
+        say('console (last lines of %s):\n%s' % (console, tail(console)))
+        return 1
+    say('%s: PASS' % backend)
+    return 0
+
+
+def check_queues(server_log, queues, server):
+    """udk-vhost-blk's line at the guest's disconnect (poweroff): each queue
+    carried requests."""
+    end = time.monotonic() + 10
+    while time.monotonic() < end:
+        for line in open(server_log, errors='replace'):
+            m = re.search(r'front-end gone \((\d+) requests.*per queue: ([\d ]+)\)', line)
+            if m and int(m.group(1)) > 0:
+                per = [int(x) for x in m.group(2).split()]
+                if all(n > 0 for n in per[:queues]):
+                    say('requests per queue: %s' % per[:queues])
+                    return True
+                say('a queue carried no request: %s' % per[:queues])
+                return False
+        time.sleep(0.2)
+    say('no per-queue counts in %s' % server_log)
+    return False
+
+
+def check_file(img, pat):
+    """What the guest wrote is in the backing file: its pattern, and an ext4
+    that e2fsck finds clean."""
+    with open(pat, 'rb') as f:
+        want = f.read()
+    with open(img, 'rb') as f:
+        f.seek(PAT_SEEK_MB << 20)
+        got = f.read(len(want))
+    if got != want:
+        say('the backing file does not hold the pattern the guest wrote at %d MiB' % PAT_SEEK_MB)
+        return False
+    e2fsck = shutil.which('e2fsck') or '/usr/sbin/e2fsck'
+    r = subprocess.run([e2fsck, '-fn', img], capture_output=True, text=True)
+    if r.returncode != 0:
+        say('e2fsck -fn on the backing file: exit %d\n%s%s' % (r.returncode, r.stdout, r.stderr))
+        return False
+    say('backing file: the pattern is there, e2fsck -fn clean')
+    return True
+
+
+if __name__ == '__main__':
+    sys.exit(main())
