@@ -22,6 +22,7 @@
 
 #include "udk_bdev.h"
 #include "udk_util.h"
+#include "tool_args.h"
 #include "udk_version.h"
 #include "vhost_blk.h"
 
@@ -211,6 +212,9 @@ int main(int argc, char **argv)
 	struct vb_dev *dev;
 	int c, rc, lfd, level;
 
+	if (tool_help_version(argc, argv, 0, PROG " (udk) " UDK_VERSION_STRING, usage))
+		return 0;
+	opterr = 0; /* our own one-line message below */
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 's': sock = optarg; break;
@@ -245,11 +249,18 @@ int main(int argc, char **argv)
 			udk_log_set_level(level);
 			break;
 		case 'h': usage(stdout); return 0;
-		case 'V': printf(PROG " %s\n", UDK_VERSION_STRING); return 0;
-		default: usage(stderr); return 2;
+		case 'V': printf(PROG " (udk) %s\n", UDK_VERSION_STRING); return 0;
+		default:
+			fprintf(stderr, PROG ": %s: %s (see --help)\n", argv[optind - 1],
+				optopt ? "needs a value" : "unknown option");
+			return TOOL_EXIT_USAGE;
 		}
 	}
-	if (optind < argc || !sock || (!file == !msize)) {
+	if (optind < argc) {
+		fprintf(stderr, PROG ": %s: unexpected argument (see --help)\n", argv[optind]);
+		return TOOL_EXIT_USAGE;
+	}
+	if (!sock || (!file == !msize)) {
 		fprintf(stderr, PROG ": give --socket and one of --malloc or --file (--help)\n");
 		return 2;
 	}
