@@ -651,6 +651,8 @@ static void report(const struct opts *o, struct job *jobs, unsigned int nj, stru
 			       (unsigned long long)tr.reads, (unsigned long long)tr.writes,
 			       tr.reads + tr.writes ? 100.0 * (double)tr.reads /
 						      (double)(tr.reads + tr.writes) : 0);
+		if (o->histogram)
+			out_hist_text(stdout, "total", &total);
 	}
 }
 

@@ -11,7 +11,7 @@ void out_progress(FILE *f, double t, double dt, uint64_t ios, uint64_t io_size, 
 		pct = 100;
 	if (left < 0)
 		left = 0;
-	fprintf(f, PROG ": %5.1f s  %10.0f IOPS  %9.2f MiB/s  %3.0f%% done, %.0f s left\n", t,
+	fprintf(f, PROG ": %5.1f s  %10.0f IOPS  %9.2f MiB/s  %3.0f%% done, %.1f s left\n", t,
 		(double)ios / dt, (double)ios * (double)io_size / dt / 1048576, pct, left);
 }
 

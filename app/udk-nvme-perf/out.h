@@ -11,7 +11,7 @@
 #include "hist.h"
 
 /* The progress line for the second ending at t of a run of total seconds:
- * "udk-nvme-perf:   2.0 s      1234 IOPS      4.82 MiB/s   40% done, 3 s left". */
+ * "udk-nvme-perf:   2.0 s      1234 IOPS      4.82 MiB/s   40% done, 3.0 s left". */
 void out_progress(FILE *f, double t, double dt, uint64_t ios, uint64_t io_size, double total);
 
 /* spdk_nvme_perf -LL's histogram: every non-empty bucket as "LO - HI: CUM% (COUNT)",

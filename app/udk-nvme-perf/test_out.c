@@ -25,13 +25,13 @@ static void test_progress(void)
 	out_progress(f, 2.0, 1.0, 1000, 4096, 5);
 	fclose(f);
 	CU_ASSERT_STRING_EQUAL(buf, "udk-nvme-perf:   2.0 s        1000 IOPS       3.91 MiB/s   "
-			       "40% done, 3 s left\n");
+			       "40% done, 3.0 s left\n");
 	/* The last line may come a little after --time: never past 100%. */
 	f = open_buf();
 	out_progress(f, 5.2, 1.0, 0, 4096, 5);
 	fclose(f);
 	CU_ASSERT(strstr(buf, " 0 IOPS") != NULL);
-	CU_ASSERT(strstr(buf, "100% done, 0 s left\n") != NULL);
+	CU_ASSERT(strstr(buf, "100% done, 0.0 s left\n") != NULL);
 }
 
 static void test_hist_text(void)
