@@ -285,6 +285,19 @@ static void test_parse_dpdk_habits(void)
 		CU_ASSERT_EQUAL(a.lcore_cpu[0], cpus[0]);
 		CU_ASSERT_EQUAL(a.lcore_cpu[1], cpus[1]);
 	}
+	/* Of -l and -c, the last wins. */
+	if (usable_cpus(cpus, 2) && cpus[1] < 64) {
+		char list[16];
+
+		snprintf(mask, sizeof(mask), "0x%llx", 1ull << cpus[0]);
+		snprintf(list, sizeof(list), "%u", cpus[1]);
+		CU_ASSERT_EQUAL(parse(&a, "-l", list, "-c", mask, NULL), 5);
+		CU_ASSERT_EQUAL(a.nb_lcores, 1);
+		CU_ASSERT_EQUAL(a.lcore_cpu[0], cpus[0]);
+		CU_ASSERT_EQUAL(parse(&a, "-c", mask, "-l", list, NULL), 5);
+		CU_ASSERT_EQUAL(a.nb_lcores, 1);
+		CU_ASSERT_EQUAL(a.lcore_cpu[0], cpus[1]);
+	}
 	CU_ASSERT_EQUAL(parse(&a, "-c", "0x0", NULL), -UDK_EARGS);
 	ERR_IS("eal: -c: '0x0' is not a core mask (expected at least one bit set, e.g. 0x1)");
 	CU_ASSERT_EQUAL(parse(&a, "-c", "0-3", NULL), -UDK_EARGS);
