@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "hist.h"
+#include "out.h"
 #include "opts.h"
 #include "tool_args.h"
 #include "udk_eal.h"
@@ -474,14 +475,13 @@ static void job_close(struct job *j, uint32_t qd)
 /* ---- reporting ---- */
 
 static void progress(struct job *jobs, unsigned int nj, uint64_t *last, double dt, double t,
-		     uint64_t io_size)
+		     const struct opts *o)
 {
 	uint64_t ios = 0;
 
 	for (unsigned int i = 0; i < nj; i++)
 		ios += atomic_load_explicit(&jobs[i].pub_ios, memory_order_relaxed);
-	fprintf(stderr, PROG ": %5.1f s  %10.0f IOPS  %9.2f MiB/s\n", t,
-		(double)(ios - *last) / dt, (double)(ios - *last) * (double)io_size / dt / 1048576);
+	out_progress(stderr, t, dt, ios - *last, o->io_size, o->time);
 	*last = ios;
 }
 
@@ -636,6 +636,10 @@ static void report(const struct opts *o, struct job *jobs, unsigned int nj, stru
 	if (o->json) {
 		printf("],\"total\":{");
 		result_json(&tr, o->io_size);
+		if (o->histogram) {
+			printf(",");
+			out_hist_json(stdout, &total);
+		}
 		printf("}");
 		report_mode(o, jobs, nj, wk, nw, cpu);
 		printf("}\n");
@@ -647,6 +651,8 @@ static void report(const struct opts *o, struct job *jobs, unsigned int nj, stru
 			       (unsigned long long)tr.reads, (unsigned long long)tr.writes,
 			       tr.reads + tr.writes ? 100.0 * (double)tr.reads /
 						      (double)(tr.reads + tr.writes) : 0);
+		if (o->histogram)
+			out_hist_text(stdout, "total", &total);
 	}
 }
 
@@ -675,7 +681,7 @@ static void tick(const struct opts *o, struct target *tg, unsigned int nt, struc
 	if (t - t0 >= o->time) {
 		atomic_store(&stop, true);
 	} else if (t - *tl >= 1.0) {
-		progress(jobs, nj, last, t - *tl, t - t0, o->io_size);
+		progress(jobs, nj, last, t - *tl, t - t0, o);
 		*tl = t;
 		/* Asynchronous events are logged as they come. */
 		for (unsigned int k = 0; k < nt; k++)

@@ -52,7 +52,12 @@ void usage(FILE *f)
 		"  --qpair-latency     have the driver keep each queue pair's latency\n"
 		"                      histogram for telemetry (udk-top; costs a clock read\n"
 		"                      per submit and per poll that completes)\n"
-		"  --help, --version\n\n"
+		"  --histogram         print the total's latency histogram after the results\n"
+		"                      (in --json: the total's \"histogram\" buckets)\n"
+		"  --help, --version\n"
+		"spdk_nvme_perf's -q, -o, -w, -t and -M are taken for --qd, --io-size,\n"
+		"--pattern, --time and --mix, -LL for --histogram, -L as a no-op (the\n"
+		"percentiles are always printed); its -c is the EAL's -c, before --.\n\n"
 		"Controllers are the -a devices.  EAL -l: lcore 0 reports, lcores 1.. each\n"
 		"drive one queue pair per namespace given to them (namespace i mod N, N the\n"
 		"namespaces of all controllers); with one lcore, lcore 0 does both.\n"
@@ -110,6 +115,11 @@ static int parse_ns(const char *v, struct opts *o)
 	return 0;
 }
 
+/* spdk_nvme_perf's short options, each the long option of the same meaning. */
+static const char *const spdk_alias[][2] = {
+	{"-q", "--qd"}, {"-o", "--io-size"}, {"-w", "--pattern"}, {"-t", "--time"}, {"-M", "--mix"},
+};
+
 int parse(int argc, char **argv, struct opts *o)
 {
 	uint64_t v;
@@ -122,6 +132,13 @@ int parse(int argc, char **argv, struct opts *o)
 		const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
 		int rc = 0;
 
+		for (size_t k = 0; k < UDK_ARRAY_SIZE(spdk_alias); k++)
+			if (!strcmp(a, spdk_alias[k][0]))
+				a = spdk_alias[k][1];
+		if (!strcmp(a, "-c"))
+			return die("-c: the core mask is an EAL option: give it before -- "
+				   "(-c MASK, or -l LIST)") + 1;
+
 		if (!strcmp(a, "--json")) {
 			o->json = true;
 			continue;
@@ -130,6 +147,13 @@ int parse(int argc, char **argv, struct opts *o)
 			o->verify = true;
 			continue;
 		}
+		if (!strcmp(a, "--histogram") || !strcmp(a, "-LL")) {
+			o->histogram = true;
+			continue;
+		}
+		/* spdk_nvme_perf -L: the latency summary, which udk always prints. */
+		if (!strcmp(a, "-L"))
+			continue;
 		if (!strcmp(a, "--qpair-latency")) {
 			o->qpair_latency = true;
 			continue;

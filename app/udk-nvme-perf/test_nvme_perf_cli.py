@@ -28,6 +28,8 @@ def check(cond, what, detail=''):
 rc, out, err = run(['--', '--help'])
 check(rc == 0 and '--pattern' in out and '--mode M' in out and '--allow' in out, '--help lists options and EAL options',
       out + err)
+check(rc == 0 and '--histogram' in out and '-LL for --histogram' in out and
+      "spdk_nvme_perf's -q, -o, -w, -t and -M" in out, '--help names the spdk_nvme_perf aliases', out)
 rc, out, err = run(['--version'])
 check(rc == 0 and out == 'udk-nvme-perf (udk) %s\n' % os.environ['UDK_VERSION'],
       '--version says the project version', out)
@@ -60,10 +62,30 @@ for args, text in [
         (['--mode', 'adaptive', '--coalesce', '1,-1'], "--coalesce: '1,-1' is not THR,TIME"),
         (['--mode', 'adaptive', '--coalesce', '1,2x'], "--coalesce: '1,2x' is not THR,TIME"),
         (['--coalesce'], '--coalesce needs a value'),
+        # spdk_nvme_perf's short options are the long ones (errors name those).
+        (['-q', '0'], "--qd: '0' is not a number in 1..65535"),
+        (['-o', 'big'], "--io-size: 'big' is not a number"),
+        (['-w', 'zigzag'], "--pattern: unknown pattern 'zigzag'"),
+        (['-t', '0'], "--time: '0' is not a number of seconds"),
+        (['-M', '70'], '--mix applies to the rw and randrw patterns'),
+        (['-w', 'randrw', '-M', '101'], "--mix: '101' is not a number in 0..100"),
+        (['-w', 'write', '-q', '4', '--verify', '-w', 'read'], '--verify needs --pattern write'),
+        (['-c', '0x3'], '-c: the core mask is an EAL option: give it before -- (-c MASK, or -l LIST)'),
+        (['-x'], "unknown option '-x'"),
 ]:
     rc, out, err = run(['-a', '0000:00:03.0', '--'] + args)
     check(rc == 2 and text in err and err.count('\n') == 1,
           'usage error %s: exit 2, "%s"' % (args, text), 'rc %d, stderr: %s' % (rc, err))
+
+# Accepted aliases get as far as the EAL, which has no device on the host:
+# past the option check (exit 1, not 2).  -c before -- is the EAL's.
+for args in [['-a', '0000:00:03.0', '--', '-q', '32', '-o', '8k', '-w', 'randrw', '-M', '70',
+              '-t', '1'],
+             ['-c', '0x1', '-a', '0000:00:03.0', '--', '-w', 'write'],
+             ['-a', '0000:00:03.0', '--', '-LL', '-L', '--histogram', '--json']]:
+    rc, out, err = run(args)
+    check(rc == 1 and 'EAL init failed' in err, 'aliases accepted: %s' % args,
+          'rc %d, stderr: %s' % (rc, err))
 
 print('%d failed' % failures)
 sys.exit(1 if failures else 0)

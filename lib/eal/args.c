@@ -60,6 +60,36 @@ static bool cpu_usable(unsigned long long cpu)
 	return n > 0 && cpu < (unsigned long long)n;
 }
 
+/* Append CPU c as lcore *n of args (checks shared by -l and -c). */
+static int add_lcore(const char *opt, const char *val, struct udk_eal_args *args, size_t *n,
+		     unsigned long long c)
+{
+	if (c >= CPU_SETSIZE) {
+		udk_log(UDK_LOG_ERR, "eal", "%s: CPU %llu is out of range (at most %d)", opt, c,
+			CPU_SETSIZE - 1);
+		return -UDK_EARGS;
+	}
+	if (!cpu_usable(c)) {
+		udk_log(UDK_LOG_ERR, "eal", "%s: CPU %llu is not online or not available to this "
+			"process (see taskset -p %d)", opt, c, (int)getpid());
+		return -UDK_EARGS;
+	}
+	for (size_t i = 0; i < *n; i++) {
+		if (args->lcore_cpu[i] == c) {
+			udk_log(UDK_LOG_ERR, "eal", "%s: CPU %llu is listed twice in '%s'", opt, c,
+				val);
+			return -UDK_EARGS;
+		}
+	}
+	if (*n == UDK_MAX_LCORES) {
+		udk_log(UDK_LOG_ERR, "eal", "%s: '%s' lists more than %d lcores", opt, val,
+			UDK_MAX_LCORES);
+		return -UDK_EARGS;
+	}
+	args->lcore_cpu[(*n)++] = (unsigned int)c;
+	return 0;
+}
+
 static int parse_lcores(const char *opt, const char *val, struct udk_eal_args *args)
 {
 	const char *expected = "e.g. 0-3,5";
@@ -82,30 +112,10 @@ static int parse_lcores(const char *opt, const char *val, struct udk_eal_args *a
 			}
 		}
 		for (unsigned long long c = lo; c <= hi; c++) {
-			if (c >= CPU_SETSIZE) {
-				udk_log(UDK_LOG_ERR, "eal", "%s: CPU %llu is out of range (at most %d)",
-					opt, c, CPU_SETSIZE - 1);
-				return -UDK_EARGS;
-			}
-			if (!cpu_usable(c)) {
-				udk_log(UDK_LOG_ERR, "eal", "%s: CPU %llu is not online or not "
-					"available to this process (see taskset -p %d)", opt, c,
-					(int)getpid());
-				return -UDK_EARGS;
-			}
-			for (size_t i = 0; i < n; i++) {
-				if (args->lcore_cpu[i] == c) {
-					udk_log(UDK_LOG_ERR, "eal", "%s: CPU %llu is listed twice in '%s'",
-						opt, c, val);
-					return -UDK_EARGS;
-				}
-			}
-			if (n == UDK_MAX_LCORES) {
-				udk_log(UDK_LOG_ERR, "eal", "%s: '%s' lists more than %d lcores", opt,
-					val, UDK_MAX_LCORES);
-				return -UDK_EARGS;
-			}
-			args->lcore_cpu[n++] = (unsigned int)c;
+			int ret = add_lcore(opt, val, args, &n, c);
+
+			if (ret < 0)
+				return ret;
 		}
 		if (*p == '\0')
 			break;
@@ -113,6 +123,44 @@ static int parse_lcores(const char *opt, const char *val, struct udk_eal_args *a
 			return bad(opt, val, "a core list", expected);
 		p++;
 	}
+	args->nb_lcores = n;
+	return 0;
+}
+
+/* DPDK's -c: a hexadecimal mask (0x optional), bit i for CPU i; the same
+ * lcores as -l listing the set bits in ascending order. */
+static int parse_coremask(const char *opt, const char *val, struct udk_eal_args *args)
+{
+	const char *expected = "hexadecimal, e.g. 0xf for CPUs 0-3, or use -l 0-3";
+	const char *p = val;
+	size_t len, n = 0;
+
+	if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X'))
+		p += 2;
+	len = strlen(p);
+	if (len == 0)
+		return bad(opt, val, "a core mask", expected);
+	for (size_t i = 0; i < len; i++)
+		if (!isxdigit((unsigned char)p[i]))
+			return bad(opt, val, "a core mask", expected);
+	/* The last digit holds CPUs 0-3, the one before it 4-7, and so on. */
+	for (size_t d = 0; d < len; d++) {
+		char ch = p[len - 1 - d];
+		unsigned int nibble = (unsigned int)(isdigit((unsigned char)ch) ? ch - '0' :
+						     tolower((unsigned char)ch) - 'a' + 10);
+
+		for (unsigned int b = 0; b < 4; b++) {
+			int ret;
+
+			if (!(nibble & (1u << b)))
+				continue;
+			ret = add_lcore(opt, val, args, &n, 4ull * d + b);
+			if (ret < 0)
+				return ret;
+		}
+	}
+	if (n == 0)
+		return bad(opt, val, "a core mask", "at least one bit set, e.g. 0x1");
 	args->nb_lcores = n;
 	return 0;
 }
@@ -198,11 +246,59 @@ static int parse_backend(const char *opt, const char *val, struct udk_eal_args *
 	return 0;
 }
 
+/* --log-level: udk's names and numbers (1-5), DPDK's level names, and DPDK's
+ * "PATTERN:LEVEL" where the pattern means every component ("*", ".*"); udk
+ * has one level for all components.  DPDK's numbers are not taken: 1-5 are
+ * udk's own, and 6-8 would mean something else in udk's scale. */
 static int parse_log_level(const char *opt, const char *val, struct udk_eal_args *args)
 {
-	if (udk_log_level_parse(val, &args->log_level) < 0)
-		return bad(opt, val, "a log level", "err, warn, notice, info, debug or 1-5");
-	return 0;
+	static const struct {
+		const char *dpdk;
+		int level;
+	} dpdk_names[] = {
+		{ "emerg", UDK_LOG_ERR }, { "alert", UDK_LOG_ERR }, { "crit", UDK_LOG_ERR },
+		{ "error", UDK_LOG_ERR }, { "warning", UDK_LOG_WARN },
+	};
+	const char *colon = strrchr(val, ':');
+	const char *level = val;
+
+	if (colon != NULL) {
+		size_t plen = (size_t)(colon - val);
+
+		if (!(plen == 1 && val[0] == '*') && !(plen == 2 && strncmp(val, ".*", 2) == 0)) {
+			udk_log(UDK_LOG_ERR, "eal", "%s: '%s': udk has no per-component log levels: "
+				"use --log-level LEVEL (for every component)", opt, val);
+			return -UDK_EARGS;
+		}
+		level = colon + 1;
+	}
+	if (udk_log_level_parse(level, &args->log_level) == 0)
+		return 0;
+	for (size_t i = 0; i < UDK_ARRAY_SIZE(dpdk_names); i++) {
+		if (strcasecmp(level, dpdk_names[i].dpdk) == 0) {
+			args->log_level = dpdk_names[i].level;
+			return 0;
+		}
+	}
+	if (level[0] >= '6' && level[0] <= '8' && level[1] == '\0') {
+		udk_log(UDK_LOG_ERR, "eal", "%s: '%s': udk has no DPDK level numbers above 5: use "
+			"notice, info or debug (udk's 1-5 are err to debug)", opt, val);
+		return -UDK_EARGS;
+	}
+	return bad(opt, val, "a log level", "err, warn, notice, info, debug or 1-5");
+}
+
+/* DPDK's --iova-mode: udk has neither of its modes. */
+static int parse_iova_mode(const char *opt, const char *val, struct udk_eal_args *args)
+{
+	(void)args;
+	if (strcmp(val, "pa") == 0 || strcmp(val, "va") == 0) {
+		udk_log(UDK_LOG_ERR, "eal", "%s: udk has no %s mode: IOVAs always come from the "
+			"map (doc/iova.md); drop the option", opt,
+			val[0] == 'p' ? "physical-address" : "virtual-address");
+		return -UDK_EARGS;
+	}
+	return bad(opt, val, "an IOVA mode", "pa or va, neither of which udk has: drop the option");
 }
 
 static int parse_huge_dir(const char *opt, const char *val, struct udk_eal_args *args)
@@ -231,6 +327,7 @@ static int parse_telemetry_path(const char *opt, const char *val, struct udk_eal
 
 struct option_def {
 	char short_name;     /* 0: long only */
+	const char *no;      /* DPDK's option udk refuses: the line saying what to use */
 	const char *long_name;
 	int (*parse)(const char *opt, const char *val, struct udk_eal_args *args); /* NULL: flag */
 	const char *arg_name;
@@ -238,24 +335,36 @@ struct option_def {
 };
 
 static const struct option_def options[] = {
-	{ 'l', "lcores", parse_lcores, "LIST",
+	{ 'l', NULL, "lcores", parse_lcores, "LIST",
 	  "CPUs to run lcores on, e.g. 0-3,5 (lcore i runs on the i-th CPU listed)" },
-	{ 'a', "allow", parse_allow, "BDF", "open this PCI device (repeatable), e.g. 0000:03:00.1" },
-	{ 0, "vdev", parse_vdev, "NAME[,ARGS]",
+	{ 'c', NULL, "coremask", parse_coremask, "MASK",
+	  "DPDK's core mask: hexadecimal, bit i for CPU i; the same as -l listing those CPUs" },
+	{ 'a', NULL, "allow", parse_allow, "BDF", "open this PCI device (repeatable), e.g. 0000:03:00.1" },
+	{ 0, NULL, "vdev", parse_vdev, "NAME[,ARGS]",
 	  "add a software device (repeatable), e.g. net_ring0 or net_ring1,peer=net_ring0" },
-	{ 'm', "socket-mem", parse_mem, "MiB[,MiB..]",
+	{ 'm', NULL, "socket-mem", parse_mem, "MiB[,MiB..]",
 	  "memory limit: N for the whole process, or one value per NUMA node (0: no limit)" },
-	{ 0, "huge-dir", parse_huge_dir, "DIR", "hugetlbfs mount to take hugepages from" },
-	{ 0, "no-huge", NULL, NULL, "use ordinary memory (memfd) instead of hugepages" },
-	{ 0, "log-level", parse_log_level, "LEVEL",
-	  "err, warn, notice, info or debug (default: $UDK_LOG_LEVEL, else notice)" },
-	{ 0, "iommu-backend", parse_backend, "NAME", "auto, type1 or iommufd (default auto)" },
-	{ 0, "broker", parse_broker, "SOCK",
+	{ 0, NULL, "huge-dir", parse_huge_dir, "DIR", "hugetlbfs mount to take hugepages from" },
+	{ 0, NULL, "no-huge", NULL, NULL, "use ordinary memory (memfd) instead of hugepages" },
+	{ 0, NULL, "log-level", parse_log_level, "LEVEL",
+	  "err, warn, notice, info, debug or 1-5, also DPDK's error, warning and *:LEVEL "
+	  "(default: $UDK_LOG_LEVEL, else notice)" },
+	{ 0, NULL, "iommu-backend", parse_backend, "NAME", "auto, type1 or iommufd (default auto)" },
+	{ 0, NULL, "broker", parse_broker, "SOCK",
 	  "take memory and the -a devices from udk-broker at SOCK (no root needed)" },
-	{ 0, "no-telemetry", NULL, NULL, "serve no telemetry socket (doc/telemetry.md)" },
-	{ 0, "telemetry-path", parse_telemetry_path, "PATH",
+	{ 0, NULL, "no-telemetry", NULL, NULL, "serve no telemetry socket (doc/telemetry.md)" },
+	{ 0, NULL, "telemetry-path", parse_telemetry_path, "PATH",
 	  "telemetry socket (default /run/udk/PROG.PID.sock)" },
-	{ 'h', "help", NULL, NULL, "print this help" },
+	{ 0, NULL, "iova-mode", parse_iova_mode, "pa|va", NULL },
+	{ 0, "udk has no main-lcore option: lcore 0 (the main thread) runs on the first CPU of -l; "
+	  "list that CPU first, e.g. -l 2,0-1", "main-lcore", NULL, "N", NULL },
+	{ 0, "udk has no file prefix: it keeps no runtime files that processes could share "
+	  "(pages are unlinked at once); name the telemetry socket with --telemetry-path",
+	  "file-prefix", NULL, "NAME", NULL },
+	{ 0, "udk has no in-memory mode to turn on: it keeps no hugepage or config files; drop "
+	  "the option (add --no-telemetry for no socket file either)", "in-memory", NULL, NULL,
+	  NULL },
+	{ 'h', NULL, "help", NULL, NULL, "print this help" },
 };
 
 void udk_eal_usage(void *stream)
@@ -267,6 +376,8 @@ void udk_eal_usage(void *stream)
 	for (size_t i = 0; i < UDK_ARRAY_SIZE(options); i++) {
 		const struct option_def *o = &options[i];
 
+		if (o->help == NULL)
+			continue;
 		if (o->short_name)
 			snprintf(name, sizeof(name), "-%c, --%s%s%s", o->short_name, o->long_name,
 				 o->arg_name ? " " : "", o->arg_name ? o->arg_name : "");
@@ -275,6 +386,8 @@ void udk_eal_usage(void *stream)
 				 o->arg_name ? " " : "", o->arg_name ? o->arg_name : "");
 		fprintf(f, "  %-32s %s\n", name, o->help);
 	}
+	fprintf(f, "  DPDK's --main-lcore, --file-prefix, --in-memory and --iova-mode are refused "
+		"with a line saying what udk does instead.\n");
 }
 
 /* Which option argv[i] is, and where its inline value starts ("-l0-3",
@@ -333,6 +446,10 @@ int udk_eal_parse(int argc, char **argv, struct udk_eal_args *args)
 		if (o == NULL) {
 			udk_log(UDK_LOG_ERR, "eal", "%s: unknown EAL option (see --help; end EAL "
 				"options with -- before the application's own)", arg);
+			return -UDK_EARGS;
+		}
+		if (o->no != NULL) {
+			udk_log(UDK_LOG_ERR, "eal", "--%s: %s", o->long_name, o->no);
 			return -UDK_EARGS;
 		}
 		if (o->parse == NULL) {

@@ -52,11 +52,12 @@ struct udk_eal_args {
 /* Parse the EAL options at the start of argv (argv[0] is the program).
  * Returns the number of arguments consumed, including argv[0] and a final
  * "--" if present, or -UDK_EARGS with a message naming the bad option.
- * Options: -l/--lcores LIST, -a/--allow BDF (repeatable), -m/--socket-mem
+ * Options: -l/--lcores LIST, -c/--coremask MASK, -a/--allow BDF (repeatable), -m/--socket-mem
  * MiB[,MiB...], --vdev NAME[,ARGS] (repeatable), --huge-dir DIR, --no-huge,
  * --log-level LEVEL,
  * --iommu-backend auto|type1|iommufd, --broker SOCK, --no-telemetry,
- * --telemetry-path PATH, -h/--help. */
+ * --telemetry-path PATH, -h/--help; DPDK's --iova-mode, --main-lcore,
+ * --file-prefix and --in-memory are refused with a line naming udk's way. */
 int udk_eal_parse(int argc, char **argv, struct udk_eal_args *args);
 
 /* Print the EAL options to stream (a FILE *). */

@@ -140,6 +140,21 @@ int main(void)
 	CHECK(perf(eal, "--pattern randread --qd 4 --time 2.5") == 0);
 	CHECK(strstr(out, "p99.9 us") != NULL && strstr(out, "total") != NULL);
 	CHECK(strstr(err, "IOPS") != NULL && strstr(err, "MiB/s") != NULL);
+	CHECK(strstr(err, "% done, ") != NULL && strstr(err, " s left") != NULL);
+
+	/* spdk_nvme_perf's spelling; -LL's buckets add up to the total's I/Os. */
+	CHECK(perf(eal, "-w randread -q 4 -o 4096 -t 2 -LL --json") == 0);
+	CHECK(lab_json_valid(out));
+	const char *total = lab_json_member(out, "total");
+	const char *hist = total ? lab_json_member(total, "histogram") : NULL;
+	unsigned long long in_buckets = 0;
+	CHECK(hist != NULL && lab_json_length(hist) >= 1);
+	for (int k = 0; hist != NULL && k < lab_json_length(hist); k++)
+		in_buckets += lab_json_u64(lab_json_index(hist, k), "count");
+	CHECK_MSG(total != NULL && in_buckets == lab_json_u64(total, "ios"),
+		  "histogram holds %llu I/Os", in_buckets);
+	CHECK(perf(eal, "-w randread -q 4 -t 1 -LL") == 0);
+	CHECK(strstr(out, "latency histogram, total (") != NULL && strstr(out, "cumulative") != NULL);
 
 	/* Bad input: one line each, exit 2. */
 	CHECK(perf(eal, "--qd 0") == 2 && strstr(err, "--qd: '0' is not a number") != NULL);

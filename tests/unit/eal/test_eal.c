@@ -262,6 +262,105 @@ static void test_parse_other_options(void)
 	ERR_HAS("eal: --lcoresx=1: unknown EAL option");
 }
 
+/* The options a DPDK user types: taken with DPDK's meaning where udk has
+ * one, else refused with one line naming udk's way. */
+static void test_parse_dpdk_habits(void)
+{
+	struct udk_eal_args a;
+	unsigned int cpus[2];
+	char mask[300];
+
+	/* -c COREMASK: the same lcores as -l with the set bits, ascending. */
+	CU_ASSERT_EQUAL(parse(&a, "-c", "0x1", NULL), 3);
+	CU_ASSERT_EQUAL(a.nb_lcores, 1);
+	CU_ASSERT_EQUAL(a.lcore_cpu[0], 0);
+	CU_ASSERT_EQUAL(parse(&a, "-c1", NULL), 2);
+	CU_ASSERT_EQUAL(a.nb_lcores, 1);
+	CU_ASSERT_EQUAL(parse(&a, "--coremask=0X1", NULL), 2);
+	CU_ASSERT_EQUAL(a.nb_lcores, 1);
+	if (usable_cpus(cpus, 2) && cpus[1] < 64) {
+		snprintf(mask, sizeof(mask), "0x%llx", (1ull << cpus[0]) | (1ull << cpus[1]));
+		CU_ASSERT_EQUAL(parse(&a, "-c", mask, NULL), 3);
+		CU_ASSERT_EQUAL(a.nb_lcores, 2);
+		CU_ASSERT_EQUAL(a.lcore_cpu[0], cpus[0]);
+		CU_ASSERT_EQUAL(a.lcore_cpu[1], cpus[1]);
+	}
+	/* Of -l and -c, the last wins. */
+	if (usable_cpus(cpus, 2) && cpus[1] < 64) {
+		char list[16];
+
+		snprintf(mask, sizeof(mask), "0x%llx", 1ull << cpus[0]);
+		snprintf(list, sizeof(list), "%u", cpus[1]);
+		CU_ASSERT_EQUAL(parse(&a, "-l", list, "-c", mask, NULL), 5);
+		CU_ASSERT_EQUAL(a.nb_lcores, 1);
+		CU_ASSERT_EQUAL(a.lcore_cpu[0], cpus[0]);
+		CU_ASSERT_EQUAL(parse(&a, "-c", mask, "-l", list, NULL), 5);
+		CU_ASSERT_EQUAL(a.nb_lcores, 1);
+		CU_ASSERT_EQUAL(a.lcore_cpu[0], cpus[1]);
+	}
+	CU_ASSERT_EQUAL(parse(&a, "-c", "0x0", NULL), -UDK_EARGS);
+	ERR_IS("eal: -c: '0x0' is not a core mask (expected at least one bit set, e.g. 0x1)");
+	CU_ASSERT_EQUAL(parse(&a, "-c", "0-3", NULL), -UDK_EARGS);
+	ERR_IS("eal: -c: '0-3' is not a core mask (expected hexadecimal, e.g. 0xf for CPUs 0-3, or "
+	       "use -l 0-3)");
+	CU_ASSERT_EQUAL(parse(&a, "-c", "0x", NULL), -UDK_EARGS);
+	ERR_IS("eal: -c: '0x' is not a core mask (expected hexadecimal, e.g. 0xf for CPUs 0-3, or "
+	       "use -l 0-3)");
+	/* Bit 1024: past CPU_SETSIZE. */
+	memset(mask, '0', sizeof(mask));
+	mask[0] = '1';
+	mask[257] = '\0';
+	CU_ASSERT_EQUAL(parse(&a, "-c", mask, NULL), -UDK_EARGS);
+	ERR_IS("eal: -c: CPU 1024 is out of range (at most 1023)");
+	CU_ASSERT_EQUAL(parse(&a, "-c", NULL), -UDK_EARGS);
+	ERR_IS("eal: -c: missing MASK");
+
+	/* --log-level: DPDK's names and "*:LEVEL"; not its component patterns
+	 * nor its numbers 6-8. */
+	CU_ASSERT_EQUAL(parse(&a, "--log-level", "warning", NULL), 3);
+	CU_ASSERT_EQUAL(a.log_level, UDK_LOG_WARN);
+	CU_ASSERT_EQUAL(parse(&a, "--log-level=error", NULL), 2);
+	CU_ASSERT_EQUAL(a.log_level, UDK_LOG_ERR);
+	CU_ASSERT_EQUAL(parse(&a, "--log-level=crit", NULL), 2);
+	CU_ASSERT_EQUAL(a.log_level, UDK_LOG_ERR);
+	CU_ASSERT_EQUAL(parse(&a, "--log-level", "*:debug", NULL), 3);
+	CU_ASSERT_EQUAL(a.log_level, UDK_LOG_DEBUG);
+	CU_ASSERT_EQUAL(parse(&a, "--log-level", ".*:info", NULL), 3);
+	CU_ASSERT_EQUAL(a.log_level, UDK_LOG_INFO);
+	CU_ASSERT_EQUAL(parse(&a, "--log-level", "*:4", NULL), 3);
+	CU_ASSERT_EQUAL(a.log_level, UDK_LOG_INFO);
+	CU_ASSERT_EQUAL(parse(&a, "--log-level=lib.eal:debug", NULL), -UDK_EARGS);
+	ERR_IS("eal: --log-level: 'lib.eal:debug': udk has no per-component log levels: use "
+	       "--log-level LEVEL (for every component)");
+	CU_ASSERT_EQUAL(parse(&a, "--log-level", "8", NULL), -UDK_EARGS);
+	ERR_IS("eal: --log-level: '8': udk has no DPDK level numbers above 5: use notice, info or "
+	       "debug (udk's 1-5 are err to debug)");
+	CU_ASSERT_EQUAL(parse(&a, "--log-level", "*:loud", NULL), -UDK_EARGS);
+	ERR_IS("eal: --log-level: '*:loud' is not a log level (expected err, warn, notice, info, "
+	       "debug or 1-5)");
+
+	/* Refused, each with one line saying what udk does instead. */
+	CU_ASSERT_EQUAL(parse(&a, "--iova-mode", "pa", NULL), -UDK_EARGS);
+	ERR_IS("eal: --iova-mode: udk has no physical-address mode: IOVAs always come from the map "
+	       "(doc/iova.md); drop the option");
+	CU_ASSERT_EQUAL(parse(&a, "--iova-mode=va", NULL), -UDK_EARGS);
+	ERR_IS("eal: --iova-mode: udk has no virtual-address mode: IOVAs always come from the map "
+	       "(doc/iova.md); drop the option");
+	CU_ASSERT_EQUAL(parse(&a, "--iova-mode", "dc", NULL), -UDK_EARGS);
+	ERR_IS("eal: --iova-mode: 'dc' is not an IOVA mode (expected pa or va, neither of which udk "
+	       "has: drop the option)");
+	CU_ASSERT_EQUAL(parse(&a, "--main-lcore", "2", "-l", "0-3", NULL), -UDK_EARGS);
+	ERR_IS("eal: --main-lcore: udk has no main-lcore option: lcore 0 (the main thread) runs on "
+	       "the first CPU of -l; list that CPU first, e.g. -l 2,0-1");
+	CU_ASSERT_EQUAL(parse(&a, "--file-prefix=app1", NULL), -UDK_EARGS);
+	ERR_IS("eal: --file-prefix: udk has no file prefix: it keeps no runtime files that processes "
+	       "could share (pages are unlinked at once); name the telemetry socket with "
+	       "--telemetry-path");
+	CU_ASSERT_EQUAL(parse(&a, "--no-huge", "--in-memory", NULL), -UDK_EARGS);
+	ERR_IS("eal: --in-memory: udk has no in-memory mode to turn on: it keeps no hugepage or "
+	       "config files; drop the option (add --no-telemetry for no socket file either)");
+}
+
 static void test_usage(void)
 {
 	char buf[4096] = "";
@@ -271,7 +370,8 @@ static void test_usage(void)
 	udk_eal_usage(f);
 	fclose(f);
 	const char *opts[] = { "--lcores", "--allow", "--socket-mem", "--huge-dir", "--no-huge",
-			       "--log-level", "--iommu-backend", "--help" };
+			       "--log-level", "--iommu-backend", "--help", "-c, --coremask",
+			       "--main-lcore, --file-prefix, --in-memory and --iova-mode" };
 	for (size_t i = 0; i < UDK_ARRAY_SIZE(opts); i++)
 		CU_ASSERT(strstr(buf, opts[i]) != NULL);
 }
@@ -560,6 +660,7 @@ int main(void)
 		{"-a/--allow", test_parse_allow},
 		{"-m/--socket-mem", test_parse_mem},
 		{"other options and unknown ones", test_parse_other_options},
+		{"DPDK's options: -c, --log-level forms, refusals", test_parse_dpdk_habits},
 		{"usage lists every option", test_usage},
 		{"init and cleanup (no-huge), map follows the heap", test_init_cleanup},
 		{"init failures undo every step", test_init_failures},
