@@ -15,6 +15,8 @@ PACKAGES=(
 	# doc/man: the man pages' test renders them (groff) and tests/install opens
 	# the installed ones (man); doc/telemetry.md's example talks to a socket (socat)
 	groff-base man-db socat
+	# udk-nvme-perf --plot writes a gnuplot script; its unit test draws it
+	gnuplot-nox
 	# udk-fwd --pcap
 	libpcap-dev
 	# udk-top: parses the telemetry answers of other processes (required)

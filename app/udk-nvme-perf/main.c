@@ -577,9 +577,10 @@ static void report_mode(const struct opts *o, struct job *jobs, unsigned int nj,
 		       (unsigned long long)sum.wakeups, (unsigned long long)irqs);
 }
 
-static void report(const struct opts *o, struct job *jobs, unsigned int nj, struct nsref *nr,
-		   unsigned int nn, double secs, const struct worker *wk, unsigned int nw,
-		   double cpu)
+/* Prints the results; 0, or 1 when --plot's files could not be written. */
+static int report(const struct opts *o, struct job *jobs, unsigned int nj, struct nsref *nr,
+		  unsigned int nn, double secs, const struct worker *wk, unsigned int nw,
+		  double cpu)
 {
 	static struct hist total, nh;
 	struct result tr = {.secs = secs, .h = &total}, r;
@@ -654,6 +655,13 @@ static void report(const struct opts *o, struct job *jobs, unsigned int nj, stru
 		if (o->histogram)
 			out_hist_text(stdout, "total", &total);
 	}
+	if (o->plot == NULL)
+		return 0;
+	if (out_hist_plot(o->plot, "total", &total) < 0)
+		return 1;
+	fprintf(stderr, PROG ": latency histogram in %s.dat; draw it with 'gnuplot %s.gp' (%s.svg)\n",
+		o->plot, o->plot, o->plot);
+	return 0;
 }
 
 /* Nothing left to drive: end the run early (the main loop's check). */
@@ -804,8 +812,7 @@ int main(int argc, char **argv)
 		if (!atomic_load(&jobs[i].tg->removed))
 			verify_job(&jobs[i]);
 	getrusage(RUSAGE_SELF, &ru1);
-	report(&o, jobs, nj, nr, nn, secs, wk, nw, cpu_secs(&ru0, &ru1) / (now() - t0));
-	rc = 0;
+	rc = report(&o, jobs, nj, nr, nn, secs, wk, nw, cpu_secs(&ru0, &ru1) / (now() - t0));
 	for (i = 0; i < nj; i++)
 		if (jobs[i].verify_bad)
 			rc = die("verify: %s ns %u: %llu of %llu acknowledged writes read back "

@@ -54,6 +54,9 @@ void usage(FILE *f)
 		"                      per submit and per poll that completes)\n"
 		"  --histogram         print the total's latency histogram after the results\n"
 		"                      (in --json: the total's \"histogram\" buckets)\n"
+		"  --plot PREFIX       write the total's latency histogram to PREFIX.dat and a\n"
+		"                      gnuplot script PREFIX.gp that draws it into PREFIX.svg\n"
+		"                      (gnuplot PREFIX.gp; Debian: gnuplot-nox)\n"
 		"  --help, --version\n"
 		"spdk_nvme_perf's -q, -o, -w, -t and -M are taken for --qd, --io-size,\n"
 		"--pattern, --time and --mix, -LL for --histogram, -L as a no-op (the\n"
@@ -174,6 +177,12 @@ int parse(int argc, char **argv, struct opts *o)
 			if (end == val || *end != '\0' || !(o->time > 0 && o->time <= 86400))
 				return die("--time: '%s' is not a number of seconds in (0, 86400]",
 					   val) + 1;
+		} else if (!strcmp(a, "--plot")) {
+			if (val == NULL || val[0] == '\0')
+				return die("--plot needs a file name prefix (see --help)") + 1;
+			if (strlen(val) > 4000)
+				return die("--plot: the prefix is longer than 4000 bytes") + 1;
+			o->plot = val;
 		} else if (!strcmp(a, "--spin")) {
 			rc = number(a, val, 0, 1u << 30, &v), o->spin = (uint32_t)v;
 			spin_set = true;

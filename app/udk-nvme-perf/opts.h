@@ -30,6 +30,7 @@ struct opts {
 	bool verify;    /* read back every acknowledged write after the run */
 	bool qpair_latency;
 	bool histogram; /* --histogram (-LL): the total's latency buckets */
+	const char *plot; /* --plot PREFIX: PREFIX.dat and a gnuplot script PREFIX.gp */
 	enum mode mode; /* --mode (default poll) */
 	uint32_t spin;  /* --spin: adaptive mode's empty polls before a sleep */
 	int coalesce_thr, coalesce_time; /* --coalesce THR,TIME; -1: not asked */

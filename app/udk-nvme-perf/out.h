@@ -22,4 +22,11 @@ void out_hist_text(FILE *f, const char *title, const struct hist *h);
  * (lo inclusive, hi exclusive). */
 void out_hist_json(FILE *f, const struct hist *h);
 
+/* The same buckets for gnuplot: PREFIX.dat ("lo_us hi_us count cumulative%"
+ * per non-empty bucket, after a comment line) and PREFIX.gp, a script that
+ * draws the counts as boxes on a log latency axis and the cumulative
+ * percentage on the second axis into PREFIX.svg.  0, or -errno after a line
+ * on stderr naming the file. */
+int out_hist_plot(const char *prefix, const char *title, const struct hist *h);
+
 #endif

@@ -53,6 +53,7 @@ for args, text in [
         (['--ns'], '--ns needs a value'),
         (['--mode', 'sleepy'], "--mode: unknown mode 'sleepy' (poll, interrupt, adaptive)"),
         (['--mode'], '--mode needs a value'),
+        (['--plot'], '--plot needs a file name prefix'),
         (['--spin', '10'], '--spin applies to --mode adaptive, not poll'),
         (['--mode', 'interrupt', '--spin', '10'], '--spin applies to --mode adaptive, not interrupt'),
         (['--mode', 'adaptive', '--spin', 'x'], "--spin: 'x' is not a number"),

@@ -3,8 +3,11 @@
  * the progress line with its percent done and time left, and the latency
  * histogram as text (spdk_nvme_perf -LL's form) and as JSON buckets that
  * hold each sample and add up to the count. */
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../../tests/unit/common/unit.h"
 #include "out.h"
@@ -51,6 +54,59 @@ static void test_hist_text(void)
 			       "                range in us   cumulative    I/O count\n"
 			       "       0.992 -        1.008:    75.0000%  (         3)\n"
 			       "       1.984 -        2.016:   100.0000%  (         1)\n");
+}
+
+/* --plot: the data file holds every non-empty bucket with its cumulative
+ * percentage, and gnuplot (scripts/setup.sh: gnuplot-nox) draws the script
+ * into an SVG with no complaint. */
+static void test_hist_plot(void)
+{
+	char dir[] = "/tmp/udk-plot-XXXXXX", prefix[64], path[96], line[256], cmd[256];
+	unsigned int rows = 0;
+	double lo, hi, cum = 0;
+	unsigned long long n, sum = 0;
+	struct hist h;
+	FILE *f;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+	snprintf(prefix, sizeof(prefix), "%s/lat", dir);
+	hist_init(&h);
+	for (int i = 0; i < 300; i++)
+		hist_add(&h, 1000 + (uint64_t)i * 977);
+	hist_add(&h, 5);
+	CU_ASSERT_EQUAL(out_hist_plot(prefix, "total", &h), 0);
+	snprintf(path, sizeof(path), "%s.dat", prefix);
+	f = fopen(path, "r");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (line[0] == '#')
+			continue;
+		CU_ASSERT_EQUAL(sscanf(line, "%lf %lf %llu %lf", &lo, &hi, &n, &cum), 4);
+		CU_ASSERT(lo < hi);
+		sum += n;
+		rows++;
+	}
+	fclose(f);
+	CU_ASSERT(rows > 1);
+	CU_ASSERT_EQUAL(sum, 301);
+	CU_ASSERT(cum > 99.999);
+	/* A prefix gnuplot could not read back is refused, not written. */
+	CU_ASSERT_EQUAL(out_hist_plot("/tmp/a\"b", "total", &h), -EINVAL);
+	if (access("/usr/bin/gnuplot", X_OK) != 0) {
+		CU_FAIL("no /usr/bin/gnuplot: scripts/setup.sh installs gnuplot-nox");
+	} else {
+		snprintf(cmd, sizeof(cmd), "cd %s && gnuplot lat.gp 2>lat.err && ! test -s lat.err", dir);
+		CU_ASSERT_EQUAL(system(cmd), 0);
+		snprintf(path, sizeof(path), "%s.svg", prefix);
+		f = fopen(path, "r");
+		CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+		CU_ASSERT(fread(line, 1, sizeof(line) - 1, f) > 0);
+		fclose(f);
+		line[sizeof(line) - 1] = '\0';
+		CU_ASSERT(strstr(line, "<svg") != NULL || strstr(line, "<?xml") != NULL);
+	}
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	CU_ASSERT_EQUAL(system(cmd), 0);
 }
 
 static void test_hist_json(void)
@@ -104,6 +160,7 @@ int main(void)
 		{"progress line: percent done, time left", test_progress},
 		{"histogram as text", test_hist_text},
 		{"histogram as JSON buckets", test_hist_json},
+		{"histogram for gnuplot (--plot)", test_hist_plot},
 	};
 
 	return unit_run("nvme-perf-out", t, UDK_ARRAY_SIZE(t));

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "labjson.h"
 #include "labutil.h"
@@ -153,8 +154,30 @@ int main(void)
 		in_buckets += lab_json_u64(lab_json_index(hist, k), "count");
 	CHECK_MSG(total != NULL && in_buckets == lab_json_u64(total, "ios"),
 		  "histogram holds %llu I/Os", in_buckets);
-	CHECK(perf(eal, "-w randread -q 4 -t 1 -LL") == 0);
+	CHECK(perf(eal, "-w randread -q 4 -t 1 -LL --plot /tmp/lab-perf-lat") == 0);
 	CHECK(strstr(out, "latency histogram, total (") != NULL && strstr(out, "cumulative") != NULL);
+	/* --plot: the data file's counts add up to the run's I/Os (the text's
+	 * title line), and gnuplot draws the script. */
+	unsigned long long ios_text = 0, in_dat = 0;
+	const char *t = strstr(out, "latency histogram, total (");
+	if (t != NULL)
+		ios_text = strtoull(t + strlen("latency histogram, total ("), NULL, 10);
+	FILE *dat = fopen("/tmp/lab-perf-lat.dat", "r");
+	CHECK(dat != NULL);
+	if (dat != NULL) {
+		char row[256];
+		double lo, hi, cum;
+		unsigned long long n;
+		while (fgets(row, sizeof(row), dat) != NULL)
+			if (row[0] != '#' && sscanf(row, "%lf %lf %llu %lf", &lo, &hi, &n, &cum) == 4)
+				in_dat += n;
+		fclose(dat);
+	}
+	CHECK_MSG(ios_text > 0 && in_dat == ios_text, "--plot's data holds %llu of %llu I/Os",
+		  in_dat, ios_text);
+	if (access("/usr/bin/gnuplot", X_OK) == 0)
+		CHECK(lab_sh("cd /tmp && gnuplot lab-perf-lat.gp && test -s lab-perf-lat.svg") == 0);
+	lab_sh("rm -f /tmp/lab-perf-lat.dat /tmp/lab-perf-lat.gp /tmp/lab-perf-lat.svg");
 
 	/* Bad input: one line each, exit 2. */
 	CHECK(perf(eal, "--qd 0") == 2 && strstr(err, "--qd: '0' is not a number") != NULL);
