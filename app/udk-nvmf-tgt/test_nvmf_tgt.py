@@ -216,6 +216,8 @@ check(p.returncode == 0 and '--nqn NQN' in p.stdout and '--allow' in p.stdout, '
       p.stdout)
 p = subprocess.run([TOOL, '--no-huge', '--', '--frob', '1'], capture_output=True, text=True, timeout=30)
 check(p.returncode == 2 and '--frob: unknown option' in p.stderr, 'an unknown option: exit 2', p.stderr)
+p = subprocess.run([TOOL, '--no-huge', '--', '--poll-us', '5ms'], capture_output=True, text=True, timeout=30)
+check(p.returncode == 2 and "--poll-us '5ms': microseconds" in p.stderr, '--poll-us not a number: exit 2', p.stderr)
 p = subprocess.run([TOOL, '--no-huge', '--', '--malloc', 'm0:8'], capture_output=True, text=True, timeout=30)
 check(p.returncode == 2 and 'no subsystem' in p.stderr, 'bdevs but no subsystem: exit 2', p.stderr)
 
