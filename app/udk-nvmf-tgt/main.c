@@ -253,6 +253,27 @@ static void on_bdev_event(struct udk_bdev *bdev, enum udk_bdev_event ev, void *a
 		atomic_store_explicit(&ns->gone, true, memory_order_release);
 }
 
+/* A namespace's NGUID/UUID from what names it (subsystem, NSID, bdev), not
+ * from the bdev's (random for malloc, null and file bdevs): the same after
+ * a restart, as a reconnecting host requires ("identifiers changed" makes the
+ * kernel drop the namespace and fail its I/O).  Two FNV-1a hashes, stamped as
+ * an RFC 9562 version 8 (custom) UUID. */
+static void ns_uuid(const char *nqn, uint32_t nsid, const char *bdev, uint8_t uuid[16])
+{
+	char key[512];
+	int n = snprintf(key, sizeof(key), "%s/%u/%s", nqn, nsid, bdev);
+
+	for (int half = 0; half < 2; half++) {
+		uint64_t h = half ? 0x84222325cbf29ce4ull : 0xcbf29ce484222325ull;
+
+		for (int i = 0; i < n && i < (int)sizeof(key); i++)
+			h = (h ^ (uint8_t)key[i]) * 0x100000001b3ull;
+		memcpy(uuid + 8 * half, &h, 8);
+	}
+	uuid[6] = (uint8_t)((uuid[6] & 0x0f) | 0x80);
+	uuid[8] = (uint8_t)((uuid[8] & 0x3f) | 0x80);
+}
+
 static int namespaces_open(struct nvmf_tgt *t)
 {
 	for (unsigned int s = 0; s < t->nsubsys; s++)
@@ -279,7 +300,7 @@ static int namespaces_open(struct nvmf_tgt *t)
 			ns->flush = info.io_supported[UDK_BDEV_IO_FLUSH];
 			ns->write_zeroes = info.io_supported[UDK_BDEV_IO_WRITE_ZEROES];
 			ns->dealloc = info.io_supported[UDK_BDEV_IO_DEALLOCATE];
-			memcpy(ns->uuid, info.uuid, sizeof(ns->uuid));
+			ns_uuid(t->subsys[s].nqn, ns->nsid, ns->bdev_name, ns->uuid);
 		}
 	return 0;
 }
