@@ -495,7 +495,7 @@ static void on_pdu(struct nvmf_conn *c, const struct nvmf_pdu *p)
 
 bool nvmf_conn_poll(struct nvmf_conn *c)
 {
-	bool moved = false;
+	bool moved = false, drained = false;
 
 	if (c->state == CONN_CLOSING)
 		return false;
@@ -513,6 +513,9 @@ bool nvmf_conn_poll(struct nvmf_conn *c)
 			break;
 		}
 		moved = true;
+		/* A short read emptied the socket: no recv only to hear EAGAIN
+		 * (epoll, level-triggered, reports what comes next). */
+		drained = (size_t)n < c->rx_cap - c->rx_len;
 		c->rx_len += (size_t)n;
 		while (c->state != CONN_CLOSING) {
 			struct nvmf_pdu p;
@@ -534,8 +537,18 @@ bool nvmf_conn_poll(struct nvmf_conn *c)
 			break;
 		memmove(c->rx, c->rx + off, c->rx_len - off);
 		c->rx_len -= off;
+		if (drained)
+			break;
 	}
-	if (c->state != CONN_CLOSING && tx_flush(c))
-		moved = true;
-	return moved;
+	return nvmf_conn_flush(c) || moved;
+}
+
+bool nvmf_conn_flush(struct nvmf_conn *c)
+{
+	return c->state != CONN_CLOSING && c->tx_off < c->tx_len && tx_flush(c);
+}
+
+bool nvmf_conn_tx_pending(const struct nvmf_conn *c)
+{
+	return c->state != CONN_CLOSING && c->tx_off < c->tx_len;
 }

@@ -103,6 +103,7 @@ struct nvmf_tgt {
 	struct nvmf_conn *conns; /* list */
 	unsigned int nconns;
 	int epfd;
+	unsigned int poll_us; /* --poll-us */
 	struct nvmf_stats stats;
 };
 
@@ -171,8 +172,11 @@ void nvmf_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int nvmf_listen(struct nvmf_tgt *t, struct nvmf_listener *l);
 void nvmf_accept(struct nvmf_tgt *t, struct nvmf_listener *l);
 /* Read, parse and handle what came; flush what can go.  Returns true when
- * something moved. */
+ * something moved.  Called when epoll says the socket is readable. */
 bool nvmf_conn_poll(struct nvmf_conn *c);
+/* Send what is queued and the socket takes; true when something went. */
+bool nvmf_conn_flush(struct nvmf_conn *c);
+bool nvmf_conn_tx_pending(const struct nvmf_conn *c);
 void nvmf_conn_close(struct nvmf_conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void nvmf_conns_reap(struct nvmf_tgt *t);
 /* Complete cmd: its C2HData (data_out bytes of buf) then its CapsuleResp. */

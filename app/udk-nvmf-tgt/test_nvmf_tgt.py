@@ -216,6 +216,8 @@ check(p.returncode == 0 and '--nqn NQN' in p.stdout and '--allow' in p.stdout, '
       p.stdout)
 p = subprocess.run([TOOL, '--no-huge', '--', '--frob', '1'], capture_output=True, text=True, timeout=30)
 check(p.returncode == 2 and '--frob: unknown option' in p.stderr, 'an unknown option: exit 2', p.stderr)
+p = subprocess.run([TOOL, '--no-huge', '--', '--poll-us', '5ms'], capture_output=True, text=True, timeout=30)
+check(p.returncode == 2 and "--poll-us '5ms': microseconds" in p.stderr, '--poll-us not a number: exit 2', p.stderr)
 p = subprocess.run([TOOL, '--no-huge', '--', '--malloc', 'm0:8'], capture_output=True, text=True, timeout=30)
 check(p.returncode == 2 and 'no subsystem' in p.stderr, 'bdevs but no subsystem: exit 2', p.stderr)
 
@@ -291,6 +293,7 @@ try:
         st, _, desc = a.admin(0x06, nsid=1, cdw10=3, read_len=4096)
         check(st == 0 and desc[0] == 2 and desc[1] == 16 and desc[4:20] == idn[104:120],
               'namespace descriptors: the NGUID' + tag)
+        nguid = idn[104:120]
         st, dw0, _ = a.admin(0x09, cdw10=7, cdw11=0x00010001)
         check(st == 0 and dw0 == 0x00010001, 'Set Features: 2 I/O queues' + tag, (st, hex(dw0)))
         st, _, smart = a.admin(0x02, nsid=0xffffffff, cdw10=2 | (127 << 16), read_len=512)
@@ -523,6 +526,25 @@ finally:
         proc.kill()
         rc = -1
     check(rc == 0, 'SIGINT: clean exit', rc)
+    # Started again: the namespace keeps its NGUID (a reconnecting host drops
+    # a namespace whose identifiers changed).
+    proc = subprocess.Popen([TOOL, '--no-huge', '--no-telemetry', '-m', '64', '--', '--malloc', 'm0:8',
+                             '--nqn', NQN, '--host', HOST, '--listen', '127.0.0.1:%d' % port],
+                            stdout=logf, stderr=subprocess.STDOUT)
+    try:
+        if wait_port(port, proc):
+            a = Host(port)
+            a.icreq()
+            a.connect(NQN)
+            st, _, idn = a.admin(0x06, nsid=1, cdw10=0, read_len=4096)
+            check(st == 0 and idn[104:120] == nguid and any(nguid),
+                  'the NGUID is the same after a restart', (idn[104:120].hex(), nguid.hex()))
+            a.s.close()
+        else:
+            check(False, 'the target listens again')
+    finally:
+        proc.send_signal(2)
+        proc.wait(timeout=20)
     logf.seek(0)
     if failures:
         print(logf.read())

@@ -10,7 +10,9 @@
  * an ext4 file system made, mounted, filled with a copy of a tree, checked
  * clean by fsck and read back identical after a remount;
  * a host NQN not on the allow-list is refused; SIGINT stops the target with
- * exit status 0.  Then the second lab NVMe through udk's driver (an nvme
+ * exit status 0; the target SIGKILLed and restarted (a file bdev on tmpfs)
+ * while fio --verify writes: the host, connected with --ctrl-loss-tmo,
+ * reconnects and fio ends with no error.  Then the second lab NVMe through udk's driver (an nvme
  * bdev): the same dd round trip from the kernel's side, and after the target
  * stopped, the blocks read through udk-nvme are the pattern the kernel wrote.
  * Last, that NVMe (namespace 1) and a malloc bdev (namespace 2) in one
@@ -19,10 +21,12 @@
  * that disk; namespace 2 keeps its data and takes I/O.
  */
 #include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -69,9 +73,29 @@ static int new_disk(const char *before, char *name, size_t len)
 
 			snprintf(w, sizeof(w), "%s ", p);
 			if (strstr(before, w) == NULL) {
+				char dev[80];
+				struct stat st;
+
 				snprintf(name, len, "%s", p);
-				usleep(500000); /* let udev make the node */
-				return 0;
+				/* Wait for the node (devtmpfs, then udev): a program
+				 * opening it before would make a regular file there. */
+				snprintf(dev, sizeof(dev), "/dev/%s", p);
+				for (int j = 0; j < 100 && (stat(dev, &st) != 0 || !S_ISBLK(st.st_mode)); j++)
+					usleep(100000);
+				if (stat(dev, &st) != 0 || !S_ISBLK(st.st_mode))
+					return -1;
+				/* The node can exist before the disk opens (ENXIO). */
+				for (int j = 0; j < 100; j++) {
+					int fd = open(dev, O_RDONLY | O_CLOEXEC);
+
+					if (fd >= 0) {
+						close(fd);
+						usleep(300000); /* let udev finish with it */
+						return 0;
+					}
+					usleep(100000);
+				}
+				return -1;
 			}
 		}
 		usleep(100000);
@@ -201,6 +225,57 @@ static void fs_session(void)
 	CHECK(lab_run(out, sizeof(out), "nvme disconnect -n " NQN) == 0);
 }
 
+/* The target SIGKILLed under fio and started again on the same file bdev
+ * (on the guest's tmpfs, so the data outlives the process): the host keeps
+ * the controller (--ctrl-loss-tmo), reconnects, and fio carries on and
+ * verifies every block it wrote. */
+static void reconnect(void)
+{
+	char before[1024], disk[64] = "", fio[32] = "";
+	uint64_t mark;
+	pid_t pid;
+	int i;
+
+	printf("---- the target killed (SIGKILL) and restarted under fio\n");
+	REQUIRE(lab_sh("rm -f /tmp/nvmf.img && truncate -s 64M /tmp/nvmf.img") == 0);
+	pid = start_target("", "--file f0:/tmp/nvmf.img --nqn " NQN);
+	REQUIRE(pid > 0);
+	REQUIRE(wait_log("ready", 60) == 0);
+	nvme_disks(before, sizeof(before));
+	CHECK(lab_run(out, sizeof(out), "nvme connect -t tcp -a 127.0.0.1 -s 4420 -n " NQN " --hostnqn "
+		      HOSTNQN " --ctrl-loss-tmo=60 --reconnect-delay=1") == 0);
+	if (new_disk(before, disk, sizeof(disk)) < 0) {
+		CHECK_MSG(0, "reconnect: no disk after connect");
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		return;
+	}
+	CHECK(lab_run(fio, sizeof(fio), "(fio --name=reconnect --filename=/dev/%s --rw=randwrite --bs=4k "
+		      "--size=48M --ioengine=libaio --iodepth=8 --direct=1 --verify=crc32c --do_verify=1 "
+		      "--verify_fatal=1; echo \"fio exit $?\") >/tmp/nvmf.fio 2>&1 & echo $!", disk) == 0);
+	fio[strcspn(fio, "\n")] = '\0';
+	sleep(3);
+	CHECK_MSG(lab_sh("kill -0 %s", fio) == 0, "fio ended before the target was killed: make it longer");
+	mark = lab_kmsg_mark();
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	sleep(1);
+	pid = start_target("", "--file f0:/tmp/nvmf.img --nqn " NQN);
+	REQUIRE(pid > 0);
+	REQUIRE(wait_log("ready", 60) == 0);
+	CHECK_MSG(lab_kmsg_find(mark, "Successfully reconnected", 60000, NULL, 0) == 1,
+		  "the host did not reconnect to the restarted target in 60 s");
+	for (i = 0; i < 1200 && lab_sh("kill -0 %s 2>/dev/null", fio) == 0; i++)
+		usleep(100000);
+	if (lab_run(out, sizeof(out), "cat /tmp/nvmf.fio") != 0 || strstr(out, "fio exit 0") == NULL)
+		lab_sh("dmesg | grep -i nvme | tail -20; tail -20 " LOG);
+	CHECK_MSG(strstr(out, "fio exit 0") != NULL && strstr(out, "err= 0") != NULL &&
+		  strstr(out, "verify failed") == NULL, "fio across the restart: %s", out);
+	CHECK(wait_log("controller 1 of " NQN " for host", 5) == 0);
+	CHECK(lab_run(out, sizeof(out), "nvme disconnect -n " NQN) == 0);
+	CHECK(stop_target(pid) == 0);
+}
+
 /* The disk of this many sectors among the new ones (name into disk). */
 static int disk_of_size(const char *before, const char *sectors, char *disk, size_t len)
 {
@@ -300,6 +375,8 @@ int main(void)
 	CHECK(wait_log("host " OTHER " is not on the allow-list", 5) == 0);
 	CHECK(stop_target(pid) == 0);
 	lab_sh("nvme disconnect -n " NQN " >/dev/null 2>&1");
+
+	reconnect();
 
 	/* The second lab NVMe (256 MiB) through udk's driver. */
 	{

@@ -8,33 +8,24 @@ benchmark, not a pass/fail test; compare only figures from the same boot.
 
     tests/perf/nvme_vs_fio.py [--build-dir build] [--secs 5] [--rounds 1]
 """
-import argparse
 import os
 import re
 import statistics
-import subprocess
 import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-TOP = os.path.dirname(os.path.dirname(HERE))
+import labbench
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    ap.add_argument('--build-dir', default=os.path.join(TOP, 'build'))
-    ap.add_argument('--secs', type=int, default=5)
-    ap.add_argument('--rounds', type=int, default=1)
-    a = ap.parse_args()
-    guest = os.path.join(HERE, 'nvme_vs_fio_guest.sh')
-    cmd = [sys.executable, os.path.join(TOP, 'tests', 'lab', 'lab.py'), 'demo', '--build-dir',
-           a.build_dir, 'sh %s %d %d' % (guest, a.secs, a.rounds)]
-    p = subprocess.run(cmd, capture_output=True, text=True)
+    a = labbench.parser(__doc__).parse_args()
+    guest = os.path.join(labbench.HERE, 'nvme_vs_fio_guest.sh')
+    out, err, rc = labbench.run(a.build_dir, 'sh %s %d %d' % (guest, a.secs, a.rounds))
     runs = {}
-    for m in re.finditer(r'^BENCH (\S+) (\d+)\s*$', p.stdout, re.M):
+    for m in re.finditer(r'^BENCH (\S+) (\d+)\s*$', out, re.M):
         runs.setdefault(m.group(1), []).append(int(m.group(2)))
     if not runs:
-        sys.stdout.write(p.stdout[-4000:] + p.stderr[-2000:])
-        print('nvme_vs_fio: no results (lab exit %d)' % p.returncode)
+        sys.stdout.write(out[-4000:] + err[-2000:])
+        print('nvme_vs_fio: no results (lab exit %d)' % rc)
         return 1
     iops = {k: statistics.median(v) for k, v in runs.items()}
     print('4 KiB random read, %d s a run, %d round(s), median IOPS' % (a.secs, a.rounds))
