@@ -54,7 +54,7 @@ static void check_vdev(const char *spec)
 	}
 	if (rc != 0 || fuzz_nb_logged != 0 || a.path[0] == '\0' ||
 	    strnlen(a.path, sizeof(a.path)) == sizeof(a.path) || a.queues < 1 || a.queues > 8 ||
-	    !UDK_IS_POW2(a.queue_size) || a.queue_size > 32768)
+	    (!a.packed && !UDK_IS_POW2(a.queue_size)) || a.queue_size < 1 || a.queue_size > 32768)
 		abort();
 }
 

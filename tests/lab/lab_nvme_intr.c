@@ -181,8 +181,13 @@ static void race_stream(struct udk_nvme_qpair *qp, struct udk_nvme_ns *ns, uint3
 		  RACE_IOS, s.failed);
 	CHECK_MSG(st.timeouts == 0, "%llu sleeps ran to their 1 s limit: a lost wake-up",
 		  (unsigned long long)st.timeouts);
-	CHECK_MSG(irqs == (uint64_t)s.done, "%llu interrupts for %d completions",
-		  (unsigned long long)irqs, s.done);
+	/* One interrupt a completion, give or take the few QEMU folds into the
+	 * previous one (an entry posted before the host wrote the CQ head
+	 * doorbell: seen 99,942 for 100,000 in the iommufd guest).  What proves
+	 * no lost wake-up is the timeout count above; this shows the reads were
+	 * interrupt-driven and no interrupt was made up. */
+	CHECK_MSG(irqs <= (uint64_t)s.done && irqs * 100 >= (uint64_t)s.done * 95,
+		  "%llu interrupts for %d completions", (unsigned long long)irqs, s.done);
 	udk_mem_default_free(buf);
 	udk_lcore_waitset_destroy(ws);
 }
