@@ -138,8 +138,10 @@ static void verified_stream(struct udk_nvme_qpair *qp, struct udk_nvme_ns *ns, u
 	       (unsigned long long)st.aborted, 100.0 * (double)st.sleep_ns / 1e9 / dt);
 	CHECK(s.done == ios && s.failed == 0);
 	CHECK_MSG(bad == 0, "%d of %u reads came back wrong", bad, STREAM_BLOCKS / 8);
-	CHECK_MSG(irqs == (uint64_t)ios, "%llu interrupts for %d completions",
-		  (unsigned long long)irqs, ios);
+	/* As in the race stream below: QEMU may fold a completion into the
+	 * interrupt it already sent (seen 255 for 256 in the iommufd guest). */
+	CHECK_MSG(irqs <= (uint64_t)ios && irqs * 100 >= (uint64_t)ios * 95,
+		  "%llu interrupts for %d completions", (unsigned long long)irqs, ios);
 	CHECK(st.sleeps > 0 && st.timeouts == 0);
 	udk_mem_default_free(wb);
 	udk_mem_default_free(rb);
