@@ -154,7 +154,8 @@ int udk_dma_backend_pick(enum udk_dmamap_backend requested, const char *mapname,
 /* The backend AUTO picks on this system (devices are opened for it). */
 const struct udk_dmamap_ops *udk_dma_backend_auto(void);
 
-/* iommufd.c (stubs in backend.c when it is not built): whether maps can use
+/* iommufd.c (when it is not built, backend.c answers UDK_IOMMUFD_NOT_BUILT
+ * with the reason): whether maps can use
  * iommufd here, and why (not) in a few words. */
 enum udk_iommufd_state {
 	UDK_IOMMUFD_USABLE,
