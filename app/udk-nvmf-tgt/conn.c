@@ -18,6 +18,7 @@
 
 #include "crc32c.h"
 #include "nvmf.h"
+#include "udk_telemetry.h"
 
 #define RX_CAP (256 + NVMF_MAXH2CDATA + NVMF_DGST_LEN)
 /* A host that sends commands but does not read the answers: stop reading its
@@ -136,7 +137,7 @@ void nvmf_accept(struct nvmf_tgt *t, struct nvmf_listener *l)
 		c->next = t->conns;
 		t->conns = c;
 		t->nconns++;
-		t->stats.conns_total++;
+		udk_counter_add(&t->stats.conns_total, 1);
 	}
 }
 
@@ -232,7 +233,7 @@ void nvmf_conn_close(struct nvmf_conn *c, const char *fmt, ...)
 	epoll_ctl(c->tgt->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	c->fd = -1;
-	c->tgt->stats.conns_closed++;
+	udk_counter_add(&c->tgt->stats.conns_closed, 1);
 	/* Commands not at a bdev end here; those at a bdev end in their callback. */
 	for (unsigned int i = 0; i < NVMF_QUEUE_DEPTH; i++)
 		if (c->cmds[i].state == CMD_WAIT_H2C || c->cmds[i].state == CMD_RETRY) {
@@ -248,6 +249,7 @@ void nvmf_conn_close(struct nvmf_conn *c, const char *fmt, ...)
 		} else {
 			ctrlr->queues[c->qid] = NULL;
 			c->ctrlr = NULL;
+			udk_counter_add(&ctrlr->ss->stats.queues, (uint64_t)-1);
 		}
 	}
 }
@@ -318,6 +320,11 @@ void nvmf_cmd_complete(struct nvmf_cmd *cmd, uint16_t status)
 			}
 			off += n;
 		}
+	}
+	if (c->ctrlr != NULL) {
+		udk_counter_add(&c->ctrlr->ss->stats.commands, 1);
+		if (status != NVMF_SC_SUCCESS)
+			udk_counter_add(&c->ctrlr->ss->stats.errors, 1);
 	}
 	cmd->cqe.status = (uint16_t)(status << 1);
 	if (status != NVMF_SC_SUCCESS && status != NVMF_SC_NS_NOT_READY)

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "nvmf.h"
+#include "udk_telemetry.h"
 
 /* Fabrics command types (fabrics §3.3, "FCTYPE"). */
 #define FCTYPE_PROPERTY_SET 0x00
@@ -110,6 +111,7 @@ void nvmf_ctrlr_destroy(struct nvmf_ctrlr *ctrlr, const char *why)
 	nvmf_log("controller %u of %s for host %s: ended: %s", ctrlr->cntlid, ctrlr->ss->nqn,
 		 ctrlr->hostnqn, why);
 	ctrlr->used = false;
+	udk_counter_add(&ctrlr->ss->stats.controllers, (uint64_t)-1);
 	for (unsigned int i = 0; i <= NVMF_MAX_IO_QUEUES; i++) {
 		struct nvmf_conn *c = ctrlr->queues[i];
 
@@ -117,6 +119,7 @@ void nvmf_ctrlr_destroy(struct nvmf_ctrlr *ctrlr, const char *why)
 			continue;
 		ctrlr->queues[i] = NULL;
 		c->ctrlr = NULL;
+		udk_counter_add(&ctrlr->ss->stats.queues, (uint64_t)-1);
 		nvmf_conn_close(c, "controller %u ended (%s)", ctrlr->cntlid, why);
 	}
 	ctrlr->naer = 0;
@@ -226,6 +229,7 @@ static void do_connect(struct nvmf_cmd *cmd)
 		memcpy(ctrlr->hostid, d.hostid, sizeof(d.hostid));
 		ctrlr->kato_ms = cc->kato;
 		nvmf_ctrlr_keep_alive(ctrlr);
+		udk_counter_add(&ss->stats.controllers, 1);
 		nvmf_log("controller %u of %s for host %s from %s (KATO %u ms)", ctrlr->cntlid, ss->nqn,
 			 d.hostnqn, c->peer, cc->kato);
 	} else {
@@ -247,6 +251,8 @@ static void do_connect(struct nvmf_cmd *cmd)
 		}
 	}
 	ctrlr->queues[cc->qid] = c;
+	udk_counter_add(&ss->stats.queues, 1);
+	udk_counter_add(&ss->stats.connects, 1);
 	c->ctrlr = ctrlr;
 	c->qid = cc->qid;
 	c->sqsize = (uint16_t)(cc->sqsize + 1);

@@ -8,6 +8,7 @@
 
 #include "nvmf.h"
 #include "udk_bdev.h"
+#include "udk_telemetry.h"
 #include "udk_util.h"
 
 #define IO_FLUSH 0x00
@@ -52,12 +53,24 @@ static void io_done(void *arg, int status)
 	if (--cmd->pending)
 		return;
 	if (cmd->status == NVMF_SC_SUCCESS) {
+		struct nvmf_subsys_stats *ss = cmd->conn->ctrlr ? &cmd->conn->ctrlr->ss->stats : NULL;
+
 		t->stats.ios++;
+		if (ss != NULL)
+			udk_counter_add(&ss->ios, 1);
 		if (cmd->sqe.opc == IO_READ) {
 			t->stats.bytes_read += cmd->xfer.len;
 			cmd->data_out = cmd->xfer.len;
+			if (ss != NULL) {
+				udk_counter_add(&ss->reads, 1);
+				udk_counter_add(&ss->bytes_read, cmd->xfer.len);
+			}
 		} else if (cmd->sqe.opc == IO_WRITE) {
 			t->stats.bytes_written += cmd->xfer.len;
+			if (ss != NULL) {
+				udk_counter_add(&ss->writes, 1);
+				udk_counter_add(&ss->bytes_written, cmd->xfer.len);
+			}
 		}
 	}
 	nvmf_cmd_complete(cmd, cmd->status);

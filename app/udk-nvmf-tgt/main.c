@@ -412,6 +412,9 @@ int main(int argc, char **argv)
 	for (unsigned int i = 0; i < tgt.nlisten; i++)
 		if (nvmf_listen(&tgt, &tgt.listen[i]) < 0)
 			goto out;
+	/* Without telemetry (--no-telemetry) the command is only unused. */
+	if (nvmf_telemetry_register(&tgt) < 0)
+		goto out;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
@@ -422,6 +425,7 @@ int main(int argc, char **argv)
 		 (unsigned long long)tgt.stats.conns_total);
 	rc = 0;
 out:
+	nvmf_telemetry_unregister();
 	for (struct nvmf_conn *c = tgt.conns; c != NULL; c = c->next)
 		nvmf_conn_close(c, "the target is stopping");
 	for (unsigned int i = 0; i < NVMF_MAX_CTRLR; i++)

@@ -46,8 +46,24 @@ struct nvmf_ns {
 	bool removed;     /* the poll thread has seen it: hosts were told */
 };
 
+/* Per subsystem, for telemetry ("nvmf", telemetry.c): written by the poll
+ * thread only, with udk_counter_add(); read on the telemetry thread with
+ * udk_counter_read().  controllers and queues go up and down (a decrement
+ * is an add of (uint64_t)-1). */
+struct nvmf_subsys_stats {
+	uint64_t controllers; /* controllers now */
+	uint64_t queues;      /* connected queues now (admin and I/O), one TCP connection each */
+	uint64_t connects;    /* queues ever connected */
+	uint64_t commands;    /* commands completed, any queue, any status */
+	uint64_t errors;      /* of those, completed with an error status */
+	uint64_t reads, writes; /* I/O commands that moved data, completed with success */
+	uint64_t ios;         /* every I/O command completed with success */
+	uint64_t bytes_read, bytes_written;
+};
+
 struct nvmf_subsys {
 	char nqn[NVMF_NQN_MAX + 1];
+	struct nvmf_subsys_stats stats;
 	bool discovery;
 	bool allow_any;
 	char hosts[NVMF_MAX_HOSTS][NVMF_NQN_MAX + 1];
@@ -196,6 +212,11 @@ void nvmf_admin_exec(struct nvmf_cmd *cmd);
 /* A namespace of ss was added or removed: changed list and AEN to each controller. */
 void nvmf_ns_changed(struct nvmf_tgt *t, struct nvmf_subsys *ss, uint32_t nsid);
 uint32_t nvmf_mdts_bytes(const struct nvmf_subsys *ss);
+
+/* telemetry.c: the "nvmf" command, registered after udk_eal_init(),
+ * unregistered before the target is torn down. */
+int nvmf_telemetry_register(struct nvmf_tgt *t);
+void nvmf_telemetry_unregister(void);
 
 /* io.c */
 void nvmf_io_exec(struct nvmf_cmd *cmd);

@@ -85,7 +85,8 @@ def answers(pid):
         'lcores': '{"data":[{"lcore":0,"cpu":0,"busy_polls":5,"idle_polls":5,"running":true}]}',
         'ports': r'{"data":[{"port":0,"name":"%s","driver":"evil\u0007","link":{"up":true},'
                  '"stats":%s}]}' % (EVIL_NAME, stats),
-        'nvme': '{"data":[]}', 'maps': '{"data":{}}', 'devices': '{"data":[]}'}
+        'nvme': '{"data":[]}', 'maps': '{"data":{}}', 'devices': '{"data":[]}',
+        'nvmf': '{"data":{"connections":1,"subsystems":[{"nqn":"%s","ios":1}]}}' % EVIL_NAME}
 
 
 class FakeProc:

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* view.c - udk-top's screen: rates from two samples of each process (the
  * counters' differences over the time between them), one table per kind
- * (processes, lcores, ports, NVMe queue pairs), each sorted by the chosen
+ * (processes, lcores, ports, NVMe queue pairs, NVMe/TCP subsystems), each
+ * sorted by the chosen
  * key, cut to the terminal's height.  The escape sequences are udk-top's
  * own (none in batch mode); every string from a process goes through
  * top_printable first. */
@@ -18,6 +19,7 @@
 #define CMD_LCORES 1
 #define CMD_PORTS 2
 #define CMD_NVME 3
+#define CMD_NVMF 6
 
 const char *const sort_names[SORT_NB] = {"pid", "busy", "traffic"};
 
@@ -128,6 +130,29 @@ static double lat_pct(const json_t *cur, const json_t *prev, double q)
 	return 0;
 }
 
+/* One row per subsystem of an NVMe/TCP target ("nvmf", doc/nvmf.md). */
+static void add_subsystems(struct table *t, const json_t *cur, const json_t *prev, double pid,
+			   double dt)
+{
+	const json_t *ss = top_get(cur, "subsystems"), *pss = top_get(prev, "subsystems");
+	char nqn[34];
+	struct row *r;
+
+	for (size_t k = 0; k < top_len(ss); k++) {
+		const json_t *e = top_at(ss, k), *pe = match(pss, e, "nqn", NULL);
+		double io = rate(e, pe, "ios", dt), err = rate(e, pe, "errors", dt);
+
+		if ((r = add(t)) == NULL)
+			return;
+		r->pid = sane(pid);
+		r->key = sane(io);
+		top_printable(top_str(e, "nqn"), nqn, sizeof(nqn));
+		snprintf(r->text, sizeof(r->text), "%8.0f %-32s %4.0f %6.0f %10.0f %9.1f %9.1f %8.0f",
+			 pid, nqn, top_num(e, "controllers"), top_num(e, "queues"), io,
+			 rate(e, pe, "bytes_read", dt) / 1e6, rate(e, pe, "bytes_written", dt) / 1e6, err);
+	}
+}
+
 static void draw_table(FILE *f, const struct esc *x, const char *title, const char *header,
 		       struct table *t, int *line, int rows)
 {
@@ -153,7 +178,7 @@ void top_draw(FILE *f, const struct proc *prev, const struct proc *cur, size_t n
 	static const struct esc tty = {"\x1b[H", "\x1b[1m", "\x1b[7m", "\x1b[0m", "\x1b[K", "\x1b[J"};
 	static const struct esc plain = {"", "", "", "", "", ""};
 	const struct esc *x = batch ? &plain : &tty;
-	struct table procs = {0}, lcores = {0}, ports = {0}, qps = {0};
+	struct table procs = {0}, lcores = {0}, ports = {0}, qps = {0}, subs = {0};
 	char clock[16];
 	time_t now = time(NULL);
 	int line = 2;
@@ -247,6 +272,7 @@ void top_draw(FILE *f, const struct proc *prev, const struct proc *cur, size_t n
 					 top_num(e, "timeouts"), lat);
 			}
 		}
+		add_subsystems(&subs, top_data(c, CMD_NVMF), p ? top_data(p, CMD_NVMF) : NULL, pid, dt);
 		if ((r = add(&procs)) == NULL)
 			continue;
 		r->pid = sane(pid);
@@ -269,10 +295,13 @@ void top_draw(FILE *f, const struct proc *prev, const struct proc *cur, size_t n
 	draw_table(f, x, "NVMe queue pairs (latency: --qpair-latency / opts.latency_hist)",
 		   "     PID BDF            QID       IOPS IN-FLGHT   ERRORS  AVG us   P99 us",
 		   &qps, &line, rows);
+	draw_table(f, x, "NVMe/TCP subsystems (udk-nvmf-tgt)", "     PID NQN                              "
+		   "CTRL QUEUES       IOPS   RD MB/s   WR MB/s    ERR/s", &subs, &line, rows);
 	fputs(x->eos, f);
 	fflush(f);
 	free(procs.rows);
 	free(lcores.rows);
 	free(ports.rows);
 	free(qps.rows);
+	free(subs.rows);
 }

@@ -1,0 +1,162 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""udk-nvmf-tgt's telemetry on the host (--no-huge, malloc bdevs, two
+subsystems), driven by the spec-written host of nvmf_host.py: the "nvmf"
+command's per-subsystem counters move by exactly the commands, I/Os and
+bytes sent (and the idle subsystem's stay at 0), controllers and queues go
+back to 0 when the host leaves; udk-top shows the subsystem in --json and in
+batch mode."""
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+from nvmf_host import Checks, Host, enable, free_port, wait_port
+
+TOOL, TOP = sys.argv[1], sys.argv[2]
+NQN_A = 'nqn.2026-12.io.udk:tel-a'
+NQN_B = 'nqn.2026-12.io.udk:tel-b'
+check = Checks()
+
+
+def ask(path, req):
+    """One telemetry request line, its answer parsed."""
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(10)
+    s.connect(path)
+    s.sendall((json.dumps(req, separators=(',', ':')) + '\n').encode())
+    b = b''
+    while not b.endswith(b'\n'):
+        c = s.recv(65536)
+        if not c:
+            break
+        b += c
+    s.close()
+    return json.loads(b)
+
+
+def subsys(path, nqn):
+    for e in ask(path, {'cmd': 'nvmf'}).get('data', {}).get('subsystems', []):
+        if e['nqn'] == nqn:
+            return e
+    return None
+
+
+def wait_for(fn, secs=5):
+    end = time.time() + secs
+    while time.time() < end:
+        v = fn()
+        if v:
+            return v
+        time.sleep(0.05)
+    return fn()
+
+
+tmp = tempfile.mkdtemp(prefix='udk-nvmf-tel.')
+sock = os.path.join(tmp, 'tgt.sock')
+conf = os.path.join(tmp, 'tgt.conf')
+port = free_port()
+with open(conf, 'w') as f:
+    f.write('listen 127.0.0.1:%d\nmalloc ra 8\nmalloc rb 8\n'
+            'subsystem %s\n  allow-any-host\n  namespace ra\n'
+            'subsystem %s\n  allow-any-host\n  namespace rb\n' % (port, NQN_A, NQN_B))
+logf = open(os.path.join(tmp, 'tgt.log'), 'w+')
+proc = subprocess.Popen([TOOL, '--no-huge', '-m', '64', '--telemetry-path', sock, '--', '-c', conf],
+                        stdout=logf, stderr=subprocess.STDOUT)
+try:
+    if not wait_port(port, proc):
+        logf.seek(0)
+        log = logf.read()
+        print(log)
+        if 'hugepage' in log or 'EAL' in log:
+            print('SKIP: the EAL did not start here')
+            sys.exit(77)
+        check(False, 'the target listens')
+        sys.exit(1)
+
+    ans = ask(sock, {'cmd': 'help'})
+    check(any(c['cmd'] == 'nvmf' for c in ans['data']), '"nvmf" is in help', ans)
+    a0 = subsys(sock, NQN_A)
+    keys = ('controllers', 'queues', 'connects', 'commands', 'errors', 'ios', 'reads', 'writes',
+            'bytes_read', 'bytes_written')
+    check(a0 is not None and all(a0[k] == 0 for k in keys), 'before any host: every counter 0', a0)
+
+    a = Host(port)
+    a.icreq()
+    st, cntlid, _ = a.connect(NQN_A, kato=5000)
+    enable(a)
+    st, dw0, _ = a.admin(0x09, cdw10=7, cdw11=0)
+    q = Host(port)
+    q.icreq()
+    st, _, _ = q.connect(NQN_A, qid=1, cntlid=cntlid, sqsize=127)
+    check(st == 0, 'admin and I/O queue connected', hex(st))
+    a1 = subsys(sock, NQN_A)
+    check(a1['controllers'] == 1 and a1['queues'] == 2 and a1['connects'] == 2,
+          'one controller, two queues', a1)
+    top = ask(sock, {'cmd': 'nvmf'})['data']
+    check(top['connections'] == 2, 'two connections', top)
+
+    pat = os.urandom(4096)
+    for i in range(10):
+        q.io(0x01, 8 * i, 8, pat)
+    big = os.urandom(64 * 1024)
+    st, _, _ = q.io(0x01, 200, 128, big, in_capsule=False)
+    for i in range(6):
+        q.io(0x02, 8 * i, 8, read_len=4096)
+    st_bad, _, _ = q.io(0x02, 16383, 2, read_len=1024)  # past the end: an error
+    a2 = subsys(sock, NQN_A)
+    d = {k: a2[k] - a1[k] for k in keys}
+    want = {'controllers': 0, 'queues': 0, 'connects': 0, 'commands': 18, 'errors': 1, 'ios': 17,
+            'reads': 6, 'writes': 11, 'bytes_read': 6 * 4096, 'bytes_written': 10 * 4096 + 64 * 1024}
+    check(st_bad != 0 and d == want, 'counters moved by exactly the I/O sent: ' + json.dumps(want),
+          json.dumps(d))
+    b2 = subsys(sock, NQN_B)
+    check(b2 is not None and all(b2[k] == 0 for k in keys), 'the other subsystem stays at 0', b2)
+
+    # udk-top: the subsystem in --json and as a row in batch mode
+    p = subprocess.run([TOP, '--json', '-s', sock], capture_output=True, text=True, timeout=30)
+    try:
+        snap = json.loads(p.stdout)
+        tops = [e for e in snap['processes'][0]['nvmf']['subsystems'] if e['nqn'] == NQN_A]
+    except (ValueError, KeyError, IndexError, TypeError) as e:
+        tops = [{'error': str(e)}]
+    check(p.returncode == 0 and len(tops) == 1 and tops[0].get('writes') == 11,
+          'udk-top --json: the subsystem and its counters', p.stdout[:2000] + p.stderr)
+    # batch: two screens 1 s apart while I/O runs, the second with a rate
+    topp = subprocess.Popen([TOP, '-b', '-n', '2', '-d', '1', '-s', sock], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    end = time.time() + 1.5
+    n = 0
+    while time.time() < end:
+        q.io(0x01, 0, 8, pat)
+        n += 1
+    out, err = topp.communicate(timeout=30)
+    rows = [ln for ln in out.splitlines() if NQN_A in ln]
+    iops = [float(r.split()[4]) for r in rows if len(r.split()) > 4]
+    check(topp.returncode == 0 and 'NVMe/TCP subsystems' in out and len(rows) == 2 and
+          any(v > 0 for v in iops), 'udk-top -b: a row per subsystem, IOPS > 0 under I/O (%d writes)' % n,
+          out + err)
+
+    q.s.close()
+    a.s.close()
+    a3 = wait_for(lambda: (lambda e: e if e['controllers'] == 0 and e['queues'] == 0 else None)(
+        subsys(sock, NQN_A)))
+    check(a3 is not None, 'host gone: 0 controllers, 0 queues', subsys(sock, NQN_A))
+    top = wait_for(lambda: (lambda d: d if d['connections'] == 0 else None)(ask(sock, {'cmd': 'nvmf'})['data']))
+    check(top is not None and top['connections_total'] == 3, 'no connection open, 3 in all (wait_port\'s probe)',
+          ask(sock, {'cmd': 'nvmf'}))
+finally:
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    logf.seek(0)
+    if check.failures:
+        print(logf.read())
+
+print('%d failure(s)' % check.failures)
+sys.exit(1 if check.failures else 0)
