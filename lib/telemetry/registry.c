@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +18,8 @@
 struct provider {
 	char cmd[UDK_TELEMETRY_MAX_CMD];
 	char help[128];
-	udk_telemetry_fn fn;
+	udk_telemetry_fn fn;       /* one of these two */
+	udk_telemetry_req_fn req_fn;
 	void *arg;
 };
 
@@ -34,12 +36,13 @@ static struct provider *find_locked(const char *cmd)
 	return NULL;
 }
 
-int udk_telemetry_register(const char *cmd, const char *help, udk_telemetry_fn fn, void *arg)
+static int add(const char *cmd, const char *help, udk_telemetry_fn fn, udk_telemetry_req_fn req_fn,
+	       void *arg)
 {
 	struct provider *p;
 	int rc = 0;
 
-	if (!telemetry_name_valid(cmd) || fn == NULL || strcmp(cmd, "help") == 0) {
+	if (!telemetry_name_valid(cmd) || (fn == NULL && req_fn == NULL) || strcmp(cmd, "help") == 0) {
 		udk_log(UDK_LOG_ERR, TELEMETRY_LOG, "register '%s': a command is 1-%d characters of "
 			"a-z, 0-9 and _ (not 'help') with a callback", cmd ? cmd : "(null)",
 			UDK_TELEMETRY_MAX_CMD - 1);
@@ -58,10 +61,78 @@ int udk_telemetry_register(const char *cmd, const char *help, udk_telemetry_fn f
 		snprintf(p->cmd, sizeof(p->cmd), "%s", cmd);
 		snprintf(p->help, sizeof(p->help), "%s", help ? help : "");
 		p->fn = fn;
+		p->req_fn = req_fn;
 		p->arg = arg;
 	}
 	pthread_mutex_unlock(&lock);
 	return rc;
+}
+
+int udk_telemetry_register(const char *cmd, const char *help, udk_telemetry_fn fn, void *arg)
+{
+	return add(cmd, help, fn, NULL, arg);
+}
+
+int udk_telemetry_register_req(const char *cmd, const char *help, udk_telemetry_req_fn fn, void *arg)
+{
+	return add(cmd, help, NULL, fn, arg);
+}
+
+static const struct udk_telemetry_param *param(const struct udk_telemetry_req *req, const char *key)
+{
+	for (unsigned int i = 0; req != NULL && key != NULL && i < req->nparams; i++)
+		if (strcmp(req->params[i].key, key) == 0)
+			return &req->params[i];
+	return NULL;
+}
+
+const char *udk_telemetry_param(const struct udk_telemetry_req *req, const char *key)
+{
+	const struct udk_telemetry_param *p = param(req, key);
+
+	return p != NULL ? p->value : NULL;
+}
+
+int udk_telemetry_param_u64(const struct udk_telemetry_req *req, const char *key, uint64_t *v)
+{
+	const struct udk_telemetry_param *p = param(req, key);
+	uint64_t n = 0;
+
+	if (p == NULL)
+		return -ENOENT;
+	if (!p->number)
+		return -EINVAL;
+	for (const char *d = p->value; *d; d++) {
+		if (n > (UINT64_MAX - (uint64_t)(*d - '0')) / 10)
+			return -EINVAL;
+		n = n * 10 + (uint64_t)(*d - '0');
+	}
+	*v = n;
+	return 0;
+}
+
+const char *udk_telemetry_param_unknown(const struct udk_telemetry_req *req, const char *const *known)
+{
+	for (unsigned int i = 0; req != NULL && i < req->nparams; i++) {
+		bool found = false;
+
+		for (size_t k = 0; known != NULL && known[k] != NULL && !found; k++)
+			found = strcmp(known[k], req->params[i].key) == 0;
+		if (!found)
+			return req->params[i].key;
+	}
+	return NULL;
+}
+
+void udk_telemetry_req_error(struct udk_telemetry_req *req, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (req == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(req->error, sizeof(req->error), fmt, ap);
+	va_end(ap);
 }
 
 int udk_telemetry_unregister(const char *cmd)
@@ -109,26 +180,35 @@ static int help_locked(struct udk_json *j)
 	return 0;
 }
 
-/* Run cmd into data; 0, or an error with its message in msg. */
-static int run(const char *cmd, struct udk_json *data, char *msg, size_t len)
+/* Run req's command into data; 0, or an error with its message in msg. */
+static int run(struct udk_telemetry_req *req, struct udk_json *data, char *msg, size_t len)
 {
+	const char *cmd = req->cmd;
 	struct provider *p;
 	int rc;
 
 	pthread_mutex_lock(&lock);
-	if (strcmp(cmd, "help") == 0) {
-		rc = help_locked(data);
-	} else if ((p = find_locked(cmd)) == NULL) {
+	p = strcmp(cmd, "help") == 0 ? NULL : find_locked(cmd);
+	if (p == NULL && strcmp(cmd, "help") != 0) {
 		snprintf(msg, len, "unknown command '%s' (send {\"cmd\":\"help\"} for the list)",
 			 cmd);
 		pthread_mutex_unlock(&lock);
 		return -ENOENT;
-	} else {
-		rc = p->fn(data, p->arg);
 	}
+	if ((p == NULL || p->req_fn == NULL) && req->has_params) {
+		snprintf(msg, len, "'%s' takes no parameters", cmd);
+		pthread_mutex_unlock(&lock);
+		return -EINVAL;
+	}
+	if (p == NULL)
+		rc = help_locked(data);
+	else if (p->req_fn != NULL)
+		rc = p->req_fn(data, req, p->arg);
+	else
+		rc = p->fn(data, p->arg);
 	pthread_mutex_unlock(&lock);
 	if (rc < 0) {
-		snprintf(msg, len, "'%s' failed: %s", cmd, udk_strerror(rc));
+		snprintf(msg, len, "'%s' failed: %s", cmd, req->error[0] ? req->error : udk_strerror(rc));
 		return rc;
 	}
 	if (udk_json_failed(data)) {
@@ -146,20 +226,22 @@ static int run(const char *cmd, struct udk_json *data, char *msg, size_t len)
 int udk_telemetry_handle(const char *req, size_t req_len, char **answer, size_t *len)
 {
 	struct udk_json *j = udk_json_new(), *data = udk_json_new();
-	char cmd[UDK_TELEMETRY_MAX_CMD], msg[160];
-	const char *why = "", *text;
+	struct udk_telemetry_req *r = malloc(sizeof(*r));
+	char msg[320];
+	const char *why = "", *text, *cmd;
 	size_t tlen;
 	int rc;
 
 	*answer = NULL;
 	*len = 0;
-	if (j == NULL || data == NULL)
+	if (j == NULL || data == NULL || r == NULL)
 		goto err_nomem;
-	rc = telemetry_parse_request(req, req_len, cmd, &why);
+	cmd = r->cmd;
+	rc = telemetry_parse_request(req, req_len, r, &why);
 	if (rc < 0) {
 		error_answer(j, NULL, rc, why);
 	} else {
-		rc = run(cmd, data, msg, sizeof(msg));
+		rc = run(r, data, msg, sizeof(msg));
 		if (rc < 0) {
 			error_answer(j, cmd, rc, msg);
 		} else {
@@ -184,10 +266,12 @@ int udk_telemetry_handle(const char *req, size_t req_len, char **answer, size_t 
 	*answer = json_take(j, len);
 	udk_json_free(j);
 	udk_json_free(data);
+	free(r);
 	return 0;
 err_nomem:
 	udk_json_free(j);
 	udk_json_free(data);
+	free(r);
 	return -ENOMEM;
 }
 

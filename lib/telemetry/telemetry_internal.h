@@ -11,9 +11,25 @@
 
 #define TELEMETRY_LOG "telemetry"
 
-/* request.c: parse one request line (no newline).  0 with the command name
- * in cmd, or -EINVAL/-E2BIG with a static reason in *why. */
-int telemetry_parse_request(const char *req, size_t req_len, char cmd[UDK_TELEMETRY_MAX_CMD],
+struct udk_telemetry_param {
+	char key[UDK_TELEMETRY_MAX_CMD];
+	char value[256];
+	bool number;
+};
+
+/* A parsed request: the command, its parameters, and the message a failing
+ * provider may leave (udk_telemetry_req_error()). */
+struct udk_telemetry_req {
+	char cmd[UDK_TELEMETRY_MAX_CMD];
+	struct udk_telemetry_param params[UDK_TELEMETRY_MAX_PARAMS];
+	unsigned int nparams;
+	bool has_params; /* a "params" member, even an empty one */
+	char error[256];
+};
+
+/* request.c: parse one request line (no newline) into req.  0, or
+ * -EINVAL/-E2BIG with a static reason in *why (req->cmd then empty). */
+int telemetry_parse_request(const char *line, size_t len, struct udk_telemetry_req *req,
 			    const char **why);
 bool telemetry_name_valid(const char *name);
 

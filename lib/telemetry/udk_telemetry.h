@@ -82,6 +82,37 @@ typedef int (*udk_telemetry_fn)(struct udk_json *out, void *arg);
  * (registry full: 64 commands).  Any thread, also from a constructor. */
 int udk_telemetry_register(const char *cmd, const char *help, udk_telemetry_fn fn, void *arg);
 
+/* ---- commands with parameters ---- */
+
+/* A request may carry parameters: {"cmd":"x","params":{"k":"text","n":42}}
+ * (doc/telemetry.md, "Protocol").  Keys are [a-z0-9_] (at most 31 bytes),
+ * values a string of printable ASCII without '"' or '\' (at most 255
+ * bytes) or an unsigned integer; at most UDK_TELEMETRY_MAX_PARAMS of them,
+ * no key twice.  The request lives while the provider runs. */
+#define UDK_TELEMETRY_MAX_PARAMS 8
+struct udk_telemetry_req;
+
+/* The parameter's value as text (a number as its digits), NULL if absent. */
+const char *udk_telemetry_param(const struct udk_telemetry_req *req, const char *key);
+/* The parameter as an unsigned integer: 0, -ENOENT (absent) or -EINVAL (a
+ * string, or more than 64 bits). */
+int udk_telemetry_param_u64(const struct udk_telemetry_req *req, const char *key, uint64_t *v);
+/* Parameters other than those in known (a NULL-terminated list): the first
+ * such key, or NULL when every key is known. */
+const char *udk_telemetry_param_unknown(const struct udk_telemetry_req *req, const char *const *known);
+/* Say why the command failed: the error answer's message becomes "'cmd'
+ * failed: <this>" instead of the errno's text.  Call before returning the
+ * negative error. */
+void udk_telemetry_req_error(struct udk_telemetry_req *req, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* A provider that takes parameters (and may change the process: such a
+ * command is only as safe as the socket, which only the process's uid and
+ * root may use).  Same rules as udk_telemetry_fn otherwise.  A command
+ * registered with udk_telemetry_register() refuses any parameter. */
+typedef int (*udk_telemetry_req_fn)(struct udk_json *out, struct udk_telemetry_req *req, void *arg);
+int udk_telemetry_register_req(const char *cmd, const char *help, udk_telemetry_req_fn fn, void *arg);
+
 /* Remove cmd; once this returns its provider is not running and will not
  * run again.  -ENOENT if cmd is not registered. */
 int udk_telemetry_unregister(const char *cmd);

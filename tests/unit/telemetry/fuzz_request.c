@@ -3,7 +3,9 @@
  * bytes given to udk_telemetry_handle() (parser, dispatch, JSON writer)
  * must give exactly one line of valid JSON, never a crash, a leak or a read
  * past the input (built with ASan and UBSan by clang, tests/unit/telemetry/
- * meson.build).  A provider is registered so that dispatch runs too. */
+ * meson.build).  Providers are registered so that dispatch runs too, with
+ * and without parameters. */
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +24,25 @@ static int echo(struct udk_json *j, void *arg)
 	udk_json_double(j, NULL, 1.5);
 	udk_json_bool(j, NULL, true);
 	udk_json_arr_close(j);
+	udk_json_obj_close(j);
+	return 0;
+}
+
+/* Reads every parameter it is given, as a command with parameters would. */
+static int pecho(struct udk_json *j, struct udk_telemetry_req *req, void *arg)
+{
+	static const char *const known[] = {"k", "n", NULL};
+	uint64_t n = 0;
+
+	(void)arg;
+	if (udk_telemetry_param_unknown(req, known) != NULL) {
+		udk_telemetry_req_error(req, "unknown parameter '%s'", udk_telemetry_param_unknown(req, known));
+		return -EINVAL;
+	}
+	udk_json_obj_open(j, NULL);
+	udk_json_str(j, "k", udk_telemetry_param(req, "k"));
+	udk_json_bool(j, "n", udk_telemetry_param_u64(req, "n", &n) == 0);
+	udk_json_u64(j, "v", n);
 	udk_json_obj_close(j);
 	return 0;
 }
@@ -45,6 +66,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!once) {
 		udk_log_set_sink(quiet, NULL);
 		udk_telemetry_register("echo", "fuzz", echo, NULL);
+		udk_telemetry_register_req("pecho", "fuzz", pecho, NULL);
 		once = 1;
 	}
 	/* An exact-size copy: ASan catches any read past the request. */

@@ -177,7 +177,7 @@ static void test_parser(void)
 	expect_error("help", "EINVAL", "a request is a JSON object");
 	expect_error("[\"help\"]", "EINVAL", "a request is a JSON object");
 	expect_error("{\"cmd\":\"help\",\"x\":1}", "EINVAL", "no other member");
-	expect_error("{\"command\":\"help\"}", "EINVAL", "only member is \\\"cmd\\\"");
+	expect_error("{\"command\":\"help\"}", "EINVAL", "first member is \\\"cmd\\\"");
 	expect_error("{\"cmd\":\"he\\u006cp\"}", "EINVAL", "a-z, 0-9 and _");
 	expect_error("{\"cmd\":\"HELP\"}", "EINVAL", "a-z, 0-9 and _");
 	expect_error("{\"cmd\":\"\"}", "EINVAL", "empty string");
@@ -230,6 +230,82 @@ static void test_providers(void)
 	CU_ASSERT_EQUAL(udk_telemetry_unregister("t_echo"), 0);
 	CU_ASSERT_EQUAL(udk_telemetry_unregister("t_echo"), -ENOENT);
 	expect_error("{\"cmd\":\"t_echo\"}", "ENOENT", "unknown command");
+}
+
+/* A command with parameters: echoes "name" and "n", fails with its own
+ * message when "fail" is given. */
+static int params_fn(struct udk_json *j, struct udk_telemetry_req *req, void *arg)
+{
+	static const char *const known[] = {"name", "n", "fail", NULL};
+	const char *bad = udk_telemetry_param_unknown(req, known);
+	uint64_t n = 0;
+	int rc;
+
+	(void)arg;
+	if (bad != NULL) {
+		udk_telemetry_req_error(req, "unknown parameter '%s'", bad);
+		return -EINVAL;
+	}
+	if (udk_telemetry_param(req, "fail") != NULL) {
+		udk_telemetry_req_error(req, "no device %s here", udk_telemetry_param(req, "fail"));
+		return -ENODEV;
+	}
+	rc = udk_telemetry_param_u64(req, "n", &n);
+	if (rc == -EINVAL) {
+		udk_telemetry_req_error(req, "'n' is a number");
+		return rc;
+	}
+	udk_json_obj_open(j, NULL);
+	udk_json_str(j, "name", udk_telemetry_param(req, "name"));
+	udk_json_u64(j, "n", n);
+	udk_json_bool(j, "has_n", rc == 0);
+	udk_json_obj_close(j);
+	return 0;
+}
+
+static void test_params(void)
+{
+	char *a;
+
+	CU_ASSERT_EQUAL(udk_telemetry_register_req("t_params", "params", params_fn, NULL), 0);
+	CU_ASSERT_EQUAL(udk_telemetry_register_req("t_params", "again", params_fn, NULL), -EEXIST);
+	a = handle("{\"cmd\":\"t_params\",\"params\":{\"name\":\"nqn.2026-12.io.udk:a b/c\",\"n\":42}}");
+	CU_ASSERT(lab_json_is(a, "data.name", "nqn.2026-12.io.udk:a b/c"));
+	CU_ASSERT(lab_json_is(a, "data.n", "42"));
+	free(a);
+	a = handle(" { \"cmd\" : \"t_params\" , \"params\" : { } } ");
+	CU_ASSERT(lab_json_is(a, "data.name", "null"));
+	CU_ASSERT(lab_json_is(a, "data.has_n", "false"));
+	free(a);
+	a = handle("{\"cmd\":\"t_params\"}"); /* no params at all: as an empty set */
+	CU_ASSERT(lab_json_is(a, "data.has_n", "false"));
+	free(a);
+	a = handle("{\"cmd\":\"t_params\",\"params\":{\"n\":18446744073709551615}}");
+	CU_ASSERT(lab_json_is(a, "data.n", "18446744073709551615"));
+	free(a);
+	expect_error("{\"cmd\":\"t_params\",\"params\":{\"n\":18446744073709551616}}", "EINVAL",
+		     "'n' is a number");
+	expect_error("{\"cmd\":\"t_params\",\"params\":{\"n\":\"7\"}}", "EINVAL", "'n' is a number");
+	expect_error("{\"cmd\":\"t_params\",\"params\":{\"fail\":\"x1\"}}", "ENODEV",
+		     "'t_params' failed: no device x1 here");
+	expect_error("{\"cmd\":\"t_params\",\"params\":{\"frob\":1}}", "EINVAL",
+		     "unknown parameter 'frob'");
+	expect_error("{\"cmd\":\"help\",\"params\":{}}", "EINVAL", "'help' takes no parameters");
+	expect_error("{\"cmd\":\"t_params\",\"params\":{\"n\":1,\"n\":2}}", "EINVAL", "given twice");
+	expect_error("{\"cmd\":\"t_params\",\"params\":{\"name\":\"a\\\"b\"}}", "EINVAL",
+		     "without escapes");
+	expect_error("{\"cmd\":\"t_params\",\"params\":{\"n\":-1}}", "EINVAL",
+		     "a string or an unsigned integer");
+	expect_error("{\"cmd\":\"t_params\",\"params\":{\"n\":{}}}", "EINVAL",
+		     "a string or an unsigned integer");
+	expect_error("{\"cmd\":\"t_params\",\"params\":[]}", "EINVAL", "\\\"params\\\" is an object");
+	expect_error("{\"cmd\":\"t_params\",\"params\":{\"n\":1}", "EINVAL", "expected '}'");
+	expect_error("{\"cmd\":\"t_params\",\"params\":{\"n\":1 \"m\":2}}", "EINVAL",
+		     "expected ',' or '}'");
+	expect_error("{\"cmd\":\"t_params\",\"params\":{\"a\":1,\"b\":1,\"c\":1,\"d\":1,"
+		     "\"e\":1,\"f\":1,\"g\":1,\"h\":1,\"i\":1}}", "EINVAL", "more than 8 parameters");
+	expect_error("{\"cmd\":\"t_params\",\"parms\":{}}", "EINVAL", "no other member than");
+	CU_ASSERT_EQUAL(udk_telemetry_unregister("t_params"), 0);
 }
 
 /* ---- a process with ports, through its socket ---- */
@@ -612,6 +688,7 @@ int main(int argc, char **argv)
 	static const struct unit_test pure[] = {
 		{"parser", test_parser},
 		{"providers", test_providers},
+		{"commands with parameters", test_params},
 	};
 	static const struct unit_test live[] = {
 		{"counters match what the process did", test_counters_match},
