@@ -259,6 +259,23 @@ int nvmf_config_line(struct nvmf_config *cfg, struct nvmf_tgt *t, const char *li
 		    "allow-any-host, namespace, serial, model)", w[0]);
 }
 
+int nvmf_config_bdev_arg(struct nvmf_config *cfg, struct nvmf_tgt *t, const char *kind, const char *arg,
+			 const char *where, char *err, size_t el)
+{
+	/* NAME:REST -> "KIND NAME REST..." with the colons as spaces; a file's
+	 * path and an nvme's BDF keep theirs (an nvme's NSID follows a comma). */
+	bool first_only = !strcmp(kind, "file") || !strcmp(kind, "nvme");
+	char line[1100], *p;
+
+	snprintf(line, sizeof(line), "%s %s", kind, arg);
+	for (p = line; *p; p++)
+		if ((*p == ':' && !first_only) || (*p == ',' && !strcmp(kind, "nvme")))
+			*p = ' ';
+	if (first_only && (p = strchr(line, ':')) != NULL)
+		*p = ' ';
+	return nvmf_config_line(cfg, t, line, where, err, el);
+}
+
 int nvmf_config_file(struct nvmf_config *cfg, struct nvmf_tgt *t, const char *path, char *err, size_t el)
 {
 	FILE *f = fopen(path, "r");

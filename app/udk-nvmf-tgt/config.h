@@ -35,6 +35,10 @@ struct nvmf_config {
  * names it in messages.  0, or -1 with a message in err. */
 int nvmf_config_line(struct nvmf_config *cfg, struct nvmf_tgt *t, const char *line, const char *where,
 		     char *err, size_t errlen);
+/* A bdev from a command-line form, NAME:MIB[:BS] (malloc, null), NAME:PATH
+ * (file) or NAME:BDF[,NSID] (nvme), as nvmf_config_line() takes "KIND ...". */
+int nvmf_config_bdev_arg(struct nvmf_config *cfg, struct nvmf_tgt *t, const char *kind, const char *arg,
+			 const char *where, char *err, size_t errlen);
 /* Every line of path: 0, or -1 with the first error in err. */
 int nvmf_config_file(struct nvmf_config *cfg, struct nvmf_tgt *t, const char *path, char *err,
 		     size_t errlen);

@@ -106,7 +106,7 @@ static int parse(int argc, char **argv, struct nvmf_config *cfg, struct nvmf_tgt
 {
 	const char *nqn = NULL, *hosts[NVMF_MAX_HOSTS];
 	unsigned int nhosts = 0, first_bdev;
-	char line[1100], err[512], *p;
+	char line[1100], err[512];
 	bool have_config = false;
 
 	*stats = isatty(2) ? 1 : 0;
@@ -136,16 +136,7 @@ static int parse(int argc, char **argv, struct nvmf_config *cfg, struct nvmf_tgt
 			if (nvmf_config_line(cfg, t, line, o, err, sizeof(err)) < 0)
 				return die("%s", err) + 1;
 		} else if (shortcut) {
-			/* NAME:REST -> "KIND NAME REST..." with the colons as spaces */
-			snprintf(line, sizeof(line), "%s %s", o + 2, v);
-			bool first_only = !strcmp(o, "--file") || !strcmp(o, "--nvme");
-
-			for (p = line; *p; p++)
-				if ((*p == ':' && !first_only) || (*p == ',' && !strcmp(o, "--nvme")))
-					*p = ' ';
-			if (first_only && (p = strchr(line, ':')) != NULL)
-				*p = ' ';
-			if (nvmf_config_line(cfg, t, line, o, err, sizeof(err)) < 0)
+			if (nvmf_config_bdev_arg(cfg, t, o + 2, v, o, err, sizeof(err)) < 0)
 				return die("%s", err) + 1;
 		} else if (!strcmp(o, "--nqn")) {
 			nqn = v;
@@ -224,88 +215,36 @@ static int nvme_ctrlr(const char *bdf, struct udk_nvme_ctrlr **out)
 
 static int bdevs_create(struct nvmf_config *cfg)
 {
+	char err[512];
+
 	for (unsigned int i = 0; i < cfg->nbdevs; i++) {
 		struct nvmf_bdev_spec *b = &cfg->bdevs[i];
 		struct udk_nvme_ctrlr *ctrlr = NULL;
 		struct udk_bdev *bd;
 		int rc;
 
-		if (!strcmp(b->kind, "nvme")) {
-			if (nvme_ctrlr(b->bdf, &ctrlr))
-				return 1;
-			rc = udk_bdev_nvme_create(b->name, ctrlr, b->nsid, &bd);
-		} else if (!strcmp(b->kind, "malloc"))
-			rc = udk_bdev_malloc_create(b->name, (b->mib << 20) / b->block_size, b->block_size, &bd);
-		else if (!strcmp(b->kind, "null"))
-			rc = udk_bdev_null_create(b->name, (b->mib << 20) / b->block_size, b->block_size, &bd);
-		else
-			rc = udk_bdev_file_create(b->name, b->path, b->block_size, b->read_only, &bd);
+		if (strcmp(b->kind, "nvme")) {
+			if (nvmf_bdev_create(b, err, sizeof(err)) < 0)
+				return die("%s", err);
+			continue;
+		}
+		if (nvme_ctrlr(b->bdf, &ctrlr))
+			return 1;
+		rc = udk_bdev_nvme_create(b->name, ctrlr, b->nsid, &bd);
 		if (rc < 0)
 			return die("bdev %s (%s): %s: %s", b->name, b->where, strerror(-rc), udk_last_error());
 	}
 	return 0;
 }
 
-/* On the thread that noticed (lib/pci's hot-plug thread for nvme): only
- * flag it; the poll thread does the rest (nvmf_ns_reap). */
-static void on_bdev_event(struct udk_bdev *bdev, enum udk_bdev_event ev, void *arg)
-{
-	struct nvmf_ns *ns = arg;
-
-	(void)bdev;
-	if (ev == UDK_BDEV_EVENT_REMOVE)
-		atomic_store_explicit(&ns->gone, true, memory_order_release);
-}
-
-/* A namespace's NGUID/UUID from what names it (subsystem, NSID, bdev), not
- * from the bdev's (random for malloc, null and file bdevs): the same after
- * a restart, as a reconnecting host requires ("identifiers changed" makes the
- * kernel drop the namespace and fail its I/O).  Two FNV-1a hashes, stamped as
- * an RFC 9562 version 8 (custom) UUID. */
-static void ns_uuid(const char *nqn, uint32_t nsid, const char *bdev, uint8_t uuid[16])
-{
-	char key[512];
-	int n = snprintf(key, sizeof(key), "%s/%u/%s", nqn, nsid, bdev);
-
-	for (int half = 0; half < 2; half++) {
-		uint64_t h = half ? 0x84222325cbf29ce4ull : 0xcbf29ce484222325ull;
-
-		for (int i = 0; i < n && i < (int)sizeof(key); i++)
-			h = (h ^ (uint8_t)key[i]) * 0x100000001b3ull;
-		memcpy(uuid + 8 * half, &h, 8);
-	}
-	uuid[6] = (uint8_t)((uuid[6] & 0x0f) | 0x80);
-	uuid[8] = (uint8_t)((uuid[8] & 0x3f) | 0x80);
-}
-
 static int namespaces_open(struct nvmf_tgt *t)
 {
-	for (unsigned int s = 0; s < t->nsubsys; s++)
-		for (unsigned int i = 0; i < t->subsys[s].nns; i++) {
-			struct nvmf_ns *ns = &t->subsys[s].ns[i];
-			struct udk_bdev_info info;
-			int rc;
+	char err[512];
 
-			ns->bdev = udk_bdev_get(ns->bdev_name);
-			if (ns->bdev == NULL || udk_bdev_info(ns->bdev, &info) < 0)
-				return die("namespace %u of %s: no bdev %s", ns->nsid, t->subsys[s].nqn,
-					   ns->bdev_name);
-			if (udk_bdev_event_register(ns->bdev, on_bdev_event, ns) < 0)
-				return die("namespace %u of %s: events of bdev %s: %s", ns->nsid, t->subsys[s].nqn,
-					   ns->bdev_name, udk_last_error());
-			rc = udk_bdev_channel_get(ns->bdev, &ns->ch);
-			if (rc < 0)
-				return die("namespace %u of %s: a channel on bdev %s: %s", ns->nsid,
-					   t->subsys[s].nqn, ns->bdev_name, strerror(-rc));
-			ns->block_size = info.block_size;
-			ns->num_blocks = info.num_blocks;
-			ns->max_io_blocks = info.max_io_blocks;
-			ns->read_only = info.read_only;
-			ns->flush = info.io_supported[UDK_BDEV_IO_FLUSH];
-			ns->write_zeroes = info.io_supported[UDK_BDEV_IO_WRITE_ZEROES];
-			ns->dealloc = info.io_supported[UDK_BDEV_IO_DEALLOCATE];
-			ns_uuid(t->subsys[s].nqn, ns->nsid, ns->bdev_name, ns->uuid);
-		}
+	for (unsigned int s = 0; s < t->nsubsys; s++)
+		for (unsigned int i = 0; i < t->subsys[s].nns; i++)
+			if (nvmf_ns_open(&t->subsys[s], &t->subsys[s].ns[i], err, sizeof(err)) < 0)
+				return die("%s", err);
 	return 0;
 }
 
@@ -344,6 +283,8 @@ static void run(struct nvmf_tgt *t, unsigned int stats)
 		for (int i = 0; i < n; i++)
 			if (is_listener(t, ev[i].data.ptr))
 				nvmf_accept(t, ev[i].data.ptr);
+			else if (ev[i].data.ptr == t->ctl)
+				nvmf_ctl_run(t);
 			else
 				moved |= nvmf_conn_poll(ev[i].data.ptr);
 		nvmf_poll_bdevs(t);
@@ -393,6 +334,7 @@ int main(int argc, char **argv)
 	n = udk_eal_parse(argc, argv, &ea);
 	if (n < 0)
 		return TOOL_EXIT_USAGE; /* the EAL's line said why */
+	tgt.cfg = &cfg;
 	rc = parse(argc - n, argv + n, &cfg, &tgt, &check, &stats);
 	if (rc)
 		return rc;
@@ -425,23 +367,14 @@ int main(int argc, char **argv)
 		 (unsigned long long)tgt.stats.conns_total);
 	rc = 0;
 out:
-	nvmf_telemetry_unregister();
+	nvmf_telemetry_unregister(&tgt);
 	for (struct nvmf_conn *c = tgt.conns; c != NULL; c = c->next)
 		nvmf_conn_close(c, "the target is stopping");
 	for (unsigned int i = 0; i < NVMF_MAX_CTRLR; i++)
 		nvmf_ctrlr_destroy(&tgt.ctrlr[i], "the target is stopping");
 	for (unsigned int s = 0; s < tgt.nsubsys; s++)
 		for (unsigned int i = 0; i < tgt.subsys[s].nns; i++)
-		{
-			struct nvmf_ns *ns = &tgt.subsys[s].ns[i];
-
-			if (ns->ch != NULL) {
-				udk_bdev_channel_put(ns->ch);
-				ns->ch = NULL;
-			}
-			if (ns->bdev != NULL)
-				udk_bdev_event_unregister(ns->bdev, on_bdev_event, ns);
-		}
+			nvmf_ns_close(&tgt.subsys[s].ns[i]);
 	nvmf_conns_reap(&tgt);
 	for (unsigned int i = 0; i < cfg.nbdevs; i++) {
 		struct udk_bdev *b = udk_bdev_get(cfg.bdevs[i].name);

@@ -13,6 +13,9 @@
 
 struct udk_bdev;
 struct udk_bdev_channel;
+struct nvmf_config;
+struct nvmf_bdev_spec;
+struct nvmf_ctl;
 
 #define NVMF_NQN_MAX 223            /* NVMe base §7.9: NQN up to 223 bytes */
 #define NVMF_DISCOVERY_NQN "nqn.2014-08.org.nvmexpress.discovery"
@@ -121,6 +124,8 @@ struct nvmf_tgt {
 	int epfd;
 	unsigned int poll_us; /* --poll-us */
 	struct nvmf_stats stats;
+	struct nvmf_config *cfg; /* the bdevs: run-time namespaces add to it */
+	struct nvmf_ctl *ctl;    /* run-time commands from telemetry (telemetry.c) */
 };
 
 /* ---- commands ---- */
@@ -213,10 +218,30 @@ void nvmf_admin_exec(struct nvmf_cmd *cmd);
 void nvmf_ns_changed(struct nvmf_tgt *t, struct nvmf_subsys *ss, uint32_t nsid);
 uint32_t nvmf_mdts_bytes(const struct nvmf_subsys *ss);
 
-/* telemetry.c: the "nvmf" command, registered after udk_eal_init(),
- * unregistered before the target is torn down. */
+/* telemetry.c: the commands "nvmf" (counters), "nvmf_ns_add" and
+ * "nvmf_ns_remove", registered after udk_eal_init() (with t->epfd made),
+ * unregistered before the target is torn down.  The run-time commands are
+ * handed to the poll thread through t->ctl: its eventfd is in t->epfd, and
+ * the poll loop calls nvmf_ctl_run() when epoll reports it. */
 int nvmf_telemetry_register(struct nvmf_tgt *t);
-void nvmf_telemetry_unregister(void);
+void nvmf_telemetry_unregister(struct nvmf_tgt *t);
+void nvmf_ctl_run(struct nvmf_tgt *t);
+
+/* ns.c (the poll thread) */
+/* A malloc, null or file bdev from its spec: 0, or an error with err. */
+int nvmf_bdev_create(const struct nvmf_bdev_spec *b, char *err, size_t el);
+/* Open ns (nsid and bdev_name set) of ss: its bdev, events, a channel, its
+ * geometry and identifiers.  0, or an error with err (nothing held). */
+int nvmf_ns_open(struct nvmf_subsys *ss, struct nvmf_ns *ns, char *err, size_t el);
+/* Put its channel (what is in flight completes) and forget its bdev. */
+void nvmf_ns_close(struct nvmf_ns *ns);
+/* Run-time: add a namespace (nsid 0: the lowest free) on a new bdev given
+ * as KIND:NAME:ARGS (malloc, null, file), or remove one and destroy its
+ * bdev; the subsystem's controllers get the change (AEN).  0 (*out: the
+ * NSID), or a negative errno with the reason in err. */
+int nvmf_ns_add(struct nvmf_tgt *t, const char *nqn, const char *bdev, uint32_t nsid, char *err,
+		size_t el, uint32_t *out);
+int nvmf_ns_remove(struct nvmf_tgt *t, const char *nqn, uint32_t nsid, char *err, size_t el);
 
 /* io.c */
 void nvmf_io_exec(struct nvmf_cmd *cmd);

@@ -5,10 +5,15 @@ subsystems), driven by the spec-written host of nvmf_host.py: the "nvmf"
 command's per-subsystem counters move by exactly the commands, I/Os and
 bytes sent (and the idle subsystem's stay at 0), controllers and queues go
 back to 0 when the host leaves; udk-top shows the subsystem in --json and in
-batch mode."""
+batch mode.  Namespaces added and removed at run time ("nvmf_ns_add",
+"nvmf_ns_remove"): the connected host gets the namespace-attribute AEN and
+the changed namespace list, sees the namespace in Identify and does I/O on
+it; after removal its I/O fails with Invalid Namespace while namespace 1
+keeps its data; each bad request is refused with its reason."""
 import json
 import os
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -139,6 +144,103 @@ try:
     check(topp.returncode == 0 and 'NVMe/TCP subsystems' in out and len(rows) == 2 and
           any(v > 0 for v in iops), 'udk-top -b: a row per subsystem, IOPS > 0 under I/O (%d writes)' % n,
           out + err)
+
+    # ---- namespaces at run time ----
+    def post_aer(h):
+        cid, sqe = h.command(bytes([0x0c]) + bytes(63))
+        struct.pack_into('<QI3xB', sqe, 24, 0, 0, 0x5a)
+        h.send(h.pdu(4, bytes(sqe)))
+        return cid
+
+    def wait_aer(h, cid):
+        try:
+            typ, _, hdr, _ = h.recv_pdu()
+        except (socket.timeout, EOFError) as e:
+            return 'no PDU: %s' % e
+        dw0, _, _, _, rcid, status = struct.unpack('<IIHHHH', hdr[8:24])
+        return (typ, rcid == cid, (status >> 1) & 0x7ff, hex(dw0))
+
+    def active(h):
+        st, _, lst = h.admin(0x06, cdw10=2, read_len=4096)
+        ids = struct.unpack('<32I', lst[:128])
+        return st, [i for i in ids if i]
+
+    def changed(h):
+        st, _, log = h.admin(0x02, nsid=0xffffffff, cdw10=4 | (127 << 16), read_len=512)
+        return [i for i in struct.unpack('<128I', log) if i]
+
+    st, dw0, _ = a.admin(0x09, cdw10=0x0b, cdw11=1 << 8)  # namespace attribute notices on
+    check(st == 0, 'Set Features: namespace attribute notices', hex(st))
+    aer = post_aer(a)
+    pat1 = os.urandom(4096)
+    q.io(0x01, 0, 8, pat1)
+    ans = ask(sock, {'cmd': 'nvmf_ns_add', 'params': {'subsystem': NQN_A, 'bdev': 'malloc:rt1:4'}})
+    check(ans.get('data') == {'subsystem': NQN_A, 'nsid': 2, 'bdev': 'malloc:rt1:4'},
+          'nvmf_ns_add: namespace 2 on a new 4 MiB malloc bdev', ans)
+    a.s.settimeout(5)
+    got = wait_aer(a, aer)
+    check(got == (5, True, 0, '0x40002'), 'the host gets the AEN: notice, namespace attribute changed, '
+          'log 04h', got)
+    check(changed(a) == [2], 'changed namespace list: [2]')
+    check(active(a) == (0, [1, 2]), 'active namespaces: [1, 2]', active(a))
+    st, _, idn = a.admin(0x06, nsid=2, cdw10=0, read_len=4096)
+    check(st == 0 and struct.unpack('<Q', idn[:8])[0] == 4 * 2048, 'Identify namespace 2: 8192 blocks')
+    pat2 = os.urandom(4096)
+    st, _, _ = q.io(0x01, 8, 8, pat2, nsid=2)
+    st2, _, got2 = q.io(0x02, 8, 8, read_len=4096, nsid=2)
+    check(st == 0 and st2 == 0 and got2 == pat2, 'write and read back on namespace 2', (st, st2))
+
+    for params, code, msg in [
+            ({'subsystem': 'nqn.2026-12.io.udk:nope', 'bdev': 'malloc:x1:4'}, 'ENOENT',
+             "no subsystem 'nqn.2026-12.io.udk:nope' here"),
+            ({'subsystem': 'nqn.2014-08.org.nvmexpress.discovery', 'bdev': 'malloc:x1:4'}, 'ENOENT',
+             'is the discovery subsystem'),
+            ({'subsystem': NQN_A, 'bdev': 'malloc:x1:4', 'nsid': 1}, 'EEXIST', 'NSID 1 is taken'),
+            ({'subsystem': NQN_A, 'bdev': 'malloc:x1:4', 'nsid': 33}, 'EINVAL', 'NSID 33: 1 to 32'),
+            ({'subsystem': NQN_A, 'bdev': 'floppy:x1:4'}, 'EINVAL', 'the kind is malloc, null or file'),
+            ({'subsystem': NQN_A, 'bdev': 'nvme:x1:0000:00:04.0'}, 'EINVAL', 'nvme bdevs are given at start'),
+            ({'subsystem': NQN_A, 'bdev': 'malloc:ra:4'}, 'EINVAL', "bdev 'ra' is defined twice"),
+            ({'subsystem': NQN_A, 'bdev': 'malloc:x1:0'}, 'EINVAL', "size '0'"),
+            ({'subsystem': NQN_A, 'bdev': 'file:x1:/nonexistent/dir/f'}, 'ENOENT', 'bdev x1'),
+            ({'subsystem': NQN_A, 'bdev': 'x1'}, 'EINVAL', 'give KIND:NAME:ARGS'),
+            ({'subsystem': NQN_A}, 'EINVAL', 'give \\"bdev\\"'),
+            ({'bdev': 'malloc:x1:4'}, 'EINVAL', 'give \\"subsystem\\"'),
+            ({'subsystem': NQN_A, 'bdev': 'malloc:x1:4', 'size': 4}, 'EINVAL', "unknown parameter 'size'"),
+            ({'subsystem': NQN_A, 'bdev': 'malloc:x1:4', 'nsid': 'two'}, 'EINVAL', 'give \\"nsid\\"')]:
+        ans = ask(sock, {'cmd': 'nvmf_ns_add', 'params': params})
+        raw = json.dumps(ans)
+        check(ans.get('error', {}).get('code') == code and msg in raw,
+              'nvmf_ns_add refuses %s: %s "%s"' % (params, code, msg), raw)
+    for params, code, msg in [
+            ({'subsystem': NQN_A, 'nsid': 9}, 'ENOENT', 'no namespace 9 in ' + NQN_A),
+            ({'subsystem': NQN_A}, 'EINVAL', 'give \\"nsid\\"'),
+            ({'subsystem': NQN_B + 'x', 'nsid': 1}, 'ENOENT', 'no subsystem')]:
+        ans = ask(sock, {'cmd': 'nvmf_ns_remove', 'params': params})
+        raw = json.dumps(ans)
+        check(ans.get('error', {}).get('code') == code and msg in raw,
+              'nvmf_ns_remove refuses %s: %s "%s"' % (params, code, msg), raw)
+    check(active(a) == (0, [1, 2]), 'after the refused requests: still [1, 2]', active(a))
+    bdevs = [b['name'] for b in ask(sock, {'cmd': 'bdevs'})['data']]
+    check(sorted(bdevs) == ['ra', 'rb', 'rt1'], 'no bdev left behind by a refused add', bdevs)
+
+    aer = post_aer(a)
+    ans = ask(sock, {'cmd': 'nvmf_ns_remove', 'params': {'subsystem': NQN_A, 'nsid': 2}})
+    check(ans.get('data') == {'subsystem': NQN_A, 'nsid': 2}, 'nvmf_ns_remove: namespace 2', ans)
+    got = wait_aer(a, aer)
+    check(got == (5, True, 0, '0x40002'), 'the host gets the AEN for the removal', got)
+    check(changed(a) == [2] and active(a) == (0, [1]), 'changed list [2], active namespaces [1]')
+    st, _, _ = q.io(0x02, 8, 8, read_len=4096, nsid=2)
+    check(st == 0x0b, 'I/O to namespace 2 now: Invalid Namespace', hex(st))
+    st, _, got1 = q.io(0x02, 0, 8, read_len=4096)
+    check(st == 0 and got1 == pat1, 'namespace 1 unaffected: its data reads back')
+    bdevs = [b['name'] for b in ask(sock, {'cmd': 'bdevs'})['data']]
+    check('rt1' not in bdevs, 'the removed namespace\'s bdev is destroyed', bdevs)
+    ans = ask(sock, {'cmd': 'nvmf_ns_add', 'params': {'subsystem': NQN_A, 'bdev': 'null:rt1:4:4096',
+                                                      'nsid': 2}})
+    check(ans.get('data', {}).get('nsid') == 2 and active(a) == (0, [1, 2]),
+          'the name and NSID are free again: null:rt1 as namespace 2', ans)
+    ans = ask(sock, {'cmd': 'nvmf', 'params': {}})
+    check(ans.get('error', {}).get('code') == 'EINVAL', '"nvmf" takes no parameters', ans)
 
     q.s.close()
     a.s.close()
