@@ -15,6 +15,9 @@
  * reconnects and fio ends with no error.  Then the second lab NVMe through udk's driver (an nvme
  * bdev): the same dd round trip from the kernel's side, and after the target
  * stopped, the blocks read through udk-nvme are the pattern the kernel wrote.
+ * Between: a namespace added at run time through telemetry (nvmf_ns_add)
+ * while the host is connected appears as a second disk that takes I/O, and
+ * goes when removed (nvmf_ns_remove), namespace 1 keeping its data.
  * Last, that NVMe (namespace 1) and a malloc bdev (namespace 2) in one
  * subsystem, and the NVMe hot-removed (sysfs remove): the target drops
  * namespace 1 and completes the host's AER; the kernel rescans and removes
@@ -26,7 +29,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -131,8 +136,9 @@ static pid_t start_target(const char *eal, const char *args)
 	if (pid == 0) {
 		char cmd[1024];
 
-		snprintf(cmd, sizeof(cmd), "exec udk-nvmf-tgt -m 192 --no-telemetry %s -- %s "
-			 "--listen 127.0.0.1:4420 >" LOG " 2>&1", eal, args);
+		snprintf(cmd, sizeof(cmd), "exec udk-nvmf-tgt -m 192 %s %s -- %s "
+			 "--listen 127.0.0.1:4420 >" LOG " 2>&1",
+			 strstr(eal, "--telemetry-path") ? "" : "--no-telemetry", eal, args);
 		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
 		_exit(127);
 	}
@@ -337,6 +343,92 @@ static void hot_remove(const char *bdf)
 	lab_sh("grep -E 'removed|ended|closed' " LOG " | tail -8");
 }
 
+/* One telemetry request to the target at TEL_SOCK; the answer line into
+ * ans.  0 or -1. */
+#define TEL_SOCK "/tmp/udk-nvmf-lab.sock"
+static int telemetry(const char *req, char *ans, size_t len)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	size_t got = 0;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", TEL_SOCK);
+	ans[0] = '\0';
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    write(fd, req, strlen(req)) != (ssize_t)strlen(req) || write(fd, "\n", 1) != 1) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	while (got + 1 < len && memchr(ans, '\n', got) == NULL) {
+		ssize_t n = read(fd, ans + got, len - 1 - got);
+
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+		ans[got] = '\0';
+	}
+	close(fd);
+	printf("telemetry: %s -> %s", req, ans);
+	return memchr(ans, '\n', got) != NULL ? 0 : -1;
+}
+
+/* A namespace added at run time (nvmf_ns_add, a 32 MiB malloc bdev) under
+ * a connected host: the kernel gets the AEN and shows a second disk that
+ * takes I/O; removed (nvmf_ns_remove): that disk goes, namespace 1 keeps its
+ * data. */
+static void runtime_namespaces(void)
+{
+	char before[1024], n1[64] = "", n2[64] = "", ans[4096], path[128];
+	pid_t pid;
+	int i;
+
+	printf("---- namespaces added and removed at run time\n");
+	pid = start_target("--telemetry-path " TEL_SOCK, "--malloc m0:64 --nqn " NQN);
+	REQUIRE(pid > 0);
+	REQUIRE(wait_log("ready", 60) == 0);
+	nvme_disks(before, sizeof(before));
+	CHECK(lab_run(out, sizeof(out), "nvme connect -t tcp -a 127.0.0.1 -s 4420 -n " NQN
+		      " --hostnqn " HOSTNQN) == 0);
+	CHECK_MSG(new_disk(before, n1, sizeof(n1)) == 0, "no disk after connect");
+	if (n1[0]) {
+		CHECK(lab_run(out, sizeof(out), "dd if=/tmp/nvmf.pat of=/dev/%s bs=1M count=8 oflag=direct "
+			      "2>&1", n1) == 0);
+		nvme_disks(before, sizeof(before));
+		CHECK(telemetry("{\"cmd\":\"nvmf_ns_add\",\"params\":{\"subsystem\":\"" NQN "\","
+				"\"bdev\":\"malloc:rt1:32\"}}", ans, sizeof(ans)) == 0 &&
+		      strstr(ans, "\"nsid\":2") != NULL);
+		CHECK_MSG(wait_log("namespace 2 of " NQN " added", 10) == 0, "the target did not add namespace 2");
+		for (i = 0; i < 300 && disk_of_size(before, "65536", n2, sizeof(n2)) < 0; i++)
+			usleep(100000);
+		CHECK_MSG(n2[0], "no 32 MiB disk within 30 s of nvmf_ns_add (the AEN not seen?)");
+		lab_sh("dmesg | grep -i nvme | tail -4");
+	}
+	if (n2[0]) {
+		printf("new disk: /dev/%s\n", n2);
+		usleep(500000);
+		CHECK_MSG(lab_run(out, sizeof(out), "dd if=/tmp/nvmf.pat of=/dev/%s bs=1M count=8 seek=8 "
+				  "oflag=direct 2>&1 && dd if=/dev/%s of=/tmp/nvmf.back bs=1M count=8 skip=8 "
+				  "iflag=direct 2>&1 && cmp /tmp/nvmf.pat /tmp/nvmf.back", n2, n2) == 0,
+			  "the added namespace: 8 MiB read back differs");
+		CHECK(telemetry("{\"cmd\":\"nvmf_ns_remove\",\"params\":{\"subsystem\":\"" NQN "\","
+				"\"nsid\":2}}", ans, sizeof(ans)) == 0 && strstr(ans, "\"data\"") != NULL);
+		snprintf(path, sizeof(path), "/sys/block/%s", n2);
+		for (i = 0; i < 300 && access(path, F_OK) == 0; i++)
+			usleep(100000);
+		CHECK_MSG(access(path, F_OK) != 0, "the kernel kept /dev/%s after nvmf_ns_remove", n2);
+		snprintf(path, sizeof(path), "/sys/block/%s", n1);
+		CHECK_MSG(access(path, F_OK) == 0, "the kernel dropped /dev/%s, namespace 1", n1);
+		CHECK_MSG(lab_run(out, sizeof(out), "dd if=/dev/%s of=/tmp/nvmf.back bs=1M count=8 iflag=direct "
+				  "2>&1 && cmp /tmp/nvmf.pat /tmp/nvmf.back", n1) == 0,
+			  "namespace 1 after namespace 2 went: read back differs");
+		lab_sh("dmesg | grep -i nvme | tail -4");
+	}
+	CHECK(lab_run(out, sizeof(out), "nvme disconnect -n " NQN) == 0);
+	CHECK(stop_target(pid) == 0);
+	lab_sh("grep -E 'namespace|ended' " LOG " | tail -8");
+}
+
 int main(void)
 {
 	pid_t pid;
@@ -365,6 +457,7 @@ int main(void)
 	fs_session();
 	CHECK(stop_target(pid) == 0);
 	lab_sh("grep -E 'closed|ended|refused' " LOG " | tail -20");
+	runtime_namespaces();
 
 	/* An allow-list without this host: Connect refused, the reason logged. */
 	pid = start_target("", "--malloc m0:64 --nqn " NQN " --host " HOSTNQN);
