@@ -216,6 +216,7 @@ void nvmf_ns_reap(struct nvmf_tgt *t)
 			if (ns->removed || !atomic_load_explicit(&ns->gone, memory_order_acquire))
 				continue;
 			ns->removed = true;
+			udk_counter_add(&t->subsys[s].stats.namespaces, (uint64_t)-1);
 			nvmf_log("namespace %u of %s removed: its bdev %s went away", ns->nsid, t->subsys[s].nqn,
 				 ns->bdev_name);
 			nvmf_ns_changed(t, &t->subsys[s], ns->nsid);

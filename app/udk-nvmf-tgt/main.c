@@ -20,6 +20,7 @@
 #include "udk_eal.h"
 #include "udk_nvme.h"
 #include "udk_pci.h"
+#include "udk_telemetry.h"
 #include "udk_util.h"
 #include "udk_version.h"
 
@@ -242,9 +243,11 @@ static int namespaces_open(struct nvmf_tgt *t)
 	char err[512];
 
 	for (unsigned int s = 0; s < t->nsubsys; s++)
-		for (unsigned int i = 0; i < t->subsys[s].nns; i++)
+		for (unsigned int i = 0; i < t->subsys[s].nns; i++) {
 			if (nvmf_ns_open(&t->subsys[s], &t->subsys[s].ns[i], err, sizeof(err)) < 0)
 				return die("%s", err);
+			udk_counter_add(&t->subsys[s].stats.namespaces, 1);
+		}
 	return 0;
 }
 

@@ -11,6 +11,7 @@
 #include "config.h"
 #include "nvmf.h"
 #include "udk_bdev.h"
+#include "udk_telemetry.h"
 #include "udk_util.h"
 
 int nvmf_bdev_create(const struct nvmf_bdev_spec *b, char *err, size_t el)
@@ -222,6 +223,7 @@ int nvmf_ns_add(struct nvmf_tgt *t, const char *nqn, const char *bdev, uint32_t 
 	rc = nvmf_ns_open(ss, ns, err, el);
 	if (rc < 0)
 		goto err_bdev;
+	udk_counter_add(&ss->stats.namespaces, 1);
 	nvmf_log("namespace %u of %s added: bdev %s", ns->nsid, ss->nqn, ns->bdev_name);
 	nvmf_ns_changed(t, ss, ns->nsid);
 	return 0;
@@ -255,6 +257,7 @@ int nvmf_ns_remove(struct nvmf_tgt *t, const char *nqn, uint32_t nsid, char *err
 	/* Hosts see it gone first (I/O to it fails with Invalid Namespace), then
 	 * its bdev goes: what is in flight completes in channel_put. */
 	ns->removed = true;
+	udk_counter_add(&ss->stats.namespaces, (uint64_t)-1);
 	nvmf_log("namespace %u of %s removed by command (bdev %s)", ns->nsid, ss->nqn, ns->bdev_name);
 	nvmf_ns_changed(t, ss, ns->nsid);
 	snprintf(name, sizeof(name), "%s", ns->bdev_name);

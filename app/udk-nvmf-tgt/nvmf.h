@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* nvmf.h - udk-nvmf-tgt's objects: the target (subsystems, listeners,
  * controllers), TCP connections (one queue each) and the commands on them.
- * Everything runs on one poll thread in this version: no locks. */
+ * Everything runs on one poll thread in this version: no locks.  The
+ * telemetry thread only reads counters (struct nvmf_subsys_stats) and hands
+ * run-time commands to the poll thread (telemetry.c). */
 #ifndef NVMF_H
 #define NVMF_H
 
@@ -54,6 +56,7 @@ struct nvmf_ns {
  * udk_counter_read().  controllers and queues go up and down (a decrement
  * is an add of (uint64_t)-1). */
 struct nvmf_subsys_stats {
+	uint64_t namespaces;  /* active namespaces now */
 	uint64_t controllers; /* controllers now */
 	uint64_t queues;      /* connected queues now (admin and I/O), one TCP connection each */
 	uint64_t connects;    /* queues ever connected */

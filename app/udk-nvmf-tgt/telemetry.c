@@ -61,6 +61,7 @@ static int nvmf_cmd(struct udk_json *j, void *arg)
 		udk_json_obj_open(j, NULL);
 		udk_json_str(j, "nqn", ss->nqn);
 		udk_json_bool(j, "discovery", ss->discovery);
+		udk_json_u64(j, "namespaces", udk_counter_read(&s->namespaces));
 		udk_json_u64(j, "controllers", udk_counter_read(&s->controllers));
 		udk_json_u64(j, "queues", udk_counter_read(&s->queues));
 		udk_json_u64(j, "connects", udk_counter_read(&s->connects));

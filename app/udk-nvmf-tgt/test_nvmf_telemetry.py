@@ -87,7 +87,8 @@ try:
     a0 = subsys(sock, NQN_A)
     keys = ('controllers', 'queues', 'connects', 'commands', 'errors', 'ios', 'reads', 'writes',
             'bytes_read', 'bytes_written')
-    check(a0 is not None and all(a0[k] == 0 for k in keys), 'before any host: every counter 0', a0)
+    check(a0 is not None and all(a0[k] == 0 for k in keys) and a0['namespaces'] == 1,
+          'before any host: every counter 0, one namespace', a0)
 
     a = Host(port)
     a.icreq()
@@ -182,6 +183,7 @@ try:
     check(got == (5, True, 0, '0x40002'), 'the host gets the AEN: notice, namespace attribute changed, '
           'log 04h', got)
     check(changed(a) == [2], 'changed namespace list: [2]')
+    check(subsys(sock, NQN_A)['namespaces'] == 2, 'telemetry: 2 namespaces')
     check(active(a) == (0, [1, 2]), 'active namespaces: [1, 2]', active(a))
     st, _, idn = a.admin(0x06, nsid=2, cdw10=0, read_len=4096)
     check(st == 0 and struct.unpack('<Q', idn[:8])[0] == 4 * 2048, 'Identify namespace 2: 8192 blocks')
@@ -229,6 +231,7 @@ try:
     got = wait_aer(a, aer)
     check(got == (5, True, 0, '0x40002'), 'the host gets the AEN for the removal', got)
     check(changed(a) == [2] and active(a) == (0, [1]), 'changed list [2], active namespaces [1]')
+    check(subsys(sock, NQN_A)['namespaces'] == 1, 'telemetry: 1 namespace')
     st, _, _ = q.io(0x02, 8, 8, read_len=4096, nsid=2)
     check(st == 0x0b, 'I/O to namespace 2 now: Invalid Namespace', hex(st))
     st, _, got1 = q.io(0x02, 0, 8, read_len=4096)
