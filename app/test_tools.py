@@ -11,29 +11,19 @@ does not exist, which any EAL start would fail on); --help of a tool that
 takes EAL options prints them; a usage error exits 2 with the tool's name."""
 import os
 import re
-import subprocess
 import sys
 
-failures = 0
+import clitest
+from clitest import check
+
 # The tools that take EAL options first (udk-devbind, udk-broker and udk-top
 # take none).
 EAL_TOOLS = ('udk-nvme', 'udk-nvme-perf', 'udk-fwd')
 NO_HUGE = ['--huge-dir', '/nonexistent/hugetlbfs', '-l', '0']
 
 
-def check(cond, what, detail=''):
-    global failures
-    print(('ok   ' if cond else 'FAIL ') + what)
-    if not cond:
-        failures += 1
-        if detail:
-            print('     ' + detail.replace('\n', '\n     '))
-
-
 def run(tool, args, env=None):
-    p = subprocess.run([tool] + args, capture_output=True, text=True, timeout=30,
-                       stdin=subprocess.DEVNULL, env=env)
-    return p.returncode, p.stdout, p.stderr
+    return clitest.run([tool] + args, env=env)
 
 
 def newest_release(changelog):
@@ -77,8 +67,7 @@ def main():
             check(rc == 2 and err.startswith(name + ': ') and '--bogus' in err,
                   '%s %s: a usage error, exit 2' % (name, ' '.join(args)),
                   'rc %d: %r %r' % (rc, out, err))
-    print('%d failure(s)' % failures)
-    return 1 if failures else 0
+    clitest.finish()
 
 
 if __name__ == '__main__':

@@ -31,18 +31,11 @@ import sys
 import tempfile
 import time
 
+import clitest
+from clitest import check
+
 TOOL = os.path.abspath(sys.argv[1])
 BIND_SWAP = os.path.abspath(sys.argv[2])
-failed = 0
-
-
-def check(ok, what, detail=''):
-    global failed
-    print(('ok   ' if ok else 'FAIL ') + what)
-    if not ok:
-        failed += 1
-        if detail:
-            print('     ' + str(detail).replace('\n', '\n     '))
 
 
 def huge_dir():
@@ -401,4 +394,4 @@ with tempfile.TemporaryDirectory() as d:
 if MOUNTED:
     subprocess.run(['umount', MOUNTED])
     os.rmdir(MOUNTED)
-sys.exit(1 if failed else 0)
+clitest.finish()

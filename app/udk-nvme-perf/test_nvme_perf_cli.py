@@ -4,25 +4,16 @@
 --version, and each usage error decided before the EAL starts (exit 2 with
 one line).  The lab test lab_nvme_perf runs it against a real controller."""
 import os
-import subprocess
 import sys
 
+import clitest
+from clitest import check
+
 TOOL = sys.argv[1]
-failures = 0
 
 
 def run(args):
-    p = subprocess.run([TOOL] + args, capture_output=True, text=True, timeout=30)
-    return p.returncode, p.stdout, p.stderr
-
-
-def check(cond, what, detail=''):
-    global failures
-    print(('ok   ' if cond else 'FAIL ') + what)
-    if not cond:
-        failures += 1
-        if detail:
-            print('     ' + detail.replace('\n', '\n     '))
+    return clitest.run([TOOL] + args)
 
 
 rc, out, err = run(['--', '--help'])
@@ -88,5 +79,4 @@ for args in [['-a', '0000:00:03.0', '--', '-q', '32', '-o', '8k', '-w', 'randrw'
     check(rc == 1 and 'EAL init failed' in err, 'aliases accepted: %s' % args,
           'rc %d, stderr: %s' % (rc, err))
 
-print('%d failed' % failures)
-sys.exit(1 if failures else 0)
+clitest.finish()

@@ -6,26 +6,17 @@ and each command, --version, and each usage error's message and exit status
 commands against real controllers."""
 import json
 import os
-import subprocess
 import sys
 import tempfile
 
+import clitest
+from clitest import check
+
 TOOL = sys.argv[1]
-failures = 0
 
 
 def run(args, env=None):
-    p = subprocess.run([TOOL] + args, capture_output=True, text=True, timeout=30, env=env)
-    return p.returncode, p.stdout, p.stderr
-
-
-def check(cond, what, detail=''):
-    global failures
-    print(('ok   ' if cond else 'FAIL ') + what)
-    if not cond:
-        failures += 1
-        if detail:
-            print('     ' + detail.replace('\n', '\n     '))
+    return clitest.run([TOOL] + args, env=env)
 
 
 rc, out, err = run(['--help'])
@@ -126,5 +117,4 @@ with tempfile.TemporaryDirectory() as root:
     rc, out, err = run(['list', '--ns', '1'], env)
     check(rc == 2 and "list: unknown option '--ns'" in err, 'list --ns: a usage error', err)
 
-print('%d failed' % failures)
-sys.exit(1 if failures else 0)
+clitest.finish()

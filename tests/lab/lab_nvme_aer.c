@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "labnvme.h"
 #include "labutil.h"
 #include "udk_eal.h"
 #include "udk_nvme.h"
@@ -69,13 +70,7 @@ int main(void)
 	char drv[64] = "";
 	const char *bdf;
 
-	setvbuf(stdout, NULL, _IONBF, 0);
-	lab_require_guest();
-	bdf = lab_env_require("UDK_LAB_NVME");
-	lab_device_driver(bdf, drv, sizeof(drv));
-	REQUIRE(lab_bind_vfio(bdf) == 0);
-	char *argv[] = {"lab", "-m", "64", "-a", (char *)bdf, NULL};
-	REQUIRE(udk_eal_init(5, argv) == 5);
+	bdf = lab_nvme_eal_init("64", drv, sizeof(drv));
 	smart = udk_mem_default_zmalloc(sizeof(*smart), 4096, UDK_SOCKET_ANY);
 	REQUIRE(smart != NULL);
 	REQUIRE(udk_nvme_ctrlr_attach(udk_eal_device(0), NULL, &c) == 0);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "labnvme.h"
 #include "labutil.h"
 #include "udk_eal.h"
 #include "udk_nvme.h"
@@ -40,13 +41,7 @@ int main(void)
 	char drv[64] = "";
 	const char *bdf;
 
-	setvbuf(stdout, NULL, _IONBF, 0);
-	lab_require_guest();
-	bdf = lab_env_require("UDK_LAB_NVME");
-	lab_device_driver(bdf, drv, sizeof(drv));
-	REQUIRE(lab_bind_vfio(bdf) == 0);
-	char *argv[] = {"lab", "-m", "4", "-a", (char *)bdf, NULL};
-	REQUIRE(udk_eal_init(5, argv) == 5);
+	bdf = lab_nvme_eal_init("4", drv, sizeof(drv));
 	pdev = udk_eal_device(0);
 	REQUIRE(pdev != NULL);
 

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "labbackend.h"
+#include "labnvme.h"
 #include "labutil.h"
 #include "nvme_internal.h"
 #include "udk_eal.h"
@@ -37,13 +38,7 @@ int main(void)
 	uint8_t *buf, *data;
 	int done = 0, rc;
 
-	setvbuf(stdout, NULL, _IONBF, 0);
-	lab_require_guest();
-	bdf = lab_env_require("UDK_LAB_NVME");
-	lab_device_driver(bdf, drv, sizeof(drv));
-	REQUIRE(lab_bind_vfio(bdf) == 0);
-	char *argv[] = {"lab", "-m", "64", "-a", (char *)bdf, NULL};
-	REQUIRE(udk_eal_init(5, argv) == 5);
+	bdf = lab_nvme_eal_init("64", drv, sizeof(drv));
 	REQUIRE(lab_backend_ok(udk_eal_dmamap()));
 	data = udk_mem_default_zmalloc(64 * 512, 4096, UDK_SOCKET_ANY);
 	buf = udk_mem_default_zmalloc(64 * 512, 4096, UDK_SOCKET_ANY);

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "labnvme.h"
 #include "labutil.h"
 #include "udk_dma.h"
 #include "udk_eal.h"
@@ -72,13 +73,7 @@ int main(void)
 	size_t len;
 	int rc;
 
-	setvbuf(stdout, NULL, _IONBF, 0);
-	lab_require_guest();
-	bdf = lab_env_require("UDK_LAB_NVME");
-	lab_device_driver(bdf, drv, sizeof(drv));
-	REQUIRE(lab_bind_vfio(bdf) == 0);
-	char *argv[] = {"lab", "-m", "64", "-a", (char *)bdf, NULL};
-	REQUIRE(udk_eal_init(5, argv) == 5);
+	bdf = lab_nvme_eal_init("64", drv, sizeof(drv));
 	REQUIRE(udk_nvme_ctrlr_attach(udk_eal_device(0), NULL, &c) == 0);
 	REQUIRE(udk_nvme_ctrlr_ns(c, 1, &ns) == 0);
 	REQUIRE(udk_nvme_ctrlr_info(c, &info) == 0);

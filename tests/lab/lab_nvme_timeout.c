@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "labnvme.h"
 #include "labutil.h"
 #include "udk_eal.h"
 #include "udk_nvme.h"
@@ -54,13 +55,7 @@ int main(void)
 	uint32_t nlb;
 	int attempt;
 
-	setvbuf(stdout, NULL, _IONBF, 0);
-	lab_require_guest();
-	bdf = lab_env_require("UDK_LAB_NVME");
-	lab_device_driver(bdf, drv, sizeof(drv));
-	REQUIRE(lab_bind_vfio(bdf) == 0);
-	char *argv[] = {"lab", "-m", "128", "-a", (char *)bdf, NULL};
-	REQUIRE(udk_eal_init(5, argv) == 5);
+	bdf = lab_nvme_eal_init("128", drv, sizeof(drv));
 	REQUIRE(udk_nvme_ctrlr_attach(udk_eal_device(0), NULL, &c) == 0);
 	REQUIRE(udk_nvme_ctrlr_ns(c, 1, &ns) == 0);
 	REQUIRE(udk_nvme_ctrlr_info(c, &info) == 0);

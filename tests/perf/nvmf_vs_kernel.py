@@ -12,6 +12,7 @@ guest's.  A benchmark, not a pass/fail test; compare only figures from the
 same boot.
 
     tests/perf/nvmf_vs_kernel.py [--build-dir build] [--secs 5] [--rounds 1]
+                                 [--fio-cpus LIST] [--udk LABEL=OPTIONS]...
 """
 import json
 import os
@@ -26,11 +27,15 @@ def main():
     ap = labbench.parser(__doc__)
     ap.add_argument('--udk', action='append', default=[], metavar='LABEL=OPTIONS',
                     help='one more udk-nvmf-tgt run with these target options, e.g. '
-                    '"udk-p0=--poll-us 0" (default: udk= alone)')
+                    '"udk-p0=--poll-us 0"; before a " -- ", EAL options: "udk-l1=-l 1 -- " '
+                    '(default: udk= alone)')
+    ap.add_argument('--fio-cpus', default='-', metavar='LIST',
+                    help='pin fio to these CPUs (--cpus_allowed) in every run, the kernel '
+                    "target's too (default: not pinned)")
     a = ap.parse_args()
     guest = os.path.join(labbench.HERE, 'nvmf_vs_kernel_guest.py')
     out, err, rc = labbench.run(a.build_dir, ' '.join(
-        ['python3', guest, str(a.secs), str(a.rounds)] + [shlex.quote(u) for u in a.udk]))
+        ['python3', guest, str(a.secs), str(a.rounds), shlex.quote(a.fio_cpus)] + [shlex.quote(u) for u in a.udk]))
     runs, labels = {}, []
     for line in out.splitlines():
         if line.startswith('BENCH {'):

@@ -10,9 +10,12 @@ for SECS seconds at QD1 and QD32.  One line a run:
 where the *_us are CPU microseconds over the run: the whole guest (/proc/stat,
 busy = all but idle and iowait), every kworker thread (the kernel target's
 work and the initiator's run there), and udk-nvmf-tgt's own process.
-    nvmf_vs_kernel_guest.py SECS ROUNDS [LABEL=TARGET-OPTIONS ...]
+    nvmf_vs_kernel_guest.py SECS ROUNDS FIO-CPUS [LABEL=TARGET-OPTIONS ...]
 Each LABEL=OPTIONS is one more udk-nvmf-tgt run with those options (e.g.
-udk-p0=--poll-us 0); the default is one, udk= (none).
+udk-p0=--poll-us 0, or udk-l1=-l 1 -- --poll-us 0: what comes before a
+" -- " goes to the EAL); the default is one, udk= (none).  FIO-CPUS, if not
+"-", pins fio to those CPUs (fio's --cpus_allowed) in every run, the
+kernel's too.
 """
 import glob
 import json
@@ -123,6 +126,9 @@ def kernel_stop():
 
 def udk_start(eal, bdev, opts):
     log = open(LOG, 'w')
+    if ' -- ' in ' ' + opts:
+        more, opts = (' ' + opts).split(' -- ', 1)
+        eal = (eal + ' ' + more).strip()
     p = subprocess.Popen(('udk-nvmf-tgt -m 192 --no-telemetry %s -- %s --nqn %s '
                           '--listen 127.0.0.1:4420 %s' % (eal, bdev, NQN, opts)).split(),
                          stdout=log, stderr=log)
@@ -147,11 +153,14 @@ def udk_stop(p):
         p.wait()
 
 
+FIO_CPUS = ''
+
+
 def fio(dev, qd, secs, backend, target, pid):
     g0, k0, t0 = guest_busy_us(), kworker_us(), proc_us(pid) if pid else 0.0
     sh('fio --name=bench --filename=%s --direct=1 --rw=randread --bs=4k --iodepth=%d '
        '--ioengine=io_uring --time_based --runtime=%d --randrepeat=0 --norandommap '
-       '--output-format=json --output=/tmp/fio.json' % (dev, qd, secs))
+       '--output-format=json --output=/tmp/fio.json%s' % (dev, qd, secs, FIO_CPUS))
     g1, k1, t1 = guest_busy_us(), kworker_us(), proc_us(pid) if pid else 0.0
     with open('/tmp/fio.json') as f:
         r = json.load(f)['jobs'][0]['read']
@@ -185,7 +194,10 @@ def nvme_kernel_disk(bdf):
 def main():
     secs = int(sys.argv[1]) if len(sys.argv) > 1 else 5
     rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 1
-    udks = [a.split('=', 1) for a in sys.argv[3:]] or [('udk', '')]
+    global FIO_CPUS
+    if len(sys.argv) > 3 and sys.argv[3] != '-':
+        FIO_CPUS = ' --cpus_allowed=' + sys.argv[3]
+    udks = [a.split('=', 1) for a in sys.argv[4:]] or [('udk', '')]
     bdf = os.environ['UDK_LAB_NVME2']
     sh('ip link set lo up')
     sh('modprobe -a nvme nvme-tcp nvmet nvmet-tcp')

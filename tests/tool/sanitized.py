@@ -8,7 +8,8 @@ to fail (exit 1), which is also the exit code of a tool that AddressSanitizer,
 LeakSanitizer or UBSan stopped: in the build-asan build such a report would
 pass unseen.  Here every report goes to a file of a fresh directory
 (log_path, added to the ASAN_OPTIONS and UBSAN_OPTIONS the caller set), and
-any file found there after the test fails it, printed in full.  In a build
+any file found there after the test fails it, printed in full.  The test
+imports clitest.py (its checks) from this folder, put on PYTHONPATH.  In a build
 without sanitizers nothing reads these options and the test runs as is."""
 import glob
 import os
@@ -29,6 +30,10 @@ def main():
     with tempfile.TemporaryDirectory(prefix="udk-san.") as d:
         add_option("ASAN_OPTIONS", "log_path=" + os.path.join(d, "asan"))
         add_option("UBSAN_OPTIONS", "log_path=" + os.path.join(d, "ubsan"))
+        # The tests' shared checks (clitest.py) live beside this file.
+        here = os.path.dirname(os.path.abspath(__file__))
+        os.environ["PYTHONPATH"] = os.pathsep.join(
+            [here] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
         rc = subprocess.call([sys.executable] + sys.argv[1:])
         reports = sorted(glob.glob(os.path.join(d, "*")))
         for path in reports:
