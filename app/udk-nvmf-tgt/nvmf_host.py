@@ -1,27 +1,13 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """A small NVMe/TCP host written from the spec (NVMe/TCP 1.0, NVMe over
 Fabrics 1.1), for the target's tool tests (test_nvmf_tgt.py,
-test_nvmf_runtime.py): ICReq, capsules with in-capsule data or R2T/H2CData,
+test_nvmf_telemetry.py): ICReq, capsules with in-capsule data or R2T/H2CData,
 C2HData, Connect, Property Get/Set, admin and I/O commands."""
 import socket
 import struct
 import time
 
 HOST = 'nqn.2014-08.org.nvmexpress:uuid:11111111-2222-3333-4444-555555555555'
-
-
-class Checks:
-    """check(cond, what, detail): one 'ok'/'FAIL' line; check.failures counts."""
-
-    def __init__(self):
-        self.failures = 0
-
-    def __call__(self, cond, what, detail=''):
-        print(('ok   ' if cond else 'FAIL ') + what, flush=True)
-        if not cond:
-            self.failures += 1
-            if detail:
-                print('     ' + str(detail).replace('\n', '\n     '), flush=True)
 
 
 # CRC-32C, for digests (bitwise: slow but independent of the target's)

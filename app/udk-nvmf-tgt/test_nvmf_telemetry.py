@@ -19,12 +19,13 @@ import sys
 import tempfile
 import time
 
-from nvmf_host import Checks, Host, enable, free_port, wait_port
+import clitest
+from clitest import check, finish
+from nvmf_host import Host, enable, free_port, wait_port
 
 TOOL, TOP = sys.argv[1], sys.argv[2]
 NQN_A = 'nqn.2026-12.io.udk:tel-a'
 NQN_B = 'nqn.2026-12.io.udk:tel-b'
-check = Checks()
 
 
 def ask(path, req):
@@ -260,8 +261,7 @@ finally:
     except subprocess.TimeoutExpired:
         proc.kill()
     logf.seek(0)
-    if check.failures:
+    if clitest.failures:
         print(logf.read())
 
-print('%d failure(s)' % check.failures)
-sys.exit(1 if check.failures else 0)
+finish()

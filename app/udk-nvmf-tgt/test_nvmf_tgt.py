@@ -17,13 +17,14 @@ import subprocess
 import sys
 import time
 
-from nvmf_host import Checks, HOST, Host, enable, free_port, wait_port
+import clitest
+from clitest import check, finish
+from nvmf_host import HOST, Host, enable, free_port, wait_port
 
 TOOL = sys.argv[1]
 NQN = 'nqn.2026-12.io.udk:test'
 OTHER = 'nqn.2014-08.org.nvmexpress:uuid:99999999-2222-3333-4444-555555555555'
 DISC = 'nqn.2014-08.org.nvmexpress.discovery'
-check = Checks()
 
 
 p = subprocess.run([TOOL, '--version'], capture_output=True, text=True, timeout=30)
@@ -363,6 +364,6 @@ finally:
         proc.send_signal(2)
         proc.wait(timeout=20)
     logf.seek(0)
-    if check.failures:
+    if clitest.failures:
         print(logf.read())
-sys.exit(1 if check.failures else 0)
+finish()
