@@ -82,6 +82,27 @@ static void peer_name(int fd, char *buf, size_t len)
 	snprintf(buf, len, "%s:%s", host, serv);
 }
 
+/* All NVMF_MAX_CONNS slots taken: close the oldest connection that has no
+ * queue yet (a half-open socket of a flood, most likely), so that sockets
+ * which never send ICReq cannot keep real hosts out.  false: every slot holds
+ * a connected queue (or one still closing). */
+static bool evict_one(struct nvmf_tgt *t)
+{
+	struct nvmf_conn *old = NULL;
+
+	for (struct nvmf_conn *c = t->conns; c != NULL; c = c->next)
+		if (c->state != CONN_CLOSING && !c->connected)
+			old = c; /* the list is newest first */
+	if (old == NULL)
+		return false;
+	nvmf_conn_close(old, "evicted after %llu ms without %s: %u connections are open, the most this "
+			"target takes, and a new one came",
+			(unsigned long long)((nvmf_now_ns() - old->accepted_ns) / 1000000u),
+			old->state == CONN_IC ? "ICReq" : "Connect", t->nconns);
+	nvmf_conns_reap(t);
+	return t->nconns < NVMF_MAX_CONNS;
+}
+
 void nvmf_accept(struct nvmf_tgt *t, struct nvmf_listener *l)
 {
 	for (;;) {
@@ -95,12 +116,12 @@ void nvmf_accept(struct nvmf_tgt *t, struct nvmf_listener *l)
 				nvmf_log("accept on %s:%s: %s", l->addr, l->port, strerror(errno));
 			return;
 		}
-		if (t->nconns >= NVMF_MAX_CONNS) {
+		if (t->nconns >= NVMF_MAX_CONNS && !evict_one(t)) {
 			char peer[64];
 
 			peer_name(fd, peer, sizeof(peer));
-			nvmf_log("connection %s refused: %u connections are open, the most this target takes",
-				 peer, t->nconns);
+			nvmf_log("connection %s refused: %u connections are open and connected, the most this "
+				 "target takes", peer, t->nconns);
 			close(fd);
 			continue;
 		}
@@ -124,6 +145,7 @@ void nvmf_accept(struct nvmf_tgt *t, struct nvmf_listener *l)
 		c->listener = l;
 		c->fd = fd;
 		c->rx_cap = RX_CAP;
+		c->accepted_ns = nvmf_now_ns();
 		c->rules.max_icd = NVMF_MAX_ICD;
 		c->rules.maxh2cdata = NVMF_MAXH2CDATA;
 		peer_name(fd, c->peer, sizeof(c->peer));
@@ -255,6 +277,13 @@ void nvmf_conn_close(struct nvmf_conn *c, const char *fmt, ...)
 void nvmf_conns_reap(struct nvmf_tgt *t)
 {
 	struct nvmf_conn **pp = &t->conns;
+	uint64_t now = nvmf_now_ns();
+
+	for (struct nvmf_conn *c = t->conns; c != NULL; c = c->next)
+		if (c->state != CONN_CLOSING && !c->connected &&
+		    now - c->accepted_ns > NVMF_HANDSHAKE_MS * 1000000ull)
+			nvmf_conn_close(c, "no %s within %u ms of accept", c->state == CONN_IC ? "ICReq" : "Connect",
+					NVMF_HANDSHAKE_MS);
 
 	while (*pp != NULL) {
 		struct nvmf_conn *c = *pp;
