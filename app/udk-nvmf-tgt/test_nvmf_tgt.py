@@ -482,6 +482,11 @@ try:
     h.icreq()
     st, cntlid, _ = h.connect(NQN, kato=1000)
     enable(h)
+    h.admin(0x09, cdw10=7, cdw11=0)
+    hq = Host(port)
+    hq.icreq()
+    st, _, _ = hq.connect(NQN, qid=1, cntlid=cntlid, sqsize=127)
+    check(st == 0, 'the silent host\'s I/O queue connects', hex(st))
     h.s.settimeout(6)
     t0 = time.time()
     try:
@@ -496,6 +501,16 @@ try:
     check(closed and 1.0 < waited < 4.0 and
           re.search(r'controller %d .*ended: no command for the keep-alive timeout \(KATO 1000 ms\)' % cntlid,
                     logf.read()) is not None, 'KATO 1000 ms: a silent host\'s controller ended after %.1f s' % waited)
+    hq.s.settimeout(2)
+    try:
+        closed = hq.s.recv(1) == b''
+    except (ConnectionResetError, socket.timeout):
+        closed = not isinstance(sys.exc_info()[1], socket.timeout)
+    logf.seek(0)
+    check(closed and re.search(r'queue 1\): closed: controller %d ended \(no command for the '
+                               r'keep-alive' % cntlid, logf.read()) is not None,
+          'KATO: the silent host\'s I/O queue closed too')
+    hq.s.close()
 
     # A host that sends Keep Alive (every KATO/2, as the kernel does) stays
     # connected past several KATO periods, its I/O queue with it.
