@@ -596,11 +596,17 @@ try:
     check(evicted >= 1000 - 256 and re.search(r'closed: evicted after \d+ ms without ICReq: 256 connections '
                                                r'are open', logf.read()) is not None,
           'the oldest half-open connections evicted (%d of 1000)' % evicted)
+    ic_only = Host(port)  # ICReq, then no Connect
+    ic_only.icreq()
     time.sleep(11)
     left = sum(not closed_by_peer(s) for s in flood)
     logf.seek(0)
-    check(left == 0 and re.search(r'closed: no ICReq within 10000 ms of accept', logf.read()) is not None,
+    log = logf.read()
+    check(left == 0 and re.search(r'closed: no ICReq within 10000 ms of accept', log) is not None,
           'the half-open ones left are closed after 10 s (%d still open)' % left)
+    check(closed_by_peer(ic_only.s) and re.search(r'closed: no Connect within 10000 ms of accept', log),
+          'a connection that sent ICReq but no Connect is closed after 10 s')
+    ic_only.s.close()
     for s in flood:
         s.close()
 
