@@ -21,7 +21,7 @@ struct udk_bdev_channel;
 #define NVMF_MAX_HOSTS 32
 #define NVMF_MAX_LISTEN 8
 #define NVMF_MAX_CTRLR 64
-#define NVMF_MAX_CONNS 256          /* past it, accept evicts the oldest not yet connected */
+#define NVMF_MAX_CONNS 256          /* open; past it, accept evicts the oldest not yet connected */
 #define NVMF_HANDSHAKE_MS 10000     /* ICReq and Connect within this of accept, or closed */
 #define NVMF_MAX_IO_QUEUES 16
 #define NVMF_QUEUE_DEPTH 128        /* CAP.MQES + 1 */

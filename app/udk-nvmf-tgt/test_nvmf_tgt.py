@@ -610,6 +610,38 @@ try:
     for s in flood:
         s.close()
 
+    # Evicted connections that have bytes waiting in the same epoll batch as
+    # the new connections that evict them: the target (stopped while both
+    # queue up) lives; under ASan, nothing is used after it is freed.
+    import signal
+    held = [socket.create_connection(('127.0.0.1', port), timeout=5) for _ in range(256)]
+    time.sleep(0.5)
+    for _ in range(5):
+        proc.send_signal(signal.SIGSTOP)
+        time.sleep(0.1)
+        new = []
+        for _ in range(40):  # within the listen backlog
+            s = socket.socket()
+            s.setblocking(False)
+            try:
+                s.connect(('127.0.0.1', port))
+            except BlockingIOError:
+                pass
+            new.append(s)
+        time.sleep(0.1)
+        for s in held[:60]:  # the oldest, evicted first, readable after the listener
+            try:
+                s.send(b'\0')
+            except OSError:
+                pass
+        proc.send_signal(signal.SIGCONT)
+        time.sleep(0.5)
+        held = held[60:] + new
+    check(proc.poll() is None, 'evicted connections with bytes waiting in the same poll: the target lives',
+          proc.poll())
+    for s in held:
+        s.close()
+
     # ... and the target still serves.
     a = Host(port)
     a.icreq()
