@@ -83,11 +83,48 @@ static void peer_name(int fd, char *buf, size_t len)
 	snprintf(buf, len, "%s:%s", host, serv);
 }
 
+/* Room for one more connection?  Past NVMF_MAX_CONNS open ones, the oldest
+ * that has no queue yet (a half-open socket of a flood, most likely) is
+ * closed for it, so that sockets which never send ICReq cannot keep real
+ * hosts out.  A closed connection is freed only at the next nvmf_conns_reap()
+ * (the poll loop may hold epoll events for it until then), so closed ones
+ * count too, up to twice the limit: memory stays bounded however fast
+ * connections come.  NULL, or why there is none. */
+_Static_assert(NVMF_MAX_CONNS == 256, "make_room's messages say 256 and 512");
+
+static const char *make_room(struct nvmf_tgt *t)
+{
+	struct nvmf_conn *old = NULL;
+	unsigned int open = 0;
+
+	if (t->nconns < NVMF_MAX_CONNS)
+		return NULL;
+	if (t->nconns >= 2 * NVMF_MAX_CONNS)
+		return "512 connections are open or closed and not yet freed (the next poll frees them)";
+	for (struct nvmf_conn *c = t->conns; c != NULL; c = c->next) {
+		if (c->state == CONN_CLOSING)
+			continue;
+		open++;
+		if (!c->connected)
+			old = c; /* the list is newest first */
+	}
+	if (open < NVMF_MAX_CONNS)
+		return NULL;
+	if (old == NULL)
+		return "256 connections are open, the most this target takes, and each has a queue";
+	nvmf_conn_close(old, "evicted after %llu ms without %s: %u connections are open, the most this "
+			"target takes, and a new one came",
+			(unsigned long long)((nvmf_now_ns() - old->accepted_ns) / 1000000u),
+			old->state == CONN_IC ? "ICReq" : "Connect", open);
+	return NULL;
+}
+
 void nvmf_accept(struct nvmf_tgt *t, struct nvmf_listener *l)
 {
 	for (;;) {
 		struct nvmf_conn *c;
 		struct epoll_event ev = {.events = EPOLLIN};
+		const char *full;
 		int one = 1;
 		int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
@@ -96,12 +133,12 @@ void nvmf_accept(struct nvmf_tgt *t, struct nvmf_listener *l)
 				nvmf_log("accept on %s:%s: %s", l->addr, l->port, strerror(errno));
 			return;
 		}
-		if (t->nconns >= NVMF_MAX_CONNS) {
+		full = make_room(t);
+		if (full != NULL) {
 			char peer[64];
 
 			peer_name(fd, peer, sizeof(peer));
-			nvmf_log("connection %s refused: %u connections are open, the most this target takes",
-				 peer, t->nconns);
+			nvmf_log("connection %s refused: %s", peer, full);
 			close(fd);
 			continue;
 		}
@@ -125,6 +162,7 @@ void nvmf_accept(struct nvmf_tgt *t, struct nvmf_listener *l)
 		c->listener = l;
 		c->fd = fd;
 		c->rx_cap = RX_CAP;
+		c->accepted_ns = nvmf_now_ns();
 		c->rules.max_icd = NVMF_MAX_ICD;
 		c->rules.maxh2cdata = NVMF_MAXH2CDATA;
 		peer_name(fd, c->peer, sizeof(c->peer));
@@ -257,6 +295,13 @@ void nvmf_conn_close(struct nvmf_conn *c, const char *fmt, ...)
 void nvmf_conns_reap(struct nvmf_tgt *t)
 {
 	struct nvmf_conn **pp = &t->conns;
+	uint64_t now = nvmf_now_ns();
+
+	for (struct nvmf_conn *c = t->conns; c != NULL; c = c->next)
+		if (c->state != CONN_CLOSING && !c->connected &&
+		    now - c->accepted_ns > NVMF_HANDSHAKE_MS * 1000000ull)
+			nvmf_conn_close(c, "no %s within %u ms of accept", c->state == CONN_IC ? "ICReq" : "Connect",
+					NVMF_HANDSHAKE_MS);
 
 	while (*pp != NULL) {
 		struct nvmf_conn *c = *pp;

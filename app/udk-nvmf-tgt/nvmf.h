@@ -26,7 +26,8 @@ struct nvmf_ctl;
 #define NVMF_MAX_HOSTS 32
 #define NVMF_MAX_LISTEN 8
 #define NVMF_MAX_CTRLR 64
-#define NVMF_MAX_CONNS 256          /* more are refused at accept (a flood costs no more) */
+#define NVMF_MAX_CONNS 256          /* open; past it, accept evicts the oldest not yet connected */
+#define NVMF_HANDSHAKE_MS 10000     /* ICReq and Connect within this of accept, or closed */
 #define NVMF_MAX_IO_QUEUES 16
 #define NVMF_QUEUE_DEPTH 128        /* CAP.MQES + 1 */
 #define NVMF_ADMIN_DEPTH 32
@@ -168,6 +169,7 @@ struct nvmf_conn {
 	struct nvmf_listener *listener;
 	int fd;
 	char peer[64];
+	uint64_t accepted_ns; /* for NVMF_HANDSHAKE_MS and eviction */
 	enum nvmf_conn_state state;
 	struct nvmf_pdu_rules rules;
 	uint8_t hpda;
@@ -202,6 +204,8 @@ bool nvmf_conn_poll(struct nvmf_conn *c);
 bool nvmf_conn_flush(struct nvmf_conn *c);
 bool nvmf_conn_tx_pending(const struct nvmf_conn *c);
 void nvmf_conn_close(struct nvmf_conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Close connections that did not reach Connect within NVMF_HANDSHAKE_MS;
+ * free the closed ones whose commands are all back from the bdevs. */
 void nvmf_conns_reap(struct nvmf_tgt *t);
 /* Complete cmd: its C2HData (data_out bytes of buf) then its CapsuleResp. */
 void nvmf_cmd_complete(struct nvmf_cmd *cmd, uint16_t status);

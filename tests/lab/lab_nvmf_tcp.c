@@ -35,6 +35,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "labnvmf.h"
 #include "labrun.h"
 #include "labutil.h"
 
@@ -46,84 +47,9 @@
 
 static char out[65536];
 
-/* The names of /dev/nvme*n* block devices, space separated (not the hidden
- * per-path nodes nvmeXcYnZ of native multipath, which have no /dev node). */
-static void nvme_disks(char *buf, size_t len)
-{
-	DIR *d = opendir("/sys/block");
-	struct dirent *e;
-
-	buf[0] = '\0';
-	if (d == NULL)
-		return;
-	while ((e = readdir(d)) != NULL)
-		if (!strncmp(e->d_name, "nvme", 4) && strchr(e->d_name + 4, 'n') != NULL &&
-		    strchr(e->d_name + 4, 'c') == NULL &&
-		    strlen(buf) + strlen(e->d_name) + 2 < len) {
-			strcat(buf, e->d_name);
-			strcat(buf, " ");
-		}
-	closedir(d);
-}
-
-/* Wait for a disk not in before; its name into name.  0 or -1. */
-static int new_disk(const char *before, char *name, size_t len)
-{
-	char now[1024], *p, *save = NULL;
-
-	for (int i = 0; i < 300; i++) {
-		nvme_disks(now, sizeof(now));
-		for (p = strtok_r(now, " ", &save); p != NULL; p = strtok_r(NULL, " ", &save)) {
-			char w[64];
-
-			snprintf(w, sizeof(w), "%s ", p);
-			if (strstr(before, w) == NULL) {
-				char dev[80];
-				struct stat st;
-
-				snprintf(name, len, "%s", p);
-				/* Wait for the node (devtmpfs, then udev): a program
-				 * opening it before would make a regular file there. */
-				snprintf(dev, sizeof(dev), "/dev/%s", p);
-				for (int j = 0; j < 100 && (stat(dev, &st) != 0 || !S_ISBLK(st.st_mode)); j++)
-					usleep(100000);
-				if (stat(dev, &st) != 0 || !S_ISBLK(st.st_mode))
-					return -1;
-				/* The node can exist before the disk opens (ENXIO). */
-				for (int j = 0; j < 100; j++) {
-					int fd = open(dev, O_RDONLY | O_CLOEXEC);
-
-					if (fd >= 0) {
-						close(fd);
-						usleep(300000); /* let udev finish with it */
-						return 0;
-					}
-					usleep(100000);
-				}
-				return -1;
-			}
-		}
-		usleep(100000);
-	}
-	return -1;
-}
-
 static int wait_log(const char *text, int secs)
 {
-	for (int i = 0; i < secs * 10; i++) {
-		FILE *f = fopen(LOG, "r");
-		char line[1024];
-		int found = 0;
-
-		while (f != NULL && fgets(line, sizeof(line), f) != NULL)
-			found |= strstr(line, text) != NULL;
-		if (f != NULL)
-			fclose(f);
-		if (found)
-			return 0;
-		usleep(100000);
-	}
-	return -1;
+	return lab_nvmf_wait_log(LOG, text, secs);
 }
 
 /* udk-nvmf-tgt with EAL options eal, then the target's own args. */
@@ -145,21 +71,6 @@ static pid_t start_target(const char *eal, const char *args)
 	return pid;
 }
 
-static int stop_target(pid_t pid)
-{
-	int st = -1;
-
-	kill(pid, SIGINT);
-	for (int i = 0; i < 200; i++) {
-		if (waitpid(pid, &st, WNOHANG) == pid)
-			return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-		usleep(100000);
-	}
-	kill(pid, SIGKILL);
-	waitpid(pid, &st, 0);
-	return -1;
-}
-
 /* connect to nqn, check the disk has sectors, write and verify, disconnect;
  * opts are extra nvme connect options. */
 static void session(const char *nqn, const char *sectors, const char *opts, const char *what)
@@ -168,7 +79,7 @@ static void session(const char *nqn, const char *sectors, const char *opts, cons
 	int rc;
 
 	printf("---- %s\n", what);
-	nvme_disks(before, sizeof(before));
+	lab_nvmf_disks(before, sizeof(before));
 	rc = lab_run(out, sizeof(out), "nvme connect -t tcp -a 127.0.0.1 -s 4420 -n %s"
 		     " --hostnqn " HOSTNQN " %s", nqn, opts);
 	CHECK_MSG(rc == 0, "%s: nvme connect exit %d", what, rc);
@@ -176,7 +87,7 @@ static void session(const char *nqn, const char *sectors, const char *opts, cons
 		lab_sh("tail -30 " LOG "; dmesg | tail -20");
 		return;
 	}
-	CHECK_MSG(new_disk(before, disk, sizeof(disk)) == 0, "%s: no new /dev/nvme*n* after connect", what);
+	CHECK_MSG(lab_nvmf_new_disk(before, disk, sizeof(disk)) == 0, "%s: no new /dev/nvme*n* after connect", what);
 	if (disk[0]) {
 		char path[128];
 
@@ -214,10 +125,10 @@ static void fs_session(void)
 	char before[1024], disk[64] = "";
 
 	printf("---- ext4 on the malloc namespace\n");
-	nvme_disks(before, sizeof(before));
+	lab_nvmf_disks(before, sizeof(before));
 	CHECK(lab_run(out, sizeof(out), "nvme connect -t tcp -a 127.0.0.1 -s 4420 -n " NQN
 		      " --hostnqn " HOSTNQN) == 0);
-	if (new_disk(before, disk, sizeof(disk)) < 0) {
+	if (lab_nvmf_new_disk(before, disk, sizeof(disk)) < 0) {
 		CHECK_MSG(0, "ext4: no disk after connect");
 		return;
 	}
@@ -247,10 +158,10 @@ static void reconnect(void)
 	pid = start_target("", "--file f0:/tmp/nvmf.img --nqn " NQN);
 	REQUIRE(pid > 0);
 	REQUIRE(wait_log("ready", 60) == 0);
-	nvme_disks(before, sizeof(before));
+	lab_nvmf_disks(before, sizeof(before));
 	CHECK(lab_run(out, sizeof(out), "nvme connect -t tcp -a 127.0.0.1 -s 4420 -n " NQN " --hostnqn "
 		      HOSTNQN " --ctrl-loss-tmo=60 --reconnect-delay=1") == 0);
-	if (new_disk(before, disk, sizeof(disk)) < 0) {
+	if (lab_nvmf_new_disk(before, disk, sizeof(disk)) < 0) {
 		CHECK_MSG(0, "reconnect: no disk after connect");
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
@@ -279,31 +190,12 @@ static void reconnect(void)
 		  strstr(out, "verify failed") == NULL, "fio across the restart: %s", out);
 	CHECK(wait_log("controller 1 of " NQN " for host", 5) == 0);
 	CHECK(lab_run(out, sizeof(out), "nvme disconnect -n " NQN) == 0);
-	CHECK(stop_target(pid) == 0);
-}
-
-/* The disk of this many sectors among the new ones (name into disk). */
-static int disk_of_size(const char *before, const char *sectors, char *disk, size_t len)
-{
-	char now[1024], *p, *save = NULL;
-
-	nvme_disks(now, sizeof(now));
-	for (p = strtok_r(now, " ", &save); p != NULL; p = strtok_r(NULL, " ", &save)) {
-		char w[64], path[128], sz[32] = "";
-
-		snprintf(w, sizeof(w), "%s ", p);
-		snprintf(path, sizeof(path), "/sys/block/%s/size", p);
-		if (strstr(before, w) == NULL && lab_read_file(path, sz, sizeof(sz)) == 0 && !strcmp(sz, sectors)) {
-			snprintf(disk, len, "%s", p);
-			return 0;
-		}
-	}
-	return -1;
+	CHECK(lab_nvmf_stop(pid) == 0);
 }
 
 static void hot_remove(const char *bdf)
 {
-	char before[1024], eal[64], args[256], nv[64] = "", ram[64] = "", path[128];
+	char before[1024], eal[64], args[256], nv[64] = "", ram[64] = "";
 	pid_t pid;
 	int i;
 
@@ -313,11 +205,11 @@ static void hot_remove(const char *bdf)
 	pid = start_target(eal, args);
 	REQUIRE(pid > 0);
 	REQUIRE(wait_log("ready", 60) == 0);
-	nvme_disks(before, sizeof(before));
+	lab_nvmf_disks(before, sizeof(before));
 	CHECK(lab_run(out, sizeof(out), "nvme connect -t tcp -a 127.0.0.1 -s 4420 -n " NQN_NVME
 		      " --hostnqn " HOSTNQN) == 0);
-	for (i = 0; i < 200 && (disk_of_size(before, "524288", nv, sizeof(nv)) < 0 ||
-				disk_of_size(before, "131072", ram, sizeof(ram)) < 0); i++)
+	for (i = 0; i < 200 && (lab_nvmf_disk_of_size(before, "524288", nv, sizeof(nv)) < 0 ||
+				lab_nvmf_disk_of_size(before, "131072", ram, sizeof(ram)) < 0); i++)
 		usleep(100000);
 	CHECK_MSG(nv[0] && ram[0], "two disks (nvme %s, malloc %s) after connect", nv, ram);
 	if (nv[0] && ram[0]) {
@@ -327,19 +219,10 @@ static void hot_remove(const char *bdf)
 		CHECK(lab_sh("echo 1 > /sys/bus/pci/devices/%s/remove", bdf) == 0);
 		CHECK_MSG(wait_log("namespace 1 of " NQN_NVME " removed", 30) == 0,
 			  "the target did not drop namespace 1");
-		snprintf(path, sizeof(path), "/sys/block/%s", nv);
-		for (i = 0; i < 300 && access(path, F_OK) == 0; i++)
-			usleep(100000);
-		CHECK_MSG(access(path, F_OK) != 0, "the kernel kept /dev/%s after the namespace-changed AEN", nv);
-		snprintf(path, sizeof(path), "/sys/block/%s", ram);
-		CHECK_MSG(access(path, F_OK) == 0, "the kernel dropped /dev/%s, the namespace that stayed", ram);
-		CHECK_MSG(lab_run(out, sizeof(out), "dd if=/dev/%s of=/tmp/nvmf.back bs=1M count=8 iflag=direct "
-				  "2>&1 && cmp /tmp/nvmf.pat /tmp/nvmf.back", ram) == 0,
-			  "namespace 2 after namespace 1 went: read back differs");
-		lab_sh("dmesg | grep -i nvme | tail -8");
+		lab_nvmf_check_dropped(nv, ram, "/tmp/nvmf.pat");
 	}
 	CHECK(lab_run(out, sizeof(out), "nvme disconnect -n " NQN_NVME) == 0);
-	CHECK(stop_target(pid) == 0);
+	CHECK(lab_nvmf_stop(pid) == 0);
 	lab_sh("grep -E 'removed|ended|closed' " LOG " | tail -8");
 }
 
@@ -455,7 +338,7 @@ int main(void)
 	session(NQN, "131072", "", "malloc, plain");
 	session(NQN, "131072", "-g -G --nr-io-queues 2", "malloc, header and data digests, 2 I/O queues");
 	fs_session();
-	CHECK(stop_target(pid) == 0);
+	CHECK(lab_nvmf_stop(pid) == 0);
 	lab_sh("grep -E 'closed|ended|refused' " LOG " | tail -20");
 	runtime_namespaces();
 
@@ -466,7 +349,7 @@ int main(void)
 	rc = lab_run(out, sizeof(out), "nvme connect -t tcp -a 127.0.0.1 -s 4420 -n " NQN " --hostnqn " OTHER);
 	CHECK_MSG(rc != 0, "a host not on the allow-list connected");
 	CHECK(wait_log("host " OTHER " is not on the allow-list", 5) == 0);
-	CHECK(stop_target(pid) == 0);
+	CHECK(lab_nvmf_stop(pid) == 0);
 	lab_sh("nvme disconnect -n " NQN " >/dev/null 2>&1");
 
 	reconnect();
@@ -487,7 +370,7 @@ int main(void)
 			lab_fatal("udk-nvmf-tgt with an nvme bdev did not become ready in 60 s");
 		}
 		session(NQN_NVME, "524288", "-G", "nvme bdev, data digest");
-		CHECK(stop_target(pid) == 0);
+		CHECK(lab_nvmf_stop(pid) == 0);
 		/* What the kernel wrote, read through udk: the first 8 MiB. */
 		CHECK_MSG(lab_run(out, sizeof(out), "udk-nvme -m 64 -a %s read --lba 0 --count 16384 --file "
 				  "/tmp/nvmf.udk 2>&1 && cmp /tmp/nvmf.pat /tmp/nvmf.udk", bdf) == 0,
