@@ -262,7 +262,7 @@ static int telemetry(const char *req, char *ans, size_t len)
  * data. */
 static void runtime_namespaces(void)
 {
-	char before[1024], n1[64] = "", n2[64] = "", ans[4096], path[128];
+	char before[1024], n1[64] = "", n2[64] = "", ans[4096];
 	pid_t pid;
 	int i;
 
@@ -270,19 +270,19 @@ static void runtime_namespaces(void)
 	pid = start_target("--telemetry-path " TEL_SOCK, "--malloc m0:64 --nqn " NQN);
 	REQUIRE(pid > 0);
 	REQUIRE(wait_log("ready", 60) == 0);
-	nvme_disks(before, sizeof(before));
+	lab_nvmf_disks(before, sizeof(before));
 	CHECK(lab_run(out, sizeof(out), "nvme connect -t tcp -a 127.0.0.1 -s 4420 -n " NQN
 		      " --hostnqn " HOSTNQN) == 0);
-	CHECK_MSG(new_disk(before, n1, sizeof(n1)) == 0, "no disk after connect");
+	CHECK_MSG(lab_nvmf_new_disk(before, n1, sizeof(n1)) == 0, "no disk after connect");
 	if (n1[0]) {
 		CHECK(lab_run(out, sizeof(out), "dd if=/tmp/nvmf.pat of=/dev/%s bs=1M count=8 oflag=direct "
 			      "2>&1", n1) == 0);
-		nvme_disks(before, sizeof(before));
+		lab_nvmf_disks(before, sizeof(before));
 		CHECK(telemetry("{\"cmd\":\"nvmf_ns_add\",\"params\":{\"subsystem\":\"" NQN "\","
 				"\"bdev\":\"malloc:rt1:32\"}}", ans, sizeof(ans)) == 0 &&
 		      strstr(ans, "\"nsid\":2") != NULL);
 		CHECK_MSG(wait_log("namespace 2 of " NQN " added", 10) == 0, "the target did not add namespace 2");
-		for (i = 0; i < 300 && disk_of_size(before, "65536", n2, sizeof(n2)) < 0; i++)
+		for (i = 0; i < 300 && lab_nvmf_disk_of_size(before, "65536", n2, sizeof(n2)) < 0; i++)
 			usleep(100000);
 		CHECK_MSG(n2[0], "no 32 MiB disk within 30 s of nvmf_ns_add (the AEN not seen?)");
 		lab_sh("dmesg | grep -i nvme | tail -4");
@@ -296,19 +296,11 @@ static void runtime_namespaces(void)
 			  "the added namespace: 8 MiB read back differs");
 		CHECK(telemetry("{\"cmd\":\"nvmf_ns_remove\",\"params\":{\"subsystem\":\"" NQN "\","
 				"\"nsid\":2}}", ans, sizeof(ans)) == 0 && strstr(ans, "\"data\"") != NULL);
-		snprintf(path, sizeof(path), "/sys/block/%s", n2);
-		for (i = 0; i < 300 && access(path, F_OK) == 0; i++)
-			usleep(100000);
-		CHECK_MSG(access(path, F_OK) != 0, "the kernel kept /dev/%s after nvmf_ns_remove", n2);
-		snprintf(path, sizeof(path), "/sys/block/%s", n1);
-		CHECK_MSG(access(path, F_OK) == 0, "the kernel dropped /dev/%s, namespace 1", n1);
-		CHECK_MSG(lab_run(out, sizeof(out), "dd if=/dev/%s of=/tmp/nvmf.back bs=1M count=8 iflag=direct "
-				  "2>&1 && cmp /tmp/nvmf.pat /tmp/nvmf.back", n1) == 0,
-			  "namespace 1 after namespace 2 went: read back differs");
+		lab_nvmf_check_dropped(n2, n1, "/tmp/nvmf.pat");
 		lab_sh("dmesg | grep -i nvme | tail -4");
 	}
 	CHECK(lab_run(out, sizeof(out), "nvme disconnect -n " NQN) == 0);
-	CHECK(stop_target(pid) == 0);
+	CHECK(lab_nvmf_stop(pid) == 0);
 	lab_sh("grep -E 'namespace|ended' " LOG " | tail -8");
 }
 
