@@ -4,13 +4,14 @@
  * addresses in descriptors, the front-end's virtual addresses for rings).
  * A range is good only when it lies inside one region.
  *
- * Zero copy: each region's whole mapping (from offset 0 of its fd, so page
- * aligned) is registered with the bdev (udk_bdev_mem_register()), which for
- * an NVMe namespace maps it into the IOMMU map of the controller: the
- * controller then reads and writes guest RAM itself.  The IOMMU works in
- * 4 KiB pages, so a region need not be 2 MiB aligned or sized (QEMU's
- * regions around the PCI hole are not); the map picks the largest IOMMU page
- * the length allows.  A new table is registered before the old one is
+ * Zero copy: each region's guest memory (not the part of its mapping before
+ * mmap_offset, which may be another region's: pinned once, not twice) is
+ * registered with the bdev (udk_bdev_mem_register()), which for an NVMe
+ * namespace maps it, widened to whole pages, into the IOMMU map of the
+ * controller: the controller then reads and writes guest RAM itself.  The
+ * IOMMU works in 4 KiB pages, so a region need not be 2 MiB aligned or sized
+ * (QEMU's regions around the VGA and PCI holes are not); the map picks the
+ * largest IOMMU page the length allows.  A new table is registered before the old one is
  * unregistered, and the old one only after the rings are quiet. */
 #include <errno.h>
 #include <string.h>
@@ -29,7 +30,7 @@ void vb_region_register(struct vb_region *r, struct udk_bdev *bdev, uint32_t i)
 
 	if (bdev == NULL || r->registered)
 		return;
-	rc = udk_bdev_mem_register(bdev, r->map_base, r->map_len);
+	rc = udk_bdev_mem_register(bdev, r->host, r->size);
 	if (rc == 0) {
 		r->registered = true;
 		return;
@@ -42,7 +43,7 @@ void vb_region_register(struct vb_region *r, struct udk_bdev *bdev, uint32_t i)
 void vb_region_unmap(struct vb_region *r, struct udk_bdev *bdev)
 {
 	if (r->registered) {
-		int rc = udk_bdev_mem_unregister(bdev, r->map_base, r->map_len);
+		int rc = udk_bdev_mem_unregister(bdev, r->host, r->size);
 		if (rc != 0) /* still mapped for the device: keep the pages too */
 			udk_log(UDK_LOG_ERR, COMPONENT, "guest memory at guest %#llx: unregister "
 				"failed (%s); its mapping is kept", (unsigned long long)r->gpa,
