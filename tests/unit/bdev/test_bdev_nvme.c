@@ -186,6 +186,10 @@ static void test_mem_register(void)
 	CU_ASSERT_NOT_EQUAL(udk_bdev_mem_unregister(r.b, ram, len), 0);
 	udk_bdev_channel_put(ch);
 	CU_ASSERT_EQUAL(udk_eal_adopt(NULL, NULL), 0);
+	/* The fake's heap again as it was: the default memory, no fallback
+	 * table (the map's goes with the map). */
+	udk_mem_set_xlate_fallback(udk_nvme_ctrlr_mem(r.c), NULL);
+	udk_mem_set_default(udk_nvme_ctrlr_mem(r.c));
 	udk_dmamap_put(map);
 	rig_down(&r);
 	free(ram);

@@ -123,6 +123,10 @@ static void test_regions_in_map(void)
 	close(memfd);
 	CU_ASSERT_EQUAL(udk_bdev_destroy(bdev), 0);
 	CU_ASSERT_EQUAL(udk_eal_adopt(NULL, NULL), 0);
+	/* The fake's heap again as it was: the default memory, no fallback
+	 * table (the map's goes with the map). */
+	udk_mem_set_xlate_fallback(mem, NULL);
+	udk_mem_set_default(mem);
 	udk_dmamap_put(map);
 	fakedev_free(c, fd);
 }
