@@ -381,6 +381,7 @@ int vb_dev_init(struct vb_dev *dev, struct udk_bdev *bdev)
 	if (rc < 0)
 		return rc;
 	dev->bdev = bdev;
+	dev->mem.bdev = bdev; /* guest memory is registered with it (zero copy) */
 	dev->block_size = info.block_size;
 	dev->num_blocks = info.num_blocks;
 	dev->max_io_blocks = info.max_io_blocks;

@@ -3,7 +3,13 @@
  * connects to its UNIX socket and the guest's own virtio-blk driver does I/O
  * onto a udk bdev (RAM or a file; doc/vhost-blk.md):
  *
- *   udk-vhost-blk --socket PATH (--malloc SIZE | --file PATH) [options]
+ *   udk-vhost-blk [EAL options --] --socket PATH (--malloc SIZE | --file PATH |
+ *                 --nvme NSID) [options]
+ *
+ * With --nvme the bdev is a namespace of the EAL's first -a controller,
+ * driven by udk's NVMe driver (--broker SOCK among the EAL options: through
+ * udk-broker, unprivileged); guest memory is registered with the
+ * controller's map so the controller reads and writes guest RAM itself.
  *
  * One thread serves the socket and polls the virtqueue; after --poll-us of
  * nothing to do it asks the guest for kicks and sleeps on them. */
@@ -21,6 +27,8 @@
 #include <unistd.h>
 
 #include "udk_bdev.h"
+#include "udk_eal.h"
+#include "udk_nvme.h"
 #include "udk_util.h"
 #include "tool_args.h"
 #include "udk_version.h"
@@ -39,20 +47,70 @@ static void on_signal(int sig)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: " PROG " --socket PATH (--malloc SIZE | --file PATH) [options]\n"
+		"usage: " PROG " [EAL options --] --socket PATH (--malloc SIZE | --file PATH |\n"
+		"                     --nvme NSID) [options]\n"
 		"Serve a udk bdev to a QEMU guest as a vhost-user-blk device:\n"
 		"  qemu ... -object memory-backend-memfd,id=mem,size=1G,share=on -numa node,memdev=mem\n"
 		"           -chardev socket,id=c,path=PATH -device vhost-user-blk-pci,chardev=c\n\n"
 		"  --socket PATH      the UNIX socket to listen on (created; an old socket there is replaced)\n"
 		"  --malloc SIZE      a RAM disk of SIZE bytes (suffix K, M, G)\n"
 		"  --file PATH        a file or block device, through io_uring\n"
+		"  --nvme NSID        namespace NSID of the EAL's first -a controller, through udk's\n"
+		"                     NVMe driver; it reads and writes guest RAM itself (zero copy);\n"
+		"                     e.g. " PROG " -a 0000:02:00.0 -m 64 -- --socket S --nvme 1\n"
+		"                     (EAL --broker SOCK: through udk-broker, unprivileged)\n"
 		"  --block-size N     block size (default 512; file: 0 takes the device's)\n"
 		"  --read-only        refuse writes (file)\n"
 		"  --name NAME        the bdev's name, also the disk's serial (default vhost0)\n"
 		"  --poll-us N        poll this long with nothing to do before sleeping (default 100)\n"
 		"  --once             exit when the first connection ends\n"
 		"  --log-level L      err, warn, notice, info, debug\n"
-		"  --help, --version\n");
+		"  --help, --version\n\n"
+		"EAL options (before --; only with --nvme):\n");
+	udk_eal_usage(f);
+}
+
+/* The bdev's counters: how many reads and writes went to the device as they
+ * were (zero copy: straight into guest memory) and how many were bounced. */
+static void print_bdev_stats(const struct udk_bdev *bdev)
+{
+	struct udk_bdev_stats st;
+
+	if (udk_bdev_stats(bdev, &st) < 0)
+		return;
+	uint64_t rw = st.ops[UDK_BDEV_IO_READ] + st.ops[UDK_BDEV_IO_WRITE];
+	fprintf(stderr, PROG ": bdev: %llu reads, %llu writes, %llu direct, %llu bounced, "
+		"%llu errors\n", (unsigned long long)st.ops[UDK_BDEV_IO_READ],
+		(unsigned long long)st.ops[UDK_BDEV_IO_WRITE],
+		(unsigned long long)(rw > st.bounced ? rw - st.bounced : 0),
+		(unsigned long long)st.bounced, (unsigned long long)st.errors);
+}
+
+/* The namespace nsid of the EAL's first -a controller as bdev name: 0, or 1
+ * after a line on stderr. */
+static int nvme_bdev(const char *name, uint32_t nsid, struct udk_nvme_ctrlr **ctrlr,
+		     struct udk_bdev **bdev)
+{
+	int rc;
+
+	if (udk_eal_nb_devices() == 0) {
+		fprintf(stderr, PROG ": --nvme: no controller: name it with the EAL option -a BDF "
+			"before -- (bound to vfio-pci: udk-devbind)\n");
+		return 1;
+	}
+	rc = udk_nvme_ctrlr_attach(udk_eal_device(0), NULL, ctrlr);
+	if (rc < 0) {
+		fprintf(stderr, PROG ": --nvme: controller: %s\n", udk_last_error());
+		return 1;
+	}
+	rc = udk_bdev_nvme_create(name, *ctrlr, nsid, bdev);
+	if (rc < 0) {
+		fprintf(stderr, PROG ": --nvme %u: %s\n", nsid, udk_last_error());
+		udk_nvme_ctrlr_detach(*ctrlr);
+		*ctrlr = NULL;
+		return 1;
+	}
+	return 0;
 }
 
 static int parse_size(const char *s, uint64_t *out)
@@ -203,20 +261,36 @@ int main(int argc, char **argv)
 		{"read-only", no_argument, NULL, 'r'}, {"name", required_argument, NULL, 'n'},
 		{"poll-us", required_argument, NULL, 'p'}, {"once", no_argument, NULL, 'o'},
 		{"log-level", required_argument, NULL, 'l'}, {"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0},
+		{"version", no_argument, NULL, 'V'}, {"nvme", required_argument, NULL, 'N'},
+		{NULL, 0, NULL, 0},
 	};
 	const char *sock = NULL, *file = NULL, *name = "vhost0";
 	uint64_t msize = 0, bs = 0, poll_us = 100;
+	uint64_t nsid = 0;
 	bool ro = false, once = false;
+	struct udk_nvme_ctrlr *ctrlr = NULL;
 	struct udk_bdev *bdev;
 	struct vb_dev *dev;
-	int c, rc, lfd, level;
+	int c, rc, lfd, level, eal_argc = 0;
 
 	if (tool_help_version(argc, argv, 0, PROG " (udk) " UDK_VERSION_STRING, usage))
 		return 0;
+	/* EAL options, if any, end at "--"; ours follow. */
+	for (int i = 1; i < argc && !eal_argc; i++)
+		if (!strcmp(argv[i], "--"))
+			eal_argc = i;
+	argc -= eal_argc;
+	argv += eal_argc;
 	opterr = 0; /* our own one-line message below */
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
+		case 'N':
+			if (parse_size(optarg, &nsid) || nsid == 0 || nsid > UINT32_MAX) {
+				fprintf(stderr, PROG ": --nvme %s: not a namespace ID (1, 2, ...)\n",
+					optarg);
+				return TOOL_EXIT_USAGE;
+			}
+			break;
 		case 's': sock = optarg; break;
 		case 'f': file = optarg; break;
 		case 'n': name = optarg; break;
@@ -260,11 +334,22 @@ int main(int argc, char **argv)
 		fprintf(stderr, PROG ": %s: unexpected argument (see --help)\n", argv[optind]);
 		return TOOL_EXIT_USAGE;
 	}
-	if (!sock || (!file == !msize)) {
-		fprintf(stderr, PROG ": give --socket and one of --malloc or --file (--help)\n");
+	if (!sock || (!!file + !!msize + !!nsid) != 1) {
+		fprintf(stderr, PROG ": give --socket and one of --malloc, --file or --nvme (--help)\n");
 		return 2;
 	}
-	if (msize) {
+	if (!nsid != !eal_argc) {
+		fprintf(stderr, PROG ": %s\n", nsid ? "--nvme needs EAL options before --, at least "
+			"-a BDF (--help)" : "EAL options (before --) are for --nvme only");
+		return TOOL_EXIT_USAGE;
+	}
+	if (nsid) {
+		if (udk_eal_init(eal_argc, argv - eal_argc) < 0) {
+			fprintf(stderr, PROG ": EAL init failed: %s\n", udk_last_error());
+			return 1;
+		}
+		rc = nvme_bdev(name, (uint32_t)nsid, &ctrlr, &bdev) ? -1 : 0;
+	} else if (msize) {
 		uint64_t b = bs ? bs : 512;
 		if (msize % b) {
 			fprintf(stderr, PROG ": --malloc %llu is not a multiple of the block size %llu\n",
@@ -276,8 +361,9 @@ int main(int argc, char **argv)
 		rc = udk_bdev_file_create(name, file, (uint32_t)bs, ro, &bdev);
 	}
 	if (rc < 0) {
-		fprintf(stderr, PROG ": cannot create the bdev: %s\n", udk_strerror(rc));
-		return 1;
+		if (!nsid)
+			fprintf(stderr, PROG ": cannot create the bdev: %s\n", udk_strerror(rc));
+		goto err_eal;
 	}
 	dev = calloc(1, sizeof(*dev));
 	if (!dev || vb_dev_init(dev, bdev) < 0) {
@@ -311,6 +397,7 @@ int main(int argc, char **argv)
 		for (uint32_t q = 0; q < VU_MAX_QUEUES; q++)
 			fprintf(stderr, " %llu", (unsigned long long)dev->stats.queue_requests[q]);
 		fprintf(stderr, ")\n");
+		print_bdev_stats(bdev);
 		if (once)
 			break;
 	}
@@ -319,6 +406,10 @@ int main(int argc, char **argv)
 	vb_dev_fini(dev);
 	free(dev);
 	udk_bdev_destroy(bdev); /* its one channel was put by vb_dev_fini */
+	if (ctrlr != NULL)
+		udk_nvme_ctrlr_detach(ctrlr);
+	if (nsid)
+		udk_eal_cleanup();
 	return 0;
 
 err_dev:
@@ -326,5 +417,10 @@ err_dev:
 err_bdev:
 	free(dev);
 	udk_bdev_destroy(bdev);
+	if (ctrlr != NULL)
+		udk_nvme_ctrlr_detach(ctrlr);
+err_eal:
+	if (nsid)
+		udk_eal_cleanup();
 	return 1;
 }

@@ -2,22 +2,73 @@
 /* mem.c - the guest memory table of SET_MEM_TABLE: each region's fd mapped
  * shared, and the two translations the device needs (guest physical
  * addresses in descriptors, the front-end's virtual addresses for rings).
- * A range is good only when it lies inside one region. */
+ * A range is good only when it lies inside one region.
+ *
+ * Zero copy: each region's guest memory (not the part of its mapping before
+ * mmap_offset, which may be another region's: pinned once, not twice) is
+ * registered with the bdev (udk_bdev_mem_register()), which for an NVMe
+ * namespace maps it, widened to whole pages, into the IOMMU map of the
+ * controller: the controller then reads and writes guest RAM itself.  The
+ * IOMMU works in 4 KiB pages, so a region need not be 2 MiB aligned or sized
+ * (QEMU's regions around the VGA and PCI holes are not); the map picks the
+ * largest IOMMU page the length allows.  A new table is registered before the old one is
+ * unregistered, and the old one only after the rings are quiet. */
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 
+#include "udk_bdev.h"
 #include "udk_util.h"
 #include "vhost_blk.h"
 
 #define COMPONENT "vhost-blk"
 
+void vb_region_register(struct vb_region *r, struct udk_bdev *bdev, uint32_t i)
+{
+	int rc;
+
+	if (bdev == NULL || r->registered)
+		return;
+	rc = udk_bdev_mem_register(bdev, r->host, r->size);
+	if (rc == 0) {
+		r->registered = true;
+		return;
+	}
+	udk_log(UDK_LOG_WARN, COMPONENT, "guest memory region %u (%#llx bytes at guest %#llx): the "
+		"bdev's device cannot reach it (%s); its I/O goes through bounce buffers", i,
+		(unsigned long long)r->size, (unsigned long long)r->gpa, udk_strerror(rc));
+}
+
+void vb_region_unmap(struct vb_region *r, struct udk_bdev *bdev)
+{
+	if (r->registered) {
+		int rc = udk_bdev_mem_unregister(bdev, r->host, r->size);
+		if (rc != 0) /* still mapped for the device: keep the pages too */
+			udk_log(UDK_LOG_ERR, COMPONENT, "guest memory at guest %#llx: unregister "
+				"failed (%s); its mapping is kept", (unsigned long long)r->gpa,
+				udk_strerror(rc));
+		else
+			munmap(r->map_base, r->map_len);
+	} else if (r->map_base != NULL) {
+		munmap(r->map_base, r->map_len);
+	}
+	memset(r, 0, sizeof(*r));
+}
+
+static void regions_clear(struct vb_region *r, uint32_t n, struct udk_bdev *bdev)
+{
+	for (uint32_t i = 0; i < n; i++)
+		vb_region_unmap(&r[i], bdev);
+}
+
 void vb_mem_clear(struct vb_mem *m)
 {
-	for (uint32_t i = 0; i < m->n; i++)
-		munmap(m->r[i].map_base, m->r[i].map_len);
+	struct udk_bdev *bdev = m->bdev;
+
+	regions_clear(m->r, m->n, bdev);
 	memset(m, 0, sizeof(*m));
+	m->bdev = bdev;
 }
 
 static bool overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
@@ -75,11 +126,16 @@ int vb_mem_set(struct vb_mem *m, const struct vu_memory *t, const int *fds)
 		};
 		nm.n = i + 1;
 	}
+	for (uint32_t i = 0; i < nm.n; i++) {
+		vb_region_register(&nm.r[i], m->bdev, i);
+		nm.unregistered += m->bdev != NULL && !nm.r[i].registered;
+	}
+	nm.bdev = m->bdev;
 	vb_mem_clear(m);
 	*m = nm;
 	return 0;
 err:
-	vb_mem_clear(&nm);
+	regions_clear(nm.r, nm.n, NULL);
 	return rc;
 }
 

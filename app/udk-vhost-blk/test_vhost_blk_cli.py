@@ -65,9 +65,23 @@ check(rc == 0 and '--socket' in out and 'vhost-user-blk-pci' in out, '--help', o
 rc, out, err = run(['--version'])
 check(rc == 0 and out.startswith('udk-vhost-blk '), '--version', out + err)
 rc, out, err = run([])
-check(rc == 2 and 'give --socket and one of --malloc or --file' in err, 'no arguments', err)
+check(rc == 2 and 'give --socket and one of --malloc, --file or --nvme' in err, 'no arguments', err)
 rc, out, err = run(['--socket', '/tmp/x', '--malloc', '1M', '--file', '/tmp/y'])
-check(rc == 2 and 'one of --malloc or --file' in err, '--malloc and --file together', err)
+check(rc == 2 and 'one of --malloc, --file or --nvme' in err, '--malloc and --file together', err)
+rc, out, err = run(['--socket', '/tmp/x', '--malloc', '1M', '--nvme', '1'])
+check(rc == 2 and 'one of --malloc, --file or --nvme' in err, '--malloc and --nvme together', err)
+rc, out, err = run(['--socket', '/tmp/x', '--nvme', '0'])
+check(rc == 2 and '--nvme 0: not a namespace ID' in err, '--nvme 0', err)
+rc, out, err = run(['--socket', '/tmp/x', '--nvme', '1'])
+check(rc == 2 and '--nvme needs EAL options before --, at least -a BDF' in err,
+      '--nvme without EAL options', err)
+rc, out, err = run(['-m', '16', '--', '--socket', '/tmp/x', '--malloc', '1M'])
+check(rc == 2 and 'EAL options (before --) are for --nvme only' in err,
+      'EAL options without --nvme', err)
+rc, out, err = run(['--no-huge', '-m', '16', '--no-telemetry', '--', '--socket', '/tmp/x',
+                    '--nvme', '1'])
+check(rc == 1 and '--nvme: no controller: name it with the EAL option -a BDF' in err,
+      '--nvme with no -a controller', err)
 rc, out, err = run(['--socket', '/tmp/x', '--malloc', 'lots'])
 check(rc == 2 and '--malloc lots: not a size' in err, 'a bad size', err)
 rc, out, err = run(['--socket', '/tmp/x', '--malloc', '1000'])

@@ -123,17 +123,31 @@ struct vb_region {
 	uint8_t *host;      /* where it is mapped here */
 	void *map_base;     /* the mmap, from offset 0 of the fd */
 	size_t map_len;
+	bool registered;    /* the mmap is registered with the bdev (zero copy) */
 };
 
 struct vb_mem {
 	struct vb_region r[VU_MAX_REGIONS];
 	uint32_t n;
+	/* Each region is registered with this bdev's device (NULL: none), so
+	 * that the device reaches guest RAM without a copy.  Kept by set and
+	 * clear. */
+	struct udk_bdev *bdev;
+	uint32_t unregistered;   /* regions of the table that are not (their I/O is bounced) */
 };
 
-/* Map the table's regions, one fd each.  0, or -EINVAL after one log line
- * (overlap, zero size, a region past its fd's end), -errno of mmap. */
+/* Map the table's regions, one fd each, register them with m->bdev, then
+ * unregister and unmap the old table's (the caller has made the rings quiet:
+ * no request uses them).  0, or -EINVAL after one log line (overlap, zero
+ * size, a region past its fd's end), -errno of mmap.  A region the bdev
+ * refuses to register stays usable: its I/O is bounced (said in the log). */
 int vb_mem_set(struct vb_mem *m, const struct vu_memory *t, const int *fds);
+/* Unregister and unmap every region (the rings quiet). */
 void vb_mem_clear(struct vb_mem *m);
+/* One region: register r's mapping with bdev (NULL: nothing), and undo it
+ * with unmap.  Whatever the number of regions. */
+void vb_region_register(struct vb_region *r, struct udk_bdev *bdev, uint32_t i);
+void vb_region_unmap(struct vb_region *r, struct udk_bdev *bdev);
 /* Where [gpa, gpa + len) is mapped, or NULL when any byte of it lies outside
  * one region (len 0 is refused too). */
 void *vb_mem_gpa(const struct vb_mem *m, uint64_t gpa, uint64_t len);

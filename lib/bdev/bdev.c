@@ -208,6 +208,28 @@ struct udk_mem *udk_bdev_mem(const struct udk_bdev *bdev)
 	return bdev->ops->mem(bdev);
 }
 
+static int mem_register(struct udk_bdev *bdev, void *vaddr, size_t len, bool reg)
+{
+	if (bdev == NULL || vaddr == NULL || len == 0) {
+		BDEV_LOG(UDK_LOG_ERR, "mem %sregister: %s", reg ? "" : "un",
+			 bdev == NULL ? "bdev is NULL" : vaddr == NULL ? "vaddr is NULL" : "len is 0");
+		return -EINVAL;
+	}
+	if (bdev->ops->mem_register == NULL)
+		return 0;
+	return bdev->ops->mem_register(bdev, vaddr, len, reg);
+}
+
+int udk_bdev_mem_register(struct udk_bdev *bdev, void *vaddr, size_t len)
+{
+	return mem_register(bdev, vaddr, len, true);
+}
+
+int udk_bdev_mem_unregister(struct udk_bdev *bdev, void *vaddr, size_t len)
+{
+	return mem_register(bdev, vaddr, len, false);
+}
+
 /* ---- events ---- */
 
 int udk_bdev_event_register(struct udk_bdev *bdev, udk_bdev_event_fn fn, void *arg)

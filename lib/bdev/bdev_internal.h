@@ -42,6 +42,9 @@ struct bdev_ops {
 	void (*bounce_free)(struct udk_bdev *bdev, void *buf);
 	/* The memory zero-copy buffers come from (NULL: none is special). */
 	struct udk_mem *(*mem)(const struct udk_bdev *bdev);
+	/* udk_bdev_mem_register() (reg true) or unregister (NULL: nothing to
+	 * do, any buffer is used in place). */
+	int (*mem_register)(struct udk_bdev *bdev, void *vaddr, size_t len, bool reg);
 	/* Free priv; the bdev has no channel and is out of the registry. */
 	void (*destroy)(struct udk_bdev *bdev);
 };

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* bdev_nvme.c - the nvme backend: one namespace of a controller that
- * drivers/nvme drives, one I/O qpair per channel.  Buffers in the controller's
- * heap (udk_nvme_ctrlr_mem()) go to the device as they are; any other buffer,
- * and any vector of more than one piece, goes through the channel's bounce
- * buffers, which come from that heap.  Write zeroes and deallocate longer
+ * drivers/nvme drives, one I/O qpair per channel.  Buffers the controller's
+ * heap translates (udk_nvme_ctrlr_mem(): its own memory, and memory registered
+ * with its map through udk_bdev_mem_register()) go to the device as they are;
+ * a vector of such pieces, each whole blocks, too, as one command per piece
+ * sent one after the other; any other buffer goes through the channel's
+ * bounce buffers, which come from that heap.  Write zeroes and deallocate longer
  * than one command's 65536 blocks are sent one command after the other.
  * A hot-unplugged controller (lib/pci's REMOVED event) sends REMOVE to the
  * bdevs of its namespaces. */
@@ -15,6 +17,8 @@
 #include <time.h>
 
 #include "bdev_internal.h"
+#include "udk_dma.h"
+#include "udk_eal.h"
 #include "udk_mem.h"
 #include "udk_nvme.h"
 #include "udk_pci.h"
@@ -35,13 +39,42 @@ struct nvme_bdev {
 static bool nvme_zero_copy(const struct udk_bdev *bdev, const struct iovec *iov, int iovcnt)
 {
 	const struct nvme_bdev *n = bdev->priv;
-	const uint8_t *p = iov[0].iov_base;
 
-	/* One piece, dword aligned (§4.3), whose first and last bytes the
-	 * controller's heap translates (one allocation: the pages between do). */
-	return iovcnt == 1 && ((uintptr_t)p & 3) == 0 &&
-	       udk_mem_virt2iova(n->mem, p) != UDK_IOVA_BAD &&
-	       udk_mem_virt2iova(n->mem, p + iov[0].iov_len - 1) != UDK_IOVA_BAD;
+	/* Each piece dword aligned (§4.3), whose first and last bytes the
+	 * controller's heap translates (one allocation or one registered
+	 * range: the pages between do); several pieces go as one command
+	 * each, so each must be whole blocks. */
+	for (int i = 0; i < iovcnt; i++) {
+		const uint8_t *p = iov[i].iov_base;
+
+		if (((uintptr_t)p & 3) != 0 || iov[i].iov_len == 0 ||
+		    (iovcnt > 1 && iov[i].iov_len % bdev->info.block_size != 0) ||
+		    udk_mem_virt2iova(n->mem, p) == UDK_IOVA_BAD ||
+		    udk_mem_virt2iova(n->mem, p + iov[i].iov_len - 1) == UDK_IOVA_BAD)
+			return false;
+	}
+	return iovcnt >= 1;
+}
+
+/* udk_bdev_mem_register(): the range goes into the map of the controller's
+ * device, whose heap then translates it (its fallback table). */
+static int nvme_mem_register(struct udk_bdev *bdev, void *vaddr, size_t len, bool reg)
+{
+	struct nvme_bdev *n = bdev->priv;
+	struct udk_dmamap *map = udk_eal_mem_map(n->mem);
+	int rc;
+
+	if (map == NULL) {
+		BDEV_LOG(UDK_LOG_ERR, "%s: mem register: the memory of controller %s belongs to no "
+			 "map; attach it through the EAL (udk_nvme_ctrlr_attach on an EAL device)",
+			 bdev->name, n->bdf);
+		return -ENOTSUP;
+	}
+	rc = reg ? udk_dma_register(map, vaddr, len) : udk_dma_unregister(map, vaddr, len);
+	if (rc != 0)
+		BDEV_LOG(UDK_LOG_ERR, "%s: mem %sregister of %p (%zu bytes) in the map of %s: %s",
+			 bdev->name, reg ? "" : "un", vaddr, len, n->bdf, udk_strerror(rc));
+	return rc;
 }
 
 static void *nvme_bounce_alloc(struct udk_bdev *bdev, size_t len)
@@ -106,8 +139,9 @@ static void nvme_cpl(void *arg, const struct udk_nvme_cpl *cpl)
 	bdev_io_done(io, cpl->rc);
 }
 
-/* Send io's next command: the whole read, write or flush; the next up to
- * 65536 blocks of a write zeroes or deallocate (io->cursor: blocks sent). */
+/* Send io's next command: the whole read, write or flush, or the next piece
+ * of a vector (io->priv: pieces sent); the next up to 65536 blocks of a
+ * write zeroes or deallocate (io->cursor: blocks sent). */
 static int nvme_send(struct udk_bdev_channel *ch, struct bdev_io *io)
 {
 	struct nvme_bdev *n = ch->bdev->priv;
@@ -118,13 +152,15 @@ static int nvme_send(struct udk_bdev_channel *ch, struct bdev_io *io)
 
 	switch (io->type) {
 	case UDK_BDEV_IO_READ:
-		op = UDK_NVME_IO_READ;
-		buf = io->iov[0].iov_base;
+	case UDK_BDEV_IO_WRITE: {
+		size_t k = (uintptr_t)io->priv;
+
+		op = io->type == UDK_BDEV_IO_READ ? UDK_NVME_IO_READ : UDK_NVME_IO_WRITE;
+		buf = io->iov[k].iov_base;
+		if (io->iovcnt > 1) /* zero_copy made each piece whole blocks */
+			nlb = (uint32_t)(io->iov[k].iov_len / ch->bdev->info.block_size);
 		break;
-	case UDK_BDEV_IO_WRITE:
-		op = UDK_NVME_IO_WRITE;
-		buf = io->iov[0].iov_base;
-		break;
+	}
 	case UDK_BDEV_IO_FLUSH:
 		op = UDK_NVME_IO_FLUSH;
 		break;
@@ -141,14 +177,17 @@ static int nvme_send(struct udk_bdev_channel *ch, struct bdev_io *io)
 	}
 	rc = udk_nvme_ns_io(ch->priv, n->ns, op, buf, io->offset + io->cursor, nlb, 0, nvme_cpl,
 			    io);
-	if (rc == 0)
+	if (rc == 0) {
 		io->cursor += op == UDK_NVME_IO_FLUSH ? io->nblocks : nlb;
+		io->priv = (void *)((uintptr_t)io->priv + 1);
+	}
 	return rc;
 }
 
 static int nvme_submit(struct udk_bdev_channel *ch, struct bdev_io *io)
 {
 	io->cursor = 0;
+	io->priv = NULL;
 	return nvme_send(ch, io);
 }
 
@@ -194,6 +233,7 @@ static const struct bdev_ops nvme_ops = {
 	.bounce_alloc = nvme_bounce_alloc,
 	.bounce_free = nvme_bounce_free,
 	.mem = nvme_mem,
+	.mem_register = nvme_mem_register,
 	.destroy = nvme_destroy,
 };
 

@@ -19,7 +19,10 @@
  * Memory: buffers are plain memory.  A buffer in udk DMA memory that the
  * bdev's device reaches (udk_bdev_mem(): for the nvme backend, the heap of
  * the controller's map) goes to the device as it is (zero copy); any other
- * buffer is copied through the channel's bounce buffers.
+ * buffer is copied through the channel's bounce buffers.  Memory registered
+ * with udk_bdev_mem_register() counts as DMA memory the device reaches; a
+ * vector of such pieces goes without a copy too (nvme: one command per piece
+ * when there are several, each piece then whole blocks).
  */
 #ifndef UDK_BDEV_H
 #define UDK_BDEV_H
@@ -83,6 +86,25 @@ int udk_bdev_walk(int (*fn)(struct udk_bdev *bdev, void *arg), void *arg);
 /* The memory that goes to the device without a copy (NULL: none is special,
  * e.g. malloc/null/file, where any buffer is used in place). */
 struct udk_mem *udk_bdev_mem(const struct udk_bdev *bdev);
+
+/* Make memory the caller owns (guest RAM a vhost-user front-end shared,
+ * say) reachable by the bdev's device, so that I/O on buffers inside it goes
+ * without a copy: for the nvme backend, [vaddr, vaddr + len), widened to
+ * whole 4 KiB pages, is mapped into the map of the controller's device
+ * (udk_dma_register()) and translates like the controller's heap; any
+ * alignment and size is fine, and there is no limit on how many ranges
+ * besides the IOMMU's.  Backends that use any buffer in place (malloc, null,
+ * file) have nothing to do and return 0.  Two registrations may not share a
+ * page.  0, or after one log line: -EINVAL (NULL bdev or vaddr, len 0),
+ * -ENOTSUP (the controller's memory belongs to no map), -EPERM (a brokered
+ * map: only the broker maps memory, so such buffers are bounced), or
+ * udk_dma_register()'s code.  Control path, thread-safe.
+ * Unregister undoes exactly one registration (same vaddr and len); the
+ * caller first makes sure no I/O on the range is in flight (the device can
+ * no longer reach it once this returns).  0 or udk_dma_unregister()'s code
+ * (-UDK_ENOTMAPPED: no such registration). */
+int udk_bdev_mem_register(struct udk_bdev *bdev, void *vaddr, size_t len);
+int udk_bdev_mem_unregister(struct udk_bdev *bdev, void *vaddr, size_t len);
 
 /* Destroy: first sends UDK_BDEV_EVENT_REMOVE to the registered callbacks
  * (once per bdev), after which channel_get and new I/O get -UDK_EREMOVED;

@@ -544,11 +544,14 @@ def boot(build_dir, mode, timeout, tests=(), demo=(), echo=False, interactive=Fa
                '# from the host environment (lab.py)\n' +
                ''.join('%s=%s\n' % kv for kv in env
                        if kv[0] not in ('UDK_LAB_HUGEPAGES', 'UDK_LAB_PATH', 'UDK_LAB_HOST_DIR',
-                                        'UDK_LAB_GUEST', 'UDK_LAB_IOMMU_BACKEND')) +
+                                        'UDK_LAB_GUEST', 'UDK_LAB_IOMMU_BACKEND',
+                                        'UDK_LAB_VMLINUX', 'UDK_LAB_INITRD')) +
                'UDK_LAB_HUGEPAGES=%s\n' % os.environ.get('UDK_LAB_HUGEPAGES', HUGEPAGES) +
                'UDK_LAB_PATH=%s\n' % ':'.join(tools) +
                'UDK_LAB_HOST_DIR=%s\n' % labdir +
                'UDK_LAB_GUEST=%s\n' % guest +
+               # The guest's own kernel and initramfs, for a nested guest.
+               'UDK_LAB_VMLINUX=%s\nUDK_LAB_INITRD=%s\n' % (vmlinux, initrd) +
                'UDK_LAB_IOMMU_BACKEND=%s\n' % GUEST_BACKEND[guest] +
                ''.join('UDK_LAB_MAC_%s=%s\n' % (k, LAB_MACS[q]) for k, q in (
                    ('VIRTIO', 'vnet0'), ('E1000E', 'e1000e0'), ('E1000_A', 'e1000a'),

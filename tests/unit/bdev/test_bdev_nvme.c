@@ -2,7 +2,8 @@
 /* test_bdev_nvme.c - the nvme backend's logic over the fake controller of
  * tests/unit/nvme (fakedev.h: a thread playing the device, no data kept):
  * geometry from Identify, the controller's heap as the zero-copy memory,
- * buffers outside it bounced, types the controller lacks refused with
+ * buffers outside it bounced, vectors of whole-block heap pieces not, memory
+ * registered with udk_bdev_mem_register() going without a copy, types the controller lacks refused with
  * -ENOTSUP, completions only from poll, one qpair per channel (-EAGAIN when
  * the controller has no more), channel_put cancelling what the device holds,
  * and a removed controller's I/O ending with -UDK_EREMOVED.  Data integrity
@@ -16,6 +17,8 @@
 #include "../nvme/fakedev.h"
 #include "../nvme/fakemem.h"
 #include "bdevtest.h"
+#include "udk_dma.h"
+#include "udk_eal.h"
 #include "udk_nvme.h"
 
 struct rig {
@@ -91,15 +94,18 @@ static void test_io(void)
 	CU_ASSERT_EQUAL(udk_bdev_write(ch, heap, 0, 8, on_done, &d), 0);
 	CU_ASSERT_EQUAL(udk_bdev_read(ch, dma + 2, 0, 1, on_done, &d), 0); /* not dword aligned */
 	v[0] = (struct iovec){dma, 512};
-	v[1] = (struct iovec){dma + 1024, 512}; /* two pieces: one PRP range cannot hold them */
+	v[1] = (struct iovec){dma + 1024, 512}; /* two whole blocks: a command each, no copy */
+	CU_ASSERT_EQUAL(udk_bdev_readv(ch, v, 2, 0, 2, on_done, &d), 0);
+	v[0] = (struct iovec){dma, 256};
+	v[1] = (struct iovec){dma + 1024, 768}; /* not whole blocks: bounced */
 	CU_ASSERT_EQUAL(udk_bdev_readv(ch, v, 2, 0, 2, on_done, &d), 0);
 	CU_ASSERT_EQUAL(udk_bdev_flush(ch, on_done, &d), 0);
-	wait_for(ch, &d, 6);
+	wait_for(ch, &d, 7);
 	CU_ASSERT_EQUAL(d.status, 0);
 	CU_ASSERT_EQUAL(udk_bdev_stats(r.b, &st), 0);
 	CU_ASSERT_EQUAL(st.bounced, 3);
 	CU_ASSERT_EQUAL(st.ops[UDK_BDEV_IO_WRITE], 2);
-	CU_ASSERT_EQUAL(st.ops[UDK_BDEV_IO_READ], 3);
+	CU_ASSERT_EQUAL(st.ops[UDK_BDEV_IO_READ], 4);
 	CU_ASSERT_EQUAL(st.ops[UDK_BDEV_IO_FLUSH], 1);
 	CU_ASSERT_EQUAL(st.errors, 0);
 	CU_ASSERT_EQUAL(udk_bdev_write_zeroes(ch, 0, 8, on_done, &d), -ENOTSUP);
@@ -108,11 +114,85 @@ static void test_io(void)
 	CU_ASSERT_EQUAL(udk_bdev_read(ch, dma, (1u << 20) - 1, 2, on_done, &d), -ERANGE);
 	CU_ASSERT_EQUAL(udk_bdev_read(ch, dma, 0, 257, on_done, &d), -E2BIG);
 	CU_ASSERT_EQUAL(udk_bdev_channel_poll(ch, 0), 0);
-	CU_ASSERT_EQUAL(d.n, 6);
+	CU_ASSERT_EQUAL(d.n, 7);
 	udk_bdev_channel_put(ch);
 	udk_mem_free(udk_bdev_mem(r.b), dma);
 	free(heap);
 	rig_down(&r);
+}
+
+/* The bounced count of bdev b after readv of v[0, n) at block 0 (nblk
+ * blocks), polled to its end with status 0. */
+static uint64_t bounced_after(struct udk_bdev *b, struct udk_bdev_channel *ch,
+			      const struct iovec *v, int n, uint32_t nblk)
+{
+	struct udk_bdev_stats st;
+	struct done d = {0};
+
+	CU_ASSERT_EQUAL(ended(ch, &d, udk_bdev_readv(ch, v, n, 0, nblk, on_done, &d)), 0);
+	CU_ASSERT_EQUAL(udk_bdev_stats(b, &st), 0);
+	return st.bounced;
+}
+
+/* udk_bdev_mem_register(): memory that is not the controller's heap (guest
+ * RAM, say) goes into the map of its device and then without a copy, one
+ * piece or several, until it is unregistered.  The fake controller's heap
+ * belongs to no map until a map is adopted with it. */
+static void test_mem_register(void)
+{
+	struct rig r;
+	struct udk_bdev_channel *ch;
+	struct udk_dmamap_opts mo;
+	struct udk_dmamap *map;
+	struct udk_bdev *mb;
+	size_t len = 16 * 4096 + 512; /* not a whole number of pages, nor of 2 MiB */
+	uint8_t *ram = aligned_alloc(4096, 18 * 4096);
+	struct iovec v[3];
+
+	CU_ASSERT_FATAL(ram != NULL);
+	CU_ASSERT_FATAL(rig_up(&r));
+	CU_ASSERT_EQUAL(udk_bdev_mem_register(r.b, ram, len), -ENOTSUP);
+	CU_ASSERT_LAST_ERROR_HAS("belongs to no map");
+	CU_ASSERT_EQUAL(udk_bdev_mem_register(NULL, ram, len), -EINVAL);
+	CU_ASSERT_EQUAL(udk_bdev_mem_register(r.b, NULL, len), -EINVAL);
+	CU_ASSERT_EQUAL(udk_bdev_mem_register(r.b, ram, 0), -EINVAL);
+	/* A backend that uses any buffer in place has nothing to do. */
+	CU_ASSERT_EQUAL_FATAL(udk_bdev_malloc_create("m0", 64, 512, &mb), 0);
+	CU_ASSERT_EQUAL(udk_bdev_mem_register(mb, ram, len), 0);
+	CU_ASSERT_EQUAL(udk_bdev_mem_unregister(mb, ram, len), 0);
+	CU_ASSERT_EQUAL(udk_bdev_destroy(mb), 0);
+
+	udk_dmamap_opts_init(&mo, sizeof(mo));
+	mo.backend = UDK_DMAMAP_VFIO_TYPE1; /* takes mappings with no device, opens nothing */
+	mo.name = "guest";
+	CU_ASSERT_EQUAL_FATAL(udk_dmamap_create(&mo, &map), 0);
+	CU_ASSERT_EQUAL_FATAL(udk_eal_adopt(udk_nvme_ctrlr_mem(r.c), map), 0);
+	CU_ASSERT_EQUAL_FATAL(udk_bdev_channel_get(r.b, &ch), 0);
+	v[0] = (struct iovec){ram + 512, 2048};      /* pieces as a guest's driver gives them */
+	v[1] = (struct iovec){ram + 3 * 4096, 4096};
+	v[2] = (struct iovec){ram + 9 * 4096 + 1024, 1024};
+	CU_ASSERT_EQUAL(bounced_after(r.b, ch, v, 3, 14), 1);
+	CU_ASSERT_EQUAL(udk_bdev_mem_register(r.b, ram, len), 0);
+	CU_ASSERT_EQUAL(udk_bdev_mem_register(r.b, ram + 4096, 512), -UDK_EOVERLAP);
+	CU_ASSERT_EQUAL(bounced_after(r.b, ch, v, 3, 14), 1); /* three commands, no copy */
+	CU_ASSERT_EQUAL(bounced_after(r.b, ch, v + 1, 1, 8), 1);
+	v[2].iov_len = 4096; /* the range was widened to whole pages: its last one is mapped */
+	v[2].iov_base = ram + 16 * 4096;
+	CU_ASSERT_EQUAL(bounced_after(r.b, ch, v + 2, 1, 8), 1);
+	v[2].iov_base = ram + 16 * 4096 + 512; /* its end is past the last page */
+	CU_ASSERT_EQUAL(bounced_after(r.b, ch, v + 1, 2, 16), 2);
+	CU_ASSERT_EQUAL(udk_bdev_mem_unregister(r.b, ram, len), 0);
+	CU_ASSERT_EQUAL(bounced_after(r.b, ch, v, 2, 12), 3);
+	CU_ASSERT_NOT_EQUAL(udk_bdev_mem_unregister(r.b, ram, len), 0);
+	udk_bdev_channel_put(ch);
+	CU_ASSERT_EQUAL(udk_eal_adopt(NULL, NULL), 0);
+	/* The fake's heap again as it was: the default memory, no fallback
+	 * table (the map's goes with the map). */
+	udk_mem_set_xlate_fallback(udk_nvme_ctrlr_mem(r.c), NULL);
+	udk_mem_set_default(udk_nvme_ctrlr_mem(r.c));
+	udk_dmamap_put(map);
+	rig_down(&r);
+	free(ram);
 }
 
 /* The fake controller grants three I/O queues (FAKE_QUEUES - 1): a fourth
@@ -202,6 +282,7 @@ int main(void)
 	static const struct unit_test t[] = {
 		{"create", test_create},
 		{"io", test_io},
+		{"mem_register", test_mem_register},
 		{"channels", test_channels},
 		{"put_cancels", test_put_cancels},
 		{"removed", test_removed},
