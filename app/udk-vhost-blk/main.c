@@ -130,7 +130,10 @@ static int control(struct vb_dev *dev, int conn)
 	rc = vu_handle(dev, &m, fds, nfds, &reply, &send_reply);
 	if (rc < 0)
 		return rc;
-	return send_reply ? vu_send(conn, &reply) : 0;
+	rc = send_reply ? vu_send(conn, &reply) : 0;
+	if (reply.fd >= 0)
+		close(reply.fd);
+	return rc;
 }
 
 /* Sleep until the guest kicks or a message comes, after telling the guest

@@ -39,6 +39,8 @@ enum vu_request {
 	VU_SET_VRING_ENABLE = 18,
 	VU_GET_CONFIG = 24,
 	VU_SET_CONFIG = 25,
+	VU_GET_INFLIGHT_FD = 31,
+	VU_SET_INFLIGHT_FD = 32,
 };
 
 /* "Message specification": flags bits 0-1 the version (1), bit 2 reply,
@@ -51,6 +53,7 @@ enum vu_request {
 #define VU_PROTOCOL_F_MQ 0
 #define VU_PROTOCOL_F_REPLY_ACK 3
 #define VU_PROTOCOL_F_CONFIG 9
+#define VU_PROTOCOL_F_INFLIGHT_SHMFD 12
 
 /* The fixed table of SET_MEM_TABLE ("Memory regions description"). */
 #define VU_MAX_REGIONS 8
@@ -101,8 +104,19 @@ struct vu_config {
 	uint8_t payload[VU_MAX_CONFIG];
 };
 
+/* "Inflight description": GET_INFLIGHT_FD asks with the last two, the
+ * reply and SET_INFLIGHT_FD carry all four (QEMU sends 24 bytes). */
+struct vu_inflight {
+	uint64_t mmap_size;
+	uint64_t mmap_offset;
+	uint16_t num_queues;
+	uint16_t queue_size;
+};
+_Static_assert(sizeof(struct vu_inflight) == 24, "vhost-user.rst: inflight description");
+
 union vu_payload {
 	uint64_t u64;
+	struct vu_inflight inflight;
 	struct vu_vring_state state;
 	struct vu_vring_addr addr;
 	struct vu_memory mem;
@@ -112,6 +126,7 @@ union vu_payload {
 struct vu_msg {
 	struct vu_hdr hdr;
 	union vu_payload p;
+	int fd;                  /* a reply's fd to pass (GET_INFLIGHT_FD), -1 none; not on the wire */
 };
 
 /* ---- guest memory (mem.c) ---- */
@@ -191,6 +206,12 @@ struct vb_vq {
 	bool packed;             /* VIRTIO_F_RING_PACKED negotiated: desc is a packed ring, */
 	bool avail_wrap, used_wrap; /* avail the driver's and used the device's event areas */
 	uint32_t inflight;
+	/* Inflight tracking (inflight.c): NULL when the front-end gave no
+	 * region or the ring is packed. */
+	struct vb_inflight_split *ifl;
+	uint64_t ifl_counter;    /* the next head's order of fetching */
+	uint16_t nresubmit, resubmit_pos; /* heads in flight at the last disconnect, */
+	uint16_t resubmit[VB_MAX_QUEUE_SIZE]; /* taken before new ones, oldest first */
 };
 
 /* Translate the ring's three addresses (split: descriptors, available and
@@ -238,6 +259,59 @@ int vb_packed_pop(struct vb_vq *vq, const struct vb_mem *m, struct vb_chain *c);
 void vb_packed_push(struct vb_vq *vq, const struct vb_chain *c, uint32_t len);
 uint32_t vb_packed_notify(struct vb_vq *vq, uint32_t n);
 void vb_packed_want_kicks(struct vb_vq *vq, bool on);
+
+/* ---- inflight tracking (vhost-user.rst "Inflight I/O tracking"), inflight.c ----
+ * A memfd the back-end makes (GET_INFLIGHT_FD) and the front-end keeps and
+ * gives to each new back-end (SET_INFLIGHT_FD): per ring, which heads were
+ * taken and not yet given back, so that a restarted back-end carries them
+ * out again. */
+
+struct vb_inflight_desc { /* DescStateSplit */
+	uint8_t inflight;
+	uint8_t padding[5];
+	uint16_t next;           /* the last batch of used heads, a list */
+	uint64_t counter;        /* the order the heads were taken in */
+};
+_Static_assert(sizeof(struct vb_inflight_desc) == 16, "vhost-user.rst: DescStateSplit");
+
+struct vb_inflight_split { /* QueueRegionSplit */
+	uint64_t features;
+	uint16_t version;        /* 1; 0: a new region */
+	uint16_t desc_num;
+	uint16_t last_batch_head;
+	uint16_t used_idx;       /* the used ring's index once the last batch was cleared */
+	struct vb_inflight_desc desc[];
+};
+_Static_assert(sizeof(struct vb_inflight_split) == 16, "vhost-user.rst: QueueRegionSplit");
+
+struct vb_inflight {
+	void *base;              /* the region, mapped; NULL: none */
+	size_t len;
+	uint16_t num_queues, queue_size;
+};
+
+/* Bytes of one ring's part of the region (packed rings' states are twice
+ * as large as split ones; the same size is kept for both). */
+size_t vb_inflight_queue_bytes(uint16_t queue_size);
+/* GET_INFLIGHT_FD: a new zeroed region for in->num_queues rings of
+ * in->queue_size; *out and *fd (the caller sends and closes it).  0, or
+ * -EINVAL / -errno after one log line. */
+int vb_inflight_new(const struct vu_inflight *in, struct vu_inflight *out, int *fd);
+/* SET_INFLIGHT_FD: map the region (fd stays the caller's).  0 or -EINVAL
+ * after one log line. */
+int vb_inflight_set(struct vb_inflight *ifl, const struct vu_inflight *in, int fd);
+void vb_inflight_clear(struct vb_inflight *ifl);
+/* A split ring starts (SET_VRING_KICK) with a region: a new region is
+ * initialised; otherwise the last batch a previous back-end published is
+ * cleared, the heads still in flight are queued for vb_vq_pop (oldest
+ * first) and the ring's last available index set past them.  Returns how
+ * many are resubmitted, or -EPROTO (ring broken) when the region disagrees
+ * with the ring. */
+int vb_inflight_start(struct vb_vq *vq, struct vb_inflight *ifl, uint32_t q);
+/* The fast-path bookkeeping: a head taken, given back, a batch published. */
+void vb_inflight_take(struct vb_vq *vq, uint16_t head);
+void vb_inflight_give(struct vb_vq *vq, uint16_t head);
+void vb_inflight_published(struct vb_vq *vq, uint32_t n, uint16_t used_idx);
 
 /* ---- virtio-blk (virtio 1.x §5.2), blk.c ---- */
 
@@ -309,6 +383,8 @@ struct vb_dev {
 	bool owner;
 	struct vb_mem mem;
 	struct vb_vq vq[VU_MAX_QUEUES];
+	struct vb_inflight inflight;
+	uint64_t resubmitted;    /* requests carried out again after a reconnect */
 	/* requests */
 	struct vb_req *reqs;
 	struct vb_req *free_reqs;
@@ -342,14 +418,16 @@ uint32_t vb_dev_inflight(const struct vb_dev *dev);
 int vu_recv(int fd, struct vu_msg *m, int *fds, int *nfds);
 /* Check the message's size and fd count against its type, act on it, and
  * fill *reply (reply_len bytes of payload, 0 when none is due).  Takes
- * ownership of fds (closed or kept).  0, or -EPROTO after a log line saying
+ * ownership of fds (closed or kept); reply->fd, when >= 0, is the caller's
+ * to send and close.  0, or -EPROTO after a log line saying
  * why the connection must close. */
 int vu_handle(struct vb_dev *dev, struct vu_msg *m, int *fds, int nfds, struct vu_msg *reply,
 	      bool *send_reply);
 /* Forget the connection's state: rings, memory, features (on disconnect). */
 void vu_reset(struct vb_dev *dev);
 const char *vu_request_name(uint32_t req);
-/* Send a reply: 0 or -EPROTO after a log line. */
+/* Send a reply, with m->fd when it is >= 0 (it stays the caller's to
+ * close): 0 or -EPROTO after a log line. */
 int vu_send(int fd, const struct vu_msg *m);
 
 #endif

@@ -39,6 +39,8 @@ static const char *const names[] = {
 	[VU_SET_VRING_ENABLE] = "SET_VRING_ENABLE",
 	[VU_GET_CONFIG] = "GET_CONFIG",
 	[VU_SET_CONFIG] = "SET_CONFIG",
+	[VU_GET_INFLIGHT_FD] = "GET_INFLIGHT_FD",
+	[VU_SET_INFLIGHT_FD] = "SET_INFLIGHT_FD",
 };
 
 const char *vu_request_name(uint32_t req)
@@ -73,6 +75,8 @@ static const struct rule rules[] = {
 	[VU_SET_VRING_ENABLE] = {8, 8, 0, 0},
 	[VU_GET_CONFIG] = {12, 12 + VU_MAX_CONFIG, 0, 0},
 	[VU_SET_CONFIG] = {12, 12 + VU_MAX_CONFIG, 0, 0},
+	[VU_GET_INFLIGHT_FD] = {sizeof(struct vu_inflight), sizeof(struct vu_inflight), 0, 0},
+	[VU_SET_INFLIGHT_FD] = {sizeof(struct vu_inflight), sizeof(struct vu_inflight), 1, 1},
 };
 
 static void close_fds(int *fds, int n)
@@ -185,6 +189,7 @@ void vu_reset(struct vb_dev *dev)
 	for (uint32_t q = 0; q < VU_MAX_QUEUES; q++)
 		vb_vq_reset(&dev->vq[q]);
 	vb_mem_clear(&dev->mem);
+	vb_inflight_clear(&dev->inflight);
 	dev->features = dev->protocol = 0;
 	dev->owner = false;
 }
@@ -192,7 +197,7 @@ void vu_reset(struct vb_dev *dev)
 static uint64_t protocol_offered(void)
 {
 	return 1ull << VU_PROTOCOL_F_MQ | 1ull << VU_PROTOCOL_F_REPLY_ACK |
-	       1ull << VU_PROTOCOL_F_CONFIG;
+	       1ull << VU_PROTOCOL_F_CONFIG | 1ull << VU_PROTOCOL_F_INFLIGHT_SHMFD;
 }
 
 /* The request proper, its size and fds already checked; *kept tells which
@@ -344,6 +349,9 @@ static int act(struct vb_dev *dev, struct vu_msg *m, int *fds, int nfds, struct 
 			vq->started = true;
 			vq->broken = false;
 			vq->event_idx = dev->features & (1ull << VIRTIO_RING_F_EVENT_IDX);
+			int n = vb_inflight_start(vq, &dev->inflight, (uint32_t)(v & VRING_IDX_MASK));
+			if (n > 0)
+				dev->resubmitted += (uint64_t)n;
 			vb_vq_want_kicks(vq, false);
 		}
 		return 0;
@@ -368,6 +376,21 @@ static int act(struct vb_dev *dev, struct vu_msg *m, int *fds, int nfds, struct 
 		r->hdr.size = m->hdr.size;
 		return 0;
 	}
+	case VU_GET_INFLIGHT_FD:
+		if (vb_inflight_new(&p->inflight, &r->p.inflight, &r->fd) < 0)
+			return -EPROTO;
+		r->hdr.size = sizeof(r->p.inflight);
+		return 0;
+	case VU_SET_INFLIGHT_FD:
+		/* The front-end keeps the fd for the next back-end: the
+		 * mapping is all this one needs.  A ring already running
+		 * stops tracking (it had the old region) until it restarts. */
+		vb_dev_drain(dev);
+		for (uint32_t q = 0; q < VU_MAX_QUEUES; q++)
+			dev->vq[q].ifl = NULL;
+		if (vb_inflight_set(&dev->inflight, &p->inflight, fds[0]) < 0)
+			return -EPROTO;
+		return 0;
 	case VU_SET_CONFIG:
 		/* Nothing in virtio-blk's config space is writable here (no
 		 * CONFIG_WCE): refused, the connection stays. */
@@ -387,6 +410,7 @@ int vu_handle(struct vb_dev *dev, struct vu_msg *m, int *fds, int nfds, struct v
 
 	*send_reply = false;
 	memset(&reply->hdr, 0, sizeof(reply->hdr));
+	reply->fd = -1;
 	if (req >= UDK_ARRAY_SIZE(rules) || rules[req].max == 0) {
 		rc = proto(m, "not supported by this back-end (flags %#llx, %llu bytes)", m->hdr.flags,
 			   m->hdr.size);
@@ -430,9 +454,20 @@ int vu_send(int fd, const struct vu_msg *m)
 	 * struct vu_msg it is 8-byte aligned). */
 	struct iovec iov[2] = {{(void *)&m->hdr, sizeof(m->hdr)}, {(void *)&m->p, m->hdr.size}};
 	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
+	char ctrl[CMSG_SPACE(sizeof(int))];
 	size_t len = sizeof(m->hdr) + m->hdr.size;
-	ssize_t n = sendmsg(fd, &mh, MSG_NOSIGNAL);
+	ssize_t n;
 
+	if (m->fd >= 0) {
+		mh.msg_control = ctrl;
+		mh.msg_controllen = sizeof(ctrl);
+		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &m->fd, sizeof(int));
+	}
+	n = sendmsg(fd, &mh, MSG_NOSIGNAL);
 	if (n != (ssize_t)len) {
 		udk_log(UDK_LOG_ERR, COMPONENT, "replying to %s: %s; closing the connection",
 			vu_request_name(m->hdr.request), n < 0 ? strerror(errno) : "short write");

@@ -122,6 +122,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort(); /* a refusal always says why */
 			if (rc == 0 && send && reply.hdr.size > sizeof(reply.p))
 				abort();
+			if (rc == 0 && reply.fd >= 0)
+				close(reply.fd); /* GET_INFLIGHT_FD's region */
 			if (rc < 0) /* the connection would close: start again */
 				vu_reset(dev);
 			/* Anything left unread belongs to a message cut short. */

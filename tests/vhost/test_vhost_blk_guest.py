@@ -9,7 +9,11 @@ BACKEND: malloc or file (udk-vhost-blk serving that bdev), or qsd
 malloc-packed is malloc with packed=on (the guest checks the packed ring was
 negotiated); malloc-mq2 is malloc with num-queues=2 and two vCPUs, where the guest also
 checks that it has two hardware queues and fio runs one job per vCPU, and
-the host that each queue carried requests.
+the host that each queue carried requests.  file-reconnect gives QEMU's
+chardev reconnect=1 and SIGKILLs and restarts udk-vhost-blk (KILLS times)
+while the guest's fio writes and verifies: fio must end clean, and the
+back-end's log says how many requests in flight it resubmitted (inflight
+tracking, VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD).
 Starts the back-end on a UNIX socket, boots the lab's kernel and initramfs
 (tests/lab/lab.py) with shared guest memory and a vhost-user-blk-pci device
 on that socket, and runs guest_vhost_blk.sh in the guest: dd pattern, fio
@@ -37,6 +41,7 @@ PAT_SEEK_MB = 96
 PAT_MB = 8
 SERIAL = 'udkvblk0'
 BOOT_TIMEOUT = int(os.environ.get('UDK_VHOST_TIMEOUT', '900'))
+KILLS = 3
 
 
 def say(msg):
@@ -80,6 +85,7 @@ def main():
     build, backend = sys.argv[1], sys.argv[2]
     queues = 2 if backend.endswith('-mq2') else 1
     packed = backend.endswith('-packed')
+    reconnect = backend.endswith('-reconnect')
     tool = sys.argv[3] if len(sys.argv) > 3 else None
     required = os.environ.get('UDK_LAB_REQUIRED') == '1'
     try:
@@ -97,12 +103,12 @@ def main():
     shutil.copy(os.path.join(HERE, 'guest_vhost_blk.sh'), os.path.join(work, 'guest.sh'))
     lab.write_text(os.path.join(work, 'host-binds'), '')
     lab.write_text(os.path.join(work, 'params'),
-                   'SERIAL=%s\nFS_MB=%d\nPAT_SEEK_MB=%d\nPAT_MB=%d\nQUEUES=%d\nPACKED=%d\n' % (
-                       SERIAL if backend != 'qsd' else '', FS_MB, PAT_SEEK_MB, PAT_MB, queues,
-                       packed))
+                   'SERIAL=%s\nFS_MB=%d\nPAT_SEEK_MB=%d\nPAT_MB=%d\nQUEUES=%d\nPACKED=%d\n'
+                   'RECONNECT=%d\n' % (SERIAL if backend != 'qsd' else '', FS_MB, PAT_SEEK_MB,
+                                        PAT_MB, queues, packed, reconnect))
     sock = '/tmp/udk-vhost-blk-%d-%s.sock' % (os.getpid(), backend)
     img = os.path.join(work, 'disk.img')
-    if backend in ('file', 'qsd'):
+    if backend in ('file', 'qsd', 'file-reconnect'):
         with open(img, 'wb') as f:
             f.truncate(DISK_MB << 20)
     server_log = os.path.join(work, 'server.log')
@@ -115,7 +121,7 @@ def main():
         cmd = [tool, '--socket', sock, '--name', SERIAL]
         cmd += ['--malloc', '%dM' % DISK_MB] if backend.startswith('malloc') else ['--file', img]
     console = os.path.join(work, 'console.log')
-    server = subprocess.Popen(cmd, stdout=open(server_log, 'w'), stderr=subprocess.STDOUT,
+    server = subprocess.Popen(cmd, stdout=open(server_log, 'a'), stderr=subprocess.STDOUT,
                               preexec_fn=lab.set_pdeathsig)
     guest = None
     ok = False
@@ -139,13 +145,15 @@ def main():
                 '-virtfs', 'local,path=/,mount_tag=hostroot,security_model=none,readonly=on,'
                 'multidevs=remap',
                 '-virtfs', 'local,path=%s,mount_tag=labdir,security_model=none' % work,
-                '-chardev', 'socket,id=c,path=%s' % sock,
+                '-chardev', 'socket,id=c,path=%s%s' % (sock, ',reconnect=1' if reconnect else ''),
                 '-device', 'vhost-user-blk-pci,chardev=c,num-queues=%d,addr=0x5%s' % (
                     queues, ',packed=on' if packed else '')]
         say('%s: booting the guest (console: %s)' % (backend, console))
         t0 = time.monotonic()
         guest = subprocess.Popen(qcmd, stdin=subprocess.DEVNULL, stdout=open(console, 'w'),
                                  stderr=subprocess.STDOUT, preexec_fn=lab.set_pdeathsig)
+        if reconnect:
+            server = kill_and_restart(work, cmd, server, server_log, guest, t0)
         try:
             guest.wait(timeout=BOOT_TIMEOUT)
         except subprocess.TimeoutExpired:
@@ -159,7 +167,9 @@ def main():
             if line.startswith('vhost-guest:'):
                 print('  ' + line.rstrip())
         ok = done == 'ok'
-        if ok and backend in ('file', 'qsd'):
+        if ok and reconnect:
+            ok = check_resubmitted(server_log, server)
+        elif ok and backend in ('file', 'qsd'):
             ok = check_file(img, os.path.join(work, 'pat'))
         if ok and queues > 1:
             ok = check_queues(server_log, queues, server)
@@ -185,6 +195,59 @@ def main():
         return 1
     say('%s: PASS' % backend)
     return 0
+
+
+def kill_and_restart(work, cmd, server, server_log, guest, t0):
+    """Once the guest's fio runs, SIGKILL the back-end KILLS times, each
+    time restarting it on the same socket and file after a second; returns
+    the last one."""
+    running = os.path.join(work, 'fio-running')
+    ended = os.path.join(work, 'fio-ended')
+    while not os.path.exists(running):
+        if guest.poll() is not None or time.monotonic() - t0 > BOOT_TIMEOUT:
+            return server
+        time.sleep(0.1)
+    for k in range(KILLS):
+        time.sleep(1.5)
+        if os.path.exists(ended) or guest.poll() is not None:
+            say('fio ended before kill %d' % (k + 1))
+            break
+        server.kill()
+        server.wait()
+        say('kill %d: udk-vhost-blk SIGKILLed %.1f s into the boot' % (
+            k + 1, time.monotonic() - t0))
+        time.sleep(1)
+        server = subprocess.Popen(cmd, stdout=open(server_log, 'a'), stderr=subprocess.STDOUT,
+                                  preexec_fn=lab.set_pdeathsig)
+        # QEMU reconnects (reconnect=1: one try a second) and restarts the rings.
+        end = time.monotonic() + 30
+        while time.monotonic() < end and server.poll() is None:
+            if sum('front-end connected' in line
+                   for line in open(server_log, errors='replace')) >= k + 2:
+                break
+            time.sleep(0.1)
+    return server
+
+
+def check_resubmitted(server_log, server):
+    """Each restart was reconnected to, and the log says how many requests
+    in flight at each kill were carried out again."""
+    text = open(server_log, errors='replace').read()
+    connects = text.count('front-end connected')
+    resub = [int(n) for n in re.findall(r'(\d+) requests in flight at the last disconnect, '
+                                        r'resubmitted', text)]
+    say('%d connections, %d kills; requests resubmitted after a restart: %s (total %d)' % (
+        connects, KILLS, resub, sum(resub)))
+    if connects < KILLS + 1:
+        say('QEMU did not reconnect after every restart')
+        return False
+    if text.count('inflight tracking: a region') < KILLS + 1:
+        say('not every connection negotiated inflight tracking (SET_INFLIGHT_FD)')
+        return False
+    if sum(resub) == 0:
+        say('no request was in flight at any kill: inflight tracking was not exercised')
+        return False
+    return True
 
 
 def check_queues(server_log, queues, server):

@@ -52,6 +52,8 @@ static int msg(uint32_t req, const void *payload, uint32_t size, int *fds, int n
 	if (size)
 		memcpy(&m.p, payload, size);
 	int rc = vu_handle(dev, &m, fds, nfds, reply ? reply : &r, &send);
+	if (!reply && rc == 0 && r.fd >= 0)
+		close(r.fd);
 	return rc;
 }
 
@@ -677,6 +679,142 @@ static void test_messages(void)
 	teardown();
 }
 
+/* One 4 KiB write, its buffers in slot k (header, status, data), made
+ * available but not taken. */
+static uint16_t post_write(int k, uint64_t sector, uint8_t fill)
+{
+	uint32_t h = BUF_OFF + 0x40 * (uint32_t)k, data = 0x20000 + 0x1000 * (uint32_t)k;
+	struct vring_desc d[3] = {
+		{gpa(h), 16, 0, 0},
+		{gpa(data), 4096, 0, 0},
+		{gpa(h + 0x20), 1, VRING_DESC_F_WRITE, 0},
+	};
+
+	*(struct hdr *)(g + h) = (struct hdr){VIRTIO_BLK_T_OUT, 0, sector};
+	g[h + 0x20] = 0xee;
+	memset(g + data, fill, 4096);
+	return post(d, 3);
+}
+
+/* SET_INFLIGHT_FD then the ring started at base, as QEMU does after a
+ * (re)connect; returns what SET_VRING_KICK left to resubmit. */
+static void start_inflight(int ifd, const struct vu_inflight *in, uint16_t base)
+{
+	uint64_t f = vb_dev_features(dev) & ~(1ull << VIRTIO_RING_F_EVENT_IDX |
+					      1ull << VIRTIO_F_RING_PACKED);
+	uint64_t pf = 1ull << VU_PROTOCOL_F_INFLIGHT_SHMFD;
+	struct vu_memory t = {.nregions = 1};
+	struct vu_vring_addr a = {.index = 0, .desc = UVA + DESC_OFF, .avail = UVA + AVAIL_OFF,
+				  .used = UVA + USED_OFF};
+	int fd = dup(memfd), f2 = dup(ifd);
+
+	CU_ASSERT_EQUAL(msg(VU_SET_FEATURES, &f, 8, NULL, 0, NULL), 0);
+	CU_ASSERT_EQUAL(msg(VU_SET_PROTOCOL_FEATURES, &pf, 8, NULL, 0, NULL), 0);
+	t.regions[0] = (struct vu_region){GPA, MEM_SIZE, UVA, 0};
+	CU_ASSERT_EQUAL_FATAL(msg(VU_SET_MEM_TABLE, &t, 8 + 32, &fd, 1, NULL), 0);
+	CU_ASSERT_EQUAL_FATAL(msg(VU_SET_INFLIGHT_FD, in, sizeof(*in), &f2, 1, NULL), 0);
+	CU_ASSERT_EQUAL(set_state(VU_SET_VRING_NUM, 0, QSZ), 0);
+	CU_ASSERT_EQUAL(set_state(VU_SET_VRING_BASE, 0, base), 0);
+	CU_ASSERT_EQUAL_FATAL(msg(VU_SET_VRING_ADDR, &a, sizeof(a), NULL, 0, NULL), 0);
+	CU_ASSERT_EQUAL(set_fd(VU_SET_VRING_CALL, callfd), 0);
+	CU_ASSERT_EQUAL_FATAL(set_fd(VU_SET_VRING_KICK, kickfd), 0);
+	CU_ASSERT_EQUAL(set_state(VU_SET_VRING_ENABLE, 0, 1), 0);
+}
+
+/* vhost-user.rst "Inflight I/O tracking": a back-end killed with requests
+ * taken and not given back; the next one carries them out, oldest first,
+ * and not the ones whose used entries were already published. */
+static void test_inflight(void)
+{
+	struct vu_inflight ask = {.num_queues = 1, .queue_size = QSZ}, in;
+	struct vu_msg r;
+	struct vb_chain ca, cb, cc, cd;
+	uint16_t *used;
+	uint32_t id, len;
+	int ifd;
+
+	open_guest();
+	used = (uint16_t *)(g + USED_OFF);
+	avail_idx = used_seen = 0;
+	next_desc = 10; /* A's head is 10, C's wraps to 0: the order is not the index's */
+	/* GET_INFLIGHT_FD: a zeroed region and its fd; bad sizes refused. */
+	CU_ASSERT_EQUAL(msg(VU_GET_INFLIGHT_FD, &(struct vu_inflight){.num_queues = 0,
+				.queue_size = QSZ}, sizeof(ask), NULL, 0, NULL), -EPROTO);
+	CU_ASSERT_LAST_ERROR_HAS("GET_INFLIGHT_FD: 0 queues of 16");
+	CU_ASSERT_EQUAL_FATAL(msg(VU_GET_INFLIGHT_FD, &ask, sizeof(ask), NULL, 0, &r), 0);
+	CU_ASSERT_EQUAL(r.hdr.size, sizeof(ask));
+	CU_ASSERT(r.fd >= 0);
+	ifd = r.fd;
+	in = r.p.inflight;
+	CU_ASSERT_EQUAL(in.mmap_size, vb_inflight_queue_bytes(QSZ));
+	CU_ASSERT_EQUAL(in.num_queues, 1);
+	{
+		struct vu_inflight bad = in;
+		int f = dup(ifd);
+		bad.mmap_size = 64;
+		CU_ASSERT_EQUAL(msg(VU_SET_INFLIGHT_FD, &bad, sizeof(bad), &f, 1, NULL), -EPROTO);
+		CU_ASSERT_LAST_ERROR_HAS("SET_INFLIGHT_FD: 64 bytes");
+	}
+	start_inflight(ifd, &in, 0);
+
+	/* Four writes taken: B given back and published; D given back and
+	 * its used index published, then the back-end dies before clearing
+	 * its batch; A and C never given back. */
+	struct vb_vq *vq = &dev->vq[0];
+	uint16_t ha = post_write(0, 8, 0xa1), hb = post_write(1, 16, 0xb2);
+	uint16_t hc = post_write(2, 24, 0xc3), hd = post_write(3, 32, 0xd4);
+	CU_ASSERT_EQUAL(ha, 10);
+	CU_ASSERT_EQUAL(hc, 0);
+	CU_ASSERT_EQUAL(vb_vq_pop(vq, &dev->mem, &ca), 1);
+	CU_ASSERT_EQUAL(vb_vq_pop(vq, &dev->mem, &cb), 1);
+	CU_ASSERT_EQUAL(vb_vq_pop(vq, &dev->mem, &cc), 1);
+	CU_ASSERT_EQUAL(vb_vq_pop(vq, &dev->mem, &cd), 1);
+	vb_vq_push(vq, &cb, 1);
+	CU_ASSERT_EQUAL(vb_vq_flush(vq), 1);
+	vb_vq_push(vq, &cd, 1);
+	__atomic_store_n(&used[1], vq->used_idx, __ATOMIC_RELEASE);
+	CU_ASSERT_EQUAL(used[1], 2);
+	/* The kill: the next back-end has only what QEMU keeps. */
+	vb_dev_fini(dev);
+	free(dev);
+	dev = calloc(1, sizeof(*dev));
+	CU_ASSERT_EQUAL_FATAL(vb_dev_init(dev, bdev), 0);
+	used_seen = 2;
+	/* QEMU restarts the ring at its used index (the back-end was gone
+	 * when it asked GET_VRING_BASE). */
+	start_inflight(ifd, &in, 2);
+	CU_ASSERT_EQUAL(dev->resubmitted, 2);
+	CU_ASSERT_EQUAL(dev->vq[0].last_avail, 4);
+	CU_ASSERT_EQUAL(used_next(&id, &len), 0);
+	CU_ASSERT_EQUAL(id, ha); /* A was taken first */
+	CU_ASSERT_EQUAL(used_next(&id, &len), 0);
+	CU_ASSERT_EQUAL(id, hc);
+	CU_ASSERT_EQUAL(g[BUF_OFF + 0x20], VIRTIO_BLK_S_OK);
+	CU_ASSERT_EQUAL(g[BUF_OFF + 0x40 * 2 + 0x20], VIRTIO_BLK_S_OK);
+	/* D (published) is not carried out again, nor anything else. */
+	for (int i = 0; i < 10; i++)
+		vb_dev_poll(dev);
+	CU_ASSERT_EQUAL(used[1], 4);
+	/* A and C reached the disk; a new request runs as before. */
+	memset(g + 0x30000, 0, 4096);
+	CU_ASSERT_EQUAL(request(VIRTIO_BLK_T_IN, 8, gpa(0x30000), 4096, NULL), VIRTIO_BLK_S_OK);
+	CU_ASSERT_EQUAL(g[0x30000], 0xa1);
+	CU_ASSERT_EQUAL(request(VIRTIO_BLK_T_IN, 24, gpa(0x30000), 4096, NULL), VIRTIO_BLK_S_OK);
+	CU_ASSERT_EQUAL(g[0x30fff], 0xc3);
+	/* Every head given back: a third back-end has nothing to resubmit. */
+	vb_dev_fini(dev);
+	free(dev);
+	dev = calloc(1, sizeof(*dev));
+	CU_ASSERT_EQUAL_FATAL(vb_dev_init(dev, bdev), 0);
+	start_inflight(ifd, &in, used[1]);
+	CU_ASSERT_EQUAL(dev->resubmitted, 0);
+	CU_ASSERT_EQUAL(dev->vq[0].last_avail, used[1]);
+	(void)hb;
+	(void)hd;
+	close(ifd);
+	teardown();
+}
+
 /* vu_recv over a socket: framing, version, size, fds. */
 static void test_recv(void)
 {
@@ -728,6 +866,7 @@ int main(void)
 		{"broken_ring", test_broken_ring},
 		{"messages", test_messages},
 		{"recv", test_recv},
+		{"inflight", test_inflight},
 	};
 
 	unit_quiet_logs();
