@@ -97,8 +97,8 @@ with tempfile.TemporaryDirectory(prefix='udk-vblk.') as d:
         request(s, 15)  # GET_PROTOCOL_FEATURES
         r = reply(s)
         pf = struct.unpack('<Q', r[2])[0] if r and len(r[2]) == 8 else 0
-        check(pf == (1 << 0) | (1 << 3) | (1 << 9) | (1 << 12),
-              'GET_PROTOCOL_FEATURES: MQ, REPLY_ACK, CONFIG, INFLIGHT_SHMFD',
+        check(pf == (1 << 0) | (1 << 3) | (1 << 9) | (1 << 12) | (1 << 15),
+              'GET_PROTOCOL_FEATURES: MQ, REPLY_ACK, CONFIG, INFLIGHT_SHMFD, CONFIGURE_MEM_SLOTS',
               hex(pf))
         request(s, 24, struct.pack('<III', 0, 24, 0) + bytes(24))  # GET_CONFIG
         r = reply(s)

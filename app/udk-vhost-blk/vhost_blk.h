@@ -41,6 +41,9 @@ enum vu_request {
 	VU_SET_CONFIG = 25,
 	VU_GET_INFLIGHT_FD = 31,
 	VU_SET_INFLIGHT_FD = 32,
+	VU_GET_MAX_MEM_SLOTS = 36,
+	VU_ADD_MEM_REG = 37,
+	VU_REM_MEM_REG = 38,
 };
 
 /* "Message specification": flags bits 0-1 the version (1), bit 2 reply,
@@ -54,9 +57,12 @@ enum vu_request {
 #define VU_PROTOCOL_F_REPLY_ACK 3
 #define VU_PROTOCOL_F_CONFIG 9
 #define VU_PROTOCOL_F_INFLIGHT_SHMFD 12
+#define VU_PROTOCOL_F_CONFIGURE_MEM_SLOTS 15
 
 /* The fixed table of SET_MEM_TABLE ("Memory regions description"). */
 #define VU_MAX_REGIONS 8
+/* Regions at once with CONFIGURE_MEM_SLOTS (GET_MAX_MEM_SLOTS's answer). */
+#define VB_MAX_MEM_SLOTS 32
 #define VU_MAX_CONFIG 256
 /* Virtqueues (GET_QUEUE_NUM); QEMU's num-queues says how many the guest uses. */
 #define VU_MAX_QUEUES 8
@@ -97,6 +103,13 @@ struct vu_memory {
 };
 _Static_assert(sizeof(struct vu_memory) == 8 + 8 * 32, "vhost-user.rst: memory table");
 
+/* "Single memory region description" (ADD_MEM_REG, REM_MEM_REG). */
+struct vu_mem_reg {
+	uint64_t padding;
+	struct vu_region region;
+};
+_Static_assert(sizeof(struct vu_mem_reg) == 40, "vhost-user.rst: single memory region");
+
 struct vu_config {
 	uint32_t offset;
 	uint32_t size;
@@ -120,6 +133,7 @@ union vu_payload {
 	struct vu_vring_state state;
 	struct vu_vring_addr addr;
 	struct vu_memory mem;
+	struct vu_mem_reg mem_reg;
 	struct vu_config config;
 };
 
@@ -141,7 +155,7 @@ struct vb_region {
 };
 
 struct vb_mem {
-	struct vb_region r[VU_MAX_REGIONS];
+	struct vb_region r[VB_MAX_MEM_SLOTS];
 	uint32_t n;
 };
 
@@ -149,6 +163,13 @@ struct vb_mem {
  * (overlap, zero size, a region past its fd's end), -errno of mmap. */
 int vb_mem_set(struct vb_mem *m, const struct vu_memory *t, const int *fds);
 void vb_mem_clear(struct vb_mem *m);
+/* ADD_MEM_REG: map one more region (the same checks).  0, -ENOSPC (every
+ * slot used) or -EINVAL / -errno, after one log line. */
+int vb_mem_add(struct vb_mem *m, const struct vu_region *r, int fd);
+/* REM_MEM_REG: unmap the region with exactly r's guest address, size and
+ * front-end address (its mmap offset is not compared).  0, or -ENOENT after
+ * a log line.  The other regions' mappings stay where they are. */
+int vb_mem_remove(struct vb_mem *m, const struct vu_region *r);
 /* Where [gpa, gpa + len) is mapped, or NULL when any byte of it lies outside
  * one region (len 0 is refused too). */
 void *vb_mem_gpa(const struct vb_mem *m, uint64_t gpa, uint64_t len);

@@ -41,6 +41,9 @@ static const char *const names[] = {
 	[VU_SET_CONFIG] = "SET_CONFIG",
 	[VU_GET_INFLIGHT_FD] = "GET_INFLIGHT_FD",
 	[VU_SET_INFLIGHT_FD] = "SET_INFLIGHT_FD",
+	[VU_GET_MAX_MEM_SLOTS] = "GET_MAX_MEM_SLOTS",
+	[VU_ADD_MEM_REG] = "ADD_MEM_REG",
+	[VU_REM_MEM_REG] = "REM_MEM_REG",
 };
 
 const char *vu_request_name(uint32_t req)
@@ -77,6 +80,10 @@ static const struct rule rules[] = {
 	[VU_SET_CONFIG] = {12, 12 + VU_MAX_CONFIG, 0, 0},
 	[VU_GET_INFLIGHT_FD] = {sizeof(struct vu_inflight), sizeof(struct vu_inflight), 0, 0},
 	[VU_SET_INFLIGHT_FD] = {sizeof(struct vu_inflight), sizeof(struct vu_inflight), 1, 1},
+	[VU_GET_MAX_MEM_SLOTS] = {0, 8, 0, 0},
+	[VU_ADD_MEM_REG] = {sizeof(struct vu_mem_reg), sizeof(struct vu_mem_reg), 1, 1},
+	/* QEMU sends no fd; the specification allows one (closed). */
+	[VU_REM_MEM_REG] = {sizeof(struct vu_mem_reg), sizeof(struct vu_mem_reg), 0, 1},
 };
 
 static void close_fds(int *fds, int n)
@@ -197,7 +204,21 @@ void vu_reset(struct vb_dev *dev)
 static uint64_t protocol_offered(void)
 {
 	return 1ull << VU_PROTOCOL_F_MQ | 1ull << VU_PROTOCOL_F_REPLY_ACK |
-	       1ull << VU_PROTOCOL_F_CONFIG | 1ull << VU_PROTOCOL_F_INFLIGHT_SHMFD;
+	       1ull << VU_PROTOCOL_F_CONFIG | 1ull << VU_PROTOCOL_F_INFLIGHT_SHMFD |
+	       1ull << VU_PROTOCOL_F_CONFIGURE_MEM_SLOTS;
+}
+
+/* After the table changed: each ring's addresses translated again; a ring
+ * whose memory is not (or no longer) there waits, without a pointer into
+ * it, until a region holding it is added. */
+static void remap_rings(struct vb_dev *dev)
+{
+	for (uint32_t q = 0; q < VU_MAX_QUEUES; q++) {
+		struct vb_vq *vq = &dev->vq[q];
+		bool had = vq->desc != NULL;
+		if (vq->desc_uva && vb_vq_map(vq, &dev->mem) < 0 && had)
+			udk_log(UDK_LOG_NOTICE, COMPONENT, "ring %u waits: its memory was removed", q);
+	}
 }
 
 /* The request proper, its size and fds already checked; *kept tells which
@@ -376,6 +397,28 @@ static int act(struct vb_dev *dev, struct vu_msg *m, int *fds, int nfds, struct 
 		r->hdr.size = m->hdr.size;
 		return 0;
 	}
+	case VU_GET_MAX_MEM_SLOTS:
+		r->p.u64 = VB_MAX_MEM_SLOTS;
+		r->hdr.size = 8;
+		return 0;
+	case VU_ADD_MEM_REG: {
+		const struct vu_region *g = &p->mem_reg.region;
+		if (vb_mem_add(&dev->mem, g, fds[0]) < 0)
+			return -EPROTO;
+		udk_log(UDK_LOG_NOTICE, COMPONENT, "ADD_MEM_REG: guest %#llx-%#llx (%llu MiB), %u "
+			"regions", (unsigned long long)g->guest_phys_addr,
+			(unsigned long long)(g->guest_phys_addr + g->memory_size - 1),
+			(unsigned long long)(g->memory_size >> 20), dev->mem.n);
+		remap_rings(dev);
+		return 0; /* the fd is closed: the mapping stays */
+	}
+	case VU_REM_MEM_REG:
+		/* Requests in flight may point into it. */
+		vb_dev_drain(dev);
+		if (vb_mem_remove(&dev->mem, &p->mem_reg.region) < 0)
+			return 1; /* not an exact match: refused, nothing removed */
+		remap_rings(dev);
+		return 0;
 	case VU_GET_INFLIGHT_FD:
 		if (vb_inflight_new(&p->inflight, &r->p.inflight, &r->fd) < 0)
 			return -EPROTO;

@@ -38,12 +38,12 @@ nq=$(ls /sys/block/vda/mq | wc -l)
 # runs (QEMU's chardev has reconnect=1); every block must still verify.
 if [ "$RECONNECT" = 1 ]; then
 	echo running > "$L/fio-running"
-	fio --name=reconnect --filename=/dev/vda --size=64M --rw=randwrite --bs=4k \
+	fio --name=reconnect --filename=/dev/vda --size=112M --rw=randwrite --bs=4k \
 		--ioengine=io_uring --iodepth=16 --direct=1 --verify=crc32c --do_verify=1 \
 		--verify_fatal=1 --output="$L/fio-reconnect.txt" || fail "fio across restarts (fio-reconnect.txt)"
 	grep -q "err= 0" "$L/fio-reconnect.txt" || fail "fio reported errors (fio-reconnect.txt)"
 	echo ended > "$L/fio-ended"
-	log "fio across the back-end's restarts: 64 MiB of 4 KiB random writes verified"
+	log "fio across the back-end's restarts: 112 MiB of 4 KiB random writes verified"
 	finish ok
 fi
 

@@ -10,8 +10,8 @@ malloc-packed is malloc with packed=on (the guest checks the packed ring was
 negotiated); malloc-mq2 is malloc with num-queues=2 and two vCPUs, where the guest also
 checks that it has two hardware queues and fio runs one job per vCPU, and
 the host that each queue carried requests.  file-reconnect gives QEMU's
-chardev reconnect=1 and SIGKILLs and restarts udk-vhost-blk (KILLS times)
-while the guest's fio writes and verifies: fio must end clean, and the
+chardev reconnect=1 and SIGKILLs and restarts udk-vhost-blk (KILLS times, and
+on until a restart resubmits something) while the guest's fio writes and verifies: fio must end clean, and the
 back-end's log says how many requests in flight it resubmitted (inflight
 tracking, VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD).
 Starts the back-end on a UNIX socket, boots the lab's kernel and initramfs
@@ -42,6 +42,7 @@ PAT_MB = 8
 SERIAL = 'udkvblk0'
 BOOT_TIMEOUT = int(os.environ.get('UDK_VHOST_TIMEOUT', '900'))
 KILLS = 3
+MAX_KILLS = 10
 
 
 def say(msg):
@@ -167,6 +168,8 @@ def main():
             if line.startswith('vhost-guest:'):
                 print('  ' + line.rstrip())
         ok = done == 'ok'
+        if ok and backend != 'qsd':
+            ok = check_mem_slots(server_log)
         if ok and reconnect:
             ok = check_resubmitted(server_log, server)
         elif ok and backend in ('file', 'qsd'):
@@ -197,20 +200,36 @@ def main():
     return 0
 
 
+def check_mem_slots(server_log):
+    """QEMU gave guest memory region by region (CONFIGURE_MEM_SLOTS
+    negotiated), not as one SET_MEM_TABLE."""
+    adds = [line.split('ADD_MEM_REG: ', 1)[1].strip()
+            for line in open(server_log, errors='replace') if 'ADD_MEM_REG: ' in line]
+    if not adds:
+        say('no ADD_MEM_REG in the back-end log: CONFIGURE_MEM_SLOTS was not used')
+        return False
+    say('CONFIGURE_MEM_SLOTS: %d regions added, the first %s' % (len(adds), adds[0]))
+    return True
+
+
 def kill_and_restart(work, cmd, server, server_log, guest, t0):
-    """Once the guest's fio runs, SIGKILL the back-end KILLS times, each
-    time restarting it on the same socket and file after a second; returns
-    the last one."""
+    """Once the guest's fio runs, SIGKILL the back-end and restart it on the
+    same socket and file a second later: at least KILLS times, and on until
+    a restart has found requests in flight to resubmit (at most MAX_KILLS;
+    whether a request is in flight at the instant of a kill is chance).
+    Returns the last back-end."""
     running = os.path.join(work, 'fio-running')
     ended = os.path.join(work, 'fio-ended')
     while not os.path.exists(running):
         if guest.poll() is not None or time.monotonic() - t0 > BOOT_TIMEOUT:
             return server
         time.sleep(0.1)
-    for k in range(KILLS):
+    for k in range(MAX_KILLS):
         time.sleep(1.5)
         if os.path.exists(ended) or guest.poll() is not None:
             say('fio ended before kill %d' % (k + 1))
+            break
+        if k >= KILLS and 'resubmitted' in open(server_log, errors='replace').read():
             break
         server.kill()
         server.wait()
@@ -222,8 +241,8 @@ def kill_and_restart(work, cmd, server, server_log, guest, t0):
         # QEMU reconnects (reconnect=1: one try a second) and restarts the rings.
         end = time.monotonic() + 30
         while time.monotonic() < end and server.poll() is None:
-            if sum('front-end connected' in line
-                   for line in open(server_log, errors='replace')) >= k + 2:
+            if open(server_log, errors='replace').read().count(
+                    'inflight tracking: a region') >= k + 2:
                 break
             time.sleep(0.1)
     return server
@@ -234,14 +253,15 @@ def check_resubmitted(server_log, server):
     in flight at each kill were carried out again."""
     text = open(server_log, errors='replace').read()
     connects = text.count('front-end connected')
+    kills = text.count('serving ') - 1
     resub = [int(n) for n in re.findall(r'(\d+) requests in flight at the last disconnect, '
                                         r'resubmitted', text)]
     say('%d connections, %d kills; requests resubmitted after a restart: %s (total %d)' % (
-        connects, KILLS, resub, sum(resub)))
-    if connects < KILLS + 1:
+        connects, kills, resub, sum(resub)))
+    if kills < KILLS or connects < kills + 1:
         say('QEMU did not reconnect after every restart')
         return False
-    if text.count('inflight tracking: a region') < KILLS + 1:
+    if text.count('inflight tracking: a region') < kills + 1:
         say('not every connection negotiated inflight tracking (SET_INFLIGHT_FD)')
         return False
     if sum(resub) == 0:

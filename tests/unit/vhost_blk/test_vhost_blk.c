@@ -88,13 +88,25 @@ static void open_guest(void)
 	callfd = eventfd(0, EFD_NONBLOCK);
 }
 
+/* Ring 0 set up in guest memory's fixed place and started at base. */
+static void start_ring(uint16_t base)
+{
+	struct vu_vring_addr a = {.index = 0, .desc = UVA + DESC_OFF, .avail = UVA + AVAIL_OFF,
+				  .used = UVA + USED_OFF};
+
+	CU_ASSERT_EQUAL(set_state(VU_SET_VRING_NUM, 0, QSZ), 0);
+	CU_ASSERT_EQUAL(set_state(VU_SET_VRING_BASE, 0, base), 0);
+	CU_ASSERT_EQUAL_FATAL(msg(VU_SET_VRING_ADDR, &a, sizeof(a), NULL, 0, NULL), 0);
+	CU_ASSERT_EQUAL(set_fd(VU_SET_VRING_CALL, callfd), 0);
+	CU_ASSERT_EQUAL_FATAL(set_fd(VU_SET_VRING_KICK, kickfd), 0);
+	CU_ASSERT_EQUAL(set_state(VU_SET_VRING_ENABLE, 0, 1), 0);
+}
+
 /* The device set up as QEMU does it, guest memory one region, with the
  * features offered but those in `without`. */
 static void setup_without(uint64_t without)
 {
 	struct vu_memory t = {.nregions = 1};
-	struct vu_vring_addr a = {.index = 0, .desc = UVA + DESC_OFF, .avail = UVA + AVAIL_OFF,
-				  .used = UVA + USED_OFF};
 	uint64_t f;
 	int fd;
 
@@ -107,12 +119,7 @@ static void setup_without(uint64_t without)
 	t.regions[0] = (struct vu_region){GPA, MEM_SIZE, UVA, 0};
 	fd = dup(memfd);
 	CU_ASSERT_EQUAL_FATAL(msg(VU_SET_MEM_TABLE, &t, 8 + 32, &fd, 1, NULL), 0);
-	CU_ASSERT_EQUAL(set_state(VU_SET_VRING_NUM, 0, QSZ), 0);
-	CU_ASSERT_EQUAL(set_state(VU_SET_VRING_BASE, 0, 0), 0);
-	CU_ASSERT_EQUAL_FATAL(msg(VU_SET_VRING_ADDR, &a, sizeof(a), NULL, 0, NULL), 0);
-	CU_ASSERT_EQUAL(set_fd(VU_SET_VRING_CALL, callfd), 0);
-	CU_ASSERT_EQUAL_FATAL(set_fd(VU_SET_VRING_KICK, kickfd), 0);
-	CU_ASSERT_EQUAL(set_state(VU_SET_VRING_ENABLE, 0, 1), 0);
+	start_ring(0);
 }
 
 static void setup(void)
@@ -704,8 +711,6 @@ static void start_inflight(int ifd, const struct vu_inflight *in, uint16_t base)
 					      1ull << VIRTIO_F_RING_PACKED);
 	uint64_t pf = 1ull << VU_PROTOCOL_F_INFLIGHT_SHMFD;
 	struct vu_memory t = {.nregions = 1};
-	struct vu_vring_addr a = {.index = 0, .desc = UVA + DESC_OFF, .avail = UVA + AVAIL_OFF,
-				  .used = UVA + USED_OFF};
 	int fd = dup(memfd), f2 = dup(ifd);
 
 	CU_ASSERT_EQUAL(msg(VU_SET_FEATURES, &f, 8, NULL, 0, NULL), 0);
@@ -713,12 +718,7 @@ static void start_inflight(int ifd, const struct vu_inflight *in, uint16_t base)
 	t.regions[0] = (struct vu_region){GPA, MEM_SIZE, UVA, 0};
 	CU_ASSERT_EQUAL_FATAL(msg(VU_SET_MEM_TABLE, &t, 8 + 32, &fd, 1, NULL), 0);
 	CU_ASSERT_EQUAL_FATAL(msg(VU_SET_INFLIGHT_FD, in, sizeof(*in), &f2, 1, NULL), 0);
-	CU_ASSERT_EQUAL(set_state(VU_SET_VRING_NUM, 0, QSZ), 0);
-	CU_ASSERT_EQUAL(set_state(VU_SET_VRING_BASE, 0, base), 0);
-	CU_ASSERT_EQUAL_FATAL(msg(VU_SET_VRING_ADDR, &a, sizeof(a), NULL, 0, NULL), 0);
-	CU_ASSERT_EQUAL(set_fd(VU_SET_VRING_CALL, callfd), 0);
-	CU_ASSERT_EQUAL_FATAL(set_fd(VU_SET_VRING_KICK, kickfd), 0);
-	CU_ASSERT_EQUAL(set_state(VU_SET_VRING_ENABLE, 0, 1), 0);
+	start_ring(base);
 }
 
 /* vhost-user.rst "Inflight I/O tracking": a back-end killed with requests
@@ -815,6 +815,98 @@ static void test_inflight(void)
 	teardown();
 }
 
+/* ADD_MEM_REG or REM_MEM_REG of [gpa, gpa + size) at front-end address uva,
+ * offset off in guest memory's memfd, with REPLY_ACK's need_reply: the
+ * call's code, and *ack the reply's value. */
+static int mem_reg(uint32_t req, uint64_t gpa_, uint64_t size, uint64_t uva, uint64_t off,
+		   uint64_t *ack)
+{
+	struct vu_msg m = {.hdr = {req, VU_VERSION | VU_FLAG_NEED_REPLY, sizeof(struct vu_mem_reg)}};
+	struct vu_msg r;
+	int fd = dup(memfd);
+	bool send;
+
+	m.p.mem_reg.region = (struct vu_region){gpa_, size, uva, off};
+	int rc = vu_handle(dev, &m, &fd, req == VU_ADD_MEM_REG ? 1 : 0, &r, &send);
+	if (req != VU_ADD_MEM_REG)
+		close(fd);
+	*ack = send ? r.p.u64 : 99;
+	return rc;
+}
+
+/* CONFIGURE_MEM_SLOTS as QEMU 7.2 uses it: regions added and removed one
+ * at a time, removal only of an exact region, rings waiting while their
+ * memory is gone. */
+static void test_mem_slots(void)
+{
+	const uint64_t half = MEM_SIZE / 2, uva_b = 0x7f1000000000ull;
+	uint64_t f, ack;
+	struct vu_msg r;
+	uint32_t id, len;
+
+	open_guest();
+	avail_idx = used_seen = next_desc = 0;
+	f = vb_dev_features(dev) & ~(1ull << VIRTIO_RING_F_EVENT_IDX | 1ull << VIRTIO_F_RING_PACKED);
+	CU_ASSERT_EQUAL(msg(VU_SET_FEATURES, &f, 8, NULL, 0, NULL), 0);
+	CU_ASSERT_EQUAL(msg(VU_GET_PROTOCOL_FEATURES, NULL, 0, NULL, 0, &r), 0);
+	CU_ASSERT(r.p.u64 & 1ull << VU_PROTOCOL_F_CONFIGURE_MEM_SLOTS);
+	f = 1ull << VU_PROTOCOL_F_CONFIGURE_MEM_SLOTS | 1ull << VU_PROTOCOL_F_REPLY_ACK;
+	CU_ASSERT_EQUAL(msg(VU_SET_PROTOCOL_FEATURES, &f, 8, NULL, 0, NULL), 0);
+	CU_ASSERT_EQUAL(msg(VU_GET_MAX_MEM_SLOTS, NULL, 0, NULL, 0, &r), 0);
+	CU_ASSERT_EQUAL(r.p.u64, VB_MAX_MEM_SLOTS);
+	/* A: the first half (rings, headers, status bytes); B: the second,
+	 * at another front-end address. */
+	CU_ASSERT_EQUAL_FATAL(mem_reg(VU_ADD_MEM_REG, GPA, half, UVA, 0, &ack), 0);
+	CU_ASSERT_EQUAL(ack, 0);
+	CU_ASSERT_EQUAL_FATAL(mem_reg(VU_ADD_MEM_REG, GPA + half, half, uva_b, half, &ack), 0);
+	CU_ASSERT_EQUAL(dev->mem.n, 2);
+	CU_ASSERT_EQUAL(mem_reg(VU_ADD_MEM_REG, GPA + half - 4096, 8192, 0x1000, 0, &ack), -EPROTO);
+	CU_ASSERT_LAST_ERROR_HAS("ADD_MEM_REG: regions 0 and 2 overlap");
+	start_ring(0);
+
+	/* Data in B written, read back into A. */
+	memset(g + half + 0x1000, 0x5a, 4096);
+	CU_ASSERT_EQUAL(request(VIRTIO_BLK_T_OUT, 8, gpa(half + 0x1000), 4096, NULL), VIRTIO_BLK_S_OK);
+	memset(g + 0x30000, 0, 4096);
+	CU_ASSERT_EQUAL(request(VIRTIO_BLK_T_IN, 8, gpa(0x30000), 4096, NULL), VIRTIO_BLK_S_OK);
+	CU_ASSERT_EQUAL(g[0x30000], 0x5a);
+	/* Removal is exact: B with another size, or another front-end
+	 * address, is refused (REPLY_ACK says so) and B stays. */
+	CU_ASSERT_EQUAL(mem_reg(VU_REM_MEM_REG, GPA + half, 4096, uva_b, half, &ack), 0);
+	CU_ASSERT_EQUAL(ack, 1);
+	CU_ASSERT_LAST_ERROR_HAS("REM_MEM_REG: no region at guest 0x180000 of 0x1000 bytes");
+	CU_ASSERT_EQUAL(mem_reg(VU_REM_MEM_REG, GPA + half, half, UVA + half, half, &ack), 0);
+	CU_ASSERT_EQUAL(ack, 1);
+	CU_ASSERT_EQUAL(dev->mem.n, 2);
+	/* B removed: a request into it fails, nothing else does. */
+	CU_ASSERT_EQUAL(mem_reg(VU_REM_MEM_REG, GPA + half, half, uva_b, 0, &ack), 0);
+	CU_ASSERT_EQUAL(ack, 0);
+	CU_ASSERT_EQUAL(dev->mem.n, 1);
+	CU_ASSERT_EQUAL(request(VIRTIO_BLK_T_IN, 8, gpa(half + 0x1000), 4096, NULL),
+			VIRTIO_BLK_S_IOERR);
+	CU_ASSERT_EQUAL(request(VIRTIO_BLK_T_IN, 8, gpa(0x30000), 4096, NULL), VIRTIO_BLK_S_OK);
+	/* A removed: the ring waits; added again: the waiting request runs. */
+	CU_ASSERT_EQUAL(mem_reg(VU_REM_MEM_REG, GPA, half, UVA, 0, &ack), 0);
+	CU_ASSERT_EQUAL(ack, 0);
+	CU_ASSERT_PTR_NULL(dev->vq[0].desc);
+	struct vring_desc d[1] = {{gpa(BUF_OFF + 0x20), 1, VRING_DESC_F_WRITE, 0}};
+	uint16_t head = post(d, 1); /* no header: IOERR, but only once it is taken */
+	for (int i = 0; i < 10; i++)
+		vb_dev_poll(dev);
+	CU_ASSERT_EQUAL(((uint16_t *)(g + USED_OFF))[1], used_seen);
+	CU_ASSERT_EQUAL(mem_reg(VU_ADD_MEM_REG, GPA, half, UVA, 0, &ack), 0);
+	CU_ASSERT_EQUAL(used_next(&id, &len), 0);
+	CU_ASSERT_EQUAL(id, head);
+	/* Slots run out at GET_MAX_MEM_SLOTS. */
+	for (uint32_t i = 1; i < VB_MAX_MEM_SLOTS; i++)
+		CU_ASSERT_EQUAL(mem_reg(VU_ADD_MEM_REG, 0x40000000ull + i * 4096ull, 4096,
+					0x1000000ull + i * 4096ull, 0, &ack), 0);
+	CU_ASSERT_EQUAL(mem_reg(VU_ADD_MEM_REG, 0x80000000ull, 4096, 0x2000000ull, 0, &ack),
+			-EPROTO);
+	CU_ASSERT_LAST_ERROR_HAS("all 32 memory slots are in use");
+	teardown();
+}
+
 /* vu_recv over a socket: framing, version, size, fds. */
 static void test_recv(void)
 {
@@ -867,6 +959,7 @@ int main(void)
 		{"messages", test_messages},
 		{"recv", test_recv},
 		{"inflight", test_inflight},
+		{"mem_slots", test_mem_slots},
 	};
 
 	unit_quiet_logs();
