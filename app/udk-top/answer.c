@@ -7,7 +7,8 @@
 
 #include "top.h"
 
-const char *const top_cmds[TOP_CMDS] = {"info", "lcores", "ports", "nvme", "maps", "devices"};
+const char *const top_cmds[TOP_CMDS] = {"info", "lcores", "ports", "nvme", "maps", "devices",
+					      "vhost_blk"};
 
 json_t *top_parse(const char *line, size_t len)
 {

@@ -14,8 +14,8 @@
 #define PROG "udk-top"
 
 /* ---- answer.c ---- */
-#define TOP_CMDS 6
-extern const char *const top_cmds[TOP_CMDS]; /* info lcores ports nvme maps devices */
+#define TOP_CMDS 7
+extern const char *const top_cmds[TOP_CMDS]; /* info lcores ports nvme maps devices vhost_blk */
 
 struct proc {
 	char path[108];

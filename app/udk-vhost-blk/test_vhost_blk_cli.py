@@ -65,9 +65,13 @@ check(rc == 0 and '--socket' in out and 'vhost-user-blk-pci' in out, '--help', o
 rc, out, err = run(['--version'])
 check(rc == 0 and out.startswith('udk-vhost-blk '), '--version', out + err)
 rc, out, err = run([])
-check(rc == 2 and 'give --socket and one of --malloc or --file' in err, 'no arguments', err)
+check(rc == 2 and 'give --socket and one of --malloc, --null or --file' in err, 'no arguments',
+      err)
 rc, out, err = run(['--socket', '/tmp/x', '--malloc', '1M', '--file', '/tmp/y'])
-check(rc == 2 and 'one of --malloc or --file' in err, '--malloc and --file together', err)
+check(rc == 2 and 'one of --malloc, --null or --file' in err, '--malloc and --file together', err)
+rc, out, err = run(['--socket', '/tmp/x', '--malloc', '1M', '--null', '1M'])
+check(rc == 2 and '--null 1M: one of --malloc and --null' in err, '--malloc and --null together',
+      err)
 rc, out, err = run(['--socket', '/tmp/x', '--malloc', 'lots'])
 check(rc == 2 and '--malloc lots: not a size' in err, 'a bad size', err)
 rc, out, err = run(['--socket', '/tmp/x', '--malloc', '1000'])

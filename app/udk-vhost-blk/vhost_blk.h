@@ -380,11 +380,25 @@ struct vb_req {
 	struct vb_req *next_free;  /* the free list, or the retry list */
 };
 
+/* Request types counted apart (telemetry "vhost_blk"). */
+enum vb_type { VB_T_IN, VB_T_OUT, VB_T_FLUSH, VB_T_GET_ID, VB_T_DISCARD, VB_T_WRITE_ZEROES,
+	       VB_T_OTHER, VB_T_COUNT };
+extern const char *const vb_type_names[VB_T_COUNT];
+
+/* Written by the I/O thread with udk_counter_add() (gauges too: in_flight
+ * and the 0/1 flags), read by the telemetry thread with udk_counter_read(). */
 struct vb_stats {
 	uint64_t requests;
 	uint64_t errors;         /* completed with IOERR or UNSUPP */
 	uint64_t bad_chains;     /* descriptors outside guest memory, malformed chains */
+	uint64_t by_type[VB_T_COUNT];
+	uint64_t bytes_read, bytes_written;  /* by reads and writes that succeeded */
+	uint64_t in_flight;      /* taken from a ring, not yet given back */
+	uint64_t resubmitted;    /* carried out again after a reconnect (inflight tracking) */
+	uint64_t connected;      /* a front-end is connected */
+	uint64_t connections;
 	uint64_t queue_requests[VU_MAX_QUEUES];
+	uint64_t queue_started[VU_MAX_QUEUES];
 };
 
 struct vb_dev {
@@ -405,7 +419,6 @@ struct vb_dev {
 	struct vb_mem mem;
 	struct vb_vq vq[VU_MAX_QUEUES];
 	struct vb_inflight inflight;
-	uint64_t resubmitted;    /* requests carried out again after a reconnect */
 	/* requests */
 	struct vb_req *reqs;
 	struct vb_req *free_reqs;
@@ -430,6 +443,12 @@ uint32_t vb_dev_poll(struct vb_dev *dev);
  * ring stops). */
 void vb_dev_drain(struct vb_dev *dev);
 uint32_t vb_dev_inflight(const struct vb_dev *dev);
+/* The telemetry provider "vhost_blk" (stats.c): dev's counters as a JSON
+ * array of one device, read from the telemetry thread.  arg is the vb_dev. */
+struct udk_json;
+int vb_stats_json(struct udk_json *j, void *arg);
+/* A ring's running flag for telemetry (I/O thread). */
+void vb_stats_started(struct vb_dev *dev, uint32_t q, bool on);
 
 /* ---- the connection (vhost_user.c) ---- */
 

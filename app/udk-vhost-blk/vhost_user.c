@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "udk_telemetry.h"
 #include "udk_util.h"
 #include "vhost_blk.h"
 
@@ -193,8 +194,10 @@ static void set_fd(int *slot, int fd)
 void vu_reset(struct vb_dev *dev)
 {
 	vb_dev_drain(dev);
-	for (uint32_t q = 0; q < VU_MAX_QUEUES; q++)
+	for (uint32_t q = 0; q < VU_MAX_QUEUES; q++) {
 		vb_vq_reset(&dev->vq[q]);
+		vb_stats_started(dev, q, false);
+	}
 	vb_mem_clear(&dev->mem);
 	vb_inflight_clear(&dev->inflight);
 	dev->features = dev->protocol = 0;
@@ -335,6 +338,7 @@ static int act(struct vb_dev *dev, struct vu_msg *m, int *fds, int nfds, struct 
 		vb_dev_drain(dev);
 		vb_vq_want_kicks(vq, true);
 		vq->started = false;
+		vb_stats_started(dev, p->state.index, false);
 		set_fd(&vq->kick_fd, -1);
 		r->p.state.index = p->state.index;
 		r->p.state.num = vq->last_avail;
@@ -372,7 +376,8 @@ static int act(struct vb_dev *dev, struct vu_msg *m, int *fds, int nfds, struct 
 			vq->event_idx = dev->features & (1ull << VIRTIO_RING_F_EVENT_IDX);
 			int n = vb_inflight_start(vq, &dev->inflight, (uint32_t)(v & VRING_IDX_MASK));
 			if (n > 0)
-				dev->resubmitted += (uint64_t)n;
+				udk_counter_add(&dev->stats.resubmitted, (uint64_t)n);
+			vb_stats_started(dev, (uint32_t)(v & VRING_IDX_MASK), true);
 			vb_vq_want_kicks(vq, false);
 		}
 		return 0;

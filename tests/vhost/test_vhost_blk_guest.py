@@ -34,6 +34,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, '..', 'lab'))
 import lab  # noqa: E402
+import json  # noqa: E402
 
 DISK_MB = 128
 FS_MB = 64
@@ -77,6 +78,25 @@ def wait_socket(path, proc, timeout=30):
                 s.close()
         time.sleep(0.1)
     return False
+
+
+def guest_cmd(qemu, vmlinux, initrd, work, cpus, disks):
+    """QEMU's command line: a TCG guest of the lab's kernel and initramfs,
+    512 MiB of shared memory, the host's root and `work` over 9p, and one
+    vhost-user-blk-pci device per (chardev options, device options) in
+    disks (guest_vhost_blk.sh, or any script as work/guest.sh)."""
+    cmd = [qemu, '-machine', 'q35,accel=tcg', '-cpu', 'max', '-m', '512', '-smp', str(cpus),
+           '-nographic', '-no-reboot', '-net', 'none', '-vga', 'none',
+           '-kernel', vmlinux, '-initrd', initrd, '-append', lab.KERNEL_CMDLINE,
+           '-object', 'memory-backend-memfd,id=mem,size=512M,share=on',
+           '-numa', 'node,memdev=mem',
+           '-virtfs', 'local,path=/,mount_tag=hostroot,security_model=none,readonly=on,'
+           'multidevs=remap',
+           '-virtfs', 'local,path=%s,mount_tag=labdir,security_model=none' % work]
+    for i, (chardev, device) in enumerate(disks):
+        cmd += ['-chardev', '%s,id=c%d' % (chardev, i),
+                '-device', 'vhost-user-blk-pci,chardev=c%d,%s' % (i, device)]
+    return cmd
 
 
 def main():
@@ -138,17 +158,15 @@ def main():
         if not up:
             say('the back-end did not come up:\n' + tail(server_log))
             return 1
-        qcmd = [qemu, '-machine', 'q35,accel=tcg', '-cpu', 'max', '-m', '512', '-smp', str(queues),
-                '-nographic', '-no-reboot', '-net', 'none', '-vga', 'none',
-                '-kernel', vmlinux, '-initrd', initrd, '-append', lab.KERNEL_CMDLINE,
-                '-object', 'memory-backend-memfd,id=mem,size=512M,share=on',
-                '-numa', 'node,memdev=mem',
-                '-virtfs', 'local,path=/,mount_tag=hostroot,security_model=none,readonly=on,'
-                'multidevs=remap',
-                '-virtfs', 'local,path=%s,mount_tag=labdir,security_model=none' % work,
-                '-chardev', 'socket,id=c,path=%s%s' % (sock, ',reconnect=1' if reconnect else ''),
-                '-device', 'vhost-user-blk-pci,chardev=c,num-queues=%d,addr=0x5%s' % (
-                    queues, ',packed=on' if packed else '')]
+        before = None
+        if backend != 'qsd':
+            before = vhost_stats(server_log)
+            if before is None or before['requests'] != 0:
+                say('telemetry before the guest: %r' % before)
+                return 1
+        qcmd = guest_cmd(qemu, vmlinux, initrd, work, queues, [
+            ('socket,path=%s%s' % (sock, ',reconnect=1' if reconnect else ''),
+             'num-queues=%d,addr=0x5%s' % (queues, ',packed=on' if packed else ''))])
         say('%s: booting the guest (console: %s)' % (backend, console))
         t0 = time.monotonic()
         guest = subprocess.Popen(qcmd, stdin=subprocess.DEVNULL, stdout=open(console, 'w'),
@@ -170,6 +188,8 @@ def main():
         ok = done == 'ok'
         if ok and backend != 'qsd':
             ok = check_mem_slots(server_log)
+        if ok and backend != 'qsd' and not reconnect:
+            ok = check_stats(server_log, build, server.pid)
         if ok and reconnect:
             ok = check_resubmitted(server_log, server)
         elif ok and backend in ('file', 'qsd'):
@@ -198,6 +218,66 @@ def main():
         return 1
     say('%s: PASS' % backend)
     return 0
+
+
+def vhost_stats(server_log):
+    """udk-vhost-blk's telemetry answer to "vhost_blk" (its socket is in
+    its log): the device's counters, or None."""
+    m = re.search(r'telemetry on (\S+)', open(server_log, errors='replace').read())
+    if not m:
+        return None
+    s = socket.socket(socket.AF_UNIX)
+    try:
+        s.settimeout(10)
+        s.connect(m.group(1))
+        s.sendall(b'{"cmd":"vhost_blk"}\n')
+        buf = b''
+        while not buf.endswith(b'\n'):
+            b = s.recv(65536)
+            if not b:
+                break
+            buf += b
+        return json.loads(buf)['data'][0]
+    except (OSError, ValueError, KeyError, IndexError) as e:
+        say('telemetry: %s' % e)
+        return None
+    finally:
+        s.close()
+
+
+def check_stats(server_log, build, pid):
+    """After the guest's steps: the counters moved as its I/O did (dd 8 MiB
+    written and read, fio 16 MiB written and verified, QD32 reads, write
+    zeroes, discard, ext4), nothing is in flight, and udk-top shows the
+    device."""
+    st = vhost_stats(server_log)
+    if st is None:
+        return False
+    ops = st['ops']
+    say('telemetry: %d requests %s, %.1f MiB read, %.1f MiB written, %d errors, %d in flight' % (
+        st['requests'], ops, st['bytes_read'] / 2**20, st['bytes_written'] / 2**20,
+        st['errors'], st['in_flight']))
+    want = [(st['bytes_written'] >= (PAT_MB + 16) << 20, 'bytes written >= dd + fio'),
+            (st['bytes_read'] >= (PAT_MB + 16) << 20, 'bytes read >= dd + fio verify'),
+            (ops['in'] > 0 and ops['out'] > 0 and ops['flush'] > 0 and ops['get_id'] > 0,
+             'in, out, flush and get_id counted'),
+            (ops['write_zeroes'] > 0 and ops['discard'] > 0, 'write zeroes and discard counted'),
+            (st['requests'] == sum(ops.values()), 'requests = the sum by type'),
+            (st['in_flight'] == 0 and not st['connected'], 'nothing in flight, disconnected')]
+    for good, what in want:
+        if not good:
+            say('telemetry: not so: %s' % what)
+            return False
+    top = os.path.join(build, 'app', 'udk-top', 'udk-top')
+    r = subprocess.run([top, '-b', '-n', '1', '-p', str(pid)], capture_output=True, text=True,
+                       timeout=30)
+    row = [ln for ln in r.stdout.splitlines() if SERIAL in ln]
+    if r.returncode != 0 or 'vhost-blk devices' not in r.stdout or not row:
+        say('udk-top -p %d shows no vhost-blk row (exit %d):\n%s%s' % (
+            pid, r.returncode, r.stdout[-1500:], r.stderr))
+        return False
+    say('udk-top: %s' % row[0].strip())
+    return True
 
 
 def check_mem_slots(server_log):

@@ -17,6 +17,7 @@
 
 #include "../common/unit.h"
 #include "udk_bdev.h"
+#include "udk_telemetry.h"
 #include "vhost_blk.h"
 
 #define MEM_SIZE (1u << 20)
@@ -783,7 +784,7 @@ static void test_inflight(void)
 	/* QEMU restarts the ring at its used index (the back-end was gone
 	 * when it asked GET_VRING_BASE). */
 	start_inflight(ifd, &in, 2);
-	CU_ASSERT_EQUAL(dev->resubmitted, 2);
+	CU_ASSERT_EQUAL(dev->stats.resubmitted, 2);
 	CU_ASSERT_EQUAL(dev->vq[0].last_avail, 4);
 	CU_ASSERT_EQUAL(used_next(&id, &len), 0);
 	CU_ASSERT_EQUAL(id, ha); /* A was taken first */
@@ -807,7 +808,7 @@ static void test_inflight(void)
 	dev = calloc(1, sizeof(*dev));
 	CU_ASSERT_EQUAL_FATAL(vb_dev_init(dev, bdev), 0);
 	start_inflight(ifd, &in, used[1]);
-	CU_ASSERT_EQUAL(dev->resubmitted, 0);
+	CU_ASSERT_EQUAL(dev->stats.resubmitted, 0);
 	CU_ASSERT_EQUAL(dev->vq[0].last_avail, used[1]);
 	(void)hb;
 	(void)hd;
@@ -907,6 +908,41 @@ static void test_mem_slots(void)
 	teardown();
 }
 
+/* The telemetry provider "vhost_blk": its counters move with the requests. */
+static void test_stats(void)
+{
+	struct udk_json *j;
+	const char *t;
+
+	setup();
+	memset(g + 0x20000, 0x11, 8192);
+	CU_ASSERT_EQUAL(request(VIRTIO_BLK_T_OUT, 0, gpa(0x20000), 8192, NULL), VIRTIO_BLK_S_OK);
+	CU_ASSERT_EQUAL(request(VIRTIO_BLK_T_IN, 0, gpa(0x30000), 4096, NULL), VIRTIO_BLK_S_OK);
+	CU_ASSERT_EQUAL(request(VIRTIO_BLK_T_IN, 0, gpa(0x30000), 512, NULL), VIRTIO_BLK_S_OK);
+	CU_ASSERT_EQUAL(request(VIRTIO_BLK_T_FLUSH, 0, 0, 0, NULL), VIRTIO_BLK_S_OK);
+	CU_ASSERT_EQUAL(request(77, 0, 0, 0, NULL), VIRTIO_BLK_S_UNSUPP);
+	/* past the end of the disk: an error, no bytes */
+	CU_ASSERT_EQUAL(request(VIRTIO_BLK_T_IN, 4096, gpa(0x30000), 512, NULL), VIRTIO_BLK_S_IOERR);
+	j = udk_json_new();
+	CU_ASSERT_EQUAL_FATAL(vb_stats_json(j, dev), 0);
+	t = udk_json_text(j, NULL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(t, "\"name\":\"vbt\""));
+	CU_ASSERT_PTR_NOT_NULL(strstr(t, "\"requests\":6,\"ops\":{\"in\":3,\"out\":1,\"flush\":1,"
+				       "\"get_id\":0,\"discard\":0,\"write_zeroes\":0,\"unsupported\":1}"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(t, "\"bytes_read\":4608,\"bytes_written\":8192,\"errors\":2,"
+				       "\"bad_chains\":0,\"in_flight\":0,\"resubmitted\":0"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(t, "\"queues\":[{\"queue\":0,\"started\":true,\"requests\":6}]"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(t, "\"queues_started\":1"));
+	udk_json_free(j);
+	/* the ring stopped (GET_VRING_BASE): still listed, not started */
+	CU_ASSERT_EQUAL(set_state(VU_GET_VRING_BASE, 0, 0), 0);
+	j = udk_json_new();
+	CU_ASSERT_EQUAL(vb_stats_json(j, dev), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(udk_json_text(j, NULL), "{\"queue\":0,\"started\":false"));
+	udk_json_free(j);
+	teardown();
+}
+
 /* vu_recv over a socket: framing, version, size, fds. */
 static void test_recv(void)
 {
@@ -960,6 +996,7 @@ int main(void)
 		{"recv", test_recv},
 		{"inflight", test_inflight},
 		{"mem_slots", test_mem_slots},
+		{"stats", test_stats},
 	};
 
 	unit_quiet_logs();
