@@ -133,4 +133,23 @@ with tempfile.TemporaryDirectory(prefix='udk-vblk.') as d:
             p.kill()
             p.wait()
 
+    # --null: a disk of that size that keeps nothing; its capacity in GET_CONFIG.
+    p = subprocess.Popen([TOOL, '--socket', sock, '--null', '8M', '--name', 'cli1'],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        s = connect(sock)
+        request(s, 24, struct.pack('<III', 0, 8, 0) + bytes(8))  # GET_CONFIG: capacity
+        r = reply(s)
+        cap = struct.unpack('<Q', r[2][12:20])[0] if r and len(r[2]) == 20 else 0
+        check(cap == 16384, '--null 8M: capacity 16384 sectors', repr(r))
+        s.close()
+        p.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=30)
+        check(p.returncode == 0 and 'serving cli1 (null, 16384 blocks' in err,
+              '--null: served by a null bdev', err)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
 sys.exit(1 if failures else 0)
