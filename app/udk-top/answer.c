@@ -8,7 +8,7 @@
 #include "top.h"
 
 const char *const top_cmds[TOP_CMDS] = {"info", "lcores", "ports", "nvme", "maps", "devices",
-						    "nvmf"};
+						    "nvmf", "vhost_blk"};
 
 json_t *top_parse(const char *line, size_t len)
 {

@@ -86,7 +86,10 @@ def answers(pid):
         'ports': r'{"data":[{"port":0,"name":"%s","driver":"evil\u0007","link":{"up":true},'
                  '"stats":%s}]}' % (EVIL_NAME, stats),
         'nvme': '{"data":[]}', 'maps': '{"data":{}}', 'devices': '{"data":[]}',
-        'nvmf': '{"data":{"connections":1,"subsystems":[{"nqn":"%s","ios":1}]}}' % EVIL_NAME}
+        'nvmf': '{"data":{"connections":1,"subsystems":[{"nqn":"%s","ios":1}]}}' % EVIL_NAME,
+        'vhost_blk': '{"data":[{"name":"%s\\u0007vb","connected":true,"queues_started":2,'
+                     '"requests":7,"bytes_read":4096,"bytes_written":0,"in_flight":3,"errors":0,'
+                     '"resubmitted":5}]}' % EVIL_NAME}
 
 
 class FakeProc:
@@ -175,6 +178,11 @@ with tempfile.TemporaryDirectory() as d:
     check(rc == 0 and 'evil?' in out and 'pwned' in out and '\x1b' not in out and
           '\x07' not in out and '\x9b' not in out,
           'batch view of a hostile process: no escape bytes, strings shown with ?', repr(out[:900]))
+    vb = [ln for ln in out.splitlines() if '?vb' in ln]
+    check('vhost-blk devices' in out and len(vb) == 1 and vb[0].split()[2:4] == ['yes', '2'] and
+          vb[0].split()[-3:] == ['3', '0', '5'],
+          'vhost_blk: a row with its name filtered, connected, queues, in flight, resubmitted',
+          repr(out[-600:]))
     # On a terminal: udk-top's own escapes only, none of the planted ones.
     rc, out = top_pty(['-s', good.sock.getsockname(), '-n', '1'])
     check(rc == 0 and b'pwned' in out and b'\x1b[H' in out and

@@ -14,8 +14,9 @@
 #define PROG "udk-top"
 
 /* ---- answer.c ---- */
-#define TOP_CMDS 7
-extern const char *const top_cmds[TOP_CMDS]; /* info lcores ports nvme maps devices nvmf */
+#define TOP_CMDS 8
+extern const char *const top_cmds[TOP_CMDS]; /* info lcores ports nvme maps devices nvmf
+						       vhost_blk */
 
 struct proc {
 	char path[108];

@@ -20,6 +20,7 @@
 #define CMD_PORTS 2
 #define CMD_NVME 3
 #define CMD_NVMF 6
+#define CMD_VHOST_BLK 7
 
 const char *const sort_names[SORT_NB] = {"pid", "busy", "traffic"};
 
@@ -178,7 +179,7 @@ void top_draw(FILE *f, const struct proc *prev, const struct proc *cur, size_t n
 	static const struct esc tty = {"\x1b[H", "\x1b[1m", "\x1b[7m", "\x1b[0m", "\x1b[K", "\x1b[J"};
 	static const struct esc plain = {"", "", "", "", "", ""};
 	const struct esc *x = batch ? &plain : &tty;
-	struct table procs = {0}, lcores = {0}, ports = {0}, qps = {0}, subs = {0};
+	struct table procs = {0}, lcores = {0}, ports = {0}, qps = {0}, subs = {0}, vbs = {0};
 	char clock[16];
 	time_t now = time(NULL);
 	int line = 2;
@@ -196,6 +197,8 @@ void top_draw(FILE *f, const struct proc *prev, const struct proc *cur, size_t n
 		const json_t *lc = top_data(c, CMD_LCORES), *plc = p ? top_data(p, CMD_LCORES) : NULL;
 		const json_t *pt = top_data(c, CMD_PORTS), *ppt = p ? top_data(p, CMD_PORTS) : NULL;
 		const json_t *nv = top_data(c, CMD_NVME), *pnv = p ? top_data(p, CMD_NVME) : NULL;
+		const json_t *vb = top_data(c, CMD_VHOST_BLK);
+		const json_t *pvb = p ? top_data(p, CMD_VHOST_BLK) : NULL;
 		double dt = p ? c->t - p->t : 0, pid = top_num(info, "pid");
 		double busy = 0, polls = 0, rxp = 0, txp = 0, rxb = 0, txb = 0, drops = 0, iops = 0;
 		double lat_sum = 0, lat_n = 0;
@@ -273,6 +276,23 @@ void top_draw(FILE *f, const struct proc *prev, const struct proc *cur, size_t n
 			}
 		}
 		add_subsystems(&subs, top_data(c, CMD_NVMF), p ? top_data(p, CMD_NVMF) : NULL, pid, dt);
+		for (size_t k = 0; k < top_len(vb); k++) {
+			const json_t *e = top_at(vb, k), *pe = match(pvb, e, "name", NULL);
+			double io = rate(e, pe, "requests", dt);
+
+			iops += io;
+			if ((r = add(&vbs)) == NULL)
+				continue;
+			r->pid = sane(pid);
+			r->key = sane(io);
+			snprintf(r->text, sizeof(r->text), "%8.0f %-16.16s %-4s %6.0f %10.0f %9.1f %9.1f "
+				 "%8.0f %8.0f %8.0f", pid,
+				 top_printable(top_str(e, "name"), s1, sizeof(s1)),
+				 top_num(e, "connected") ? "yes" : "no", top_num(e, "queues_started"), io,
+				 rate(e, pe, "bytes_read", dt) / 1e6, rate(e, pe, "bytes_written", dt) / 1e6,
+				 top_num(e, "in_flight"), rate(e, pe, "errors", dt),
+				 top_num(e, "resubmitted"));
+		}
 		if ((r = add(&procs)) == NULL)
 			continue;
 		r->pid = sane(pid);
@@ -297,6 +317,9 @@ void top_draw(FILE *f, const struct proc *prev, const struct proc *cur, size_t n
 		   &qps, &line, rows);
 	draw_table(f, x, "NVMe/TCP subsystems (udk-nvmf-tgt)", "     PID NQN                              "
 		   "CTRL QUEUES       IOPS   RD MB/s   WR MB/s    ERR/s", &subs, &line, rows);
+	draw_table(f, x, "vhost-blk devices (udk-vhost-blk)",
+		   "     PID NAME             CONN QUEUES       IOPS  RD MB/s  WR MB/s IN-FLGHT"
+		   "    ERR/s    RESUB", &vbs, &line, rows);
 	fputs(x->eos, f);
 	fflush(f);
 	free(procs.rows);
@@ -304,4 +327,5 @@ void top_draw(FILE *f, const struct proc *prev, const struct proc *cur, size_t n
 	free(ports.rows);
 	free(qps.rows);
 	free(subs.rows);
+	free(vbs.rows);
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "udk_bdev.h"
+#include "udk_telemetry.h"
 #include "udk_util.h"
 #include "vhost_blk.h"
 
@@ -95,7 +96,12 @@ static void complete(struct vb_req *r, uint8_t st)
 	if (r->status)
 		*(volatile uint8_t *)r->status = st;
 	if (st != VIRTIO_BLK_S_OK)
-		dev->stats.errors++;
+		udk_counter_add(&dev->stats.errors, 1);
+	else if (r->op.op == OP_READ)
+		udk_counter_add(&dev->stats.bytes_read, (uint64_t)r->op.nblk * dev->block_size);
+	else if (r->op.op == OP_WRITE)
+		udk_counter_add(&dev->stats.bytes_written, (uint64_t)r->op.nblk * dev->block_size);
+	udk_counter_add(&dev->stats.in_flight, (uint64_t)-1);
 	vb_vq_push(r->vq, &r->chain, r->status ? r->written : 0);
 	r->vq->inflight--;
 	r->next_free = dev->free_reqs;
@@ -162,6 +168,19 @@ static int blocks(const struct vb_dev *dev, uint64_t sector, uint64_t bytes, uin
 	return 0;
 }
 
+static enum vb_type type_of(uint32_t t)
+{
+	switch (t) {
+	case VIRTIO_BLK_T_IN: return VB_T_IN;
+	case VIRTIO_BLK_T_OUT: return VB_T_OUT;
+	case VIRTIO_BLK_T_FLUSH: return VB_T_FLUSH;
+	case VIRTIO_BLK_T_GET_ID: return VB_T_GET_ID;
+	case VIRTIO_BLK_T_DISCARD: return VB_T_DISCARD;
+	case VIRTIO_BLK_T_WRITE_ZEROES: return VB_T_WRITE_ZEROES;
+	default: return VB_T_OTHER;
+	}
+}
+
 /* Parse the chain into r's op; the status it ends with now, or -1 when the
  * bdev has work to do. */
 static int parse(struct vb_dev *dev, struct vb_req *r)
@@ -176,6 +195,7 @@ static int parse(struct vb_dev *dev, struct vb_req *r)
 	o->op = OP_NONE;
 	if (copy_from(c->seg, c->nread, 0, &h, sizeof(h)) != sizeof(h))
 		return VIRTIO_BLK_S_IOERR;
+	udk_counter_add(&dev->stats.by_type[type_of(h.type)], 1);
 	switch (h.type) {
 	case VIRTIO_BLK_T_IN:
 		if (blocks(dev, h.sector, wlen, &o->off, &o->nblk) || o->nblk > dev->max_io_blocks)
@@ -244,8 +264,9 @@ static void start(struct vb_dev *dev, struct vb_req *r)
 	r->written = 1;
 	if (c->nseg > c->nread && c->seg[c->nseg - 1].iov_base)
 		r->status = (uint8_t *)c->seg[c->nseg - 1].iov_base + c->seg[c->nseg - 1].iov_len - 1;
+	r->op.op = OP_NONE;
 	if (c->bad || !r->status) {
-		dev->stats.bad_chains++;
+		udk_counter_add(&dev->stats.bad_chains, 1);
 		complete(r, VIRTIO_BLK_S_IOERR);
 		return;
 	}
@@ -296,8 +317,9 @@ static uint32_t poll_io(struct vb_dev *dev, bool take_new)
 			dev->free_reqs = r->next_free;
 			r->vq = vq;
 			vq->inflight++;
-			dev->stats.requests++;
-			dev->stats.queue_requests[q]++;
+			udk_counter_add(&dev->stats.requests, 1);
+			udk_counter_add(&dev->stats.queue_requests[q], 1);
+			udk_counter_add(&dev->stats.in_flight, 1);
 			start(dev, r);
 			work++;
 		}

@@ -3,8 +3,8 @@
  * connects to its UNIX socket and the guest's own virtio-blk driver does I/O
  * onto a udk bdev (RAM or a file; doc/vhost-blk.md):
  *
- *   udk-vhost-blk [EAL options --] --socket PATH (--malloc SIZE | --file PATH |
- *                 --nvme NSID) [options]
+ *   udk-vhost-blk [EAL options --] --socket PATH (--malloc SIZE | --null SIZE |
+ *                 --file PATH | --nvme NSID) [options]
  *
  * With --nvme the bdev is a namespace of the EAL's first -a controller,
  * driven by udk's NVMe driver (--broker SOCK among the EAL options: through
@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -29,6 +30,7 @@
 #include "udk_bdev.h"
 #include "udk_eal.h"
 #include "udk_nvme.h"
+#include "udk_telemetry.h"
 #include "udk_util.h"
 #include "tool_args.h"
 #include "udk_version.h"
@@ -44,16 +46,61 @@ static void on_signal(int sig)
 	stop = 1;
 }
 
+static time_t started;
+
+/* udk-top's process row: udk-vhost-blk runs no EAL, so it answers "info"
+ * itself (the fields udk-top reads). */
+static int info_cmd(struct udk_json *j, void *arg)
+{
+	(void)arg;
+	udk_json_obj_open(j, NULL);
+	udk_json_u64(j, "protocol", UDK_TELEMETRY_VERSION);
+	udk_json_str(j, "version", UDK_VERSION_STRING);
+	udk_json_i64(j, "pid", (int64_t)getpid());
+	udk_json_str(j, "prog", PROG);
+	udk_json_u64(j, "lcores", 1);
+	udk_json_i64(j, "uptime_s", (int64_t)(time(NULL) - started));
+	udk_json_str(j, "socket", udk_telemetry_path());
+	udk_json_obj_close(j);
+	return 0;
+}
+
+/* The telemetry server (doc/telemetry.md) with "info" and "vhost_blk";
+ * without it the disk is served all the same. */
+static void telemetry_start(struct vb_dev *dev, bool eal)
+{
+	struct udk_telemetry_opts o;
+
+	started = time(NULL);
+	/* With --nvme the EAL has started the server (unless --no-telemetry)
+	 * and answers "info" itself: only the device's command is added. */
+	if (eal && udk_telemetry_path() == NULL)
+		return;
+	if (!eal) {
+		udk_telemetry_opts_init(&o, sizeof(o));
+		o.prog = PROG;
+		if (udk_telemetry_start(&o) < 0) {
+			fprintf(stderr, PROG ": running without telemetry (see the line above)\n");
+			return;
+		}
+		udk_telemetry_register("info", "version, program, pid", info_cmd, NULL);
+	}
+	udk_telemetry_register("vhost_blk", "the vhost-user-blk device: requests by type, bytes, "
+			       "errors, in flight, queues", vb_stats_json, dev);
+	fprintf(stderr, PROG ": telemetry on %s\n", udk_telemetry_path());
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: " PROG " [EAL options --] --socket PATH (--malloc SIZE | --file PATH |\n"
-		"                     --nvme NSID) [options]\n"
+		"usage: " PROG " [EAL options --] --socket PATH (--malloc SIZE | --null SIZE |\n"
+		"                     --file PATH | --nvme NSID) [options]\n"
 		"Serve a udk bdev to a QEMU guest as a vhost-user-blk device:\n"
 		"  qemu ... -object memory-backend-memfd,id=mem,size=1G,share=on -numa node,memdev=mem\n"
 		"           -chardev socket,id=c,path=PATH -device vhost-user-blk-pci,chardev=c\n\n"
 		"  --socket PATH      the UNIX socket to listen on (created; an old socket there is replaced)\n"
 		"  --malloc SIZE      a RAM disk of SIZE bytes (suffix K, M, G)\n"
+		"  --null SIZE        a disk of SIZE bytes that keeps nothing (for measuring)\n"
 		"  --file PATH        a file or block device, through io_uring\n"
 		"  --nvme NSID        namespace NSID of the EAL's first -a controller, through udk's\n"
 		"                     NVMe driver; it reads and writes guest RAM itself (zero copy);\n"
@@ -62,7 +109,7 @@ static void usage(FILE *f)
 		"  --block-size N     block size (default 512; file: 0 takes the device's)\n"
 		"  --read-only        refuse writes (file)\n"
 		"  --name NAME        the bdev's name, also the disk's serial (default vhost0)\n"
-		"  --poll-us N        poll this long with nothing to do before sleeping (default 100)\n"
+		"  --poll-us N        poll this long with nothing to do before sleeping (default 0)\n"
 		"  --once             exit when the first connection ends\n"
 		"  --log-level L      err, warn, notice, info, debug\n"
 		"  --help, --version\n\n"
@@ -188,7 +235,10 @@ static int control(struct vb_dev *dev, int conn)
 	rc = vu_handle(dev, &m, fds, nfds, &reply, &send_reply);
 	if (rc < 0)
 		return rc;
-	return send_reply ? vu_send(conn, &reply) : 0;
+	rc = send_reply ? vu_send(conn, &reply) : 0;
+	if (reply.fd >= 0)
+		close(reply.fd);
+	return rc;
 }
 
 /* Sleep until the guest kicks or a message comes, after telling the guest
@@ -257,6 +307,7 @@ int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"socket", required_argument, NULL, 's'}, {"malloc", required_argument, NULL, 'm'},
+		{"null", required_argument, NULL, 'z'},
 		{"file", required_argument, NULL, 'f'}, {"block-size", required_argument, NULL, 'b'},
 		{"read-only", no_argument, NULL, 'r'}, {"name", required_argument, NULL, 'n'},
 		{"poll-us", required_argument, NULL, 'p'}, {"once", no_argument, NULL, 'o'},
@@ -265,9 +316,9 @@ int main(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	const char *sock = NULL, *file = NULL, *name = "vhost0";
-	uint64_t msize = 0, bs = 0, poll_us = 100;
+	uint64_t msize = 0, bs = 0, poll_us = 0;
 	uint64_t nsid = 0;
-	bool ro = false, once = false;
+	bool ro = false, once = false, null = false;
 	struct udk_nvme_ctrlr *ctrlr = NULL;
 	struct udk_bdev *bdev;
 	struct vb_dev *dev;
@@ -297,10 +348,13 @@ int main(int argc, char **argv)
 		case 'r': ro = true; break;
 		case 'o': once = true; break;
 		case 'm':
-			if (parse_size(optarg, &msize) || msize == 0) {
-				fprintf(stderr, PROG ": --malloc %s: not a size (e.g. 64M)\n", optarg);
+		case 'z':
+			if (msize || parse_size(optarg, &msize) || msize == 0) {
+				fprintf(stderr, PROG ": --%s %s: %s\n", c == 'z' ? "null" : "malloc", optarg,
+					msize ? "one of --malloc and --null" : "not a size (e.g. 64M)");
 				return 2;
 			}
+			null = c == 'z';
 			break;
 		case 'b':
 			if (parse_size(optarg, &bs) || bs > 65536) {
@@ -335,7 +389,8 @@ int main(int argc, char **argv)
 		return TOOL_EXIT_USAGE;
 	}
 	if (!sock || (!!file + !!msize + !!nsid) != 1) {
-		fprintf(stderr, PROG ": give --socket and one of --malloc, --file or --nvme (--help)\n");
+		fprintf(stderr, PROG ": give --socket and one of --malloc, --null, --file or --nvme "
+			"(--help)\n");
 		return 2;
 	}
 	if (!nsid != !eal_argc) {
@@ -352,11 +407,12 @@ int main(int argc, char **argv)
 	} else if (msize) {
 		uint64_t b = bs ? bs : 512;
 		if (msize % b) {
-			fprintf(stderr, PROG ": --malloc %llu is not a multiple of the block size %llu\n",
-				(unsigned long long)msize, (unsigned long long)b);
+			fprintf(stderr, PROG ": --%s %llu is not a multiple of the block size %llu\n",
+				null ? "null" : "malloc", (unsigned long long)msize, (unsigned long long)b);
 			return 2;
 		}
-		rc = udk_bdev_malloc_create(name, msize / b, (uint32_t)b, &bdev);
+		rc = null ? udk_bdev_null_create(name, msize / b, (uint32_t)b, &bdev)
+			  : udk_bdev_malloc_create(name, msize / b, (uint32_t)b, &bdev);
 	} else {
 		rc = udk_bdev_file_create(name, file, (uint32_t)bs, ro, &bdev);
 	}
@@ -373,6 +429,10 @@ int main(int argc, char **argv)
 	lfd = listen_on(sock);
 	if (lfd < 0)
 		goto err_dev;
+	/* The 10 us naps while the device works would last the default 50 us
+	 * of timer slack longer, and a QD1 guest waits for each of them. */
+	prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
+	telemetry_start(dev, nsid != 0);
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
@@ -388,8 +448,11 @@ int main(int argc, char **argv)
 		if (conn < 0)
 			continue;
 		fprintf(stderr, PROG ": front-end connected\n");
+		udk_counter_add(&dev->stats.connections, 1);
+		__atomic_store_n(&dev->stats.connected, 1, __ATOMIC_RELAXED);
 		serve(dev, conn, poll_us);
 		vu_reset(dev);
+		__atomic_store_n(&dev->stats.connected, 0, __ATOMIC_RELAXED);
 		close(conn);
 		fprintf(stderr, PROG ": front-end gone (%llu requests, %llu errors, %llu bad chains; "
 			"per queue:", (unsigned long long)dev->stats.requests,
@@ -403,6 +466,7 @@ int main(int argc, char **argv)
 	}
 	close(lfd);
 	unlink(sock);
+	udk_telemetry_stop();
 	vb_dev_fini(dev);
 	free(dev);
 	udk_bdev_destroy(bdev); /* its one channel was put by vb_dev_fini */

@@ -65,11 +65,11 @@ check(rc == 0 and '--socket' in out and 'vhost-user-blk-pci' in out, '--help', o
 rc, out, err = run(['--version'])
 check(rc == 0 and out.startswith('udk-vhost-blk '), '--version', out + err)
 rc, out, err = run([])
-check(rc == 2 and 'give --socket and one of --malloc, --file or --nvme' in err, 'no arguments', err)
+check(rc == 2 and 'give --socket and one of --malloc, --null, --file or --nvme' in err, 'no arguments', err)
 rc, out, err = run(['--socket', '/tmp/x', '--malloc', '1M', '--file', '/tmp/y'])
-check(rc == 2 and 'one of --malloc, --file or --nvme' in err, '--malloc and --file together', err)
+check(rc == 2 and 'one of --malloc, --null, --file or --nvme' in err, '--malloc and --file together', err)
 rc, out, err = run(['--socket', '/tmp/x', '--malloc', '1M', '--nvme', '1'])
-check(rc == 2 and 'one of --malloc, --file or --nvme' in err, '--malloc and --nvme together', err)
+check(rc == 2 and 'one of --malloc, --null, --file or --nvme' in err, '--malloc and --nvme together', err)
 rc, out, err = run(['--socket', '/tmp/x', '--nvme', '0'])
 check(rc == 2 and '--nvme 0: not a namespace ID' in err, '--nvme 0', err)
 rc, out, err = run(['--socket', '/tmp/x', '--nvme', '1'])
@@ -82,6 +82,9 @@ rc, out, err = run(['--no-huge', '-m', '16', '--no-telemetry', '--', '--socket',
                     '--nvme', '1'])
 check(rc == 1 and '--nvme: no controller: name it with the EAL option -a BDF' in err,
       '--nvme with no -a controller', err)
+rc, out, err = run(['--socket', '/tmp/x', '--malloc', '1M', '--null', '1M'])
+check(rc == 2 and '--null 1M: one of --malloc and --null' in err, '--malloc and --null together',
+      err)
 rc, out, err = run(['--socket', '/tmp/x', '--malloc', 'lots'])
 check(rc == 2 and '--malloc lots: not a size' in err, 'a bad size', err)
 rc, out, err = run(['--socket', '/tmp/x', '--malloc', '1000'])
@@ -111,7 +114,8 @@ with tempfile.TemporaryDirectory(prefix='udk-vblk.') as d:
         request(s, 15)  # GET_PROTOCOL_FEATURES
         r = reply(s)
         pf = struct.unpack('<Q', r[2])[0] if r and len(r[2]) == 8 else 0
-        check(pf == (1 << 0) | (1 << 3) | (1 << 9), 'GET_PROTOCOL_FEATURES: MQ, REPLY_ACK, CONFIG',
+        check(pf == (1 << 0) | (1 << 3) | (1 << 9) | (1 << 12) | (1 << 15),
+              'GET_PROTOCOL_FEATURES: MQ, REPLY_ACK, CONFIG, INFLIGHT_SHMFD, CONFIGURE_MEM_SLOTS',
               hex(pf))
         request(s, 24, struct.pack('<III', 0, 24, 0) + bytes(24))  # GET_CONFIG
         r = reply(s)
@@ -137,6 +141,25 @@ with tempfile.TemporaryDirectory(prefix='udk-vblk.') as d:
               err)
         check('SET_FEATURES (request 2): payload of 4 bytes' in err and
               'closing the connection' in err, 'the reason is logged', err)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+    # --null: a disk of that size that keeps nothing; its capacity in GET_CONFIG.
+    p = subprocess.Popen([TOOL, '--socket', sock, '--null', '8M', '--name', 'cli1'],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        s = connect(sock)
+        request(s, 24, struct.pack('<III', 0, 8, 0) + bytes(8))  # GET_CONFIG: capacity
+        r = reply(s)
+        cap = struct.unpack('<Q', r[2][12:20])[0] if r and len(r[2]) == 20 else 0
+        check(cap == 16384, '--null 8M: capacity 16384 sectors', repr(r))
+        s.close()
+        p.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=30)
+        check(p.returncode == 0 and 'serving cli1 (null, 16384 blocks' in err,
+              '--null: served by a null bdev', err)
     finally:
         if p.poll() is None:
             p.kill()

@@ -39,6 +39,11 @@ enum vu_request {
 	VU_SET_VRING_ENABLE = 18,
 	VU_GET_CONFIG = 24,
 	VU_SET_CONFIG = 25,
+	VU_GET_INFLIGHT_FD = 31,
+	VU_SET_INFLIGHT_FD = 32,
+	VU_GET_MAX_MEM_SLOTS = 36,
+	VU_ADD_MEM_REG = 37,
+	VU_REM_MEM_REG = 38,
 };
 
 /* "Message specification": flags bits 0-1 the version (1), bit 2 reply,
@@ -51,9 +56,13 @@ enum vu_request {
 #define VU_PROTOCOL_F_MQ 0
 #define VU_PROTOCOL_F_REPLY_ACK 3
 #define VU_PROTOCOL_F_CONFIG 9
+#define VU_PROTOCOL_F_INFLIGHT_SHMFD 12
+#define VU_PROTOCOL_F_CONFIGURE_MEM_SLOTS 15
 
 /* The fixed table of SET_MEM_TABLE ("Memory regions description"). */
 #define VU_MAX_REGIONS 8
+/* Regions at once with CONFIGURE_MEM_SLOTS (GET_MAX_MEM_SLOTS's answer). */
+#define VB_MAX_MEM_SLOTS 32
 #define VU_MAX_CONFIG 256
 /* Virtqueues (GET_QUEUE_NUM); QEMU's num-queues says how many the guest uses. */
 #define VU_MAX_QUEUES 8
@@ -94,6 +103,13 @@ struct vu_memory {
 };
 _Static_assert(sizeof(struct vu_memory) == 8 + 8 * 32, "vhost-user.rst: memory table");
 
+/* "Single memory region description" (ADD_MEM_REG, REM_MEM_REG). */
+struct vu_mem_reg {
+	uint64_t padding;
+	struct vu_region region;
+};
+_Static_assert(sizeof(struct vu_mem_reg) == 40, "vhost-user.rst: single memory region");
+
 struct vu_config {
 	uint32_t offset;
 	uint32_t size;
@@ -101,17 +117,30 @@ struct vu_config {
 	uint8_t payload[VU_MAX_CONFIG];
 };
 
+/* "Inflight description": GET_INFLIGHT_FD asks with the last two, the
+ * reply and SET_INFLIGHT_FD carry all four (QEMU sends 24 bytes). */
+struct vu_inflight {
+	uint64_t mmap_size;
+	uint64_t mmap_offset;
+	uint16_t num_queues;
+	uint16_t queue_size;
+};
+_Static_assert(sizeof(struct vu_inflight) == 24, "vhost-user.rst: inflight description");
+
 union vu_payload {
 	uint64_t u64;
+	struct vu_inflight inflight;
 	struct vu_vring_state state;
 	struct vu_vring_addr addr;
 	struct vu_memory mem;
+	struct vu_mem_reg mem_reg;
 	struct vu_config config;
 };
 
 struct vu_msg {
 	struct vu_hdr hdr;
 	union vu_payload p;
+	int fd;                  /* a reply's fd to pass (GET_INFLIGHT_FD), -1 none; not on the wire */
 };
 
 /* ---- guest memory (mem.c) ---- */
@@ -127,7 +156,7 @@ struct vb_region {
 };
 
 struct vb_mem {
-	struct vb_region r[VU_MAX_REGIONS];
+	struct vb_region r[VB_MAX_MEM_SLOTS];
 	uint32_t n;
 	/* Each region is registered with this bdev's device (NULL: none), so
 	 * that the device reaches guest RAM without a copy.  Kept by set and
@@ -148,6 +177,13 @@ void vb_mem_clear(struct vb_mem *m);
  * with unmap.  Whatever the number of regions. */
 void vb_region_register(struct vb_region *r, struct udk_bdev *bdev, uint32_t i);
 void vb_region_unmap(struct vb_region *r, struct udk_bdev *bdev);
+/* ADD_MEM_REG: map one more region (the same checks).  0, -ENOSPC (every
+ * slot used) or -EINVAL / -errno, after one log line. */
+int vb_mem_add(struct vb_mem *m, const struct vu_region *r, int fd);
+/* REM_MEM_REG: unmap the region with exactly r's guest address, size and
+ * front-end address (its mmap offset is not compared).  0, or -ENOENT after
+ * a log line.  The other regions' mappings stay where they are. */
+int vb_mem_remove(struct vb_mem *m, const struct vu_region *r);
 /* Where [gpa, gpa + len) is mapped, or NULL when any byte of it lies outside
  * one region (len 0 is refused too). */
 void *vb_mem_gpa(const struct vb_mem *m, uint64_t gpa, uint64_t len);
@@ -205,6 +241,12 @@ struct vb_vq {
 	bool packed;             /* VIRTIO_F_RING_PACKED negotiated: desc is a packed ring, */
 	bool avail_wrap, used_wrap; /* avail the driver's and used the device's event areas */
 	uint32_t inflight;
+	/* Inflight tracking (inflight.c): NULL when the front-end gave no
+	 * region or the ring is packed. */
+	struct vb_inflight_split *ifl;
+	uint64_t ifl_counter;    /* the next head's order of fetching */
+	uint16_t nresubmit, resubmit_pos; /* heads in flight at the last disconnect, */
+	uint16_t resubmit[VB_MAX_QUEUE_SIZE]; /* taken before new ones, oldest first */
 };
 
 /* Translate the ring's three addresses (split: descriptors, available and
@@ -253,6 +295,59 @@ void vb_packed_push(struct vb_vq *vq, const struct vb_chain *c, uint32_t len);
 uint32_t vb_packed_notify(struct vb_vq *vq, uint32_t n);
 void vb_packed_want_kicks(struct vb_vq *vq, bool on);
 
+/* ---- inflight tracking (vhost-user.rst "Inflight I/O tracking"), inflight.c ----
+ * A memfd the back-end makes (GET_INFLIGHT_FD) and the front-end keeps and
+ * gives to each new back-end (SET_INFLIGHT_FD): per ring, which heads were
+ * taken and not yet given back, so that a restarted back-end carries them
+ * out again. */
+
+struct vb_inflight_desc { /* DescStateSplit */
+	uint8_t inflight;
+	uint8_t padding[5];
+	uint16_t next;           /* the last batch of used heads, a list */
+	uint64_t counter;        /* the order the heads were taken in */
+};
+_Static_assert(sizeof(struct vb_inflight_desc) == 16, "vhost-user.rst: DescStateSplit");
+
+struct vb_inflight_split { /* QueueRegionSplit */
+	uint64_t features;
+	uint16_t version;        /* 1; 0: a new region */
+	uint16_t desc_num;
+	uint16_t last_batch_head;
+	uint16_t used_idx;       /* the used ring's index once the last batch was cleared */
+	struct vb_inflight_desc desc[];
+};
+_Static_assert(sizeof(struct vb_inflight_split) == 16, "vhost-user.rst: QueueRegionSplit");
+
+struct vb_inflight {
+	void *base;              /* the region, mapped; NULL: none */
+	size_t len;
+	uint16_t num_queues, queue_size;
+};
+
+/* Bytes of one ring's part of the region (packed rings' states are twice
+ * as large as split ones; the same size is kept for both). */
+size_t vb_inflight_queue_bytes(uint16_t queue_size);
+/* GET_INFLIGHT_FD: a new zeroed region for in->num_queues rings of
+ * in->queue_size; *out and *fd (the caller sends and closes it).  0, or
+ * -EINVAL / -errno after one log line. */
+int vb_inflight_new(const struct vu_inflight *in, struct vu_inflight *out, int *fd);
+/* SET_INFLIGHT_FD: map the region (fd stays the caller's).  0 or -EINVAL
+ * after one log line. */
+int vb_inflight_set(struct vb_inflight *ifl, const struct vu_inflight *in, int fd);
+void vb_inflight_clear(struct vb_inflight *ifl);
+/* A split ring starts (SET_VRING_KICK) with a region: a new region is
+ * initialised; otherwise the last batch a previous back-end published is
+ * cleared, the heads still in flight are queued for vb_vq_pop (oldest
+ * first) and the ring's last available index set past them.  Returns how
+ * many are resubmitted, or -EPROTO (ring broken) when the region disagrees
+ * with the ring. */
+int vb_inflight_start(struct vb_vq *vq, struct vb_inflight *ifl, uint32_t q);
+/* The fast-path bookkeeping: a head taken, given back, a batch published. */
+void vb_inflight_take(struct vb_vq *vq, uint16_t head);
+void vb_inflight_give(struct vb_vq *vq, uint16_t head);
+void vb_inflight_published(struct vb_vq *vq, uint32_t n, uint16_t used_idx);
+
 /* ---- virtio-blk (virtio 1.x §5.2), blk.c ---- */
 
 #define VIRTIO_BLK_F_SIZE_MAX 1
@@ -299,11 +394,25 @@ struct vb_req {
 	struct vb_req *next_free;  /* the free list, or the retry list */
 };
 
+/* Request types counted apart (telemetry "vhost_blk"). */
+enum vb_type { VB_T_IN, VB_T_OUT, VB_T_FLUSH, VB_T_GET_ID, VB_T_DISCARD, VB_T_WRITE_ZEROES,
+	       VB_T_OTHER, VB_T_COUNT };
+extern const char *const vb_type_names[VB_T_COUNT];
+
+/* Written by the I/O thread with udk_counter_add() (gauges too: in_flight
+ * and the 0/1 flags), read by the telemetry thread with udk_counter_read(). */
 struct vb_stats {
 	uint64_t requests;
 	uint64_t errors;         /* completed with IOERR or UNSUPP */
 	uint64_t bad_chains;     /* descriptors outside guest memory, malformed chains */
+	uint64_t by_type[VB_T_COUNT];
+	uint64_t bytes_read, bytes_written;  /* by reads and writes that succeeded */
+	uint64_t in_flight;      /* taken from a ring, not yet given back */
+	uint64_t resubmitted;    /* carried out again after a reconnect (inflight tracking) */
+	uint64_t connected;      /* a front-end is connected */
+	uint64_t connections;
 	uint64_t queue_requests[VU_MAX_QUEUES];
+	uint64_t queue_started[VU_MAX_QUEUES];
 };
 
 struct vb_dev {
@@ -323,6 +432,7 @@ struct vb_dev {
 	bool owner;
 	struct vb_mem mem;
 	struct vb_vq vq[VU_MAX_QUEUES];
+	struct vb_inflight inflight;
 	/* requests */
 	struct vb_req *reqs;
 	struct vb_req *free_reqs;
@@ -347,6 +457,12 @@ uint32_t vb_dev_poll(struct vb_dev *dev);
  * ring stops). */
 void vb_dev_drain(struct vb_dev *dev);
 uint32_t vb_dev_inflight(const struct vb_dev *dev);
+/* The telemetry provider "vhost_blk" (stats.c): dev's counters as a JSON
+ * array of one device, read from the telemetry thread.  arg is the vb_dev. */
+struct udk_json;
+int vb_stats_json(struct udk_json *j, void *arg);
+/* A ring's running flag for telemetry (I/O thread). */
+void vb_stats_started(struct vb_dev *dev, uint32_t q, bool on);
 
 /* ---- the connection (vhost_user.c) ---- */
 
@@ -356,14 +472,16 @@ uint32_t vb_dev_inflight(const struct vb_dev *dev);
 int vu_recv(int fd, struct vu_msg *m, int *fds, int *nfds);
 /* Check the message's size and fd count against its type, act on it, and
  * fill *reply (reply_len bytes of payload, 0 when none is due).  Takes
- * ownership of fds (closed or kept).  0, or -EPROTO after a log line saying
+ * ownership of fds (closed or kept); reply->fd, when >= 0, is the caller's
+ * to send and close.  0, or -EPROTO after a log line saying
  * why the connection must close. */
 int vu_handle(struct vb_dev *dev, struct vu_msg *m, int *fds, int nfds, struct vu_msg *reply,
 	      bool *send_reply);
 /* Forget the connection's state: rings, memory, features (on disconnect). */
 void vu_reset(struct vb_dev *dev);
 const char *vu_request_name(uint32_t req);
-/* Send a reply: 0 or -EPROTO after a log line. */
+/* Send a reply, with m->fd when it is >= 0 (it stays the caller's to
+ * close): 0 or -EPROTO after a log line. */
 int vu_send(int fd, const struct vu_msg *m);
 
 #endif

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "udk_telemetry.h"
 #include "udk_util.h"
 #include "vhost_blk.h"
 
@@ -39,6 +40,11 @@ static const char *const names[] = {
 	[VU_SET_VRING_ENABLE] = "SET_VRING_ENABLE",
 	[VU_GET_CONFIG] = "GET_CONFIG",
 	[VU_SET_CONFIG] = "SET_CONFIG",
+	[VU_GET_INFLIGHT_FD] = "GET_INFLIGHT_FD",
+	[VU_SET_INFLIGHT_FD] = "SET_INFLIGHT_FD",
+	[VU_GET_MAX_MEM_SLOTS] = "GET_MAX_MEM_SLOTS",
+	[VU_ADD_MEM_REG] = "ADD_MEM_REG",
+	[VU_REM_MEM_REG] = "REM_MEM_REG",
 };
 
 const char *vu_request_name(uint32_t req)
@@ -73,6 +79,12 @@ static const struct rule rules[] = {
 	[VU_SET_VRING_ENABLE] = {8, 8, 0, 0},
 	[VU_GET_CONFIG] = {12, 12 + VU_MAX_CONFIG, 0, 0},
 	[VU_SET_CONFIG] = {12, 12 + VU_MAX_CONFIG, 0, 0},
+	[VU_GET_INFLIGHT_FD] = {sizeof(struct vu_inflight), sizeof(struct vu_inflight), 0, 0},
+	[VU_SET_INFLIGHT_FD] = {sizeof(struct vu_inflight), sizeof(struct vu_inflight), 1, 1},
+	[VU_GET_MAX_MEM_SLOTS] = {0, 8, 0, 0},
+	[VU_ADD_MEM_REG] = {sizeof(struct vu_mem_reg), sizeof(struct vu_mem_reg), 1, 1},
+	/* QEMU sends no fd; the specification allows one (closed). */
+	[VU_REM_MEM_REG] = {sizeof(struct vu_mem_reg), sizeof(struct vu_mem_reg), 0, 1},
 };
 
 static void close_fds(int *fds, int n)
@@ -182,9 +194,12 @@ static void set_fd(int *slot, int fd)
 void vu_reset(struct vb_dev *dev)
 {
 	vb_dev_drain(dev);
-	for (uint32_t q = 0; q < VU_MAX_QUEUES; q++)
+	for (uint32_t q = 0; q < VU_MAX_QUEUES; q++) {
 		vb_vq_reset(&dev->vq[q]);
+		vb_stats_started(dev, q, false);
+	}
 	vb_mem_clear(&dev->mem);
+	vb_inflight_clear(&dev->inflight);
 	dev->features = dev->protocol = 0;
 	dev->owner = false;
 }
@@ -192,7 +207,21 @@ void vu_reset(struct vb_dev *dev)
 static uint64_t protocol_offered(void)
 {
 	return 1ull << VU_PROTOCOL_F_MQ | 1ull << VU_PROTOCOL_F_REPLY_ACK |
-	       1ull << VU_PROTOCOL_F_CONFIG;
+	       1ull << VU_PROTOCOL_F_CONFIG | 1ull << VU_PROTOCOL_F_INFLIGHT_SHMFD |
+	       1ull << VU_PROTOCOL_F_CONFIGURE_MEM_SLOTS;
+}
+
+/* After the table changed: each ring's addresses translated again; a ring
+ * whose memory is not (or no longer) there waits, without a pointer into
+ * it, until a region holding it is added. */
+static void remap_rings(struct vb_dev *dev)
+{
+	for (uint32_t q = 0; q < VU_MAX_QUEUES; q++) {
+		struct vb_vq *vq = &dev->vq[q];
+		bool had = vq->desc != NULL;
+		if (vq->desc_uva && vb_vq_map(vq, &dev->mem) < 0 && had)
+			udk_log(UDK_LOG_NOTICE, COMPONENT, "ring %u waits: its memory was removed", q);
+	}
 }
 
 /* The request proper, its size and fds already checked; *kept tells which
@@ -309,6 +338,7 @@ static int act(struct vb_dev *dev, struct vu_msg *m, int *fds, int nfds, struct 
 		vb_dev_drain(dev);
 		vb_vq_want_kicks(vq, true);
 		vq->started = false;
+		vb_stats_started(dev, p->state.index, false);
 		set_fd(&vq->kick_fd, -1);
 		r->p.state.index = p->state.index;
 		r->p.state.num = vq->last_avail;
@@ -344,6 +374,10 @@ static int act(struct vb_dev *dev, struct vu_msg *m, int *fds, int nfds, struct 
 			vq->started = true;
 			vq->broken = false;
 			vq->event_idx = dev->features & (1ull << VIRTIO_RING_F_EVENT_IDX);
+			int n = vb_inflight_start(vq, &dev->inflight, (uint32_t)(v & VRING_IDX_MASK));
+			if (n > 0)
+				udk_counter_add(&dev->stats.resubmitted, (uint64_t)n);
+			vb_stats_started(dev, (uint32_t)(v & VRING_IDX_MASK), true);
 			vb_vq_want_kicks(vq, false);
 		}
 		return 0;
@@ -368,6 +402,43 @@ static int act(struct vb_dev *dev, struct vu_msg *m, int *fds, int nfds, struct 
 		r->hdr.size = m->hdr.size;
 		return 0;
 	}
+	case VU_GET_MAX_MEM_SLOTS:
+		r->p.u64 = VB_MAX_MEM_SLOTS;
+		r->hdr.size = 8;
+		return 0;
+	case VU_ADD_MEM_REG: {
+		const struct vu_region *g = &p->mem_reg.region;
+		if (vb_mem_add(&dev->mem, g, fds[0]) < 0)
+			return -EPROTO;
+		udk_log(UDK_LOG_NOTICE, COMPONENT, "ADD_MEM_REG: guest %#llx-%#llx (%llu MiB), %u "
+			"regions", (unsigned long long)g->guest_phys_addr,
+			(unsigned long long)(g->guest_phys_addr + g->memory_size - 1),
+			(unsigned long long)(g->memory_size >> 20), dev->mem.n);
+		remap_rings(dev);
+		return 0; /* the fd is closed: the mapping stays */
+	}
+	case VU_REM_MEM_REG:
+		/* Requests in flight may point into it. */
+		vb_dev_drain(dev);
+		if (vb_mem_remove(&dev->mem, &p->mem_reg.region) < 0)
+			return 1; /* not an exact match: refused, nothing removed */
+		remap_rings(dev);
+		return 0;
+	case VU_GET_INFLIGHT_FD:
+		if (vb_inflight_new(&p->inflight, &r->p.inflight, &r->fd) < 0)
+			return -EPROTO;
+		r->hdr.size = sizeof(r->p.inflight);
+		return 0;
+	case VU_SET_INFLIGHT_FD:
+		/* The front-end keeps the fd for the next back-end: the
+		 * mapping is all this one needs.  A ring already running
+		 * stops tracking (it had the old region) until it restarts. */
+		vb_dev_drain(dev);
+		for (uint32_t q = 0; q < VU_MAX_QUEUES; q++)
+			dev->vq[q].ifl = NULL;
+		if (vb_inflight_set(&dev->inflight, &p->inflight, fds[0]) < 0)
+			return -EPROTO;
+		return 0;
 	case VU_SET_CONFIG:
 		/* Nothing in virtio-blk's config space is writable here (no
 		 * CONFIG_WCE): refused, the connection stays. */
@@ -387,6 +458,7 @@ int vu_handle(struct vb_dev *dev, struct vu_msg *m, int *fds, int nfds, struct v
 
 	*send_reply = false;
 	memset(&reply->hdr, 0, sizeof(reply->hdr));
+	reply->fd = -1;
 	if (req >= UDK_ARRAY_SIZE(rules) || rules[req].max == 0) {
 		rc = proto(m, "not supported by this back-end (flags %#llx, %llu bytes)", m->hdr.flags,
 			   m->hdr.size);
@@ -430,9 +502,20 @@ int vu_send(int fd, const struct vu_msg *m)
 	 * struct vu_msg it is 8-byte aligned). */
 	struct iovec iov[2] = {{(void *)&m->hdr, sizeof(m->hdr)}, {(void *)&m->p, m->hdr.size}};
 	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
+	char ctrl[CMSG_SPACE(sizeof(int))];
 	size_t len = sizeof(m->hdr) + m->hdr.size;
-	ssize_t n = sendmsg(fd, &mh, MSG_NOSIGNAL);
+	ssize_t n;
 
+	if (m->fd >= 0) {
+		mh.msg_control = ctrl;
+		mh.msg_controllen = sizeof(ctrl);
+		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &m->fd, sizeof(int));
+	}
+	n = sendmsg(fd, &mh, MSG_NOSIGNAL);
 	if (n != (ssize_t)len) {
 		udk_log(UDK_LOG_ERR, COMPONENT, "replying to %s: %s; closing the connection",
 			vu_request_name(m->hdr.request), n < 0 ? strerror(errno) : "short write");

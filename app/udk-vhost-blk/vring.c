@@ -136,6 +136,11 @@ int vb_vq_pop(struct vb_vq *vq, const struct vb_mem *m, struct vb_chain *c)
 		return 0;
 	if (vq->packed)
 		return vb_packed_pop(vq, m, c);
+	if (vq->resubmit_pos < vq->nresubmit) {
+		/* Taken by the back-end before a restart, never given back. */
+		walk(vq, m, vq->resubmit[vq->resubmit_pos++], c);
+		return 1;
+	}
 	uint16_t idx = __atomic_load_n(&vq->avail[1], __ATOMIC_ACQUIRE);
 	if (idx == vq->last_avail)
 		return 0;
@@ -146,6 +151,8 @@ int vb_vq_pop(struct vb_vq *vq, const struct vb_mem *m, struct vb_chain *c)
 	if (head >= vq->num)
 		return vb_vq_broken(vq, "available head past the ring size", head, vq->num);
 	vq->last_avail++;
+	if (vq->ifl)
+		vb_inflight_take(vq, head);
 	walk(vq, m, head, c);
 	return 1;
 }
@@ -161,6 +168,8 @@ void vb_vq_push(struct vb_vq *vq, const struct vb_chain *c, uint32_t len)
 	}
 	ue[vq->used_idx % vq->num].id = head;
 	ue[vq->used_idx % vq->num].len = len;
+	if (vq->ifl)
+		vb_inflight_give(vq, head);
 	vq->used_idx++;
 	vq->pending_used++;
 }
@@ -180,6 +189,8 @@ uint32_t vb_vq_flush(struct vb_vq *vq)
 	/* §2.7.13: the elements before the index; the index before reading
 	 * the driver's suppression (a full barrier: store then load). */
 	__atomic_store_n(&vq->used[1], now, __ATOMIC_RELEASE);
+	if (vq->ifl)
+		vb_inflight_published(vq, n, now);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (vq->event_idx) {
 		/* §2.7.10: used_event after the available ring; notify when

@@ -13,7 +13,9 @@
  * with a log line, never anything else; the device ends every request it
  * takes (no request left in flight after a poll of the malloc bdev).  The
  * seeds (tests/fuzz/seeds/fuzz_vhost_blk) set the device up as QEMU does and
- * make a write, and an indirect read, available. */
+ * make a write, and an indirect read, available; setup-inflight-memslots does
+ * it with an inflight region (GET/SET_INFLIGHT_FD, in the guest's memfd at
+ * 192 KiB) and ADD_MEM_REG instead of SET_MEM_TABLE. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -122,6 +124,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort(); /* a refusal always says why */
 			if (rc == 0 && send && reply.hdr.size > sizeof(reply.p))
 				abort();
+			if (rc == 0 && reply.fd >= 0)
+				close(reply.fd); /* GET_INFLIGHT_FD's region */
 			if (rc < 0) /* the connection would close: start again */
 				vu_reset(dev);
 			/* Anything left unread belongs to a message cut short. */

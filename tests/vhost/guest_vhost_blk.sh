@@ -16,7 +16,7 @@ finish() {
 	busybox poweroff -f
 }
 fail() { log "FAIL: $*"; finish "FAIL: $*"; }
-. "$L/params"   # SERIAL, FS_MB, PAT_SEEK_MB, PAT_MB, QUEUES, PACKED
+. "$L/params"   # SERIAL, FS_MB, PAT_SEEK_MB, PAT_MB, QUEUES, PACKED, RECONNECT
 
 log "guest up at $(cut -d' ' -f1 /proc/uptime) s"
 modprobe virtio_blk || fail "modprobe virtio_blk"
@@ -33,6 +33,19 @@ log "features $f"
 [ "$(echo "$f" | cut -c35)" = "$PACKED" ] || fail "VIRTIO_F_RING_PACKED is not $PACKED in $f"
 nq=$(ls /sys/block/vda/mq | wc -l)
 [ "$nq" = "$QUEUES" ] || fail "the disk has $nq hardware queues, not $QUEUES"
+
+# RECONNECT: the host SIGKILLs and restarts the back-end while this fio
+# runs (QEMU's chardev has reconnect=1); every block must still verify.
+if [ "$RECONNECT" = 1 ]; then
+	echo running > "$L/fio-running"
+	fio --name=reconnect --filename=/dev/vda --size=112M --rw=randwrite --bs=4k \
+		--ioengine=io_uring --iodepth=16 --direct=1 --verify=crc32c --do_verify=1 \
+		--verify_fatal=1 --output="$L/fio-reconnect.txt" || fail "fio across restarts (fio-reconnect.txt)"
+	grep -q "err= 0" "$L/fio-reconnect.txt" || fail "fio reported errors (fio-reconnect.txt)"
+	echo ended > "$L/fio-ended"
+	log "fio across the back-end's restarts: 112 MiB of 4 KiB random writes verified"
+	finish ok
+fi
 
 # A pattern written with O_DIRECT and read back (the host checks it again
 # in the backing file when there is one).
