@@ -18,19 +18,12 @@ import tempfile
 import threading
 import time
 
+import clitest
+from clitest import check
+
 TOP, FWD = sys.argv[1], sys.argv[2]
 EAL = ['--no-huge', '-m', '64', '-l', '0', '--vdev', 'net_ring0',
        '--vdev', 'net_ring1,peer=net_ring0']
-failures = 0
-
-
-def check(cond, what, detail=''):
-    global failures
-    print(('ok   ' if cond else 'FAIL ') + what)
-    if not cond:
-        failures += 1
-        if detail:
-            print('     ' + str(detail).replace('\n', '\n     '))
 
 
 def top(args):
@@ -282,5 +275,4 @@ check(rc == 0 and any(p['info']['pid'] == fwd.pid for p in json.loads(out)['proc
       'all processes: includes it', out[:500] + err)
 fwd.communicate(timeout=30)
 
-print('%d failed' % failures)
-sys.exit(1 if failures else 0)
+clitest.finish()

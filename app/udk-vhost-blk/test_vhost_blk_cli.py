@@ -15,22 +15,15 @@ import sys
 import tempfile
 import time
 
+import clitest
+from clitest import check
+
 TOOL = sys.argv[1]
-failures = 0
 
 
 def run(args):
     p = subprocess.run([TOOL] + args, capture_output=True, text=True, timeout=30)
     return p.returncode, p.stdout, p.stderr
-
-
-def check(cond, what, detail=''):
-    global failures
-    print(('ok   ' if cond else 'FAIL ') + what)
-    if not cond:
-        failures += 1
-        if detail:
-            print('     ' + detail.replace('\n', '\n     '))
 
 
 def connect(path, timeout=10):
@@ -165,4 +158,4 @@ with tempfile.TemporaryDirectory(prefix='udk-vblk.') as d:
             p.kill()
             p.wait()
 
-sys.exit(1 if failures else 0)
+clitest.finish()
