@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,12 +84,24 @@ static void peer_name(int fd, char *buf, size_t len)
 	snprintf(buf, len, "%s:%s", host, serv);
 }
 
+/* On c's group: poll it (a message from nvmf_accept()). */
+static void adopt(struct nvmf_group *g, struct nvmf_msg *m)
+{
+	struct nvmf_conn *c = (struct nvmf_conn *)((char *)m - offsetof(struct nvmf_conn, adopt));
+	struct nvmf_tgt *t = c->tgt;
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+
+	c->next = t->conns;
+	t->conns = c;
+	if (epoll_ctl(g->epfd, EPOLL_CTL_ADD, c->fd, &ev) < 0)
+		nvmf_conn_close(c, "poll group %u: epoll_ctl: %s", g->id, strerror(errno));
+}
+
 void nvmf_accept(struct nvmf_tgt *t, struct nvmf_listener *l)
 {
 	for (;;) {
 		struct nvmf_conn *c;
-		struct epoll_event ev = {.events = EPOLLIN};
-		int one = 1;
+		int one = 1, rc;
 		int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd < 0) {
@@ -132,10 +145,21 @@ void nvmf_accept(struct nvmf_tgt *t, struct nvmf_listener *l)
 			c->cmds[i].conn = c;
 			c->cmds[i].ttag = (uint16_t)i;
 		}
-		ev.data.ptr = c;
-		epoll_ctl(t->epfd, EPOLL_CTL_ADD, fd, &ev);
-		c->next = t->conns;
-		t->conns = c;
+		/* The group polls it from its next turn (adopt()); counted here so
+		 * that the limit above holds for connections still in a mailbox. */
+		c->group = nvmf_group_pick(t->groups, t->ngroups, &t->group_rr);
+		c->adopt.fn = adopt;
+		atomic_fetch_add(&c->group->nconns, 1);
+		if ((rc = nvmf_group_post(c->group, &c->adopt)) < 0) {
+			nvmf_log("connection %s refused: handing it to poll group %u: %s", c->peer,
+				 c->group->id, strerror(-rc));
+			atomic_fetch_sub(&c->group->nconns, 1);
+			free(c->cmds);
+			free(c->rx);
+			free(c);
+			close(fd);
+			continue;
+		}
 		t->nconns++;
 		udk_counter_add(&t->stats.conns_total, 1);
 	}
@@ -230,7 +254,7 @@ void nvmf_conn_close(struct nvmf_conn *c, const char *fmt, ...)
 	nvmf_log("connection %s (queue %u%s%s): closed: %s", c->peer, c->qid,
 		 c->ctrlr ? " of controller " : "", c->ctrlr ? c->ctrlr->ss->nqn : "", why);
 	c->state = CONN_CLOSING;
-	epoll_ctl(c->tgt->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	epoll_ctl(c->group->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	c->fd = -1;
 	udk_counter_add(&c->tgt->stats.conns_closed, 1);
@@ -275,6 +299,7 @@ void nvmf_conns_reap(struct nvmf_tgt *t)
 		}
 		*pp = c->next;
 		t->nconns--;
+		atomic_fetch_sub(&c->group->nconns, 1);
 		for (unsigned int i = 0; i < NVMF_QUEUE_DEPTH; i++)
 			free(c->cmds[i].buf);
 		free(c->cmds);
