@@ -258,6 +258,7 @@ void nvmf_conn_close(struct nvmf_conn *c, const char *fmt, ...)
 	close(c->fd);
 	c->fd = -1;
 	udk_counter_add(&c->tgt->stats.conns_closed, 1);
+	atomic_fetch_sub(&c->group->nconns, 1);
 	/* Commands not at a bdev end here; those at a bdev end in their callback. */
 	for (unsigned int i = 0; i < NVMF_QUEUE_DEPTH; i++)
 		if (c->cmds[i].state == CMD_WAIT_H2C || c->cmds[i].state == CMD_RETRY) {
@@ -299,7 +300,6 @@ void nvmf_conns_reap(struct nvmf_tgt *t)
 		}
 		*pp = c->next;
 		t->nconns--;
-		atomic_fetch_sub(&c->group->nconns, 1);
 		for (unsigned int i = 0; i < NVMF_QUEUE_DEPTH; i++)
 			free(c->cmds[i].buf);
 		free(c->cmds);

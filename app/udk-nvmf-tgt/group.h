@@ -25,7 +25,7 @@ struct nvmf_group {
 	int epfd;               /* its sockets and its doorbell */
 	int efd;                /* the doorbell (eventfd), epoll data.ptr = the group */
 	struct udk_ring *inbox; /* multi-producer, single consumer (the group) */
-	atomic_uint nconns;     /* its connections, read by the listener to pick one */
+	atomic_uint nconns;     /* open connections it has (or has been handed); read to pick one */
 	void *ctx;              /* the owner's (the target's) */
 };
 
