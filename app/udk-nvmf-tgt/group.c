@@ -81,9 +81,11 @@ int nvmf_group_post(struct nvmf_group *g, struct nvmf_msg *m)
 
 	if (udk_ring_enqueue_bulk(g->inbox, &obj, 1) != 1)
 		return -ENOBUFS;
-	/* EAGAIN: the counter is at its maximum, so the doorbell is rung already. */
+	/* EAGAIN: the counter is at its maximum, so the doorbell is rung already.
+	 * Any other failure: m is in the mailbox all the same (the group owns
+	 * it) and runs at the group's next drain. */
 	if (write(g->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-		return -errno;
+		fprintf(stderr, "udk-nvmf-tgt: poll group %u: doorbell: %s\n", g->id, strerror(errno));
 	return 0;
 }
 

@@ -34,8 +34,8 @@ struct nvmf_group {
 int nvmf_group_init(struct nvmf_group *g, unsigned int id, unsigned int depth);
 /* Close what init made; messages still in the mailbox are dropped, not run. */
 void nvmf_group_fini(struct nvmf_group *g);
-/* Post m to g from any thread: 0, -ENOBUFS when the mailbox is full (m not
- * posted: the caller keeps it), or a negative errno of the doorbell write. */
+/* Post m to g from any thread: 0 (g owns m now), or -ENOBUFS when the
+ * mailbox is full (m not posted: the caller keeps it). */
 int nvmf_group_post(struct nvmf_group *g, struct nvmf_msg *m);
 /* On g's lcore, when epoll reports g (data.ptr == g): clear the doorbell and
  * run every message posted before.  Returns how many ran. */
