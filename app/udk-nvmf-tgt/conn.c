@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,16 +96,19 @@ _Static_assert(NVMF_MAX_CONNS == 256, "make_room's messages say 256 and 512");
 static const char *make_room(struct nvmf_tgt *t)
 {
 	struct nvmf_conn *old = NULL;
-	unsigned int open = 0;
+	unsigned int open = t->nconns;
 
 	if (t->nconns < NVMF_MAX_CONNS)
 		return NULL;
 	if (t->nconns >= 2 * NVMF_MAX_CONNS)
 		return "512 connections are open or closed and not yet freed (the next poll frees them)";
+	/* nconns counts the closed ones not yet freed, and the new ones still
+	 * in a poll group's mailbox (not yet on the list: open, no queue). */
 	for (struct nvmf_conn *c = t->conns; c != NULL; c = c->next) {
-		if (c->state == CONN_CLOSING)
+		if (c->state == CONN_CLOSING) {
+			open--;
 			continue;
-		open++;
+		}
 		if (!c->connected)
 			old = c; /* the list is newest first */
 	}
@@ -119,13 +123,25 @@ static const char *make_room(struct nvmf_tgt *t)
 	return NULL;
 }
 
+/* On c's group: poll it (a message from nvmf_accept()). */
+static void adopt(struct nvmf_group *g, struct nvmf_msg *m)
+{
+	struct nvmf_conn *c = (struct nvmf_conn *)((char *)m - offsetof(struct nvmf_conn, adopt));
+	struct nvmf_tgt *t = c->tgt;
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+
+	c->next = t->conns;
+	t->conns = c;
+	if (epoll_ctl(g->epfd, EPOLL_CTL_ADD, c->fd, &ev) < 0)
+		nvmf_conn_close(c, "poll group %u: epoll_ctl: %s", g->id, strerror(errno));
+}
+
 void nvmf_accept(struct nvmf_tgt *t, struct nvmf_listener *l)
 {
 	for (;;) {
 		struct nvmf_conn *c;
-		struct epoll_event ev = {.events = EPOLLIN};
 		const char *full;
-		int one = 1;
+		int one = 1, rc;
 		int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd < 0) {
@@ -170,10 +186,21 @@ void nvmf_accept(struct nvmf_tgt *t, struct nvmf_listener *l)
 			c->cmds[i].conn = c;
 			c->cmds[i].ttag = (uint16_t)i;
 		}
-		ev.data.ptr = c;
-		epoll_ctl(t->epfd, EPOLL_CTL_ADD, fd, &ev);
-		c->next = t->conns;
-		t->conns = c;
+		/* The group polls it from its next turn (adopt()); counted here so
+		 * that the limit above holds for connections still in a mailbox. */
+		c->group = nvmf_group_pick(t->groups, t->ngroups, &t->group_rr);
+		c->adopt.fn = adopt;
+		atomic_fetch_add(&c->group->nconns, 1);
+		if ((rc = nvmf_group_post(c->group, &c->adopt)) < 0) {
+			nvmf_log("connection %s refused: handing it to poll group %u: %s", c->peer,
+				 c->group->id, strerror(-rc));
+			atomic_fetch_sub(&c->group->nconns, 1);
+			free(c->cmds);
+			free(c->rx);
+			free(c);
+			close(fd);
+			continue;
+		}
 		t->nconns++;
 		udk_counter_add(&t->stats.conns_total, 1);
 	}
@@ -268,10 +295,11 @@ void nvmf_conn_close(struct nvmf_conn *c, const char *fmt, ...)
 	nvmf_log("connection %s (queue %u%s%s): closed: %s", c->peer, c->qid,
 		 c->ctrlr ? " of controller " : "", c->ctrlr ? c->ctrlr->ss->nqn : "", why);
 	c->state = CONN_CLOSING;
-	epoll_ctl(c->tgt->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	epoll_ctl(c->group->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	c->fd = -1;
 	udk_counter_add(&c->tgt->stats.conns_closed, 1);
+	atomic_fetch_sub(&c->group->nconns, 1);
 	/* Commands not at a bdev end here; those at a bdev end in their callback. */
 	for (unsigned int i = 0; i < NVMF_QUEUE_DEPTH; i++)
 		if (c->cmds[i].state == CMD_WAIT_H2C || c->cmds[i].state == CMD_RETRY) {

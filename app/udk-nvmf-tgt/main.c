@@ -288,6 +288,8 @@ static void run(struct nvmf_tgt *t, unsigned int stats)
 				nvmf_accept(t, ev[i].data.ptr);
 			else if (ev[i].data.ptr == t->ctl)
 				nvmf_ctl_run(t);
+			else if (ev[i].data.ptr == &t->groups[0])
+				moved |= nvmf_group_drain(&t->groups[0]) > 0;
 			else
 				moved |= nvmf_conn_poll(ev[i].data.ptr);
 		nvmf_poll_bdevs(t);
@@ -346,9 +348,12 @@ int main(int argc, char **argv)
 		printf("configuration OK\n");
 		return 0;
 	}
-	tgt.epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (tgt.epfd < 0)
-		return die("epoll_create1: %s", strerror(errno));
+	/* Its mailbox holds every connection the listener may hand over. */
+	if (nvmf_group_init(&tgt.groups[0], 0, NVMF_MAX_CONNS) < 0)
+		return die("poll group: cannot be made (see above)");
+	tgt.groups[0].ctx = &tgt;
+	tgt.ngroups = 1;
+	tgt.epfd = tgt.groups[0].epfd;
 	if (udk_eal_init(n, argv) < 0)
 		return die("EAL init failed: %s", udk_last_error());
 	rc = 1;
@@ -371,6 +376,9 @@ int main(int argc, char **argv)
 	rc = 0;
 out:
 	nvmf_telemetry_unregister(&tgt);
+	/* Connections still in a mailbox join their group's list, to be closed. */
+	for (unsigned int i = 0; i < tgt.ngroups; i++)
+		nvmf_group_drain(&tgt.groups[i]);
 	for (struct nvmf_conn *c = tgt.conns; c != NULL; c = c->next)
 		nvmf_conn_close(c, "the target is stopping");
 	for (unsigned int i = 0; i < NVMF_MAX_CTRLR; i++)
@@ -391,7 +399,8 @@ out:
 	for (unsigned int i = 0; i < tgt.nlisten; i++)
 		if (tgt.listen[i].fd >= 0)
 			close(tgt.listen[i].fd);
-	close(tgt.epfd);
+	for (unsigned int i = 0; i < tgt.ngroups; i++)
+		nvmf_group_fini(&tgt.groups[i]);
 	udk_eal_cleanup();
 	return rc;
 }

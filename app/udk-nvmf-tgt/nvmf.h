@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "group.h"
 #include "pdu.h"
 
 struct udk_bdev;
@@ -124,8 +125,12 @@ struct nvmf_tgt {
 	uint16_t next_cntlid;
 	uint64_t discovery_genctr;
 	struct nvmf_conn *conns; /* list */
-	unsigned int nconns;
-	int epfd;
+	unsigned int nconns;     /* open or handed to a group, counted by the listener */
+	/* Poll groups (group.h): one in this version, on the main lcore.  The
+	 * listener hands each new connection to one through its mailbox. */
+	struct nvmf_group groups[1];
+	unsigned int ngroups, group_rr;
+	int epfd; /* groups[0]'s */
 	unsigned int poll_us; /* --poll-us */
 	struct nvmf_stats stats;
 	struct nvmf_config *cfg; /* the bdevs: run-time namespaces add to it */
@@ -166,6 +171,8 @@ enum nvmf_conn_state {
 struct nvmf_conn {
 	struct nvmf_conn *next;
 	struct nvmf_tgt *tgt;
+	struct nvmf_group *group; /* the one that polls it */
+	struct nvmf_msg adopt;    /* the listener's hand-off to it */
 	struct nvmf_listener *listener;
 	int fd;
 	char peer[64];

@@ -53,6 +53,16 @@ static int nvmf_cmd(struct udk_json *j, void *arg)
 	udk_json_obj_open(j, NULL);
 	udk_json_u64(j, "connections", opened - closed);
 	udk_json_u64(j, "connections_total", opened);
+	/* Per poll group: the connections it polls (or has in its mailbox). */
+	udk_json_arr_open(j, "groups");
+	for (unsigned int g = 0; g < t->ngroups; g++) {
+		udk_json_obj_open(j, NULL);
+		udk_json_u64(j, "id", t->groups[g].id);
+		udk_json_u64(j, "connections",
+			     atomic_load_explicit(&t->groups[g].nconns, memory_order_relaxed));
+		udk_json_obj_close(j);
+	}
+	udk_json_arr_close(j);
 	udk_json_arr_open(j, "subsystems");
 	for (unsigned int i = 0; i < t->nsubsys; i++) {
 		const struct nvmf_subsys *ss = &t->subsys[i];

@@ -105,6 +105,7 @@ try:
           'one controller, two queues', a1)
     top = ask(sock, {'cmd': 'nvmf'})['data']
     check(top['connections'] == 2, 'two connections', top)
+    check(top.get('groups') == [{'id': 0, 'connections': 2}], 'one poll group, polling both', top)
 
     pat = os.urandom(4096)
     for i in range(10):
@@ -254,6 +255,7 @@ try:
     top = wait_for(lambda: (lambda d: d if d['connections'] == 0 else None)(ask(sock, {'cmd': 'nvmf'})['data']))
     check(top is not None and top['connections_total'] == 3, 'no connection open, 3 in all (wait_port\'s probe)',
           ask(sock, {'cmd': 'nvmf'}))
+    check(top['groups'] == [{'id': 0, 'connections': 0}], 'the poll group has none left', top)
 finally:
     proc.terminate()
     try:
