@@ -4,7 +4,9 @@
  * and rxonly (a sink that can verify those frames and write them to a pcap
  * file).  One lcore serves a set of ports; no lock on the way. */
 #include <pcap/pcap.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "fwd.h"
 
@@ -126,12 +128,28 @@ static uint16_t send_all(struct fwd_port *p, struct udk_mbuf **pkts, uint16_t n)
 	return sent;
 }
 
+/* --burst-gap: whether the next txonly burst may go now. */
+static bool tx_due(struct fwd *f, struct fwd_port *p)
+{
+	struct timespec ts;
+	double t;
+
+	if (f->o.burst_gap <= 0)
+		return true;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	t = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	if (t < p->next_tx)
+		return false;
+	p->next_tx = t + f->o.burst_gap;
+	return true;
+}
+
 /* One round on port p; true if it moved any packet (for udk_lcore_poll()). */
 static bool serve(struct fwd *f, struct fwd_port *p, struct udk_mbuf **pkts)
 {
 	uint16_t burst = f->o.burst, n, sent = 0;
 
-	if (f->o.mode == MODE_TXONLY || unlikely(p->tx_first > 0)) {
+	if ((f->o.mode == MODE_TXONLY && tx_due(f, p)) || unlikely(p->tx_first > 0)) {
 		uint16_t k = 0;
 		if (udk_pktmbuf_alloc_bulk(f->mp, pkts, burst) == 0) {
 			for (k = 0; k < burst; k++)
@@ -181,7 +199,7 @@ static bool serve(struct fwd *f, struct fwd_port *p, struct udk_mbuf **pkts)
 	return true;
 }
 
-void fwd_poll(struct fwd_lcore *lc)
+int fwd_poll(struct fwd_lcore *lc)
 {
 	struct udk_mbuf *pkts[512];
 	bool busy = false;
@@ -189,6 +207,52 @@ void fwd_poll(struct fwd_lcore *lc)
 	for (unsigned int i = lc->first; i < lc->first + lc->n; i++)
 		busy |= serve(lc->f, &lc->f->port[i], pkts);
 	udk_lcore_poll(busy); /* telemetry's busy/idle poll counts */
+	/* Sleeps once idle long enough (--intr-mode). */
+	return lc->ws != NULL ? udk_lcore_waitset_idle(lc->ws, busy) : 0;
+}
+
+/* A wait source per port: its rx queue's interrupt (udk_ethdev.h). */
+static int arm_port(void *arg)
+{
+	return udk_eth_rx_intr_arm(((struct fwd_port *)arg)->port, 0);
+}
+
+static void disarm_port(void *arg)
+{
+	udk_eth_rx_intr_disarm(((struct fwd_port *)arg)->port, 0);
+}
+
+int fwd_lcore_intr_setup(struct fwd_lcore *lc)
+{
+	struct fwd *f = lc->f;
+	struct udk_lcore_wait_opts wo;
+	int rc;
+
+	udk_lcore_wait_opts_init(&wo, sizeof(wo));
+	wo.spin_polls = f->o.intr == INTR_INTERRUPT ? 0 : f->o.spin;
+	/* A paced generator must wake for its next burst: no sleep past it. */
+	if (f->o.burst_gap > 0 && f->o.burst_gap * 1e3 < wo.max_sleep_ms)
+		wo.max_sleep_ms = f->o.burst_gap * 1e3 < 1 ? 1 : (int)(f->o.burst_gap * 1e3);
+	rc = udk_lcore_waitset_create(&wo, &lc->ws);
+	if (rc < 0) {
+		fprintf(stderr, "udk-fwd: --intr-mode: wait set: %s\n", udk_last_error());
+		return 1;
+	}
+	for (unsigned int i = lc->first; i < lc->first + lc->n; i++) {
+		struct fwd_port *p = &f->port[i];
+		struct udk_lcore_wait_source src = {.arm = arm_port, .disarm = disarm_port,
+						    .arg = p};
+
+		rc = udk_eth_rx_intr_fd(p->port, 0, &src.fd);
+		if (rc == 0)
+			rc = udk_lcore_waitset_add(lc->ws, &src);
+		if (rc < 0) {
+			fprintf(stderr, "udk-fwd: --intr-mode: port %u: %s\n",
+				p->port, udk_last_error());
+			return 1;
+		}
+	}
+	return 0;
 }
 
 int fwd_lcore_main(void *arg)

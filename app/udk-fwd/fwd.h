@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "udk_eal.h"
 #include "udk_ethdev.h"
 
 #define FWD_MAX_PORTS 8
@@ -16,6 +17,8 @@
 #define FWD_ETHERTYPE 0x88b5   /* IEEE local experimental */
 
 enum fwd_mode { MODE_IO, MODE_MAC, MODE_TXONLY, MODE_RXONLY };
+/* --intr-mode: what a forwarding lcore does with nothing to receive. */
+enum fwd_intr { INTR_POLL, INTR_INTERRUPT, INTR_ADAPTIVE };
 
 struct fwd_opts {
 	enum fwd_mode mode;
@@ -33,6 +36,9 @@ struct fwd_opts {
 	uint16_t nb_desc;
 	unsigned int tx_first;     /* bursts each port generates before forwarding */
 	double link_wait;          /* seconds a link may stay down, 0 = none */
+	enum fwd_intr intr;        /* --intr-mode / --idle-sleep */
+	uint32_t spin;             /* adaptive: empty rounds before sleeping */
+	double burst_gap;          /* txonly: seconds between bursts, 0 = none */
 };
 
 /* Counters of one port, written by the one lcore that serves it: packets
@@ -48,6 +54,7 @@ struct fwd_port {
 	uint64_t tx_seq;           /* txonly sequence number */
 	unsigned int tx_first;     /* io/mac: generated bursts still to send (--tx-first) */
 	uint64_t next_seq[FWD_MAX_PORTS]; /* --verify: expected from each sender */
+	double next_tx;            /* --burst-gap: when the next burst may go */
 };
 
 struct fwd {
@@ -62,10 +69,14 @@ struct fwd {
 struct fwd_lcore {
 	struct fwd *f;
 	unsigned int first, n;
+	struct udk_lcore_waitset *ws; /* --intr-mode interrupt/adaptive; NULL: polls */
 };
+/* The lcore's wait set over its ports' rx interrupts (--intr-mode): 0, or
+ * 1 after a message naming the port and the step. */
+int fwd_lcore_intr_setup(struct fwd_lcore *lc);
 int fwd_lcore_main(void *arg);
-/* One round over the lcore's ports. */
-void fwd_poll(struct fwd_lcore *lc);
+/* One round over the lcore's ports; 1 when it then slept (--intr-mode). */
+int fwd_poll(struct fwd_lcore *lc);
 
 /* Write a txonly frame into m (pkt_size bytes) from port p. */
 int fwd_build(struct fwd *f, struct fwd_port *p, struct udk_mbuf *m);

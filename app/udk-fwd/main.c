@@ -56,6 +56,12 @@ static void usage(FILE *f)
 		"  --pcap FILE         write the packets received on the first port to FILE\n"
 		"  --nb-mbufs N        packet buffers (default 8191)\n"
 		"  --desc N            descriptors per queue (default: the driver's)\n"
+		"  --intr-mode MODE    what an lcore does with nothing to receive: poll (spin,\n"
+		"                      default), interrupt (sleep at once until a frame comes)\n"
+		"                      or adaptive (sleep after --spin empty rounds)\n"
+		"  --idle-sleep        the same as --intr-mode adaptive\n"
+		"  --spin N            adaptive: empty rounds in a row before sleeping (default 512)\n"
+		"  --burst-gap MS      txonly: wait MS milliseconds between bursts (default 0)\n"
 		"  --link-wait SEC     a port whose link goes down may take SEC seconds to come\n"
 		"                      back (a vhost-user back-end restarting) before the run\n"
 		"                      ends (default 0: it ends at once)\n"
@@ -169,7 +175,8 @@ static int testpmd_option(const char *a, const char *v, struct fwd_opts *o)
 /* Is a an option that takes no value (so what follows it is an option)? */
 static bool is_flag(const char *a)
 {
-	return !strcmp(a, "--verify") || !strcmp(a, "--json") || !strcmp(a, "--tx-first");
+	return !strcmp(a, "--verify") || !strcmp(a, "--json") || !strcmp(a, "--tx-first") ||
+	       !strcmp(a, "--idle-sleep");
 }
 
 /* "--name=value" becomes "--name" "value" (testpmd's users write both):
@@ -203,7 +210,7 @@ static int parse(int argc, char **argv, struct fwd_opts *o)
 	double d;
 
 	*o = (struct fwd_opts){.mode = MODE_IO, .pkt_size = 64, .burst = 32, .interval = 1,
-			       .nb_mbufs = 8191};
+			       .nb_mbufs = 8191, .spin = 512};
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (strcmp(a, "--mode") == 0 && v) {
@@ -245,6 +252,21 @@ static int parse(int argc, char **argv, struct fwd_opts *o)
 				if (num(a, v, 1, 1024, &d)) return 1;
 				o->tx_first = (unsigned int)d, i++;
 			}
+		} else if (strcmp(a, "--intr-mode") == 0) {
+			if (v != NULL && !strcmp(v, "poll")) o->intr = INTR_POLL;
+			else if (v != NULL && !strcmp(v, "interrupt")) o->intr = INTR_INTERRUPT;
+			else if (v != NULL && !strcmp(v, "adaptive")) o->intr = INTR_ADAPTIVE;
+			else return die("--intr-mode: '%s' is not poll, interrupt or adaptive",
+					v ? v : "(none)");
+			i++;
+		} else if (strcmp(a, "--idle-sleep") == 0) {
+			o->intr = INTR_ADAPTIVE;
+		} else if (strcmp(a, "--spin") == 0) {
+			if (num(a, v, 0, 1e9, &d)) return 1;
+			o->spin = (uint32_t)d, i++;
+		} else if (strcmp(a, "--burst-gap") == 0) {
+			if (num(a, v, 0, 1e6, &d)) return 1;
+			o->burst_gap = d / 1e3, i++;
 		} else if (strcmp(a, "--link-wait") == 0) {
 			if (num(a, v, 0, 1e7, &o->link_wait)) return 1;
 			i++;
@@ -542,8 +564,29 @@ static const char *mode_name(enum fwd_mode m)
 	return n[m];
 }
 
-static void summary(struct fwd *f, double secs)
+/* What the lcores' wait sets did (--intr-mode), summed. */
+static struct udk_lcore_wait_stats wait_stats(const struct fwd_lcore *lcs, unsigned int nl)
 {
+	struct udk_lcore_wait_stats sum = {0};
+
+	for (unsigned int i = 0; i < nl; i++) {
+		struct udk_lcore_wait_stats st;
+
+		if (lcs[i].ws == NULL)
+			continue;
+		udk_lcore_waitset_stats(lcs[i].ws, &st);
+		sum.sleeps += st.sleeps, sum.wakeups += st.wakeups;
+		sum.timeouts += st.timeouts, sum.aborted += st.aborted;
+		sum.sleep_ns += st.sleep_ns;
+	}
+	return sum;
+}
+
+static const char *const intr_names[] = {"poll", "interrupt", "adaptive"};
+
+static void summary(struct fwd *f, double secs, const struct fwd_lcore *lcs, unsigned int nl)
+{
+	struct udk_lcore_wait_stats ws = wait_stats(lcs, nl);
 	struct snap total = {0};
 
 	read_bytes(f); /* the lcores have stopped: the ports' final counts */
@@ -595,7 +638,18 @@ static void summary(struct fwd *f, double secs)
 		}
 	}
 	if (f->o.json)
-		printf("],\"total\":{\"rx\":%llu,\"tx\":%llu,\"rx_bytes\":%llu,\"tx_bytes\":%llu,"
+		printf("],\"intr_mode\":\"%s\",\"sleeps\":%llu,\"wakeups\":%llu,\"timeouts\":%llu,"
+		       "\"sleeps_aborted\":%llu,\"sleep_s\":%.3f",
+		       intr_names[f->o.intr], (unsigned long long)ws.sleeps,
+		       (unsigned long long)ws.wakeups, (unsigned long long)ws.timeouts,
+		       (unsigned long long)ws.aborted, (double)ws.sleep_ns / 1e9);
+	else if (f->o.intr != INTR_POLL)
+		printf("%s: %llu sleeps (%llu woken by a frame, %llu at the limit, %llu not taken), "
+		       "%.3f s asleep\n", intr_names[f->o.intr], (unsigned long long)ws.sleeps,
+		       (unsigned long long)ws.wakeups, (unsigned long long)ws.timeouts,
+		       (unsigned long long)ws.aborted, (double)ws.sleep_ns / 1e9);
+	if (f->o.json)
+		printf(",\"total\":{\"rx\":%llu,\"tx\":%llu,\"rx_bytes\":%llu,\"tx_bytes\":%llu,"
 		       "\"dropped\":%llu,\"rx_mpps\":%.4f,\"tx_mpps\":%.4f}}\n",
 		       (unsigned long long)total.rx, (unsigned long long)total.tx,
 		       (unsigned long long)total.rx_bytes, (unsigned long long)total.tx_bytes,
@@ -631,10 +685,10 @@ static int open_pcap(const char *path, pcap_t **pc, void **dumper)
 
 int main(int argc, char **argv)
 {
-	struct fwd_lcore lcs[UDK_MAX_LCORES];
+	struct fwd_lcore lcs[UDK_MAX_LCORES] = {{0}};
 	struct snap last[FWD_MAX_PORTS] = {{0}};
 	pcap_t *pc = NULL;
-	unsigned int nl, pairs, i;
+	unsigned int nl = 0, pairs, i;
 	bool was_up[FWD_MAX_PORTS] = {false};
 	struct clock c = {0};
 	struct udk_eal_args ea;
@@ -707,10 +761,13 @@ int main(int argc, char **argv)
 	for (i = 0; i < nl; i++) {
 		unsigned int a = pairs * i / nl, b = pairs * (i + 1) / nl;
 		lcs[i] = (struct fwd_lcore){&F, 2 * a, 2 * b > F.o.nb_ports ? F.o.nb_ports - 2 * a
-									   : 2 * (b - a)};
+									   : 2 * (b - a), NULL};
 	}
-	fprintf(stderr, PROG ": mode %s, %u ports, %u forwarding lcore%s%s\n", mode_name(F.o.mode),
-		F.o.nb_ports, nl, nl == 1 ? "" : "s",
+	for (i = 0; F.o.intr != INTR_POLL && i < nl; i++)
+		if (fwd_lcore_intr_setup(&lcs[i]))
+			goto out_lcores;
+	fprintf(stderr, PROG ": mode %s, %u ports, %u forwarding lcore%s (%s)%s\n",
+		mode_name(F.o.mode), F.o.nb_ports, nl, nl == 1 ? "" : "s", intr_names[F.o.intr],
 		udk_lcore_count() > 1 ? "" : " (the main lcore; give -l with two CPUs for a "
 					     "separate statistics lcore)");
 	link_lost(&F, was_up);
@@ -725,26 +782,34 @@ int main(int argc, char **argv)
 			if (tick(&F, &c, last, was_up))
 				atomic_store(&F.stop, true);
 		}
-		for (i = 0; i < nl; i++)
+		for (i = 0; i < nl; i++) {
+			if (lcs[i].ws != NULL) /* a sleeping lcore sees stop now */
+				udk_lcore_waitset_wake(lcs[i].ws);
 			udk_lcore_wait(i + 1);
+		}
 	} else {
 		/* One lcore: forward, and look at the clock every few rounds. */
 		while (!atomic_load(&F.stop)) {
 			for (int k = 0; k < 64; k++)
-				fwd_poll(&lcs[0]);
+				if (fwd_poll(&lcs[0]) > 0)
+					break; /* it slept: time to look at the clock */
 			if (atomic_load(&F.stop) || tick(&F, &c, last, was_up))
 				break;
 		}
 		udk_mempool_cache_flush(F.mp);
 	}
-	summary(&F, now() - c.t0);
+	summary(&F, now() - c.t0, lcs, nl);
 	rc = c.lost ? 1 : 0;
 	if (atomic_load(&nb_removed) == F.o.nb_ports)
 		rc = die("every port was removed during the run: nothing left to forward");
+out_lcores:
 	if (F.pcap != NULL)
 		pcap_dump_close(F.pcap);
 	if (pc != NULL)
 		pcap_close(pc);
+	for (i = 0; i < nl; i++)
+		if (lcs[i].ws != NULL)
+			udk_lcore_waitset_destroy(lcs[i].ws);
 out_ports:
 	udk_eth_link_event_unregister(on_link_event, &F);
 	udk_eth_close_all();

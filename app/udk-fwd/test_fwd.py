@@ -117,6 +117,12 @@ bad = [
     (['--pkt-size', '20'], 2, "--pkt-size: '20' is not a number in 60..9614"),
     (['--link-wait', '-1'], 2, "--link-wait: '-1' is not a number in 0..1e+07"),
     (['--burst'], 2, '--burst needs a value'),
+    (['--intr-mode', 'sometimes'], 2, "--intr-mode: 'sometimes' is not poll, interrupt or adaptive"),
+    (['--spin', '-1'], 2, "--spin: '-1' is not a number in 0..1e+09"),
+    (['--burst-gap', 'x'], 2, "--burst-gap: 'x' is not a number in 0..1e+06"),
+    (['--idle-sleep', '--duration', '1'], 1,
+     '--intr-mode: port 0: ethdev: rx interrupt of port 0: driver net_ring has no receive '
+     'interrupts; poll this port'),
     (['--frobnicate'], 2, "unknown option '--frobnicate'"),
     (['--pcap', '/nonexistent/dir/x.pcap', '--duration', '0.1'], 1,
      '--pcap /nonexistent/dir/x.pcap: cannot create it: No such file or directory'),

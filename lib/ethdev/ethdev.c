@@ -46,6 +46,8 @@ static void fp_clear(uint16_t port)
 	fp->tx_burst = no_burst;
 	memset(fp->rxq, 0, sizeof(fp->rxq));
 	memset(fp->txq, 0, sizeof(fp->txq));
+	fp->rx_intr_arm = NULL;
+	fp->rx_intr_disarm = NULL;
 }
 
 void udk_eth_driver_register(struct udk_eth_driver *drv)
@@ -516,6 +518,8 @@ int udk_eth_dev_start(uint16_t port)
 	memcpy(fp->txq, dev->txq, sizeof(fp->txq));
 	fp->rx_burst = dev->drv->ops->rx_burst;
 	fp->tx_burst = dev->drv->ops->tx_burst;
+	fp->rx_intr_arm = dev->drv->ops->rx_intr_arm;
+	fp->rx_intr_disarm = dev->drv->ops->rx_intr_disarm;
 	/* Publish the queue counts last: a burst that sees them sees the rest. */
 	__atomic_store_n(&fp->nb_rxq, dev->conf.nb_rx_queues, __ATOMIC_RELEASE);
 	__atomic_store_n(&fp->nb_txq, dev->conf.nb_tx_queues, __ATOMIC_RELEASE);
@@ -628,6 +632,64 @@ int udk_eth_link_get(uint16_t port, struct udk_eth_link *link)
 		dev->drv->ops->link_get(dev, link);
 	pthread_mutex_unlock(&lock);
 	return rc;
+}
+
+/* ---- receive interrupts ---- */
+
+int udk_eth_rx_intr_fd(uint16_t port, uint16_t q, int *fd)
+{
+	struct udk_eth_dev *dev = get_locked(port, "rx interrupt");
+	int rc;
+
+	if (dev == NULL)
+		return -ENODEV;
+	if (fd == NULL) {
+		rc = -EINVAL;
+	} else if (dev->drv->ops->rx_intr_fd == NULL) {
+		udk_log(UDK_LOG_ERR, LOG, "rx interrupt of port %u: driver %s has no receive "
+			"interrupts; poll this port", port, dev->drv->name);
+		rc = -ENOTSUP;
+	} else if (!dev->started) {
+		udk_log(UDK_LOG_ERR, LOG, "rx interrupt of port %u: start the port first", port);
+		rc = -EBUSY;
+	} else if (q >= dev->conf.nb_rx_queues) {
+		udk_log(UDK_LOG_ERR, LOG, "rx interrupt of port %u: queue %u; the port has %u",
+			port, q, dev->conf.nb_rx_queues);
+		rc = -EINVAL;
+	} else {
+		rc = dev->drv->ops->rx_intr_fd(dev, q);
+		if (rc >= 0) {
+			*fd = rc;
+			rc = 0;
+		}
+	}
+	pthread_mutex_unlock(&lock);
+	return rc;
+}
+
+int udk_eth_rx_intr_arm(uint16_t port, uint16_t q)
+{
+	struct udk_eth_fp *fp;
+
+	if (port >= UDK_ETH_MAX_PORTS)
+		return -ENODEV;
+	fp = &udk_eth_fp_[port];
+	if (q >= __atomic_load_n(&fp->nb_rxq, __ATOMIC_ACQUIRE))
+		return -ENODEV;
+	if (fp->rx_intr_arm == NULL)
+		return -ENOTSUP;
+	return fp->rx_intr_arm(fp->rxq[q]);
+}
+
+void udk_eth_rx_intr_disarm(uint16_t port, uint16_t q)
+{
+	struct udk_eth_fp *fp;
+
+	if (port >= UDK_ETH_MAX_PORTS)
+		return;
+	fp = &udk_eth_fp_[port];
+	if (q < __atomic_load_n(&fp->nb_rxq, __ATOMIC_ACQUIRE) && fp->rx_intr_disarm != NULL)
+		fp->rx_intr_disarm(fp->rxq[q]);
 }
 
 /* ---- link events ---- */

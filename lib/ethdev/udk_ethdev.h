@@ -142,6 +142,33 @@ bool udk_eth_dev_is_removed(uint16_t port);
 /* Close every port (before udk_eal_cleanup()). */
 void udk_eth_close_all(void);
 
+/* ---- receive interrupts (doc/interrupts.md) ----
+ *
+ * A port whose driver has them lets the lcore of an rx queue sleep until a
+ * frame arrives: the queue's fd (an eventfd: the device's MSI-X vector, or
+ * a vhost-user back-end's call fd) becomes readable once the queue is armed
+ * and the device used a receive buffer.  Meant for udk_lcore_waitset
+ * (udk_eal.h): the fd is the source's fd, udk_eth_rx_intr_arm() its arm()
+ * and udk_eth_rx_intr_disarm() its disarm().  While disarmed (the default)
+ * the device is asked not to signal, so a polling lcore pays nothing. */
+
+/* The fd of rx queue q of a started port, in *fd; it stays open (owned by
+ * the port) until the port stops.  0; -ENOTSUP when the driver or its
+ * device has no receive interrupts (logged, naming which); -EBUSY when the
+ * port is not started; -EINVAL for a queue the port does not have.  Any
+ * thread (control path). */
+int udk_eth_rx_intr_fd(uint16_t port, uint16_t q, int *fd);
+/* Arm rx queue q: ask the device to signal its fd for the next frame, then
+ * look once more.  Returns 1 when frames are already there (do not sleep:
+ * poll), 0 when armed (nothing is lost: a frame that arrives from now on
+ * makes the fd readable), -ENOTSUP, or -ENODEV for a port that is not
+ * started.  It clears the fd's count (one read(2)).  The queue's lcore,
+ * between bursts. */
+int udk_eth_rx_intr_arm(uint16_t port, uint16_t q);
+/* Back to polling: the device is asked not to signal again.  The queue's
+ * lcore; a port that is not started is ignored. */
+void udk_eth_rx_intr_disarm(uint16_t port, uint16_t q);
+
 /* ---- fast path ---- */
 
 typedef uint16_t (*udk_eth_burst_fn)(void *queue, struct udk_mbuf **pkts, uint16_t n);
@@ -153,6 +180,9 @@ struct udk_eth_fp {
 	uint16_t nb_rxq, nb_txq;
 	void *rxq[UDK_ETH_MAX_QUEUES];
 	void *txq[UDK_ETH_MAX_QUEUES];
+	/* Receive interrupts (udk_eth_rx_intr_arm()); NULL: the driver has none. */
+	int (*rx_intr_arm)(void *queue);
+	void (*rx_intr_disarm)(void *queue);
 };
 extern struct udk_eth_fp udk_eth_fp_[UDK_ETH_MAX_PORTS];
 

@@ -39,6 +39,13 @@ struct udk_eth_ops {
 	int (*promiscuous_set)(struct udk_eth_dev *dev, bool on);
 	udk_eth_burst_fn rx_burst;
 	udk_eth_burst_fn tx_burst;
+	/* Receive interrupts, optional (all three or none; udk_ethdev.h says
+	 * what each promises).  rx_intr_fd: the fd of started queue q, >= 0, or
+	 * -ENOTSUP after a line saying why (the device has no vector for it).
+	 * rx_intr_arm: 1 if work is pending, 0 armed; the queue's lcore. */
+	int (*rx_intr_fd)(struct udk_eth_dev *dev, uint16_t q);
+	int (*rx_intr_arm)(void *queue);
+	void (*rx_intr_disarm)(void *queue);
 };
 
 struct udk_eth_driver {

@@ -50,12 +50,7 @@ def check(cond, what, detail=''):
             print('     ' + str(detail).replace('\n', '\n     '), flush=True)
 
 
-if TESTPMD is None:
-    print('SKIP: dpdk-testpmd not found (Debian package dpdk; scripts/setup.sh installs it)')
-    sys.exit(77)
-if os.geteuid() != 0:
-    print('SKIP: dpdk-testpmd needs root here')
-    sys.exit(77)
+testpmd.require()
 
 TMP = tempfile.mkdtemp(prefix='udk-peer-')
 EAL = ['--no-huge', '-m', '256', '-l', '0']

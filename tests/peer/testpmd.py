@@ -7,9 +7,20 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import time
 
 TESTPMD = shutil.which('dpdk-testpmd')
+
+
+def require():
+    """Skip the calling test (exit 77) when testpmd cannot run here."""
+    if TESTPMD is None:
+        print('SKIP: dpdk-testpmd not found (Debian package dpdk; scripts/setup.sh installs it)')
+        sys.exit(77)
+    if os.geteuid() != 0:
+        print('SKIP: dpdk-testpmd needs root here')
+        sys.exit(77)
 
 
 class Testpmd:

@@ -12,7 +12,12 @@ the back-end's own receive rate (testpmd's Rx-pps, once a second), after a
 warm-up.  Runs alternate A, B, A, B...; the figures are the median and the
 best of all samples of each, and the ratios udk / DPDK of both.
 
-Usage: vhost_bench.py UDK_FWD [--seconds S] [--rounds N] [--bursts B] [--packed]
+With --intr-ab the pair is instead udk-fwd polling (--intr-mode poll) against
+udk-fwd in adaptive mode (--intr-mode adaptive, doc/interrupts.md), with the
+front-end's CPU (utime + stime from /proc) over each run, and the ratio
+adaptive / poll.
+
+Usage: vhost_bench.py UDK_FWD [--seconds S] [--rounds N] [--bursts B] [--packed] [--intr-ab]
 (root; dpdk-testpmd from Debian's dpdk package)."""
 import argparse
 import os
@@ -41,6 +46,10 @@ ap.add_argument('--desc', type=int, default=256,
                 help='entries per virtqueue on the front-end side (default 256)')
 ap.add_argument('--packed', action='store_true',
                 help='packed virtqueues on both front-ends (packed_vq=1; default split)')
+ap.add_argument('--intr-ab', action='store_true',
+                help='compare udk-fwd --intr-mode poll with adaptive instead of DPDK with udk')
+ap.add_argument('--spin', type=int, default=512,
+                help='adaptive: empty rounds before a sleep (default 512)')
 args = ap.parse_args()
 RING = ',packed_vq=1' if args.packed else ''
 
@@ -91,7 +100,19 @@ def front_end(kind):
            'virtio_user0,path=%s,queue_size=%d%s' % (SOCK, args.desc, RING), '--', '--mode', 'io',
            '--tx-first', str(args.bursts), '--burst', '32', '--interval', '0', '--desc',
            str(args.desc)]
+    if kind == 'adaptive':
+        cmd += ['--intr-mode', 'adaptive', '--spin', str(args.spin)]
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def cpu_seconds(pid):
+    """utime + stime of pid (proc(5), fields 14 and 15), 0 once it is gone."""
+    try:
+        with open('/proc/%d/stat' % pid) as f:
+            fields = f.read().rsplit(')', 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
 
 
 def rx_samples(log):
@@ -107,7 +128,9 @@ def run(kind):
     deadline = time.time() + 120
     while not any(rx_samples(log)) and time.time() < deadline and fe.poll() is None:
         time.sleep(0.2)
+    c0, t0 = cpu_seconds(fe.pid), time.time()
     time.sleep(args.seconds)
+    cpu[kind].append(100 * (cpu_seconds(fe.pid) - c0) / (time.time() - t0))
     fe.send_signal(signal.SIGINT)
     if kind == 'dpdk':
         try:
@@ -132,24 +155,33 @@ def run(kind):
 # Busy-polling loops are at the mercy of whatever else runs on the machine
 # (a shared 2-CPU machine here): the median of every per-second sample tells
 # the typical rate, the best sample what each side does when left alone.
-res = {'dpdk': [], 'udk': []}
+KINDS = ('udk', 'adaptive') if args.intr_ab else ('dpdk', 'udk')
+LABEL = {'dpdk': 'DPDK virtio-user (testpmd io)', 'udk': 'udk virtio-user (udk-fwd io)',
+         'adaptive': 'udk-fwd io, adaptive'}
+if args.intr_ab:
+    LABEL['udk'] = 'udk-fwd io, poll'
+res = {k: [] for k in KINDS}
+cpu = {k: [] for k in KINDS}
 for i in range(args.rounds):
-    for kind in ('dpdk', 'udk'):
+    for kind in KINDS:
         rates = run(kind)
         res[kind] += rates
         print('round %d %-4s median %.3f Mpps' % (i + 1, kind, statistics.median(rates) if rates
                                                    else 0), flush=True)
 print('vhost-user loop, 64-byte frames, %d x 32 in flight, %d-entry rings, one forwarding lcore '
       'per side, %d samples of 1 s each:' % (args.bursts, args.desc,
-                                             min(len(res['dpdk']), len(res['udk']))))
+                                             min(len(res[k]) for k in KINDS)))
 fig = {}
-for kind, label in (('dpdk', 'DPDK virtio-user (testpmd io)'), ('udk', 'udk virtio-user (udk-fwd io)')):
+for kind in KINDS:
     r = res[kind] or [0.0]
     fig[kind] = (statistics.median(r), max(r))
-    print('  %-30s median %.3f Mpps, best %.3f Mpps' % (label, fig[kind][0], fig[kind][1]))
+    print('  %-30s median %.3f Mpps, best %.3f Mpps, front-end CPU %s%% of a core' % (
+        LABEL[kind], fig[kind][0], fig[kind][1],
+        '/'.join('%.0f' % c for c in cpu[kind])))
 for i, what in ((0, 'median'), (1, 'best')):
-    d, u = fig['dpdk'][i], fig['udk'][i]
-    print('  ratio udk/DPDK (%s)  %.2fx' % (what, u / d if d else float('nan')))
+    d, u = fig[KINDS[0]][i], fig[KINDS[1]][i]
+    print('  ratio %s (%s)  %.2fx' % ('adaptive/poll' if args.intr_ab else 'udk/DPDK', what,
+                                         u / d if d else float('nan')))
 shutil.rmtree(TMP, ignore_errors=True)
 for s in ('v', 'u'):
     shutil.rmtree('/var/run/dpdk/' + PFX + s, ignore_errors=True)

@@ -47,6 +47,11 @@ struct virtio_transport_ops {
 	/* Give vq to the device (its index, size and ring addresses) and set
 	 * vq->notify: before DRIVER_OK (§3.1.1 step 7).  0 or -errno (logged). */
 	int (*queue_enable)(struct virtio_dev *vd, struct virtq *vq);
+	/* The eventfd the device signals for queue idx's used-buffer
+	 * notifications (PCI: its MSI-X vector; vhost-user: the call fd), open
+	 * until close; or -ENOTSUP after a line saying why.  Optional (NULL:
+	 * the transport has none).  The control thread, after queue_enable. */
+	int (*queue_intr_fd)(struct virtio_dev *vd, uint16_t idx);
 	/* Release the transport (the device is left reset).  vd is freed. */
 	void (*close)(struct virtio_dev *vd);
 };

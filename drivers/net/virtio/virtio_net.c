@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <unistd.h>
 
 #include "udk_eal.h"
 #include "udk_ethdev_driver.h"
@@ -71,6 +72,7 @@ struct vnet_rxq {
 	struct udk_mbuf *pend, *pend_last; /* mrg: a frame whose buffers are not all used yet */
 	uint64_t packets, bytes, errors, nombuf; /* udk_counter_add/read: stats read them */
 	void *mem;
+	int intr_fd;               /* the transport's fd for this queue, -1 until asked */
 };
 
 struct vnet_txq {
@@ -197,6 +199,7 @@ static int vnet_rxq_setup(struct udk_eth_dev *dev, uint16_t q, const struct udk_
 	}
 	rxq->mp = c->mp;
 	rxq->port = dev->port;
+	rxq->intr_fd = -1;
 	rxq->mrg = ((struct vnet *)dev->priv)->mrg;
 	rxq->refill_min = c->nb_desc >= 4 * VNET_REFILL_BATCH ? VNET_REFILL_BATCH : 1;
 	*queue = rxq;
@@ -698,6 +701,44 @@ static int vnet_promiscuous_set(struct udk_eth_dev *dev, bool on)
 	return -ENOTSUP;
 }
 
+/* ---- receive interrupts (doc/interrupts.md) ---- */
+
+static int vnet_rx_intr_fd(struct udk_eth_dev *dev, uint16_t q)
+{
+	struct virtio_dev *vd = ((struct vnet *)dev->priv)->vd;
+	struct vnet_rxq *rxq = dev->rxq[q];
+	int fd;
+
+	if (vd->ops->queue_intr_fd == NULL) {
+		udk_log(UDK_LOG_ERR, LOG, "rx interrupt of port %u (%s): its transport has no "
+			"used-buffer notifications; poll it", dev->port, vd->name);
+		return -ENOTSUP;
+	}
+	fd = vd->ops->queue_intr_fd(vd, rxq->vq->index);
+	if (fd >= 0)
+		rxq->intr_fd = fd;
+	return fd;
+}
+
+/* Clear the fd's count first, then enable notifications and look again: a
+ * buffer used before the look is seen by it, one used after it signals the
+ * fd (virtq_intr_enable()).  A count cleared here that belonged to a buffer
+ * the look then finds costs nothing; one left would only wake a sleep early. */
+static int vnet_rx_intr_arm(void *queue)
+{
+	struct vnet_rxq *rxq = queue;
+	uint64_t n;
+
+	if (rxq->intr_fd >= 0 && read(rxq->intr_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		return -errno;
+	return virtq_intr_enable(rxq->vq) ? 1 : 0;
+}
+
+static void vnet_rx_intr_disarm(void *queue)
+{
+	virtq_intr_disable(((struct vnet_rxq *)queue)->vq);
+}
+
 static const struct udk_eth_ops vnet_ops = {
 	.info = vnet_info,
 	.configure = vnet_configure,
@@ -714,6 +755,9 @@ static const struct udk_eth_ops vnet_ops = {
 	.promiscuous_set = vnet_promiscuous_set,
 	.rx_burst = vnet_rx_burst,
 	.tx_burst = vnet_tx_burst,
+	.rx_intr_fd = vnet_rx_intr_fd,
+	.rx_intr_arm = vnet_rx_intr_arm,
+	.rx_intr_disarm = vnet_rx_intr_disarm,
 };
 
 /* The transport's thread: the device went away or came back (the link

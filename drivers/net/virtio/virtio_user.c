@@ -355,6 +355,16 @@ out:
 	return rc;
 }
 
+/* The back-end writes the call fd when it used a buffer and the driver asked
+ * for a notification (vhost-user.rst, "VHOST_USER_SET_VRING_CALL"); it is
+ * the same fd across reconnections (give_ring() hands it to each back-end). */
+static int vu_queue_intr_fd(struct virtio_dev *vd, uint16_t idx)
+{
+	struct virtio_user *u = to_user(vd);
+
+	return idx < u->nb_queues ? u->callfd[idx] : -EINVAL;
+}
+
 static void vu_close(struct virtio_dev *vd)
 {
 	struct virtio_user *u = to_user(vd);
@@ -390,6 +400,7 @@ static const struct virtio_transport_ops vu_ops = {
 	.read_config = vu_read_config,
 	.queue_max = vu_queue_max,
 	.queue_enable = vu_queue_enable,
+	.queue_intr_fd = vu_queue_intr_fd,
 	.close = vu_close,
 };
 

@@ -175,3 +175,44 @@ void virtq_free(struct virtq *vq, void (*fn)(void *cookie, void *arg), void *arg
 			fn(vq->info[i].cookie, arg);
 	free(vq);
 }
+
+/* §2.6.10: with VIRTIO_F_EVENT_IDX the driver's used_event sits after the
+ * available ring, and the device ignores VIRTQ_AVAIL_F_NO_INTERRUPT. */
+static void set_used_event(struct virtq *vq, uint16_t idx)
+{
+	__atomic_store_n(&vq->avail->ring[vq->size], htole16(idx), __ATOMIC_RELAXED);
+}
+
+bool virtq_intr_enable(struct virtq *vq)
+{
+	if (vq->packed) {
+		/* §2.7.10: ENABLE notifies for every used descriptor; DESC (with
+		 * EVENT_IDX) would name one, which ENABLE makes unnecessary here. */
+		__atomic_store_n(&((struct pvirtq_event *)vq->driver_area)->flags,
+				 htole16(VIRTQ_EVENT_F_ENABLE), __ATOMIC_RELAXED);
+	} else if (vq->event_idx) {
+		/* Notify when the device's used index passes last_used: for the
+		 * next chain it uses. */
+		set_used_event(vq, vq->last_used);
+	} else {
+		__atomic_store_n(&vq->avail->flags, htole16(0), __ATOMIC_RELAXED);
+	}
+	/* The store above before the used ring's read below (the device does
+	 * the mirror image: writes the used index, then reads our flags). */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	return virtq_used_count(vq) > 0;
+}
+
+void virtq_intr_disable(struct virtq *vq)
+{
+	if (vq->packed)
+		__atomic_store_n(&((struct pvirtq_event *)vq->driver_area)->flags,
+				 htole16(VIRTQ_EVENT_F_DISABLE), __ATOMIC_RELAXED);
+	else if (vq->event_idx)
+		/* An event one behind the device's index: it comes round again
+		 * only after 65,535 more used chains. */
+		set_used_event(vq, (uint16_t)(vq->last_used - 1));
+	else
+		__atomic_store_n(&vq->avail->flags, htole16(VIRTQ_AVAIL_F_NO_INTERRUPT),
+				 __ATOMIC_RELAXED);
+}

@@ -170,6 +170,18 @@ uint16_t virtq_complete_pending(struct virtq *vq, uint16_t *base);
 /* The used index the device has reached (where a new device starts). */
 uint16_t virtq_used_idx(const struct virtq *vq);
 
+/* Used-buffer notifications (§2.6.7, §2.6.10, §2.7.10), for a driver that
+ * sleeps instead of polling.  virtq_intr_enable() asks the device to notify
+ * for the next chain it uses (EVENT_IDX: used_event = the next used entry;
+ * otherwise clear VIRTQ_AVAIL_F_NO_INTERRUPT; packed: the driver's event
+ * flags to ENABLE), then, after a full fence, looks once more: true when
+ * chains are already used (the caller polls instead of sleeping).  A chain
+ * the device uses after the fence is notified, so none is missed.
+ * virtq_intr_disable() asks for no notifications again (the state
+ * virtq_create() leaves).  The queue's lcore. */
+bool virtq_intr_enable(struct virtq *vq);
+void virtq_intr_disable(struct virtq *vq);
+
 /* Free the queue (not its memory); cookies still in it go to fn first. */
 void virtq_free(struct virtq *vq, void (*fn)(void *cookie, void *arg), void *arg);
 

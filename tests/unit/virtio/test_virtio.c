@@ -783,6 +783,78 @@ static void test_notify_offset(void)
 	CU_ASSERT_EQUAL(virtio_pci_notify_offset("fake0", 0, 0, 4, 1, &off), -EINVAL);
 }
 
+/* Whether a device, having moved the used index from old to new, notifies
+ * the driver (§2.6.7.2 without EVENT_IDX, §2.6.10 with it). */
+static bool dev_should_notify(struct virtq *vq, uint16_t old, uint16_t new_idx)
+{
+	if (vq->event_idx)
+		return virtq_need_event(le16toh(vq->avail->ring[vq->size]), new_idx, old);
+	return !(le16toh(vq->avail->flags) & VIRTQ_AVAIL_F_NO_INTERRUPT);
+}
+
+/* Used-buffer notifications, split ring with and without EVENT_IDX: off
+ * while polling, on for the very next buffer after virtq_intr_enable(),
+ * which also reports a buffer used before it; off again after disable. */
+static void test_split_intr(void)
+{
+	for (int ei = 0; ei < 2; ei++) {
+		struct virtq *vq = make(8);
+		uint32_t len;
+		uint16_t u;
+
+		vq->event_idx = ei;
+		virtq_intr_disable(vq);
+		for (int i = 0; i < 4; i++)
+			add_one(vq, 0x1000u * (i + 1), 64, true, &cookies[i]);
+		virtq_publish(vq);
+		u = le16toh(vq->used->idx);
+		dev_use(vq, dev_avail(vq, 0), 10);
+		CU_ASSERT_FALSE(dev_should_notify(vq, u, (uint16_t)(u + 1))); /* polling */
+		CU_ASSERT_PTR_EQUAL(virtq_used_take(vq, &len), &cookies[0]);
+		CU_ASSERT_FALSE(virtq_intr_enable(vq)); /* nothing pending: may sleep */
+		u = le16toh(vq->used->idx);
+		dev_use(vq, dev_avail(vq, 1), 10);
+		CU_ASSERT_TRUE(dev_should_notify(vq, u, (uint16_t)(u + 1))); /* armed */
+		CU_ASSERT_PTR_EQUAL(virtq_used_take(vq, &len), &cookies[1]);
+		virtq_intr_disable(vq);
+		u = le16toh(vq->used->idx);
+		dev_use(vq, dev_avail(vq, 2), 10);
+		CU_ASSERT_FALSE(dev_should_notify(vq, u, (uint16_t)(u + 1)));
+		/* Used before the arm: reported, so the caller does not sleep. */
+		CU_ASSERT_TRUE(virtq_intr_enable(vq));
+		virtq_intr_disable(vq);
+		destroy(vq);
+	}
+}
+
+/* The same on a packed ring: the driver's event suppression flags. */
+static void test_packed_intr(void)
+{
+	struct virtq *vq = make_packed(8);
+	const struct pvirtq_event *ev = vq->driver_area;
+	struct pdev d;
+	uint16_t ids[3];
+	uint64_t addr;
+	bool write;
+	uint32_t len;
+
+	pdev_init(&d);
+	for (int i = 0; i < 3; i++)
+		add_one(vq, 0x1000u * (i + 1), 64, true, &cookies[i]);
+	for (int i = 0; i < 3; i++)
+		CU_ASSERT_EQUAL(pdev_take(vq, &d, &ids[i], &addr, &write), 1);
+	CU_ASSERT_EQUAL(le16toh(ev->flags), VIRTQ_EVENT_F_DISABLE); /* polling */
+	CU_ASSERT_FALSE(virtq_intr_enable(vq));
+	CU_ASSERT_EQUAL(le16toh(ev->flags), VIRTQ_EVENT_F_ENABLE);
+	pdev_use(vq, &d, ids[0], 5, 1);
+	CU_ASSERT_PTR_EQUAL(virtq_used_take(vq, &len), &cookies[0]);
+	virtq_intr_disable(vq);
+	CU_ASSERT_EQUAL(le16toh(ev->flags), VIRTQ_EVENT_F_DISABLE);
+	pdev_use(vq, &d, ids[1], 5, 1);
+	CU_ASSERT_TRUE(virtq_intr_enable(vq)); /* used before the arm */
+	destroy(vq);
+}
+
 int main(void)
 {
 	static const struct unit_test tests[] = {
@@ -799,6 +871,8 @@ int main(void)
 		{"packed: chains across 375 wraps", test_packed_chains_wrap},
 		{"packed: event suppression and EVENT_IDX", test_packed_kick},
 		{"split: EVENT_IDX", test_split_event_idx},
+		{"split: used-buffer notifications armed and suppressed", test_split_intr},
+		{"packed: used-buffer notifications armed and suppressed", test_packed_intr},
 		{"packed: bad id, reset", test_packed_bad_id_and_reset},
 		{"feature negotiation", test_negotiate},
 		{"notify offset of a hostile device", test_notify_offset},
