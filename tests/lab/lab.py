@@ -61,7 +61,12 @@ CONSOLE_TAIL = 60
 # Each NIC's MAC, fixed so that tests and docs know what the device must
 # report (lab.env: UDK_LAB_MAC_VIRTIO, _E1000E, _E1000_A, _E1000_B).
 LAB_MACS = {'vnet0': '52:54:00:1a:b0:01', 'e1000e0': '52:54:00:1a:b0:02',
-            'e1000a': '52:54:00:1a:b0:03', 'e1000b': '52:54:00:1a:b0:04'}
+            'e1000a': '52:54:00:1a:b0:03', 'e1000b': '52:54:00:1a:b0:04',
+            'vnetmq0': '52:54:00:1a:b0:05', 'vnetmq1': '52:54:00:1a:b0:06'}
+# The multi-queue virtio-nets with RSS (lab_net_virtio_rss): queue pairs each,
+# and their slots (explicit, after every device QEMU places itself).
+MQ_PAIRS = 4
+MQ_SLOTS = {'vnetmq0': 0x18, 'vnetmq1': 0x19}
 # Host paths that the guest covers with mounts of its own.  Directories the
 # tests need under /tmp and /run are bound back over the guest's tmpfs
 # (host_binds); the others cannot be seen from the guest.
@@ -354,7 +359,48 @@ def qmp_path(labdir):
     return '/tmp/udk-lab-%s.qmp' % hashlib.sha256(labdir.encode()).hexdigest()[:12]
 
 
-def qemu_command(qemu, vmlinux, initrd, labdir):
+def mq_taps(labdir):
+    """QEMU 7.2 gives a virtio-net as many queue pairs as its netdev has
+    queues, and only a tap has more than one.  One multi-queue tap per RSS
+    NIC, each looped back on itself on the host (tc mirred: what the NIC sends
+    comes back to it), so a guest test feeds the NIC without any host-side
+    helper.  Needs CAP_NET_ADMIN; without it, {} (lab_net_virtio_rss skips
+    and says why).  Names from the lab directory: parallel labs do not clash."""
+    base = 'udq' + hashlib.sha256(labdir.encode()).hexdigest()[:8]
+    taps = {}
+    for i, dev in enumerate(sorted(MQ_SLOTS)):
+        name = '%s%d' % (base, i)
+        mq_tap_del(name)
+        steps = [['ip', 'tuntap', 'add', 'dev', name, 'mode', 'tap', 'multi_queue'],
+                 ['sysctl', '-q', '-w', 'net.ipv6.conf.%s.disable_ipv6=1' % name],
+                 ['ip', 'link', 'set', name, 'up'],
+                 ['tc', 'qdisc', 'add', 'dev', name, 'ingress'],
+                 ['tc', 'filter', 'add', 'dev', name, 'parent', 'ffff:', 'protocol', 'all',
+                  'u32', 'match', 'u32', '0', '0', 'action', 'mirred', 'egress', 'redirect',
+                  'dev', name]]
+        for cmd in steps:
+            try:
+                r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                   timeout=30)
+                out, rc = r.stdout.decode(errors='replace').strip(), r.returncode
+            except OSError as e:
+                out, rc = str(e), -1
+            if rc != 0:
+                log('no multi-queue virtio-net in the guest: `%s` failed (%s)'
+                    % (' '.join(cmd), out))
+                for t in list(taps.values()) + [name]:
+                    mq_tap_del(t)
+                return {}
+        taps[dev] = name
+    return taps
+
+
+def mq_tap_del(name):
+    subprocess.run(['ip', 'link', 'del', name], stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+
+
+def qemu_command(qemu, vmlinux, initrd, labdir, taps=None):
     # LAB.md: the intel-iommu must come before the devices.  Every device has
     # an id so that hot-plug tests can address it over QMP.
     img0 = os.path.join(labdir, 'nvme0.img')
@@ -391,7 +437,22 @@ def qemu_command(qemu, vmlinux, initrd, labdir):
         '-drive', 'file=%s,if=none,id=nv1,format=raw' % img1,
         '-device', 'nvme,id=nvme1,serial=udk-lab-nvme1,drive=nv1,bus=rp1',
         '-qmp', 'unix:%s,server=on,wait=off' % qmp_path(labdir),
-    ]
+    ] + mq_devices(taps or {})
+
+
+def mq_devices(taps):
+    """The RSS NICs on their taps (mq_taps): vnetmq0 with split rings,
+    vnetmq1 with packed; modern-only and behind the IOMMU like vnet0 (LAB.md),
+    MSI-X vectors for every queue plus configuration and control."""
+    out = []
+    for i, dev in enumerate(sorted(taps)):
+        out += ['-netdev', 'tap,id=mq%d,ifname=%s,queues=%d,script=no,downscript=no,vhost=off'
+                % (i, taps[dev], MQ_PAIRS),
+                '-device', 'virtio-net-pci,id=%s,netdev=mq%d,mq=on,vectors=%d,rss=on,packed=%s,'
+                'disable-legacy=on,iommu_platform=on,romfile=,mac=%s,addr=0x%x'
+                % (dev, i, 2 * MQ_PAIRS + 2, 'on' if dev == 'vnetmq1' else 'off',
+                   LAB_MACS[dev], MQ_SLOTS[dev])]
+    return out
 
 
 def host_binds(paths):
@@ -540,6 +601,7 @@ def boot(build_dir, mode, timeout, tests=(), demo=(), echo=False, interactive=Fa
     app = os.path.join(build_dir, 'app')
     tools = sorted(os.path.join(app, d) for d in (os.listdir(app) if os.path.isdir(app) else [])
                    if os.path.isdir(os.path.join(app, d)))
+    taps = mq_taps(labdir)
     write_text(os.path.join(labdir, 'host.env'),
                '# from the host environment (lab.py)\n' +
                ''.join('%s=%s\n' % kv for kv in env
@@ -555,14 +617,15 @@ def boot(build_dir, mode, timeout, tests=(), demo=(), echo=False, interactive=Fa
                'UDK_LAB_IOMMU_BACKEND=%s\n' % GUEST_BACKEND[guest] +
                ''.join('UDK_LAB_MAC_%s=%s\n' % (k, LAB_MACS[q]) for k, q in (
                    ('VIRTIO', 'vnet0'), ('E1000E', 'e1000e0'), ('E1000_A', 'e1000a'),
-                   ('E1000_B', 'e1000b'))))
+                   ('E1000_B', 'e1000b'))) +
+               ''.join('UDK_LAB_MAC_%s=%s\n' % (k.upper(), LAB_MACS[k]) for k in sorted(taps)))
     for img in ('nvme0.img', 'nvme0n2.img', 'nvme1.img', 'nvme-hotplug.img'):
         with open(os.path.join(labdir, img), 'wb') as f:
             f.truncate(NVME_IMAGE_SIZE)  # sparse, zero-filled, fresh every boot
     qmp = qmp_path(labdir)
     if os.path.exists(qmp):
         os.unlink(qmp)
-    cmd = qemu_command(qemu, vmlinux, initrd, labdir)
+    cmd = qemu_command(qemu, vmlinux, initrd, labdir, taps)
     console = os.path.join(top, 'console.log')
     write_text(os.path.join(top, 'qemu.cmd'),
                ' '.join("'%s'" % a if ' ' in a else a for a in cmd) + '\n')
@@ -572,6 +635,8 @@ def boot(build_dir, mode, timeout, tests=(), demo=(), echo=False, interactive=Fa
     if interactive:
         proc = subprocess.Popen(cmd, preexec_fn=set_pdeathsig)
         rc = proc.wait()
+        for t in taps.values():
+            mq_tap_del(t)
         return True, 'qemu exited %d' % rc
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, preexec_fn=set_pdeathsig)
@@ -613,6 +678,8 @@ def boot(build_dir, mode, timeout, tests=(), demo=(), echo=False, interactive=Fa
             rc = proc.returncode
     finally:
         signal.signal(signal.SIGTERM, old)
+        for t in taps.values():
+            mq_tap_del(t)
     bridge.stop.set()
     reader.join(timeout=5)
     wall = time.monotonic() - t0

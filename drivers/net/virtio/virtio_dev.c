@@ -20,6 +20,8 @@ const char *virtio_feature_name(unsigned int f)
 	case 16: return "VIRTIO_NET_F_STATUS";
 	case 17: return "VIRTIO_NET_F_CTRL_VQ";
 	case 22: return "VIRTIO_NET_F_MQ";
+	case 57: return "VIRTIO_NET_F_HASH_REPORT";
+	case 60: return "VIRTIO_NET_F_RSS";
 	case 28: return "VIRTIO_F_INDIRECT_DESC";
 	case 29: return "VIRTIO_F_EVENT_IDX";
 	case VIRTIO_F_VERSION_1: return "VIRTIO_F_VERSION_1";

@@ -17,6 +17,7 @@
 #include "udk_mbuf.h"
 #include "udk_util.h"
 #include "virtio_dev.h"
+#include "virtio_net_ctrl.h"
 
 #define LOG "net_virtio"
 
@@ -24,7 +25,6 @@
 #define VIRTIO_NET_F_MAC 5
 #define VIRTIO_NET_F_MRG_RXBUF 15
 #define VIRTIO_NET_F_STATUS 16
-#define VIRTIO_NET_F_MQ 22
 /* §6: the ring features, taken whenever the device offers them (a
  * vhost-user port offers RING_PACKED only with packed_vq=1). */
 #define VNET_FEATURES (VIRTIO_BIT(VIRTIO_NET_F_MAC) | VIRTIO_BIT(VIRTIO_NET_F_STATUS) |         \
@@ -91,6 +91,12 @@ struct vnet {
 	bool mrg;                  /* VIRTIO_NET_F_MRG_RXBUF negotiated */
 	uint64_t wanted;           /* the features asked at probe, asked again at stop */
 	uint16_t qmax;             /* entries of the smaller of queues 0 and 1 */
+	uint16_t dev_pairs;        /* the device's max_virtqueue_pairs: the control
+				    * queue is the one after them (§5.1.2) */
+	struct vnet_ctrl ctrl;     /* with VIRTIO_NET_F_CTRL_VQ, from the first start */
+	uint8_t rss_key_len;       /* VIRTIO_NET_F_RSS: what the device takes */
+	uint16_t rss_table_len;
+	uint32_t rss_types;
 	bool stuck;                /* a reset timed out: the rings may still be in use */
 };
 
@@ -542,6 +548,7 @@ static int vnet_quiesce(struct udk_eth_dev *dev)
 		vn->stuck = true;
 		return rc;
 	}
+	vnet_ctrl_reset(&vn->ctrl);
 	for (uint16_t q = 0; q < UDK_ETH_MAX_QUEUES; q++) {
 		if (dev->rxq[q] != NULL) {
 			virtq_reset(((struct vnet_rxq *)dev->rxq[q])->vq, free_mbuf, NULL);
@@ -552,6 +559,43 @@ static int vnet_quiesce(struct udk_eth_dev *dev)
 			virtq_reset(((struct vnet_txq *)dev->txq[q])->vq, free_mbuf, NULL);
 	}
 	return rc;
+}
+
+/* The Toeplitz key udk gives the device: the one Microsoft's RSS
+ * verification suite uses (and DPDK's drivers by default), so a hash is
+ * checked against published values. */
+static const uint8_t vnet_rss_key[VNET_RSS_KEY_LEN] = {
+	0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67, 0x25, 0x3d, 0x43, 0xa3,
+	0x8f, 0xb0, 0xd0, 0xca, 0x2b, 0xcb, 0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3,
+	0x80, 0x30, 0xf2, 0x0c, 0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa,
+};
+
+#define VNET_CTRL_TIMEOUT_MS 5000
+
+/* Spread the received frames over nq queue pairs.  With VIRTIO_NET_F_RSS
+ * (§5.1.6.5.7.1): the key above, an indirection table whose entry i is
+ * queue i % nq, and the IPv4/IPv6 (TCP, UDP) hash types the device has; it
+ * also sets the queue pairs.  With VIRTIO_NET_F_MQ alone, the device steers
+ * as it likes among the nq pairs (§5.1.6.5.5). */
+static int vnet_steer(struct udk_eth_dev *dev, uint16_t nq)
+{
+	struct vnet *vn = dev->priv;
+	uint8_t data[VNET_CTRL_DATA_MAX];
+	uint16_t table[VNET_RSS_TABLE_MAX], le;
+	size_t len;
+
+	if (vn->rss_table_len == 0) {
+		le = htole16(nq);
+		return vnet_ctrl_cmd(&vn->ctrl, dev->name, VIRTIO_NET_CTRL_MQ,
+				     VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, &le, sizeof(le),
+				     VNET_CTRL_TIMEOUT_MS);
+	}
+	for (uint16_t i = 0; i < vn->rss_table_len; i++)
+		table[i] = (uint16_t)(i % nq);
+	len = vnet_rss_config(data, sizeof(data), vn->rss_types, table, vn->rss_table_len, nq,
+			      vnet_rss_key, vn->rss_key_len);
+	return vnet_ctrl_cmd(&vn->ctrl, dev->name, VIRTIO_NET_CTRL_MQ,
+			     VIRTIO_NET_CTRL_MQ_RSS_CONFIG, data, len, VNET_CTRL_TIMEOUT_MS);
 }
 
 /* §3.1.1 steps 7-8 and §5.1.5: give the queues to the device, fill the
@@ -569,6 +613,9 @@ static int vnet_start(struct udk_eth_dev *dev)
 		if (rc == 0)
 			rc = vd->ops->queue_enable(vd, ((struct vnet_txq *)dev->txq[q])->vq);
 	}
+	if (rc == 0 && (vd->features & VIRTIO_BIT(VIRTIO_NET_F_CTRL_VQ)))
+		rc = vnet_ctrl_setup(&vn->ctrl, vd, dev->mem, (uint16_t)(2 * vn->dev_pairs),
+				     dev->name);
 	if (rc < 0)
 		goto err;
 	for (uint16_t q = 0; q < nq; q++) {
@@ -592,6 +639,12 @@ static int vnet_start(struct udk_eth_dev *dev)
 	}
 	for (uint16_t q = 0; q < nq; q++)
 		virtq_kick(((struct vnet_rxq *)dev->rxq[q])->vq);
+	/* §5.1.6.5.5: until told otherwise the device uses receiveq1 only. */
+	if (nq > 1) {
+		rc = vnet_steer(dev, nq);
+		if (rc < 0)
+			goto err;
+	}
 	return 0;
 
 err:
@@ -611,6 +664,7 @@ static void vnet_close(struct udk_eth_dev *dev)
 	struct vnet *vn = dev->priv;
 
 	vn->vd->ops->close(vn->vd);
+	vnet_ctrl_free(&vn->ctrl);
 	free(vn);
 	dev->priv = NULL;
 }
@@ -770,11 +824,47 @@ static void vnet_link_changed(void *arg, bool up)
 	udk_eth_link_event(vn->port, &link);
 }
 
+/* §5.1.4: the key size, indirection table length and hash types the
+ * device takes; a device that gives none of them is steered by
+ * VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET instead (rss_table_len 0). */
+static void rss_limits(struct vnet *vn)
+{
+	struct virtio_dev *vd = vn->vd;
+	uint8_t key = 0;
+	uint16_t tab = 0;
+	uint32_t types = 0;
+
+	if (vd->ops->read_config(vd, VNET_CFG_RSS_MAX_KEY, &key, 1) < 0 ||
+	    vd->ops->read_config(vd, VNET_CFG_RSS_MAX_TABLE, &tab, 2) < 0 ||
+	    vd->ops->read_config(vd, VNET_CFG_HASH_TYPES, &types, 4) < 0)
+		return;
+	tab = le16toh(tab);
+	types = le32toh(types) & (VIRTIO_NET_RSS_HASH_TYPE_IPv4 | VIRTIO_NET_RSS_HASH_TYPE_TCPv4 |
+				  VIRTIO_NET_RSS_HASH_TYPE_UDPv4 | VIRTIO_NET_RSS_HASH_TYPE_IPv6 |
+				  VIRTIO_NET_RSS_HASH_TYPE_TCPv6 | VIRTIO_NET_RSS_HASH_TYPE_UDPv6);
+	if (key == 0 || tab == 0 || types == 0) {
+		udk_log(UDK_LOG_WARN, LOG, "%s: VIRTIO_NET_F_RSS with key size %u, table length %u, "
+			"hash types 0x%x: RSS not used", vd->name, key, tab, types);
+		return;
+	}
+	vn->rss_key_len = key < VNET_RSS_KEY_LEN ? key : VNET_RSS_KEY_LEN;
+	if (tab > VNET_RSS_TABLE_MAX)
+		tab = VNET_RSS_TABLE_MAX;
+	while (!UDK_IS_POW2(tab))
+		tab &= (uint16_t)(tab - 1);
+	vn->rss_table_len = tab;
+	vn->rss_types = types;
+}
+
 /* §5.1.5: negotiate, read the MAC (or make a random local one), learn the
  * queue sizes.  The device stays at FEATURES_OK until start. */
 static int vnet_init(struct udk_eth_dev *dev, struct virtio_dev *vd)
 {
-	uint64_t wanted = VNET_FEATURES | (vd->pairs_by_rings ? VIRTIO_BIT(VIRTIO_NET_F_MQ) : 0) |
+	/* Over vhost-user the rings set the pairs; elsewhere the control
+	 * queue does (§5.1.6.5.5), and steers with RSS if the device has it. */
+	uint64_t wanted = VNET_FEATURES | VIRTIO_BIT(VIRTIO_NET_F_MQ) |
+			  (vd->pairs_by_rings ? 0 : VIRTIO_BIT(VIRTIO_NET_F_CTRL_VQ) |
+						     VIRTIO_BIT(VIRTIO_NET_F_RSS)) |
 			  (vd->mrg_ok ? VIRTIO_BIT(VIRTIO_NET_F_MRG_RXBUF) : 0);
 	struct vnet *vn;
 	uint16_t rxmax, txmax;
@@ -796,21 +886,28 @@ static int vnet_init(struct udk_eth_dev *dev, struct virtio_dev *vd)
 	vn->vd = vd;
 	vn->wanted = wanted;
 	vn->qmax = rxmax < txmax ? rxmax : txmax;
-	vn->max_pairs = 1;
+	vn->max_pairs = vn->dev_pairs = 1;
 	vn->mrg = (vd->features & VIRTIO_BIT(VIRTIO_NET_F_MRG_RXBUF)) != 0;
-	if (vd->features & VIRTIO_BIT(VIRTIO_NET_F_MQ)) {
+	/* §5.1.4: max_virtqueue_pairs exists with MQ or RSS; without the
+	 * control queue the pairs cannot be set (vhost-user sets them by its
+	 * rings). */
+	if ((vd->features & (VIRTIO_BIT(VIRTIO_NET_F_MQ) | VIRTIO_BIT(VIRTIO_NET_F_RSS))) &&
+	    (vd->pairs_by_rings || (vd->features & VIRTIO_BIT(VIRTIO_NET_F_CTRL_VQ)))) {
 		uint16_t pairs = 1;
 
-		/* §5.1.4: max_virtqueue_pairs, 1..0x8000; udk has room for
-		 * UDK_ETH_MAX_QUEUES, and each pair must be there. */
+		/* 1..0x8000; udk has room for UDK_ETH_MAX_QUEUES, and each pair
+		 * must be there. */
 		if (vd->ops->read_config(vd, VNET_CFG_MAX_PAIRS, &pairs, 2) == 0)
 			pairs = le16toh(pairs);
+		vn->dev_pairs = pairs ? pairs : 1;
 		if (pairs > UDK_ETH_MAX_QUEUES)
 			pairs = UDK_ETH_MAX_QUEUES;
 		while (pairs > 1 && vd->ops->queue_max(vd, (uint16_t)(2 * pairs - 1)) == 0)
 			pairs--;
 		vn->max_pairs = pairs ? pairs : 1;
 	}
+	if ((vd->features & VIRTIO_BIT(VIRTIO_NET_F_RSS)) && !vd->pairs_by_rings)
+		rss_limits(vn);
 	if (vd->features & VIRTIO_BIT(VIRTIO_NET_F_MAC)) {
 		/* One read, so the six bytes come from one configuration generation. */
 		rc = vd->ops->read_config(vd, VNET_CFG_MAC, dev->mac.b, sizeof(dev->mac.b));
@@ -828,10 +925,11 @@ static int vnet_init(struct udk_eth_dev *dev, struct virtio_dev *vd)
 	vn->port = dev->port;
 	vd->link_arg = vn;
 	__atomic_store_n(&vd->link_changed, vnet_link_changed, __ATOMIC_RELEASE);
-	udk_log(UDK_LOG_INFO, LOG, "%s: features 0x%llx of 0x%llx, %u pair(s) of %s queues of "
+	udk_log(UDK_LOG_INFO, LOG, "%s: features 0x%llx of 0x%llx, %u pair(s) (device: %u)%s of %s queues of "
 		"up to %u entries, MAC %02x:%02x:%02x:%02x:%02x:%02x", vd->name,
 		(unsigned long long)vd->features, (unsigned long long)vd->device_features,
-		vn->max_pairs, vd->features & VIRTIO_BIT(VIRTIO_F_RING_PACKED) ? "packed" : "split",
+		vn->max_pairs, vn->dev_pairs, vn->rss_table_len ? " with RSS" : "",
+		vd->features & VIRTIO_BIT(VIRTIO_F_RING_PACKED) ? "packed" : "split",
 		vn->qmax,
 		dev->mac.b[0], dev->mac.b[1],
 		dev->mac.b[2], dev->mac.b[3], dev->mac.b[4], dev->mac.b[5]);

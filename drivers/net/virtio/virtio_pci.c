@@ -60,7 +60,6 @@ struct virtio_pci {
 	volatile uint8_t *isr;
 	volatile uint8_t *devcfg;
 	uint32_t notify_len, notify_mult, devcfg_len;
-	uint16_t num_queues;
 };
 
 static struct virtio_pci *to_pci(struct virtio_dev *vd)
@@ -194,7 +193,9 @@ static uint16_t pci_queue_max(struct virtio_dev *vd, uint16_t idx)
 {
 	struct virtio_pci *p = to_pci(vd);
 
-	if (idx >= p->num_queues)
+	/* num_queues is read each time: QEMU's virtio-net has one queue pair
+	 * until VIRTIO_NET_F_MQ or _RSS is accepted, then all of them. */
+	if (idx >= rd16(p, VC_NUM_QUEUES))
 		return 0;
 	wr16(p, VC_QUEUE_SELECT, idx);
 	return rd16(p, VC_QUEUE_SIZE);
@@ -434,7 +435,6 @@ int virtio_pci_open(struct udk_pci_dev *pdev, struct virtio_dev **out)
 	rc = find_caps(p);
 	if (rc < 0)
 		goto err_free;
-	p->num_queues = rd16(p, VC_NUM_QUEUES);
 	rc = udk_pci_bus_master(pdev, true);
 	if (rc < 0) {
 		udk_log(UDK_LOG_ERR, LOG, "%s: cannot enable bus mastering: %s", p->vd.name,
