@@ -639,8 +639,10 @@ static int vnet_start(struct udk_eth_dev *dev)
 	}
 	for (uint16_t q = 0; q < nq; q++)
 		virtq_kick(((struct vnet_rxq *)dev->rxq[q])->vq);
-	/* §5.1.6.5.5: until told otherwise the device uses receiveq1 only. */
-	if (nq > 1) {
+	/* §5.1.6.5.5: until told otherwise the device uses receiveq1 only.
+	 * Over vhost-user there is no control queue: the rings given to the
+	 * back-end are the pairs. */
+	if (nq > 1 && (vd->features & VIRTIO_BIT(VIRTIO_NET_F_CTRL_VQ))) {
 		rc = vnet_steer(dev, nq);
 		if (rc < 0)
 			goto err;
