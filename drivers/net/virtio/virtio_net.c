@@ -13,92 +13,8 @@
 #include <unistd.h>
 
 #include "udk_eal.h"
-#include "udk_ethdev_driver.h"
-#include "udk_mbuf.h"
 #include "udk_util.h"
-#include "virtio_dev.h"
-#include "virtio_net_ctrl.h"
-
-#define LOG "net_virtio"
-
-/* §5.1.3: the device feature bits udk implements. */
-#define VIRTIO_NET_F_MAC 5
-#define VIRTIO_NET_F_MRG_RXBUF 15
-#define VIRTIO_NET_F_STATUS 16
-/* §6: the ring features, taken whenever the device offers them (a
- * vhost-user port offers RING_PACKED only with packed_vq=1). */
-#define VNET_FEATURES (VIRTIO_BIT(VIRTIO_NET_F_MAC) | VIRTIO_BIT(VIRTIO_NET_F_STATUS) |         \
-		       VIRTIO_BIT(VIRTIO_F_EVENT_IDX) | VIRTIO_BIT(VIRTIO_F_RING_PACKED))
-
-/* §5.1.4: struct virtio_net_config. */
-#define VNET_CFG_MAC 0
-#define VNET_CFG_STATUS 6
-#define VNET_CFG_MAX_PAIRS 8
-#define VIRTIO_NET_S_LINK_UP 1
-
-/* §5.1.6: struct virtio_net_hdr; with VERSION_1 it always has num_buffers,
- * so it is 12 bytes (§5.1.6.1). */
-struct virtio_net_hdr {
-	uint8_t flags;
-	uint8_t gso_type;
-	uint16_t hdr_len;
-	uint16_t gso_size;
-	uint16_t csum_start;
-	uint16_t csum_offset;
-	uint16_t num_buffers;
-};
-#define VNET_HDR_LEN 12
-_Static_assert(sizeof(struct virtio_net_hdr) == VNET_HDR_LEN, "virtio 1.1 §5.1.6: 12 bytes");
-
-/* §5.1.6.3.1: without VIRTIO_NET_F_MRG_RXBUF or offloads, each receive
- * buffer holds a whole frame: 1514 bytes plus the header. */
-#define VNET_MAX_FRAME (UDK_ETHER_MTU + UDK_ETHER_HDR_LEN)
-#define VNET_MIN_MTU 68
-/* §5.1.6.3.2: with mergeable buffers a frame spans as many buffers as it
- * needs; udk offers jumbo frames up to 9000 bytes of MTU then. */
-#define VNET_MRG_MAX_MTU 9000
-#define VNET_REFILL_BATCH 32
-#define VNET_HDR_SLOT 16 /* bytes per header in a transmit queue's header area */
-#define VNET_TX_PREFETCH 4 /* frames ahead whose header line tx_burst prefetches */
-
-struct vnet_rxq {
-	struct virtq *vq;
-	struct udk_mempool *mp;
-	uint16_t port;
-	uint16_t refill_min;       /* refill once this many descriptors are free */
-	uint16_t unfilled;         /* descriptors the last refill left empty */
-	bool mrg;                  /* VIRTIO_NET_F_MRG_RXBUF: frames span buffers */
-	uint16_t pend_left;        /* mrg: buffers still to come of the frame in pend */
-	struct udk_mbuf *pend, *pend_last; /* mrg: a frame whose buffers are not all used yet */
-	uint64_t packets, bytes, errors, nombuf; /* udk_counter_add/read: stats read them */
-	void *mem;
-	int intr_fd;               /* the transport's fd for this queue, -1 until asked */
-};
-
-struct vnet_txq {
-	struct virtq *vq;
-	uint32_t max_len;          /* MTU plus Ethernet header */
-	uint64_t hdrs_iova;        /* one zeroed header per descriptor, for mbufs
-				    * whose headroom cannot take one */
-	uint64_t packets, bytes, errors; /* udk_counter_add/read */
-	void *mem, *hdrs;
-};
-
-struct vnet {
-	struct virtio_dev *vd;
-	uint16_t port;
-	uint16_t max_pairs;        /* receiveqN/transmitqN pairs (VIRTIO_NET_F_MQ) */
-	bool mrg;                  /* VIRTIO_NET_F_MRG_RXBUF negotiated */
-	uint64_t wanted;           /* the features asked at probe, asked again at stop */
-	uint16_t qmax;             /* entries of the smaller of queues 0 and 1 */
-	uint16_t dev_pairs;        /* the device's max_virtqueue_pairs: the control
-				    * queue is the one after them (§5.1.2) */
-	struct vnet_ctrl ctrl;     /* with VIRTIO_NET_F_CTRL_VQ, from the first start */
-	uint8_t rss_key_len;       /* VIRTIO_NET_F_RSS: what the device takes */
-	uint16_t rss_table_len;
-	uint32_t rss_types;
-	bool stuck;                /* a reset timed out: the rings may still be in use */
-};
+#include "virtio_net_priv.h"
 
 static void free_mbuf(void *cookie, void *arg)
 {
@@ -380,8 +296,7 @@ static uint16_t rx_burst_mrg(struct vnet_rxq *rxq, struct udk_mbuf **pkts, uint1
 				((const uint8_t *)m->buf_addr + m->data_off - VNET_HDR_LEN);
 
 			nbuf = le16toh(h->num_buffers);
-			if (unlikely(len <= VNET_HDR_LEN || len > room || nbuf == 0 ||
-				     nbuf > vq->size)) {
+			if (unlikely(!vnet_rx_len_ok(m, len) || nbuf == 0 || nbuf > vq->size)) {
 				udk_counter_add(&rxq->errors, 1);
 				udk_pktmbuf_free(m);
 				continue;
@@ -422,8 +337,7 @@ static uint16_t vnet_rx_burst(void *queue, struct udk_mbuf **pkts, uint16_t n)
 			udk_counter_add(&rxq->errors, 1); /* the device named a chain it was not given */
 			continue;
 		}
-		if (unlikely(len <= VNET_HDR_LEN ||
-			     len - VNET_HDR_LEN > (uint32_t)(m->buf_len - m->data_off))) {
+		if (unlikely(!vnet_rx_len_ok(m, len))) {
 			udk_counter_add(&rxq->errors, 1);
 			udk_pktmbuf_free(m);
 			continue;
@@ -561,42 +475,6 @@ static int vnet_quiesce(struct udk_eth_dev *dev)
 	return rc;
 }
 
-/* The Toeplitz key udk gives the device: the one Microsoft's RSS
- * verification suite uses (and DPDK's drivers by default), so a hash is
- * checked against published values. */
-static const uint8_t vnet_rss_key[VNET_RSS_KEY_LEN] = {
-	0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67, 0x25, 0x3d, 0x43, 0xa3,
-	0x8f, 0xb0, 0xd0, 0xca, 0x2b, 0xcb, 0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3,
-	0x80, 0x30, 0xf2, 0x0c, 0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa,
-};
-
-#define VNET_CTRL_TIMEOUT_MS 5000
-
-/* Spread the received frames over nq queue pairs.  With VIRTIO_NET_F_RSS
- * (§5.1.6.5.7.1): the key above, an indirection table whose entry i is
- * queue i % nq, and the IPv4/IPv6 (TCP, UDP) hash types the device has; it
- * also sets the queue pairs.  With VIRTIO_NET_F_MQ alone, the device steers
- * as it likes among the nq pairs (§5.1.6.5.5). */
-static int vnet_steer(struct udk_eth_dev *dev, uint16_t nq)
-{
-	struct vnet *vn = dev->priv;
-	uint8_t data[VNET_CTRL_DATA_MAX];
-	uint16_t table[VNET_RSS_TABLE_MAX], le;
-	size_t len;
-
-	if (vn->rss_table_len == 0) {
-		le = htole16(nq);
-		return vnet_ctrl_cmd(&vn->ctrl, dev->name, VIRTIO_NET_CTRL_MQ,
-				     VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, &le, sizeof(le),
-				     VNET_CTRL_TIMEOUT_MS);
-	}
-	for (uint16_t i = 0; i < vn->rss_table_len; i++)
-		table[i] = (uint16_t)(i % nq);
-	len = vnet_rss_config(data, sizeof(data), vn->rss_types, table, vn->rss_table_len, nq,
-			      vnet_rss_key, vn->rss_key_len);
-	return vnet_ctrl_cmd(&vn->ctrl, dev->name, VIRTIO_NET_CTRL_MQ,
-			     VIRTIO_NET_CTRL_MQ_RSS_CONFIG, data, len, VNET_CTRL_TIMEOUT_MS);
-}
 
 /* §3.1.1 steps 7-8 and §5.1.5: give the queues to the device, fill the
  * receive queue, DRIVER_OK, and only then notify (§3.1.1: no notification
@@ -757,43 +635,6 @@ static int vnet_promiscuous_set(struct udk_eth_dev *dev, bool on)
 	return -ENOTSUP;
 }
 
-/* ---- receive interrupts (doc/interrupts.md) ---- */
-
-static int vnet_rx_intr_fd(struct udk_eth_dev *dev, uint16_t q)
-{
-	struct virtio_dev *vd = ((struct vnet *)dev->priv)->vd;
-	struct vnet_rxq *rxq = dev->rxq[q];
-	int fd;
-
-	if (vd->ops->queue_intr_fd == NULL) {
-		udk_log(UDK_LOG_ERR, LOG, "rx interrupt of port %u (%s): its transport has no "
-			"used-buffer notifications; poll it", dev->port, vd->name);
-		return -ENOTSUP;
-	}
-	fd = vd->ops->queue_intr_fd(vd, rxq->vq->index);
-	if (fd >= 0)
-		rxq->intr_fd = fd;
-	return fd;
-}
-
-/* Clear the fd's count first, then enable notifications and look again: a
- * buffer used before the look is seen by it, one used after it signals the
- * fd (virtq_intr_enable()).  A count cleared here that belonged to a buffer
- * the look then finds costs nothing; one left would only wake a sleep early. */
-static int vnet_rx_intr_arm(void *queue)
-{
-	struct vnet_rxq *rxq = queue;
-	uint64_t n;
-
-	if (rxq->intr_fd >= 0 && read(rxq->intr_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
-		return -errno;
-	return virtq_intr_enable(rxq->vq) ? 1 : 0;
-}
-
-static void vnet_rx_intr_disarm(void *queue)
-{
-	virtq_intr_disable(((struct vnet_rxq *)queue)->vq);
-}
 
 static const struct udk_eth_ops vnet_ops = {
 	.info = vnet_info,
@@ -826,37 +667,6 @@ static void vnet_link_changed(void *arg, bool up)
 	udk_eth_link_event(vn->port, &link);
 }
 
-/* §5.1.4: the key size, indirection table length and hash types the
- * device takes; a device that gives none of them is steered by
- * VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET instead (rss_table_len 0). */
-static void rss_limits(struct vnet *vn)
-{
-	struct virtio_dev *vd = vn->vd;
-	uint8_t key = 0;
-	uint16_t tab = 0;
-	uint32_t types = 0;
-
-	if (vd->ops->read_config(vd, VNET_CFG_RSS_MAX_KEY, &key, 1) < 0 ||
-	    vd->ops->read_config(vd, VNET_CFG_RSS_MAX_TABLE, &tab, 2) < 0 ||
-	    vd->ops->read_config(vd, VNET_CFG_HASH_TYPES, &types, 4) < 0)
-		return;
-	tab = le16toh(tab);
-	types = le32toh(types) & (VIRTIO_NET_RSS_HASH_TYPE_IPv4 | VIRTIO_NET_RSS_HASH_TYPE_TCPv4 |
-				  VIRTIO_NET_RSS_HASH_TYPE_UDPv4 | VIRTIO_NET_RSS_HASH_TYPE_IPv6 |
-				  VIRTIO_NET_RSS_HASH_TYPE_TCPv6 | VIRTIO_NET_RSS_HASH_TYPE_UDPv6);
-	if (key == 0 || tab == 0 || types == 0) {
-		udk_log(UDK_LOG_WARN, LOG, "%s: VIRTIO_NET_F_RSS with key size %u, table length %u, "
-			"hash types 0x%x: RSS not used", vd->name, key, tab, types);
-		return;
-	}
-	vn->rss_key_len = key < VNET_RSS_KEY_LEN ? key : VNET_RSS_KEY_LEN;
-	if (tab > VNET_RSS_TABLE_MAX)
-		tab = VNET_RSS_TABLE_MAX;
-	while (!UDK_IS_POW2(tab))
-		tab &= (uint16_t)(tab - 1);
-	vn->rss_table_len = tab;
-	vn->rss_types = types;
-}
 
 /* §5.1.5: negotiate, read the MAC (or make a random local one), learn the
  * queue sizes.  The device stays at FEATURES_OK until start. */
@@ -909,7 +719,7 @@ static int vnet_init(struct udk_eth_dev *dev, struct virtio_dev *vd)
 		vn->max_pairs = pairs ? pairs : 1;
 	}
 	if ((vd->features & VIRTIO_BIT(VIRTIO_NET_F_RSS)) && !vd->pairs_by_rings)
-		rss_limits(vn);
+		vnet_rss_limits(vn);
 	if (vd->features & VIRTIO_BIT(VIRTIO_NET_F_MAC)) {
 		/* One read, so the six bytes come from one configuration generation. */
 		rc = vd->ops->read_config(vd, VNET_CFG_MAC, dev->mac.b, sizeof(dev->mac.b));

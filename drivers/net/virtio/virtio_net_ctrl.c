@@ -9,9 +9,8 @@
 #include "udk_eal.h"
 #include "udk_mem.h"
 #include "udk_util.h"
-#include "virtio_net_ctrl.h"
+#include "virtio_net_priv.h"
 
-#define LOG "net_virtio"
 #define CTRL_QSIZE 16            /* one command in flight needs 3 */
 #define CTRL_BUF_LEN (2 + VNET_CTRL_DATA_MAX + 1)
 
@@ -178,4 +177,73 @@ size_t vnet_rss_config(uint8_t *out, size_t cap, uint32_t hash_types, const uint
 	*p++ = key_len;
 	memcpy(p, key, key_len);
 	return need;
+}
+
+/* §5.1.4: the key size, indirection table length and hash types the
+ * device takes; a device that gives none of them is steered by
+ * VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET instead (rss_table_len 0). */
+void vnet_rss_limits(struct vnet *vn)
+{
+	struct virtio_dev *vd = vn->vd;
+	uint8_t key = 0;
+	uint16_t tab = 0;
+	uint32_t types = 0;
+
+	if (vd->ops->read_config(vd, VNET_CFG_RSS_MAX_KEY, &key, 1) < 0 ||
+	    vd->ops->read_config(vd, VNET_CFG_RSS_MAX_TABLE, &tab, 2) < 0 ||
+	    vd->ops->read_config(vd, VNET_CFG_HASH_TYPES, &types, 4) < 0)
+		return;
+	tab = le16toh(tab);
+	types = le32toh(types) & (VIRTIO_NET_RSS_HASH_TYPE_IPv4 | VIRTIO_NET_RSS_HASH_TYPE_TCPv4 |
+				  VIRTIO_NET_RSS_HASH_TYPE_UDPv4 | VIRTIO_NET_RSS_HASH_TYPE_IPv6 |
+				  VIRTIO_NET_RSS_HASH_TYPE_TCPv6 | VIRTIO_NET_RSS_HASH_TYPE_UDPv6);
+	if (key == 0 || tab == 0 || types == 0) {
+		udk_log(UDK_LOG_WARN, LOG, "%s: VIRTIO_NET_F_RSS with key size %u, table length %u, "
+			"hash types 0x%x: RSS not used", vd->name, key, tab, types);
+		return;
+	}
+	vn->rss_key_len = key < VNET_RSS_KEY_LEN ? key : VNET_RSS_KEY_LEN;
+	if (tab > VNET_RSS_TABLE_MAX)
+		tab = VNET_RSS_TABLE_MAX;
+	while (!UDK_IS_POW2(tab))
+		tab &= (uint16_t)(tab - 1);
+	vn->rss_table_len = tab;
+	vn->rss_types = types;
+}
+
+/* The Toeplitz key udk gives the device: the one Microsoft's RSS
+ * verification suite uses (and DPDK's drivers by default), so a hash is
+ * checked against published values. */
+static const uint8_t vnet_rss_key[VNET_RSS_KEY_LEN] = {
+	0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67, 0x25, 0x3d, 0x43, 0xa3,
+	0x8f, 0xb0, 0xd0, 0xca, 0x2b, 0xcb, 0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3,
+	0x80, 0x30, 0xf2, 0x0c, 0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa,
+};
+
+#define VNET_CTRL_TIMEOUT_MS 5000
+
+/* Spread the received frames over nq queue pairs.  With VIRTIO_NET_F_RSS
+ * (§5.1.6.5.7.1): the key above, an indirection table whose entry i is
+ * queue i % nq, and the IPv4/IPv6 (TCP, UDP) hash types the device has; it
+ * also sets the queue pairs.  With VIRTIO_NET_F_MQ alone, the device steers
+ * as it likes among the nq pairs (§5.1.6.5.5). */
+int vnet_steer(struct udk_eth_dev *dev, uint16_t nq)
+{
+	struct vnet *vn = dev->priv;
+	uint8_t data[VNET_CTRL_DATA_MAX];
+	uint16_t table[VNET_RSS_TABLE_MAX], le;
+	size_t len;
+
+	if (vn->rss_table_len == 0) {
+		le = htole16(nq);
+		return vnet_ctrl_cmd(&vn->ctrl, dev->name, VIRTIO_NET_CTRL_MQ,
+				     VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, &le, sizeof(le),
+				     VNET_CTRL_TIMEOUT_MS);
+	}
+	for (uint16_t i = 0; i < vn->rss_table_len; i++)
+		table[i] = (uint16_t)(i % nq);
+	len = vnet_rss_config(data, sizeof(data), vn->rss_types, table, vn->rss_table_len, nq,
+			      vnet_rss_key, vn->rss_key_len);
+	return vnet_ctrl_cmd(&vn->ctrl, dev->name, VIRTIO_NET_CTRL_MQ,
+			     VIRTIO_NET_CTRL_MQ_RSS_CONFIG, data, len, VNET_CTRL_TIMEOUT_MS);
 }
