@@ -73,6 +73,10 @@ static inline int nvme_build_prps(struct nvme_sqe *sqe, void *buf, size_t len, u
 	sqe->prp2 = 0;
 	if ((uintptr_t)buf & 3) /* §4.3: PRP1 may carry an offset, but dword aligned */
 		return -EINVAL;
+	if (((uintptr_t)buf & (NVME_PAGE - 1)) + len <= NVME_PAGE) { /* one page: the usual I/O */
+		sqe->prp1 = v2i(ctx, buf);
+		return unlikely(sqe->prp1 == UDK_IOVA_BAD) ? -UDK_ENOTMAPPED : 0;
+	}
 	return nvme_build_prps_iov(sqe, &one, 1, list, list_iova, v2i, ctx);
 }
 
