@@ -21,14 +21,37 @@ static uint64_t v2i(void *mem, const void *va)
 	return udk_mem_virt2iova(mem, va);
 }
 
-/* Take the top free slot for the SQE already at sq[sq_tail] (the caller
- * checked there is one), give it its data pointer and queue it. */
+/* Queue the SQE at sq[sq_tail], its data pointer built, in the top free
+ * slot (the caller checked there is one). */
+static inline __attribute__((always_inline)) void
+take_slot(struct udk_nvme_qpair *qp, struct nvme_sqe *sqe, udk_nvme_cb cb, void *arg,
+	  uint8_t req_flags)
+{
+	uint16_t cid = qp->free_cids[qp->nb_free - 1];
+	struct nvme_req *r = &qp->reqs[cid];
+
+	sqe->cid = cid;
+	qp->nb_free--;
+	r->cb = cb;
+	r->arg = arg;
+	r->deadline_ns = 0; /* set by the first idle poll that sees it */
+	r->state = REQ_BUSY;
+	r->flags = req_flags;
+	qp->in_flight++;
+	udk_counter_add(&qp->stats.submitted, 1);
+	if (unlikely(qp->lat_hist != NULL))
+		r->submit_ns = nvme_now_ns();
+	if (++qp->sq_tail == qp->qsize)
+		qp->sq_tail = 0;
+}
+
+/* Give the SQE already at sq[sq_tail] its data pointer, built in the list
+ * page of the top free slot (the caller checked there is one), and queue it. */
 static inline __attribute__((always_inline)) int
 queue_sqe(struct udk_nvme_qpair *qp, struct nvme_sqe *sqe, void *buf, size_t len, udk_nvme_cb cb,
 	  void *arg, uint8_t req_flags)
 {
-	uint16_t cid = qp->free_cids[qp->nb_free - 1];
-	struct nvme_req *r = &qp->reqs[cid];
+	struct nvme_req *r = &qp->reqs[qp->free_cids[qp->nb_free - 1]];
 	int rc = 0;
 
 	if (len != 0) {
@@ -43,19 +66,7 @@ queue_sqe(struct udk_nvme_qpair *qp, struct nvme_sqe *sqe, void *buf, size_t len
 		if (unlikely(rc < 0))
 			return rc;
 	}
-	sqe->cid = cid;
-	qp->nb_free--;
-	r->cb = cb;
-	r->arg = arg;
-	r->deadline_ns = 0; /* set by the first idle poll that sees it */
-	r->state = REQ_BUSY;
-	r->flags = req_flags;
-	qp->in_flight++;
-	udk_counter_add(&qp->stats.submitted, 1);
-	if (unlikely(qp->lat_hist != NULL))
-		r->submit_ns = nvme_now_ns();
-	if (++qp->sq_tail == qp->qsize)
-		qp->sq_tail = 0;
+	take_slot(qp, sqe, cb, arg, req_flags);
 	return 0;
 }
 
@@ -94,6 +105,24 @@ static inline bool rw_ok(const struct udk_nvme_qpair *qp, const struct udk_nvme_
 	       !((uintptr_t)buf & 3);
 }
 
+/* A read or write at sq[sq_tail], data pointer still to build. */
+static inline struct nvme_sqe *rw_sqe(struct udk_nvme_qpair *qp, const struct udk_nvme_ns *ns,
+				      enum udk_nvme_io_op op, uint64_t lba, uint32_t nlb,
+				      uint32_t flags)
+{
+	struct nvme_sqe *sqe = &qp->sq[qp->sq_tail];
+
+	*sqe = (struct nvme_sqe){
+		.opc = op == UDK_NVME_IO_READ ? NVME_CMD_READ : NVME_CMD_WRITE,
+		.nsid = ns->nsid,
+		/* §6.9/§6.15: SLBA in CDW10-11, NLB (0's based) in CDW12 15:0. */
+		.cdw10 = (uint32_t)lba,
+		.cdw11 = (uint32_t)(lba >> 32),
+		.cdw12 = (nlb - 1) | (flags & UDK_NVME_IO_FUA),
+	};
+	return sqe;
+}
+
 int udk_nvme_ns_io(struct udk_nvme_qpair *qp, struct udk_nvme_ns *ns, enum udk_nvme_io_op op,
 		   void *buf, uint64_t lba, uint32_t nlb, uint32_t flags, udk_nvme_cb cb, void *arg)
 {
@@ -106,15 +135,7 @@ int udk_nvme_ns_io(struct udk_nvme_qpair *qp, struct udk_nvme_ns *ns, enum udk_n
 			return -EAGAIN;
 		/* Built in place in the SQ: the device sees it only after the
 		 * tail doorbell, so a refusal below leaves nothing behind. */
-		sqe = &qp->sq[qp->sq_tail];
-		*sqe = (struct nvme_sqe){
-			.opc = op == UDK_NVME_IO_READ ? NVME_CMD_READ : NVME_CMD_WRITE,
-			.nsid = ns->nsid,
-			/* §6.9/§6.15: SLBA in CDW10-11, NLB (0's based) in CDW12 15:0. */
-			.cdw10 = (uint32_t)lba,
-			.cdw11 = (uint32_t)(lba >> 32),
-			.cdw12 = (nlb - 1) | (flags & UDK_NVME_IO_FUA),
-		};
+		sqe = rw_sqe(qp, ns, op, lba, nlb, flags);
 		len = (size_t)nlb << ns->block_shift;
 		rc = queue_sqe(qp, sqe, buf, len, cb, arg, 0);
 		if (unlikely(rc < 0))
@@ -146,6 +167,145 @@ int udk_nvme_ns_io(struct udk_nvme_qpair *qp, struct udk_nvme_ns *ns, enum udk_n
 	if (unlikely(rc < 0))
 		log_dptr_error(qp, rc, buf, len);
 	return rc;
+}
+
+/* ---- a vector as one command ---- */
+
+enum { IOV_PRP, IOV_SGL };
+
+/* How iov goes as one command on a qpair of mode dptr: IOV_PRP, IOV_SGL, or
+ * -EINVAL / -E2BIG, with *bad the element at fault (-1: the vector as a
+ * whole).  *len: the total length, up to the element that passes max_xfer. */
+static inline int iov_plan(uint8_t dptr, uint32_t max_xfer, const struct iovec *iov, int iovcnt,
+			   size_t *len, int *bad)
+{
+	int not_prp = -1; /* the first element that breaks the PRP shape (§4.3) */
+	size_t total = 0;
+
+	*bad = -1;
+	*len = 0;
+	if (iov == NULL || iovcnt < 1 || iovcnt > UDK_NVME_IOV_MAX)
+		return -EINVAL;
+	for (int i = 0; i < iovcnt; i++) {
+		uintptr_t s = (uintptr_t)iov[i].iov_base;
+		size_t l = iov[i].iov_len;
+
+		if (l == 0 || ((s | l) & 3)) {
+			*bad = i;
+			return -EINVAL;
+		}
+		if (not_prp < 0 && ((i > 0 && (s & (NVME_PAGE - 1))) ||
+				    (i + 1 < iovcnt && ((s + l) & (NVME_PAGE - 1)))))
+			not_prp = i;
+		total += l;
+		*len = total;
+		if (total > max_xfer)
+			return -E2BIG;
+	}
+	if (dptr == DPTR_SGL || (dptr == DPTR_SGL_MULTI && not_prp >= 0))
+		return IOV_SGL;
+	if (not_prp < 0)
+		return IOV_PRP;
+	*bad = not_prp;
+	return -EINVAL;
+}
+
+bool udk_nvme_ns_iov_fits(const struct udk_nvme_ns *ns, uint8_t sgl, const struct iovec *iov,
+			  int iovcnt)
+{
+	const struct udk_nvme_ctrlr *c;
+	size_t len;
+	int bad;
+
+	if (ns == NULL)
+		return false;
+	c = ns->ctrlr;
+	if (sgl == UDK_NVME_SGL_ALWAYS && !(c->info.sgls & 3))
+		return false;
+	return iov_plan(nvme_dptr_mode(c, sgl), c->info.max_xfer, iov, iovcnt, &len, &bad) >= 0 &&
+	       (len & (ns->block_size - 1)) == 0;
+}
+
+/* Why udk_nvme_ns_iov() cannot queue iov, in one line: the return code, or
+ * 0 when nothing is wrong after all. */
+static int iov_check(const struct udk_nvme_qpair *qp, const struct udk_nvme_ns *ns,
+		     enum udk_nvme_io_op op, const struct iovec *iov, int iovcnt, uint64_t lba,
+		     int how, int bad, size_t len)
+{
+	const char *bdf = qp->ctrlr->info.bdf;
+
+	if (ns == NULL || (op != UDK_NVME_IO_READ && op != UDK_NVME_IO_WRITE)) {
+		if (ns == NULL)
+			return nvme_io_check(qp, ns, op, NULL, lba, 0);
+		udk_log(UDK_LOG_ERR, NVME_LOG, "%s: a vector is data of a read or write; "
+			"operation %d has none (use udk_nvme_ns_io())", bdf, op);
+		return -EINVAL;
+	}
+	if (how == -EINVAL && bad < 0) {
+		udk_log(UDK_LOG_ERR, NVME_LOG, "%s: a vector of %d elements at %p: one command "
+			"takes 1 to %d; split it", bdf, iovcnt, (const void *)iov, UDK_NVME_IOV_MAX);
+		return -EINVAL;
+	}
+	if (how == -EINVAL && (iov[bad].iov_len == 0 ||
+			       (((uintptr_t)iov[bad].iov_base | iov[bad].iov_len) & 3))) {
+		udk_log(UDK_LOG_ERR, NVME_LOG, "%s: vector element %d (%p, %zu bytes) is empty or "
+			"not 4-byte aligned in base or length (§4.3, §4.4); bounce it", bdf, bad,
+			iov[bad].iov_base, iov[bad].iov_len);
+		return -EINVAL;
+	}
+	if (how == -EINVAL) {
+		udk_log(UDK_LOG_ERR, NVME_LOG, "%s: vector element %d (%p, %zu bytes) breaks the "
+			"PRP rules (§4.3: every element but the first starts on a 4 KiB page, every "
+			"one but the last ends on one) and the qpair has no SGLs; split the vector "
+			"there", bdf, bad, iov[bad].iov_base, iov[bad].iov_len);
+		return -EINVAL;
+	}
+	if (how == -E2BIG) {
+		udk_log(UDK_LOG_ERR, NVME_LOG, "%s: a vector of %d elements holds more than the "
+			"controller's maximum transfer of %u bytes (MDTS, at element %d: %zu bytes); "
+			"split it", bdf, iovcnt, qp->max_xfer, bad < 0 ? iovcnt - 1 : bad, len);
+		return -E2BIG;
+	}
+	if ((len & (ns->block_size - 1)) != 0) {
+		udk_log(UDK_LOG_ERR, NVME_LOG, "%s: a vector of %zu bytes is not a whole number of "
+			"%u-byte blocks of namespace %u", bdf, len, ns->block_size, ns->nsid);
+		return -EINVAL;
+	}
+	return nvme_io_check(qp, ns, op, iov[0].iov_base, lba, (uint32_t)(len >> ns->block_shift));
+}
+
+int udk_nvme_ns_iov(struct udk_nvme_qpair *qp, struct udk_nvme_ns *ns, enum udk_nvme_io_op op,
+		    const struct iovec *iov, int iovcnt, uint64_t lba, uint32_t flags,
+		    udk_nvme_cb cb, void *arg)
+{
+	struct nvme_req *r;
+	struct nvme_sqe *sqe;
+	size_t len;
+	int how, bad, rc;
+
+	how = iov_plan(qp->dptr, qp->max_xfer, iov, iovcnt, &len, &bad);
+	if (unlikely(how < 0 || ns == NULL || (len & (ns->block_size - 1)) != 0 ||
+		     !rw_ok(qp, ns, op, iov[0].iov_base, lba, (uint32_t)(len >> ns->block_shift)))) {
+		rc = iov_check(qp, ns, op, iov, iovcnt, lba, how, bad, len);
+		if (rc < 0)
+			return rc;
+	}
+	if (unlikely(qp->nb_free == 0))
+		return -EAGAIN;
+	sqe = rw_sqe(qp, ns, op, lba, (uint32_t)(len >> ns->block_shift), flags);
+	r = &qp->reqs[qp->free_cids[qp->nb_free - 1]];
+	if (how == IOV_PRP)
+		rc = nvme_build_prps_iov(sqe, iov, iovcnt, r->prp_list, r->prp_list_iova, v2i,
+					 qp->mem);
+	else
+		rc = nvme_build_sgl_iov(sqe, iov, iovcnt, r->prp_list, r->prp_list_iova, v2i,
+					qp->mem);
+	if (unlikely(rc < 0)) {
+		log_dptr_error(qp, rc, iov[0].iov_base, len);
+		return rc;
+	}
+	take_slot(qp, sqe, cb, arg, 0);
+	return 0;
 }
 
 /* Commands past their deadline complete with -ETIMEDOUT; then, if the

@@ -63,6 +63,10 @@ enum nvme_dptr_mode {
 	DPTR_SGL       /* always SGLs */
 };
 
+/* The mode of a qpair created with opts.sgl = sgl (enum udk_nvme_sgl_mode)
+ * on c (ALWAYS without SGLS is refused at create). */
+static inline uint8_t nvme_dptr_mode(const struct udk_nvme_ctrlr *c, uint8_t sgl);
+
 /* The fast path's table: what submit and poll touch, in cache lines of
  * their own (STYLE.md 17); the control half follows on separate lines. */
 struct udk_nvme_qpair {
@@ -228,6 +232,13 @@ static inline uint32_t nvme_rd32(const struct udk_nvme_ctrlr *c, uint32_t off)
 static inline void nvme_wr32(struct udk_nvme_ctrlr *c, uint32_t off, uint32_t v)
 {
 	*(volatile uint32_t *)(c->bar + off) = v;
+}
+
+static inline uint8_t nvme_dptr_mode(const struct udk_nvme_ctrlr *c, uint8_t sgl)
+{
+	if (sgl == UDK_NVME_SGL_NEVER || !(c->info.sgls & 3))
+		return DPTR_PRP;
+	return sgl == UDK_NVME_SGL_ALWAYS ? DPTR_SGL : DPTR_SGL_MULTI;
 }
 
 #endif

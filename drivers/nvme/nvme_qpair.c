@@ -425,10 +425,7 @@ int udk_nvme_qpair_create(struct udk_nvme_ctrlr *c, const struct udk_nvme_qpair_
 		free(qp);
 		goto out;
 	}
-	if (o.sgl == UDK_NVME_SGL_NEVER || !(c->info.sgls & 3))
-		qp->dptr = DPTR_PRP;
-	else
-		qp->dptr = o.sgl == UDK_NVME_SGL_ALWAYS ? DPTR_SGL : DPTR_SGL_MULTI;
+	qp->dptr = nvme_dptr_mode(c, o.sgl);
 	if (o.latency_hist && (qp->lat_hist = calloc(NVME_LAT_BUCKETS, sizeof(uint64_t))) == NULL) {
 		rc = -ENOMEM;
 		nvme_qpair_fini(qp);

@@ -28,6 +28,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "udk_cdefs.h"
 #include "udk_pci.h"
@@ -361,6 +362,40 @@ enum udk_nvme_io_op {
 int udk_nvme_ns_io(struct udk_nvme_qpair *qp, struct udk_nvme_ns *ns, enum udk_nvme_io_op op,
 		   void *buf, uint64_t lba, uint32_t nlb, uint32_t flags, udk_nvme_cb cb,
 		   void *arg);
+
+/* Elements of a vector that udk_nvme_ns_iov() takes (one SGL segment page
+ * holds 256 Data Block descriptors). */
+#define UDK_NVME_IOV_MAX 256
+
+/* Queue one read or write command whose data is the vector iov[0..iovcnt)
+ * (udk DMA memory of the controller's map, as for udk_nvme_ns_io()): nlb =
+ * the vector's total length / block size, from lba.  Its data pointer is
+ * PRPs (§4.3) when the vector has their shape (the first element may start
+ * at any dword offset, every other starts on a 4 KiB page, every one but the
+ * last ends on one), else SGL Data Block descriptors (§4.4) in the slot's
+ * preallocated segment page when the qpair uses SGLs (opts.sgl AUTO or
+ * ALWAYS on a controller with SGLS; ALWAYS takes SGLs even for a PRP
+ * shape).  Every page is translated on its own, so an element may lie in
+ * several pieces of IOVA space.  iov is read during the call only.
+ * Returns 0, -EAGAIN (qpair full), or, with one line and nothing sent:
+ * -EINVAL (op not read or write, iovcnt outside 1..UDK_NVME_IOV_MAX, an
+ * element empty or not 4-byte aligned in base or length, a total that is
+ * not whole blocks, or a shape PRPs cannot carry on a qpair without SGLs:
+ * the caller splits the vector there), -E2BIG (more than max_xfer, or more
+ * IOVA pieces than one SGL segment holds), -ERANGE, -UDK_ENOTMAPPED,
+ * -UDK_EDEVSTATE, -UDK_EREMOVED as udk_nvme_ns_io().  Lock-free, no
+ * allocation, no system call; one thread per qpair. */
+int udk_nvme_ns_iov(struct udk_nvme_qpair *qp, struct udk_nvme_ns *ns, enum udk_nvme_io_op op,
+		    const struct iovec *iov, int iovcnt, uint64_t lba, uint32_t flags,
+		    udk_nvme_cb cb, void *arg);
+
+/* Whether udk_nvme_ns_iov() takes iov as one command on a qpair of ns's
+ * controller created with opts.sgl = sgl (enum udk_nvme_sgl_mode): shape,
+ * alignment, whole blocks and max_xfer only (not the translation, which
+ * udk_nvme_ns_iov() does page by page, nor the LBA range).  Silent: for a
+ * caller deciding whether to split a vector.  Any thread. */
+bool udk_nvme_ns_iov_fits(const struct udk_nvme_ns *ns, uint8_t sgl, const struct iovec *iov,
+			  int iovcnt);
 
 static inline int udk_nvme_ns_read(struct udk_nvme_qpair *qp, struct udk_nvme_ns *ns, void *buf,
 				   uint64_t lba, uint32_t nlb, udk_nvme_cb cb, void *arg)

@@ -3,8 +3,9 @@
  * drivers/nvme drives, one I/O qpair per channel.  Buffers the controller's
  * heap translates (udk_nvme_ctrlr_mem(): its own memory, and memory registered
  * with its map through udk_bdev_mem_register()) go to the device as they are;
- * a vector of such pieces, each whole blocks, too, as one command per piece
- * sent one after the other; any other buffer goes through the channel's
+ * a vector of such pieces as one command (udk_nvme_ns_iov(): PRPs or an SGL)
+ * when the driver takes it so, else, each piece whole blocks, as one command
+ * per piece sent one after the other; any other buffer goes through the channel's
  * bounce buffers, which come from that heap.  Write zeroes and deallocate longer
  * than one command's 65536 blocks are sent one command after the other.
  * A hot-unplugged controller (lib/pci's REMOVED event) sends REMOVE to the
@@ -36,24 +37,42 @@ struct nvme_bdev {
 	char bdf[UDK_PCI_ADDR_STRLEN];
 };
 
+/* True when a vector of several pieces goes as one command on a channel's
+ * qpair (created with UDK_NVME_SGL_AUTO): PRPs when it has their shape, an
+ * SGL when the controller has SGLs; else it goes as one command per piece. */
+static bool one_command(const struct nvme_bdev *n, const struct iovec *iov, int iovcnt)
+{
+	return iovcnt > 1 && udk_nvme_ns_iov_fits(n->ns, UDK_NVME_SGL_AUTO, iov, iovcnt);
+}
+
+/* Every piece whole blocks: one command per piece works. */
+static bool pieces_whole(const struct udk_bdev *bdev, const struct iovec *iov, int iovcnt)
+{
+	for (int i = 0; i < iovcnt; i++)
+		if (iov[i].iov_len % bdev->info.block_size != 0)
+			return false;
+	return true;
+}
+
 static bool nvme_zero_copy(const struct udk_bdev *bdev, const struct iovec *iov, int iovcnt)
 {
 	const struct nvme_bdev *n = bdev->priv;
 
 	/* Each piece dword aligned (§4.3), whose first and last bytes the
 	 * controller's heap translates (one allocation or one registered
-	 * range: the pages between do); several pieces go as one command
-	 * each, so each must be whole blocks. */
+	 * range: the pages between do); a vector goes as one command when
+	 * the driver takes it so, else as one command per piece, and then
+	 * each piece must be whole blocks. */
 	for (int i = 0; i < iovcnt; i++) {
 		const uint8_t *p = iov[i].iov_base;
 
 		if (((uintptr_t)p & 3) != 0 || iov[i].iov_len == 0 ||
-		    (iovcnt > 1 && iov[i].iov_len % bdev->info.block_size != 0) ||
 		    udk_mem_virt2iova(n->mem, p) == UDK_IOVA_BAD ||
 		    udk_mem_virt2iova(n->mem, p + iov[i].iov_len - 1) == UDK_IOVA_BAD)
 			return false;
 	}
-	return iovcnt >= 1;
+	return iovcnt == 1 ||
+	       (iovcnt > 1 && (one_command(n, iov, iovcnt) || pieces_whole(bdev, iov, iovcnt)));
 }
 
 /* udk_bdev_mem_register(): the range goes into the map of the controller's
@@ -157,7 +176,7 @@ static int nvme_send(struct udk_bdev_channel *ch, struct bdev_io *io)
 
 		op = io->type == UDK_BDEV_IO_READ ? UDK_NVME_IO_READ : UDK_NVME_IO_WRITE;
 		buf = io->iov[k].iov_base;
-		if (io->iovcnt > 1) /* zero_copy made each piece whole blocks */
+		if (io->iovcnt > 1) /* not one command: each piece is whole blocks */
 			nlb = (uint32_t)(io->iov[k].iov_len / ch->bdev->info.block_size);
 		break;
 	}
@@ -186,8 +205,24 @@ static int nvme_send(struct udk_bdev_channel *ch, struct bdev_io *io)
 
 static int nvme_submit(struct udk_bdev_channel *ch, struct bdev_io *io)
 {
+	struct nvme_bdev *n = ch->bdev->priv;
+	int rc;
+
 	io->cursor = 0;
 	io->priv = NULL;
+	if ((io->type == UDK_BDEV_IO_READ || io->type == UDK_BDEV_IO_WRITE) &&
+	    one_command(n, io->iov, io->iovcnt)) {
+		rc = udk_nvme_ns_iov(ch->priv, n->ns, io->type == UDK_BDEV_IO_READ ?
+				     UDK_NVME_IO_READ : UDK_NVME_IO_WRITE, io->iov, io->iovcnt,
+				     io->offset, 0, nvme_cpl, io);
+		if (rc == 0)
+			io->cursor = io->nblocks;
+		/* -E2BIG: more IOVA pieces than one SGL segment holds (the
+		 * driver said so); one command per piece still works when each
+		 * is whole blocks. */
+		if (rc != -E2BIG || !pieces_whole(ch->bdev, io->iov, io->iovcnt))
+			return rc;
+	}
 	return nvme_send(ch, io);
 }
 

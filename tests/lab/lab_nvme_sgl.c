@@ -12,7 +12,6 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "labnvme.h"
 #include "labutil.h"
@@ -31,18 +30,6 @@ static void fill(uint8_t *p, size_t len, uint32_t seed)
 		uint32_t v = seed * 2654435761u ^ (uint32_t)i;
 		memcpy(p + i, &v, 4);
 	}
-}
-
-static struct udk_nvme_qpair *qpair(struct udk_nvme_ctrlr *c, enum udk_nvme_sgl_mode m)
-{
-	struct udk_nvme_qpair_opts o;
-	struct udk_nvme_qpair *qp = NULL;
-
-	udk_nvme_qpair_opts_init(&o, sizeof(o));
-	o.qsize = 16;
-	o.sgl = m;
-	REQUIRE(udk_nvme_qpair_create(c, &o, &qp) == 0);
-	return qp;
 }
 
 /* Write len bytes at lba through wq from src, read them through rq into dst. */
@@ -81,9 +68,9 @@ int main(void)
 	REQUIRE((info.sgls & 3) != 0);
 	len = info.max_xfer < PAGES * 4096u ? info.max_xfer : PAGES * 4096u;
 
-	qs = qpair(c, UDK_NVME_SGL_ALWAYS);
-	qp = qpair(c, UDK_NVME_SGL_NEVER);
-	qa = qpair(c, UDK_NVME_SGL_AUTO);
+	qs = lab_nvme_qpair(c, UDK_NVME_SGL_ALWAYS);
+	qp = lab_nvme_qpair(c, UDK_NVME_SGL_NEVER);
+	qa = lab_nvme_qpair(c, UDK_NVME_SGL_AUTO);
 	udk_nvme_qpair_opts_init(&o, sizeof(o));
 	o.sgl = 7;
 	CHECK(udk_nvme_qpair_create(c, &o, &qp) == -EINVAL);
@@ -106,17 +93,9 @@ int main(void)
 	CHECK(rc == 0);
 
 	/* A buffer in 64 pieces of IOVA space. */
-	scat = mmap(NULL, PAGES * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS |
-		    MAP_POPULATE, -1, 0);
-	REQUIRE(scat != MAP_FAILED);
-	for (int i = PAGES - 1; i >= 0; i--)
-		REQUIRE(udk_dma_register(udk_eal_dmamap(), scat + i * 4096, 4096) == 0);
-	int adjacent = 0;
-	for (int i = 0; i + 1 < PAGES; i++) {
-		uint64_t x = udk_virt2iova(scat + i * 4096), y = udk_virt2iova(scat + i * 4096 + 4096);
-		REQUIRE(x != UDK_IOVA_BAD && y != UDK_IOVA_BAD);
-		adjacent += y == x + 4096;
-	}
+	int adjacent;
+
+	scat = lab_scattered_pages(PAGES, &adjacent);
 	printf("registered buffer: page 0 at IOVA 0x%llx, page 1 at 0x%llx; %d of %d neighbours "
 	       "adjacent in IOVA space\n", (unsigned long long)udk_virt2iova(scat),
 	       (unsigned long long)udk_virt2iova(scat + 4096), adjacent, PAGES - 1);
@@ -137,9 +116,7 @@ int main(void)
 	udk_nvme_qpair_destroy(qs);
 	udk_nvme_qpair_destroy(qp);
 	udk_nvme_qpair_destroy(qa);
-	for (int i = 0; i < PAGES; i++)
-		CHECK(udk_dma_unregister(udk_eal_dmamap(), scat + i * 4096, 4096) == 0);
-	munmap(scat, PAGES * 4096);
+	lab_scattered_free(scat, PAGES);
 	udk_nvme_ctrlr_detach(c);
 	udk_mem_default_free(a);
 	udk_mem_default_free(b);

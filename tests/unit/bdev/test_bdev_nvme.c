@@ -94,18 +94,20 @@ static void test_io(void)
 	CU_ASSERT_EQUAL(udk_bdev_write(ch, heap, 0, 8, on_done, &d), 0);
 	CU_ASSERT_EQUAL(udk_bdev_read(ch, dma + 2, 0, 1, on_done, &d), 0); /* not dword aligned */
 	v[0] = (struct iovec){dma, 512};
-	v[1] = (struct iovec){dma + 1024, 512}; /* two whole blocks: a command each, no copy */
+	v[1] = (struct iovec){dma + 1024, 512}; /* one command (an SGL), no copy */
 	CU_ASSERT_EQUAL(udk_bdev_readv(ch, v, 2, 0, 2, on_done, &d), 0);
 	v[0] = (struct iovec){dma, 256};
-	v[1] = (struct iovec){dma + 1024, 768}; /* not whole blocks: bounced */
+	v[1] = (struct iovec){dma + 1024, 768}; /* not whole blocks each: one SGL, no copy */
+	CU_ASSERT_EQUAL(udk_bdev_readv(ch, v, 2, 0, 2, on_done, &d), 0);
+	v[1] = (struct iovec){dma + 1026, 768}; /* not dword aligned: bounced */
 	CU_ASSERT_EQUAL(udk_bdev_readv(ch, v, 2, 0, 2, on_done, &d), 0);
 	CU_ASSERT_EQUAL(udk_bdev_flush(ch, on_done, &d), 0);
-	wait_for(ch, &d, 7);
+	wait_for(ch, &d, 8);
 	CU_ASSERT_EQUAL(d.status, 0);
 	CU_ASSERT_EQUAL(udk_bdev_stats(r.b, &st), 0);
 	CU_ASSERT_EQUAL(st.bounced, 3);
 	CU_ASSERT_EQUAL(st.ops[UDK_BDEV_IO_WRITE], 2);
-	CU_ASSERT_EQUAL(st.ops[UDK_BDEV_IO_READ], 4);
+	CU_ASSERT_EQUAL(st.ops[UDK_BDEV_IO_READ], 5);
 	CU_ASSERT_EQUAL(st.ops[UDK_BDEV_IO_FLUSH], 1);
 	CU_ASSERT_EQUAL(st.errors, 0);
 	CU_ASSERT_EQUAL(udk_bdev_write_zeroes(ch, 0, 8, on_done, &d), -ENOTSUP);
@@ -114,7 +116,7 @@ static void test_io(void)
 	CU_ASSERT_EQUAL(udk_bdev_read(ch, dma, (1u << 20) - 1, 2, on_done, &d), -ERANGE);
 	CU_ASSERT_EQUAL(udk_bdev_read(ch, dma, 0, 257, on_done, &d), -E2BIG);
 	CU_ASSERT_EQUAL(udk_bdev_channel_poll(ch, 0), 0);
-	CU_ASSERT_EQUAL(d.n, 7);
+	CU_ASSERT_EQUAL(d.n, 8);
 	udk_bdev_channel_put(ch);
 	udk_mem_free(udk_bdev_mem(r.b), dma);
 	free(heap);
@@ -174,7 +176,7 @@ static void test_mem_register(void)
 	CU_ASSERT_EQUAL(bounced_after(r.b, ch, v, 3, 14), 1);
 	CU_ASSERT_EQUAL(udk_bdev_mem_register(r.b, ram, len), 0);
 	CU_ASSERT_EQUAL(udk_bdev_mem_register(r.b, ram + 4096, 512), -UDK_EOVERLAP);
-	CU_ASSERT_EQUAL(bounced_after(r.b, ch, v, 3, 14), 1); /* three commands, no copy */
+	CU_ASSERT_EQUAL(bounced_after(r.b, ch, v, 3, 14), 1); /* one command, no copy */
 	CU_ASSERT_EQUAL(bounced_after(r.b, ch, v + 1, 1, 8), 1);
 	v[2].iov_len = 4096; /* the range was widened to whole pages: its last one is mapped */
 	v[2].iov_base = ram + 16 * 4096;
@@ -193,6 +195,70 @@ static void test_mem_register(void)
 	udk_dmamap_put(map);
 	rig_down(&r);
 	free(ram);
+}
+
+/* Commands the fake device served for readv of v[0, n) at block 0 (nblk
+ * blocks), and the bounced count after it; status 0. */
+static int commands_for(struct rig *r, struct udk_bdev_channel *ch, const struct iovec *v, int n,
+			uint32_t nblk, uint64_t *bounced)
+{
+	int before = fakedev_get(&r->d->nrw);
+
+	*bounced = bounced_after(r->b, ch, v, n, nblk);
+	return fakedev_get(&r->d->nrw) - before;
+}
+
+/* A vector goes as one command when the driver takes it so (PRPs for the
+ * PRP shape, an SGL for any other when the controller has SGLs), as one
+ * command per piece when it must and each piece is whole blocks, bounced
+ * otherwise. */
+static void test_iov_one_command(void)
+{
+	struct rig r;
+	struct udk_bdev_channel *ch;
+	struct iovec v[16];
+	uint64_t bounced;
+	uint8_t *dma;
+
+	CU_ASSERT_FATAL(rig_up(&r));
+	dma = udk_mem_zmalloc(udk_bdev_mem(r.b), 32 * 4096, 4096, UDK_SOCKET_ANY);
+	CU_ASSERT_FATAL(dma != NULL);
+	CU_ASSERT_EQUAL_FATAL(udk_bdev_channel_get(r.b, &ch), 0);
+	/* 16 pages in reverse order, as a guest's request comes: one command. */
+	for (int i = 0; i < 16; i++)
+		v[i] = (struct iovec){dma + (size_t)(30 - 2 * i) * 4096, 4096};
+	CU_ASSERT_EQUAL(commands_for(&r, ch, v, 16, 128, &bounced), 1);
+	CU_ASSERT_EQUAL(bounced, 0);
+	/* Pieces that are not whole blocks, nor pages: one SGL. */
+	v[0] = (struct iovec){dma + 100, 300};
+	v[1] = (struct iovec){dma + 8192 + 4, 1748};
+	v[2] = (struct iovec){dma + 5 * 4096, 512};
+	CU_ASSERT_EQUAL(commands_for(&r, ch, v, 3, 5, &bounced), 1);
+	CU_ASSERT_EQUAL(bounced, 0);
+	udk_bdev_channel_put(ch);
+
+	/* A controller without SGLs (as if Identify SGLS were 0; the qpair of
+	 * the next channel is created PRP-only). */
+	r.c->info.sgls = 0;
+	CU_ASSERT_EQUAL_FATAL(udk_bdev_channel_get(r.b, &ch), 0);
+	for (int i = 0; i < 16; i++)
+		v[i] = (struct iovec){dma + (size_t)(30 - 2 * i) * 4096, 4096};
+	v[0] = (struct iovec){dma + 30 * 4096 + 512, 3584}; /* the first may start mid-page */
+	v[15].iov_len = 1024;                              /* the last may end mid-page */
+	CU_ASSERT_EQUAL(commands_for(&r, ch, v, 16, 121, &bounced), 1);
+	CU_ASSERT_EQUAL(bounced, 0);
+	v[0] = (struct iovec){dma, 512};
+	v[1] = (struct iovec){dma + 1024, 512}; /* not the PRP shape: a command per block */
+	CU_ASSERT_EQUAL(commands_for(&r, ch, v, 2, 2, &bounced), 2);
+	CU_ASSERT_EQUAL(bounced, 0);
+	v[0] = (struct iovec){dma, 256};
+	v[1] = (struct iovec){dma + 1024, 768}; /* nor whole blocks: one bounced command */
+	CU_ASSERT_EQUAL(commands_for(&r, ch, v, 2, 2, &bounced), 1);
+	CU_ASSERT_EQUAL(bounced, 1);
+	udk_bdev_channel_put(ch);
+	r.c->info.sgls = 1;
+	udk_mem_free(udk_bdev_mem(r.b), dma);
+	rig_down(&r);
 }
 
 /* The fake controller grants three I/O queues (FAKE_QUEUES - 1): a fourth
@@ -283,6 +349,7 @@ int main(void)
 		{"create", test_create},
 		{"io", test_io},
 		{"mem_register", test_mem_register},
+		{"iov_one_command", test_iov_one_command},
 		{"channels", test_channels},
 		{"put_cancels", test_put_cancels},
 		{"removed", test_removed},

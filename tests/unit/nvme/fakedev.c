@@ -103,6 +103,9 @@ static void admin(struct fakedev *d, const struct nvme_sqe *s)
 		d->sq[qid].head = 0;
 		d->sq[qid].cqid = (uint16_t)(s->cdw11 >> 16);
 		d->sq[qid].live = true;
+		/* A new queue starts at tail 0, whatever the doorbell of a
+		 * deleted one with this qid held (a qpair created again). */
+		set_reg(d, NVME_REG_DBS + 2u * qid * 4, 0);
 		break;
 	case NVME_ADM_DELETE_SQ:
 		d->sq[qid].live = false;
@@ -145,6 +148,8 @@ static void admin(struct fakedev *d, const struct nvme_sqe *s)
 
 static void io(struct fakedev *d, uint16_t qid, const struct nvme_sqe *s)
 {
+	if (s->opc == NVME_CMD_READ || s->opc == NVME_CMD_WRITE)
+		__atomic_fetch_add(&d->nrw, 1, __ATOMIC_RELEASE);
 	if (__atomic_load_n(&d->hold_io, __ATOMIC_ACQUIRE) && d->nheld < FAKE_HELD) {
 		d->held[d->nheld].sqid = qid;
 		d->held[d->nheld].cid = s->cid;

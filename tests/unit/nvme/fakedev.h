@@ -58,6 +58,7 @@ struct fakedev {
 	uint16_t aer[8];
 	int naer;
 	int nabort, nenable, ndisable, nlog;
+	int nrw; /* read and write commands served */
 };
 
 /* A controller on a new fake device, brought up by udk_nvme_ctrlr_reset()

@@ -125,6 +125,85 @@ static void test_sgl_scattered(void)
 	free(mem);
 }
 
+/* Vectors (udk_nvme_ns_iov()): each page is translated on its own, so an
+ * element may lie in several pieces of IOVA space, and pages of different
+ * elements follow each other in the PRP list as they come. */
+static void test_iov_builders(void)
+{
+	uint8_t *mem = aligned_alloc(4096, 2u << 20);
+	struct nvme_sgl_desc *d;
+	uint64_t list[512] = {0};
+	struct nvme_sqe sqe = {0};
+	struct iovec v[3];
+
+	CU_ASSERT_FATAL(mem != NULL);
+	/* PRPs: 3 KiB to the end of page 0, then pages 4 and 5: PRP1 the
+	 * offset in page 0, a list of the two others. */
+	v[0] = (struct iovec){mem + 1024, 3072};
+	v[1] = (struct iovec){mem + 4 * 4096, 8192};
+	CU_ASSERT(nvme_build_prps_iov(&sqe, v, 2, list, 0x77000, scattered_v2i, mem) == 0);
+	CU_ASSERT(sqe.prp1 == 0x100000 + 1024 && sqe.prp2 == 0x77000);
+	CU_ASSERT(list[0] == 0x500000 && list[1] == 0x501000);
+	/* Two pages: PRP2 is the second page itself; the last element may end
+	 * anywhere. */
+	v[1] = (struct iovec){mem + 7 * 4096, 512};
+	CU_ASSERT(nvme_build_prps_iov(&sqe, v, 2, list, 0x77000, scattered_v2i, mem) == 0);
+	CU_ASSERT(sqe.prp1 == 0x100000 + 1024 && sqe.prp2 == 0x800000);
+	/* One element only, in one page: PRP1 alone. */
+	CU_ASSERT(nvme_build_prps_iov(&sqe, v + 1, 1, list, 0x77000, scattered_v2i, mem) == 0);
+	CU_ASSERT(sqe.prp1 == 0x800000 && sqe.prp2 == 0);
+	/* More pages than one list holds. */
+	v[0] = (struct iovec){mem + 4092, 4};
+	v[1] = (struct iovec){mem + 4096, 512 * 4096};
+	v[2] = (struct iovec){mem, 4096};
+	CU_ASSERT(nvme_build_prps_iov(&sqe, v, 2, list, 0x77000, fake_v2i, NULL) == 0);
+	CU_ASSERT(nvme_build_prps_iov(&sqe, v, 3, list, 0x77000, fake_v2i, NULL) == -E2BIG);
+	/* A page of the second element that does not translate. */
+	hole_start = (uintptr_t)mem + 8192;
+	hole_end = hole_start + 4096;
+	CU_ASSERT(nvme_build_prps_iov(&sqe, v, 2, list, 0x77000, fake_v2i, NULL) ==
+		  -UDK_ENOTMAPPED);
+	CU_ASSERT(nvme_build_sgl_iov(&sqe, v, 2, list, 0x77000, fake_v2i, NULL) ==
+		  -UDK_ENOTMAPPED);
+	hole_start = hole_end = 0;
+
+	/* SGL: an element over pages 0-2 (three pieces) and page 5 (a fourth):
+	 * a Last Segment of 4 Data Blocks. */
+	memset(&sqe, 0, sizeof(sqe));
+	v[0] = (struct iovec){mem + 1024, 8192};
+	v[1] = (struct iovec){mem + 5 * 4096, 4096};
+	CU_ASSERT(nvme_build_sgl_iov(&sqe, v, 2, list, 0x77000, scattered_v2i, mem) == 0);
+	CU_ASSERT(sqe.flags == NVME_SQE_PSDT_SGL && sqe.prp1 == 0x77000);
+	CU_ASSERT(sqe.prp2 == (4u * 16 | (uint64_t)NVME_SGL_LAST_SEGMENT << 56));
+	d = (struct nvme_sgl_desc *)list;
+	CU_ASSERT(d[0].addr == 0x100000 + 1024 && d[0].len == 3072);
+	CU_ASSERT(d[1].addr == 0x200000 && d[1].len == 4096);
+	CU_ASSERT(d[2].addr == 0x300000 && d[2].len == 1024);
+	CU_ASSERT(d[3].addr == 0x501000 && d[3].len == 4096 && d[3].id == NVME_SGL_DATA_BLOCK);
+	/* Elements that touch in IOVA space merge: one Data Block in the SQE. */
+	memset(&sqe, 0, sizeof(sqe));
+	v[0] = (struct iovec){mem + 512, 1536};
+	v[1] = (struct iovec){mem + 2048, 6144};
+	CU_ASSERT(nvme_build_sgl_iov(&sqe, v, 2, list, 0x77000, fake_v2i, NULL) == 0);
+	CU_ASSERT(sqe.flags == NVME_SQE_PSDT_SGL);
+	CU_ASSERT(sqe.prp1 == fake_v2i(NULL, mem + 512));
+	CU_ASSERT(sqe.prp2 == (7680u | (uint64_t)NVME_SGL_DATA_BLOCK << 56));
+	/* An element not dword aligned; 257 pieces do not fit one segment. */
+	v[1].iov_base = mem + 2050;
+	CU_ASSERT(nvme_build_sgl_iov(&sqe, v, 2, list, 0x77000, fake_v2i, NULL) == -EINVAL);
+	{
+		static struct iovec many[257];
+
+		for (int i = 0; i < 257; i++)
+			many[i] = (struct iovec){mem + (size_t)i * 8192 % (2u << 20), 512};
+		CU_ASSERT(nvme_build_sgl_iov(&sqe, many, 256, list, 0x77000, fake_v2i, NULL) ==
+			  0);
+		CU_ASSERT(nvme_build_sgl_iov(&sqe, many, 257, list, 0x77000, fake_v2i, NULL) ==
+			  -E2BIG);
+	}
+	free(mem);
+}
+
 /* A controller and namespace in plain memory; BAR0 is a zeroed buffer. */
 struct fake {
 	struct udk_nvme_ctrlr c;
@@ -405,6 +484,7 @@ int main(void)
 		{"qpair_timeout_cancel", test_qpair_timeout_cancel},
 		{"sgl", test_sgl},
 		{"sgl_scattered", test_sgl_scattered},
+		{"iov_builders", test_iov_builders},
 		{"status_str", test_status_str},
 		{"opts", test_opts},
 	};

@@ -3,7 +3,8 @@
  * device: the test plays the controller, reading each command from the SQ
  * and writing its completion (phase tag, CID) into the CQ, as QEMU's NVMe
  * would.  As a unit test it checks that every 4 KiB read completes once with
- * the right CID, PRP and doorbells.  With --ios N [--batch B] it is what
+ * the right CID, PRP and doorbells, and builds the PRPs or SGL of a vector
+ * sent as one command (udk_nvme_ns_iov()).  With --ios N [--batch B] it is what
  * tests/perf/nvme_insns.py runs under callgrind, counting only
  * udk_nvme_ns_io() and udk_nvme_qpair_poll(): instructions per I/O. */
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 
 #include "fakemem.h"
+#include "nvme_dptr.h"
 #include "nvme_internal.h"
 #include "../common/unit.h"
 
@@ -182,12 +184,174 @@ static void test_other_map(void)
 	udk_mem_destroy(other);
 }
 
+/* The SQE udk_nvme_ns_iov() queued last. */
+static const struct nvme_sqe *last_sqe(const struct rig *r)
+{
+	return &r->qp.sq[(r->qp.sq_tail + QSIZE - 1) % QSIZE];
+}
+
+static uint64_t iova(const struct rig *r, const void *p)
+{
+	return udk_mem_virt2iova(r->c.mem, p);
+}
+
+/* A vector as one command: PRPs when it has their shape, an SGL otherwise
+ * when the qpair has SGLs, and the refusals, each with its line. */
+static void test_iov(void)
+{
+	struct rig *r = rig_new();
+	uint8_t *big, *plain = aligned_alloc(4096, 4096);
+	const struct nvme_sgl_desc *d;
+	const struct nvme_sqe *sqe;
+	const uint64_t *list;
+	struct iovec v[4];
+	static struct iovec many[UDK_NVME_IOV_MAX + 1];
+
+	CU_ASSERT_FATAL(r != NULL && plain != NULL);
+	big = udk_mem_zmalloc(r->c.mem, 256 * 1024, 4096, UDK_SOCKET_ANY);
+	CU_ASSERT_FATAL(big != NULL);
+	/* PRPs (the qpair has no SGLs): 3.5 KiB to the end of a page, two pages
+	 * further on, a last 1 KiB element in an earlier page: 25 blocks, PRP1
+	 * the offset, a list of the three pages in the order of the vector. */
+	v[0] = (struct iovec){big + 512, 3584};
+	v[1] = (struct iovec){big + 5 * 4096, 8192};
+	v[2] = (struct iovec){big + 2 * 4096, 1024};
+	CU_ASSERT_EQUAL(r->qp.dptr, 0);
+	CU_ASSERT_EQUAL(udk_nvme_ns_iov(&r->qp, &r->ns, UDK_NVME_IO_WRITE, v, 3, 100, 0, io_cb, r),
+			0);
+	sqe = last_sqe(r);
+	list = r->qp.reqs[sqe->cid].prp_list;
+	CU_ASSERT(sqe->opc == NVME_CMD_WRITE && sqe->cdw10 == 100 && (sqe->cdw12 & 0xffff) == 24);
+	CU_ASSERT(sqe->flags == 0 && sqe->prp1 == iova(r, big + 512));
+	CU_ASSERT(sqe->prp2 == r->qp.reqs[sqe->cid].prp_list_iova);
+	CU_ASSERT(list[0] == iova(r, big + 5 * 4096) && list[1] == iova(r, big + 6 * 4096) &&
+		  list[2] == iova(r, big + 2 * 4096));
+	/* From a page start: PRP1 that page, the list the two others. */
+	CU_ASSERT_EQUAL(udk_nvme_ns_iov(&r->qp, &r->ns, UDK_NVME_IO_READ, v + 1, 2, 0, 0, io_cb, r),
+			0);
+	sqe = last_sqe(r);
+	list = r->qp.reqs[sqe->cid].prp_list;
+	CU_ASSERT(sqe->opc == NVME_CMD_READ && (sqe->cdw12 & 0xffff) == 17);
+	CU_ASSERT(sqe->prp1 == iova(r, big + 5 * 4096) && list[0] == iova(r, big + 6 * 4096) &&
+		  list[1] == iova(r, big + 2 * 4096));
+	CU_ASSERT_EQUAL(udk_nvme_qpair_outstanding(&r->qp), 2);
+
+	/* What PRPs cannot carry, on a qpair without SGLs: the caller splits. */
+	udk_last_error_clear();
+	v[0] = (struct iovec){big, 2048};
+	v[1] = (struct iovec){big + 4096, 2048};
+	CU_ASSERT_EQUAL(udk_nvme_ns_iov(&r->qp, &r->ns, UDK_NVME_IO_READ, v, 2, 0, 0, io_cb, r),
+			-EINVAL);
+	CU_ASSERT_LAST_ERROR_HAS("vector element 0");
+	CU_ASSERT_LAST_ERROR_HAS("breaks the PRP rules");
+	CU_ASSERT_FALSE(udk_nvme_ns_iov_fits(&r->ns, UDK_NVME_SGL_AUTO, v, 2));
+	v[0].iov_len = 4096;
+	v[1].iov_base = big + 8192 + 512;
+	CU_ASSERT_EQUAL(udk_nvme_ns_iov(&r->qp, &r->ns, UDK_NVME_IO_READ, v, 2, 0, 0, io_cb, r),
+			-EINVAL);
+	CU_ASSERT_LAST_ERROR_HAS("vector element 1");
+	/* Bad elements and vectors, whatever the data pointer. */
+	v[1] = (struct iovec){big + 4096 + 2, 510};
+	CU_ASSERT_EQUAL(udk_nvme_ns_iov(&r->qp, &r->ns, UDK_NVME_IO_READ, v, 2, 0, 0, io_cb, r),
+			-EINVAL);
+	CU_ASSERT_LAST_ERROR_HAS("not 4-byte aligned in base or length");
+	v[1] = (struct iovec){big + 4096, 0};
+	CU_ASSERT_EQUAL(udk_nvme_ns_iov(&r->qp, &r->ns, UDK_NVME_IO_READ, v, 2, 0, 0, io_cb, r),
+			-EINVAL);
+	CU_ASSERT_LAST_ERROR_HAS("is empty");
+	v[1] = (struct iovec){big + 4096, 100};
+	CU_ASSERT_EQUAL(udk_nvme_ns_iov(&r->qp, &r->ns, UDK_NVME_IO_READ, v, 2, 0, 0, io_cb, r),
+			-EINVAL);
+	CU_ASSERT_LAST_ERROR_HAS("4196 bytes is not a whole number of 512-byte blocks");
+	CU_ASSERT_FALSE(udk_nvme_ns_iov_fits(&r->ns, UDK_NVME_SGL_AUTO, v, 2));
+	CU_ASSERT_EQUAL(udk_nvme_ns_iov(&r->qp, &r->ns, UDK_NVME_IO_READ, v, 0, 0, 0, io_cb, r),
+			-EINVAL);
+	CU_ASSERT_LAST_ERROR_HAS("takes 1 to 256");
+	for (int i = 0; i < UDK_NVME_IOV_MAX + 1; i++)
+		many[i] = (struct iovec){big + (size_t)i * 512, 512};
+	CU_ASSERT_EQUAL(udk_nvme_ns_iov(&r->qp, &r->ns, UDK_NVME_IO_READ, many,
+					UDK_NVME_IOV_MAX + 1, 0, 0, io_cb, r), -EINVAL);
+	CU_ASSERT_LAST_ERROR_HAS("takes 1 to 256");
+	v[0] = (struct iovec){big, 64 * 1024};
+	v[1] = (struct iovec){big + 64 * 1024, 64 * 1024};
+	v[2] = (struct iovec){big + 128 * 1024, 4096};
+	CU_ASSERT_EQUAL(udk_nvme_ns_iov(&r->qp, &r->ns, UDK_NVME_IO_READ, v, 3, 0, 0, io_cb, r),
+			-E2BIG);
+	CU_ASSERT_LAST_ERROR_HAS("maximum transfer of 131072 bytes");
+	CU_ASSERT_TRUE(udk_nvme_ns_iov_fits(&r->ns, UDK_NVME_SGL_AUTO, v, 2));
+	CU_ASSERT_FALSE(udk_nvme_ns_iov_fits(&r->ns, UDK_NVME_SGL_AUTO, v, 3));
+	CU_ASSERT_EQUAL(udk_nvme_ns_iov(&r->qp, &r->ns, UDK_NVME_IO_READ, v, 2, 999999, 0, io_cb, r),
+			0); /* 256 blocks at the end of the namespace */
+	CU_ASSERT_EQUAL(udk_nvme_ns_iov(&r->qp, &r->ns, UDK_NVME_IO_READ, v, 2, (1u << 20) - 8, 0,
+					io_cb, r), -ERANGE);
+	CU_ASSERT_LAST_ERROR_HAS("past the end of namespace 1");
+	CU_ASSERT_EQUAL(udk_nvme_ns_iov(&r->qp, &r->ns, UDK_NVME_IO_FLUSH, v, 1, 0, 0, io_cb, r),
+			-EINVAL);
+	CU_ASSERT_LAST_ERROR_HAS("a vector is data of a read or write");
+	CU_ASSERT_EQUAL(udk_nvme_ns_iov(&r->qp, NULL, UDK_NVME_IO_READ, v, 1, 0, 0, io_cb, r),
+			-EINVAL);
+	CU_ASSERT_LAST_ERROR_HAS("no namespace given");
+	v[1] = (struct iovec){plain, 4096}; /* not udk DMA memory */
+	CU_ASSERT_EQUAL(udk_nvme_ns_iov(&r->qp, &r->ns, UDK_NVME_IO_READ, v + 1, 1, 0, 0, io_cb, r),
+			-UDK_ENOTMAPPED);
+	CU_ASSERT_LAST_ERROR_HAS("not DMA memory of the controller's map");
+	CU_ASSERT_EQUAL(udk_nvme_qpair_outstanding(&r->qp), 3); /* nothing more queued */
+
+	/* With SGLs (AUTO on a controller with SGLS): a PRP shape still goes
+	 * as PRPs, any other as Data Blocks; touching pieces merge. */
+	r->c.info.sgls = 1;
+	r->qp.dptr = nvme_dptr_mode(&r->c, UDK_NVME_SGL_AUTO);
+	v[0] = (struct iovec){big, 2048};
+	v[1] = (struct iovec){big + 4096, 2048};
+	v[2] = (struct iovec){big + 6144, 1024};
+	v[3] = (struct iovec){big + 12 * 4096, 3072};
+	CU_ASSERT_TRUE(udk_nvme_ns_iov_fits(&r->ns, UDK_NVME_SGL_AUTO, v, 4));
+	CU_ASSERT_FALSE(udk_nvme_ns_iov_fits(&r->ns, UDK_NVME_SGL_NEVER, v, 4));
+	CU_ASSERT_EQUAL(udk_nvme_ns_iov(&r->qp, &r->ns, UDK_NVME_IO_WRITE, v, 4, 8, 0, io_cb, r),
+			0);
+	sqe = last_sqe(r);
+	d = (const struct nvme_sgl_desc *)r->qp.reqs[sqe->cid].prp_list;
+	CU_ASSERT(sqe->flags == NVME_SQE_PSDT_SGL && (sqe->cdw12 & 0xffff) == 15);
+	CU_ASSERT(sqe->prp1 == r->qp.reqs[sqe->cid].prp_list_iova);
+	CU_ASSERT(sqe->prp2 == (3u * 16 | (uint64_t)NVME_SGL_LAST_SEGMENT << 56));
+	CU_ASSERT(d[0].addr == iova(r, big) && d[0].len == 2048);
+	CU_ASSERT(d[1].addr == iova(r, big + 4096) && d[1].len == 3072);
+	CU_ASSERT(d[2].addr == iova(r, big + 12 * 4096) && d[2].len == 3072);
+	v[0] = (struct iovec){big + 512, 3584};
+	v[1] = (struct iovec){big + 5 * 4096, 4096};
+	CU_ASSERT_EQUAL(udk_nvme_ns_iov(&r->qp, &r->ns, UDK_NVME_IO_READ, v, 2, 0, 0, io_cb, r),
+			0);
+	sqe = last_sqe(r);
+	CU_ASSERT(sqe->flags == 0 && sqe->prp1 == iova(r, big + 512) &&
+		  sqe->prp2 == iova(r, big + 5 * 4096));
+	/* ALWAYS: SGLs for the PRP shape too. */
+	r->qp.dptr = nvme_dptr_mode(&r->c, UDK_NVME_SGL_ALWAYS);
+	CU_ASSERT_EQUAL(udk_nvme_ns_iov(&r->qp, &r->ns, UDK_NVME_IO_READ, v, 2, 0, 0, io_cb, r),
+			0);
+	sqe = last_sqe(r);
+	d = (const struct nvme_sgl_desc *)r->qp.reqs[sqe->cid].prp_list;
+	CU_ASSERT(sqe->flags == NVME_SQE_PSDT_SGL && d[0].len == 3584 && d[1].len == 4096);
+	r->c.info.sgls = 0;
+	CU_ASSERT_FALSE(udk_nvme_ns_iov_fits(&r->ns, UDK_NVME_SGL_ALWAYS, v, 2));
+	CU_ASSERT_TRUE(udk_nvme_ns_iov_fits(&r->ns, UDK_NVME_SGL_NEVER, v, 2));
+
+	/* Each queued vector was one command, completed once. */
+	CU_ASSERT_EQUAL(r->qp.stats.submitted, 6);
+	device(r);
+	CU_ASSERT_EQUAL(udk_nvme_qpair_poll(&r->qp, 0), 6);
+	CU_ASSERT_EQUAL(r->completed, 6);
+	udk_mem_free(r->c.mem, big);
+	free(plain);
+	rig_free(r);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct unit_test tests[] = {
 		{"qd1", test_qd1},
 		{"batches", test_batches},
 		{"other_map", test_other_map},
+		{"iov", test_iov},
 	};
 	unsigned long long ios = 0;
 	unsigned int batch = 1;
