@@ -267,6 +267,7 @@ static void link_done(struct nvmf_group *g, struct nvmf_msg *m)
 			nvmf_cmd_complete(cmd, NVMF_SC_SUCCESS); /* frees it */
 	} else {
 		c->ss = NULL;
+		c->qid = 0;
 		cmd->cqe.dw0 = c->link_dw0;
 		nvmf_cmd_complete(cmd, c->link_status);
 	}
@@ -382,6 +383,7 @@ static void do_connect(struct nvmf_cmd *cmd)
 			nvmf_cmd_complete(cmd, NVMF_SC_CONNECT_BUSY);
 			return;
 		}
+		_Static_assert(offsetof(struct nvmf_ctrlr, id) == 0, "id first: the rest is cleared");
 		memset((char *)ctrlr + sizeof(ctrlr->id), 0, sizeof(*ctrlr) - sizeof(ctrlr->id));
 		ctrlr->owner = c->pg;
 		ctrlr->cntlid = (uint16_t)cntlid;
@@ -416,6 +418,7 @@ static void do_connect(struct nvmf_cmd *cmd)
 		return;
 	}
 	c->linking = true;
+	c->qid = cc->qid; /* for unlink, should the host leave before the answer */
 	c->link_cmd = cmd;
 	c->link_ctrlr = ctrlr;
 	c->ss = ss;

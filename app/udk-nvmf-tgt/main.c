@@ -89,6 +89,7 @@ static void usage(FILE *f)
 		"  --poll-us US          poll this long with nothing to do before waiting\n"
 		"                        in epoll (default 0: wait at once)\n"
 		"  --help, --version\n\n"
+		"One poll group per lcore of the EAL's -l list (default: lcore 0).\n"
 		"Exit 0 after SIGINT/SIGTERM, 2 on bad input, 1 on a runtime error.\n\n");
 	udk_eal_usage(f);
 }
