@@ -161,6 +161,36 @@ try:
     ans = ask(sock, {'cmd': 'nvmf_ns_add', 'params': {'subsystem': NQN, 'bdev': 'malloc:rt1:4'}})
     check(ans.get('data', {}).get('nsid') == 2, 'the bdev name and NSID are free again (re-added)', ans)
 
+    # ---- hosts that leave while their I/O queue's Connect is at the controller's group ----
+    cntlid_r, ar, qsr = controller()
+    for q in qsr:
+        q.s.close()
+    for _ in range(20):
+        for qid in (1, 2):
+            q = Host(port)
+            q.icreq()
+            q.s.settimeout(0.0)  # send the Connect, then close at once
+            try:
+                q.connect(NQN, qid=qid, cntlid=cntlid_r, sqsize=63)
+            except (socket.timeout, BlockingIOError):
+                pass
+            q.s.close()
+    ok = []
+    for qid in (1, 2):
+        end = time.time() + 3
+        st = None
+        while time.time() < end and st != 0:
+            q = Host(port)
+            q.icreq()
+            st, _, _ = q.connect(NQN, qid=qid, cntlid=cntlid_r, sqsize=63)
+            if st != 0:
+                q.s.close()
+                time.sleep(0.05)
+        ok.append(st == 0 and q.io(0x01, 5000 + qid * 8, 8, bytes(4096))[0] == 0)
+    ar.s.close()
+    check(all(ok), '40 I/O queues closed as soon as their Connect was sent: both QIDs free again, '
+          'connected and serving', ok)
+
     # ---- a controller torn down while its I/O queues live on the other group ----
     cntlid, a, qs = next(c for c in ctrls if remote[c[0]])
     rq = [qs[qid - 1] for qid in remote[cntlid]]
