@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "nvmf.h"
+#include "udk_telemetry.h"
 
 #define ADM_GET_LOG 0x02
 #define ADM_IDENTIFY 0x06
@@ -60,10 +61,11 @@ uint32_t nvmf_mdts_bytes(const struct nvmf_subsys *ss)
 {
 	uint32_t m = NVMF_MAX_XFER;
 
-	for (unsigned int i = 0; i < ss->nns; i++) {
+	for (unsigned int i = 0; i < NVMF_MAX_NS; i++) {
 		uint64_t max = 0;
 
-		if (ss->ns[i].bdev != NULL && ss->ns[i].max_io_blocks)
+		if (atomic_load_explicit(&ss->ns[i].state, memory_order_acquire) == NS_ACTIVE &&
+		    ss->ns[i].max_io_blocks)
 			max = (uint64_t)ss->ns[i].max_io_blocks * ss->ns[i].block_size;
 		while (max && m > 4096 && m > max)
 			m /= 2;
@@ -73,8 +75,9 @@ uint32_t nvmf_mdts_bytes(const struct nvmf_subsys *ss)
 
 static bool any_ns(const struct nvmf_subsys *ss, size_t field)
 {
-	for (unsigned int i = 0; i < ss->nns; i++)
-		if (*(const bool *)((const char *)&ss->ns[i] + field))
+	for (unsigned int i = 0; i < NVMF_MAX_NS; i++)
+		if (atomic_load_explicit(&ss->ns[i].state, memory_order_acquire) == NS_ACTIVE &&
+		    *(const bool *)((const char *)&ss->ns[i] + field))
 			return true;
 	return false;
 }
@@ -245,6 +248,7 @@ static void get_log(struct nvmf_cmd *cmd)
 	uint64_t len = ((uint64_t)((cmd->sqe.cdw11 & 0xffff) << 16 | cmd->sqe.cdw10 >> 16) + 1) * 4;
 	uint64_t off = cmd->sqe.cdw12 | (uint64_t)cmd->sqe.cdw13 << 32;
 	uint8_t small[4096], *page = small;
+	uint64_t rd = 0, wr = 0;
 	size_t size;
 
 	memset(small, 0, sizeof(small));
@@ -257,8 +261,12 @@ static void get_log(struct nvmf_cmd *cmd)
 		put16(small + 1, 273 + 30); /* composite temperature, K */
 		small[3] = 100;             /* available spare */
 		small[4] = 10;              /* its threshold */
-		put64(small + 32, (t->stats.bytes_read + 511999) / 512000);    /* data units read */
-		put64(small + 48, (t->stats.bytes_written + 511999) / 512000); /* written */
+		for (unsigned int g = 0; g < t->ngroups; g++) {
+			rd += udk_counter_read(&t->pgs[g].stats.bytes_read);
+			wr += udk_counter_read(&t->pgs[g].stats.bytes_written);
+		}
+		put64(small + 32, (rd + 511999) / 512000); /* data units read */
+		put64(small + 48, (wr + 511999) / 512000); /* written */
 		break;
 	case LID_CHANGED_NS:
 		size = 4096;
@@ -378,22 +386,26 @@ static void aen_deliver(struct nvmf_ctrlr *ctrlr)
 	nvmf_cmd_complete(cmd, NVMF_SC_SUCCESS);
 }
 
+void nvmf_ctrlr_ns_changed(struct nvmf_ctrlr *ctrlr, uint32_t nsid)
+{
+	bool listed = false;
+
+	for (unsigned int k = 0; k < ctrlr->nchanged; k++)
+		listed |= ctrlr->changed_ns[k] == nsid;
+	if (!listed && ctrlr->nchanged < NVMF_CHANGED_NS_MAX)
+		ctrlr->changed_ns[ctrlr->nchanged++] = nsid;
+	else if (!listed)
+		ctrlr->changed_overflow = true;
+	ctrlr->aen_pending = true;
+	aen_deliver(ctrlr);
+}
+
 void nvmf_ns_changed(struct nvmf_tgt *t, struct nvmf_subsys *ss, uint32_t nsid)
 {
-	for (unsigned int i = 0; i < NVMF_MAX_CTRLR; i++) {
-		struct nvmf_ctrlr *ctrlr = &t->ctrlr[i];
-		bool listed = false;
-
-		if (!ctrlr->used || ctrlr->ss != ss)
-			continue;
-		for (unsigned int k = 0; k < ctrlr->nchanged; k++)
-			listed |= ctrlr->changed_ns[k] == nsid;
-		if (!listed && ctrlr->nchanged < NVMF_CHANGED_NS_MAX)
-			ctrlr->changed_ns[ctrlr->nchanged++] = nsid;
-		else if (!listed)
-			ctrlr->changed_overflow = true;
-		ctrlr->aen_pending = true;
-		aen_deliver(ctrlr);
+	/* Each group tells the controllers it owns (nvmf_pg_sync). */
+	for (unsigned int g = 0; g < t->ngroups; g++) {
+		atomic_fetch_or(&t->pgs[g].aen_bits[ss - t->subsys], 1u << (nsid - 1));
+		nvmf_pg_kick(&t->pgs[g]);
 	}
 }
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* conn.c - NVMe/TCP connections: non-blocking sockets polled by the target's
- * thread, the connection's state machine (ICReq, then capsules), in-capsule
+/* conn.c - NVMe/TCP connections: non-blocking sockets polled by their poll
+ * group, the connection's state machine (ICReq, then capsules), in-capsule
  * data, R2T and H2CData for larger writes, C2HData for reads, and the
  * CapsuleResp that ends each command (NVMe/TCP 1.0 §3.3, §3.4). */
 #include <arpa/inet.h>
@@ -96,26 +96,26 @@ _Static_assert(NVMF_MAX_CONNS == 256, "make_room's messages say 256 and 512");
 static const char *make_room(struct nvmf_tgt *t)
 {
 	struct nvmf_conn *old = NULL;
-	unsigned int open = t->nconns;
+	unsigned int open = 0, all = atomic_load(&t->nconns);
 
-	if (t->nconns < NVMF_MAX_CONNS)
+	if (all < NVMF_MAX_CONNS)
 		return NULL;
-	if (t->nconns >= 2 * NVMF_MAX_CONNS)
+	if (all >= 2 * NVMF_MAX_CONNS)
 		return "512 connections are open or closed and not yet freed (the next poll frees them)";
-	/* nconns counts the closed ones not yet freed, and the new ones still
-	 * in a poll group's mailbox (not yet on the list: open, no queue). */
-	for (struct nvmf_conn *c = t->conns; c != NULL; c = c->next) {
-		if (c->state == CONN_CLOSING) {
-			open--;
-			continue;
-		}
-		if (!c->connected)
-			old = c; /* the list is newest first */
-	}
+	/* nconns counts the closed ones not yet freed; each group counts its
+	 * open ones (those still in its mailbox too). */
+	for (unsigned int g = 0; g < t->ngroups; g++)
+		open += atomic_load(&t->groups[g].nconns);
 	if (open < NVMF_MAX_CONNS)
 		return NULL;
+	/* The listener's own group (this thread's) is the one whose list it may
+	 * walk: the oldest there without a queue goes. */
+	for (struct nvmf_conn *c = t->pgs[0].conns; c != NULL; c = c->next)
+		if (c->state != CONN_CLOSING && !c->connected && !c->linking)
+			old = c; /* the list is newest first */
 	if (old == NULL)
-		return "256 connections are open, the most this target takes, and each has a queue";
+		return "256 connections are open, the most this target takes, and those the listener's "
+		       "group polls each have a queue";
 	nvmf_conn_close(old, "evicted after %llu ms without %s: %u connections are open, the most this "
 			"target takes, and a new one came",
 			(unsigned long long)((nvmf_now_ns() - old->accepted_ns) / 1000000u),
@@ -127,11 +127,10 @@ static const char *make_room(struct nvmf_tgt *t)
 static void adopt(struct nvmf_group *g, struct nvmf_msg *m)
 {
 	struct nvmf_conn *c = (struct nvmf_conn *)((char *)m - offsetof(struct nvmf_conn, adopt));
-	struct nvmf_tgt *t = c->tgt;
 	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
 
-	c->next = t->conns;
-	t->conns = c;
+	c->next = c->pg->conns;
+	c->pg->conns = c;
 	if (epoll_ctl(g->epfd, EPOLL_CTL_ADD, c->fd, &ev) < 0)
 		nvmf_conn_close(c, "poll group %u: epoll_ctl: %s", g->id, strerror(errno));
 }
@@ -189,7 +188,9 @@ void nvmf_accept(struct nvmf_tgt *t, struct nvmf_listener *l)
 		/* The group polls it from its next turn (adopt()); counted here so
 		 * that the limit above holds for connections still in a mailbox. */
 		c->group = nvmf_group_pick(t->groups, t->ngroups, &t->group_rr);
+		c->pg = c->group->ctx;
 		c->adopt.fn = adopt;
+		atomic_init(&c->refs, 0);
 		atomic_fetch_add(&c->group->nconns, 1);
 		if ((rc = nvmf_group_post(c->group, &c->adopt)) < 0) {
 			nvmf_log("connection %s refused: handing it to poll group %u: %s", c->peer,
@@ -201,7 +202,7 @@ void nvmf_accept(struct nvmf_tgt *t, struct nvmf_listener *l)
 			close(fd);
 			continue;
 		}
-		t->nconns++;
+		atomic_fetch_add(&t->nconns, 1);
 		udk_counter_add(&t->stats.conns_total, 1);
 	}
 }
@@ -293,12 +294,12 @@ void nvmf_conn_close(struct nvmf_conn *c, const char *fmt, ...)
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
 	nvmf_log("connection %s (queue %u%s%s): closed: %s", c->peer, c->qid,
-		 c->ctrlr ? " of controller " : "", c->ctrlr ? c->ctrlr->ss->nqn : "", why);
+		 c->ss ? " of " : "", c->ss ? c->ss->nqn : "", why);
 	c->state = CONN_CLOSING;
 	epoll_ctl(c->group->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	c->fd = -1;
-	udk_counter_add(&c->tgt->stats.conns_closed, 1);
+	udk_counter_add(&c->pg->stats.conns_closed, 1);
 	atomic_fetch_sub(&c->group->nconns, 1);
 	/* Commands not at a bdev end here; those at a bdev end in their callback. */
 	for (unsigned int i = 0; i < NVMF_QUEUE_DEPTH; i++)
@@ -307,26 +308,19 @@ void nvmf_conn_close(struct nvmf_conn *c, const char *fmt, ...)
 			c->ncmds--;
 		}
 	c->retry = NULL;
-	if (c->ctrlr != NULL) {
-		struct nvmf_ctrlr *ctrlr = c->ctrlr;
-
-		if (c->qid == 0) {
-			nvmf_ctrlr_destroy(ctrlr, "its admin queue closed");
-		} else {
-			ctrlr->queues[c->qid] = NULL;
-			c->ctrlr = NULL;
-			udk_counter_add(&ctrlr->ss->stats.queues, (uint64_t)-1);
-		}
-	}
+	if (c->qid == 0 && c->ctrlr != NULL)
+		nvmf_ctrlr_destroy(c->ctrlr, "its admin queue closed"); /* ours: this group owns it */
+	else if (c->linked)
+		nvmf_conn_unlink(c);
 }
 
-void nvmf_conns_reap(struct nvmf_tgt *t)
+void nvmf_conns_reap(struct nvmf_pg *pg)
 {
-	struct nvmf_conn **pp = &t->conns;
+	struct nvmf_conn **pp = &pg->conns;
 	uint64_t now = nvmf_now_ns();
 
-	for (struct nvmf_conn *c = t->conns; c != NULL; c = c->next)
-		if (c->state != CONN_CLOSING && !c->connected &&
+	for (struct nvmf_conn *c = pg->conns; c != NULL; c = c->next)
+		if (c->state != CONN_CLOSING && !c->connected && !c->linking &&
 		    now - c->accepted_ns > NVMF_HANDSHAKE_MS * 1000000ull)
 			nvmf_conn_close(c, "no %s within %u ms of accept", c->state == CONN_IC ? "ICReq" : "Connect",
 					NVMF_HANDSHAKE_MS);
@@ -342,12 +336,13 @@ void nvmf_conns_reap(struct nvmf_tgt *t)
 		for (unsigned int i = 0; i < NVMF_QUEUE_DEPTH; i++)
 			if (c->cmds[i].state == CMD_EXEC && c->cmds[i].pending)
 				busy = true;
-		if (busy) {
+		/* Messages that name it (to or from its controller's group) hold it. */
+		if (busy || atomic_load_explicit(&c->refs, memory_order_acquire) != 0) {
 			pp = &c->next;
 			continue;
 		}
 		*pp = c->next;
-		t->nconns--;
+		atomic_fetch_sub(&c->tgt->nconns, 1);
 		for (unsigned int i = 0; i < NVMF_QUEUE_DEPTH; i++)
 			free(c->cmds[i].buf);
 		free(c->cmds);
@@ -394,10 +389,12 @@ void nvmf_cmd_complete(struct nvmf_cmd *cmd, uint16_t status)
 			off += n;
 		}
 	}
-	if (c->ctrlr != NULL) {
-		udk_counter_add(&c->ctrlr->ss->stats.commands, 1);
+	if (c->ss != NULL) {
+		struct nvmf_subsys_stats *st = nvmf_ss_stats(c->pg, c->tgt, c->ss);
+
+		udk_counter_add(&st->commands, 1);
 		if (status != NVMF_SC_SUCCESS)
-			udk_counter_add(&c->ctrlr->ss->stats.errors, 1);
+			udk_counter_add(&st->errors, 1);
 	}
 	cmd->cqe.status = (uint16_t)(status << 1);
 	if (status != NVMF_SC_SUCCESS && status != NVMF_SC_NS_NOT_READY)

@@ -3,6 +3,8 @@
  * §3.5): Connect (admin and I/O queues, the dynamic controller model, host
  * NQN allow-lists), Property Get/Set (the host enables the controller through
  * CC and sees CSTS), and the keep-alive timeout (NVMe base 1.4 §7.12). */
+#include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -104,33 +106,102 @@ void nvmf_ctrlr_keep_alive(struct nvmf_ctrlr *ctrlr)
 		ctrlr->ka_deadline_ns = nvmf_now_ns() + (uint64_t)ctrlr->kato_ms * 1500000u;
 }
 
+/* The slot is free for any group to claim once no I/O queue names it. */
+static void ctrlr_release(struct nvmf_ctrlr *ctrlr)
+{
+	if (ctrlr->ending && ctrlr->nlinks == 0)
+		atomic_store_explicit(&ctrlr->id, 0, memory_order_release);
+}
+
+/* On an I/O queue's group (from its controller's owner): close it. */
+static void kill_run(struct nvmf_group *g, struct nvmf_msg *m)
+{
+	struct nvmf_conn *c = (struct nvmf_conn *)((char *)m - offsetof(struct nvmf_conn, kill));
+
+	(void)g;
+	nvmf_conn_close(c, "%s", c->kill_why);
+	atomic_fetch_sub_explicit(&c->refs, 1, memory_order_release);
+}
+
+/* Post m about c to g; c is held (refs) until the receiver lets go. */
+static void post(struct nvmf_group *g, struct nvmf_conn *c, struct nvmf_msg *m,
+		 void (*fn)(struct nvmf_group *, struct nvmf_msg *))
+{
+	int rc;
+
+	atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+	m->fn = fn;
+	/* Each group's mailbox holds every message the connections there can
+	 * have in flight at once (main.c sizes it): a failure is a bug. */
+	if ((rc = nvmf_group_post(g, m)) < 0)
+		nvmf_log("connection %s: message to poll group %u lost: %s (a bug: the mailbox is "
+			 "sized for every connection)", c->peer, g->id, strerror(-rc));
+}
+
 void nvmf_ctrlr_destroy(struct nvmf_ctrlr *ctrlr, const char *why)
 {
-	if (!ctrlr->used)
+	struct nvmf_pg *pg = ctrlr->owner;
+	struct nvmf_subsys_stats *st;
+	struct nvmf_conn *admin;
+
+	if (atomic_load(&ctrlr->id) == 0 || ctrlr->ending)
 		return;
+	st = nvmf_ss_stats(pg, pg->tgt, ctrlr->ss);
 	nvmf_log("controller %u of %s for host %s: ended: %s", ctrlr->cntlid, ctrlr->ss->nqn,
 		 ctrlr->hostnqn, why);
-	ctrlr->used = false;
-	udk_counter_add(&ctrlr->ss->stats.controllers, (uint64_t)-1);
-	for (unsigned int i = 0; i <= NVMF_MAX_IO_QUEUES; i++) {
+	ctrlr->ending = true;
+	udk_counter_add(&st->controllers, (uint64_t)-1);
+	/* Its I/O queues, wherever they are polled, close on their group's
+	 * lcore; each unlinks back here (nlinks), and the slot waits for that. */
+	for (unsigned int i = 1; i <= NVMF_MAX_IO_QUEUES; i++) {
 		struct nvmf_conn *c = ctrlr->queues[i];
 
 		if (c == NULL)
 			continue;
 		ctrlr->queues[i] = NULL;
-		c->ctrlr = NULL;
-		udk_counter_add(&ctrlr->ss->stats.queues, (uint64_t)-1);
-		nvmf_conn_close(c, "controller %u ended (%s)", ctrlr->cntlid, why);
+		udk_counter_add(&st->queues, (uint64_t)-1);
+		snprintf(c->kill_why, sizeof(c->kill_why), "controller %u ended (%s)", ctrlr->cntlid, why);
+		post(c->group, c, &c->kill, kill_run);
+	}
+	admin = ctrlr->queues[0];
+	ctrlr->queues[0] = NULL;
+	if (admin != NULL) {
+		admin->ctrlr = NULL;
+		udk_counter_add(&st->queues, (uint64_t)-1);
+		nvmf_conn_close(admin, "controller %u ended (%s)", ctrlr->cntlid, why);
 	}
 	ctrlr->naer = 0;
+	ctrlr_release(ctrlr);
 }
 
-void nvmf_kato_check(struct nvmf_tgt *t, uint64_t now)
+/* On the controller's owner (from the I/O queue's group, as it closed). */
+static void unlink_run(struct nvmf_group *g, struct nvmf_msg *m)
+{
+	struct nvmf_conn *c = (struct nvmf_conn *)((char *)m - offsetof(struct nvmf_conn, unlink));
+	struct nvmf_ctrlr *ctrlr = c->link_ctrlr;
+
+	(void)g;
+	if (ctrlr->queues[c->qid] == c) {
+		ctrlr->queues[c->qid] = NULL;
+		udk_counter_add(&nvmf_ss_stats(ctrlr->owner, c->tgt, ctrlr->ss)->queues, (uint64_t)-1);
+	}
+	ctrlr->nlinks--;
+	ctrlr_release(ctrlr);
+	atomic_fetch_sub_explicit(&c->refs, 1, memory_order_release); /* c is not ours past this */
+}
+
+void nvmf_conn_unlink(struct nvmf_conn *c)
+{
+	c->linked = false;
+	post(c->link_owner, c, &c->unlink, unlink_run);
+}
+
+void nvmf_kato_check(struct nvmf_pg *pg, uint64_t now)
 {
 	for (unsigned int i = 0; i < NVMF_MAX_CTRLR; i++) {
-		struct nvmf_ctrlr *ctrlr = &t->ctrlr[i];
+		struct nvmf_ctrlr *ctrlr = &pg->tgt->ctrlr[i];
 
-		if (ctrlr->used && ctrlr->ka_deadline_ns && now > ctrlr->ka_deadline_ns) {
+		if (nvmf_ctrlr_mine(pg, ctrlr) && ctrlr->ka_deadline_ns && now > ctrlr->ka_deadline_ns) {
 			char why[96];
 
 			snprintf(why, sizeof(why), "no command for the keep-alive timeout (KATO %u ms)",
@@ -157,6 +228,89 @@ static void connect_invalid(struct nvmf_cmd *cmd, bool in_data, uint16_t offset,
 	nvmf_cmd_complete(cmd, NVMF_SC_CONNECT_INVALID_PARAM);
 }
 
+/* The queue is c's from now: the Connect response. */
+static void queue_connected(struct nvmf_cmd *cmd, struct nvmf_subsys *ss, uint16_t cntlid, uint16_t sqsize)
+{
+	struct nvmf_conn *c = cmd->conn;
+	const struct connect_cmd *cc = (const void *)&cmd->sqe;
+
+	c->ss = ss;
+	c->qid = cc->qid;
+	c->sqsize = (uint16_t)(sqsize + 1);
+	c->sqhd = 1 % c->sqsize; /* this Connect was the first entry */
+	c->connected = true;
+	cmd->cqe.sqid = c->qid;
+	cmd->cqe.sqhd = c->sqhd;
+	cmd->cqe.dw0 = cntlid; /* and AUTHREQ 0: no authentication */
+	nvmf_cmd_complete(cmd, NVMF_SC_SUCCESS);
+}
+
+/* Back on the I/O queue's group: the owner's answer to link_run. */
+static void link_done(struct nvmf_group *g, struct nvmf_msg *m)
+{
+	struct nvmf_conn *c = (struct nvmf_conn *)((char *)m - offsetof(struct nvmf_conn, link));
+	struct nvmf_cmd *cmd = c->link_cmd;
+
+	(void)g;
+	c->linking = false;
+	if (c->link_status == NVMF_SC_SUCCESS) {
+		c->linked = true;
+		c->ctrlr = c->link_ctrlr;
+		if (c->state == CONN_CLOSING)
+			nvmf_conn_unlink(c); /* the host left while the owner linked it */
+		else
+			queue_connected(cmd, c->ss, c->link_cntlid, ((const struct connect_cmd *)&cmd->sqe)->sqsize);
+		if (c->link_owner != c->group)
+			nvmf_log("connection %s: queue %u of controller %u: polled by group %u, its controller "
+				 "by group %u", c->peer, c->qid, c->link_cntlid, c->group->id, c->link_owner->id);
+		if (c->state == CONN_CLOSING && cmd->state != CMD_FREE)
+			nvmf_cmd_complete(cmd, NVMF_SC_SUCCESS); /* frees it */
+	} else {
+		c->ss = NULL;
+		c->qid = 0;
+		cmd->cqe.dw0 = c->link_dw0;
+		nvmf_cmd_complete(cmd, c->link_status);
+	}
+	atomic_fetch_sub_explicit(&c->refs, 1, memory_order_release);
+}
+
+/* On the controller's owner: check an I/O queue's Connect against the
+ * controller, put it in queues[], answer its group (link_done). */
+static void link_run(struct nvmf_group *g, struct nvmf_msg *m)
+{
+	struct nvmf_conn *c = (struct nvmf_conn *)((char *)m - offsetof(struct nvmf_conn, link));
+	const struct connect_cmd *cc = (const void *)&c->link_cmd->sqe;
+	const struct connect_data *d = (const void *)c->link_cmd->buf;
+	struct nvmf_ctrlr *ctrlr = c->link_ctrlr;
+	const char *why = NULL;
+
+	c->link_status = NVMF_SC_CONNECT_INVALID_PARAM;
+	if (atomic_load(&ctrlr->id) != (c->link_cntlid | (g->id + 1u) << 16) || ctrlr->ending ||
+	    ctrlr->ss != c->ss || strncmp(ctrlr->hostnqn, d->hostnqn, sizeof(d->hostnqn))) {
+		why = "no controller with that CNTLID for this host and subsystem";
+		c->link_dw0 = (1u << 16) | 16;
+	} else if (!(ctrlr->csts & CSTS_RDY)) {
+		why = "an I/O queue before the controller is enabled";
+		c->link_dw0 = 42;
+	} else if (cc->qid > NVMF_MAX_IO_QUEUES || cc->qid > ctrlr->nr_io_queues ||
+		   ctrlr->queues[cc->qid] != NULL) {
+		why = "QID beyond the queues granted, or already connected";
+		c->link_dw0 = 42;
+	}
+	if (why != NULL) {
+		nvmf_log("connection %s: Connect refused: %s", c->peer, why);
+	} else {
+		ctrlr->queues[cc->qid] = c;
+		ctrlr->nlinks++;
+		udk_counter_add(&nvmf_ss_stats(ctrlr->owner, c->tgt, ctrlr->ss)->queues, 1);
+		udk_counter_add(&nvmf_ss_stats(ctrlr->owner, c->tgt, ctrlr->ss)->connects, 1);
+		c->link_status = NVMF_SC_SUCCESS;
+	}
+	/* The answer holds c before this message lets go of it. */
+	post(c->group, c, &c->link, link_done);
+	atomic_fetch_sub_explicit(&c->refs, 1, memory_order_release);
+}
+
 static void do_connect(struct nvmf_cmd *cmd)
 {
 	const struct connect_cmd *cc = (const void *)&cmd->sqe;
@@ -166,7 +320,7 @@ static void do_connect(struct nvmf_cmd *cmd)
 	struct nvmf_subsys *ss;
 	struct nvmf_ctrlr *ctrlr = NULL;
 
-	if (c->connected) {
+	if (c->connected || c->linking) {
 		nvmf_cmd_complete(cmd, NVMF_SC_COMMAND_SEQUENCE);
 		return;
 	}
@@ -205,63 +359,70 @@ static void do_connect(struct nvmf_cmd *cmd)
 		return;
 	}
 	if (cc->qid == 0) {
-		/* Admin queue: a new controller (dynamic model: CNTLID FFFFh). */
+		/* Admin queue: a new controller (dynamic model: CNTLID FFFFh),
+		 * owned by this group. */
+		unsigned int cntlid;
+
 		if (d.cntlid != 0xffff && d.cntlid != 0xfffe) {
 			connect_invalid(cmd, true, 16, "CNTLID must be FFFFh (dynamic controllers)");
 			return;
 		}
-		for (unsigned int i = 0; i < NVMF_MAX_CTRLR && ctrlr == NULL; i++)
-			if (!t->ctrlr[i].used)
+		do
+			cntlid = atomic_fetch_add(&t->next_cntlid, 1) % 0xffef + 1; /* 1 to FFEFh */
+		while (cntlid == 0);
+		for (unsigned int i = 0; i < NVMF_MAX_CTRLR && ctrlr == NULL; i++) {
+			unsigned int free_id = 0;
+
+			if (atomic_compare_exchange_strong(&t->ctrlr[i].id, &free_id,
+							   cntlid | (c->group->id + 1) << 16))
 				ctrlr = &t->ctrlr[i];
+		}
 		if (ctrlr == NULL) {
 			nvmf_log("connection %s: Connect refused: all %u controllers in use", c->peer,
 				 NVMF_MAX_CTRLR);
 			nvmf_cmd_complete(cmd, NVMF_SC_CONNECT_BUSY);
 			return;
 		}
-		memset(ctrlr, 0, sizeof(*ctrlr));
-		ctrlr->used = true;
-		if (++t->next_cntlid > 0xffef || t->next_cntlid == 0)
-			t->next_cntlid = 1;
-		ctrlr->cntlid = t->next_cntlid;
+		_Static_assert(offsetof(struct nvmf_ctrlr, id) == 0, "id first: the rest is cleared");
+		memset((char *)ctrlr + sizeof(ctrlr->id), 0, sizeof(*ctrlr) - sizeof(ctrlr->id));
+		ctrlr->owner = c->pg;
+		ctrlr->cntlid = (uint16_t)cntlid;
 		ctrlr->ss = ss;
 		snprintf(ctrlr->hostnqn, sizeof(ctrlr->hostnqn), "%.223s", d.hostnqn);
 		memcpy(ctrlr->hostid, d.hostid, sizeof(d.hostid));
 		ctrlr->kato_ms = cc->kato;
 		nvmf_ctrlr_keep_alive(ctrlr);
-		udk_counter_add(&ss->stats.controllers, 1);
-		nvmf_log("controller %u of %s for host %s from %s (KATO %u ms)", ctrlr->cntlid, ss->nqn,
-			 d.hostnqn, c->peer, cc->kato);
-	} else {
-		for (unsigned int i = 0; i < NVMF_MAX_CTRLR && ctrlr == NULL; i++)
-			if (t->ctrlr[i].used && t->ctrlr[i].cntlid == d.cntlid)
-				ctrlr = &t->ctrlr[i];
-		if (ctrlr == NULL || ctrlr->ss != ss || strcmp(ctrlr->hostnqn, d.hostnqn)) {
-			connect_invalid(cmd, true, 16, "no controller with that CNTLID for this host and subsystem");
-			return;
-		}
-		if (!(ctrlr->csts & CSTS_RDY)) {
-			connect_invalid(cmd, false, 42, "an I/O queue before the controller is enabled");
-			return;
-		}
-		if (cc->qid > NVMF_MAX_IO_QUEUES || cc->qid > ctrlr->nr_io_queues ||
-		    ctrlr->queues[cc->qid] != NULL) {
-			connect_invalid(cmd, false, 42, "QID beyond the queues granted, or already connected");
-			return;
+		udk_counter_add(&nvmf_ss_stats(c->pg, t, ss)->controllers, 1);
+		nvmf_log("controller %u of %s for host %s from %s (KATO %u ms, poll group %u)", ctrlr->cntlid,
+			 ss->nqn, d.hostnqn, c->peer, cc->kato, c->group->id);
+		ctrlr->queues[0] = c;
+		udk_counter_add(&nvmf_ss_stats(c->pg, t, ss)->queues, 1);
+		udk_counter_add(&nvmf_ss_stats(c->pg, t, ss)->connects, 1);
+		c->ctrlr = ctrlr;
+		queue_connected(cmd, ss, ctrlr->cntlid, cc->sqsize);
+		return;
+	}
+	/* An I/O queue: its controller may be another group's.  Find the owner
+	 * from the slot's id (atomic), and let the owner check and link it. */
+	for (unsigned int i = 0; i < NVMF_MAX_CTRLR && ctrlr == NULL; i++) {
+		unsigned int id = atomic_load_explicit(&t->ctrlr[i].id, memory_order_acquire);
+
+		if (id != 0 && (id & 0xffff) == d.cntlid && (id >> 16) - 1 < t->ngroups) {
+			ctrlr = &t->ctrlr[i];
+			c->link_owner = &t->groups[(id >> 16) - 1];
+			c->link_cntlid = d.cntlid;
 		}
 	}
-	ctrlr->queues[cc->qid] = c;
-	udk_counter_add(&ss->stats.queues, 1);
-	udk_counter_add(&ss->stats.connects, 1);
-	c->ctrlr = ctrlr;
-	c->qid = cc->qid;
-	c->sqsize = (uint16_t)(cc->sqsize + 1);
-	c->sqhd = 1 % c->sqsize; /* this Connect was the first entry */
-	c->connected = true;
-	cmd->cqe.sqid = c->qid;
-	cmd->cqe.sqhd = c->sqhd;
-	cmd->cqe.dw0 = ctrlr->cntlid; /* and AUTHREQ 0: no authentication */
-	nvmf_cmd_complete(cmd, NVMF_SC_SUCCESS);
+	if (ctrlr == NULL) {
+		connect_invalid(cmd, true, 16, "no controller with that CNTLID for this host and subsystem");
+		return;
+	}
+	c->linking = true;
+	c->qid = cc->qid; /* for unlink, should the host leave before the answer */
+	c->link_cmd = cmd;
+	c->link_ctrlr = ctrlr;
+	c->ss = ss;
+	post(c->link_owner, c, &c->link, link_run);
 }
 
 static void property(struct nvmf_cmd *cmd, bool set)
@@ -313,7 +474,8 @@ void nvmf_fabrics_exec(struct nvmf_cmd *cmd)
 {
 	uint8_t fctype = (uint8_t)(cmd->sqe.nsid & 0xff);
 
-	if (cmd->conn->ctrlr != NULL)
+	/* Only the admin queue's group may touch the controller. */
+	if (cmd->conn->ctrlr != NULL && cmd->conn->qid == 0)
 		nvmf_ctrlr_keep_alive(cmd->conn->ctrlr);
 	switch (fctype) {
 	case FCTYPE_CONNECT:

@@ -22,10 +22,21 @@
 
 struct nvmf_ns *nvmf_ns_find(struct nvmf_subsys *ss, uint32_t nsid)
 {
-	for (unsigned int i = 0; i < ss->nns; i++)
-		if (ss->ns[i].nsid == nsid && !ss->ns[i].removed)
+	unsigned int n = __atomic_load_n(&ss->nns, __ATOMIC_ACQUIRE);
+
+	/* The state first: the other fields are group 0's to change until it
+	 * stores NS_ACTIVE, and stay as they are while it is. */
+	for (unsigned int i = 0; i < n; i++)
+		if (atomic_load_explicit(&ss->ns[i].state, memory_order_acquire) == NS_ACTIVE &&
+		    ss->ns[i].nsid == nsid)
 			return &ss->ns[i];
 	return NULL;
+}
+
+/* The calling group's channel on ns (NULL if it could not get one). */
+static struct udk_bdev_channel *ns_ch(struct nvmf_conn *c, const struct nvmf_ns *ns)
+{
+	return c->pg->ch[c->ss - c->tgt->subsys][ns - c->ss->ns];
 }
 
 static uint16_t status_of(int rc, bool write)
@@ -46,27 +57,28 @@ static uint16_t status_of(int rc, bool write)
 static void io_done(void *arg, int status)
 {
 	struct nvmf_cmd *cmd = arg;
-	struct nvmf_tgt *t = cmd->conn->tgt;
+	struct nvmf_conn *c = cmd->conn;
+	struct nvmf_stats *t = &c->pg->stats;
 
 	if (status && !cmd->status)
 		cmd->status = status_of(status, cmd->sqe.opc == IO_WRITE);
 	if (--cmd->pending)
 		return;
 	if (cmd->status == NVMF_SC_SUCCESS) {
-		struct nvmf_subsys_stats *ss = cmd->conn->ctrlr ? &cmd->conn->ctrlr->ss->stats : NULL;
+		struct nvmf_subsys_stats *ss = c->ss ? nvmf_ss_stats(c->pg, c->tgt, c->ss) : NULL;
 
-		t->stats.ios++;
+		udk_counter_add(&t->ios, 1);
 		if (ss != NULL)
 			udk_counter_add(&ss->ios, 1);
 		if (cmd->sqe.opc == IO_READ) {
-			t->stats.bytes_read += cmd->xfer.len;
+			udk_counter_add(&t->bytes_read, cmd->xfer.len);
 			cmd->data_out = cmd->xfer.len;
 			if (ss != NULL) {
 				udk_counter_add(&ss->reads, 1);
 				udk_counter_add(&ss->bytes_read, cmd->xfer.len);
 			}
 		} else if (cmd->sqe.opc == IO_WRITE) {
-			t->stats.bytes_written += cmd->xfer.len;
+			udk_counter_add(&t->bytes_written, cmd->xfer.len);
 			if (ss != NULL) {
 				udk_counter_add(&ss->writes, 1);
 				udk_counter_add(&ss->bytes_written, cmd->xfer.len);
@@ -138,7 +150,7 @@ static void dsm(struct nvmf_cmd *cmd, struct nvmf_ns *ns)
 		if (len == 0)
 			continue;
 		cmd->pending++;
-		rc = udk_bdev_deallocate(ns->ch, slba, len, io_done, cmd);
+		rc = udk_bdev_deallocate(ns_ch(cmd->conn, ns), slba, len, io_done, cmd);
 		if (rc == -EAGAIN)
 			rc = -EBUSY; /* a retry would deallocate the earlier ranges twice: harmless, but keep it simple */
 		submit(cmd, rc);
@@ -148,12 +160,13 @@ static void dsm(struct nvmf_cmd *cmd, struct nvmf_ns *ns)
 
 void nvmf_io_exec(struct nvmf_cmd *cmd)
 {
-	struct nvmf_ns *ns = nvmf_ns_find(cmd->conn->ctrlr->ss, cmd->sqe.nsid);
+	struct nvmf_ns *ns = nvmf_ns_find(cmd->conn->ss, cmd->sqe.nsid);
 	uint64_t slba = cmd->sqe.cdw10 | (uint64_t)cmd->sqe.cdw11 << 32;
 	uint32_t nlb = (cmd->sqe.cdw12 & 0xffff) + 1;
+	struct udk_bdev_channel *ch;
 	int rc;
 
-	if (ns == NULL) {
+	if (ns == NULL || (ch = ns_ch(cmd->conn, ns)) == NULL) {
 		nvmf_cmd_complete(cmd, NVMF_SC_INVALID_NS);
 		return;
 	}
@@ -169,12 +182,12 @@ void nvmf_io_exec(struct nvmf_cmd *cmd)
 			return;
 		}
 		if (cmd->sqe.opc == IO_READ)
-			rc = udk_bdev_read(ns->ch, cmd->buf, slba, nlb, io_done, cmd);
+			rc = udk_bdev_read(ch, cmd->buf, slba, nlb, io_done, cmd);
 		else
-			rc = udk_bdev_write(ns->ch, cmd->buf, slba, nlb, io_done, cmd);
+			rc = udk_bdev_write(ch, cmd->buf, slba, nlb, io_done, cmd);
 		break;
 	case IO_FLUSH:
-		rc = ns->flush ? udk_bdev_flush(ns->ch, io_done, cmd) : 0;
+		rc = ns->flush ? udk_bdev_flush(ch, io_done, cmd) : 0;
 		if (!ns->flush) {
 			cmd->pending = 0;
 			nvmf_cmd_complete(cmd, NVMF_SC_SUCCESS);
@@ -182,7 +195,7 @@ void nvmf_io_exec(struct nvmf_cmd *cmd)
 		}
 		break;
 	case IO_WRITE_ZEROES:
-		rc = udk_bdev_write_zeroes(ns->ch, slba, nlb, io_done, cmd);
+		rc = udk_bdev_write_zeroes(ch, slba, nlb, io_done, cmd);
 		break;
 	case IO_DSM:
 		cmd->pending = 0;
@@ -196,29 +209,19 @@ void nvmf_io_exec(struct nvmf_cmd *cmd)
 	submit(cmd, rc);
 }
 
-void nvmf_poll_bdevs(struct nvmf_tgt *t)
+bool nvmf_poll_bdevs(struct nvmf_pg *pg)
 {
+	struct nvmf_tgt *t = pg->tgt;
+	bool inflight = false;
+
 	for (unsigned int s = 0; s < t->nsubsys; s++)
-		for (unsigned int i = 0; i < t->subsys[s].nns; i++)
-			if (t->subsys[s].ns[i].ch != NULL)
-				udk_bdev_channel_poll(t->subsys[s].ns[i].ch, 0);
-	for (struct nvmf_conn *c = t->conns; c != NULL; c = c->next)
+		for (unsigned int i = 0; i < NVMF_MAX_NS; i++)
+			if (pg->ch[s][i] != NULL) {
+				udk_bdev_channel_poll(pg->ch[s][i], 0);
+				inflight |= udk_bdev_channel_outstanding(pg->ch[s][i]) != 0;
+			}
+	for (struct nvmf_conn *c = pg->conns; c != NULL; c = c->next)
 		if (c->retry != NULL && c->state != CONN_CLOSING)
 			nvmf_conn_retry(c);
-}
-
-void nvmf_ns_reap(struct nvmf_tgt *t)
-{
-	for (unsigned int s = 0; s < t->nsubsys; s++)
-		for (unsigned int i = 0; i < t->subsys[s].nns; i++) {
-			struct nvmf_ns *ns = &t->subsys[s].ns[i];
-
-			if (ns->removed || !atomic_load_explicit(&ns->gone, memory_order_acquire))
-				continue;
-			ns->removed = true;
-			udk_counter_add(&t->subsys[s].stats.namespaces, (uint64_t)-1);
-			nvmf_log("namespace %u of %s removed: its bdev %s went away", ns->nsid, t->subsys[s].nqn,
-				 ns->bdev_name);
-			nvmf_ns_changed(t, &t->subsys[s], ns->nsid);
-		}
+	return inflight;
 }

@@ -2,9 +2,11 @@
 /* main.c - udk-nvmf-tgt: an NVMe/TCP target serving udk bdevs to any
  * NVMe/TCP host (the Linux kernel's nvme-tcp through nvme-cli, unmodified).
  * Sets up the EAL, reads the configuration, creates the bdevs, listens, and
- * runs the poll loop on the main lcore until SIGINT or SIGTERM. */
+ * runs one poll group per lcore of -l (group 0, with the listener, on the
+ * main lcore) until SIGINT or SIGTERM. */
 #include <errno.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,16 +39,19 @@ void nvmf_log(const char *fmt, ...)
 {
 	struct timespec ts;
 	struct tm tm;
+	char line[768];
 	va_list ap;
+	int n;
 
+	/* One write per line: the groups log from their own lcores. */
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
-	fprintf(stderr, PROG ": %02d:%02d:%02d.%03ld ", tm.tm_hour, tm.tm_min, tm.tm_sec,
-		ts.tv_nsec / 1000000);
+	n = snprintf(line, sizeof(line), PROG ": %02d:%02d:%02d.%03ld ", tm.tm_hour, tm.tm_min, tm.tm_sec,
+		     ts.tv_nsec / 1000000);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	fprintf(stderr, "%s\n", line);
 }
 
 static int die(const char *fmt, ...)
@@ -84,6 +89,7 @@ static void usage(FILE *f)
 		"  --poll-us US          poll this long with nothing to do before waiting\n"
 		"                        in epoll (default 0: wait at once)\n"
 		"  --help, --version\n\n"
+		"One poll group per lcore of the EAL's -l list (default: lcore 0).\n"
 		"Exit 0 after SIGINT/SIGTERM, 2 on bad input, 1 on a runtime error.\n\n");
 	udk_eal_usage(f);
 }
@@ -243,26 +249,41 @@ static int namespaces_open(struct nvmf_tgt *t)
 	char err[512];
 
 	for (unsigned int s = 0; s < t->nsubsys; s++)
-		for (unsigned int i = 0; i < t->subsys[s].nns; i++) {
+		for (unsigned int i = 0; i < t->subsys[s].nns; i++)
 			if (nvmf_ns_open(&t->subsys[s], &t->subsys[s].ns[i], err, sizeof(err)) < 0)
 				return die("%s", err);
-			udk_counter_add(&t->subsys[s].stats.namespaces, 1);
-		}
 	return 0;
+}
+
+static void stats_add(struct nvmf_stats *sum, const struct nvmf_stats *s)
+{
+	sum->ios += udk_counter_read(&s->ios);
+	sum->bytes_read += udk_counter_read(&s->bytes_read);
+	sum->bytes_written += udk_counter_read(&s->bytes_written);
+	sum->conns_closed += udk_counter_read(&s->conns_closed);
+}
+
+static struct nvmf_stats stats_sum(struct nvmf_tgt *t)
+{
+	struct nvmf_stats sum = {.conns_total = udk_counter_read(&t->stats.conns_total)};
+
+	for (unsigned int g = 0; g < t->ngroups; g++)
+		stats_add(&sum, &t->pgs[g].stats);
+	return sum;
 }
 
 static void stats_line(struct nvmf_tgt *t, double dt, struct nvmf_stats *last)
 {
-	struct nvmf_stats *s = &t->stats;
-	unsigned int ctrlrs = 0;
+	struct nvmf_stats s = stats_sum(t);
+	unsigned int ctrlrs = 0, conns = atomic_load(&t->nconns);
 
 	for (unsigned int i = 0; i < NVMF_MAX_CTRLR; i++)
-		ctrlrs += t->ctrlr[i].used;
+		ctrlrs += atomic_load(&t->ctrlr[i].id) != 0;
 	fprintf(stderr, PROG ": %u connection%s, %u controller%s, %.0f IOPS, read %.1f MB/s, write %.1f MB/s%s",
-		t->nconns, t->nconns == 1 ? "" : "s", ctrlrs, ctrlrs == 1 ? "" : "s",
-		(double)(s->ios - last->ios) / dt, (double)(s->bytes_read - last->bytes_read) / dt / 1e6,
-		(double)(s->bytes_written - last->bytes_written) / dt / 1e6, isatty(2) ? "\033[K\r" : "\n");
-	*last = *s;
+		conns, conns == 1 ? "" : "s", ctrlrs, ctrlrs == 1 ? "" : "s",
+		(double)(s.ios - last->ios) / dt, (double)(s.bytes_read - last->bytes_read) / dt / 1e6,
+		(double)(s.bytes_written - last->bytes_written) / dt / 1e6, isatty(2) ? "\033[K\r" : "\n");
+	*last = s;
 }
 
 static bool is_listener(struct nvmf_tgt *t, void *p)
@@ -270,37 +291,39 @@ static bool is_listener(struct nvmf_tgt *t, void *p)
 	return (char *)p >= (char *)t->listen && (char *)p < (char *)(t->listen + NVMF_MAX_LISTEN);
 }
 
-static void run(struct nvmf_tgt *t, unsigned int stats)
+/* One poll group's loop, on its lcore.  Group 0 also runs the listener, the
+ * run-time commands, namespace changes and the statistics line. */
+static void run(struct nvmf_pg *pg, unsigned int stats)
 {
-	struct nvmf_stats last = t->stats;
+	struct nvmf_tgt *t = pg->tgt;
+	bool main_group = pg == &t->pgs[0];
+	struct nvmf_stats last = stats_sum(t);
 	uint64_t next_check = 0, next_stats = 0, now, busy_ns = nvmf_now_ns();
 	bool tx_pending = false, idle = false;
 
-	while (!stop) {
+	while (!atomic_load_explicit(&t->stop, memory_order_relaxed)) {
 		struct epoll_event ev[64];
-		bool moved = false, inflight = false;
-		int n = epoll_wait(t->epfd, ev, 64, !idle ? 0 : tx_pending ? 1 : 100);
+		bool moved = false, inflight;
+		int n = epoll_wait(pg->g->epfd, ev, 64, !idle ? 0 : tx_pending ? 1 : 100);
 
+		if (main_group && stop)
+			atomic_store(&t->stop, true);
 		/* Only the sockets epoll reports are read: one syscall a loop when
 		 * nothing comes, whatever the number of connections. */
 		for (int i = 0; i < n; i++)
-			if (is_listener(t, ev[i].data.ptr))
+			if (main_group && is_listener(t, ev[i].data.ptr))
 				nvmf_accept(t, ev[i].data.ptr);
-			else if (ev[i].data.ptr == t->ctl)
+			else if (main_group && ev[i].data.ptr == t->ctl)
 				nvmf_ctl_run(t);
-			else if (ev[i].data.ptr == &t->groups[0])
-				moved |= nvmf_group_drain(&t->groups[0]) > 0;
+			else if (ev[i].data.ptr == pg->g)
+				moved |= nvmf_group_drain(pg->g) > 0;
 			else
 				moved |= nvmf_conn_poll(ev[i].data.ptr);
-		nvmf_poll_bdevs(t);
-		for (unsigned int s = 0; s < t->nsubsys; s++)
-			for (unsigned int i = 0; i < t->subsys[s].nns; i++)
-				if (t->subsys[s].ns[i].ch && udk_bdev_channel_outstanding(t->subsys[s].ns[i].ch))
-					inflight = true;
+		inflight = nvmf_poll_bdevs(pg);
 		/* Flush what the completions queued; a socket that takes no more
 		 * (a host not reading) is tried again every millisecond at most. */
 		tx_pending = false;
-		for (struct nvmf_conn *c = t->conns; c != NULL; c = c->next) {
+		for (struct nvmf_conn *c = pg->conns; c != NULL; c = c->next) {
 			moved |= nvmf_conn_flush(c);
 			tx_pending |= nvmf_conn_tx_pending(c);
 		}
@@ -309,18 +332,89 @@ static void run(struct nvmf_tgt *t, unsigned int stats)
 		if (moved || inflight)
 			busy_ns = now;
 		idle = !moved && !inflight && now - busy_ns >= (uint64_t)t->poll_us * 1000u;
+		if (main_group && t->ns_busy)
+			nvmf_ns_step(t, 0);
 		if (now >= next_check) {
-			nvmf_kato_check(t, now);
-			nvmf_ns_reap(t);
-			nvmf_conns_reap(t);
+			nvmf_kato_check(pg, now);
+			if (main_group)
+				nvmf_ns_reap(t);
+			nvmf_conns_reap(pg);
 			next_check = now + 100000000u;
 		}
-		if (stats && now >= next_stats) {
+		if (main_group && stats && now >= next_stats) {
 			if (next_stats)
 				stats_line(t, stats + (double)(now - next_stats) / 1e9, &last);
 			next_stats = now + stats * 1000000000ull;
 		}
 	}
+}
+
+/* A worker lcore's group: its channels first, then its loop; its channels
+ * put on the way out (they are this thread's). */
+static int worker(void *arg)
+{
+	struct nvmf_pg *pg = arg;
+
+	nvmf_pg_sync(pg);
+	run(pg, 0);
+	nvmf_pg_put_channels(pg);
+	return 0;
+}
+
+/* Each group's mailbox holds every message its connections can have in
+ * flight at once: up to 2 * NVMF_MAX_CONNS connections (open and closed not
+ * yet freed), each with its adopt, link, unlink and kill, plus sync. */
+#define MAILBOX_DEPTH 4096
+_Static_assert(MAILBOX_DEPTH > 2 * NVMF_MAX_CONNS * 4 + 1, "mailbox depth");
+
+static int groups_init(struct nvmf_tgt *t)
+{
+	unsigned int n = udk_lcore_count();
+
+	if (n > NVMF_MAX_GROUPS) {
+		nvmf_log("%u lcores: poll groups on the first %d only", n, NVMF_MAX_GROUPS);
+		n = NVMF_MAX_GROUPS;
+	}
+	t->pgs = calloc(n, sizeof(*t->pgs));
+	if (t->pgs == NULL)
+		return die("poll groups: out of memory");
+	for (unsigned int i = 0; i < n; i++) {
+		if (nvmf_group_init(&t->groups[i], i, MAILBOX_DEPTH) < 0)
+			return die("poll group %u: cannot be made (see above)", i);
+		t->ngroups = i + 1;
+		t->groups[i].ctx = &t->pgs[i];
+		t->pgs[i].g = &t->groups[i];
+		t->pgs[i].tgt = t;
+		t->pgs[i].lcore = i;
+	}
+	t->epfd = t->groups[0].epfd;
+	return 0;
+}
+
+static unsigned int drain_all(struct nvmf_tgt *t)
+{
+	unsigned int ran = 0;
+
+	for (unsigned int i = 0; i < t->ngroups; i++)
+		ran += nvmf_group_drain(&t->groups[i]);
+	return ran;
+}
+
+/* After every group stopped, on this thread: close every connection and
+ * controller, run the messages that makes, free what is left. */
+static void teardown(struct nvmf_tgt *t)
+{
+	while (drain_all(t))
+		; /* connections still in a mailbox join their group's list */
+	for (unsigned int g = 0; g < t->ngroups; g++)
+		for (struct nvmf_conn *c = t->pgs[g].conns; c != NULL; c = c->next)
+			nvmf_conn_close(c, "the target is stopping");
+	for (unsigned int i = 0; i < NVMF_MAX_CTRLR; i++)
+		nvmf_ctrlr_destroy(&t->ctrlr[i], "the target is stopping");
+	while (drain_all(t))
+		;
+	for (unsigned int g = 0; g < t->ngroups; g++)
+		nvmf_conns_reap(&t->pgs[g]);
 }
 
 int main(int argc, char **argv)
@@ -330,7 +424,7 @@ int main(int argc, char **argv)
 	struct udk_eal_args ea;
 	struct sigaction sa = {.sa_handler = on_signal};
 	bool check = false;
-	unsigned int stats;
+	unsigned int stats, launched = 0;
 	int n, rc;
 
 	if (tool_help_version(argc, argv, 0, PROG " (udk) " UDK_VERSION_STRING, usage))
@@ -348,17 +442,26 @@ int main(int argc, char **argv)
 		printf("configuration OK\n");
 		return 0;
 	}
-	/* Its mailbox holds every connection the listener may hand over. */
-	if (nvmf_group_init(&tgt.groups[0], 0, NVMF_MAX_CONNS) < 0)
-		return die("poll group: cannot be made (see above)");
-	tgt.groups[0].ctx = &tgt;
-	tgt.ngroups = 1;
-	tgt.epfd = tgt.groups[0].epfd;
 	if (udk_eal_init(n, argv) < 0)
 		return die("EAL init failed: %s", udk_last_error());
 	rc = 1;
-	if (bdevs_create(&cfg) || namespaces_open(&tgt))
+	if (groups_init(&tgt) || bdevs_create(&cfg) || namespaces_open(&tgt))
 		goto out;
+	/* Every group gets its channels before anything is served. */
+	for (unsigned int i = 1; i < tgt.ngroups; i++)
+		if (udk_lcore_launch(i, worker, &tgt.pgs[i]) < 0) {
+			die("poll group %u: lcore %u: %s", i, i, udk_last_error());
+			goto out;
+		} else {
+			launched = i + 1;
+		}
+	nvmf_pg_sync(&tgt.pgs[0]);
+	tgt.ns_busy = true;
+	nvmf_ns_step(&tgt, 10000);
+	if (tgt.ns_busy) {
+		die("namespaces: the poll groups did not open their channels within 10 s");
+		goto out;
+	}
 	for (unsigned int i = 0; i < tgt.nlisten; i++)
 		if (nvmf_listen(&tgt, &tgt.listen[i]) < 0)
 			goto out;
@@ -369,24 +472,27 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	nvmf_config_print(&cfg, &tgt, stderr);
-	nvmf_log("ready");
-	run(&tgt, stats);
-	nvmf_log("stopping: %llu I/Os served, %llu connections", (unsigned long long)tgt.stats.ios,
-		 (unsigned long long)tgt.stats.conns_total);
+	nvmf_log("ready: %u poll group%s", tgt.ngroups, tgt.ngroups == 1 ? "" : "s");
+	run(&tgt.pgs[0], stats);
 	rc = 0;
 out:
+	atomic_store(&tgt.stop, true);
 	nvmf_telemetry_unregister(&tgt);
-	/* Connections still in a mailbox join their group's list, to be closed. */
-	for (unsigned int i = 0; i < tgt.ngroups; i++)
-		nvmf_group_drain(&tgt.groups[i]);
-	for (struct nvmf_conn *c = tgt.conns; c != NULL; c = c->next)
-		nvmf_conn_close(c, "the target is stopping");
-	for (unsigned int i = 0; i < NVMF_MAX_CTRLR; i++)
-		nvmf_ctrlr_destroy(&tgt.ctrlr[i], "the target is stopping");
+	for (unsigned int i = 1; i < launched; i++)
+		udk_lcore_wait(i);
+	if (tgt.pgs != NULL) {
+		struct nvmf_stats sum = stats_sum(&tgt);
+
+		nvmf_log("stopping: %llu I/Os served, %llu connections", (unsigned long long)sum.ios,
+			 (unsigned long long)sum.conns_total);
+		nvmf_pg_put_channels(&tgt.pgs[0]);
+		/* The groups have stopped: this thread finishes their work, the
+		 * messages they exchange included, until nothing moves. */
+		teardown(&tgt);
+	}
 	for (unsigned int s = 0; s < tgt.nsubsys; s++)
 		for (unsigned int i = 0; i < tgt.subsys[s].nns; i++)
 			nvmf_ns_close(&tgt.subsys[s].ns[i]);
-	nvmf_conns_reap(&tgt);
 	for (unsigned int i = 0; i < cfg.nbdevs; i++) {
 		struct udk_bdev *b = udk_bdev_get(cfg.bdevs[i].name);
 
@@ -401,6 +507,7 @@ out:
 			close(tgt.listen[i].fd);
 	for (unsigned int i = 0; i < tgt.ngroups; i++)
 		nvmf_group_fini(&tgt.groups[i]);
+	free(tgt.pgs);
 	udk_eal_cleanup();
 	return rc;
 }

@@ -1,18 +1,24 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* ns.c - namespaces' lives on the poll thread: a bdev made from its spec,
- * a namespace opened on it (channel, geometry, stable identifiers), and the
- * run-time commands that add and remove namespaces (telemetry.c hands them
- * over); each change tells the subsystem's controllers (changed namespace
- * list and AEN, admin.c). */
+/* ns.c - namespaces' lives: a bdev made from its spec, a namespace opened
+ * on it (geometry, stable identifiers), a channel on it in each poll group,
+ * and the run-time commands that add and remove namespaces (telemetry.c
+ * hands them to group 0); each change tells the subsystem's controllers
+ * (changed namespace list and AEN, admin.c) on the groups that own them. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "config.h"
 #include "nvmf.h"
 #include "udk_bdev.h"
 #include "udk_telemetry.h"
 #include "udk_util.h"
+
+/* How long a run-time command waits for every group to take a namespace
+ * change (they do within a poll; a group busy past this finishes it later). */
+#define NS_WAIT_MS 2000
 
 int nvmf_bdev_create(const struct nvmf_bdev_spec *b, char *err, size_t el)
 {
@@ -34,7 +40,7 @@ int nvmf_bdev_create(const struct nvmf_bdev_spec *b, char *err, size_t el)
 }
 
 /* On the thread that noticed (lib/pci's hot-plug thread for nvme, or the
- * poll thread destroying the bdev): only flag it; the poll thread does the
+ * group 0 destroying the bdev): only flag it; group 0 does the
  * rest (nvmf_ns_reap). */
 static void on_bdev_event(struct udk_bdev *bdev, enum udk_bdev_event ev, void *arg)
 {
@@ -81,13 +87,8 @@ int nvmf_ns_open(struct nvmf_subsys *ss, struct nvmf_ns *ns, char *err, size_t e
 	if (rc < 0) {
 		snprintf(err, el, "namespace %u of %s: events of bdev %s: %s", ns->nsid, ss->nqn,
 			 ns->bdev_name, udk_last_error());
-		goto err_bdev;
-	}
-	rc = udk_bdev_channel_get(ns->bdev, &ns->ch);
-	if (rc < 0) {
-		snprintf(err, el, "namespace %u of %s: a channel on bdev %s: %s", ns->nsid, ss->nqn,
-			 ns->bdev_name, strerror(-rc));
-		goto err_events;
+		ns->bdev = NULL;
+		return rc;
 	}
 	ns->block_size = info.block_size;
 	ns->num_blocks = info.num_blocks;
@@ -97,27 +98,167 @@ int nvmf_ns_open(struct nvmf_subsys *ss, struct nvmf_ns *ns, char *err, size_t e
 	ns->write_zeroes = info.io_supported[UDK_BDEV_IO_WRITE_ZEROES];
 	ns->dealloc = info.io_supported[UDK_BDEV_IO_DEALLOCATE];
 	ns_uuid(ss->nqn, ns->nsid, ns->bdev_name, ns->uuid);
+	atomic_store(&ns->gone, false);
+	atomic_store(&ns->nopen, 0);
+	atomic_store_explicit(&ns->state, NS_OPENING, memory_order_release);
 	return 0;
-
-err_events:
-	udk_bdev_event_unregister(ns->bdev, on_bdev_event, ns);
-err_bdev:
-	ns->bdev = NULL;
-	return rc;
 }
 
 void nvmf_ns_close(struct nvmf_ns *ns)
 {
-	if (ns->ch != NULL) {
-		udk_bdev_channel_put(ns->ch); /* what is in flight completes, or fails, here */
-		ns->ch = NULL;
-	}
 	if (ns->bdev != NULL)
 		udk_bdev_event_unregister(ns->bdev, on_bdev_event, ns);
 	ns->bdev = NULL;
 }
 
-/* ---- run-time commands (the poll thread, from telemetry.c) ---- */
+/* ---- each group's channels ---- */
+
+void nvmf_pg_sync(struct nvmf_pg *pg)
+{
+	struct nvmf_tgt *t = pg->tgt;
+
+	/* Cleared first: a change made after this posts sync again. */
+	atomic_store(&pg->sync_posted, false);
+	for (unsigned int s = 0; s < t->nsubsys; s++) {
+		struct nvmf_subsys *ss = &t->subsys[s];
+		unsigned int n = __atomic_load_n(&ss->nns, __ATOMIC_ACQUIRE), bits;
+
+		for (unsigned int i = 0; i < n; i++) {
+			struct nvmf_ns *ns = &ss->ns[i];
+			unsigned int st = atomic_load_explicit(&ns->state, memory_order_acquire);
+			int rc;
+
+			if ((st == NS_OPENING || st == NS_ACTIVE) && !pg->counted[s][i]) {
+				rc = udk_bdev_channel_get(ns->bdev, &pg->ch[s][i]);
+				if (rc < 0) {
+					pg->ch[s][i] = NULL;
+					nvmf_log("namespace %u of %s: poll group %u: a channel on bdev %s: %s "
+						 "(I/O on its queues there fails with Invalid Namespace)", ns->nsid,
+						 ss->nqn, pg->g->id, ns->bdev_name, strerror(-rc));
+				}
+				pg->counted[s][i] = true;
+				atomic_fetch_add_explicit(&ns->nopen, 1, memory_order_release);
+			} else if ((st == NS_REMOVING || st == NS_FREE) && pg->counted[s][i]) {
+				if (pg->ch[s][i] != NULL)
+					udk_bdev_channel_put(pg->ch[s][i]); /* what is in flight completes here */
+				pg->ch[s][i] = NULL;
+				pg->counted[s][i] = false;
+				atomic_fetch_sub_explicit(&ns->nopen, 1, memory_order_release);
+			}
+		}
+		bits = atomic_exchange(&pg->aen_bits[s], 0);
+		for (unsigned int c = 0; bits && c < NVMF_MAX_CTRLR; c++) {
+			struct nvmf_ctrlr *ctrlr = &t->ctrlr[c];
+
+			if (!nvmf_ctrlr_mine(pg, ctrlr) || ctrlr->ss != ss)
+				continue;
+			for (unsigned int b = 0; b < NVMF_MAX_NS; b++)
+				if (bits & (1u << b))
+					nvmf_ctrlr_ns_changed(ctrlr, b + 1);
+		}
+	}
+}
+
+static void sync_run(struct nvmf_group *g, struct nvmf_msg *m)
+{
+	(void)m;
+	nvmf_pg_sync(g->ctx);
+}
+
+void nvmf_pg_kick(struct nvmf_pg *pg)
+{
+	int rc;
+
+	if (atomic_exchange(&pg->sync_posted, true))
+		return;
+	pg->sync.fn = sync_run;
+	if ((rc = nvmf_group_post(pg->g, &pg->sync)) < 0) {
+		atomic_store(&pg->sync_posted, false);
+		nvmf_log("poll group %u: namespace change not posted: %s (its next check runs it)", pg->g->id,
+			 strerror(-rc));
+	}
+}
+
+void nvmf_pg_put_channels(struct nvmf_pg *pg)
+{
+	for (unsigned int s = 0; s < NVMF_MAX_SUBSYS; s++)
+		for (unsigned int i = 0; i < NVMF_MAX_NS; i++) {
+			if (pg->ch[s][i] != NULL)
+				udk_bdev_channel_put(pg->ch[s][i]);
+			pg->ch[s][i] = NULL;
+		}
+}
+
+static void kick_all(struct nvmf_tgt *t)
+{
+	for (unsigned int g = 0; g < t->ngroups; g++)
+		nvmf_pg_kick(&t->pgs[g]);
+}
+
+/* Group 0: the bdev goes once no group holds a channel on it. */
+static void ns_free(struct nvmf_tgt *t, struct nvmf_subsys *ss, struct nvmf_ns *ns);
+
+void nvmf_ns_step(struct nvmf_tgt *t, unsigned int wait_ms)
+{
+	uint64_t until = nvmf_now_ns() + (uint64_t)wait_ms * 1000000u;
+	struct timespec ms = {0, 1000000};
+
+	for (;;) {
+		bool busy = false;
+
+		for (unsigned int s = 0; s < t->nsubsys; s++)
+			for (unsigned int i = 0; i < t->subsys[s].nns; i++) {
+				struct nvmf_ns *ns = &t->subsys[s].ns[i];
+				unsigned int st = atomic_load(&ns->state);
+				unsigned int n = atomic_load_explicit(&ns->nopen, memory_order_acquire);
+
+				if (st == NS_OPENING && n == t->ngroups) {
+					atomic_store_explicit(&ns->state, NS_ACTIVE, memory_order_release);
+					udk_counter_add(&t->pgs[0].ss_stats[s].namespaces, 1);
+					nvmf_ns_changed(t, &t->subsys[s], ns->nsid);
+				} else if (st == NS_REMOVING && n == 0) {
+					ns_free(t, &t->subsys[s], ns);
+				} else if (st == NS_OPENING || st == NS_REMOVING) {
+					busy = true;
+				}
+			}
+		t->ns_busy = busy;
+		if (!busy || nvmf_now_ns() >= until)
+			return;
+		nvmf_pg_sync(&t->pgs[0]); /* this group's part; the others run theirs */
+		nanosleep(&ms, NULL);
+	}
+}
+
+/* Group 0: hosts see it gone first (I/O to it fails with Invalid Namespace,
+ * an AEN), then each group puts its channel (what is in flight completes),
+ * then its bdev goes (ns_free). */
+static void ns_retire(struct nvmf_tgt *t, struct nvmf_subsys *ss, struct nvmf_ns *ns, bool destroy)
+{
+	ns->destroy = destroy;
+	atomic_store_explicit(&ns->state, NS_REMOVING, memory_order_release);
+	udk_counter_add(&t->pgs[0].ss_stats[ss - t->subsys].namespaces, (uint64_t)-1);
+	nvmf_ns_changed(t, ss, ns->nsid);
+	kick_all(t);
+	t->ns_busy = true;
+}
+
+void nvmf_ns_reap(struct nvmf_tgt *t)
+{
+	for (unsigned int s = 0; s < t->nsubsys; s++)
+		for (unsigned int i = 0; i < t->subsys[s].nns; i++) {
+			struct nvmf_ns *ns = &t->subsys[s].ns[i];
+
+			if (atomic_load(&ns->state) != NS_ACTIVE ||
+			    !atomic_load_explicit(&ns->gone, memory_order_acquire))
+				continue;
+			nvmf_log("namespace %u of %s removed: its bdev %s went away", ns->nsid, t->subsys[s].nqn,
+				 ns->bdev_name);
+			ns_retire(t, &t->subsys[s], ns, false);
+		}
+}
+
+/* ---- run-time commands (group 0, from telemetry.c) ---- */
 
 static struct nvmf_subsys *subsys_of(struct nvmf_tgt *t, const char *nqn, char *err, size_t el)
 {
@@ -176,6 +317,7 @@ int nvmf_ns_add(struct nvmf_tgt *t, const char *nqn, const char *bdev, uint32_t 
 	struct nvmf_subsys *ss = subsys_of(t, nqn, err, el);
 	struct nvmf_ns *ns = NULL;
 	struct udk_bdev *bd;
+	bool fresh;
 	int rc, b;
 
 	*out = 0;
@@ -189,7 +331,7 @@ int nvmf_ns_add(struct nvmf_tgt *t, const char *nqn, const char *bdev, uint32_t 
 		bool taken = false;
 
 		for (unsigned int i = 0; i < ss->nns; i++)
-			taken |= ss->ns[i].nsid == id && (!ss->ns[i].removed || ss->ns[i].bdev != NULL);
+			taken |= ss->ns[i].nsid == id && atomic_load(&ss->ns[i].state) != NS_FREE;
 		if (!taken)
 			*out = id;
 	}
@@ -203,7 +345,7 @@ int nvmf_ns_add(struct nvmf_tgt *t, const char *nqn, const char *bdev, uint32_t 
 	}
 	/* A slot: one whose namespace was removed and released, else a new one. */
 	for (unsigned int i = 0; i < ss->nns && ns == NULL; i++)
-		if (ss->ns[i].removed && ss->ns[i].bdev == NULL)
+		if (atomic_load(&ss->ns[i].state) == NS_FREE)
 			ns = &ss->ns[i];
 	if (ns == NULL && ss->nns == NVMF_MAX_NS) {
 		snprintf(err, el, "%s has %d namespaces, the most it takes", ss->nqn, NVMF_MAX_NS);
@@ -215,21 +357,27 @@ int nvmf_ns_add(struct nvmf_tgt *t, const char *nqn, const char *bdev, uint32_t 
 	rc = nvmf_bdev_create(&t->cfg->bdevs[b], err, el);
 	if (rc < 0)
 		goto err_spec;
-	if (ns == NULL)
-		ns = &ss->ns[ss->nns++];
-	memset(ns, 0, sizeof(*ns));
+	fresh = ns == NULL;
+	if (fresh)
+		ns = &ss->ns[ss->nns];
+	/* A FREE slot: no group reads past its state. */
+	memset((char *)ns + offsetof(struct nvmf_ns, destroy), 0,
+	       sizeof(*ns) - offsetof(struct nvmf_ns, destroy));
 	ns->nsid = *out;
 	snprintf(ns->bdev_name, sizeof(ns->bdev_name), "%s", t->cfg->bdevs[b].name);
 	rc = nvmf_ns_open(ss, ns, err, el);
 	if (rc < 0)
 		goto err_bdev;
-	udk_counter_add(&ss->stats.namespaces, 1);
+	if (fresh)
+		__atomic_store_n(&ss->nns, ss->nns + 1, __ATOMIC_RELEASE);
 	nvmf_log("namespace %u of %s added: bdev %s", ns->nsid, ss->nqn, ns->bdev_name);
-	nvmf_ns_changed(t, ss, ns->nsid);
+	/* Served once every group has its channel: then the hosts are told. */
+	kick_all(t);
+	t->ns_busy = true;
+	nvmf_ns_step(t, NS_WAIT_MS);
 	return 0;
 
 err_bdev:
-	ns->removed = true; /* the slot is free again */
 	bd = udk_bdev_get(t->cfg->bdevs[b].name);
 	if (bd != NULL)
 		udk_bdev_destroy(bd);
@@ -243,9 +391,6 @@ int nvmf_ns_remove(struct nvmf_tgt *t, const char *nqn, uint32_t nsid, char *err
 {
 	struct nvmf_subsys *ss = subsys_of(t, nqn, err, el);
 	struct nvmf_ns *ns;
-	struct udk_bdev *bd;
-	char name[sizeof(ns->bdev_name)];
-	int rc;
 
 	if (ss == NULL)
 		return -ENOENT;
@@ -254,20 +399,27 @@ int nvmf_ns_remove(struct nvmf_tgt *t, const char *nqn, uint32_t nsid, char *err
 		snprintf(err, el, "no namespace %u in %s", nsid, ss->nqn);
 		return -ENOENT;
 	}
-	/* Hosts see it gone first (I/O to it fails with Invalid Namespace), then
-	 * its bdev goes: what is in flight completes in channel_put. */
-	ns->removed = true;
-	udk_counter_add(&ss->stats.namespaces, (uint64_t)-1);
 	nvmf_log("namespace %u of %s removed by command (bdev %s)", ns->nsid, ss->nqn, ns->bdev_name);
-	nvmf_ns_changed(t, ss, ns->nsid);
+	ns_retire(t, ss, ns, true);
+	nvmf_ns_step(t, NS_WAIT_MS);
+	return 0;
+}
+
+static void ns_free(struct nvmf_tgt *t, struct nvmf_subsys *ss, struct nvmf_ns *ns)
+{
+	struct udk_bdev *bd = ns->bdev;
+	char name[sizeof(ns->bdev_name)];
+	int rc;
+
 	snprintf(name, sizeof(name), "%s", ns->bdev_name);
-	bd = ns->bdev;
 	nvmf_ns_close(ns);
+	atomic_store_explicit(&ns->state, NS_FREE, memory_order_release);
+	if (!ns->destroy)
+		return; /* gone by itself (hot-unplug): destroyed at exit */
 	rc = bd != NULL ? udk_bdev_destroy(bd) : 0;
 	if (rc < 0)
-		nvmf_log("namespace %u of %s: bdev %s not destroyed: %s", nsid, ss->nqn, name,
+		nvmf_log("namespace %u of %s: bdev %s not destroyed: %s", ns->nsid, ss->nqn, name,
 			 strerror(-rc));
 	else
 		spec_drop(t->cfg, name);
-	return 0;
 }

@@ -2,7 +2,9 @@
 """A small NVMe/TCP host written from the spec (NVMe/TCP 1.0, NVMe over
 Fabrics 1.1), for the target's tool tests (test_nvmf_tgt.py,
 test_nvmf_telemetry.py): ICReq, capsules with in-capsule data or R2T/H2CData,
-C2HData, Connect, Property Get/Set, admin and I/O commands."""
+C2HData, Connect, Property Get/Set, admin and I/O commands, Asynchronous
+Event Requests; and a telemetry request (ask)."""
+import json
 import socket
 import struct
 import time
@@ -148,6 +150,22 @@ class Host:
         struct.pack_into('<III', sqe, 40, cdw10, cdw11, cdw12)
         return self.run(sqe, read_len=read_len)
 
+    def post_aer(self):
+        """An Asynchronous Event Request, left outstanding: its CID."""
+        cid, sqe = self.command(bytes([0x0c]) + bytes(63))
+        struct.pack_into('<QI3xB', sqe, 24, 0, 0, 0x5a)
+        self.send(self.pdu(4, bytes(sqe)))
+        return cid
+
+    def wait_aer(self, cid):
+        """The next PDU as (type, is cid's, status, hex dw0), or why none came."""
+        try:
+            typ, _, hdr, _ = self.recv_pdu()
+        except (socket.timeout, EOFError) as e:
+            return 'no PDU: %s' % e
+        dw0, _, _, _, rcid, status = struct.unpack('<IIHHHH', hdr[8:24])
+        return (typ, rcid == cid, (status >> 1) & 0x7ff, hex(dw0))
+
     def io(self, opc, slba, nlb, write=b'', in_capsule=True, read_len=0, cdw10=None, cdw11=None, nsid=1):
         sqe = bytearray(64)
         sqe[0] = opc
@@ -183,3 +201,19 @@ def enable(h):
     h.prop_set(0x14, 0x460001)
     st2, csts = h.prop_get(0x1c)
     return st, cap, st2, csts
+
+
+def ask(path, req):
+    """One telemetry request line, its answer parsed."""
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(10)
+    s.connect(path)
+    s.sendall((json.dumps(req, separators=(',', ':')) + '\n').encode())
+    b = b''
+    while not b.endswith(b'\n'):
+        c = s.recv(65536)
+        if not c:
+            break
+        b += c
+    s.close()
+    return json.loads(b)

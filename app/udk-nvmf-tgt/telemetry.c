@@ -1,15 +1,17 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* telemetry.c - the target's telemetry commands (doc/nvmf.md, "Telemetry"
- * and "Namespaces at run time"): "nvmf", connections and per subsystem its
- * controllers, queues, commands, I/O and bytes; "nvmf_ns_add" and
+ * and "Namespaces at run time"): "nvmf", connections, per poll group its
+ * connections, controllers and I/O, and per subsystem its controllers,
+ * queues, commands, I/O and bytes (each group's counters summed); "nvmf_ns_add" and
  * "nvmf_ns_remove", which change the target.  Providers run on the
  * telemetry thread: "nvmf" reads only what does not change after start (the
- * subsystems' NQNs) and counters the poll thread keeps with
- * udk_counter_add(); the others hand their request to the poll thread (an
- * eventfd in its epoll set) and wait for its answer, so that only the poll
- * thread touches namespaces and controllers.  The poll thread takes the
- * hand-off's mutex only when the eventfd fires, never on the I/O path. */
+ * subsystems' NQNs) and counters the poll groups keep with
+ * udk_counter_add(); the others hand their request to poll group 0 (an
+ * eventfd in its epoll set) and wait for its answer, so that only group 0
+ * changes namespaces.  Group 0 takes the hand-off's mutex only when the
+ * eventfd fires, never on the I/O path. */
 #include <errno.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +24,7 @@
 #include "nvmf.h"
 #include "udk_telemetry.h"
 
-/* How long a command waits for the poll thread to take it. */
+/* How long a command waits for poll group 0 to take it. */
 #define CTL_TIMEOUT_MS 2000
 
 enum ctl_op { CTL_NS_ADD, CTL_NS_REMOVE };
@@ -44,44 +46,72 @@ struct nvmf_ctl {
 	char err[512];
 };
 
+/* A subsystem's counter summed over the groups. */
+static uint64_t ss_sum(const struct nvmf_tgt *t, unsigned int s, size_t field)
+{
+	uint64_t v = 0;
+
+	for (unsigned int g = 0; g < t->ngroups; g++)
+		v += udk_counter_read((const uint64_t *)((const char *)&t->pgs[g].ss_stats[s] + field));
+	return v;
+}
+
 static int nvmf_cmd(struct udk_json *j, void *arg)
 {
 	const struct nvmf_tgt *t = arg;
-	uint64_t opened = udk_counter_read(&t->stats.conns_total);
-	uint64_t closed = udk_counter_read(&t->stats.conns_closed);
+	static const struct {
+		const char *name;
+		size_t off;
+	} fields[] = {
+		{"namespaces", offsetof(struct nvmf_subsys_stats, namespaces)},
+		{"controllers", offsetof(struct nvmf_subsys_stats, controllers)},
+		{"queues", offsetof(struct nvmf_subsys_stats, queues)},
+		{"connects", offsetof(struct nvmf_subsys_stats, connects)},
+		{"commands", offsetof(struct nvmf_subsys_stats, commands)},
+		{"errors", offsetof(struct nvmf_subsys_stats, errors)},
+		{"ios", offsetof(struct nvmf_subsys_stats, ios)},
+		{"reads", offsetof(struct nvmf_subsys_stats, reads)},
+		{"writes", offsetof(struct nvmf_subsys_stats, writes)},
+		{"bytes_read", offsetof(struct nvmf_subsys_stats, bytes_read)},
+		{"bytes_written", offsetof(struct nvmf_subsys_stats, bytes_written)},
+	};
+	uint64_t opened = udk_counter_read(&t->stats.conns_total), closed = 0;
 
+	for (unsigned int g = 0; g < t->ngroups; g++)
+		closed += udk_counter_read(&t->pgs[g].stats.conns_closed);
 	udk_json_obj_open(j, NULL);
 	udk_json_u64(j, "connections", opened - closed);
 	udk_json_u64(j, "connections_total", opened);
-	/* Per poll group: the connections it polls (or has in its mailbox). */
+	/* Per poll group (one per lcore): the connections it polls (or has in
+	 * its mailbox), the controllers it owns, the I/O it served. */
 	udk_json_arr_open(j, "groups");
 	for (unsigned int g = 0; g < t->ngroups; g++) {
+		const struct nvmf_pg *pg = &t->pgs[g];
+		uint64_t ctrlrs = 0;
+
+		for (unsigned int s = 0; s < t->nsubsys; s++)
+			ctrlrs += udk_counter_read(&pg->ss_stats[s].controllers);
 		udk_json_obj_open(j, NULL);
 		udk_json_u64(j, "id", t->groups[g].id);
+		udk_json_u64(j, "lcore", pg->lcore);
 		udk_json_u64(j, "connections",
 			     atomic_load_explicit(&t->groups[g].nconns, memory_order_relaxed));
+		udk_json_u64(j, "controllers", ctrlrs);
+		udk_json_u64(j, "ios", udk_counter_read(&pg->stats.ios));
+		udk_json_u64(j, "bytes_read", udk_counter_read(&pg->stats.bytes_read));
+		udk_json_u64(j, "bytes_written", udk_counter_read(&pg->stats.bytes_written));
 		udk_json_obj_close(j);
 	}
 	udk_json_arr_close(j);
 	udk_json_arr_open(j, "subsystems");
 	for (unsigned int i = 0; i < t->nsubsys; i++) {
 		const struct nvmf_subsys *ss = &t->subsys[i];
-		const struct nvmf_subsys_stats *s = &ss->stats;
 
 		udk_json_obj_open(j, NULL);
 		udk_json_str(j, "nqn", ss->nqn);
 		udk_json_bool(j, "discovery", ss->discovery);
-		udk_json_u64(j, "namespaces", udk_counter_read(&s->namespaces));
-		udk_json_u64(j, "controllers", udk_counter_read(&s->controllers));
-		udk_json_u64(j, "queues", udk_counter_read(&s->queues));
-		udk_json_u64(j, "connects", udk_counter_read(&s->connects));
-		udk_json_u64(j, "commands", udk_counter_read(&s->commands));
-		udk_json_u64(j, "errors", udk_counter_read(&s->errors));
-		udk_json_u64(j, "ios", udk_counter_read(&s->ios));
-		udk_json_u64(j, "reads", udk_counter_read(&s->reads));
-		udk_json_u64(j, "writes", udk_counter_read(&s->writes));
-		udk_json_u64(j, "bytes_read", udk_counter_read(&s->bytes_read));
-		udk_json_u64(j, "bytes_written", udk_counter_read(&s->bytes_written));
+		for (size_t f = 0; f < sizeof(fields) / sizeof(fields[0]); f++)
+			udk_json_u64(j, fields[f].name, ss_sum(t, i, fields[f].off));
 		udk_json_obj_close(j);
 	}
 	udk_json_arr_close(j);
@@ -89,7 +119,7 @@ static int nvmf_cmd(struct udk_json *j, void *arg)
 	return 0;
 }
 
-/* The telemetry thread: post the request, wake the poll thread, wait. */
+/* The telemetry thread: post the request, wake poll group 0, wait. */
 static int ctl_call(struct nvmf_ctl *ctl, struct udk_telemetry_req *req)
 {
 	struct timespec until;
@@ -113,7 +143,7 @@ static int ctl_call(struct nvmf_ctl *ctl, struct udk_telemetry_req *req)
 	}
 	if (rc < 0) {
 		ctl->state = CTL_IDLE; /* not taken: withdrawn */
-		udk_telemetry_req_error(req, "the poll thread did not take the command within %d ms",
+		udk_telemetry_req_error(req, "poll group 0 did not take the command within %d ms",
 					CTL_TIMEOUT_MS);
 	} else {
 		rc = ctl->rc;

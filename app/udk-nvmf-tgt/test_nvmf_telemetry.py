@@ -21,27 +21,11 @@ import time
 
 import clitest
 from clitest import check, finish
-from nvmf_host import Host, enable, free_port, wait_port
+from nvmf_host import Host, ask, enable, free_port, wait_port
 
 TOOL, TOP = sys.argv[1], sys.argv[2]
 NQN_A = 'nqn.2026-12.io.udk:tel-a'
 NQN_B = 'nqn.2026-12.io.udk:tel-b'
-
-
-def ask(path, req):
-    """One telemetry request line, its answer parsed."""
-    s = socket.socket(socket.AF_UNIX)
-    s.settimeout(10)
-    s.connect(path)
-    s.sendall((json.dumps(req, separators=(',', ':')) + '\n').encode())
-    b = b''
-    while not b.endswith(b'\n'):
-        c = s.recv(65536)
-        if not c:
-            break
-        b += c
-    s.close()
-    return json.loads(b)
 
 
 def subsys(path, nqn):
@@ -105,7 +89,8 @@ try:
           'one controller, two queues', a1)
     top = ask(sock, {'cmd': 'nvmf'})['data']
     check(top['connections'] == 2, 'two connections', top)
-    check(top.get('groups') == [{'id': 0, 'connections': 2}], 'one poll group, polling both', top)
+    check([(g['id'], g['lcore'], g['connections'], g['controllers']) for g in top.get('groups', [])] ==
+          [(0, 0, 2, 1)], 'one poll group, polling both, owning the controller', top)
 
     pat = os.urandom(4096)
     for i in range(10):
@@ -149,20 +134,6 @@ try:
           out + err)
 
     # ---- namespaces at run time ----
-    def post_aer(h):
-        cid, sqe = h.command(bytes([0x0c]) + bytes(63))
-        struct.pack_into('<QI3xB', sqe, 24, 0, 0, 0x5a)
-        h.send(h.pdu(4, bytes(sqe)))
-        return cid
-
-    def wait_aer(h, cid):
-        try:
-            typ, _, hdr, _ = h.recv_pdu()
-        except (socket.timeout, EOFError) as e:
-            return 'no PDU: %s' % e
-        dw0, _, _, _, rcid, status = struct.unpack('<IIHHHH', hdr[8:24])
-        return (typ, rcid == cid, (status >> 1) & 0x7ff, hex(dw0))
-
     def active(h):
         st, _, lst = h.admin(0x06, cdw10=2, read_len=4096)
         ids = struct.unpack('<32I', lst[:128])
@@ -174,14 +145,14 @@ try:
 
     st, dw0, _ = a.admin(0x09, cdw10=0x0b, cdw11=1 << 8)  # namespace attribute notices on
     check(st == 0, 'Set Features: namespace attribute notices', hex(st))
-    aer = post_aer(a)
+    aer = a.post_aer()
     pat1 = os.urandom(4096)
     q.io(0x01, 0, 8, pat1)
     ans = ask(sock, {'cmd': 'nvmf_ns_add', 'params': {'subsystem': NQN_A, 'bdev': 'malloc:rt1:4'}})
     check(ans.get('data') == {'subsystem': NQN_A, 'nsid': 2, 'bdev': 'malloc:rt1:4'},
           'nvmf_ns_add: namespace 2 on a new 4 MiB malloc bdev', ans)
     a.s.settimeout(5)
-    got = wait_aer(a, aer)
+    got = a.wait_aer(aer)
     check(got == (5, True, 0, '0x40002'), 'the host gets the AEN: notice, namespace attribute changed, '
           'log 04h', got)
     check(changed(a) == [2], 'changed namespace list: [2]')
@@ -227,10 +198,10 @@ try:
     bdevs = [b['name'] for b in ask(sock, {'cmd': 'bdevs'})['data']]
     check(sorted(bdevs) == ['ra', 'rb', 'rt1'], 'no bdev left behind by a refused add', bdevs)
 
-    aer = post_aer(a)
+    aer = a.post_aer()
     ans = ask(sock, {'cmd': 'nvmf_ns_remove', 'params': {'subsystem': NQN_A, 'nsid': 2}})
     check(ans.get('data') == {'subsystem': NQN_A, 'nsid': 2}, 'nvmf_ns_remove: namespace 2', ans)
-    got = wait_aer(a, aer)
+    got = a.wait_aer(aer)
     check(got == (5, True, 0, '0x40002'), 'the host gets the AEN for the removal', got)
     check(changed(a) == [2] and active(a) == (0, [1]), 'changed list [2], active namespaces [1]')
     check(subsys(sock, NQN_A)['namespaces'] == 1, 'telemetry: 1 namespace')
@@ -255,7 +226,8 @@ try:
     top = wait_for(lambda: (lambda d: d if d['connections'] == 0 else None)(ask(sock, {'cmd': 'nvmf'})['data']))
     check(top is not None and top['connections_total'] == 3, 'no connection open, 3 in all (wait_port\'s probe)',
           ask(sock, {'cmd': 'nvmf'}))
-    check(top['groups'] == [{'id': 0, 'connections': 0}], 'the poll group has none left', top)
+    check([(g['id'], g['connections'], g['controllers']) for g in top['groups']] == [(0, 0, 0)],
+          'the poll group has none left', top)
 finally:
     proc.terminate()
     try:

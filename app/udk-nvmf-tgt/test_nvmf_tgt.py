@@ -325,7 +325,7 @@ try:
     except (ConnectionResetError, socket.timeout):
         closed = not isinstance(sys.exc_info()[1], socket.timeout)
     logf.seek(0)
-    check(closed and re.search(r'queue 1\): closed: controller %d ended \(no command for the '
+    check(closed and re.search(r'queue 1( of [^)]*)?\): closed: controller %d ended \(no command for the '
                                r'keep-alive' % cntlid, logf.read()) is not None,
           'KATO: the silent host\'s I/O queue closed too')
     hq.s.close()

@@ -18,6 +18,9 @@
  * Between: a namespace added at run time through telemetry (nvmf_ns_add)
  * while the host is connected appears as a second disk that takes I/O, and
  * goes when removed (nvmf_ns_remove), namespace 1 keeping its data.
+ * Then the target with two poll groups (-l 0-1) and the kernel host with
+ * --nr-io-queues 2: fio --verify from both vCPUs passes, and telemetry
+ * shows both groups served I/O.
  * Last, that NVMe (namespace 1) and a malloc bdev (namespace 2) in one
  * subsystem, and the NVMe hot-removed (sysfs remove): the target drops
  * namespace 1 and completes the host's AER; the kernel rescans and removes
@@ -304,6 +307,59 @@ static void runtime_namespaces(void)
 	lab_sh("grep -E 'namespace|ended' " LOG " | tail -8");
 }
 
+/* The I/O a poll group served, from the "nvmf" answer: -1 if not there. */
+static long long group_ios(const char *ans, int id)
+{
+	char key[32];
+	const char *p, *q;
+
+	snprintf(key, sizeof(key), "{\"id\":%d,", id);
+	p = strstr(ans, key);
+	q = p ? strstr(p, "\"ios\":") : NULL;
+	return q ? atoll(q + 6) : -1;
+}
+
+/* Two poll groups (-l 0-1): the kernel host with 2 I/O queues (admin and
+ * two I/O connections, spread over both groups), fio --verify from both
+ * vCPUs (blk-mq gives each CPU its own queue), and telemetry shows both
+ * groups served I/O. */
+static void two_groups(void)
+{
+	char before[1024], disk[64] = "", ans[8192] = "";
+	long long g0 = -1, g1 = -1;
+	pid_t pid;
+
+	printf("---- two poll groups (-l 0-1), 2 I/O queues\n");
+	pid = start_target("-l 0-1 --telemetry-path " TEL_SOCK, "--malloc m0:64 --nqn " NQN);
+	REQUIRE(pid > 0);
+	if (wait_log("ready: 2 poll groups", 60) < 0) {
+		lab_sh("cat " LOG);
+		CHECK_MSG(0, "udk-nvmf-tgt -l 0-1 did not become ready with 2 poll groups in 60 s");
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		return;
+	}
+	lab_nvmf_disks(before, sizeof(before));
+	CHECK(lab_run(out, sizeof(out), "nvme connect -t tcp -a 127.0.0.1 -s 4420 -n " NQN
+		      " --hostnqn " HOSTNQN " --nr-io-queues 2") == 0);
+	CHECK_MSG(lab_nvmf_new_disk(before, disk, sizeof(disk)) == 0, "two groups: no disk after connect");
+	if (disk[0]) {
+		CHECK_MSG(lab_run(out, sizeof(out), "fio --name=verify2 --filename=/dev/%s --rw=randwrite "
+				  "--bs=4k --size=16M --offset_increment=16M --numjobs=2 --cpus_allowed=0-1 "
+				  "--cpus_allowed_policy=split --ioengine=libaio --iodepth=16 --direct=1 "
+				  "--verify=crc32c --do_verify=1 --verify_fatal=1 2>&1", disk) == 0 &&
+			  strstr(out, "err= 0") != NULL && strstr(out, "verify failed") == NULL,
+			  "two groups: fio --verify=crc32c from both vCPUs");
+		CHECK(telemetry("{\"cmd\":\"nvmf\"}", ans, sizeof(ans)) == 0);
+		g0 = group_ios(ans, 0);
+		g1 = group_ios(ans, 1);
+		CHECK_MSG(g0 > 0 && g1 > 0, "two groups: both served I/O (group 0: %lld, group 1: %lld)", g0, g1);
+	}
+	lab_sh("grep -E 'poll group|polled by' " LOG " | tail -6");
+	CHECK(lab_run(out, sizeof(out), "nvme disconnect -n " NQN) == 0);
+	CHECK(lab_nvmf_stop(pid) == 0);
+}
+
 int main(void)
 {
 	pid_t pid;
@@ -333,6 +389,7 @@ int main(void)
 	CHECK(lab_nvmf_stop(pid) == 0);
 	lab_sh("grep -E 'closed|ended|refused' " LOG " | tail -20");
 	runtime_namespaces();
+	two_groups();
 
 	/* An allow-list without this host: Connect refused, the reason logged. */
 	pid = start_target("", "--malloc m0:64 --nqn " NQN " --host " HOSTNQN);
