@@ -218,6 +218,8 @@ struct vring_used_elem {
 struct vb_chain {
 	uint16_t head;           /* split: the head index; packed: the buffer id */
 	uint16_t count;          /* packed: ring descriptors it took */
+	uint16_t ifl_entry, ifl_last; /* packed with inflight tracking: its first and last
+				       * entries in the region (inflight.c) */
 	bool bad;                /* a descriptor outside guest memory, or a bad chain */
 	uint32_t nseg;
 	uint32_t nread;          /* segments [0, nread) are device-readable, the rest writable */
@@ -242,11 +244,13 @@ struct vb_vq {
 	bool avail_wrap, used_wrap; /* avail the driver's and used the device's event areas */
 	uint32_t inflight;
 	/* Inflight tracking (inflight.c): NULL when the front-end gave no
-	 * region or the ring is packed. */
+	 * region; ifl for a split ring, ifl_packed for a packed one. */
 	struct vb_inflight_split *ifl;
+	struct vb_inflight_packed *ifl_packed;
 	uint64_t ifl_counter;    /* the next head's order of fetching */
-	uint16_t nresubmit, resubmit_pos; /* heads in flight at the last disconnect, */
-	uint16_t resubmit[VB_MAX_QUEUE_SIZE]; /* taken before new ones, oldest first */
+	uint16_t nresubmit, resubmit_pos; /* heads (packed: region entries) in flight at */
+	uint16_t resubmit[VB_MAX_QUEUE_SIZE]; /* the last disconnect, taken before new ones,
+					       * oldest first */
 };
 
 /* Translate the ring's three addresses (split: descriptors, available and
@@ -319,6 +323,35 @@ struct vb_inflight_split { /* QueueRegionSplit */
 };
 _Static_assert(sizeof(struct vb_inflight_split) == 16, "vhost-user.rst: QueueRegionSplit");
 
+struct vb_inflight_pdesc { /* DescStatePacked */
+	uint8_t inflight;        /* a chain's first entry: taken, not given back */
+	uint8_t padding;
+	uint16_t next;           /* the free list, and a chain's entries in order */
+	uint16_t last;           /* a chain's first entry: its last entry */
+	uint16_t num;            /* a chain's first entry: its ring descriptors */
+	uint64_t counter;        /* a chain's first entry: the order of fetching */
+	uint16_t id;             /* the ring descriptor, copied: its slot in the ring is */
+	uint16_t flags;          /* overwritten by used elements while it is in flight */
+	uint32_t len;
+	uint64_t addr;
+};
+_Static_assert(sizeof(struct vb_inflight_pdesc) == 32, "vhost-user.rst: DescStatePacked");
+
+struct vb_inflight_packed { /* QueueRegionPacked */
+	uint64_t features;
+	uint16_t version;
+	uint16_t desc_num;
+	uint16_t free_head;
+	uint16_t old_free_head;  /* the old_* fields: the state as of the last */
+	uint16_t used_idx;       /* used element the driver may have seen */
+	uint16_t old_used_idx;
+	uint8_t used_wrap_counter;
+	uint8_t old_used_wrap_counter;
+	uint8_t padding[7];
+	struct vb_inflight_pdesc desc[];
+};
+_Static_assert(sizeof(struct vb_inflight_packed) == 32, "vhost-user.rst: QueueRegionPacked");
+
 struct vb_inflight {
 	void *base;              /* the region, mapped; NULL: none */
 	size_t len;
@@ -336,17 +369,26 @@ int vb_inflight_new(const struct vu_inflight *in, struct vu_inflight *out, int *
  * after one log line. */
 int vb_inflight_set(struct vb_inflight *ifl, const struct vu_inflight *in, int fd);
 void vb_inflight_clear(struct vb_inflight *ifl);
-/* A split ring starts (SET_VRING_KICK) with a region: a new region is
+/* A ring starts (SET_VRING_KICK) with a region: a new region is
  * initialised; otherwise the last batch a previous back-end published is
  * cleared, the heads still in flight are queued for vb_vq_pop (oldest
- * first) and the ring's last available index set past them.  Returns how
- * many are resubmitted, or -EPROTO (ring broken) when the region disagrees
- * with the ring. */
+ * first) and the ring's last available index set past them.  A packed
+ * ring's used and available positions are taken from the region (QEMU
+ * cannot know them after a crash).  Returns how many are resubmitted, or
+ * -EPROTO (ring broken) when the region disagrees with the ring. */
 int vb_inflight_start(struct vb_vq *vq, struct vb_inflight *ifl, uint32_t q);
 /* The fast-path bookkeeping: a head taken, given back, a batch published. */
 void vb_inflight_take(struct vb_vq *vq, uint16_t head);
 void vb_inflight_give(struct vb_vq *vq, uint16_t head);
 void vb_inflight_published(struct vb_vq *vq, uint32_t n, uint16_t used_idx);
+/* The same for packed rings: each ring descriptor of a chain as it is
+ * taken (first and last say where the chain starts and ends; 0, or -1 when
+ * the free list is exhausted or corrupt: the caller breaks the ring), and
+ * a chain given back, around the store of its used element's flags. */
+int vb_inflight_packed_take(struct vb_vq *vq, struct vb_chain *c,
+			    const struct vring_packed_desc *d, bool first, bool last);
+void vb_inflight_packed_give(struct vb_vq *vq, const struct vb_chain *c);
+void vb_inflight_packed_given(struct vb_vq *vq, const struct vb_chain *c);
 
 /* ---- virtio-blk (virtio 1.x §5.2), blk.c ---- */
 

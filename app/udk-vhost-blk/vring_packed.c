@@ -45,6 +45,42 @@ static void indirect(struct vb_chain *c, const struct vb_mem *m, const struct vr
 	}
 }
 
+/* One ring descriptor (or indirect table) into c. */
+static void add(struct vb_chain *c, const struct vb_mem *m, const struct vring_packed_desc *d,
+		bool *seen_write)
+{
+	if (d->flags & VRING_DESC_F_INDIRECT)
+		indirect(c, m, d, seen_write);
+	else /* a full chain is bad, but its slots are still consumed */
+		vb_chain_add(c, m, d->addr, d->len, d->flags & VRING_DESC_F_WRITE, seen_write);
+	c->head = d->id; /* the last descriptor's buffer id counts */
+}
+
+/* A chain a previous back-end took and never gave back, from the copies the
+ * inflight region keeps (its ring slots may hold used elements by now). */
+static int resubmit(struct vb_vq *vq, const struct vb_mem *m, struct vb_chain *c, uint16_t e)
+{
+	const volatile struct vb_inflight_pdesc *t = vq->ifl_packed->desc;
+	uint16_t h = e, num = t[e].num;
+	bool seen_write = false;
+
+	c->bad = false;
+	c->nseg = c->nread = 0;
+	for (uint16_t k = 0; k < num; k++) {
+		struct vring_packed_desc d = {t[h].addr, t[h].len, t[h].id, t[h].flags};
+		add(c, m, &d, &seen_write);
+		if (k + 1 < num && (h = t[h].next) >= vq->num)
+			return vb_vq_broken(vq, "inflight chain past the region", h, vq->num);
+	}
+	if (h != t[e].last)
+		return vb_vq_broken(vq, "inflight chain ends elsewhere than its last entry", h,
+				    t[e].last);
+	c->count = num;
+	c->ifl_entry = e;
+	c->ifl_last = h;
+	return 1;
+}
+
 int vb_packed_pop(struct vb_vq *vq, const struct vb_mem *m, struct vb_chain *c)
 {
 	volatile struct vring_packed_desc *ring = (volatile struct vring_packed_desc *)vq->desc;
@@ -52,6 +88,8 @@ int vb_packed_pop(struct vb_vq *vq, const struct vb_mem *m, struct vb_chain *c)
 	bool wrap = vq->avail_wrap, seen_write = false;
 	uint16_t count = 0;
 
+	if (vq->resubmit_pos < vq->nresubmit)
+		return resubmit(vq, m, c, vq->resubmit[vq->resubmit_pos++]);
 	/* The driver writes the first descriptor's flags last (§2.8.21):
 	 * once they say available, the whole chain is there. */
 	if (!is_avail(__atomic_load_n(&ring[i].flags, __ATOMIC_ACQUIRE), wrap))
@@ -64,12 +102,12 @@ int vb_packed_pop(struct vb_vq *vq, const struct vb_mem *m, struct vb_chain *c)
 		if (count && !is_avail(d.flags, wrap))
 			return vb_vq_broken(vq, "a chain continues into a descriptor not available",
 					    i, vq->num);
+		if (vq->ifl_packed &&
+		    vb_inflight_packed_take(vq, c, &d, count == 0, !(d.flags & VRING_DESC_F_NEXT)) < 0)
+			return vb_vq_broken(vq, "more descriptors taken than the inflight region holds",
+					    count, vq->num);
 		count++;
-		if (d.flags & VRING_DESC_F_INDIRECT)
-			indirect(c, m, &d, &seen_write);
-		else /* a full chain is bad, but its slots are still consumed */
-			vb_chain_add(c, m, d.addr, d.len, d.flags & VRING_DESC_F_WRITE, &seen_write);
-		c->head = d.id; /* the last descriptor's buffer id counts */
+		add(c, m, &d, &seen_write);
 		if (++i == vq->num) {
 			i = 0;
 			wrap = !wrap;
@@ -95,12 +133,16 @@ void vb_packed_push(struct vb_vq *vq, const struct vb_chain *c, uint32_t len)
 	 * the device then skips the rest of the chain's slots. */
 	ring[i].id = c->head;
 	ring[i].len = len;
-	__atomic_store_n(&ring[i].flags, f, __ATOMIC_RELEASE);
 	vq->used_idx = (uint16_t)(vq->used_idx + c->count);
 	if (vq->used_idx >= vq->num) {
 		vq->used_idx = (uint16_t)(vq->used_idx - vq->num);
 		vq->used_wrap = !vq->used_wrap;
 	}
+	if (vq->ifl_packed)
+		vb_inflight_packed_give(vq, c);
+	__atomic_store_n(&ring[i].flags, f, __ATOMIC_RELEASE);
+	if (vq->ifl_packed)
+		vb_inflight_packed_given(vq, c);
 	vq->pending_used++;
 }
 

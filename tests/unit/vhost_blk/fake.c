@@ -194,3 +194,52 @@ int request(uint32_t type, uint64_t sector, uint64_t data_addr, uint32_t len,
 		*used_len = ulen;
 	return *st;
 }
+
+/* A packed ring (§2.8) of pk_size descriptors: the driver side here marks
+ * chains available with its wrap counter, first descriptor's flags last. */
+uint16_t pk_avail, pk_used, pk_size = 4;
+bool pk_wrap = true, pk_used_wrap = true;
+
+void pk_post(const struct vring_packed_desc *d, int n, uint16_t id)
+{
+	struct vring_packed_desc *r = (struct vring_packed_desc *)(g + DESC_OFF);
+	uint16_t first = pk_avail, first_flags = 0;
+
+	for (int i = 0; i < n; i++) {
+		uint16_t f = d[i].flags | (i + 1 < n ? VRING_DESC_F_NEXT : 0) |
+			     (pk_wrap ? VRING_PACKED_DESC_F_AVAIL : VRING_PACKED_DESC_F_USED);
+		r[pk_avail] = (struct vring_packed_desc){d[i].addr, d[i].len, id, 0};
+		if (i == 0)
+			first_flags = f;
+		else
+			r[pk_avail].flags = f;
+		if (++pk_avail == pk_size) {
+			pk_avail = 0;
+			pk_wrap = !pk_wrap;
+		}
+	}
+	__atomic_store_n(&r[first].flags, first_flags, __ATOMIC_RELEASE);
+}
+
+/* The next used element: its id, or -1. */
+int pk_used_next(uint32_t *len, int nslots)
+{
+	struct vring_packed_desc *r = (struct vring_packed_desc *)(g + DESC_OFF);
+
+	for (int i = 0; i < 1000; i++) {
+		uint16_t f = __atomic_load_n(&r[pk_used].flags, __ATOMIC_ACQUIRE);
+		if (!!(f & VRING_PACKED_DESC_F_USED) == pk_used_wrap &&
+		    !!(f & VRING_PACKED_DESC_F_AVAIL) == pk_used_wrap) {
+			int id = r[pk_used].id;
+			*len = r[pk_used].len;
+			pk_used = (uint16_t)(pk_used + nslots);
+			if (pk_used >= pk_size) {
+				pk_used -= pk_size;
+				pk_used_wrap = !pk_used_wrap;
+			}
+			return id;
+		}
+		vb_dev_poll(dev);
+	}
+	return -1;
+}

@@ -48,8 +48,16 @@ uint64_t gpa(uint32_t off);
 int request(uint32_t type, uint64_t sector, uint64_t data_addr, uint32_t len,
 	    uint32_t *used_len);
 
+/* The driver side of a packed ring at DESC_OFF (fake.c). */
+extern uint16_t pk_avail, pk_used, pk_size;
+extern bool pk_wrap, pk_used_wrap;
+void pk_post(const struct vring_packed_desc *d, int n, uint16_t id);
+/* The next used element's id (polling the device meanwhile), or -1. */
+int pk_used_next(uint32_t *len, int nslots);
+
 /* test_vhost_blk_restart.c */
 void test_inflight(void);
+void test_inflight_packed(void);
 void test_mem_slots(void);
 void test_stats(void);
 

@@ -111,55 +111,6 @@ static void test_two_queues(void)
 	close(k1);
 }
 
-/* A packed ring (§2.8) of 4 descriptors: the driver side here marks
- * chains available with its wrap counter, first descriptor's flags last. */
-static uint16_t pk_avail, pk_used;
-static bool pk_wrap = true, pk_used_wrap = true;
-
-static void pk_post(const struct vring_packed_desc *d, int n, uint16_t id)
-{
-	struct vring_packed_desc *r = (struct vring_packed_desc *)(g + DESC_OFF);
-	uint16_t first = pk_avail, first_flags = 0;
-
-	for (int i = 0; i < n; i++) {
-		uint16_t f = d[i].flags | (i + 1 < n ? VRING_DESC_F_NEXT : 0) |
-			     (pk_wrap ? VRING_PACKED_DESC_F_AVAIL : VRING_PACKED_DESC_F_USED);
-		r[pk_avail] = (struct vring_packed_desc){d[i].addr, d[i].len, id, 0};
-		if (i == 0)
-			first_flags = f;
-		else
-			r[pk_avail].flags = f;
-		if (++pk_avail == 4) {
-			pk_avail = 0;
-			pk_wrap = !pk_wrap;
-		}
-	}
-	__atomic_store_n(&r[first].flags, first_flags, __ATOMIC_RELEASE);
-}
-
-/* The next used element: its id, or -1. */
-static int pk_used_next(uint32_t *len, int nslots)
-{
-	struct vring_packed_desc *r = (struct vring_packed_desc *)(g + DESC_OFF);
-
-	for (int i = 0; i < 1000; i++) {
-		uint16_t f = __atomic_load_n(&r[pk_used].flags, __ATOMIC_ACQUIRE);
-		if (!!(f & VRING_PACKED_DESC_F_USED) == pk_used_wrap &&
-		    !!(f & VRING_PACKED_DESC_F_AVAIL) == pk_used_wrap) {
-			int id = r[pk_used].id;
-			*len = r[pk_used].len;
-			pk_used = (uint16_t)(pk_used + nslots);
-			if (pk_used >= 4) {
-				pk_used -= 4;
-				pk_used_wrap = !pk_used_wrap;
-			}
-			return id;
-		}
-		vb_dev_poll(dev);
-	}
-	return -1;
-}
-
 static void test_packed(void)
 {
 	struct vu_memory t = {.nregions = 1};
@@ -186,6 +137,7 @@ static void test_packed(void)
 	CU_ASSERT_EQUAL(set_state(VU_SET_VRING_ENABLE, 0, 1), 0);
 	pk_avail = pk_used = 0;
 	pk_wrap = pk_used_wrap = true;
+	pk_size = 4;
 
 	/* Five 3-descriptor writes then reads on a 4-slot ring: every chain
 	 * after the first wraps, the counters flip. */
@@ -540,6 +492,7 @@ int main(void)
 		{"messages", test_messages},
 		{"recv", test_recv},
 		{"inflight", test_inflight},
+		{"inflight_packed", test_inflight_packed},
 		{"mem_slots", test_mem_slots},
 		{"stats", test_stats},
 	};

@@ -29,12 +29,12 @@ static uint16_t post_write(int k, uint64_t sector, uint8_t fill)
 	return post(d, 3);
 }
 
-/* SET_INFLIGHT_FD then the ring started at base, as QEMU does after a
- * (re)connect; returns what SET_VRING_KICK left to resubmit. */
-static void start_inflight(int ifd, const struct vu_inflight *in, uint16_t base)
+/* The messages QEMU sends at each (re)connect up to the rings: features
+ * (packed or split, no EVENT_IDX), guest memory, SET_INFLIGHT_FD. */
+static void connect_inflight(int ifd, const struct vu_inflight *in, bool packed)
 {
 	uint64_t f = vb_dev_features(dev) & ~(1ull << VIRTIO_RING_F_EVENT_IDX |
-					      1ull << VIRTIO_F_RING_PACKED);
+					      (packed ? 0 : 1ull << VIRTIO_F_RING_PACKED));
 	uint64_t pf = 1ull << VU_PROTOCOL_F_INFLIGHT_SHMFD;
 	struct vu_memory t = {.nregions = 1};
 	int fd = dup(memfd), f2 = dup(ifd);
@@ -44,6 +44,12 @@ static void start_inflight(int ifd, const struct vu_inflight *in, uint16_t base)
 	t.regions[0] = (struct vu_region){GPA, MEM_SIZE, UVA, 0};
 	CU_ASSERT_EQUAL_FATAL(msg(VU_SET_MEM_TABLE, &t, 8 + 32, &fd, 1, NULL), 0);
 	CU_ASSERT_EQUAL_FATAL(msg(VU_SET_INFLIGHT_FD, in, sizeof(*in), &f2, 1, NULL), 0);
+}
+
+/* ... then the split ring started at base. */
+static void start_inflight(int ifd, const struct vu_inflight *in, uint16_t base)
+{
+	connect_inflight(ifd, in, false);
 	start_ring(base);
 }
 
@@ -137,6 +143,148 @@ void test_inflight(void)
 	CU_ASSERT_EQUAL(dev->vq[0].last_avail, used[1]);
 	(void)hb;
 	(void)hd;
+	close(ifd);
+	teardown();
+}
+
+/* A packed ring of QSZ started as QEMU 7.2 does at every (re)connect: the
+ * region, then the base it knows (after a crash: still the one it sent
+ * first, 0 with both wrap counters set). */
+static void start_inflight_packed(int ifd, const struct vu_inflight *in)
+{
+	struct vu_vring_addr a = {.index = 0, .desc = UVA + DESC_OFF, .avail = UVA + AVAIL_OFF,
+				  .used = UVA + USED_OFF};
+
+	connect_inflight(ifd, in, true);
+	CU_ASSERT_EQUAL(set_state(VU_SET_VRING_NUM, 0, QSZ), 0);
+	CU_ASSERT_EQUAL(set_state(VU_SET_VRING_BASE, 0, 0x80008000u), 0);
+	CU_ASSERT_EQUAL_FATAL(msg(VU_SET_VRING_ADDR, &a, sizeof(a), NULL, 0, NULL), 0);
+	CU_ASSERT_EQUAL(set_fd(VU_SET_VRING_CALL, callfd), 0);
+	CU_ASSERT_EQUAL_FATAL(set_fd(VU_SET_VRING_KICK, kickfd), 0);
+	CU_ASSERT_EQUAL(set_state(VU_SET_VRING_ENABLE, 0, 1), 0);
+}
+
+/* A 4 KiB request with buffer id `id`, its buffers in slot k, on the packed
+ * ring: 3 ring descriptors. */
+static void pk_request(int k, uint32_t type, uint64_t sector, uint8_t fill, uint16_t id)
+{
+	uint32_t h = BUF_OFF + 0x40 * (uint32_t)k, data = 0x20000 + 0x1000 * (uint32_t)k;
+	struct vring_packed_desc d[3] = {
+		{gpa(h), 16, 0, 0},
+		{gpa(data), 4096, 0, type == VIRTIO_BLK_T_IN ? VRING_DESC_F_WRITE : 0},
+		{gpa(h + 0x20), 1, 0, VRING_DESC_F_WRITE},
+	};
+
+	*(struct hdr *)(g + h) = (struct hdr){type, 0, sector};
+	g[h + 0x20] = 0xee;
+	memset(g + data, fill, 4096);
+	pk_post(d, 3, id);
+}
+
+/* The same for packed rings (the region's other layout): chains given back
+ * out of order, so that used elements overwrite the ring slots of chains
+ * still in flight; a give-back the driver saw (committed) and one it could
+ * not have (rolled back); QEMU's base after a crash, which is wrong. */
+void test_inflight_packed(void)
+{
+	struct vu_inflight ask = {.num_queues = 1, .queue_size = QSZ}, in;
+	struct vu_msg r;
+	struct vb_chain ca, cb, cc, cd, ce;
+	uint32_t len;
+	int ifd;
+
+	open_guest();
+	pk_size = QSZ;
+	pk_avail = pk_used = 0;
+	pk_wrap = pk_used_wrap = true;
+	CU_ASSERT_EQUAL_FATAL(msg(VU_GET_INFLIGHT_FD, &ask, sizeof(ask), NULL, 0, &r), 0);
+	ifd = r.fd;
+	in = r.p.inflight;
+	start_inflight_packed(ifd, &in);
+	struct vb_vq *vq = &dev->vq[0];
+	CU_ASSERT_PTR_NOT_NULL_FATAL(vq->ifl_packed);
+
+	/* A, B, C, D in slots 0-11, all taken; B given back (its used
+	 * element lands on A's first slot), then D. */
+	pk_request(0, VIRTIO_BLK_T_OUT, 8, 0xa1, 1);
+	pk_request(1, VIRTIO_BLK_T_OUT, 16, 0xb2, 2);
+	pk_request(2, VIRTIO_BLK_T_OUT, 24, 0xc3, 3);
+	pk_request(3, VIRTIO_BLK_T_OUT, 32, 0xd4, 4);
+	CU_ASSERT_EQUAL(vb_vq_pop(vq, &dev->mem, &ca), 1);
+	CU_ASSERT_EQUAL(vb_vq_pop(vq, &dev->mem, &cb), 1);
+	CU_ASSERT_EQUAL(vb_vq_pop(vq, &dev->mem, &cc), 1);
+	CU_ASSERT_EQUAL(vb_vq_pop(vq, &dev->mem, &cd), 1);
+	vb_vq_push(vq, &cb, 1);
+	CU_ASSERT_EQUAL(pk_used_next(&len, 3), 2);
+	/* D's used element written, then the kill before the region says
+	 * so: what the driver may have seen stays given back. */
+	struct vb_inflight_packed *reg = vq->ifl_packed, before = *reg;
+	vb_vq_push(vq, &cd, 1);
+	reg->old_free_head = before.old_free_head;
+	reg->old_used_idx = before.old_used_idx;
+	reg->old_used_wrap_counter = before.old_used_wrap_counter;
+	reg->desc[cd.ifl_entry].inflight = 1;
+	CU_ASSERT_EQUAL(pk_used_next(&len, 3), 4);
+	/* E in slots 12-14, taken; its give-back cut short before the used
+	 * element's flags: the driver cannot have seen it. */
+	pk_request(4, VIRTIO_BLK_T_OUT, 40, 0xe5, 5);
+	CU_ASSERT_EQUAL(vb_vq_pop(vq, &dev->mem, &ce), 1);
+	size_t rlen = vb_inflight_queue_bytes(QSZ);
+	uint8_t *saved = malloc(rlen);
+	struct vring_packed_desc *ring = (struct vring_packed_desc *)(g + DESC_OFF), slot6 = ring[6];
+	memcpy(saved, reg, rlen);
+	vb_vq_push(vq, &ce, 1);
+	memcpy(reg, saved, rlen);
+	ring[6] = slot6;
+	free(saved);
+
+	/* The kill: the next back-end has the region, QEMU's first base. */
+	vb_dev_fini(dev);
+	free(dev);
+	dev = calloc(1, sizeof(*dev));
+	CU_ASSERT_EQUAL_FATAL(vb_dev_init(dev, bdev), 0);
+	start_inflight_packed(ifd, &in);
+	vq = &dev->vq[0];
+	CU_ASSERT_EQUAL(dev->stats.resubmitted, 3);
+	CU_ASSERT_EQUAL(vq->used_idx, 6);
+	CU_ASSERT_EQUAL(vq->last_avail, 15);
+	CU_ASSERT(vq->avail_wrap && vq->used_wrap);
+	/* A, C, E again, in the order taken, with the descriptors saved
+	 * (A's first slot holds B's used element by now); not B nor D. */
+	CU_ASSERT_EQUAL(pk_used_next(&len, 3), 1);
+	CU_ASSERT_EQUAL(pk_used_next(&len, 3), 3);
+	CU_ASSERT_EQUAL(pk_used_next(&len, 3), 5);
+	CU_ASSERT_EQUAL(g[BUF_OFF + 0x20], VIRTIO_BLK_S_OK);
+	CU_ASSERT_EQUAL(g[BUF_OFF + 0x40 * 2 + 0x20], VIRTIO_BLK_S_OK);
+	CU_ASSERT_EQUAL(g[BUF_OFF + 0x40 * 4 + 0x20], VIRTIO_BLK_S_OK);
+	for (int i = 0; i < 10; i++)
+		vb_dev_poll(dev);
+	CU_ASSERT_EQUAL(dev->stats.requests, 3);
+	/* What they wrote reached the disk; new requests run on from slot 15
+	 * (wrapping the ring). */
+	static const uint8_t fills[] = {0xa1, 0xc3, 0xe5};
+	for (int k = 0; k < 3; k++) {
+		pk_request(5, VIRTIO_BLK_T_IN, 8 + 16 * (uint64_t)k, 0, (uint16_t)(6 + k));
+		CU_ASSERT_EQUAL(pk_used_next(&len, 3), 6 + k);
+		CU_ASSERT_EQUAL(len, 4097);
+		CU_ASSERT_EQUAL(g[0x20000 + 0x1000 * 5], fills[k]);
+		CU_ASSERT_EQUAL(g[0x20000 + 0x1000 * 5 + 4095], fills[k]);
+	}
+	/* Everything given back: a third back-end resubmits nothing and
+	 * starts where the second stopped. */
+	uint16_t at = dev->vq[0].used_idx;
+	vb_dev_fini(dev);
+	free(dev);
+	dev = calloc(1, sizeof(*dev));
+	CU_ASSERT_EQUAL_FATAL(vb_dev_init(dev, bdev), 0);
+	start_inflight_packed(ifd, &in);
+	CU_ASSERT_EQUAL(dev->stats.resubmitted, 0);
+	CU_ASSERT_EQUAL(dev->vq[0].used_idx, at);
+	CU_ASSERT_EQUAL(dev->vq[0].last_avail, at);
+	pk_request(5, VIRTIO_BLK_T_IN, 8, 0, 9);
+	CU_ASSERT_EQUAL(pk_used_next(&len, 3), 9);
+	CU_ASSERT_EQUAL(g[0x20000 + 0x1000 * 5], 0xa1);
+	pk_size = 4;
 	close(ifd);
 	teardown();
 }
