@@ -230,6 +230,7 @@ int fwd_lcore_intr_setup(struct fwd_lcore *lc)
 
 	udk_lcore_wait_opts_init(&wo, sizeof(wo));
 	wo.spin_polls = f->o.intr == INTR_INTERRUPT ? 0 : f->o.spin;
+	wo.spin_us = f->o.intr == INTR_ADAPTIVE ? f->o.spin_us : 0;
 	/* A paced generator must wake for its next burst: no sleep past it. */
 	if (f->o.burst_gap > 0 && f->o.burst_gap * 1e3 < wo.max_sleep_ms)
 		wo.max_sleep_ms = f->o.burst_gap * 1e3 < 1 ? 1 : (int)(f->o.burst_gap * 1e3);

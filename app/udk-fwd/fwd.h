@@ -38,6 +38,7 @@ struct fwd_opts {
 	double link_wait;          /* seconds a link may stay down, 0 = none */
 	enum fwd_intr intr;        /* --intr-mode / --idle-sleep */
 	uint32_t spin;             /* adaptive: empty rounds before sleeping */
+	uint32_t spin_us;          /* adaptive: µs of empty rounds instead (0: --spin) */
 	double burst_gap;          /* txonly: seconds between bursts, 0 = none */
 };
 

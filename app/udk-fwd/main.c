@@ -61,6 +61,8 @@ static void usage(FILE *f)
 		"                      or adaptive (sleep after --spin empty rounds)\n"
 		"  --idle-sleep        the same as --intr-mode adaptive\n"
 		"  --spin N            adaptive: empty rounds in a row before sleeping (default 512)\n"
+		"  --spin-us US        adaptive: sleep after US microseconds of empty rounds\n"
+		"                      instead of --spin rounds (1..10000000)\n"
 		"  --burst-gap MS      txonly: wait MS milliseconds between bursts (default 0)\n"
 		"  --link-wait SEC     a port whose link goes down may take SEC seconds to come\n"
 		"                      back (a vhost-user back-end restarting) before the run\n"
@@ -264,6 +266,9 @@ static int parse(int argc, char **argv, struct fwd_opts *o)
 		} else if (strcmp(a, "--spin") == 0) {
 			if (num(a, v, 0, 1e9, &d)) return 1;
 			o->spin = (uint32_t)d, i++;
+		} else if (strcmp(a, "--spin-us") == 0) {
+			if (num(a, v, 1, 1e7, &d)) return 1;
+			o->spin_us = (uint32_t)d, i++;
 		} else if (strcmp(a, "--burst-gap") == 0) {
 			if (num(a, v, 0, 1e6, &d)) return 1;
 			o->burst_gap = d / 1e3, i++;

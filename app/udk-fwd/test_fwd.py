@@ -119,6 +119,8 @@ bad = [
     (['--burst'], 2, '--burst needs a value'),
     (['--intr-mode', 'sometimes'], 2, "--intr-mode: 'sometimes' is not poll, interrupt or adaptive"),
     (['--spin', '-1'], 2, "--spin: '-1' is not a number in 0..1e+09"),
+    (['--spin-us', '0'], 2, "--spin-us: '0' is not a number in 1..1e+07"),
+    (['--spin-us'], 2, '--spin-us needs a value'),
     (['--burst-gap', 'x'], 2, "--burst-gap: 'x' is not a number in 0..1e+06"),
     (['--idle-sleep', '--duration', '1'], 1,
      '--intr-mode: port 0: ethdev: rx interrupt of port 0: driver net_ring has no receive '

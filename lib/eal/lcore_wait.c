@@ -22,6 +22,7 @@ struct udk_lcore_waitset {
 	int wakefd;
 	struct udk_lcore_wait_opts opts;
 	uint32_t empty;         /* empty rounds in a row */
+	uint64_t empty_since;   /* spin_us: now_ns() of the run's first empty round */
 	unsigned int nb_src;
 	struct udk_lcore_wait_source src[WAIT_MAX_SOURCES];
 	struct udk_lcore_wait_stats st;
@@ -217,8 +218,18 @@ int udk_lcore_waitset_idle(struct udk_lcore_waitset *ws, unsigned int work)
 		return 0;
 	}
 	ws->st.empty_rounds++;
-	if (ws->opts.spin_polls == UINT32_MAX || ++ws->empty <= ws->opts.spin_polls)
+	if (ws->opts.spin_polls == UINT32_MAX)
 		return 0;
+	if (ws->opts.spin_us > 0) {
+		uint64_t t = now_ns();
+
+		if (ws->empty++ == 0)
+			ws->empty_since = t;
+		if (t - ws->empty_since < (uint64_t)ws->opts.spin_us * 1000)
+			return 0;
+	} else if (++ws->empty <= ws->opts.spin_polls) {
+		return 0;
+	}
 	ws->empty = 0;
 	return sleep_once(ws);
 }

@@ -227,6 +227,11 @@ struct udk_lcore_wait_opts {
 	/* Longest sleep, ms (default 100): the loop then polls once, so command
 	 * timeouts and timers still run.  -1: no limit. */
 	int max_sleep_ms;
+	/* Time-based spin: > 0 sleeps at the first empty round that comes
+	 * spin_us microseconds or more after the first of its run of empty
+	 * rounds, whatever their number (spin_polls is then not counted; its
+	 * UINT32_MAX still never sleeps).  0 (default): spin_polls rounds. */
+	uint32_t spin_us;
 };
 void udk_lcore_wait_opts_init(struct udk_lcore_wait_opts *opts, size_t size);
 

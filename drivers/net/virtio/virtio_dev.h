@@ -72,6 +72,11 @@ struct virtio_dev {
 	bool pairs_by_rings;
 	/* The user asked for mergeable receive buffers (vhost-user mrg_rxbuf=1). */
 	bool mrg_ok;
+	/* Bit i: queue i wants used-buffer notifications (net_virtio: its
+	 * receive queues).  Set by the device-type code before it enables the
+	 * queues; over PCI each such queue gets an MSI-X vector of its own, the
+	 * others none (virtio_pci.c). */
+	uint64_t intr_queues;
 };
 
 /* §3.1.1 steps 1-6: reset, ACKNOWLEDGE, DRIVER, read the device's features,
@@ -98,6 +103,14 @@ int virtio_pci_open(struct udk_pci_dev *pdev, struct virtio_dev **out);
  * the notify_len bytes the capability maps. */
 int virtio_pci_notify_offset(const char *name, uint16_t idx, uint16_t queue_notify_off,
 			     uint32_t mult, uint32_t notify_len, uint32_t *off);
+
+/* §4.1.5.1.2: the MSI-X vector of queue idx when the queues of intr_queues
+ * (bit i: queue i) get vectors 0, 1, ... in queue order and the device
+ * gave nvec of them: its rank among those queues, or VIRTIO_MSI_NO_VECTOR
+ * (0xffff) for a queue not in intr_queues, one at or past bit 64, or one
+ * whose rank is nvec or more (the table was too small). */
+#define VIRTIO_MSI_NO_VECTOR 0xffff
+uint16_t virtio_pci_queue_vector(uint64_t intr_queues, uint16_t idx, unsigned int nvec);
 
 /* The virtio capabilities of a config-space image (virtio 1.1 §4.1.4), read
  * without I/O (tests/fuzz fuzzes it): for each structure the first

@@ -486,6 +486,10 @@ static int vnet_start(struct udk_eth_dev *dev)
 	uint16_t nq = dev->conf.nb_rx_queues;
 	int rc = 0;
 
+	/* Over PCI each receive queue gets an MSI-X vector (rx interrupts). */
+	vd->intr_queues = 0;
+	for (uint16_t q = 0; q < nq; q++)
+		vd->intr_queues |= 1ULL << ((struct vnet_rxq *)dev->rxq[q])->vq->index;
 	for (uint16_t q = 0; q < nq && rc == 0; q++) {
 		rc = vd->ops->queue_enable(vd, ((struct vnet_rxq *)dev->rxq[q])->vq);
 		if (rc == 0)

@@ -36,6 +36,7 @@
 #define VC_DEVICE_FEATURE 4
 #define VC_DRIVER_FEATURE_SELECT 8
 #define VC_DRIVER_FEATURE 12
+#define VC_MSIX_CONFIG 16
 #define VC_NUM_QUEUES 18
 #define VC_DEVICE_STATUS 20
 #define VC_CONFIG_GENERATION 21
@@ -48,7 +49,6 @@
 #define VC_QUEUE_DRIVER 40
 #define VC_QUEUE_DEVICE 48
 #define VC_COMMON_LEN 56
-#define VIRTIO_MSI_NO_VECTOR 0xffff
 
 #define RESET_TIMEOUT_MS 5000
 
@@ -60,6 +60,16 @@ struct virtio_pci {
 	volatile uint8_t *isr;
 	volatile uint8_t *devcfg;
 	uint32_t notify_len, notify_mult, devcfg_len;
+	/* MSI-X (§4.1.5.1.2): the queues of vd.intr_queues get vectors 0..
+	 * msix_nvec-1 in queue order, each routed to msix_efds[v] (lib/pci's
+	 * eventfds); no configuration-change vector.  Planned at the first
+	 * queue_enable after each reset; msix_ok has the queues whose vector
+	 * the device read back. */
+	bool msix_planned;
+	unsigned int msix_nvec;
+	int *msix_efds;
+	uint64_t msix_queues;  /* the intr_queues the vectors were made for */
+	uint64_t msix_ok;
 };
 
 static struct virtio_pci *to_pci(struct virtio_dev *vd)
@@ -114,6 +124,10 @@ static int pci_reset(struct virtio_dev *vd)
 	struct virtio_pci *p = to_pci(vd);
 	uint64_t end = now_ms() + RESET_TIMEOUT_MS;
 
+	/* A reset unmaps every vector (§4.1.5.1.2.1): the next queue_enable
+	 * maps them again. */
+	p->msix_planned = false;
+	p->msix_ok = 0;
 	wr8(p, VC_DEVICE_STATUS, 0);
 	while (rd8(p, VC_DEVICE_STATUS) != 0) {
 		if (now_ms() > end) {
@@ -226,6 +240,105 @@ int virtio_pci_notify_offset(const char *name, uint16_t idx, uint16_t queue_noti
 	return 0;
 }
 
+uint16_t virtio_pci_queue_vector(uint64_t intr_queues, uint16_t idx, unsigned int nvec)
+{
+	unsigned int rank;
+
+	if (idx >= 64 || !(intr_queues & (1ULL << idx)))
+		return VIRTIO_MSI_NO_VECTOR;
+	rank = (unsigned int)__builtin_popcountll(intr_queues & ((1ULL << idx) - 1));
+	return rank < nvec ? (uint16_t)rank : VIRTIO_MSI_NO_VECTOR;
+}
+
+static void msix_release(struct virtio_pci *p)
+{
+	if (p->msix_nvec > 0 && !udk_pci_dev_removed(p->pdev))
+		udk_pci_msix_disable(p->pdev);
+	free(p->msix_efds);
+	p->msix_efds = NULL;
+	p->msix_nvec = 0;
+	p->msix_queues = 0;
+}
+
+/* Route one MSI-X vector per queue of vd.intr_queues to an eventfd, as many
+ * as the table has (then one line says which queues are left to polling);
+ * the vectors of the last plan are kept when the queues are the same.  The
+ * configuration-change vector stays unmapped: net_virtio reads the link
+ * when asked.  A device without MSI-X is still driven, polled. */
+static void msix_plan(struct virtio_pci *p)
+{
+	uint64_t want_q = p->vd.intr_queues;
+	unsigned int want = (unsigned int)__builtin_popcountll(want_q), nvec;
+	int table, rc, *efds;
+
+	p->msix_planned = true;
+	wr16(p, VC_MSIX_CONFIG, VIRTIO_MSI_NO_VECTOR);
+	if (want_q == p->msix_queues)
+		return;
+	msix_release(p);
+	if (want == 0)
+		return;
+	table = udk_pci_msix_count(p->pdev); /* without MSI-X: a line from lib/pci */
+	if (table <= 0) {
+		udk_log(UDK_LOG_WARN, LOG, "%s: no MSI-X vectors: its %u receive queue%s can only "
+			"be polled (no interrupt mode)", p->vd.name, want, want == 1 ? "" : "s");
+		p->msix_queues = want_q;
+		return;
+	}
+	nvec = (unsigned int)table < want ? (unsigned int)table : want;
+	if (nvec < want)
+		udk_log(UDK_LOG_WARN, LOG, "%s: %d MSI-X vectors for %u queues that want one each: "
+			"only the first %u have interrupts, the others can only be polled (give the "
+			"device more vectors, e.g. QEMU's vectors=%u)", p->vd.name, table, want,
+			nvec, want + 1);
+	efds = calloc(nvec, sizeof(*efds));
+	if (efds == NULL)
+		return;
+	rc = udk_pci_msix_enable(p->pdev, nvec, efds);
+	if (rc < 0) {
+		udk_log(UDK_LOG_WARN, LOG, "%s: MSI-X not enabled (%s): its queues can only be "
+			"polled (no interrupt mode)", p->vd.name, udk_strerror(rc));
+		free(efds);
+		p->msix_queues = want_q;
+		return;
+	}
+	p->msix_efds = efds;
+	p->msix_nvec = nvec;
+	p->msix_queues = want_q;
+}
+
+/* §4.1.5.1.2: the selected queue's vector, read back: a device that could
+ * not map it answers VIRTIO_MSI_NO_VECTOR, and the queue stays polled.
+ * Notifications stay suppressed in the rings until the driver arms a queue
+ * (virtqueue.c), so a polled queue with a vector costs nothing. */
+static void queue_vector(struct virtio_pci *p, uint16_t idx)
+{
+	uint16_t vec = virtio_pci_queue_vector(p->msix_queues, idx, p->msix_nvec), got;
+
+	wr16(p, VC_QUEUE_MSIX_VECTOR, vec);
+	if (vec == VIRTIO_MSI_NO_VECTOR)
+		return;
+	got = rd16(p, VC_QUEUE_MSIX_VECTOR);
+	if (got == vec)
+		p->msix_ok |= 1ULL << idx;
+	else
+		udk_log(UDK_LOG_WARN, LOG, "%s: queue %u: the device did not take MSI-X vector %u "
+			"(read back 0x%x): the queue can only be polled", p->vd.name, idx, vec, got);
+}
+
+static int pci_queue_intr_fd(struct virtio_dev *vd, uint16_t idx)
+{
+	struct virtio_pci *p = to_pci(vd);
+	uint16_t vec = virtio_pci_queue_vector(p->msix_queues, idx, p->msix_nvec);
+
+	if (vec != VIRTIO_MSI_NO_VECTOR && idx < 64 && (p->msix_ok & (1ULL << idx)))
+		return p->msix_efds[vec];
+	udk_log(UDK_LOG_ERR, LOG, "%s: queue %u has no MSI-X vector (%u routed, for %u "
+		"queues; see the lines above): poll it", vd->name, idx, p->msix_nvec,
+		(unsigned int)__builtin_popcountll(p->msix_queues));
+	return -ENOTSUP;
+}
+
 /* §4.1.5.1.3: select the queue, set its size (a smaller power of two is
  * allowed for split queues), its three areas, read its notification offset,
  * enable it. */
@@ -241,9 +354,11 @@ static int pci_queue_enable(struct virtio_dev *vd, struct virtq *vq)
 			vd->name, vq->index, vq->size, max);
 		return -EINVAL;
 	}
+	if (!p->msix_planned)
+		msix_plan(p);
 	wr16(p, VC_QUEUE_SELECT, vq->index);
 	wr16(p, VC_QUEUE_SIZE, vq->size);
-	wr16(p, VC_QUEUE_MSIX_VECTOR, VIRTIO_MSI_NO_VECTOR); /* polled: no interrupt */
+	queue_vector(p, vq->index);
 	wr64(p, VC_QUEUE_DESC, vq->desc_iova);
 	wr64(p, VC_QUEUE_DRIVER, vq->avail_iova);
 	wr64(p, VC_QUEUE_DEVICE, vq->used_iova);
@@ -265,6 +380,7 @@ static void pci_close(struct virtio_dev *vd)
 	 * hot-unplugged one is gone, and has no registers left). */
 	if (p->common != NULL && !udk_pci_dev_removed(p->pdev))
 		pci_reset(vd);
+	msix_release(p);
 	free(p);
 }
 
@@ -277,6 +393,7 @@ static const struct virtio_transport_ops pci_ops = {
 	.read_config = pci_read_config,
 	.queue_max = pci_queue_max,
 	.queue_enable = pci_queue_enable,
+	.queue_intr_fd = pci_queue_intr_fd,
 	.close = pci_close,
 };
 

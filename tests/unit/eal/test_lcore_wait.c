@@ -65,7 +65,8 @@ static void fakeq_disarm(void *arg)
 	((struct fakeq *)arg)->disarms++;
 }
 
-static struct udk_lcore_waitset *new_set(struct fakeq *q, uint32_t spin, int max_ms)
+static struct udk_lcore_waitset *new_set_us(struct fakeq *q, uint32_t spin, uint32_t spin_us,
+					    int max_ms)
 {
 	struct udk_lcore_wait_opts o;
 	struct udk_lcore_waitset *ws = NULL;
@@ -77,11 +78,17 @@ static struct udk_lcore_waitset *new_set(struct fakeq *q, uint32_t spin, int max
 	udk_lcore_wait_opts_init(&o, sizeof(o));
 	o.spin_polls = spin;
 	o.max_sleep_ms = max_ms;
+	o.spin_us = spin_us;
 	CU_ASSERT_FATAL(udk_lcore_waitset_create(&o, &ws) == 0);
 	src = (struct udk_lcore_wait_source){.fd = q->efd, .arm = fakeq_arm,
 					     .disarm = fakeq_disarm, .arg = q};
 	CU_ASSERT_FATAL(udk_lcore_waitset_add(ws, &src) == 0);
 	return ws;
+}
+
+static struct udk_lcore_waitset *new_set(struct fakeq *q, uint32_t spin, int max_ms)
+{
+	return new_set_us(q, spin, 0, max_ms);
 }
 
 static void free_set(struct udk_lcore_waitset *ws, struct fakeq *q)
@@ -121,6 +128,45 @@ static void test_spin_then_sleep(void)
 	/* UINT32_MAX: poll mode, never sleeps. */
 	ws = new_set(&q, UINT32_MAX, 10);
 	for (int i = 0; i < 10000; i++)
+		CU_ASSERT(udk_lcore_waitset_idle(ws, 0) == 0);
+	CU_ASSERT(q.arms == 0);
+	free_set(ws, &q);
+}
+
+/* spin_us: the set sleeps once the run of empty rounds has lasted spin_us,
+ * however many rounds that took (spin_polls 1 would have slept at the
+ * second), and a round with work starts the time again. */
+static void test_spin_us_then_sleep(void)
+{
+	struct udk_lcore_wait_stats st;
+	struct fakeq q;
+	struct udk_lcore_waitset *ws = new_set_us(&q, 1, 30000, 10);
+	uint64_t t0 = ms_now(), t1;
+	unsigned int rounds = 0;
+	int rc = 0;
+
+	/* 20 ms of empty rounds, all inside the 30 ms spin: no sleep. */
+	while (ms_now() - t0 < 20) {
+		CU_ASSERT(udk_lcore_waitset_idle(ws, 0) == 0);
+		rounds++;
+	}
+	CU_ASSERT(rounds > 2);
+	CU_ASSERT(q.arms == 0);
+	CU_ASSERT(udk_lcore_waitset_idle(ws, 1) == 0); /* work: the time starts again */
+	t1 = ms_now();
+	for (rounds = 0; rc == 0 && ms_now() - t1 < 5000; rounds++)
+		rc = udk_lcore_waitset_idle(ws, 0);
+	CU_ASSERT(rc == 1);
+	CU_ASSERT(ms_now() - t1 >= 30 + 9); /* the spin, then the 10 ms sleep */
+	CU_ASSERT(rounds > 2);
+	udk_lcore_waitset_stats(ws, &st);
+	CU_ASSERT(st.sleeps == 1 && st.timeouts == 1 && q.arms == 1 && q.disarms == 1);
+	free_set(ws, &q);
+
+	/* spin_polls UINT32_MAX (poll mode) still never sleeps. */
+	ws = new_set_us(&q, UINT32_MAX, 1, 10);
+	t0 = ms_now();
+	while (ms_now() - t0 < 5)
 		CU_ASSERT(udk_lcore_waitset_idle(ws, 0) == 0);
 	CU_ASSERT(q.arms == 0);
 	free_set(ws, &q);
@@ -286,6 +332,7 @@ int main(void)
 {
 	static const struct unit_test t[] = {
 		{"spin_polls empty rounds, then a sleep", test_spin_then_sleep},
+		{"spin_us of empty rounds, then a sleep", test_spin_us_then_sleep},
 		{"work between the last poll and the arm: no sleep", test_work_before_arm_does_not_sleep},
 		{"work right after the arm: woken at once", test_work_after_arm_wakes},
 		{"udk_lcore_waitset_wake from another thread", test_cross_thread_wake},

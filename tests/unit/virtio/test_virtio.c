@@ -783,6 +783,29 @@ static void test_notify_offset(void)
 	CU_ASSERT_EQUAL(virtio_pci_notify_offset("fake0", 0, 0, 4, 1, &off), -EINVAL);
 }
 
+/* §4.1.5.1.2 over PCI: the receive queues of a port (0, 2, 4 of a virtio-net)
+ * get MSI-X vectors 0, 1, 2 in queue order; transmit and control queues
+ * none; a table smaller than the queues leaves the last ones without. */
+static void test_queue_vector(void)
+{
+	uint64_t rx = 1u << 0 | 1u << 2 | 1u << 4;
+
+	CU_ASSERT_EQUAL(virtio_pci_queue_vector(rx, 0, 3), 0);
+	CU_ASSERT_EQUAL(virtio_pci_queue_vector(rx, 2, 3), 1);
+	CU_ASSERT_EQUAL(virtio_pci_queue_vector(rx, 4, 3), 2);
+	CU_ASSERT_EQUAL(virtio_pci_queue_vector(rx, 1, 3), VIRTIO_MSI_NO_VECTOR);
+	CU_ASSERT_EQUAL(virtio_pci_queue_vector(rx, 6, 3), VIRTIO_MSI_NO_VECTOR);
+	/* Two vectors for three queues: the third polls. */
+	CU_ASSERT_EQUAL(virtio_pci_queue_vector(rx, 2, 2), 1);
+	CU_ASSERT_EQUAL(virtio_pci_queue_vector(rx, 4, 2), VIRTIO_MSI_NO_VECTOR);
+	/* No vectors (no MSI-X), no queues, queue numbers past the mask. */
+	CU_ASSERT_EQUAL(virtio_pci_queue_vector(rx, 0, 0), VIRTIO_MSI_NO_VECTOR);
+	CU_ASSERT_EQUAL(virtio_pci_queue_vector(0, 0, 8), VIRTIO_MSI_NO_VECTOR);
+	CU_ASSERT_EQUAL(virtio_pci_queue_vector(~0ULL, 63, 64), 63);
+	CU_ASSERT_EQUAL(virtio_pci_queue_vector(~0ULL, 64, 64), VIRTIO_MSI_NO_VECTOR);
+	CU_ASSERT_EQUAL(virtio_pci_queue_vector(~0ULL, 0xffff, 64), VIRTIO_MSI_NO_VECTOR);
+}
+
 /* Whether a device, having moved the used index from old to new, notifies
  * the driver (§2.6.7.2 without EVENT_IDX, §2.6.10 with it). */
 static bool dev_should_notify(struct virtq *vq, uint16_t old, uint16_t new_idx)
@@ -876,6 +899,7 @@ int main(void)
 		{"packed: bad id, reset", test_packed_bad_id_and_reset},
 		{"feature negotiation", test_negotiate},
 		{"notify offset of a hostile device", test_notify_offset},
+		{"MSI-X vectors of the receive queues", test_queue_vector},
 	};
 
 	unit_quiet_logs();
