@@ -297,8 +297,10 @@ void nvmf_kato_check(struct nvmf_pg *pg, uint64_t now_ns);
 /* ctrlr is a controller pg owns (not ending). */
 static inline bool nvmf_ctrlr_mine(const struct nvmf_pg *pg, struct nvmf_ctrlr *ctrlr)
 {
-	return atomic_load_explicit(&ctrlr->id, memory_order_acquire) != 0 && ctrlr->owner == pg &&
-	       !ctrlr->ending;
+	/* Only id tells another group's slot from ours: the rest is the owner's. */
+	unsigned int id = atomic_load_explicit(&ctrlr->id, memory_order_acquire);
+
+	return id != 0 && (id >> 16) == pg->g->id + 1 && !ctrlr->ending;
 }
 void nvmf_ctrlr_keep_alive(struct nvmf_ctrlr *ctrlr);
 uint64_t nvmf_now_ns(void);
