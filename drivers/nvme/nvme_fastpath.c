@@ -174,8 +174,8 @@ int udk_nvme_ns_io(struct udk_nvme_qpair *qp, struct udk_nvme_ns *ns, enum udk_n
 enum { IOV_PRP, IOV_SGL };
 
 /* How iov goes as one command on a qpair of mode dptr: IOV_PRP, IOV_SGL, or
- * -EINVAL / -E2BIG, with *bad the element at fault (-1: the vector as a
- * whole).  *len: the total length, up to the element that passes max_xfer. */
+ * -EINVAL / -E2BIG, with *bad the element at fault (-1: the number of
+ * elements).  *len: the total length, up to the element that passes max_xfer. */
 static inline int iov_plan(uint8_t dptr, uint32_t max_xfer, const struct iovec *iov, int iovcnt,
 			   size_t *len, int *bad)
 {
@@ -199,8 +199,10 @@ static inline int iov_plan(uint8_t dptr, uint32_t max_xfer, const struct iovec *
 			not_prp = i;
 		total += l;
 		*len = total;
-		if (total > max_xfer)
+		if (total > max_xfer) {
+			*bad = i;
 			return -E2BIG;
+		}
 	}
 	if (dptr == DPTR_SGL || (dptr == DPTR_SGL_MULTI && not_prp >= 0))
 		return IOV_SGL;
@@ -263,7 +265,7 @@ static int iov_check(const struct udk_nvme_qpair *qp, const struct udk_nvme_ns *
 	if (how == -E2BIG) {
 		udk_log(UDK_LOG_ERR, NVME_LOG, "%s: a vector of %d elements holds more than the "
 			"controller's maximum transfer of %u bytes (MDTS, at element %d: %zu bytes); "
-			"split it", bdf, iovcnt, qp->max_xfer, bad < 0 ? iovcnt - 1 : bad, len);
+			"split it", bdf, iovcnt, qp->max_xfer, bad, len);
 		return -E2BIG;
 	}
 	if ((len & (ns->block_size - 1)) != 0) {

@@ -10,7 +10,8 @@
  * the same blocks read through udk-nvme must be the pattern, and the
  * target's counters must show that every read and write went straight
  * between the NVMe and guest RAM (direct > 0, bounced 0): the guest memory
- * regions were mapped into the controller's IOMMU map.
+ * regions were mapped into the controller's IOMMU map; and the controller's
+ * SMART command counters must have grown by one command per request.
  *
  * In the same nested boot, a second disk: udk-vhost-blk run as uid 1000
  * (setpriv) with --broker, serving the second lab NVMe that udk-broker lends
@@ -150,6 +151,23 @@ static bool counters(const char *log, struct counters *c)
 				   &c->errors) == 5;
 }
 
+/* Read and write commands the NVMe at bdf has served (SMART, through
+ * udk-nvme: the device must be free), or -1. */
+static long long nvme_cmds(const char *bdf)
+{
+	const char *r, *w;
+
+	if (lab_run(out, sizeof(out), "udk-nvme -m 64 --no-telemetry -a %s smart-log --json",
+		    bdf) != 0)
+		return -1;
+	r = strstr(out, "\"host_read_commands\":");
+	w = strstr(out, "\"host_write_commands\":");
+	if (r == NULL || w == NULL)
+		return -1;
+	return strtoll(r + strlen("\"host_read_commands\":"), NULL, 10) +
+	       strtoll(w + strlen("\"host_write_commands\":"), NULL, 10);
+}
+
 /* The broker phase: udk-broker lends bdf2 to uid 1000, whose udk-vhost-blk
  * serves it on BSOCK.  The broker's pid in *broker, the target's returned;
  * -1 (with the reason printed) when this guest cannot run it. */
@@ -198,6 +216,7 @@ int main(void)
 	const char *bdf, *bdf2 = NULL, *vmlinux, *initrd, *guest;
 	char done[256] = "", dev2[160] = "";
 	pid_t pid, bpid = -1, broker = -1;
+	long long cmds0, cmds1;
 	int rc;
 
 	setvbuf(stdout, NULL, _IONBF, 0);
@@ -220,6 +239,7 @@ int main(void)
 	REQUIRE(write_file(W "/share/host-binds", "") == 0);
 	REQUIRE(lab_sh("dd if=/dev/urandom of=" W "/share/pat bs=1M count=%d 2>/dev/null", PAT_MIB) == 0);
 	REQUIRE(lab_bind_vfio(bdf) == 0);
+	cmds0 = nvme_cmds(bdf);
 
 	pid = spawn("exec udk-vhost-blk -a %s -m 64 --no-telemetry -- --socket " SOCK " --nvme 1 "
 		    "--name " SERIAL " --once --poll-us 0 >" LOG " 2>&1", bdf);
@@ -268,6 +288,15 @@ int main(void)
 	CHECK_MSG(c.writes > 0 && c.direct > 0 && c.bounced == 0 && c.errors == 0,
 		  "guest I/O did not all go straight between the NVMe and guest RAM");
 	CHECK(strstr(out, "cannot reach it") == NULL);
+	/* A request of several guest pages goes to the NVMe as one command
+	 * (lib/bdev's nvme backend, udk_nvme_ns_iov()). */
+	cmds1 = nvme_cmds(bdf);
+	printf("NVMe read and write commands (SMART): %lld for %llu requests: %.2f per request\n",
+	       cmds1 - cmds0, c.reads + c.writes,
+	       c.reads + c.writes ? (double)(cmds1 - cmds0) / (double)(c.reads + c.writes) : 0.0);
+	CHECK_MSG(cmds0 >= 0 && cmds1 >= cmds0 && c.reads + c.writes > 0 &&
+		  (double)(cmds1 - cmds0) <= 1.05 * (double)(c.reads + c.writes),
+		  "guest requests did not go as one NVMe command each");
 	if (bpid > 0) {
 		CHECK_MSG(stop_target(bpid) == 0, "uid 1000's udk-vhost-blk did not exit cleanly");
 		CHECK_MSG(counters(BLOG, &cb), "no bdev counters in uid 1000's target's log");

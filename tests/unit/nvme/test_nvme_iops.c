@@ -277,7 +277,7 @@ static void test_iov(void)
 	v[2] = (struct iovec){big + 128 * 1024, 4096};
 	CU_ASSERT_EQUAL(udk_nvme_ns_iov(&r->qp, &r->ns, UDK_NVME_IO_READ, v, 3, 0, 0, io_cb, r),
 			-E2BIG);
-	CU_ASSERT_LAST_ERROR_HAS("maximum transfer of 131072 bytes");
+	CU_ASSERT_LAST_ERROR_HAS("maximum transfer of 131072 bytes (MDTS, at element 2: 135168");
 	CU_ASSERT_TRUE(udk_nvme_ns_iov_fits(&r->ns, UDK_NVME_SGL_AUTO, v, 2));
 	CU_ASSERT_FALSE(udk_nvme_ns_iov_fits(&r->ns, UDK_NVME_SGL_AUTO, v, 3));
 	CU_ASSERT_EQUAL(udk_nvme_ns_iov(&r->qp, &r->ns, UDK_NVME_IO_READ, v, 2, 999999, 0, io_cb, r),
