@@ -13,7 +13,8 @@ the host that each queue carried requests.  file-reconnect gives QEMU's
 chardev reconnect=1 and SIGKILLs and restarts udk-vhost-blk (KILLS times, and
 on until a restart resubmits something) while the guest's fio writes and verifies: fio must end clean, and the
 back-end's log says how many requests in flight it resubmitted (inflight
-tracking, VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD).
+tracking, VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD); file-packed-reconnect is
+the same on a packed ring.
 Starts the back-end on a UNIX socket, boots the lab's kernel and initramfs
 (tests/lab/lab.py) with shared guest memory and a vhost-user-blk-pci device
 on that socket, and runs guest_vhost_blk.sh in the guest: dd pattern, fio
@@ -104,9 +105,10 @@ def main():
         print(__doc__, file=sys.stderr)
         return 2
     build, backend = sys.argv[1], sys.argv[2]
-    queues = 2 if backend.endswith('-mq2') else 1
-    packed = backend.endswith('-packed')
-    reconnect = backend.endswith('-reconnect')
+    opts = backend.split('-')[1:]
+    queues = 2 if 'mq2' in opts else 1
+    packed = 'packed' in opts
+    reconnect = 'reconnect' in opts
     tool = sys.argv[3] if len(sys.argv) > 3 else None
     required = os.environ.get('UDK_LAB_REQUIRED') == '1'
     try:
@@ -129,7 +131,7 @@ def main():
                                         PAT_MB, queues, packed, reconnect))
     sock = '/tmp/udk-vhost-blk-%d-%s.sock' % (os.getpid(), backend)
     img = os.path.join(work, 'disk.img')
-    if backend in ('file', 'qsd', 'file-reconnect'):
+    if backend == 'qsd' or backend.startswith('file'):
         with open(img, 'wb') as f:
             f.truncate(DISK_MB << 20)
     server_log = os.path.join(work, 'server.log')
