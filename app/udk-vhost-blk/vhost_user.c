@@ -417,13 +417,19 @@ static int act(struct vb_dev *dev, struct vu_msg *m, int *fds, int nfds, struct 
 		remap_rings(dev);
 		return 0; /* the fd is closed: the mapping stays */
 	}
-	case VU_REM_MEM_REG:
+	case VU_REM_MEM_REG: {
+		const struct vu_region *g = &p->mem_reg.region;
 		/* Requests in flight may point into it. */
 		vb_dev_drain(dev);
-		if (vb_mem_remove(&dev->mem, &p->mem_reg.region) < 0)
+		if (vb_mem_remove(&dev->mem, g) < 0)
 			return 1; /* not an exact match: refused, nothing removed */
+		udk_log(UDK_LOG_NOTICE, COMPONENT, "REM_MEM_REG: guest %#llx-%#llx (%llu MiB) unmapped, "
+			"%u regions", (unsigned long long)g->guest_phys_addr,
+			(unsigned long long)(g->guest_phys_addr + g->memory_size - 1),
+			(unsigned long long)(g->memory_size >> 20), dev->mem.n);
 		remap_rings(dev);
 		return 0;
+	}
 	case VU_GET_INFLIGHT_FD:
 		if (vb_inflight_new(&p->inflight, &r->p.inflight, &r->fd) < 0)
 			return -EPROTO;

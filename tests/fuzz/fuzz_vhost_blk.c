@@ -15,7 +15,9 @@
  * seeds (tests/fuzz/seeds/fuzz_vhost_blk) set the device up as QEMU does and
  * make a write, and an indirect read, available; setup-inflight-memslots does
  * it with an inflight region (GET/SET_INFLIGHT_FD, in the guest's memfd at
- * 192 KiB) and ADD_MEM_REG instead of SET_MEM_TABLE. */
+ * 192 KiB) and ADD_MEM_REG instead of SET_MEM_TABLE; setup-inflight-packed
+ * the same on a packed ring, which it stops and starts again (the region
+ * read back) with a second request waiting. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>

@@ -10,7 +10,10 @@ time per I/O over the whole run.  A benchmark, not a pass/fail test: compare
 only figures from the same run.
 
     tests/perf/vhost_blk_vs_qsd.py [--build-dir build] [--secs 5] [--rounds 3]
-                                   [--udk-opt=OPTION ...]
+                                   [--udk-opt=OPTION ...] [--packed]
+
+--packed gives udk's two disks packed=on (qsd's stay split: its
+vhost-user-blk export does not offer packed rings).
 """
 import argparse
 import json
@@ -46,6 +49,8 @@ def main():
     ap.add_argument('--rounds', type=int, default=3, help='rounds (default 3; median)')
     ap.add_argument('--udk-opt', action='append', default=[],
                     help='one more udk-vhost-blk option, e.g. --udk-opt=--poll-us=1000')
+    ap.add_argument('--packed', action='store_true',
+                    help="packed rings on udk's disks (qsd has none)")
     a = ap.parse_args()
     build = os.path.abspath(a.build_dir)
     tool = os.path.join(build, 'app', 'udk-vhost-blk', 'udk-vhost-blk')
@@ -94,8 +99,9 @@ def main():
         while not all(os.path.exists(socks[i]) for i in (1, 3)) and time.monotonic() < end:
             time.sleep(0.1)
         cpu0 = {n: cpu_seconds(p.pid) for n, p in procs.items()}
-        disks = [('socket,path=%s' % s, 'num-queues=1,addr=0x%x' % (5 + i))
-                 for i, s in enumerate(socks)]
+        # udk's disks are 0 and 2.
+        disks = [('socket,path=%s' % s, 'num-queues=1,addr=0x%x%s' % (
+            5 + i, ',packed=on' if a.packed and i % 2 == 0 else '')) for i, s in enumerate(socks)]
         console = os.path.join(work, 'console.log')
         print('vhost_blk_vs_qsd: booting the guest (console: %s)' % console, flush=True)
         guest = subprocess.Popen(guest_cmd(qemu, vmlinux, initrd, work, 1, disks),
@@ -120,6 +126,9 @@ def main():
         print('vhost_blk_vs_qsd: the guest ended with %r; console %s' % (done, console))
         return 1
 
+    for line in open(console, errors='replace'):
+        if line.startswith('vhost-bench: packed rings'):
+            print(line.strip())
     iops, ios = {}, {}
     for fn in sorted(os.listdir(os.path.join(work, 'res'))):
         _, be, qd, t = fn[:-5].split('-')
@@ -130,7 +139,7 @@ def main():
         ios[proc] = ios.get(proc, 0) + rd['total_ios']
 
     print('4 KiB random reads, fio io_uring in one TCG guest (1 vCPU), %d s a run, %d rounds; '
-          'median IOPS' % (a.secs, a.rounds))
+          'median IOPS%s' % (a.secs, a.rounds, '; udk on packed rings' if a.packed else ''))
     print('%-7s %-3s %9s %9s %7s   %s' % ('backing', 'QD', 'qsd', 'udk', 'udk/qsd', 'runs (qsd | udk)'))
     for be in ('file', 'null'):
         for qd in (1, 32):

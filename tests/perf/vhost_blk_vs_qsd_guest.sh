@@ -29,6 +29,9 @@ for d in "$udk_file" "$qsd_file" "$udk_null" "$qsd_null"; do
 	[ -b "/dev/$d" ] || finish "FAIL: a disk is missing ($udk_file $qsd_file $udk_null $qsd_null)"
 done
 echo "vhost-bench: udk file $udk_file, qsd file $qsd_file, udk null $udk_null, qsd null $qsd_null"
+pk() { cut -c35 "/sys/block/$1/device/features"; } # VIRTIO_F_RING_PACKED negotiated
+echo "vhost-bench: packed rings: udk file $(pk "$udk_file"), qsd file $(pk "$qsd_file")," \
+	"udk null $(pk "$udk_null"), qsd null $(pk "$qsd_null")"
 mkdir -p "$L/res"
 r=1
 while [ $r -le "$ROUNDS" ]; do

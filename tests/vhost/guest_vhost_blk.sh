@@ -16,7 +16,7 @@ finish() {
 	busybox poweroff -f
 }
 fail() { log "FAIL: $*"; finish "FAIL: $*"; }
-. "$L/params"   # SERIAL, FS_MB, PAT_SEEK_MB, PAT_MB, QUEUES, PACKED, RECONNECT
+. "$L/params"   # SERIAL, FS_MB, PAT_SEEK_MB, PAT_MB, QUEUES, PACKED, RECONNECT, HOTPLUG
 
 log "guest up at $(cut -d' ' -f1 /proc/uptime) s"
 modprobe virtio_blk || fail "modprobe virtio_blk"
@@ -33,6 +33,55 @@ log "features $f"
 [ "$(echo "$f" | cut -c35)" = "$PACKED" ] || fail "VIRTIO_F_RING_PACKED is not $PACKED in $f"
 nq=$(ls /sys/block/vda/mq | wc -l)
 [ "$nq" = "$QUEUES" ] || fail "the disk has $nq hardware queues, not $QUEUES"
+
+# HOTPLUG: 256 MiB of memory plugged in (QEMU's monitor, through the lab's
+# bridge: $L/qmp/NAME.req), onlined as NUMA node 1, O_DIRECT I/O from
+# buffers in it, then unplugged; the steps below then show the disk still
+# served.  The host checks the back-end's ADD_MEM_REG and REM_MEM_REG.
+qmp() { # NAME COMMAND WAIT_EVENT: the reply on stdout
+	mkdir -p "$L/qmp"
+	echo "{\"command\": $2, \"wait_event\": $3, \"timeout\": 120}" > "$L/qmp/$1.tmp"
+	mv "$L/qmp/$1.tmp" "$L/qmp/$1.req"
+	i=0
+	while [ ! -f "$L/qmp/$1.reply" ] && [ $i -lt 1500 ]; do sleep 0.1; i=$((i + 1)); done
+	cat "$L/qmp/$1.reply" 2>/dev/null
+}
+blocks() { ls -d /sys/devices/system/memory/memory[0-9]* | sed 's/.*memory//' | sort -n; }
+if [ "$HOTPLUG" = 1 ]; then
+	M=/sys/devices/system/memory
+	[ -f $M/block_size_bytes ] || fail "no $M: the kernel has no memory hot-plug"
+	echo offline > $M/auto_online_blocks 2>/dev/null
+	blocks > /tmp/before
+	r=$(qmp add-mem '{"execute": "object-add", "arguments": {"qom-type": "memory-backend-memfd",
+		"id": "hp0", "size": 268435456, "share": true}}' null)
+	echo "$r" | grep -q '"return"' || fail "QMP object-add memory-backend-memfd: $r"
+	r=$(qmp add-dimm '{"execute": "device_add", "arguments": {"driver": "pc-dimm", "id": "dimm0",
+		"memdev": "hp0", "node": 1}}' null)
+	echo "$r" | grep -q '"return"' || fail "QMP device_add pc-dimm: $r"
+	i=0
+	while [ "$(blocks | wc -l)" = "$(wc -l < /tmp/before)" ] && [ $i -lt 300 ]; do
+		sleep 0.2; i=$((i + 1))
+	done
+	blocks | grep -vxF -f /tmp/before > /tmp/new
+	[ -s /tmp/new ] || fail "no new memory block in $M after device_add pc-dimm (ACPI hot-plug)"
+	for b in $(cat /tmp/new); do
+		echo online_movable > $M/memory$b/state || fail "onlining memory block $b"
+	done
+	bs=$((0x$(cat $M/block_size_bytes)))
+	lo=$(( $(head -n1 /tmp/new) * bs )); hi=$(( ($(tail -n1 /tmp/new) + 1) * bs ))
+	printf '%#x %#x\n' $lo $hi > "$L/hp-range"
+	log "hot-plugged: $(wc -l < /tmp/new) blocks of $((bs >> 20)) MiB online (movable)," \
+		"$(printf '%#x-%#x' $lo $((hi - 1))), node 1: $(grep MemTotal /sys/devices/system/node/node1/meminfo | tr -s ' ')"
+	out=$(/usr/bin/python3 "$L/hotplug_io.py" /dev/vda 8 32 1 $lo $hi 2>&1) ||
+		fail "I/O from the hot-plugged memory: $out"
+	log "hot-plugged memory: $out"
+	r=$(qmp del-dimm '{"execute": "device_del", "arguments": {"id": "dimm0"}}' '"DEVICE_DELETED"')
+	echo "$r" | grep -q '"DEVICE_DELETED"' || fail "QMP device_del dimm0: no DEVICE_DELETED: $r"
+	r=$(qmp del-mem '{"execute": "object-del", "arguments": {"id": "hp0"}}' null)
+	echo "$r" | grep -q '"return"' || fail "QMP object-del hp0: $r"
+	[ "$(blocks | wc -l)" = "$(wc -l < /tmp/before)" ] || fail "memory blocks left after unplug: $(blocks | grep -vxF -f /tmp/before | tr '\n' ' ')"
+	log "unplugged: the guest's memory blocks are as before"
+fi
 
 # RECONNECT: the host SIGKILLs and restarts the back-end while this fio
 # runs (QEMU's chardev has reconnect=1); every block must still verify.

@@ -13,7 +13,8 @@ the host that each queue carried requests.  file-reconnect gives QEMU's
 chardev reconnect=1 and SIGKILLs and restarts udk-vhost-blk (KILLS times, and
 on until a restart resubmits something) while the guest's fio writes and verifies: fio must end clean, and the
 back-end's log says how many requests in flight it resubmitted (inflight
-tracking, VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD).
+tracking, VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD); file-packed-reconnect is
+the same on a packed ring.
 Starts the back-end on a UNIX socket, boots the lab's kernel and initramfs
 (tests/lab/lab.py) with shared guest memory and a vhost-user-blk-pci device
 on that socket, and runs guest_vhost_blk.sh in the guest: dd pattern, fio
@@ -80,19 +81,24 @@ def wait_socket(path, proc, timeout=30):
     return False
 
 
-def guest_cmd(qemu, vmlinux, initrd, work, cpus, disks):
+def guest_cmd(qemu, vmlinux, initrd, work, cpus, disks, hotplug=False):
     """QEMU's command line: a TCG guest of the lab's kernel and initramfs,
     512 MiB of shared memory, the host's root and `work` over 9p, and one
     vhost-user-blk-pci device per (chardev options, device options) in
-    disks (guest_vhost_blk.sh, or any script as work/guest.sh)."""
-    cmd = [qemu, '-machine', 'q35,accel=tcg', '-cpu', 'max', '-m', '512', '-smp', str(cpus),
+    disks (guest_vhost_blk.sh, or any script as work/guest.sh).  hotplug:
+    room for two DIMMs up to 2 GiB, an empty NUMA node 1 for them, and QMP
+    on lab.qmp_path(work)."""
+    mem = '512M,slots=2,maxmem=2G' if hotplug else '512'
+    cmd = [qemu, '-machine', 'q35,accel=tcg', '-cpu', 'max', '-m', mem, '-smp', str(cpus),
            '-nographic', '-no-reboot', '-net', 'none', '-vga', 'none',
            '-kernel', vmlinux, '-initrd', initrd, '-append', lab.KERNEL_CMDLINE,
            '-object', 'memory-backend-memfd,id=mem,size=512M,share=on',
-           '-numa', 'node,memdev=mem',
+           '-numa', 'node,nodeid=0,memdev=mem,cpus=0-%d' % (cpus - 1),
            '-virtfs', 'local,path=/,mount_tag=hostroot,security_model=none,readonly=on,'
            'multidevs=remap',
            '-virtfs', 'local,path=%s,mount_tag=labdir,security_model=none' % work]
+    if hotplug:
+        cmd += ['-numa', 'node,nodeid=1', '-qmp', 'unix:%s,server=on,wait=off' % lab.qmp_path(work)]
     for i, (chardev, device) in enumerate(disks):
         cmd += ['-chardev', '%s,id=c%d' % (chardev, i),
                 '-device', 'vhost-user-blk-pci,chardev=c%d,%s' % (i, device)]
@@ -104,9 +110,11 @@ def main():
         print(__doc__, file=sys.stderr)
         return 2
     build, backend = sys.argv[1], sys.argv[2]
-    queues = 2 if backend.endswith('-mq2') else 1
-    packed = backend.endswith('-packed')
-    reconnect = backend.endswith('-reconnect')
+    opts = backend.split('-')[1:]
+    queues = 2 if 'mq2' in opts else 1
+    packed = 'packed' in opts
+    reconnect = 'reconnect' in opts
+    hotplug = 'hotplug' in opts
     tool = sys.argv[3] if len(sys.argv) > 3 else None
     required = os.environ.get('UDK_LAB_REQUIRED') == '1'
     try:
@@ -122,14 +130,16 @@ def main():
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
     shutil.copy(os.path.join(HERE, 'guest_vhost_blk.sh'), os.path.join(work, 'guest.sh'))
+    shutil.copy(os.path.join(HERE, 'guest_hotplug_io.py'), os.path.join(work, 'hotplug_io.py'))
     lab.write_text(os.path.join(work, 'host-binds'), '')
     lab.write_text(os.path.join(work, 'params'),
                    'SERIAL=%s\nFS_MB=%d\nPAT_SEEK_MB=%d\nPAT_MB=%d\nQUEUES=%d\nPACKED=%d\n'
-                   'RECONNECT=%d\n' % (SERIAL if backend != 'qsd' else '', FS_MB, PAT_SEEK_MB,
-                                        PAT_MB, queues, packed, reconnect))
+                   'RECONNECT=%d\nHOTPLUG=%d\n' % (SERIAL if backend != 'qsd' else '', FS_MB,
+                                                  PAT_SEEK_MB, PAT_MB, queues, packed, reconnect,
+                                                  hotplug))
     sock = '/tmp/udk-vhost-blk-%d-%s.sock' % (os.getpid(), backend)
     img = os.path.join(work, 'disk.img')
-    if backend in ('file', 'qsd', 'file-reconnect'):
+    if backend == 'qsd' or backend.startswith('file'):
         with open(img, 'wb') as f:
             f.truncate(DISK_MB << 20)
     server_log = os.path.join(work, 'server.log')
@@ -145,6 +155,7 @@ def main():
     server = subprocess.Popen(cmd, stdout=open(server_log, 'a'), stderr=subprocess.STDOUT,
                               preexec_fn=lab.set_pdeathsig)
     guest = None
+    bridge = None
     ok = False
     try:
         if backend == 'qsd':
@@ -166,7 +177,10 @@ def main():
                 return 1
         qcmd = guest_cmd(qemu, vmlinux, initrd, work, queues, [
             ('socket,path=%s%s' % (sock, ',reconnect=1' if reconnect else ''),
-             'num-queues=%d,addr=0x5%s' % (queues, ',packed=on' if packed else ''))])
+             'num-queues=%d,addr=0x5%s' % (queues, ',packed=on' if packed else ''))], hotplug)
+        if hotplug:
+            bridge = lab.QmpBridge(work, lab.qmp_path(work))
+            bridge.start()
         say('%s: booting the guest (console: %s)' % (backend, console))
         t0 = time.monotonic()
         guest = subprocess.Popen(qcmd, stdin=subprocess.DEVNULL, stdout=open(console, 'w'),
@@ -190,6 +204,8 @@ def main():
             ok = check_mem_slots(server_log)
         if ok and backend != 'qsd' and not reconnect:
             ok = check_stats(server_log, build, server.pid)
+        if ok and hotplug:
+            ok = check_hotplug(server_log, work)
         if ok and reconnect:
             ok = check_resubmitted(server_log, server)
         elif ok and backend in ('file', 'qsd'):
@@ -197,6 +213,8 @@ def main():
         if ok and queues > 1:
             ok = check_queues(server_log, queues, server)
     finally:
+        if bridge:
+            bridge.stop.set()
         if guest and guest.poll() is None:
             guest.kill()
             guest.wait()
@@ -289,6 +307,38 @@ def check_mem_slots(server_log):
         say('no ADD_MEM_REG in the back-end log: CONFIGURE_MEM_SLOTS was not used')
         return False
     say('CONFIGURE_MEM_SLOTS: %d regions added, the first %s' % (len(adds), adds[0]))
+    return True
+
+
+def check_hotplug(server_log, work):
+    """The guest's I/O ran from the hot-plugged DIMM's pages (hp-range, the
+    guest's physical range of its new memory blocks): udk-vhost-blk added a
+    256 MiB region holding that range, and at the unplug removed exactly
+    that region, back to the number of regions it had before."""
+    rng = lab.read_text(os.path.join(work, 'hp-range'), '').split()
+    if len(rng) != 2:
+        say('the guest wrote no hp-range')
+        return False
+    lo, hi = int(rng[0], 0), int(rng[1], 0)
+    text = open(server_log, errors='replace').read()
+    pat = r'%s: guest (0x[0-9a-f]+|0)-(0x[0-9a-f]+) \((\d+) MiB\)(?: unmapped)?, (\d+) regions'
+    adds = [(int(a, 0), int(b, 0) + 1, int(n)) for a, b, _, n in re.findall(pat % 'ADD_MEM_REG', text)]
+    rems = [(int(a, 0), int(b, 0) + 1, int(n)) for a, b, _, n in re.findall(pat % 'REM_MEM_REG', text)]
+    hp = [a for a in adds if a[0] <= lo and hi <= a[1]]
+    if len(hp) != 1 or hp[0][1] - hp[0][0] != 256 << 20:
+        say('no one 256 MiB ADD_MEM_REG holding the guest\'s new memory %#x-%#x: %s' % (
+            lo, hi - 1, adds))
+        return False
+    if [r[:2] for r in rems] != [hp[0][:2]]:
+        say('REM_MEM_REG removed %s, not exactly the hot-plugged %#x-%#x' % (
+            rems, hp[0][0], hp[0][1] - 1))
+        return False
+    if rems[0][2] != hp[0][2] - 1:
+        say('%d regions after the unplug, %d before it' % (rems[0][2], hp[0][2]))
+        return False
+    say('memory hot-plug: ADD_MEM_REG %#x-%#x (the guest\'s I/O buffers at %#x-%#x in it), then '
+        'REM_MEM_REG of exactly it, %d regions left' % (hp[0][0], hp[0][1] - 1, lo, hi - 1,
+                                                         rems[0][2]))
     return True
 
 
