@@ -6,7 +6,8 @@
  * statistics and link.  The queues and bursts are in e1000e_rxtx.c.
  *
  * One rx and one tx queue, legacy descriptors, 2048-byte receive buffers, no
- * interrupts (all masked), no offloads, no jumbo frames. */
+ * offloads, no jumbo frames.  Receive interrupts, when asked for, through
+ * MSI-X (one vector per rx queue); otherwise every cause stays masked. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -250,14 +251,95 @@ static int e1k_start(struct udk_eth_dev *dev)
 	return 0;
 }
 
+/* MSI-X off and the eventfds gone (lib/pci closes them): after a reset,
+ * which masked every cause. */
+static void msix_release(struct udk_eth_dev *dev, struct e1k_priv *p)
+{
+	if (p->msix_nvec == 0)
+		return;
+	udk_pci_msix_disable(p->pdev);
+	free(p->msix_efds);
+	p->msix_efds = NULL;
+	p->msix_nvec = 0;
+	for (uint16_t q = 0; q < dev->conf.nb_rx_queues; q++)
+		if (dev->rxq[q] != NULL)
+			((struct e1k_rxq *)dev->rxq[q])->efd = -1;
+}
+
 static void e1k_stop(struct udk_eth_dev *dev)
 {
 	struct e1k_priv *p = dev->priv;
 
 	/* The reset stops both units and their DMA before the buffers go. */
 	hw_reset(p, dev->name);
+	msix_release(dev, p);
 	e1k_rxq_drain(dev->rxq[0]);
 	e1k_txq_drain(dev->txq[0]);
+}
+
+/* Route MSI-X vectors 0..n-1 to eventfds at the first rx_intr_fd, one per rx
+ * queue, within the table (the 82574 has 5; VFIO says how many). */
+static int msix_setup(struct udk_eth_dev *dev, struct e1k_priv *p)
+{
+	unsigned int want = dev->conf.nb_rx_queues;
+	int n, rc, *efds;
+
+	if (p->msix_nvec > 0)
+		return 0;
+	n = udk_pci_msix_count(p->pdev);
+	if (n < 0) {
+		udk_log(UDK_LOG_ERR, LOG, "%s: receive interrupts need MSI-X, which the device "
+			"does not offer (%s); poll the port (udk-fwd --intr-mode poll)", dev->name,
+			udk_strerror(n));
+		return -ENOTSUP;
+	}
+	if ((unsigned int)n < want)
+		want = (unsigned int)n;
+	efds = calloc(want, sizeof(*efds));
+	if (efds == NULL)
+		return -ENOMEM;
+	rc = udk_pci_msix_enable(p->pdev, want, efds);
+	if (rc < 0) {
+		udk_log(UDK_LOG_ERR, LOG, "%s: enabling %u MSI-X vectors failed (%s); poll the "
+			"port", dev->name, want, udk_strerror(rc));
+		free(efds);
+		return rc == -ENOTSUP ? rc : -ENOTSUP;
+	}
+	p->msix_efds = efds;
+	p->msix_nvec = want;
+	return 0;
+}
+
+/* §10.2, IVAR/EITR/EIAC/CTRL_EXT: rx queue q's cause (ICR.RxQq) signals MSI-X
+ * vector q, at most once per E1K_EITR_INTERVAL, and firing clears the cause
+ * from ICR (EIAC) so the next frame after an arm signals again.  The cause
+ * stays masked (IMS) until the queue is armed. */
+static int e1k_rx_intr_fd(struct udk_eth_dev *dev, uint16_t q)
+{
+	struct e1k_priv *p = dev->priv;
+	struct e1k_rxq *rxq = dev->rxq[q];
+	uint32_t ivar;
+	int rc;
+
+	if (rxq->efd >= 0)
+		return rxq->efd;
+	rc = msix_setup(dev, p);
+	if (rc < 0)
+		return rc;
+	if (q >= p->msix_nvec) {
+		udk_log(UDK_LOG_ERR, LOG, "%s: rx queue %u needs MSI-X vector %u, the table has "
+			"%u; poll this queue", dev->name, q, q, p->msix_nvec);
+		return -ENOTSUP;
+	}
+	ivar = e1k_rd(p, E1K_IVAR) & ~(0xfu << E1K_IVAR_RXQ_SHIFT(q));
+	e1k_wr(p, E1K_IVAR, ivar | ((uint32_t)q | E1K_IVAR_VALID) << E1K_IVAR_RXQ_SHIFT(q));
+	e1k_wr(p, E1K_EITR(q), E1K_EITR_INTERVAL);
+	e1k_wr(p, E1K_EIAC, e1k_rd(p, E1K_EIAC) | rxq->cause);
+	/* PBA support, as MSI-X mode asks; no auto-mask (IAME, EIAME). */
+	e1k_wr(p, E1K_CTRL_EXT, (e1k_rd(p, E1K_CTRL_EXT) | E1K_CTRL_EXT_PBA_CLR) &
+					~(E1K_CTRL_EXT_IAME | E1K_CTRL_EXT_EIAME));
+	rxq->efd = p->msix_efds[q];
+	return rxq->efd;
 }
 
 static void e1k_close(struct udk_eth_dev *dev)
@@ -267,6 +349,10 @@ static void e1k_close(struct udk_eth_dev *dev)
 
 	if (!gone)
 		hw_reset(p, dev->name);
+	if (p->msix_nvec > 0) {
+		udk_pci_msix_disable(p->pdev);
+		free(p->msix_efds);
+	}
 	if (p->hw.rnbc != 0 || p->hw.mpc != 0)
 		udk_log(UDK_LOG_INFO, LOG, "%s: the device found no rx buffer %llu times and "
 			"missed %llu frames", dev->name, (unsigned long long)p->hw.rnbc,
@@ -361,6 +447,9 @@ static const struct udk_eth_ops e1k_ops = {
 	.promiscuous_set = e1k_promiscuous_set,
 	.rx_burst = e1k_rx_burst,
 	.tx_burst = e1k_tx_burst,
+	.rx_intr_fd = e1k_rx_intr_fd,
+	.rx_intr_arm = e1k_rx_intr_arm,
+	.rx_intr_disarm = e1k_rx_intr_disarm,
 };
 
 static int e1k_probe_pci(struct udk_eth_dev *dev, struct udk_pci_dev *pdev)

@@ -37,8 +37,28 @@
 #define E1K_EERD_DATA_SHIFT 16
 
 /* ---- §10.2 interrupt registers ---- */
-#define E1K_ICR 0x000c0                 /* clear on read */
+#define E1K_CTRL_EXT 0x00018
+#define E1K_CTRL_EXT_EIAME (1u << 24)   /* MSI-X firing masks IAM's causes */
+#define E1K_CTRL_EXT_IAME (1u << 27)    /* ICR read masks IAM's causes */
+#define E1K_CTRL_EXT_PBA_CLR (1u << 31) /* PBA support: MSI-X pending bits kept */
+#define E1K_ICR 0x000c0                 /* clear on read; writing 1s clears those */
+#define E1K_IMS 0x000d0                 /* writing 1s unmasks causes */
 #define E1K_IMC 0x000d8                 /* writing 1s masks causes */
+#define E1K_EIAC 0x000dc                /* causes cleared from ICR when their MSI-X fires */
+#define E1K_IAM 0x000e0
+#define E1K_IVAR 0x000e4                /* §10.2, IVAR: cause -> MSI-X vector */
+#define E1K_EITR(n) (0x000e8 + 4u * (n)) /* §10.2, EITR: per-vector throttling */
+/* §10.2, ICR: the per-queue causes, the same bit in IMS, IMC and EIAC. */
+#define E1K_ICR_RXQ(q) (1u << (20 + (q)))
+/* IVAR: 3-bit vector and a valid bit per cause, RxQ0 in bits 3:0, RxQ1 in
+ * 7:4, TxQ0 11:8, TxQ1 15:12, Other 19:16. */
+#define E1K_IVAR_RXQ_SHIFT(q) (4u * (q))
+#define E1K_IVAR_VALID 0x8u
+#define E1K_MSIX_VECTORS 5              /* the 82574's MSI-X table */
+/* EITR interval in 256 ns units (bits 15:0): at most one interrupt per
+ * vector every 195 x 256 ns = 50 us, 20,000 a second (the Linux e1000e
+ * driver's default ceiling); a burst is one interrupt. */
+#define E1K_EITR_INTERVAL 195u
 
 /* ---- §10.2 receive registers ---- */
 #define E1K_RCTL 0x00100
@@ -139,8 +159,14 @@ struct e1k_rxq {
 	uint16_t next;              /* the next descriptor the device fills */
 	uint16_t port;
 	uint64_t ring_iova;
+	/* Receive interrupts (e1000e.c): the device's BAR0, the queue's cause
+	 * bit in IMS/IMC/ICR, and its MSI-X eventfd (-1 until asked for). */
+	volatile uint8_t *bar;
+	uint32_t cause;
+	int efd;
 	/* Written by the receiving lcore only. */
 	uint64_t packets, bytes, errors, missed, nombuf; /* udk_counter_add/read */
+	uint64_t interrupts;        /* eventfd counts cleared by arm() */
 };
 
 struct e1k_txq {
@@ -167,6 +193,8 @@ struct e1k_priv {
 	volatile uint8_t *bar;
 	size_t bar_len;
 	struct e1k_hw_stats hw;
+	int *msix_efds;             /* owned by pdev; NULL while MSI-X is off */
+	unsigned int msix_nvec;
 };
 
 static inline uint32_t e1k_rd(const struct e1k_priv *p, uint32_t reg)
@@ -193,5 +221,8 @@ void e1k_rxq_drain(struct e1k_rxq *rxq);
 void e1k_txq_drain(struct e1k_txq *txq);
 uint16_t e1k_rx_burst(void *queue, struct udk_mbuf **pkts, uint16_t n);
 uint16_t e1k_tx_burst(void *queue, struct udk_mbuf **pkts, uint16_t n);
+/* Receive interrupts (udk_ethdev_driver.h): arm 1 if frames wait, 0 armed. */
+int e1k_rx_intr_arm(void *queue);
+void e1k_rx_intr_disarm(void *queue);
 
 #endif

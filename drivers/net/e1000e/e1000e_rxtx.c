@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "e1000e_hw.h"
 #include "udk_mem.h"
@@ -58,7 +59,6 @@ int e1k_rxq_setup(struct udk_eth_dev *dev, uint16_t q, const struct udk_eth_rxq_
 	uint32_t room;
 	int rc;
 
-	(void)q;
 	rc = check_nb_desc(dev, "rx", c->nb_desc);
 	if (rc < 0)
 		return rc;
@@ -94,7 +94,10 @@ int e1k_rxq_setup(struct udk_eth_dev *dev, uint16_t q, const struct udk_eth_rxq_
 	rxq->nb_desc = c->nb_desc;
 	rxq->mp = c->mp;
 	rxq->port = dev->port;
-	rxq->rdt = (volatile uint32_t *)(((struct e1k_priv *)dev->priv)->bar + E1K_RDT);
+	rxq->bar = ((struct e1k_priv *)dev->priv)->bar;
+	rxq->rdt = (volatile uint32_t *)(rxq->bar + E1K_RDT);
+	rxq->cause = E1K_ICR_RXQ(q);
+	rxq->efd = -1;
 	*queue = rxq;
 	return 0;
 
@@ -318,4 +321,39 @@ uint16_t e1k_tx_burst(void *queue, struct udk_mbuf **pkts, uint16_t n)
 	udk_counter_add(&txq->packets, sent);
 	udk_counter_add(&txq->bytes, bytes);
 	return i;
+}
+
+static inline void bar_wr(const struct e1k_rxq *rxq, uint32_t reg, uint32_t v)
+{
+	*(volatile uint32_t *)(rxq->bar + reg) = v;
+}
+
+/* Arm (doc/drivers-e1000e.md, "Receive interrupts"): clear the eventfd's
+ * count (interrupts of frames already polled), forget the cause the device
+ * latched in ICR while it was masked (else unmasking would signal at once for
+ * frames already taken), unmask it in IMS, and read STATUS so the writes
+ * have reached the device.  Then look at the next descriptor once more: a
+ * frame written back before the unmask is found there; one after it sets
+ * the cause with IMS open, and the device signals the vector. */
+int e1k_rx_intr_arm(void *queue)
+{
+	struct e1k_rxq *rxq = queue;
+	uint64_t n;
+
+	if (rxq->efd >= 0 && read(rxq->efd, &n, sizeof(n)) == (ssize_t)sizeof(n))
+		udk_counter_add(&rxq->interrupts, n);
+	bar_wr(rxq, E1K_ICR, rxq->cause);
+	bar_wr(rxq, E1K_IMS, rxq->cause);
+	(void)*(volatile uint32_t *)(rxq->bar + E1K_STATUS);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	return (rxq->ring[rxq->next].status & E1K_RXD_STAT_DD) ? 1 : 0;
+}
+
+/* Back to polling: mask the cause (IMC); the device latches it in ICR
+ * without signalling. */
+void e1k_rx_intr_disarm(void *queue)
+{
+	struct e1k_rxq *rxq = queue;
+
+	bar_wr(rxq, E1K_IMC, rxq->cause);
 }
