@@ -435,14 +435,18 @@ static void setup_port(void)
 	       info.driver, info.max_rx_queues, info.max_tx_queues, info.min_desc, info.max_desc,
 	       info.min_mtu, info.max_mtu);
 	CHECK(strcmp(info.driver, "net_e1000e") == 0);
-	CHECK(info.max_rx_queues == 1 && info.max_tx_queues == 1);
+	CHECK(info.max_rx_queues == 2 && info.max_tx_queues == 1);
 	CHECK(udk_eth_macaddr_get(port, &mac) == 0 && memcmp(mac.b, mac_e, 6) == 0);
 
 	udk_eth_conf_init(&c, sizeof(c));
-	c.nb_rx_queues = 2;
+	c.nb_rx_queues = 3;
 	CHECK(udk_eth_dev_configure(port, &c) == -EINVAL);
-	CHECK(error_has("2 rx and 1 tx queues asked; the device has 1..1 rx and 1..1 tx queues"));
+	CHECK(error_has("3 rx and 1 tx queues asked; the device has 1..2 rx and 1..1 tx queues"));
 	c.nb_rx_queues = 1;
+	c.nb_tx_queues = 2;
+	CHECK(udk_eth_dev_configure(port, &c) == -EINVAL);
+	CHECK(error_has("1 rx and 2 tx queues asked; the device has 1..2 rx and 1..1 tx queues"));
+	c.nb_tx_queues = 1;
 	c.mtu = 9000;
 	CHECK(udk_eth_dev_configure(port, &c) == -EINVAL);
 	CHECK(error_has("MTU 9000 is outside 68..1500"));

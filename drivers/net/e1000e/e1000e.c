@@ -5,8 +5,9 @@
  * configuration, receive and transmit initialisation), start and stop,
  * statistics and link.  The queues and bursts are in e1000e_rxtx.c.
  *
- * One rx and one tx queue, legacy descriptors, 2048-byte receive buffers, no
- * offloads, no jumbo frames.  Receive interrupts, when asked for, through
+ * One or two rx queues (RSS spreads frames over them by the Toeplitz hash,
+ * delivered in each mbuf) and one tx queue, extended receive descriptors,
+ * 2048-byte receive buffers, no checksum offloads, no jumbo frames.  Receive interrupts, when asked for, through
  * MSI-X (one vector per rx queue); otherwise every cause stays masked. */
 #include <errno.h>
 #include <stdio.h>
@@ -152,7 +153,7 @@ static int read_mac(struct e1k_priv *p, const char *name, struct udk_ether_addr 
 static void e1k_info(struct udk_eth_dev *dev, struct udk_eth_dev_info *info)
 {
 	(void)dev;
-	info->max_rx_queues = 1;
+	info->max_rx_queues = E1K_RXQ_MAX;
 	info->max_tx_queues = 1;
 	info->min_desc = E1K_MIN_DESC;
 	info->max_desc = E1K_MAX_DESC;
@@ -160,17 +161,51 @@ static void e1k_info(struct udk_eth_dev *dev, struct udk_eth_dev_info *info)
 	info->max_mtu = E1K_MAX_MTU;
 }
 
+/* The RSS table udk uses: entry i to rx queue i % n (one queue: all to 0). */
 static int e1k_configure(struct udk_eth_dev *dev, const struct udk_eth_conf *conf)
 {
+	struct e1k_priv *p = dev->priv;
+
 	/* lib/ethdev has checked the queue counts and the MTU against info. */
-	(void)dev;
-	(void)conf;
+	for (unsigned int i = 0; i < E1K_RETA_ENTRIES; i++)
+		p->reta[i] = (uint8_t)(i % conf->nb_rx_queues);
 	return 0;
+}
+
+/* Microsoft's RSS verification key (the one its specification's examples
+ * use, as udk's other drivers do). */
+static const uint8_t rss_key[E1K_RSS_KEY_LEN] = {
+	0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67, 0x25, 0x3d, 0x43, 0xa3,
+	0x8f, 0xb0, 0xd0, 0xca, 0x2b, 0xcb, 0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3,
+	0x80, 0x30, 0xf2, 0x0c, 0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa,
+};
+
+/* §7.1.10 receive-side scaling: the key (RSSRK, byte 0 in the low byte of
+ * RSSRK0), the table (RETA: the queue in bit 7 of each byte), the hash types
+ * (IPv4 and IPv6 addresses, with the TCP ports when there is a TCP header;
+ * the 82574 hashes no UDP ports), and RSS on (MRQC).  Always on, with one
+ * queue as with two, so every IP frame comes with its hash. */
+static void rss_init(struct e1k_priv *p)
+{
+	for (unsigned int r = 0; r < E1K_RSS_KEY_LEN / 4; r++)
+		e1k_wr(p, E1K_RSSRK(r), (uint32_t)rss_key[4 * r] |
+						 (uint32_t)rss_key[4 * r + 1] << 8 |
+						 (uint32_t)rss_key[4 * r + 2] << 16 |
+						 (uint32_t)rss_key[4 * r + 3] << 24);
+	for (unsigned int r = 0; r < E1K_RETA_ENTRIES / 4; r++) {
+		uint32_t v = 0;
+
+		for (unsigned int b = 0; b < 4; b++)
+			v |= (uint32_t)(p->reta[4 * r + b] & 1u) << 7 << (8 * b);
+		e1k_wr(p, E1K_RETA(r), v);
+	}
+	e1k_wr(p, E1K_MRQC, E1K_MRQC_RSS | E1K_MRQC_TCP_IPV4 | E1K_MRQC_IPV4 |
+				    E1K_MRQC_TCP_IPV6 | E1K_MRQC_IPV6);
 }
 
 static uint32_t rctl_value(bool promiscuous)
 {
-	/* §10.2, RCTL: legacy descriptors (DTYP 00), 2048-byte buffers (BSIZE
+	/* §10.2, RCTL: one-buffer descriptors (DTYP 00), 2048-byte buffers (BSIZE
 	 * 00, BSEX 0), broadcast accepted, CRC stripped, no long packets. */
 	uint32_t rctl = E1K_RCTL_EN | E1K_RCTL_BAM | E1K_RCTL_SECRC;
 
@@ -179,10 +214,13 @@ static uint32_t rctl_value(bool promiscuous)
 	return rctl;
 }
 
-/* §4.6.5 receive initialisation. */
-static int rx_init(struct udk_eth_dev *dev, struct e1k_priv *p, struct e1k_rxq *rxq)
+/* §4.6.5 receive initialisation: the address filter, extended descriptors
+ * with the RSS hash in them (RFCTL.EXSTEN, RXCSUM.PCSD), RSS, then each
+ * queue's ring, then the receiver on. */
+static int rx_init(struct udk_eth_dev *dev, struct e1k_priv *p)
 {
 	const uint8_t *a = dev->mac.b;
+	uint16_t q;
 	int rc;
 
 	e1k_wr(p, E1K_RAL(0), (uint32_t)a[0] | (uint32_t)a[1] << 8 | (uint32_t)a[2] << 16 |
@@ -194,25 +232,40 @@ static int rx_init(struct udk_eth_dev *dev, struct e1k_priv *p, struct e1k_rxq *
 	}
 	for (uint32_t i = 0; i < E1K_MTA_N; i++)
 		e1k_wr(p, E1K_MTA + 4 * i, 0);
-	e1k_wr(p, E1K_RFCTL, e1k_rd(p, E1K_RFCTL) & ~E1K_RFCTL_EXSTEN);
+	e1k_wr(p, E1K_RFCTL, e1k_rd(p, E1K_RFCTL) | E1K_RFCTL_EXSTEN);
+	e1k_wr(p, E1K_RXCSUM, E1K_RXCSUM_PCSD);
 	e1k_wr(p, E1K_RDTR, 0);
 	e1k_wr(p, E1K_RADV, 0);
+	rss_init(p);
 
-	rc = e1k_rxq_fill(rxq);
-	if (rc < 0) {
-		udk_log(UDK_LOG_ERR, LOG, "start %s: mempool %s has fewer than %u free mbufs for "
-			"the rx ring; make the pool bigger", dev->name, rxq->mp->name,
-			rxq->nb_desc);
-		return rc;
+	for (q = 0; q < dev->conf.nb_rx_queues; q++) {
+		struct e1k_rxq *rxq = dev->rxq[q];
+
+		rc = e1k_rxq_fill(rxq);
+		if (rc < 0) {
+			udk_log(UDK_LOG_ERR, LOG, "start %s: mempool %s has fewer than %u free "
+				"mbufs for rx ring %u; make the pool bigger", dev->name,
+				rxq->mp->name, rxq->nb_desc, q);
+			goto err_drain;
+		}
+		e1k_wr(p, E1K_RDBAL(q), (uint32_t)rxq->ring_iova);
+		e1k_wr(p, E1K_RDBAH(q), (uint32_t)(rxq->ring_iova >> 32));
+		e1k_wr(p, E1K_RDLEN(q), (uint32_t)rxq->nb_desc * sizeof(struct e1k_rx_desc));
+		e1k_wr(p, E1K_RDH(q), 0);
+		/* Every descriptor but the one before head belongs to the device. */
+		e1k_wr(p, E1K_RDT(q), (uint32_t)rxq->nb_desc - 1);
 	}
-	e1k_wr(p, E1K_RDBAL, (uint32_t)rxq->ring_iova);
-	e1k_wr(p, E1K_RDBAH, (uint32_t)(rxq->ring_iova >> 32));
-	e1k_wr(p, E1K_RDLEN, (uint32_t)rxq->nb_desc * sizeof(struct e1k_rx_desc));
-	e1k_wr(p, E1K_RDH, 0);
-	/* Every descriptor but the one before head belongs to the device. */
-	e1k_wr(p, E1K_RDT, (uint32_t)rxq->nb_desc - 1);
+	/* A queue not configured has no ring: RSS sends it nothing (the
+	 * table names only configured queues). */
+	for (; q < E1K_RXQ_MAX; q++)
+		e1k_wr(p, E1K_RDLEN(q), 0);
 	e1k_wr(p, E1K_RCTL, rctl_value(dev->conf.promiscuous));
 	return 0;
+
+err_drain:
+	while (q-- > 0)
+		e1k_rxq_drain(dev->rxq[q]);
+	return rc;
 }
 
 /* §4.6.6 transmit initialisation. */
@@ -244,7 +297,7 @@ static int e1k_start(struct udk_eth_dev *dev)
 	if (rc < 0)
 		return rc;
 	hw_general_config(p);
-	rc = rx_init(dev, p, dev->rxq[0]);
+	rc = rx_init(dev, p);
 	if (rc < 0)
 		return rc;
 	tx_init(dev, p, dev->txq[0]);
@@ -273,7 +326,8 @@ static void e1k_stop(struct udk_eth_dev *dev)
 	/* The reset stops both units and their DMA before the buffers go. */
 	hw_reset(p, dev->name);
 	msix_release(dev, p);
-	e1k_rxq_drain(dev->rxq[0]);
+	for (uint16_t q = 0; q < dev->conf.nb_rx_queues; q++)
+		e1k_rxq_drain(dev->rxq[q]);
 	e1k_txq_drain(dev->txq[0]);
 }
 
@@ -366,16 +420,19 @@ static void e1k_close(struct udk_eth_dev *dev)
 static void e1k_stats_get(struct udk_eth_dev *dev, struct udk_eth_stats *st)
 {
 	struct e1k_priv *p = dev->priv;
-	struct e1k_rxq *rxq = dev->rxq[0];
 	struct e1k_txq *txq = dev->txq[0];
 
 	hw_stats_update(p);
-	if (rxq != NULL) {
-		st->ipackets = udk_counter_read(&rxq->packets);
-		st->ibytes = udk_counter_read(&rxq->bytes);
-		st->ierrors = udk_counter_read(&rxq->errors);
-		st->imissed = udk_counter_read(&rxq->missed);
-		st->rx_nombuf = udk_counter_read(&rxq->nombuf);
+	for (uint16_t q = 0; q < dev->conf.nb_rx_queues; q++) {
+		struct e1k_rxq *rxq = dev->rxq[q];
+
+		if (rxq == NULL)
+			continue;
+		st->ipackets += udk_counter_read(&rxq->packets);
+		st->ibytes += udk_counter_read(&rxq->bytes);
+		st->ierrors += udk_counter_read(&rxq->errors);
+		st->imissed += udk_counter_read(&rxq->missed);
+		st->rx_nombuf += udk_counter_read(&rxq->nombuf);
 	}
 	if (txq != NULL) {
 		st->opackets = udk_counter_read(&txq->packets);
@@ -392,12 +449,15 @@ static void e1k_stats_get(struct udk_eth_dev *dev, struct udk_eth_stats *st)
 static void e1k_stats_reset(struct udk_eth_dev *dev)
 {
 	struct e1k_priv *p = dev->priv;
-	struct e1k_rxq *rxq = dev->rxq[0];
 	struct e1k_txq *txq = dev->txq[0];
 
 	hw_stats_update(p);
 	memset(&p->hw, 0, sizeof(p->hw));
-	if (rxq != NULL) {
+	for (uint16_t q = 0; q < dev->conf.nb_rx_queues; q++) {
+		struct e1k_rxq *rxq = dev->rxq[q];
+
+		if (rxq == NULL)
+			continue;
 		__atomic_store_n(&rxq->packets, 0, __ATOMIC_RELAXED);
 		__atomic_store_n(&rxq->bytes, 0, __ATOMIC_RELAXED);
 		__atomic_store_n(&rxq->errors, 0, __ATOMIC_RELAXED);
