@@ -7,9 +7,11 @@
  * 82574 hashes their addresses only), half TCP (addresses and ports).  Each
  * must arrive once, intact, on the queue the Toeplitz hash names, computed
  * here by the test's own implementation (labrss.h), with that hash in the
- * mbuf (hash_rss, UDK_MBUF_F_RSS_HASH); both queues must get frames.  Puts
- * the NICs back as found.
+ * mbuf (hash_rss, UDK_MBUF_F_RSS_HASH); both queues must get frames.  Then
+ * each queue's receive interrupt fires on its own MSI-X vector.  Puts the
+ * NICs back as found.
  */
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +43,7 @@ struct flow {
 
 static struct flow flows[NFLOWS];
 static uint8_t mac_e[6], mac_v[6];
+static struct labnet_peer peer; /* the kernel on the virtio NIC */
 
 static void put16(uint8_t *p, uint16_t v)
 {
@@ -161,11 +164,57 @@ static void check_frame(const struct udk_mbuf *m, uint16_t q, unsigned int *wron
 		       fl->tcp ? "TCP" : "UDP", q, fl->hash, fl->want_q);
 }
 
+/* Whether fd becomes readable within ms. */
+static bool readable(int fd, int ms)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+
+	return poll(&p, 1, ms) == 1;
+}
+
+/* Each queue's interrupt on its own vector (IVAR): with both armed, a frame
+ * of a flow RSS sends to queue q makes q's fd readable and not the other's. */
+static void intr_per_queue(uint16_t port)
+{
+	int fd[NQ];
+
+	for (uint16_t q = 0; q < NQ; q++)
+		REQUIRE(udk_eth_rx_intr_fd(port, q, &fd[q]) == 0);
+	CHECK(fd[0] != fd[1]);
+	for (uint16_t q = 0; q < NQ; q++) {
+		uint32_t i = 0;
+		uint8_t f[FRAME_LEN];
+		bool hit, other;
+
+		while (i < NFLOWS && flows[i].want_q != q)
+			i++;
+		REQUIRE(i < NFLOWS);
+		for (uint16_t k = 0; k < NQ; k++)
+			CHECK_MSG(udk_eth_rx_intr_arm(port, k) == 0, "queue %u armed, nothing waiting", k);
+		frame_fill(f, i);
+		CHECK(send(peer.sock, f, FRAME_LEN, 0) == FRAME_LEN);
+		hit = readable(fd[q], 5000);
+		other = readable(fd[1 - q], 0);
+		printf("interrupt: flow %u to queue %u: queue %u's fd %s, queue %u's %s\n", i, q, q,
+		       hit ? "readable" : "silent", 1 - q, other ? "readable" : "silent");
+		CHECK_MSG(hit, "queue %u's interrupt came", q);
+		CHECK_MSG(!other, "queue %u's interrupt stayed silent", 1 - q);
+		for (uint16_t k = 0; k < NQ; k++) {
+			struct udk_mbuf *pkts[BURST];
+			uint16_t n;
+
+			udk_eth_rx_intr_disarm(port, k);
+			n = udk_eth_rx_burst(port, k, pkts, BURST);
+			CHECK_MSG(n == (k == q ? 1 : 0), "queue %u got %u frames", k, n);
+			udk_pktmbuf_free_bulk(pkts, n);
+		}
+	}
+}
+
 int main(void)
 {
 	const char *e1000e, *virtio;
 	char drv_e[64] = "";
-	struct labnet_peer peer;
 	struct udk_mempool *mp;
 	struct udk_eth_dev_info info;
 	struct udk_eth_conf conf;
@@ -243,6 +292,8 @@ int main(void)
 	CHECK(bad == 0 && dup == 0);
 	for (uint16_t q = 0; q < NQ; q++)
 		CHECK_MSG(per_q[q] > 0, "nothing on queue %u", q);
+
+	intr_per_queue(port);
 
 	udk_eth_dev_stop(port);
 	udk_eth_dev_close(port);
