@@ -28,6 +28,10 @@ extern "C" {
 #define UDK_MBUF_MAX_SEGS UINT16_MAX
 #define UDK_PORT_NONE UINT16_MAX
 
+/* ol_flags: the driver put the RSS hash of a received frame in hash_rss (the
+ * bit DPDK uses for the same, RTE_MBUF_F_RX_RSS_HASH). */
+#define UDK_MBUF_F_RSS_HASH (1ULL << 1)
+
 /* The header is two cache lines laid out like DPDK's struct rte_mbuf (22.11
  * and later) for every field the two share, so that a buffer can be both: the
  * DPDK bridge (drivers/net/dpdk, doc/dpdk.md) hands DPDK's receive buffers to
@@ -41,12 +45,13 @@ struct udk_mbuf {
 	UDK_ATOMIC(uint16_t) refcnt;
 	uint16_t nb_segs;        /* segments in the chain (valid in the first) */
 	uint16_t port;           /* input port, UDK_PORT_NONE if none */
-	uint64_t ol_flags;       /* offload flags: udk defines none yet (DPDK's on its buffers) */
+	uint64_t ol_flags;       /* offload flags, UDK_MBUF_F_* (DPDK's on its buffers) */
 	uint32_t packet_type_;   /* reserved */
 	uint32_t pkt_len;        /* bytes in the whole chain (valid in the first) */
 	uint16_t data_len;       /* bytes in this segment */
 	uint16_t vlan_tci_;      /* reserved */
-	uint32_t hash_[2];       /* reserved */
+	uint32_t hash_rss;       /* RSS hash of a received frame, if UDK_MBUF_F_RSS_HASH */
+	uint32_t hash_hi_;       /* reserved */
 	uint16_t vlan_tci_outer_; /* reserved */
 	uint16_t buf_len;        /* bytes of buffer, headroom included */
 	/* An external pool for this buffer, for a bridge to another packet
@@ -63,6 +68,7 @@ struct udk_mbuf {
 };
 UDK_STATIC_ASSERT(sizeof(struct udk_mbuf) == 128, "the mbuf header is two cache lines");
 UDK_STATIC_ASSERT(offsetof(struct udk_mbuf, pkt_len) == 36 &&
+		       offsetof(struct udk_mbuf, hash_rss) == 44 &&
 		       offsetof(struct udk_mbuf, buf_len) == 54 &&
 		       offsetof(struct udk_mbuf, ext_pool) == 56 &&
 		       offsetof(struct udk_mbuf, next) == 64 &&

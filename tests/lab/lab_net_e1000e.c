@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "labbackend.h"
+#include "labnet.h"
 #include "labutil.h"
 #include "udk_eal.h"
 #include "udk_ethdev.h"
@@ -45,27 +46,7 @@
 static uint8_t mac_e[6], mac_v[6];
 static uint16_t port;
 static struct udk_mempool *mp;
-static int sock = -1;
-static char ifname[IF_NAMESIZE];
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static int parse_mac(const char *s, uint8_t *mac)
-{
-	unsigned int b[6];
-
-	if (sscanf(s, "%x:%x:%x:%x:%x:%x", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5]) != 6)
-		return -1;
-	for (int i = 0; i < 6; i++)
-		mac[i] = (uint8_t)b[i];
-	return 0;
-}
+static struct labnet_peer peer; /* the kernel on the virtio NIC */
 
 static bool error_has(const char *text)
 {
@@ -159,7 +140,7 @@ static unsigned int sock_drain(uint8_t *seen, unsigned int *bad)
 
 	for (;;) {
 		socklen_t flen = sizeof(from);
-		ssize_t r = recvfrom(sock, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&from,
+		ssize_t r = recvfrom(peer.sock, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&from,
 				     &flen);
 		const char *why;
 		uint32_t seq;
@@ -185,7 +166,7 @@ static uint64_t if_stat(const char *what)
 {
 	char path[128], buf[32] = "0";
 
-	snprintf(path, sizeof(path), "/sys/class/net/%s/statistics/%s", ifname, what);
+	snprintf(path, sizeof(path), "/sys/class/net/%s/statistics/%s", peer.ifname, what);
 	lab_read_file(path, buf, sizeof(buf));
 	return strtoull(buf, NULL, 10);
 }
@@ -195,10 +176,10 @@ static uint64_t udk_to_kernel(uint64_t *obytes)
 {
 	static uint8_t seen[N + 8];
 	unsigned int sent = 0, got = 0, bad = 0;
-	uint64_t end = now_ms() + 60000, t0 = now_ms();
+	uint64_t end = labnet_ms() + 60000, t0 = labnet_ms();
 
 	*obytes = 0;
-	while ((sent < N || got < N) && now_ms() < end) {
+	while ((sent < N || got < N) && labnet_ms() < end) {
 		if (sent < N) {
 			struct udk_mbuf *ms[BURST];
 			unsigned int k = N - sent < BURST ? N - sent : BURST;
@@ -217,7 +198,7 @@ static uint64_t udk_to_kernel(uint64_t *obytes)
 		got += sock_drain(seen, &bad);
 	}
 	printf("(1) udk -> kernel: %u sent, %u received intact on %s, %u bad, %llu ms\n", sent,
-	       got, ifname, bad, (unsigned long long)(now_ms() - t0));
+	       got, peer.ifname, bad, (unsigned long long)(labnet_ms() - t0));
 	CHECK(sent == N);
 	CHECK_MSG(got == N, "%u of %u frames missing", N - got, N);
 	CHECK(bad == 0);
@@ -234,9 +215,9 @@ static uint64_t kernel_to_udk(uint64_t *ibytes, uint64_t *ipackets)
 {
 	static uint8_t seen[N], f[MAX_LEN];
 	unsigned int sent = 0, got = 0, bad = 0, other = 0;
-	uint64_t end = now_ms() + 60000, t0 = now_ms();
+	uint64_t end = labnet_ms() + 60000, t0 = labnet_ms();
 
-	while ((sent < N || got < N) && now_ms() < end) {
+	while ((sent < N || got < N) && labnet_ms() < end) {
 		struct udk_mbuf *rx[BURST];
 		uint16_t nb;
 
@@ -244,12 +225,12 @@ static uint64_t kernel_to_udk(uint64_t *ibytes, uint64_t *ipackets)
 			uint32_t len = frame_len(sent);
 
 			frame_fill(f, len, 1, sent);
-			if (send(sock, f, len, MSG_DONTWAIT) == (ssize_t)len)
+			if (send(peer.sock, f, len, MSG_DONTWAIT) == (ssize_t)len)
 				sent++;
 			else if (errno == EAGAIN || errno == ENOBUFS)
 				break;
 			else
-				lab_fatal("send on %s: %s", ifname, strerror(errno));
+				lab_fatal("send on %s: %s", peer.ifname, strerror(errno));
 		}
 		nb = udk_eth_rx_burst(port, 0, rx, BURST);
 		for (uint16_t i = 0; i < nb; i++) {
@@ -277,8 +258,8 @@ static uint64_t kernel_to_udk(uint64_t *ibytes, uint64_t *ipackets)
 		udk_pktmbuf_free_bulk(rx, nb);
 	}
 	printf("(2) kernel -> udk: %u sent from %s, %u received intact by udk, %u bad, %u other "
-	       "frames, %llu ms\n", sent, ifname, got, bad, other,
-	       (unsigned long long)(now_ms() - t0));
+	       "frames, %llu ms\n", sent, peer.ifname, got, bad, other,
+	       (unsigned long long)(labnet_ms() - t0));
 	CHECK(sent == N);
 	CHECK_MSG(got == N, "%u of %u frames missing", N - got, N);
 	CHECK(bad == 0);
@@ -290,10 +271,10 @@ static bool sock_wait_one(uint32_t seq)
 {
 	static uint8_t seen[N + 8];
 	unsigned int bad = 0;
-	uint64_t end = now_ms() + 5000;
+	uint64_t end = labnet_ms() + 5000;
 
 	seen[seq] = 0;
-	while (now_ms() < end) {
+	while (labnet_ms() < end) {
 		sock_drain(seen, &bad);
 		if (seen[seq])
 			return bad == 0;
@@ -346,8 +327,8 @@ static void kernel_send(uint32_t seq, unsigned int n)
 		uint32_t len = frame_len(seq + i);
 
 		frame_fill(f, len, 1, seq + i);
-		if (send(sock, f, len, 0) != (ssize_t)len)
-			lab_fatal("send on %s: %s", ifname, strerror(errno));
+		if (send(peer.sock, f, len, 0) != (ssize_t)len)
+			lab_fatal("send on %s: %s", peer.ifname, strerror(errno));
 	}
 }
 
@@ -365,11 +346,11 @@ static void empty_pool(uint64_t *ipackets)
 	while (held < UDK_ARRAY_SIZE(hoard) && (hoard[held] = udk_pktmbuf_alloc(mp)) != NULL)
 		held++;
 	kernel_send(2 * N, 10);
-	end = now_ms() + 5000;
+	end = labnet_ms() + 5000;
 	do {
 		CHECK(udk_eth_rx_burst(port, 0, rx, BURST) == 0);
 		CHECK(udk_eth_stats_get(port, &st) == 0);
-	} while (st.imissed < st0.imissed + 10 && now_ms() < end);
+	} while (st.imissed < st0.imissed + 10 && labnet_ms() < end);
 	printf("(5) pool empty (%u mbufs held): imissed %llu -> %llu, rx_nombuf %llu -> %llu\n",
 	       held, (unsigned long long)st0.imissed, (unsigned long long)st.imissed,
 	       (unsigned long long)st0.rx_nombuf, (unsigned long long)st.rx_nombuf);
@@ -378,8 +359,8 @@ static void empty_pool(uint64_t *ipackets)
 	udk_pktmbuf_free_bulk(hoard, held);
 
 	kernel_send(2 * N + 10, 10);
-	end = now_ms() + 5000;
-	while (got < 10 && now_ms() < end) {
+	end = labnet_ms() + 5000;
+	while (got < 10 && labnet_ms() < end) {
 		uint16_t nb = udk_eth_rx_burst(port, 0, rx, BURST);
 
 		for (uint16_t i = 0; i < nb; i++) {
@@ -409,15 +390,15 @@ static void promiscuous(uint64_t *ipackets)
 
 	for (int on = 0; on < 2; on++) {
 		bool marker = false;
-		uint64_t end = now_ms() + 5000;
+		uint64_t end = labnet_ms() + 5000;
 
 		CHECK(udk_eth_promiscuous_set(port, on) == 0);
 		frame_fill(f, sizeof(f), 1, N + 10 + (uint32_t)on);
 		memcpy(f, other, 6);
-		CHECK(send(sock, f, sizeof(f), 0) == sizeof(f));
+		CHECK(send(peer.sock, f, sizeof(f), 0) == sizeof(f));
 		frame_fill(f, sizeof(f), 1, N + 20 + (uint32_t)on);
-		CHECK(send(sock, f, sizeof(f), 0) == sizeof(f));
-		while (!marker && now_ms() < end) {
+		CHECK(send(peer.sock, f, sizeof(f), 0) == sizeof(f));
+		while (!marker && labnet_ms() < end) {
 			struct udk_mbuf *rx[BURST];
 			uint16_t nb = udk_eth_rx_burst(port, 0, rx, BURST);
 
@@ -440,52 +421,6 @@ static void promiscuous(uint64_t *ipackets)
 	CHECK(udk_eth_promiscuous_set(port, false) == 0);
 }
 
-static int find_ifname(const char *bdf)
-{
-	char pat[128];
-	glob_t g;
-
-	snprintf(pat, sizeof(pat), "/sys/bus/pci/devices/%s/virtio*/net/*", bdf);
-	for (int i = 0; i < 50; i++) {
-		if (glob(pat, 0, NULL, &g) == 0) {
-			snprintf(ifname, sizeof(ifname), "%s", strrchr(g.gl_pathv[0], '/') + 1);
-			globfree(&g);
-			return 0;
-		}
-		usleep(100000);
-	}
-	return -1;
-}
-
-static int if_updown(bool up)
-{
-	struct ifreq ifr = {0};
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), rc = -1;
-
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
-	if (fd >= 0 && ioctl(fd, SIOCGIFFLAGS, &ifr) == 0) {
-		ifr.ifr_flags = (short)(up ? ifr.ifr_flags | IFF_UP : ifr.ifr_flags & ~IFF_UP);
-		rc = ioctl(fd, SIOCSIFFLAGS, &ifr);
-	}
-	if (fd >= 0)
-		close(fd);
-	return rc;
-}
-
-static int open_socket(void)
-{
-	struct sockaddr_ll sa = {.sll_family = AF_PACKET, .sll_protocol = htons(ETYPE)};
-	int size = 8 << 20;
-
-	sa.sll_ifindex = (int)if_nametoindex(ifname);
-	sock = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETYPE));
-	if (sock < 0 || bind(sock, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		return -1;
-	setsockopt(sock, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size));
-	setsockopt(sock, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size));
-	return 0;
-}
-
 /* Bad input at configure and queue setup, then the port set up for traffic. */
 static void setup_port(void)
 {
@@ -500,14 +435,18 @@ static void setup_port(void)
 	       info.driver, info.max_rx_queues, info.max_tx_queues, info.min_desc, info.max_desc,
 	       info.min_mtu, info.max_mtu);
 	CHECK(strcmp(info.driver, "net_e1000e") == 0);
-	CHECK(info.max_rx_queues == 1 && info.max_tx_queues == 1);
+	CHECK(info.max_rx_queues == 2 && info.max_tx_queues == 1);
 	CHECK(udk_eth_macaddr_get(port, &mac) == 0 && memcmp(mac.b, mac_e, 6) == 0);
 
 	udk_eth_conf_init(&c, sizeof(c));
-	c.nb_rx_queues = 2;
+	c.nb_rx_queues = 3;
 	CHECK(udk_eth_dev_configure(port, &c) == -EINVAL);
-	CHECK(error_has("2 rx and 1 tx queues asked; the device has 1..1 rx and 1..1 tx queues"));
+	CHECK(error_has("3 rx and 1 tx queues asked; the device has 1..2 rx and 1..1 tx queues"));
 	c.nb_rx_queues = 1;
+	c.nb_tx_queues = 2;
+	CHECK(udk_eth_dev_configure(port, &c) == -EINVAL);
+	CHECK(error_has("1 rx and 2 tx queues asked; the device has 1..2 rx and 1..1 tx queues"));
+	c.nb_tx_queues = 1;
 	c.mtu = 9000;
 	CHECK(udk_eth_dev_configure(port, &c) == -EINVAL);
 	CHECK(error_has("MTU 9000 is outside 68..1500"));
@@ -530,9 +469,9 @@ static void setup_port(void)
 static void check_link(void)
 {
 	struct udk_eth_link link = {0};
-	uint64_t end = now_ms() + 5000;
+	uint64_t end = labnet_ms() + 5000;
 
-	while (now_ms() < end) {
+	while (labnet_ms() < end) {
 		CHECK(udk_eth_link_get(port, &link) == 0);
 		if (link.up)
 			break;
@@ -556,8 +495,7 @@ static void check_tx_stopped(const char *when)
 int main(void)
 {
 	const char *e1000e, *virtio;
-	char drv_e[64] = "", drv_v[64] = "", v6path[128], v6old[8] = "";
-	bool had_virtio_net;
+	char drv_e[64] = "";
 	uint64_t opackets, obytes, ipackets = 0, ibytes = 0, k_rx0, k_tx0, mark;
 	char fault[256] = "";
 	struct udk_eth_stats st;
@@ -567,24 +505,14 @@ int main(void)
 	lab_require_guest();
 	e1000e = lab_env_require("UDK_LAB_E1000E");
 	virtio = lab_env_require("UDK_LAB_VIRTIO");
-	REQUIRE(parse_mac(lab_env_require("UDK_LAB_MAC_E1000E"), mac_e) == 0);
-	REQUIRE(parse_mac(lab_env_require("UDK_LAB_MAC_VIRTIO"), mac_v) == 0);
+	REQUIRE(labnet_parse_mac(lab_env_require("UDK_LAB_MAC_E1000E"), mac_e) == 0);
+	REQUIRE(labnet_parse_mac(lab_env_require("UDK_LAB_MAC_VIRTIO"), mac_v) == 0);
 	lab_device_driver(e1000e, drv_e, sizeof(drv_e));
-	lab_device_driver(virtio, drv_v, sizeof(drv_v));
-	had_virtio_net = access("/sys/module/virtio_net", F_OK) == 0;
 
 	/* The peer first: the hub holds the e1000e's frames while nobody
 	 * receives them (LAB.md).  IPv6 off, so the kernel sends nothing of its own. */
-	if (strcmp(drv_v, "virtio-pci") != 0)
-		REQUIRE(lab_bind(virtio, "virtio-pci") == 0);
-	lab_sh("modprobe virtio_net");
-	REQUIRE(find_ifname(virtio) == 0);
-	snprintf(v6path, sizeof(v6path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6", ifname);
-	if (lab_read_file(v6path, v6old, sizeof(v6old)) == 0)
-		lab_write_file(v6path, "1");
-	REQUIRE(if_updown(true) == 0);
-	REQUIRE(open_socket() == 0);
-	printf("peer: %s on %s (virtio_net), MAC %s\n", ifname, virtio,
+	REQUIRE(labnet_peer_open(&peer, virtio, ETYPE) == 0);
+	printf("peer: %s on %s (virtio_net), MAC %s\n", peer.ifname, virtio,
 	       lab_env("UDK_LAB_MAC_VIRTIO"));
 
 	mark = lab_kmsg_mark();
@@ -612,7 +540,7 @@ int main(void)
 	       (unsigned long long)st.ipackets, (unsigned long long)st.ibytes,
 	       (unsigned long long)st.opackets, (unsigned long long)st.obytes,
 	       (unsigned long long)st.ierrors, (unsigned long long)st.oerrors,
-	       (unsigned long long)st.imissed, (unsigned long long)st.rx_nombuf, ifname,
+	       (unsigned long long)st.imissed, (unsigned long long)st.rx_nombuf, peer.ifname,
 	       (unsigned long long)(if_stat("rx_packets") - k_rx0),
 	       (unsigned long long)(if_stat("tx_packets") - k_tx0));
 	CHECK(st.opackets == opackets && st.obytes == obytes);
@@ -650,13 +578,6 @@ int main(void)
 
 	/* Put back what was changed. */
 	CHECK(lab_bind(e1000e, drv_e) == 0);
-	close(sock);
-	if_updown(false);
-	if (v6old[0] != '\0')
-		lab_write_file(v6path, v6old);
-	if (!had_virtio_net)
-		lab_sh("modprobe -r virtio_net");
-	if (strcmp(drv_v, "virtio-pci") != 0)
-		CHECK(lab_bind(virtio, drv_v) == 0);
+	CHECK(labnet_peer_close(&peer) == 0);
 	return lab_result();
 }

@@ -24,6 +24,8 @@ SAME(port, port);
 SAME(ol_flags, ol_flags);
 SAME(pkt_len, pkt_len);
 SAME(data_len, data_len);
+SAME(hash_rss, hash.rss);
+_Static_assert(UDK_MBUF_F_RSS_HASH == RTE_MBUF_F_RX_RSS_HASH, "the RSS hash flag differs");
 SAME(buf_len, buf_len);
 SAME(ext_pool, pool);
 SAME(next, next);

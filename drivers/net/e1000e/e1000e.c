@@ -5,8 +5,10 @@
  * configuration, receive and transmit initialisation), start and stop,
  * statistics and link.  The queues and bursts are in e1000e_rxtx.c.
  *
- * One rx and one tx queue, legacy descriptors, 2048-byte receive buffers, no
- * interrupts (all masked), no offloads, no jumbo frames. */
+ * One or two rx queues (RSS spreads frames over them by the Toeplitz hash,
+ * delivered in each mbuf) and one tx queue, extended receive descriptors,
+ * 2048-byte receive buffers, no checksum offloads, no jumbo frames.  Receive interrupts, when asked for, through
+ * MSI-X (one vector per rx queue); otherwise every cause stays masked. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -151,7 +153,7 @@ static int read_mac(struct e1k_priv *p, const char *name, struct udk_ether_addr 
 static void e1k_info(struct udk_eth_dev *dev, struct udk_eth_dev_info *info)
 {
 	(void)dev;
-	info->max_rx_queues = 1;
+	info->max_rx_queues = E1K_RXQ_MAX;
 	info->max_tx_queues = 1;
 	info->min_desc = E1K_MIN_DESC;
 	info->max_desc = E1K_MAX_DESC;
@@ -159,17 +161,51 @@ static void e1k_info(struct udk_eth_dev *dev, struct udk_eth_dev_info *info)
 	info->max_mtu = E1K_MAX_MTU;
 }
 
+/* The RSS table udk uses: entry i to rx queue i % n (one queue: all to 0). */
 static int e1k_configure(struct udk_eth_dev *dev, const struct udk_eth_conf *conf)
 {
+	struct e1k_priv *p = dev->priv;
+
 	/* lib/ethdev has checked the queue counts and the MTU against info. */
-	(void)dev;
-	(void)conf;
+	for (unsigned int i = 0; i < E1K_RETA_ENTRIES; i++)
+		p->reta[i] = (uint8_t)(i % conf->nb_rx_queues);
 	return 0;
+}
+
+/* Microsoft's RSS verification key (the one its specification's examples
+ * use, as udk's other drivers do). */
+static const uint8_t rss_key[E1K_RSS_KEY_LEN] = {
+	0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67, 0x25, 0x3d, 0x43, 0xa3,
+	0x8f, 0xb0, 0xd0, 0xca, 0x2b, 0xcb, 0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3,
+	0x80, 0x30, 0xf2, 0x0c, 0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa,
+};
+
+/* §7.1.10 receive-side scaling: the key (RSSRK, byte 0 in the low byte of
+ * RSSRK0), the table (RETA: the queue in bit 7 of each byte), the hash types
+ * (IPv4 and IPv6 addresses, with the TCP ports when there is a TCP header;
+ * the 82574 hashes no UDP ports), and RSS on (MRQC).  Always on, with one
+ * queue as with two, so every IP frame comes with its hash. */
+static void rss_init(struct e1k_priv *p)
+{
+	for (unsigned int r = 0; r < E1K_RSS_KEY_LEN / 4; r++)
+		e1k_wr(p, E1K_RSSRK(r), (uint32_t)rss_key[4 * r] |
+						 (uint32_t)rss_key[4 * r + 1] << 8 |
+						 (uint32_t)rss_key[4 * r + 2] << 16 |
+						 (uint32_t)rss_key[4 * r + 3] << 24);
+	for (unsigned int r = 0; r < E1K_RETA_ENTRIES / 4; r++) {
+		uint32_t v = 0;
+
+		for (unsigned int b = 0; b < 4; b++)
+			v |= (uint32_t)(p->reta[4 * r + b] & 1u) << 7 << (8 * b);
+		e1k_wr(p, E1K_RETA(r), v);
+	}
+	e1k_wr(p, E1K_MRQC, E1K_MRQC_RSS | E1K_MRQC_TCP_IPV4 | E1K_MRQC_IPV4 |
+				    E1K_MRQC_TCP_IPV6 | E1K_MRQC_IPV6);
 }
 
 static uint32_t rctl_value(bool promiscuous)
 {
-	/* §10.2, RCTL: legacy descriptors (DTYP 00), 2048-byte buffers (BSIZE
+	/* §10.2, RCTL: one-buffer descriptors (DTYP 00), 2048-byte buffers (BSIZE
 	 * 00, BSEX 0), broadcast accepted, CRC stripped, no long packets. */
 	uint32_t rctl = E1K_RCTL_EN | E1K_RCTL_BAM | E1K_RCTL_SECRC;
 
@@ -178,10 +214,13 @@ static uint32_t rctl_value(bool promiscuous)
 	return rctl;
 }
 
-/* §4.6.5 receive initialisation. */
-static int rx_init(struct udk_eth_dev *dev, struct e1k_priv *p, struct e1k_rxq *rxq)
+/* §4.6.5 receive initialisation: the address filter, extended descriptors
+ * with the RSS hash in them (RFCTL.EXSTEN, RXCSUM.PCSD), RSS, then each
+ * queue's ring, then the receiver on. */
+static int rx_init(struct udk_eth_dev *dev, struct e1k_priv *p)
 {
 	const uint8_t *a = dev->mac.b;
+	uint16_t q;
 	int rc;
 
 	e1k_wr(p, E1K_RAL(0), (uint32_t)a[0] | (uint32_t)a[1] << 8 | (uint32_t)a[2] << 16 |
@@ -193,25 +232,40 @@ static int rx_init(struct udk_eth_dev *dev, struct e1k_priv *p, struct e1k_rxq *
 	}
 	for (uint32_t i = 0; i < E1K_MTA_N; i++)
 		e1k_wr(p, E1K_MTA + 4 * i, 0);
-	e1k_wr(p, E1K_RFCTL, e1k_rd(p, E1K_RFCTL) & ~E1K_RFCTL_EXSTEN);
+	e1k_wr(p, E1K_RFCTL, e1k_rd(p, E1K_RFCTL) | E1K_RFCTL_EXSTEN);
+	e1k_wr(p, E1K_RXCSUM, E1K_RXCSUM_PCSD);
 	e1k_wr(p, E1K_RDTR, 0);
 	e1k_wr(p, E1K_RADV, 0);
+	rss_init(p);
 
-	rc = e1k_rxq_fill(rxq);
-	if (rc < 0) {
-		udk_log(UDK_LOG_ERR, LOG, "start %s: mempool %s has fewer than %u free mbufs for "
-			"the rx ring; make the pool bigger", dev->name, rxq->mp->name,
-			rxq->nb_desc);
-		return rc;
+	for (q = 0; q < dev->conf.nb_rx_queues; q++) {
+		struct e1k_rxq *rxq = dev->rxq[q];
+
+		rc = e1k_rxq_fill(rxq);
+		if (rc < 0) {
+			udk_log(UDK_LOG_ERR, LOG, "start %s: mempool %s has fewer than %u free "
+				"mbufs for rx ring %u; make the pool bigger", dev->name,
+				rxq->mp->name, rxq->nb_desc, q);
+			goto err_drain;
+		}
+		e1k_wr(p, E1K_RDBAL(q), (uint32_t)rxq->ring_iova);
+		e1k_wr(p, E1K_RDBAH(q), (uint32_t)(rxq->ring_iova >> 32));
+		e1k_wr(p, E1K_RDLEN(q), (uint32_t)rxq->nb_desc * sizeof(struct e1k_rx_desc));
+		e1k_wr(p, E1K_RDH(q), 0);
+		/* Every descriptor but the one before head belongs to the device. */
+		e1k_wr(p, E1K_RDT(q), (uint32_t)rxq->nb_desc - 1);
 	}
-	e1k_wr(p, E1K_RDBAL, (uint32_t)rxq->ring_iova);
-	e1k_wr(p, E1K_RDBAH, (uint32_t)(rxq->ring_iova >> 32));
-	e1k_wr(p, E1K_RDLEN, (uint32_t)rxq->nb_desc * sizeof(struct e1k_rx_desc));
-	e1k_wr(p, E1K_RDH, 0);
-	/* Every descriptor but the one before head belongs to the device. */
-	e1k_wr(p, E1K_RDT, (uint32_t)rxq->nb_desc - 1);
+	/* A queue not configured has no ring: RSS sends it nothing (the
+	 * table names only configured queues). */
+	for (; q < E1K_RXQ_MAX; q++)
+		e1k_wr(p, E1K_RDLEN(q), 0);
 	e1k_wr(p, E1K_RCTL, rctl_value(dev->conf.promiscuous));
 	return 0;
+
+err_drain:
+	while (q-- > 0)
+		e1k_rxq_drain(dev->rxq[q]);
+	return rc;
 }
 
 /* §4.6.6 transmit initialisation. */
@@ -243,11 +297,26 @@ static int e1k_start(struct udk_eth_dev *dev)
 	if (rc < 0)
 		return rc;
 	hw_general_config(p);
-	rc = rx_init(dev, p, dev->rxq[0]);
+	rc = rx_init(dev, p);
 	if (rc < 0)
 		return rc;
 	tx_init(dev, p, dev->txq[0]);
 	return 0;
+}
+
+/* MSI-X off and the eventfds gone (lib/pci closes them): after a reset,
+ * which masked every cause. */
+static void msix_release(struct udk_eth_dev *dev, struct e1k_priv *p)
+{
+	if (p->msix_nvec == 0)
+		return;
+	udk_pci_msix_disable(p->pdev);
+	free(p->msix_efds);
+	p->msix_efds = NULL;
+	p->msix_nvec = 0;
+	for (uint16_t q = 0; q < dev->conf.nb_rx_queues; q++)
+		if (dev->rxq[q] != NULL)
+			((struct e1k_rxq *)dev->rxq[q])->efd = -1;
 }
 
 static void e1k_stop(struct udk_eth_dev *dev)
@@ -256,8 +325,75 @@ static void e1k_stop(struct udk_eth_dev *dev)
 
 	/* The reset stops both units and their DMA before the buffers go. */
 	hw_reset(p, dev->name);
-	e1k_rxq_drain(dev->rxq[0]);
+	msix_release(dev, p);
+	for (uint16_t q = 0; q < dev->conf.nb_rx_queues; q++)
+		e1k_rxq_drain(dev->rxq[q]);
 	e1k_txq_drain(dev->txq[0]);
+}
+
+/* Route MSI-X vectors 0..n-1 to eventfds at the first rx_intr_fd, one per rx
+ * queue, within the table (the 82574 has 5; VFIO says how many). */
+static int msix_setup(struct udk_eth_dev *dev, struct e1k_priv *p)
+{
+	unsigned int want = dev->conf.nb_rx_queues;
+	int n, rc, *efds;
+
+	if (p->msix_nvec > 0)
+		return 0;
+	n = udk_pci_msix_count(p->pdev);
+	if (n < 0) {
+		udk_log(UDK_LOG_ERR, LOG, "%s: receive interrupts need MSI-X, which the device "
+			"does not offer (%s); poll the port (udk-fwd --intr-mode poll)", dev->name,
+			udk_strerror(n));
+		return -ENOTSUP;
+	}
+	if ((unsigned int)n < want)
+		want = (unsigned int)n;
+	efds = calloc(want, sizeof(*efds));
+	if (efds == NULL)
+		return -ENOMEM;
+	rc = udk_pci_msix_enable(p->pdev, want, efds);
+	if (rc < 0) {
+		udk_log(UDK_LOG_ERR, LOG, "%s: enabling %u MSI-X vectors failed (%s); poll the "
+			"port", dev->name, want, udk_strerror(rc));
+		free(efds);
+		return rc == -ENOTSUP ? rc : -ENOTSUP;
+	}
+	p->msix_efds = efds;
+	p->msix_nvec = want;
+	return 0;
+}
+
+/* §10.2, IVAR/EITR/EIAC/CTRL_EXT: rx queue q's cause (ICR.RxQq) signals MSI-X
+ * vector q, at most once per E1K_EITR_INTERVAL, and firing clears the cause
+ * from ICR (EIAC) so the next frame after an arm signals again.  The cause
+ * stays masked (IMS) until the queue is armed. */
+static int e1k_rx_intr_fd(struct udk_eth_dev *dev, uint16_t q)
+{
+	struct e1k_priv *p = dev->priv;
+	struct e1k_rxq *rxq = dev->rxq[q];
+	uint32_t ivar;
+	int rc;
+
+	if (rxq->efd >= 0)
+		return rxq->efd;
+	rc = msix_setup(dev, p);
+	if (rc < 0)
+		return rc;
+	if (q >= p->msix_nvec) {
+		udk_log(UDK_LOG_ERR, LOG, "%s: rx queue %u needs MSI-X vector %u, the table has "
+			"%u; poll this queue", dev->name, q, q, p->msix_nvec);
+		return -ENOTSUP;
+	}
+	ivar = e1k_rd(p, E1K_IVAR) & ~(0xfu << E1K_IVAR_RXQ_SHIFT(q));
+	e1k_wr(p, E1K_IVAR, ivar | ((uint32_t)q | E1K_IVAR_VALID) << E1K_IVAR_RXQ_SHIFT(q));
+	e1k_wr(p, E1K_EITR(q), E1K_EITR_INTERVAL);
+	e1k_wr(p, E1K_EIAC, e1k_rd(p, E1K_EIAC) | rxq->cause);
+	/* PBA support, as MSI-X mode asks; no auto-mask (IAME, EIAME). */
+	e1k_wr(p, E1K_CTRL_EXT, (e1k_rd(p, E1K_CTRL_EXT) | E1K_CTRL_EXT_PBA_CLR) &
+					~(E1K_CTRL_EXT_IAME | E1K_CTRL_EXT_EIAME));
+	rxq->efd = p->msix_efds[q];
+	return rxq->efd;
 }
 
 static void e1k_close(struct udk_eth_dev *dev)
@@ -267,6 +403,10 @@ static void e1k_close(struct udk_eth_dev *dev)
 
 	if (!gone)
 		hw_reset(p, dev->name);
+	if (p->msix_nvec > 0) {
+		udk_pci_msix_disable(p->pdev);
+		free(p->msix_efds);
+	}
 	if (p->hw.rnbc != 0 || p->hw.mpc != 0)
 		udk_log(UDK_LOG_INFO, LOG, "%s: the device found no rx buffer %llu times and "
 			"missed %llu frames", dev->name, (unsigned long long)p->hw.rnbc,
@@ -280,16 +420,19 @@ static void e1k_close(struct udk_eth_dev *dev)
 static void e1k_stats_get(struct udk_eth_dev *dev, struct udk_eth_stats *st)
 {
 	struct e1k_priv *p = dev->priv;
-	struct e1k_rxq *rxq = dev->rxq[0];
 	struct e1k_txq *txq = dev->txq[0];
 
 	hw_stats_update(p);
-	if (rxq != NULL) {
-		st->ipackets = udk_counter_read(&rxq->packets);
-		st->ibytes = udk_counter_read(&rxq->bytes);
-		st->ierrors = udk_counter_read(&rxq->errors);
-		st->imissed = udk_counter_read(&rxq->missed);
-		st->rx_nombuf = udk_counter_read(&rxq->nombuf);
+	for (uint16_t q = 0; q < dev->conf.nb_rx_queues; q++) {
+		struct e1k_rxq *rxq = dev->rxq[q];
+
+		if (rxq == NULL)
+			continue;
+		st->ipackets += udk_counter_read(&rxq->packets);
+		st->ibytes += udk_counter_read(&rxq->bytes);
+		st->ierrors += udk_counter_read(&rxq->errors);
+		st->imissed += udk_counter_read(&rxq->missed);
+		st->rx_nombuf += udk_counter_read(&rxq->nombuf);
 	}
 	if (txq != NULL) {
 		st->opackets = udk_counter_read(&txq->packets);
@@ -306,12 +449,15 @@ static void e1k_stats_get(struct udk_eth_dev *dev, struct udk_eth_stats *st)
 static void e1k_stats_reset(struct udk_eth_dev *dev)
 {
 	struct e1k_priv *p = dev->priv;
-	struct e1k_rxq *rxq = dev->rxq[0];
 	struct e1k_txq *txq = dev->txq[0];
 
 	hw_stats_update(p);
 	memset(&p->hw, 0, sizeof(p->hw));
-	if (rxq != NULL) {
+	for (uint16_t q = 0; q < dev->conf.nb_rx_queues; q++) {
+		struct e1k_rxq *rxq = dev->rxq[q];
+
+		if (rxq == NULL)
+			continue;
 		__atomic_store_n(&rxq->packets, 0, __ATOMIC_RELAXED);
 		__atomic_store_n(&rxq->bytes, 0, __ATOMIC_RELAXED);
 		__atomic_store_n(&rxq->errors, 0, __ATOMIC_RELAXED);
@@ -361,6 +507,9 @@ static const struct udk_eth_ops e1k_ops = {
 	.promiscuous_set = e1k_promiscuous_set,
 	.rx_burst = e1k_rx_burst,
 	.tx_burst = e1k_tx_burst,
+	.rx_intr_fd = e1k_rx_intr_fd,
+	.rx_intr_arm = e1k_rx_intr_arm,
+	.rx_intr_disarm = e1k_rx_intr_disarm,
 };
 
 static int e1k_probe_pci(struct udk_eth_dev *dev, struct udk_pci_dev *pdev)

@@ -37,8 +37,28 @@
 #define E1K_EERD_DATA_SHIFT 16
 
 /* ---- §10.2 interrupt registers ---- */
-#define E1K_ICR 0x000c0                 /* clear on read */
+#define E1K_CTRL_EXT 0x00018
+#define E1K_CTRL_EXT_EIAME (1u << 24)   /* MSI-X firing masks IAM's causes */
+#define E1K_CTRL_EXT_IAME (1u << 27)    /* ICR read masks IAM's causes */
+#define E1K_CTRL_EXT_PBA_CLR (1u << 31) /* PBA support: MSI-X pending bits kept */
+#define E1K_ICR 0x000c0                 /* clear on read; writing 1s clears those */
+#define E1K_IMS 0x000d0                 /* writing 1s unmasks causes */
 #define E1K_IMC 0x000d8                 /* writing 1s masks causes */
+#define E1K_EIAC 0x000dc                /* causes cleared from ICR when their MSI-X fires */
+#define E1K_IAM 0x000e0
+#define E1K_IVAR 0x000e4                /* §10.2, IVAR: cause -> MSI-X vector */
+#define E1K_EITR(n) (0x000e8 + 4u * (n)) /* §10.2, EITR: per-vector throttling */
+/* §10.2, ICR: the per-queue causes, the same bit in IMS, IMC and EIAC. */
+#define E1K_ICR_RXQ(q) (1u << (20 + (q)))
+/* IVAR: 3-bit vector and a valid bit per cause, RxQ0 in bits 3:0, RxQ1 in
+ * 7:4, TxQ0 11:8, TxQ1 15:12, Other 19:16. */
+#define E1K_IVAR_RXQ_SHIFT(q) (4u * (q))
+#define E1K_IVAR_VALID 0x8u
+#define E1K_MSIX_VECTORS 5              /* the 82574's MSI-X table */
+/* EITR interval in 256 ns units (bits 15:0): at most one interrupt per
+ * vector every 195 x 256 ns = 50 us, 20,000 a second (the Linux e1000e
+ * driver's default ceiling); a burst is one interrupt. */
+#define E1K_EITR_INTERVAL 195u
 
 /* ---- §10.2 receive registers ---- */
 #define E1K_RCTL 0x00100
@@ -52,14 +72,31 @@
 #define E1K_RCTL_BSEX (1u << 25)
 #define E1K_RCTL_SECRC (1u << 26)       /* strip the Ethernet CRC */
 #define E1K_RDTR 0x02820                /* receive interrupt delay timer */
-#define E1K_RDBAL 0x02800
-#define E1K_RDBAH 0x02804
-#define E1K_RDLEN 0x02808
-#define E1K_RDH 0x02810
-#define E1K_RDT 0x02818
+/* Receive queue q (0 or 1): its registers 0x100 apart. */
+#define E1K_RDBAL(q) (0x02800 + 0x100u * (q))
+#define E1K_RDBAH(q) (0x02804 + 0x100u * (q))
+#define E1K_RDLEN(q) (0x02808 + 0x100u * (q))
+#define E1K_RDH(q) (0x02810 + 0x100u * (q))
+#define E1K_RDT(q) (0x02818 + 0x100u * (q))
+#define E1K_RXQ_MAX 2
 #define E1K_RADV 0x0282c
 #define E1K_RFCTL 0x05008
 #define E1K_RFCTL_EXSTEN (1u << 15)     /* extended rx descriptors; 0: legacy */
+#define E1K_RXCSUM 0x05000
+#define E1K_RXCSUM_PCSD (1u << 13)      /* descriptor carries the RSS hash, not a checksum */
+/* §10.2, MRQC: bits 1:0 01 = RSS; hash types from bit 16 on. */
+#define E1K_MRQC 0x05818
+#define E1K_MRQC_RSS 0x1u
+#define E1K_MRQC_TCP_IPV4 (1u << 16)
+#define E1K_MRQC_IPV4 (1u << 17)
+#define E1K_MRQC_TCP_IPV6 (1u << 18)
+#define E1K_MRQC_IPV6 (1u << 20)
+/* RETA: 128 one-byte entries, four to a register; the hash's low 7 bits pick
+ * one, and its bit 7 is the queue. */
+#define E1K_RETA(n) (0x05c00 + 4u * (n))
+#define E1K_RETA_ENTRIES 128
+#define E1K_RSSRK(n) (0x05c80 + 4u * (n)) /* the 40-byte key, 10 registers */
+#define E1K_RSS_KEY_LEN 40
 #define E1K_MTA 0x05200                 /* 128 multicast table entries */
 #define E1K_MTA_N 128
 #define E1K_RAL(n) (0x05400 + 8u * (n))
@@ -89,21 +126,28 @@
 #define E1K_RNBC 0x040a0                /* receive no buffers (not a drop by itself) */
 #define E1K_ROC 0x040ac                 /* receive oversize */
 
-/* §7.1.4: legacy receive descriptor.  The driver writes addr; the device
- * writes the rest back with DD set. */
+/* §7.1.5: extended receive descriptor (RFCTL.EXSTEN).  The driver writes the
+ * buffer address and zeroes the rest; the device writes back, over the
+ * address, the RSS type (mrq bits 3:0) and, with RXCSUM.PCSD, the RSS hash;
+ * then the status and errors, the length and the VLAN tag, with DD set. */
 struct e1k_rx_desc {
-	uint64_t addr;
+	union {
+		uint64_t addr;         /* read: the buffer */
+		struct {
+			uint32_t mrq;  /* write-back: RSS type in bits 3:0 */
+			uint32_t rss;  /* write-back: the RSS hash */
+		} wb;
+	};
+	uint32_t status_error; /* status in bits 19:0, errors in 31:20 */
 	uint16_t length;       /* bytes stored, CRC excluded with RCTL.SECRC */
-	uint16_t csum;
-	uint8_t status;
-	uint8_t errors;
-	uint16_t special;
+	uint16_t vlan;
 };
-_Static_assert(sizeof(struct e1k_rx_desc) == 16, "82574 legacy rx descriptor is 16 bytes");
+_Static_assert(sizeof(struct e1k_rx_desc) == 16, "82574 extended rx descriptor is 16 bytes");
 #define E1K_RXD_STAT_DD (1u << 0)
 #define E1K_RXD_STAT_EOP (1u << 1)
+#define E1K_RXD_MRQ_RSS_TYPE 0xfu
 /* CE, SE, SEQ, CXE, RXE: frame errors (TCPE/IPE are checksum offload only). */
-#define E1K_RXD_ERR_FRAME 0x97u
+#define E1K_RXD_ERR_FRAME (0x97u << 24)
 
 /* §7.2 (legacy transmit descriptor, DEXT = 0). */
 struct e1k_tx_desc {
@@ -139,8 +183,14 @@ struct e1k_rxq {
 	uint16_t next;              /* the next descriptor the device fills */
 	uint16_t port;
 	uint64_t ring_iova;
+	/* Receive interrupts (e1000e.c): the device's BAR0, the queue's cause
+	 * bit in IMS/IMC/ICR, and its MSI-X eventfd (-1 until asked for). */
+	volatile uint8_t *bar;
+	uint32_t cause;
+	int efd;
 	/* Written by the receiving lcore only. */
 	uint64_t packets, bytes, errors, missed, nombuf; /* udk_counter_add/read */
+	uint64_t interrupts;        /* eventfd counts cleared by arm() */
 };
 
 struct e1k_txq {
@@ -167,6 +217,9 @@ struct e1k_priv {
 	volatile uint8_t *bar;
 	size_t bar_len;
 	struct e1k_hw_stats hw;
+	uint8_t reta[E1K_RETA_ENTRIES]; /* RSS table: the rx queue of each entry */
+	int *msix_efds;             /* owned by pdev; NULL while MSI-X is off */
+	unsigned int msix_nvec;
 };
 
 static inline uint32_t e1k_rd(const struct e1k_priv *p, uint32_t reg)
@@ -193,5 +246,8 @@ void e1k_rxq_drain(struct e1k_rxq *rxq);
 void e1k_txq_drain(struct e1k_txq *txq);
 uint16_t e1k_rx_burst(void *queue, struct udk_mbuf **pkts, uint16_t n);
 uint16_t e1k_tx_burst(void *queue, struct udk_mbuf **pkts, uint16_t n);
+/* Receive interrupts (udk_ethdev_driver.h): arm 1 if frames wait, 0 armed. */
+int e1k_rx_intr_arm(void *queue);
+void e1k_rx_intr_disarm(void *queue);
 
 #endif

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* e1000e_rxtx.c - the 82574's one receive and one transmit queue: descriptor
+/* e1000e_rxtx.c - the 82574's receive queues (two) and its transmit queue: descriptor
  * rings in the memory of the device's map (dev->mem), mbufs from the queue's mempool, and the burst
  * functions (fast path: no lock, system call, allocation beyond the mempool's
  * own get/put, or log; one tail write per burst).
@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "e1000e_hw.h"
 #include "udk_mem.h"
@@ -58,7 +59,6 @@ int e1k_rxq_setup(struct udk_eth_dev *dev, uint16_t q, const struct udk_eth_rxq_
 	uint32_t room;
 	int rc;
 
-	(void)q;
 	rc = check_nb_desc(dev, "rx", c->nb_desc);
 	if (rc < 0)
 		return rc;
@@ -94,7 +94,10 @@ int e1k_rxq_setup(struct udk_eth_dev *dev, uint16_t q, const struct udk_eth_rxq_
 	rxq->nb_desc = c->nb_desc;
 	rxq->mp = c->mp;
 	rxq->port = dev->port;
-	rxq->rdt = (volatile uint32_t *)(((struct e1k_priv *)dev->priv)->bar + E1K_RDT);
+	rxq->bar = ((struct e1k_priv *)dev->priv)->bar;
+	rxq->rdt = (volatile uint32_t *)(rxq->bar + E1K_RDT(q));
+	rxq->cause = E1K_ICR_RXQ(q);
+	rxq->efd = -1;
 	*queue = rxq;
 	return 0;
 
@@ -201,7 +204,9 @@ void e1k_txq_drain(struct e1k_txq *txq)
 /* §7.1: the device fills descriptors from RDH on and sets DD (and EOP on the
  * last of a frame) when it writes one back.  Each filled buffer goes up as a
  * packet and a fresh mbuf takes its place; RDT moves once, to the last
- * descriptor given back.  If the mempool is empty the frame is dropped and
+ * descriptor given back.  A frame the device hashed (RSS type in the
+ * write-back) carries the hash in hash_rss, flagged UDK_MBUF_F_RSS_HASH.
+ * If the mempool is empty the frame is dropped and
  * its buffer goes back to the device (imissed, rx_nombuf): the ring never
  * runs dry because of the application. */
 uint16_t e1k_rx_burst(void *queue, struct udk_mbuf **pkts, uint16_t n)
@@ -212,7 +217,7 @@ uint16_t e1k_rx_burst(void *queue, struct udk_mbuf **pkts, uint16_t n)
 
 	while (got < n) {
 		volatile struct e1k_rx_desc *d = &rxq->ring[idx];
-		uint8_t status = d->status;
+		uint32_t status = d->status_error;
 		struct udk_mbuf *m, *fresh;
 
 		if (!(status & E1K_RXD_STAT_DD))
@@ -222,7 +227,7 @@ uint16_t e1k_rx_burst(void *queue, struct udk_mbuf **pkts, uint16_t n)
 		m = rxq->bufs[idx];
 		/* With 2048-byte buffers and no LPE every frame fits one
 		 * descriptor: one without EOP is as broken as one with errors. */
-		if (unlikely(!(status & E1K_RXD_STAT_EOP) || (d->errors & E1K_RXD_ERR_FRAME))) {
+		if (unlikely(!(status & E1K_RXD_STAT_EOP) || (status & E1K_RXD_ERR_FRAME))) {
 			udk_counter_add(&rxq->errors, 1);
 			fresh = m;
 		} else if (unlikely((fresh = udk_pktmbuf_alloc(rxq->mp)) == NULL)) {
@@ -235,12 +240,17 @@ uint16_t e1k_rx_burst(void *queue, struct udk_mbuf **pkts, uint16_t n)
 			m->data_len = len;
 			m->pkt_len = len;
 			m->port = rxq->port;
+			if (d->wb.mrq & E1K_RXD_MRQ_RSS_TYPE) {
+				m->hash_rss = d->wb.rss;
+				m->ol_flags |= UDK_MBUF_F_RSS_HASH;
+			}
 			bytes += len;
 			pkts[got++] = m;
 		}
 		rxq->bufs[idx] = fresh;
 		d->addr = udk_pktmbuf_iova(fresh);
-		d->status = 0;
+		d->status_error = 0;
+		d->length = 0;
 		idx = (uint16_t)(idx + 1 == rxq->nb_desc ? 0 : idx + 1);
 		done++;
 	}
@@ -318,4 +328,39 @@ uint16_t e1k_tx_burst(void *queue, struct udk_mbuf **pkts, uint16_t n)
 	udk_counter_add(&txq->packets, sent);
 	udk_counter_add(&txq->bytes, bytes);
 	return i;
+}
+
+static inline void bar_wr(const struct e1k_rxq *rxq, uint32_t reg, uint32_t v)
+{
+	*(volatile uint32_t *)(rxq->bar + reg) = v;
+}
+
+/* Arm (doc/drivers-e1000e.md, "Receive interrupts"): clear the eventfd's
+ * count (interrupts of frames already polled), forget the cause the device
+ * latched in ICR while it was masked (else unmasking would signal at once for
+ * frames already taken), unmask it in IMS, and read STATUS so the writes
+ * have reached the device.  Then look at the next descriptor once more: a
+ * frame written back before the unmask is found there; one after it sets
+ * the cause with IMS open, and the device signals the vector. */
+int e1k_rx_intr_arm(void *queue)
+{
+	struct e1k_rxq *rxq = queue;
+	uint64_t n;
+
+	if (rxq->efd >= 0 && read(rxq->efd, &n, sizeof(n)) == (ssize_t)sizeof(n))
+		udk_counter_add(&rxq->interrupts, n);
+	bar_wr(rxq, E1K_ICR, rxq->cause);
+	bar_wr(rxq, E1K_IMS, rxq->cause);
+	(void)*(volatile uint32_t *)(rxq->bar + E1K_STATUS);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	return (rxq->ring[rxq->next].status_error & E1K_RXD_STAT_DD) ? 1 : 0;
+}
+
+/* Back to polling: mask the cause (IMC); the device latches it in ICR
+ * without signalling. */
+void e1k_rx_intr_disarm(void *queue)
+{
+	struct e1k_rxq *rxq = queue;
+
+	bar_wr(rxq, E1K_IMC, rxq->cause);
 }

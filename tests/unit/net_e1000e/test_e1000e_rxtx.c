@@ -4,9 +4,12 @@
  * setting DD on transmit descriptors, over a BAR that is plain memory.  What
  * the lab cannot force: the tail values written at each wrap, error
  * descriptors, a full transmit ring taking part of a burst, reclaim of
- * written-back descriptors, multi-segment descriptor commands, and every
- * mbuf coming back. */
+ * written-back descriptors, multi-segment descriptor commands, the RSS hash
+ * delivered, the registers an interrupt arm writes, and every mbuf coming
+ * back. */
 #include <errno.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "../common/unit.h"
 #include "e1000e_hw.h"
@@ -51,17 +54,27 @@ static uint32_t reg(uint32_t off)
 	return e1k_rd(&priv, off);
 }
 
-/* The device receives a frame of len bytes into descriptor i. */
-static void dev_rx(struct e1k_rxq *rxq, uint16_t i, uint16_t len, uint8_t status, uint8_t errors)
+/* The device receives a frame of len bytes into descriptor i and writes the
+ * extended descriptor back: RSS type and hash over the buffer address, then
+ * length, errors (bits 31:24) and status. */
+static void dev_rx_rss(struct e1k_rxq *rxq, uint16_t i, uint16_t len, uint8_t status,
+		       uint8_t errors, uint32_t rss_type, uint32_t hash)
 {
 	uint8_t *p = udk_pktmbuf_mtod(rxq->bufs[i], uint8_t *);
 
 	CU_ASSERT_EQUAL(rxq->ring[i].addr, udk_pktmbuf_iova(rxq->bufs[i]));
+	CU_ASSERT_EQUAL(rxq->ring[i].status_error, 0);
 	for (uint16_t b = 0; b < len; b++)
 		p[b] = (uint8_t)(i + b);
+	rxq->ring[i].wb.mrq = rss_type;
+	rxq->ring[i].wb.rss = hash;
 	rxq->ring[i].length = len;
-	rxq->ring[i].errors = errors;
-	rxq->ring[i].status = status;
+	rxq->ring[i].status_error = status | (uint32_t)errors << 24;
+}
+
+static void dev_rx(struct e1k_rxq *rxq, uint16_t i, uint16_t len, uint8_t status, uint8_t errors)
+{
+	dev_rx_rss(rxq, i, len, status, errors, 0, 0);
 }
 
 static void test_rx(void)
@@ -69,7 +82,7 @@ static void test_rx(void)
 	struct udk_eth_rxq_conf c = {.opts_size = sizeof(c), .nb_desc = 100, .mp = mp};
 	struct udk_mbuf *pkts[NB];
 	struct e1k_rxq *rxq;
-	uint64_t old_addr;
+	struct udk_mbuf *old_m;
 	void *q;
 
 	udk_last_error_clear();
@@ -87,17 +100,20 @@ static void test_rx(void)
 	/* Eight frames: delivered with their lengths and bytes; RDT = 7. */
 	for (uint16_t i = 0; i < 8; i++)
 		dev_rx(rxq, i, (uint16_t)(60 + i), E1K_RXD_STAT_DD | E1K_RXD_STAT_EOP, 0);
-	old_addr = rxq->ring[0].addr;
+	old_m = rxq->bufs[0];
 	CU_ASSERT_EQUAL_FATAL(e1k_rx_burst(rxq, pkts, NB), 8);
 	for (uint16_t i = 0; i < 8; i++) {
 		CU_ASSERT_EQUAL(pkts[i]->pkt_len, 60 + i);
 		CU_ASSERT_EQUAL(pkts[i]->data_len, 60 + i);
 		CU_ASSERT_EQUAL(pkts[i]->port, 3);
 		CU_ASSERT_EQUAL(udk_pktmbuf_mtod(pkts[i], uint8_t *)[59], (uint8_t)(i + 59));
-		CU_ASSERT_EQUAL(rxq->ring[i].status, 0);
+		CU_ASSERT_EQUAL(rxq->ring[i].status_error, 0);
+		CU_ASSERT_EQUAL(pkts[i]->ol_flags & UDK_MBUF_F_RSS_HASH, 0); /* not hashed */
 	}
-	CU_ASSERT_NOT_EQUAL(rxq->ring[0].addr, old_addr); /* a fresh buffer took its place */
-	CU_ASSERT_EQUAL(reg(E1K_RDT), 7);
+	/* A fresh buffer took its place. */
+	CU_ASSERT_PTR_NOT_EQUAL(rxq->bufs[0], old_m);
+	CU_ASSERT_EQUAL(rxq->ring[0].addr, udk_pktmbuf_iova(rxq->bufs[0]));
+	CU_ASSERT_EQUAL(reg(E1K_RDT(0)), 7);
 	udk_pktmbuf_free_bulk(pkts, 8);
 
 	/* A frame error and a frame without EOP: not delivered, counted, the
@@ -105,24 +121,25 @@ static void test_rx(void)
 	dev_rx(rxq, 8, 64, E1K_RXD_STAT_DD | E1K_RXD_STAT_EOP, 0x01 /* CE */);
 	dev_rx(rxq, 9, 64, E1K_RXD_STAT_DD, 0);
 	dev_rx(rxq, 10, 70, E1K_RXD_STAT_DD | E1K_RXD_STAT_EOP, 0);
-	old_addr = rxq->ring[8].addr;
+	old_m = rxq->bufs[8];
 	CU_ASSERT_EQUAL_FATAL(e1k_rx_burst(rxq, pkts, NB), 1);
 	CU_ASSERT_EQUAL(pkts[0]->pkt_len, 70);
 	CU_ASSERT_EQUAL(rxq->errors, 2);
-	CU_ASSERT_EQUAL(rxq->ring[8].addr, old_addr);
-	CU_ASSERT_EQUAL(reg(E1K_RDT), 10);
+	CU_ASSERT_PTR_EQUAL(rxq->bufs[8], old_m);
+	CU_ASSERT_EQUAL(rxq->ring[8].addr, udk_pktmbuf_iova(old_m));
+	CU_ASSERT_EQUAL(reg(E1K_RDT(0)), 10);
 	udk_pktmbuf_free(pkts[0]);
 
 	/* A burst smaller than what is waiting takes only its share. */
 	for (uint16_t i = 11; i < NB; i++)
 		dev_rx(rxq, i, 100, E1K_RXD_STAT_DD | E1K_RXD_STAT_EOP, 0);
 	CU_ASSERT_EQUAL(e1k_rx_burst(rxq, pkts, 4), 4);
-	CU_ASSERT_EQUAL(reg(E1K_RDT), 14);
+	CU_ASSERT_EQUAL(reg(E1K_RDT(0)), 14);
 	udk_pktmbuf_free_bulk(pkts, 4);
 	/* The rest, up to the end of the ring: RDT wraps to the last slot. */
 	CU_ASSERT_EQUAL(e1k_rx_burst(rxq, pkts, NB), NB - 15);
 	CU_ASSERT_EQUAL(rxq->next, 0);
-	CU_ASSERT_EQUAL(reg(E1K_RDT), NB - 1);
+	CU_ASSERT_EQUAL(reg(E1K_RDT(0)), NB - 1);
 	udk_pktmbuf_free_bulk(pkts, NB - 15);
 	CU_ASSERT_EQUAL(rxq->packets, 8 + 1 + 4 + NB - 15);
 
@@ -134,16 +151,88 @@ static void test_rx(void)
 		while ((hoard[held] = udk_pktmbuf_alloc(mp)) != NULL)
 			held++;
 		dev_rx(rxq, 0, 80, E1K_RXD_STAT_DD | E1K_RXD_STAT_EOP, 0);
-		old_addr = rxq->ring[0].addr;
+		old_m = rxq->bufs[0];
 		CU_ASSERT_EQUAL(e1k_rx_burst(rxq, pkts, NB), 0);
 		CU_ASSERT_EQUAL(rxq->missed, 1);
 		CU_ASSERT_EQUAL(rxq->nombuf, 1);
-		CU_ASSERT_EQUAL(rxq->ring[0].addr, old_addr);
-		CU_ASSERT_EQUAL(reg(E1K_RDT), 0);
+		CU_ASSERT_PTR_EQUAL(rxq->bufs[0], old_m);
+		CU_ASSERT_EQUAL(rxq->ring[0].addr, udk_pktmbuf_iova(old_m));
+		CU_ASSERT_EQUAL(reg(E1K_RDT(0)), 0);
 		udk_pktmbuf_free_bulk(hoard, held);
 	}
 	e1k_rxq_release(&dev, rxq);
 	CU_ASSERT_EQUAL(udk_mempool_avail_count(mp), POOL);
+}
+
+/* RSS: a frame the device hashed carries the hash and the flag; one it did
+ * not (RSS type 0) carries neither; queue 1 has its own tail register. */
+static void test_rx_rss(void)
+{
+	struct udk_eth_rxq_conf c = {.opts_size = sizeof(c), .nb_desc = NB, .mp = mp};
+	struct udk_mbuf *pkts[NB];
+	struct e1k_rxq *rxq;
+	void *q;
+
+	CU_ASSERT_EQUAL_FATAL(e1k_rxq_setup(&dev, 1, &c, &q), 0);
+	rxq = q;
+	CU_ASSERT_EQUAL_FATAL(e1k_rxq_fill(rxq), 0);
+	dev_rx_rss(rxq, 0, 60, E1K_RXD_STAT_DD | E1K_RXD_STAT_EOP, 0, 2 /* IPv4 */, 0x5e7a9c01);
+	dev_rx_rss(rxq, 1, 60, E1K_RXD_STAT_DD | E1K_RXD_STAT_EOP, 0, 0, 0x12345678);
+	dev_rx_rss(rxq, 2, 60, E1K_RXD_STAT_DD | E1K_RXD_STAT_EOP, 0, 1 /* TCP/IPv4 */, 7);
+	CU_ASSERT_EQUAL_FATAL(e1k_rx_burst(rxq, pkts, NB), 3);
+	CU_ASSERT_EQUAL(pkts[0]->ol_flags & UDK_MBUF_F_RSS_HASH, UDK_MBUF_F_RSS_HASH);
+	CU_ASSERT_EQUAL(pkts[0]->hash_rss, 0x5e7a9c01);
+	CU_ASSERT_EQUAL(pkts[1]->ol_flags & UDK_MBUF_F_RSS_HASH, 0);
+	CU_ASSERT_EQUAL(pkts[2]->ol_flags & UDK_MBUF_F_RSS_HASH, UDK_MBUF_F_RSS_HASH);
+	CU_ASSERT_EQUAL(pkts[2]->hash_rss, 7);
+	for (uint16_t i = 0; i < 3; i++) /* the descriptor is the driver's again */
+		CU_ASSERT_EQUAL(rxq->ring[i].addr, udk_pktmbuf_iova(rxq->bufs[i]));
+	CU_ASSERT_EQUAL(reg(E1K_RDT(1)), 2);
+	udk_pktmbuf_free_bulk(pkts, 3);
+	/* A recycled mbuf starts with no flag. */
+	pkts[0] = udk_pktmbuf_alloc(mp);
+	CU_ASSERT_EQUAL(pkts[0]->ol_flags, 0);
+	udk_pktmbuf_free(pkts[0]);
+	e1k_rxq_release(&dev, rxq);
+	CU_ASSERT_EQUAL(udk_mempool_avail_count(mp), POOL);
+}
+
+/* Receive interrupts: arm clears the eventfd (counting it), forgets the
+ * latched cause (ICR), unmasks it (IMS), and answers 1 when a frame already
+ * waits; disarm masks it (IMC).  The fake BAR keeps the last value written. */
+static void test_rx_intr(void)
+{
+	struct udk_eth_rxq_conf c = {.opts_size = sizeof(c), .nb_desc = NB, .mp = mp};
+	struct udk_mbuf *pkts[NB];
+	struct e1k_rxq *rxq;
+	uint64_t one = 3;
+	void *q;
+
+	CU_ASSERT_EQUAL_FATAL(e1k_rxq_setup(&dev, 1, &c, &q), 0);
+	rxq = q;
+	CU_ASSERT_EQUAL(rxq->cause, E1K_ICR_RXQ(1));
+	CU_ASSERT_EQUAL(rxq->efd, -1);
+	CU_ASSERT_EQUAL_FATAL(e1k_rxq_fill(rxq), 0);
+	rxq->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	CU_ASSERT_FATAL(rxq->efd >= 0);
+	CU_ASSERT_EQUAL(write(rxq->efd, &one, sizeof(one)), (ssize_t)sizeof(one));
+
+	CU_ASSERT_EQUAL(e1k_rx_intr_arm(rxq), 0); /* nothing waits: armed */
+	CU_ASSERT_EQUAL(reg(E1K_ICR), E1K_ICR_RXQ(1));
+	CU_ASSERT_EQUAL(reg(E1K_IMS), E1K_ICR_RXQ(1));
+	CU_ASSERT_EQUAL(rxq->interrupts, 3);
+	CU_ASSERT_EQUAL(read(rxq->efd, &one, sizeof(one)), -1); /* count cleared */
+	e1k_rx_intr_disarm(rxq);
+	CU_ASSERT_EQUAL(reg(E1K_IMC), E1K_ICR_RXQ(1));
+
+	/* A frame written back before the arm: the arm says so. */
+	dev_rx(rxq, 0, 60, E1K_RXD_STAT_DD | E1K_RXD_STAT_EOP, 0);
+	CU_ASSERT_EQUAL(e1k_rx_intr_arm(rxq), 1);
+	CU_ASSERT_EQUAL(e1k_rx_burst(rxq, pkts, NB), 1);
+	udk_pktmbuf_free(pkts[0]);
+	CU_ASSERT_EQUAL(e1k_rx_intr_arm(rxq), 0);
+	close(rxq->efd);
+	e1k_rxq_release(&dev, rxq);
 }
 
 static struct udk_mbuf *frame(uint16_t len)
@@ -259,6 +348,8 @@ int main(void)
 {
 	static const struct unit_test t[] = {
 		{"rx: write-back, errors, tail at each wrap, empty pool", test_rx},
+		{"rx: the RSS hash in the mbuf, queue 1's tail", test_rx_rss},
+		{"rx interrupt: arm, disarm, a frame already there", test_rx_intr},
 		{"tx: full ring, reclaim, MTU drop, segments, release", test_tx},
 		{"rings and buffers on another map", test_other_map},
 	};
