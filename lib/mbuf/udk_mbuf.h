@@ -41,12 +41,13 @@ struct udk_mbuf {
 	UDK_ATOMIC(uint16_t) refcnt;
 	uint16_t nb_segs;        /* segments in the chain (valid in the first) */
 	uint16_t port;           /* input port, UDK_PORT_NONE if none */
-	uint64_t ol_flags;       /* offload flags: udk defines none yet (DPDK's on its buffers) */
+	uint64_t ol_flags;       /* UDK_MBUF_F_* (DPDK's RTE_MBUF_F_* bits on its buffers) */
 	uint32_t packet_type_;   /* reserved */
 	uint32_t pkt_len;        /* bytes in the whole chain (valid in the first) */
 	uint16_t data_len;       /* bytes in this segment */
 	uint16_t vlan_tci_;      /* reserved */
-	uint32_t hash_[2];       /* reserved */
+	uint32_t hash_rss;       /* the NIC's RSS hash, valid with UDK_MBUF_F_RSS_HASH */
+	uint32_t hash_hi_;       /* reserved */
 	uint16_t vlan_tci_outer_; /* reserved */
 	uint16_t buf_len;        /* bytes of buffer, headroom included */
 	/* An external pool for this buffer, for a bridge to another packet
@@ -61,8 +62,15 @@ struct udk_mbuf {
 	uint64_t udata64;        /* for the application */
 	struct udk_mempool *pool;
 };
+/* ol_flags: the receiving port put the RSS hash it computed over the frame
+ * (the Toeplitz hash of its key over the addresses, and ports where the hash
+ * type has them) in hash_rss.  DPDK's RTE_MBUF_F_RX_RSS_HASH bit, so a frame
+ * crossing the DPDK bridge keeps its meaning. */
+#define UDK_MBUF_F_RSS_HASH (1ULL << 1)
+
 UDK_STATIC_ASSERT(sizeof(struct udk_mbuf) == 128, "the mbuf header is two cache lines");
 UDK_STATIC_ASSERT(offsetof(struct udk_mbuf, pkt_len) == 36 &&
+		       offsetof(struct udk_mbuf, hash_rss) == 44 &&
 		       offsetof(struct udk_mbuf, buf_len) == 54 &&
 		       offsetof(struct udk_mbuf, ext_pool) == 56 &&
 		       offsetof(struct udk_mbuf, next) == 64 &&

@@ -8,7 +8,9 @@
  * back each on the receive queue that the Toeplitz hash names, computed here
  * by the test's own implementation (labrss.h, checked against Microsoft's
  * verification vectors by the unit test virtio_rss), intact, once each,
- * spread over every queue.  Puts both devices back on their drivers. */
+ * spread over every queue.  The devices have hash=on (HASH_REPORT): every
+ * frame also carries in its mbuf (hash_rss, UDK_MBUF_F_RSS_HASH) the hash
+ * the test computes for its flow.  Puts both devices back on their drivers. */
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +37,7 @@
 struct flow {
 	uint32_t src, dst;    /* host order */
 	uint16_t sport, dport;
+	uint32_t hash;        /* the Toeplitz hash over the UDP 4-tuple */
 	uint16_t want_q;
 	uint16_t got;         /* frames seen */
 };
@@ -146,8 +149,8 @@ static void make_flows(uint32_t seed)
 		fl->sport = (uint16_t)(1024 + (seed >> 16) % 60000);
 		fl->dport = (uint16_t)(1024 + (i * 40503u) % 60000);
 		/* The queue udk's table names for the hash over the UDP 4-tuple. */
-		fl->want_q = (uint16_t)((lab_rss_ipv4(lab_rss_key, fl->src, fl->dst, fl->sport,
-						      fl->dport, 1) & (TABLE_LEN - 1)) % NQ);
+		fl->hash = lab_rss_ipv4(lab_rss_key, fl->src, fl->dst, fl->sport, fl->dport, 1);
+		fl->want_q = (uint16_t)((fl->hash & (TABLE_LEN - 1)) % NQ);
 		fl->got = 0;
 	}
 }
@@ -161,6 +164,7 @@ static void rss_port(uint16_t port, const char *label, struct udk_mempool *mp, c
 	struct udk_ether_addr a;
 	struct udk_mbuf *pkts[BURST];
 	unsigned int per_q[NQ] = {0}, want_per_q[NQ] = {0}, wrong = 0, dup = 0, bad = 0, other = 0;
+	unsigned int nohash = 0, badhash = 0;
 	unsigned int got = 0, sent = 0;
 	uint64_t t0;
 
@@ -218,6 +222,14 @@ static void rss_port(uint16_t port, const char *label, struct udk_mempool *mp, c
 					else
 						dup++;
 					per_q[q]++;
+					if (!(pkts[j]->ol_flags & UDK_MBUF_F_RSS_HASH)) {
+						nohash++;
+					} else if (pkts[j]->hash_rss != flows[i].hash &&
+						   badhash++ < 5) {
+						printf("  flow %d: hash 0x%08x in the mbuf, the "
+						       "test's Toeplitz says 0x%08x\n", i,
+						       pkts[j]->hash_rss, flows[i].hash);
+					}
 					if (flows[i].want_q != q && wrong++ < 5)
 						printf("  flow %d (%08x:%u -> %08x:%u) on queue %u, the "
 						       "hash names %u\n", i, flows[i].src, flows[i].sport,
@@ -231,13 +243,17 @@ static void rss_port(uint16_t port, const char *label, struct udk_mempool *mp, c
 	       (unsigned long long)(now_ms() - t0));
 	for (uint16_t q = 0; q < NQ; q++)
 		printf(" %u (hash: %u)", per_q[q], want_per_q[q]);
-	printf("; on the wrong queue %u, duplicates %u, damaged %u, others %u\n", wrong, dup, bad,
-	       other);
+	printf("; on the wrong queue %u, duplicates %u, damaged %u, others %u; without a hash "
+	       "%u, with a wrong one %u\n", wrong, dup, bad, other, nohash, badhash);
 	CHECK_MSG(sent == NFLOWS, "%s: %u of %u frames sent", label, sent, NFLOWS);
 	CHECK_MSG(got == NFLOWS, "%s: %u of %u flows came back", label, got, NFLOWS);
 	CHECK_MSG(wrong == 0, "%s: %u frames not on the queue the Toeplitz hash names", label,
 		  wrong);
 	CHECK(dup == 0 && bad == 0);
+	CHECK_MSG(nohash == 0, "%s: %u frames without UDK_MBUF_F_RSS_HASH (hash=on: the device "
+		  "reports one for each)", label, nohash);
+	CHECK_MSG(badhash == 0, "%s: %u frames whose hash_rss is not the test's Toeplitz hash",
+		  label, badhash);
 	for (uint16_t q = 0; q < NQ; q++)
 		CHECK_MSG(per_q[q] > 0, "%s: nothing on queue %u", label, q);
 	CHECK(udk_eth_dev_stop(port) == 0);
