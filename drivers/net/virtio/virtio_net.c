@@ -528,9 +528,11 @@ static int vnet_start(struct udk_eth_dev *dev)
 	/* §5.1.6.5.5: until told otherwise the device uses receiveq1 only.
 	 * Over vhost-user there is no control queue: the rings given to the
 	 * back-end are the pairs.  A device that reports hashes computes them
-	 * only once it has an RSS configuration, even for one pair. */
+	 * only once it has an RSS configuration, even for one pair; one the
+	 * application configured is sent for one pair too. */
 	if ((vd->features & VIRTIO_BIT(VIRTIO_NET_F_CTRL_VQ)) &&
-	    (nq > 1 || (vn->hdr_len == VNET_HDR_HASH_LEN && vn->rss_table_len != 0))) {
+	    (nq > 1 || (vn->rss_table_len != 0 && (vn->hdr_len == VNET_HDR_HASH_LEN ||
+						   vn->user_key || vn->user_reta)))) {
 		rc = vnet_steer(dev, nq);
 		if (rc < 0)
 			goto err;
@@ -665,6 +667,8 @@ static const struct udk_eth_ops vnet_ops = {
 	.rx_intr_fd = vnet_rx_intr_fd,
 	.rx_intr_arm = vnet_rx_intr_arm,
 	.rx_intr_disarm = vnet_rx_intr_disarm,
+	.rss_limits = vnet_rss_limits_get,
+	.rss_set = vnet_rss_set,
 };
 
 /* The transport's thread: the device went away or came back (the link

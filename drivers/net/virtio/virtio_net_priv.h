@@ -109,6 +109,9 @@ struct vnet {
 	uint8_t rss_key_len;       /* VIRTIO_NET_F_RSS: what the device takes */
 	uint16_t rss_table_len;
 	uint32_t rss_types;
+	bool user_key, user_reta;  /* the application's key / table (udk_eth_rss_conf) */
+	uint8_t rss_key[VNET_RSS_KEY_LEN];
+	uint16_t rss_reta[VNET_RSS_TABLE_MAX];
 	bool stuck;                /* a reset timed out: the rings may still be in use */
 };
 
@@ -139,6 +142,9 @@ void vnet_rss_limits(struct vnet *vn);
 /* virtio_net_ctrl.c: spread received frames over nq queue pairs through the
  * control queue (after DRIVER_OK).  0 or -errno (logged). */
 int vnet_steer(struct udk_eth_dev *dev, uint16_t nq);
+/* virtio_net_ctrl.c: the ethdev RSS ops (udk_ethdev_driver.h). */
+void vnet_rss_limits_get(struct udk_eth_dev *dev, uint16_t *key_len, uint16_t *reta_len);
+int vnet_rss_set(struct udk_eth_dev *dev, const uint8_t *key, const uint16_t *reta, bool reset);
 
 /* virtio_net_intr.c: the receive-interrupt ops (doc/interrupts.md). */
 int vnet_rx_intr_fd(struct udk_eth_dev *dev, uint16_t q);
