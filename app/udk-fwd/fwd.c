@@ -10,8 +10,9 @@
 
 #include "fwd.h"
 
-/* Frame layout after the Ethernet header: magic, sender port, sequence,
- * then bytes that depend on (sequence, offset) so any corruption shows. */
+/* Frame layout after the Ethernet header (and, with --flows, an IPv4 and a
+ * UDP header): magic, sender port, sequence, then bytes that depend on
+ * (sequence, offset) so any corruption shows. */
 struct fwd_hdr {
 	uint32_t magic;
 	uint16_t sender;
@@ -32,12 +33,48 @@ static uint8_t pattern(uint64_t seq, unsigned int i)
 	return (uint8_t)(seq * 31 + i * 7);
 }
 
+#define IP_OFF UDK_ETHER_HDR_LEN
+#define FLOW_HDR_OFF (IP_OFF + 20 + 8) /* --flows: after IPv4 and UDP */
+
+/* --flows: an IPv4/UDP header for flow `flow` of lane p: 10.<port>.<queue>.1
+ * to 10.255.0.1, UDP from 1024 + flow to 4789, a valid IPv4 checksum (RFC
+ * 791), no UDP checksum (0, RFC 768).  A NIC's RSS spreads the flows. */
+static void put_ipv4_udp(uint8_t *d, const struct fwd_port *p, uint32_t flow, uint16_t len)
+{
+	uint8_t *ip = d + IP_OFF, *udp = ip + 20;
+	uint16_t ilen = (uint16_t)(len - IP_OFF), sport = (uint16_t)(1024 + flow);
+	uint32_t sum = 0;
+
+	d[12] = 0x08;
+	d[13] = 0x00;
+	memset(ip, 0, 28);
+	ip[0] = 0x45;
+	ip[2] = (uint8_t)(ilen >> 8);
+	ip[3] = (uint8_t)ilen;
+	ip[8] = 64;
+	ip[9] = 17;
+	memcpy(ip + 12, (uint8_t[]){10, (uint8_t)p->port, (uint8_t)p->queue, 1, 10, 255, 0, 1}, 8);
+	for (int i = 0; i < 20; i += 2)
+		sum += (uint32_t)ip[i] << 8 | ip[i + 1];
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	ip[10] = (uint8_t)(~sum >> 8);
+	ip[11] = (uint8_t)~sum;
+	udp[0] = (uint8_t)(sport >> 8);
+	udp[1] = (uint8_t)sport;
+	udp[2] = 4789 >> 8;
+	udp[3] = 4789 & 0xff;
+	udp[4] = (uint8_t)((ilen - 20) >> 8);
+	udp[5] = (uint8_t)(ilen - 20);
+}
+
 int fwd_build(struct fwd *f, struct fwd_port *p, struct udk_mbuf *m)
 {
 	uint16_t len = f->o.pkt_size;
 	uint8_t *d = (uint8_t *)udk_pktmbuf_append(m, len);
 	struct fwd_hdr h = {FWD_MAGIC, p->port, len, p->tx_seq};
-	unsigned int off = UDK_ETHER_HDR_LEN + sizeof(h);
+	unsigned int hoff = f->o.flows ? FLOW_HDR_OFF : UDK_ETHER_HDR_LEN;
+	unsigned int off = hoff + sizeof(h);
 
 	if (d == NULL)
 		return -1;
@@ -45,24 +82,33 @@ int fwd_build(struct fwd *f, struct fwd_port *p, struct udk_mbuf *m)
 	memcpy(d + 6, p->mac.b, 6);
 	d[12] = FWD_ETHERTYPE >> 8;
 	d[13] = FWD_ETHERTYPE & 0xff;
-	memcpy(d + UDK_ETHER_HDR_LEN, &h, sizeof(h));
+	if (f->o.flows)
+		put_ipv4_udp(d, p, (uint32_t)(p->tx_seq % f->o.flows), len);
+	memcpy(d + hoff, &h, sizeof(h));
 	for (unsigned int i = off; i < len; i++)
 		d[i] = pattern(p->tx_seq, i);
 	p->tx_seq++;
 	return 0;
 }
 
-/* Check one received frame of ours; count valid, invalid and lost ones. */
-static void verify(struct fwd_port *p, struct udk_mbuf *m)
+/* Check one received frame of ours; count valid, invalid and lost ones.
+ * With several queue pairs a sender's frames reach several lanes, so a
+ * lane cannot tell a gap in the sequence from a frame another lane took:
+ * lost is not counted then (compare the ports' tx and rx). */
+static void verify(struct fwd *f, struct fwd_port *p, struct udk_mbuf *m)
 {
-	uint8_t buf[UDK_ETHER_HDR_LEN + sizeof(struct fwd_hdr)];
+	uint8_t buf[FLOW_HDR_OFF + sizeof(struct fwd_hdr)];
+	unsigned int hoff = f->o.flows ? FLOW_HDR_OFF : UDK_ETHER_HDR_LEN;
+	unsigned int hend = hoff + sizeof(struct fwd_hdr);
 	struct fwd_hdr h;
 	bool ok = true;
 
-	if (m->pkt_len < sizeof(buf) || udk_pktmbuf_read(m, 0, sizeof(buf), buf) != 0 ||
-	    buf[12] != (FWD_ETHERTYPE >> 8) || buf[13] != (FWD_ETHERTYPE & 0xff))
+	if (m->pkt_len < hend || udk_pktmbuf_read(m, 0, hend, buf) != 0)
 		return; /* not ours: somebody else's traffic */
-	memcpy(&h, buf + UDK_ETHER_HDR_LEN, sizeof(h));
+	if (f->o.flows ? buf[12] != 0x08 || buf[13] != 0 || buf[IP_OFF + 9] != 17
+		       : buf[12] != (FWD_ETHERTYPE >> 8) || buf[13] != (FWD_ETHERTYPE & 0xff))
+		return;
+	memcpy(&h, buf + hoff, sizeof(h));
 	if (h.magic != FWD_MAGIC || h.sender >= UDK_ETH_MAX_PORTS || h.len != m->pkt_len) {
 		count(&p->invalid, 1);
 		return;
@@ -72,7 +118,7 @@ static void verify(struct fwd_port *p, struct udk_mbuf *m)
 	for (struct udk_mbuf *s = m; s != NULL && ok; s = s->next) {
 		const uint8_t *d = udk_pktmbuf_mtod(s, const uint8_t *);
 		for (uint16_t k = 0; k < s->data_len; k++, i++)
-			if (i >= sizeof(buf) && d[k] != pattern(h.seq, i)) {
+			if (i >= hend && d[k] != pattern(h.seq, i)) {
 				ok = false;
 				break;
 			}
@@ -82,6 +128,8 @@ static void verify(struct fwd_port *p, struct udk_mbuf *m)
 		return;
 	}
 	count(&p->valid, 1);
+	if (f->o.queues > 1)
+		return;
 	uint64_t *next = &p->next_seq[h.sender % FWD_MAX_PORTS];
 	if (h.seq > *next)
 		count(&p->lost, h.seq - *next);
@@ -118,7 +166,7 @@ static void dump(struct fwd *f, struct udk_mbuf *m)
  * counters, read by the statistics side (main.c). */
 static uint16_t send_all(struct fwd_port *p, struct udk_mbuf **pkts, uint16_t n)
 {
-	uint16_t sent = udk_eth_tx_burst(p->port, 0, pkts, n);
+	uint16_t sent = udk_eth_tx_burst(p->port, p->queue, pkts, n);
 
 	if (sent < n) {
 		count(&p->dropped, n - sent);
@@ -175,13 +223,13 @@ static bool serve(struct fwd *f, struct fwd_port *p, struct udk_mbuf **pkts)
 		if (f->o.count - got < burst)
 			burst = (uint16_t)(f->o.count - got);
 	}
-	n = udk_eth_rx_burst(p->port, 0, pkts, burst);
+	n = udk_eth_rx_burst(p->port, p->queue, pkts, burst);
 	if (n == 0)
 		return sent > 0;
 	count(&p->rx, n); /* per burst; bytes are the port's (main.c) */
 	if (f->o.verify)
 		for (uint16_t i = 0; i < n; i++)
-			verify(p, pkts[i]);
+			verify(f, p, pkts[i]);
 	if (f->pcap != NULL && p == &f->port[0])
 		for (uint16_t i = 0; i < n; i++)
 			dump(f, pkts[i]);
@@ -214,12 +262,16 @@ int fwd_poll(struct fwd_lcore *lc)
 /* A wait source per port: its rx queue's interrupt (udk_ethdev.h). */
 static int arm_port(void *arg)
 {
-	return udk_eth_rx_intr_arm(((struct fwd_port *)arg)->port, 0);
+	struct fwd_port *p = arg;
+
+	return udk_eth_rx_intr_arm(p->port, p->queue);
 }
 
 static void disarm_port(void *arg)
 {
-	udk_eth_rx_intr_disarm(((struct fwd_port *)arg)->port, 0);
+	struct fwd_port *p = arg;
+
+	udk_eth_rx_intr_disarm(p->port, p->queue);
 }
 
 int fwd_lcore_intr_setup(struct fwd_lcore *lc)
@@ -244,7 +296,7 @@ int fwd_lcore_intr_setup(struct fwd_lcore *lc)
 		struct udk_lcore_wait_source src = {.arm = arm_port, .disarm = disarm_port,
 						    .arg = p};
 
-		rc = udk_eth_rx_intr_fd(p->port, 0, &src.fd);
+		rc = udk_eth_rx_intr_fd(p->port, p->queue, &src.fd);
 		if (rc == 0)
 			rc = udk_lcore_waitset_add(lc->ws, &src);
 		if (rc < 0) {

@@ -13,6 +13,7 @@
 #include "udk_ethdev.h"
 
 #define FWD_MAX_PORTS 8
+#define FWD_MAX_QUEUES 8       /* --queues: queue pairs per port, one lcore each */
 #define FWD_MAGIC 0x46574455u /* "UDWF" on the wire, little endian */
 #define FWD_ETHERTYPE 0x88b5   /* IEEE local experimental */
 
@@ -40,14 +41,19 @@ struct fwd_opts {
 	uint32_t spin;             /* adaptive: empty rounds before sleeping */
 	uint32_t spin_us;          /* adaptive: µs of empty rounds instead (0: --spin) */
 	double burst_gap;          /* txonly: seconds between bursts, 0 = none */
+	uint16_t queues;           /* queue pairs per port, each served by its own lcore */
+	uint32_t flows;            /* txonly frames as IPv4/UDP over this many flows, 0 = raw */
 };
 
-/* Counters of one port, written by the one lcore that serves it: packets
- * per burst, never anything per packet.  Bytes are the port's own counters
- * (udk_eth_stats_get), read by the statistics side (main.c). */
+/* One lane: queue pair `queue` of a port, and its counters, written by the
+ * one lcore that serves it: packets per burst, never anything per packet.
+ * Bytes are the port's own counters (udk_eth_stats_get), read by the
+ * statistics side (main.c).  Lane q * FWD_MAX_PORTS + i is queue q of the
+ * i-th port; with one queue pair the lanes are the ports. */
 struct fwd_port {
 	uint16_t port;
-	uint16_t peer;             /* where received packets go (io, mac) */
+	uint16_t queue;
+	uint16_t peer;             /* the lane received packets go to (io, mac) */
 	struct udk_ether_addr mac;
 	_Atomic uint64_t rx, tx, dropped;
 	_Atomic uint64_t valid, invalid, lost; /* --verify */
@@ -60,13 +66,13 @@ struct fwd_port {
 
 struct fwd {
 	struct fwd_opts o;
-	struct fwd_port port[FWD_MAX_PORTS];
+	struct fwd_port port[FWD_MAX_QUEUES * FWD_MAX_PORTS]; /* lanes */
 	struct udk_mempool *mp;
 	void *pcap;                /* pcap_dumper_t *, written by the lcore of port 0 */
 	atomic_bool stop;
 };
 
-/* The loop one lcore runs for ports [first, first + n). */
+/* The loop one lcore runs for lanes [first, first + n). */
 struct fwd_lcore {
 	struct fwd *f;
 	unsigned int first, n;

@@ -55,6 +55,11 @@ static void usage(FILE *f)
 		"                      (default 1), which then loop between the ports and a peer\n"
 		"  --pcap FILE         write the packets received on the first port to FILE\n"
 		"  --nb-mbufs N        packet buffers (default 8191)\n"
+		"  --queues N          queue pairs per port, 1..8 (default 1), each served by\n"
+		"                      its own lcore (-l with N lcores, or N+1 for a separate\n"
+		"                      statistics lcore); not with --count\n"
+		"  --flows N           txonly frames as IPv4/UDP over N flows (UDP source ports),\n"
+		"                      1..65535, for a NIC's RSS to spread (default: raw frames)\n"
 		"  --desc N            descriptors per queue (default: the driver's)\n"
 		"  --intr-mode MODE    what an lcore does with nothing to receive: poll (spin,\n"
 		"                      default), interrupt (sleep at once until a frame comes)\n"
@@ -243,6 +248,12 @@ static int parse(int argc, char **argv, struct fwd_opts *o)
 		} else if (strcmp(a, "--nb-mbufs") == 0) {
 			if (num(a, v, 64, 1 << 24, &d)) return 1;
 			o->nb_mbufs = (uint32_t)d, i++;
+		} else if (strcmp(a, "--queues") == 0) {
+			if (num(a, v, 1, FWD_MAX_QUEUES, &d)) return 1;
+			o->queues = (uint16_t)d, i++;
+		} else if (strcmp(a, "--flows") == 0) {
+			if (num(a, v, 1, 65535, &d)) return 1;
+			o->flows = (uint32_t)d, i++;
 		} else if (strcmp(a, "--desc") == 0) {
 			if (num(a, v, 1, 65535, &d)) return 1;
 			o->nb_desc = (uint16_t)d, i++;
@@ -297,6 +308,12 @@ static int parse(int argc, char **argv, struct fwd_opts *o)
 			i += used - 1;
 		}
 	}
+	if (o->queues == 0)
+		o->queues = 1;
+	/* Exactly N per port cannot be split among lcores without a shared count. */
+	if (o->queues > 1 && o->count)
+		return die("--count: not with --queues %u (each queue's lcore counts its own); "
+			   "use --duration", o->queues);
 	return 0;
 }
 
@@ -345,7 +362,7 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Configure, set up and start one port with one queue pair. */
+/* Configure, set up and start one port with --queues queue pairs. */
 static int port_up(struct fwd *f, uint16_t port)
 {
 	struct udk_eth_conf c;
@@ -359,8 +376,13 @@ static int port_up(struct fwd *f, uint16_t port)
 	udk_eth_txq_conf_init(&tc, sizeof(tc));
 	rc.mp = f->mp;
 	rc.nb_desc = tc.nb_desc = f->o.nb_desc;
-	if (udk_eth_dev_configure(port, &c) || udk_eth_rx_queue_setup(port, 0, &rc) ||
-	    udk_eth_tx_queue_setup(port, 0, &tc) || udk_eth_dev_start(port))
+	c.nb_rx_queues = c.nb_tx_queues = f->o.queues;
+	if (udk_eth_dev_configure(port, &c))
+		return die("port %u: %s", port, udk_last_error());
+	for (uint16_t q = 0; q < f->o.queues; q++)
+		if (udk_eth_rx_queue_setup(port, q, &rc) || udk_eth_tx_queue_setup(port, q, &tc))
+			return die("port %u: %s", port, udk_last_error());
+	if (udk_eth_dev_start(port))
 		return die("port %u: %s", port, udk_last_error());
 	udk_eth_mtu_get(port, &mtu);
 	if (f->o.mode == MODE_TXONLY && f->o.pkt_size > mtu + UDK_ETHER_HDR_LEN)
@@ -382,17 +404,31 @@ static void read_bytes(struct fwd *f)
 
 struct snap {
 	uint64_t rx, tx, rx_bytes, tx_bytes, dropped;
+	uint64_t valid, invalid, lost;
 };
 
+/* The i-th port's counters, summed over its lanes (one per queue pair). */
 static void snap(struct fwd *f, unsigned int i, struct snap *s)
 {
-	struct fwd_port *p = &f->port[i];
+	*s = (struct snap){.rx_bytes = bytes[i].rx, .tx_bytes = bytes[i].tx};
+	for (unsigned int q = 0; q < f->o.queues; q++) {
+		struct fwd_port *p = &f->port[q * FWD_MAX_PORTS + i];
 
-	s->rx = atomic_load(&p->rx);
-	s->tx = atomic_load(&p->tx);
-	s->rx_bytes = bytes[i].rx;
-	s->tx_bytes = bytes[i].tx;
-	s->dropped = atomic_load(&p->dropped);
+		s->rx += atomic_load(&p->rx);
+		s->tx += atomic_load(&p->tx);
+		s->dropped += atomic_load(&p->dropped);
+		s->valid += atomic_load(&p->valid);
+		s->invalid += atomic_load(&p->invalid);
+		s->lost += atomic_load(&p->lost);
+	}
+}
+
+static uint64_t port_rx(struct fwd *f, unsigned int i)
+{
+	struct snap s;
+
+	snap(f, i, &s);
+	return s.rx;
 }
 
 /* "R Mpps G Gbit/s" for one direction: bits on the wire are frame + FCS 4 +
@@ -466,7 +502,7 @@ static void on_link_event(uint16_t port, const struct udk_eth_link *l, void *arg
 	for (unsigned int i = 0; i < f->o.nb_ports; i++) {
 		if (f->port[i].port != port || !l->up)
 			continue;
-		atomic_store(&links[i].rx_at_up, atomic_load(&f->port[i].rx));
+		atomic_store(&links[i].rx_at_up, port_rx(f, i));
 		atomic_store(&links[i].up_at, now());
 	}
 }
@@ -477,7 +513,7 @@ static void traffic_resumed(struct fwd *f, double t)
 	for (unsigned int i = 0; i < f->o.nb_ports; i++) {
 		double up = atomic_load(&links[i].up_at);
 
-		if (up > 0 && atomic_load(&f->port[i].rx) > atomic_load(&links[i].rx_at_up)) {
+		if (up > 0 && port_rx(f, i) > atomic_load(&links[i].rx_at_up)) {
 			fprintf(stderr, PROG ": port %u: traffic resumed %.0f ms after the link came "
 				"back\n", f->port[i].port, (t - up) * 1e3);
 			atomic_store(&links[i].up_at, 0);
@@ -621,9 +657,19 @@ static void summary(struct fwd *f, double secs, const struct fwd_lcore *lcs, uns
 			       (unsigned long long)st.imissed, (unsigned long long)st.copies);
 			if (f->o.verify)
 				printf(",\"valid\":%llu,\"invalid\":%llu,\"lost\":%llu",
-				       (unsigned long long)atomic_load(&p->valid),
-				       (unsigned long long)atomic_load(&p->invalid),
-				       (unsigned long long)atomic_load(&p->lost));
+				       (unsigned long long)s.valid, (unsigned long long)s.invalid,
+				       (unsigned long long)s.lost);
+			for (unsigned int q = 0; f->o.queues > 1 && q < f->o.queues; q++) {
+				const struct fwd_port *l = &f->port[q * FWD_MAX_PORTS + i];
+
+				printf("%s{\"queue\":%u,\"rx\":%llu,\"tx\":%llu,\"valid\":%llu,"
+				       "\"invalid\":%llu}%s", q ? "," : ",\"queues\":[", q,
+				       (unsigned long long)atomic_load(&l->rx),
+				       (unsigned long long)atomic_load(&l->tx),
+				       (unsigned long long)atomic_load(&l->valid),
+				       (unsigned long long)atomic_load(&l->invalid),
+				       q + 1 == f->o.queues ? "]" : "");
+			}
 			printf("}");
 		} else {
 			printf("port %u%s: rx %llu (%.3f Mpps), tx %llu (%.3f Mpps), dropped %llu, "
@@ -636,9 +682,12 @@ static void summary(struct fwd *f, double secs, const struct fwd_lcore *lcs, uns
 			       (unsigned long long)st.oerrors, (unsigned long long)st.imissed);
 			if (f->o.verify)
 				printf(", verified %llu, invalid %llu, lost %llu",
-				       (unsigned long long)atomic_load(&p->valid),
-				       (unsigned long long)atomic_load(&p->invalid),
-				       (unsigned long long)atomic_load(&p->lost));
+				       (unsigned long long)s.valid, (unsigned long long)s.invalid,
+				       (unsigned long long)s.lost);
+			for (unsigned int q = 0; f->o.queues > 1 && q < f->o.queues; q++)
+				printf("%s%llu", q ? "/" : "; rx per queue ",
+				       (unsigned long long)atomic_load(
+					       &f->port[q * FWD_MAX_PORTS + i].rx));
 			printf("\n");
 		}
 	}
@@ -694,6 +743,7 @@ int main(int argc, char **argv)
 	struct snap last[FWD_MAX_PORTS] = {{0}};
 	pcap_t *pc = NULL;
 	unsigned int nl = 0, pairs, i;
+	bool main_fwd = true;     /* the main lcore forwards (lcs[0]) as well */
 	bool was_up[FWD_MAX_PORTS] = {false};
 	struct clock c = {0};
 	struct udk_eal_args ea;
@@ -752,48 +802,75 @@ int main(int argc, char **argv)
 		udk_eth_macaddr_get(p->port, &p->mac);
 		if (port_up(&F, p->port))
 			goto out_ports;
+		/* Queue q's lane of the port, its peer that of the peer port. */
+		for (unsigned int q = 1; q < F.o.queues; q++) {
+			struct fwd_port *l = &F.port[q * FWD_MAX_PORTS + i];
+
+			l->port = p->port;
+			l->queue = (uint16_t)q;
+			l->peer = (uint16_t)(q * FWD_MAX_PORTS + p->peer);
+			l->tx_first = p->tx_first;
+			l->mac = p->mac;
+		}
 	}
 	if (F.o.pcap != NULL && open_pcap(F.o.pcap, &pc, &F.pcap) < 0)
 		goto out_ports;
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 
-	/* Whole pairs per lcore: a pair's two transmit queues then have one user. */
-	pairs = (F.o.nb_ports + 1) / 2;
-	nl = udk_lcore_count() > 1 ? udk_lcore_count() - 1 : 1;
-	if (nl > pairs)
-		nl = pairs;
-	for (i = 0; i < nl; i++) {
-		unsigned int a = pairs * i / nl, b = pairs * (i + 1) / nl;
-		lcs[i] = (struct fwd_lcore){&F, 2 * a, 2 * b > F.o.nb_ports ? F.o.nb_ports - 2 * a
-									   : 2 * (b - a), NULL};
+	if (F.o.queues > 1) {
+		/* One lcore per queue pair, serving that queue of every port: each
+		 * transmit queue has one user.  The main lcore is the first of them
+		 * unless there is one lcore more, for the statistics. */
+		nl = F.o.queues;
+		if (udk_lcore_count() < nl) {
+			die("--queues %u: one lcore per queue pair, and -l gives %u; give -l with "
+			    "%u CPUs (or %u for a separate statistics lcore)", F.o.queues,
+			    udk_lcore_count(), nl, nl + 1);
+			goto out_ports;
+		}
+		for (i = 0; i < nl; i++)
+			lcs[i] = (struct fwd_lcore){&F, i * FWD_MAX_PORTS, F.o.nb_ports, NULL};
+		main_fwd = udk_lcore_count() == nl;
+	} else {
+		/* Whole pairs per lcore: a pair's two transmit queues then have one user. */
+		pairs = (F.o.nb_ports + 1) / 2;
+		nl = udk_lcore_count() > 1 ? udk_lcore_count() - 1 : 1;
+		if (nl > pairs)
+			nl = pairs;
+		for (i = 0; i < nl; i++) {
+			unsigned int a = pairs * i / nl, b = pairs * (i + 1) / nl;
+			lcs[i] = (struct fwd_lcore){&F, 2 * a, 2 * b > F.o.nb_ports ?
+					F.o.nb_ports - 2 * a : 2 * (b - a), NULL};
+		}
+		main_fwd = udk_lcore_count() == 1;
 	}
 	for (i = 0; F.o.intr != INTR_POLL && i < nl; i++)
 		if (fwd_lcore_intr_setup(&lcs[i]))
 			goto out_lcores;
-	fprintf(stderr, PROG ": mode %s, %u ports, %u forwarding lcore%s (%s)%s\n",
-		mode_name(F.o.mode), F.o.nb_ports, nl, nl == 1 ? "" : "s", intr_names[F.o.intr],
-		udk_lcore_count() > 1 ? "" : " (the main lcore; give -l with two CPUs for a "
+	fprintf(stderr, PROG ": mode %s, %u ports, %u queue pair%s each, %u forwarding lcore%s "
+		"(%s)%s\n", mode_name(F.o.mode), F.o.nb_ports, F.o.queues,
+		F.o.queues == 1 ? "" : "s", nl, nl == 1 ? "" : "s", intr_names[F.o.intr],
+		!main_fwd ? "" : F.o.queues > 1 ? " (the main lcore the first; give -l with one "
+						  "CPU more for a separate statistics lcore)"
+					   : " (the main lcore; give -l with two CPUs for a "
 					     "separate statistics lcore)");
 	link_lost(&F, was_up);
 	udk_eth_link_event_register(on_link_event, &F);
 	read_bytes(&F); /* the baseline: counting starts now */
 	c.t0 = c.tl = c.tlink = c.tbytes = now();
-	if (udk_lcore_count() > 1) {
-		for (i = 0; i < nl; i++)
-			udk_lcore_launch(i + 1, fwd_lcore_main, &lcs[i]);
+	/* Forwarding lcores beside the main one: lcs[i] on lcore i + 1, or
+	 * lcs[i] on lcore i when the main lcore serves lcs[0]. */
+	for (i = main_fwd; i < nl; i++)
+		udk_lcore_launch(main_fwd ? i : i + 1, fwd_lcore_main, &lcs[i]);
+	if (!main_fwd) {
 		while (!atomic_load(&F.stop)) {
 			usleep(10000);
 			if (tick(&F, &c, last, was_up))
 				atomic_store(&F.stop, true);
 		}
-		for (i = 0; i < nl; i++) {
-			if (lcs[i].ws != NULL) /* a sleeping lcore sees stop now */
-				udk_lcore_waitset_wake(lcs[i].ws);
-			udk_lcore_wait(i + 1);
-		}
 	} else {
-		/* One lcore: forward, and look at the clock every few rounds. */
+		/* The main lcore forwards too: and looks at the clock every few rounds. */
 		while (!atomic_load(&F.stop)) {
 			for (int k = 0; k < 64; k++)
 				if (fwd_poll(&lcs[0]) > 0)
@@ -801,7 +878,13 @@ int main(int argc, char **argv)
 			if (atomic_load(&F.stop) || tick(&F, &c, last, was_up))
 				break;
 		}
+		atomic_store(&F.stop, true);
 		udk_mempool_cache_flush(F.mp);
+	}
+	for (i = main_fwd; i < nl; i++) {
+		if (lcs[i].ws != NULL) /* a sleeping lcore sees stop now */
+			udk_lcore_waitset_wake(lcs[i].ws);
+		udk_lcore_wait(main_fwd ? i : i + 1);
 	}
 	summary(&F, now() - c.t0, lcs, nl);
 	rc = c.lost ? 1 : 0;

@@ -130,6 +130,11 @@ bad = [
      '--pcap /nonexistent/dir/x.pcap: cannot create it: No such file or directory'),
     (['--ports', '0,1,0'], 2, '--ports: port 0 is listed twice; list each port once'),
     (['--ports', '1,1'], 2, '--ports: port 1 is listed twice'),
+    (['--queues', '9'], 2, "--queues: '9' is not a number in 1..8"),
+    (['--flows', '0'], 2, "--flows: '0' is not a number in 1..65535"),
+    (['--queues', '2', '--count', '10'], 2, '--count: not with --queues 2'),
+    (['--queues', '2', '--duration', '0.1'], 1,
+     '--queues 2: one lcore per queue pair, and -l gives 1; give -l with 2 CPUs'),
 ]
 for args, want_rc, want in bad:
     rc, out, err = run(args)
@@ -201,6 +206,27 @@ m = re.search(r'^all ports: rx (\d+) \([\d.]+ Mpps\), tx (\d+)', out, re.M)
 prx = [int(x) for x in re.findall(r'^port \d+: rx (\d+)', out, re.M)]
 check(m is not None and len(prx) == 2 and int(m.group(1)) == sum(prx) > 0,
       'the summary\'s "all ports" line is the sum of the ports', out)
+
+# --queues: one lcore per queue pair (the main lcore the first of them with
+# -l 0-1), txonly frames of 64 IPv4/UDP flows; net_ring carries queue q to the
+# peer's queue q.  Every frame verified, both queues of both ports busy, each
+# port's figures the sum of its queues'.
+EAL2 = ['--no-huge', '-m', '128', '-l', '0-1', '--vdev', 'net_ring0',
+        '--vdev', 'net_ring1,peer=net_ring0']
+rc, out, err = run(['--mode', 'txonly', '--verify', '--queues', '2', '--flows', '64',
+                    '--duration', '1', '--json', '--interval', '0'], eal=EAL2)
+try:
+    ports = json.loads(out)['ports']
+    qs = [p['queues'] for p in ports]
+    check(rc == 0 and '2 queue pairs each, 2 forwarding lcores' in err and
+          all(len(q) == 2 and all(x['rx'] > 0 and x['valid'] == x['rx'] and x['invalid'] == 0
+                                  for x in q) for q in qs) and
+          all(p['rx'] == sum(x['rx'] for x in p['queues']) == p['valid'] and
+              p['tx'] == sum(x['tx'] for x in p['queues']) for p in ports),
+          '--queues 2 --flows 64 on -l 0-1: both queues of both ports carry verified frames',
+          out + err)
+except (ValueError, KeyError) as e:
+    check(False, '--queues 2 --json prints one JSON object', '%s: %s %s' % (e, out, err))
 
 print('%d failed' % failures)
 sys.exit(1 if failures else 0)

@@ -347,6 +347,85 @@ static void release_queues(struct udk_eth_dev *dev)
 	}
 }
 
+static void rss_limits_locked(struct udk_eth_dev *dev, uint16_t *key_len, uint16_t *reta_len)
+{
+	*key_len = *reta_len = 0;
+	if (dev->drv->ops->rss_limits != NULL && dev->drv->ops->rss_set != NULL)
+		dev->drv->ops->rss_limits(dev, key_len, reta_len);
+}
+
+/* The checks of an application's RSS key and table against the device's
+ * limits and the port's nrx receive queues: 0, or an error, logged. */
+static int check_rss(struct udk_eth_dev *dev, const char *step,
+		     const struct udk_eth_rss_conf *rss, uint16_t nrx)
+{
+	uint16_t key_len, reta_len;
+
+	if (rss->key == NULL && rss->reta == NULL)
+		return 0;
+	rss_limits_locked(dev, &key_len, &reta_len);
+	if (key_len == 0 || reta_len == 0) {
+		udk_log(UDK_LOG_ERR, LOG, "%s port %u (%s): an RSS %s was given, but the device "
+			"(driver %s) has no RSS configuration to set; leave conf.rss empty",
+			step, dev->port, dev->name, rss->key != NULL ? "key" : "table",
+			dev->drv->name);
+		return -ENOTSUP;
+	}
+	if (rss->key != NULL && rss->key_len != key_len) {
+		udk_log(UDK_LOG_ERR, LOG, "%s port %u (%s): an RSS key of %u bytes; the device "
+			"takes %u (udk_eth_dev_rss_limits())", step, dev->port, dev->name,
+			rss->key_len, key_len);
+		return -EINVAL;
+	}
+	if (rss->reta != NULL && rss->reta_len != reta_len) {
+		udk_log(UDK_LOG_ERR, LOG, "%s port %u (%s): an RSS table of %u entries; the "
+			"device has %u (udk_eth_dev_rss_limits())", step, dev->port, dev->name,
+			rss->reta_len, reta_len);
+		return -EINVAL;
+	}
+	for (uint16_t i = 0; rss->reta != NULL && i < rss->reta_len; i++) {
+		if (rss->reta[i] >= nrx) {
+			udk_log(UDK_LOG_ERR, LOG, "%s port %u (%s): RSS table entry %u names rx queue "
+				"%u; the port has %u rx queues", step, dev->port, dev->name, i,
+				rss->reta[i], nrx);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+int udk_eth_dev_rss_limits(uint16_t port, uint16_t *key_len, uint16_t *reta_len)
+{
+	struct udk_eth_dev *dev = get_locked(port, "RSS limits");
+
+	if (dev == NULL)
+		return -ENODEV;
+	rss_limits_locked(dev, key_len, reta_len);
+	pthread_mutex_unlock(&lock);
+	return 0;
+}
+
+int udk_eth_dev_rss_update(uint16_t port, const struct udk_eth_rss_conf *rss)
+{
+	struct udk_eth_dev *dev = get_locked(port, "RSS update");
+	int rc;
+
+	if (dev == NULL)
+		return -ENODEV;
+	if (is_removed(dev)) {
+		rc = refuse_removed(dev, "RSS update");
+	} else if (!dev->configured) {
+		udk_log(UDK_LOG_ERR, LOG, "RSS update of port %u: configure the port first", port);
+		rc = -EBUSY;
+	} else {
+		rc = check_rss(dev, "RSS update of", rss, dev->conf.nb_rx_queues);
+		if (rc == 0 && (rss->key != NULL || rss->reta != NULL))
+			rc = dev->drv->ops->rss_set(dev, rss->key, rss->reta, false);
+	}
+	pthread_mutex_unlock(&lock);
+	return rc;
+}
+
 int udk_eth_dev_configure(uint16_t port, const struct udk_eth_conf *conf)
 {
 	struct udk_eth_dev *dev = get_locked(port, "configure");
@@ -372,9 +451,15 @@ int udk_eth_dev_configure(uint16_t port, const struct udk_eth_conf *conf)
 	} else if (c.mtu < info.min_mtu || c.mtu > info.max_mtu) {
 		udk_log(UDK_LOG_ERR, LOG, "configure port %u (%s): MTU %u is outside %u..%u", port,
 			dev->name, c.mtu, info.min_mtu, info.max_mtu);
+	} else if ((rc = check_rss(dev, "configure", &c.rss, c.nb_rx_queues)) != 0) {
+		/* logged */
 	} else {
 		release_queues(dev);
 		rc = dev->drv->ops->configure(dev, &c);
+		if (rc == 0 && dev->drv->ops->rss_set != NULL)
+			rc = dev->drv->ops->rss_set(dev, c.rss.key, c.rss.reta, true);
+		/* The driver has its copy: no pointer into the caller's memory stays. */
+		c.rss = (struct udk_eth_rss_conf){0};
 		if (rc == 0) {
 			dev->conf = c;
 			dev->configured = true;

@@ -45,12 +45,26 @@ struct udk_eth_dev_info {
 	uint32_t min_mtu, max_mtu;
 };
 
+/* Receive-side scaling chosen by the application: the Toeplitz key and the
+ * indirection table (a received frame goes to rx queue reta[hash % reta_len]).
+ * Either may be NULL: the driver's default for it (Microsoft's verification
+ * key; entry i is queue i % nb_rx_queues).  The lengths must be the device's
+ * own (udk_eth_dev_rss_limits()) and each entry below nb_rx_queues; udk
+ * copies both, so the caller's arrays may go once the call returns. */
+struct udk_eth_rss_conf {
+	const uint8_t *key;
+	uint16_t key_len;
+	const uint16_t *reta;
+	uint16_t reta_len;
+};
+
 struct udk_eth_conf {
 	size_t opts_size;        /* set by udk_eth_conf_init() */
 	uint16_t nb_rx_queues;   /* default 1 */
 	uint16_t nb_tx_queues;   /* default 1 */
 	uint32_t mtu;            /* default UDK_ETHER_MTU */
 	bool promiscuous;
+	struct udk_eth_rss_conf rss; /* default: none given, the driver's */
 };
 
 struct udk_eth_rxq_conf {
@@ -108,6 +122,17 @@ int udk_eth_rx_queue_setup(uint16_t port, uint16_t q, const struct udk_eth_rxq_c
 int udk_eth_tx_queue_setup(uint16_t port, uint16_t q, const struct udk_eth_txq_conf *conf);
 int udk_eth_dev_start(uint16_t port);
 int udk_eth_dev_stop(uint16_t port);
+/* The RSS key length and indirection table length the port takes: 0 and 0
+ * for a port whose driver or device has no RSS to configure (then a conf.rss
+ * with a key or a table fails configure with -ENOTSUP).  Any thread. */
+int udk_eth_dev_rss_limits(uint16_t port, uint16_t *key_len, uint16_t *reta_len);
+/* Change the RSS key and/or table of a configured port (as conf.rss; NULL
+ * keeps what is in force).  On a started port the device takes it at once
+ * (virtio: one control-queue command); else at the next start.  -EINVAL for
+ * lengths or entries out of the limits, -ENOTSUP for a port without RSS,
+ * -EBUSY before configure, -EIO when the device refuses (each logged).
+ * Control thread; frames in flight may still land by the old table. */
+int udk_eth_dev_rss_update(uint16_t port, const struct udk_eth_rss_conf *rss);
 /* The memory the port's device reaches: the heap of its map (udk_eal_mem()
  * for the default map and for software ports), or NULL for a port that does
  * not exist.  Create the port's packet pools on it

@@ -46,6 +46,14 @@ struct udk_eth_ops {
 	int (*rx_intr_fd)(struct udk_eth_dev *dev, uint16_t q);
 	int (*rx_intr_arm)(void *queue);
 	void (*rx_intr_disarm)(void *queue);
+	/* RSS, optional (both or none).  rss_limits: the key and table lengths
+	 * the device takes (0, 0: none).  rss_set: lengths and entries already
+	 * checked by lib/ethdev; key or reta NULL keeps the one in force, both
+	 * NULL with reset true goes back to the driver's defaults (configure);
+	 * copy them; a started port applies them at once, else at start. */
+	void (*rss_limits)(struct udk_eth_dev *dev, uint16_t *key_len, uint16_t *reta_len);
+	int (*rss_set)(struct udk_eth_dev *dev, const uint8_t *key, const uint16_t *reta,
+		       bool reset);
 };
 
 struct udk_eth_driver {

@@ -28,8 +28,10 @@ extern "C" {
 #define UDK_MBUF_MAX_SEGS UINT16_MAX
 #define UDK_PORT_NONE UINT16_MAX
 
-/* ol_flags: the driver put the RSS hash of a received frame in hash_rss (the
- * bit DPDK uses for the same, RTE_MBUF_F_RX_RSS_HASH). */
+/* ol_flags: the receiving port put the RSS hash it computed over the frame
+ * (the Toeplitz hash of its key over the addresses, and ports where the hash
+ * type has them) in hash_rss.  DPDK's RTE_MBUF_F_RX_RSS_HASH bit, so a frame
+ * crossing the DPDK bridge keeps its meaning. */
 #define UDK_MBUF_F_RSS_HASH (1ULL << 1)
 
 /* The header is two cache lines laid out like DPDK's struct rte_mbuf (22.11

@@ -443,13 +443,14 @@ def qemu_command(qemu, vmlinux, initrd, labdir, taps=None):
 def mq_devices(taps):
     """The RSS NICs on their taps (mq_taps): vnetmq0 with split rings,
     vnetmq1 with packed; modern-only and behind the IOMMU like vnet0 (LAB.md),
-    MSI-X vectors for every queue plus configuration and control."""
+    MSI-X vectors for every queue plus configuration and control; hash=on:
+    each received frame's header carries its RSS hash (HASH_REPORT)."""
     out = []
     for i, dev in enumerate(sorted(taps)):
         out += ['-netdev', 'tap,id=mq%d,ifname=%s,queues=%d,script=no,downscript=no,vhost=off'
                 % (i, taps[dev], MQ_PAIRS),
-                '-device', 'virtio-net-pci,id=%s,netdev=mq%d,mq=on,vectors=%d,rss=on,packed=%s,'
-                'disable-legacy=on,iommu_platform=on,romfile=,mac=%s,addr=0x%x'
+                '-device', 'virtio-net-pci,id=%s,netdev=mq%d,mq=on,vectors=%d,rss=on,hash=on,'
+                'packed=%s,disable-legacy=on,iommu_platform=on,romfile=,mac=%s,addr=0x%x'
                 % (dev, i, 2 * MQ_PAIRS + 2, 'on' if dev == 'vnetmq1' else 'off',
                    LAB_MACS[dev], MQ_SLOTS[dev])]
     return out

@@ -25,10 +25,10 @@ SAME(ol_flags, ol_flags);
 SAME(pkt_len, pkt_len);
 SAME(data_len, data_len);
 SAME(hash_rss, hash.rss);
-_Static_assert(UDK_MBUF_F_RSS_HASH == RTE_MBUF_F_RX_RSS_HASH, "the RSS hash flag differs");
 SAME(buf_len, buf_len);
 SAME(ext_pool, pool);
 SAME(next, next);
+_Static_assert(UDK_MBUF_F_RSS_HASH == RTE_MBUF_F_RX_RSS_HASH, "the RSS hash flag is not DPDK's");
 _Static_assert(sizeof(struct udk_mbuf) == sizeof(struct rte_mbuf), "the headers differ in size");
 /* udk's own fields lie in DPDK's dynamic-field area. */
 _Static_assert(offsetof(struct udk_mbuf, udata64) >= offsetof(struct rte_mbuf, dynfield1) &&

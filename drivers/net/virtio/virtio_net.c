@@ -105,7 +105,7 @@ static int vnet_rxq_setup(struct udk_eth_dev *dev, uint16_t q, const struct udk_
 	room = (uint32_t)m->buf_len - m->data_off;
 	udk_pktmbuf_free(m);
 	if ((room < VNET_MAX_FRAME && !((struct vnet *)dev->priv)->mrg) ||
-	    UDK_PKTMBUF_HEADROOM < VNET_HDR_LEN) {
+	    UDK_PKTMBUF_HEADROOM < VNET_HDR_HASH_LEN) {
 		udk_log(UDK_LOG_ERR, LOG, "rx queue %u of port %u: mbufs of mempool %s hold %u bytes "
 			"after the headroom; virtio-net without mergeable buffers needs %u per "
 			"frame", q, dev->port, c->mp->name, room, VNET_MAX_FRAME);
@@ -123,6 +123,8 @@ static int vnet_rxq_setup(struct udk_eth_dev *dev, uint16_t q, const struct udk_
 	rxq->port = dev->port;
 	rxq->intr_fd = -1;
 	rxq->mrg = ((struct vnet *)dev->priv)->mrg;
+	rxq->hdr_len = ((struct vnet *)dev->priv)->hdr_len;
+	rxq->hash = rxq->hdr_len == VNET_HDR_HASH_LEN;
 	rxq->refill_min = c->nb_desc >= 4 * VNET_REFILL_BATCH ? VNET_REFILL_BATCH : 1;
 	*queue = rxq;
 	return 0;
@@ -147,6 +149,7 @@ static int vnet_txq_setup(struct udk_eth_dev *dev, uint16_t q, const struct udk_
 	}
 	txq->hdrs_iova = udk_mem_virt2iova(dev->mem, txq->hdrs);
 	txq->max_len = dev->conf.mtu + UDK_ETHER_HDR_LEN;
+	txq->hdr_len = ((struct vnet *)dev->priv)->hdr_len;
 	*queue = txq;
 	return 0;
 
@@ -226,8 +229,8 @@ static inline uint16_t rx_fill(struct vnet_rxq *rxq)
 			struct udk_mbuf *m = ms[i];
 
 			virtq_chain_start(vq, &ch, 1, m);
-			virtq_chain_add(vq, &ch, m->buf_iova + m->data_off - VNET_HDR_LEN,
-					(uint32_t)(m->buf_len - m->data_off) + VNET_HDR_LEN, true);
+			virtq_chain_add(vq, &ch, m->buf_iova + m->data_off - rxq->hdr_len,
+					(uint32_t)(m->buf_len - m->data_off) + rxq->hdr_len, true);
 			virtq_chain_end(vq, &ch);
 		}
 		added = (uint16_t)(added + k);
@@ -253,7 +256,7 @@ static inline uint16_t rx_done(struct vnet_rxq *rxq, uint16_t got, uint64_t byte
 
 /* §5.1.6.4.2: with VIRTIO_NET_F_MRG_RXBUF the header of a frame's first
  * buffer says how many buffers (num_buffers) the frame fills; the others
- * carry data from their first byte, which udk placed VNET_HDR_LEN before
+ * carry data from their first byte, which udk placed hdr_len bytes before
  * data_off.  They become the frame's segments.  A frame whose buffers are
  * not all used yet waits in pend for the next burst. */
 static uint16_t rx_burst_mrg(struct vnet_rxq *rxq, struct udk_mbuf **pkts, uint16_t n)
@@ -273,7 +276,7 @@ static uint16_t rx_burst_mrg(struct vnet_rxq *rxq, struct udk_mbuf **pkts, uint1
 			rx_drop_pending(rxq);
 			continue;
 		}
-		room = (uint32_t)(m->buf_len - m->data_off) + VNET_HDR_LEN;
+		room = (uint32_t)(m->buf_len - m->data_off) + rxq->hdr_len;
 		if (rxq->pend_left > 0) {
 			if (unlikely(len == 0 || len > room)) {
 				udk_pktmbuf_free(m);
@@ -281,7 +284,7 @@ static uint16_t rx_burst_mrg(struct vnet_rxq *rxq, struct udk_mbuf **pkts, uint1
 				rx_drop_pending(rxq);
 				continue;
 			}
-			m->data_off = (uint16_t)(m->data_off - VNET_HDR_LEN);
+			m->data_off = (uint16_t)(m->data_off - rxq->hdr_len);
 			m->data_len = (uint16_t)len;
 			rxq->pend_last->next = m;
 			rxq->pend_last = m;
@@ -293,18 +296,21 @@ static uint16_t rx_burst_mrg(struct vnet_rxq *rxq, struct udk_mbuf **pkts, uint1
 			rxq->pend = rxq->pend_last = NULL;
 		} else {
 			const struct virtio_net_hdr *h = (const struct virtio_net_hdr *)
-				((const uint8_t *)m->buf_addr + m->data_off - VNET_HDR_LEN);
+				((const uint8_t *)m->buf_addr + m->data_off - rxq->hdr_len);
 
 			nbuf = le16toh(h->num_buffers);
-			if (unlikely(!vnet_rx_len_ok(m, len) || nbuf == 0 || nbuf > vq->size)) {
+			if (unlikely(!vnet_rx_len_ok(m, len, rxq->hdr_len) || nbuf == 0 ||
+				     nbuf > vq->size)) {
 				udk_counter_add(&rxq->errors, 1);
 				udk_pktmbuf_free(m);
 				continue;
 			}
-			len -= VNET_HDR_LEN;
+			len -= rxq->hdr_len;
 			m->data_len = (uint16_t)len;
 			m->pkt_len = len;
 			m->port = rxq->port;
+			if (rxq->hash)
+				vnet_rx_hash(m, h);
 			if (nbuf > 1) {
 				rxq->pend = rxq->pend_last = m;
 				rxq->pend_left = (uint16_t)(nbuf - 1);
@@ -337,15 +343,17 @@ static uint16_t vnet_rx_burst(void *queue, struct udk_mbuf **pkts, uint16_t n)
 			udk_counter_add(&rxq->errors, 1); /* the device named a chain it was not given */
 			continue;
 		}
-		if (unlikely(!vnet_rx_len_ok(m, len))) {
+		if (unlikely(!vnet_rx_len_ok(m, len, rxq->hdr_len))) {
 			udk_counter_add(&rxq->errors, 1);
 			udk_pktmbuf_free(m);
 			continue;
 		}
-		len -= VNET_HDR_LEN;
+		len -= rxq->hdr_len;
 		m->data_len = (uint16_t)len;
 		m->pkt_len = len;
 		m->port = rxq->port;
+		if (rxq->hash)
+			vnet_rx_hash(m, (const uint8_t *)m->buf_addr + m->data_off - rxq->hdr_len);
 		pkts[got++] = m;
 		bytes += len;
 	}
@@ -399,7 +407,7 @@ static uint16_t vnet_tx_burst(void *queue, struct udk_mbuf **pkts, uint16_t n)
 		uint32_t len = m->pkt_len;
 		/* The header goes in the first segment's headroom when we own it
 		 * alone; else it is a descriptor of its own. */
-		bool inplace = m->data_off >= VNET_HDR_LEN && m->data_len != 0 &&
+		bool inplace = m->data_off >= txq->hdr_len && m->data_len != 0 &&
 			       udk_mbuf_refcnt_read(m) == 1;
 		uint32_t need = (m->next == NULL ? 1 : tx_segs(m)) + !inplace;
 
@@ -408,7 +416,7 @@ static uint16_t vnet_tx_burst(void *queue, struct udk_mbuf **pkts, uint16_t n)
 		if (i + VNET_TX_PREFETCH < n) {
 			const struct udk_mbuf *a = pkts[i + VNET_TX_PREFETCH];
 
-			__builtin_prefetch((const char *)a->buf_addr + a->data_off - VNET_HDR_LEN, 1);
+			__builtin_prefetch((const char *)a->buf_addr + a->data_off - txq->hdr_len, 1);
 		}
 
 		/* Frames over the MTU or without an Ethernet header are dropped
@@ -422,12 +430,12 @@ static uint16_t vnet_tx_burst(void *queue, struct udk_mbuf **pkts, uint16_t n)
 			break; /* the ring is full: the caller keeps pkts[i..n-1] */
 		virtq_chain_start(vq, &ch, (uint16_t)need, m);
 		if (inplace) {
-			void *h = udk_pktmbuf_prepend(m, VNET_HDR_LEN);
+			void *h = udk_pktmbuf_prepend(m, txq->hdr_len);
 
-			memset(h, 0, VNET_HDR_LEN); /* no offload, no GSO (§5.1.6.2) */
+			memset(h, 0, txq->hdr_len); /* no offload, no GSO (§5.1.6.2) */
 		} else {
 			virtq_chain_add(vq, &ch, txq->hdrs_iova + (uint64_t)ch.head * VNET_HDR_SLOT,
-					VNET_HDR_LEN, false);
+					txq->hdr_len, false);
 		}
 		for (struct udk_mbuf *s = m; s != NULL; s = s->next)
 			if (s->data_len != 0)
@@ -523,8 +531,12 @@ static int vnet_start(struct udk_eth_dev *dev)
 		virtq_kick(((struct vnet_rxq *)dev->rxq[q])->vq);
 	/* §5.1.6.5.5: until told otherwise the device uses receiveq1 only.
 	 * Over vhost-user there is no control queue: the rings given to the
-	 * back-end are the pairs. */
-	if (nq > 1 && (vd->features & VIRTIO_BIT(VIRTIO_NET_F_CTRL_VQ))) {
+	 * back-end are the pairs.  A device that reports hashes computes them
+	 * only once it has an RSS configuration, even for one pair; one the
+	 * application configured is sent for one pair too. */
+	if ((vd->features & VIRTIO_BIT(VIRTIO_NET_F_CTRL_VQ)) &&
+	    (nq > 1 || (vn->rss_table_len != 0 && (vn->hdr_len == VNET_HDR_HASH_LEN ||
+						   vn->user_key || vn->user_reta)))) {
 		rc = vnet_steer(dev, nq);
 		if (rc < 0)
 			goto err;
@@ -659,6 +671,8 @@ static const struct udk_eth_ops vnet_ops = {
 	.rx_intr_fd = vnet_rx_intr_fd,
 	.rx_intr_arm = vnet_rx_intr_arm,
 	.rx_intr_disarm = vnet_rx_intr_disarm,
+	.rss_limits = vnet_rss_limits_get,
+	.rss_set = vnet_rss_set,
 };
 
 /* The transport's thread: the device went away or came back (the link
@@ -680,7 +694,8 @@ static int vnet_init(struct udk_eth_dev *dev, struct virtio_dev *vd)
 	 * queue does (§5.1.6.5.5), and steers with RSS if the device has it. */
 	uint64_t wanted = VNET_FEATURES | VIRTIO_BIT(VIRTIO_NET_F_MQ) |
 			  (vd->pairs_by_rings ? 0 : VIRTIO_BIT(VIRTIO_NET_F_CTRL_VQ) |
-						     VIRTIO_BIT(VIRTIO_NET_F_RSS)) |
+						     VIRTIO_BIT(VIRTIO_NET_F_RSS) |
+						     VIRTIO_BIT(VIRTIO_NET_F_HASH_REPORT)) |
 			  (vd->mrg_ok ? VIRTIO_BIT(VIRTIO_NET_F_MRG_RXBUF) : 0);
 	struct vnet *vn;
 	uint16_t rxmax, txmax;
@@ -704,6 +719,8 @@ static int vnet_init(struct udk_eth_dev *dev, struct virtio_dev *vd)
 	vn->qmax = rxmax < txmax ? rxmax : txmax;
 	vn->max_pairs = vn->dev_pairs = 1;
 	vn->mrg = (vd->features & VIRTIO_BIT(VIRTIO_NET_F_MRG_RXBUF)) != 0;
+	vn->hdr_len = (vd->features & VIRTIO_BIT(VIRTIO_NET_F_HASH_REPORT)) ? VNET_HDR_HASH_LEN
+									     : VNET_HDR_LEN;
 	/* §5.1.4: max_virtqueue_pairs exists with MQ or RSS; without the
 	 * control queue the pairs cannot be set (vhost-user sets them by its
 	 * rings). */
@@ -744,7 +761,9 @@ static int vnet_init(struct udk_eth_dev *dev, struct virtio_dev *vd)
 	udk_log(UDK_LOG_INFO, LOG, "%s: features 0x%llx of 0x%llx, %u pair(s) (device: %u)%s of %s queues of "
 		"up to %u entries, MAC %02x:%02x:%02x:%02x:%02x:%02x", vd->name,
 		(unsigned long long)vd->features, (unsigned long long)vd->device_features,
-		vn->max_pairs, vn->dev_pairs, vn->rss_table_len ? " with RSS" : "",
+		vn->max_pairs, vn->dev_pairs,
+		!vn->rss_table_len ? "" :
+		vn->hdr_len == VNET_HDR_HASH_LEN ? " with RSS and hash report" : " with RSS",
 		vd->features & VIRTIO_BIT(VIRTIO_F_RING_PACKED) ? "packed" : "split",
 		vn->qmax,
 		dev->mac.b[0], dev->mac.b[1],

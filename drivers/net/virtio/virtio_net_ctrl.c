@@ -223,10 +223,11 @@ static const uint8_t vnet_rss_key[VNET_RSS_KEY_LEN] = {
 #define VNET_CTRL_TIMEOUT_MS 5000
 
 /* Spread the received frames over nq queue pairs.  With VIRTIO_NET_F_RSS
- * (§5.1.6.5.7.1): the key above, an indirection table whose entry i is
- * queue i % nq, and the IPv4/IPv6 (TCP, UDP) hash types the device has; it
- * also sets the queue pairs.  With VIRTIO_NET_F_MQ alone, the device steers
- * as it likes among the nq pairs (§5.1.6.5.5). */
+ * (§5.1.6.5.7.1): the application's key and table, or the key above and an
+ * indirection table whose entry i is queue i % nq, and the IPv4/IPv6 (TCP,
+ * UDP) hash types the device has; it also sets the queue pairs.  With
+ * VIRTIO_NET_F_MQ alone, the device steers as it likes among the nq pairs
+ * (§5.1.6.5.5). */
 int vnet_steer(struct udk_eth_dev *dev, uint16_t nq)
 {
 	struct vnet *vn = dev->priv;
@@ -241,9 +242,42 @@ int vnet_steer(struct udk_eth_dev *dev, uint16_t nq)
 				     VNET_CTRL_TIMEOUT_MS);
 	}
 	for (uint16_t i = 0; i < vn->rss_table_len; i++)
-		table[i] = (uint16_t)(i % nq);
+		table[i] = vn->user_reta ? vn->rss_reta[i] : (uint16_t)(i % nq);
 	len = vnet_rss_config(data, sizeof(data), vn->rss_types, table, vn->rss_table_len, nq,
-			      vnet_rss_key, vn->rss_key_len);
+			      vn->user_key ? vn->rss_key : vnet_rss_key, vn->rss_key_len);
 	return vnet_ctrl_cmd(&vn->ctrl, dev->name, VIRTIO_NET_CTRL_MQ,
 			     VIRTIO_NET_CTRL_MQ_RSS_CONFIG, data, len, VNET_CTRL_TIMEOUT_MS);
+}
+
+void vnet_rss_limits_get(struct udk_eth_dev *dev, uint16_t *key_len, uint16_t *reta_len)
+{
+	struct vnet *vn = dev->priv;
+
+	/* Without the control queue (vhost-user) or usable limits there is
+	 * nothing the device would take. */
+	if (vn->rss_table_len != 0 && (vn->vd->features & VIRTIO_BIT(VIRTIO_NET_F_CTRL_VQ))) {
+		*key_len = vn->rss_key_len;
+		*reta_len = vn->rss_table_len;
+	}
+}
+
+/* lib/ethdev checked the lengths and entries; a started port takes the
+ * configuration at once, with the queue pairs it has. */
+int vnet_rss_set(struct udk_eth_dev *dev, const uint8_t *key, const uint16_t *reta, bool reset)
+{
+	struct vnet *vn = dev->priv;
+
+	if (reset)
+		vn->user_key = vn->user_reta = false;
+	if (key != NULL) {
+		memcpy(vn->rss_key, key, vn->rss_key_len);
+		vn->user_key = true;
+	}
+	if (reta != NULL) {
+		memcpy(vn->rss_reta, reta, sizeof(*reta) * vn->rss_table_len);
+		vn->user_reta = true;
+	}
+	if (dev->started && (key != NULL || reta != NULL))
+		return vnet_steer(dev, dev->conf.nb_rx_queues);
+	return 0;
 }

@@ -91,6 +91,30 @@ static void test_control_checks(void)
 	CU_ASSERT_EQUAL(udk_eth_dev_configure(p0, &c), -EINVAL);
 	CU_ASSERT_LAST_ERROR_HAS("MTU 20000 is outside");
 	c.mtu = UDK_ETHER_MTU;
+	{
+		/* net_ring has no RSS: its limits are 0, and a key or table is
+		 * refused by name, at configure and after it. */
+		static const uint8_t key[40] = {1};
+		static const uint16_t reta[128];
+		struct udk_eth_rss_conf rss = {.reta = reta, .reta_len = 128};
+		uint16_t kl = 9, rl = 9;
+
+		CU_ASSERT_EQUAL(udk_eth_dev_rss_limits(p0, &kl, &rl), 0);
+		CU_ASSERT_EQUAL(kl, 0);
+		CU_ASSERT_EQUAL(rl, 0);
+		CU_ASSERT_EQUAL(udk_eth_dev_rss_limits(99, &kl, &rl), -ENODEV);
+		CU_ASSERT_EQUAL(udk_eth_dev_rss_update(p0, &rss), -EBUSY);
+		CU_ASSERT_LAST_ERROR_HAS("RSS update of port 0: configure the port first");
+		c.rss.key = key;
+		c.rss.key_len = 40;
+		CU_ASSERT_EQUAL(udk_eth_dev_configure(p0, &c), -ENOTSUP);
+		CU_ASSERT_LAST_ERROR_HAS("an RSS key was given, but the device (driver net_ring) "
+					 "has no RSS configuration to set");
+		c.rss = (struct udk_eth_rss_conf){0};
+		CU_ASSERT_EQUAL(udk_eth_dev_configure(p0, &c), 0);
+		CU_ASSERT_EQUAL(udk_eth_dev_rss_update(p0, &rss), -ENOTSUP);
+		CU_ASSERT_LAST_ERROR_HAS("an RSS table was given");
+	}
 	CU_ASSERT_EQUAL(udk_eth_dev_configure(p0, &c), 0);
 	CU_ASSERT_EQUAL(udk_eth_rx_queue_setup(p0, 0, &rc), -EINVAL); /* no mempool */
 	CU_ASSERT_LAST_ERROR_HAS("no mempool");
