@@ -22,21 +22,13 @@ import sys
 import tempfile
 import time
 
+import clitest  # tests/tool's (meson puts it on PYTHONPATH)
 import testpmd  # this directory's: the dpdk-testpmd peer
+from clitest import check
 
 FWD = sys.argv[1]
-failures = 0
 IDLE_SECONDS = 10
 IDLE_LIMIT = 2.0  # % of one core, adaptive
-
-
-def check(cond, what, detail=''):
-    global failures
-    print(('ok   ' if cond else 'FAIL ') + what, flush=True)
-    if not cond:
-        failures += 1
-        if detail:
-            print('     ' + str(detail).replace('\n', '\n     '), flush=True)
 
 
 testpmd.require()
@@ -130,5 +122,4 @@ check(cpu['poll'] >= 5 * max(cpu['adaptive'], 1.0),
       'spinning lcore)' % cpu['poll'])
 
 shutil.rmtree(TMP, ignore_errors=True)
-print('%d failure(s)' % failures)
-sys.exit(1 if failures else 0)
+clitest.finish()
