@@ -618,7 +618,7 @@ static struct udk_lcore_wait_stats wait_stats(const struct fwd_lcore *lcs, unsig
 		udk_lcore_waitset_stats(lcs[i].ws, &st);
 		sum.sleeps += st.sleeps, sum.wakeups += st.wakeups;
 		sum.timeouts += st.timeouts, sum.aborted += st.aborted;
-		sum.sleep_ns += st.sleep_ns;
+		sum.sleep_ns += st.sleep_ns, sum.late += st.late;
 	}
 	return sum;
 }
@@ -693,15 +693,18 @@ static void summary(struct fwd *f, double secs, const struct fwd_lcore *lcs, uns
 	}
 	if (f->o.json)
 		printf("],\"intr_mode\":\"%s\",\"sleeps\":%llu,\"wakeups\":%llu,\"timeouts\":%llu,"
-		       "\"sleeps_aborted\":%llu,\"sleep_s\":%.3f",
+		       "\"sleeps_aborted\":%llu,\"sleeps_late\":%llu,\"sleep_s\":%.3f",
 		       intr_names[f->o.intr], (unsigned long long)ws.sleeps,
 		       (unsigned long long)ws.wakeups, (unsigned long long)ws.timeouts,
-		       (unsigned long long)ws.aborted, (double)ws.sleep_ns / 1e9);
+		       (unsigned long long)ws.aborted, (unsigned long long)ws.late,
+		       (double)ws.sleep_ns / 1e9);
 	else if (f->o.intr != INTR_POLL)
-		printf("%s: %llu sleeps (%llu woken by a frame, %llu at the limit, %llu not taken), "
-		       "%.3f s asleep\n", intr_names[f->o.intr], (unsigned long long)ws.sleeps,
+		printf("%s: %llu sleeps (%llu woken by a frame, %llu at the limit of which %llu "
+		       "with a frame waiting, %llu not taken), %.3f s asleep\n",
+		       intr_names[f->o.intr], (unsigned long long)ws.sleeps,
 		       (unsigned long long)ws.wakeups, (unsigned long long)ws.timeouts,
-		       (unsigned long long)ws.aborted, (double)ws.sleep_ns / 1e9);
+		       (unsigned long long)ws.late, (unsigned long long)ws.aborted,
+		       (double)ws.sleep_ns / 1e9);
 	if (f->o.json)
 		printf(",\"total\":{\"rx\":%llu,\"tx\":%llu,\"rx_bytes\":%llu,\"tx_bytes\":%llu,"
 		       "\"dropped\":%llu,\"rx_mpps\":%.4f,\"tx_mpps\":%.4f}}\n",

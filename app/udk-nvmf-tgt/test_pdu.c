@@ -10,6 +10,7 @@
 
 #include "crc32c.h"
 #include "pdu.h"
+#include "pdu_host.h"
 
 static struct nvmf_pdu_rules rules(bool ic_done, bool hd, bool dd)
 {
@@ -40,63 +41,6 @@ static void test_crc32c(void)
 			CU_ASSERT_EQUAL(nvmf_crc32c_table(0x1234, b + off, len), nvmf_crc32c(0x1234, b + off, len));
 }
 
-static size_t icreq(uint8_t *buf, uint8_t dgst)
-{
-	struct nvmf_icreq ic;
-
-	memset(&ic, 0, sizeof(ic));
-	ic.ch = (struct nvmf_pdu_ch){.type = NVMF_PDU_ICREQ, .hlen = 128, .plen = 128};
-	ic.dgst = dgst;
-	memcpy(buf, &ic, sizeof(ic));
-	return sizeof(ic);
-}
-
-/* A CapsuleCmd with data_len bytes of in-capsule data, digests as asked. */
-static size_t capsule(uint8_t *buf, uint32_t data_len, bool hd, bool dd)
-{
-	struct nvmf_capsule_cmd cc;
-	uint32_t pdo = 72 + (hd ? 4 : 0);
-	uint32_t plen = data_len ? pdo + data_len + (dd ? 4 : 0) : pdo;
-
-	memset(&cc, 0, sizeof(cc));
-	cc.ch = (struct nvmf_pdu_ch){.type = NVMF_PDU_CAPSULE_CMD, .hlen = 72,
-				     .flags = (hd ? NVMF_PDU_F_HDGST : 0) | (dd && data_len ? NVMF_PDU_F_DDGST : 0),
-				     .pdo = data_len ? (uint8_t)pdo : 0, .plen = plen};
-	cc.sqe.opc = 0x01;
-	cc.sqe.flags = NVMF_PSDT_SGL;
-	cc.sqe.sgl.type = data_len ? NVMF_SGL_DATA_OFFSET : NVMF_SGL_TRANSPORT_DATA;
-	cc.sqe.sgl.len = data_len;
-	memcpy(buf, &cc, sizeof(cc));
-	if (hd) {
-		uint32_t c = nvmf_crc32c(0, buf, 72);
-
-		memcpy(buf + 72, &c, 4);
-	}
-	for (uint32_t i = 0; i < data_len; i++)
-		buf[pdo + i] = (uint8_t)(i * 7);
-	if (dd && data_len) {
-		uint32_t c = nvmf_crc32c(0, buf + pdo, data_len);
-
-		memcpy(buf + pdo + data_len, &c, 4);
-	}
-	return plen;
-}
-
-static size_t h2c(uint8_t *buf, uint16_t ttag, uint32_t datao, uint32_t datal, bool last)
-{
-	struct nvmf_data_pdu d;
-
-	memset(&d, 0, sizeof(d));
-	d.ch = (struct nvmf_pdu_ch){.type = NVMF_PDU_H2C_DATA, .hlen = 24, .pdo = 24, .plen = 24 + datal,
-				    .flags = last ? NVMF_PDU_F_LAST : 0};
-	d.ttag = ttag;
-	d.datao = datao;
-	d.datal = datal;
-	memcpy(buf, &d, sizeof(d));
-	memset(buf + 24, 0xab, datal);
-	return 24 + datal;
-}
-
 static uint8_t buf[140000];
 
 /* Parse buf[0..len) under r: expect a refusal with fes and why containing text. */
@@ -122,7 +66,7 @@ static void test_icreq(void)
 	struct nvmf_pdu_rules r = rules(false, false, false);
 	size_t need;
 
-	icreq(buf, 3);
+	nvmf_host_icreq(buf, 3);
 	CU_ASSERT_EQUAL(nvmf_pdu_parse(buf, 128, &r, &p, &need, &e), 128);
 	CU_ASSERT_EQUAL(p.type, NVMF_PDU_ICREQ);
 	CU_ASSERT_EQUAL(p.data_len, 0);
@@ -131,25 +75,25 @@ static void test_icreq(void)
 	CU_ASSERT_EQUAL(nvmf_pdu_parse(buf, 100, &r, &p, &need, &e), 0);
 	CU_ASSERT_EQUAL(need, 128);
 
-	icreq(buf, 0);
+	nvmf_host_icreq(buf, 0);
 	refused(128, rules(true, false, false), NVMF_FES_SEQUENCE, "a second ICReq");
 	buf[8] = 1; /* PFV */
 	refused(128, r, NVMF_FES_UNSUPPORTED, "PFV 1");
-	icreq(buf, 0);
+	nvmf_host_icreq(buf, 0);
 	buf[10] = 32; /* HPDA */
 	refused(128, r, NVMF_FES_HDR_FIELD, "HPDA 32");
-	icreq(buf, 0x04);
+	nvmf_host_icreq(buf, 0x04);
 	refused(128, r, NVMF_FES_HDR_FIELD, "DGST 0x04");
-	icreq(buf, 0);
+	nvmf_host_icreq(buf, 0);
 	buf[4] = 200; /* PLEN */
 	refused(128, r, NVMF_FES_HDR_FIELD, "PLEN 200");
-	icreq(buf, 0);
+	nvmf_host_icreq(buf, 0);
 	buf[2] = 127; /* HLEN */
 	refused(128, r, NVMF_FES_HDR_FIELD, "HLEN 127");
-	icreq(buf, 0);
+	nvmf_host_icreq(buf, 0);
 	buf[1] = NVMF_PDU_F_HDGST;
 	refused(128, r, NVMF_FES_HDR_FIELD, "flags 0x01");
-	capsule(buf, 0, false, false);
+	nvmf_host_capsule(buf, 0, false, false, 0x5a);
 	refused(72, r, NVMF_FES_SEQUENCE, "CapsuleCmd before ICReq");
 }
 
@@ -178,9 +122,9 @@ static void test_capsule(void)
 	struct nvmf_pdu_rules r = rules(true, false, false), rd = rules(true, true, true);
 	size_t n, need;
 
-	n = capsule(buf, 0, false, false);
+	n = nvmf_host_capsule(buf, 0, false, false, 0x5a);
 	CU_ASSERT_EQUAL(nvmf_pdu_parse(buf, n, &r, &p, &need, &e), 72);
-	n = capsule(buf, 4096, false, false);
+	n = nvmf_host_capsule(buf, 4096, false, false, 0x5a);
 	CU_ASSERT_EQUAL(nvmf_pdu_parse(buf, n, &r, &p, &need, &e), (ssize_t)n);
 	CU_ASSERT_EQUAL(p.data_len, 4096);
 	CU_ASSERT(p.data == buf + 72);
@@ -188,47 +132,47 @@ static void test_capsule(void)
 	CU_ASSERT_EQUAL(need, n);
 
 	/* with both digests */
-	n = capsule(buf, 4096, true, true);
+	n = nvmf_host_capsule(buf, 4096, true, true, 0x5a);
 	CU_ASSERT_EQUAL(nvmf_pdu_parse(buf, n, &rd, &p, &need, &e), (ssize_t)n);
 	CU_ASSERT_EQUAL(p.data_len, 4096);
 	buf[100] ^= 1;
 	refused(n, rd, NVMF_FES_NONE, "data digest");
-	n = capsule(buf, 4096, true, true);
+	n = nvmf_host_capsule(buf, 4096, true, true, 0x5a);
 	buf[20] ^= 1;
 	refused(n, rd, NVMF_FES_HDR_DIGEST, "header digest 0x");
 	/* the header digest is checked before the data is in */
 	refused(76, rd, NVMF_FES_HDR_DIGEST, "header digest 0x");
-	n = capsule(buf, 4096, false, false);
+	n = nvmf_host_capsule(buf, 4096, false, false, 0x5a);
 	refused(n, rd, NVMF_FES_HDR_FIELD, "lacks a header digest");
-	n = capsule(buf, 4096, true, false);
+	n = nvmf_host_capsule(buf, 4096, true, false, 0x5a);
 	refused(n, rd, NVMF_FES_HDR_FIELD, "without the negotiated data digest");
-	n = capsule(buf, 4096, true, true);
+	n = nvmf_host_capsule(buf, 4096, true, true, 0x5a);
 	refused(n, rules(true, true, false), NVMF_FES_HDR_FIELD, "has a data digest, but");
 
 	/* lengths: too much in-capsule data is refused from the header alone */
-	n = capsule(buf, 8196, false, false);
+	n = nvmf_host_capsule(buf, 8196, false, false, 0x5a);
 	refused(8, r, NVMF_FES_HDR_FIELD, "carries 8196 bytes");
-	n = capsule(buf, 0, false, false);
+	n = nvmf_host_capsule(buf, 0, false, false, 0x5a);
 	buf[4] = 80; /* PLEN with no data */
 	refused(8, r, NVMF_FES_HDR_FIELD, "no data has PLEN 80");
-	n = capsule(buf, 64, false, false);
+	n = nvmf_host_capsule(buf, 64, false, false, 0x5a);
 	buf[3] = 40; /* PDO inside the header */
 	refused(8, r, NVMF_FES_HDR_FIELD, "PDO 40");
-	n = capsule(buf, 64, false, false);
+	n = nvmf_host_capsule(buf, 64, false, false, 0x5a);
 	r.cpda = 7; /* 32-byte alignment: 72 is not */
 	refused(8, r, NVMF_FES_HDR_FIELD, "multiple of 32");
 	r.cpda = 0;
-	n = capsule(buf, 64, false, false);
+	n = nvmf_host_capsule(buf, 64, false, false, 0x5a);
 	buf[4] = 72, buf[5] = 0; /* PLEN == PDO: no data */
 	refused(8, r, NVMF_FES_HDR_FIELD, "leaves no data");
-	n = capsule(buf, 64, false, false);
+	n = nvmf_host_capsule(buf, 64, false, false, 0x5a);
 	buf[1] = 0x10;
 	refused(8, r, NVMF_FES_HDR_FIELD, "unknown flags 0x10");
-	n = capsule(buf, 64, false, false);
+	n = nvmf_host_capsule(buf, 64, false, false, 0x5a);
 	buf[1] = NVMF_PDU_F_LAST; /* LAST is for data PDUs only */
 	refused(8, r, NVMF_FES_HDR_FIELD, "unknown flags 0x04");
 	/* a PLEN near 4 GiB is refused, not waited for */
-	n = capsule(buf, 64, false, false);
+	n = nvmf_host_capsule(buf, 64, false, false, 0x5a);
 	memset(buf + 4, 0xff, 4);
 	refused(8, r, NVMF_FES_HDR_FIELD, "bytes of data (at most 8192");
 }
@@ -241,7 +185,7 @@ static void test_h2c(void)
 	const struct nvmf_data_pdu *h = (const void *)buf;
 	size_t n;
 
-	n = h2c(buf, 3, 0, 4096, false);
+	n = nvmf_host_h2c(buf, 3, 0, 4096, false, 0xab);
 	CU_ASSERT_EQUAL(nvmf_pdu_parse(buf, n, &r, &p, NULL, &e), (ssize_t)n);
 	CU_ASSERT_EQUAL(nvmf_h2c_check(h, 0, 8192, 0, &e), 0);
 	CU_ASSERT_EQUAL(nvmf_h2c_check(h, 0, 4096, 0, &e), -EPROTO); /* complete, but no LAST */
@@ -251,19 +195,19 @@ static void test_h2c(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(e.why, "DATAO 0 (expected 4096"));
 	CU_ASSERT_EQUAL(nvmf_h2c_check(h, 0, 2048, 0, &e), -EPROTO); /* past the R2T */
 	CU_ASSERT_PTR_NOT_NULL(strstr(e.why, "past the R2T"));
-	n = h2c(buf, 3, 4096, 4096, true);
+	n = nvmf_host_h2c(buf, 3, 4096, 4096, true, 0xab);
 	CU_ASSERT_EQUAL(nvmf_h2c_check(h, 0, 8192, 4096, &e), 0);
 	CU_ASSERT_EQUAL(nvmf_h2c_check(h, 0, 16384, 4096, &e), -EPROTO); /* LAST too early */
 	CU_ASSERT_PTR_NOT_NULL(strstr(e.why, "has the LAST"));
 	/* DATAL that disagrees with PLEN */
-	n = h2c(buf, 3, 0, 4096, false);
+	n = nvmf_host_h2c(buf, 3, 0, 4096, false, 0xab);
 	buf[16] = 1;
 	refused(n, r, NVMF_FES_HDR_FIELD, "DATAL");
 	/* more than MAXH2CDATA */
-	n = h2c(buf, 3, 0, 131076, false);
+	n = nvmf_host_h2c(buf, 3, 0, 131076, false, 0xab);
 	refused(24, r, NVMF_FES_LIMIT, "carries 131076 bytes");
 	/* no data at all */
-	n = h2c(buf, 3, 0, 0, false);
+	n = nvmf_host_h2c(buf, 3, 0, 0, false, 0xab);
 	buf[3] = 0;
 	refused(24, r, NVMF_FES_HDR_FIELD, "PDO 0");
 }

@@ -163,6 +163,21 @@ static void disarm(struct udk_lcore_waitset *ws, unsigned int n)
 			ws->src[i].disarm(ws->src[i].arg);
 }
 
+/* After a sleep that ran to its limit: whether a source has work that came
+ * in while the lcore slept, its notification never having reached the fd (a
+ * lost notification, or work that came the instant the limit passed). */
+static bool work_waiting(struct udk_lcore_waitset *ws)
+{
+	bool found = false;
+
+	for (unsigned int i = 0; i < ws->nb_src && !found; i++) {
+		found = ws->src[i].arm(ws->src[i].arg) > 0;
+		if (ws->src[i].disarm != NULL)
+			ws->src[i].disarm(ws->src[i].arg);
+	}
+	return found;
+}
+
 /* Arm every source, then sleep unless one has work.  1 slept, 0 not. */
 static int sleep_once(struct udk_lcore_waitset *ws)
 {
@@ -198,6 +213,8 @@ static int sleep_once(struct udk_lcore_waitset *ws)
 	}
 	if (n == 0) {
 		ws->st.timeouts++;
+		if (work_waiting(ws))
+			ws->st.late++;
 		return 1;
 	}
 	ws->st.wakeups++;

@@ -244,6 +244,9 @@ struct udk_lcore_wait_stats {
 	uint64_t timeouts;      /* sleeps ended by max_sleep_ms */
 	uint64_t aborted;       /* sleeps not taken: an arm() found work */
 	uint64_t sleep_ns;
+	uint64_t late;          /* of the timeouts, those after which a source had
+				 * work: its notification never came (or the
+				 * work came as the limit passed) */
 };
 
 struct udk_lcore_waitset;

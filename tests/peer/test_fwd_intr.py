@@ -4,11 +4,18 @@
 back-end (a peer udk did not write), on the host, split and packed rings:
 
 - paced bursts (udk-fwd txonly --burst-gap, testpmd echoes them in io mode)
-  in adaptive and interrupt mode: every frame comes back verified, and the
-  lcore slept between bursts, at least a quarter of the bursts' echoes
-  ending a sleep through the back-end's call fd rather than the sleep limit:
-  the used-buffer notification reached the sleeping lcore (with
-  virtq_intr_enable() not enabling it, 1 of 101 sleeps did);
+  in adaptive and interrupt mode: every frame comes back verified, the
+  lcore slept between bursts, and no sleep ran to its limit with a frame
+  already in the ring (udk-fwd's sleeps_late: a used-buffer notification
+  that never came; with virtq_intr_enable() leaving a packed ring's
+  notifications off, 29-79 sleeps of a run were late and none woke by a
+  frame).  In interrupt mode at least a tenth of the bursts' echoes must
+  also end a sleep through the back-end's call fd.  Adaptive mode first
+  spins 64 empty rounds, and whether an echo's last frame comes after them
+  is testpmd's timing: a packed ring shows testpmd each frame as udk writes
+  it, so the echo can end with the burst.  One run had 0 of 99 sleeps ended
+  by a frame and 50 not taken (before sleeps_late existed); adaptive's
+  wake-ups are printed, not required;
 - idle: udk-fwd io with no traffic, its CPU (utime + stime from
   /proc/PID/stat) over 10 s: adaptive at most 2% of a core, poll many times
   that (it spins).
@@ -22,21 +29,16 @@ import sys
 import tempfile
 import time
 
+import clitest  # tests/tool's (meson puts it on PYTHONPATH)
 import testpmd  # this directory's: the dpdk-testpmd peer
+from clitest import check
 
 FWD = sys.argv[1]
-failures = 0
 IDLE_SECONDS = 10
 IDLE_LIMIT = 2.0  # % of one core, adaptive
-
-
-def check(cond, what, detail=''):
-    global failures
-    print(('ok   ' if cond else 'FAIL ') + what, flush=True)
-    if not cond:
-        failures += 1
-        if detail:
-            print('     ' + str(detail).replace('\n', '\n     '), flush=True)
+# Sleeps at the limit with a frame waiting that a test allows: frames that
+# came as the limit passed (split interrupt runs showed 1 in 2 of 3 runs).
+LATE_MAX = 2
 
 
 testpmd.require()
@@ -82,17 +84,26 @@ for fmt, extra in (('split', ''), ('packed', ',packed_vq=1')):
               '%s, %s: %s frames in bursts of %d every 20 ms came back from testpmd, every '
               'byte verified' % (fmt, mode, port['valid'] if port else '?', BURST),
               err[-2000:] + json.dumps(s))
-        # A frame must end at least a quarter of the sleeps' worth of bursts
-        # (measured: 59-91 of 100): with notifications left off, the only
-        # wake-ups are the sleep limit's (and one stray: a fresh split ring's
-        # used_event 0 matches the first used buffer).
+        # A sleep that ran to its limit with a frame waiting is a lost
+        # notification (or a frame that came as the limit passed: the few
+        # allowed).
+        late = s['sleeps_late'] if s else None
         check(s is not None and s['intr_mode'] == mode and s['sleeps'] > 0 and
-              s['wakeups'] >= BURSTS // 4,
-              '%s, %s: the lcore slept between bursts (%s sleeps, %s woken by a frame, %s '
-              'at the limit, %s not taken)' % (
-                  fmt, mode, *((s['sleeps'], s['wakeups'], s['timeouts'], s['sleeps_aborted'])
-                               if s else ('?',) * 4)),
+              late <= LATE_MAX,
+              '%s, %s: the lcore slept between bursts, no frame waited for the sleep limit '
+              '(%s sleeps, %s woken by a frame, %s at the limit, %s of them late, %s not '
+              'taken)' % (fmt, mode, *((s['sleeps'], s['wakeups'], s['timeouts'], late,
+                                        s['sleeps_aborted']) if s else ('?',) * 5)),
               json.dumps(s))
+        # Interrupt mode sleeps at the first empty round, before the echo's
+        # last frames (measured, on a loaded machine: 49-69 of 100 bursts
+        # packed, 30-76 split); with notifications left off, no sleep ends by
+        # a frame (but one stray: a fresh split ring's used_event 0 matches
+        # the first used buffer).
+        if mode == 'interrupt':
+            check(s is not None and s['wakeups'] >= BURSTS // 10,
+                  '%s, %s: at least %d sleeps ended by a frame through the call fd (%s)' % (
+                      fmt, mode, BURSTS // 10, s['wakeups'] if s else '?'), json.dumps(s))
 
 # 2. Idle CPU: no traffic for IDLE_SECONDS.
 cpu = {}
@@ -130,5 +141,4 @@ check(cpu['poll'] >= 5 * max(cpu['adaptive'], 1.0),
       'spinning lcore)' % cpu['poll'])
 
 shutil.rmtree(TMP, ignore_errors=True)
-print('%d failure(s)' % failures)
-sys.exit(1 if failures else 0)
+clitest.finish()

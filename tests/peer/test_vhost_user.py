@@ -34,20 +34,12 @@ import tempfile
 import threading
 import time
 
+import clitest  # tests/tool's (meson puts it on PYTHONPATH)
 import testpmd  # this directory's: the dpdk-testpmd peer
+from clitest import check
 
 FWD, GROW, L2ECHO, MQ = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 TESTPMD = testpmd.TESTPMD
-failures = 0
-
-
-def check(cond, what, detail=''):
-    global failures
-    print(('ok   ' if cond else 'FAIL ') + what, flush=True)
-    if not cond:
-        failures += 1
-        if detail:
-            print('     ' + str(detail).replace('\n', '\n     '), flush=True)
 
 
 testpmd.require()
@@ -357,5 +349,4 @@ shutil.rmtree(TMP, ignore_errors=True)
 for d in os.listdir('/var/run/dpdk') if os.path.isdir('/var/run/dpdk') else []:
     if d == PREFIX or d.startswith(PREFIX + '-'):   # every testpmd this run started
         shutil.rmtree('/var/run/dpdk/' + d, ignore_errors=True)
-print('%d failed' % failures)
-sys.exit(1 if failures else 0)
+clitest.finish()

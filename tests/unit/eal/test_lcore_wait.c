@@ -2,7 +2,8 @@
 /* test_lcore_wait.c - the wait set's state machine (udk_eal.h, "Sleeping
  * when idle") with fake queues on real eventfds: it spins the asked number
  * of empty rounds, never sleeps past work that came in before the arm, wakes
- * at once for work that comes in after it, and across threads. */
+ * at once for work that comes in after it, and across threads, and counts
+ * a sleep that ran to its limit past work whose signal never came. */
 #include "../common/unit.h"
 #include <errno.h>
 #include <pthread.h>
@@ -120,9 +121,11 @@ static void test_spin_then_sleep(void)
 	CU_ASSERT(udk_lcore_waitset_idle(ws, 0) == 1); /* the 4th empty round sleeps */
 	udk_lcore_waitset_stats(ws, &st);
 	CU_ASSERT(st.sleeps == 1 && st.timeouts == 1 && st.wakeups == 0 && st.aborted == 0);
+	CU_ASSERT(st.late == 0);
 	CU_ASSERT(st.rounds == 8 && st.empty_rounds == 7);
 	CU_ASSERT(st.sleep_ns >= 9000000);
-	CU_ASSERT(q.arms == 1 && q.disarms == 1);
+	/* Armed for the sleep, and once more after it ran to its limit. */
+	CU_ASSERT(q.arms == 2 && q.disarms == 2);
 	free_set(ws, &q);
 
 	/* UINT32_MAX: poll mode, never sleeps. */
@@ -300,6 +303,37 @@ static void test_no_lost_wakeup_stress(void)
 	free_set(ws, &q);
 }
 
+/* A device that fills the queue and never signals (a lost notification):
+ * the sleep runs to its limit, and the set counts it late. */
+static void *silent_thread(void *arg)
+{
+	usleep(5000);
+	atomic_fetch_add(&((struct fakeq *)arg)->pending, 1);
+	return NULL;
+}
+
+static void test_lost_notification_counted(void)
+{
+	struct udk_lcore_wait_stats st;
+	struct fakeq q;
+	struct udk_lcore_waitset *ws = new_set(&q, 0, 100);
+	pthread_t t;
+	uint64_t t0 = ms_now();
+
+	CU_ASSERT_FATAL(pthread_create(&t, NULL, silent_thread, &q) == 0);
+	CU_ASSERT(udk_lcore_waitset_idle(ws, 0) == 1);
+	pthread_join(t, NULL);
+	CU_ASSERT(ms_now() - t0 >= 90); /* nothing woke it */
+	udk_lcore_waitset_stats(ws, &st);
+	CU_ASSERT(st.timeouts == 1 && st.wakeups == 0 && st.late == 1);
+	/* Taken, then a sleep with nothing coming: a timeout, not late. */
+	CU_ASSERT(fakeq_poll(&q) == 1);
+	CU_ASSERT(udk_lcore_waitset_idle(ws, 0) == 1);
+	udk_lcore_waitset_stats(ws, &st);
+	CU_ASSERT(st.timeouts == 2 && st.late == 1);
+	free_set(ws, &q);
+}
+
 static void test_bad_input(void)
 {
 	struct udk_lcore_wait_opts o;
@@ -337,6 +371,7 @@ int main(void)
 		{"work right after the arm: woken at once", test_work_after_arm_wakes},
 		{"udk_lcore_waitset_wake from another thread", test_cross_thread_wake},
 		{"20000 items against sleeps: none lost", test_no_lost_wakeup_stress},
+		{"a notification that never came: counted late", test_lost_notification_counted},
 		{"bad input", test_bad_input},
 	};
 
