@@ -763,8 +763,13 @@ static int vnet_probe(struct udk_eth_dev *dev, int rc, struct virtio_dev *const 
 static int vnet_probe_pci(struct udk_eth_dev *dev, struct udk_pci_dev *pdev)
 {
 	struct virtio_dev *vd = NULL;
+	int rc = virtio_pci_open(pdev, &vd);
 
-	return vnet_probe(dev, virtio_pci_open(pdev, &vd), &vd);
+	/* A PCI device that offers mergeable receive buffers gets them (as
+	 * DPDK's virtio PMD takes them): jumbo frames without 9 KiB mbufs. */
+	if (rc == 0)
+		vd->mrg_ok = true;
+	return vnet_probe(dev, rc, &vd);
 }
 
 static int vnet_probe_user(struct udk_eth_dev *dev, const char *name, const char *args)
