@@ -74,3 +74,97 @@ void lab_vnetmq_close(struct lab_vnetmq *t)
 	for (int d = 0; d < 2; d++)
 		CHECK(lab_bind(t->bdf[d], t->drv[d][0] ? t->drv[d] : NULL) == 0);
 }
+
+void lab_vnetmq_port_up(uint16_t port, struct udk_mempool *mp, uint32_t mtu,
+			uint64_t rx_offloads)
+{
+	struct udk_eth_conf conf;
+	struct udk_eth_rxq_conf rxc;
+	struct udk_eth_txq_conf txc;
+
+	udk_eth_conf_init(&conf, sizeof(conf));
+	conf.mtu = mtu;
+	conf.rx_offloads = rx_offloads;
+	REQUIRE(udk_eth_dev_configure(port, &conf) == 0);
+	udk_eth_rxq_conf_init(&rxc, sizeof(rxc));
+	rxc.mp = mp;
+	rxc.nb_desc = 256;
+	udk_eth_txq_conf_init(&txc, sizeof(txc));
+	txc.nb_desc = 256;
+	REQUIRE(udk_eth_rx_queue_setup(port, 0, &rxc) == 0);
+	REQUIRE(udk_eth_tx_queue_setup(port, 0, &txc) == 0);
+	REQUIRE(udk_eth_dev_start(port) == 0);
+	CHECK(udk_eth_stats_reset(port) == 0);
+}
+
+struct udk_mbuf *lab_vnetmq_chain(struct udk_mempool *mp, const uint8_t *f, uint32_t len,
+				  uint16_t seg)
+{
+	struct udk_mbuf *head = NULL;
+
+	for (uint32_t off = 0; off < len; off += seg) {
+		uint16_t n = (uint16_t)(len - off < seg ? len - off : seg);
+		struct udk_mbuf *m = udk_pktmbuf_alloc(mp);
+
+		if (m == NULL || udk_pktmbuf_append(m, n) == NULL ||
+		    (head != NULL && udk_pktmbuf_chain(head, m) != 0)) {
+			udk_pktmbuf_free(m);
+			udk_pktmbuf_free(head);
+			return NULL;
+		}
+		memcpy(udk_pktmbuf_mtod(m, uint8_t *), f + off, n);
+		if (head == NULL)
+			head = m;
+	}
+	return head;
+}
+
+#define TRIP_BURST 8
+
+void lab_vnetmq_round_trip(uint16_t port, uint32_t n, uint32_t in_flight, uint16_t *seen,
+			   struct udk_mbuf *(*make)(uint32_t i, void *arg),
+			   int (*check)(const struct udk_mbuf *m, void *arg), void *arg,
+			   uint64_t timeout_ms, struct lab_trip *r)
+{
+	struct udk_mbuf *pkts[TRIP_BURST];
+	uint64_t t0 = lab_vnetmq_ms(), t_last = t0;
+
+	memset(r, 0, sizeof(*r));
+	memset(seen, 0, n * sizeof(*seen));
+	while ((r->sent < n || r->got < n) && lab_vnetmq_ms() < t0 + timeout_ms) {
+		if (r->sent < n && r->sent - r->got < in_flight) {
+			uint16_t k = 0, took;
+
+			while (k < TRIP_BURST && r->sent + k < n && r->sent + k - r->got < in_flight) {
+				pkts[k] = make(r->sent + k, arg);
+				REQUIRE(pkts[k] != NULL);
+				k++;
+			}
+			took = udk_eth_tx_burst(port, 0, pkts, k);
+			udk_pktmbuf_free_bulk(pkts + took, (unsigned int)(k - took));
+			r->sent += took;
+		}
+		uint16_t got = udk_eth_rx_burst(port, 0, pkts, TRIP_BURST);
+
+		for (uint16_t j = 0; j < got; j++) {
+			int i = check(pkts[j], arg);
+
+			if (i >= 0 && (uint32_t)i < n) {
+				if (seen[i]++ == 0)
+					r->got++;
+				else
+					r->dup++;
+			} else {
+				r->bad += i == -2;
+				r->other += i == -1;
+			}
+		}
+		udk_pktmbuf_free_bulk(pkts, got);
+		/* A lost frame stalls the window. */
+		if (got != 0)
+			t_last = lab_vnetmq_ms();
+		else if (lab_vnetmq_ms() > t_last + 10000)
+			break;
+	}
+	r->ms = lab_vnetmq_ms() - t0;
+}

@@ -63,6 +63,7 @@ struct vnet_rxq {
 	uint16_t refill_min;       /* refill once this many descriptors are free */
 	uint16_t unfilled;         /* descriptors the last refill left empty */
 	bool mrg;                  /* VIRTIO_NET_F_MRG_RXBUF: frames span buffers */
+	bool csum;                 /* VIRTIO_NET_F_GUEST_CSUM: flag L4 checksums */
 	uint16_t pend_left;        /* mrg: buffers still to come of the frame in pend */
 	struct udk_mbuf *pend, *pend_last; /* mrg: a frame whose buffers are not all used yet */
 	uint64_t packets, bytes, errors, nombuf; /* udk_counter_add/read: stats read them */
@@ -73,6 +74,7 @@ struct vnet_rxq {
 struct vnet_txq {
 	struct virtq *vq;
 	uint32_t max_len;          /* MTU plus Ethernet header */
+	bool csum;                 /* VIRTIO_NET_F_CSUM: the device fills checksums */
 	uint64_t hdrs_iova;        /* one zeroed header per descriptor, for mbufs
 				    * whose headroom cannot take one */
 	uint64_t packets, bytes, errors; /* udk_counter_add/read */
