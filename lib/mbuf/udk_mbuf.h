@@ -66,7 +66,7 @@ struct udk_mbuf {
 			uint64_t l2_len : 7;       /* Ethernet header (14, 18 with a VLAN) */
 			uint64_t l3_len : 9;       /* IP header, options included */
 			uint64_t l4_len : 8;       /* TCP header, options included (TSO) */
-			uint64_t tso_segsz : 16;   /* reserved: TCP segment size (TSO) */
+			uint64_t tso_segsz : 16;   /* TCP payload bytes per segment (TSO) */
 			uint64_t outer_l3_len : 9; /* reserved */
 			uint64_t outer_l2_len : 7; /* reserved */
 		};
@@ -107,6 +107,13 @@ UDK_STATIC_ASSERT(offsetof(struct udk_mbuf, pkt_len) == 36 &&
 #define UDK_MBUF_F_TX_TCP_CKSUM (1ULL << 52)
 #define UDK_MBUF_F_TX_UDP_CKSUM (3ULL << 52)
 #define UDK_MBUF_F_TX_L4_MASK (3ULL << 52)
+/* TCP segmentation (TSO): the port sends the frame as segments of at most
+ * tso_segsz TCP payload bytes, each with its own IPv4 and TCP header and
+ * checksums; needs l2_len, l3_len, l4_len, tso_segsz and UDK_MBUF_F_TX_IPV4,
+ * implies the TCP checksum, whose field must then hold the pseudo-header
+ * sum WITHOUT the length (DPDK's convention).  The frame may pass the MTU
+ * (up to 64 KiB of IP). */
+#define UDK_MBUF_F_TX_TCP_SEG (1ULL << 50)
 #define UDK_MBUF_F_TX_IPV4 (1ULL << 55) /* the frame is IPv4 (with a TX_ checksum flag) */
 #define UDK_MBUF_F_TX_IPV6 (1ULL << 56)
 

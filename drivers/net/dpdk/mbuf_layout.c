@@ -35,6 +35,7 @@ _Static_assert(UDK_MBUF_F_RX_L4_CKSUM_GOOD == RTE_MBUF_F_RX_L4_CKSUM_GOOD &&
 		       UDK_MBUF_F_TX_TCP_CKSUM == RTE_MBUF_F_TX_TCP_CKSUM &&
 		       UDK_MBUF_F_TX_UDP_CKSUM == RTE_MBUF_F_TX_UDP_CKSUM &&
 		       UDK_MBUF_F_TX_L4_MASK == RTE_MBUF_F_TX_L4_MASK &&
+		       UDK_MBUF_F_TX_TCP_SEG == RTE_MBUF_F_TX_TCP_SEG &&
 		       UDK_MBUF_F_TX_IPV4 == RTE_MBUF_F_TX_IPV4 &&
 		       UDK_MBUF_F_TX_IPV6 == RTE_MBUF_F_TX_IPV6,
 	       "udk's offload flags are not DPDK's");

@@ -448,7 +448,9 @@ static uint16_t vnet_tx_burst(void *queue, struct udk_mbuf **pkts, uint16_t n)
 
 		/* Frames over the MTU or without an Ethernet header are dropped
 		 * and counted, as a NIC would; they count as taken. */
-		if (unlikely(len > txq->max_len || len < UDK_ETHER_HDR_LEN || need > vq->size)) {
+		if (unlikely((len > txq->max_len &&
+			      !(len <= VNET_TSO_MAX_FRAME && (m->ol_flags & UDK_MBUF_F_TX_TCP_SEG))) ||
+			     len < UDK_ETHER_HDR_LEN || need > vq->size)) {
 			udk_counter_add(&txq->errors, 1);
 			udk_pktmbuf_free(m);
 			continue;
@@ -458,14 +460,20 @@ static uint16_t vnet_tx_burst(void *queue, struct udk_mbuf **pkts, uint16_t n)
 		/* A checksum asked of a device that cannot fill it is computed
 		 * here; one that cannot be done (bad lengths) is an error. */
 		csum_off = 0;
-		if (unlikely(m->ol_flags & UDK_MBUF_F_TX_L4_MASK)) {
+		if (unlikely(m->ol_flags & (UDK_MBUF_F_TX_L4_MASK | UDK_MBUF_F_TX_TCP_SEG))) {
+			bool tso = (m->ol_flags & UDK_MBUF_F_TX_TCP_SEG) != 0;
+
 			csum_off = vnet_tx_csum_off(m);
-			if (csum_off < 0) {
+			/* No segmentation in software: a device without TSO
+			 * cannot send the frame. */
+			if (csum_off < 0 || (tso && !txq->tso)) {
 				udk_counter_add(&txq->errors, 1);
 				udk_pktmbuf_free(m);
 				continue;
 			}
-			if (!txq->csum) {
+			if (tso)
+				vnet_tso_fix_csum(m);
+			else if (!txq->csum) {
 				vnet_tx_csum_sw(m, csum_off);
 				csum_off = 0;
 			}
@@ -562,6 +570,8 @@ static int vnet_start(struct udk_eth_dev *dev)
 		((struct vnet_txq *)dev->txq[q])->max_len = dev->conf.mtu + UDK_ETHER_HDR_LEN;
 		((struct vnet_txq *)dev->txq[q])->csum =
 			(vd->features & VIRTIO_BIT(VIRTIO_NET_F_CSUM)) != 0;
+		((struct vnet_txq *)dev->txq[q])->tso =
+			(vd->features & VIRTIO_BIT(VIRTIO_NET_F_HOST_TSO4)) != 0;
 	}
 	vd->ops->set_status(vd, vd->ops->get_status(vd) | VIRTIO_STATUS_DRIVER_OK);
 	if (vd->ops->get_status(vd) & VIRTIO_STATUS_NEEDS_RESET) {
@@ -730,6 +740,7 @@ static int vnet_init(struct udk_eth_dev *dev, struct virtio_dev *vd)
 	/* Over vhost-user the rings set the pairs; elsewhere the control
 	 * queue does (§5.1.6.5.5), and steers with RSS if the device has it. */
 	uint64_t wanted = VNET_FEATURES | VIRTIO_BIT(VIRTIO_NET_F_MQ) | VIRTIO_BIT(VIRTIO_NET_F_CSUM) |
+			  VIRTIO_BIT(VIRTIO_NET_F_HOST_TSO4) |
 			  (vd->pairs_by_rings ? 0 : VIRTIO_BIT(VIRTIO_NET_F_CTRL_VQ) |
 						     VIRTIO_BIT(VIRTIO_NET_F_RSS)) |
 			  (vd->mrg_ok ? VIRTIO_BIT(VIRTIO_NET_F_MRG_RXBUF) : 0);

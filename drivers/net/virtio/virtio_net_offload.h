@@ -17,9 +17,13 @@
 /* §5.1.3 */
 #define VIRTIO_NET_F_CSUM 0       /* the device completes a partial checksum we send */
 #define VIRTIO_NET_F_GUEST_CSUM 1 /* the device may send us partial or checked ones */
+#define VIRTIO_NET_F_HOST_TSO4 11 /* the device segments TCP/IPv4 frames we send */
 /* §5.1.6: virtio_net_hdr.flags */
 #define VIRTIO_NET_HDR_F_NEEDS_CSUM 1
 #define VIRTIO_NET_HDR_F_DATA_VALID 2
+#define VIRTIO_NET_HDR_GSO_TCPV4 1
+/* §5.1.6.2: what a frame for segmentation may hold: 64 KiB of IP. */
+#define VNET_TSO_MAX_FRAME (65535 + UDK_ETHER_HDR_LEN)
 /* Where the checksum lies in its L4 header. */
 #define VNET_TCP_CSUM_OFF 16
 #define VNET_UDP_CSUM_OFF 6
@@ -32,6 +36,14 @@ static inline int vnet_tx_csum_off(const struct udk_mbuf *m)
 	uint64_t l4 = m->ol_flags & UDK_MBUF_F_TX_L4_MASK;
 	uint32_t off;
 
+	/* TSO implies the TCP checksum; udk segments TCP over IPv4 only. */
+	if (m->ol_flags & UDK_MBUF_F_TX_TCP_SEG) {
+		if ((l4 != 0 && l4 != UDK_MBUF_F_TX_TCP_CKSUM) || !(m->ol_flags & UDK_MBUF_F_TX_IPV4) ||
+		    m->l4_len < 20 || m->tso_segsz == 0 ||
+		    (uint32_t)m->l2_len + m->l3_len + m->l4_len > m->pkt_len)
+			return -EINVAL;
+		l4 = UDK_MBUF_F_TX_TCP_CKSUM;
+	}
 	if (l4 == 0)
 		return 0;
 	if (l4 == UDK_MBUF_F_TX_TCP_CKSUM)
@@ -59,6 +71,11 @@ static inline void vnet_tx_hdr(struct virtio_net_hdr *h, const struct udk_mbuf *
 	h->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
 	h->csum_start = htole16((uint16_t)(m->l2_len + m->l3_len));
 	h->csum_offset = htole16((uint16_t)csum_off);
+	if (m->ol_flags & UDK_MBUF_F_TX_TCP_SEG) {
+		h->gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
+		h->hdr_len = htole16((uint16_t)(m->l2_len + m->l3_len + m->l4_len));
+		h->gso_size = htole16((uint16_t)m->tso_segsz);
+	}
 }
 
 /* The frame's byte at off, through its segments (off < pkt_len). */
@@ -97,6 +114,21 @@ static inline void vnet_tx_csum_sw(struct udk_mbuf *m, int csum_off)
 	*p = (uint8_t)(v >> 8);
 	p = vnet_byte_at(m, start + (uint32_t)csum_off + 1);
 	*p = (uint8_t)v;
+}
+
+/* A device segmenting a frame (Linux behind QEMU) adjusts a checksum
+ * field that holds the pseudo-header sum WITH the TCP length; the mbuf API
+ * (DPDK's) has it without: add the length (pkt_len - l2_len - l3_len). */
+static inline void vnet_tso_fix_csum(struct udk_mbuf *m)
+{
+	uint32_t at = (uint32_t)m->l2_len + m->l3_len + VNET_TCP_CSUM_OFF;
+	uint8_t *hi = vnet_byte_at(m, at), *lo = vnet_byte_at(m, at + 1);
+	uint32_t sum = ((uint32_t)*hi << 8 | *lo) + (m->pkt_len - m->l2_len - m->l3_len);
+
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	*hi = (uint8_t)(sum >> 8);
+	*lo = (uint8_t)sum;
 }
 
 /* §5.1.6.4.1: what the header of a received frame says of its L4

@@ -75,6 +75,7 @@ struct vnet_txq {
 	struct virtq *vq;
 	uint32_t max_len;          /* MTU plus Ethernet header */
 	bool csum;                 /* VIRTIO_NET_F_CSUM: the device fills checksums */
+	bool tso;                  /* VIRTIO_NET_F_HOST_TSO4: and segments TCP/IPv4 */
 	uint64_t hdrs_iova;        /* one zeroed header per descriptor, for mbufs
 				    * whose headroom cannot take one */
 	uint64_t packets, bytes, errors; /* udk_counter_add/read */

@@ -187,6 +187,61 @@ static void test_tx_csum_sw(void)
 	CU_ASSERT_EQUAL(udk_mempool_avail_count(mp), 256);
 }
 
+/* TSO: the header asks for TCPV4 segments of tso_segsz after hdr_len bytes
+ * of headers; the checksum field gains the TCP length (DPDK's convention
+ * leaves it out, the device's needs it); what cannot be segmented is
+ * refused. */
+static void test_tso(void)
+{
+	static uint8_t f[3000];
+	struct virtio_net_hdr h;
+	struct udk_mbuf *m;
+	uint8_t b[2];
+	uint16_t no_len, want;
+	uint8_t ph[12] = {10, 0, 0, 1, 192, 168, 7, 9, 0, 6, 0, 0};
+
+	make_frame(f, sizeof(f), 6);
+	no_len = lab_fold(lab_sum16(0, ph, sizeof(ph)));
+	ph[10] = (sizeof(f) - L2 - L3) >> 8;
+	ph[11] = (uint8_t)(sizeof(f) - L2 - L3);
+	want = lab_fold(lab_sum16(0, ph, sizeof(ph)));
+	f[L2 + L3 + 16] = (uint8_t)(no_len >> 8);
+	f[L2 + L3 + 17] = (uint8_t)no_len;
+	m = chain_of(f, sizeof(f), 47); /* the field split over two segments */
+	m->l2_len = L2;
+	m->l3_len = L3;
+	m->l4_len = 20;
+	m->tso_segsz = 1000;
+	m->ol_flags = UDK_MBUF_F_TX_TCP_SEG | UDK_MBUF_F_TX_IPV4;
+	CU_ASSERT_EQUAL(vnet_tx_csum_off(m), VNET_TCP_CSUM_OFF);
+	m->ol_flags |= UDK_MBUF_F_TX_TCP_CKSUM;
+	CU_ASSERT_EQUAL(vnet_tx_csum_off(m), VNET_TCP_CSUM_OFF);
+	vnet_tx_hdr(&h, m, vnet_tx_csum_off(m));
+	CU_ASSERT_EQUAL(h.flags, VIRTIO_NET_HDR_F_NEEDS_CSUM);
+	CU_ASSERT_EQUAL(h.gso_type, VIRTIO_NET_HDR_GSO_TCPV4);
+	CU_ASSERT_EQUAL(le16toh(h.hdr_len), L2 + L3 + 20);
+	CU_ASSERT_EQUAL(le16toh(h.gso_size), 1000);
+	CU_ASSERT_EQUAL(le16toh(h.csum_start), L2 + L3);
+	CU_ASSERT_EQUAL(le16toh(h.csum_offset), 16);
+	vnet_tso_fix_csum(m);
+	CU_ASSERT_EQUAL(udk_pktmbuf_read(m, L2 + L3 + 16, 2, b), 0);
+	CU_ASSERT_EQUAL((uint16_t)(b[0] << 8 | b[1]), want);
+
+	/* Refused: UDP, IPv6 (no IPV4 flag), no l4_len, no segment size. */
+	m->ol_flags = UDK_MBUF_F_TX_TCP_SEG | UDK_MBUF_F_TX_IPV4 | UDK_MBUF_F_TX_UDP_CKSUM;
+	CU_ASSERT_EQUAL(vnet_tx_csum_off(m), -EINVAL);
+	m->ol_flags = UDK_MBUF_F_TX_TCP_SEG | UDK_MBUF_F_TX_IPV6;
+	CU_ASSERT_EQUAL(vnet_tx_csum_off(m), -EINVAL);
+	m->ol_flags = UDK_MBUF_F_TX_TCP_SEG | UDK_MBUF_F_TX_IPV4;
+	m->l4_len = 0;
+	CU_ASSERT_EQUAL(vnet_tx_csum_off(m), -EINVAL);
+	m->l4_len = 20;
+	m->tso_segsz = 0;
+	CU_ASSERT_EQUAL(vnet_tx_csum_off(m), -EINVAL);
+	udk_pktmbuf_free(m);
+	CU_ASSERT_EQUAL(udk_mempool_avail_count(mp), 256);
+}
+
 static void test_rx_flags(void)
 {
 	struct virtio_net_hdr h = {0};
@@ -208,6 +263,7 @@ int main(void)
 		{"mbuf tx_offload: DPDK's bit layout, cleared on alloc", test_tx_offload_layout},
 		{"transmit header: NEEDS_CSUM, csum_start/offset; refusals", test_tx_hdr},
 		{"software checksum over single buffers and odd chains", test_tx_csum_sw},
+		{"TSO: the GSO header, the checksum's length, refusals", test_tso},
 		{"receive flags from the device's header", test_rx_flags},
 	};
 
