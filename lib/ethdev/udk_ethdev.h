@@ -65,7 +65,16 @@ struct udk_eth_conf {
 	uint32_t mtu;            /* default UDK_ETHER_MTU */
 	bool promiscuous;
 	struct udk_eth_rss_conf rss; /* default: none given, the driver's */
+	/* UDK_ETH_RX_OFFLOAD_*: checks the port does on receive, reported in
+	 * each mbuf's ol_flags (udk_mbuf.h).  Default 0.  A driver that
+	 * cannot do one asked for fails configure; drivers that know none of
+	 * them ignore the field (ol_flags then say nothing). */
+	uint64_t rx_offloads;
 };
+
+/* DPDK's values (RTE_ETH_RX_OFFLOAD_*). */
+#define UDK_ETH_RX_OFFLOAD_UDP_CKSUM (1ULL << 2)
+#define UDK_ETH_RX_OFFLOAD_TCP_CKSUM (1ULL << 3)
 
 struct udk_eth_rxq_conf {
 	size_t opts_size;

@@ -64,19 +64,66 @@ struct udk_mbuf {
 	void *ext_pool;
 	/* second cache line */
 	struct udk_mbuf *next;   /* next segment, or NULL */
-	uint64_t reserved_[5];   /* DPDK's tx_offload, shinfo, priv_size... */
+	/* What a transmit offload needs to find the headers (valid in the
+	 * first segment, with the UDK_MBUF_F_TX_* flag that asks for it):
+	 * DPDK's tx_offload word, bit for bit. */
+	union {
+		uint64_t tx_offload;
+		struct {
+			uint64_t l2_len : 7;       /* Ethernet header (14, 18 with a VLAN) */
+			uint64_t l3_len : 9;       /* IP header, options included */
+			uint64_t l4_len : 8;       /* TCP header, options included (TSO) */
+			uint64_t tso_segsz : 16;   /* TCP payload bytes per segment (TSO) */
+			uint64_t outer_l3_len : 9; /* reserved */
+			uint64_t outer_l2_len : 7; /* reserved */
+		};
+	};
+	uint64_t reserved_[4];   /* DPDK's shinfo, priv_size, timesync... */
 	uint64_t udata64;        /* for the application */
 	struct udk_mempool *pool;
 };
 UDK_STATIC_ASSERT(sizeof(struct udk_mbuf) == 128, "the mbuf header is two cache lines");
 UDK_STATIC_ASSERT(offsetof(struct udk_mbuf, pkt_len) == 36 &&
 		       offsetof(struct udk_mbuf, hash_rss) == 44 &&
+		       offsetof(struct udk_mbuf, tx_offload) == 72 &&
 		       offsetof(struct udk_mbuf, buf_len) == 54 &&
 		       offsetof(struct udk_mbuf, ext_pool) == 56 &&
 		       offsetof(struct udk_mbuf, next) == 64 &&
 		       offsetof(struct udk_mbuf, udata64) == 112 &&
 		       offsetof(struct udk_mbuf, pool) == 120,
 	       "udk_mbuf keeps rte_mbuf's offsets (drivers/net/dpdk relies on them)");
+
+/* Offload flags (ol_flags), with DPDK's values so that a buffer means the
+ * same to a DPDK PMD behind the bridge.  A driver sets the RX_ ones on
+ * receive when the port was configured for the offload
+ * (udk_eth_conf.rx_offloads); none of them set means nothing is known.
+ * The application sets the TX_ ones, with l2_len and l3_len, to ask the
+ * port for the work. */
+/* The L4 (TCP/UDP) checksum was checked and is good. */
+#define UDK_MBUF_F_RX_L4_CKSUM_GOOD (1ULL << 8)
+/* It was checked and is bad. */
+#define UDK_MBUF_F_RX_L4_CKSUM_BAD (1ULL << 3)
+/* Both bits: the data is known intact but the checksum field is not filled
+ * in (a virtio device's partial checksum, from a sender on the same host
+ * that offloaded it): to send the frame on, ask for UDK_MBUF_F_TX_*_CKSUM. */
+#define UDK_MBUF_F_RX_L4_CKSUM_NONE (UDK_MBUF_F_RX_L4_CKSUM_GOOD | UDK_MBUF_F_RX_L4_CKSUM_BAD)
+#define UDK_MBUF_F_RX_L4_CKSUM_MASK UDK_MBUF_F_RX_L4_CKSUM_NONE
+/* Fill in the TCP or UDP checksum: the field must hold the checksum of the
+ * pseudo-header (RFC 793 / RFC 768: addresses, protocol, L4 length; not
+ * inverted), the header starts at l2_len + l3_len.  One of the two values
+ * of the 2-bit field UDK_MBUF_F_TX_L4_MASK. */
+#define UDK_MBUF_F_TX_TCP_CKSUM (1ULL << 52)
+#define UDK_MBUF_F_TX_UDP_CKSUM (3ULL << 52)
+#define UDK_MBUF_F_TX_L4_MASK (3ULL << 52)
+/* TCP segmentation (TSO): the port sends the frame as segments of at most
+ * tso_segsz TCP payload bytes, each with its own IPv4 and TCP header and
+ * checksums; needs l2_len, l3_len, l4_len, tso_segsz and UDK_MBUF_F_TX_IPV4,
+ * implies the TCP checksum, whose field must then hold the pseudo-header
+ * sum WITHOUT the length (DPDK's convention).  The frame may pass the MTU
+ * (up to 64 KiB of IP). */
+#define UDK_MBUF_F_TX_TCP_SEG (1ULL << 50)
+#define UDK_MBUF_F_TX_IPV4 (1ULL << 55) /* the frame is IPv4 (with a TX_ checksum flag) */
+#define UDK_MBUF_F_TX_IPV6 (1ULL << 56)
 
 /* A pool of n buffers of data_room bytes each (headroom included; 0 means
  * UDK_MBUF_DEFAULT_BUF_SIZE), with per-lcore caches of cache_size.  Errors
@@ -115,6 +162,7 @@ static inline void udk_pktmbuf_reset(struct udk_mbuf *m)
 	m->nb_segs = 1;
 	m->port = UDK_PORT_NONE;
 	m->ol_flags = 0;
+	m->tx_offload = 0;
 	m->data_off = m->buf_len < UDK_PKTMBUF_HEADROOM ? m->buf_len : UDK_PKTMBUF_HEADROOM;
 }
 

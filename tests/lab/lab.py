@@ -373,6 +373,8 @@ def mq_taps(labdir):
         mq_tap_del(name)
         steps = [['ip', 'tuntap', 'add', 'dev', name, 'mode', 'tap', 'multi_queue'],
                  ['sysctl', '-q', '-w', 'net.ipv6.conf.%s.disable_ipv6=1' % name],
+                 # Jumbo frames (lab_net_virtio_jumbo) pass the host side too.
+                 ['ip', 'link', 'set', name, 'mtu', '9000'],
                  ['ip', 'link', 'set', name, 'up'],
                  ['tc', 'qdisc', 'add', 'dev', name, 'ingress'],
                  ['tc', 'filter', 'add', 'dev', name, 'parent', 'ffff:', 'protocol', 'all',

@@ -28,6 +28,18 @@ SAME(hash_rss, hash.rss);
 SAME(buf_len, buf_len);
 SAME(ext_pool, pool);
 SAME(next, next);
+SAME(tx_offload, tx_offload);
+/* The offload flags mean the same on both sides. */
+_Static_assert(UDK_MBUF_F_RX_L4_CKSUM_GOOD == RTE_MBUF_F_RX_L4_CKSUM_GOOD &&
+		       UDK_MBUF_F_RX_L4_CKSUM_BAD == RTE_MBUF_F_RX_L4_CKSUM_BAD &&
+		       UDK_MBUF_F_RX_L4_CKSUM_NONE == RTE_MBUF_F_RX_L4_CKSUM_NONE &&
+		       UDK_MBUF_F_TX_TCP_CKSUM == RTE_MBUF_F_TX_TCP_CKSUM &&
+		       UDK_MBUF_F_TX_UDP_CKSUM == RTE_MBUF_F_TX_UDP_CKSUM &&
+		       UDK_MBUF_F_TX_L4_MASK == RTE_MBUF_F_TX_L4_MASK &&
+		       UDK_MBUF_F_TX_TCP_SEG == RTE_MBUF_F_TX_TCP_SEG &&
+		       UDK_MBUF_F_TX_IPV4 == RTE_MBUF_F_TX_IPV4 &&
+		       UDK_MBUF_F_TX_IPV6 == RTE_MBUF_F_TX_IPV6,
+	       "udk's offload flags are not DPDK's");
 _Static_assert(UDK_MBUF_F_RSS_HASH == RTE_MBUF_F_RX_RSS_HASH, "the RSS hash flag is not DPDK's");
 _Static_assert(sizeof(struct udk_mbuf) == sizeof(struct rte_mbuf), "the headers differ in size");
 /* udk's own fields lie in DPDK's dynamic-field area. */

@@ -70,7 +70,8 @@ struct virtio_dev {
 	/* The transport sets the queue pairs in use by the rings it gives the
 	 * device (vhost-user), so VIRTIO_NET_F_MQ needs no control queue. */
 	bool pairs_by_rings;
-	/* The user asked for mergeable receive buffers (vhost-user mrg_rxbuf=1). */
+	/* Ask for mergeable receive buffers: always over PCI, over vhost-user
+	 * when the user asked (mrg_rxbuf=1). */
 	bool mrg_ok;
 	/* Bit i: queue i wants used-buffer notifications (net_virtio: its
 	 * receive queues).  Set by the device-type code before it enables the

@@ -14,6 +14,7 @@
 
 #include "udk_eal.h"
 #include "udk_util.h"
+#include "virtio_net_offload.h"
 #include "virtio_net_priv.h"
 
 static void free_mbuf(void *cookie, void *arg)
@@ -37,16 +38,44 @@ static void vnet_info(struct udk_eth_dev *dev, struct udk_eth_dev_info *info)
 	info->max_mtu = vn->mrg ? VNET_MRG_MAX_MTU : UDK_ETHER_MTU;
 }
 
-/* §5.1.2: queues come in pairs, receiveqN and transmitqN. */
+static int vnet_quiesce(struct udk_eth_dev *dev);
+
+/* §5.1.2: queues come in pairs, receiveqN and transmitqN.  Receive checksum
+ * flags need VIRTIO_NET_F_GUEST_CSUM, negotiated only when asked: with it
+ * the device may hand over frames whose checksum is partial, which an
+ * application unaware of ol_flags would pass on as they are. */
 static int vnet_configure(struct udk_eth_dev *dev, const struct udk_eth_conf *conf)
 {
+	struct vnet *vn = dev->priv;
+	uint64_t guest_csum = VIRTIO_BIT(VIRTIO_NET_F_GUEST_CSUM), wanted = vn->wanted & ~guest_csum;
+
 	if (conf->nb_rx_queues != conf->nb_tx_queues) {
 		udk_log(UDK_LOG_ERR, LOG, "configure port %u: %u rx and %u tx queues; virtio-net "
 			"queues come in pairs (virtio 1.1 §5.1.2): ask for as many of each",
 			dev->port, conf->nb_rx_queues, conf->nb_tx_queues);
 		return -EINVAL;
 	}
-	return 0;
+	if (conf->rx_offloads & ~(UDK_ETH_RX_OFFLOAD_UDP_CKSUM | UDK_ETH_RX_OFFLOAD_TCP_CKSUM)) {
+		udk_log(UDK_LOG_ERR, LOG, "configure port %u: rx offloads 0x%llx asked; net_virtio "
+			"offers UDK_ETH_RX_OFFLOAD_UDP_CKSUM and _TCP_CKSUM only", dev->port,
+			(unsigned long long)conf->rx_offloads);
+		return -ENOTSUP;
+	}
+	if (conf->rx_offloads != 0) {
+		if (!(vn->vd->device_features & guest_csum)) {
+			udk_log(UDK_LOG_ERR, LOG, "configure port %u (%s): receive checksum offload "
+				"asked, but the device does not offer VIRTIO_NET_F_GUEST_CSUM; "
+				"configure without rx_offloads and check checksums in software",
+				dev->port, vn->vd->name);
+			return -ENOTSUP;
+		}
+		wanted |= guest_csum;
+	}
+	if (wanted == vn->wanted)
+		return 0;
+	/* Features are set only between reset and FEATURES_OK (§3.1.1). */
+	vn->wanted = wanted;
+	return vnet_quiesce(dev);
 }
 
 /* Queue memory from the heap of the device's map (dev->mem), with its IOVA
@@ -305,6 +334,8 @@ static uint16_t rx_burst_mrg(struct vnet_rxq *rxq, struct udk_mbuf **pkts, uint1
 				udk_pktmbuf_free(m);
 				continue;
 			}
+			if (rxq->csum)
+				m->ol_flags = vnet_rx_csum_flags(h);
 			len -= rxq->hdr_len;
 			m->data_len = (uint16_t)len;
 			m->pkt_len = len;
@@ -348,6 +379,9 @@ static uint16_t vnet_rx_burst(void *queue, struct udk_mbuf **pkts, uint16_t n)
 			udk_pktmbuf_free(m);
 			continue;
 		}
+		if (rxq->csum)
+			m->ol_flags = vnet_rx_csum_flags((const struct virtio_net_hdr *)
+				((const uint8_t *)m->buf_addr + m->data_off - rxq->hdr_len));
 		len -= rxq->hdr_len;
 		m->data_len = (uint16_t)len;
 		m->pkt_len = len;
@@ -400,6 +434,7 @@ static uint16_t vnet_tx_burst(void *queue, struct udk_mbuf **pkts, uint16_t n)
 	struct virtq_chain ch;
 	uint64_t bytes = 0, sent = 0;
 	uint16_t i;
+	int csum_off;
 
 	tx_clean(txq);
 	for (i = 0; i < n; i++) {
@@ -421,19 +456,46 @@ static uint16_t vnet_tx_burst(void *queue, struct udk_mbuf **pkts, uint16_t n)
 
 		/* Frames over the MTU or without an Ethernet header are dropped
 		 * and counted, as a NIC would; they count as taken. */
-		if (unlikely(len > txq->max_len || len < UDK_ETHER_HDR_LEN || need > vq->size)) {
+		if (unlikely((len > txq->max_len &&
+			      !(len <= VNET_TSO_MAX_FRAME && (m->ol_flags & UDK_MBUF_F_TX_TCP_SEG))) ||
+			     len < UDK_ETHER_HDR_LEN || need > vq->size)) {
 			udk_counter_add(&txq->errors, 1);
 			udk_pktmbuf_free(m);
 			continue;
 		}
 		if (unlikely(need > vq->num_free))
 			break; /* the ring is full: the caller keeps pkts[i..n-1] */
+		/* A checksum asked of a device that cannot fill it is computed
+		 * here; one that cannot be done (bad lengths) is an error. */
+		csum_off = 0;
+		if (unlikely(m->ol_flags & (UDK_MBUF_F_TX_L4_MASK | UDK_MBUF_F_TX_TCP_SEG))) {
+			bool tso = (m->ol_flags & UDK_MBUF_F_TX_TCP_SEG) != 0;
+
+			csum_off = vnet_tx_csum_off(m);
+			/* No segmentation in software: a device without TSO
+			 * cannot send the frame. */
+			if (csum_off < 0 || (tso && !txq->tso)) {
+				udk_counter_add(&txq->errors, 1);
+				udk_pktmbuf_free(m);
+				continue;
+			}
+			if (tso)
+				vnet_tso_fix_csum(m);
+			else if (!txq->csum) {
+				vnet_tx_csum_sw(m, csum_off);
+				csum_off = 0;
+			}
+		}
 		virtq_chain_start(vq, &ch, (uint16_t)need, m);
 		if (inplace) {
 			void *h = udk_pktmbuf_prepend(m, txq->hdr_len);
 
-			memset(h, 0, txq->hdr_len); /* no offload, no GSO (§5.1.6.2) */
+			memset(h, 0, txq->hdr_len); /* the hash fields too (§5.1.6.2) */
+			vnet_tx_hdr(h, m, csum_off);
 		} else {
+			vnet_tx_hdr((struct virtio_net_hdr *)((uint8_t *)txq->hdrs +
+							       (size_t)ch.head * VNET_HDR_SLOT),
+				    m, csum_off);
 			virtq_chain_add(vq, &ch, txq->hdrs_iova + (uint64_t)ch.head * VNET_HDR_SLOT,
 					txq->hdr_len, false);
 		}
@@ -518,7 +580,12 @@ static int vnet_start(struct udk_eth_dev *dev)
 			goto err;
 		}
 		virtq_publish(rxq->vq);
+		rxq->csum = (vd->features & VIRTIO_BIT(VIRTIO_NET_F_GUEST_CSUM)) != 0;
 		((struct vnet_txq *)dev->txq[q])->max_len = dev->conf.mtu + UDK_ETHER_HDR_LEN;
+		((struct vnet_txq *)dev->txq[q])->csum =
+			(vd->features & VIRTIO_BIT(VIRTIO_NET_F_CSUM)) != 0;
+		((struct vnet_txq *)dev->txq[q])->tso =
+			(vd->features & VIRTIO_BIT(VIRTIO_NET_F_HOST_TSO4)) != 0;
 	}
 	vd->ops->set_status(vd, vd->ops->get_status(vd) | VIRTIO_STATUS_DRIVER_OK);
 	if (vd->ops->get_status(vd) & VIRTIO_STATUS_NEEDS_RESET) {
@@ -692,7 +759,8 @@ static int vnet_init(struct udk_eth_dev *dev, struct virtio_dev *vd)
 {
 	/* Over vhost-user the rings set the pairs; elsewhere the control
 	 * queue does (§5.1.6.5.5), and steers with RSS if the device has it. */
-	uint64_t wanted = VNET_FEATURES | VIRTIO_BIT(VIRTIO_NET_F_MQ) |
+	uint64_t wanted = VNET_FEATURES | VIRTIO_BIT(VIRTIO_NET_F_MQ) | VIRTIO_BIT(VIRTIO_NET_F_CSUM) |
+			  VIRTIO_BIT(VIRTIO_NET_F_HOST_TSO4) |
 			  (vd->pairs_by_rings ? 0 : VIRTIO_BIT(VIRTIO_NET_F_CTRL_VQ) |
 						     VIRTIO_BIT(VIRTIO_NET_F_RSS) |
 						     VIRTIO_BIT(VIRTIO_NET_F_HASH_REPORT)) |
@@ -786,8 +854,13 @@ static int vnet_probe(struct udk_eth_dev *dev, int rc, struct virtio_dev *const 
 static int vnet_probe_pci(struct udk_eth_dev *dev, struct udk_pci_dev *pdev)
 {
 	struct virtio_dev *vd = NULL;
+	int rc = virtio_pci_open(pdev, &vd);
 
-	return vnet_probe(dev, virtio_pci_open(pdev, &vd), &vd);
+	/* A PCI device that offers mergeable receive buffers gets them (as
+	 * DPDK's virtio PMD takes them): jumbo frames without 9 KiB mbufs. */
+	if (rc == 0)
+		vd->mrg_ok = true;
+	return vnet_probe(dev, rc, &vd);
 }
 
 static int vnet_probe_user(struct udk_eth_dev *dev, const char *name, const char *args)

@@ -78,6 +78,7 @@ struct vnet_rxq {
 	bool mrg;                  /* VIRTIO_NET_F_MRG_RXBUF: frames span buffers */
 	uint8_t hdr_len;           /* VNET_HDR_LEN, or VNET_HDR_HASH_LEN with HASH_REPORT */
 	bool hash;                 /* VIRTIO_NET_F_HASH_REPORT: the header has the hash */
+	bool csum;                 /* VIRTIO_NET_F_GUEST_CSUM: flag L4 checksums */
 	uint16_t pend_left;        /* mrg: buffers still to come of the frame in pend */
 	struct udk_mbuf *pend, *pend_last; /* mrg: a frame whose buffers are not all used yet */
 	uint64_t packets, bytes, errors, nombuf; /* udk_counter_add/read: stats read them */
@@ -89,6 +90,8 @@ struct vnet_txq {
 	struct virtq *vq;
 	uint32_t max_len;          /* MTU plus Ethernet header */
 	uint8_t hdr_len;           /* as vnet_rxq's */
+	bool csum;                 /* VIRTIO_NET_F_CSUM: the device fills checksums */
+	bool tso;                  /* VIRTIO_NET_F_HOST_TSO4: and segments TCP/IPv4 */
 	uint64_t hdrs_iova;        /* one zeroed header per descriptor, for mbufs
 				    * whose headroom cannot take one */
 	uint64_t packets, bytes, errors; /* udk_counter_add/read */
