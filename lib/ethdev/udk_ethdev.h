@@ -70,11 +70,20 @@ struct udk_eth_conf {
 	 * cannot do one asked for fails configure; drivers that know none of
 	 * them ignore the field (ol_flags then say nothing). */
 	uint64_t rx_offloads;
+	/* UDK_ETH_TX_OFFLOAD_*: work the port may be asked for per frame
+	 * (UDK_MBUF_F_TX_* in ol_flags).  Default 0.  A driver that cannot do
+	 * one asked for fails configure.  A frame asking for a checksum on a
+	 * port not configured for it may still get it done in software
+	 * (net_virtio) or not at all (drivers that know none of them). */
+	uint64_t tx_offloads;
 };
 
-/* DPDK's values (RTE_ETH_RX_OFFLOAD_*). */
+/* DPDK's values (RTE_ETH_RX_OFFLOAD_*, RTE_ETH_TX_OFFLOAD_*). */
 #define UDK_ETH_RX_OFFLOAD_UDP_CKSUM (1ULL << 2)
 #define UDK_ETH_RX_OFFLOAD_TCP_CKSUM (1ULL << 3)
+#define UDK_ETH_TX_OFFLOAD_UDP_CKSUM (1ULL << 2)
+#define UDK_ETH_TX_OFFLOAD_TCP_CKSUM (1ULL << 3)
+#define UDK_ETH_TX_OFFLOAD_TCP_TSO (1ULL << 5)
 
 struct udk_eth_rxq_conf {
 	size_t opts_size;

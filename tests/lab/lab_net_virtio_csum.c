@@ -4,8 +4,11 @@
  * what the guest sends the host's tc sends straight back), MTU 9000.
  * UDP and TCP frames of 62..9014 bytes leave udk with only the
  * pseudo-header sum in their checksum field and UDK_MBUF_F_TX_*_CKSUM
- * (VIRTIO_NET_F_CSUM: the header says NEEDS_CSUM):
- * - port configured without rx offloads (no VIRTIO_NET_F_GUEST_CSUM): QEMU
+ * (the header says NEEDS_CSUM):
+ * - port configured without offloads: the driver computes each checksum
+ *   (VIRTIO_NET_F_CSUM is not negotiated); every frame returns whole;
+ * - port configured with tx offloads (VIRTIO_NET_F_CSUM) and no rx offloads
+ *   (no VIRTIO_NET_F_GUEST_CSUM): QEMU
  *   tells the tap the guest takes no partial checksums, so the host kernel
  *   completes each one on its way back; every frame returns with the
  *   checksum the test computes itself, the rest of it unchanged;
@@ -35,6 +38,7 @@
 #define L2 14
 #define L3 20
 #define TIMEOUT_MS 60000
+#define TX_CSUM (UDK_ETH_TX_OFFLOAD_UDP_CKSUM | UDK_ETH_TX_OFFLOAD_TCP_CKSUM)
 
 static const uint32_t lens[] = {62, 63, 64, 99, 200, 1000, 1514, 2047, 3001, 4096, 6000, MAX_FRAME};
 #define NLENS (sizeof(lens) / sizeof(lens[0]))
@@ -234,11 +238,17 @@ static void csum_port(uint16_t port, const char *label, struct udk_mempool *mp,
 	udk_eth_conf_init(&conf, sizeof(conf));
 	conf.rx_offloads = 1ULL << 1; /* DPDK's IPV4_CKSUM */
 	CHECK(udk_eth_dev_configure(port, &conf) == -ENOTSUP);
-	CHECK_MSG(strstr(udk_last_error(), "offers UDK_ETH_RX_OFFLOAD_UDP_CKSUM") != NULL,
+	CHECK_MSG(strstr(udk_last_error(), "offers rx UDK_ETH_RX_OFFLOAD_UDP_CKSUM") != NULL,
 		  "the error: %s", udk_last_error());
 
+	/* 0. No offload configured: the driver fills the checksums asked for. */
+	lab_vnetmq_port_up(port, mp, MTU, 0, 0);
+	make_frames(false);
+	round_trip(port, label, mp, false);
+	CHECK(udk_eth_dev_stop(port) == 0);
+
 	/* 1. The host completes the checksums. */
-	lab_vnetmq_port_up(port, mp, MTU, 0);
+	lab_vnetmq_port_up(port, mp, MTU, 0, TX_CSUM);
 	make_frames(false);
 	round_trip(port, label, mp, false);
 	/* A request without l3_len cannot be honoured: dropped and counted. */
@@ -255,7 +265,7 @@ static void csum_port(uint16_t port, const char *label, struct udk_mempool *mp,
 
 	/* 2. The port takes partial checksums and flags them. */
 	lab_vnetmq_port_up(port, mp, MTU,
-			   UDK_ETH_RX_OFFLOAD_UDP_CKSUM | UDK_ETH_RX_OFFLOAD_TCP_CKSUM);
+			   UDK_ETH_RX_OFFLOAD_UDP_CKSUM | UDK_ETH_RX_OFFLOAD_TCP_CKSUM, TX_CSUM);
 	make_frames(false);
 	round_trip(port, label, mp, true);
 	CHECK(udk_eth_stats_get(port, &st) == 0);

@@ -112,7 +112,7 @@ static void jumbo_port(uint16_t port, const char *label, struct udk_mempool *mp,
 	       info.max_mtu);
 	CHECK_MSG(info.max_mtu == MTU, "%s: max MTU %u; with mergeable receive buffers the port "
 		  "takes %u", label, info.max_mtu, MTU);
-	lab_vnetmq_port_up(port, mp, MTU, 0);
+	lab_vnetmq_port_up(port, mp, MTU, 0, 0);
 	lab_vnetmq_round_trip(port, nlens, IN_FLIGHT, seen, make, check, &c, TIMEOUT_MS, &r);
 	printf("%s: %u of %u frames (64..%u bytes) back in %llu ms, %u as chains (up to %u "
 	       "segments); duplicates %u, damaged %u, others %u\n", label, r.got, nlens, MAX_FRAME,

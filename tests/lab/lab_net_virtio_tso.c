@@ -152,7 +152,8 @@ static void tso_port(uint16_t port, const char *label, struct udk_mempool *mp,
 
 	memcpy(mac_of_port, mac, 6);
 	memset(got_seg, 0, sizeof(got_seg));
-	lab_vnetmq_port_up(port, mp, UDK_ETHER_MTU, 0);
+	lab_vnetmq_port_up(port, mp, UDK_ETHER_MTU, 0,
+			   UDK_ETH_TX_OFFLOAD_TCP_TSO | UDK_ETH_TX_OFFLOAD_TCP_CKSUM);
 	for (uint32_t k = 0; k < NFRAMES; k++) {
 		uint32_t len = frame_fill(f, k);
 		struct udk_mbuf *m = lab_vnetmq_chain(mp, f, len, 2000);

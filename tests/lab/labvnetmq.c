@@ -76,7 +76,7 @@ void lab_vnetmq_close(struct lab_vnetmq *t)
 }
 
 void lab_vnetmq_port_up(uint16_t port, struct udk_mempool *mp, uint32_t mtu,
-			uint64_t rx_offloads)
+			uint64_t rx_offloads, uint64_t tx_offloads)
 {
 	struct udk_eth_conf conf;
 	struct udk_eth_rxq_conf rxc;
@@ -85,6 +85,7 @@ void lab_vnetmq_port_up(uint16_t port, struct udk_mempool *mp, uint32_t mtu,
 	udk_eth_conf_init(&conf, sizeof(conf));
 	conf.mtu = mtu;
 	conf.rx_offloads = rx_offloads;
+	conf.tx_offloads = tx_offloads;
 	REQUIRE(udk_eth_dev_configure(port, &conf) == 0);
 	udk_eth_rxq_conf_init(&rxc, sizeof(rxc));
 	rxc.mp = mp;

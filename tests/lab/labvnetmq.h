@@ -30,9 +30,10 @@ void lab_vnetmq_open(struct lab_vnetmq *t, const char *prog, uint32_t nb_mbuf);
  * fault in the kernel log, EAL cleanup, both NICs back on their drivers. */
 void lab_vnetmq_close(struct lab_vnetmq *t);
 /* Configure port with one queue pair of 256 descriptors (receive into
- * mp), mtu and rx_offloads, start it, zero its counters (REQUIREs). */
+ * mp), mtu, rx_offloads and tx_offloads, start it, zero its counters
+ * (REQUIREs). */
 void lab_vnetmq_port_up(uint16_t port, struct udk_mempool *mp, uint32_t mtu,
-			uint64_t rx_offloads);
+			uint64_t rx_offloads, uint64_t tx_offloads);
 
 struct udk_mbuf;
 /* The len bytes at f as a chain of mbufs of mp holding seg bytes each (the

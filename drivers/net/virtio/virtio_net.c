@@ -40,14 +40,64 @@ static void vnet_info(struct udk_eth_dev *dev, struct udk_eth_dev_info *info)
 
 static int vnet_quiesce(struct udk_eth_dev *dev);
 
-/* §5.1.2: queues come in pairs, receiveqN and transmitqN.  Receive checksum
- * flags need VIRTIO_NET_F_GUEST_CSUM, negotiated only when asked: with it
- * the device may hand over frames whose checksum is partial, which an
- * application unaware of ol_flags would pass on as they are. */
+#define VNET_RX_OFFLOADS (UDK_ETH_RX_OFFLOAD_UDP_CKSUM | UDK_ETH_RX_OFFLOAD_TCP_CKSUM)
+#define VNET_TX_OFFLOADS (UDK_ETH_TX_OFFLOAD_UDP_CKSUM | UDK_ETH_TX_OFFLOAD_TCP_CKSUM |      \
+			  UDK_ETH_TX_OFFLOAD_TCP_TSO)
+#define VNET_OFFLOAD_FEATURES (VIRTIO_BIT(VIRTIO_NET_F_GUEST_CSUM) |                       \
+			       VIRTIO_BIT(VIRTIO_NET_F_CSUM) | VIRTIO_BIT(VIRTIO_NET_F_HOST_TSO4))
+
+/* The offload features conf asks for (in *want), or -ENOTSUP after naming
+ * what net_virtio or the device lacks.  Negotiated only when asked, as
+ * DPDK's PMD does: with GUEST_CSUM the device may hand over frames whose
+ * checksum is partial, which an application unaware of ol_flags would pass
+ * on as they are; with CSUM or TSO a back-end (DPDK's vhost) reads every
+ * frame's header for them. */
+static int offload_features(const struct udk_eth_dev *dev, const struct udk_eth_conf *conf,
+			    uint64_t *want)
+{
+	static const struct {
+		uint64_t rx, tx, features;
+		const char *name;
+	} map[] = {
+		{VNET_RX_OFFLOADS, 0, VIRTIO_BIT(VIRTIO_NET_F_GUEST_CSUM), "VIRTIO_NET_F_GUEST_CSUM"},
+		{0, UDK_ETH_TX_OFFLOAD_UDP_CKSUM | UDK_ETH_TX_OFFLOAD_TCP_CKSUM,
+		 VIRTIO_BIT(VIRTIO_NET_F_CSUM), "VIRTIO_NET_F_CSUM"},
+		{0, UDK_ETH_TX_OFFLOAD_TCP_TSO,
+		 VIRTIO_BIT(VIRTIO_NET_F_CSUM) | VIRTIO_BIT(VIRTIO_NET_F_HOST_TSO4),
+		 "VIRTIO_NET_F_HOST_TSO4 (with VIRTIO_NET_F_CSUM)"},
+	};
+	const struct virtio_dev *vd = ((const struct vnet *)dev->priv)->vd;
+
+	if ((conf->rx_offloads & ~VNET_RX_OFFLOADS) || (conf->tx_offloads & ~VNET_TX_OFFLOADS)) {
+		udk_log(UDK_LOG_ERR, LOG, "configure port %u: rx offloads 0x%llx, tx offloads 0x%llx "
+			"asked; net_virtio offers rx UDK_ETH_RX_OFFLOAD_UDP_CKSUM and _TCP_CKSUM, tx "
+			"UDK_ETH_TX_OFFLOAD_UDP_CKSUM, _TCP_CKSUM and _TCP_TSO only", dev->port,
+			(unsigned long long)conf->rx_offloads, (unsigned long long)conf->tx_offloads);
+		return -ENOTSUP;
+	}
+	*want = 0;
+	for (size_t i = 0; i < UDK_ARRAY_SIZE(map); i++) {
+		if (!(conf->rx_offloads & map[i].rx) && !(conf->tx_offloads & map[i].tx))
+			continue;
+		if ((vd->device_features & map[i].features) != map[i].features) {
+			udk_log(UDK_LOG_ERR, LOG, "configure port %u (%s): the offloads asked need "
+				"%s, which the device does not offer; configure without them",
+				dev->port, vd->name, map[i].name);
+			return -ENOTSUP;
+		}
+		*want |= map[i].features;
+	}
+	return 0;
+}
+
+/* §5.1.2: queues come in pairs, receiveqN and transmitqN.  Offloads change
+ * the features, which are set only between reset and FEATURES_OK (§3.1.1):
+ * the device is reset and negotiated again when they change. */
 static int vnet_configure(struct udk_eth_dev *dev, const struct udk_eth_conf *conf)
 {
 	struct vnet *vn = dev->priv;
-	uint64_t guest_csum = VIRTIO_BIT(VIRTIO_NET_F_GUEST_CSUM), wanted = vn->wanted & ~guest_csum;
+	uint64_t want;
+	int rc;
 
 	if (conf->nb_rx_queues != conf->nb_tx_queues) {
 		udk_log(UDK_LOG_ERR, LOG, "configure port %u: %u rx and %u tx queues; virtio-net "
@@ -55,26 +105,13 @@ static int vnet_configure(struct udk_eth_dev *dev, const struct udk_eth_conf *co
 			dev->port, conf->nb_rx_queues, conf->nb_tx_queues);
 		return -EINVAL;
 	}
-	if (conf->rx_offloads & ~(UDK_ETH_RX_OFFLOAD_UDP_CKSUM | UDK_ETH_RX_OFFLOAD_TCP_CKSUM)) {
-		udk_log(UDK_LOG_ERR, LOG, "configure port %u: rx offloads 0x%llx asked; net_virtio "
-			"offers UDK_ETH_RX_OFFLOAD_UDP_CKSUM and _TCP_CKSUM only", dev->port,
-			(unsigned long long)conf->rx_offloads);
-		return -ENOTSUP;
-	}
-	if (conf->rx_offloads != 0) {
-		if (!(vn->vd->device_features & guest_csum)) {
-			udk_log(UDK_LOG_ERR, LOG, "configure port %u (%s): receive checksum offload "
-				"asked, but the device does not offer VIRTIO_NET_F_GUEST_CSUM; "
-				"configure without rx_offloads and check checksums in software",
-				dev->port, vn->vd->name);
-			return -ENOTSUP;
-		}
-		wanted |= guest_csum;
-	}
-	if (wanted == vn->wanted)
+	rc = offload_features(dev, conf, &want);
+	if (rc < 0)
+		return rc;
+	want |= vn->wanted & ~VNET_OFFLOAD_FEATURES;
+	if (want == vn->wanted)
 		return 0;
-	/* Features are set only between reset and FEATURES_OK (§3.1.1). */
-	vn->wanted = wanted;
+	vn->wanted = want;
 	return vnet_quiesce(dev);
 }
 
@@ -759,8 +796,7 @@ static int vnet_init(struct udk_eth_dev *dev, struct virtio_dev *vd)
 {
 	/* Over vhost-user the rings set the pairs; elsewhere the control
 	 * queue does (§5.1.6.5.5), and steers with RSS if the device has it. */
-	uint64_t wanted = VNET_FEATURES | VIRTIO_BIT(VIRTIO_NET_F_MQ) | VIRTIO_BIT(VIRTIO_NET_F_CSUM) |
-			  VIRTIO_BIT(VIRTIO_NET_F_HOST_TSO4) |
+	uint64_t wanted = VNET_FEATURES | VIRTIO_BIT(VIRTIO_NET_F_MQ) |
 			  (vd->pairs_by_rings ? 0 : VIRTIO_BIT(VIRTIO_NET_F_CTRL_VQ) |
 						     VIRTIO_BIT(VIRTIO_NET_F_RSS) |
 						     VIRTIO_BIT(VIRTIO_NET_F_HASH_REPORT)) |
