@@ -11,6 +11,7 @@ each usage error is one line and exits 2, and with no target running the
 command names the socket it tried and exits 1."""
 import json
 import os
+import socket
 import struct
 import sys
 import tempfile
@@ -64,6 +65,8 @@ for args, msg in [([], 'a command: ns-add, ns-remove or stats'),
                   (['ns-remove', NQN_A], 'usage: ns-remove NQN NSID'),
                   (['ns-remove', NQN_A, 'auto'], "NSID 'auto': a namespace ID, 1 to 32")]:
     refused(args, 2, msg, 'usage error %s' % args)
+rc, out, err = run([TOOL, 'ctl', 'ns-remove', b'nqn.\xff', '1'])
+check(rc == 2 and 'must be UTF-8 text' in err, 'usage error: an NQN that is not UTF-8', (rc, err))
 
 # Telemetry in its default directory: ctl finds the target by -p PID.
 logf = open(os.path.join(tmp, 'tgt.log'), 'w+')
@@ -137,4 +140,10 @@ refused(['-p', pid, 'stats'], 1, 'udk-nvmf-tgt.%d.sock' % pid, 'the target gone 
 refused(['-p', pid, 'stats'], 1, 'no target with process id %d' % pid, 'the target gone (-p), said so')
 missing = os.path.join(tmp, 'none.sock')
 refused(['-s', missing, 'stats'], 1, missing + ': No such file or directory', 'no socket at -s PATH')
+stale = os.path.join(tmp, 'stale.sock')
+s = socket.socket(socket.AF_UNIX)
+s.bind(stale)
+s.close()  # the file stays, nobody listens: what a killed target leaves
+refused(['-s', stale, 'ns-remove', NQN_A, 1], 1, stale + ': Connection refused (a stale socket',
+        'a stale socket at -s PATH')
 finish()
