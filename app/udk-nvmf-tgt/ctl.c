@@ -50,6 +50,20 @@ static int ctl_socket(const struct ctl_opts *o, char *path)
 		return 0;
 	}
 	n = tool_telemetry_find(CTL, PROG, o->pid, found, MAX_TARGETS);
+	/* Looking for the only target: the sockets killed targets left behind
+	 * (nobody listens) do not count. */
+	for (size_t i = 0; o->pid <= 0 && i < n;) {
+		int fd = tool_telemetry_connect(CTL, found[i], true);
+
+		if (fd >= 0 || errno != ECONNREFUSED) {
+			if (fd >= 0)
+				close(fd);
+			i++;
+			continue;
+		}
+		memmove(found[i], found[i + 1], (n - i - 1) * sizeof(found[0]));
+		n--;
+	}
 	if (n == 1) {
 		snprintf(path, TOOL_SOCK_PATH, "%s", found[0]);
 		return 0;
@@ -72,7 +86,7 @@ static int ctl_socket(const struct ctl_opts *o, char *path)
 		fprintf(stderr, CTL ": no target with process id %d: no socket %s (is it running, and "
 			"without --no-telemetry?)\n", o->pid, tried);
 	else
-		fprintf(stderr, CTL ": no running target: no socket %s (start " PROG ", or give -s "
+		fprintf(stderr, CTL ": no running target: none answers at %s (start " PROG ", or give -s "
 			"SOCKET, its --telemetry-path)\n", tried);
 	return 1;
 }

@@ -124,6 +124,24 @@ try:
     check(rc == 0 and subs.get(NQN_A, {}).get('namespaces') == 2, 'ctl --json stats: the raw answer',
           out + err)
 
+    # Without -p or -s: the only target that listens.  A socket a killed
+    # target left beside ours is passed over (other targets of this machine
+    # may be running too: then ctl asks for -p, and names live ones only).
+    ours = [d for d in ['/run/udk', os.environ.get('XDG_RUNTIME_DIR', '/nonexistent') + '/udk',
+                        '/tmp/udk-%d' % os.geteuid()]
+            if os.path.exists('%s/udk-nvmf-tgt.%d.sock' % (d, pid))]
+    check(len(ours) == 1, 'the target\'s socket is in a telemetry directory', ours)
+    stale = os.path.join(ours[0] if ours else tmp, 'udk-nvmf-tgt.9999999.sock')
+    s = socket.socket(socket.AF_UNIX)
+    try:
+        s.bind(stale)
+        s.close()
+        rc, out, err = ctl('stats')
+    finally:
+        os.unlink(stale)
+    check('9999999' not in err and ((rc == 0 and NQN_A in out) or 'targets are running' in err),
+          'ctl stats with no -p/-s: the live target, the stale socket passed over', (rc, out, err))
+
     aer = a.post_aer()
     rc, out, err = ctl('-p', pid, 'ns-remove', NQN_A, 2)
     check(rc == 0 and out == 'namespace 2 of %s removed\n' % NQN_A, 'ctl ns-remove NQN 2', (rc, out, err))
