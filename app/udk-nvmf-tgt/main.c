@@ -70,6 +70,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: " PROG " [EAL options] -- [options]\n"
+		"       " PROG " ctl [-p PID | -s SOCKET] [--json] COMMAND [ARGS]\n"
 		"Serve udk bdevs over NVMe/TCP (to nvme-cli / the Linux nvme-tcp initiator).\n\n"
 		"Options:\n"
 		"  -c, --config FILE     the configuration (doc/nvmf.md)\n"
@@ -90,7 +91,20 @@ static void usage(FILE *f)
 		"                        in epoll (default 0: wait at once)\n"
 		"  --help, --version\n\n"
 		"One poll group per lcore of the EAL's -l list (default: lcore 0).\n"
-		"Exit 0 after SIGINT/SIGTERM, 2 on bad input, 1 on a runtime error.\n\n");
+		"Exit 0 after SIGINT/SIGTERM, 2 on bad input, 1 on a runtime error.\n\n"
+		"ctl: a command to the running target, through its telemetry socket\n"
+		"(the only udk-nvmf-tgt.PID.sock in /run/udk, $XDG_RUNTIME_DIR/udk, /tmp/udk-UID):\n"
+		"  ns-add NQN NSID|auto BDEV  add a namespace on a new bdev: KIND NAME ARGS as\n"
+		"                        in the configuration file (malloc ram1 64 [BS],\n"
+		"                        null n1 64 [BS], file f1 PATH [BS] [ro]) or\n"
+		"                        KIND:NAME:ARGS; auto: the lowest free NSID\n"
+		"  ns-remove NQN NSID    remove a namespace (and destroy its bdev)\n"
+		"  stats                 connections, poll groups and subsystems\n"
+		"  -p, --pid PID         the target with this process id\n"
+		"  -s, --socket PATH     the target serving telemetry at PATH\n"
+		"  --json                print the target's raw answer\n"
+		"Exit 0 when done, 1 when the target refused (its reason on stderr) or\n"
+		"is not running, 2 on bad usage.\n\n");
 	udk_eal_usage(f);
 }
 
@@ -429,6 +443,8 @@ int main(int argc, char **argv)
 
 	if (tool_help_version(argc, argv, 0, PROG " (udk) " UDK_VERSION_STRING, usage))
 		return 0;
+	if (argc > 1 && !strcmp(argv[1], "ctl"))
+		return nvmf_ctl_main(argc - 2, argv + 2);
 	udk_log_set_sink(log_sink, NULL);
 	n = udk_eal_parse(argc, argv, &ea);
 	if (n < 0)

@@ -324,6 +324,10 @@ int nvmf_telemetry_register(struct nvmf_tgt *t);
 void nvmf_telemetry_unregister(struct nvmf_tgt *t);
 void nvmf_ctl_run(struct nvmf_tgt *t);
 
+/* ctl.c: "udk-nvmf-tgt ctl ARGS" (argv: what follows "ctl"), a client of a
+ * running target's telemetry socket; returns the exit status. */
+int nvmf_ctl_main(int argc, char **argv);
+
 /* ns.c (group 0 unless said) */
 /* A malloc, null or file bdev from its spec: 0, or an error with err. */
 int nvmf_bdev_create(const struct nvmf_bdev_spec *b, char *err, size_t el);

@@ -7,6 +7,8 @@ Event Requests; and a telemetry request (ask)."""
 import json
 import socket
 import struct
+import subprocess
+import sys
 import time
 
 HOST = 'nqn.2014-08.org.nvmexpress:uuid:11111111-2222-3333-4444-555555555555'
@@ -194,6 +196,37 @@ def wait_port(port, proc):
         except OSError:
             time.sleep(0.05)
     return False
+
+
+def start_target(cmd, port, logf):
+    """Start the target (the command line cmd), its output into logf, and
+    wait until it listens on port: its process.  Exits 77 (skip) when the
+    EAL cannot start on this host, 1 when the target does not listen."""
+    proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT)
+    if wait_port(port, proc):
+        return proc
+    logf.seek(0)
+    log = logf.read()
+    print(log)
+    if proc.poll() is None:
+        proc.kill()
+    if 'hugepage' in log or 'EAL' in log:
+        print('SKIP: the EAL did not start here')
+        sys.exit(77)
+    print('FAIL the target listens')
+    sys.exit(1)
+
+
+def stop_target(proc, logf, show_log):
+    """SIGTERM, then SIGKILL after 20 s; the log printed if show_log."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    logf.seek(0)
+    if show_log:
+        print(logf.read())
 
 
 def enable(h):

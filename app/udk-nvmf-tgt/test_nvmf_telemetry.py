@@ -21,7 +21,7 @@ import time
 
 import clitest
 from clitest import check, finish
-from nvmf_host import Host, ask, enable, free_port, wait_port
+from nvmf_host import Host, ask, enable, free_port, start_target, stop_target
 
 TOOL, TOP = sys.argv[1], sys.argv[2]
 NQN_A = 'nqn.2026-12.io.udk:tel-a'
@@ -54,19 +54,9 @@ with open(conf, 'w') as f:
             'subsystem %s\n  allow-any-host\n  namespace ra\n'
             'subsystem %s\n  allow-any-host\n  namespace rb\n' % (port, NQN_A, NQN_B))
 logf = open(os.path.join(tmp, 'tgt.log'), 'w+')
-proc = subprocess.Popen([TOOL, '--no-huge', '-m', '64', '--telemetry-path', sock, '--', '-c', conf],
-                        stdout=logf, stderr=subprocess.STDOUT)
+proc = start_target([TOOL, '--no-huge', '-m', '64', '--telemetry-path', sock, '--', '-c', conf],
+                    port, logf)
 try:
-    if not wait_port(port, proc):
-        logf.seek(0)
-        log = logf.read()
-        print(log)
-        if 'hugepage' in log or 'EAL' in log:
-            print('SKIP: the EAL did not start here')
-            sys.exit(77)
-        check(False, 'the target listens')
-        sys.exit(1)
-
     ans = ask(sock, {'cmd': 'help'})
     check(any(c['cmd'] == 'nvmf' for c in ans['data']), '"nvmf" is in help', ans)
     a0 = subsys(sock, NQN_A)
@@ -229,13 +219,6 @@ try:
     check([(g['id'], g['connections'], g['controllers']) for g in top['groups']] == [(0, 0, 0)],
           'the poll group has none left', top)
 finally:
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    logf.seek(0)
-    if clitest.failures:
-        print(logf.read())
+    stop_target(proc, logf, clitest.failures)
 
 finish()
