@@ -248,10 +248,7 @@ static void sleep_for_kicks(struct vb_dev *dev, int conn)
 	struct pollfd p[1 + VU_MAX_QUEUES];
 	int n = 0;
 
-	for (uint32_t q = 0; q < VU_MAX_QUEUES; q++)
-		vb_vq_want_kicks(&dev->vq[q], true);
-	/* A request made available before the flag was seen gets no kick. */
-	if (vb_dev_poll(dev) == 0) {
+	if (vb_dev_idle(dev) == 0) {
 		p[n++] = (struct pollfd){.fd = conn, .events = POLLIN};
 		for (uint32_t q = 0; q < VU_MAX_QUEUES; q++)
 			p[n++] = (struct pollfd){.fd = dev->vq[q].started ? dev->vq[q].kick_fd : -1,

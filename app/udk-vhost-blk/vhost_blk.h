@@ -505,6 +505,13 @@ void vb_dev_config(const struct vb_dev *dev, uint8_t *cfg);
 /* Take what the guest made available on every started ring, complete what
  * the bdev finished, publish the used rings.  Returns the work done (0: idle). */
 uint32_t vb_dev_poll(struct vb_dev *dev);
+
+/* Before the I/O thread sleeps: every ring asks for kicks, then one more
+ * look (a chain made available before the driver saw the request gets no
+ * kick).  When that finds nothing, the rings wait for a kick before they
+ * are read again: a driver that left a ring running (firmware handing
+ * over to the kernel) and gave its memory away never kicks it. */
+uint32_t vb_dev_idle(struct vb_dev *dev);
 /* Poll until no request is in flight (before the memory table changes or a
  * ring stops). */
 void vb_dev_drain(struct vb_dev *dev);

@@ -371,8 +371,9 @@ static void test_broken_ring(void)
 }
 
 /* Firmware (SeaBIOS) sets a ring up and DRIVER_OK, so QEMU starts it, then
- * never kicks and hands its memory to the kernel, which writes there before
- * its own driver resets the device: the ring is not read until a kick. */
+ * hands its memory to the kernel, which writes there before its own driver
+ * resets the device: a ring never kicked, or idle since its last kick, is
+ * not read until a kick. */
 static void test_unkicked_ring(void)
 {
 	uint16_t *avail, *used;
@@ -397,6 +398,19 @@ static void test_unkicked_ring(void)
 	CU_ASSERT_EQUAL(set_fd(VU_SET_VRING_KICK, kickfd), 0);
 	CU_ASSERT_EQUAL(request(VIRTIO_BLK_T_FLUSH, 0, 0, 0, NULL), VIRTIO_BLK_S_OK);
 	CU_ASSERT_FALSE(dev->vq[0].broken);
+	/* SeaBIOS reads through the ring, the device goes idle, and the
+	 * kernel overwrites the ring: no kick, so it is not read */
+	CU_ASSERT_EQUAL(vb_dev_idle(dev), 0);
+	CU_ASSERT_EQUAL(used[0], 0); /* kicks asked for */
+	avail[1] = 50359;
+	for (int i = 0; i < 10; i++)
+		CU_ASSERT_EQUAL(vb_dev_poll(dev), 0);
+	CU_ASSERT_FALSE(dev->vq[0].broken);
+	CU_ASSERT_EQUAL(used[1], 1);
+	/* a ring the driver still uses runs on at its next kick */
+	avail[1] = avail_idx;
+	CU_ASSERT_EQUAL(vb_dev_idle(dev), 0);
+	CU_ASSERT_EQUAL(request(VIRTIO_BLK_T_FLUSH, 0, 0, 0, NULL), VIRTIO_BLK_S_OK);
 	teardown();
 }
 
