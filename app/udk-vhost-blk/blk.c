@@ -331,6 +331,19 @@ static uint32_t poll_io(struct vb_dev *dev, bool take_new)
 	return work;
 }
 
+uint32_t vb_dev_idle(struct vb_dev *dev)
+{
+	uint32_t n;
+
+	for (uint32_t q = 0; q < VU_MAX_QUEUES; q++)
+		vb_vq_want_kicks(&dev->vq[q], true);
+	n = vb_dev_poll(dev);
+	if (n == 0)
+		for (uint32_t q = 0; q < VU_MAX_QUEUES; q++)
+			dev->vq[q].kicked = false;
+	return n;
+}
+
 uint32_t vb_dev_poll(struct vb_dev *dev)
 {
 	return poll_io(dev, true);

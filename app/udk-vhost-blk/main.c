@@ -248,10 +248,7 @@ static void sleep_for_kicks(struct vb_dev *dev, int conn)
 	struct pollfd p[1 + VU_MAX_QUEUES];
 	int n = 0;
 
-	for (uint32_t q = 0; q < VU_MAX_QUEUES; q++)
-		vb_vq_want_kicks(&dev->vq[q], true);
-	/* A request made available before the flag was seen gets no kick. */
-	if (vb_dev_poll(dev) == 0) {
+	if (vb_dev_idle(dev) == 0) {
 		p[n++] = (struct pollfd){.fd = conn, .events = POLLIN};
 		for (uint32_t q = 0; q < VU_MAX_QUEUES; q++)
 			p[n++] = (struct pollfd){.fd = dev->vq[q].started ? dev->vq[q].kick_fd : -1,
@@ -259,13 +256,16 @@ static void sleep_for_kicks(struct vb_dev *dev, int conn)
 		poll(p, (nfds_t)n, 1000);
 		for (int i = 1; i < n; i++) {
 			uint64_t v;
-			if (p[i].revents & POLLIN && read(p[i].fd, &v, sizeof(v)) < 0) {
+			if (!(p[i].revents & POLLIN))
+				continue;
+			dev->vq[i - 1].kicked = true;
+			if (read(p[i].fd, &v, sizeof(v)) < 0) {
 				/* nothing: the kick was only a wake-up */
 			}
 		}
 	}
 	for (uint32_t q = 0; q < VU_MAX_QUEUES; q++)
-		if (dev->vq[q].started)
+		if (dev->vq[q].started && dev->vq[q].kicked)
 			vb_vq_want_kicks(&dev->vq[q], false);
 }
 

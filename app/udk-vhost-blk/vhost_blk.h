@@ -238,6 +238,7 @@ struct vb_vq {
 	int kick_fd, call_fd, err_fd;
 	bool enabled;
 	bool started;            /* the kick fd came: the ring runs */
+	bool kicked;             /* the driver kicked (or had work waiting) since the start */
 	bool broken;             /* the driver broke the ring's rules: stopped until reset */
 	bool event_idx;          /* VIRTIO_RING_F_EVENT_IDX negotiated */
 	bool packed;             /* VIRTIO_F_RING_PACKED negotiated: desc is a packed ring, */
@@ -273,6 +274,15 @@ uint32_t vb_vq_flush(struct vb_vq *vq);
 void vb_vq_reset(struct vb_vq *vq);
 /* Ask the driver for kicks (false while the device polls the ring). */
 void vb_vq_want_kicks(struct vb_vq *vq, bool on);
+
+/* vhost-user.rst "Ring states": a ring runs from the driver's first kick.
+ * Until then its available ring is not read (firmware may leave a ring
+ * started and give its memory to others).  At the start a ring already
+ * holding work (a back-end restarted under a busy driver) counts as
+ * kicked; later, a kick waiting on its fd does (read and consumed). */
+void vb_vq_start(struct vb_vq *vq, bool polling);
+bool vb_vq_kicked(struct vb_vq *vq);
+bool vb_packed_pending(const struct vb_vq *vq);
 
 /* Add a descriptor's buffer to c (len 0: nothing); -1 when c is full (c->bad). */
 int vb_chain_add(struct vb_chain *c, const struct vb_mem *m, uint64_t addr, uint32_t len, bool w,
@@ -495,6 +505,13 @@ void vb_dev_config(const struct vb_dev *dev, uint8_t *cfg);
 /* Take what the guest made available on every started ring, complete what
  * the bdev finished, publish the used rings.  Returns the work done (0: idle). */
 uint32_t vb_dev_poll(struct vb_dev *dev);
+
+/* Before the I/O thread sleeps: every ring asks for kicks, then one more
+ * look (a chain made available before the driver saw the request gets no
+ * kick).  When that finds nothing, the rings wait for a kick before they
+ * are read again: a driver that left a ring running (firmware handing
+ * over to the kernel) and gave its memory away never kicks it. */
+uint32_t vb_dev_idle(struct vb_dev *dev);
 /* Poll until no request is in flight (before the memory table changes or a
  * ring stops). */
 void vb_dev_drain(struct vb_dev *dev);

@@ -378,7 +378,7 @@ static int act(struct vb_dev *dev, struct vu_msg *m, int *fds, int nfds, struct 
 			if (n > 0)
 				udk_counter_add(&dev->stats.resubmitted, (uint64_t)n);
 			vb_stats_started(dev, (uint32_t)(v & VRING_IDX_MASK), true);
-			vb_vq_want_kicks(vq, false);
+			vb_vq_start(vq, nofd);
 		}
 		return 0;
 	}

@@ -6,6 +6,7 @@
  * once before use, every index is checked, and a chain that points outside
  * guest memory is returned marked bad rather than followed. */
 #include <errno.h>
+#include <poll.h>
 #include <stdint.h>
 #include <string.h>
 #include <unistd.h>
@@ -134,6 +135,8 @@ int vb_vq_pop(struct vb_vq *vq, const struct vb_mem *m, struct vb_chain *c)
 {
 	if (!vq->started || !vq->enabled || vq->broken || !vq->desc)
 		return 0;
+	if (!vq->kicked && vq->resubmit_pos >= vq->nresubmit && !vb_vq_kicked(vq))
+		return 0;
 	if (vq->packed)
 		return vb_packed_pop(vq, m, c);
 	if (vq->resubmit_pos < vq->nresubmit) {
@@ -155,6 +158,39 @@ int vb_vq_pop(struct vb_vq *vq, const struct vb_mem *m, struct vb_chain *c)
 		vb_inflight_take(vq, head);
 	walk(vq, m, head, c);
 	return 1;
+}
+
+void vb_vq_start(struct vb_vq *vq, bool polling)
+{
+	/* Kicks asked for before the look at the ring: a chain made
+	 * available after it is kicked. */
+	vb_vq_want_kicks(vq, true);
+	if (polling || vq->packed) {
+		vq->kicked = polling || vb_packed_pending(vq);
+	} else {
+		uint16_t ahead = (uint16_t)(__atomic_load_n(&vq->avail[1], __ATOMIC_ACQUIRE) -
+					    vq->last_avail);
+		vq->kicked = ahead > 0 && ahead <= vq->num;
+	}
+	if (vq->kicked)
+		vb_vq_want_kicks(vq, false);
+}
+
+bool vb_vq_kicked(struct vb_vq *vq)
+{
+	struct pollfd p = {.fd = vq->kick_fd, .events = POLLIN};
+	uint64_t v;
+
+	if (vq->kicked)
+		return true;
+	if (vq->kick_fd < 0 || poll(&p, 1, 0) <= 0 || !(p.revents & POLLIN))
+		return false;
+	if (read(vq->kick_fd, &v, sizeof(v)) < 0) {
+		/* a wake-up only: the ring is looked at anyway */
+	}
+	vq->kicked = true;
+	vb_vq_want_kicks(vq, false);
+	return true;
 }
 
 void vb_vq_push(struct vb_vq *vq, const struct vb_chain *c, uint32_t len)

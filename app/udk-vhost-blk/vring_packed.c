@@ -81,6 +81,14 @@ static int resubmit(struct vb_vq *vq, const struct vb_mem *m, struct vb_chain *c
 	return 1;
 }
 
+bool vb_packed_pending(const struct vb_vq *vq)
+{
+	const volatile struct vring_packed_desc *ring = (const volatile struct vring_packed_desc *)vq->desc;
+
+	return is_avail(__atomic_load_n(&ring[vq->last_avail].flags, __ATOMIC_ACQUIRE),
+			vq->avail_wrap);
+}
+
 int vb_packed_pop(struct vb_vq *vq, const struct vb_mem *m, struct vb_chain *c)
 {
 	volatile struct vring_packed_desc *ring = (volatile struct vring_packed_desc *)vq->desc;

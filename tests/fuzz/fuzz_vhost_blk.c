@@ -7,7 +7,8 @@
  *       sent over a socketpair with nfds (0-10) fds (the guest's memfd, or
  *       an eventfd), read by vu_recv() and handled by vu_handle();
  *   'W' off(2) len, then len bytes: written into guest memory at off * 4;
- *   'P' the device polls its rings three times.
+ *   'P' the driver kicks (the one eventfd every kick fd is) and the device
+ *       polls its rings three times.
  * Guest memory is one 256 KiB memfd, so any table the fuzzer makes maps at
  * most that.  Beyond no crash, leak or UB: a refused message is -EPROTO
  * with a log line, never anything else; the device ends every request it
@@ -144,6 +145,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				memcpy(guest + off, data + i, len);
 			i += len;
 		} else if (op == 'P') {
+			uint64_t one = 1;
+			if (write(efd, &one, sizeof(one)) < 0) {
+				/* the counter is full: a kick is waiting anyway */
+			}
 			for (int k = 0; k < 3; k++)
 				vb_dev_poll(dev);
 			if (vb_dev_inflight(dev) != 0 && dev->retry == NULL) {

@@ -122,6 +122,14 @@ struct vring_desc *desc_table(void)
 	return (struct vring_desc *)(g + DESC_OFF);
 }
 
+/* Notify the device as a driver does after making chains available. */
+void kick(int fd)
+{
+	uint64_t one = 1;
+
+	CU_ASSERT_EQUAL(write(fd, &one, sizeof(one)), (ssize_t)sizeof(one));
+}
+
 /* Make a chain of n descriptors (from table tab, or the ring's) available;
  * returns its head. */
 uint16_t post(const struct vring_desc *d, int n)
@@ -141,6 +149,7 @@ uint16_t post(const struct vring_desc *d, int n)
 	next_desc = (uint16_t)((next_desc + n) % QSZ);
 	avail[2 + avail_idx % QSZ] = head;
 	__atomic_store_n(&avail[1], ++avail_idx, __ATOMIC_RELEASE);
+	kick(kickfd);
 	return head;
 }
 
@@ -219,6 +228,7 @@ void pk_post(const struct vring_packed_desc *d, int n, uint16_t id)
 		}
 	}
 	__atomic_store_n(&r[first].flags, first_flags, __ATOMIC_RELEASE);
+	kick(kickfd);
 }
 
 /* The next used element: its id, or -1. */

@@ -42,6 +42,7 @@ void setup_without(uint64_t without);
 void setup(void);
 void teardown(void);
 struct vring_desc *desc_table(void);
+void kick(int fd);
 uint16_t post(const struct vring_desc *d, int n);
 int used_next(uint32_t *id, uint32_t *len);
 uint64_t gpa(uint32_t off);

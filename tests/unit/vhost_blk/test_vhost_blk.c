@@ -97,6 +97,7 @@ static void test_two_queues(void)
 	t[2] = (struct vring_desc){gpa(0x5020), 1, VRING_DESC_F_WRITE, 0};
 	avail[2] = 0;
 	__atomic_store_n(&avail[1], 1, __ATOMIC_RELEASE);
+	kick(k1);
 	for (int i = 0; i < 100 && used[1] == 0; i++)
 		vb_dev_poll(dev);
 	CU_ASSERT_EQUAL(used[1], 1);
@@ -347,6 +348,7 @@ static void test_broken_ring(void)
 	/* a head past the ring size: the ring stops, the process lives */
 	avail[2 + avail_idx % QSZ] = QSZ + 3;
 	__atomic_store_n(&avail[1], ++avail_idx, __ATOMIC_RELEASE);
+	kick(kickfd);
 	CU_ASSERT_EQUAL(vb_dev_poll(dev), 0);
 	CU_ASSERT_LAST_ERROR_HAS("available head past the ring size");
 	CU_ASSERT(dev->vq[0].broken);
@@ -365,6 +367,50 @@ static void test_broken_ring(void)
 	__atomic_store_n(&avail[1], (uint16_t)(avail_idx + QSZ + 1), __ATOMIC_RELEASE);
 	CU_ASSERT_EQUAL(vb_dev_poll(dev), 0);
 	CU_ASSERT_LAST_ERROR_HAS("available index ahead");
+	teardown();
+}
+
+/* Firmware (SeaBIOS) sets a ring up and DRIVER_OK, so QEMU starts it, then
+ * hands its memory to the kernel, which writes there before its own driver
+ * resets the device: a ring never kicked, or idle since its last kick, is
+ * not read until a kick. */
+static void test_unkicked_ring(void)
+{
+	uint16_t *avail, *used;
+	struct vu_msg r;
+	struct vu_vring_state s = {0, 0};
+
+	setup();
+	avail = (uint16_t *)(g + AVAIL_OFF);
+	used = (uint16_t *)(g + USED_OFF);
+	CU_ASSERT_EQUAL(used[0], 0); /* kicks asked for */
+	avail[1] = 50359;
+	avail[2] = 0x4b1d;
+	for (int i = 0; i < 10; i++)
+		CU_ASSERT_EQUAL(vb_dev_poll(dev), 0);
+	CU_ASSERT_FALSE(dev->vq[0].broken);
+	CU_ASSERT_EQUAL(used[1], 0);
+	CU_ASSERT_EQUAL(msg(VU_GET_VRING_BASE, &s, 8, NULL, 0, &r), 0);
+	CU_ASSERT_EQUAL(r.p.state.num, 0);
+	/* the kernel's driver: reset, a new ring at base 0, requests kicked */
+	memset(g, 0, 0x1000);
+	CU_ASSERT_EQUAL(set_state(VU_SET_VRING_BASE, 0, 0), 0);
+	CU_ASSERT_EQUAL(set_fd(VU_SET_VRING_KICK, kickfd), 0);
+	CU_ASSERT_EQUAL(request(VIRTIO_BLK_T_FLUSH, 0, 0, 0, NULL), VIRTIO_BLK_S_OK);
+	CU_ASSERT_FALSE(dev->vq[0].broken);
+	/* SeaBIOS reads through the ring, the device goes idle, and the
+	 * kernel overwrites the ring: no kick, so it is not read */
+	CU_ASSERT_EQUAL(vb_dev_idle(dev), 0);
+	CU_ASSERT_EQUAL(used[0], 0); /* kicks asked for */
+	avail[1] = 50359;
+	for (int i = 0; i < 10; i++)
+		CU_ASSERT_EQUAL(vb_dev_poll(dev), 0);
+	CU_ASSERT_FALSE(dev->vq[0].broken);
+	CU_ASSERT_EQUAL(used[1], 1);
+	/* a ring the driver still uses runs on at its next kick */
+	avail[1] = avail_idx;
+	CU_ASSERT_EQUAL(vb_dev_idle(dev), 0);
+	CU_ASSERT_EQUAL(request(VIRTIO_BLK_T_FLUSH, 0, 0, 0, NULL), VIRTIO_BLK_S_OK);
 	teardown();
 }
 
@@ -491,6 +537,7 @@ int main(void)
 		{"broken_ring", test_broken_ring},
 		{"messages", test_messages},
 		{"recv", test_recv},
+		{"unkicked_ring", test_unkicked_ring},
 		{"inflight", test_inflight},
 		{"inflight_packed", test_inflight_packed},
 		{"mem_slots", test_mem_slots},
