@@ -8,9 +8,16 @@
  * must arrive once, intact, on the queue the Toeplitz hash names, computed
  * here by the test's own implementation (labrss.h), with that hash in the
  * mbuf (hash_rss, UDK_MBUF_F_RSS_HASH); both queues must get frames.  Then
- * each queue's receive interrupt fires on its own MSI-X vector.  Puts the
- * NICs back as found.
+ * each queue's receive interrupt fires on its own MSI-X vector.  Then the
+ * application's RSS configuration (udk_eth_rss_conf): limits 40 and 128, a
+ * table changed on the started port (udk_eth_dev_rss_update, entry i to
+ * queue 1 - i % 2), a table naming queue 2 refused with lib/ethdev's
+ * message, and a key of its own with a skewed table (one entry in eight to
+ * queue 0, the rest to queue 1) from configure: every flow again on the
+ * queue that key and table name, with that key's hash.  Puts the NICs back
+ * as found.
  */
+#include <errno.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +31,7 @@
 #include "udk_eal.h"
 #include "udk_ethdev.h"
 #include "udk_mbuf.h"
+#include "udk_util.h"
 
 #define NQ 2
 #define TABLE_LEN 128 /* the 82574's RETA; udk's entry i is i % NQ */
@@ -45,65 +53,23 @@ static struct flow flows[NFLOWS];
 static uint8_t mac_e[6], mac_v[6];
 static struct labnet_peer peer; /* the kernel on the virtio NIC */
 
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)(v >> 16));
-	put16(p + 2, (uint16_t)v);
-}
-
-static uint16_t ip_csum(const uint8_t *h)
-{
-	uint32_t s = 0;
-
-	for (int i = 0; i < 20; i += 2)
-		s += (uint32_t)h[i] << 8 | h[i + 1];
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return (uint16_t)~s;
-}
-
 /* Frame of flow i: Ethernet to the e1000e, IPv4 (valid checksum, not a
  * fragment), UDP or TCP, then "UDKR", i and a pattern of i. */
 static void frame_fill(uint8_t *f, uint32_t i)
 {
 	const struct flow *fl = &flows[i];
 
-	memset(f, 0, FRAME_LEN);
-	memcpy(f, mac_e, 6);
-	memcpy(f + 6, mac_v, 6);
-	put16(f + 12, 0x0800);
-	f[14] = 0x45;
-	put16(f + 16, FRAME_LEN - 14);
-	put16(f + 18, (uint16_t)i);
-	f[20] = 0x40; /* DF */
-	f[22] = 64;
-	f[23] = fl->tcp ? 6 : 17;
-	put32(f + 26, fl->src);
-	put32(f + 30, fl->dst);
-	put16(f + 24, ip_csum(f + 14));
-	put16(f + 34, fl->sport);
-	put16(f + 36, fl->dport);
-	if (fl->tcp) {
-		put32(f + 38, i);  /* sequence */
-		f[46] = 0x50;      /* 20-byte header */
-		f[47] = 0x10;      /* ACK */
-		put16(f + 48, 65535);
-	} else {
-		put16(f + 38, FRAME_LEN - 34);
-	}
+	lab_frame_ipv4(f, FRAME_LEN, mac_e, mac_v, (uint16_t)i, fl->tcp, fl->src, fl->dst,
+		       fl->sport, fl->dport);
 	memcpy(f + MARK, "UDKR", 4);
-	put32(f + MARK + 4, i);
+	lab_put32(f + MARK + 4, i);
 	for (uint32_t k = MARK + 8; k < FRAME_LEN; k++)
 		f[k] = (uint8_t)(i * 7 + k);
 }
 
-static void make_flows(void)
+/* The flows, their hashes under key and the queue the table names: reta's
+ * entry, or udk's default i % NQ when reta is NULL. */
+static void make_flows(const uint8_t *key, const uint16_t *reta)
 {
 	uint32_t seed = 0x82574u;
 
@@ -118,9 +84,10 @@ static void make_flows(void)
 		fl->sport = (uint16_t)(1024 + (seed >> 16) % 60000);
 		fl->dport = (uint16_t)(1024 + (i * 40503u) % 60000);
 		fl->tcp = i & 1;
-		fl->hash = lab_rss_ipv4(lab_rss_key, fl->src, fl->dst, fl->sport, fl->dport,
-					fl->tcp);
-		fl->want_q = (uint16_t)((fl->hash & (TABLE_LEN - 1)) % NQ);
+		fl->hash = lab_rss_ipv4(key, fl->src, fl->dst, fl->sport, fl->dport, fl->tcp);
+		fl->want_q = reta != NULL ? reta[fl->hash & (TABLE_LEN - 1)]
+					  : (uint16_t)((fl->hash & (TABLE_LEN - 1)) % NQ);
+		fl->got = 0;
 	}
 }
 
@@ -138,8 +105,7 @@ static void check_frame(const struct udk_mbuf *m, uint16_t q, unsigned int *wron
 		(*other)++;
 		return;
 	}
-	i = (uint32_t)f[MARK + 4] << 24 | (uint32_t)f[MARK + 5] << 16 |
-	    (uint32_t)f[MARK + 6] << 8 | f[MARK + 7];
+	i = lab_get32(f + MARK + 4);
 	if (i >= NFLOWS) {
 		(*bad)++;
 		return;
@@ -211,41 +177,17 @@ static void intr_per_queue(uint16_t port)
 	}
 }
 
-int main(void)
+/* Configure port with NQ rx queues (and rss, NULL for none) and start it. */
+static void port_up(uint16_t port, struct udk_mempool *mp, const struct udk_eth_rss_conf *rss)
 {
-	const char *e1000e, *virtio;
-	char drv_e[64] = "";
-	struct udk_mempool *mp;
-	struct udk_eth_dev_info info;
 	struct udk_eth_conf conf;
 	struct udk_eth_rxq_conf rxc;
 	struct udk_eth_txq_conf txc;
-	unsigned int got = 0, wrong = 0, bad = 0, nohash = 0, dup = 0, other = 0;
-	unsigned int per_q[NQ] = {0};
-	uint16_t port;
-	uint64_t end;
 
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	lab_require_guest();
-	e1000e = lab_env_require("UDK_LAB_E1000E");
-	virtio = lab_env_require("UDK_LAB_VIRTIO");
-	REQUIRE(labnet_parse_mac(lab_env_require("UDK_LAB_MAC_E1000E"), mac_e) == 0);
-	REQUIRE(labnet_parse_mac(lab_env_require("UDK_LAB_MAC_VIRTIO"), mac_v) == 0);
-	lab_device_driver(e1000e, drv_e, sizeof(drv_e));
-	REQUIRE(labnet_peer_open(&peer, virtio, 0x0800) == 0);
-	REQUIRE(lab_bind_vfio(e1000e) == 0);
-
-	char *argv[] = {"lab", "-l", "0", "-m", "64", "-a", (char *)e1000e, NULL};
-	REQUIRE(udk_eal_init(7, argv) == 7);
-	REQUIRE(udk_pktmbuf_pool_create("rss", 2048, 64, 0, UDK_SOCKET_ANY, &mp) == 0);
-	REQUIRE(udk_eth_probe_eal() == 1);
-	REQUIRE(udk_eth_dev_find(e1000e, &port) == 0);
-	REQUIRE(udk_eth_dev_info_get(port, &info) == 0);
-	printf("port %u: %s, %u rx / %u tx queues\n", port, info.driver, info.max_rx_queues,
-	       info.max_tx_queues);
-	REQUIRE(info.max_rx_queues == NQ);
 	udk_eth_conf_init(&conf, sizeof(conf));
 	conf.nb_rx_queues = NQ;
+	if (rss != NULL)
+		conf.rss = *rss;
 	REQUIRE(udk_eth_dev_configure(port, &conf) == 0);
 	udk_eth_rxq_conf_init(&rxc, sizeof(rxc));
 	rxc.mp = mp;
@@ -254,8 +196,23 @@ int main(void)
 	udk_eth_txq_conf_init(&txc, sizeof(txc));
 	REQUIRE(udk_eth_tx_queue_setup(port, 0, &txc) == 0);
 	REQUIRE(udk_eth_dev_start(port) == 0);
+}
 
-	make_flows();
+/* The kernel sends each flow's frame once to the started port; each must
+ * arrive intact, once, on the queue key and reta name (make_flows), with
+ * key's hash in its mbuf.  per_q: the frames each queue got. */
+static void traffic(uint16_t port, const char *what, const uint8_t *key, const uint16_t *reta,
+		    unsigned int per_q[NQ])
+{
+	unsigned int got = 0, wrong = 0, bad = 0, nohash = 0, dup = 0, other = 0;
+	unsigned int want_q[NQ] = {0};
+	uint64_t end;
+
+	make_flows(key, reta);
+	for (uint32_t i = 0; i < NFLOWS; i++)
+		want_q[flows[i].want_q]++;
+	for (uint16_t q = 0; q < NQ; q++)
+		per_q[q] = 0;
 	end = labnet_ms() + 30000;
 	for (uint32_t sent = 0; (sent < NFLOWS || got < NFLOWS) && labnet_ms() < end;) {
 		for (uint32_t k = 0; k < BURST && sent < NFLOWS; k++, sent++) {
@@ -283,19 +240,104 @@ int main(void)
 		for (uint32_t i = 0; i < NFLOWS; i++)
 			got += flows[i].got > 0;
 	}
-	printf("%u of %u flows received; queue 0: %u, queue 1: %u; wrong queue %u, hash "
-	       "mismatch %u, damaged %u, duplicates %u, other frames %u\n", got, NFLOWS,
-	       per_q[0], per_q[1], wrong, nohash, bad, dup, other);
-	CHECK_MSG(got == NFLOWS, "%u flows never arrived", NFLOWS - got);
-	CHECK_MSG(wrong == 0, "%u frames not on the queue the Toeplitz hash names", wrong);
-	CHECK_MSG(nohash == 0, "%u frames without the right hash in the mbuf", nohash);
+	printf("%s: %u of %u flows received; queue 0: %u (hash: %u), queue 1: %u (hash: %u); "
+	       "wrong queue %u, hash mismatch %u, damaged %u, duplicates %u, other frames %u\n",
+	       what, got, NFLOWS, per_q[0], want_q[0], per_q[1], want_q[1], wrong, nohash, bad, dup,
+	       other);
+	CHECK_MSG(got == NFLOWS, "%s: %u flows never arrived", what, NFLOWS - got);
+	CHECK_MSG(wrong == 0, "%s: %u frames not on the queue the Toeplitz hash names", what,
+		  wrong);
+	CHECK_MSG(nohash == 0, "%s: %u frames without the right hash in the mbuf", what, nohash);
 	CHECK(bad == 0 && dup == 0);
+}
+
+/* The application's key and table (udk_eth_rss_conf): the limits, a table
+ * changed on the started port, a table naming a queue the port lacks
+ * refused with lib/ethdev's message, then a key of its own and a skewed
+ * table from configure. */
+static void user_rss(uint16_t port, struct udk_mempool *mp)
+{
+	static const uint8_t key[40] = {
+		0x3c, 0x9e, 0x01, 0x77, 0xa5, 0x52, 0x18, 0xe0, 0x4b, 0x6d, 0xf3, 0x29, 0x90, 0x0c,
+		0x7a, 0xd1, 0x35, 0x8f, 0x62, 0xbb, 0x04, 0xc8, 0x1e, 0x57, 0xe9, 0x23, 0xa0, 0x6e,
+		0xd4, 0x41, 0x9b, 0x15, 0x70, 0xfe, 0x2a, 0x86, 0xcd, 0x33, 0x5f, 0x08,
+	};
+	uint16_t skew[TABLE_LEN], back[TABLE_LEN], bad_entry[TABLE_LEN];
+	struct udk_eth_rss_conf rss = {0};
+	struct udk_eth_conf conf;
+	unsigned int per_q[NQ];
+	uint16_t kl = 0, rl = 0;
+
+	for (uint16_t i = 0; i < TABLE_LEN; i++) {
+		skew[i] = i % 8 == 3 ? 0 : 1; /* one in eight to queue 0 */
+		back[i] = (uint16_t)(NQ - 1 - i % NQ);
+		bad_entry[i] = (uint16_t)(i % NQ);
+	}
+	bad_entry[77] = NQ;
+	CHECK(udk_eth_dev_rss_limits(port, &kl, &rl) == 0);
+	CHECK_MSG(kl == 40 && rl == TABLE_LEN, "RSS limits key %u, table %u; the 82574's are 40 "
+		  "and 128", kl, rl);
+
+	/* The port is started with udk's key and table: a new table, at once. */
+	rss.reta = back;
+	rss.reta_len = TABLE_LEN;
+	CHECK(udk_eth_dev_rss_update(port, &rss) == 0);
+	traffic(port, "table changed while started", lab_rss_key, back, per_q);
+	CHECK(udk_eth_dev_stop(port) == 0);
+
+	udk_eth_conf_init(&conf, sizeof(conf));
+	conf.nb_rx_queues = NQ;
+	conf.rss = (struct udk_eth_rss_conf){.reta = bad_entry, .reta_len = TABLE_LEN};
+	CHECK(udk_eth_dev_configure(port, &conf) == -EINVAL);
+	CHECK_MSG(strstr(udk_last_error(), "RSS table entry 77 names rx queue 2; the port has 2 rx "
+			 "queues") != NULL, "refusal: %s", udk_last_error());
+
+	rss = (struct udk_eth_rss_conf){.key = key, .key_len = 40, .reta = skew,
+					.reta_len = TABLE_LEN};
+	port_up(port, mp, &rss);
+	traffic(port, "own key, skewed table", key, skew, per_q);
+	CHECK_MSG(per_q[1] > 3 * per_q[0], "skewed table: queue 1 got %u, queue 0 %u", per_q[1],
+		  per_q[0]);
+	CHECK(udk_eth_dev_stop(port) == 0);
+}
+
+int main(void)
+{
+	const char *e1000e, *virtio;
+	char drv_e[64] = "";
+	struct udk_mempool *mp;
+	struct udk_eth_dev_info info;
+	unsigned int per_q[NQ];
+	uint16_t port;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	lab_require_guest();
+	e1000e = lab_env_require("UDK_LAB_E1000E");
+	virtio = lab_env_require("UDK_LAB_VIRTIO");
+	REQUIRE(labnet_parse_mac(lab_env_require("UDK_LAB_MAC_E1000E"), mac_e) == 0);
+	REQUIRE(labnet_parse_mac(lab_env_require("UDK_LAB_MAC_VIRTIO"), mac_v) == 0);
+	lab_device_driver(e1000e, drv_e, sizeof(drv_e));
+	REQUIRE(labnet_peer_open(&peer, virtio, 0x0800) == 0);
+	REQUIRE(lab_bind_vfio(e1000e) == 0);
+
+	char *argv[] = {"lab", "-l", "0", "-m", "64", "-a", (char *)e1000e, NULL};
+	REQUIRE(udk_eal_init(7, argv) == 7);
+	REQUIRE(udk_pktmbuf_pool_create("rss", 2048, 64, 0, UDK_SOCKET_ANY, &mp) == 0);
+	REQUIRE(udk_eth_probe_eal() == 1);
+	REQUIRE(udk_eth_dev_find(e1000e, &port) == 0);
+	REQUIRE(udk_eth_dev_info_get(port, &info) == 0);
+	printf("port %u: %s, %u rx / %u tx queues\n", port, info.driver, info.max_rx_queues,
+	       info.max_tx_queues);
+	REQUIRE(info.max_rx_queues == NQ);
+	port_up(port, mp, NULL);
+
+	traffic(port, "udk's key and table", lab_rss_key, NULL, per_q);
 	for (uint16_t q = 0; q < NQ; q++)
 		CHECK_MSG(per_q[q] > 0, "nothing on queue %u", q);
 
 	intr_per_queue(port);
+	user_rss(port, mp);
 
-	udk_eth_dev_stop(port);
 	udk_eth_dev_close(port);
 	udk_mempool_free(mp);
 	udk_eal_cleanup();

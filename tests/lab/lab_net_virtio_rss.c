@@ -68,60 +68,16 @@ static int parse_mac(const char *s, uint8_t m[6])
 				   &m[4], &m[5]) == 6 ? 0 : -1;
 }
 
-static uint16_t ip_csum(const uint8_t *h)
-{
-	uint32_t s = 0;
-
-	for (int i = 0; i < 20; i += 2)
-		s += (uint32_t)h[i] << 8 | h[i + 1];
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return (uint16_t)~s;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 /* Frame of flow i to mac: Ethernet, IPv4 (valid checksum), UDP, then
  * "UDKR", i and a pattern of i. */
 static void frame_fill(uint8_t *f, const uint8_t mac[6], uint32_t i)
 {
 	const struct flow *fl = &flows[i];
 
-	memset(f, 0, FRAME_LEN);
-	memcpy(f, mac, 6);
-	memcpy(f + 6, (uint8_t[]){0x02, 0, 0, 0x52, 0x53, 0x53}, 6);
-	f[12] = 0x08;                       /* IPv4 */
-	f[14] = 0x45;
-	f[16] = (FRAME_LEN - 14) >> 8;
-	f[17] = (FRAME_LEN - 14) & 0xff;
-	f[18] = (uint8_t)(i >> 8);
-	f[19] = (uint8_t)i;
-	f[20] = 0x40;                       /* DF, not a fragment */
-	f[22] = 64;
-	f[23] = 17;                         /* UDP */
-	put32(f + 26, fl->src);
-	put32(f + 30, fl->dst);
-	f[24] = (uint8_t)(ip_csum(f + 14) >> 8);
-	f[25] = (uint8_t)ip_csum(f + 14);
-	f[34] = (uint8_t)(fl->sport >> 8);
-	f[35] = (uint8_t)fl->sport;
-	f[36] = (uint8_t)(fl->dport >> 8);
-	f[37] = (uint8_t)fl->dport;
-	f[38] = (FRAME_LEN - 34) >> 8;
-	f[39] = (FRAME_LEN - 34) & 0xff;
+	lab_frame_ipv4(f, FRAME_LEN, mac, (const uint8_t[]){0x02, 0, 0, 0x52, 0x53, 0x53},
+		       (uint16_t)i, false, fl->src, fl->dst, fl->sport, fl->dport);
 	memcpy(f + 42, "UDKR", 4);
-	put32(f + 46, i);
+	lab_put32(f + 46, i);
 	for (uint32_t k = 50; k < FRAME_LEN; k++)
 		f[k] = (uint8_t)(i * 7 + k);
 }
@@ -137,7 +93,7 @@ static int frame_flow(const struct udk_mbuf *m, const uint8_t mac[6], bool *bad)
 	*bad = false;
 	if (m->pkt_len < 50 || m->nb_segs != 1 || memcmp(f + 42, "UDKR", 4) != 0)
 		return -1;
-	i = get32(f + 46);
+	i = lab_get32(f + 46);
 	frame_fill(want, mac, i < NFLOWS ? i : 0);
 	if (i >= NFLOWS || m->pkt_len != FRAME_LEN || memcmp(f, want, FRAME_LEN) != 0) {
 		*bad = true;

@@ -161,7 +161,9 @@ static void e1k_info(struct udk_eth_dev *dev, struct udk_eth_dev_info *info)
 	info->max_mtu = E1K_MAX_MTU;
 }
 
-/* The RSS table udk uses: entry i to rx queue i % n (one queue: all to 0). */
+/* The RSS table udk uses: entry i to rx queue i % n (one queue: all to 0);
+ * the application's, when it gives one, replaces it (e1k_rss_set, called
+ * by lib/ethdev right after). */
 static int e1k_configure(struct udk_eth_dev *dev, const struct udk_eth_conf *conf)
 {
 	struct e1k_priv *p = dev->priv;
@@ -173,25 +175,22 @@ static int e1k_configure(struct udk_eth_dev *dev, const struct udk_eth_conf *con
 }
 
 /* Microsoft's RSS verification key (the one its specification's examples
- * use, as udk's other drivers do). */
+ * use, as udk's other drivers do): the key unless the application gives one. */
 static const uint8_t rss_key[E1K_RSS_KEY_LEN] = {
 	0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67, 0x25, 0x3d, 0x43, 0xa3,
 	0x8f, 0xb0, 0xd0, 0xca, 0x2b, 0xcb, 0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3,
 	0x80, 0x30, 0xf2, 0x0c, 0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa,
 };
 
-/* §7.1.10 receive-side scaling: the key (RSSRK, byte 0 in the low byte of
- * RSSRK0), the table (RETA: the queue in bit 7 of each byte), the hash types
- * (IPv4 and IPv6 addresses, with the TCP ports when there is a TCP header;
- * the 82574 hashes no UDP ports), and RSS on (MRQC).  Always on, with one
- * queue as with two, so every IP frame comes with its hash. */
-static void rss_init(struct e1k_priv *p)
+/* §7.1.10: the key (RSSRK, byte 0 in the low byte of RSSRK0) and the table
+ * (RETA: the queue in bit 7 of each byte) in force, from p->key and p->reta. */
+static void rss_write(struct e1k_priv *p)
 {
 	for (unsigned int r = 0; r < E1K_RSS_KEY_LEN / 4; r++)
-		e1k_wr(p, E1K_RSSRK(r), (uint32_t)rss_key[4 * r] |
-						 (uint32_t)rss_key[4 * r + 1] << 8 |
-						 (uint32_t)rss_key[4 * r + 2] << 16 |
-						 (uint32_t)rss_key[4 * r + 3] << 24);
+		e1k_wr(p, E1K_RSSRK(r), (uint32_t)p->key[4 * r] |
+						 (uint32_t)p->key[4 * r + 1] << 8 |
+						 (uint32_t)p->key[4 * r + 2] << 16 |
+						 (uint32_t)p->key[4 * r + 3] << 24);
 	for (unsigned int r = 0; r < E1K_RETA_ENTRIES / 4; r++) {
 		uint32_t v = 0;
 
@@ -199,8 +198,45 @@ static void rss_init(struct e1k_priv *p)
 			v |= (uint32_t)(p->reta[4 * r + b] & 1u) << 7 << (8 * b);
 		e1k_wr(p, E1K_RETA(r), v);
 	}
+}
+
+/* §7.1.10 receive-side scaling: key and table (rss_write), the hash types
+ * (IPv4 and IPv6 addresses, with the TCP ports when there is a TCP header;
+ * the 82574 hashes no UDP ports), and RSS on (MRQC).  Always on, with one
+ * queue as with two, so every IP frame comes with its hash. */
+static void rss_init(struct e1k_priv *p)
+{
+	rss_write(p);
 	e1k_wr(p, E1K_MRQC, E1K_MRQC_RSS | E1K_MRQC_TCP_IPV4 | E1K_MRQC_IPV4 |
 				    E1K_MRQC_TCP_IPV6 | E1K_MRQC_IPV6);
+}
+
+static void e1k_rss_limits(struct udk_eth_dev *dev, uint16_t *key_len, uint16_t *reta_len)
+{
+	(void)dev;
+	*key_len = E1K_RSS_KEY_LEN;
+	*reta_len = E1K_RETA_ENTRIES;
+}
+
+/* The application's key and/or table (lengths and entries checked by
+ * lib/ethdev).  On a started port they go into RSSRK and RETA at once: the
+ * device reads both for each frame it hashes and needs no pause of RSS or
+ * of the receiver for the change; a frame already being hashed may still
+ * get the old table. */
+static int e1k_rss_set(struct udk_eth_dev *dev, const uint8_t *key, const uint16_t *reta,
+		       bool reset)
+{
+	struct e1k_priv *p = dev->priv;
+
+	if (reset)
+		memcpy(p->key, rss_key, sizeof(p->key));
+	if (key != NULL)
+		memcpy(p->key, key, sizeof(p->key));
+	for (unsigned int i = 0; reta != NULL && i < E1K_RETA_ENTRIES; i++)
+		p->reta[i] = (uint8_t)reta[i];
+	if (dev->started && (key != NULL || reta != NULL))
+		rss_write(p);
+	return 0;
 }
 
 static uint32_t rctl_value(bool promiscuous)
@@ -510,6 +546,8 @@ static const struct udk_eth_ops e1k_ops = {
 	.rx_intr_fd = e1k_rx_intr_fd,
 	.rx_intr_arm = e1k_rx_intr_arm,
 	.rx_intr_disarm = e1k_rx_intr_disarm,
+	.rss_limits = e1k_rss_limits,
+	.rss_set = e1k_rss_set,
 };
 
 static int e1k_probe_pci(struct udk_eth_dev *dev, struct udk_pci_dev *pdev)

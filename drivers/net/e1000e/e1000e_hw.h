@@ -218,6 +218,7 @@ struct e1k_priv {
 	size_t bar_len;
 	struct e1k_hw_stats hw;
 	uint8_t reta[E1K_RETA_ENTRIES]; /* RSS table: the rx queue of each entry */
+	uint8_t key[E1K_RSS_KEY_LEN];   /* RSS key, written at start and by rss_set */
 	int *msix_efds;             /* owned by pdev; NULL while MSI-X is off */
 	unsigned int msix_nvec;
 };
