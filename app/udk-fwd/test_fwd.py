@@ -30,10 +30,13 @@ def run_live(args, pattern, enough, tries=3):
     statistics side that a loaded host delays past the next period (or past
     --duration) merges or drops a period.  A tool that prints no or too few
     live lines fails every try."""
-    for _ in range(tries):
+    for i in range(tries):
         rc, out, err = run(args)
-        if rc != 0 or len(re.findall(pattern, err, re.M)) >= enough:
+        n = len(re.findall(pattern, err, re.M))
+        if rc != 0 or n >= enough:
             break
+        print('     (%s: %d live lines of %d wanted in run %d of %d)' % (
+            ' '.join(args), n, enough, i + 1, tries))
     return rc, out, err
 
 
