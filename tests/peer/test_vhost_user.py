@@ -23,9 +23,11 @@ Every check requires traffic that actually flowed (counts > 0 and equal on
 both sides), so the test cannot pass when nothing moved.
 Usage: test_vhost_user.py UDK_FWD PEER_VHOST_GROW L2ECHO PEER_VHOST_MQ"""
 import json
+import math
 import os
 import re
 import shutil
+import signal
 import socket
 import struct
 import subprocess
@@ -252,8 +254,8 @@ check(rc == 0 and s is not None and st is not None and s['rx'] >= 100000 and
 # 4c. testpmd killed mid-stream and started again: the port resumes by itself.
 def restart(vdev, sock, client, tag):
     """client: testpmd is the client (udk listens); else the server, first."""
-    args = ['--mode', 'txonly', '--verify', '--duration', '20', '--link-wait', '30', '--json',
-            '--interval', '1', '--pkt-size', '128']
+    args = ['--mode', 'txonly', '--verify', '--link-wait', '60', '--json', '--interval', '1',
+            '--pkt-size', '128']
     if client:
         p, errf = fwd_bg(vdev, args, tag)
     tp = Testpmd(sock, 'io', client=client, prefix=PREFIX + '-' + tag + '1')
@@ -264,6 +266,16 @@ def restart(vdev, sock, client, tag):
     tp.p.wait()
     time.sleep(1)
     tp2 = Testpmd(sock, 'io', client=client, prefix=PREFIX + '-' + tag + '2')
+    # No fixed --duration: two testpmd start-ups on a loaded host can outlast
+    # it.  Stop udk-fwd a second after it says traffic resumed (or at 60 s).
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and p.poll() is None:
+        errf.seek(0)
+        if 'traffic resumed' in errf.read():
+            time.sleep(1)
+            break
+        time.sleep(0.1)
+    p.send_signal(signal.SIGINT)
     rc, out, err = fwd_end(p, errf)
     st, log = tp2.stop()
     s = summary(out)
@@ -291,9 +303,15 @@ restart(VDEV, SOCK, False, 'rc')
 
 # 4d. Packed rings are not handed to a new back-end: the link stays down, and
 # says why and what to do, instead of resuming on rings the back-end misreads.
+# The link wait must outlast the second testpmd's start-up (seconds under
+# load): 4 s, or three times the first one's start-up, whichever is longer.
+t0 = time.monotonic()
 tp = Testpmd(SOCK, 'io', prefix=PREFIX + '-pk1')
-p, errf = fwd_bg(VDEV + ',packed_vq=1', ['--mode', 'txonly', '--duration', '30', '--link-wait',
-                                         '4', '--json', '--interval', '0'], 'packed-restart')
+started = time.monotonic() - t0
+wait = max(4, math.ceil(3 * started))
+p, errf = fwd_bg(VDEV + ',packed_vq=1', ['--mode', 'txonly', '--duration', str(30 + wait),
+                                         '--link-wait', str(wait), '--json', '--interval', '0'],
+                 'packed-restart')
 time.sleep(3)
 tp.p.kill()
 tp.p.wait()
@@ -301,8 +319,9 @@ tp = Testpmd(SOCK, 'io', prefix=PREFIX + '-pk2')
 rc, out, err = fwd_end(p, errf)
 tp.stop()
 check(rc == 1 and 'running packed virtqueues cannot be handed over; the link stays down: stop '
-      'and start the port' in err and 'link down for more than 4 s (--link-wait)' in err,
-      'packed rings, testpmd restarted: the link stays down, with the reason and the remedy',
+      'and start the port' in err and 'link down for more than %d s (--link-wait)' % wait in err,
+      'packed rings, testpmd restarted: the link stays down, with the reason and the remedy '
+      '(link wait %d s; the first testpmd started in %.1f s)' % (wait, started),
       'rc %d\n%s' % (rc, err[-2000:]))
 
 # 5. Bad cases before any traffic.
