@@ -26,9 +26,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "labdev.h"
 #include "labrss.h"
 #include "labutil.h"
+#include "labvnetmq.h"
 #include "udk_eal.h"
 #include "udk_ethdev.h"
 #include "udk_mbuf.h"
@@ -53,20 +53,6 @@ struct flow {
 };
 
 static struct flow flows[NFLOWS];
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static int parse_mac(const char *s, uint8_t m[6])
-{
-	return s != NULL && sscanf(s, "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx", &m[0], &m[1], &m[2], &m[3],
-				   &m[4], &m[5]) == 6 ? 0 : -1;
-}
 
 /* Frame of flow i to mac: Ethernet, IPv4 (valid checksum), UDP, then
  * "UDKR", i and a pattern of i. */
@@ -174,8 +160,8 @@ static void traffic(uint16_t port, const char *label, const char *what, struct u
 	make_flows(0x5eed0000u + port, key, reta);
 	for (uint32_t i = 0; i < NFLOWS; i++)
 		want_per_q[flows[i].want_q]++;
-	t0 = now_ms();
-	while ((sent < NFLOWS || got < NFLOWS) && now_ms() < t0 + TIMEOUT_MS) {
+	t0 = lab_vnetmq_ms();
+	while ((sent < NFLOWS || got < NFLOWS) && lab_vnetmq_ms() < t0 + TIMEOUT_MS) {
 		/* At most WINDOW frames in flight: a skewed table sends most of
 		 * them to one queue, whose ring must not overflow. */
 		if (sent < NFLOWS && sent - got < WINDOW) {
@@ -223,7 +209,7 @@ static void traffic(uint16_t port, const char *label, const char *what, struct u
 		}
 	}
 	printf("%s, %s: %u of %u flows back in %llu ms; per queue", label, what, got, NFLOWS,
-	       (unsigned long long)(now_ms() - t0));
+	       (unsigned long long)(lab_vnetmq_ms() - t0));
 	for (uint16_t q = 0; q < NQ; q++)
 		printf(" %u (hash: %u)", per_q[q], want_per_q[q]);
 	printf("; on the wrong queue %u, duplicates %u, damaged %u, others %u; without a hash "
@@ -302,14 +288,10 @@ static void user_rss(uint16_t port, const char *label, struct udk_mempool *mp,
 static void rss_port(uint16_t port, const char *label, struct udk_mempool *mp, const uint8_t mac[6])
 {
 	struct udk_eth_dev_info info;
-	struct udk_ether_addr a;
 
 	CHECK(udk_eth_dev_info_get(port, &info) == 0);
 	printf("%s: port %u, %s, %u rx / %u tx queues\n", label, port, info.driver,
 	       info.max_rx_queues, info.max_tx_queues);
-	CHECK(udk_eth_macaddr_get(port, &a) == 0);
-	CHECK_MSG(memcmp(a.b, mac, 6) == 0, "%s: MAC %02x:%02x:%02x:%02x:%02x:%02x is not the "
-		  "lab's for this device", label, a.b[0], a.b[1], a.b[2], a.b[3], a.b[4], a.b[5]);
 	REQUIRE(info.max_rx_queues == NQ && info.max_tx_queues == NQ);
 	port_up(port, mp, NULL);
 	traffic(port, label, "udk's key and table", mp, mac, lab_rss_key, NULL, true);
@@ -320,44 +302,11 @@ static void rss_port(uint16_t port, const char *label, struct udk_mempool *mp, c
 
 int main(void)
 {
-	static const char *env[2] = {"UDK_LAB_MAC_VNETMQ0", "UDK_LAB_MAC_VNETMQ1"};
-	static const char *label[2] = {"vnetmq0 (split)", "vnetmq1 (packed)"};
-	char bdf[2][LAB_BDF_LEN], drv[2][64];
-	uint8_t mac[2][6];
-	struct udk_mempool *mp;
-	uint16_t port[2];
+	struct lab_vnetmq t;
 
-	lab_require_guest();
-	if (lab_env("UDK_LAB_MAC_VNETMQ0") == NULL || lab_env("UDK_LAB_MAC_VNETMQ1") == NULL)
-		lab_skip("the lab has no multi-queue virtio-net: lab.py could not make its taps "
-			 "(it says why on the host; it needs CAP_NET_ADMIN)");
-	/* vnet0 is the first 1af4:1041; the RSS ones follow it (lab.py slots
-	 * 0x18, 0x19); the MAC check below proves which is which. */
-	for (int d = 0; d < 2; d++) {
-		REQUIRE(parse_mac(lab_env(env[d]), mac[d]) == 0);
-		REQUIRE(lab_find_device(0x1af4, 0x1041, (unsigned int)d + 1, bdf[d]) == 0);
-		lab_device_driver(bdf[d], drv[d], sizeof(drv[d]));
-		printf("%s: %s (driver '%s')\n", label[d], bdf[d], drv[d]);
-		REQUIRE(lab_bind_vfio(bdf[d]) == 0);
-	}
-	uint64_t kmsg = lab_kmsg_mark();
-	char *argv[] = {"lab_net_virtio_rss", "--log-level", "info", "-m", "64", "-a", bdf[0], "-a",
-			bdf[1], NULL};
-	REQUIRE(udk_eal_init(9, argv) == 9);
-	REQUIRE(udk_pktmbuf_pool_create("rss", NB_MBUF, 64, 0, UDK_SOCKET_ANY, &mp) == 0);
-	REQUIRE(udk_eth_probe_eal() == 2);
-	for (int d = 0; d < 2; d++) {
-		REQUIRE(udk_eth_dev_find(bdf[d], &port[d]) == 0);
-		rss_port(port[d], label[d], mp, mac[d]);
-	}
-	CHECK_MSG(udk_mempool_avail_count(mp) == NB_MBUF, "%u of %u mbufs in the pool after close",
-		  udk_mempool_avail_count(mp), NB_MBUF);
-	udk_mempool_free(mp);
-	char line[256];
-	CHECK_MSG(lab_kmsg_find(kmsg, "DMAR: \\[DMA", 0, line, sizeof(line)) == 0,
-		  "DMA fault: %s", line);
-	udk_eal_cleanup();
+	lab_vnetmq_open(&t, "lab_net_virtio_rss", NB_MBUF);
 	for (int d = 0; d < 2; d++)
-		CHECK(lab_bind(bdf[d], drv[d][0] ? drv[d] : NULL) == 0);
+		rss_port(t.port[d], t.label[d], t.mp, t.mac[d]);
+	lab_vnetmq_close(&t);
 	return lab_result();
 }
