@@ -128,10 +128,18 @@ static void bursts(const char *label, const char *bdf, const char *mode, const c
 		  "%s, %s: the bursts came back, every byte verified", label, mode);
 	CHECK_MSG(num(port, "invalid") == 0 && num(port, "lost") == 0,
 		  "%s, %s: none damaged or missing", label, mode);
-	CHECK_MSG(num(out, "sleeps") > 0 && num(out, "wakeups") >= want,
-		  "%s, %s: the lcore slept between bursts and frames woke it (%llu wake-ups by "
-		  "the MSI-X eventfd, at least %llu wanted)", label, mode, num(out, "wakeups"),
-		  want);
+	/* No notification lost: no sleep ran to its limit with a frame waiting
+	 * (with the arm broken every sleep does).  How many bursts end a sleep
+	 * is the tap's echo timing: an echo back within adaptive mode's spin
+	 * leaves no sleep to end, so adaptive asks for one wake-up and
+	 * interrupt mode, which sleeps at the first empty round, for want. */
+	CHECK_MSG(num(out, "sleeps") > 0 && num(out, "sleeps_late") <= 2,
+		  "%s, %s: the lcore slept between bursts and no frame waited for a sleep's "
+		  "limit (%llu late sleeps, at most 2)", label, mode, num(out, "sleeps_late"));
+	CHECK_MSG(num(out, "wakeups") >= (strcmp(mode, "interrupt") == 0 ? want : 1),
+		  "%s, %s: frames woke the lcore (%llu wake-ups by the MSI-X eventfd, at least "
+		  "%llu wanted)", label, mode, num(out, "wakeups"),
+		  strcmp(mode, "interrupt") == 0 ? want : 1ull);
 }
 
 /* udk-fwd io with no traffic: % of a core it used over IDLE_S seconds. */
